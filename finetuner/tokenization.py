@@ -1,0 +1,135 @@
+"""What the tokenizer makes of the data: exactly what training feeds the model, and how long texts are.
+
+Tokenization is batched, truncates at `max_length` and does not pad: the collator pads each batch only
+to its own longest example (dynamic padding), which on short texts is most of the speed. Tokenized
+splits are cached on disk under a key made of the data's content hash, the tokenizer and `max_length`,
+so an unchanged second run does not tokenize again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelLoadError
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False, token: str | None = None):
+    """A fast tokenizer for a Hub id or folder, or a ModelLoadError that says what to do."""
+    from transformers import AutoTokenizer  # noqa: PLC0415 - heavy
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, token=token)
+    except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
+        raise ModelLoadError(load_failure_message("tokenizer", name_or_path, error)) from error
+    if not tokenizer.is_fast:
+        raise ModelLoadError(f"'{name_or_path}' has no fast tokenizer; finetuner needs one to show token offsets and tokenize quickly.")
+    return tokenizer
+
+
+def load_failure_message(what: str, name_or_path: str, error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if Path(name_or_path).exists():
+        return f"Could not load the {what} from folder '{name_or_path}': {text}"
+    if "offline" in text.lower() or "connect" in text.lower() or "resolve" in text.lower():
+        return (
+            f"Could not download the {what} '{name_or_path}': the Hugging Face Hub is unreachable from here. "
+            "Use a local model folder, or the bundled default model."
+        )
+    return f"Could not load the {what} '{name_or_path}': it is not a local folder, and the Hub has no such model (or it is private). Check the id. ({text})"
+
+
+def tokenizer_signature(tokenizer) -> str:
+    """Identifies a tokenizer's behaviour (vocabulary and settings), for the cache key."""
+    digest = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode())
+    digest.update(type(tokenizer).__name__.encode())
+    return digest.hexdigest()[:16]
+
+
+def encode_batch(tokenizer, batch: dict[str, list], max_length: int, **options: Any):
+    """The one place that turns text into model inputs: training, inspection and inference all use it."""
+    return tokenizer(batch["text"], batch.get("text_pair"), truncation=True, max_length=max_length, **options)
+
+
+def tokenize_splits(splits, tokenizer, *, max_length: int, fingerprint: str, cache_dir: str | Path | None = None):
+    """Tokenize every split (batched, no padding); reuse the on-disk cache when nothing changed."""
+    key = hashlib.sha256(f"{fingerprint}|{tokenizer_signature(tokenizer)}|{max_length}".encode()).hexdigest()[:16]
+    tokenized = {}
+    for role, split in splits.items():
+        cache_file = None
+        if cache_dir is not None:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            cache_file = str(Path(cache_dir) / f"{key}-{role}.arrow")
+        tokenized[role] = split.map(
+            lambda batch: encode_batch(tokenizer, batch, max_length),
+            batched=True,
+            batch_size=1000,
+            cache_file_name=cache_file,
+            load_from_cache_file=cache_file is not None,
+            desc=f"Tokenizing {role}",
+            new_fingerprint=f"{key}-{role}",
+        )
+    return type(splits)(tokenized)
+
+
+def inspect_example(tokenizer, text: str, text_pair: str | None = None, *, max_length: int) -> dict[str, Any]:
+    """Exactly what training feeds the model for one example, and what truncation removed.
+
+    Returns tokens, input_ids, attention_mask, token_type_ids, special-token flags, the length before
+    truncation, and `dropped_text`: for each text, the part after the last kept token, which the
+    model never sees.
+    """
+    batch = {"text": [text], "text_pair": [text_pair] if text_pair is not None else None}
+    encoded = encode_batch(tokenizer, batch, max_length, return_offsets_mapping=True, return_special_tokens_mask=True)
+    untruncated = len(tokenizer(text, text_pair, truncation=False)["input_ids"])
+    ids = encoded["input_ids"][0]
+    dropped = []
+    if untruncated > len(ids):
+        sequence_ids = encoded.sequence_ids(0)
+        for seq, source in ((0, text), (1, text_pair)):
+            ends = [end for s, (_, end) in zip(sequence_ids, encoded["offset_mapping"][0]) if s == seq]
+            kept_until = max(ends, default=0)
+            if source and source[kept_until:].strip():
+                dropped.append(source[kept_until:].strip())
+    return {
+        "tokens": tokenizer.convert_ids_to_tokens(ids),
+        "input_ids": ids,
+        "attention_mask": encoded["attention_mask"][0],
+        "token_type_ids": encoded["token_type_ids"][0] if "token_type_ids" in encoded else None,
+        "special_tokens_mask": encoded["special_tokens_mask"][0],
+        "num_tokens": len(ids),
+        "num_tokens_untruncated": untruncated,
+        "truncated": untruncated > len(ids),
+        "dropped_text": " | ".join(dropped),
+        "max_length": max_length,
+    }
+
+
+def length_statistics(splits, tokenizer, *, max_length: int) -> dict[str, dict[str, Any]]:
+    """Token lengths per split (untruncated, special tokens included) and the share cut at `max_length`."""
+    stats = {}
+    for role, split in splits.items():
+        pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None
+        lengths = np.array([len(ids) for ids in tokenizer(list(split["text"]), pairs, truncation=False)["input_ids"]])
+        stats[role] = {
+            "count": int(lengths.size),
+            "mean": float(lengths.mean()) if lengths.size else 0.0,
+            "median": float(np.median(lengths)) if lengths.size else 0.0,
+            "p95": float(np.percentile(lengths, 95)) if lengths.size else 0.0,
+            "max": int(lengths.max()) if lengths.size else 0,
+            "truncated": int((lengths > max_length).sum()),
+            "truncated_share": float((lengths > max_length).mean()) if lengths.size else 0.0,
+            "lengths": lengths.tolist(),
+        }
+    return stats
+
+
+def dump_stats(stats: dict[str, dict[str, Any]]) -> str:
+    """The statistics without the per-example lengths, as readable JSON."""
+    return json.dumps({role: {k: v for k, v in s.items() if k != "lengths"} for role, s in stats.items()}, indent=2)
