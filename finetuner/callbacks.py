@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import signal
+import threading
 import time
 
 from transformers import TrainerCallback
@@ -23,7 +24,8 @@ class RunEventsCallback(TrainerCallback):
         self._start_time = time.time()
         self._start_step = 0
         self._start_tokens = 0
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame) -> None:
         self.stop_requested = True

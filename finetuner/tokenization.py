@@ -47,7 +47,10 @@ def load_failure_message(what: str, name_or_path: str, error: Exception) -> str:
 
 def tokenizer_signature(tokenizer) -> str:
     """Identifies a tokenizer's behaviour (vocabulary and settings), for the cache key."""
-    digest = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode())
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    state.pop("truncation", None)  # per-call settings the backend remembers from the last call
+    state.pop("padding", None)
+    digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode())
     digest.update(type(tokenizer).__name__.encode())
     return digest.hexdigest()[:16]
 

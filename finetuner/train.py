@@ -66,8 +66,11 @@ def training_arguments(config: RunConfig, output_dir: Path):
         raise ConfigError(f"Invalid training options: {error}") from error
 
 
-def run_training(run: Run, *, resume: bool = False, token: str | None = None, cache_dir: Path | None = None) -> str:
-    """Train `run` in this process, queueing behind any other training; returns the final state."""
+def run_training(run: Run, *, resume: bool = False, token: str | None = None, cache_dir: Path | None = None, callbacks: list | None = None) -> str:
+    """Train `run` in this process, queueing behind any other training; returns the final state.
+
+    `callbacks` are extra `transformers.TrainerCallback`s, for Python API users who want their own hooks.
+    """
     alive_fd = _inherited_or_new_alive_lock(run)
     run.cancel_path.unlink(missing_ok=True)
     run.update_status(state=QUEUED, pid=os.getpid(), message="Waiting for the training in progress to finish.")
@@ -79,7 +82,7 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
             return STOPPED
         run.update_status(state=RUNNING, started_at=time.time(), message="Training.", error=None)
         run.append_event("status", state=RUNNING, resume=resume)
-        return _train(run, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache")
+        return _train(run, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache", extra_callbacks=callbacks or [])
     except Exception as error:
         return _fail(run, error)
     finally:
@@ -94,7 +97,7 @@ def _inherited_or_new_alive_lock(run: Run) -> int:
     return int(inherited) if inherited else run.hold_alive_lock()
 
 
-def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path) -> str:
+def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path, extra_callbacks: list) -> str:
     from transformers import EarlyStoppingCallback, Trainer  # noqa: PLC0415 - heavy
 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
@@ -119,7 +122,7 @@ def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path) -> str
 
     args = training_arguments(config, run.checkpoints_dir)
     events = RunEventsCallback(run)
-    callbacks = [events]
+    callbacks = [events, *extra_callbacks]
     if config.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     trainer = Trainer(

@@ -30,7 +30,8 @@ def make_sentiment_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
     for i in range(rows):
         label = "positive" if i % 2 == 0 else "negative"
         word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
-        records.append({"text": f"{rng.choice(SUBJECTS)} was {word} and {rng.choice(SUBJECTS)} felt {word} {i}", "label": label})
+        extra = " ".join(rng.choice(SUBJECTS) for _ in range(rng.randint(0, 3)))  # varied lengths
+        records.append({"text": f"{rng.choice(SUBJECTS)} was {word} and {rng.choice(SUBJECTS)} felt {word} {extra} {i}", "label": label})
     return pd.DataFrame(records)
 
 

@@ -1,0 +1,80 @@
+"""The run config: validated on construction with messages a user can act on; YAML/JSON round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from finetuner.config import RunConfig, field_help
+from finetuner.errors import ConfigError
+
+
+def test_defaults_are_valid_and_point_at_the_bundled_model():
+    config = RunConfig()
+    assert config.model.model_name_or_path.endswith("model")
+    assert config.training.train_sampling_strategy == "group_by_length"
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_round_trip(tmp_path, suffix):
+    config = RunConfig.from_dict({"train_file": "a.csv", "learning_rate": 3e-5, "text_column_names": "q,a", "fp16": False, "optim": "adamw_torch"})
+    path = tmp_path / f"config{suffix}"
+    config.save(path)
+    loaded = RunConfig.load(path)
+    assert loaded == config
+    assert loaded.data.text_column_names == ["q", "a"]
+    assert loaded.training.extra_training_args == {"fp16": False, "optim": "adamw_torch"}
+
+
+def test_nested_sections_are_accepted():
+    config = RunConfig.from_dict({"training": {"num_train_epochs": 2}, "model": {"max_seq_length": 64}})
+    assert config.training.num_train_epochs == 2 and config.model.max_seq_length == 64
+
+
+def test_strings_from_a_form_are_coerced():
+    config = RunConfig.from_dict({"learning_rate": "2e-5", "per_device_train_batch_size": "8", "trust_remote_code": "false", "early_stopping_patience": ""})
+    assert config.training.learning_rate == 2e-5
+    assert config.training.per_device_train_batch_size == 8
+    assert config.model.trust_remote_code is False
+    assert config.training.early_stopping_patience is None
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"learning_rate": 0}, "learning_rate must be greater than 0"),
+        ({"learning_rate": 5}, "far too large"),
+        ({"per_device_train_batch_size": -1}, "per_device_train_batch_size must be greater than 0"),
+        ({"num_train_epochs": 0}, "num_train_epochs must be greater than 0"),
+        ({"lr_scheduler_type": "zigzag"}, "lr_scheduler_type 'zigzag' is not one of"),
+        ({"eval_strategy": "steps"}, "needs eval_steps"),
+        ({"early_stopping_patience": 2, "eval_strategy": "no"}, "early stopping needs evaluations"),
+        ({"max_seq_length": 4}, "max_seq_length must be between 8 and 8192"),
+        ({"task": "image-generation"}, "Unknown task 'image-generation'"),
+        ({"validation_split_ratio": 1.5}, "validation_split_ratio must be between 0 and 1"),
+        ({"text_column_names": "a,b,c"}, "give one text column, or two"),
+        ({"dataset_name": "x/y", "train_file": "a.csv"}, "not both"),
+        ({"learning_rat": 1e-5}, "Did you mean 'learning_rate'?"),
+        ({"hub_token": "hf_secret"}, "must not hold a token"),
+        ({"per_device_train_batch_size": "eight"}, "per_device_train_batch_size expects int, got 'eight'"),
+    ],
+)
+def test_invalid_values_say_what_to_fix(values, words):
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict(values)
+    assert words in str(info.value)
+
+
+def test_token_never_in_the_error_message():
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict({"token": "hf_canary_value"})
+    assert "hf_canary_value" not in str(info.value)
+
+
+def test_every_field_has_help():
+    for name in RunConfig().to_dict():
+        assert field_help(name), name
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        RunConfig.load(tmp_path / "nope.yaml")

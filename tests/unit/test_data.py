@@ -1,0 +1,195 @@
+"""Getting data in: every format, column detection, labels, splits, checks, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from finetuner.config import DataConfig
+from finetuner.data import detect_columns, prepare, read_table
+from finetuner.errors import DataError, DataFileNotFoundError
+
+
+def write(frame: pd.DataFrame, path) -> None:
+    suffix = path.suffix
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".tsv":
+        frame.to_csv(path, index=False, sep="\t")
+    elif suffix == ".json":
+        path.write_text(json.dumps(frame.to_dict(orient="records")), encoding="utf-8")
+    elif suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    elif suffix == ".parquet":
+        frame.to_parquet(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".jsonl", ".parquet"])
+def test_every_format_reads_the_same_rows(tmp_path, sentiment_frame, suffix):
+    path = tmp_path / f"data{suffix}"
+    write(sentiment_frame, path)
+    frame = read_table(path)
+    assert list(frame.columns) == ["text", "label"]
+    assert list(frame["text"]) == list(sentiment_frame["text"])
+    assert list(frame["label"]) == list(sentiment_frame["label"])
+
+
+def test_csv_with_quoted_newlines_and_commas(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('text,label\n"a film, with commas",1\n"two\nlines",0\n', encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame["text"]) == ["a film, with commas", "two\nlines"]
+
+
+@pytest.mark.parametrize(
+    "columns, expected",
+    [
+        (["review", "sentiment"], (["review"], "sentiment")),
+        (["sentence1", "sentence2", "label"], (["sentence1", "sentence2"], "label")),
+        (["premise", "hypothesis", "gold"], (["premise", "hypothesis"], "gold")),
+        (["id", "body", "category"], (["body"], "category")),
+    ],
+)
+def test_detect_columns_by_name(columns, expected):
+    frame = pd.DataFrame([[f"{c} value {i}" for c in columns] for i in range(4)], columns=columns)
+    frame[columns[-1]] = ["a", "b", "a", "b"]
+    assert detect_columns(frame) == expected
+
+
+def test_detect_columns_by_content_when_names_say_nothing():
+    frame = pd.DataFrame({"c1": ["a long piece of text here", "another long text", "more text to read", "x y z w"], "c2": [0, 1, 0, 1]})
+    assert detect_columns(frame) == (["c1"], "c2")
+
+
+def test_prepare_maps_string_labels_and_keeps_names(sentiment_csv):
+    prepared = prepare(DataConfig(train_file=str(sentiment_csv)))
+    assert prepared.label_names == ["negative", "positive"]
+    assert prepared.id2label == {0: "negative", 1: "positive"}
+    train = prepared.splits["train"]
+    assert set(train["label"]) == {0, 1}
+    assert prepared.text_columns == ["text"] and prepared.label_column == "label"
+
+
+def test_integer_labels_sorted_numerically(tmp_path):
+    frame = pd.DataFrame({"text": [f"t {i}" for i in range(30)], "label": [i % 11 for i in range(30)]})
+    path = tmp_path / "ints.csv"
+    frame.to_csv(path, index=False)
+    prepared = prepare(DataConfig(train_file=str(path), validation_split_ratio=0.3, test_split_ratio=0))
+    assert prepared.label_names == [str(i) for i in range(11)]
+
+
+def test_split_is_seeded_and_stratified(sentiment_csv):
+    config = DataConfig(train_file=str(sentiment_csv), validation_split_ratio=0.2, test_split_ratio=0.1)
+    first, second = prepare(config, seed=7), prepare(config, seed=7)
+    assert list(first.splits["validation"]["text"]) == list(second.splits["validation"]["text"])
+    assert first.report.split_sizes == {"train": 84, "validation": 24, "test": 12}
+    assert first.report.class_counts["validation"] == {"positive": 12, "negative": 12}
+    assert sorted(first.report.created_splits) == ["test", "validation"]
+    other = prepare(config, seed=8)
+    assert list(other.splits["validation"]["text"]) != list(first.splits["validation"]["text"])
+
+
+def test_own_validation_and_test_files_are_used(tmp_path, sentiment_frame):
+    for name, part in (("train", sentiment_frame[:80]), ("val", sentiment_frame[80:100]), ("test", sentiment_frame[100:])):
+        part.to_csv(tmp_path / f"{name}.csv", index=False)
+    prepared = prepare(DataConfig(train_file=str(tmp_path / "train.csv"), validation_file=str(tmp_path / "val.csv"), test_file=str(tmp_path / "test.csv")))
+    assert prepared.report.split_sizes == {"train": 80, "validation": 20, "test": 20}
+    assert prepared.report.created_splits == []
+
+
+def test_sentence_pairs(tmp_path):
+    frame = pd.DataFrame({"premise": [f"p {i}" for i in range(20)], "hypothesis": [f"h {i}" for i in range(20)], "label": ["yes", "no"] * 10})
+    frame.to_json(tmp_path / "nli.jsonl", orient="records", lines=True)
+    prepared = prepare(DataConfig(train_file=str(tmp_path / "nli.jsonl")))
+    assert prepared.has_pairs
+    assert prepared.splits["train"].column_names == ["text", "text_pair", "label"]
+
+
+def test_report_finds_empty_duplicate_overlapping_and_imbalance(tmp_path):
+    train = pd.DataFrame({"text": ["same", "same", "", "leak"] + [f"t{i}" for i in range(16)], "label": ["a"] * 18 + ["b"] * 2})
+    valid = pd.DataFrame({"text": ["leak", "fresh"], "label": ["a", "b"]})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    valid.to_csv(tmp_path / "valid.csv", index=False)
+    report = prepare(DataConfig(train_file=str(tmp_path / "train.csv"), validation_file=str(tmp_path / "valid.csv"), test_split_ratio=0)).report
+    assert report.empty_texts["train"] == 1
+    assert report.duplicate_texts["train"] == 1
+    assert report.overlap["validation"] == 1
+    text = " ".join(report.warnings)
+    assert "empty text" in text and "duplicate" in text and "also appear in train" in text and "imbalanced" in text
+
+
+def test_limits_apply(sentiment_csv):
+    prepared = prepare(DataConfig(train_file=str(sentiment_csv), max_train_samples=10, max_eval_samples=5))
+    assert len(prepared.splits["train"]) == 10 and len(prepared.splits["validation"]) == 5
+
+
+# --- bad input: a clear error that names the problem; the user's file is untouched ---------------
+
+
+def assert_error(config, *words, error=DataError):
+    with pytest.raises(error) as info:
+        prepare(config)
+    message = str(info.value)
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def test_missing_column_names_the_columns(sentiment_csv):
+    assert_error(DataConfig(train_file=str(sentiment_csv), label_column_name="stars"), "'stars'", "text, label")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    assert_error(DataConfig(train_file=str(tmp_path / "empty.csv")), "empty")
+
+
+def test_header_only_file(tmp_path):
+    (tmp_path / "header.csv").write_text("text,label\n", encoding="utf-8")
+    assert_error(DataConfig(train_file=str(tmp_path / "header.csv")), "no rows")
+
+
+def test_single_class(tmp_path):
+    pd.DataFrame({"text": [f"t{i}" for i in range(20)], "label": ["only"] * 20}).to_csv(tmp_path / "one.csv", index=False)
+    assert_error(DataConfig(train_file=str(tmp_path / "one.csv")), "single class", "'only'")
+
+
+def test_label_in_test_unseen_in_train(tmp_path, sentiment_frame):
+    sentiment_frame.to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame({"text": ["x", "y"], "label": ["positive", "neutral"]}).to_csv(tmp_path / "test.csv", index=False)
+    assert_error(DataConfig(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv")), "'neutral'", "never occur in train")
+
+
+def test_non_utf8_file_is_reported_and_untouched(tmp_path):
+    path = tmp_path / "latin1.csv"
+    content = "text,label\ncaf\xe9 cr\xe8me,1\nfine,0\n".encode("latin-1")
+    path.write_bytes(content)
+    assert_error(DataConfig(train_file=str(path)), "not UTF-8", "0xe9")
+    assert path.read_bytes() == content
+
+
+def test_malformed_csv_names_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("text,label\nfine,1\ntoo,many,fields,here\n", encoding="utf-8")
+    assert_error(DataConfig(train_file=str(path)), "not well-formed CSV", "line 3")
+
+
+def test_missing_file(tmp_path):
+    assert_error(DataConfig(train_file=str(tmp_path / "nope.csv")), "does not exist", error=DataFileNotFoundError)
+
+
+def test_too_few_rows_to_split(tmp_path):
+    pd.DataFrame({"text": ["a", "b", "c", "d"], "label": [0, 1, 0, 1]}).to_csv(tmp_path / "tiny.csv", index=False)
+    assert_error(DataConfig(train_file=str(tmp_path / "tiny.csv")), "only 4 rows", "validation")
+
+
+def test_unsupported_extension(tmp_path):
+    (tmp_path / "data.xlsx").write_bytes(b"PK")
+    assert_error(DataConfig(train_file=str(tmp_path / "data.xlsx")), "unsupported", ".csv")
+
+
+def test_invalid_json(tmp_path):
+    (tmp_path / "bad.json").write_text('[{"text": "a", "label": 1},', encoding="utf-8")
+    assert_error(DataConfig(train_file=str(tmp_path / "bad.json")), "not valid JSON")
