@@ -27,7 +27,8 @@ OOM_ADVICE = (
 
 def training_arguments(config: RunConfig, output_dir: Path):
     """`transformers.TrainingArguments` from the run config: our fields carry its names."""
-    from transformers import TrainingArguments  # noqa: PLC0415 - heavy
+    import torch  # noqa: PLC0415 - heavy
+    from transformers import TrainingArguments  # noqa: PLC0415
 
     t = config.training
     evaluating = t.eval_strategy != "no"
@@ -56,6 +57,7 @@ def training_arguments(config: RunConfig, output_dir: Path):
         train_sampling_strategy=t.train_sampling_strategy,
         include_num_input_tokens_seen="non_padding",
         report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning only helps copies to a GPU
     )
     values.update(t.extra_training_args)
     try:

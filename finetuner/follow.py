@@ -1,0 +1,183 @@
+"""Follow a run while it trains: tail its `events.jsonl` and `status.json`, and turn them into snapshots.
+
+A snapshot is a plain dict (JSON-ready) with everything a progress view needs: state, step of total,
+fraction done, ETA, throughput, the train and eval curves so far, the latest metrics and a readable log
+tail. `follow()` yields one snapshot at once, then one whenever something changes, and ends after the
+run has ended (completed, failed, stopped or interrupted). Nothing here holds the run or blocks it:
+closing a follower (a browser tab) never affects training, and any number of followers can tail the
+same run. `RunFollower.poll()` is the non-blocking step, for callers with their own event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from .runs import ACTIVE_STATES, Run
+
+LOG_TAIL_LINES = 200
+# Keys of a Trainer log that are bookkeeping rather than curves.
+_SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss")
+
+
+def curves(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The train points (step, epoch, loss, learning_rate, grad_norm) and eval points (step, epoch, eval_*).
+
+    A resumed run logs some steps twice (between its last checkpoint and the stop); the later value wins.
+    """
+    train: dict[int, dict[str, Any]] = {}
+    evals: dict[int, dict[str, Any]] = {}
+    for event in events:
+        metrics = event.get("metrics") or {}
+        step = event.get("step")
+        if step is None:
+            continue
+        if event.get("type") == "log" and metrics.get("loss") is not None:
+            train[step] = {"step": step, "epoch": event.get("epoch"), **{k: metrics.get(k) for k in ("loss", "learning_rate", "grad_norm")}}
+        elif event.get("type") == "eval":
+            evals[step] = {"step": step, "epoch": event.get("epoch"), **{k: v for k, v in metrics.items() if k.startswith("eval_") and isinstance(v, (int, float))}}
+    return [train[s] for s in sorted(train)], [evals[s] for s in sorted(evals)]
+
+
+def describe_event(event: dict[str, Any]) -> str | None:
+    """One readable log line for an event, or None for events not worth a line."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.get("time", 0)))
+    kind = event.get("type")
+    metrics = event.get("metrics") or {}
+    if kind == "message":
+        return f"{stamp}  {event.get('text', '')}"
+    if kind == "train_begin":
+        return f"{stamp}  Training begins: {event.get('max_steps')} steps."
+    if kind == "log":
+        if "loss" not in metrics:
+            if "train_loss" in metrics:
+                return f"{stamp}  Training done: mean loss {metrics['train_loss']:.4f} in {metrics.get('train_runtime', 0):.0f} s."
+            return None
+        parts = [f"step {event.get('step')}/{event.get('max_steps')}", f"loss {_fmt(metrics.get('loss'))}"]
+        if metrics.get("learning_rate") is not None:
+            parts.append(f"lr {metrics['learning_rate']:.2e}")
+        if event.get("tokens_per_second"):
+            parts.append(f"{event['tokens_per_second']:.0f} tokens/s")
+        return f"{stamp}  " + " · ".join(parts)
+    if kind == "eval":
+        shown = [f"{k[5:]} {_fmt(v)}" for k, v in metrics.items() if k in ("eval_loss", "eval_accuracy", "eval_f1_macro")]
+        return f"{stamp}  evaluation at step {event.get('step')} (epoch {_fmt(event.get('epoch'), 2)}): " + ", ".join(shown)
+    if kind == "checkpoint":
+        return f"{stamp}  checkpoint saved at step {event.get('step')}"
+    if kind == "status":
+        state = event.get("state")
+        if event.get("error"):
+            return f"{stamp}  {state}: {event['error']}"
+        return f"{stamp}  {state}" + (" (resuming)" if event.get("resume") else "")
+    if kind == "evaluation":
+        metrics = {k: v for k, v in metrics.items() if k.endswith(("accuracy", "f1_macro"))}
+        return f"{stamp}  evaluated on {event.get('name')}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in metrics.items())
+    return None
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
+
+
+class RunFollower:
+    """Incremental reader of one run: each `poll()` reads only the bytes appended since the last one."""
+
+    def __init__(self, run: Run, *, log_lines: int = LOG_TAIL_LINES):
+        self.run = run
+        self.log_lines = log_lines
+        self.events: list[dict[str, Any]] = []
+        self._offset = 0
+        self._last_key: tuple | None = None
+        self.done = False
+
+    def _read_new_events(self) -> list[dict[str, Any]]:
+        path = Path(self.run.events_path)
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1  # a last line still being written waits for the next poll
+        new = []
+        for line in data[:end].splitlines():
+            if line.strip():
+                try:
+                    new.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        self._offset += end
+        self.events.extend(new)
+        return new
+
+    def poll(self) -> dict[str, Any] | None:
+        """A new snapshot if anything changed since the last poll, else None."""
+        new = self._read_new_events()
+        status = self.run.status()
+        key = (status.get("state"), status.get("step"), status.get("message"), status.get("error"), len(self.events))
+        if key == self._last_key and not new:
+            return None
+        self._last_key = key
+        snap = snapshot(self.run, status, self.events, log_lines=self.log_lines)
+        self.done = snap["done"]
+        return snap
+
+
+def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, log_lines: int = LOG_TAIL_LINES) -> dict[str, Any]:
+    """Everything a progress view shows, from a run's status and events."""
+    state = status.get("state", "interrupted")
+    train, evals = curves(events)
+    last_progress = next((e for e in reversed(events) if e.get("type") in ("log", "eval", "train_begin")), {})
+    total = status.get("total_steps") or last_progress.get("max_steps")
+    step = status.get("step") or last_progress.get("step") or 0
+    eta = status.get("eta_seconds")
+    if state in ACTIVE_STATES and eta is not None and last_progress.get("time"):
+        eta = max(0.0, eta - (time.time() - last_progress["time"]))  # the ETA was written at the last log
+    elif state not in ACTIVE_STATES:
+        eta = None
+    throughput = next((e.get("tokens_per_second") for e in reversed(events) if e.get("tokens_per_second")), None)
+    log = [line for line in (describe_event(e) for e in events) if line]
+    latest_eval = evals[-1] if evals else {}
+    return {
+        "run_id": run.id,
+        "state": state,
+        "done": state not in ACTIVE_STATES,
+        "message": status.get("message"),
+        "error": status.get("error"),
+        "step": step,
+        "total_steps": total,
+        "epoch": status.get("epoch") or last_progress.get("epoch"),
+        "fraction": min(1.0, step / total) if total else (1.0 if state == "completed" else 0.0),
+        "eta_seconds": eta,
+        "elapsed_seconds": last_progress.get("elapsed_seconds"),
+        "tokens_per_second": throughput,
+        "train": train,
+        "eval": evals,
+        "latest_loss": train[-1]["loss"] if train else None,
+        "latest_eval": latest_eval,
+        "metrics": status.get("metrics") or {},
+        "log": log[-log_lines:],
+        "started_at": status.get("started_at"),
+        "ended_at": status.get("ended_at"),
+    }
+
+
+def follow(run: Run, *, poll_interval: float = 0.5, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+    """Yield a snapshot now, then on every change, until the run has ended (or `timeout` seconds passed)."""
+    follower = RunFollower(run)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    first = True
+    while True:
+        snap = follower.poll()
+        if snap is None and first:
+            snap = snapshot(run, run.status(), follower.events)
+        first = False
+        if snap is not None:
+            yield snap
+            if snap["done"]:
+                return
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        time.sleep(poll_interval)

@@ -1,0 +1,155 @@
+"""Training a tiny model for real: loss falls, events are written, the model reloads and predicts;
+stop saves a checkpoint and resume continues from it; a dead process shows as interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pandas as pd
+import pytest
+from transformers import TrainerCallback
+
+from finetuner.config import RunConfig
+from finetuner.inference import load_predictor
+from finetuner.launcher import resume_training, start_training, stop_training, wait_for_end
+from finetuner.runs import COMPLETED, FAILED, INTERRUPTED, STOPPED, RunStore
+from finetuner.train import run_training
+
+
+def tiny_config(model_dir, data_file, **overrides) -> RunConfig:
+    values = {
+        "model_name_or_path": str(model_dir),
+        "train_file": str(data_file),
+        "max_seq_length": 32,
+        "learning_rate": 3e-3,
+        "per_device_train_batch_size": 8,
+        "num_train_epochs": 4,
+        "logging_steps": 1,
+        "warmup_steps": 0,
+        **overrides,
+    }
+    return RunConfig.from_dict(values)
+
+
+def losses(run) -> list[float]:
+    return [e["metrics"]["loss"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_model_dir, sentiment_frame):
+    folder = tmp_path_factory.mktemp("trained")
+    data = folder / "reviews.csv"
+    sentiment_frame.to_csv(data, index=False)
+    run = RunStore(folder / "runs").create(tiny_config(tiny_model_dir, data))
+    assert run_training(run) == COMPLETED, run.status()
+    return run
+
+
+def test_loss_falls_and_events_are_written(trained_run):
+    values = losses(trained_run)
+    assert len(values) >= 10
+    assert sum(values[-3:]) / 3 < sum(values[:3]) / 3
+    kinds = {e["type"] for e in trained_run.events()}
+    assert {"train_begin", "log", "eval", "checkpoint", "status"} <= kinds
+    log = next(e for e in trained_run.events() if e["type"] == "log" and e["step"] > 2)
+    assert log["eta_seconds"] is not None and log["tokens_per_second"] > 0 and "learning_rate" in log["metrics"]
+    evals = [e for e in trained_run.events() if e["type"] == "eval"]
+    assert len(evals) == 4 and all("eval_accuracy" in e["metrics"] for e in evals)
+
+
+def test_results_are_written_with_trainer_keys(trained_run):
+    validation, test = trained_run.metrics("validation"), trained_run.metrics("test")
+    assert {"eval_loss", "eval_accuracy", "eval_f1_macro", "eval_roc_auc"} <= set(validation)
+    assert {"test_loss", "test_accuracy", "test_f1_macro"} <= set(test)
+    assert validation["eval_accuracy"] >= 0.75, "the sentiment word decides the label: a tiny model learns it"
+    report = json.loads((trained_run.eval_dir / "report_test.json").read_text())
+    assert sum(map(sum, report["confusion_matrix"])) == 12
+    predictions = pd.read_csv(trained_run.eval_dir / "predictions_test.csv")
+    assert list(predictions.columns[:4]) == ["text", "label", "predicted", "confidence"]
+    baselines = json.loads((trained_run.eval_dir / "baselines.json").read_text())
+    assert baselines["majority"]["test"]["accuracy"] == pytest.approx(0.5)
+    status = trained_run.status()
+    assert status["state"] == COMPLETED and status["metrics"]["eval_accuracy"] == validation["eval_accuracy"]
+
+
+def test_saved_model_reloads_and_predicts(trained_run):
+    predictor = load_predictor(trained_run.id, runs_dir=trained_run.path.parent)
+    (good, bad) = predictor.predict(["the film was wonderful and the cast felt wonderful", "the plot was dreadful and the story felt dreadful"])
+    assert set(good) == {"negative", "positive"} and sum(good.values()) == pytest.approx(1.0)
+    assert good["positive"] > 0.5 > bad["positive"]
+    config = json.loads((trained_run.model_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert (trained_run.model_dir / "model.safetensors").is_file()
+
+
+class StopAtStep(TrainerCallback):
+    """Asks the run to stop the way the studio and the CLI do: by writing its CANCEL file."""
+
+    def __init__(self, run, step):
+        self.run, self.step = run, step
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            self.run.cancel_path.touch()
+
+
+def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentiment_csv):
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
+    assert run_training(run, callbacks=[StopAtStep(run, 5)]) == STOPPED
+    assert run.status()["state"] == STOPPED
+    checkpoint = run.latest_checkpoint()
+    assert checkpoint is not None and checkpoint.name == "checkpoint-6"
+    assert (checkpoint / "optimizer.pt").is_file() and (checkpoint / "scheduler.pt").is_file()
+    assert not run.model_dir.exists()
+
+    assert run_training(run, resume=True) == COMPLETED
+    steps = [e["step"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]]
+    assert steps[:6] == [1, 2, 3, 4, 5, 6] and steps[6] == 7, "resume picks up after the checkpoint"
+    assert max(steps) == 12
+    assert run.status()["state"] == COMPLETED and run.model_dir.is_dir()
+
+
+def test_launched_run_survives_and_killed_run_is_interrupted_then_resumes(tmp_path, tiny_model_dir, sentiment_csv):
+    store = RunStore(tmp_path / "runs")
+    run = start_training(store, tiny_config(tiny_model_dir, sentiment_csv, max_steps=400, eval_strategy="no", logging_steps=50))
+    assert run.is_alive() and run.state in ("queued", "running")
+    os.kill(run.raw_status()["pid"], signal.SIGKILL)
+    assert wait_for_end(run, timeout=60)
+    assert run.state == INTERRUPTED
+    assert "resume" in run.status()["message"]
+
+    run.path.joinpath("config.yaml").write_text(
+        run.config_path.read_text().replace("max_steps: 400", "max_steps: 6"), encoding="utf-8"
+    )
+    resume_training(run)
+    assert wait_for_end(run, timeout=300)
+    assert run.state == COMPLETED, run.status()
+
+
+def test_stop_a_launched_run(tmp_path, tiny_model_dir, sentiment_csv):
+    run = start_training(RunStore(tmp_path / "runs"), tiny_config(tiny_model_dir, sentiment_csv, max_steps=100000, eval_strategy="no", logging_steps=100))
+    assert stop_training(run, wait=True, timeout=120) == STOPPED
+    assert not run.is_alive()
+
+
+def test_one_training_at_a_time(tmp_path, tiny_model_dir, sentiment_csv):
+    store = RunStore(tmp_path / "runs")
+    config = tiny_config(tiny_model_dir, sentiment_csv, max_steps=4, eval_strategy="no")
+    first, second = start_training(store, config), start_training(store, config)
+    assert wait_for_end(first, timeout=300) and wait_for_end(second, timeout=300)
+    assert first.state == second.state == COMPLETED
+    spans = []
+    for run in (first, second):
+        status = run.status()
+        spans.append((status["started_at"], status["ended_at"]))
+    spans.sort()
+    assert spans[0][1] <= spans[1][0], "the second run started only after the first ended"
+
+
+def test_a_model_that_does_not_exist_fails_the_run_clearly(tmp_path, sentiment_csv):
+    run = RunStore(tmp_path / "runs").create(tiny_config("no-such-user/no-such-model", sentiment_csv))
+    assert run_training(run) == FAILED
+    status = run.status()
+    assert "no-such-user/no-such-model" in status["error"] and "Traceback" not in status["error"]
