@@ -37,3 +37,44 @@ class RunNotFoundError(RunError, LookupError):
 
 class HubError(FinetunerError, RuntimeError):
     """The Hugging Face Hub refused or could not be reached."""
+
+
+# Hub errors: each names the cause and the fix; `finetuner.hub` raises them, never the token itself.
+class HubTokenMissingError(HubError, PermissionError):
+    """No Hugging Face token was given or found."""
+
+
+class HubTokenInvalidError(HubError, PermissionError):
+    """The Hub rejected the token (HTTP 401): invalid, revoked or expired."""
+
+
+class HubReadOnlyTokenError(HubError, PermissionError):
+    """The token can read but not write."""
+
+
+class HubNamespaceError(HubError, PermissionError):
+    """The token's user may not write to that user or organization namespace (HTTP 403)."""
+
+
+class HubRepoNameError(HubError, ValueError):
+    """The repository name is not a valid Hub repo id."""
+
+
+class HubRepoNotFoundError(HubError, LookupError):
+    """The repository does not exist, or the token cannot see it."""
+
+
+class HubPaymentRequiredError(HubError):
+    """The Hub refused for billing reasons (HTTP 402), e.g. a Gradio Space on a free account."""
+
+
+class HubConflictError(HubError):
+    """The Hub reported a conflict (HTTP 409): the repo changed meanwhile, or already exists."""
+
+
+class HubCardError(HubError, ValueError):
+    """The Hub rejected the model card or Space README metadata."""
+
+
+class HubUnreachableError(HubError, ConnectionError):
+    """The Hub could not be reached (network, proxy, offline mode) or is temporarily failing."""
