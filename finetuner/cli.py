@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import yaml
 
 from .config import SECTIONS, RunConfig, training_argument_names
+from .data import check_sources
 from .errors import ConfigError, FinetunerError
 from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore
 
@@ -27,7 +28,11 @@ EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_file = _take_config_file(argv)
     args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "command", None) == "train":
+        args.config_file = config_file
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -46,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     train = commands.add_parser("train", help="Train a model; any TrainingArguments flag is accepted too.")
-    train.add_argument("config_file", nargs="?", help="YAML or JSON file with the same option names as the flags.")
+    train.usage = "python -m finetuner train [config.yaml|config.json] [--option value ...]"
     train.add_argument("--output_dir", help="Run folder to create (default: a new folder under --runs_dir).")
     train.add_argument("--run_dir", help=argparse.SUPPRESS)  # the studio's launcher: train this existing run
     train.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
@@ -55,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         for f in dataclasses.fields(section):
             if f.name == "extra_training_args":
                 continue
-            kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": f.metadata.get("help")}
+            kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": f.metadata.get("help", "").replace("%", "%%")}
             if str(f.type).startswith("bool"):
                 kwargs.update(nargs="?", const="true", metavar="BOOL")
             if "choices" in f.metadata:
@@ -81,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
     return parser
+
+
+def _take_config_file(argv: list[str]) -> str | None:
+    """`train config.yaml --flag ...`: a config file is the word right after `train`; remove it from argv."""
+    if "train" in argv:
+        position = argv.index("train") + 1
+        if position < len(argv) and argv[position].endswith((".yaml", ".yml", ".json")):
+            return argv.pop(position)
+    return None
 
 
 def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunConfig:
@@ -124,6 +138,7 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
             raise ConfigError(f"'{args.run_dir}' is not a run folder (it has no config.yaml).")
         return EXIT_CODES.get(run_training(run, resume=args.resume), 1)
     config = config_from_args(args, unknown)
+    check_sources(config.data)
     if args.output_dir:
         out = Path(args.output_dir)
         store, run_id = RunStore(out.parent), out.name
@@ -149,7 +164,9 @@ def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 def _print_outcome(run: Run) -> None:
     status = run.status()
-    print(f"Run {run.id}: {status.get('state')}. {status.get('error') or status.get('message') or ''}")
+    print(f"Run {run.id}: {status.get('state')}. {status.get('message') or ''}")
+    if status.get("error"):
+        print(f"error: {status['error']}", file=sys.stderr)
     for split in ("validation", "test"):
         metrics = run.metrics(split)
         if metrics:

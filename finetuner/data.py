@@ -153,6 +153,18 @@ class PreparedData:
         return len(self.text_columns) == 2
 
 
+def check_sources(config: DataConfig) -> None:
+    """Fail fast, before a run is created, on local files that do not exist or cannot be read."""
+    if not config.dataset_name and not config.train_file:
+        raise DataError("No data given: choose a Hub dataset id or upload a training file.")
+    for name in ("train_file", "validation_file", "test_file"):
+        value = getattr(config, name)
+        if value and not Path(value).is_file():
+            raise DataFileNotFoundError(f"{name} '{value}' does not exist. Check the path, or upload the file again.")
+        if value and Path(value).suffix.lower() not in FILE_FORMATS:
+            raise DataError(f"{name} '{Path(value).name}' has an unsupported extension; use one of {', '.join(FILE_FORMATS)}.")
+
+
 def load_raw(config: DataConfig) -> dict[str, pd.DataFrame]:
     """The splits the data comes with, as DataFrames keyed `train`/`validation`/`test`."""
     if config.dataset_name:

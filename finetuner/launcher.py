@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from .config import RunConfig
+from .data import check_sources
 from .errors import RunError
 from .runs import ACTIVE_STATES, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
 
@@ -25,6 +26,7 @@ STOP_GRACE_SECONDS = 120.0
 
 def start_training(store: RunStore, config: RunConfig, *, owner: str | None = None, token: str | None = None, run_id: str | None = None) -> Run:
     """Create a run folder for `config` and start its training process; returns at once."""
+    check_sources(config.data)
     run = store.create(config, run_id=run_id, owner=owner)
     _spawn(run, resume=False, token=token)
     return run

@@ -1,0 +1,554 @@
+"""The model card of a finished run: Hub metadata, model-index results, the story of the run, and images.
+
+`build_card(run, CardOptions(...))` reads only the run folder (config, data report, token statistics,
+events, evaluation reports, baselines) and returns a `CardBundle`: the README text, made with
+`huggingface_hub.ModelCard`/`ModelCardData` so the Hub shows its license, base model, datasets, tags and
+evaluation results, and the PNG images it links to (training curve, confusion matrix). Nothing is
+written anywhere; `finetuner.hub.push_run` uploads the bundle, the studio previews it.
+
+What the card never shows: local paths of the machine that trained (only file names), tokens, and
+(for local data files) the user's own texts: examples in the card come from public Hub datasets only.
+Images are drawn with matplotlib (headless, no browser needed), imported only when a card is built.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .config import RunConfig, default_model_path
+from .errors import RunError
+from .runs import COMPLETED, Run, read_json
+
+BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED_MODEL_LICENSE = "apache-2.0"
+CURVE_IMAGE = "images/training_curve.png"
+CONFUSION_IMAGE = "images/confusion_matrix.png"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
+HEADLINE_METRICS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("precision_macro", "Precision (macro)"), ("recall_macro", "Recall (macro)"))
+TABLE_METRICS = HEADLINE_METRICS + (("f1_weighted", "F1 (weighted)"), ("roc_auc", "ROC AUC"), ("average_precision", "Average precision"))
+FRAMEWORKS = (("Transformers", "transformers"), ("PyTorch", "torch"), ("Datasets", "datasets"), ("Tokenizers", "tokenizers"), ("huggingface_hub", "huggingface_hub"))
+
+
+@dataclass
+class CardOptions:
+    """What the run folder cannot know: where the model goes and how its author wants it described."""
+
+    repo_id: str | None = None  # "user/name": the usage snippet and the model-index name use it
+    license: str | None = None  # a Hub license id (apache-2.0, mit, ...); the bundled model's own when empty
+    language: list[str] | str | None = None  # ISO 639-1 codes, e.g. "en"
+    description: str | None = None  # a paragraph written by the author, shown first
+    base_model: str | None = None  # Hub id of the base model when training used a local folder
+    dataset_id: str | None = None  # Hub dataset id of the training data when it was a local file
+    tags: list[str] = field(default_factory=list)
+    example_texts: list[str] | None = None  # for the usage snippet and the demo Space
+
+
+@dataclass
+class CardBundle:
+    """A card ready to push: `text` is README.md; `images` maps paths in the repo to PNG bytes."""
+
+    text: str
+    images: dict[str, bytes]
+    metadata: dict[str, Any]
+    example_texts: list[str]
+
+    @property
+    def body(self) -> str:
+        """The card without its YAML header, for a Markdown preview."""
+        return re.sub(r"^---\n.*?\n---\n", "", self.text, count=1, flags=re.S)
+
+
+def build_card(run: Run, options: CardOptions | None = None, *, images: bool = True) -> CardBundle:
+    """The model card of a completed run. Raises `RunError` when the run has no final model."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: PLC0415 - not needed at start-up
+
+    options = options or CardOptions()
+    if run.state != COMPLETED or not run.model_dir.is_dir():
+        raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model and results to describe.")
+    facts = _RunFacts.read(run)
+    config = facts.config
+    base_model = options.base_model or hub_base_model(config.model.model_name_or_path)
+    dataset_id = options.dataset_id or config.data.dataset_name
+    model_name = (options.repo_id or run.id).split("/")[-1]
+    license_ = options.license or (BUNDLED_MODEL_LICENSE if base_model == BUNDLED_MODEL_ID else None)
+    language = [options.language] if isinstance(options.language, str) else (list(options.language) if options.language else None)
+    split, metrics = facts.headline_split()
+    dataset_label = dataset_id or facts.data_file_name or "the training data"
+
+    eval_results = []
+    if metrics:
+        for key, name in HEADLINE_METRICS:
+            if key in metrics:
+                eval_results.append(
+                    EvalResult(
+                        task_type="text-classification",
+                        task_name="Text Classification",
+                        dataset_type=dataset_id or _slug(facts.data_file_name or "custom"),
+                        dataset_name=dataset_id or facts.data_file_name or "custom data",
+                        dataset_config=config.data.dataset_config_name if dataset_id else None,
+                        dataset_split=split,
+                        metric_type=key.split("_")[0],
+                        metric_name=name,
+                        metric_value=round(float(metrics[key]), 4),
+                        metric_args={"average": "macro"} if key.endswith("_macro") else None,
+                    )
+                )
+    card_data = ModelCardData(
+        model_name=model_name,
+        base_model=base_model,
+        datasets=[dataset_id] if dataset_id else None,
+        language=language,
+        license=license_,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=_unique(["text-classification", "finetuner", *options.tags]),
+        metrics=["accuracy", "f1"],
+        eval_results=eval_results or None,
+    )
+    examples = options.example_texts or facts.public_examples(dataset_id is not None and dataset_id == config.data.dataset_name) or _placeholder_examples(facts.label_names)
+    rendered_images: dict[str, bytes] = {}
+    if images:
+        curve = training_curve_png(facts.events)
+        if curve:
+            rendered_images[CURVE_IMAGE] = curve
+        report = facts.report(split)
+        if report and report.get("confusion_matrix"):
+            rendered_images[CONFUSION_IMAGE] = confusion_matrix_png(report["confusion_matrix"], report["label_names"])
+    body = _Body(facts, options, base_model=base_model, dataset_label=dataset_label, dataset_id=dataset_id, split=split, metrics=metrics, examples=examples, images=rendered_images).render()
+    card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
+    return CardBundle(text=str(card), images=rendered_images, metadata=card.data.to_dict(), example_texts=examples)
+
+
+def hub_base_model(model_name_or_path: str) -> str | None:
+    """The Hub id of the model a run started from, or None when it was a local folder of unknown origin."""
+    path = Path(model_name_or_path)
+    if path.exists():
+        if path.resolve() == Path(default_model_path()).resolve():
+            return BUNDLED_MODEL_ID
+        return None
+    return model_name_or_path if _HUB_ID.match(model_name_or_path) and "/" in model_name_or_path else None
+
+
+def public_config(config: RunConfig) -> dict[str, Any]:
+    """The run's config as published: local paths become file names (a server's paths are nobody's business)."""
+    values = config.to_dict()
+    for key in ("train_file", "validation_file", "test_file", "model_name_or_path", "tokenizer_name"):
+        value = values.get(key)
+        if value and Path(str(value)).exists():
+            values[key] = hub_base_model(str(value)) if key == "model_name_or_path" and hub_base_model(str(value)) else Path(str(value)).name
+    return values
+
+
+# ----------------------------------------------------------------------------- run facts
+
+
+@dataclass
+class _RunFacts:
+    run: Run
+    config: RunConfig
+    status: dict[str, Any]
+    data_report: dict[str, Any]
+    token_stats: dict[str, Any]
+    results: dict[str, dict[str, Any]]
+    baselines: dict[str, Any]
+    events: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, run: Run) -> "_RunFacts":
+        results = {path.stem: read_json(path, {}) or {} for path in run.eval_dir.glob("*_results.json")}
+        return cls(
+            run=run,
+            config=run.config(),
+            status=run.status(),
+            data_report=read_json(run.path / "data_report.json", {}) or {},
+            token_stats=read_json(run.path / "token_stats.json", {}) or {},
+            results=results,
+            baselines=read_json(run.eval_dir / "baselines.json", {}) or {},
+            events=run.events(),
+        )
+
+    @property
+    def label_names(self) -> list[str]:
+        return [str(n) for n in self.data_report.get("label_names") or []]
+
+    @property
+    def data_file_name(self) -> str | None:
+        return Path(self.config.data.train_file).name if self.config.data.train_file else None
+
+    def split_metrics(self, split: str) -> dict[str, float]:
+        prefix, name = ("test", "test_results") if split == "test" else ("eval", "eval_results")
+        raw = self.results.get(name) or {}
+        return {k[len(prefix) + 1 :]: v for k, v in raw.items() if k.startswith(prefix + "_") and isinstance(v, (int, float))}
+
+    def headline_split(self) -> tuple[str, dict[str, float]]:
+        """Test when there is one (it never chose a checkpoint), else validation."""
+        for split in ("test", "validation"):
+            metrics = self.split_metrics(split)
+            if metrics:
+                return split, metrics
+        return "test", {}
+
+    def report(self, split: str) -> dict[str, Any] | None:
+        return read_json(self.run.eval_dir / f"report_{split}.json", None)
+
+    def public_examples(self, allowed: bool) -> list[str]:
+        """A few texts for the usage snippet: only from a public Hub dataset, never from a user's file."""
+        if not allowed:
+            return []
+        import csv  # noqa: PLC0415
+
+        path = self.run.eval_dir / "predictions_test.csv"
+        if not path.is_file():
+            path = self.run.eval_dir / "predictions_validation.csv"
+        if not path.is_file():
+            return []
+        with open(path, encoding="utf-8", newline="") as handle:
+            texts = [row["text"] for _, row in zip(range(3), csv.DictReader(handle)) if row.get("text")]
+        return [t if len(t) <= 200 else t[:197] + "..." for t in texts]
+
+
+def _placeholder_examples(label_names: Sequence[str]) -> list[str]:
+    return ["Replace this with a text to classify."]
+
+
+# ----------------------------------------------------------------------------- the Markdown body
+
+
+class _Body:
+    def __init__(self, facts: _RunFacts, options: CardOptions, *, base_model, dataset_label, dataset_id, split, metrics, examples, images):
+        self.f, self.o = facts, options
+        self.base_model, self.dataset_label, self.dataset_id = base_model, dataset_label, dataset_id
+        self.split, self.metrics, self.examples, self.images = split, metrics, examples, images
+        self.repo_id = options.repo_id or f"<your-username>/{facts.run.id}"
+        self.pairs = "text_pair" in (facts.data_report.get("text_columns") or []) or len(facts.data_report.get("text_columns") or []) == 2
+
+    def render(self) -> str:
+        parts = [
+            self.title(),
+            self.usage(),
+            self.intended_uses(),
+            self.training_data(),
+            self.training_procedure(),
+            self.evaluation(),
+            self.frameworks(),
+        ]
+        return "\n\n".join(p.strip() for p in parts if p) + "\n"
+
+    def title(self) -> str:
+        f, labels = self.f, self.f.label_names
+        base = f"[{self.base_model}](https://huggingface.co/{self.base_model})" if self.base_model else f"`{Path(f.config.model.model_name_or_path).name}`"
+        data = f"[{self.dataset_id}](https://huggingface.co/datasets/{self.dataset_id})" if self.dataset_id else f"`{_md(self.dataset_label)}`"
+        kind = "sentence pairs" if self.pairs else "texts"
+        lines = [f"# {_md(self.repo_id.split('/')[-1])}", ""]
+        if self.o.description:
+            lines += [self.o.description.strip(), ""]
+        lines.append(
+            f"This model is a fine-tuned version of {base} that classifies {kind} into {len(labels)} labels "
+            f"({', '.join(f'`{_md(n)}`' for n in labels[:20])}{', ...' if len(labels) > 20 else ''}), trained on {data}."
+        )
+        if self.metrics:
+            n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
+            acc = self.metrics.get("accuracy")
+            interval = f" (95% interval about ±{_ci(acc, n) * 100:.1f} points on {n} examples)" if acc is not None and n else ""
+            summary = ", ".join(f"{name.lower()} **{self.metrics[key]:.4f}**" for key, name in HEADLINE_METRICS[:2] if key in self.metrics)
+            lines.append(f"\nOn the held-out {self.split} split it reaches {summary}{interval}.")
+            tfidf = (f.baselines.get("tfidf_logreg") or {}).get(self.split) or {}
+            if "f1_macro" in tfidf and "f1_macro" in self.metrics:
+                diff = self.metrics["f1_macro"] - tfidf["f1_macro"]
+                lines.append(f"A TF-IDF + logistic regression baseline scores {tfidf['f1_macro']:.4f} macro F1 on the same split ({'+' if diff >= 0 else ''}{diff:.4f} for this model).")
+        lines.append(f"\nTrained with finetuner {__version__}.")
+        return "\n".join(lines)
+
+    def usage(self) -> str:
+        example = self.examples[0] if self.examples else "Replace this with a text to classify."
+        if self.pairs:
+            call = f'classifier({{"text": {example!r}, "text_pair": "A second text."}})'
+        else:
+            call = f"classifier({example!r})"
+        return "\n".join(
+            [
+                "## How to use",
+                "",
+                "```python",
+                "from transformers import pipeline",
+                "",
+                f'classifier = pipeline("text-classification", model="{self.repo_id}")',
+                f"print({call})",
+                "# every label's probability:",
+                *([f"print(classifier({example!r}, top_k=None))"] if not self.pairs else []),
+                "```",
+                "",
+                "For a private repository, log in first (`hf auth login`) or pass `token=...` to `pipeline`.",
+            ]
+        )
+
+    def intended_uses(self) -> str:
+        f = self.f
+        train_n = (f.data_report.get("split_sizes") or {}).get("train")
+        max_len = f.config.model.max_seq_length
+        truncated = (f.token_stats.get("train") or {}).get("truncated_share")
+        lines = [
+            "## Intended uses and limitations",
+            "",
+            f"Use it to sort {'pairs of texts' if self.pairs else 'texts'} like those in its training data into the labels above. "
+            "It cannot answer with a label it was not trained on, and it always picks one of them, even for unrelated input: "
+            "check the probability (`top_k=None`) before acting on a prediction.",
+            "",
+            f"- It was trained on {train_n if train_n is not None else 'an unknown number of'} examples; texts unlike them (another domain, language or style) may be classified poorly.",
+            f"- Inputs longer than {max_len} tokens are truncated" + (f" ({truncated * 100:.1f}% of the training texts were)." if truncated is not None else "."),
+            "- It inherits the biases of its base model and of its training data. Evaluate it on your own data before relying on it, and keep a human in the loop for decisions that matter.",
+        ]
+        sizes = f.data_report.get("split_sizes") or {}
+        if sizes.get(self.split, 1000) < 200:
+            lines.append(f"- The {self.split} split is small ({sizes.get(self.split)} examples), so the scores below are rough estimates.")
+        return "\n".join(lines)
+
+    def training_data(self) -> str:
+        f, report = self.f, self.f.data_report
+        source = f"the Hub dataset [{self.dataset_id}](https://huggingface.co/datasets/{self.dataset_id})" + (f" (configuration `{f.config.data.dataset_config_name}`)" if f.config.data.dataset_config_name else "") if self.dataset_id else f"the file `{_md(self.dataset_label)}`"
+        lines = ["## Training data", "", f"The model was trained on {source}."]
+        columns = report.get("text_columns") or []
+        if columns:
+            lines.append(f"Text column{'s' if len(columns) > 1 else ''}: {', '.join(f'`{_md(c)}`' for c in columns)}; label column: `{_md(report.get('label_column') or 'label')}`.")
+        sizes, counts = report.get("split_sizes") or {}, report.get("class_counts") or {}
+        if sizes:
+            labels = f.label_names[:12]
+            lines += ["", "| Split | Examples | " + " | ".join(_md(n) for n in labels) + " |", "|---|---:|" + "---:|" * len(labels)]
+            for split, size in sizes.items():
+                lines.append(f"| {split} | {size} | " + " | ".join(str((counts.get(split) or {}).get(n, 0)) for n in labels) + " |")
+            if len(f.label_names) > 12:
+                lines.append(f"\n({len(f.label_names) - 12} more labels not shown.)")
+        warnings = report.get("warnings") or []
+        if warnings:
+            lines.append("")
+            lines += [f"- {_md(str(w))}" for w in warnings]
+        stats = f.token_stats.get("train")
+        if stats:
+            lines.append(
+                f"\nTraining texts are {stats.get('mean', 0):.0f} tokens long on average (95th percentile {stats.get('p95', 0):.0f}, "
+                f"longest {stats.get('max', 0)}); {stats.get('truncated', 0)} of {stats.get('count', 0)} were cut at {f.config.model.max_seq_length} tokens."
+            )
+        return "\n".join(lines)
+
+    def training_procedure(self) -> str:
+        f, t = self.f, self.f.config.training
+        effective = t.per_device_train_batch_size * t.gradient_accumulation_steps
+        rows = [
+            ("learning_rate", t.learning_rate),
+            ("per_device_train_batch_size", t.per_device_train_batch_size),
+            ("gradient_accumulation_steps", t.gradient_accumulation_steps),
+            ("effective batch size (per device)", effective),
+            ("per_device_eval_batch_size", t.per_device_eval_batch_size),
+            ("num_train_epochs", t.num_train_epochs if t.max_steps <= 0 else f"{t.num_train_epochs} (max_steps {t.max_steps} takes precedence)"),
+            ("max_steps", t.max_steps),
+            ("lr_scheduler_type", t.lr_scheduler_type),
+            ("warmup_steps", t.warmup_steps if t.warmup_steps >= 1 else f"{t.warmup_steps} (share of all steps)"),
+            ("weight_decay", t.weight_decay),
+            ("optimizer", (t.extra_training_args or {}).get("optim", "adamw_torch_fused (Trainer default)")),
+            ("max_seq_length", f.config.model.max_seq_length),
+            ("train_sampling_strategy", t.train_sampling_strategy),
+            ("eval_strategy", t.eval_strategy + (f" (every {t.eval_steps} steps)" if t.eval_strategy == "steps" else "")),
+            ("metric_for_best_model", t.metric_for_best_model),
+            ("early_stopping_patience", t.early_stopping_patience if t.early_stopping_patience else "off"),
+            ("seed", t.seed),
+        ]
+        rows += [(k, v) for k, v in sorted((t.extra_training_args or {}).items()) if k != "optim"]
+        train = f.results.get("train_results") or {}
+        done = []
+        if f.status.get("step"):
+            done.append(f"{f.status['step']} optimizer steps")
+        if f.status.get("epoch"):
+            done.append(f"{f.status['epoch']:.2f} epochs")
+        if train.get("train_runtime"):
+            done.append(f"{_duration(train['train_runtime'])} of training")
+        lines = [
+            "## Training procedure",
+            "",
+            "Fine-tuned with the Hugging Face `Trainer`: a new classification head on the pretrained encoder, all weights trained. "
+            + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if t.eval_strategy != "no" else ""),
+        ]
+        if done:
+            lines.append(f"The run took {', '.join(done)}.")
+        lines += ["", "### Hyperparameters", "", "| Option | Value |", "|---|---|"]
+        lines += [f"| {_md(str(k))} | {_md(str(v))} |" for k, v in rows]
+        evals = [e for e in f.events if e.get("type") == "eval"]
+        if evals:
+            last_loss: dict[int, float] = {}
+            for e in f.events:
+                if e.get("type") == "log" and "loss" in (e.get("metrics") or {}):
+                    last_loss[e["step"]] = e["metrics"]["loss"]
+            lines += ["", "### Training results", "", "| Epoch | Step | Training loss | Validation loss | Accuracy | F1 (macro) |", "|---:|---:|---:|---:|---:|---:|"]
+            for e in evals[-50:]:
+                m, step = e.get("metrics") or {}, e.get("step", 0)
+                train_loss = next((last_loss[s] for s in sorted(last_loss, reverse=True) if s <= step), None)
+                lines.append(f"| {_num(e.get('epoch'), 2)} | {step} | {_num(train_loss)} | {_num(m.get('eval_loss'))} | {_num(m.get('eval_accuracy'))} | {_num(m.get('eval_f1_macro'))} |")
+        if CURVE_IMAGE in self.images:
+            lines += ["", f"![Training and validation loss, and validation metrics, by step]({CURVE_IMAGE})"]
+        return "\n".join(lines)
+
+    def evaluation(self) -> str:
+        f = self.f
+        lines = ["## Evaluation"]
+        for split in ("test", "validation"):
+            metrics = f.split_metrics(split)
+            if not metrics:
+                continue
+            majority = (f.baselines.get("majority") or {}).get(split) or {}
+            tfidf = (f.baselines.get("tfidf_logreg") or {}).get(split) or {}
+            note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
+            lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model | TF-IDF + logistic regression | Majority class |", "|---|---:|---:|---:|"]
+            for key, name in TABLE_METRICS:
+                if key in metrics:
+                    lines.append(f"| {name} | **{_num(metrics[key])}** | {_num(tfidf.get(key))} | {_num(majority.get(key))} |")
+            if "loss" in metrics:
+                lines.append(f"| Loss | {_num(metrics['loss'])} | | |")
+            report = f.report(split)
+            if report and report.get("per_class"):
+                lines += ["", f"Per class ({split}):", "", "| Label | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
+                for row in report["per_class"]:
+                    lines.append(f"| {_md(row['label'])} | {_num(row['precision'])} | {_num(row['recall'])} | {_num(row['f1'])} | {row['support']} |")
+        if CONFUSION_IMAGE in self.images:
+            lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
+        lines += ["", "The baselines are trained on the same training split: a model that does not beat TF-IDF + logistic regression is not yet worth its size."]
+        if len(lines) <= 3:
+            return ""
+        return "\n".join(lines)
+
+    def frameworks(self) -> str:
+        lines = ["## Framework versions", "", f"- finetuner {__version__}"]
+        for name, dist in FRAMEWORKS:
+            try:
+                lines.append(f"- {name} {importlib_metadata.version(dist)}")
+            except importlib_metadata.PackageNotFoundError:
+                continue
+        lines.append(f"\nCard written {time.strftime('%Y-%m-%d')} by finetuner from the run `{self.f.run.id}`.")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def training_curve_png(events: Sequence[dict[str, Any]]) -> bytes | None:
+    """Training loss and validation loss by step (left), validation accuracy and macro F1 (right)."""
+    train = [(e["step"], e["metrics"]["loss"]) for e in events if e.get("type") == "log" and isinstance((e.get("metrics") or {}).get("loss"), (int, float))]
+    evals = [(e["step"], e.get("metrics") or {}) for e in events if e.get("type") == "eval"]
+    if not train and not evals:
+        return None
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=110)
+    if train:
+        left.plot(*zip(*train), color="#4f46e5", label="training loss", linewidth=1.6)
+    eval_loss = [(s, m["eval_loss"]) for s, m in evals if isinstance(m.get("eval_loss"), (int, float))]
+    if eval_loss:
+        left.plot(*zip(*eval_loss), color="#f59e0b", marker="o", label="validation loss", linewidth=1.6)
+    left.set(xlabel="step", ylabel="loss", title="Loss")
+    left.legend(frameon=False)
+    for key, name, color in (("eval_accuracy", "accuracy", "#10b981"), ("eval_f1_macro", "F1 (macro)", "#ef4444")):
+        points = [(s, m[key]) for s, m in evals if isinstance(m.get(key), (int, float))]
+        if points:
+            right.plot(*zip(*points), marker="o", label=name, color=color, linewidth=1.6)
+    right.set(xlabel="step", title="Validation metrics", ylim=(0, 1.02))
+    if evals:
+        right.legend(frameon=False)
+    else:
+        right.text(0.5, 0.5, "no evaluation during training", ha="center", va="center", transform=right.transAxes, color="#6b7280")
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def confusion_matrix_png(matrix: Sequence[Sequence[int]], label_names: Sequence[str]) -> bytes:
+    """Counts, coloured by the share of each true label (row), so small classes stay readable."""
+    import numpy as np  # noqa: PLC0415
+
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    k = len(label_names)
+    size = min(3.0 + 0.45 * k, 14)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=110)
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    names = [n if len(n) <= 18 else n[:17] + "…" for n in map(str, label_names)]
+    ax.set_xticks(range(k), names, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")
+    ax.set_yticks(range(k), names)
+    ax.set(xlabel="predicted", ylabel="true label", title="Confusion matrix")
+    if k <= 25:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", color="white" if shares[i, j] > 0.6 else "#111827", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true label")
+    return _png(fig)
+
+
+def _pyplot():
+    import matplotlib  # noqa: PLC0415 - only when a card is built
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    # No timestamp in the PNG: the same run gives the same bytes, so a second push uploads nothing new.
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell or inline code."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ci(p: float, n: int) -> float:
+    """Half-width of a normal-approximation 95% interval for an accuracy p on n examples."""
+    return 1.96 * math.sqrt(max(p * (1 - p), 0.25 / max(n, 1)) / max(n, 1))
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem).strip("-") or "custom"
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return seen

@@ -1,0 +1,375 @@
+"""Before launch: how many steps and tokens a run will take, and about how long and how much memory.
+
+The arithmetic (nanoGPT style, numbers in the comments):
+
+* steps per epoch = ceil(ceil(train examples / batch size) / gradient accumulation), as the Trainer counts.
+* tokens = every example's token length after truncation, summed over the epochs; the model also
+  computes on padding, so batches are simulated with the run's sampling order (sorted mega-batches for
+  `group_by_length`, random batches otherwise) to count padded tokens too.
+* time = training FLOPs / this machine's rate. Training costs about 6 FLOPs per non-embedding
+  parameter per token (forward 2, backward 4); evaluation 2. The rate is *measured*: from earlier runs
+  in the runs folder when there are any (their tokens per second and model size), else a one-off
+  0.3 s matrix-multiply benchmark times a training efficiency of 0.3 (what a small encoder reaches on
+  CPU: ~12 of 35 GFLOP/s measured on a 2-core machine). Plus a fixed start-up (imports, model load).
+* memory = weights, gradients and the two AdamW moments (4 + 4 + 8 = 16 bytes per parameter in
+  fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, doubled for fp32;
+  Korthikanti et al. 2022) + the process itself (~0.6 GB for Python, torch and transformers).
+
+Nothing here imports torch or transformers; parameter counts come from the safetensors header (a
+JSON prefix of the file) or, failing that, from config.json dimensions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import struct
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import RunConfig
+
+TRAIN_FLOPS_PER_PARAM_TOKEN = 6
+EVAL_FLOPS_PER_PARAM_TOKEN = 2
+BENCHMARK_EFFICIENCY = 0.3
+STARTUP_SECONDS = 25.0  # importing torch + transformers and loading data on a small CPU machine
+PROCESS_OVERHEAD_BYTES = 600 * 2**20
+GPU_CONTEXT_BYTES = 500 * 2**20
+MEGABATCH_MULTIPLIER = 50  # transformers' LengthGroupedSampler sorts mega-batches of 50 batches
+
+
+@dataclass
+class ParameterCount:
+    total: int
+    embedding: int  # lookups cost memory but (almost) no compute
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    num_heads: int | None = None
+
+    @property
+    def compute(self) -> int:
+        return max(self.total - self.embedding, 1)
+
+
+@dataclass
+class Machine:
+    device: str  # "cpu" or "cuda"
+    description: str
+    memory_bytes: int | None  # what training may use: free RAM, or the GPU's memory
+    flops_per_second: float  # benchmark peak, before the training efficiency factor
+
+
+@dataclass
+class Estimate:
+    train_examples: int
+    eval_examples: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    epochs: float
+    evaluations: int
+    tokens_per_example: float
+    train_tokens: int
+    padded_tokens: int
+    truncated_share: float
+    parameters: int | None
+    seconds: float | None
+    rate_source: str
+    memory_bytes: int | None
+    memory_breakdown: dict[str, int] = field(default_factory=dict)
+    available_bytes: int | None = None
+    machine: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- model size
+
+
+def _safetensors_shapes(path: Path) -> dict[str, list[int]]:
+    """Tensor shapes from a safetensors file's header, without reading the weights."""
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+    return {name: meta["shape"] for name, meta in header.items() if name != "__metadata__"}
+
+
+def _model_folder(name_or_path: str) -> Path | None:
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    try:  # a Hub id already in the local cache; never downloads
+        from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+        for filename in ("config.json", "model.safetensors", "model.safetensors.index.json"):
+            found = try_to_load_from_cache(name_or_path, filename)
+            if isinstance(found, str):
+                return Path(found).parent
+    except Exception:  # noqa: BLE001 - an estimate must never fail the page
+        return None
+    return None
+
+
+def count_parameters(name_or_path: str) -> ParameterCount | None:
+    """Parameters of a local (or cached) model: exact from safetensors, else from config.json; None if unknown."""
+    folder = _model_folder(name_or_path)
+    if folder is None:
+        return None
+    dims = _dims(folder)
+    files = sorted(folder.glob("*.safetensors"))
+    if files:
+        shapes: dict[str, list[int]] = {}
+        for file in files:
+            try:
+                shapes.update(_safetensors_shapes(file))
+            except (OSError, ValueError, struct.error):
+                shapes = {}
+                break
+        if shapes:
+            total = sum(math.prod(shape) for name, shape in shapes.items() if not name.endswith("position_ids"))
+            embedding = sum(math.prod(shape) for name, shape in shapes.items() if "embeddings" in name and not name.endswith("position_ids") and "LayerNorm" not in name)
+            return ParameterCount(total, embedding, **dims)
+    if dims.get("hidden_size") and dims.get("num_layers"):
+        return _parameters_from_config(folder, dims)
+    return None
+
+
+def _dims(folder: Path) -> dict[str, int | None]:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"hidden_size": None, "num_layers": None, "num_heads": None}
+    return {
+        "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim"),
+        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers"),
+        "num_heads": config.get("num_attention_heads") or config.get("n_heads"),
+    }
+
+
+def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> ParameterCount:
+    """A BERT-like count: embeddings + per layer 4h^2 (attention) + 2*h*i (feed-forward)."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    h, layers = dims["hidden_size"], dims["num_layers"]
+    intermediate = config.get("intermediate_size") or 4 * h
+    embedding = (config.get("vocab_size", 30522) + config.get("max_position_embeddings", 512) + config.get("type_vocab_size", 0)) * h
+    per_layer = 4 * h * h + 2 * h * intermediate + 9 * h + intermediate
+    return ParameterCount(embedding + layers * per_layer, embedding, **dims)
+
+
+# ---------------------------------------------------------------- this machine
+
+
+@lru_cache(maxsize=1)
+def describe_machine() -> Machine:
+    """CPU cores and free memory (or the first GPU), and a measured matrix-multiply rate. Cached per process."""
+    gpu = _nvidia_gpu()
+    if gpu:
+        name, memory = gpu
+        # No benchmark without torch; a conservative rate for a modern GPU in fp32.
+        return Machine("cuda", f"GPU {name}", memory, 20e12)
+    cores = os.cpu_count() or 1
+    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops())
+
+
+def _nvidia_gpu() -> tuple[str, int] | None:
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5, check=True).stdout
+        name, memory = out.strip().splitlines()[0].rsplit(",", 1)
+        return name.strip(), int(float(memory)) * 2**20
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def _available_memory() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _benchmark_flops(seconds: float = 0.3) -> float:
+    """float32 matrix multiplies the size of a small encoder's layers, for `seconds`."""
+    import numpy as np  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    a = rng.random((384, 384), dtype=np.float32)
+    b = rng.random((384, 2048), dtype=np.float32)
+    a @ b
+    start, count = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return count * 2 * 384 * 384 * 2048 / (time.perf_counter() - start)
+
+
+def measured_rate(runs_dir: str | Path | None) -> tuple[float, str] | None:
+    """Effective training FLOP/s of the newest finished runs here: tokens/s x 6 x compute parameters."""
+    if runs_dir is None or not Path(runs_dir).is_dir():
+        return None
+    candidates = sorted(Path(runs_dir).glob("*/events.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)[:10]
+    for events_path in candidates:
+        try:
+            config = _load_yaml(events_path.parent / "config.yaml")
+            tokens_per_second = None
+            for line in events_path.read_text(encoding="utf-8").splitlines():
+                event = json.loads(line) if line.strip() else {}
+                if event.get("type") in ("log", "eval") and event.get("tokens_per_second") and (event.get("step") or 0) >= 5:
+                    tokens_per_second = event["tokens_per_second"]
+        except (OSError, ValueError):
+            continue
+        if not tokens_per_second:
+            continue
+        params = count_parameters(str(config.get("model_name_or_path", "")))
+        if params is None:
+            continue
+        return tokens_per_second * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute, f"measured on this machine (run {events_path.parent.name})"
+    return None
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # noqa: PLC0415
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def plan_steps(train_examples: int, *, batch_size: int, accumulation: int, epochs: float, max_steps: int = -1) -> tuple[int, int]:
+    """(steps per epoch, total optimizer steps) as the Trainer counts them."""
+    batches = math.ceil(train_examples / batch_size) if train_examples else 0
+    per_epoch = max(math.ceil(batches / accumulation), 1) if batches else 0
+    total = max_steps if max_steps and max_steps > 0 else math.ceil(per_epoch * epochs)
+    return per_epoch, total
+
+
+def padded_tokens(lengths: Sequence[int], *, batch_size: int, group_by_length: bool, seed: int = 42) -> int:
+    """Tokens computed for one epoch, padding included: each batch is padded to its longest example."""
+    order = list(lengths)
+    random.Random(seed).shuffle(order)
+    if group_by_length:
+        size = batch_size * MEGABATCH_MULTIPLIER
+        order = [x for start in range(0, len(order), size) for x in sorted(order[start : start + size], reverse=True)]
+    return sum(max(order[i : i + batch_size]) * len(order[i : i + batch_size]) for i in range(0, len(order), batch_size))
+
+
+def estimate_training(
+    config: RunConfig,
+    *,
+    train_lengths: Sequence[int],
+    eval_lengths: Sequence[int] = (),
+    runs_dir: str | Path | None = None,
+    machine: Machine | None = None,
+    parameters: ParameterCount | None = None,
+) -> Estimate:
+    """Steps, tokens, time and memory of training `config` on examples of these (untruncated) token lengths."""
+    t, m = config.training, config.model
+    max_length = m.max_seq_length
+    kept = [min(n, max_length) for n in train_lengths]
+    kept_eval = [min(n, max_length) for n in eval_lengths]
+    batch = t.per_device_train_batch_size
+    per_epoch, total_steps = plan_steps(len(kept), batch_size=batch, accumulation=t.gradient_accumulation_steps, epochs=t.num_train_epochs, max_steps=t.max_steps)
+    epochs = total_steps / per_epoch if per_epoch else 0.0
+    grouped = t.train_sampling_strategy == "group_by_length"
+    epoch_tokens = sum(kept)
+    epoch_padded = padded_tokens(kept, batch_size=batch, group_by_length=grouped, seed=t.seed) if kept else 0
+    train_tokens = round(epoch_tokens * epochs)
+    padded = round(epoch_padded * epochs)
+    if t.eval_strategy == "epoch":
+        evaluations = math.ceil(epochs)
+    elif t.eval_strategy == "steps" and t.eval_steps:
+        evaluations = total_steps // t.eval_steps
+    else:
+        evaluations = 0
+    machine = machine or describe_machine()
+    parameters = parameters or count_parameters(m.model_name_or_path)
+    warnings: list[str] = []
+    truncated = sum(n > max_length for n in train_lengths) / len(train_lengths) if train_lengths else 0.0
+    if truncated > 0.05:
+        warnings.append(f"{truncated:.0%} of training texts are longer than max_seq_length {max_length} and will be cut.")
+
+    seconds = memory = None
+    breakdown: dict[str, int] = {}
+    source = "unknown model size"
+    if parameters is not None:
+        measured = measured_rate(runs_dir) if machine.device == "cpu" else None
+        if measured:
+            rate, source = measured
+        else:
+            rate, source = machine.flops_per_second * BENCHMARK_EFFICIENCY, f"benchmark of this machine ({machine.flops_per_second / 1e9:.0f} GFLOP/s peak)"
+        eval_padded = padded_tokens(kept_eval, batch_size=t.per_device_eval_batch_size, group_by_length=True) if kept_eval else 0
+        if measured:
+            # The measured rate counts real (non-padding) tokens over whole runs, evaluations included.
+            flops = TRAIN_FLOPS_PER_PARAM_TOKEN * parameters.compute * train_tokens + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * 2
+        else:
+            flops = TRAIN_FLOPS_PER_PARAM_TOKEN * parameters.compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * (evaluations + 2)
+        seconds = STARTUP_SECONDS + parameters.total * 4 / 200e6 + flops / rate
+        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device)
+        memory = sum(breakdown.values())
+        if machine.memory_bytes and memory > 0.8 * machine.memory_bytes:
+            warnings.append(
+                f"Training needs about {memory / 2**30:.1f} GB but this machine has {machine.memory_bytes / 2**30:.1f} GB free: "
+                "lower per_device_train_batch_size (raise gradient_accumulation_steps to keep the effective batch) or max_seq_length."
+            )
+    else:
+        warnings.append(f"The size of '{m.model_name_or_path}' is unknown until it is downloaded, so time and memory are not estimated.")
+    if total_steps and total_steps < 10:
+        warnings.append(f"Only {total_steps} optimizer steps: the model may barely move. Add epochs or lower the batch size.")
+    return Estimate(
+        train_examples=len(kept),
+        eval_examples=len(kept_eval),
+        batch_size=batch * t.gradient_accumulation_steps,
+        steps_per_epoch=per_epoch,
+        total_steps=total_steps,
+        epochs=epochs,
+        evaluations=evaluations,
+        tokens_per_example=epoch_tokens / len(kept) if kept else 0.0,
+        train_tokens=train_tokens,
+        padded_tokens=padded,
+        truncated_share=truncated,
+        parameters=parameters.total if parameters else None,
+        seconds=seconds,
+        rate_source=source,
+        memory_bytes=memory,
+        memory_breakdown=breakdown,
+        available_bytes=machine.memory_bytes,
+        machine=machine.description,
+        warnings=warnings,
+    )
+
+
+def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str) -> dict[str, int]:
+    extra = config.training.extra_training_args
+    half = bool(extra.get("bf16") or extra.get("fp16"))
+    h = parameters.hidden_size or 768
+    layers = parameters.num_layers or 12
+    heads = parameters.num_heads or max(h // 64, 1)
+    per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * (1 if half else 2)
+    if extra.get("gradient_checkpointing"):
+        activations = per_layer + layers * seq * batch * h * (2 if half else 4)
+    else:
+        activations = layers * per_layer
+    return {
+        "weights": parameters.total * 4,
+        "gradients": parameters.total * 4,
+        "optimizer": parameters.total * 8,
+        "activations": int(activations),
+        "runtime": GPU_CONTEXT_BYTES if device == "cuda" else PROCESS_OVERHEAD_BYTES,
+    }

@@ -1,0 +1,731 @@
+"""Publishing: push a run to the Hugging Face Hub, deploy a demo Space for it, run the studio as a Space.
+
+Every entry point checks the token first (`whoami`: valid? allowed to write to that namespace?), so a
+bad token fails in a second, before any upload and before a training that was asked to push at the
+end. Hub failures become typed `HubError`s whose message says the cause and the fix; the studio shows
+them, the CLI prints them. Nothing local is changed by a failed push: the run folder is only read, and
+on success `hub.json` records where the model went.
+
+Token hygiene, the rules this module keeps:
+
+* a token is passed explicitly to each call and never stored: not in the run folder, events, logs,
+  cards, configs or error messages (`_scrub` removes it from any message built from a server answer);
+* the server's own token (HF_TOKEN or a saved login) is used only when the caller allows it
+  (`allow_environment`): on a shared Space or a share link, each visitor brings their own token;
+* the CLI reads the token from the environment or the saved login only, never from a flag (flags
+  end up in shell history and `ps`).
+
+Endpoints: `endpoint=None` means `huggingface_hub.constants.ENDPOINT` (HF_ENDPOINT), which is how the
+tests point everything at a loopback Hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from .card import CardOptions, build_card, public_config
+from .errors import (
+    FinetunerError,
+    HubCardError,
+    HubConflictError,
+    HubError,
+    HubNamespaceError,
+    HubPaymentRequiredError,
+    HubReadOnlyTokenError,
+    HubRepoNameError,
+    HubRepoNotFoundError,
+    HubTokenInvalidError,
+    HubTokenMissingError,
+    HubUnreachableError,
+    RunError,
+)
+from .runs import COMPLETED, Run, read_json, write_json_atomic
+
+TOKENS_URL = "https://huggingface.co/settings/tokens"
+PRICING_URL = "https://huggingface.co/pricing"
+HUB_RECORD = "hub.json"
+# Files of a saved model that are not pushed: training_args.bin is a pickle of the training arguments
+# (not needed to use the model, and not something to make others unpickle).
+SKIPPED_MODEL_FILES = {"training_args.bin"}
+# Keys of tokenizer_config.json that describe how it was loaded here, not the tokenizer itself.
+LOCAL_TOKENIZER_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir")
+DEFAULT_SPACE_HARDWARE = "cpu-basic"
+SERVER_TOKEN_VARIABLE = "FINETUNER_ALLOW_SERVER_TOKEN"
+
+TOKEN_HELP = (
+    f"Create a token with the 'Write' role at {TOKENS_URL}, then set it as HF_TOKEN (or run `hf auth login`), "
+    "paste it in the studio's Hub tab, or use 'Sign in with Hugging Face' on a Space."
+)
+
+
+# ----------------------------------------------------------------------------- identity and tokens
+
+
+@dataclass(frozen=True)
+class HubUser:
+    """Who a token belongs to and where it may write (from `whoami`; never holds the token)."""
+
+    name: str
+    fullname: str | None = None
+    orgs: tuple[str, ...] = ()
+    read_only_orgs: tuple[str, ...] = ()
+    role: str | None = None  # "write", "read", "fineGrained", or None when the Hub does not say (OAuth)
+    writable: tuple[str, ...] | None = None  # fine-grained tokens: namespaces with repo.write; None: all own
+    avatar_url: str | None = None
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.name, *self.orgs)
+
+    def check_can_write(self, namespace: str) -> None:
+        """Raise the error a push to `namespace` would meet, before uploading anything."""
+        if namespace not in self.namespaces:
+            orgs = f" or your organizations ({', '.join(self.orgs)})" if self.orgs else ""
+            raise HubNamespaceError(
+                f"You are logged in as '{self.name}', who cannot write to '{namespace}'. "
+                f"Use a repository under '{self.name}'{orgs}, or ask an admin of '{namespace}' to add you with write access."
+            )
+        if self.role == "read":
+            raise HubReadOnlyTokenError(
+                f"The token of '{self.name}' is read-only: it cannot create or write repositories. {TOKEN_HELP}"
+            )
+        if namespace in self.read_only_orgs:
+            raise HubNamespaceError(
+                f"'{self.name}' is a read-only member of the organization '{namespace}'. "
+                f"Ask an admin of '{namespace}' for the write role, or push under '{self.name}'."
+            )
+        if self.writable is not None and namespace not in self.writable:
+            raise HubReadOnlyTokenError(
+                f"This fine-grained token of '{self.name}' has no write permission on '{namespace}'. "
+                f"Edit the token at {TOKENS_URL} to allow 'Write access to contents/settings of all repos' for '{namespace}', or use a 'Write' token."
+            )
+
+
+def on_spaces() -> bool:
+    """True inside a Hugging Face Space (the runtime sets SYSTEM=spaces and SPACE_ID)."""
+    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
+
+
+def server_token_allowed(*, shared: bool) -> bool:
+    """May a page visitor's push use the server's own token (HF_TOKEN / saved login)?
+
+    Locally and unshared: yes, it is the user's own machine. On a Space or behind a share link the page
+    is reachable by others, so only when the owner says so with FINETUNER_ALLOW_SERVER_TOKEN=1.
+    """
+    if shared or on_spaces():
+        return os.environ.get(SERVER_TOKEN_VARIABLE, "").lower() in ("1", "true", "yes")
+    return True
+
+
+def environment_token() -> str | None:
+    """HF_TOKEN, or the token saved by `hf auth login`."""
+    from huggingface_hub import get_token  # noqa: PLC0415
+
+    return get_token()
+
+
+MOCK_OAUTH_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock hands out: useless on the Hub
+
+
+def pick_token(*, oauth_token: str | None = None, typed_token: str | None = None, allow_environment: bool = True) -> str | None:
+    """The token a studio session should use: its own login first, then what it typed, then (if allowed) the server's."""
+    for candidate in (oauth_token, typed_token):
+        if candidate and candidate.strip() and candidate.strip() != MOCK_OAUTH_TOKEN:
+            return candidate.strip()
+    return environment_token() if allow_environment else None
+
+
+def _require_token(token: str | None, allow_environment: bool) -> str:
+    token = (token or "").strip() or (environment_token() if allow_environment else None)
+    if not token:
+        where = "no HF_TOKEN is set and no saved login was found" if allow_environment else "this page does not use the server's token"
+        raise HubTokenMissingError(f"No Hugging Face token: {where}. {TOKEN_HELP}")
+    return token
+
+
+_WHOAMI_CACHE: dict[tuple[str, str], tuple[float, HubUser]] = {}
+_WHOAMI_TTL = 300.0  # whoami is strictly rate-limited on the Hub
+
+
+def check_token(token: str | None = None, *, namespace: str | None = None, endpoint: str | None = None, allow_environment: bool = True) -> HubUser:
+    """Who the token belongs to; with `namespace`, also that it may write there. Fast: one cached call."""
+    token = _require_token(token, allow_environment)
+    api = _api(endpoint)
+    key = (api.endpoint, hashlib.sha256(token.encode()).hexdigest())  # the cache never holds a token
+    cached = _WHOAMI_CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < _WHOAMI_TTL:
+        user = cached[1]
+    else:
+        with _translate("check the token", token=token, endpoint=api.endpoint):
+            user = _user_from_whoami(api.whoami(token=token))
+        _WHOAMI_CACHE[key] = (time.monotonic(), user)
+    if namespace:
+        user.check_can_write(namespace)
+    return user
+
+
+def _user_from_whoami(info: dict[str, Any]) -> HubUser:
+    orgs = info.get("orgs") or []
+    auth = info.get("auth") or {}
+    access = auth.get("accessToken") or {}
+    role = access.get("role")
+    writable = None
+    if role == "fineGrained":
+        scoped = (access.get("fineGrained") or {}).get("scoped") or []
+        writable = tuple((entry.get("entity") or {}).get("name") for entry in scoped if "repo.write" in (entry.get("permissions") or []))
+    return HubUser(
+        name=info.get("name") or "",
+        fullname=info.get("fullname"),
+        orgs=tuple(o.get("name") for o in orgs if o.get("name")),
+        read_only_orgs=tuple(o.get("name") for o in orgs if o.get("roleInOrg") == "read"),
+        role=role,
+        writable=writable,
+        avatar_url=info.get("avatarUrl"),
+    )
+
+
+def full_repo_id(name: str, user: HubUser) -> str:
+    """'name' -> 'user/name'; 'org/name' stays; an invalid name raises `HubRepoNameError` saying what is allowed."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
+
+    name = (name or "").strip().strip("/")
+    for prefix in ("https://huggingface.co/", "hf.co/", "huggingface.co/"):
+        name = name.removeprefix(prefix)
+    if not name:
+        raise HubRepoNameError("Give the repository a name, e.g. 'my-sentiment-model' (it is created under your username).")
+    repo_id = name if "/" in name else f"{user.name}/{name}"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise HubRepoNameError(
+            f"'{name}' is not a valid repository name. Use 'name' or 'namespace/name' with letters, digits, '-', '_' and '.', "
+            "not starting or ending with '-' or '.', without '--' or '..', at most 96 characters; e.g. 'distilbert-imdb-sentiment'."
+        ) from None
+    return repo_id
+
+
+def default_repo_name(run: Run) -> str:
+    """A readable default: '<base model>-<dataset>' from the run's config."""
+    config = run.config()
+    model = Path(config.model.model_name_or_path.rstrip("/"))
+    model_name = model.parent.name if model.name == "model" else model.name
+    data = config.data.dataset_name or config.data.train_file or "data"
+    data_name = Path(data).stem if config.data.train_file else data.split("/")[-1]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{model_name}-{data_name}").strip("-").lower()
+    return re.sub(r"-{2,}", "-", slug)[:80] or "finetuned-model"
+
+
+# ----------------------------------------------------------------------------- push a run
+
+
+@dataclass
+class PushResult:
+    repo_id: str
+    url: str
+    commit_url: str
+    commit_oid: str
+    private: bool
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_push_access(repo_name: str, *, token: str | None = None, endpoint: str | None = None, allow_environment: bool = True) -> tuple[HubUser, str]:
+    """Before training with "push when done": the token is valid and may write to the repo's namespace."""
+    user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
+    repo_id = full_repo_id(repo_name, user)
+    user.check_can_write(repo_id.split("/")[0])
+    return user, repo_id
+
+
+def push_run(
+    run: Run,
+    repo_name: str,
+    *,
+    token: str | None = None,
+    private: bool = True,
+    card_options: CardOptions | None = None,
+    commit_message: str | None = None,
+    endpoint: str | None = None,
+    allow_environment: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> PushResult:
+    """Push a completed run's model, tokenizer, card, plots, training config and metrics to a model repo.
+
+    The repo is created if needed (private unless `private=False`; an existing repo keeps its visibility,
+    and a warning says so). One commit, whose message names the run. Returns where it went.
+    """
+    say = progress or (lambda message: None)
+    if run.state != COMPLETED or not run.model_dir.is_dir():
+        raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model to push.")
+    say("Checking the token.")
+    user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+    token = _require_token(token, allow_environment)
+    api = _api(endpoint)
+    say("Writing the model card.")
+    options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id})
+    bundle = build_card(run, options)
+    operations, files = _run_operations(run, bundle)
+    warnings: list[str] = []
+    with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
+        say(f"Creating {repo_id}.")
+        api.create_repo(repo_id, private=private, exist_ok=True, token=token)
+        info = api.model_info(repo_id, token=token)
+        if private and not info.private:
+            warnings.append(f"{repo_id} already existed and is public: it stays public. Change its visibility in the repo settings if needed.")
+        say(f"Uploading {len(files)} files.")
+        commit = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message or f"Upload model from finetuner run {run.id}",
+            commit_description=_commit_description(run),
+            token=token,
+        )
+    url = _repo_url(api.endpoint, repo_id)
+    result = PushResult(repo_id=repo_id, url=url, commit_url=commit.commit_url, commit_oid=commit.oid, private=bool(info.private), files=files, warnings=warnings)
+    _record(run, "model", {"repo_id": repo_id, "url": url, "commit_url": commit.commit_url, "commit": commit.oid, "private": result.private, "pushed_at": time.time(), "pushed_by": user.name})
+    run.append_event("push", repo_id=repo_id, url=url, commit=commit.oid)
+    say(f"Pushed to {url}.")
+    return result
+
+
+def _run_operations(run: Run, bundle) -> tuple[list, list[str]]:
+    """What a pushed run holds: model + tokenizer files, README.md with images, training config and metrics."""
+    from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
+
+    operations: list = []
+
+    def add(path_in_repo: str, content: bytes | Path) -> None:
+        source = str(content) if isinstance(content, Path) else content
+        operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=source))
+
+    for path in sorted(run.model_dir.iterdir()):
+        if not path.is_file() or path.name in SKIPPED_MODEL_FILES or path.name.startswith("."):
+            continue
+        if path.name == "tokenizer_config.json":
+            add(path.name, _clean_tokenizer_config(path))
+        else:
+            add(path.name, path)
+    add("README.md", bundle.text.encode("utf-8"))
+    for path_in_repo, png in bundle.images.items():
+        add(path_in_repo, png)
+    config = run.config()
+    add("training_config.yaml", yaml.safe_dump(public_config(config), sort_keys=False).encode("utf-8"))
+    results: dict[str, Any] = {}
+    for name in ("train_results", "eval_results", "test_results"):
+        values = read_json(run.eval_dir / f"{name}.json", None)
+        if values:
+            results.update(values)
+            add(f"{name}.json", json.dumps(values, indent=2).encode("utf-8"))
+    if results:
+        add("all_results.json", json.dumps(results, indent=2).encode("utf-8"))
+    for path in sorted(run.eval_dir.glob("report_*.json")) + [run.eval_dir / "baselines.json", run.path / "data_report.json", run.path / "token_stats.json"]:
+        if path.is_file():
+            add(f"eval/{path.name}", path)
+    return operations, [op.path_in_repo for op in operations]
+
+
+def _clean_tokenizer_config(path: Path) -> bytes:
+    """tokenizer_config.json without the keys that say how it was loaded on this machine
+    (a pushed `local_files_only: true` would follow the model to every user's machine)."""
+    values = json.loads(path.read_text(encoding="utf-8"))
+    for key in LOCAL_TOKENIZER_KEYS:
+        values.pop(key, None)
+    return (json.dumps(values, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _commit_description(run: Run) -> str:
+    metrics = run.status().get("metrics") or {}
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+    return f"Trained with finetuner (run {run.id})." + (f" {shown}." if shown else "")
+
+
+def hub_record(run: Run) -> dict[str, Any]:
+    """Where a run was pushed (`{"model": {...}, "space": {...}}`), from its `hub.json`; {} if never."""
+    return read_json(run.path / HUB_RECORD, {}) or {}
+
+
+def _record(run: Run, kind: str, values: dict[str, Any]) -> None:
+    write_json_atomic(run.path / HUB_RECORD, {**hub_record(run), kind: values})
+
+
+class PushWhenFinished:
+    """Push a run once its training process ends (if it completed): the studio's "push when done".
+
+    Checks the token before returning, so a bad token fails before training starts. The token lives
+    only in this object's memory (this thread), never on disk. The outcome is written to the run's
+    events ('push' or 'push_failed' with the message) and `hub.json`.
+    """
+
+    def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None):
+        self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+        self._token = _require_token(token, allow_environment)
+        self.run, self.private, self.card_options, self.endpoint, self.timeout = run, private, card_options, endpoint, timeout
+        self.result: PushResult | None = None
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._wait_and_push, name=f"push-{run.id}", daemon=True)
+
+    def start(self) -> "PushWhenFinished":
+        self.thread.start()
+        return self
+
+    def _wait_and_push(self) -> None:
+        from .launcher import wait_for_end  # noqa: PLC0415
+
+        try:
+            if not wait_for_end(self.run, self.timeout):
+                return
+            if self.run.state != COMPLETED:
+                self.run.append_event("message", text=f"Not pushed to {self.repo_id}: the run {self.run.state}.")
+                return
+            self.result = push_run(self.run, self.repo_id, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False)
+        except FinetunerError as error:
+            self.error = str(error)
+            self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
+        finally:
+            self._token = None  # forget it as soon as it is not needed
+
+
+# ----------------------------------------------------------------------------- demo Space
+
+
+@dataclass
+class SpaceResult:
+    space_id: str
+    url: str
+    app_url: str | None
+    commit_url: str
+    private: bool
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DEMO_TEMPLATE = Path(__file__).parent / "space_app" / "demo_app.py"
+
+
+def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bool = False) -> str:
+    """The demo Space's app.py: the template with the model id, title and examples filled in."""
+    text = DEMO_TEMPLATE.read_text(encoding="utf-8")
+    values = {"MODEL_ID": model_id, "TITLE": title, "EXAMPLES": list(examples), "PAIRS": pairs}
+    for name, value in values.items():
+        text, count = re.subn(rf"^{name}( *: *[^=]+)? = .*$", lambda m, n=name, v=value: f"{n}{m.group(1) or ''} = {v!r}", text, count=1, flags=re.M)
+        if count != 1:
+            raise RuntimeError(f"The demo template lost its {name} line.")
+    return text
+
+
+def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, hardware: str = DEFAULT_SPACE_HARDWARE) -> dict[str, bytes]:
+    """app.py, requirements.txt and README.md (Space metadata) of a demo Space for a model repo."""
+    import gradio  # noqa: PLC0415 - only for its version
+
+    name = model_id.split("/")[-1]
+    title = title or f"{name} demo"
+    readme_meta = {
+        "title": title[:60],
+        "emoji": "🏷️",
+        "colorFrom": "indigo",
+        "colorTo": "blue",
+        "sdk": "gradio",
+        "sdk_version": gradio.__version__,
+        "python_version": _python_version(),
+        "app_file": "app.py",
+        "suggested_hardware": hardware,
+        "pinned": False,
+        "models": [model_id],
+        "tags": ["finetuner", "text-classification"],
+        "short_description": f"Text classification with {name}"[:60],
+    }
+    readme = (
+        "---\n" + yaml.safe_dump(readme_meta, sort_keys=False, allow_unicode=True) + "---\n\n"
+        f"# {title}\n\nTry [{model_id}](https://huggingface.co/{model_id}): type a text and see the probability of each label.\n\n"
+        "This Space was created by finetuner. If the model is private, add a read token as the secret `HF_TOKEN` in this Space's settings.\n"
+    )
+    requirements = "\n".join(f"{dist}=={_installed_version(dist)}" for dist in ("transformers", "torch")) + "\n"
+    return {
+        "app.py": render_demo_app(model_id, title=title, examples=examples or [], pairs=pairs).encode("utf-8"),
+        "requirements.txt": requirements.encode("utf-8"),
+        "README.md": readme.encode("utf-8"),
+    }
+
+
+def deploy_demo_space(
+    model_repo_id: str,
+    *,
+    space_name: str | None = None,
+    token: str | None = None,
+    private: bool | None = None,
+    hardware: str = DEFAULT_SPACE_HARDWARE,
+    run: Run | None = None,
+    endpoint: str | None = None,
+    allow_environment: bool = True,
+) -> SpaceResult:
+    """Create (or update) a Gradio Space with a small inference app for a pushed model; returns its URL.
+
+    `private=None` makes the Space private exactly when the model is. On a free account the Hub may
+    refuse to create a Gradio Space (402): the error says so and what to do.
+    """
+    user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
+    token = _require_token(token, allow_environment)
+    model_id = full_repo_id(model_repo_id, user)
+    space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user)
+    user.check_can_write(space_id.split("/")[0])
+    api = _api(endpoint)
+    with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
+        model = api.model_info(model_id, token=token)
+    examples: list[str] | None = None
+    pairs = False
+    if run is not None:
+        data_report = read_json(run.path / "data_report.json", {}) or {}
+        pairs = len(data_report.get("text_columns") or []) == 2
+    if not examples and run is not None:
+        try:
+            examples = build_card(run, CardOptions(repo_id=model_id), images=False).example_texts
+        except FinetunerError:
+            examples = None
+    private = bool(model.private) if private is None else private
+    files = demo_space_files(model_id, examples=[e for e in (examples or []) if not e.startswith("Replace this")], pairs=pairs, hardware=hardware)
+    warnings = []
+    if model.private:
+        warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")
+    from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
+
+    with _translate("create the demo Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
+        api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
+        commit = api.create_commit(
+            space_id,
+            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()],
+            commit_message=f"Demo of {model_id} (finetuner)",
+            repo_type="space",
+            token=token,
+        )
+    result = SpaceResult(space_id=space_id, url=_repo_url(api.endpoint, space_id, "space"), app_url=_app_url(api.endpoint, space_id), commit_url=commit.commit_url, private=private, files=sorted(files), warnings=warnings)
+    if run is not None:
+        _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
+        run.append_event("space", space_id=space_id, url=result.url)
+    return result
+
+
+# ----------------------------------------------------------------------------- the studio as a Space
+
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+SPACES_CONFIG = SOURCE_ROOT / "spaces_config"
+
+
+def studio_space_files(root: Path = SOURCE_ROOT) -> dict[str, Path]:
+    """What a Space of the studio needs: app.py, the finetuner package, and spaces_config's README.md
+    (Space metadata: sdk, hf_oauth, ...) and requirements.txt, placed at the Space's root."""
+    app = root / "app.py"
+    config = root / "spaces_config"
+    missing = [p for p in (app, config / "README.md", config / "requirements.txt") if not p.is_file()]
+    if missing:
+        raise HubError(f"Cannot build the studio Space: {', '.join(str(p.relative_to(root)) for p in missing)} missing. Run from a finetuner source checkout.")
+    files: dict[str, Path] = {"app.py": app, "README.md": config / "README.md", "requirements.txt": config / "requirements.txt"}
+    for extra in sorted(config.iterdir()):
+        if extra.is_file() and extra.name not in ("README.md", "requirements.txt") and not extra.name.startswith("."):
+            files[extra.name] = extra  # packages.txt, pre-requirements.txt, ...
+    for path in sorted((root / "finetuner").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
+            files[path.relative_to(root).as_posix()] = path
+    return files
+
+
+def upload_studio_space(
+    space_name: str,
+    *,
+    token: str | None = None,
+    private: bool = True,
+    hardware: str | None = None,
+    root: Path = SOURCE_ROOT,
+    endpoint: str | None = None,
+    allow_environment: bool = True,
+) -> SpaceResult:
+    """Upload the studio itself as a Gradio Space (`python -m finetuner space-upload --space_name ...`).
+
+    Private by default: on a Space, visitors train on its hardware. `hardware` requests paid hardware
+    (e.g. 't4-small'); the README's `suggested_hardware` only suggests it to people who duplicate it.
+    """
+    from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
+
+    user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
+    token = _require_token(token, allow_environment)
+    space_id = full_repo_id(space_name, user)
+    user.check_can_write(space_id.split("/")[0])
+    files = studio_space_files(root)
+    api = _api(endpoint)
+    from . import __version__  # noqa: PLC0415
+
+    with _translate("upload the studio Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
+        api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, space_hardware=hardware, token=token)
+        commit = api.create_commit(
+            space_id,
+            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(path)) for p, path in files.items()],
+            commit_message=f"finetuner studio {__version__}",
+            repo_type="space",
+            token=token,
+        )
+    warnings = [
+        "Space disks are wiped when the Space restarts or sleeps: push finished runs to the Hub from the Hub tab.",
+        "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
+        f"Set the Space variable {SERVER_TOKEN_VARIABLE}=1 only if the Space's own HF_TOKEN secret may be used for everyone's pushes.",
+    ]
+    return SpaceResult(space_id=space_id, url=_repo_url(api.endpoint, space_id, "space"), app_url=_app_url(api.endpoint, space_id), commit_url=commit.commit_url, private=private, files=sorted(files), warnings=warnings)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@contextmanager
+def _translate(action: str, *, token: str | None, endpoint: str, repo_id: str | None = None, user: HubUser | None = None, repo_type: str = "model", missing_hint: str = "") -> Iterator[None]:
+    """Turn huggingface_hub / network exceptions into `HubError`s that say the cause and the fix."""
+    import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, LocalTokenNotFoundError, RepositoryNotFoundError  # noqa: PLC0415
+
+    kind = "Space" if repo_type == "space" else "repository"
+    try:
+        yield
+    except FinetunerError:
+        raise
+    except LocalTokenNotFoundError:
+        raise HubTokenMissingError(f"No Hugging Face token was found. {TOKEN_HELP}") from None
+    except HFValidationError as error:
+        raise HubRepoNameError(_scrub(f"'{repo_id}' is not a valid repository name: {error}", token)) from None
+    except RepositoryNotFoundError:
+        raise HubRepoNotFoundError(
+            f"The {kind} '{repo_id}' was not found on the Hub, or your token cannot see it (a private repo of another account). "
+            f"Check the name. {missing_hint}".strip()
+        ) from None
+    except HfHubHTTPError as error:
+        raise _http_error(error, action=action, token=token, repo_id=repo_id, user=user, kind=kind, missing_hint=missing_hint) from None
+    except ValueError as error:
+        if "Invalid metadata in README.md" in str(error):
+            raise HubCardError(_scrub(f"The Hub rejected the README metadata of '{repo_id}': {error}. This is a bug in finetuner's card; please report it.", token)) from None
+        raise
+    except (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError) as error:
+        raise HubUnreachableError(
+            _scrub(
+                f"Could not reach the Hugging Face Hub at {endpoint} to {action} ({type(error).__name__}). "
+                "Check your internet connection or proxy (HTTPS_PROXY), and unset HF_HUB_OFFLINE if it is set. "
+                "Nothing was lost: your run is still on disk; try again when the Hub is reachable.",
+                token,
+            )
+        ) from None
+
+
+def _http_error(error, *, action: str, token: str | None, repo_id: str | None, user: HubUser | None, kind: str, missing_hint: str) -> HubError:
+    status = error.response.status_code if error.response is not None else 0
+    server = _scrub((getattr(error, "server_message", None) or "").strip().rstrip("."), token)
+    said = f" The Hub said: \"{server}\"." if server else ""
+    namespace = (repo_id or "").split("/")[0]
+    if status == 401:
+        return HubTokenInvalidError(f"The Hub rejected the token (401 Unauthorized): it is invalid, expired or revoked.{said} {TOKEN_HELP}")
+    if status == 402:
+        return HubPaymentRequiredError(
+            f"The Hub refused to {action} '{repo_id}' (402 Payment Required): creating a Gradio Space needs a PRO, Team or Enterprise plan "
+            f"on Hugging Face ({PRICING_URL}).{said} Upgrade, use an organization that has a plan, or create the Space on the website "
+            "(duplicating an existing Space may work) and deploy into it again."
+        )
+    if status == 403:
+        if user is not None and user.role == "read":
+            return HubReadOnlyTokenError(f"The token is read-only, so the Hub refused to {action} (403 Forbidden).{said} {TOKEN_HELP}")
+        who = f"'{user.name}'" if user else "this token"
+        return HubNamespaceError(
+            f"The Hub refused to {action} '{repo_id}' (403 Forbidden): {who} has no write access to '{namespace}'.{said} "
+            f"Use a token with the 'Write' role ({TOKENS_URL}) and a namespace you belong to, or ask an admin of '{namespace}' for write access."
+        )
+    if status == 404:
+        return HubRepoNotFoundError(f"The {kind} '{repo_id}' was not found (404).{said} {missing_hint or 'Check the name.'}")
+    if status == 409:
+        return HubConflictError(
+            f"The Hub reported a conflict while trying to {action} '{repo_id}' (409 Conflict): the repository changed at the same time or is busy.{said} "
+            "Nothing was lost; push again."
+        )
+    if status == 400:
+        if "name" in server.lower():
+            return HubRepoNameError(f"The Hub refused the name '{repo_id}' (400).{said} Choose another name with letters, digits, '-', '_' and '.'.")
+        return HubError(f"The Hub refused to {action} '{repo_id}' (400 Bad Request).{said}")
+    if status == 429:
+        return HubUnreachableError(f"The Hub is rate-limiting requests (429 Too Many Requests).{said} Wait a minute and try again; nothing was lost.")
+    if status >= 500:
+        return HubUnreachableError(f"The Hub is having trouble ({status}).{said} Try again in a few minutes; nothing was lost: your run is still on disk.")
+    return HubError(f"The Hub refused to {action} '{repo_id}' ({status}).{said}")
+
+
+def _scrub(text: str, token: str | None) -> str:
+    """Remove a token, and anything shaped like one, from a message."""
+    if token:
+        text = text.replace(token, "***")
+    return re.sub(r"hf_[A-Za-z0-9]{20,}", "hf_***", text)
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def _api(endpoint: str | None):
+    from huggingface_hub import HfApi, constants  # noqa: PLC0415
+
+    return HfApi(endpoint=(endpoint or constants.ENDPOINT).rstrip("/"), library_name="finetuner", library_version=_own_version())
+
+
+def _own_version() -> str:
+    from . import __version__  # noqa: PLC0415
+
+    return __version__
+
+
+def _repo_url(endpoint: str, repo_id: str, repo_type: str = "model") -> str:
+    return f"{endpoint}/{'spaces/' if repo_type == 'space' else ''}{repo_id}"
+
+
+def _app_url(endpoint: str, space_id: str) -> str | None:
+    """The running app's own address (https://<owner>-<name>.hf.space) on the real Hub."""
+    if "huggingface.co" not in endpoint:
+        return None
+    return "https://" + re.sub(r"[^a-z0-9-]", "-", space_id.replace("/", "-").lower()) + ".hf.space"
+
+
+def _python_version() -> str:
+    import sys  # noqa: PLC0415
+
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _installed_version(dist: str) -> str:
+    from importlib import metadata  # noqa: PLC0415
+
+    return metadata.version(dist).split("+")[0]  # '2.13.0+cpu' -> '2.13.0'
+
+
+__all__ = [
+    "HubUser",
+    "PushResult",
+    "PushWhenFinished",
+    "SpaceResult",
+    "check_push_access",
+    "check_token",
+    "default_repo_name",
+    "deploy_demo_space",
+    "full_repo_id",
+    "hub_record",
+    "on_spaces",
+    "pick_token",
+    "push_run",
+    "server_token_allowed",
+    "upload_studio_space",
+]

@@ -1,0 +1,256 @@
+"""Pure functions from run files and dicts to plotly figures: the studio's charts, also usable in notebooks.
+
+Every function takes plain data (a data report, length statistics, curve points, an evaluation report)
+and returns a `plotly.graph_objects.Figure`; none reads files or imports torch. When there is nothing to
+draw (no eval yet, a multiclass task has no ROC curve), `empty()` returns a figure that says why, so a
+view never shows a blank box or an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# One colour per split / series, the same on every chart.
+SPLIT_COLORS = {"train": "#4f46e5", "validation": "#f59e0b", "test": "#10b981"}
+SERIES = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#06b6d4", "#a855f7", "#84cc16", "#ec4899"]
+HEIGHT = 340
+
+
+def _layout(fig: go.Figure, title: str | None = None, *, height: int = HEIGHT, **extra: Any) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}} if title else None,
+        height=height,
+        margin={"l": 55, "r": 20, "t": 50 if title else 20, "b": 45},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
+        font={"size": 12},
+        **extra,
+    )
+    return fig
+
+
+def empty(message: str, *, height: int = HEIGHT) -> go.Figure:
+    """A blank chart with a sentence in the middle."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#6b7280"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, height=height)
+
+
+def _split_color(split: str, index: int) -> str:
+    return SPLIT_COLORS.get(split, SERIES[index % len(SERIES)])
+
+
+# ---------------------------------------------------------------- data
+
+
+def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_names: Sequence[str] | None = None) -> go.Figure:
+    """Examples per class, one bar group per class and one colour per split (`DataReport.class_counts`)."""
+    if not class_counts:
+        return empty("No data loaded yet.")
+    labels = list(label_names or sorted({label for counts in class_counts.values() for label in counts}))
+    fig = go.Figure()
+    for i, (split, counts) in enumerate(class_counts.items()):
+        total = sum(counts.values()) or 1
+        values = [counts.get(label, 0) for label in labels]
+        fig.add_bar(
+            name=split,
+            x=[str(label) for label in labels],
+            y=values,
+            marker_color=_split_color(split, i),
+            customdata=[v / total for v in values],
+            hovertemplate="%{x}: %{y} (%{customdata:.0%} of " + split + ")<extra></extra>",
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="label", type="category")
+    fig.update_yaxes(title="examples")
+    return _layout(fig, "Label distribution")
+
+
+def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -> go.Figure:
+    """Overlaid histograms of text lengths per split."""
+    if not lengths or not any(len(v) for v in lengths.values()):
+        return empty("No texts to measure.")
+    fig = go.Figure()
+    for i, (split, values) in enumerate(lengths.items()):
+        fig.add_histogram(x=list(values), name=split, marker_color=_split_color(split, i), opacity=0.65, nbinsx=40)
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title=f"length in {unit}")
+    fig.update_yaxes(title="texts")
+    return _layout(fig, f"Text length ({unit})")
+
+
+def token_lengths(stats: Mapping[str, Mapping[str, Any]], max_length: int) -> go.Figure:
+    """Histogram of token lengths per split (from `tokenization.length_statistics`), with the max_length
+    line and the share of each split that truncation cuts."""
+    if not stats or not any(s.get("lengths") for s in stats.values()):
+        return empty("No token lengths yet: inspect a model's tokenizer first.")
+    fig = go.Figure()
+    notes = []
+    for i, (split, s) in enumerate(stats.items()):
+        fig.add_histogram(x=list(s.get("lengths", [])), name=split, marker_color=_split_color(split, i), opacity=0.65, nbinsx=50)
+        notes.append(f"{split}: {s.get('truncated_share', 0):.1%} truncated")
+    fig.add_vline(x=max_length, line_dash="dash", line_color="#ef4444", annotation_text=f"max_length {max_length}", annotation_position="top right")
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="tokens per example (special tokens included)")
+    fig.update_yaxes(title="examples")
+    return _layout(fig, "Token lengths · " + " · ".join(notes))
+
+
+# ---------------------------------------------------------------- training
+
+LOSS_COLORS = {"train": "#4f46e5", "eval": "#f59e0b"}
+
+
+def training_curves(train: Sequence[Mapping[str, Any]], evals: Sequence[Mapping[str, Any]], *, metrics: Sequence[str] = ("eval_accuracy", "eval_f1_macro")) -> go.Figure:
+    """Live train and eval loss (left) and eval metrics (right) against the optimizer step.
+
+    `train` and `evals` are the point lists of `finetuner.follow.curves(events)`.
+    """
+    if not train and not evals:
+        return empty("Curves appear after the first logged steps.")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Validation metrics"), horizontal_spacing=0.1)
+    if train:
+        fig.add_scatter(x=[p["step"] for p in train], y=[p.get("loss") for p in train], name="train loss", mode="lines+markers", line={"color": LOSS_COLORS["train"]}, marker={"size": 4}, row=1, col=1)
+    if evals:
+        fig.add_scatter(x=[p["step"] for p in evals], y=[p.get("eval_loss") for p in evals], name="eval loss", mode="lines+markers", line={"color": LOSS_COLORS["eval"]}, row=1, col=1)
+        for i, name in enumerate(m for m in metrics if any(m in p for p in evals)):
+            fig.add_scatter(x=[p["step"] for p in evals], y=[p.get(name) for p in evals], name=name.removeprefix("eval_"), mode="lines+markers", line={"color": SERIES[(i + 2) % len(SERIES)]}, row=1, col=2)
+    else:
+        fig.add_annotation(text="no evaluation yet", x=0.5, y=0.5, xref="x2 domain", yref="y2 domain", showarrow=False, font={"color": "#6b7280"})
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="loss", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    return _layout(fig)
+
+
+def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]], *, metric: str = "eval_f1_macro") -> go.Figure:
+    """Two (or more) runs on shared axes: loss (train solid, eval dashed) and one eval metric.
+
+    `runs` maps a run name to its `(train, evals)` points.
+    """
+    if not runs:
+        return empty("Pick two runs to compare.")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (solid: train, dashed: eval)", metric.removeprefix("eval_")), horizontal_spacing=0.1)
+    for i, (name, (train, evals)) in enumerate(runs.items()):
+        color = SERIES[i % len(SERIES)]
+        if train:
+            fig.add_scatter(x=[p["step"] for p in train], y=[p.get("loss") for p in train], name=f"{name} train", legendgroup=name, line={"color": color}, row=1, col=1)
+        if evals:
+            fig.add_scatter(x=[p["step"] for p in evals], y=[p.get("eval_loss") for p in evals], name=f"{name} eval", legendgroup=name, line={"color": color, "dash": "dash"}, row=1, col=1)
+            fig.add_scatter(x=[p["step"] for p in evals], y=[p.get(metric) for p in evals], name=f"{name} {metric.removeprefix('eval_')}", legendgroup=name, mode="lines+markers", line={"color": color}, row=1, col=2)
+    fig.update_xaxes(title="step")
+    return _layout(fig, height=380)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False) -> go.Figure:
+    """Heatmap of the confusion matrix (rows: true label, columns: predicted), counts in the cells."""
+    matrix = report.get("confusion_matrix")
+    names = [str(n) for n in report.get("label_names", [])]
+    if not matrix:
+        return empty("No confusion matrix for this split.")
+    shown = matrix
+    if normalize:
+        shown = [[v / (sum(row) or 1) for v in row] for row in matrix]
+    text = [[f"{v}" if not normalize else f"{v:.0%}" for v in row] for row in shown]
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown,
+            x=names,
+            y=names,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_xaxes(title="predicted", type="category", side="bottom")
+    fig.update_yaxes(title="true", type="category", autorange="reversed")
+    size = max(HEIGHT, min(700, 60 * len(names) + 120))
+    return _layout(fig, "Confusion matrix", height=size)
+
+
+def roc_curve(report: Mapping[str, Any]) -> go.Figure:
+    """ROC curve with its AUC (binary tasks); an explanatory empty chart otherwise."""
+    roc = report.get("roc_curve")
+    if not roc:
+        return empty("ROC curves are drawn for binary tasks with both classes present.")
+    positive = (report.get("label_names") or ["", "positive class"])[-1]
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#9ca3af"}, name="chance", hoverinfo="skip")
+    fig.add_scatter(
+        x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"model (AUC {roc['auc']:.3f})", line={"color": SERIES[0], "width": 2},
+        customdata=roc.get("thresholds"), hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<br>threshold %{customdata:.3f}<extra></extra>",
+    )
+    fig.update_xaxes(title="false positive rate", range=[0, 1])
+    fig.update_yaxes(title="true positive rate", range=[0, 1.02])
+    return _layout(fig, f"ROC curve · positive class '{positive}' · AUC {roc['auc']:.3f}")
+
+
+def pr_curve(report: Mapping[str, Any]) -> go.Figure:
+    """Precision-recall curve with average precision (binary tasks)."""
+    pr = report.get("pr_curve")
+    if not pr:
+        return empty("Precision-recall curves are drawn for binary tasks with both classes present.")
+    positive = (report.get("label_names") or ["", "positive class"])[-1]
+    fig = go.Figure()
+    fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=f"model (AP {pr['average_precision']:.3f})", line={"color": SERIES[1], "width": 2})
+    fig.update_xaxes(title="recall", range=[0, 1])
+    fig.update_yaxes(title="precision", range=[0, 1.02])
+    return _layout(fig, f"Precision-recall · positive class '{positive}' · AP {pr['average_precision']:.3f}")
+
+
+def per_class_f1(report: Mapping[str, Any]) -> go.Figure:
+    """F1 per class as bars, with precision, recall and support in the hover."""
+    rows = report.get("per_class") or []
+    if not rows:
+        return empty("No per-class scores for this split.")
+    fig = go.Figure(
+        go.Bar(
+            x=[r["label"] for r in rows],
+            y=[r["f1"] for r in rows],
+            marker_color=SERIES[0],
+            text=[f"{r['f1']:.2f}" for r in rows],
+            textposition="outside",
+            customdata=[[r["precision"], r["recall"], r["support"]] for r in rows],
+            hovertemplate="%{x}: F1 %{y:.3f}<br>precision %{customdata[0]:.3f}, recall %{customdata[1]:.3f}<br>support %{customdata[2]}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="class", type="category")
+    fig.update_yaxes(title="F1", range=[0, 1.1])
+    return _layout(fig, "F1 per class")
+
+
+def baselines(model_metrics: Mapping[str, float], baseline_metrics: Mapping[str, Mapping[str, float]], *, metrics: Sequence[str] = ("accuracy", "f1_macro")) -> go.Figure:
+    """The model beside the cheap baselines on the same split.
+
+    `model_metrics` uses plain names (accuracy, f1_macro); `baseline_metrics` maps a baseline name
+    (majority, tfidf_logreg) to its metrics on that split.
+    """
+    models = {"fine-tuned model": model_metrics, **{_BASELINE_NAMES.get(k, k): v for k, v in baseline_metrics.items()}}
+    if not model_metrics and not baseline_metrics:
+        return empty("No baselines for this split.")
+    fig = go.Figure()
+    for i, name in enumerate(metrics):
+        fig.add_bar(
+            name=name,
+            x=list(models),
+            y=[m.get(name) for m in models.values()],
+            marker_color=SERIES[i % len(SERIES)],
+            text=[f"{m[name]:.2f}" if isinstance(m.get(name), (int, float)) else "" for m in models.values()],
+            textposition="outside",
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.1])
+    return _layout(fig, "Model vs baselines")
+
+
+_BASELINE_NAMES = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}

@@ -1,0 +1,259 @@
+"""HTML and Markdown the studio shows, built from engine data. Pure functions, no gradio import.
+
+Every piece of user or dataset text goes through `html.escape` (or `md_escape` for Markdown) before it
+reaches the page: a review that contains `<script>` is shown as text, never run. Styles are inline so
+the snippets look the same wherever they are rendered.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from typing import Any, Mapping, Sequence
+
+# Pastel backgrounds cycled over ordinary tokens, so neighbouring tokens are told apart.
+CHIP_COLORS = ["#e0e7ff", "#fef3c7", "#d1fae5", "#fce7f3", "#e0f2fe", "#ede9fe", "#fee2e2", "#ecfccb"]
+STATE_STYLE = {
+    "queued": ("#92400e", "#fef3c7", "Queued"),
+    "running": ("#1e40af", "#dbeafe", "Training"),
+    "completed": ("#065f46", "#d1fae5", "Completed"),
+    "failed": ("#991b1b", "#fee2e2", "Failed"),
+    "stopped": ("#374151", "#e5e7eb", "Stopped"),
+    "interrupted": ("#9a3412", "#ffedd5", "Interrupted"),
+}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def esc(text: Any) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def md_escape(text: Any) -> str:
+    """Text shown literally inside Markdown (file and column names come from users)."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
+
+
+def md_code(text: Any) -> str:
+    """Inline code that survives backticks in the text."""
+    value = "" if text is None else str(text)
+    fence = "``" if "`" in value else "`"
+    return f"{fence} {value} {fence}" if fence == "``" else f"`{value}`"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def size(num_bytes: float | None) -> str:
+    if num_bytes is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(num_bytes) < 1024 or unit == "TB":
+            return f"{num_bytes:.0f} {unit}" if unit in ("B", "KB") else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1024
+    return "-"
+
+
+def number(value: Any, digits: int = 4) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+# ---------------------------------------------------------------- dataset
+
+
+def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Sequence[str], text_columns: Sequence[str], label_column: str) -> str:
+    sizes = report.get("split_sizes", {})
+    created = report.get("created_splits", [])
+    split_text = " · ".join(f"{md_escape(split)} **{n:,}**" + (" (split from train)" if split in created else "") for split, n in sizes.items())
+    columns = " + ".join(md_code(c) for c in text_columns)
+    labels = ", ".join(md_code(n) for n in label_names[:12]) + (f" and {len(label_names) - 12} more" if len(label_names) > 12 else "")
+    return (
+        f"**{md_escape(source_name)}** · {sum(sizes.values()):,} rows: {split_text}\n\n"
+        f"Text: {columns} · Label: {md_code(label_column)} · **{len(label_names)} classes**: {labels}"
+    )
+
+
+def data_checks(warnings: Sequence[str]) -> str:
+    """The data report's warnings as a readable list; information (created splits) apart from problems."""
+    problems = [w for w in warnings if "was split from train" not in w]
+    notes = [w for w in warnings if "was split from train" in w]
+    lines = ["#### Data checks"]
+    if problems:
+        lines += [f"- ⚠️ {md_escape(w)}" for w in problems]
+    else:
+        lines.append("- ✅ No problems found: no empty texts, no duplicates, no overlap between splits, classes balanced.")
+    lines += [f"- ℹ️ {md_escape(w)}" for w in notes]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def token_chips(inspection: Mapping[str, Any]) -> str:
+    """One chip per token with its id below; special tokens dark, the second segment (token type 1)
+    underlined, attention-masked tokens faded; a scissors mark where truncation cut, then the dropped text."""
+    tokens = inspection["tokens"]
+    ids = inspection["input_ids"]
+    special = inspection.get("special_tokens_mask") or [0] * len(tokens)
+    mask = inspection.get("attention_mask") or [1] * len(tokens)
+    types = inspection.get("token_type_ids") or [0] * len(tokens)
+    chips = []
+    color = 0
+    for i, (token, token_id) in enumerate(zip(tokens, ids)):
+        if special[i]:
+            style = "background:#1f2937;color:#f9fafb;border:1px solid #111827"
+        else:
+            style = f"background:{CHIP_COLORS[color % len(CHIP_COLORS)]};color:#111827;border:1px solid rgba(0,0,0,.08)"
+            color += 1
+        if types[i]:
+            style += ";border-bottom:3px solid #f59e0b"
+        if not mask[i]:
+            style += ";opacity:.35"
+        title = f"position {i} · id {token_id} · attention_mask {mask[i]} · token_type_id {types[i]}" + (" · special token" if special[i] else "")
+        chips.append(
+            f'<span class="ft-chip" title="{esc(title)}" style="display:inline-flex;flex-direction:column;align-items:center;'
+            f'margin:2px;padding:2px 6px;border-radius:6px;font-family:ui-monospace,monospace;{style}">'
+            f'<span style="font-size:13px;white-space:pre">{esc(token)}</span>'
+            f'<span style="font-size:10px;opacity:.7">{esc(token_id)}</span></span>'
+        )
+    cut = ""
+    if inspection.get("truncated"):
+        lost = inspection["num_tokens_untruncated"] - inspection["num_tokens"]
+        cut = (
+            f'<span class="ft-cut" style="display:inline-block;margin:2px 4px;padding:4px 8px;border-radius:6px;'
+            f'background:#fee2e2;color:#991b1b;font-weight:600">✂ cut at max_length {esc(inspection.get("max_length"))}: '
+            f'{lost} token{"s" if lost != 1 else ""} dropped</span>'
+        )
+        if inspection.get("dropped_text"):
+            cut += f'<div class="ft-dropped" style="margin-top:6px;color:#991b1b;text-decoration:line-through;opacity:.8">{esc(inspection["dropped_text"])}</div>'
+    legend = (
+        '<div style="margin-top:8px;font-size:12px;color:#6b7280">'
+        '<span style="background:#1f2937;color:#fff;padding:0 5px;border-radius:4px">[X]</span> special token · '
+        '<span style="border-bottom:3px solid #f59e0b">underlined</span> second text (token_type_id 1) · '
+        "number under a token: its input id · hover a token for its attention mask and type id</div>"
+    )
+    return f'<div class="ft-tokens" style="line-height:1.2">{"".join(chips)}{cut}</div>{legend}'
+
+
+def token_summary(inspection: Mapping[str, Any], label: str | None = None) -> str:
+    n, full, max_length = inspection["num_tokens"], inspection["num_tokens_untruncated"], inspection["max_length"]
+    special = sum(inspection.get("special_tokens_mask") or [])
+    head = f"**{n} tokens** (of which {special} special) · max_length {max_length}"
+    if inspection.get("truncated"):
+        head += f" · ✂ **truncated**: the text has {full} tokens, the model sees the first {n}"
+    else:
+        head += " · fits without truncation"
+    if label is not None:
+        head += f" · label {md_code(label)}"
+    return head
+
+
+def token_table(inspection: Mapping[str, Any]) -> list[list[Any]]:
+    """Rows of position, token, id, attention mask, token type id, special."""
+    tokens = inspection["tokens"]
+    types = inspection.get("token_type_ids") or [0] * len(tokens)
+    return [
+        [i, token, token_id, mask, kind, "yes" if special else ""]
+        for i, (token, token_id, mask, kind, special) in enumerate(zip(tokens, inspection["input_ids"], inspection["attention_mask"], types, inspection["special_tokens_mask"]))
+    ]
+
+
+# ---------------------------------------------------------------- estimate
+
+
+def estimate_markdown(estimate: Mapping[str, Any]) -> str:
+    e = estimate
+    lines = [
+        "| | |",
+        "|---|---|",
+        f"| Examples | {e['train_examples']:,} to train · {e['eval_examples']:,} to validate |",
+        f"| Steps | **{e['total_steps']:,}** ({e['steps_per_epoch']:,} per epoch × {e['epochs']:.1f} epochs, batch {e['batch_size']}) |",
+        f"| Tokens | {e['train_tokens']:,} ({e['tokens_per_example']:.0f} per example; {e['padded_tokens']:,} with padding) |",
+        f"| Evaluations | {e['evaluations']} |",
+    ]
+    if e.get("parameters"):
+        lines.append(f"| Model | {e['parameters'] / 1e6:.1f} M parameters |")
+    lines.append(f"| Time | **about {duration(e.get('seconds'))}** on {md_escape(e.get('machine'))} ({md_escape(e.get('rate_source'))}) |")
+    if e.get("memory_bytes"):
+        parts = ", ".join(f"{k} {size(v)}" for k, v in e.get("memory_breakdown", {}).items())
+        free = f" of {size(e['available_bytes'])} free" if e.get("available_bytes") else ""
+        lines.append(f"| Memory | **about {size(e['memory_bytes'])}**{free} ({parts}) |")
+    out = "\n".join(lines)
+    if e.get("warnings"):
+        out += "\n\n" + "\n".join(f"⚠️ {md_escape(w)}" for w in e["warnings"])
+    return out
+
+
+# ---------------------------------------------------------------- progress
+
+
+def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = None) -> str:
+    """The live run's state, progress bar, ETA, throughput and latest numbers; the error when it failed."""
+    if not snap:
+        return (
+            '<div style="padding:14px;border:1px dashed #d1d5db;border-radius:10px;color:#6b7280">'
+            "No run selected. Set the options and press <b>Start training</b>, or pick a run above.</div>"
+        )
+    state = snap.get("state", "interrupted")
+    fg, bg, word = STATE_STYLE.get(state, ("#374151", "#e5e7eb", state))
+    fraction = snap.get("fraction") or 0.0
+    bar_color = {"failed": "#ef4444", "stopped": "#9ca3af", "interrupted": "#f97316", "queued": "#f59e0b"}.get(state, "#4f46e5" if state == "running" else "#10b981")
+    facts = []
+    if snap.get("total_steps"):
+        facts.append(f"step {snap.get('step', 0)}/{snap['total_steps']}")
+    if snap.get("epoch") is not None:
+        facts.append(f"epoch {snap['epoch']:.2f}")
+    if state == "running" and snap.get("eta_seconds") is not None:
+        facts.append(f"ETA {duration(snap['eta_seconds'])}")
+    if snap.get("elapsed_seconds") is not None:
+        facts.append(f"elapsed {duration(snap['elapsed_seconds'])}")
+    if snap.get("tokens_per_second"):
+        facts.append(f"{snap['tokens_per_second']:.0f} tokens/s")
+    numbers = []
+    if snap.get("latest_loss") is not None:
+        numbers.append(f"train loss <b>{snap['latest_loss']:.4f}</b>")
+    latest_eval = snap.get("latest_eval") or {}
+    for key in ("eval_loss", "eval_accuracy", "eval_f1_macro"):
+        if latest_eval.get(key) is not None:
+            numbers.append(f"{key[5:].replace('_', ' ')} <b>{latest_eval[key]:.4f}</b>")
+    message = snap.get("message") or ""
+    parts = [
+        '<div class="ft-progress" style="padding:14px;border:1px solid #e5e7eb;border-radius:10px">',
+        '<div style="display:flex;align-items:center;gap:10px;flex-wrap:wrap">',
+        f'<span class="ft-state" style="background:{bg};color:{fg};padding:2px 10px;border-radius:999px;font-weight:600">{esc(word)}</span>',
+        f'<span style="font-family:ui-monospace,monospace;font-size:13px">{esc(snap.get("run_id"))}</span>',
+        f'<span style="color:#6b7280">{esc(message)}</span></div>',
+        f'<div role="progressbar" aria-valuenow="{fraction * 100:.0f}" aria-valuemin="0" aria-valuemax="100" '
+        f'style="margin:10px 0 6px;height:14px;background:#f3f4f6;border-radius:7px;overflow:hidden">'
+        f'<div style="width:{fraction * 100:.1f}%;height:100%;background:{bar_color};transition:width .4s"></div></div>',
+        f'<div style="display:flex;justify-content:space-between;flex-wrap:wrap;gap:8px;font-size:13px">'
+        f'<span><b>{fraction:.0%}</b> · {esc(" · ".join(facts))}</span><span>{" · ".join(numbers)}</span></div>',
+    ]
+    if queue_note and state == "queued":
+        parts.append(f'<div style="margin-top:8px;color:#92400e">{esc(queue_note)}</div>')
+    if snap.get("error"):
+        parts.append(f'<div style="margin-top:10px;padding:10px;border-radius:8px;background:#fee2e2;color:#991b1b"><b>Error:</b> {esc(snap["error"])}</div>')
+    if state in ("stopped", "interrupted"):
+        parts.append('<div style="margin-top:8px;color:#374151">Press <b>Resume</b> to continue from the last checkpoint.</div>')
+    if state == "completed":
+        metrics = snap.get("metrics") or {}
+        shown = " · ".join(f"{esc(k.replace('_', ' '))} <b>{v:.4f}</b>" for k, v in metrics.items() if isinstance(v, (int, float)) and not k.endswith("loss"))
+        parts.append(f'<div style="margin-top:8px;color:#065f46">Done. {shown}. See the <b>Evaluation</b> and <b>Try it</b> tabs.</div>')
+    parts.append("</div>")
+    return "".join(parts)

@@ -1,0 +1,446 @@
+"""What the studio's tabs ask of the engine, as plain functions on plain values. No gradio import.
+
+The tabs hold only small JSON-able values (a dataset *selection*, a run id); everything else is
+rebuilt here from files. The caches below are keyed by content (file path + modification time, model
+name, max_length), so they are shared safely between sessions: two users with the same data get the
+same prepared splits, and nobody can reach data they did not name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shlex
+import shutil
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path
+from ..errors import ConfigError, DataError
+from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
+
+EXAMPLE_DATASET = Path(__file__).resolve().parent.parent / "examples" / "movie_reviews.csv"
+EXAMPLE_NAME = "Example: movie reviews (positive / negative)"
+AUTO = "(auto-detect)"
+NO_PAIR = "(none)"
+MAX_PREVIEW_ROWS = 50
+MAX_STATS_ROWS = 5000  # token statistics on a sample of big datasets
+
+SOURCE_EXAMPLE, SOURCE_FILE, SOURCE_HUB = "Example dataset", "Upload files", "Hugging Face Hub"
+SOURCES = (SOURCE_EXAMPLE, SOURCE_FILE, SOURCE_HUB)
+
+
+def default_selection() -> dict[str, Any]:
+    """The example dataset, preselected so a new user can train without choosing anything."""
+    return {"source": SOURCE_EXAMPLE, "train_file": str(EXAMPLE_DATASET), "name": EXAMPLE_NAME}
+
+
+def model_choices(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs: the bundled offline model first, then models of earlier runs."""
+    choices = [("all-MiniLM-L6-v2 · bundled, works offline (22M parameters)", default_model_path())]
+    seen = {default_model_path()}
+    if runs_dir is not None:
+        for run in RunStore(runs_dir).list()[:50]:
+            try:
+                name = run.config().model.model_name_or_path
+            except Exception:  # noqa: BLE001 - a broken run folder must not break the list
+                continue
+            if name not in seen:
+                seen.add(name)
+                choices.append((name, name))
+    return choices
+
+
+# ---------------------------------------------------------------- data
+
+
+def store_upload(path: str | Path | None, runs_dir: str | Path) -> str | None:
+    """Copy an uploaded file to `<runs_dir>/uploads/<content hash>/<name>`, so runs that name it stay
+    reproducible after the upload's temporary file is gone. Same content, same path."""
+    if not path:
+        return None
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"The uploaded file '{source.name}' is gone; upload it again.")
+    uploads = Path(runs_dir).resolve() / "uploads"
+    try:
+        if source.resolve().is_relative_to(uploads):
+            return str(source.resolve())
+    except ValueError:
+        pass
+    digest = hashlib.sha256()
+    with open(source, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    target = uploads / digest.hexdigest()[:16] / source.name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return str(target)
+
+
+def make_selection(
+    source: str,
+    *,
+    train_file: str | None = None,
+    validation_file: str | None = None,
+    test_file: str | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    split: str | None = None,
+    text_column: str | None = None,
+    text_pair_column: str | None = None,
+    label_column: str | None = None,
+    runs_dir: str | Path = "runs",
+) -> dict[str, Any]:
+    """A dataset selection (the JSON the page keeps) from the Dataset tab's fields, uploads made stable."""
+    source = source or SOURCE_EXAMPLE
+    if source not in SOURCES:
+        raise DataError(f"Unknown data source '{source}'; choose one of: {', '.join(SOURCES)}.")
+    if source == SOURCE_EXAMPLE:
+        selection = default_selection()
+    elif source == SOURCE_FILE:
+        if not train_file:
+            raise DataError("Upload a training file first (CSV, TSV, JSON, JSONL or Parquet).")
+        selection = {
+            "source": source,
+            "train_file": store_upload(train_file, runs_dir),
+            "validation_file": store_upload(validation_file, runs_dir),
+            "test_file": store_upload(test_file, runs_dir),
+            "name": Path(train_file).name,
+        }
+    else:
+        if not (dataset_name or "").strip():
+            raise DataError("Enter a Hugging Face dataset id, for example 'stanfordnlp/sst2'.")
+        selection = {
+            "source": source,
+            "dataset_name": dataset_name.strip(),
+            "dataset_config_name": (dataset_config_name or "").strip() or None,
+            "train_split_name": (split or "").strip() or "train",
+            "name": dataset_name.strip() + (f" ({dataset_config_name.strip()})" if (dataset_config_name or "").strip() else ""),
+        }
+    texts = [c for c in (text_column, text_pair_column) if c and c not in (AUTO, NO_PAIR)]
+    if text_pair_column and text_pair_column not in (AUTO, NO_PAIR) and (not text_column or text_column == AUTO):
+        raise DataError("Choose the first text column before a second one.")
+    if texts:
+        selection["text_column_names"] = texts
+    if label_column and label_column != AUTO:
+        selection["label_column_name"] = label_column
+    return {k: v for k, v in selection.items() if v is not None}
+
+
+def data_config(selection: Mapping[str, Any], **overrides: Any) -> DataConfig:
+    names = {f.name for f in dataclasses.fields(DataConfig)}
+    values = {k: v for k, v in selection.items() if k in names}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return DataConfig(**values)
+
+
+def _key(selection: Mapping[str, Any], **extra: Any) -> str:
+    stamps = {}
+    for name in ("train_file", "validation_file", "test_file"):
+        if selection.get(name):
+            try:
+                stamps[name] = Path(selection[name]).stat().st_mtime_ns
+            except OSError:
+                stamps[name] = None
+    return json.dumps({"selection": dict(selection), "stamps": stamps, **extra}, sort_keys=True, default=str)
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _raw(key: str):
+    from ..data import load_raw  # noqa: PLC0415
+
+    selection = json.loads(key)["selection"]
+    return load_raw(data_config(selection))
+
+
+@lru_cache(maxsize=8)
+def _prepared(key: str):
+    from ..data import prepare  # noqa: PLC0415
+
+    parsed = json.loads(key)
+    return prepare(data_config(parsed["selection"], **parsed.get("overrides", {})), seed=parsed["seed"])
+
+
+def raw_frames(selection: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The splits as they come (all columns), for the preview and the column dropdowns."""
+    return _raw(_key(selection))
+
+
+def prepared(selection: Mapping[str, Any], *, seed: int = 42, **overrides: Any):
+    """`data.prepare` of the selection: normalised splits, labels, report. Cached."""
+    return _prepared(_key(selection, seed=seed, overrides={k: v for k, v in overrides.items() if v is not None}))
+
+
+def word_lengths(splits) -> dict[str, list[int]]:
+    out = {}
+    for role, split in splits.items():
+        texts = list(split["text"])
+        if "text_pair" in split.column_names:
+            texts = [f"{a} {b}" for a, b in zip(texts, split["text_pair"])]
+        out[role] = [len(t.split()) for t in texts]
+    return out
+
+
+@lru_cache(maxsize=4)
+def tokenizer(name_or_path: str):
+    from ..tokenization import load_tokenizer  # noqa: PLC0415 - heavy
+
+    return load_tokenizer(name_or_path)
+
+
+def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
+    """At most `limit` rows of each split (the first ones: splits are already shuffled or ordered by file)."""
+    import datasets  # noqa: PLC0415
+
+    return datasets.DatasetDict({role: split.select(range(min(limit, len(split)))) for role, split in splits.items()})
+
+
+@lru_cache(maxsize=8)
+def _token_stats(key: str, model: str, max_length: int):
+    from ..tokenization import length_statistics  # noqa: PLC0415
+
+    parsed = json.loads(key)
+    splits = prepared(parsed["selection"], seed=parsed["seed"]).splits
+    return length_statistics(sampled_splits(splits), tokenizer(model), max_length=max_length)
+
+
+def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42) -> dict[str, dict[str, Any]]:
+    """Token lengths per split under this model's tokenizer (sampled for big datasets). Cached."""
+    return _token_stats(_key(selection, seed=seed), model, int(max_length))
+
+
+# ---------------------------------------------------------------- configs
+
+
+TRAINING_FORM = (
+    "learning_rate", "weight_decay", "per_device_train_batch_size", "num_train_epochs", "warmup_steps",
+    "lr_scheduler_type", "gradient_accumulation_steps", "seed", "eval_strategy", "early_stopping_patience",
+    "eval_steps", "max_steps", "logging_steps", "per_device_eval_batch_size", "save_total_limit",
+    "metric_for_best_model", "train_sampling_strategy",
+)
+# Number fields where 0 (or empty) means "not set" on the form.
+ZERO_IS_NONE = ("early_stopping_patience", "eval_steps", "max_train_samples", "max_eval_samples", "max_predict_samples")
+
+
+def defaults() -> dict[str, Any]:
+    """Default value of every config field, flat (as the form shows them)."""
+    return RunConfig().to_dict()
+
+
+def parse_extra_args(text: str | None) -> dict[str, Any]:
+    """`extra_training_args` typed on the form as YAML or JSON (`fp16: true`, `{"optim": "adamw_torch"}`)."""
+    import yaml  # noqa: PLC0415
+
+    if not text or not text.strip():
+        return {}
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"Extra TrainingArguments must be YAML or JSON, like 'fp16: true': {error}") from error
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError("Extra TrainingArguments must be a mapping of option names to values, like 'fp16: true'.")
+    return value
+
+
+def build_config(selection: Mapping[str, Any], values: Mapping[str, Any]) -> RunConfig:
+    """A validated RunConfig from the dataset selection and the training form (flat config names)."""
+    flat: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(DataConfig)}
+    flat.update({k: v for k, v in selection.items() if k in names})
+    for name, value in values.items():
+        if name == "extra_training_args":
+            value = parse_extra_args(value) if isinstance(value, str) or value is None else value
+        elif isinstance(value, str):
+            value = value.strip()
+        if name in ZERO_IS_NONE and value in (0, 0.0, "", None):
+            value = None
+        if value is None and name not in ZERO_IS_NONE and name != "extra_training_args":
+            raise ConfigError(f"{name} is empty; give it a value.")
+        if isinstance(value, float) and value.is_integer() and _is_int_field(name):
+            value = int(value)
+        flat[name] = value
+    model = str(flat.get("model_name_or_path") or "").strip()
+    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().is_dir():
+        raise ConfigError(f"Model folder '{model}' does not exist. Give a Hub model id or an existing folder.")
+    return RunConfig.from_dict(flat)
+
+
+@lru_cache(maxsize=None)
+def _int_fields() -> frozenset[str]:
+    return frozenset(f.name for s in (DataConfig, ModelConfig, TrainingConfig) for f in dataclasses.fields(s) if str(f.type).startswith("int"))
+
+
+def _is_int_field(name: str) -> bool:
+    return name in _int_fields()
+
+
+def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None) -> str:
+    """The headless command that trains the same run: every value that differs from the defaults."""
+    values = config.to_dict()
+    base = defaults()
+    parts = ["python", "-m", "finetuner"]
+    if runs_dir is not None and str(runs_dir) != "runs":
+        parts += ["--runs_dir", str(runs_dir)]
+    parts.append("train")
+    for name, value in values.items():
+        if name == "extra_training_args":
+            continue
+        if value == base.get(name) or value is None:
+            continue
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        parts += [f"--{name}", str(value).lower() if isinstance(value, bool) else str(value)]
+    for name, value in (values.get("extra_training_args") or {}).items():
+        parts += [f"--{name}", json.dumps(value) if not isinstance(value, str) else value]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def config_diff(a: RunConfig, b: RunConfig) -> list[list[str]]:
+    """Rows (option, value in A, value in B) for the options that differ."""
+    left, right = a.to_dict(), b.to_dict()
+    rows = []
+    for name in left:
+        if left[name] != right.get(name):
+            rows.append([name, _show(left[name]), _show(right.get(name))])
+    return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def run_label(run: Run) -> str:
+    status = run.raw_status()
+    return f"{run.id} · {run.status().get('state', '?')}" + (f" · F1 {status['metrics']['eval_f1_macro']:.3f}" if (status.get("metrics") or {}).get("eval_f1_macro") is not None else "")
+
+
+def run_choices(store: RunStore, *, completed_only: bool = False) -> list[tuple[str, str]]:
+    runs = store.list()
+    if completed_only:
+        runs = [r for r in runs if r.state == "completed"]
+    return [(run_label(r), r.id) for r in runs]
+
+
+RUN_COLUMNS = ["run", "state", "model", "data", "steps", "epochs", "eval accuracy", "eval F1 (macro)", "test accuracy", "test F1 (macro)", "learning rate", "batch", "started", "duration"]
+
+
+def runs_table(store: RunStore) -> pd.DataFrame:
+    rows = []
+    for run in store.list():
+        status = run.status()
+        try:
+            config = run.config()
+        except Exception:  # noqa: BLE001
+            continue
+        metrics = status.get("metrics") or {}
+        model = config.model.model_name_or_path
+        if model == default_model_path():
+            model = "all-MiniLM-L6-v2 (bundled)"
+        data = config.data.dataset_name or Path(config.data.train_file or "").name
+        started, ended = status.get("started_at") or status.get("created_at"), status.get("ended_at")
+        duration_s = (ended or time.time()) - started if started and (ended or status.get("state") in ACTIVE_STATES) else None
+        rows.append([
+            run.id, status.get("state"), model, data,
+            f"{status.get('step') or 0}/{status.get('total_steps') or '?'}",
+            _round(status.get("epoch"), 2),
+            _round(metrics.get("eval_accuracy")), _round(metrics.get("eval_f1_macro")),
+            _round(metrics.get("test_accuracy")), _round(metrics.get("test_f1_macro")),
+            config.training.learning_rate, config.training.per_device_train_batch_size,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(status.get("created_at") or 0)),
+            _duration(duration_s),
+        ])
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _round(value: Any, digits: int = 4) -> Any:
+    return round(value, digits) if isinstance(value, (int, float)) else None
+
+
+def _duration(seconds: float | None) -> str:
+    from .render import duration  # noqa: PLC0415
+
+    return duration(seconds) if seconds is not None else ""
+
+
+def queue_note(store: RunStore, run: Run) -> str | None:
+    """For a queued run: what it is waiting for."""
+    if run.state != QUEUED:
+        return None
+    active = [r for r in store.list() if r.id != run.id and r.state in ACTIVE_STATES]
+    training = [r.id for r in active if r.state == RUNNING]
+    ahead = [r for r in active if r.state == QUEUED and r.raw_status().get("created_at", 0) < run.raw_status().get("created_at", 0)]
+    if training:
+        note = f"One training at a time on this machine: waiting for run {training[0]} to finish"
+        return note + (f", and {len(ahead)} queued before this one." if ahead else ".")
+    return "Starting: loading the training libraries." if not ahead else f"Waiting behind {len(ahead)} queued run(s)."
+
+
+# ---------------------------------------------------------------- evaluation files
+
+
+def evaluation_splits(run: Run) -> list[tuple[str, str]]:
+    """(label, key) of every evaluated split: the run's own (validation, test) and later evaluations."""
+    out = []
+    for split in ("test", "validation"):
+        if (run.eval_dir / f"report_{split}.json").is_file():
+            out.append((f"{split} split", split))
+    extra = run.eval_dir / "extra"
+    if extra.is_dir():
+        for report in sorted(extra.glob("report_*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+            name = report.stem.removeprefix("report_")
+            out.append((f"other data: {name}", f"extra:{name}"))
+    return out
+
+
+def _eval_paths(run: Run, key: str) -> tuple[Path, Path, Path | None]:
+    if key.startswith("extra:"):
+        name = key.removeprefix("extra:")
+        folder = run.eval_dir / "extra"
+        return folder / f"report_{name}.json", folder / f"predictions_{name}.csv", folder / f"results_{name}.json"
+    results = run.eval_dir / ("test_results.json" if key == "test" else "eval_results.json")
+    return run.eval_dir / f"report_{key}.json", run.eval_dir / f"predictions_{key}.csv", results
+
+
+def evaluation_files(run: Run, key: str) -> dict[str, Any]:
+    """The report (dict), predictions (DataFrame) and Trainer metrics of one evaluated split."""
+    report_path, predictions_path, results_path = _eval_paths(run, key)
+    report = read_json(report_path)
+    if report is None:
+        raise DataError(f"Run {run.id} has no evaluation of '{key}'. Choose another split, or evaluate on a file.")
+    predictions = pd.read_csv(predictions_path, keep_default_na=False) if predictions_path.is_file() else pd.DataFrame()
+    return {"report": report, "predictions": predictions, "predictions_path": predictions_path, "results": read_json(results_path, {}) if results_path else {}}
+
+
+def epoch_metrics(run: Run) -> pd.DataFrame:
+    """One row per evaluation during training (validation split)."""
+    from ..follow import curves  # noqa: PLC0415
+
+    _, evals = curves(run.events())
+    rows = []
+    for point in evals:
+        row = {"epoch": _round(point.get("epoch"), 2), "step": point.get("step")}
+        for key in ("eval_loss", "eval_accuracy", "eval_f1_macro", "eval_precision_macro", "eval_recall_macro"):
+            if key in point:
+                row[key.removeprefix("eval_")] = _round(point[key])
+        rows.append(row)
+    return pd.DataFrame(rows)

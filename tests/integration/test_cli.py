@@ -1,0 +1,115 @@
+"""The CLI as a user runs it: `python -m finetuner train|predict|evaluate|runs|status`, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from finetuner.cli import main
+from finetuner.runs import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "finetuner", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, tiny_model_dir, sentiment_frame):
+    folder = tmp_path_factory.mktemp("cli")
+    sentiment_frame.to_csv(folder / "reviews.csv", index=False)
+    config = {"model_name_or_path": str(tiny_model_dir), "max_seq_length": 32, "per_device_train_batch_size": 8, "learning_rate": 3e-3}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = cli(
+        "train", "config.yaml", "--train_file", "reviews.csv", "--num_train_epochs", "3", "--warmup_steps", "0",
+        "--output_dir", "runs/first", "--max_grad_norm", "0.5", "--optim", "adamw_torch", cwd=folder,
+    )
+    return folder, result
+
+
+def test_train_writes_trainer_style_results(cli_run):
+    folder, result = cli_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Run first" in result.stdout and "completed" in result.stdout
+    eval_results = json.loads((folder / "runs/first/eval/eval_results.json").read_text())
+    test_results = json.loads((folder / "runs/first/eval/test_results.json").read_text())
+    assert {"eval_accuracy", "eval_f1_macro", "eval_loss"} <= set(eval_results)
+    assert {"test_accuracy", "test_f1_macro"} <= set(test_results)
+    frozen = yaml.safe_load((folder / "runs/first/config.yaml").read_text())
+    assert frozen["num_train_epochs"] == 3.0 and frozen["extra_training_args"] == {"max_grad_norm": 0.5, "optim": "adamw_torch"}
+    assert "%|" in result.stderr, "a progress bar is shown"
+
+
+def test_predict_texts_and_file(cli_run):
+    folder, _ = cli_run
+    result = cli("--runs_dir", "runs", "predict", "first", "the film was wonderful", "the plot was dreadful", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["text"] for line in lines] == ["the film was wonderful", "the plot was dreadful"]
+    assert sum(lines[0]["probabilities"].values()) == pytest.approx(1.0)
+    pd.DataFrame({"text": ["the cast was fun", "the ending felt dull"]}).to_csv(folder / "new.csv", index=False)
+    result = cli("--runs_dir", "runs", "predict", "first", "--input_file", "new.csv", "--output_file", "out.csv", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = pd.read_csv(folder / "out.csv")
+    assert list(out.columns) == ["text", "predicted", "confidence", "prob_negative", "prob_positive"]
+
+
+def test_evaluate_on_another_file(cli_run, sentiment_frame):
+    folder, _ = cli_run
+    sentiment_frame.tail(30).to_csv(folder / "holdout.csv", index=False)
+    result = cli("--runs_dir", "runs", "evaluate", "first", "--test_file", "holdout.csv", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert "test_accuracy" in metrics
+    assert (folder / "runs/first/eval/extra/predictions_holdout.csv").is_file()
+
+
+def test_runs_and_status(cli_run, capsys):
+    folder, _ = cli_run
+    assert main(["--runs_dir", str(folder / "runs"), "runs"]) == 0
+    assert "first\tcompleted\teval_accuracy=" in capsys.readouterr().out
+    assert main(["--runs_dir", str(folder / "runs"), "status", "first"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--train_file", "nope.csv"], "train_file 'nope.csv' does not exist"),
+        (["train", "--train_file", "{data}", "--learning_rate", "-1"], "learning_rate must be greater than 0"),
+        (["train", "--train_file", "{data}", "--not_an_option", "3"], "Unknown option '--not_an_option'"),
+        (["status", "missing-run"], "No run 'missing-run'"),
+        (["predict", "missing-run", "hello"], "missing-run"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, sentiment_csv, capsys, args, words):
+    code = main(["--runs_dir", str(tmp_path / "runs"), *[a.format(data=sentiment_csv) for a in args]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or args[0] != "train", "no run folder is left behind"
+
+
+def test_a_run_that_fails_exits_1_and_says_why(tmp_path, sentiment_csv, tiny_model_dir, capsys):
+    code = main(["train", "--train_file", str(sentiment_csv), "--model_name_or_path", str(tiny_model_dir), "--label_column_name", "stars", "--output_dir", str(tmp_path / "runs/x")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Run x: failed" in captured.out
+    assert "no column 'stars'" in captured.err and "its columns are: text, label" in captured.err
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--learning_rate" in out and "--text_column_names" in out and "10%" in out
