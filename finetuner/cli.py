@@ -21,6 +21,7 @@ import yaml
 from .config import SECTIONS, RunConfig, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError
+from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
 from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore
 
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
+    add_hub_commands(commands, train)
     return parser
 
 
@@ -144,10 +146,13 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         store, run_id = RunStore(out.parent), out.name
     else:
         store, run_id = RunStore(args.runs_dir), None
+    push = plan_push_after_training(args, config)  # checks the token before training starts
     run = store.create(config, run_id=run_id)
     print(f"Run {run.id} in {run.path}")
     state = run_training(run)
     _print_outcome(run)
+    if push and state == COMPLETED:
+        push(run)
     return EXIT_CODES.get(state, 1)
 
 
@@ -238,3 +243,4 @@ COMMANDS = {
     "status": cmd_status,
     "stop": cmd_stop,
 }
+COMMANDS.update(HUB_COMMANDS)

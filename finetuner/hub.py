@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .card import CardOptions, build_card, public_config
+from .config import RunConfig
 from .errors import (
     FinetunerError,
     HubCardError,
@@ -215,9 +216,9 @@ def full_repo_id(name: str, user: HubUser) -> str:
     return repo_id
 
 
-def default_repo_name(run: Run) -> str:
-    """A readable default: '<base model>-<dataset>' from the run's config."""
-    config = run.config()
+def default_repo_name(run_or_config: "Run | RunConfig") -> str:
+    """A readable default: '<base model>-<dataset>' from a run's config."""
+    config = run_or_config.config() if isinstance(run_or_config, Run) else run_or_config
     model = Path(config.model.model_name_or_path.rstrip("/"))
     model_name = model.parent.name if model.name == "model" else model.name
     data = config.data.dataset_name or config.data.train_file or "data"

@@ -1,0 +1,165 @@
+"""The CLI's Hub commands: `push`, `card`, `deploy-space`, `space-upload`, and `train --push_to_hub`.
+
+    python -m finetuner push <run_id> --repo_id my-model [--public]
+    python -m finetuner card <run_id> --output_dir card/          # preview the card locally
+    python -m finetuner deploy-space <user/model or run_id> [--space_name my-demo]
+    python -m finetuner space-upload --space_name finetuner-studio [--public] [--hardware t4-small]
+    python -m finetuner train ... --push_to_hub --hub_model_id my-model
+
+The token comes from HF_TOKEN or the saved login (`hf auth login`), never from a flag: flags end up in
+shell history and in `ps`. `cli.py` wires these in with `add_hub_commands` and `HUB_COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import HubError
+from .runs import Run, RunStore
+
+HARDWARE_HELP = "Space hardware, e.g. cpu-basic, cpu-upgrade, t4-small, l4x1, a10g-small (paid tiers need billing on the Hub)."
+
+
+def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
+    """Add the Hub subcommands, and the push-at-the-end options of `train`."""
+    group = train.add_argument_group("Push to the Hub when training completes (the token is checked before training starts)")
+    group.add_argument("--push_to_hub", nargs="?", const="true", default=None, metavar="BOOL", help="Push the model, its card and metrics when the run completes.")
+    group.add_argument("--hub_model_id", help="Repository to push to: 'name' (under your username) or 'org/name'. Default: '<model>-<data>'.")
+    group.add_argument("--hub_private_repo", nargs="?", const="true", default="true", metavar="BOOL", help="Create the repository as private (default: true).")
+
+    push = commands.add_parser("push", help="Push a completed run (model, tokenizer, model card, metrics) to the Hugging Face Hub.")
+    push.add_argument("run_id")
+    push.add_argument("--repo_id", help="'name' (under your username) or 'org/name'. Default: '<model>-<data>'.")
+    _card_options(push)
+    push.add_argument("--public", action="store_true", help="Make a new repository public (default: private).")
+    push.add_argument("--commit_message", help="Default: 'Upload model from finetuner run <run_id>'.")
+
+    card = commands.add_parser("card", help="Write a completed run's model card (README.md and images) without pushing.")
+    card.add_argument("run_id")
+    card.add_argument("--repo_id", help="Repository the card will describe (used in the usage snippet).")
+    _card_options(card)
+    card.add_argument("--output_dir", help="Folder for README.md and images/ (default: print README.md).")
+
+    deploy = commands.add_parser("deploy-space", help="Create or update a Gradio demo Space for a pushed model.")
+    deploy.add_argument("model", help="The model repository (user/name), or a run id that was pushed.")
+    deploy.add_argument("--space_name", help="'name' or 'org/name' of the Space. Default: '<model name>-demo'.")
+    visibility = deploy.add_mutually_exclusive_group()
+    visibility.add_argument("--private", dest="private", action="store_const", const=True, default=None, help="Private Space (default: private exactly when the model is).")
+    visibility.add_argument("--public", dest="private", action="store_const", const=False, help="Public Space.")
+    deploy.add_argument("--hardware", default="cpu-basic", help=HARDWARE_HELP)
+
+    studio = commands.add_parser("space-upload", help="Upload the studio itself as a Gradio Space (with Hugging Face login).")
+    studio.add_argument("--space_name", default="finetuner-studio", help="'name' or 'org/name' of the Space (default: finetuner-studio).")
+    studio.add_argument("--public", action="store_true", help="Public Space (default: private).")
+    studio.add_argument("--hardware", help=HARDWARE_HELP + " Default: the Hub's free CPU.")
+
+
+def _card_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--license", help="Hub license id, e.g. apache-2.0 or mit (default: the base model's when known).")
+    parser.add_argument("--language", help="Language code(s), comma-separated, e.g. en.")
+    parser.add_argument("--description", help="A paragraph shown first on the card.")
+    parser.add_argument("--base_model", help="Hub id of the base model, when training started from a local copy.")
+    parser.add_argument("--dataset_id", help="Hub dataset id of the training data, when it was a local file.")
+
+
+def _options(args: argparse.Namespace, repo_id: str | None = None):
+    from .card import CardOptions  # noqa: PLC0415
+
+    languages = [c.strip() for c in (args.language or "").split(",") if c.strip()]
+    return CardOptions(repo_id=repo_id, license=args.license, language=languages or None, description=args.description, base_model=args.base_model, dataset_id=args.dataset_id)
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def plan_push_after_training(args: argparse.Namespace, config) -> Callable[[Run], None] | None:
+    """For `train --push_to_hub`: check the token and the namespace now, before any training, and return
+    the push to run once the run completes (None when no push was asked for)."""
+    from . import hub  # noqa: PLC0415
+
+    if not _truthy(getattr(args, "push_to_hub", None)):
+        return None
+    _user, repo_id = hub.check_push_access(args.hub_model_id or hub.default_repo_name(config))
+    private = _truthy(args.hub_private_repo)
+    print(f"The token can push to {repo_id}; the model will be pushed when training completes.")
+
+    def push(run: Run) -> None:
+        try:
+            result = hub.push_run(run, repo_id, private=private, progress=print)
+        except HubError as error:
+            raise type(error)(f"{error} The run {run.id} is saved: push it later with `python -m finetuner push {run.id} --repo_id {repo_id}`.") from None
+        _print_push(result)
+
+    return push
+
+
+def cmd_push(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from . import hub  # noqa: PLC0415
+
+    run = RunStore(args.runs_dir).get(args.run_id)
+    result = hub.push_run(run, args.repo_id or hub.default_repo_name(run), private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print)
+    _print_push(result)
+    return 0
+
+
+def _print_push(result) -> None:
+    print(f"Pushed {result.repo_id} ({'private' if result.private else 'public'}): {result.url}")
+    print(f"Commit: {result.commit_url}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+
+
+def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .card import build_card  # noqa: PLC0415
+
+    run = RunStore(args.runs_dir).get(args.run_id)
+    bundle = build_card(run, _options(args, args.repo_id), images=bool(args.output_dir))
+    if not args.output_dir:
+        print(bundle.text)
+        return 0
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "README.md").write_text(bundle.text, encoding="utf-8")
+    for path, data in bundle.images.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_bytes(data)
+    print(f"Wrote {out / 'README.md'}" + (f" and {len(bundle.images)} images" if bundle.images else ""))
+    return 0
+
+
+def cmd_deploy_space(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from . import hub  # noqa: PLC0415
+
+    run = None
+    model = args.model
+    store = RunStore(args.runs_dir)
+    if "/" not in model and (store.root / model / "config.yaml").is_file():
+        run = store.get(model)
+        model = (hub.hub_record(run).get("model") or {}).get("repo_id")
+        if not model:
+            raise HubError(f"Run {run.id} has not been pushed yet: run `python -m finetuner push {run.id}` first.")
+    result = hub.deploy_demo_space(model, space_name=args.space_name, private=args.private, hardware=args.hardware, run=run)
+    _print_space(result)
+    return 0
+
+
+def cmd_space_upload(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from . import hub  # noqa: PLC0415
+
+    result = hub.upload_studio_space(args.space_name, private=not args.public, hardware=args.hardware)
+    _print_space(result)
+    return 0
+
+
+def _print_space(result) -> None:
+    print(f"Space {result.space_id} ({'private' if result.private else 'public'}): {result.url}")
+    if result.app_url:
+        print(f"App: {result.app_url} (it takes a few minutes to build)")
+    for warning in result.warnings:
+        print(f"note: {warning}")
+
+
+HUB_COMMANDS = {"push": cmd_push, "card": cmd_card, "deploy-space": cmd_deploy_space, "space-upload": cmd_space_upload}

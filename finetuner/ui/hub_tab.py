@@ -1,0 +1,221 @@
+"""Hub tab: sign in, preview the model card, push a run, deploy a demo Space.
+
+Endpoints (every one also takes the caller's Hugging Face OAuth token, which Gradio injects from the
+login on a Space, or `gradio_client.Client(..., oauth_token=...)` passes):
+`/hub_account` (who am I, and may I write?), `/hub_runs` (runs this visitor may publish),
+`/hub_card_preview` (the card as it will be pushed), `/hub_push` (push a completed run, or push a
+training run when it finishes) and `/hub_deploy_space` (a demo Space for the pushed model).
+
+Tokens: on a Space the visitor signs in with `gr.LoginButton` and their own OAuth token is used.
+Locally a token comes from the password field or, when the page is not shared, from HF_TOKEN / the
+saved login. A token lives only in the request that uses it: never in `gr.State`, the runs folder,
+logs or messages. On a shared page (a Space, or a share link) each visitor sees and publishes only
+the runs started under their Hub username, and the server's own token is not used unless its owner
+set FINETUNER_ALLOW_SERVER_TOKEN=1.
+"""
+
+import os
+
+import gradio as gr
+
+from .. import hub
+from ..card import CardOptions, build_card
+from ..errors import HubTokenMissingError, RunError
+from ..runs import ACTIVE_STATES, COMPLETED, Run
+from .handlers import ui_errors
+from .studio import StudioContext
+
+LICENSES = ["apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "bsd-3-clause", "gpl-3.0", "other", "(not specified)"]
+NOT_SPECIFIED = "(not specified)"
+
+
+def is_shared(ctx: StudioContext) -> bool:
+    """A page others can reach: a Space, a share link, or an app started with FINETUNER_SHARED=1."""
+    return bool(getattr(ctx, "shared", False)) or hub.on_spaces() or os.environ.get("FINETUNER_SHARED", "").lower() in ("1", "true", "yes")
+
+
+def build_hub_tab(ctx: StudioContext) -> None:
+    shared = is_shared(ctx)
+    server_token = hub.server_token_allowed(shared=shared)
+    with gr.Tab("Hub", id="hub"):
+        gr.Markdown(
+            "### Publish to the Hugging Face Hub\n"
+            "Push a finished run (weights, tokenizer, a model card with its real metrics and plots), then deploy a demo Space for it."
+            + ("\n\n**This Space's disk is wiped when it restarts or sleeps: push each finished run to keep it.**" if hub.on_spaces() else "")
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                if hub.on_spaces():
+                    gr.LoginButton()
+                token_box = gr.Textbox(
+                    label="Hugging Face token",
+                    type="password",
+                    placeholder="hf_...",
+                    visible=not hub.on_spaces(),
+                    info="A token with the Write role (huggingface.co/settings/tokens). Used for this page only, never saved."
+                    + (" Leave empty to use HF_TOKEN or your saved login." if server_token else ""),
+                )
+            with gr.Column(scale=2):
+                account_button = gr.Button("Check account", variant="secondary")
+                account = gr.Markdown()
+        with gr.Row():
+            run_choice = gr.Dropdown([], label="Run", info="A completed run to push now, or a training run to push when it finishes.", scale=4)
+            refresh_button = gr.Button("↻ Refresh runs", scale=1)
+        with gr.Row():
+            repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username.", scale=3)
+            private = gr.Checkbox(value=True, label="Private repository", info="Only you (and your organization) can see it. Untick to make it public.", scale=1)
+        with gr.Accordion("Model card details", open=False):
+            with gr.Row():
+                license_choice = gr.Dropdown(LICENSES, value=NOT_SPECIFIED, label="License", allow_custom_value=True, info="Usually the base model's license.")
+                language = gr.Textbox(label="Language(s)", placeholder="en", info="ISO 639-1 codes, comma-separated.")
+            with gr.Row():
+                base_model = gr.Textbox(label="Base model on the Hub", placeholder="(from the run)", info="Only if training started from a local folder that is a copy of a Hub model.")
+                dataset_id = gr.Textbox(label="Dataset on the Hub", placeholder="(from the run)", info="Only if the training file is also published as a Hub dataset.")
+            description = gr.Textbox(label="Description", lines=3, placeholder="What the model is for, in your words (shown first on the card).")
+        with gr.Row():
+            preview_button = gr.Button("Preview card", variant="secondary")
+            push_button = gr.Button("Push to the Hub", variant="primary")
+        push_status = gr.Markdown()
+        with gr.Accordion("Card preview", open=False) as preview_box:
+            with gr.Tabs():
+                with gr.Tab("Rendered"):
+                    card_view = gr.Markdown()
+                    card_images = gr.Gallery(label="Images pushed with the card", columns=2, height=320)
+                with gr.Tab("README.md"):
+                    card_source = gr.Code(language="markdown", label="README.md as pushed")
+        gr.Markdown("### Demo Space\nA small Gradio app for the pushed model, on a Space of your own.")
+        with gr.Row():
+            space_name = gr.Textbox(label="Space name", placeholder="(repository name)-demo", scale=3)
+            deploy_button = gr.Button("Deploy demo Space", variant="primary", scale=1)
+        deploy_status = gr.Markdown()
+
+    def session(typed_token: str | None, oauth_token: gr.OAuthToken | None) -> tuple[str, hub.HubUser]:
+        """This request's token and who it belongs to. The token is returned to the handler, never kept."""
+        token = hub.pick_token(oauth_token=oauth_token.token if oauth_token else None, typed_token=typed_token, allow_environment=server_token)
+        if not token:
+            how = "Sign in with Hugging Face (the button above)" if hub.on_spaces() else "Paste a token with the Write role in the token field" + (", or set HF_TOKEN before starting the studio" if server_token else "")
+            raise HubTokenMissingError(f"No Hugging Face token for this page. {how}. Tokens: https://huggingface.co/settings/tokens")
+        return token, hub.check_token(token, allow_environment=False)
+
+    def visible_run(run_id: str | None, user: hub.HubUser | None) -> Run:
+        """The chosen run, if this visitor may publish it (on a shared page: only their own)."""
+        if not run_id:
+            raise RunError("Choose a run first (press ↻ Refresh runs if the list is empty).")
+        run = ctx.store.get(run_id)
+        if shared and (user is None or run.raw_status().get("owner") != user.name):
+            raise RunError(f"Run {run_id} is not one of yours. On a shared studio you can publish only the runs you started.")
+        return run
+
+    def card_options(run_repo: str | None, license_value, language_value, base_value, dataset_value, description_value, user: hub.HubUser | None) -> CardOptions:
+        repo_id = None
+        if run_repo and run_repo.strip():
+            repo_id = hub.full_repo_id(run_repo, user) if user else run_repo.strip()
+        languages = [code.strip() for code in (language_value or "").split(",") if code.strip()]
+        return CardOptions(
+            repo_id=repo_id,
+            license=None if license_value in (None, "", NOT_SPECIFIED) else license_value,
+            language=languages or None,
+            description=(description_value or "").strip() or None,
+            base_model=(base_value or "").strip() or None,
+            dataset_id=(dataset_value or "").strip() or None,
+        )
+
+    @ui_errors
+    def hub_account(typed_token: str | None, oauth_token: gr.OAuthToken | None):
+        """Who the token belongs to and where it may write (no upload)."""
+        _token, user = session(typed_token, oauth_token)
+        where = ", ".join(f"`{n}`" for n in user.namespaces)
+        role = {"write": "write", "read": "**read-only** (pushing will fail: create a Write token)", "fineGrained": "fine-grained"}.get(user.role or "", user.role or "signed in")
+        return f"Signed in as **{user.name}** · token: {role} · can publish under {where}"
+
+    @ui_errors
+    def hub_runs(typed_token: str | None, oauth_token: gr.OAuthToken | None):
+        """The runs this visitor may publish: completed and training ones (on a shared page, only their own)."""
+        owner = None
+        if shared:
+            try:
+                _token, user = session(typed_token, oauth_token)
+            except HubTokenMissingError:
+                return gr.update(choices=[], value=None, info="Sign in (or paste your token) to see the runs you started.")
+            owner = user.name
+        runs = [r for r in ctx.store.list(owner=owner) if r.state == COMPLETED or r.state in ACTIVE_STATES]
+        choices = [(_run_label(r), r.id) for r in runs]
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    @ui_errors
+    def hub_card_preview(run_id, repo, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, oauth_token: gr.OAuthToken | None):
+        """The model card of a completed run exactly as it will be pushed, and its images."""
+        user = None
+        if shared or (typed_token or oauth_token):
+            _token, user = session(typed_token, oauth_token)
+        run = visible_run(run_id, user)
+        bundle = build_card(run, card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user))
+        images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
+        return bundle.body, images, bundle.text, gr.update(open=True)
+
+    @ui_errors
+    def hub_push(run_id, repo, is_private, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, oauth_token: gr.OAuthToken | None, progress=gr.Progress()):
+        """Push a completed run now, or a queued/training run as soon as it completes."""
+        token, user = session(typed_token, oauth_token)
+        run = visible_run(run_id, user)
+        if not (repo or "").strip():
+            repo = hub.default_repo_name(run)
+        options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
+        if run.state in ACTIVE_STATES:
+            pending = hub.PushWhenFinished(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False).start()
+            return f"⏳ Run {run.id} is {run.state}. It will be pushed to **{pending.repo_id}** when it completes (keep the studio running); the Runs tab's events will say when."
+        steps = iter([0.1, 0.3, 0.5, 0.8, 0.95])
+        result = hub.push_run(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, progress=lambda message: progress(next(steps, 0.95), desc=message))
+        lines = [f"✅ Pushed **{result.repo_id}** ({'private' if result.private else 'public'}): [{result.url}]({result.url}) · [commit]({result.commit_url}) · {len(result.files)} files"]
+        lines += [f"⚠️ {w}" for w in result.warnings]
+        return "\n\n".join(lines)
+
+    @ui_errors
+    def hub_deploy_space(run_id, repo, space, typed_token: str | None, oauth_token: gr.OAuthToken | None):
+        """Create or update a Gradio demo Space for the pushed model; returns its link."""
+        token, user = session(typed_token, oauth_token)
+        run = visible_run(run_id, user) if run_id else None
+        model_repo = (repo or "").strip() or ((hub.hub_record(run).get("model") or {}).get("repo_id") if run else None)
+        if not model_repo:
+            raise RunError("Push the model first (or type the model repository above), then deploy its demo Space.")
+        result = hub.deploy_demo_space(model_repo, space_name=(space or "").strip() or None, token=token, run=run, allow_environment=False)
+        link = result.app_url or result.url
+        lines = [f"✅ Demo Space **{result.space_id}**: [{result.url}]({result.url})" + (f" · app: [{link}]({link})" if result.app_url else "") + " (it takes a few minutes to build)."]
+        lines += [f"⚠️ {w}" for w in result.warnings]
+        return "\n\n".join(lines)
+
+    card_inputs = [run_choice, repo_name, license_choice, language, base_model, dataset_id, description, token_box]
+    account_button.click(hub_account, [token_box], account, api_name="hub_account")
+    refresh_button.click(hub_runs, [token_box], run_choice, api_name="hub_runs")
+    preview_button.click(hub_card_preview, card_inputs, [card_view, card_images, card_source, preview_box], api_name="hub_card_preview")
+    push_button.click(
+        hub_push,
+        [run_choice, repo_name, private, license_choice, language, base_model, dataset_id, description, token_box],
+        push_status,
+        api_name="hub_push",
+        concurrency_limit=2,
+        concurrency_id="hub_upload",
+    )
+    deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
+    ctx.components.update(hub_run=run_choice, hub_repo=repo_name)
+
+
+def _run_label(run: Run) -> str:
+    status = run.raw_status()
+    record = hub.hub_record(run).get("model") or {}
+    pushed = f" · pushed to {record['repo_id']}" if record.get("repo_id") else ""
+    return f"{run.id} · {run.state}{pushed}" + (f" · owner {status['owner']}" if status.get("owner") else "")
+
+
+def _png_file(run: Run, path_in_repo: str, data: bytes) -> str:
+    """Gallery images need files: write the card's PNGs to a temporary folder outside the runs directory."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.gettempdir()) / "finetuner-card-preview"
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{run.id}-{hashlib.sha1(data).hexdigest()[:12]}-{Path(path_in_repo).name}"
+    if not target.exists():
+        target.write_bytes(data)
+    return str(target)
