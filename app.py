@@ -1,0 +1,33 @@
+"""Launch the finetuner studio: `python app.py` and open the printed address.
+
+    python app.py [--host 0.0.0.0] [--port 7860] [--share] [--runs-dir runs]
+
+Works offline as is: the bundled model and the example dataset are preselected. torch and
+transformers load only when a model is first used, so the page is up in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The finetuner studio: fine-tune Hugging Face models in the browser.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="Address to listen on (0.0.0.0 for every interface; default 127.0.0.1).")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="Port (default 7860).")
+    parser.add_argument("--share", action="store_true", help="Also open a temporary public link through Gradio's share servers.")
+    parser.add_argument("--runs-dir", default=os.environ.get("FINETUNER_RUNS_DIR", "runs"), help="Folder of the run folders (default: runs).")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from finetuner.ui.studio import build_studio, launch_options
+
+    demo = build_studio(args.runs_dir)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
+
+
+if __name__ == "__main__":
+    main()

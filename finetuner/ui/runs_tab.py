@@ -1,0 +1,87 @@
+"""Runs tab: every run in the runs folder, its config, how to reproduce it, and two runs compared.
+
+Endpoints: `/list_runs`, `/run_details` (config, CLI command, config file), `/compare_runs`
+(curves side by side and a config diff).
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from .. import plots
+from ..errors import DataError
+from ..follow import curves
+from . import services
+from .handlers import ui_errors
+from .studio import StudioContext
+from .training_tab import _shown_runs_dir
+
+
+def build_runs_tab(ctx: StudioContext) -> None:
+    with gr.Tab("Runs", id="runs") as tab:
+        gr.Markdown("### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
+        refresh_button = gr.Button("Refresh", size="sm")
+        table = gr.Dataframe(value=services.runs_table(ctx.store), label="Runs", interactive=False, wrap=True, max_height=360)
+        with gr.Row():
+            with gr.Column():
+                gr.Markdown("#### One run")
+                run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run")
+                details = gr.Markdown()
+                cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, elem_classes="ft-cli")
+                config_box = gr.Code(label="config.yaml", language="yaml", lines=12, interactive=False)
+                config_file = gr.File(label="Download config", interactive=False)
+            with gr.Column():
+                gr.Markdown("#### Compare two runs")
+                with gr.Row():
+                    run_a = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run A")
+                    run_b = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run B")
+                compare_button = gr.Button("Compare", variant="primary")
+                compare_plot = gr.Plot(label="Curves")
+                diff_table = gr.Dataframe(headers=["option", "run A", "run B"], label="Config differences", interactive=False, wrap=True)
+
+    @ui_errors
+    def list_runs():
+        """Every run with its state, key metrics and main options, newest first."""
+        choices = services.run_choices(ctx.store)
+        return services.runs_table(ctx.store), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+
+    list_outputs = [table, run_picker, run_a, run_b]
+    refresh_button.click(list_runs, None, list_outputs, api_name="list_runs")
+    tab.select(list_runs, None, list_outputs, api_visibility="private")
+
+    @ui_errors
+    def run_details(run_id):
+        """A run's status, the CLI command that reproduces it, and its config (text and file)."""
+        if not run_id:
+            raise DataError("Choose a run.")
+        run = ctx.store.get(run_id)
+        config = run.config()
+        status = run.status()
+        facts = [f"**{run.id}** · {status.get('state')}"]
+        if status.get("error"):
+            facts.append(f"error: {status['error']}")
+        elif status.get("message"):
+            facts.append(str(status["message"]))
+        path = Path(tempfile.mkdtemp(prefix="finetuner-config-")) / f"{run.id}.yaml"
+        shutil.copyfile(run.config_path, path)
+        command = services.cli_command(config, runs_dir=_shown_runs_dir(ctx))
+        command += f"\n# or, with the config file:\npython -m finetuner train {run.id}.yaml"
+        return " · ".join(facts), command, run.config_path.read_text(encoding="utf-8"), str(path)
+
+    run_picker.change(run_details, run_picker, [details, cli_box, config_box, config_file], api_name="run_details")
+
+    @ui_errors
+    def compare_runs(run_a, run_b):
+        """Two runs' loss and F1 curves on shared axes, and the options where their configs differ."""
+        if not run_a or not run_b:
+            raise DataError("Choose two runs to compare.")
+        a, b = ctx.store.get(run_a), ctx.store.get(run_b)
+        figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())})
+        rows = services.config_diff(a.config(), b.config())
+        diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])
+        return figure, diff
+
+    compare_button.click(compare_runs, [run_a, run_b], [compare_plot, diff_table], api_name="compare_runs")

@@ -1,0 +1,90 @@
+"""The studio: a Gradio Blocks page built from one module per tab.
+
+`build_studio(runs_dir)` returns the page; `app.py` launches it. Tabs are independent builders that
+receive a `StudioContext` (the runs folder and the few per-session values they share) and create their
+own `gr.Tab`. To add a tab, write `build_<name>_tab(ctx)` in its own module and list it in `tab_builders()`.
+
+Shared per-session values, all small: the dataset *selection* (`gr.State`, a JSON dict), the id of the
+run this page follows (a hidden textbox, so `/follow_run` takes it as a plain parameter), and the same
+run id in the browser's localStorage (`gr.BrowserState`), so a reload or a reopened tab follows the run
+again. Everything else is read from the runs folder on demand.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+
+from ..runs import RunStore
+from . import services
+
+TITLE = "finetuner studio"
+INTRO = (
+    "# 🎛️ finetuner studio\n"
+    "Fine-tune a transformer text classifier in your browser: **Data → Train → Evaluate → Try it**. "
+    "A small offline model and an example dataset are preselected, so you can go straight to "
+    "**Train** and press *Start training*. Training runs in its own process: closing this tab never stops it."
+)
+CSS = """
+.ft-log textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace !important; font-size: 12px !important; }
+.ft-cli textarea, .ft-cli code { font-size: 12px !important; }
+footer { margin-top: 8px; }
+"""
+
+
+@dataclass
+class StudioContext:
+    """What every tab builder gets: the runs folder and the shared per-session components."""
+
+    demo: gr.Blocks
+    runs_dir: Path
+    store: RunStore
+    dataset: gr.State  # the dataset selection (services.default_selection() until the user loads another)
+    current_run: gr.Textbox  # hidden: the run id this page follows
+    saved_run: gr.BrowserState  # the same id in localStorage, for reloads
+    components: dict[str, Any] = field(default_factory=dict)  # named components tabs expose to each other
+
+
+def tab_builders() -> list[Callable[[StudioContext], None]]:
+    """The tabs, in order. The Hub tab joins when its module is present."""
+    from .dataset_tab import build_dataset_tab
+    from .evaluation_tab import build_evaluation_tab
+    from .inference_tab import build_inference_tab
+    from .runs_tab import build_runs_tab
+    from .training_tab import build_training_tab
+
+    builders = [build_dataset_tab, build_training_tab, build_evaluation_tab, build_inference_tab, build_runs_tab]
+    try:
+        from .hub_tab import build_hub_tab
+    except ImportError:
+        pass
+    else:
+        builders.append(build_hub_tab)
+    return builders
+
+
+def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
+    """The whole studio page over the runs in `runs_dir`."""
+    runs_dir = Path(runs_dir).resolve()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+        gr.Markdown(INTRO)
+        ctx = StudioContext(
+            demo=demo,
+            runs_dir=runs_dir,
+            store=RunStore(runs_dir),
+            dataset=gr.State(services.default_selection()),
+            current_run=gr.Textbox("", visible=False, label="Followed run"),
+            saved_run=gr.BrowserState(None, storage_key="finetuner-followed-run"),
+        )
+        with gr.Tabs():
+            for build in tab_builders():
+                build(ctx)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def launch_options() -> dict[str, Any]:
+    """Look-and-feel arguments of `launch()` (Gradio 6 takes theme and css there)."""
+    return {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="amber"), "css": CSS}

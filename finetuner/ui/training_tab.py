@@ -1,0 +1,293 @@
+"""Training tab: the options a user changes, an estimate before launch, and the live run.
+
+Endpoints: `/estimate_training`, `/start_training`, `/follow_run` (streams progress until the run
+ends), `/stop_training`, `/resume_training`, `/select_run`, `/cli_command`, `/download_config`.
+The page holds only the id of the run it follows; the progress is read from the run folder, so a
+reload, a second tab or an app restart shows the same run, and closing the tab never stops training.
+"""
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from .. import launcher, plots
+from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig, field_help
+from ..follow import RunFollower
+from ..runs import ACTIVE_STATES, RESUMABLE_STATES
+from ..tasks import TASKS
+from . import render, services
+from .handlers import ui_errors
+from .studio import StudioContext
+
+POLL_SECONDS = 1.0
+METRIC_CHOICES = ["f1_macro", "accuracy", "loss", "precision_macro", "recall_macro", "f1_weighted"]
+
+
+def _number(name: str, label: str, defaults: dict, *, info: str | None = None, precision: int | None = None, minimum: float | None = None, **kwargs) -> gr.Number:
+    return gr.Number(value=defaults[name], label=label, info=info or field_help(name), precision=precision, minimum=minimum, **kwargs)
+
+
+def build_training_tab(ctx: StudioContext) -> None:
+    d = services.defaults()
+    with gr.Tab("2 · Train", id="train") as tab:
+        data_note = gr.Markdown()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=380):
+                gr.Markdown("### Model and options")
+                model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=d["model_name_or_path"], label="Model", allow_custom_value=True, info=field_help("model_name_or_path") + " Type any Hub id or folder.")
+                task = gr.Dropdown(list(TASKS), value=d["task"], label="Task", info=field_help("task"))
+                with gr.Row():
+                    learning_rate = _number("learning_rate", "Learning rate", d, minimum=0)
+                    num_train_epochs = _number("num_train_epochs", "Epochs", d, minimum=0)
+                with gr.Row():
+                    per_device_train_batch_size = _number("per_device_train_batch_size", "Batch size", d, precision=0, minimum=1)
+                    gradient_accumulation_steps = _number("gradient_accumulation_steps", "Gradient accumulation", d, precision=0, minimum=1)
+                with gr.Row():
+                    max_seq_length = _number("max_seq_length", "Max length (tokens)", d, precision=0, minimum=8)
+                    weight_decay = _number("weight_decay", "Weight decay", d, minimum=0)
+                with gr.Row():
+                    warmup_steps = _number("warmup_steps", "Warm-up", d, minimum=0)
+                    lr_scheduler_type = gr.Dropdown(list(SCHEDULERS), value=d["lr_scheduler_type"], label="Learning-rate schedule", info=field_help("lr_scheduler_type"))
+                with gr.Row():
+                    eval_strategy = gr.Radio(list(EVAL_STRATEGIES), value=d["eval_strategy"], label="Evaluate", info="When to score the validation split: every epoch, every N steps, or never.")
+                    early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, minimum=0, info="Stop after this many evaluations without improvement; 0 = never stop early.")
+                seed = _number("seed", "Seed", d, precision=0)
+                with gr.Accordion("Advanced options", open=False):
+                    with gr.Row():
+                        eval_steps = gr.Number(value=0, label="Evaluate every N steps", precision=0, minimum=0, info=field_help("eval_steps") + " 0 = unset.")
+                        max_steps = _number("max_steps", "Max steps", d, precision=0)
+                    with gr.Row():
+                        logging_steps = _number("logging_steps", "Log every N steps", d, precision=0, minimum=1)
+                        per_device_eval_batch_size = _number("per_device_eval_batch_size", "Eval batch size", d, precision=0, minimum=1)
+                    with gr.Row():
+                        metric_for_best_model = gr.Dropdown(METRIC_CHOICES, value=d["metric_for_best_model"], label="Metric for the best checkpoint", allow_custom_value=True, info=field_help("metric_for_best_model"))
+                        save_total_limit = _number("save_total_limit", "Checkpoints kept", d, precision=0, minimum=1)
+                    train_sampling_strategy = gr.Radio(list(SAMPLING_STRATEGIES), value=d["train_sampling_strategy"], label="Batch order", info=field_help("train_sampling_strategy"))
+                    with gr.Row():
+                        validation_split_ratio = _number("validation_split_ratio", "Validation share", d, minimum=0, maximum=0.9)
+                        test_split_ratio = _number("test_split_ratio", "Test share", d, minimum=0, maximum=0.9)
+                        max_train_samples = gr.Number(value=0, label="Max training examples", precision=0, minimum=0, info=field_help("max_train_samples") + " 0 = all.")
+                    extra_training_args = gr.Code(value="", language="yaml", label="Extra TrainingArguments (YAML)", lines=3, interactive=True)
+                    gr.Markdown("Any `transformers.TrainingArguments` option, e.g. `bf16: true` or `optim: adafactor`.")
+                    run_name = gr.Textbox(value="", label="Run name (optional)", placeholder="auto: date-model-xxxx", info="Letters, digits, '.', '_' and '-'.")
+                with gr.Row():
+                    estimate_button = gr.Button("Estimate time and memory")
+                    start_button = gr.Button("Start training", variant="primary")
+                estimate_box = gr.Markdown()
+                with gr.Accordion("Reproduce without the browser", open=False):
+                    gr.Markdown("The same training from a terminal: the command, or the config file for `python -m finetuner train config.yaml`.")
+                    with gr.Row():
+                        cli_button = gr.Button("Copy as CLI command", size="sm")
+                        config_button = gr.Button("Download config", size="sm")
+                    cli_box = gr.Code(label="CLI command", language="shell", lines=3, interactive=False, elem_classes="ft-cli")
+                    config_file = gr.File(label="config.yaml", interactive=False)
+            with gr.Column(scale=6, min_width=420):
+                gr.Markdown("### Live run")
+                with gr.Row():
+                    run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
+                    refresh_button = gr.Button("↻", size="sm", scale=0, min_width=40)
+                progress = gr.HTML(render.progress_card(None))
+                with gr.Row():
+                    stop_button = gr.Button("Stop", variant="stop", interactive=False)
+                    resume_button = gr.Button("Resume", interactive=False)
+                notice = gr.Markdown()
+                curves_plot = gr.Plot(label="Training curves")
+                log_box = gr.Textbox(value="", label="Log", lines=10, max_lines=10, autoscroll=True, interactive=False, elem_classes="ft-log")
+                snapshot = gr.JSON(label="Progress snapshot", visible=False)
+
+    form = {
+        "model_name_or_path": model, "task": task, "learning_rate": learning_rate, "weight_decay": weight_decay,
+        "per_device_train_batch_size": per_device_train_batch_size, "num_train_epochs": num_train_epochs,
+        "warmup_steps": warmup_steps, "lr_scheduler_type": lr_scheduler_type, "max_seq_length": max_seq_length,
+        "gradient_accumulation_steps": gradient_accumulation_steps, "seed": seed, "eval_strategy": eval_strategy,
+        "early_stopping_patience": early_stopping_patience, "eval_steps": eval_steps, "max_steps": max_steps,
+        "logging_steps": logging_steps, "per_device_eval_batch_size": per_device_eval_batch_size,
+        "save_total_limit": save_total_limit, "metric_for_best_model": metric_for_best_model,
+        "train_sampling_strategy": train_sampling_strategy, "validation_split_ratio": validation_split_ratio,
+        "test_split_ratio": test_split_ratio, "max_train_samples": max_train_samples, "extra_training_args": extra_training_args,
+    }
+    form_inputs = list(form.values())
+    ctx.components.update(train_model=model, run_picker=run_picker)
+
+    def config_from(values: tuple, selection: dict) -> RunConfig:
+        return services.build_config(selection or services.default_selection(), dict(zip(form, values)))
+
+    def check_data(config: RunConfig) -> object:
+        """Prepare the data now (cached), so a data problem shows before a process is started."""
+        data = config.data
+        selection = {k: v for k, v in data.__dict__.items() if v is not None}
+        return services.prepared(selection, seed=config.training.seed)
+
+    # ------------------------------------------------------------ estimate and launch
+
+    @ui_errors
+    def estimate_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection):
+        """Steps, tokens, time and memory the training would take on this machine."""
+        from ..estimate import estimate_training as estimate  # noqa: PLC0415
+
+        values = locals().copy()
+        config = config_from(tuple(values[name] for name in form), selection)
+        data = check_data(config)
+        stats = services.token_stats({k: v for k, v in config.data.__dict__.items() if v is not None}, config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed)
+        train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
+        eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
+        result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir)
+        return "#### Estimate\n" + render.estimate_markdown(result.to_dict())
+
+    @ui_errors
+    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, selection, request: gr.Request):
+        """Start a training run with these options on the loaded dataset; returns its run id at once (it queues if another run trains)."""
+        values = locals().copy()
+        config = config_from(tuple(values[name] for name in form), selection)
+        check_data(config)
+        owner = getattr(request, "username", None) if request is not None else None
+        run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None)
+        busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
+        note = f"Started run **{run.id}**." + (" Another run is training, so this one waits in the queue." if busy else "")
+        return run.id, run.id, gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id), note
+
+    estimate_button.click(estimate_training, [*form_inputs, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
+
+    # ------------------------------------------------------------ following the run
+
+    def live_outputs(snap: dict | None):
+        if snap is None:
+            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False)
+        run = ctx.store.get(snap["run_id"])
+        note = services.queue_note(ctx.store, run) if snap["state"] == "queued" else None
+        return (
+            snap,
+            render.progress_card(snap, queue_note=note),
+            plots.training_curves(snap["train"], snap["eval"]),
+            "\n".join(snap["log"]),
+            gr.Button(interactive=snap["state"] in ACTIVE_STATES),
+            gr.Button(interactive=snap["state"] in RESUMABLE_STATES),
+        )
+
+    @ui_errors
+    async def follow_run(run_id):
+        """Stream a run's progress (state, step, ETA, curves, log tail) until it ends. Never stops the run."""
+        if not run_id:
+            yield live_outputs(None)
+            return
+        follower = RunFollower(ctx.store.get(run_id))
+        while True:
+            snap = follower.poll()
+            if snap is not None:
+                yield live_outputs(snap)
+                if snap["done"]:
+                    return
+            await asyncio.sleep(POLL_SECONDS)
+
+    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button]
+    follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
+
+    start_button.click(
+        start_training, [*form_inputs, run_name, ctx.dataset], [ctx.current_run, ctx.saved_run, run_picker, notice],
+        api_name="start_training", concurrency_limit=1, concurrency_id="launch", cancels=[follow_event],
+    )
+
+    @ui_errors
+    def select_run(run_id):
+        """Follow another run on this page."""
+        run = ctx.store.get(run_id)
+        return run.id, run.id, ""
+
+    run_picker.input(select_run, run_picker, [ctx.current_run, ctx.saved_run, notice], api_name="select_run", cancels=[follow_event])
+
+    @ui_errors
+    def stop_training(run_id):
+        """Ask a run to stop: it saves a checkpoint, then ends; Resume continues it."""
+        run = ctx.store.get(run_id)
+        state = launcher.stop_training(run)
+        if state == "stopped":
+            return f"Run **{run.id}** stopped before it started training."
+        return f"Stopping run **{run.id}**: it saves a checkpoint, then stops. **Resume** continues from there."
+
+    stop_button.click(stop_training, ctx.current_run, notice, api_name="stop_training", concurrency_id="launch")
+
+    @ui_errors
+    def resume_training(run_id):
+        """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
+        run = ctx.store.get(run_id)
+        yield "", gr.skip(), gr.skip()  # re-arms the follower: the id changes back below
+        try:
+            launcher.resume_training(run)
+        except Exception:
+            yield run.id, gr.skip(), gr.skip()
+            raise
+        yield run.id, run.id, f"Resumed run **{run.id}** from its last checkpoint."
+
+    resume_button.click(resume_training, ctx.current_run, [ctx.current_run, ctx.saved_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
+
+    def refresh_runs(current):
+        return gr.Dropdown(choices=services.run_choices(ctx.store), value=current or None)
+
+    refresh_button.click(refresh_runs, ctx.current_run, run_picker, api_name="refresh_run_list", api_visibility="private")
+
+    def restore(saved):
+        """On page open: follow the run this browser followed before, else the run training now."""
+        run_id = None
+        if saved:
+            try:
+                run_id = ctx.store.get(saved).id
+            except Exception:  # noqa: BLE001 - a deleted run: fall through
+                run_id = None
+        if run_id is None:
+            active = [r for r in ctx.store.list() if r.state in ACTIVE_STATES]
+            run_id = active[0].id if active else None
+        return run_id or "", gr.Dropdown(choices=services.run_choices(ctx.store), value=run_id)
+
+    ctx.demo.load(restore, ctx.saved_run, [ctx.current_run, run_picker], api_name="restore_session", api_visibility="private")
+
+    # ------------------------------------------------------------ reproduce
+
+    @ui_errors
+    def cli_command(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection):
+        """The `python -m finetuner train ...` command for these options and data."""
+        values = locals().copy()
+        config = config_from(tuple(values[name] for name in form), selection)
+        return services.cli_command(config, runs_dir=_shown_runs_dir(ctx))
+
+    @ui_errors
+    def download_config(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection):
+        """These options as a config.yaml for `python -m finetuner train config.yaml`."""
+        values = locals().copy()
+        config = config_from(tuple(values[name] for name in form), selection)
+        path = Path(tempfile.mkdtemp(prefix="finetuner-config-")) / "config.yaml"
+        config.save(path)
+        return str(path)
+
+    cli_button.click(cli_command, [*form_inputs, ctx.dataset], cli_box, api_name="cli_command")
+    config_button.click(download_config, [*form_inputs, ctx.dataset], config_file, api_name="download_config")
+
+    # ------------------------------------------------------------ the data this tab trains on
+
+    def describe_selection(selection):
+        selection = selection or services.default_selection()
+        columns = selection.get("text_column_names")
+        parts = [f"**Data:** {render.md_escape(selection.get('name', ''))}"]
+        if columns:
+            parts.append(f"text {' + '.join(render.md_code(c) for c in columns)}, label {render.md_code(selection.get('label_column_name'))}")
+        return " · ".join(parts) + " — change it in the **Data** tab."
+
+    ctx.dataset.change(describe_selection, ctx.dataset, data_note, api_visibility="private")
+    tab.select(describe_selection, ctx.dataset, data_note, api_visibility="private")
+    ctx.demo.load(describe_selection, ctx.dataset, data_note, api_visibility="private")
+
+
+def _scaled(sample: list[int], total: int) -> list[int]:
+    """A sample of token lengths stretched to the split's full size (the estimate needs one per example)."""
+    if not sample or len(sample) >= total:
+        return list(sample)
+    repeats, rest = divmod(total, len(sample))
+    return sample * repeats + sample[:rest]
+
+
+def _shown_runs_dir(ctx: StudioContext) -> str:
+    try:
+        return str(ctx.runs_dir.relative_to(Path.cwd()))
+    except ValueError:
+        return str(ctx.runs_dir)
