@@ -1,0 +1,25 @@
+"""Small helpers shared by the Hub tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import yaml
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under a folder: to show that a failed push changed nothing local."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".alive"}
+
+
+def files_containing(folder: Path, needle: str) -> list[str]:
+    raw = needle.encode()
+    return [str(p) for p in folder.rglob("*") if p.is_file() and raw in p.read_bytes()]
+
+
+def front_matter(text: str) -> dict:
+    match = re.match(r"^---\n(.*?)\n---\n", text, re.S)
+    assert match, "no YAML front matter"
+    return yaml.safe_load(match.group(1))

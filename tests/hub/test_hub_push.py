@@ -1,0 +1,263 @@
+"""Pushing a run to the (loopback) Hub: round trip, card metadata, every failure's message, token hygiene."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+
+import pytest
+import yaml
+from conftest import CANARY
+from hub_helpers import files_containing, front_matter, tree_digest
+
+from finetuner import errors, hub
+from finetuner.card import CardOptions
+
+TEXTS = ["the film was wonderful and the cast felt wonderful", "the plot was boring and the ending felt boring", "okay"]
+
+
+def test_round_trip_same_predictions_and_card(hub_server, alice, trained_run, tmp_path):
+    from huggingface_hub import ModelCard, snapshot_download
+
+    from finetuner.inference import Predictor
+
+    result = hub.push_run(trained_run, "tiny-sentiment", token=alice, card_options=CardOptions(license="mit", language="en"))
+
+    assert result.repo_id == "alice/tiny-sentiment" and result.private
+    assert result.url == f"{hub_server.url}/alice/tiny-sentiment"
+    repo = hub_server.repo("alice/tiny-sentiment")
+    assert repo.private
+    commit = repo.commits[-1]
+    assert trained_run.id in commit.summary  # the commit message names the run
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md", "training_config.yaml", "all_results.json", "eval_results.json", "test_results.json", "images/training_curve.png", "images/confusion_matrix.png"):
+        assert name in repo.files, name
+    assert repo.files["model.safetensors"].lfs and repo.files["images/training_curve.png"].data.startswith(b"\x89PNG")
+    assert "training_args.bin" not in repo.files
+    config = json.loads(repo.text("config.json"))
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    tokenizer_config = json.loads(repo.text("tokenizer_config.json"))
+    assert "local_files_only" not in tokenizer_config and "is_local" not in tokenizer_config
+    training_config = yaml.safe_load(repo.text("training_config.yaml"))
+    assert training_config["train_file"] == "hub-reviews.csv"  # a file name, not the server's path
+    assert "/" not in training_config["model_name_or_path"]
+
+    # Download it back with huggingface_hub and get the same predictions.
+    folder = snapshot_download("alice/tiny-sentiment", token=alice, cache_dir=tmp_path / "download")
+    local, pushed = Predictor(str(trained_run.model_dir)), Predictor(folder)
+    for a, b in zip(local.predict(TEXTS), pushed.predict(TEXTS)):
+        assert a.keys() == b.keys() == {"negative", "positive"}
+        assert all(abs(a[k] - b[k]) < 1e-6 for k in a)
+
+    # The card parses, with the metadata and model-index the Hub shows.
+    card = ModelCard.load(f"{folder}/README.md")
+    data = card.data
+    assert data.license == "mit" and data.language == ["en"]
+    assert data.pipeline_tag == "text-classification" and data.library_name == "transformers"
+    assert "finetuner" in data.tags
+    assert data.base_model is None  # a local folder of unknown origin is not claimed as a Hub model
+    results = {r.metric_name: r for r in data.eval_results}
+    test_metrics = trained_run.metrics("test")
+    assert results["Accuracy"].metric_value == round(test_metrics["test_accuracy"], 4)
+    assert results["F1 (macro)"].metric_value == round(test_metrics["test_f1_macro"], 4)
+    assert results["Accuracy"].dataset_split == "test" and results["Accuracy"].task_type == "text-classification"
+    assert data.to_dict()["model-index"][0]["name"] == "tiny-sentiment"
+    text = card.text
+    for heading in ("## How to use", "## Intended uses and limitations", "## Training data", "### Hyperparameters", "## Evaluation", "## Framework versions"):
+        assert heading in text
+    assert "TF-IDF + logistic regression" in text and "Majority class" in text
+    assert "| negative |" in text and "| positive |" in text  # per-class table
+    assert "(images/training_curve.png)" in text and "(images/confusion_matrix.png)" in text
+    assert str(trained_run.path.parent) not in text  # no server paths
+
+    assert (trained_run.path / "hub.json").is_file()
+    assert json.loads((trained_run.path / "hub.json").read_text())["model"]["repo_id"] == "alice/tiny-sentiment"
+
+
+def test_card_usage_snippet_runs(hub_server, alice, trained_run, monkeypatch, capsys):
+    hub.push_run(trained_run, "snippet-model", token=alice, private=False)
+    readme = hub_server.repo("alice/snippet-model").text("README.md")
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'model="alice/snippet-model"' in snippet
+    exec(compile(snippet, "card-snippet", "exec"), {})  # downloads from the loopback Hub, predicts, prints
+    printed = capsys.readouterr().out
+    assert "'label': 'positive'" in printed or "'label': 'negative'" in printed
+
+
+def test_public_switch_exist_ok_and_org(hub_server, alice, trained_run):
+    first = hub.push_run(trained_run, "public-model", token=alice, private=False)
+    assert not first.private and not hub_server.repo("alice/public-model").private
+    again = hub.push_run(trained_run, "public-model", token=alice, private=True)  # exists: no error, stays public
+    assert not again.private and any("stays public" in w for w in again.warnings)
+    assert len(hub_server.repo("alice/public-model").commits) >= 2
+    org = hub.push_run(trained_run, "acme/team-model", token=alice)
+    assert org.repo_id == "acme/team-model" and hub_server.repo("acme/team-model").private
+
+
+def test_token_from_environment(hub_server, alice, trained_run, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", alice)
+    assert hub.push_run(trained_run, "env-model").repo_id == "alice/env-model"
+    with pytest.raises(errors.HubTokenMissingError):
+        hub.push_run(trained_run, "env-model", allow_environment=False)  # a shared page must not use it
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+FAILURES = {
+    "no token": dict(token=None, error=errors.HubTokenMissingError, words=["No Hugging Face token", "HF_TOKEN", "settings/tokens"]),
+    "invalid token (401)": dict(token="hf_revokedrevokedrevokedrevoked", error=errors.HubTokenInvalidError, words=["401", "invalid, expired or revoked", "settings/tokens"]),
+    "read-only token": dict(user=dict(role="read"), error=errors.HubReadOnlyTokenError, words=["read-only", "Write"]),
+    "other namespace": dict(repo="someone-else/model", error=errors.HubNamespaceError, words=["cannot write to 'someone-else'", "logged in as 'bob'"]),
+    "refused by the Hub (403)": dict(fail=("POST", "/api/repos/create", 403, "You don't have the rights"), error=errors.HubNamespaceError, words=["403", "write access", "The Hub said"]),
+    "conflict (409)": dict(fail=("POST", "/commit/", 409, "A commit has happened since"), error=errors.HubConflictError, words=["409", "push again", "Nothing was lost"]),
+    "server error (500)": dict(fail=("POST", "/commit/", 500, "Internal error"), error=errors.HubUnreachableError, words=["500", "Try again", "nothing was lost"], times=10),
+    "invalid repo name": dict(repo="bad name!!", error=errors.HubRepoNameError, words=["not a valid repository name", "letters, digits"]),
+    "refused connection": dict(endpoint="refused", error=errors.HubUnreachableError, words=["Could not reach the Hugging Face Hub", "internet connection", "Nothing was lost"]),
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES), ids=list(FAILURES))
+def test_push_failures_say_cause_and_fix_and_lose_nothing(case, hub_server, trained_run):
+    spec = FAILURES[case]
+    token = spec.get("token", "hf_bob_token_abcdefghijklmnop")
+    if "token" not in spec:
+        hub_server.add_user("bob", token=token, **spec.get("user", {}))
+    if "fail" in spec:
+        method, path, status, message = spec["fail"]
+        hub_server.fail_next(method, path, status, message, times=spec.get("times", 1))
+    endpoint = f"http://127.0.0.1:{_free_port()}" if spec.get("endpoint") == "refused" else None
+    before = tree_digest(trained_run.path)
+    started = time.monotonic()
+    with pytest.raises(spec["error"]) as caught:
+        hub.push_run(trained_run, spec.get("repo", "model"), token=token, endpoint=endpoint)
+    message = str(caught.value)
+    for words in spec["words"]:
+        assert words in message, f"{words!r} not in: {message}"
+    assert isinstance(caught.value, errors.HubError)
+    if token:
+        assert token not in message
+    assert tree_digest(trained_run.path) == before  # nothing local changed, nothing lost
+    assert time.monotonic() - started < 15  # fails fast: the token is checked before uploading
+    if case in ("no token", "invalid token (401)", "read-only token", "other namespace", "invalid repo name", "refused connection"):
+        assert not hub_server.requests_to("POST", "/api/repos/create")  # failed before anything heavy
+
+
+def test_402_when_the_hub_wants_a_paid_plan_for_a_gradio_space(hub_server, alice, trained_run):
+    hub.push_run(trained_run, "paid-model", token=alice)
+    free = hub_server.add_user("carol", token="hf_carol_free_token_0123456789")
+    hub.push_run(trained_run, "carol-model", token=free)
+    with pytest.raises(errors.HubPaymentRequiredError) as caught:
+        hub.deploy_demo_space("carol-model", token=free)
+    assert "402" in str(caught.value) and "PRO" in str(caught.value) and "pricing" in str(caught.value)
+
+
+def test_404_when_deploying_a_model_that_was_never_pushed(hub_server, alice):
+    with pytest.raises(errors.HubRepoNotFoundError) as caught:
+        hub.deploy_demo_space("never-pushed", token=alice)
+    assert "alice/never-pushed" in str(caught.value) and "Push the model first" in str(caught.value)
+
+
+def test_push_needs_a_completed_run(hub_server, alice, hub_runs_dir, trained_run):
+    from finetuner.runs import RunStore
+
+    queued = RunStore(hub_runs_dir).create(trained_run.config(), owner="alice")
+    with pytest.raises(errors.RunError, match="only a completed run"):
+        hub.push_run(queued, "x", token=alice)
+    RunStore(hub_runs_dir).delete(queued.id)
+
+
+def test_fine_grained_and_read_only_org_membership():
+    user = hub.HubUser(name="dana", orgs=("acme", "readers"), read_only_orgs=("readers",), role="fineGrained", writable=("dana",))
+    user.check_can_write("dana")
+    with pytest.raises(errors.HubReadOnlyTokenError, match="fine-grained"):
+        user.check_can_write("acme")
+    with pytest.raises(errors.HubNamespaceError, match="read-only member"):
+        user.check_can_write("readers")
+
+
+# ----------------------------------------------------------------------------- token hygiene
+
+
+def test_canary_token_never_written_or_logged(hub_server, trained_run, hub_runs_dir, caplog, capfd):
+    hub_server.add_user("alice", token=CANARY, plan="pro")
+    caplog.set_level(logging.INFO)  # httpcore's DEBUG trace prints raw response headers, which the echo below would fill
+    for name in ("finetuner", "huggingface_hub", "transformers"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    hub.push_run(trained_run, "canary-model", token=CANARY)
+    hub.deploy_demo_space("canary-model", token=CANARY, run=trained_run)
+    hub_server.fail_next("POST", "/commit/", 409, f"conflict for {CANARY}")  # even a server echoing it back
+    with pytest.raises(errors.HubConflictError) as caught:
+        hub.push_run(trained_run, "canary-model", token=CANARY, card_options=CardOptions(description="A changed card, so there is a commit to refuse."))
+    assert CANARY not in str(caught.value)
+    hub_server.users.clear()
+    hub_server.add_user("alice", token="hf_other_token_0123456789abcd")
+    with pytest.raises(errors.HubTokenInvalidError) as caught:
+        hub.push_run(trained_run, "canary-model", token=CANARY)
+    assert CANARY not in str(caught.value)
+
+    assert files_containing(hub_runs_dir, CANARY) == []
+    out, err = capfd.readouterr()
+    assert CANARY not in out + err
+    assert CANARY not in caplog.text
+    # What reached the Hub: the token only ever travelled in the Authorization header.
+    for request in hub_server.requests:
+        assert CANARY.encode() not in request["body"], request["path"]
+        assert all(CANARY not in value for key, value in request["headers"].items() if key != "authorization")
+    for repo in hub_server.repos.values():
+        for path, stored in repo.files.items():
+            assert CANARY.encode() not in stored.data, path
+
+
+def test_push_when_finished_checks_first_and_keeps_no_token(hub_server, alice, trained_run):
+    with pytest.raises(errors.HubTokenInvalidError):
+        hub.PushWhenFinished(trained_run, "later-model", token="hf_wrong_token_abcdefghijk")
+    pending = hub.PushWhenFinished(trained_run, "later-model", token=alice, timeout=30).start()
+    pending.thread.join(60)
+    assert pending.error is None and pending.result is not None
+    assert pending.result.repo_id == "alice/later-model" and "model.safetensors" in hub_server.repo("alice/later-model").files
+    assert pending._token is None  # forgotten once used
+    assert any(e["type"] == "push" and e["repo_id"] == "alice/later-model" for e in trained_run.events())
+
+
+def test_pick_token_and_server_token_policy(hub_server, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_server_token_0123456789abc")
+    assert hub.pick_token(oauth_token="hf_user_oauth_0123456789", typed_token="hf_typed") == "hf_user_oauth_0123456789"
+    assert hub.pick_token(oauth_token=hub.MOCK_OAUTH_TOKEN, typed_token=" hf_typed ") == "hf_typed"
+    assert hub.pick_token(allow_environment=True) == "hf_server_token_0123456789abc"
+    assert hub.pick_token(allow_environment=False) is None
+    assert hub.server_token_allowed(shared=False)
+    assert not hub.server_token_allowed(shared=True)
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "alice/finetuner-studio")
+    assert hub.on_spaces() and not hub.server_token_allowed(shared=False)
+    monkeypatch.setenv("FINETUNER_ALLOW_SERVER_TOKEN", "1")
+    assert hub.server_token_allowed(shared=True)
+
+
+def test_repo_names():
+    user = hub.HubUser(name="alice", orgs=("acme",))
+    assert hub.full_repo_id("model", user) == "alice/model"
+    assert hub.full_repo_id("acme/model", user) == "acme/model"
+    assert hub.full_repo_id("https://huggingface.co/alice/model", user) == "alice/model"
+    for bad in ("", "a/b/c", "bad name", "-start", "double--dash", "x" * 97):
+        with pytest.raises(errors.HubRepoNameError):
+            hub.full_repo_id(bad, user)
+
+
+def test_pushed_card_front_matter_validates_on_the_hub(hub_server, alice, trained_run):
+    from fakehub import validate_metadata
+
+    hub.push_run(trained_run, "valid-card", token=alice, card_options=CardOptions(license="apache-2.0", base_model="sentence-transformers/all-MiniLM-L6-v2"))
+    readme = hub_server.repo("alice/valid-card").text("README.md")
+    assert validate_metadata(readme, "model") == []
+    meta = front_matter(readme)
+    assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test"
