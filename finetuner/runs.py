@@ -191,7 +191,7 @@ class RunStore:
     def create(self, config: RunConfig, *, run_id: str | None = None, owner: str | None = None) -> Run:
         run_id = run_id or new_run_id(config.model.model_name_or_path)
         if not _RUN_ID.match(run_id):
-            raise RunError(f"Run id '{run_id}' may contain only letters, digits, '.', '_' and '-'.")
+            raise RunError(f"Run id '{run_id}' must start with a letter or digit and contain only letters, digits, '.', '_' and '-'.")
         path = self.root / run_id
         if path.exists():
             raise RunError(f"A run named '{run_id}' already exists in {self.root}; choose another name.")

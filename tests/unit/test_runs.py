@@ -1,0 +1,72 @@
+"""Run folders: the disk is the source of truth, and liveness comes from a lock, not a guess."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from finetuner.config import RunConfig
+from finetuner.errors import RunError, RunNotFoundError
+from finetuner.runs import INTERRUPTED, QUEUED, RUNNING, RunStore, read_events
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs")
+
+
+def test_create_freezes_config_and_status(store):
+    config = RunConfig.from_dict({"train_file": "a.csv", "learning_rate": 2e-5})
+    run = store.create(config, run_id="first", owner="alice")
+    assert run.config() == config
+    assert run.raw_status()["state"] == QUEUED and run.raw_status()["owner"] == "alice"
+    assert store.get("first").path == run.path
+
+
+def test_active_run_without_a_live_process_is_interrupted(store):
+    run = store.create(RunConfig(), run_id="r")
+    run.update_status(state=RUNNING)
+    assert run.state == INTERRUPTED and "resume" in run.status()["message"]
+    fd = run.hold_alive_lock()
+    try:
+        assert run.is_alive() and run.state == RUNNING
+        with pytest.raises(RunError, match="already being trained"):
+            run.hold_alive_lock()
+    finally:
+        import os
+
+        os.close(fd)
+    assert not run.is_alive() and run.state == INTERRUPTED
+
+
+def test_list_newest_first_and_by_owner(store):
+    first = store.create(RunConfig(), run_id="a", owner="alice")
+    second = store.create(RunConfig(), run_id="b", owner="bob")
+    first.update_status(created_at=1.0)
+    second.update_status(created_at=2.0)
+    assert [r.id for r in store.list()] == ["b", "a"]
+    assert [r.id for r in store.list(owner="alice")] == ["a"]
+
+
+def test_bad_and_missing_ids(store):
+    store.create(RunConfig(), run_id="taken")
+    with pytest.raises(RunError, match="already exists"):
+        store.create(RunConfig(), run_id="taken")
+    with pytest.raises(RunError, match="must start with a letter or digit"):
+        store.create(RunConfig(), run_id="../escape")
+    with pytest.raises(RunNotFoundError, match="No run 'ghost'"):
+        store.get("ghost")
+
+
+def test_events_skip_a_half_written_last_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps({"type": "log", "step": 1}) + "\n" + '{"type": "lo', encoding="utf-8")
+    assert list(read_events(path)) == [{"type": "log", "step": 1}]
+
+
+def test_status_writes_are_atomic(store):
+    run = store.create(RunConfig(), run_id="r")
+    run.update_status(step=3)
+    assert not list(run.path.glob(".status.json.*.tmp"))
+    assert json.loads((run.path / "status.json").read_text())["step"] == 3
