@@ -529,15 +529,19 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent
 SPACES_CONFIG = SOURCE_ROOT / "spaces_config"
 
 
-def studio_space_files(root: Path = SOURCE_ROOT) -> dict[str, Path]:
-    """What a Space of the studio needs: app.py, the finetuner package, and spaces_config's README.md
-    (Space metadata: sdk, hf_oauth, ...) and requirements.txt, placed at the Space's root."""
+def studio_space_files(root: Path = SOURCE_ROOT) -> dict[str, Path | bytes]:
+    """What a Space of the studio needs: app.py, the finetuner package, spaces_config's README.md (Space
+    metadata: sdk, hf_oauth, ...) and a requirements.txt, all at the Space's root.
+
+    requirements.txt is the project's pins (../requirements.txt, so they never drift apart) with the
+    Space's own lines from spaces_config/requirements.txt (e.g. `gradio[oauth]`) taking precedence.
+    """
     app = root / "app.py"
     config = root / "spaces_config"
-    missing = [p for p in (app, config / "README.md", config / "requirements.txt") if not p.is_file()]
+    missing = [p for p in (app, config / "README.md", config / "requirements.txt", root / "requirements.txt") if not p.is_file()]
     if missing:
         raise HubError(f"Cannot build the studio Space: {', '.join(str(p.relative_to(root)) for p in missing)} missing. Run from a finetuner source checkout.")
-    files: dict[str, Path] = {"app.py": app, "README.md": config / "README.md", "requirements.txt": config / "requirements.txt"}
+    files: dict[str, Path | bytes] = {"app.py": app, "README.md": config / "README.md", "requirements.txt": space_requirements(root)}
     for extra in sorted(config.iterdir()):
         if extra.is_file() and extra.name not in ("README.md", "requirements.txt") and not extra.name.startswith("."):
             files[extra.name] = extra  # packages.txt, pre-requirements.txt, ...
@@ -545,6 +549,18 @@ def studio_space_files(root: Path = SOURCE_ROOT) -> dict[str, Path]:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
             files[path.relative_to(root).as_posix()] = path
     return files
+
+
+def space_requirements(root: Path = SOURCE_ROOT) -> bytes:
+    """The studio Space's requirements.txt: spaces_config's lines, then every project pin they do not override."""
+    def name(line: str) -> str:
+        return re.split(r"[\[=<>~! ;]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    own = (root / "spaces_config" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    overridden = {name(line) for line in own if line.strip() and not line.lstrip().startswith("#")}
+    project = [line for line in (root / "requirements.txt").read_text(encoding="utf-8").splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    lines = own + ["", "# From the project's requirements.txt:"] + [line for line in project if name(line) not in overridden]
+    return ("\n".join(lines).strip() + "\n").encode("utf-8")
 
 
 def upload_studio_space(
@@ -576,7 +592,7 @@ def upload_studio_space(
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, space_hardware=hardware, token=token)
         commit = api.create_commit(
             space_id,
-            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(path)) for p, path in files.items()],
+            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=content if isinstance(content, bytes) else str(content)) for p, content in files.items()],
             commit_message=f"finetuner studio {__version__}",
             repo_type="space",
             token=token,

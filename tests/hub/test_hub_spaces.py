@@ -1,0 +1,155 @@
+"""Demo Spaces and the studio as a Space: what the (loopback) Hub receives, and that the demo app works."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import gradio
+import pytest
+from hub_helpers import front_matter
+
+from finetuner import errors, hub
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_deploy_demo_space_files_and_metadata(hub_server, alice, trained_run):
+    hub.push_run(trained_run, "demo-model", token=alice)
+    result = hub.deploy_demo_space("demo-model", token=alice, run=trained_run)
+
+    assert result.space_id == "alice/demo-model-demo"
+    assert result.url == f"{hub_server.url}/spaces/alice/demo-model-demo"
+    space = hub_server.repo("alice/demo-model-demo", "space")
+    assert space.sdk == "gradio"
+    assert space.private and result.private  # private because the model is
+    assert any("HF_TOKEN" in w for w in result.warnings)  # and says how a private model gets loaded
+    assert set(space.files) >= {"app.py", "requirements.txt", "README.md"}
+    meta = front_matter(space.text("README.md"))
+    assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__
+    assert meta["app_file"] == "app.py" and isinstance(meta["python_version"], str)
+    assert meta["models"] == ["alice/demo-model"]
+    assert len(meta["short_description"]) <= 60
+    requirements = space.text("requirements.txt")
+    assert re.search(r"^transformers==\d", requirements, re.M) and re.search(r"^torch==\d+\.\d+\.\d+$", requirements, re.M)
+    app = space.text("app.py")
+    assert "MODEL_ID = 'alice/demo-model'" in app
+    compile(app, "app.py", "exec")
+    assert hub.hub_record(trained_run)["space"]["space_id"] == "alice/demo-model-demo"
+
+    public = hub.deploy_demo_space("alice/demo-model", space_name="acme/public-demo", private=False, token=alice)
+    assert not hub_server.repo("acme/public-demo", "space").private and not public.private
+
+
+def test_demo_app_from_the_space_classifies_with_the_pushed_model(hub_server, alice, trained_run, tmp_path, monkeypatch):
+    """Download the Space as the Hub would serve it, import its app.py, and classify through its API."""
+    from gradio_client import Client
+    from huggingface_hub import snapshot_download
+
+    hub.push_run(trained_run, "app-model", token=alice, private=False)
+    hub.deploy_demo_space("app-model", token=alice)
+    folder = snapshot_download("alice/app-model-demo", repo_type="space", token=alice, cache_dir=tmp_path / "space")
+    spec = importlib.util.spec_from_file_location("demo_space_app", Path(folder) / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    scores = module.classify("the film was wonderful and the cast felt wonderful")
+    assert set(scores) == {"negative", "positive"} and abs(sum(scores.values()) - 1) < 1e-5
+    with pytest.raises(gradio.Error, match="Type a text"):
+        module.classify("   ")
+
+    module.demo.launch(prevent_thread_lock=True, server_port=None, quiet=True)
+    try:
+        client = Client(module.demo.local_url, verbose=False)
+        api = client.view_api(return_format="dict", print_info=False)
+        assert "/classify" in api["named_endpoints"]
+        answer = client.predict("the plot was boring and the ending felt boring", "", api_name="/classify")
+        assert answer["label"] in ("negative", "positive")
+    finally:
+        module.demo.close()
+        sys.modules.pop("demo_space_app", None)
+
+
+def test_demo_space_refused_on_a_free_plan_says_what_to_do(hub_server, trained_run):
+    token = hub_server.add_user("erin", token="hf_erin_free_token_0123456789", plan="free")
+    hub.push_run(trained_run, "erin-model", token=token)
+    with pytest.raises(errors.HubPaymentRequiredError) as caught:
+        hub.deploy_demo_space("erin-model", token=token)
+    message = str(caught.value)
+    assert "402" in message and "Gradio Space" in message and "PRO" in message
+    assert ("space", "erin/erin-model-demo") not in hub_server.repos
+
+
+def test_render_demo_app_keeps_the_template_valid():
+    text = hub.render_demo_app("org/name", title="It's a \"demo\"", examples=["a 'quoted' text", "line\nbreak"], pairs=True)
+    namespace: dict = {}
+    code = text.split("MAX_CHARACTERS")[0].split("# Filled in by finetuner", 1)[1].split("\n", 1)[1]
+    exec(code, namespace)
+    assert namespace["MODEL_ID"] == "org/name" and namespace["TITLE"] == "It's a \"demo\""
+    assert namespace["EXAMPLES"] == ["a 'quoted' text", "line\nbreak"] and namespace["PAIRS"] is True
+
+
+# ----------------------------------------------------------------------------- the studio as a Space
+
+
+def _requirement_pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[re.sub(r"\[.*\]", "", name).lower()] = version
+    return pins
+
+
+def test_spaces_config_is_complete_and_agrees_with_requirements():
+    readme = (ROOT / "spaces_config" / "README.md").read_text()
+    meta = front_matter(readme)
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
+    assert isinstance(meta["sdk_version"], str) and isinstance(meta["python_version"], str)
+    assert meta["hf_oauth"] is True and {"write-repos", "manage-repos"} <= set(meta["hf_oauth_scopes"])
+    assert meta["suggested_hardware"]
+    from fakehub import validate_metadata
+
+    assert validate_metadata(readme, "space") == []
+    space_text = hub.space_requirements(ROOT).decode()
+    space_pins = _requirement_pins(space_text)
+    project_pins = _requirement_pins((ROOT / "requirements.txt").read_text())
+    assert meta["sdk_version"] == project_pins["gradio"] == space_pins["gradio"]
+    assert "gradio[oauth]==" in space_text and len(re.findall(r"^gradio[\[=]", space_text, re.M)) == 1
+    assert space_pins == project_pins  # every project pin, same versions
+    assert "space-upload" in readme
+
+
+@pytest.fixture
+def studio_source(tmp_path) -> Path:
+    """A copy of the source tree as `space-upload` sees it (with an app.py if the checkout has none yet)."""
+    root = tmp_path / "source"
+    shutil.copytree(ROOT / "finetuner", root / "finetuner", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "spaces_config", root / "spaces_config")
+    shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
+    app = ROOT / "app.py"
+    (root / "app.py").write_text(app.read_text() if app.is_file() else "import gradio as gr\ndemo = gr.Blocks()\n")
+    return root
+
+
+def test_upload_studio_space(hub_server, alice, studio_source):
+    result = hub.upload_studio_space("finetuner-studio", token=alice, root=studio_source, hardware="t4-small")
+    space = hub_server.repo("alice/finetuner-studio", "space")
+    assert result.url == f"{hub_server.url}/spaces/alice/finetuner-studio" and space.private and space.sdk == "gradio"
+    assert space.hardware == "t4-small"
+    files = set(space.files)
+    assert {"app.py", "README.md", "requirements.txt", "finetuner/__init__.py", "finetuner/hub.py", "finetuner/space_app/demo_app.py"} <= files
+    assert not any("__pycache__" in f or f.endswith(".pyc") or f.startswith(("tests/", "runs/")) for f in files)
+    meta = front_matter(space.text("README.md"))
+    assert meta["hf_oauth"] is True and meta["app_file"] == "app.py"
+    assert "gradio[oauth]" in space.text("requirements.txt")
+    assert any("wiped" in w for w in result.warnings)
+
+
+def test_upload_studio_space_needs_app_py(hub_server, alice, studio_source):
+    (studio_source / "app.py").unlink()
+    with pytest.raises(errors.HubError, match="app.py"):
+        hub.upload_studio_space("finetuner-studio", token=alice, root=studio_source)
