@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .tasks import TASKS  # the registry imports nothing heavy
 
 SCHEDULERS = (
     "linear",
@@ -85,6 +86,26 @@ class DataConfig:
     max_train_samples: int | None = field(default=None, metadata=_help("Use at most this many training examples."))
     max_eval_samples: int | None = field(default=None, metadata=_help("Use at most this many validation examples."))
     max_predict_samples: int | None = field(default=None, metadata=_help("Use at most this many test examples."))
+    # Columns of the other tasks; each is auto-detected from common names when empty.
+    tokens_column_name: str | None = field(
+        default=None, metadata=_help("Token classification: the column holding each sentence's words (a list). Auto: tokens, words.")
+    )
+    tags_column_name: str | None = field(
+        default=None, metadata=_help("Token classification: the column holding one tag per word, e.g. B-person, I-person, O. Auto: ner_tags, tags, labels.")
+    )
+    prompt_column_name: str | None = field(
+        default=None,
+        metadata=_help("Causal LM: the prompt column, or a chat 'messages' column. Auto: messages, prompt, instruction (+ input), question."),
+    )
+    completion_column_name: str | None = field(
+        default=None, metadata=_help("Causal LM: the answer the model learns to write. Auto: completion, output, response, answer.")
+    )
+    document_column_name: str | None = field(
+        default=None, metadata=_help("Seq2seq: the input document column. Auto: document, article, text, source, input.")
+    )
+    summary_column_name: str | None = field(
+        default=None, metadata=_help("Seq2seq: the target summary column. Auto: summary, highlights, abstract, target, output.")
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.text_column_names, str):
@@ -112,29 +133,77 @@ class DataConfig:
 class ModelConfig:
     """Which model, which task, and how inputs are cut."""
 
-    model_name_or_path: str = field(
-        default_factory=default_model_path,
-        metadata=_help("Hub model id or local folder. The default is all-MiniLM-L6-v2, bundled for offline use."),
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata=_help(
+            "Hub model id or local folder. Empty: the task's default (classification and NER: all-MiniLM-L6-v2, bundled "
+            "for offline use; causal LM: HuggingFaceTB/SmolLM2-135M-Instruct; seq2seq: google/flan-t5-small, from the Hub)."
+        ),
     )
-    task: str = field(default="text-classification", metadata=_help("What the model learns to do."))
+    task: str = field(
+        default="text-classification",
+        metadata=_help("What the model learns to do.", choices=tuple(TASKS)),
+    )
     tokenizer_name: str | None = field(default=None, metadata=_help("Tokenizer id or folder, if not the model's own."))
     model_revision: str = field(default="main", metadata=_help("Branch, tag or commit of a Hub model."))
-    max_seq_length: int = field(
-        default=128, metadata=_help("Longest input in tokens; longer texts are truncated. Batches are padded only to their longest text.")
+    max_seq_length: int | None = field(
+        default=None,
+        metadata=_help(
+            "Longest input in tokens; longer texts are truncated. Batches are padded only to their longest text. "
+            "Empty: the task's default (128 for classification and NER, 512 for causal LM and seq2seq)."
+        ),
     )
     trust_remote_code: bool = field(
         default=False, metadata=_help("Run model code shipped in the model repository. Only for repositories you trust.")
     )
+    label_all_tokens: bool = field(
+        default=False,
+        metadata=_help("Token classification: train on every sub-word token of a word (B- becomes I- after the first), not only the first."),
+    )
+    max_target_length: int = field(
+        default=64, metadata=_help("Seq2seq: longest target summary in tokens; longer summaries are truncated for training.")
+    )
+    source_prefix: str = field(
+        default="", metadata=_help("Seq2seq: text put before every document, e.g. 'summarize: ' for T5 models.")
+    )
+    generation_max_new_tokens: int = field(
+        default=128, metadata=_help("Causal LM and seq2seq: most tokens generated per answer or summary when evaluating.")
+    )
+    use_lora: bool = field(
+        default=False,
+        metadata=_help("Causal LM: train small LoRA adapters instead of every weight (less memory, less forgetting); merged into the model on export."),
+    )
+    lora_r: int = field(default=16, metadata=_help("LoRA rank: size of the adapters. 8-64 is usual; larger learns more and costs more."))
+    lora_alpha: int = field(default=32, metadata=_help("LoRA scaling: updates are multiplied by lora_alpha / lora_r. Often twice the rank."))
+    lora_dropout: float = field(default=0.05, metadata=_help("Dropout on the LoRA adapters' input, against over-fitting small data."))
+    lora_target_modules: list[str] | None = field(
+        default=None,
+        metadata=_help("Layers that get adapters, comma-separated (e.g. q_proj,v_proj). Empty: every linear layer except the output head."),
+    )
 
     def __post_init__(self) -> None:
-        from .tasks import TASKS  # noqa: PLC0415 - the registry imports nothing heavy
+        from .tasks import default_model  # noqa: PLC0415
 
         if self.task not in TASKS:
             raise ConfigError(f"Unknown task '{self.task}'. Choose one of: {', '.join(TASKS)}.")
-        if not self.model_name_or_path or not str(self.model_name_or_path).strip():
-            raise ConfigError("model_name_or_path is empty: give a Hub model id or a local model folder.")
+        if self.model_name_or_path is None or not str(self.model_name_or_path).strip():
+            self.model_name_or_path = default_model(self.task)  # the task's default, written into the run's config
+        if self.max_seq_length is None:
+            self.max_seq_length = TASKS[self.task].default_max_seq_length
         if not 8 <= self.max_seq_length <= 8192:
             raise ConfigError(f"max_seq_length must be between 8 and 8192 tokens, got {self.max_seq_length}.")
+        if not 1 <= self.max_target_length <= 8192:
+            raise ConfigError(f"max_target_length must be between 1 and 8192 tokens, got {self.max_target_length}.")
+        if not 1 <= self.generation_max_new_tokens <= 8192:
+            raise ConfigError(f"generation_max_new_tokens must be between 1 and 8192, got {self.generation_max_new_tokens}.")
+        if isinstance(self.lora_target_modules, str):
+            self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()] or None
+        if self.lora_r < 1:
+            raise ConfigError(f"lora_r must be at least 1, got {self.lora_r}.")
+        if self.lora_alpha <= 0:
+            raise ConfigError(f"lora_alpha must be greater than 0, got {self.lora_alpha}.")
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError(f"lora_dropout must be between 0 and 1, got {self.lora_dropout}.")
 
 
 @dataclass
@@ -162,16 +231,30 @@ class TrainingConfig:
     early_stopping_patience: int | None = field(
         default=None, metadata=_help("Stop after this many evaluations without improvement (empty: never stop early).")
     )
-    metric_for_best_model: str = field(default="f1_macro", metadata=_help("Metric that picks the best checkpoint."))
+    metric_for_best_model: str | None = field(
+        default=None,
+        metadata=_help("Metric that picks the best checkpoint. Empty: the task's own (classification f1_macro, NER f1, causal LM loss, seq2seq rougeL)."),
+    )
     train_sampling_strategy: str = field(
         default="group_by_length",
         metadata=_help("Batch order: 'group_by_length' puts texts of similar length together, so less padding is computed.", choices=SAMPLING_STRATEGIES),
+    )
+    completion_only_loss: bool = field(
+        default=True, metadata=_help("Causal LM: learn only from the answer's tokens, not from the prompt's (recommended).")
+    )
+    packing: bool = field(
+        default=False, metadata=_help("Causal LM: pack several short examples into each max_seq_length sequence: faster, no padding.")
+    )
+    generation_num_samples: int = field(
+        default=32, metadata=_help("Causal LM: validation examples answered by the model for ROUGE/BLEU and the generations table (0: none).")
     )
     extra_training_args: dict[str, Any] = field(
         default_factory=dict, metadata=_help("Any other transformers.TrainingArguments option, passed through.")
     )
 
     def __post_init__(self) -> None:
+        if self.generation_num_samples is None or self.generation_num_samples < 0:
+            raise ConfigError(f"generation_num_samples must be 0 or more, got {self.generation_num_samples}.")
         positive = ("learning_rate", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps")
         for name in positive:
             value = getattr(self, name)
@@ -218,6 +301,29 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        """Checks that need the task: its default metric, and options only some tasks have."""
+        info = TASKS[self.model.task]
+        metric = self.training.metric_for_best_model
+        if metric is None or not str(metric).strip():
+            self.training.metric_for_best_model = info.default_metric
+        else:
+            name = str(metric).strip().removeprefix("eval_")
+            if name not in info.metrics:
+                raise ConfigError(
+                    f"metric_for_best_model '{metric}' is not reported by the {info.name} task; choose one of: {', '.join(info.metrics)} "
+                    "(or leave it empty for the task's default)."
+                )
+            self.training.metric_for_best_model = name
+        for option, feature, what in (
+            (self.model.use_lora, "lora", "use_lora"),
+            (self.training.packing, "packing", "packing"),
+            (self.model.label_all_tokens, "label_all_tokens", "label_all_tokens"),
+        ):
+            if option and feature not in info.features:
+                owners = [name for name, other in TASKS.items() if feature in other.features]
+                raise ConfigError(f"{what} applies to the {', '.join(owners)} task, not to {info.name}; turn it off or change the task.")
 
     def to_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {}

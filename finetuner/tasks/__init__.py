@@ -1,18 +1,106 @@
-"""Task registry: each task is one module in this package; the registry names them without importing them.
+"""Task registry: each task is one module in this package; the registry describes them without importing them.
 
-A task module provides `prepare_data`, `build_model`, `tokenize`, `compute_metrics`, `evaluate` and
-`predict` (see `text_classification.py`). Importing the registry imports nothing heavy, so the config
-can validate task names at start-up.
+A task module implements the hooks listed in `finetuner.tasks.base.HOOKS` (data, tokenizer, features,
+model, trainer, evaluation, export, inference). The generic training loop (`finetuner.train`), the
+evaluation of a finished run (`finetuner.evaluate_run`) and inference (`finetuner.inference`) call only
+those hooks, so adding a task is one module, one line here and one test fixture.
+
+`TaskInfo` holds what the config, the CLI and the studio need *before* anything heavy is imported: the
+task's title, its Hub `pipeline_tag`, its default model and the metrics it reports. Importing this
+package imports nothing heavy, so the config can validate task names at start-up.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 from importlib import import_module
 from types import ModuleType
 
-TASKS = {
-    "text-classification": "finetuner.tasks.text_classification",
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str
+    module: str
+    title: str
+    pipeline_tag: str
+    # A Hub id, or "" for the bundled offline encoder (`finetuner.config.default_model_path()`).
+    default_model: str
+    default_metric: str
+    # Metrics the task reports for a split, without the `eval_`/`test_` prefix; the first ones are the headline.
+    metrics: tuple[str, ...]
+    headline: tuple[str, ...]
+    # Optional features the task supports, so the config can refuse options that would be ignored.
+    features: frozenset[str] = field(default_factory=frozenset)
+    # True when the default model must come from the Hub (no pretrained generative model is bundled).
+    needs_hub_default: bool = False
+    default_max_seq_length: int = 128
+
+
+TASKS: dict[str, TaskInfo] = {
+    "text-classification": TaskInfo(
+        name="text-classification",
+        module="finetuner.tasks.text_classification",
+        title="Text classification",
+        pipeline_tag="text-classification",
+        default_model="",
+        default_metric="f1_macro",
+        metrics=("f1_macro", "accuracy", "loss", "precision_macro", "recall_macro", "f1_weighted", "roc_auc", "average_precision"),
+        headline=("accuracy", "f1_macro", "loss"),
+    ),
+    "token-classification": TaskInfo(
+        name="token-classification",
+        module="finetuner.tasks.token_classification",
+        title="Named-entity recognition (token classification)",
+        pipeline_tag="token-classification",
+        default_model="",
+        default_metric="f1",
+        metrics=("f1", "precision", "recall", "accuracy", "loss"),
+        headline=("f1", "precision", "recall", "accuracy", "loss"),
+        features=frozenset({"label_all_tokens"}),
+    ),
+    "causal-lm": TaskInfo(
+        name="causal-lm",
+        module="finetuner.tasks.causal_lm",
+        title="Instruction tuning (causal language model)",
+        pipeline_tag="text-generation",
+        default_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        default_metric="loss",
+        metrics=("loss", "perplexity", "mean_token_accuracy", "rouge1", "rouge2", "rougeL", "bleu"),
+        headline=("loss", "perplexity", "rougeL", "bleu"),
+        features=frozenset({"lora", "packing", "completion_only_loss", "generation"}),
+        needs_hub_default=True,
+        default_max_seq_length=512,
+    ),
+    "seq2seq": TaskInfo(
+        name="seq2seq",
+        module="finetuner.tasks.seq2seq",
+        title="Summarization (sequence-to-sequence)",
+        pipeline_tag="summarization",
+        default_model="google/flan-t5-small",
+        default_metric="rougeL",
+        metrics=("rougeL", "rouge1", "rouge2", "rougeLsum", "bleu", "loss", "gen_len"),
+        headline=("rouge1", "rouge2", "rougeL", "bleu", "loss"),
+        features=frozenset({"generation", "target_length"}),
+        needs_hub_default=True,
+        default_max_seq_length=512,
+    ),
 }
 
 
 def get_task(name: str) -> ModuleType:
     """The module that implements task `name`."""
-    return import_module(TASKS[name])
+    return import_module(TASKS[name].module)
+
+
+def task_info(name: str) -> TaskInfo:
+    return TASKS[name]
+
+
+def default_model(task: str) -> str:
+    """The model a task starts from when the user did not choose one."""
+    chosen = TASKS[task].default_model
+    if chosen:
+        return chosen
+    from ..config import default_model_path  # noqa: PLC0415 - config imports this package lazily too
+
+    return default_model_path()
