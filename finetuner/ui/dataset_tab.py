@@ -49,10 +49,10 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         gr.Markdown("### Tokenization inspector\nWhat the model will actually read: pick a model and an example, and see its tokens, ids, attention mask and token type ids, and where `max_length` cuts.")
         with gr.Row():
             inspect_model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=defaults["model_name_or_path"], label="Model (tokenizer)", allow_custom_value=True, info="A Hub model id or a local folder; the bundled model works offline.", scale=3)
-            inspect_max_length = gr.Number(value=defaults["max_seq_length"], label="max_length", precision=0, minimum=8, maximum=8192, info=field_help("max_seq_length"), scale=1)
+            inspect_max_length = gr.Number(value=defaults["max_seq_length"], label="max_length", precision=0, info=field_help("max_seq_length"), scale=1)
         with gr.Row():
             inspect_split = gr.Dropdown(["train"], value="train", label="Split", scale=1)
-            inspect_index = gr.Number(value=0, label="Example number", precision=0, minimum=0, info="Row of the split, from 0.", scale=1)
+            inspect_index = gr.Number(value=0, label="Example number", precision=0, info="Row of the split, from 0.", scale=1)
             inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above", scale=3)
         inspect_button = gr.Button("Inspect tokens", variant="secondary")
         token_info = gr.Markdown()
@@ -92,7 +92,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             plots.label_distribution(report["class_counts"], data.label_names),
             plots.text_lengths(lengths),
             gr.Dropdown(choices=splits, value="train"),
-            gr.Number(maximum=len(data.splits["train"]) - 1, value=0),
+            gr.Number(value=0, info=f"Row of the split, from 0 (train has {len(data.splits['train']):,} rows)."),
         )
 
     load_outputs = [ctx.dataset, summary, checks, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index]

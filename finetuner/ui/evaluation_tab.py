@@ -29,8 +29,8 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
     with gr.Tab("3 · Evaluate", id="evaluate") as tab:
         gr.Markdown("### Evaluate a finished run\nScores on held-out data, where the model is confused, and how it compares with simple baselines.")
         with gr.Row():
-            run_picker = gr.Dropdown([], label="Run", info="Completed runs.", scale=3)
-            split_picker = gr.Dropdown([], label="Split", info="The run's test or validation split, or data you evaluated it on.", scale=2)
+            run_picker = gr.Dropdown([], label="Run", info="Completed runs.", scale=3, allow_custom_value=True)
+            split_picker = gr.Dropdown([], label="Split", info="The run's test or validation split, or data you evaluated it on.", scale=2, allow_custom_value=True)
             show_button = gr.Button("Show evaluation", variant="primary", scale=1)
         headline = gr.Markdown()
         with gr.Row():

@@ -29,7 +29,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
     with gr.Tab("4 · Try it", id="try") as tab:
         gr.Markdown("### Try a trained model\nType a text and see the probability of each label, or classify a whole file.")
         with gr.Row():
-            run_picker = gr.Dropdown([], label="Model from run", info="Completed runs.", scale=3)
+            run_picker = gr.Dropdown([], label="Model from run", info="Completed runs.", scale=3, allow_custom_value=True)
             refresh_button = gr.Button("↻", size="sm", scale=0, min_width=40)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -58,7 +58,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             raise DataError("Type a text to classify.")
         if len(text) > MAX_TEXT_CHARS:
             raise DataError(f"The text has {len(text):,} characters; paste at most {MAX_TEXT_CHARS:,}.")
-        predictor = load_predictor(run_id, runs_dir=ctx.runs_dir)
+        predictor = load_predictor(str(ctx.store.get(run_id).path), runs_dir=ctx.runs_dir)
         return predictor.predict([text])[0]
 
     classify_button.click(predict, [run_picker, text], probabilities, api_name="predict", concurrency_limit=2, concurrency_id="inference")
@@ -73,7 +73,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             raise DataError("Choose a completed run first.")
         if not file:
             raise DataError("Upload a file with a text column (CSV, TSV, JSON, JSONL or Parquet).")
-        predictor = load_predictor(run_id, runs_dir=ctx.runs_dir)
+        predictor = load_predictor(str(ctx.store.get(run_id).path), runs_dir=ctx.runs_dir)
         frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
         frame.to_csv(out, index=False)

@@ -22,7 +22,7 @@ STATE_STYLE = {
     "stopped": ("#374151", "#e5e7eb", "Stopped"),
     "interrupted": ("#9a3412", "#ffedd5", "Interrupted"),
 }
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#])")
 
 
 def esc(text: Any) -> str:

@@ -28,7 +28,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
         with gr.Row():
             with gr.Column():
                 gr.Markdown("#### One run")
-                run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run")
+                run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", allow_custom_value=True)
                 details = gr.Markdown()
                 cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, elem_classes="ft-cli")
                 config_box = gr.Code(label="config.yaml", language="yaml", lines=12, interactive=False)
@@ -36,8 +36,8 @@ def build_runs_tab(ctx: StudioContext) -> None:
             with gr.Column():
                 gr.Markdown("#### Compare two runs")
                 with gr.Row():
-                    run_a = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run A")
-                    run_b = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run B")
+                    run_a = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run A", allow_custom_value=True)
+                    run_b = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run B", allow_custom_value=True)
                 compare_button = gr.Button("Compare", variant="primary")
                 compare_plot = gr.Plot(label="Curves")
                 diff_table = gr.Dataframe(headers=["option", "run A", "run B"], label="Config differences", interactive=False, wrap=True)

@@ -25,8 +25,8 @@ POLL_SECONDS = 1.0
 METRIC_CHOICES = ["f1_macro", "accuracy", "loss", "precision_macro", "recall_macro", "f1_weighted"]
 
 
-def _number(name: str, label: str, defaults: dict, *, info: str | None = None, precision: int | None = None, minimum: float | None = None, **kwargs) -> gr.Number:
-    return gr.Number(value=defaults[name], label=label, info=info or field_help(name), precision=precision, minimum=minimum, **kwargs)
+def _number(name: str, label: str, defaults: dict, *, info: str | None = None, precision: int | None = None, **kwargs) -> gr.Number:
+    return gr.Number(value=defaults[name], label=label, info=info or field_help(name), precision=precision, **kwargs)
 
 
 def build_training_tab(ctx: StudioContext) -> None:
@@ -39,36 +39,36 @@ def build_training_tab(ctx: StudioContext) -> None:
                 model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=d["model_name_or_path"], label="Model", allow_custom_value=True, info=field_help("model_name_or_path") + " Type any Hub id or folder.")
                 task = gr.Dropdown(list(TASKS), value=d["task"], label="Task", info=field_help("task"))
                 with gr.Row():
-                    learning_rate = _number("learning_rate", "Learning rate", d, minimum=0)
-                    num_train_epochs = _number("num_train_epochs", "Epochs", d, minimum=0)
+                    learning_rate = _number("learning_rate", "Learning rate", d)
+                    num_train_epochs = _number("num_train_epochs", "Epochs", d)
                 with gr.Row():
-                    per_device_train_batch_size = _number("per_device_train_batch_size", "Batch size", d, precision=0, minimum=1)
-                    gradient_accumulation_steps = _number("gradient_accumulation_steps", "Gradient accumulation", d, precision=0, minimum=1)
+                    per_device_train_batch_size = _number("per_device_train_batch_size", "Batch size", d, precision=0)
+                    gradient_accumulation_steps = _number("gradient_accumulation_steps", "Gradient accumulation", d, precision=0)
                 with gr.Row():
-                    max_seq_length = _number("max_seq_length", "Max length (tokens)", d, precision=0, minimum=8)
-                    weight_decay = _number("weight_decay", "Weight decay", d, minimum=0)
+                    max_seq_length = _number("max_seq_length", "Max length (tokens)", d, precision=0)
+                    weight_decay = _number("weight_decay", "Weight decay", d)
                 with gr.Row():
-                    warmup_steps = _number("warmup_steps", "Warm-up", d, minimum=0)
+                    warmup_steps = _number("warmup_steps", "Warm-up", d)
                     lr_scheduler_type = gr.Dropdown(list(SCHEDULERS), value=d["lr_scheduler_type"], label="Learning-rate schedule", info=field_help("lr_scheduler_type"))
                 with gr.Row():
                     eval_strategy = gr.Radio(list(EVAL_STRATEGIES), value=d["eval_strategy"], label="Evaluate", info="When to score the validation split: every epoch, every N steps, or never.")
-                    early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, minimum=0, info="Stop after this many evaluations without improvement; 0 = never stop early.")
+                    early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, info="Stop after this many evaluations without improvement; 0 = never stop early.")
                 seed = _number("seed", "Seed", d, precision=0)
                 with gr.Accordion("Advanced options", open=False):
                     with gr.Row():
-                        eval_steps = gr.Number(value=0, label="Evaluate every N steps", precision=0, minimum=0, info=field_help("eval_steps") + " 0 = unset.")
+                        eval_steps = gr.Number(value=0, label="Evaluate every N steps", precision=0, info=field_help("eval_steps") + " 0 = unset.")
                         max_steps = _number("max_steps", "Max steps", d, precision=0)
                     with gr.Row():
-                        logging_steps = _number("logging_steps", "Log every N steps", d, precision=0, minimum=1)
-                        per_device_eval_batch_size = _number("per_device_eval_batch_size", "Eval batch size", d, precision=0, minimum=1)
+                        logging_steps = _number("logging_steps", "Log every N steps", d, precision=0)
+                        per_device_eval_batch_size = _number("per_device_eval_batch_size", "Eval batch size", d, precision=0)
                     with gr.Row():
                         metric_for_best_model = gr.Dropdown(METRIC_CHOICES, value=d["metric_for_best_model"], label="Metric for the best checkpoint", allow_custom_value=True, info=field_help("metric_for_best_model"))
-                        save_total_limit = _number("save_total_limit", "Checkpoints kept", d, precision=0, minimum=1)
+                        save_total_limit = _number("save_total_limit", "Checkpoints kept", d, precision=0)
                     train_sampling_strategy = gr.Radio(list(SAMPLING_STRATEGIES), value=d["train_sampling_strategy"], label="Batch order", info=field_help("train_sampling_strategy"))
                     with gr.Row():
-                        validation_split_ratio = _number("validation_split_ratio", "Validation share", d, minimum=0, maximum=0.9)
-                        test_split_ratio = _number("test_split_ratio", "Test share", d, minimum=0, maximum=0.9)
-                        max_train_samples = gr.Number(value=0, label="Max training examples", precision=0, minimum=0, info=field_help("max_train_samples") + " 0 = all.")
+                        validation_split_ratio = _number("validation_split_ratio", "Validation share", d)
+                        test_split_ratio = _number("test_split_ratio", "Test share", d)
+                        max_train_samples = gr.Number(value=0, label="Max training examples", precision=0, info=field_help("max_train_samples") + " 0 = all.")
                     extra_training_args = gr.Code(value="", language="yaml", label="Extra TrainingArguments (YAML)", lines=3, interactive=True)
                     gr.Markdown("Any `transformers.TrainingArguments` option, e.g. `bf16: true` or `optim: adafactor`.")
                     run_name = gr.Textbox(value="", label="Run name (optional)", placeholder="auto: date-model-xxxx", info="Letters, digits, '.', '_' and '-'.")
@@ -88,11 +88,11 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Row():
                     run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
                     refresh_button = gr.Button("↻", size="sm", scale=0, min_width=40)
-                progress = gr.HTML(render.progress_card(None))
+                progress = gr.HTML(render.progress_card(None), label="Progress")
                 with gr.Row():
                     stop_button = gr.Button("Stop", variant="stop", interactive=False)
                     resume_button = gr.Button("Resume", interactive=False)
-                notice = gr.Markdown()
+                notice = gr.Markdown(label="Message")
                 curves_plot = gr.Plot(label="Training curves")
                 log_box = gr.Textbox(value="", label="Log", lines=10, max_lines=10, autoscroll=True, interactive=False, elem_classes="ft-log")
                 snapshot = gr.JSON(label="Progress snapshot", visible=False)
@@ -146,7 +146,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None)
         busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
         note = f"Started run **{run.id}**." + (" Another run is training, so this one waits in the queue." if busy else "")
-        return run.id, run.id, gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id), note
+        return run.id, gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id), note
 
     estimate_button.click(estimate_training, [*form_inputs, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
 
@@ -182,10 +182,12 @@ def build_training_tab(ctx: StudioContext) -> None:
             await asyncio.sleep(POLL_SECONDS)
 
     live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button]
+    # The followed run is remembered in the browser, so a reload follows it again.
+    ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
 
     start_button.click(
-        start_training, [*form_inputs, run_name, ctx.dataset], [ctx.current_run, ctx.saved_run, run_picker, notice],
+        start_training, [*form_inputs, run_name, ctx.dataset], [ctx.current_run, run_picker, notice],
         api_name="start_training", concurrency_limit=1, concurrency_id="launch", cancels=[follow_event],
     )
 
@@ -193,9 +195,9 @@ def build_training_tab(ctx: StudioContext) -> None:
     def select_run(run_id):
         """Follow another run on this page."""
         run = ctx.store.get(run_id)
-        return run.id, run.id, ""
+        return run.id, ""
 
-    run_picker.input(select_run, run_picker, [ctx.current_run, ctx.saved_run, notice], api_name="select_run", cancels=[follow_event])
+    run_picker.input(select_run, run_picker, [ctx.current_run, notice], api_name="select_run", cancels=[follow_event])
 
     @ui_errors
     def stop_training(run_id):
@@ -212,15 +214,15 @@ def build_training_tab(ctx: StudioContext) -> None:
     def resume_training(run_id):
         """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
         run = ctx.store.get(run_id)
-        yield "", gr.skip(), gr.skip()  # re-arms the follower: the id changes back below
+        yield "", gr.skip()  # re-arms the follower: the id changes back below
         try:
             launcher.resume_training(run)
         except Exception:
-            yield run.id, gr.skip(), gr.skip()
+            yield run.id, gr.skip()
             raise
-        yield run.id, run.id, f"Resumed run **{run.id}** from its last checkpoint."
+        yield run.id, f"Resumed run **{run.id}** from its last checkpoint."
 
-    resume_button.click(resume_training, ctx.current_run, [ctx.current_run, ctx.saved_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
+    resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
 
     def refresh_runs(current):
         return gr.Dropdown(choices=services.run_choices(ctx.store), value=current or None)

@@ -1,0 +1,200 @@
+"""The studio's public API, end to end through gradio_client on a tiny model built by the tests:
+load data, inspect tokens, start, follow to completion, evaluate, predict; stop, queue and resume;
+bad input answered with a clear message."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+REQUIRED = {"/load_dataset", "/inspect_tokens", "/start_training", "/follow_run", "/stop_training", "/resume_training", "/list_runs", "/evaluate_run", "/predict"}
+TINY_OPTIONS = {
+    "max_seq_length": 32,
+    "learning_rate": 3e-3,
+    "per_device_train_batch_size": 8,
+    "num_train_epochs": 2,
+    "logging_steps": 1,
+    "warmup_steps": 0,
+}
+
+
+def load_file(client, path, **columns):
+    return client.predict(
+        source="Upload files", train_file=handle_file(str(path)), validation_file=None, test_file=None, api_name="/load_dataset", **columns
+    )
+
+
+def start(client, model_dir, **options) -> str:
+    run_id, _, _ = client.predict(model_name_or_path=str(model_dir), **{**TINY_OPTIONS, **options}, api_name="/start_training")
+    return run_id
+
+
+def follow(client, run_id, until=lambda snap: snap["done"], *, with_html: bool = False) -> list:
+    """Snapshots streamed by /follow_run until `until` holds (or the run ends); with the progress HTML."""
+    job = client.submit(run_id, api_name="/follow_run")
+    seen = []
+    for outputs in job:
+        snap = outputs[0]
+        if snap:
+            seen.append((snap, outputs[1]) if with_html else snap)
+            if until(snap) or snap["done"]:
+                break
+    job.cancel()
+    return seen
+
+
+def test_every_action_is_a_named_endpoint(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert REQUIRED <= set(endpoints)
+    names = [p["parameter_name"] for p in endpoints["/start_training"]["parameters"]]
+    assert {"model_name_or_path", "learning_rate", "per_device_train_batch_size", "num_train_epochs", "early_stopping_patience"} <= set(names)
+    assert "selection" not in names and "request" not in names, "session state and the request stay out of the API"
+
+
+def test_app_import_does_not_load_torch():
+    import subprocess
+
+    code = "import sys, app; from finetuner.ui.studio import build_studio; build_studio(sys.argv[1]); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code, "/tmp/finetuner-import-check"], capture_output=True, text=True, check=True, cwd=".")
+    assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_load_the_example_and_a_file(client, reviews_csv):
+    summary, checks, text_column, pair_column, label_column, preview, label_plot, length_plot, *_ = client.predict(
+        train_file=None, validation_file=None, test_file=None, api_name="/load_dataset"
+    )
+    assert "movie reviews" in summary and "2 classes" in summary
+    assert "Data checks" in checks
+    summary, checks, text_column, _, label_column, preview, *_ = load_file(client, reviews_csv)
+    assert "120 rows" in summary and "reviews.csv" in summary
+    assert text_column["value"] == "text" and label_column["value"] == "label"
+    assert preview["headers"] == ["text", "label"] and len(preview["data"]) == 50
+    assert label_plot is not None and length_plot is not None
+
+
+def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
+    path = tmp_path / "html.csv"
+    texts = [f"<b>bold</b> & <script>alert({i})</script> great film" for i in range(6)] + [f"<i>dull</i> plot <script>x({i})</script> boring" for i in range(6)]
+    frame = pd.DataFrame({"text": texts, "label": ["positive"] * 6 + ["negative"] * 6})
+    frame.to_csv(path, index=False)
+    load_file(client, path)
+    summary, chips, details, plot = client.predict(model_name_or_path=str(tiny_model_dir), max_length=8, split="train", index=0, text="", api_name="/inspect_tokens")
+    assert "truncated" in summary
+    assert "[CLS]" in chips and "[SEP]" in chips and "✂" in chips
+    assert "<script>" not in chips and "&lt;" in chips, "dataset text is escaped, never live HTML"
+    assert [row[1] for row in details["data"]][:1] == ["[CLS]"]
+    summary, chips, *_ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="the film was great", api_name="/inspect_tokens")
+    assert "fits without truncation" in summary
+
+
+def test_train_follow_evaluate_predict(client, studio, tiny_model_dir, reviews_csv, tmp_path):
+    load_file(client, reviews_csv)
+    estimate = client.predict(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/estimate_training")
+    assert "Steps" in estimate and "24" in estimate  # 96 training rows / batch 8 x 2 epochs
+    run_id = start(client, tiny_model_dir)
+    snaps = follow(client, run_id)
+    final = snaps[-1]
+    assert final["state"] == "completed", final
+    assert final["fraction"] == 1.0 and final["train"] and len(final["eval"]) == 2
+    assert any("evaluation at step" in line for line in final["log"])
+    assert len(snaps) >= 2, "progress is streamed, not only the end"
+
+    table, *_ = client.predict(api_name="/list_runs")
+    assert run_id in [row[0] for row in table["data"]]
+
+    headline, metrics, per_class, epochs, confusion, f1, roc, pr, baselines, wrong, predictions = client.predict(run_id, "test", api_name="/evaluation_report")
+    assert "accuracy" in headline
+    assert "majority class" in metrics["headers"]
+    assert {"label", "precision", "recall", "f1", "support"} <= set(per_class["headers"])
+    assert len(epochs["data"]) == 2
+    assert pd.read_csv(predictions).shape[0] == 12
+
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"text": ["the film was wonderful and fun", "the plot was dreadful and dull"] * 5, "label": ["positive", "negative"] * 5}).to_csv(other, index=False)
+    splits, headline, *_ = client.predict(run_id, handle_file(str(other)), "", "", "test", api_name="/evaluate_run")
+    assert splits["value"] == "extra:other" and "10 examples" in headline
+
+    probabilities = client.predict(run_id, "the film was wonderful and fun", api_name="/predict")
+    assert {c["label"] for c in probabilities["confidences"]} == {"negative", "positive"}
+    preview, csv_path = client.predict(run_id, handle_file(str(other)), "", api_name="/predict_file")
+    assert {"predicted", "confidence", "prob_positive"} <= set(preview["headers"])
+    assert len(pd.read_csv(csv_path)) == 10
+
+    command = client.predict(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/cli_command")
+    assert command.startswith("python -m finetuner") and "--learning_rate 0.003" in command and "--train_file" in command
+
+
+def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
+    load_file(client, reviews_csv)
+    first = start(client, tiny_model_dir, num_train_epochs=500, eval_strategy="no", logging_steps=5)
+    follow(client, first, until=lambda snap: snap["state"] == "running" and snap["step"] >= 5)
+    second = start(client, tiny_model_dir, num_train_epochs=1)
+    snap, html = follow(client, second, until=lambda snap: "waiting for the training" in (snap.get("message") or "").lower(), with_html=True)[-1]
+    assert snap["state"] == "queued", "one training at a time: the second launch waits"
+    assert f"waiting for run {first}" in html
+    assert "stopped before it started" in client.predict(second, api_name="/stop_training")
+
+    assert "saves a checkpoint" in client.predict(first, api_name="/stop_training")
+    stopped = follow(client, first)[-1]
+    assert stopped["state"] == "stopped", stopped
+    stopped_at = stopped["step"]
+    assert 0 < stopped_at < stopped["total_steps"]
+
+    resumed_id, message = client.predict(first, api_name="/resume_training")
+    assert resumed_id == first and "Resumed" in message
+    resumed = follow(client, first, until=lambda snap: snap["state"] == "running" and snap["step"] > stopped_at)[-1]
+    assert resumed["step"] > stopped_at, "resume continues from the checkpoint, not from step 0"
+    client.predict(first, api_name="/stop_training")
+    assert follow(client, first)[-1]["state"] == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda c, csv, model: load_file(c, csv, label_column="sentiment"), "no column 'sentiment'"),
+        (lambda c, csv, model: c.predict(source="Hugging Face Hub", train_file=None, validation_file=None, test_file=None, hub_dataset="", api_name="/load_dataset"), "Enter a Hugging Face dataset id"),
+        (lambda c, csv, model: start(c, model, learning_rate=5), "learning_rate 5"),
+        (lambda c, csv, model: start(c, model, per_device_train_batch_size=0), "per_device_train_batch_size must be greater than 0"),
+        (lambda c, csv, model: start(c, "/no/such/model"), "does not exist"),
+        (lambda c, csv, model: c.predict("no-such-run", "hello", api_name="/predict"), "No run 'no-such-run'"),
+        (lambda c, csv, model: c.predict("", api_name="/resume_training"), "valid run id"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(client, reviews_csv, tiny_model_dir, call, words):
+    with pytest.raises(AppError) as raised:
+        call(client, reviews_csv, tiny_model_dir)
+    assert words.lower() in str(raised.value).lower()
+    assert "Traceback" not in str(raised.value)
+
+
+def test_malformed_upload_gets_a_clear_message(client, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b'text,label\n"unclosed quote,positive\nfine,negative\n\xff\xfe')
+    with pytest.raises(AppError) as raised:
+        load_file(client, broken)
+    assert "UTF-8" in str(raised.value) or "well-formed" in str(raised.value)
+    summary, *_ = client.predict(train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    assert "movie reviews" in summary, "after an error the session still works"
+
+
+def test_sessions_do_not_share_data(studio, reviews_csv, tiny_model_dir):
+    from gradio_client import Client
+
+    first, second = Client(studio[0], verbose=False), Client(studio[0], verbose=False)
+    load_file(first, reviews_csv)
+    command_first = first.predict(model_name_or_path=str(tiny_model_dir), api_name="/cli_command")
+    command_second = second.predict(model_name_or_path=str(tiny_model_dir), api_name="/cli_command")
+    assert "reviews.csv" in command_first
+    assert "movie_reviews.csv" in command_second, "the other session still has the example dataset"
+
+
+def test_uploads_are_kept_for_reproducibility(client, studio, reviews_csv):
+    load_file(client, reviews_csv)
+    command = client.predict(model_name_or_path="some/model", api_name="/cli_command")
+    uploads = studio[1] / "uploads"
+    kept = list(uploads.glob("*/reviews.csv"))
+    assert len(kept) == 1 and str(kept[0]) in command
