@@ -59,7 +59,9 @@ def build_hub_tab(ctx: StudioContext) -> None:
                 account_button = gr.Button("Check account", variant="secondary")
                 account = gr.Markdown()
         with gr.Row():
-            run_choice = gr.Dropdown([], label="Run", info="A completed run to push now, or a training run to push when it finishes.", scale=4)
+            # On a shared page the list is filled per visitor (on load / refresh), never at build time,
+            # which would put every user's run ids in the page config. The handlers check ownership.
+            run_choice = gr.Dropdown([] if shared else _choices(ctx.store.list()), label="Run", allow_custom_value=True, info="A completed run to push now, or a training run to push when it finishes.", scale=4)
             refresh_button = gr.Button("↻ Refresh runs", scale=1)
         with gr.Row():
             repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username.", scale=3)
@@ -138,16 +140,18 @@ def build_hub_tab(ctx: StudioContext) -> None:
             except HubTokenMissingError:
                 return gr.update(choices=[], value=None, info="Sign in (or paste your token) to see the runs you started.")
             owner = user.name
-        runs = [r for r in ctx.store.list(owner=owner) if r.state == COMPLETED or r.state in ACTIVE_STATES]
-        choices = [(_run_label(r), r.id) for r in runs]
+        choices = _choices(ctx.store.list(owner=owner))
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     @ui_errors
     def hub_card_preview(run_id, repo, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, oauth_token: gr.OAuthToken | None):
         """The model card of a completed run exactly as it will be pushed, and its images."""
-        user = None
-        if shared or (typed_token or oauth_token):
+        try:
             _token, user = session(typed_token, oauth_token)
+        except HubTokenMissingError:
+            if shared:
+                raise
+            user = None  # locally a preview needs no token; the snippet then shows the name as typed
         run = visible_run(run_id, user)
         bundle = build_card(run, card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user))
         images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
@@ -197,7 +201,14 @@ def build_hub_tab(ctx: StudioContext) -> None:
         concurrency_id="hub_upload",
     )
     deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
+    if getattr(ctx, "demo", None) is not None:  # fill the run list when the page opens
+        ctx.demo.load(hub_runs, [token_box], run_choice, api_visibility="private")
     ctx.components.update(hub_run=run_choice, hub_repo=repo_name)
+
+
+def _choices(runs: list[Run]) -> list[tuple[str, str]]:
+    """Completed runs (to push now) and training ones (to push when they finish), newest first."""
+    return [(_run_label(r), r.id) for r in runs if r.state == COMPLETED or r.state in ACTIVE_STATES]
 
 
 def _run_label(run: Run) -> str:

@@ -1,0 +1,71 @@
+"""`python -m finetuner push | card | deploy-space | space-upload | train --push_to_hub` against the loopback Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CANARY
+from hub_helpers import files_containing, front_matter
+
+from finetuner.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_push_card_and_deploy_space(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("HF_TOKEN", alice)
+    runs = ["--runs_dir", str(hub_runs_dir)]
+
+    assert main([*runs, "card", trained_run.id, "--repo_id", "alice/cli-model", "--output_dir", str(tmp_path / "card")]) == 0
+    card = (tmp_path / "card" / "README.md").read_text()
+    assert 'model="alice/cli-model"' in card and (tmp_path / "card" / "images" / "confusion_matrix.png").is_file()
+
+    assert main([*runs, "push", trained_run.id, "--repo_id", "cli-model", "--license", "apache-2.0", "--language", "en,fr"]) == 0
+    out = capsys.readouterr().out
+    assert f"Pushed alice/cli-model (private): {hub_server.url}/alice/cli-model" in out
+    meta = front_matter(hub_server.repo("alice/cli-model").text("README.md"))
+    assert meta["license"] == "apache-2.0" and meta["language"] == ["en", "fr"]
+
+    assert main([*runs, "deploy-space", trained_run.id, "--public"]) == 0  # the run knows where it was pushed
+    out = capsys.readouterr().out
+    assert "Space alice/cli-model-demo (public)" in out
+    assert not hub_server.repo("alice/cli-model-demo", "space").private
+
+
+def test_errors_exit_2_with_the_fix(hub_server, trained_run, hub_runs_dir, capsys):
+    assert main(["--runs_dir", str(hub_runs_dir), "push", trained_run.id, "--repo_id", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "error: No Hugging Face token" in err and "HF_TOKEN" in err
+
+
+def test_train_push_to_hub_checks_the_token_before_training(hub_server, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch, capsys):
+    runs_dir = tmp_path / "runs"
+    train = ["--runs_dir", str(runs_dir), "train", "--model_name_or_path", str(tiny_model_dir), "--train_file", str(sentiment_csv), "--max_steps", "2", "--eval_strategy", "no", "--max_seq_length", "32"]
+
+    monkeypatch.setenv("HF_TOKEN", CANARY)  # not a token the Hub knows
+    assert main([*train, "--push_to_hub", "--hub_model_id", "pushed-at-end"]) == 2
+    assert "401" in capsys.readouterr().err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())  # failed before a run was even created
+
+    reader = hub_server.add_user("alice", token="hf_alice_read_only_0123456789", role="read")
+    monkeypatch.setenv("HF_TOKEN", reader)
+    assert main([*train, "--push_to_hub", "--hub_model_id", "pushed-at-end"]) == 2
+    assert "read-only" in capsys.readouterr().err
+
+    hub_server.add_user("alice", token=CANARY, plan="pro")
+    monkeypatch.setenv("HF_TOKEN", CANARY)
+    assert main([*train, "--push_to_hub", "--hub_model_id", "pushed-at-end", "--hub_private_repo", "false"]) == 0
+    out = capsys.readouterr().out
+    assert "will be pushed when training completes" in out and "Pushed alice/pushed-at-end (public)" in out
+    assert "model.safetensors" in hub_server.repo("alice/pushed-at-end").files
+    assert files_containing(runs_dir, CANARY) == []  # the token reached no file of the run
+
+
+@pytest.mark.skipif(not (ROOT / "app.py").is_file(), reason="app.py (the studio's entry point) is not in this checkout yet")
+def test_space_upload_command(hub_server, alice, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", alice)
+    assert main(["space-upload", "--space_name", "studio", "--hardware", "t4-small"]) == 0
+    assert "Space alice/studio (private)" in capsys.readouterr().out
+    space = hub_server.repo("alice/studio", "space")
+    assert {"app.py", "README.md", "requirements.txt", "finetuner/cli.py"} <= set(space.files)

@@ -1,0 +1,102 @@
+"""The studio's Hub tab through its API (gradio_client), with OAuth tokens passed by the client."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import gradio as gr
+import pytest
+from gradio_client import Client
+
+from finetuner.runs import RunStore
+
+ENDPOINTS = ("/hub_account", "/hub_runs", "/hub_card_preview", "/hub_push", "/hub_deploy_space")
+
+
+@contextlib.contextmanager
+def hub_tab_app(runs_dir):
+    """Only the Hub tab, in a page built the way the studio builds it."""
+    from finetuner.ui.hub_tab import build_hub_tab
+    from finetuner.ui.studio import StudioContext
+
+    with gr.Blocks() as demo:
+        values = dict(
+            demo=demo,
+            runs_dir=runs_dir,
+            store=RunStore(runs_dir),
+            dataset=gr.State({}),
+            current_run=gr.Textbox(visible=False),
+            saved_run=gr.BrowserState(None, storage_key="finetuner-test-run"),
+        )
+        ctx = StudioContext(**{f.name: values[f.name] for f in dataclasses.fields(StudioContext) if f.name in values})
+        with gr.Tabs():
+            build_hub_tab(ctx)
+    demo.queue()
+    demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo
+    finally:
+        demo.close()
+
+
+def _error(call) -> str:
+    with pytest.raises(Exception) as caught:
+        call()
+    return str(caught.value)
+
+
+def test_endpoints_take_the_oauth_token_and_push(hub_server, alice, trained_run, hub_runs_dir):
+    with hub_tab_app(hub_runs_dir) as demo:
+        client = Client(demo.local_url, oauth_token=alice, verbose=False)
+        api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        for name in ENDPOINTS:
+            assert name in api, name
+        assert "Signed in as **alice**" in client.predict("", api_name="/hub_account")
+        runs = client.predict("", api_name="/hub_runs")
+        assert trained_run.id in str(runs)
+
+        body, images, source = client.predict(trained_run.id, "tab-model", "mit", "en", "", "", "A test model.", "", api_name="/hub_card_preview")[:3]
+        assert "## Evaluation" in body and "A test model." in body and source.startswith("---\n")
+        assert "alice/tab-model" in source and len(images) == 2
+
+        message = client.predict(trained_run.id, "tab-model", True, "mit", "en", "", "", "", "", api_name="/hub_push")
+        assert "Pushed **alice/tab-model** (private)" in message
+        assert "model.safetensors" in hub_server.repo("alice/tab-model").files
+
+        deployed = client.predict(trained_run.id, "", "", "", api_name="/hub_deploy_space")  # uses the run's pushed repo
+        assert "alice/tab-model-demo" in deployed and "HF_TOKEN" in deployed
+        assert hub_server.repo("alice/tab-model-demo", "space").sdk == "gradio"
+
+
+def test_typed_token_works_and_missing_token_says_what_to_do(hub_server, alice, trained_run, hub_runs_dir):
+    with hub_tab_app(hub_runs_dir) as demo:
+        client = Client(demo.local_url, verbose=False)
+        assert "Signed in as **alice**" in client.predict(alice, api_name="/hub_account")
+        message = _error(lambda: client.predict(trained_run.id, "x", True, "(not specified)", "", "", "", "", "", api_name="/hub_push"))
+        assert "No Hugging Face token" in message and "settings/tokens" in message
+        message = _error(lambda: client.predict(trained_run.id, "x", True, "(not specified)", "", "", "", "", "hf_not_a_real_token_000000", api_name="/hub_push"))
+        assert "401" in message and "hf_not_a_real_token_000000" not in message
+    assert not hub_server.requests_to("POST", "/api/repos/create")
+
+
+def test_shared_page_shows_and_publishes_only_your_runs(hub_server, alice, trained_run, hub_runs_dir, monkeypatch):
+    bob = hub_server.add_user("bob", token="hf_bob_token_for_tab_test_0000", plan="pro")
+    monkeypatch.setenv("FINETUNER_SHARED", "1")
+    monkeypatch.setenv("HF_TOKEN", alice)  # the server's own token: must not serve visitors
+    with hub_tab_app(hub_runs_dir) as demo:
+        anonymous = Client(demo.local_url, verbose=False)
+        message = _error(lambda: anonymous.predict(trained_run.id, "x", True, "(not specified)", "", "", "", "", "", api_name="/hub_push"))
+        assert "No Hugging Face token" in message
+        assert trained_run.id not in str(anonymous.predict("", api_name="/hub_runs"))
+
+        as_bob = Client(demo.local_url, oauth_token=bob, verbose=False)
+        assert trained_run.id not in str(as_bob.predict("", api_name="/hub_runs"))
+        message = _error(lambda: as_bob.predict(trained_run.id, "stolen", True, "(not specified)", "", "", "", "", "", api_name="/hub_push"))
+        assert "not one of yours" in message
+        message = _error(lambda: as_bob.predict(trained_run.id, "stolen", "(not specified)", "", "", "", "", "", api_name="/hub_card_preview"))
+        assert "not one of yours" in message
+
+        as_alice = Client(demo.local_url, oauth_token=alice, verbose=False)
+        assert trained_run.id in str(as_alice.predict("", api_name="/hub_runs"))
+    assert ("model", "bob/stolen") not in hub_server.repos
