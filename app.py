@@ -1,6 +1,6 @@
 """Launch the finetuner studio: `python app.py` and open the printed address.
 
-    python app.py [--host 0.0.0.0] [--port 7860] [--share] [--runs-dir runs]
+    python app.py [--host 0.0.0.0] [--port 7860] [--share] [--auth user:password] [--runs-dir runs]
 
 Works offline as is: the bundled model and the example dataset are preselected. torch and
 transformers load only when a model is first used, so the page is up in seconds.
@@ -18,15 +18,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="Port (default 7860).")
     parser.add_argument("--share", action="store_true", help="Also open a temporary public link through Gradio's share servers.")
     parser.add_argument("--runs-dir", default=os.environ.get("FINETUNER_RUNS_DIR", "runs"), help="Folder of the run folders (default: runs).")
+    parser.add_argument("--auth", action="append", metavar="USER:PASSWORD", help="Ask for this login before showing the page (repeat for more users); use it with --share.")
     return parser.parse_args(argv)
+
+
+def auth_pairs(values: list[str] | None) -> list[tuple[str, str]] | None:
+    """--auth user:password (repeatable) -> Gradio's auth list."""
+    if not values:
+        return None
+    pairs = []
+    for value in values:
+        user, sep, password = value.partition(":")
+        if not sep or not user or not password:
+            raise SystemExit(f"--auth expects USER:PASSWORD, got '{value}'.")
+        pairs.append((user, password))
+    return pairs
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     from finetuner.ui.studio import build_studio, launch_options
 
+    if args.share:
+        # A share link reaches people other than the server's owner: the Hub tab then uses each visitor's
+        # own token, never the server's HF_TOKEN (unless FINETUNER_ALLOW_SERVER_TOKEN=1), and lists only their runs.
+        os.environ["FINETUNER_SHARED"] = "1"
     demo = build_studio(args.runs_dir)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth_pairs(args.auth), **launch_options())
 
 
 if __name__ == "__main__":
