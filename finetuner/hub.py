@@ -118,6 +118,20 @@ def on_spaces() -> bool:
     return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
 
 
+def shared_mode() -> bool:
+    """Is this studio reachable by people other than its owner? On a Space, or when app.py was started
+    with --share (it sets FINETUNER_SHARED=1). Then each visitor uses their own token and sees only
+    the runs they started (`RunStore.list(owner=...)` with `session_owner`)."""
+    return on_spaces() or os.environ.get("FINETUNER_SHARED", "").lower() in ("1", "true", "yes")
+
+
+def session_owner(*, oauth_token: str | None = None, typed_token: str | None = None, endpoint: str | None = None) -> str | None:
+    """The Hub username of a studio session (from its login or typed token), to tag and filter runs on a
+    shared studio; None when the session has no token. The server's own token never counts."""
+    token = pick_token(oauth_token=oauth_token, typed_token=typed_token, allow_environment=False)
+    return check_token(token, endpoint=endpoint, allow_environment=False).name if token else None
+
+
 def server_token_allowed(*, shared: bool) -> bool:
     """May a page visitor's push use the server's own token (HF_TOKEN / saved login)?
 
@@ -744,5 +758,7 @@ __all__ = [
     "pick_token",
     "push_run",
     "server_token_allowed",
+    "session_owner",
+    "shared_mode",
     "upload_studio_space",
 ]

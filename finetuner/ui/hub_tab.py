@@ -14,8 +14,6 @@ the runs started under their Hub username, and the server's own token is not use
 set FINETUNER_ALLOW_SERVER_TOKEN=1.
 """
 
-import os
-
 import gradio as gr
 
 from .. import hub
@@ -30,8 +28,8 @@ NOT_SPECIFIED = "(not specified)"
 
 
 def is_shared(ctx: StudioContext) -> bool:
-    """A page others can reach: a Space, a share link, or an app started with FINETUNER_SHARED=1."""
-    return bool(getattr(ctx, "shared", False)) or hub.on_spaces() or os.environ.get("FINETUNER_SHARED", "").lower() in ("1", "true", "yes")
+    """A page others can reach: a Space, or a share link (app.py --share sets FINETUNER_SHARED=1)."""
+    return bool(getattr(ctx, "shared", False)) or hub.shared_mode()
 
 
 def build_hub_tab(ctx: StudioContext) -> None:
