@@ -75,9 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset_config_name")
     evaluate.add_argument("--split", default="test", help="Split of the Hub dataset (default: test).")
 
-    predict = commands.add_parser("predict", help="Label probabilities for texts, from a run or a model folder.")
+    predict = commands.add_parser("predict", help="Predict with a run or a model folder: labels, entities, answers or summaries, by task.")
     predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
-    predict.add_argument("texts", nargs="*", help="Texts to classify.")
+    predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize.")
+    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's generation_max_new_tokens).")
+    predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
+    predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
     predict.add_argument("--input_file", help="CSV/TSV/JSON/JSONL/Parquet with a text column; writes --output_file.")
     predict.add_argument("--text_column_name", help="Text column of --input_file (auto-detected when absent).")
     predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
@@ -201,9 +204,10 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
             print(frame.to_json(orient="records", lines=True))
         return 0
     if not args.texts:
-        raise ConfigError("Give texts to classify, or --input_file.")
-    for text, probabilities in zip(args.texts, predictor.predict(args.texts)):
-        print(json.dumps({"text": text, "label": max(probabilities, key=probabilities.get), "probabilities": probabilities}))
+        raise ConfigError("Give texts to predict on, or --input_file.")
+    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
+    for record in predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None}):
+        print(json.dumps(record, ensure_ascii=False))
     return 0
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +215,11 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
             column = next(c for c, f in split.features.items() if f is label_feature)
             frame[column] = [label_feature.int2str(int(v)) if v is not None and v >= 0 else None for v in frame[column]]
             frame.attrs["label_order"] = list(label_feature.names)
+        for column, feature in split.features.items():  # tag sequences (NER): List(ClassLabel) -> tag names
+            inner = getattr(feature, "feature", None)
+            if type(inner).__name__ == "ClassLabel":
+                frame[column] = [[inner.int2str(int(v)) for v in row] if row is not None else None for row in frame[column]]
+                frame.attrs["tag_order"] = list(inner.names)
         frames[role] = frame
     return frames
 
@@ -415,3 +422,447 @@ def prepare_for_model(frame: pd.DataFrame, *, text_columns: list[str] | None, la
         raise DataError(f"The data has label(s) {shown} that the model does not know; it knows: {', '.join(label_names)}.")
     label2id = {name: i for i, name in enumerate(label_names)}
     return datasets.Dataset.from_pandas(normalised.assign(label=normalised["label"].map(label2id).astype("int64")), preserve_index=False)
+
+
+
+# ---------------------------------------------------------------- the other tasks' data
+#
+# Token classification, causal-LM instruction tuning and seq2seq share one shape: find the columns on the
+# training data, normalise every split to a few fixed columns, hold out validation/test rows at random
+# when the data has none, and report what a user should know. `TaskData` is what they return.
+
+TOKENS_NAMES = ("tokens", "words", "token", "word")
+TAGS_NAMES = ("ner_tags", "tags", "ner", "labels", "label", "tag", "bio", "entities")
+MESSAGES_NAMES = ("messages", "conversations", "conversation", "chat", "dialog")
+PROMPT_PAIRS = (("prompt", "completion"), ("instruction", "output"), ("instruction", "response"), ("question", "answer"), ("input", "output"), ("query", "response"), ("prompt", "response"))
+DOCUMENT_PAIRS = (("document", "summary"), ("article", "highlights"), ("article", "summary"), ("text", "summary"), ("dialogue", "summary"), ("source", "target"), ("input", "output"), ("document", "target"), ("text", "target"))
+CHAT_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant"}
+_TAG = re.compile(r"^(?:O|[BIESLU]-.+)$")
+
+
+@dataclass
+class TaskData:
+    """Prepared data of a task other than text classification.
+
+    `splits` is a `datasets.DatasetDict` (train, validation[, test]) with the task's normalised columns;
+    `columns` maps each role (e.g. "tokens", "tags") to the user's column it came from; `label_names` is the
+    tag set for token classification and empty for generation; `report` is the JSON written to the run's
+    `data_report.json`.
+    """
+
+    splits: Any
+    report: dict[str, Any]
+    fingerprint: str
+    columns: dict[str, str]
+    label_names: list[str] = field(default_factory=list)
+    source_format: str = ""
+
+
+def _names(frame: pd.DataFrame) -> dict[str, str]:
+    return {str(c).lower(): c for c in frame.columns}
+
+
+def _column_error(what: str, frame: pd.DataFrame, option: str) -> DataError:
+    return DataError(f"No {what} column found among: {', '.join(map(str, frame.columns))}. Set {option} to the right column.")
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray"
+
+
+def _split_randomly(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int) -> list[str]:
+    """Hold out validation (and test) rows from train when the data has none: seeded, not stratified."""
+    wanted = [("validation", config.validation_split_ratio), ("test", config.test_split_ratio)]
+    if "validation" not in frames and config.validation_split_ratio == 0:
+        raise DataError("There is no validation data: give a validation file or set validation_split_ratio above 0.")
+    missing = [(role, ratio) for role, ratio in wanted if role not in frames and ratio > 0]
+    if not missing:
+        return []
+    train = frames["train"]
+    if len(train) < MIN_ROWS_TO_SPLIT:
+        raise DataError(
+            f"The training data has only {len(train)} rows: too few to hold out validation/test rows "
+            f"(at least {MIN_ROWS_TO_SPLIT} needed). Add rows or give validation and test files."
+        )
+    order = train.sample(frac=1.0, random_state=seed).index
+    start, created = 0, []
+    for role, ratio in missing:
+        size = max(1, round(len(train) * ratio))
+        frames[role] = train.loc[order[start : start + size]].reset_index(drop=True)
+        start += size
+        created.append(role)
+    frames["train"] = train.loc[order[start:]].reset_index(drop=True)
+    return created
+
+
+def _json_fingerprint(frames: dict[str, pd.DataFrame], extra: Any = None) -> str:
+    digest = hashlib.sha256(json.dumps(extra, default=str).encode())
+    for role in sorted(frames):
+        digest.update(role.encode())
+        digest.update(frames[role].to_json(orient="records", force_ascii=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def _duplicates_and_overlap(frames: dict[str, pd.DataFrame], keys: dict[str, pd.Series], report: dict[str, Any], what: str) -> None:
+    report["duplicate_texts"], report["overlap"] = {}, {}
+    for role, key in keys.items():
+        duplicates = int(key.duplicated().sum())
+        report["duplicate_texts"][role] = duplicates
+        if duplicates:
+            report["warnings"].append(f"{role}: {duplicates} duplicate {what}(s).")
+    train_keys = set(keys["train"])
+    for role in ("validation", "test"):
+        if role in keys:
+            shared = int(keys[role].isin(train_keys).sum())
+            report["overlap"][role] = shared
+            if shared:
+                report["warnings"].append(f"{role}: {shared} {what}(s) also appear in train, which flatters the {role} score.")
+
+
+def _finish(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int) -> list[str]:
+    created = _split_randomly(frames, config, seed)
+    frames.update(_limit(frames, config))
+    for role, frame in frames.items():
+        if frame.empty:
+            raise DataError(f"The {role} data has no usable rows left.")
+    return created
+
+
+# ------------------------------------------------ token classification (NER)
+
+
+def resolve_token_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[str, str]:
+    """(tokens column, tags column): the configured ones, else the first known name whose values are lists or strings."""
+    lower = _names(frame)
+    tokens = config.tokens_column_name or next((lower[n] for n in TOKENS_NAMES if n in lower), None)
+    tags = config.tags_column_name or next((lower[n] for n in TAGS_NAMES if n in lower and lower[n] != tokens), None)
+    if tokens is None:
+        raise _column_error("tokens (words)", frame, "tokens_column_name")
+    if tags is None:
+        raise _column_error("tags", frame, "tags_column_name")
+    for name, option in ((tokens, "tokens_column_name"), (tags, "tags_column_name")):
+        if name not in frame.columns:
+            raise DataError(f"The data has no column '{name}' ({option}); its columns are: {', '.join(map(str, frame.columns))}.")
+    if tokens == tags:
+        raise DataError(f"Column '{tokens}' cannot be both the words and the tags.")
+    return tokens, tags
+
+
+def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str) -> tuple[pd.DataFrame, int]:
+    """Columns `tokens` and `tags`, both lists of strings of equal length; returns the frame and how many empty rows were dropped.
+
+    Lists are taken as they are; a string is split on whitespace (so "EU rejects German call" with
+    "B-ORG O B-MISC O" works from a CSV). A row whose counts differ is an error that names the row.
+    """
+    word_lists, tag_lists, empty = [], [], 0
+    for row, (words, labels) in enumerate(zip(frame[tokens], frame[tags]), start=1):
+        words, labels = _as_sequence(words), _as_sequence(labels)
+        if words is None or labels is None:
+            raise DataError(
+                f"Row {row} of the {role} data: '{tokens}' and '{tags}' must each hold a list (or a space-separated string) "
+                "of words and of tags. Use JSONL, JSON or Parquet with one list per row."
+            )
+        if len(words) != len(labels):
+            raise DataError(f"Row {row} of the {role} data has {len(words)} words but {len(labels)} tags: every word needs exactly one tag.")
+        if not words:
+            empty += 1
+            continue
+        word_lists.append([str(w) for w in words])
+        tag_lists.append([_label_text(t) for t in labels])
+    return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}), empty
+
+
+def _as_sequence(value: Any) -> list | None:
+    if isinstance(value, str):
+        return value.split()
+    if _is_list(value):
+        return list(value)
+    return None
+
+
+def tag_names(tags: set[str], order: list[str] | None = None) -> list[str]:
+    """The tag set in a stable order: the dataset's own when it has one, else O first, then by entity type (B before I)."""
+    if order:
+        return [t for t in order if t in tags] + sorted(tags - set(order))
+    prefix_rank = {"B": 0, "I": 1, "E": 2, "L": 2, "S": 3, "U": 3}
+
+    def key(tag: str) -> tuple:
+        if tag == "O":
+            return (0, "", 0)
+        prefix, _, kind = tag.partition("-")
+        return (1, kind, prefix_rank.get(prefix, 9))
+
+    return sorted(tags, key=key)
+
+
+def prepare_token_data(config: DataConfig, *, seed: int = 42) -> TaskData:
+    """NER data: per split, `tokens` (words) and `tags` (tag ids into `label_names`), with entity counts per type."""
+    import datasets  # noqa: PLC0415 - heavy
+
+    frames = load_raw(config)
+    tokens, tags = resolve_token_columns(frames["train"], config)
+    order = frames["train"].attrs.get("tag_order")
+    normalised, dropped = {}, {}
+    for role, frame in frames.items():
+        missing = [c for c in (tokens, tags) if c not in frame.columns]
+        if missing:
+            raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
+        normalised[role], dropped[role] = normalise_token_frame(frame, tokens, tags, role)
+    created = _finish(normalised, config, seed)
+    all_tags = {t for row in normalised["train"]["tags"] for t in row}
+    bad = sorted(t for t in all_tags if not _TAG.match(t))
+    if bad:
+        shown = ", ".join(repr(t) for t in bad[:5])
+        raise DataError(
+            f"Tags {shown} do not follow the BIO scheme. Tags must be 'O' or a prefix and an entity type, "
+            "such as B-person (first word of an entity) and I-person (the words after it)."
+        )
+    names = tag_names(all_tags, order)
+    for role, frame in normalised.items():
+        unseen = sorted({t for row in frame["tags"] for t in row} - set(names))
+        if unseen:
+            shown = ", ".join(repr(v) for v in unseen[:5])
+            raise DataError(f"The {role} data has tag(s) {shown} that never occur in train; the model could never predict them. Add examples of them to train or fix the tags.")
+    if names == ["O"]:
+        raise DataError("The training data has no entities: every tag is 'O'. Tag the entities (B-type, I-type) before training.")
+    report = token_data_report(normalised, created, dropped)
+    index = {name: i for i, name in enumerate(names)}
+    splits = datasets.DatasetDict(
+        {
+            role: datasets.Dataset.from_dict({"tokens": list(frame["tokens"]), "tags": [[index[t] for t in row] for row in frame["tags"]]})
+            for role, frame in normalised.items()
+        }
+    )
+    return TaskData(
+        splits=splits,
+        report={**report, "label_names": names, "text_columns": [tokens], "label_column": tags},
+        fingerprint=_json_fingerprint(normalised, names),
+        columns={"tokens": tokens, "tags": tags},
+        label_names=names,
+        source_format="tokens and tags",
+    )
+
+
+def token_data_report(frames: dict[str, pd.DataFrame], created: list[str], dropped: dict[str, int]) -> dict[str, Any]:
+    from .metrics_text import entity_spans  # noqa: PLC0415
+
+    report: dict[str, Any] = {
+        "split_sizes": {role: len(f) for role, f in frames.items()},
+        "word_counts": {role: int(f["tokens"].map(len).sum()) for role, f in frames.items()},
+        "class_counts": {},
+        "warnings": [],
+        "created_splits": created,
+        "empty_texts": dropped,
+    }
+    for role, frame in frames.items():
+        counts: Counter = Counter()
+        starts_with_i = 0
+        for row in frame["tags"]:
+            spans = entity_spans(row)
+            counts.update(kind for kind, _, _ in spans)
+            starts_with_i += sum(1 for _, start, _ in spans if row[start].startswith("I-"))
+        report["class_counts"][role] = dict(counts.most_common())
+        if dropped.get(role):
+            report["warnings"].append(f"{role}: {dropped[role]} empty sentence(s) dropped.")
+        if starts_with_i:
+            report["warnings"].append(f"{role}: {starts_with_i} entit(ies) start with an I- tag; they are counted as entities (the conlleval convention).")
+    keys = {role: frame["tokens"].map(" ".join) for role, frame in frames.items()}
+    _duplicates_and_overlap(frames, keys, report, "sentence")
+    train_counts = report["class_counts"]["train"]
+    if train_counts and min(train_counts.values()) * 10 <= max(train_counts.values()):
+        rare = min(train_counts, key=train_counts.get)
+        report["warnings"].append(f"train is imbalanced: entity type '{rare}' has {train_counts[rare]} examples; judge it by its own F1.")
+    for role in created:
+        report["warnings"].append(f"{role} was split from train ({len(frames[role])} sentences, at random).")
+    return report
+
+
+# ------------------------------------------------ causal LM: prompt/completion, instruction/input/output, chat messages
+
+
+def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict[str, str]:
+    """Which columns hold the conversation: {"messages": col} or {"prompt": col, "completion": col[, "input": col]}."""
+    lower = _names(frame)
+    prompt, completion = config.prompt_column_name, config.completion_column_name
+    for name in (prompt, completion):
+        if name and name not in frame.columns:
+            raise DataError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
+    if prompt and not completion and _holds_messages(frame[prompt]):
+        return {"messages": prompt}
+    if not prompt and not completion:
+        chat = next((lower[n] for n in MESSAGES_NAMES if n in lower and _holds_messages(frame[lower[n]])), None)
+        if chat:
+            return {"messages": chat}
+        for first, second in PROMPT_PAIRS:
+            if first in lower and second in lower:
+                prompt, completion = lower[first], lower[second]
+                break
+    elif not completion:
+        completion = next((lower[second] for first, second in PROMPT_PAIRS if second in lower and lower[second] != prompt), None)
+    elif not prompt:
+        prompt = next((lower[first] for first, second in PROMPT_PAIRS if first in lower and lower[first] != completion), None)
+    if not prompt or not completion:
+        raise DataError(
+            f"Could not tell the prompt from the answer among the columns: {', '.join(map(str, frame.columns))}. "
+            "Use prompt/completion, instruction/input/output or a chat 'messages' column, or set prompt_column_name and completion_column_name."
+        )
+    columns = {"prompt": prompt, "completion": completion}
+    if prompt.lower() == "instruction" and "input" in lower and lower["input"] != completion:
+        columns["input"] = lower["input"]  # the Alpaca layout: instruction, optional input, output
+    return columns
+
+
+def _holds_messages(column: pd.Series) -> bool:
+    first = next((v for v in column if v is not None), None)
+    return _is_list(first) and len(first) > 0 and isinstance(first[0], dict)
+
+
+def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], role: str) -> tuple[pd.DataFrame, int]:
+    """Columns `prompt` (a list of chat messages, ending with the user's turn) and `completion` (the assistant's answer)."""
+    prompts, completions, dropped = [], [], 0
+    for row, record in enumerate(frame.to_dict("records"), start=1):
+        if "messages" in columns:
+            messages = _chat_messages(record[columns["messages"]], row, role)
+            if not messages:
+                dropped += 1
+                continue
+            *prompt, answer = messages
+        else:
+            user = _as_text(record[columns["prompt"]]).strip()
+            if "input" in columns and _as_text(record[columns["input"]]).strip():
+                user = f"{user}\n\n{_as_text(record[columns['input']]).strip()}"
+            answer = {"role": "assistant", "content": _as_text(record[columns["completion"]])}
+            prompt = [{"role": "user", "content": user}]
+            if not user:
+                dropped += 1
+                continue
+        if not answer["content"].strip():
+            dropped += 1
+            continue
+        prompts.append(prompt)
+        completions.append(answer["content"])
+    return pd.DataFrame({"prompt": prompts, "completion": completions}), dropped
+
+
+def _chat_messages(value: Any, row: int, role: str) -> list[dict[str, str]]:
+    if not _is_list(value):
+        raise DataError(f"Row {row} of the {role} data: the messages column must hold a list of {{'role', 'content'}} messages.")
+    messages = []
+    for message in value:
+        if not isinstance(message, dict):
+            raise DataError(f"Row {row} of the {role} data: each message must be a mapping with 'role' and 'content'.")
+        speaker = str(message.get("role", message.get("from", ""))).lower()
+        if speaker not in CHAT_ROLES:
+            raise DataError(f"Row {row} of the {role} data: unknown role '{speaker}'; use system, user or assistant.")
+        messages.append({"role": CHAT_ROLES[speaker], "content": _as_text(message.get("content", message.get("value")))})
+    if not messages:
+        return []
+    if messages[-1]["role"] != "assistant":
+        raise DataError(f"Row {row} of the {role} data: the conversation must end with the assistant's answer, the part the model learns to write.")
+    if not any(m["role"] == "user" for m in messages[:-1]):
+        raise DataError(f"Row {row} of the {role} data: the conversation has no user message before the answer.")
+    return messages
+
+
+def prepare_instruction_data(config: DataConfig, *, seed: int = 42) -> TaskData:
+    """Instruction-tuning data: per split, `prompt` (chat messages) and `completion` (the answer to learn)."""
+    import datasets  # noqa: PLC0415 - heavy
+
+    frames = load_raw(config)
+    columns = resolve_instruction_columns(frames["train"], config)
+    normalised, dropped = {}, {}
+    for role, frame in frames.items():
+        missing = [c for c in columns.values() if c not in frame.columns]
+        if missing:
+            raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
+        normalised[role], dropped[role] = normalise_instruction_frame(frame, columns, role)
+    created = _finish(normalised, config, seed)
+    source_format = "chat messages" if "messages" in columns else "instruction/input/output" if "input" in columns else "prompt/completion"
+    report: dict[str, Any] = {
+        "split_sizes": {role: len(f) for role, f in normalised.items()},
+        "class_counts": {},
+        "warnings": [f"{role}: {n} row(s) without a prompt or an answer dropped." for role, n in dropped.items() if n],
+        "created_splits": created,
+        "empty_texts": dropped,
+        "source_format": source_format,
+        "text_columns": [c for k, c in columns.items() if k != "completion"],
+        "label_column": columns.get("completion", columns.get("messages")),
+        "label_names": [],
+        "mean_words": {
+            role: {"prompt": float(f["prompt"].map(lambda m: sum(len(x["content"].split()) for x in m)).mean()), "completion": float(f["completion"].str.split().str.len().mean())}
+            for role, f in normalised.items()
+        },
+    }
+    keys = {role: f["prompt"].map(json.dumps) + "\x1f" + f["completion"] for role, f in normalised.items()}
+    _duplicates_and_overlap(normalised, keys, report, "example")
+    for role in created:
+        report["warnings"].append(f"{role} was split from train ({len(normalised[role])} examples, at random).")
+    splits = datasets.DatasetDict(
+        {role: datasets.Dataset.from_list(frame.to_dict("records")) for role, frame in normalised.items()}
+    )
+    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, columns), columns=columns, source_format=source_format)
+
+
+# ------------------------------------------------ seq2seq: document/summary pairs
+
+
+def resolve_document_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[str, str]:
+    lower = _names(frame)
+    document, summary = config.document_column_name, config.summary_column_name
+    if not document or not summary:
+        for first, second in DOCUMENT_PAIRS:
+            if first in lower and second in lower:
+                document, summary = document or lower[first], summary or lower[second]
+                break
+    if not document:
+        raise _column_error("document", frame, "document_column_name")
+    if not summary:
+        raise _column_error("summary", frame, "summary_column_name")
+    for name in (document, summary):
+        if name not in frame.columns:
+            raise DataError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
+    if document == summary:
+        raise DataError(f"Column '{document}' cannot be both the document and the summary.")
+    return document, summary
+
+
+def normalise_document_frame(frame: pd.DataFrame, document: str, summary: str) -> tuple[pd.DataFrame, int]:
+    """Columns `document` and `summary` (strings); rows missing either are dropped and counted."""
+    out = pd.DataFrame({"document": frame[document].map(_as_text), "summary": frame[summary].map(_as_text)})
+    keep = (out["document"].str.strip() != "") & (out["summary"].str.strip() != "")
+    return out[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
+    """Summarization data: per split, `document` and `summary`."""
+    import datasets  # noqa: PLC0415 - heavy
+
+    frames = load_raw(config)
+    document, summary = resolve_document_columns(frames["train"], config)
+    normalised, dropped = {}, {}
+    for role, frame in frames.items():
+        missing = [c for c in (document, summary) if c not in frame.columns]
+        if missing:
+            raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
+        normalised[role], dropped[role] = normalise_document_frame(frame, document, summary)
+    created = _finish(normalised, config, seed)
+    report: dict[str, Any] = {
+        "split_sizes": {role: len(f) for role, f in normalised.items()},
+        "class_counts": {},
+        "warnings": [f"{role}: {n} row(s) without a document or a summary dropped." for role, n in dropped.items() if n],
+        "created_splits": created,
+        "empty_texts": dropped,
+        "text_columns": [document],
+        "label_column": summary,
+        "label_names": [],
+        "mean_words": {
+            role: {"document": float(f["document"].str.split().str.len().mean()), "summary": float(f["summary"].str.split().str.len().mean())}
+            for role, f in normalised.items()
+        },
+    }
+    keys = {role: f["document"] for role, f in normalised.items()}
+    _duplicates_and_overlap(normalised, keys, report, "document")
+    for role in created:
+        report["warnings"].append(f"{role} was split from train ({len(normalised[role])} pairs, at random).")
+    splits = datasets.DatasetDict({role: datasets.Dataset.from_pandas(frame, preserve_index=False) for role, frame in normalised.items()})
+    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, [document, summary]), columns={"document": document, "summary": summary}, source_format="document/summary")

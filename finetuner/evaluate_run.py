@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DataConfig
-from .data import load_raw, prepare_for_model, read_table
+from .data import load_raw, read_table
 from .errors import DataError, RunError
 from .runs import COMPLETED, Run, read_json, write_json_atomic
 
@@ -15,45 +15,46 @@ from .runs import COMPLETED, Run, read_json, write_json_atomic
 def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None, split: str = "test", token: str | None = None) -> dict[str, Any]:
     """Metrics, report and predictions of the run's model on the given data (default: the run's own test split).
 
-    Returns {"metrics": Trainer-style dict, "out_dir": folder with report_<name>.json and predictions_<name>.csv}.
+    Works for every task through its hooks. Returns {"metrics": Trainer-style dict, "out_dir": folder with
+    report_<name>.json and predictions_<name>.csv (generations_<name>.csv for generative tasks), "name": <name>}.
     """
-    from transformers import Trainer, TrainingArguments  # noqa: PLC0415 - heavy
-
     from .tasks import get_task  # noqa: PLC0415
-    from .tokenization import encode_batch, load_tokenizer  # noqa: PLC0415
 
     if run.state != COMPLETED:
         raise RunError(f"Run {run.id} is {run.state}; only a completed run can be evaluated.")
     config = run.config()
     task = get_task(config.model.task)
     data_report = read_json(run.path / "data_report.json", default={}) or {}
-    label_names = data_report["label_names"]
+    label_names = list(data_report.get("label_names") or [])
     if test_file:
-        frame, name = read_table(test_file), Path(test_file).stem
+        dataset, name = task.evaluation_data(read_table(test_file), data_report, config), Path(test_file).stem
     elif dataset_name:
         frame = load_raw(DataConfig(dataset_name=dataset_name, dataset_config_name=dataset_config_name, train_split_name=split))["train"]
-        name = f"{dataset_name}-{split}"
+        dataset, name = task.evaluation_data(frame, data_report, config), f"{dataset_name}-{split}"
     else:
         prepared = task.prepare_data(config)
-        role = "test" if "test" in prepared.splits else "validation"
-        frame, name = prepared.splits[role].to_pandas(), role
-        frame["label"] = [label_names[i] for i in frame["label"]]
-        data_report = {"text_columns": ["text", "text_pair"][: 1 + ("text_pair" in frame)], "label_column": "label"}
-    dataset = prepare_for_model(frame, text_columns=data_report.get("text_columns"), label_column=data_report.get("label_column"), label_names=label_names)
+        name = "test" if "test" in prepared.splits else "validation"
+        dataset = prepared.splits[name]
     if len(dataset) == 0:
         raise DataError("The evaluation data has no labelled rows.")
-    tokenizer = load_tokenizer(str(run.model_dir), token=token)
-    tokenized = dataset.map(lambda b: encode_batch(tokenizer, b, config.model.max_seq_length), batched=True)
+    # The saved model is complete (a LoRA run's adapters are merged into it): evaluate it as it is.
+    model_config = config.replace(model_name_or_path=str(run.model_dir), tokenizer_name=None, model_revision="main", use_lora=False)
+    tokenizer = task.load_tokenizer(model_config, token=token)
+    features = task.tokenize({name: dataset}, tokenizer, model_config, label_names=label_names)[name]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
     out_dir = run.eval_dir / "extra"
-    trainer = Trainer(
-        model=task.build_model(config.replace(model_name_or_path=str(run.model_dir)), label_names, token=token),
-        args=TrainingArguments(output_dir=str(run.path / "checkpoints"), per_device_eval_batch_size=config.training.per_device_eval_batch_size, report_to="none"),
-        processing_class=tokenizer,
-        data_collator=task.data_collator(tokenizer),
-        compute_metrics=task.compute_metrics_fn(label_names),
+    trainer = task.build_trainer(
+        model_config,
+        model=task.build_model(model_config, label_names, token=token),
+        tokenizer=tokenizer,
+        label_names=label_names,
+        train_dataset=features,
+        eval_dataset=None,
+        output_dir=run.path / "checkpoints",
+        callbacks=[],
+        for_training=False,
     )
-    metrics = task.evaluate_split(trainer, tokenized, split=slug, label_names=label_names, out_dir=out_dir, prefix="test")
+    metrics = task.evaluate_split(trainer, features, split=slug, label_names=label_names, out_dir=out_dir, prefix="test", config=model_config)
     write_json_atomic(out_dir / f"results_{slug}.json", metrics)
     run.append_event("evaluation", name=slug, metrics=metrics)
     return {"metrics": metrics, "out_dir": str(out_dir), "name": slug}

@@ -1,7 +1,11 @@
-"""Label probabilities from a finished run or any sequence-classification model.
+"""Inference from a finished run or a model folder, for every task.
 
-Loaded models are cached per folder (and its modification time), so the studio's inference tab and
-repeated CLI calls do not reload weights for every text.
+`load_predictor` finds the run's task (or guesses it from a model folder's architecture) and asks the
+task module for its predictor: label probabilities for text classification (`Predictor`, here), entities
+for token classification, generated text for causal LMs and seq2seq models. Every predictor offers
+`records(texts, **options)` (one JSON-able dict per text, for the CLI) and `output_columns(texts)` (new
+columns for a predictions file). Loaded models are cached per folder (and its modification time), so the
+studio's inference tab and repeated CLI calls do not reload weights for every text.
 """
 
 from __future__ import annotations
@@ -52,13 +56,27 @@ class Predictor:
             results.extend({name: p for name, p in zip(self.label_names, row)} for row in probabilities)
         return results
 
+    def records(self, texts: Sequence[str], **options) -> list[dict]:
+        """One {"text", "label", "probabilities"} per text."""
+        return [{"text": text, "label": max(p, key=p.get), "probabilities": p} for text, p in zip(texts, self.predict(texts))]
+
+    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
+        """`predicted`, `confidence` and one `prob_<label>` column per class."""
+        results = self.predict(texts)
+        columns: dict[str, list] = {"predicted": [max(r, key=r.get) for r in results], "confidence": [max(r.values()) for r in results]}
+        for name in self.label_names:
+            columns[f"prob_{name}"] = [r[name] for r in results]
+        return columns
+
 
 @functools.lru_cache(maxsize=4)
-def _cached_predictor(model_path: str, max_length: int, mtime: float) -> Predictor:
-    return Predictor(model_path, max_length=max_length)
+def _cached_predictor(task: str, model_path: str, max_length: int, mtime: float):
+    from .tasks import get_task  # noqa: PLC0415
+
+    return get_task(task).load_predictor(model_path, max_length=max_length)
 
 
-def load_predictor(model: str, *, runs_dir: str | Path = "runs") -> Predictor:
+def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
     """A predictor for a run id, a run folder, a model folder or a Hub id (cached)."""
     path = Path(model)
     store = RunStore(runs_dir)
@@ -73,15 +91,41 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs") -> Predictor:
         if run.state != COMPLETED:
             raise RunError(f"Run {run.id} is {run.state}; only a completed run has a final model.")
         path = run.model_dir
-        max_length = run.config().model.max_seq_length
+        config = run.config()
+        task, max_length = config.model.task, config.model.max_seq_length
     else:
-        max_length = 512
+        task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
-    return _cached_predictor(str(path), max_length, mtime)
+    return _cached_predictor(task, str(path), max_length, mtime)
 
 
-def predict_file(predictor: Predictor, file: str | Path, *, text_column: str | None = None):
-    """Predictions for every row of a data file: its columns plus `predicted`, `confidence`, one `prob_` per class."""
+def model_task(model_path: str) -> str:
+    """The task a model folder (or Hub id) was trained for, from its architecture; text classification when unknown."""
+    import json  # noqa: PLC0415
+
+    config_file = Path(model_path) / "config.json"
+    try:
+        if config_file.is_file():
+            values = json.loads(config_file.read_text(encoding="utf-8"))
+        else:
+            from transformers import AutoConfig  # noqa: PLC0415 - heavy
+
+            values = AutoConfig.from_pretrained(model_path).to_dict()
+    except Exception:  # noqa: BLE001 - the predictor's own loading error is the clearer one
+        return "text-classification"
+    architecture = (values.get("architectures") or [""])[0]
+    if architecture.endswith("ForTokenClassification"):
+        return "token-classification"
+    if architecture.endswith("ForCausalLM"):
+        return "causal-lm"
+    if values.get("is_encoder_decoder") or architecture.endswith("ForConditionalGeneration"):
+        return "seq2seq"
+    return "text-classification"
+
+
+def predict_file(predictor, file: str | Path, *, text_column: str | None = None):
+    """Predictions for every row of a data file: its columns plus the predictor's (classification: `predicted`,
+    `confidence`, one `prob_` per class; NER: `entities`; generation: `generated`)."""
     from .data import detect_columns, read_table  # noqa: PLC0415
 
     frame = read_table(file)
@@ -89,10 +133,7 @@ def predict_file(predictor: Predictor, file: str | Path, *, text_column: str | N
     if column is None or column not in frame.columns:
         raise DataError(f"No text column {repr(column) if column else ''} in '{Path(file).name}'; its columns are: {', '.join(map(str, frame.columns))}.")
     texts = ["" if v is None else str(v) for v in frame[column]]
-    results = predictor.predict(texts)
     out = frame.copy()
-    out["predicted"] = [max(r, key=r.get) for r in results]
-    out["confidence"] = [max(r.values()) for r in results]
-    for name in predictor.label_names:
-        out[f"prob_{name}"] = [r[name] for r in results]
+    for name, values in predictor.output_columns(texts).items():
+        out[name] = values
     return out

@@ -25,8 +25,12 @@ OOM_ADVICE = (
 )
 
 
-def training_arguments(config: RunConfig, output_dir: Path):
-    """`transformers.TrainingArguments` from the run config: our fields carry its names."""
+def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, **task_values: Any):
+    """`transformers.TrainingArguments` from the run config: our fields carry its names.
+
+    A task may ask for a subclass (`Seq2SeqTrainingArguments`, TRL's `SFTConfig`) and add its own values;
+    the user's `extra_training_args` still override everything.
+    """
     import torch  # noqa: PLC0415 - heavy
     from transformers import TrainingArguments  # noqa: PLC0415
 
@@ -59,9 +63,10 @@ def training_arguments(config: RunConfig, output_dir: Path):
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning only helps copies to a GPU
     )
+    values.update(task_values)
     values.update(t.extra_training_args)
     try:
-        return TrainingArguments(**values)
+        return (args_class or TrainingArguments)(**values)
     except (TypeError, ValueError) as error:
         from .errors import ConfigError  # noqa: PLC0415
 
@@ -100,47 +105,49 @@ def _inherited_or_new_alive_lock(run: Run) -> int:
 
 
 def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path, extra_callbacks: list) -> str:
-    from transformers import EarlyStoppingCallback, Trainer  # noqa: PLC0415 - heavy
+    """The task-generic loop: every task-specific step is a hook of the task module (see `finetuner.tasks.base`)."""
+    from transformers import EarlyStoppingCallback  # noqa: PLC0415 - heavy
 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
-    from .evaluation import baselines  # noqa: PLC0415
-    from .tasks import get_task  # noqa: PLC0415
-    from .tokenization import length_statistics, load_tokenizer, tokenize_splits  # noqa: PLC0415
+    from .tasks import TASKS, get_task  # noqa: PLC0415
+    from .tasks.base import count_parameters  # noqa: PLC0415
 
     config = run.config()
     task = get_task(config.model.task)
     run.append_event("message", text="Loading data.")
     prepared = task.prepare_data(config)
-    write_json_atomic(run.path / "data_report.json", {**prepared.report.to_dict(), "label_names": prepared.label_names, "text_columns": prepared.text_columns, "label_column": prepared.label_column})
-    tokenizer = load_tokenizer(config.model.tokenizer_name or config.model.model_name_or_path, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token)
+    write_json_atomic(run.path / "data_report.json", task.data_report(prepared))
+    tokenizer = task.load_tokenizer(config, token=token)
     run.append_event("message", text="Tokenizing.")
-    tokenized = tokenize_splits(prepared.splits, tokenizer, max_length=config.model.max_seq_length, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
-    columns = ["input_ids", "attention_mask", "token_type_ids", "label"]
-    model_inputs = {role: split.select_columns([c for c in columns if c in split.column_names]) for role, split in tokenized.items()}
-    stats = length_statistics(prepared.splits, tokenizer, max_length=config.model.max_seq_length)
+    features = task.tokenize(prepared.splits, tokenizer, config, label_names=prepared.label_names, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
+    stats = task.length_statistics(prepared.splits, tokenizer, config)
     write_json_atomic(run.path / "token_stats.json", {role: {k: v for k, v in s.items() if k != "lengths"} for role, s in stats.items()})
     run.append_event("message", text="Loading the model.")
     model = task.build_model(config, prepared.label_names, token=token)
 
-    args = training_arguments(config, run.checkpoints_dir)
     events = RunEventsCallback(run)
     callbacks = [events, *extra_callbacks]
     if config.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
-    trainer = Trainer(
+    trainer = task.build_trainer(
+        config,
         model=model,
-        args=args,
-        train_dataset=model_inputs["train"],
-        eval_dataset=model_inputs["validation"] if args.eval_strategy != "no" else None,
-        processing_class=tokenizer,
-        data_collator=task.data_collator(tokenizer),
-        compute_metrics=task.compute_metrics_fn(prepared.label_names),
+        tokenizer=tokenizer,
+        label_names=prepared.label_names,
+        train_dataset=features["train"],
+        eval_dataset=features.get("validation"),
+        output_dir=run.checkpoints_dir,
         callbacks=callbacks,
     )
+    parameters = count_parameters(trainer.model)
+    write_json_atomic(run.path / "model_info.json", {**parameters, "model": config.model.model_name_or_path, "task": config.model.task})
+    run.append_event("message", text=f"Training {parameters['trainable_parameters']:,} of {parameters['total_parameters']:,} parameters ({parameters['trainable_share']:.2%}).", **parameters)
+    run.eval_dir.mkdir(parents=True, exist_ok=True)
+    task.before_training(trainer, prepared.splits, config, out_dir=run.eval_dir)
     checkpoint = run.latest_checkpoint() if resume else None
     if resume and checkpoint is None:
         run.append_event("message", text="No checkpoint to resume from: training from the start.")
-    run.append_event("message", text=f"Training on {len(model_inputs['train'])} examples" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
+    run.append_event("message", text=f"Training on {len(features['train'])} examples" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if events.stop_requested:
@@ -149,34 +156,26 @@ def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path, extra_
         return STOPPED
 
     run.append_event("message", text="Saving the model and evaluating.")
-    trainer.save_model(str(run.model_dir))
+    task.save_model(trainer, tokenizer, config, model_dir=run.model_dir, run_dir=run.path)
     results: dict[str, dict[str, Any]] = {}
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        if split in model_inputs:
-            metrics = task.evaluate_split(trainer, tokenized[split], split=split, label_names=prepared.label_names, out_dir=run.eval_dir, prefix=prefix)
+        if split in features:
+            metrics = task.evaluate_split(trainer, features[split], split=split, label_names=prepared.label_names, out_dir=run.eval_dir, prefix=prefix, config=config)
             results[split] = metrics
             write_json_atomic(run.eval_dir / f"{prefix}_results.json", metrics)
     write_json_atomic(run.eval_dir / "train_results.json", train_output.metrics)
 
-    run.append_event("message", text="Fitting the baselines.")
-    texts = {role: _joined_texts(split) for role, split in prepared.splits.items()}
-    eval_sets = {role: (texts[role], list(prepared.splits[role]["label"])) for role in ("validation", "test") if role in texts}
-    write_json_atomic(run.eval_dir / "baselines.json", baselines(texts["train"], list(prepared.splits["train"]["label"]), eval_sets, prepared.label_names, seed=config.training.seed))
+    run.append_event("message", text="Comparing with baselines.")
+    task.after_training(trainer, prepared.splits, config, label_names=prepared.label_names, out_dir=run.eval_dir)
 
-    summary = {f"{prefix}_{k}": v for split, prefix in (("validation", "eval"), ("test", "test")) for k, v in _headline(results.get(split, {}), prefix).items()}
+    headline = TASKS[config.model.task].headline
+    summary = {f"{prefix}_{k}": v for split, prefix in (("validation", "eval"), ("test", "test")) for k, v in _headline(results.get(split, {}), prefix, headline).items()}
     run.update_status(state=COMPLETED, ended_at=time.time(), message="Finished.", metrics=summary, step=trainer.state.global_step)
     run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
 
 
-def _joined_texts(split) -> list[str]:
-    if "text_pair" in split.column_names:
-        return [f"{a} [SEP] {b}" for a, b in zip(split["text"], split["text_pair"])]
-    return list(split["text"])
-
-
-def _headline(metrics: dict[str, Any], prefix: str) -> dict[str, Any]:
-    keys = ("accuracy", "f1_macro", "loss")
+def _headline(metrics: dict[str, Any], prefix: str, keys: tuple[str, ...] = ("accuracy", "f1_macro", "loss")) -> dict[str, Any]:
     return {k: metrics[f"{prefix}_{k}"] for k in keys if f"{prefix}_{k}" in metrics}
 
 

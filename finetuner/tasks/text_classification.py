@@ -1,7 +1,7 @@
 """Text classification (single texts or sentence pairs) with a sequence-classification head.
 
-What the generic training loop (`finetuner.train`) asks of a task: its data, its model, its collator,
-its Trainer metrics, and how to evaluate a split into files a user can read.
+Implements the hooks of `finetuner.tasks.base`: data with string labels encoded to ids, the encoder with a
+fresh head sized for the labels, dynamic padding, per-class reports and predictions, and TF-IDF baselines.
 """
 
 from __future__ import annotations
@@ -15,12 +15,44 @@ from ..config import RunConfig
 from ..errors import ModelLoadError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..tokenization import load_failure_message
+from .base import EVALUATION_ONLY, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
+AUTO_MODEL = "AutoModelForSequenceClassification"
+MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids", "label"]
 
 
 def prepare_data(config: RunConfig) -> data_module.PreparedData:
     return data_module.prepare(config.data, seed=config.training.seed)
+
+
+def data_report(prepared: data_module.PreparedData) -> dict[str, Any]:
+    return {**prepared.report.to_dict(), "label_names": prepared.label_names, "text_columns": prepared.text_columns, "label_column": prepared.label_column}
+
+
+def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
+    """Another labelled file or split, encoded with the run's labels."""
+    return data_module.prepare_for_model(frame, text_columns=data_report.get("text_columns"), label_column=data_report.get("label_column"), label_names=data_report["label_names"])
+
+
+def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fingerprint: str | None = None, cache_dir: Path | None = None):
+    from ..tokenization import encode_batch, tokenize_splits  # noqa: PLC0415
+
+    if fingerprint is None:  # evaluation of other data: no cache
+        return {role: split.map(lambda b: encode_batch(tokenizer, b, config.model.max_seq_length), batched=True) for role, split in splits.items()}
+    return tokenize_splits(splits, tokenizer, max_length=config.model.max_seq_length, fingerprint=fingerprint, cache_dir=cache_dir)
+
+
+def length_statistics(splits, tokenizer, config: RunConfig):
+    from ..tokenization import length_statistics as statistics  # noqa: PLC0415
+
+    return statistics(splits, tokenizer, max_length=config.model.max_seq_length)
+
+
+def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:
+    from ..tokenization import inspect_example as inspect  # noqa: PLC0415
+
+    return inspect(tokenizer, example["text"], example.get("text_pair"), max_length=config.model.max_seq_length)
 
 
 def build_model(config: RunConfig, label_names: list[str], *, token: str | None = None):
@@ -59,7 +91,28 @@ def compute_metrics_fn(label_names: list[str]):
     return compute
 
 
-def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_dir: Path, prefix: str) -> dict[str, Any]:
+def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str], train_dataset, eval_dataset, output_dir: Path, callbacks: list, for_training: bool = True):
+    from transformers import Trainer  # noqa: PLC0415 - heavy
+
+    from ..train import training_arguments  # noqa: PLC0415
+
+    def inputs(split):
+        return None if split is None else split.select_columns([c for c in MODEL_INPUTS if c in split.column_names])
+
+    args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=inputs(train_dataset),
+        eval_dataset=inputs(eval_dataset) if args.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        data_collator=data_collator(tokenizer),
+        compute_metrics=compute_metrics_fn(label_names),
+        callbacks=callbacks,
+    )
+
+
+def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_dir: Path, prefix: str, config: RunConfig | None = None) -> dict[str, Any]:
     """Predict a split; write its full report and predictions CSV; return Trainer-style metrics.
 
     Files: `report_<split>.json` (per-class scores, confusion matrix, ROC/PR curves) and
@@ -76,3 +129,25 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     frame = predictions_frame(list(dataset["text"]), labels, probabilities, label_names, text_pairs=pairs)
     frame.to_csv(out_dir / f"predictions_{split}.csv", index=False)
     return output.metrics
+
+
+def after_training(trainer, splits, config: RunConfig, *, label_names: list[str], out_dir: Path) -> None:
+    """Cheap baselines (majority class, TF-IDF + logistic regression) on the same splits: a floor to read the scores against."""
+    from ..evaluation import baselines  # noqa: PLC0415
+    from ..runs import write_json_atomic  # noqa: PLC0415
+
+    texts = {role: _joined_texts(split) for role, split in splits.items()}
+    eval_sets = {role: (texts[role], list(splits[role]["label"])) for role in ("validation", "test") if role in texts}
+    write_json_atomic(out_dir / "baselines.json", baselines(texts["train"], list(splits["train"]["label"]), eval_sets, label_names, seed=config.training.seed))
+
+
+def _joined_texts(split) -> list[str]:
+    if "text_pair" in split.column_names:
+        return [f"{a} [SEP] {b}" for a, b in zip(split["text"], split["text_pair"])]
+    return list(split["text"])
+
+
+def load_predictor(model_path: str, *, max_length: int = 512, token: str | None = None):
+    from ..inference import Predictor  # noqa: PLC0415
+
+    return Predictor(model_path, max_length=max_length, token=token)

@@ -1,0 +1,123 @@
+"""Offline metrics of the token-classification and text-generation tasks, by their reference implementations.
+
+`evaluate.load(...)` fetches metric scripts from the Hub, which an offline studio cannot reach, so the
+libraries those scripts wrap are called directly:
+
+* **Entities** (`entity_metrics`): `seqeval` in its default mode, the conventions of the CoNLL `conlleval`
+  script: an entity is a maximal run of B-/I- tags of one type (an I- tag after O or after another type
+  starts a new entity); a predicted entity counts only if its type, start and end all match a true one.
+  Precision, recall and F1 are micro-averaged over entities; `accuracy` is per word, `O` included.
+* **ROUGE** (`rouge_scores`): Google's `rouge-score`, F-measures of ROUGE-1, ROUGE-2, ROUGE-L (longest common
+  subsequence over the whole text) and ROUGE-Lsum (the summary-level LCS over sentences), with the Porter
+  stemmer, as Hugging Face's summarization example reports them; each is the mean over examples, 0-1.
+* **BLEU** (`bleu_score`): `sacrebleu`'s corpus BLEU (13a tokenization, exponential brevity penalty), 0-100
+  as sacreBLEU prints it.
+* **Perplexity** (`perplexity`): exp of the mean negative log-likelihood per predicted token.
+
+Nothing here imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import DataError
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def entity_metrics(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Entity-level scores of tag sequences (one list of tags per sentence, same lengths).
+
+    Returns `{"precision", "recall", "f1", "accuracy", "per_type": [{"type", "precision", "recall", "f1", "support"}],
+    "true_entities", "predicted_entities"}`; `support` counts the true entities of a type. A type that is
+    never predicted and never true does not appear; a score whose denominator is 0 is 0.
+    """
+    from seqeval.metrics import accuracy_score, classification_report  # noqa: PLC0415
+
+    true_tags, predicted_tags = [list(map(str, s)) for s in true_tags], [list(map(str, s)) for s in predicted_tags]
+    if len(true_tags) != len(predicted_tags):
+        raise DataError(f"{len(true_tags)} true tag sequences but {len(predicted_tags)} predicted: pass one per sentence.")
+    for i, (true, predicted) in enumerate(zip(true_tags, predicted_tags)):
+        if len(true) != len(predicted):
+            raise DataError(f"Sentence {i} has {len(true)} true tags but {len(predicted)} predicted: pass one tag per word.")
+    if not any(true_tags):
+        raise DataError("There are no tagged words to evaluate.")
+    report = classification_report(true_tags, predicted_tags, output_dict=True, zero_division=0)
+    per_type = [
+        {"type": name, "precision": float(row["precision"]), "recall": float(row["recall"]), "f1": float(row["f1-score"]), "support": int(row["support"])}
+        for name, row in report.items()
+        if name not in ("micro avg", "macro avg", "weighted avg")
+    ]
+    micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+    return {
+        "precision": float(micro["precision"]),
+        "recall": float(micro["recall"]),
+        "f1": float(micro["f1-score"]),
+        "accuracy": float(accuracy_score(true_tags, predicted_tags)),
+        "per_type": sorted(per_type, key=lambda row: row["type"]),
+        "true_entities": sum(len(entity_spans(s)) for s in true_tags),
+        "predicted_entities": sum(len(entity_spans(s)) for s in predicted_tags),
+    }
+
+
+def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The entities of one tag sequence as (type, first word, last word + 1), with seqeval's conventions."""
+    from seqeval.metrics.sequence_labeling import get_entities  # noqa: PLC0415
+
+    return [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]
+
+
+def rouge_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean ROUGE-1/2/L/Lsum F-measures (0-1) of generated texts against one reference each."""
+    from rouge_score import rouge_scorer  # noqa: PLC0415
+
+    _check_pairs(predictions, references)
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for prediction, reference in zip(predictions, references):
+        # rougeLsum splits on newlines: put each sentence on its own line (nltk's punkt data is not available offline).
+        scores = scorer.score(_sentence_lines(reference), _sentence_lines(prediction))
+        for kind in ROUGE_TYPES:
+            totals[kind] += scores[kind].fmeasure
+    return {kind: total / len(predictions) for kind, total in totals.items()}
+
+
+def bleu_score(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus BLEU (0-100) of generated texts against one reference each."""
+    import sacrebleu  # noqa: PLC0415
+
+    _check_pairs(predictions, references)
+    return float(sacrebleu.corpus_bleu(list(predictions), [list(references)]).score)
+
+
+def generation_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """ROUGE-1/2/L/Lsum, BLEU and the mean generated length in words, for the Trainer and the reports."""
+    return {
+        **rouge_scores(predictions, references),
+        "bleu": bleu_score(predictions, references),
+        "gen_words": float(sum(len(p.split()) for p in predictions) / len(predictions)),
+    }
+
+
+def perplexity(mean_negative_log_likelihood: float) -> float:
+    """exp(mean NLL per token); infinity when the loss overflows, never an error."""
+    try:
+        return math.exp(mean_negative_log_likelihood)
+    except OverflowError:
+        return math.inf
+
+
+def _sentence_lines(text: str) -> str:
+    return "\n".join(part for part in _SENTENCE_END.split(text.strip()) if part)
+
+
+def _check_pairs(predictions: Sequence[str], references: Sequence[str]) -> None:
+    if len(predictions) != len(references):
+        raise DataError(f"{len(predictions)} generated texts but {len(references)} references: pass one reference per text.")
+    if not predictions:
+        raise DataError("There are no generated texts to score.")

@@ -1,0 +1,139 @@
+"""What every task module implements, and helpers they share.
+
+The generic training loop (`finetuner.train`), the evaluation of a finished run (`finetuner.evaluate_run`)
+and inference (`finetuner.inference`) call only these hooks, in this order:
+
+    prepare_data(config) -> prepared                         data: `.splits`, `.fingerprint`, `.label_names`
+    data_report(prepared) -> dict                            written to the run's data_report.json
+    load_tokenizer(config, *, token) -> tokenizer
+    tokenize(splits, tokenizer, config, *, label_names, fingerprint, cache_dir) -> {split: Dataset}
+    length_statistics(splits, tokenizer, config) -> {split: stats}      token_stats.json, the length histogram
+    build_model(config, label_names, *, token) -> model
+    build_trainer(config, *, model, tokenizer, label_names, train_dataset, eval_dataset, output_dir,
+                  callbacks, for_training) -> transformers.Trainer
+    before_training(trainer, splits, config, *, out_dir)     e.g. score the base model, for a before/after table
+    save_model(trainer, tokenizer, config, *, model_dir, run_dir)      model/ (LoRA: merged; adapter/ beside it)
+    evaluate_split(trainer, dataset, *, split, label_names, out_dir, prefix, config) -> Trainer-style metrics
+    after_training(trainer, splits, config, *, label_names, out_dir)    e.g. baselines, forgetting
+    evaluation_data(frame, data_report, config) -> Dataset   another labelled file, normalised like a split
+    load_predictor(model_path, *, max_length, token) -> predictor       inference (see finetuner.inference)
+    inspect_example(tokenizer, example, config) -> dict      what training feeds the model for one example
+
+and the constants `PIPELINE_TAG` (the Hub's pipeline tag) and `AUTO_MODEL` (the transformers auto class).
+A task module that does not need a hook re-exports the no-op from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelLoadError
+
+HOOKS = (
+    "prepare_data",
+    "data_report",
+    "load_tokenizer",
+    "tokenize",
+    "length_statistics",
+    "build_model",
+    "build_trainer",
+    "before_training",
+    "save_model",
+    "evaluate_split",
+    "after_training",
+    "evaluation_data",
+    "load_predictor",
+    "inspect_example",
+)
+CONSTANTS = ("PIPELINE_TAG", "AUTO_MODEL")
+# TrainingArguments for a trainer that only evaluates or predicts (evaluate_run): nothing to schedule or save.
+EVALUATION_ONLY = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
+
+
+def before_training(trainer, splits, config, *, out_dir: Path) -> None:
+    """No-op default."""
+
+
+def after_training(trainer, splits, config, *, label_names: list[str], out_dir: Path) -> None:
+    """No-op default."""
+
+
+def save_model(trainer, tokenizer, config, *, model_dir: Path, run_dir: Path) -> None:
+    """The trained model and its tokenizer, ready for `from_pretrained`."""
+    trainer.save_model(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+
+
+def load_tokenizer(config, *, token: str | None = None):
+    from ..tokenization import load_tokenizer as load  # noqa: PLC0415 - heavy
+
+    m = config.model
+    return load(m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+
+
+def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: Any):
+    """`auto_class.from_pretrained` on the config's model, or a ModelLoadError that says what to do."""
+    from ..tokenization import load_failure_message  # noqa: PLC0415
+
+    name = config.model.model_name_or_path
+    try:
+        return auto_class.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token, **kwargs)
+    except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
+        raise ModelLoadError(load_failure_message("model", name, error)) from error
+
+
+def count_parameters(model) -> dict[str, Any]:
+    """Trainable and total parameters: what LoRA saves, shown before training starts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable_parameters": int(trainable), "total_parameters": int(total), "trainable_share": trainable / total if total else 0.0}
+
+
+def cached_map(splits, function, *, key: str | None, cache_dir: str | Path | None, remove_columns: bool = False, desc: str = "Tokenizing"):
+    """`Dataset.map(function, batched=True)` on every split, cached on disk under `key` when a cache folder is given."""
+    out = {}
+    for role, split in splits.items():
+        cache_file = None
+        if cache_dir is not None and key is not None:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            cache_file = str(Path(cache_dir) / f"{key}-{role}.arrow")
+        out[role] = split.map(
+            function,
+            batched=True,
+            batch_size=1000,
+            cache_file_name=cache_file,
+            load_from_cache_file=cache_file is not None,
+            remove_columns=split.column_names if remove_columns else None,
+            desc=f"{desc} {role}",
+            new_fingerprint=f"{key}-{role}" if key else None,
+        )
+    return out
+
+
+def cache_key(*parts: Any) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def length_summary(lengths: list[int], max_length: int) -> dict[str, Any]:
+    """The statistics `tokenization.length_statistics` reports, for any list of token counts."""
+    array = np.asarray(lengths, dtype=np.int64)
+    return {
+        "count": int(array.size),
+        "mean": float(array.mean()) if array.size else 0.0,
+        "median": float(np.median(array)) if array.size else 0.0,
+        "p95": float(np.percentile(array, 95)) if array.size else 0.0,
+        "max": int(array.max()) if array.size else 0,
+        "truncated": int((array > max_length).sum()),
+        "truncated_share": float((array > max_length).mean()) if array.size else 0.0,
+        "lengths": array.tolist(),
+    }
+
+
+def device() -> str:
+    import torch  # noqa: PLC0415
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
