@@ -258,7 +258,7 @@ class _Body:
             n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
             acc = self.metrics.get("accuracy")
             interval = f" (95% interval about ±{_ci(acc, n) * 100:.1f} points on {n} examples)" if acc is not None and n else ""
-            summary = ", ".join(f"{name.lower()} **{self.metrics[key]:.4f}**" for key, name in HEADLINE_METRICS[:2] if key in self.metrics)
+            summary = ", ".join(f"{name} **{self.metrics[key]:.4f}**" for key, name in (("accuracy", "accuracy"), ("f1_macro", "macro F1")) if key in self.metrics)
             lines.append(f"\nOn the held-out {self.split} split it reaches {summary}{interval}.")
             tfidf = (f.baselines.get("tfidf_logreg") or {}).get(self.split) or {}
             if "f1_macro" in tfidf and "f1_macro" in self.metrics:
@@ -303,7 +303,7 @@ class _Body:
             "check the probability (`top_k=None`) before acting on a prediction.",
             "",
             f"- It was trained on {train_n if train_n is not None else 'an unknown number of'} examples; texts unlike them (another domain, language or style) may be classified poorly.",
-            f"- Inputs longer than {max_len} tokens are truncated" + (f" ({truncated * 100:.1f}% of the training texts were)." if truncated is not None else "."),
+            f"- Inputs longer than {max_len} tokens are truncated" + ("." if truncated is None else " (no training text was that long)." if truncated == 0 else f" ({truncated * 100:.1f}% of the training texts were)."),
             "- It inherits the biases of its base model and of its training data. Evaluate it on your own data before relying on it, and keep a human in the loop for decisions that matter.",
         ]
         sizes = f.data_report.get("split_sizes") or {}

@@ -151,6 +151,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
                 raise
             user = None  # locally a preview needs no token; the snippet then shows the name as typed
         run = visible_run(run_id, user)
+        repo = (repo or "").strip() or hub.default_repo_name(run)
         bundle = build_card(run, card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user))
         images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
         return bundle.body, images, bundle.text, gr.update(open=True)
@@ -199,6 +200,14 @@ def build_hub_tab(ctx: StudioContext) -> None:
         concurrency_id="hub_upload",
     )
     deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
+    def suggest_repo(run_id):
+        """The default repository name of the chosen run, as the Repository field's placeholder."""
+        try:
+            return gr.update(placeholder=f"{hub.default_repo_name(ctx.store.get(run_id))}  (or my-org/name)")
+        except Exception:  # noqa: BLE001 - only a hint
+            return gr.update()
+
+    run_choice.change(suggest_repo, run_choice, repo_name, api_visibility="private", show_progress="hidden")
     if getattr(ctx, "demo", None) is not None:  # fill the run list when the page opens
         ctx.demo.load(hub_runs, [token_box], run_choice, api_visibility="private")
     ctx.components.update(hub_run=run_choice, hub_repo=repo_name)
