@@ -54,6 +54,20 @@ CONSTANTS = ("PIPELINE_TAG", "AUTO_MODEL")
 EVALUATION_ONLY = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
 
 
+def predict_in_order(trainer, dataset, *, prefix: str, **options: Any):
+    """`trainer.predict` with predictions in the dataset's row order.
+
+    transformers 5 applies `train_sampling_strategy="group_by_length"` to evaluation batches too, so
+    `predict` returns rows sorted by length; written beside the dataset's texts they would be misaligned.
+    """
+    saved = trainer.args.train_sampling_strategy
+    trainer.args.train_sampling_strategy = "sequential"
+    try:
+        return trainer.predict(dataset, metric_key_prefix=prefix, **options)
+    finally:
+        trainer.args.train_sampling_strategy = saved
+
+
 def before_training(trainer, splits, config, *, out_dir: Path) -> None:
     """No-op default."""
 

@@ -15,7 +15,7 @@ from ..config import RunConfig
 from ..errors import ModelLoadError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..tokenization import load_failure_message
-from .base import EVALUATION_ONLY, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, predict_in_order, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
@@ -118,7 +118,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     Files: `report_<split>.json` (per-class scores, confusion matrix, ROC/PR curves) and
     `predictions_<split>.csv` (text, label, prediction, confidence, one probability per class).
     """
-    output = trainer.predict(dataset, metric_key_prefix=prefix)
+    output = predict_in_order(trainer, dataset, prefix=prefix)
     probabilities = softmax(output.predictions)
     labels = output.label_ids
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,401 @@
+"""Token classification (named-entity recognition): one tag per word, BIO scheme, entity-level scores.
+
+Data are sentences given as words with one tag each (CoNLL style). Words are cut into sub-word tokens by
+the model's tokenizer; each word's tag goes on its first sub-token and the others are ignored by the loss
+(label -100), or, with `label_all_tokens`, carry the word's tag too (a B- tag becomes I- after the first
+sub-token, as in transformers' `run_ner.py`). Evaluation always scores words, by their first sub-token,
+so the two settings are judged alike. Scores follow seqeval (see `finetuner.metrics_text`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import data as data_module
+from ..config import DataConfig, RunConfig
+from ..errors import DataError
+from .base import EVALUATION_ONLY, predict_in_order, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
+
+PIPELINE_TAG = "token-classification"
+AUTO_MODEL = "AutoModelForTokenClassification"
+IGNORED = -100
+WORDS = re.compile(r"[@#]?\w+(?:[-'’.]\w+)*|[^\w\s]")
+
+
+# ---------------------------------------------------------------- data
+
+
+def prepare_data(config: RunConfig) -> data_module.TaskData:
+    return data_module.prepare_token_data(config.data, seed=config.training.seed)
+
+
+def data_report(prepared: data_module.TaskData) -> dict[str, Any]:
+    return prepared.report
+
+
+def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
+    """Another tagged file or split, with the run's tag ids; tags the model does not know are an error."""
+    import datasets  # noqa: PLC0415
+
+    names = list(data_report["label_names"])
+    columns = DataConfig(
+        tokens_column_name=(data_report.get("text_columns") or [None])[0] if (data_report.get("text_columns") or [None])[0] in frame.columns else None,
+        tags_column_name=data_report.get("label_column") if data_report.get("label_column") in frame.columns else None,
+    )
+    tokens, tags = data_module.resolve_token_columns(frame, columns)
+    normalised, _ = data_module.normalise_token_frame(frame, tokens, tags, "evaluation")
+    unknown = sorted({t for row in normalised["tags"] for t in row} - set(names))
+    if unknown:
+        raise DataError(f"The data has tag(s) {', '.join(map(repr, unknown[:5]))} that the model does not know; it knows: {', '.join(names)}.")
+    index = {n: i for i, n in enumerate(names)}
+    return datasets.Dataset.from_dict({"tokens": list(normalised["tokens"]), "tags": [[index[t] for t in row] for row in normalised["tags"]]})
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def load_tokenizer(config: RunConfig, *, token: str | None = None):
+    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2) need a space before each word."""
+    from ..tokenization import load_tokenizer as load  # noqa: PLC0415
+
+    m = config.model
+    name = m.tokenizer_name or m.model_name_or_path
+    tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+    if getattr(tokenizer, "add_prefix_space", None) is False:
+        from transformers import AutoTokenizer  # noqa: PLC0415
+
+        tokenizer = AutoTokenizer.from_pretrained(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
+    return tokenizer
+
+
+def align_labels(word_ids: Sequence[int | None], tags: Sequence[int], *, label_all_tokens: bool, b_to_i: dict[int, int]) -> list[int]:
+    """One label per sub-token: the word's tag on its first sub-token; the rest -100, or (label_all_tokens) the tag, B- made I-."""
+    labels, previous = [], None
+    for word in word_ids:
+        if word is None:
+            labels.append(IGNORED)
+        elif word != previous:
+            labels.append(int(tags[word]))
+        else:
+            labels.append(b_to_i.get(int(tags[word]), int(tags[word])) if label_all_tokens else IGNORED)
+        previous = word
+    return labels
+
+
+def b_to_i_map(label_names: Sequence[str]) -> dict[int, int]:
+    index = {n: i for i, n in enumerate(label_names)}
+    return {i: index[f"I-{n[2:]}"] for i, n in enumerate(label_names) if n.startswith("B-") and f"I-{n[2:]}" in index}
+
+
+def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fingerprint: str | None = None, cache_dir: Path | None = None):
+    """input_ids, attention_mask, labels (aligned to sub-tokens) and word_ids (-1 for special tokens), per split.
+
+    `label_all_tokens` changes the training split only: validation and test always label first sub-tokens,
+    so their scores are per word.
+    """
+    from ..tokenization import tokenizer_signature  # noqa: PLC0415
+
+    mapping = b_to_i_map(label_names)
+    max_length = config.model.max_seq_length
+    out = {}
+    for role, split in splits.items():
+        label_all = config.model.label_all_tokens and role == "train"
+
+        def encode(batch, label_all=label_all):
+            encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+            encoded["labels"], encoded["word_ids"] = [], []
+            for i, tags in enumerate(batch["tags"]):
+                word_ids = encoded.word_ids(i)
+                encoded["labels"].append(align_labels(word_ids, tags, label_all_tokens=label_all, b_to_i=mapping))
+                encoded["word_ids"].append([-1 if w is None else w for w in word_ids])
+            return encoded
+
+        key = cache_key(fingerprint, tokenizer_signature(tokenizer), max_length, label_all, "ner") if fingerprint else None
+        out.update(cached_map({role: split}, encode, key=key, cache_dir=cache_dir))
+    return out
+
+
+def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
+    """Sub-token counts per sentence (special tokens included, untruncated) against max_seq_length."""
+    stats = {}
+    for role, split in splits.items():
+        encoded = tokenizer(list(split["tokens"]), is_split_into_words=True, truncation=False)
+        stats[role] = length_summary([len(ids) for ids in encoded["input_ids"]], config.model.max_seq_length)
+    return stats
+
+
+def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig, *, label_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Each word's tag against its sub-tokens, and the label each sub-token is trained on.
+
+    `example` holds `tokens` (words) and `tags` (names, or ids into `label_names`). Returns `tokens` (sub-tokens),
+    `word_ids`, `labels` (the tag name each sub-token learns, None where ignored), `words` (per word: its tag,
+    its sub-tokens, and whether truncation cut it off), and the counts.
+    """
+    words = [str(w) for w in example["tokens"]]
+    tags = [label_names[t] if label_names is not None and not isinstance(t, str) else str(t) for t in example["tags"]]
+    if len(words) != len(tags):
+        raise DataError(f"The example has {len(words)} words but {len(tags)} tags.")
+    names = list(label_names) if label_names is not None else data_module.tag_names(set(tags))
+    index = {n: i for i, n in enumerate(names)}
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=config.model.max_seq_length)
+    word_ids = encoded.word_ids()
+    labels = align_labels(word_ids, [index[t] for t in tags], label_all_tokens=config.model.label_all_tokens, b_to_i=b_to_i_map(names))
+    sub_tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    pieces: dict[int, list[str]] = defaultdict(list)
+    for piece, word in zip(sub_tokens, word_ids):
+        if word is not None:
+            pieces[word].append(piece)
+    untruncated = len(tokenizer(words, is_split_into_words=True, truncation=False)["input_ids"])
+    return {
+        "tokens": sub_tokens,
+        "input_ids": list(encoded["input_ids"]),
+        "word_ids": list(word_ids),
+        "labels": [None if label == IGNORED else names[label] for label in labels],
+        "words": [{"word": w, "tag": t, "sub_tokens": pieces.get(i, []), "truncated": i not in pieces} for i, (w, t) in enumerate(zip(words, tags))],
+        "num_tokens": len(sub_tokens),
+        "num_tokens_untruncated": untruncated,
+        "truncated": untruncated > len(sub_tokens),
+        "truncated_words": sum(1 for i in range(len(words)) if i not in pieces),
+        "max_length": config.model.max_seq_length,
+    }
+
+
+# ---------------------------------------------------------------- model and trainer
+
+
+def build_model(config: RunConfig, label_names: list[str], *, token: str | None = None):
+    """The pretrained encoder with a fresh token-classification head sized for the tag set."""
+    from transformers import AutoModelForTokenClassification  # noqa: PLC0415 - heavy
+
+    return load_pretrained(
+        AutoModelForTokenClassification,
+        config,
+        token=token,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+        ignore_mismatched_sizes=True,
+    )
+
+
+def word_level(predictions: np.ndarray, labels: np.ndarray, label_names: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """(true tags, predicted tags) per sentence, at the positions that carry a label (first sub-tokens in evaluation)."""
+    predicted_ids = predictions.argmax(-1) if predictions.ndim == 3 else predictions
+    true, predicted = [], []
+    for row_predictions, row_labels in zip(predicted_ids, labels):
+        keep = row_labels != IGNORED
+        true.append([label_names[int(i)] for i in row_labels[keep]])
+        predicted.append([label_names[int(i)] for i in row_predictions[keep]])
+    return true, predicted
+
+
+def compute_metrics_fn(label_names: list[str]):
+    """Entity precision/recall/F1 and word accuracy for the Trainer's evaluations during training."""
+    from ..metrics_text import entity_metrics  # noqa: PLC0415
+
+    def compute(prediction) -> dict[str, float]:
+        true, predicted = word_level(np.asarray(prediction.predictions), np.asarray(prediction.label_ids), label_names)
+        scores = entity_metrics(true, predicted)
+        return {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+
+    return compute
+
+
+def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str], train_dataset, eval_dataset, output_dir: Path, callbacks: list, for_training: bool = True):
+    from transformers import DataCollatorForTokenClassification, Trainer  # noqa: PLC0415 - heavy
+
+    from ..train import training_arguments  # noqa: PLC0415
+
+    args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForTokenClassification(tokenizer),  # pads labels with -100
+        compute_metrics=compute_metrics_fn(label_names),
+        callbacks=callbacks,
+    )
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_dir: Path, prefix: str, config: RunConfig | None = None) -> dict[str, Any]:
+    """Predict a split; write `report_<split>.json` (overall and per-type scores, tag confusion) and
+    `predictions_<split>.csv` (one sentence per row: words, true and predicted tags and entities)."""
+    from sklearn.metrics import confusion_matrix  # noqa: PLC0415
+
+    from ..metrics_text import entity_metrics, entity_spans  # noqa: PLC0415
+
+    output = predict_in_order(trainer, dataset, prefix=prefix)
+    true, predicted = word_level(np.asarray(output.predictions), np.asarray(output.label_ids), label_names)
+    scores = entity_metrics(true, predicted)
+    words = list(dataset["tokens"])
+    truncated = sum(len(w) - len(t) for w, t in zip(words, true))
+    flat_true, flat_predicted = [t for row in true for t in row], [t for row in predicted for t in row]
+    report = {
+        "task": "token-classification",
+        "metrics": {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")},
+        "per_type": scores["per_type"],
+        "true_entities": scores["true_entities"],
+        "predicted_entities": scores["predicted_entities"],
+        "label_names": list(label_names),
+        "tag_confusion_matrix": confusion_matrix(flat_true, flat_predicted, labels=list(label_names)).tolist(),
+        "truncated_words": int(truncated),
+        "loss": output.metrics.get(f"{prefix}_loss"),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+    def entities(sentence: list[str], tags: list[str]) -> str:
+        return "; ".join(f"{' '.join(sentence[s:e])} [{kind}]" for kind, s, e in entity_spans(tags))
+
+    import pandas as pd  # noqa: PLC0415
+
+    rows = []
+    for sentence, true_tags, predicted_tags in zip(words, true, predicted):
+        visible = sentence[: len(true_tags)]
+        rows.append(
+            {
+                "text": " ".join(sentence),
+                "tags": " ".join(true_tags),
+                "predicted": " ".join(predicted_tags),
+                "entities": entities(visible, true_tags),
+                "predicted_entities": entities(visible, predicted_tags),
+                "errors": sum(a != b for a, b in zip(true_tags, predicted_tags)),
+                "correct": true_tags == predicted_tags,
+            }
+        )
+    pd.DataFrame(rows).to_csv(out_dir / f"predictions_{split}.csv", index=False)
+    return output.metrics
+
+
+def after_training(trainer, splits, config: RunConfig, *, label_names: list[str], out_dir: Path) -> None:
+    """A dictionary baseline: each word gets the tag it had most often in train (O when unseen).
+    A fine-tuned model that does not beat it has learned little beyond memorising names."""
+    from ..metrics_text import entity_metrics  # noqa: PLC0415
+    from ..runs import write_json_atomic  # noqa: PLC0415
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for words, tags in zip(splits["train"]["tokens"], splits["train"]["tags"]):
+        for word, tag in zip(words, tags):
+            counts[word.lower()][label_names[tag]] += 1
+    lookup = {word: tags.most_common(1)[0][0] for word, tags in counts.items()}
+    result: dict[str, dict[str, Any]] = {"most_frequent_tag": {}}
+    for role in ("validation", "test"):
+        if role in splits:
+            true = [[label_names[t] for t in tags] for tags in splits[role]["tags"]]
+            predicted = [_repair_bio([lookup.get(w.lower(), "O") for w in words]) for words in splits[role]["tokens"]]
+            scores = entity_metrics(true, predicted)
+            result["most_frequent_tag"][role] = {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+    write_json_atomic(out_dir / "baselines.json", result)
+
+
+def _repair_bio(tags: list[str]) -> list[str]:
+    """Word-by-word lookup can yield I-x after O; make it B-x so the baseline's entities are well-formed."""
+    repaired, previous = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        repaired.append(tag)
+        previous = tag
+    return repaired
+
+
+# ---------------------------------------------------------------- inference
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) of a raw text, with punctuation as separate words (the CoNLL convention)."""
+    return [(m.group(), m.start(), m.end()) for m in WORDS.finditer(text)]
+
+
+class TokenClassificationPredictor:
+    """Entities in raw texts: words are found with `split_words`, tagged by their first sub-token, and
+    grouped into entities (seqeval's rules); each entity has character offsets into the text."""
+
+    def __init__(self, model_path: str, *, max_length: int = 512, token: str | None = None):
+        from transformers import AutoModelForTokenClassification  # noqa: PLC0415
+
+        from ..tokenization import load_failure_message  # noqa: PLC0415
+        from .base import device  # noqa: PLC0415
+
+        config = RunConfig.from_dict({"task": "token-classification", "model_name_or_path": model_path})
+        self.tokenizer = load_tokenizer(config, token=token)
+        try:
+            self.model = AutoModelForTokenClassification.from_pretrained(model_path, token=token)
+        except Exception as error:  # noqa: BLE001
+            from ..errors import ModelLoadError  # noqa: PLC0415
+
+            raise ModelLoadError(load_failure_message("model", model_path, error)) from error
+        self.device = device()
+        self.model.to(self.device).eval()
+        self.max_length = min(max_length, self.tokenizer.model_max_length)
+        self.label_names = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+
+    def tag_words(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 32) -> list[list[tuple[str, float]]]:
+        """(tag, probability) per word; words cut off by max_length get ('O', 1.0)."""
+        import torch  # noqa: PLC0415
+
+        results = []
+        for start in range(0, len(sentences), batch_size):
+            batch = [list(s) for s in sentences[start : start + batch_size]]
+            encoded = self.tokenizer(batch, is_split_into_words=True, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+            with torch.inference_mode():
+                probabilities = torch.softmax(self.model(**encoded.to(self.device)).logits.float(), dim=-1).cpu().numpy()
+            for i, words in enumerate(batch):
+                tagged = [("O", 1.0)] * len(words)
+                seen = set()
+                for position, word in enumerate(encoded.word_ids(i)):
+                    if word is not None and word not in seen:
+                        seen.add(word)
+                        best = int(probabilities[i, position].argmax())
+                        tagged[word] = (self.label_names[best], float(probabilities[i, position, best]))
+                results.append(tagged)
+        return results
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Per text: `words`, `tags`, and `entities` [{"type", "text", "start", "end", "score"}] (character offsets)."""
+        from ..metrics_text import entity_spans  # noqa: PLC0415
+
+        if isinstance(texts, str):
+            raise DataError("predict() takes a list of texts; wrap a single text in a list.")
+        split = [split_words(text) for text in texts]
+        tagged = self.tag_words([[w for w, _, _ in words] for words in split]) if texts else []
+        results = []
+        for text, words, tags in zip(texts, split, tagged):
+            names = _repair_bio([t for t, _ in tags])
+            entities = [
+                {
+                    "type": kind,
+                    "text": text[words[s][1] : words[e - 1][2]],
+                    "start": words[s][1],
+                    "end": words[e - 1][2],
+                    "score": float(np.mean([p for _, p in tags[s:e]])),
+                }
+                for kind, s, e in entity_spans(names)
+            ]
+            results.append({"text": text, "words": [w for w, _, _ in words], "tags": names, "entities": entities})
+        return results
+
+    def records(self, texts: Sequence[str], **options) -> list[dict[str, Any]]:
+        return [{"text": r["text"], "entities": r["entities"]} for r in self.predict(texts)]
+
+    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
+        results = self.predict(texts)
+        return {
+            "entities": ["; ".join(f"{e['text']} [{e['type']}]" for e in r["entities"]) for r in results],
+            "tags": [" ".join(r["tags"]) for r in results],
+        }
+
+
+def load_predictor(model_path: str, *, max_length: int = 512, token: str | None = None) -> TokenClassificationPredictor:
+    return TokenClassificationPredictor(model_path, max_length=max_length, token=token)

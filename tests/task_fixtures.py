@@ -1,0 +1,111 @@
+"""Data and tiny models for the token-classification, causal-LM and seq2seq tests, all made here.
+
+Each model has random weights and a tokenizer trained in the test on the data's own words, so nothing is
+downloaded and a few training steps on a CPU are enough to see the loss fall.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+PEOPLE = [["alice"], ["bob"], ["carol", "smith"], ["dave"], ["erin", "jones"], ["frank"]]
+PLACES = [["paris"], ["london"], ["new", "york"], ["tokyo"], ["rome"], ["san", "diego"]]
+VERBS = ["visited", "left", "loves", "praised", "saw", "reached"]
+TAILS = [[], ["today"], ["on", "monday"], ["again"], ["last", "week"]]
+
+
+def make_ner_records(rows: int = 120, seed: int = 0) -> list[dict]:
+    """Sentences "<person> <verb> <place> <tail>" with BIO tags: person and location entities, some two words long."""
+    rng = random.Random(seed)
+    records = []
+    for _ in range(rows):
+        person, place, verb, tail = rng.choice(PEOPLE), rng.choice(PLACES), rng.choice(VERBS), rng.choice(TAILS)
+        tokens = [*person, verb, *place, *tail]
+        tags = ["B-person"] + ["I-person"] * (len(person) - 1) + ["O"] + ["B-location"] + ["I-location"] * (len(place) - 1) + ["O"] * len(tail)
+        records.append({"tokens": tokens, "ner_tags": tags})
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def make_instruction_records(rows: int = 96, seed: int = 0) -> list[dict]:
+    """Instruction/input/output records whose answer is a fixed function of the question: learnable in a few steps."""
+    rng = random.Random(seed)
+    colours = {"apple": "red", "banana": "yellow", "grass": "green", "sky": "blue", "snow": "white", "coal": "black"}
+    records = []
+    for i in range(rows):
+        thing = rng.choice(sorted(colours))
+        records.append({"instruction": f"what colour is the {thing}?", "input": "", "output": f"the {thing} is {colours[thing]}."})
+    return records
+
+
+def make_summary_records(rows: int = 80, seed: int = 0) -> list[dict]:
+    """Documents whose summary is their first clause: a copy task a tiny seq2seq model can start to learn."""
+    rng = random.Random(seed)
+    subjects = ["the cat", "the dog", "a bird", "the team", "our model", "the city"]
+    verbs = ["won", "slept", "moved", "grew", "failed", "changed"]
+    fillers = ["after a long day", "in the morning", "without warning", "as expected", "for the first time", "near the river"]
+    records = []
+    for _ in range(rows):
+        subject, verb = rng.choice(subjects), rng.choice(verbs)
+        extra = " ".join(rng.choice(fillers) for _ in range(rng.randint(2, 4)))
+        records.append({"document": f"{subject} {verb} {extra} .", "summary": f"{subject} {verb} ."})
+    return records
+
+
+def _word_level_tokenizer(texts: list[str], special: list[str], *, vocab_size: int = 600):
+    """A small WordPiece tokenizer (lower-cased) trained on `texts`."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special))
+    return tokenizer
+
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_causal_lm(folder: Path, texts: list[str], *, chat_template: str | None = None) -> Path:
+    """A 2-layer LLaMA (hidden size 32) with a WordPiece tokenizer trained on `texts`; optionally a chat template."""
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    special = ["<pad>", "<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "###"]
+    tokenizer = _word_level_tokenizer(texts + ["instruction response user assistant system"], special)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>", model_max_length=256)
+    if chat_template:
+        fast.chat_template = chat_template
+    config = LlamaConfig(
+        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+        max_position_embeddings=256, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_t5(folder: Path, texts: list[str]) -> Path:
+    """A 2-layer T5 (d_model 32) with a WordPiece tokenizer trained on `texts` that ends every text with </s>."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    tokenizer = _word_level_tokenizer(texts, ["<pad>", "</s>", "<unk>"])
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", tokenizer.token_to_id("</s>"))])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="</s>", pad_token="<pad>", model_max_length=256)
+    config = T5Config(
+        vocab_size=len(fast), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
+        pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id, decoder_start_token_id=fast.pad_token_id,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
