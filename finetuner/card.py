@@ -26,14 +26,45 @@ from . import __version__
 from .config import RunConfig, default_model_path
 from .errors import RunError
 from .runs import COMPLETED, Run, read_json
+from .tasks import TASKS
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
 CURVE_IMAGE = "images/training_curve.png"
 CONFUSION_IMAGE = "images/confusion_matrix.png"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
-HEADLINE_METRICS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("precision_macro", "Precision (macro)"), ("recall_macro", "Recall (macro)"))
-TABLE_METRICS = HEADLINE_METRICS + (("f1_weighted", "F1 (weighted)"), ("roc_auc", "ROC AUC"), ("average_precision", "Average precision"))
+# key -> (display name, Hub metric type, metric args). The Hub groups model-index results by type.
+METRICS = {
+    "accuracy": ("Accuracy", "accuracy", None),
+    "f1_macro": ("F1 (macro)", "f1", {"average": "macro"}),
+    "precision_macro": ("Precision (macro)", "precision", {"average": "macro"}),
+    "recall_macro": ("Recall (macro)", "recall", {"average": "macro"}),
+    "f1_weighted": ("F1 (weighted)", "f1", {"average": "weighted"}),
+    "roc_auc": ("ROC AUC", "roc_auc", None),
+    "average_precision": ("Average precision", "average_precision", None),
+    "f1": ("F1", "f1", None),
+    "precision": ("Precision", "precision", None),
+    "recall": ("Recall", "recall", None),
+    "rouge1": ("ROUGE-1", "rouge", None),
+    "rouge2": ("ROUGE-2", "rouge", None),
+    "rougeL": ("ROUGE-L", "rouge", None),
+    "rougeLsum": ("ROUGE-Lsum", "rouge", None),
+    "bleu": ("BLEU", "bleu", None),
+    "perplexity": ("Perplexity", "perplexity", None),
+    "mean_token_accuracy": ("Mean token accuracy", "accuracy", None),
+    "loss": ("Loss", "loss", None),
+}
+CLASSIFICATION_HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
+CLASSIFICATION_TABLE = CLASSIFICATION_HEADLINE + ("f1_weighted", "roc_auc", "average_precision")
+NOT_IN_MODEL_INDEX = ("loss", "gen_len")
+# Per pipeline tag: what the model does, in a sentence.
+TASK_PHRASES = {
+    "text-classification": "classifies {kind} into {n} labels ({labels})",
+    "token-classification": "tags each word of a text with one of {n} labels ({labels})",
+    "text-generation": "follows instructions and generates text",
+    "summarization": "writes a summary of a text",
+    "text2text-generation": "turns a text into another text",
+}
 FRAMEWORKS = (("Transformers", "transformers"), ("PyTorch", "torch"), ("Datasets", "datasets"), ("Tokenizers", "tokenizers"), ("huggingface_hub", "huggingface_hub"))
 
 
@@ -83,24 +114,25 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     split, metrics = facts.headline_split()
     dataset_label = dataset_id or facts.data_file_name or "the training data"
 
+    pipeline_tag = facts.pipeline_tag
     eval_results = []
-    if metrics:
-        for key, name in HEADLINE_METRICS:
-            if key in metrics:
-                eval_results.append(
-                    EvalResult(
-                        task_type="text-classification",
-                        task_name="Text Classification",
-                        dataset_type=dataset_id or _slug(facts.data_file_name or "custom"),
-                        dataset_name=dataset_id or facts.data_file_name or "custom data",
-                        dataset_config=config.data.dataset_config_name if dataset_id else None,
-                        dataset_split=split,
-                        metric_type=key.split("_")[0],
-                        metric_name=name,
-                        metric_value=round(float(metrics[key]), 4),
-                        metric_args={"average": "macro"} if key.endswith("_macro") else None,
-                    )
+    for key in facts.headline_metrics():
+        if key in metrics and key not in NOT_IN_MODEL_INDEX:
+            name, metric_type, args = METRICS.get(key, (key, key, None))
+            eval_results.append(
+                EvalResult(
+                    task_type=pipeline_tag,
+                    task_name=facts.task_title,
+                    dataset_type=dataset_id or _slug(facts.data_file_name or "custom"),
+                    dataset_name=dataset_id or facts.data_file_name or "custom data",
+                    dataset_config=config.data.dataset_config_name if dataset_id else None,
+                    dataset_split=split,
+                    metric_type=metric_type,
+                    metric_name=name,
+                    metric_value=round(float(metrics[key]), 4),
+                    metric_args=args,
                 )
+            )
     card_data = ModelCardData(
         model_name=model_name,
         base_model=base_model,
@@ -108,15 +140,15 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
         language=language,
         license=license_,
         library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=_unique(["text-classification", "finetuner", *options.tags]),
-        metrics=["accuracy", "f1"],
+        pipeline_tag=pipeline_tag,
+        tags=_unique([pipeline_tag, "finetuner", *(["lora"] if facts.lora else []), *options.tags]),
+        metrics=_unique([r.metric_type for r in eval_results]) or None,
         eval_results=eval_results or None,
     )
-    examples = options.example_texts or facts.public_examples(dataset_id is not None and dataset_id == config.data.dataset_name) or _placeholder_examples(facts.label_names)
+    examples = options.example_texts or facts.public_examples(dataset_id is not None and dataset_id == config.data.dataset_name) or [PLACEHOLDER_EXAMPLES.get(pipeline_tag, PLACEHOLDER_EXAMPLES["text-classification"])]
     rendered_images: dict[str, bytes] = {}
     if images:
-        curve = training_curve_png(facts.events)
+        curve = training_curve_png(facts.events, metrics=[k for k in facts.headline_metrics() if k not in ("loss", "perplexity", "gen_len")][:2])
         if curve:
             rendered_images[CURVE_IMAGE] = curve
         report = facts.report(split)
@@ -176,6 +208,36 @@ class _RunFacts:
         )
 
     @property
+    def info(self):
+        return TASKS.get(self.config.model.task)
+
+    @property
+    def pipeline_tag(self) -> str:
+        return self.info.pipeline_tag if self.info else "text-classification"
+
+    @property
+    def task_title(self) -> str:
+        return self.info.title if self.info else "Text classification"
+
+    @property
+    def classification(self) -> bool:
+        return self.pipeline_tag == "text-classification"
+
+    @property
+    def lora(self) -> bool:
+        return bool(getattr(self.config.model, "use_lora", False)) or (self.run.path / "adapter").is_dir()
+
+    def headline_metrics(self) -> tuple[str, ...]:
+        if self.classification:
+            return CLASSIFICATION_HEADLINE
+        return tuple(self.info.headline) if self.info else ()
+
+    def table_metrics(self) -> tuple[str, ...]:
+        if self.classification:
+            return CLASSIFICATION_TABLE
+        return tuple(m for m in (self.info.metrics if self.info else ()) if m != "loss")
+
+    @property
     def label_names(self) -> list[str]:
         return [str(n) for n in self.data_report.get("label_names") or []]
 
@@ -215,8 +277,12 @@ class _RunFacts:
         return [t if len(t) <= 200 else t[:197] + "..." for t in texts]
 
 
-def _placeholder_examples(label_names: Sequence[str]) -> list[str]:
-    return ["Replace this with a text to classify."]
+PLACEHOLDER_EXAMPLES = {
+    "text-classification": "Replace this with a text to classify.",
+    "token-classification": "Ada Lovelace worked with Charles Babbage in London.",
+    "text-generation": "Write a haiku about fine-tuning.",
+    "summarization": "Replace this with a long text to summarize.",
+}
 
 
 # ----------------------------------------------------------------------------- the Markdown body
@@ -246,20 +312,26 @@ class _Body:
         f, labels = self.f, self.f.label_names
         base = f"[{self.base_model}](https://huggingface.co/{self.base_model})" if self.base_model else f"`{Path(f.config.model.model_name_or_path).name}`"
         data = f"[{self.dataset_id}](https://huggingface.co/datasets/{self.dataset_id})" if self.dataset_id else f"`{_md(self.dataset_label)}`"
-        kind = "sentence pairs" if self.pairs else "texts"
+        phrase = TASK_PHRASES.get(f.pipeline_tag, "was fine-tuned for " + f.task_title.lower()).format(
+            kind="sentence pairs" if self.pairs else "texts",
+            n=len(labels),
+            labels=", ".join(f"`{_md(n)}`" for n in labels[:20]) + (", ..." if len(labels) > 20 else ""),
+        )
         lines = [f"# {_md(self.repo_id.split('/')[-1])}", ""]
         if self.o.description:
             lines += [self.o.description.strip(), ""]
-        lines.append(
-            f"This model is a fine-tuned version of {base} that classifies {kind} into {len(labels)} labels "
-            f"({', '.join(f'`{_md(n)}`' for n in labels[:20])}{', ...' if len(labels) > 20 else ''}), trained on {data}."
-        )
+        lora = " with LoRA (the adapter is merged into these weights)" if f.lora else ""
+        lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
         if self.metrics:
+            shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
+            summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
+            interval = ""
             n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
             acc = self.metrics.get("accuracy")
-            interval = f" (95% interval about ±{_ci(acc, n) * 100:.1f} points on {n} examples)" if acc is not None and n else ""
-            summary = ", ".join(f"{name} **{self.metrics[key]:.4f}**" for key, name in (("accuracy", "accuracy"), ("f1_macro", "macro F1")) if key in self.metrics)
-            lines.append(f"\nOn the held-out {self.split} split it reaches {summary}{interval}.")
+            if f.classification and acc is not None and n:
+                interval = f" (95% interval about ±{_ci(acc, n) * 100:.1f} points on {n} examples)"
+            if summary:
+                lines.append(f"\nOn the held-out {self.split} split it reaches {summary}{interval}.")
             tfidf = (f.baselines.get("tfidf_logreg") or {}).get(self.split) or {}
             if "f1_macro" in tfidf and "f1_macro" in self.metrics:
                 diff = self.metrics["f1_macro"] - tfidf["f1_macro"]
@@ -268,26 +340,30 @@ class _Body:
         return "\n".join(lines)
 
     def usage(self) -> str:
-        example = self.examples[0] if self.examples else "Replace this with a text to classify."
-        if self.pairs:
-            call = f'classifier({{"text": {example!r}, "text_pair": "A second text."}})'
-        else:
-            call = f"classifier({example!r})"
-        return "\n".join(
-            [
-                "## How to use",
-                "",
-                "```python",
-                "from transformers import pipeline",
-                "",
-                f'classifier = pipeline("text-classification", model="{self.repo_id}")',
-                f"print({call})",
-                "# every label's probability:",
-                *([f"print(classifier({example!r}, top_k=None))"] if not self.pairs else []),
-                "```",
-                "",
-                "For a private repository, log in first (`hf auth login`) or pass `token=...` to `pipeline`.",
+        tag = self.f.pipeline_tag
+        example = self.examples[0] if self.examples else PLACEHOLDER_EXAMPLES.get(tag, "")
+        model = f'model="{self.repo_id}"'
+        if tag == "token-classification":
+            code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="simple")', f"print(tagger({example!r}))"]
+        elif tag == "text-generation":
+            code = [
+                f'generator = pipeline("text-generation", {model})',
+                f'messages = [{{"role": "user", "content": {example!r}}}]',
+                'print(generator(messages, max_new_tokens=128)[0]["generated_text"][-1]["content"])',
             ]
+        elif tag in ("summarization", "text2text-generation"):
+            code = [f'summarizer = pipeline("{tag}", {model})', f'print(summarizer({example!r}, max_new_tokens=128)[0]["{"summary_text" if tag == "summarization" else "generated_text"}"])']
+        elif self.pairs:
+            code = [f'classifier = pipeline("text-classification", {model})', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
+        else:
+            code = [
+                f'classifier = pipeline("text-classification", {model})',
+                f"print(classifier({example!r}))",
+                "# every label's probability:",
+                f"print(classifier({example!r}, top_k=None))",
+            ]
+        return "\n".join(
+            ["## How to use", "", "```python", "from transformers import pipeline", "", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `pipeline`."]
         )
 
     def intended_uses(self) -> str:
@@ -295,14 +371,22 @@ class _Body:
         train_n = (f.data_report.get("split_sizes") or {}).get("train")
         max_len = f.config.model.max_seq_length
         truncated = (f.token_stats.get("train") or {}).get("truncated_share")
+        if f.classification:
+            purpose = (
+                f"Use it to sort {'pairs of texts' if self.pairs else 'texts'} like those in its training data into the labels above. "
+                "It cannot answer with a label it was not trained on, and it always picks one of them, even for unrelated input: "
+                "check the probability (`top_k=None`) before acting on a prediction."
+            )
+        elif f.pipeline_tag == "token-classification":
+            purpose = "Use it to find and label spans in texts like those in its training data. It knows only the labels above; check its output on your own texts before relying on it."
+        else:
+            purpose = "Use it for inputs like those in its training data. Generated text can be fluent and wrong: check it before relying on it, and do not use it where a wrong answer causes harm."
         lines = [
             "## Intended uses and limitations",
             "",
-            f"Use it to sort {'pairs of texts' if self.pairs else 'texts'} like those in its training data into the labels above. "
-            "It cannot answer with a label it was not trained on, and it always picks one of them, even for unrelated input: "
-            "check the probability (`top_k=None`) before acting on a prediction.",
+            purpose,
             "",
-            f"- It was trained on {train_n if train_n is not None else 'an unknown number of'} examples; texts unlike them (another domain, language or style) may be classified poorly.",
+            f"- It was trained on {train_n if train_n is not None else 'an unknown number of'} examples; inputs unlike them (another domain, language or style) may be handled poorly.",
             f"- Inputs longer than {max_len} tokens are truncated" + ("." if truncated is None else " (no training text was that long)." if truncated == 0 else f" ({truncated * 100:.1f}% of the training texts were)."),
             "- It inherits the biases of its base model and of its training data. Evaluate it on your own data before relying on it, and keep a human in the loop for decisions that matter.",
         ]
@@ -385,11 +469,14 @@ class _Body:
             for e in f.events:
                 if e.get("type") == "log" and "loss" in (e.get("metrics") or {}):
                     last_loss[e["step"]] = e["metrics"]["loss"]
-            lines += ["", "### Training results", "", "| Epoch | Step | Training loss | Validation loss | Accuracy | F1 (macro) |", "|---:|---:|---:|---:|---:|---:|"]
+            shown = [k for k in f.headline_metrics() if k != "loss" and any(f"eval_{k}" in (e.get("metrics") or {}) for e in evals)][:3]
+            header = " | ".join(METRICS.get(k, (k,))[0] for k in shown)
+            lines += ["", "### Training results", "", f"| Epoch | Step | Training loss | Validation loss |{' ' + header + ' |' if shown else ''}", "|---:|---:|---:|---:|" + "---:|" * len(shown)]
             for e in evals[-50:]:
                 m, step = e.get("metrics") or {}, e.get("step", 0)
                 train_loss = next((last_loss[s] for s in sorted(last_loss, reverse=True) if s <= step), None)
-                lines.append(f"| {_num(e.get('epoch'), 2)} | {step} | {_num(train_loss)} | {_num(m.get('eval_loss'))} | {_num(m.get('eval_accuracy'))} | {_num(m.get('eval_f1_macro'))} |")
+                values = "".join(f" {_num(m.get(f'eval_{k}'))} |" for k in shown)
+                lines.append(f"| {_num(e.get('epoch'), 2)} | {step} | {_num(train_loss)} | {_num(m.get('eval_loss'))} |{values}")
         if CURVE_IMAGE in self.images:
             lines += ["", f"![Training and validation loss, and validation metrics, by step]({CURVE_IMAGE})"]
         return "\n".join(lines)
@@ -404,12 +491,18 @@ class _Body:
             majority = (f.baselines.get("majority") or {}).get(split) or {}
             tfidf = (f.baselines.get("tfidf_logreg") or {}).get(split) or {}
             note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
-            lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model | TF-IDF + logistic regression | Majority class |", "|---|---:|---:|---:|"]
-            for key, name in TABLE_METRICS:
-                if key in metrics:
-                    lines.append(f"| {name} | **{_num(metrics[key])}** | {_num(tfidf.get(key))} | {_num(majority.get(key))} |")
-            if "loss" in metrics:
-                lines.append(f"| Loss | {_num(metrics['loss'])} | | |")
+            if majority or tfidf:
+                lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model | TF-IDF + logistic regression | Majority class |", "|---|---:|---:|---:|"]
+                for key in f.table_metrics():
+                    if key in metrics:
+                        lines.append(f"| {METRICS.get(key, (key,))[0]} | **{_num(metrics[key])}** | {_num(tfidf.get(key))} | {_num(majority.get(key))} |")
+                if "loss" in metrics:
+                    lines.append(f"| Loss | {_num(metrics['loss'])} | | |")
+            else:
+                lines += ["", f"### {split.title()} split{note}", "", "| Metric | Value |", "|---|---:|"]
+                for key in (*f.table_metrics(), "loss"):
+                    if key in metrics:
+                        lines.append(f"| {METRICS.get(key, (key,))[0]} | {_num(metrics[key])} |")
             report = f.report(split)
             if report and report.get("per_class"):
                 lines += ["", f"Per class ({split}):", "", "| Label | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
@@ -417,7 +510,8 @@ class _Body:
                     lines.append(f"| {_md(row['label'])} | {_num(row['precision'])} | {_num(row['recall'])} | {_num(row['f1'])} | {row['support']} |")
         if CONFUSION_IMAGE in self.images:
             lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
-        lines += ["", "The baselines are trained on the same training split: a model that does not beat TF-IDF + logistic regression is not yet worth its size."]
+        if f.baselines:
+            lines += ["", "The baselines are trained on the same training split: a model that does not beat TF-IDF + logistic regression is not yet worth its size."]
         if len(lines) <= 3:
             return ""
         return "\n".join(lines)
@@ -436,8 +530,8 @@ class _Body:
 # ----------------------------------------------------------------------------- images
 
 
-def training_curve_png(events: Sequence[dict[str, Any]]) -> bytes | None:
-    """Training loss and validation loss by step (left), validation accuracy and macro F1 (right)."""
+def training_curve_png(events: Sequence[dict[str, Any]], *, metrics: Sequence[str] = ("accuracy", "f1_macro")) -> bytes | None:
+    """Training loss and validation loss by step (left), up to two validation metrics (right)."""
     train = [(e["step"], e["metrics"]["loss"]) for e in events if e.get("type") == "log" and isinstance((e.get("metrics") or {}).get("loss"), (int, float))]
     evals = [(e["step"], e.get("metrics") or {}) for e in events if e.get("type") == "eval"]
     if not train and not evals:
@@ -451,12 +545,16 @@ def training_curve_png(events: Sequence[dict[str, Any]]) -> bytes | None:
         left.plot(*zip(*eval_loss), color="#f59e0b", marker="o", label="validation loss", linewidth=1.6)
     left.set(xlabel="step", ylabel="loss", title="Loss")
     left.legend(frameon=False)
-    for key, name, color in (("eval_accuracy", "accuracy", "#10b981"), ("eval_f1_macro", "F1 (macro)", "#ef4444")):
-        points = [(s, m[key]) for s, m in evals if isinstance(m.get(key), (int, float))]
+    plotted = []
+    for key, color in zip(metrics, ("#10b981", "#ef4444")):
+        points = [(s, m[f"eval_{key}"]) for s, m in evals if isinstance(m.get(f"eval_{key}"), (int, float))]
         if points:
-            right.plot(*zip(*points), marker="o", label=name, color=color, linewidth=1.6)
-    right.set(xlabel="step", title="Validation metrics", ylim=(0, 1.02))
-    if evals:
+            right.plot(*zip(*points), marker="o", label=METRICS.get(key, (key,))[0], color=color, linewidth=1.6)
+            plotted += [v for _, v in points]
+    right.set(xlabel="step", title="Validation metrics")
+    if plotted and 0 <= min(plotted) and max(plotted) <= 1:
+        right.set_ylim(0, 1.02)
+    if plotted:
         right.legend(frameon=False)
     else:
         right.text(0.5, 0.5, "no evaluation during training", ha="center", va="center", transform=right.transAxes, color="#6b7280")
@@ -518,6 +616,11 @@ def _png(fig) -> bytes:
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell or inline code."""
     return str(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _in_sentence(name: str) -> str:
+    """'Accuracy' -> 'accuracy' mid-sentence; 'F1 (macro)', 'ROUGE-L' and 'BLEU' keep their capitals."""
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from .card import CardOptions, build_card, public_config
+from .card import PLACEHOLDER_EXAMPLES, CardOptions, build_card, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -434,10 +434,15 @@ class SpaceResult:
 DEMO_TEMPLATE = Path(__file__).parent / "space_app" / "demo_app.py"
 
 
-def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bool = False) -> str:
-    """The demo Space's app.py: the template with the model id, title and examples filled in."""
+DEMO_PIPELINES = ("text-classification", "token-classification", "text-generation", "summarization", "text2text-generation")
+
+
+def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bool = False, pipeline_tag: str = "text-classification") -> str:
+    """The demo Space's app.py: the template with the model id, title, examples and pipeline filled in."""
+    if pipeline_tag not in DEMO_PIPELINES:
+        raise HubError(f"No demo app for '{pipeline_tag}' models yet; the demo supports: {', '.join(DEMO_PIPELINES)}.")
     text = DEMO_TEMPLATE.read_text(encoding="utf-8")
-    values = {"MODEL_ID": model_id, "TITLE": title, "EXAMPLES": list(examples), "PAIRS": pairs}
+    values = {"MODEL_ID": model_id, "TITLE": title, "EXAMPLES": list(examples), "PAIRS": pairs, "PIPELINE": pipeline_tag}
     for name, value in values.items():
         text, count = re.subn(rf"^{name}( *: *[^=]+)? = .*$", lambda m, n=name, v=value: f"{n}{m.group(1) or ''} = {v!r}", text, count=1, flags=re.M)
         if count != 1:
@@ -445,7 +450,7 @@ def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bo
     return text
 
 
-def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, hardware: str = DEFAULT_SPACE_HARDWARE) -> dict[str, bytes]:
+def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, pipeline_tag: str = "text-classification", hardware: str = DEFAULT_SPACE_HARDWARE) -> dict[str, bytes]:
     """app.py, requirements.txt and README.md (Space metadata) of a demo Space for a model repo."""
     import gradio  # noqa: PLC0415 - only for its version
 
@@ -463,17 +468,17 @@ def demo_space_files(model_id: str, *, title: str | None = None, examples: list[
         "suggested_hardware": hardware,
         "pinned": False,
         "models": [model_id],
-        "tags": ["finetuner", "text-classification"],
-        "short_description": f"Text classification with {name}"[:60],
+        "tags": ["finetuner", pipeline_tag],
+        "short_description": f"Try {name} ({pipeline_tag})"[:60],
     }
     readme = (
         "---\n" + yaml.safe_dump(readme_meta, sort_keys=False, allow_unicode=True) + "---\n\n"
-        f"# {title}\n\nTry [{model_id}](https://huggingface.co/{model_id}): type a text and see the probability of each label.\n\n"
+        f"# {title}\n\nTry [{model_id}](https://huggingface.co/{model_id}): type a text and see what the model makes of it.\n\n"
         "This Space was created by finetuner. If the model is private, add a read token as the secret `HF_TOKEN` in this Space's settings.\n"
     )
     requirements = "\n".join(f"{dist}=={_installed_version(dist)}" for dist in ("transformers", "torch")) + "\n"
     return {
-        "app.py": render_demo_app(model_id, title=title, examples=examples or [], pairs=pairs).encode("utf-8"),
+        "app.py": render_demo_app(model_id, title=title, examples=examples or [], pairs=pairs, pipeline_tag=pipeline_tag).encode("utf-8"),
         "requirements.txt": requirements.encode("utf-8"),
         "README.md": readme.encode("utf-8"),
     }
@@ -505,16 +510,22 @@ def deploy_demo_space(
         model = api.model_info(model_id, token=token)
     examples: list[str] | None = None
     pairs = False
+    pipeline_tag = getattr(model, "pipeline_tag", None) or "text-classification"
     if run is not None:
+        from .tasks import TASKS  # noqa: PLC0415
+
         data_report = read_json(run.path / "data_report.json", {}) or {}
         pairs = len(data_report.get("text_columns") or []) == 2
+        info = TASKS.get(run.config().model.task)
+        pipeline_tag = info.pipeline_tag if info else pipeline_tag
     if not examples and run is not None:
         try:
             examples = build_card(run, CardOptions(repo_id=model_id), images=False).example_texts
         except FinetunerError:
             examples = None
     private = bool(model.private) if private is None else private
-    files = demo_space_files(model_id, examples=[e for e in (examples or []) if not e.startswith("Replace this")], pairs=pairs, hardware=hardware)
+    placeholders = set(PLACEHOLDER_EXAMPLES.values())
+    files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware)
     warnings = []
     if model.private:
         warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")

@@ -1,9 +1,8 @@
-"""A demo of a text-classification model, as a Hugging Face Space (created by finetuner).
+"""A demo of a fine-tuned model, as a Hugging Face Space (created by finetuner).
 
-`finetuner.hub.deploy_demo_space` fills in the four settings below and uploads this file as the
-Space's app.py. The model loads from the Hub on first use (with HF_TOKEN if the Space has that
-secret, which a private model needs). It is also importable and runnable as it is:
-`MODEL_ID=<user>/<model> python demo_app.py`.
+`finetuner.hub.deploy_demo_space` fills in the settings below and uploads this file as the Space's
+app.py. The model loads from the Hub on first use (with HF_TOKEN if the Space has that secret, which a
+private model needs). It also runs as it is: `MODEL_ID=<user>/<model> python demo_app.py`.
 """
 
 import functools
@@ -16,44 +15,69 @@ MODEL_ID = "finetuner/demo-model"
 TITLE = "Text classification demo"
 EXAMPLES = []
 PAIRS = False
+PIPELINE = "text-classification"
 
 MAX_CHARACTERS = 20_000
+PIPELINE_OPTIONS = {
+    "text-classification": {"top_k": None},  # every label's probability
+    "token-classification": {"aggregation_strategy": "simple"},  # whole words and entities, not word pieces
+}
+
+
+def model_id() -> str:
+    return os.environ.get("MODEL_ID") or MODEL_ID
 
 
 @functools.lru_cache(maxsize=1)
-def classifier(model_id: str):
+def load(name: str):
     from transformers import pipeline
 
-    return pipeline("text-classification", model=model_id, token=os.environ.get("HF_TOKEN") or None, top_k=None)
+    return pipeline(PIPELINE, model=name, token=os.environ.get("HF_TOKEN") or None, **PIPELINE_OPTIONS.get(PIPELINE, {}))
 
 
-def classify(text: str, text_pair: str = "") -> dict:
-    """Every label's probability for a text (or a pair of texts)."""
+def predict(text: str, text_pair: str = ""):
+    """What the model makes of a text: label probabilities, tagged spans, or generated text."""
     if not text or not text.strip():
-        raise gr.Error("Type a text to classify.")
-    model_id = os.environ.get("MODEL_ID") or MODEL_ID
-    item = {"text": text[:MAX_CHARACTERS], "text_pair": text_pair[:MAX_CHARACTERS]} if PAIRS else text[:MAX_CHARACTERS]
+        raise gr.Error("Type a text first.")
+    text, text_pair = text[:MAX_CHARACTERS], (text_pair or "")[:MAX_CHARACTERS]
     try:
-        scores = classifier(model_id)(item)
+        model = load(model_id())
     except OSError as error:
-        raise gr.Error(f"Could not load {model_id}: {error}. If the model is private, add a read token as the secret HF_TOKEN in this Space's settings.")
-    if scores and isinstance(scores[0], list):  # some versions nest one list per input
-        scores = scores[0]
-    return {s["label"]: float(s["score"]) for s in scores}
+        raise gr.Error(f"Could not load {model_id()}: {error}. If the model is private, add a read token as the secret HF_TOKEN in this Space's settings.")
+    if PIPELINE == "text-classification":
+        scores = model({"text": text, "text_pair": text_pair} if PAIRS else text)
+        if scores and isinstance(scores[0], list):  # some versions nest one list per input
+            scores = scores[0]
+        return {s["label"]: float(s["score"]) for s in scores}
+    if PIPELINE == "token-classification":
+        entities = [{"entity": e["entity_group"], "start": int(e["start"]), "end": int(e["end"])} for e in model(text)]
+        return {"text": text, "entities": entities}
+    if PIPELINE == "text-generation":
+        output = model([{"role": "user", "content": text}], max_new_tokens=256)[0]["generated_text"]
+        return output[-1]["content"] if isinstance(output, list) else output
+    output = model(text, max_new_tokens=256)[0]
+    return output.get("summary_text") or output.get("generated_text") or ""
+
+
+def output_component():
+    if PIPELINE == "text-classification":
+        return gr.Label(label="Prediction", num_top_classes=10)
+    if PIPELINE == "token-classification":
+        return gr.HighlightedText(label="Entities", combine_adjacent=True)
+    return gr.Textbox(label="Output", lines=8)
 
 
 def build_demo() -> gr.Blocks:
-    model_id = os.environ.get("MODEL_ID") or MODEL_ID
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\nModel: [{model_id}](https://huggingface.co/{model_id}). Type a text and see the probability of each label.")
+        gr.Markdown(f"# {TITLE}\nModel: [{model_id()}](https://huggingface.co/{model_id()}).")
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label="Text" if not PAIRS else "First text", lines=4, placeholder="Type or paste a text...")
+                text = gr.Textbox(label="First text" if PAIRS else "Text", lines=4, placeholder="Type or paste a text...")
                 pair = gr.Textbox(label="Second text", lines=2, visible=PAIRS)
-                button = gr.Button("Classify", variant="primary")
-            label = gr.Label(label="Prediction", num_top_classes=10)
-        button.click(classify, [text, pair], label, api_name="classify")
-        text.submit(classify, [text, pair], label, api_visibility="private")
+                button = gr.Button("Run", variant="primary")
+            output = output_component()
+        button.click(predict, [text, pair], output, api_name="predict")
+        text.submit(predict, [text, pair], output, api_visibility="private")
         if EXAMPLES:
             gr.Examples([[e] for e in EXAMPLES], [text])
         gr.Markdown("Made with finetuner.")

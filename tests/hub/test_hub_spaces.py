@@ -55,17 +55,18 @@ def test_demo_app_from_the_space_classifies_with_the_pushed_model(hub_server, al
     spec = importlib.util.spec_from_file_location("demo_space_app", Path(folder) / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    scores = module.classify("the film was wonderful and the cast felt wonderful")
+    assert module.PIPELINE == "text-classification"
+    scores = module.predict("the film was wonderful and the cast felt wonderful")
     assert set(scores) == {"negative", "positive"} and abs(sum(scores.values()) - 1) < 1e-5
     with pytest.raises(gradio.Error, match="Type a text"):
-        module.classify("   ")
+        module.predict("   ")
 
     module.demo.launch(prevent_thread_lock=True, server_port=None, quiet=True)
     try:
         client = Client(module.demo.local_url, verbose=False)
         api = client.view_api(return_format="dict", print_info=False)
-        assert "/classify" in api["named_endpoints"]
-        answer = client.predict("the plot was boring and the ending felt boring", "", api_name="/classify")
+        assert "/predict" in api["named_endpoints"]
+        answer = client.predict("the plot was boring and the ending felt boring", "", api_name="/predict")
         assert answer["label"] in ("negative", "positive")
     finally:
         module.demo.close()
@@ -83,12 +84,15 @@ def test_demo_space_refused_on_a_free_plan_says_what_to_do(hub_server, trained_r
 
 
 def test_render_demo_app_keeps_the_template_valid():
-    text = hub.render_demo_app("org/name", title="It's a \"demo\"", examples=["a 'quoted' text", "line\nbreak"], pairs=True)
+    text = hub.render_demo_app("org/name", title="It's a \"demo\"", examples=["a 'quoted' text", "line\nbreak"], pairs=True, pipeline_tag="token-classification")
     namespace: dict = {}
     code = text.split("MAX_CHARACTERS")[0].split("# Filled in by finetuner", 1)[1].split("\n", 1)[1]
     exec(code, namespace)
     assert namespace["MODEL_ID"] == "org/name" and namespace["TITLE"] == "It's a \"demo\""
     assert namespace["EXAMPLES"] == ["a 'quoted' text", "line\nbreak"] and namespace["PAIRS"] is True
+    assert namespace["PIPELINE"] == "token-classification"
+    with pytest.raises(errors.HubError, match="No demo app"):
+        hub.render_demo_app("org/name", title="x", examples=[], pipeline_tag="image-classification")
 
 
 # ----------------------------------------------------------------------------- the studio as a Space
