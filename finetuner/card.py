@@ -57,6 +57,7 @@ METRICS = {
 CLASSIFICATION_HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
 CLASSIFICATION_TABLE = CLASSIFICATION_HEADLINE + ("f1_weighted", "roc_auc", "average_precision")
 NOT_IN_MODEL_INDEX = ("loss", "gen_len")
+BASELINE_NAMES = {"tfidf_logreg": "TF-IDF + logistic regression", "majority": "Majority class", "most_frequent_tag": "Most frequent tag per word", "base_model": "Base model (before fine-tuning)"}
 # Per pipeline tag: what the model does, in a sentence.
 TASK_PHRASES = {
     "text-classification": "classifies {kind} into {n} labels ({labels})",
@@ -152,8 +153,9 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
         if curve:
             rendered_images[CURVE_IMAGE] = curve
         report = facts.report(split)
-        if report and report.get("confusion_matrix"):
-            rendered_images[CONFUSION_IMAGE] = confusion_matrix_png(report["confusion_matrix"], report["label_names"])
+        matrix = (report or {}).get("confusion_matrix") or (report or {}).get("tag_confusion_matrix")
+        if matrix and (report or {}).get("label_names"):
+            rendered_images[CONFUSION_IMAGE] = confusion_matrix_png(matrix, report["label_names"])
     body = _Body(facts, options, base_model=base_model, dataset_label=dataset_label, dataset_id=dataset_id, split=split, metrics=metrics, examples=examples, images=rendered_images).render()
     card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
     return CardBundle(text=str(card), images=rendered_images, metadata=card.data.to_dict(), example_texts=examples)
@@ -404,12 +406,15 @@ class _Body:
             lines.append(f"Text column{'s' if len(columns) > 1 else ''}: {', '.join(f'`{_md(c)}`' for c in columns)}; label column: `{_md(report.get('label_column') or 'label')}`.")
         sizes, counts = report.get("split_sizes") or {}, report.get("class_counts") or {}
         if sizes:
-            labels = f.label_names[:12]
-            lines += ["", "| Split | Examples | " + " | ".join(_md(n) for n in labels) + " |", "|---|---:|" + "---:|" * len(labels)]
+            # Classes as the data report counts them (labels for classification, entity types for NER).
+            counted = _unique([str(k) for split_counts in counts.values() if isinstance(split_counts, dict) for k in split_counts])
+            ordered = [n for n in f.label_names if n in counted] + [n for n in counted if n not in f.label_names]
+            labels = ordered[:12]
+            lines += ["", "| Split | Examples |" + "".join(f" {_md(n)} |" for n in labels), "|---|---:|" + "---:|" * len(labels)]
             for split, size in sizes.items():
-                lines.append(f"| {split} | {size} | " + " | ".join(str((counts.get(split) or {}).get(n, 0)) for n in labels) + " |")
-            if len(f.label_names) > 12:
-                lines.append(f"\n({len(f.label_names) - 12} more labels not shown.)")
+                lines.append(f"| {split} | {size} |" + "".join(f" {(counts.get(split) or {}).get(n, 0)} |" for n in labels))
+            if len(ordered) > 12:
+                lines.append(f"\n({len(ordered) - 12} more classes not shown.)")
         warnings = report.get("warnings") or []
         if warnings:
             lines.append("")
@@ -456,7 +461,8 @@ class _Body:
         lines = [
             "## Training procedure",
             "",
-            "Fine-tuned with the Hugging Face `Trainer`: a new classification head on the pretrained encoder, all weights trained. "
+            "Fine-tuned with the Hugging Face `Trainer`: "
+            + ("LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else "a new classification head on the pretrained encoder, all weights trained. " if f.pipeline_tag in ("text-classification", "token-classification") else "all weights of the pretrained model trained. ")
             + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if t.eval_strategy != "no" else ""),
         ]
         if done:
@@ -488,30 +494,27 @@ class _Body:
             metrics = f.split_metrics(split)
             if not metrics:
                 continue
-            majority = (f.baselines.get("majority") or {}).get(split) or {}
-            tfidf = (f.baselines.get("tfidf_logreg") or {}).get(split) or {}
+            baselines = {name: (values or {}).get(split) or {} for name, values in f.baselines.items() if isinstance(values, dict) and (values or {}).get(split)}
             note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
-            if majority or tfidf:
-                lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model | TF-IDF + logistic regression | Majority class |", "|---|---:|---:|---:|"]
-                for key in f.table_metrics():
-                    if key in metrics:
-                        lines.append(f"| {METRICS.get(key, (key,))[0]} | **{_num(metrics[key])}** | {_num(tfidf.get(key))} | {_num(majority.get(key))} |")
-                if "loss" in metrics:
-                    lines.append(f"| Loss | {_num(metrics['loss'])} | | |")
-            else:
-                lines += ["", f"### {split.title()} split{note}", "", "| Metric | Value |", "|---|---:|"]
-                for key in (*f.table_metrics(), "loss"):
-                    if key in metrics:
-                        lines.append(f"| {METRICS.get(key, (key,))[0]} | {_num(metrics[key])} |")
-            report = f.report(split)
-            if report and report.get("per_class"):
-                lines += ["", f"Per class ({split}):", "", "| Label | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
-                for row in report["per_class"]:
-                    lines.append(f"| {_md(row['label'])} | {_num(row['precision'])} | {_num(row['recall'])} | {_num(row['f1'])} | {row['support']} |")
+            names = [BASELINE_NAMES.get(name, name.replace("_", " ")) for name in baselines]
+            lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model |" + "".join(f" {_md(n)} |" for n in names), "|---|---:|" + "---:|" * len(names)]
+            for key in (*f.table_metrics(), "loss"):
+                if key in metrics:
+                    value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
+                    lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
+            report = f.report(split) or {}
+            rows = report.get("per_class") or report.get("per_type") or []
+            if rows and isinstance(rows, list):
+                kind = "class" if report.get("per_class") else "entity type"
+                lines += ["", f"Per {kind} ({split}):", "", f"| {kind.capitalize()} | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
+                for row in rows:
+                    lines.append(f"| {_md(row.get('label', row.get('type', '?')))} | {_num(row.get('precision'))} | {_num(row.get('recall'))} | {_num(row.get('f1'))} | {row.get('support', '')} |")
         if CONFUSION_IMAGE in self.images:
             lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
-        if f.baselines:
+        if "tfidf_logreg" in f.baselines:
             lines += ["", "The baselines are trained on the same training split: a model that does not beat TF-IDF + logistic regression is not yet worth its size."]
+        elif f.baselines:
+            lines += ["", "The baselines are computed from the training split alone: the model's scores mean something only above theirs."]
         if len(lines) <= 3:
             return ""
         return "\n".join(lines)

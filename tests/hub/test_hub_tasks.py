@@ -1,0 +1,46 @@
+"""The card and the demo Space follow the run's task: a tiny token-classification (NER) run."""
+
+from __future__ import annotations
+
+import pytest
+from hub_helpers import front_matter
+
+from finetuner import hub
+from finetuner.card import CardOptions, build_card
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory, tiny_model_dir):
+    pytest.importorskip("finetuner.tasks.token_classification")
+    from task_fixtures import make_ner_records, write_jsonl
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import COMPLETED, RunStore
+    from finetuner.train import run_training
+
+    folder = tmp_path_factory.mktemp("hub-ner")
+    data = write_jsonl(folder / "ner.jsonl", make_ner_records())
+    config = RunConfig.from_dict({"task": "token-classification", "model_name_or_path": str(tiny_model_dir), "train_file": str(data), "max_steps": 4, "per_device_train_batch_size": 16, "eval_strategy": "steps", "eval_steps": 2, "logging_steps": 2, "max_seq_length": 32})
+    run = RunStore(folder / "runs").create(config)
+    assert run_training(run) == COMPLETED, run.status()
+    return run
+
+
+def test_ner_card_metadata_and_sections(ner_run):
+    bundle = build_card(ner_run, CardOptions(repo_id="alice/tiny-ner"))
+    meta = front_matter(bundle.text)
+    assert meta["pipeline_tag"] == "token-classification" and "token-classification" in meta["tags"]
+    metrics = {m["name"]: m for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["F1"]["value"] == round(ner_run.metrics("test")["test_f1"], 4)
+    assert 'pipeline("token-classification", model="alice/tiny-ner", aggregation_strategy="simple")' in bundle.text
+    assert "Per entity type (test)" in bundle.text and "| person |" in bundle.text
+    assert "classification head" in bundle.text  # an encoder with a token-classification head
+    assert set(bundle.images) == {"images/training_curve.png", "images/confusion_matrix.png"}
+
+
+def test_ner_demo_space(hub_server, alice, ner_run):
+    hub.push_run(ner_run, "tiny-ner", token=alice)
+    hub.deploy_demo_space("tiny-ner", token=alice, run=ner_run)
+    app = hub_server.repo("alice/tiny-ner-demo", "space").text("app.py")
+    assert "PIPELINE = 'token-classification'" in app
+    assert front_matter(hub_server.repo("alice/tiny-ner-demo", "space").text("README.md"))["tags"] == ["finetuner", "token-classification"]
