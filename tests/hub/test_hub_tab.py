@@ -99,4 +99,8 @@ def test_shared_page_shows_and_publishes_only_your_runs(hub_server, alice, train
 
         as_alice = Client(demo.local_url, oauth_token=alice, verbose=False)
         assert trained_run.id in str(as_alice.predict("", api_name="/hub_runs"))
+        # Two sessions side by side: each is itself, whatever the other did.
+        assert "Signed in as **bob**" in as_bob.predict("", api_name="/hub_account")
+        assert "Signed in as **alice**" in as_alice.predict("", api_name="/hub_account")
+        assert "No Hugging Face token" in _error(lambda: anonymous.predict("", api_name="/hub_account"))
     assert ("model", "bob/stolen") not in hub_server.repos
