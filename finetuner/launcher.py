@@ -80,6 +80,12 @@ def _spawn(run: Run, *, resume: bool, token: str | None) -> subprocess.Popen:
     env = {**os.environ, "FINETUNER_ALIVE_FD": str(alive_fd), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     if token:
         env["HF_TOKEN"] = token
+    else:
+        from .hub import server_token_allowed, shared_mode  # noqa: PLC0415
+
+        if not server_token_allowed(shared=shared_mode()):  # a visitor never trains with the owner's token
+            env.pop("HF_TOKEN", None)
+            env.pop("HUGGING_FACE_HUB_TOKEN", None)
     command = [sys.executable, "-m", "finetuner", "train", "--run_dir", str(run.path)]
     if resume:
         command.append("--resume")

@@ -55,6 +55,7 @@ def test_strings_from_a_form_are_coerced():
         ({"dataset_name": "x/y", "train_file": "a.csv"}, "not both"),
         ({"learning_rat": 1e-5}, "Did you mean 'learning_rate'?"),
         ({"hub_token": "hf_secret"}, "must not hold a token"),
+        ({"push_to_hub": True, "hub_model_id": "me/model"}, "hub_model_id, push_to_hub cannot be passed to the Trainer"),
         ({"per_device_train_batch_size": "eight"}, "per_device_train_batch_size expects int, got 'eight'"),
     ],
 )
