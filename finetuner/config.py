@@ -286,7 +286,16 @@ class TrainingConfig:
             raise ConfigError(f"save_total_limit must be at least 1, got {self.save_total_limit}.")
         if not isinstance(self.extra_training_args, dict):
             raise ConfigError("extra_training_args must be a mapping of TrainingArguments names to values.")
+        hub_options = sorted(HUB_TRAINING_ARGUMENTS & set(self.extra_training_args))
+        if hub_options:
+            raise ConfigError(
+                f"{', '.join(hub_options)} cannot be passed to the Trainer: finetuner pushes itself, after checking "
+                "the token and with a model card. Use `train --push_to_hub --hub_model_id NAME` or `python -m finetuner push`."
+            )
 
+
+# Trainer options that would push on their own, without the token check or the card.
+HUB_TRAINING_ARGUMENTS = {"push_to_hub", "hub_model_id", "hub_strategy", "hub_token", "hub_private_repo", "hub_always_push", "hub_revision"}
 
 SECTIONS = (DataConfig, ModelConfig, TrainingConfig)
 _SECTION_ATTR = {DataConfig: "data", ModelConfig: "model", TrainingConfig: "training"}
