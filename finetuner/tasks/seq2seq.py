@@ -1,0 +1,262 @@
+"""Sequence-to-sequence summarization: an encoder-decoder model (T5, BART, ...) learns document -> summary.
+
+Training uses transformers' `Seq2SeqTrainer` with `predict_with_generate`, so every evaluation generates
+summaries and scores them with ROUGE-1/2/L/Lsum and BLEU (`finetuner.metrics_text`). The inputs are
+`source_prefix + document` cut at `max_seq_length`; targets are cut at `max_target_length`; generation
+stops after `generation_max_new_tokens`. A Lead-1 baseline (the document's first sentence) gives the
+scores a floor.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import data as data_module
+from ..config import DataConfig, RunConfig
+from ..errors import DataError
+from .base import EVALUATION_ONLY, before_training, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, predict_in_order  # noqa: F401
+from .base import save_model as save_model_and_tokenizer
+
+PIPELINE_TAG = "summarization"
+AUTO_MODEL = "AutoModelForSeq2SeqLM"
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.S)
+
+
+# ---------------------------------------------------------------- data
+
+
+def prepare_data(config: RunConfig) -> data_module.TaskData:
+    return data_module.prepare_document_data(config.data, seed=config.training.seed)
+
+
+def data_report(prepared: data_module.TaskData) -> dict[str, Any]:
+    return prepared.report
+
+
+def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
+    import datasets  # noqa: PLC0415
+
+    document = (data_report.get("text_columns") or [None])[0]
+    summary = data_report.get("label_column")
+    columns = DataConfig(document_column_name=document if document in frame.columns else None, summary_column_name=summary if summary in frame.columns else None)
+    document, summary = data_module.resolve_document_columns(frame, columns)
+    normalised, _ = data_module.normalise_document_frame(frame, document, summary)
+    return datasets.Dataset.from_pandas(normalised, preserve_index=False)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def _sources(batch: dict[str, list], config: RunConfig) -> list[str]:
+    return [config.model.source_prefix + text for text in batch["document"]]
+
+
+def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | None = None, fingerprint: str | None = None, cache_dir: Path | None = None):
+    """input_ids and attention_mask of the (prefixed) documents, labels = the summaries' token ids."""
+    from ..tokenization import tokenizer_signature  # noqa: PLC0415
+
+    m = config.model
+
+    def encode(batch):
+        encoded = tokenizer(_sources(batch, config), truncation=True, max_length=m.max_seq_length)
+        encoded["labels"] = tokenizer(text_target=batch["summary"], truncation=True, max_length=m.max_target_length)["input_ids"]
+        return encoded
+
+    key = cache_key(fingerprint, tokenizer_signature(tokenizer), m.max_seq_length, m.max_target_length, m.source_prefix, "seq2seq") if fingerprint else None
+    return cached_map(splits, encode, key=key, cache_dir=cache_dir)
+
+
+def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
+    """Document lengths against max_seq_length; each split's `target` holds the summaries' against max_target_length."""
+    stats = {}
+    for role, split in splits.items():
+        sources = tokenizer(_sources({"document": list(split["document"])}, config), truncation=False)["input_ids"]
+        targets = tokenizer(text_target=list(split["summary"]), truncation=False)["input_ids"]
+        stats[role] = length_summary([len(ids) for ids in sources], config.model.max_seq_length)
+        target = length_summary([len(ids) for ids in targets], config.model.max_target_length)
+        stats[role]["target"] = {k: v for k, v in target.items() if k != "lengths"}
+    return stats
+
+
+def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:
+    """The encoder's input tokens and the decoder's target tokens, with what truncation cut from each."""
+    m = config.model
+    source = m.source_prefix + example["document"]
+    encoded = tokenizer(source, truncation=True, max_length=m.max_seq_length)
+    target = tokenizer(text_target=example["summary"], truncation=True, max_length=m.max_target_length)
+    full_source = len(tokenizer(source, truncation=False)["input_ids"])
+    full_target = len(tokenizer(text_target=example["summary"], truncation=False)["input_ids"])
+    return {
+        "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
+        "input_ids": list(encoded["input_ids"]),
+        "attention_mask": list(encoded["attention_mask"]),
+        "target_tokens": tokenizer.convert_ids_to_tokens(target["input_ids"]),
+        "labels": list(target["input_ids"]),
+        "num_tokens": len(encoded["input_ids"]),
+        "num_tokens_untruncated": full_source,
+        "truncated": full_source > len(encoded["input_ids"]),
+        "target_truncated": full_target > len(target["input_ids"]),
+        "rendered": source,
+        "max_length": m.max_seq_length,
+        "max_target_length": m.max_target_length,
+    }
+
+
+# ---------------------------------------------------------------- model and trainer
+
+
+def build_model(config: RunConfig, label_names: list[str] | None = None, *, token: str | None = None):
+    from transformers import AutoModelForSeq2SeqLM  # noqa: PLC0415 - heavy
+
+    model = load_pretrained(AutoModelForSeq2SeqLM, config, token=token)
+    if not getattr(model.config, "is_encoder_decoder", False):
+        from ..errors import ModelLoadError  # noqa: PLC0415
+
+        raise ModelLoadError(
+            f"'{config.model.model_name_or_path}' is not an encoder-decoder model; seq2seq needs one such as google/flan-t5-small "
+            "or facebook/bart-base. For a decoder-only model choose the causal-lm task."
+        )
+    model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
+    model.generation_config.max_length = None
+    return model
+
+
+def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_dir: Path) -> None:
+    """Model and tokenizer; the source prefix goes into the model config's `prefix` (where transformers'
+    summarization pipeline looks for it) and generation_config.json keeps the generation length."""
+    if config.model.source_prefix:
+        trainer.model.config.prefix = config.model.source_prefix
+    save_model_and_tokenizer(trainer, tokenizer, config, model_dir=model_dir, run_dir=run_dir)
+
+
+def decode(tokenizer, ids: np.ndarray) -> list[str]:
+    """Token ids to texts; -100 (ignored label positions) is read as padding."""
+    ids = np.where(np.asarray(ids) < 0, tokenizer.pad_token_id, np.asarray(ids))
+    return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def compute_metrics_fn(tokenizer):
+    from ..metrics_text import generation_metrics  # noqa: PLC0415
+
+    def compute(prediction) -> dict[str, float]:
+        generated_ids = np.asarray(prediction.predictions)
+        generated, references = decode(tokenizer, generated_ids), decode(tokenizer, prediction.label_ids)
+        scores = generation_metrics(generated, references)
+        special = set(tokenizer.all_special_ids)
+        scores["gen_len"] = float(np.mean([sum(1 for t in row if t >= 0 and t not in special) for row in generated_ids]))
+        return scores
+
+    return compute
+
+
+def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str] | None = None, train_dataset, eval_dataset, output_dir: Path, callbacks: list, for_training: bool = True):
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments  # noqa: PLC0415 - heavy
+
+    from ..train import training_arguments  # noqa: PLC0415
+
+    args = training_arguments(config, output_dir, args_class=Seq2SeqTrainingArguments, predict_with_generate=True, **({} if for_training else EVALUATION_ONLY))
+    return Seq2SeqTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        compute_metrics=compute_metrics_fn(tokenizer),
+        callbacks=callbacks,
+    )
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | None = None, out_dir: Path, prefix: str, config: RunConfig | None = None) -> dict[str, Any]:
+    """Generate a summary for every document; write `generations_<split>.csv` (document, reference,
+    generated, per-row ROUGE-L) and `report_<split>.json`; return Trainer-style metrics."""
+    import pandas as pd  # noqa: PLC0415
+
+    from ..metrics_text import rouge_scores  # noqa: PLC0415
+
+    output = predict_in_order(trainer, dataset, prefix=prefix)
+    tokenizer = trainer.processing_class
+    generated = decode(tokenizer, output.predictions)
+    references = list(dataset["summary"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"document": list(dataset["document"]), "reference": references, "generated": generated})
+    frame["rougeL"] = [rouge_scores([g], [r])["rougeL"] for g, r in zip(generated, references)]
+    frame.to_csv(out_dir / f"generations_{split}.csv", index=False)
+    metrics = {k.removeprefix(f"{prefix}_"): v for k, v in output.metrics.items()}
+    report = {"task": "seq2seq", "metrics": metrics, "examples": len(frame), "loss": output.metrics.get(f"{prefix}_loss")}
+    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return output.metrics
+
+
+def lead_sentence(document: str) -> str:
+    """The document's first sentence (the whole text when it has no sentence end)."""
+    match = _FIRST_SENTENCE.match(document.strip())
+    return match.group(1) if match else document.strip()
+
+
+def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
+    """Lead-1, the classic extractive baseline: the document's first sentence as its summary."""
+    from ..metrics_text import generation_metrics  # noqa: PLC0415
+    from ..runs import write_json_atomic  # noqa: PLC0415
+
+    result: dict[str, dict[str, Any]] = {"lead_1": {}}
+    for role in ("validation", "test"):
+        if role in splits:
+            split = splits[role]
+            result["lead_1"][role] = generation_metrics([lead_sentence(d) for d in split["document"]], list(split["summary"]))
+    write_json_atomic(out_dir / "baselines.json", result)
+
+
+# ---------------------------------------------------------------- inference
+
+
+class Seq2SeqPredictor:
+    """Summaries (or any target text) generated by an encoder-decoder model."""
+
+    def __init__(self, model_path: str, *, max_length: int = 512, token: str | None = None):
+        from transformers import AutoModelForSeq2SeqLM  # noqa: PLC0415
+
+        config = RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": model_path})
+        self.tokenizer = load_tokenizer(config, token=token)
+        self.model = load_pretrained(AutoModelForSeq2SeqLM, config, token=token)
+        self.device = device()
+        self.model.to(self.device).eval()
+        self.max_length = min(max_length, self.tokenizer.model_max_length)
+        self.source_prefix = getattr(self.model.config, "prefix", None) or ""  # written by save_model
+        self.max_new_tokens = self.model.generation_config.max_new_tokens or 128
+
+    def generate(self, texts: Sequence[str], *, max_new_tokens: int | None = None, num_beams: int = 1, batch_size: int = 16, **options) -> list[str]:
+        import torch  # noqa: PLC0415
+
+        if isinstance(texts, str):
+            raise DataError("generate() takes a list of texts; wrap a single text in a list.")
+        out: list[str] = []
+        for start in range(0, len(texts), batch_size):
+            batch = [self.source_prefix + t for t in texts[start : start + batch_size]]
+            inputs = self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt").to(self.device)
+            with torch.inference_mode():
+                ids = self.model.generate(**inputs, max_new_tokens=max_new_tokens or self.max_new_tokens, num_beams=num_beams, do_sample=False)
+            out.extend(decode(self.tokenizer, ids.cpu().numpy()))
+        return out
+
+    def records(self, texts: Sequence[str], **options) -> list[dict[str, Any]]:
+        return [{"text": t, "summary": s} for t, s in zip(texts, self.generate(texts, **_generation_options(options)))]
+
+    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
+        return {"summary": self.generate(texts)}
+
+
+def _generation_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in ("max_new_tokens", "num_beams") and v is not None}
+
+
+def load_predictor(model_path: str, *, max_length: int = 512, token: str | None = None) -> Seq2SeqPredictor:
+    return Seq2SeqPredictor(model_path, max_length=max_length, token=token)
