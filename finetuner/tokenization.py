@@ -20,27 +20,27 @@ from .errors import ModelLoadError
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False, token: str | None = None):
+def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False, token: str | None = None, offline_hint: str | None = None):
     """A fast tokenizer for a Hub id or folder, or a ModelLoadError that says what to do."""
     from transformers import AutoTokenizer  # noqa: PLC0415 - heavy
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, token=token)
     except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
-        raise ModelLoadError(load_failure_message("tokenizer", name_or_path, error)) from error
+        raise ModelLoadError(load_failure_message("tokenizer", name_or_path, error, offline_hint=offline_hint)) from error
     if not tokenizer.is_fast:
         raise ModelLoadError(f"'{name_or_path}' has no fast tokenizer; finetuner needs one to show token offsets and tokenize quickly.")
     return tokenizer
 
 
-def load_failure_message(what: str, name_or_path: str, error: Exception) -> str:
+def load_failure_message(what: str, name_or_path: str, error: Exception, *, offline_hint: str | None = None) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     if Path(name_or_path).exists():
         return f"Could not load the {what} from folder '{name_or_path}': {text}"
     if "offline" in text.lower() or "connect" in text.lower() or "resolve" in text.lower():
         return (
             f"Could not download the {what} '{name_or_path}': the Hugging Face Hub is unreachable from here. "
-            "Use a local model folder, or the bundled default model."
+            + (offline_hint or "Use a local model folder, or the bundled default model.")
         )
     return f"Could not load the {what} '{name_or_path}': it is not a local folder, and the Hub has no such model (or it is private). Check the id. ({text})"
 

@@ -54,12 +54,28 @@ CONSTANTS = ("PIPELINE_TAG", "AUTO_MODEL")
 EVALUATION_ONLY = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
 
 
-def predict_in_order(trainer, dataset, *, prefix: str, **options: Any):
-    """`trainer.predict` with predictions in the dataset's row order.
+def in_order(trainer_class):
+    """A subclass of a Trainer class whose evaluation and prediction batches keep the dataset's row order.
 
     transformers 5 applies `train_sampling_strategy="group_by_length"` to evaluation batches too, so
-    `predict` returns rows sorted by length; written beside the dataset's texts they would be misaligned.
+    `predict` would return rows sorted by length: written beside the dataset's texts, or scored against
+    its reference texts, they would be misaligned. Training batches are still grouped by length.
     """
+
+    class InOrder(trainer_class):
+        def _get_eval_sampler(self, eval_dataset):
+            from torch.utils.data import SequentialSampler  # noqa: PLC0415
+
+            if eval_dataset is not None and self.args.world_size <= 1 and hasattr(eval_dataset, "__len__"):
+                return SequentialSampler(eval_dataset)
+            return super()._get_eval_sampler(eval_dataset)
+
+    InOrder.__name__ = InOrder.__qualname__ = f"InOrder{trainer_class.__name__}"
+    return InOrder
+
+
+def predict_in_order(trainer, dataset, *, prefix: str, **options: Any):
+    """`trainer.predict` with predictions in the dataset's row order (see `in_order`), for any trainer."""
     saved = trainer.args.train_sampling_strategy
     trainer.args.train_sampling_strategy = "sequential"
     try:
@@ -82,11 +98,25 @@ def save_model(trainer, tokenizer, config, *, model_dir: Path, run_dir: Path) ->
     tokenizer.save_pretrained(str(model_dir))
 
 
+def offline_hint(config) -> str | None:
+    """What to do when the Hub is unreachable: generative tasks have no bundled model to fall back on."""
+    from . import TASKS  # noqa: PLC0415
+
+    info = TASKS[config.model.task]
+    if not info.needs_hub_default:
+        return None
+    return (
+        f"No pretrained model for {info.name} is bundled with finetuner. Where the Hub is reachable, download one "
+        f"(for example `hf download {info.default_model} --local-dir models/{info.default_model.split('/')[-1]}`), "
+        "copy the folder here and choose it as the model (model_name_or_path)."
+    )
+
+
 def load_tokenizer(config, *, token: str | None = None):
     from ..tokenization import load_tokenizer as load  # noqa: PLC0415 - heavy
 
     m = config.model
-    return load(m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+    return load(m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, offline_hint=offline_hint(config))
 
 
 def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: Any):
@@ -96,8 +126,27 @@ def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: A
     name = config.model.model_name_or_path
     try:
         return auto_class.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token, **kwargs)
-    except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
-        raise ModelLoadError(load_failure_message("model", name, error)) from error
+    except ValueError as error:
+        if "Unrecognized configuration class" in str(error):
+            raise ModelLoadError(wrong_kind_message(config)) from error
+        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
+    except Exception as error:  # OSError, HTTP errors: all mean "cannot load this"
+        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
+
+
+MODEL_KINDS = {
+    "text-classification": "an encoder such as BERT, RoBERTa or MiniLM",
+    "token-classification": "an encoder such as BERT, RoBERTa or MiniLM",
+    "causal-lm": "a decoder-only language model such as SmolLM2, Qwen, Llama or GPT-2",
+    "seq2seq": "an encoder-decoder model such as T5, FLAN-T5 or BART",
+}
+
+
+def wrong_kind_message(config) -> str:
+    return (
+        f"'{config.model.model_name_or_path}' is not the kind of model the {config.model.task} task trains: it needs "
+        f"{MODEL_KINDS.get(config.model.task, 'another architecture')}. Choose such a model, or the task that fits this one."
+    )
 
 
 def count_parameters(model) -> dict[str, Any]:

@@ -19,8 +19,9 @@ import numpy as np
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
-from .base import EVALUATION_ONLY, before_training, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, predict_in_order  # noqa: F401
+from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, predict_in_order  # noqa: F401
 from .base import save_model as save_model_and_tokenizer
+from .base import wrong_kind_message
 
 PIPELINE_TAG = "summarization"
 AUTO_MODEL = "AutoModelForSeq2SeqLM"
@@ -117,10 +118,7 @@ def build_model(config: RunConfig, label_names: list[str] | None = None, *, toke
     if not getattr(model.config, "is_encoder_decoder", False):
         from ..errors import ModelLoadError  # noqa: PLC0415
 
-        raise ModelLoadError(
-            f"'{config.model.model_name_or_path}' is not an encoder-decoder model; seq2seq needs one such as google/flan-t5-small "
-            "or facebook/bart-base. For a decoder-only model choose the causal-lm task."
-        )
+        raise ModelLoadError(wrong_kind_message(config))
     model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
     model.generation_config.max_length = None
     return model
@@ -140,13 +138,17 @@ def decode(tokenizer, ids: np.ndarray) -> list[str]:
     return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
-def compute_metrics_fn(tokenizer):
+def compute_metrics_fn(tokenizer, references: Sequence[str] | None = None):
+    """ROUGE/BLEU of the generated summaries against the reference texts as written in the data (the labels'
+    token ids, truncated at max_target_length and normalised by the tokenizer, only when those are unknown)."""
     from ..metrics_text import generation_metrics  # noqa: PLC0415
 
     def compute(prediction) -> dict[str, float]:
         generated_ids = np.asarray(prediction.predictions)
-        generated, references = decode(tokenizer, generated_ids), decode(tokenizer, prediction.label_ids)
-        scores = generation_metrics(generated, references)
+        generated = decode(tokenizer, generated_ids)
+        truth = list(references) if references is not None and len(references) == len(generated) else decode(tokenizer, prediction.label_ids)
+        references_used = truth
+        scores = generation_metrics(generated, references_used)
         special = set(tokenizer.all_special_ids)
         scores["gen_len"] = float(np.mean([sum(1 for t in row if t >= 0 and t not in special) for row in generated_ids]))
         return scores
@@ -160,14 +162,15 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
     from ..train import training_arguments  # noqa: PLC0415
 
     args = training_arguments(config, output_dir, args_class=Seq2SeqTrainingArguments, predict_with_generate=True, **({} if for_training else EVALUATION_ONLY))
-    return Seq2SeqTrainer(
+    evaluating = eval_dataset if args.eval_strategy != "no" else None
+    return in_order(Seq2SeqTrainer)(
         model=model,
         args=args,
         train_dataset=train_dataset,
-        eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
+        eval_dataset=evaluating,
         processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        compute_metrics=compute_metrics_fn(tokenizer),
+        compute_metrics=compute_metrics_fn(tokenizer, list(evaluating["summary"]) if evaluating is not None else None),
         callbacks=callbacks,
     )
 
@@ -182,10 +185,11 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
 
     from ..metrics_text import rouge_scores  # noqa: PLC0415
 
-    output = predict_in_order(trainer, dataset, prefix=prefix)
     tokenizer = trainer.processing_class
-    generated = decode(tokenizer, output.predictions)
     references = list(dataset["summary"])
+    trainer.compute_metrics = compute_metrics_fn(tokenizer, references)
+    output = predict_in_order(trainer, dataset, prefix=prefix)
+    generated = decode(tokenizer, output.predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame({"document": list(dataset["document"]), "reference": references, "generated": generated})
     frame["rougeL"] = [rouge_scores([g], [r])["rougeL"] for g, r in zip(generated, references)]

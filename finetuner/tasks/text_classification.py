@@ -15,7 +15,7 @@ from ..config import RunConfig
 from ..errors import ModelLoadError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..tokenization import load_failure_message
-from .base import EVALUATION_ONLY, predict_in_order, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, in_order, predict_in_order, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
@@ -100,7 +100,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         return None if split is None else split.select_columns([c for c in MODEL_INPUTS if c in split.column_names])
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
-    return Trainer(
+    return in_order(Trainer)(
         model=model,
         args=args,
         train_dataset=inputs(train_dataset),

@@ -20,7 +20,7 @@ import numpy as np
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
-from .base import EVALUATION_ONLY, predict_in_order, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
+from .base import EVALUATION_ONLY, in_order, predict_in_order, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
@@ -213,7 +213,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
     from ..train import training_arguments  # noqa: PLC0415
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
-    return Trainer(
+    return in_order(Trainer)(
         model=model,
         args=args,
         train_dataset=train_dataset,

@@ -1,0 +1,148 @@
+"""NER end to end on a tiny BERT: loss falls, entity scores match the written predictions, the model
+reloads and finds entities in raw text, other data can be scored, and the CLI does all of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, build_tiny_model, require_shared_data
+from finetuner.config import RunConfig
+from finetuner.errors import DataError
+from finetuner.evaluate_run import evaluate_run
+from finetuner.inference import load_predictor
+from finetuner.metrics_text import entity_metrics
+from finetuner.runs import COMPLETED, RunStore
+from finetuner.train import run_training
+from task_fixtures import make_ner_records, write_jsonl
+
+
+def ner_config(model_dir, data_file, **overrides) -> RunConfig:
+    values = {
+        "task": "token-classification",
+        "model_name_or_path": str(model_dir),
+        "train_file": str(data_file),
+        "max_seq_length": 32,
+        "learning_rate": 3e-3,
+        "per_device_train_batch_size": 8,
+        "num_train_epochs": 3,
+        "logging_steps": 2,
+        "warmup_steps": 0,
+        **overrides,
+    }
+    return RunConfig.from_dict(values)
+
+
+@pytest.fixture(scope="module")
+def ner_model_dir(tmp_path_factory):
+    records = make_ner_records(200, seed=1)
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-ner"), [" ".join(r["tokens"]) for r in records])
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory, ner_model_dir):
+    folder = tmp_path_factory.mktemp("ner")
+    data = write_jsonl(folder / "ner.jsonl", make_ner_records(160))
+    run = RunStore(folder / "runs").create(ner_config(ner_model_dir, data))
+    assert run_training(run) == COMPLETED, run.status()
+    return run
+
+
+def test_loss_falls_and_entity_scores_are_logged(ner_run):
+    losses = [e["metrics"]["loss"] for e in ner_run.events() if e["type"] == "log" and "loss" in e["metrics"]]
+    assert len(losses) >= 10 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    evals = [e["metrics"] for e in ner_run.events() if e["type"] == "eval"]
+    assert len(evals) == 3 and all({"eval_f1", "eval_precision", "eval_recall", "eval_accuracy"} <= set(m) for m in evals)
+    info = json.loads((ner_run.path / "model_info.json").read_text())
+    assert info["trainable_parameters"] == info["total_parameters"] > 0, "full fine-tuning trains every weight"
+
+
+def test_scores_match_the_written_predictions(ner_run):
+    test = ner_run.metrics("test")
+    predictions = pd.read_csv(ner_run.eval_dir / "predictions_test.csv")
+    assert len(predictions) == 16
+    recomputed = entity_metrics([t.split() for t in predictions["tags"]], [t.split() for t in predictions["predicted"]])
+    for key in ("precision", "recall", "f1", "accuracy"):
+        assert test[f"test_{key}"] == pytest.approx(recomputed[key])
+    assert test["test_f1"] >= 0.8, "person and location follow from the words: a tiny model learns them"
+    original = {" ".join(r["tokens"]): " ".join(r["ner_tags"]) for r in make_ner_records(160)}
+    assert all(original[text] == tags for text, tags in zip(predictions["text"], predictions["tags"])), "rows stay aligned with their sentences"
+    report = json.loads((ner_run.eval_dir / "report_test.json").read_text())
+    assert {row["type"] for row in report["per_type"]} == {"person", "location"}
+    assert sum(row["support"] for row in report["per_type"]) == report["true_entities"] == 32
+    assert report["label_names"][0] == "O" and len(report["tag_confusion_matrix"]) == 5
+    baselines = json.loads((ner_run.eval_dir / "baselines.json").read_text())
+    assert set(baselines["most_frequent_tag"]) == {"validation", "test"}
+    status = ner_run.status()
+    assert status["metrics"]["eval_f1"] == ner_run.metrics("validation")["eval_f1"]
+    data_report = json.loads((ner_run.path / "data_report.json").read_text())
+    assert data_report["label_names"] == ["O", "B-location", "I-location", "B-person", "I-person"]
+
+
+def test_reloaded_model_finds_entities_in_raw_text(ner_run):
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    (result,) = predictor.predict(["carol smith visited new york today."])
+    assert result["words"] == ["carol", "smith", "visited", "new", "york", "today", "."]
+    found = {(e["type"], e["text"]) for e in result["entities"]}
+    assert found == {("person", "carol smith"), ("location", "new york")}
+    for entity in result["entities"]:
+        assert result["text"][entity["start"] : entity["end"]] == entity["text"] and 0 < entity["score"] <= 1
+
+
+def test_evaluate_on_another_file_and_refuse_unknown_tags(ner_run, tmp_path):
+    other = write_jsonl(tmp_path / "other.jsonl", make_ner_records(20, seed=7))
+    result = evaluate_run(ner_run, test_file=str(other))
+    assert result["name"] == "other" and result["metrics"]["test_f1"] >= 0.8
+    assert len(pd.read_csv(ner_run.eval_dir / "extra" / "predictions_other.csv")) == 20
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"tokens": ["acme"], "ner_tags": ["B-corporation"]}])
+    with pytest.raises(DataError, match="'B-corporation' that the model does not know"):
+        evaluate_run(ner_run, test_file=str(bad))
+
+
+def test_cli_predicts_entities(ner_run):
+    result = subprocess.run(
+        [sys.executable, "-m", "finetuner", "--runs_dir", str(ner_run.path.parent), "predict", ner_run.id, "bob loves rome"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["text"] == "bob loves rome"
+    assert [(e["type"], e["text"]) for e in record["entities"]] == [("person", "bob"), ("location", "rome")]
+
+
+def test_wnut17_with_the_bundled_encoder(tmp_path):
+    """Real data: 13 string BIO tags, 6 types. A test can afford only a few dozen steps, too few for
+    entity F1 on WNUT's rare entities, so it checks what must hold at any quality: the files load, every
+    tag is known, and the scores are those of the written predictions."""
+    wnut = require_shared_data("wnut17")
+    config = RunConfig.from_dict(
+        {
+            "task": "token-classification",
+            "train_file": str(wnut / "train.jsonl"),
+            "validation_file": str(wnut / "validation.jsonl"),
+            "test_split_ratio": 0,
+            "max_train_samples": 320,
+            "max_eval_samples": 100,
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": 16,
+            "max_seq_length": 48,
+        }
+    )
+    run = RunStore(tmp_path / "runs").create(config)
+    assert run_training(run) == COMPLETED, run.status()
+    metrics = run.metrics("validation")
+    predictions = pd.read_csv(run.eval_dir / "predictions_validation.csv")
+    assert len(predictions) == 100
+    true, predicted = [t.split() for t in predictions["tags"]], [str(t).split() for t in predictions["predicted"]]
+    recomputed = entity_metrics(true, predicted)
+    for key in ("precision", "recall", "f1", "accuracy"):
+        assert metrics[f"eval_{key}"] == pytest.approx(recomputed[key])
+    report = json.loads((run.eval_dir / "report_validation.json").read_text())
+    assert len(report["label_names"]) == 13
+    assert {row["type"] for row in report["per_type"]} <= {"corporation", "creative-work", "group", "location", "person", "product"}
+    share_o = sum(t == "O" for row in true for t in row) / sum(map(len, true))
+    assert metrics["eval_accuracy"] >= share_o - 0.01, "at least as good as tagging every word O"

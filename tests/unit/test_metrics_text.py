@@ -1,0 +1,75 @@
+"""Entity F1, ROUGE and BLEU against values worked out by hand from their definitions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from finetuner.errors import DataError
+from finetuner.metrics_text import bleu_score, entity_metrics, entity_spans, generation_metrics, perplexity, rouge_scores
+
+TRUE = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-PER"]]
+PREDICTED = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "O"]]
+
+
+def test_entity_scores_count_whole_entities():
+    # True entities: PER(0-2), LOC(3) | ORG(0), PER(2) = 4. Predicted: PER(0-2), ORG(3) | ORG(0) = 3.
+    # Exact matches (type, start and end): PER(0-2) and ORG(0) = 2.
+    m = entity_metrics(TRUE, PREDICTED)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 4)
+    assert m["f1"] == pytest.approx(4 / 7)  # 2PR / (P + R) = (2/3) / (7/6)
+    assert m["accuracy"] == pytest.approx(5 / 7)  # words: 3 of 4 right, then 2 of 3
+    assert (m["true_entities"], m["predicted_entities"]) == (4, 3)
+    per_type = {row["type"]: row for row in m["per_type"]}
+    assert per_type["PER"] == {"type": "PER", "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert per_type["ORG"] == {"type": "ORG", "precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
+    assert per_type["LOC"] == {"type": "LOC", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+
+
+def test_a_partly_found_entity_is_wrong():
+    m = entity_metrics([["B-LOC", "I-LOC"]], [["B-LOC", "O"]])
+    assert m["f1"] == 0.0 and m["accuracy"] == 0.5
+
+
+def test_entity_conventions_follow_conlleval():
+    # An I- tag after O starts an entity; a change of type inside a run starts a new one.
+    assert entity_spans(["O", "I-PER", "I-PER", "B-LOC", "I-ORG"]) == [("PER", 1, 3), ("LOC", 3, 4), ("ORG", 4, 5)]
+
+
+def test_entity_inputs_must_line_up():
+    with pytest.raises(DataError, match="Sentence 0 has 2 true tags but 1 predicted"):
+        entity_metrics([["O", "O"]], [["O"]])
+
+
+def test_rouge_by_hand():
+    # Unigrams: 5 of 6 shared (the x2, cat, on, mat); bigrams: 3 of 5 (the cat, on the, the mat);
+    # longest common subsequence: "the cat on the mat", 5 of 6.
+    scores = rouge_scores(["the cat sat on the mat"], ["the cat is on the mat"])
+    assert scores["rouge1"] == pytest.approx(5 / 6)
+    assert scores["rouge2"] == pytest.approx(3 / 5)
+    assert scores["rougeL"] == pytest.approx(5 / 6)
+    assert scores["rougeLsum"] == pytest.approx(5 / 6)
+
+
+def test_rouge_is_the_mean_over_examples_and_ignores_case_and_punctuation():
+    scores = rouge_scores(["The Cat!", "dog"], ["the cat", "bird"])
+    assert scores["rouge1"] == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_bleu_by_hand():
+    # Candidate longer than the reference: n-gram precisions 6/7, 5/6, 4/5, 3/4, no brevity penalty.
+    assert bleu_score(["the cat sat on the mat today"], ["the cat sat on the mat"]) == pytest.approx(100 * (3 / 7) ** 0.25, abs=0.01)
+    # Candidate shorter: every precision is 1, brevity penalty exp(1 - 7/6).
+    assert bleu_score(["the cat sat on the mat"], ["the cat sat on the mat today"]) == pytest.approx(100 * math.exp(1 - 7 / 6), abs=0.01)
+    assert bleu_score(["a b c d"], ["a b c d"]) == pytest.approx(100.0)
+
+
+def test_generation_metrics_and_perplexity():
+    metrics = generation_metrics(["the cat sat on the mat"], ["the cat is on the mat"])
+    assert set(metrics) == {"rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "gen_words"} and metrics["gen_words"] == 6
+    assert perplexity(math.log(20)) == pytest.approx(20)
+    assert perplexity(1e6) == math.inf
+    with pytest.raises(DataError, match="one reference per text"):
+        rouge_scores(["a"], ["a", "b"])

@@ -1,0 +1,131 @@
+"""NER data, label alignment and the tokenization inspector: what training feeds the model, word by word."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from finetuner.config import DataConfig, RunConfig
+from finetuner.data import prepare_token_data
+from finetuner.errors import ConfigError, DataError
+from finetuner.tasks import token_classification as ner
+from task_fixtures import make_ner_records, write_jsonl
+
+
+@pytest.fixture
+def ner_file(tmp_path):
+    return write_jsonl(tmp_path / "ner.jsonl", make_ner_records(60))
+
+
+def test_tags_become_ids_in_a_stable_order_with_entity_counts(ner_file):
+    data = prepare_token_data(DataConfig(train_file=str(ner_file)))
+    assert data.label_names == ["O", "B-location", "I-location", "B-person", "I-person"]
+    assert data.columns == {"tokens": "tokens", "tags": "ner_tags"}
+    assert data.report["split_sizes"] == {"train": 48, "validation": 6, "test": 6}
+    train = data.splits["train"]
+    first = train[0]
+    assert len(first["tokens"]) == len(first["tags"]) and all(isinstance(t, int) for t in first["tags"])
+    # every generated sentence has exactly one person and one location
+    assert data.report["class_counts"]["train"] == {"person": 48, "location": 48}
+    assert data.report["word_counts"]["train"] == sum(len(t) for t in train["tokens"])
+
+
+def test_space_separated_strings_from_a_csv_work(tmp_path):
+    frame = pd.DataFrame({"words": ["alice visited paris"] * 12, "tags": ["B-person O B-location"] * 12})
+    frame.to_csv(tmp_path / "ner.csv", index=False)
+    data = prepare_token_data(DataConfig(train_file=str(tmp_path / "ner.csv"), test_split_ratio=0))
+    assert data.splits["train"][0]["tokens"] == ["alice", "visited", "paris"]
+
+
+@pytest.mark.parametrize(
+    "record, words",
+    [
+        ({"tokens": ["a", "b"], "ner_tags": ["O"]}, "has 2 words but 1 tags"),
+        ({"tokens": ["a"], "ner_tags": ["PERSON"]}, "do not follow the BIO scheme"),
+        ({"tokens": 5, "ner_tags": ["O"]}, "must each hold a list"),
+    ],
+)
+def test_malformed_rows_are_named(tmp_path, record, words):
+    records = make_ner_records(20) + [record]
+    with pytest.raises(DataError, match=words):
+        prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "bad.jsonl", records))))
+
+
+def test_all_o_data_is_refused(tmp_path):
+    records = [{"tokens": ["a", "b"], "ner_tags": ["O", "O"]}] * 20
+    with pytest.raises(DataError, match="no entities"):
+        prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "o.jsonl", records))))
+
+
+def test_unseen_tag_in_validation_is_refused(tmp_path, ner_file):
+    validation = write_jsonl(tmp_path / "val.jsonl", [{"tokens": ["acme"], "ner_tags": ["B-corporation"]}])
+    with pytest.raises(DataError, match="'B-corporation' that never occur in train"):
+        prepare_token_data(DataConfig(train_file=str(ner_file), validation_file=str(validation)))
+
+
+def test_missing_columns_say_which_option_to_set(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [{"sentence": ["a"], "bio": ["O"]}] * 12)
+    with pytest.raises(DataError, match="tokens_column_name"):
+        prepare_token_data(DataConfig(train_file=str(tmp_path / "x.jsonl")))
+    data = prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "y.jsonl", [{"sentence": ["a", "b"], "bio": ["B-x", "O"]}] * 12)), tokens_column_name="sentence"))
+    assert data.columns == {"tokens": "sentence", "tags": "bio"}
+
+
+def test_alignment_labels_first_sub_token_or_all():
+    names = ["O", "B-loc", "I-loc"]
+    word_ids = [None, 0, 0, 0, 1, None]  # word 0 is cut into three pieces
+    mapping = ner.b_to_i_map(names)
+    assert mapping == {1: 2}
+    assert ner.align_labels(word_ids, [1, 0], label_all_tokens=False, b_to_i=mapping) == [-100, 1, -100, -100, 0, -100]
+    assert ner.align_labels(word_ids, [1, 0], label_all_tokens=True, b_to_i=mapping) == [-100, 1, 2, 2, 0, -100]
+
+
+def tiny_tokenizer_config(model_dir, **values):
+    return RunConfig.from_dict({"task": "token-classification", "model_name_or_path": str(model_dir), "max_seq_length": 16, **values})
+
+
+def test_inspector_shows_each_words_tag_against_its_sub_tokens(tiny_model_dir):
+    config = tiny_tokenizer_config(tiny_model_dir)
+    tokenizer = ner.load_tokenizer(config)
+    example = {"tokens": ["delightfulness", "felt", "great"], "tags": ["B-person", "O", "B-location"]}
+    shown = ner.inspect_example(tokenizer, example, config)
+    first = shown["words"][0]
+    n = len(tokenizer.tokenize("delightfulness"))
+    assert n > 1 and [len(tokenizer.tokenize(w)) for w in ("felt", "great")] == [1, 1]
+    assert first["word"] == "delightfulness" and first["tag"] == "B-person" and first["sub_tokens"] == tokenizer.tokenize("delightfulness")
+    assert shown["tokens"][0] == "[CLS]" and shown["labels"][0] is None
+    assert shown["labels"][1 : 1 + n] == ["B-person"] + [None] * (n - 1)
+    assert shown["labels"][1 + n :] == ["O", "B-location", None]
+    names = ["O", "B-location", "I-location", "B-person", "I-person"]
+    all_tokens = ner.inspect_example(tokenizer, example, tiny_tokenizer_config(tiny_model_dir, label_all_tokens=True), label_names=names)
+    assert all_tokens["labels"][1 : 1 + n] == ["B-person"] + ["I-person"] * (n - 1), "B- becomes I- on the later pieces"
+
+
+def test_inspector_matches_training_features_and_shows_truncation(tiny_model_dir, tmp_path):
+    config = tiny_tokenizer_config(tiny_model_dir, max_seq_length=8)
+    tokenizer = ner.load_tokenizer(config)
+    words = ["the", "film", "was", "great", "and", "the", "plot", "felt", "dull"]  # one sub-token each for this tokenizer
+    assert all(len(tokenizer.tokenize(w)) == 1 for w in words)
+    records = [{"tokens": words, "ner_tags": ["O", "B-x", "O", "O", "O", "O", "B-y", "O", "O"]}] * 12
+    data = prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "long.jsonl", records))))
+    features = ner.tokenize(data.splits, tokenizer, config, label_names=data.label_names)
+    example = data.splits["train"][0]
+    shown = ner.inspect_example(tokenizer, example, config, label_names=data.label_names)
+    fed = features["train"][0]
+    assert shown["input_ids"] == fed["input_ids"] and len(fed["input_ids"]) == 8
+    assert [None if label == -100 else data.label_names[label] for label in fed["labels"]] == shown["labels"]
+    # [CLS] + 6 words + [SEP] fill the 8 tokens: the last 3 words are cut off
+    assert shown["truncated"] and shown["truncated_words"] == 3 and shown["words"][-1]["truncated"] and not shown["words"][5]["truncated"]
+    stats = ner.length_statistics(data.splits, tokenizer, config)
+    assert stats["train"]["truncated_share"] == 1.0 and stats["train"]["max"] == 11
+
+
+def test_ner_options_are_checked_against_the_task():
+    with pytest.raises(ConfigError, match="label_all_tokens applies to the token-classification task"):
+        RunConfig.from_dict({"label_all_tokens": True})
+    config = RunConfig.from_dict({"task": "token-classification"})
+    assert config.training.metric_for_best_model == "f1"
+    assert config.model.model_name_or_path.endswith("model"), "NER starts from the bundled offline encoder"
+    assert json.loads(json.dumps(config.to_dict()))["task"] == "token-classification"
