@@ -19,13 +19,14 @@ SERIES = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#06b6d4", "#a855f7", "#84
 HEIGHT = 340
 
 
-def _layout(fig: go.Figure, title: str | None = None, *, height: int = HEIGHT, **extra: Any) -> go.Figure:
+def _layout(fig: go.Figure, title: str | None = None, *, height: int = HEIGHT, legend_below: bool = False, **extra: Any) -> go.Figure:
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0} if legend_below else {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1}
     fig.update_layout(
         template="plotly_white",
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}} if title else None,
         height=height,
-        margin={"l": 55, "r": 20, "t": 50 if title else 20, "b": 45},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
+        margin={"l": 55, "r": 20, "t": 50 if title else 30, "b": 45},
+        legend=legend,
         font={"size": 12},
         **extra,
     )
@@ -39,6 +40,16 @@ def empty(message: str, *, height: int = HEIGHT) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, height=height)
+
+
+def _integer_bins(series: Mapping[str, Sequence[int]], target: int = 40) -> dict[str, float]:
+    """Histogram bins one or more whole units wide, so integer lengths never fall between bars."""
+    values = [v for vs in series.values() for v in vs]
+    if not values:
+        return {}
+    low, high = min(values), max(values)
+    width = max(1, -(-(high - low + 1) // target))
+    return {"start": low - 0.5, "end": high + 0.5, "size": width}
 
 
 def _split_color(split: str, index: int) -> str:
@@ -76,8 +87,9 @@ def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -
     if not lengths or not any(len(v) for v in lengths.values()):
         return empty("No texts to measure.")
     fig = go.Figure()
+    bins = _integer_bins(lengths)
     for i, (split, values) in enumerate(lengths.items()):
-        fig.add_histogram(x=list(values), name=split, marker_color=_split_color(split, i), opacity=0.65, nbinsx=40)
+        fig.add_histogram(x=list(values), name=split, marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title=f"length in {unit}")
     fig.update_yaxes(title="texts")
@@ -91,8 +103,9 @@ def token_lengths(stats: Mapping[str, Mapping[str, Any]], max_length: int) -> go
         return empty("No token lengths yet: inspect a model's tokenizer first.")
     fig = go.Figure()
     notes = []
+    bins = _integer_bins({split: s.get("lengths", []) for split, s in stats.items()}, target=50)
     for i, (split, s) in enumerate(stats.items()):
-        fig.add_histogram(x=list(s.get("lengths", [])), name=split, marker_color=_split_color(split, i), opacity=0.65, nbinsx=50)
+        fig.add_histogram(x=list(s.get("lengths", [])), name=split, marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
         notes.append(f"{split}: {s.get('truncated_share', 0):.1%} truncated")
     fig.add_vline(x=max_length, line_dash="dash", line_color="#ef4444", annotation_text=f"max_length {max_length}", annotation_position="top right")
     fig.update_layout(barmode="overlay")
@@ -125,7 +138,7 @@ def training_curves(train: Sequence[Mapping[str, Any]], evals: Sequence[Mapping[
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    return _layout(fig)
+    return _layout(fig, height=380, legend_below=True)
 
 
 def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]], *, metric: str = "eval_f1_macro") -> go.Figure:
@@ -144,7 +157,7 @@ def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
             fig.add_scatter(x=[p["step"] for p in evals], y=[p.get("eval_loss") for p in evals], name=f"{name} eval", legendgroup=name, line={"color": color, "dash": "dash"}, row=1, col=1)
             fig.add_scatter(x=[p["step"] for p in evals], y=[p.get(metric) for p in evals], name=f"{name} {metric.removeprefix('eval_')}", legendgroup=name, mode="lines+markers", line={"color": color}, row=1, col=2)
     fig.update_xaxes(title="step")
-    return _layout(fig, height=380)
+    return _layout(fig, height=400, legend_below=True)
 
 
 # ---------------------------------------------------------------- evaluation

@@ -43,8 +43,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             label_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Label column", allow_custom_value=True, info="The class to predict.")
         preview = gr.Dataframe(label="Preview (first rows of the training data)", interactive=False, wrap=True, max_height=320)
         with gr.Row():
-            label_plot = gr.Plot(label="Label distribution")
-            length_plot = gr.Plot(label="Text lengths")
+            label_plot = gr.Plot(label="Label distribution", show_label=False)
+            length_plot = gr.Plot(label="Text lengths", show_label=False)
 
         gr.Markdown("### Tokenization inspector\nWhat the model will actually read: pick a model and an example, and see its tokens, ids, attention mask and token type ids, and where `max_length` cuts.")
         with gr.Row():
@@ -59,7 +59,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         chips = gr.HTML()
         with gr.Accordion("Token details (id, attention mask, token type id)", open=False):
             token_details = gr.Dataframe(headers=["position", "token", "id", "attention_mask", "token_type_id", "special"], interactive=False, max_height=300)
-        token_plot = gr.Plot(label="Token lengths per split")
+        token_plot = gr.Plot(label="Token lengths per split", show_label=False)
 
     ctx.components.update(dataset_summary=summary, inspect_model=inspect_model)
 
@@ -88,7 +88,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             gr.Dropdown(choices=columns, value=data.text_columns[0]),
             gr.Dropdown(choices=[services.NO_PAIR, *columns], value=data.text_columns[1] if data.has_pairs else services.NO_PAIR),
             gr.Dropdown(choices=columns, value=data.label_column),
-            frames["train"].head(services.MAX_PREVIEW_ROWS).astype(str),
+            gr.Dataframe(value=frames["train"].head(services.MAX_PREVIEW_ROWS).astype(str), column_widths=services.column_widths(columns, data.text_columns)),
             plots.label_distribution(report["class_counts"], data.label_names),
             plots.text_lengths(lengths),
             gr.Dropdown(choices=splits, value="train"),

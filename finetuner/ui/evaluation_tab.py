@@ -38,12 +38,12 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             per_class_table = gr.Dataframe(label="Per class", interactive=False)
         epoch_table = gr.Dataframe(label="During training (validation, per evaluation)", interactive=False)
         with gr.Row():
-            confusion_plot = gr.Plot(label="Confusion matrix")
-            f1_plot = gr.Plot(label="F1 per class")
+            confusion_plot = gr.Plot(label="Confusion matrix", show_label=False)
+            f1_plot = gr.Plot(label="F1 per class", show_label=False)
         with gr.Row():
-            roc_plot = gr.Plot(label="ROC curve")
-            pr_plot = gr.Plot(label="Precision-recall curve")
-        baseline_plot = gr.Plot(label="Baselines")
+            roc_plot = gr.Plot(label="ROC curve", show_label=False)
+            pr_plot = gr.Plot(label="Precision-recall curve", show_label=False)
+        baseline_plot = gr.Plot(label="Baselines", show_label=False)
         misclassified_table = gr.Dataframe(label="Misclassified examples, most confident first", interactive=False, wrap=True, max_height=400)
         predictions_file = gr.File(label="All predictions (CSV)", interactive=False)
         with gr.Accordion("Evaluate on other data", open=False):
@@ -102,7 +102,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             plots.roc_curve(report),
             plots.pr_curve(report),
             plots.baselines(metrics, baseline_split),
-            wrong,
+            gr.Dataframe(value=wrong, column_widths=services.column_widths(list(wrong.columns), ["text", "text_pair"])),
             str(download),
         )
 

@@ -95,10 +95,10 @@ def data_checks(warnings: Sequence[str]) -> str:
     notes = [w for w in warnings if "was split from train" in w]
     lines = ["#### Data checks"]
     if problems:
-        lines += [f"- ⚠️ {md_escape(w)}" for w in problems]
+        lines += [f"- ⚠ {md_escape(w)}" for w in problems]
     else:
-        lines.append("- ✅ No problems found: no empty texts, no duplicates, no overlap between splits, classes balanced.")
-    lines += [f"- ℹ️ {md_escape(w)}" for w in notes]
+        lines.append("- ✓ No problems found: no empty texts, no duplicates, no overlap between splits, classes balanced.")
+    lines += [f"- ℹ {md_escape(w)}" for w in notes]
     return "\n".join(lines)
 
 
@@ -117,9 +117,9 @@ def token_chips(inspection: Mapping[str, Any]) -> str:
     color = 0
     for i, (token, token_id) in enumerate(zip(tokens, ids)):
         if special[i]:
-            style = "background:#1f2937;color:#f9fafb;border:1px solid #111827"
+            style, ink = "background:#1f2937;border:1px solid #111827", "#f9fafb"
         else:
-            style = f"background:{CHIP_COLORS[color % len(CHIP_COLORS)]};color:#111827;border:1px solid rgba(0,0,0,.08)"
+            style, ink = f"background:{CHIP_COLORS[color % len(CHIP_COLORS)]};border:1px solid rgba(0,0,0,.08)", "#111827"
             color += 1
         if types[i]:
             style += ";border-bottom:3px solid #f59e0b"
@@ -129,8 +129,8 @@ def token_chips(inspection: Mapping[str, Any]) -> str:
         chips.append(
             f'<span class="ft-chip" title="{esc(title)}" style="display:inline-flex;flex-direction:column;align-items:center;'
             f'margin:2px;padding:2px 6px;border-radius:6px;font-family:ui-monospace,monospace;{style}">'
-            f'<span style="font-size:13px;white-space:pre">{esc(token)}</span>'
-            f'<span style="font-size:10px;opacity:.7">{esc(token_id)}</span></span>'
+            f'<span style="font-size:13px;white-space:pre;color:{ink}">{esc(token)}</span>'
+            f'<span style="font-size:10px;opacity:.7;color:{ink}">{esc(token_id)}</span></span>'
         )
     cut = ""
     if inspection.get("truncated"):
@@ -144,7 +144,7 @@ def token_chips(inspection: Mapping[str, Any]) -> str:
             cut += f'<div class="ft-dropped" style="margin-top:6px;color:#991b1b;text-decoration:line-through;opacity:.8">{esc(inspection["dropped_text"])}</div>'
     legend = (
         '<div style="margin-top:8px;font-size:12px;color:#6b7280">'
-        '<span style="background:#1f2937;color:#fff;padding:0 5px;border-radius:4px">[X]</span> special token · '
+        '<span style="background:#1f2937;color:#fff;padding:0 5px;border-radius:4px">dark</span> special token · '
         '<span style="border-bottom:3px solid #f59e0b">underlined</span> second text (token_type_id 1) · '
         "number under a token: its input id · hover a token for its attention mask and type id</div>"
     )
@@ -177,26 +177,34 @@ def token_table(inspection: Mapping[str, Any]) -> list[list[Any]]:
 # ---------------------------------------------------------------- estimate
 
 
+def parameters(count: int | None) -> str:
+    if not count:
+        return "-"
+    if count >= 1e9:
+        return f"{count / 1e9:.1f} B"
+    if count >= 1e6:
+        return f"{count / 1e6:.1f} M"
+    return f"{count / 1e3:.0f} K"
+
+
 def estimate_markdown(estimate: Mapping[str, Any]) -> str:
     e = estimate
     lines = [
-        "| | |",
-        "|---|---|",
-        f"| Examples | {e['train_examples']:,} to train · {e['eval_examples']:,} to validate |",
-        f"| Steps | **{e['total_steps']:,}** ({e['steps_per_epoch']:,} per epoch × {e['epochs']:.1f} epochs, batch {e['batch_size']}) |",
-        f"| Tokens | {e['train_tokens']:,} ({e['tokens_per_example']:.0f} per example; {e['padded_tokens']:,} with padding) |",
-        f"| Evaluations | {e['evaluations']} |",
+        f"- **Time: about {duration(e.get('seconds'))}** on {md_escape(e.get('machine'))} ({md_escape(e.get('rate_source'))})",
     ]
-    if e.get("parameters"):
-        lines.append(f"| Model | {e['parameters'] / 1e6:.1f} M parameters |")
-    lines.append(f"| Time | **about {duration(e.get('seconds'))}** on {md_escape(e.get('machine'))} ({md_escape(e.get('rate_source'))}) |")
     if e.get("memory_bytes"):
         parts = ", ".join(f"{k} {size(v)}" for k, v in e.get("memory_breakdown", {}).items())
         free = f" of {size(e['available_bytes'])} free" if e.get("available_bytes") else ""
-        lines.append(f"| Memory | **about {size(e['memory_bytes'])}**{free} ({parts}) |")
+        lines.append(f"- **Memory: about {size(e['memory_bytes'])}**{free} ({parts})")
+    lines += [
+        f"- **Steps: {e['total_steps']:,}** = {e['steps_per_epoch']:,} per epoch × {e['epochs']:.1f} epochs, effective batch {e['batch_size']}; {e['evaluations']} evaluation(s)",
+        f"- **Tokens: {e['train_tokens']:,}** ({e['tokens_per_example']:.0f} per example, {e['padded_tokens']:,} with padding) from {e['train_examples']:,} training examples; {e['eval_examples']:,} to validate",
+    ]
+    if e.get("parameters"):
+        lines.append(f"- Model: {parameters(e['parameters'])} parameters")
     out = "\n".join(lines)
     if e.get("warnings"):
-        out += "\n\n" + "\n".join(f"⚠️ {md_escape(w)}" for w in e["warnings"])
+        out += "\n\n" + "\n".join(f"⚠ {md_escape(w)}" for w in e["warnings"])
     return out
 
 
@@ -231,7 +239,7 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
     latest_eval = snap.get("latest_eval") or {}
     for key in ("eval_loss", "eval_accuracy", "eval_f1_macro"):
         if latest_eval.get(key) is not None:
-            numbers.append(f"{key[5:].replace('_', ' ')} <b>{latest_eval[key]:.4f}</b>")
+            numbers.append(f"{key.replace('_', ' ')} <b>{latest_eval[key]:.4f}</b>")
     message = snap.get("message") or ""
     parts = [
         '<div class="ft-progress" style="padding:14px;border:1px solid #e5e7eb;border-radius:10px">',

@@ -20,18 +20,21 @@ from .studio import StudioContext
 from .training_tab import _shown_runs_dir
 
 
+RUN_WIDTHS = ["24%", "8%", "11%", "6%", "6%", "6%", "6%", "7%", "5%", "8%", "7%", "6%"]
+
+
 def build_runs_tab(ctx: StudioContext) -> None:
     with gr.Tab("Runs", id="runs") as tab:
         gr.Markdown("### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
-        refresh_button = gr.Button("Refresh", size="sm")
-        table = gr.Dataframe(value=services.runs_table(ctx.store), label="Runs", interactive=False, wrap=True, max_height=360)
+        table = gr.Dataframe(value=services.runs_table(ctx.store), label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS)
+        refresh_button = gr.Button("↻ Refresh", size="sm")
         with gr.Row():
             with gr.Column():
                 gr.Markdown("#### One run")
                 run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", allow_custom_value=True)
                 details = gr.Markdown()
-                cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, elem_classes="ft-cli")
-                config_box = gr.Code(label="config.yaml", language="yaml", lines=12, interactive=False)
+                cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, wrap_lines=True, elem_classes="ft-cli")
+                config_box = gr.Code(label="config.yaml", language="yaml", lines=12, max_lines=20, interactive=False)
                 config_file = gr.File(label="Download config", interactive=False)
             with gr.Column():
                 gr.Markdown("#### Compare two runs")
@@ -50,7 +53,17 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
     list_outputs = [table, run_picker, run_a, run_b]
     refresh_button.click(list_runs, None, list_outputs, api_name="list_runs")
-    tab.select(list_runs, None, list_outputs, api_visibility="private")
+
+    def preselect(current_run, chosen, a, b):
+        """Fill empty pickers: the page's run (or the newest) for details, the two newest to compare."""
+        choices = services.run_choices(ctx.store)
+        ids = [value for _, value in choices]
+        one = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
+        first = a if a in ids else (ids[1] if len(ids) > 1 else None)
+        second = b if b in ids else (ids[0] if ids else None)
+        return services.runs_table(ctx.store), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
+
+    tab.select(preselect, [ctx.current_run, run_picker, run_a, run_b], list_outputs, api_visibility="private")
 
     @ui_errors
     def run_details(run_id):

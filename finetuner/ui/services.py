@@ -137,6 +137,16 @@ def make_selection(
     return {k: v for k, v in selection.items() if v is not None}
 
 
+def column_widths(columns: list[str], wide: list[str]) -> list[str]:
+    """Table column widths that leave room for every column: the text columns share 70%."""
+    wide = [c for c in columns if c in wide] or columns[:1]
+    narrow = [c for c in columns if c not in wide]
+    if not narrow:
+        return [f"{100 / len(columns):.0f}%"] * len(columns)
+    share = 70 if len(narrow) <= 4 else 50
+    return [f"{share / len(wide):.0f}%" if c in wide else f"{(100 - share) / len(narrow):.0f}%" for c in columns]
+
+
 def data_config(selection: Mapping[str, Any], **overrides: Any) -> DataConfig:
     names = {f.name for f in dataclasses.fields(DataConfig)}
     values = {k: v for k, v in selection.items() if k in names}
@@ -341,7 +351,7 @@ def run_choices(store: RunStore, *, completed_only: bool = False) -> list[tuple[
     return [(run_label(r), r.id) for r in runs]
 
 
-RUN_COLUMNS = ["run", "state", "model", "data", "steps", "epochs", "eval accuracy", "eval F1 (macro)", "test accuracy", "test F1 (macro)", "learning rate", "batch", "started", "duration"]
+RUN_COLUMNS = ["run", "state", "data", "steps", "eval F1", "test acc.", "test F1", "learning rate", "batch", "started", "duration", "model"]
 
 
 def runs_table(store: RunStore) -> pd.DataFrame:
@@ -360,14 +370,13 @@ def runs_table(store: RunStore) -> pd.DataFrame:
         started, ended = status.get("started_at") or status.get("created_at"), status.get("ended_at")
         duration_s = (ended or time.time()) - started if started and (ended or status.get("state") in ACTIVE_STATES) else None
         rows.append([
-            run.id, status.get("state"), model, data,
+            run.id, status.get("state"), data,
             f"{status.get('step') or 0}/{status.get('total_steps') or '?'}",
-            _round(status.get("epoch"), 2),
-            _round(metrics.get("eval_accuracy")), _round(metrics.get("eval_f1_macro")),
-            _round(metrics.get("test_accuracy")), _round(metrics.get("test_f1_macro")),
+            _round(metrics.get("eval_f1_macro"), 3),
+            _round(metrics.get("test_accuracy"), 3), _round(metrics.get("test_f1_macro"), 3),
             config.training.learning_rate, config.training.per_device_train_batch_size,
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(status.get("created_at") or 0)),
-            _duration(duration_s),
+            time.strftime("%m-%d %H:%M", time.localtime(status.get("created_at") or 0)),
+            _duration(duration_s), model,
         ])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 

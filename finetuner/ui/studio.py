@@ -21,7 +21,7 @@ from . import services
 
 TITLE = "finetuner studio"
 INTRO = (
-    "# 🎛️ finetuner studio\n"
+    "# finetuner studio\n"
     "Fine-tune a transformer text classifier in your browser: **Data → Train → Evaluate → Try it**. "
     "A small offline model and an example dataset are preselected, so you can go straight to "
     "**Train** and press *Start training*. Training runs in its own process: closing this tab never stops it."

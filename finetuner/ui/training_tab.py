@@ -22,11 +22,28 @@ from .handlers import ui_errors
 from .studio import StudioContext
 
 POLL_SECONDS = 1.0
-METRIC_CHOICES = ["f1_macro", "accuracy", "loss", "precision_macro", "recall_macro", "f1_weighted"]
+# One-line explanations where the config's own help is longer than a form needs.
+INFO = {
+    "model_name_or_path": "A Hub model id (e.g. bert-base-uncased) or a local folder. The bundled model works offline.",
+    "eval_strategy": "When to score the validation split: every epoch, every N steps, or never.",
+    "early_stopping_patience": "Stop after this many evaluations without improvement; 0 = never stop early.",
+    "eval_steps": "With 'Evaluate: steps', evaluate every this many steps (0 = unset).",
+    "metric_for_best_model": "The checkpoint with the best value of this metric is kept as the final model.",
+    "max_train_samples": "Train on at most this many examples (0 = all): a quick trial on big data.",
+    "max_seq_length": "Longest input in tokens; longer texts are cut (see the Data tab's inspector).",
+}
 
 
-def _number(name: str, label: str, defaults: dict, *, info: str | None = None, precision: int | None = None, **kwargs) -> gr.Number:
-    return gr.Number(value=defaults[name], label=label, info=info or field_help(name), precision=precision, **kwargs)
+def task_choices() -> list[tuple[str, str]]:
+    return [(info.title, name) for name, info in TASKS.items()]
+
+
+def metric_choices(task: str) -> list[str]:
+    return list(TASKS[task].metrics)
+
+
+def _number(name: str, label: str, defaults: dict, *, precision: int | None = None, **kwargs) -> gr.Number:
+    return gr.Number(value=defaults[name], label=label, info=INFO.get(name) or field_help(name), precision=precision, **kwargs)
 
 
 def build_training_tab(ctx: StudioContext) -> None:
@@ -36,8 +53,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=380):
                 gr.Markdown("### Model and options")
-                model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=d["model_name_or_path"], label="Model", allow_custom_value=True, info=field_help("model_name_or_path") + " Type any Hub id or folder.")
-                task = gr.Dropdown(list(TASKS), value=d["task"], label="Task", info=field_help("task"))
+                model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=d["model_name_or_path"], label="Model", allow_custom_value=True, info=INFO["model_name_or_path"])
+                task = gr.Dropdown(task_choices(), value=d["task"], label="Task", info=field_help("task"))
                 with gr.Row():
                     learning_rate = _number("learning_rate", "Learning rate", d)
                     num_train_epochs = _number("num_train_epochs", "Epochs", d)
@@ -51,43 +68,43 @@ def build_training_tab(ctx: StudioContext) -> None:
                     warmup_steps = _number("warmup_steps", "Warm-up", d)
                     lr_scheduler_type = gr.Dropdown(list(SCHEDULERS), value=d["lr_scheduler_type"], label="Learning-rate schedule", info=field_help("lr_scheduler_type"))
                 with gr.Row():
-                    eval_strategy = gr.Radio(list(EVAL_STRATEGIES), value=d["eval_strategy"], label="Evaluate", info="When to score the validation split: every epoch, every N steps, or never.")
-                    early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, info="Stop after this many evaluations without improvement; 0 = never stop early.")
+                    eval_strategy = gr.Radio(list(EVAL_STRATEGIES), value=d["eval_strategy"], label="Evaluate", info=INFO["eval_strategy"])
+                    early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, info=INFO["early_stopping_patience"])
                 seed = _number("seed", "Seed", d, precision=0)
                 with gr.Accordion("Advanced options", open=False):
                     with gr.Row():
-                        eval_steps = gr.Number(value=0, label="Evaluate every N steps", precision=0, info=field_help("eval_steps") + " 0 = unset.")
+                        eval_steps = gr.Number(value=0, label="Evaluate every N steps", precision=0, info=INFO["eval_steps"])
                         max_steps = _number("max_steps", "Max steps", d, precision=0)
                     with gr.Row():
                         logging_steps = _number("logging_steps", "Log every N steps", d, precision=0)
                         per_device_eval_batch_size = _number("per_device_eval_batch_size", "Eval batch size", d, precision=0)
                     with gr.Row():
-                        metric_for_best_model = gr.Dropdown(METRIC_CHOICES, value=d["metric_for_best_model"], label="Metric for the best checkpoint", allow_custom_value=True, info=field_help("metric_for_best_model"))
+                        metric_for_best_model = gr.Dropdown(metric_choices(d["task"]), value=d["metric_for_best_model"], label="Metric for the best checkpoint", allow_custom_value=True, info=INFO["metric_for_best_model"])
                         save_total_limit = _number("save_total_limit", "Checkpoints kept", d, precision=0)
                     train_sampling_strategy = gr.Radio(list(SAMPLING_STRATEGIES), value=d["train_sampling_strategy"], label="Batch order", info=field_help("train_sampling_strategy"))
                     with gr.Row():
                         validation_split_ratio = _number("validation_split_ratio", "Validation share", d)
                         test_split_ratio = _number("test_split_ratio", "Test share", d)
-                        max_train_samples = gr.Number(value=0, label="Max training examples", precision=0, info=field_help("max_train_samples") + " 0 = all.")
+                        max_train_samples = gr.Number(value=0, label="Max training examples", precision=0, info=INFO["max_train_samples"])
                     extra_training_args = gr.Code(value="", language="yaml", label="Extra TrainingArguments (YAML)", lines=3, interactive=True)
                     gr.Markdown("Any `transformers.TrainingArguments` option, e.g. `bf16: true` or `optim: adafactor`.")
                     run_name = gr.Textbox(value="", label="Run name (optional)", placeholder="auto: date-model-xxxx", info="Letters, digits, '.', '_' and '-'.")
-                with gr.Row():
-                    estimate_button = gr.Button("Estimate time and memory")
-                    start_button = gr.Button("Start training", variant="primary")
-                estimate_box = gr.Markdown()
                 with gr.Accordion("Reproduce without the browser", open=False):
                     gr.Markdown("The same training from a terminal: the command, or the config file for `python -m finetuner train config.yaml`.")
                     with gr.Row():
                         cli_button = gr.Button("Copy as CLI command", size="sm")
                         config_button = gr.Button("Download config", size="sm")
-                    cli_box = gr.Code(label="CLI command", language="shell", lines=3, interactive=False, elem_classes="ft-cli")
+                    cli_box = gr.Code(label="CLI command", language="shell", lines=3, interactive=False, wrap_lines=True, elem_classes="ft-cli")
                     config_file = gr.File(label="config.yaml", interactive=False)
             with gr.Column(scale=6, min_width=420):
-                gr.Markdown("### Live run")
                 with gr.Row():
+                    estimate_button = gr.Button("Estimate time and memory")
+                    start_button = gr.Button("Start training", variant="primary")
+                estimate_box = gr.Markdown()
+                gr.Markdown("### Live run")
+                with gr.Row(equal_height=True):
                     run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
-                    refresh_button = gr.Button("↻", size="sm", scale=0, min_width=40)
+                    refresh_button = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
                 progress = gr.HTML(render.progress_card(None), label="Progress")
                 with gr.Row():
                     stop_button = gr.Button("Stop", variant="stop", interactive=False)
@@ -119,6 +136,15 @@ def build_training_tab(ctx: StudioContext) -> None:
         data = config.data
         selection = {k: v for k, v in data.__dict__.items() if v is not None}
         return services.prepared(selection, seed=config.training.seed)
+
+    def choose_task(name):
+        """The chosen task's own defaults: model, max length and the metric that picks the best checkpoint."""
+        from ..tasks import default_model  # noqa: PLC0415
+
+        info = TASKS[name]
+        return gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=info.default_metric)
+
+    task.input(choose_task, task, [model, max_seq_length, metric_for_best_model], api_visibility="private")
 
     # ------------------------------------------------------------ estimate and launch
 
@@ -152,9 +178,9 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     # ------------------------------------------------------------ following the run
 
-    def live_outputs(snap: dict | None):
+    def live_outputs(snap: dict | None, *, state_changed: bool = False):
         if snap is None:
-            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False)
+            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.skip()
         run = ctx.store.get(snap["run_id"])
         note = services.queue_note(ctx.store, run) if snap["state"] == "queued" else None
         return (
@@ -164,6 +190,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             "\n".join(snap["log"]),
             gr.Button(interactive=snap["state"] in ACTIVE_STATES),
             gr.Button(interactive=snap["state"] in RESUMABLE_STATES),
+            gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id) if state_changed else gr.skip(),
         )
 
     @ui_errors
@@ -173,15 +200,17 @@ def build_training_tab(ctx: StudioContext) -> None:
             yield live_outputs(None)
             return
         follower = RunFollower(ctx.store.get(run_id))
+        last_state = None
         while True:
             snap = follower.poll()
             if snap is not None:
-                yield live_outputs(snap)
+                yield live_outputs(snap, state_changed=snap["state"] != last_state)
+                last_state = snap["state"]
                 if snap["done"]:
                     return
             await asyncio.sleep(POLL_SECONDS)
 
-    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button]
+    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, run_picker]
     # The followed run is remembered in the browser, so a reload follows it again.
     ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
