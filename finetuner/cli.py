@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from . import distributed
 from .config import SECTIONS, RunConfig, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
+        if name == "resume":
+            sub.add_argument(
+                "--auto_find_batch_size",
+                action="store_true",
+                help="After an out-of-memory failure: continue with a batch size that fits (one process: the Trainer's "
+                "auto_find_batch_size; several: half the batch, twice the gradient accumulation).",
+            )
     add_hub_commands(commands, train)
     return parser
 
@@ -141,7 +149,10 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         run = Run(Path(args.run_dir).resolve())
         if not run.config_path.is_file():
             raise ConfigError(f"'{args.run_dir}' is not a run folder (it has no config.yaml).")
-        return EXIT_CODES.get(run_training(run, resume=args.resume), 1)
+        try:
+            return EXIT_CODES.get(run_training(run, resume=args.resume), 1)
+        finally:
+            distributed.teardown()
     config = config_from_args(args, unknown)
     check_sources(config.data)
     if args.output_dir:
@@ -149,24 +160,50 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         store, run_id = RunStore(out.parent), out.name
     else:
         store, run_id = RunStore(args.runs_dir), None
-    push = plan_push_after_training(args, config)  # checks the token before training starts
-    run = store.create(config, run_id=run_id)
-    print(f"Run {run.id} in {run.path}")
-    state = run_training(run)
-    _print_outcome(run)
-    if push and state == COMPLETED:
-        push(run)
+    # Under torchrun / accelerate launch every process runs this: the main process creates the one run folder.
+    world = distributed.setup(config)
+    push = None
+
+    def create_run() -> str:
+        nonlocal push
+        push = plan_push_after_training(args, config)  # checks the token before training starts
+        created = store.create(config, run_id=run_id)
+        print(f"Run {created.id} in {created.path}")
+        return str(created.path)
+
+    try:
+        run = Run(Path(world.on_main(create_run)))
+        state = run_training(run)
+    finally:
+        distributed.teardown()
+    if world.is_main:
+        _print_outcome(run)
+        if push and state == COMPLETED:
+            push(run)
     return EXIT_CODES.get(state, 1)
 
 
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .train import run_training  # noqa: PLC0415 - heavy
 
+    from .launcher import prepare_smaller_batch_retry  # noqa: PLC0415
+
     run = RunStore(args.runs_dir).get(args.run_id)
-    if run.is_alive():
-        raise FinetunerError(f"Run {run.id} is already training.")
-    state = run_training(run, resume=True)
-    _print_outcome(run)
+    world = distributed.setup(run.config())
+
+    def check() -> None:
+        if run.is_alive():  # the main process only: a look at the lock from another could block the main's own
+            raise FinetunerError(f"Run {run.id} is already training.")
+        if args.auto_find_batch_size:
+            print(prepare_smaller_batch_retry(run, processes=world.size))
+
+    try:
+        world.on_main(check)
+        state = run_training(run, resume=True)
+    finally:
+        distributed.teardown()
+    if world.is_main:
+        _print_outcome(run)
     return EXIT_CODES.get(state, 1)
 
 

@@ -4,42 +4,185 @@ A launched run trains in `python -m finetuner train --run_dir <run>`, detached i
 closing the browser tab or restarting the app does not stop it. The launcher takes the run's `.alive`
 lock before starting the child and hands the locked descriptor down, so the run never looks dead
 between launch and start-up. A token reaches the child through its environment only, never a file.
+
+With `processes` above one, the child is `torchrun` (or `accelerate launch`) starting that many training
+processes on the same run folder (one per GPU; on a CPU-only machine they share the cores). The launch
+command then holds the `.alive` lock for as long as any of its processes lives.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from .config import RunConfig
 from .data import check_sources
-from .errors import RunError
-from .runs import ACTIVE_STATES, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
+from .errors import ConfigError, RunError
+from .runs import ACTIVE_STATES, FAILED, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
 
 STOP_GRACE_SECONDS = 120.0
+LAUNCHERS = ("torchrun", "accelerate")
+MAX_PROCESSES = 64
 
 
-def start_training(store: RunStore, config: RunConfig, *, owner: str | None = None, token: str | None = None, run_id: str | None = None) -> Run:
-    """Create a run folder for `config` and start its training process; returns at once."""
+def start_training(
+    store: RunStore,
+    config: RunConfig,
+    *,
+    owner: str | None = None,
+    token: str | None = None,
+    run_id: str | None = None,
+    processes: int = 1,
+    launcher: str = "torchrun",
+) -> Run:
+    """Create a run folder for `config` and start its training process(es); returns at once.
+
+    `processes` above 1 trains data-parallel on that many processes (one per GPU) with `launcher`:
+    `torchrun` or `accelerate launch` (which also reads an accelerate config for FSDP or DeepSpeed).
+    """
     check_sources(config.data)
+    launch_command("<run>", processes=processes, launcher=launcher)  # refuse bad values before creating a run
     run = store.create(config, run_id=run_id, owner=owner)
-    _spawn(run, resume=False, token=token)
+    _spawn(run, resume=False, token=token, processes=processes, launcher=launcher)
     return run
 
 
-def resume_training(run: Run, *, token: str | None = None) -> Run:
-    """Continue a stopped, interrupted or failed run from its last checkpoint."""
+def resume_training(run: Run, *, token: str | None = None, processes: int | None = None, launcher: str | None = None) -> Run:
+    """Continue a stopped, interrupted or failed run from its last checkpoint.
+
+    By default on as many processes as it trained on before (its status records them).
+    """
     state = run.state
     if state not in RESUMABLE_STATES:
         raise RunError(f"Run {run.id} is {state}; only a stopped, interrupted or failed run can be resumed.")
+    status = run.raw_status()
+    processes = processes or int(status.get("processes") or 1)
+    launcher = launcher or status.get("launcher") or "torchrun"
+    launch_command(run.path, processes=processes, launcher=launcher)
     run.update_status(state=QUEUED, ended_at=None, error=None, message="Resuming.")
-    _spawn(run, resume=True, token=token)
+    _spawn(run, resume=True, token=token, processes=processes, launcher=launcher)
     return run
+
+
+def retry_with_auto_batch_size(run: Run, *, token: str | None = None, processes: int | None = None) -> Run:
+    """The one-click answer to an out-of-memory failure: resume with a batch size that fits.
+
+    On one process the Trainer's `auto_find_batch_size` retries each failing step with a smaller batch
+    (x0.9 each time) until one fits. Several processes cannot search together (a process that shrinks its
+    batch while the others wait in a gradient exchange would hang them all), so there the per-device batch
+    is halved and gradient accumulation doubled: the same effective batch in half the memory. An
+    out-of-memory error while evaluating halves the evaluation batch too.
+    """
+    processes = processes or int(run.raw_status().get("processes") or 1)
+    prepare_smaller_batch_retry(run, processes=processes)
+    return resume_training(run, token=token, processes=processes)
+
+
+def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
+    """Change the run's config for `retry_with_auto_batch_size` (also `resume --auto_find_batch_size`); returns what changed."""
+    if run.state not in RESUMABLE_STATES:
+        raise RunError(f"Run {run.id} is {run.state}; only a failed, stopped or interrupted run can be retried.")
+    config = run.config()
+    status = run.raw_status()
+    t = config.training
+    extra = dict(t.extra_training_args)
+    changes: dict[str, Any] = {}
+    oom = status.get("out_of_memory") or {}
+    if oom.get("phase") == "evaluation" and t.per_device_eval_batch_size > 1:
+        changes["per_device_eval_batch_size"] = max(t.per_device_eval_batch_size // 2, 1)
+    if processes > 1:
+        if t.per_device_train_batch_size < 2:
+            raise RunError(
+                f"Run {run.id} already trains with per_device_train_batch_size 1 on {processes} processes. "
+                "Shorten max_seq_length, turn on gradient_checkpointing or LoRA, or use devices with more memory."
+            )
+        changes["per_device_train_batch_size"] = t.per_device_train_batch_size // 2
+        changes["gradient_accumulation_steps"] = t.gradient_accumulation_steps * 2
+        extra.pop("auto_find_batch_size", None)
+        what = (
+            f"per_device_train_batch_size {t.per_device_train_batch_size} -> {changes['per_device_train_batch_size']} with "
+            f"gradient_accumulation_steps {t.gradient_accumulation_steps} -> {changes['gradient_accumulation_steps']} (same effective batch)"
+        )
+    else:
+        extra["auto_find_batch_size"] = True
+        what = (
+            f"auto_find_batch_size: the batch shrinks from {t.per_device_train_batch_size} until a step fits "
+            "(raise gradient_accumulation_steps afterwards to keep the effective batch)"
+        )
+    if "per_device_eval_batch_size" in changes:
+        what += f"; per_device_eval_batch_size {t.per_device_eval_batch_size} -> {changes['per_device_eval_batch_size']}"
+    config.replace(**changes, extra_training_args=extra).save(run.config_path)
+    run.append_event("message", text=f"Retrying with {what}.")
+    return what
+
+
+def can_retry_with_smaller_batch(run: Run) -> bool:
+    """True for a run that failed for lack of memory (the studio shows the retry button then)."""
+    status = run.status()
+    return status.get("state") == FAILED and bool(status.get("out_of_memory"))
+
+
+def available_devices() -> int:
+    """GPUs on this machine (1 without any): the natural number of training processes. Imports no torch."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return max(len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]), 1)
+    if not shutil.which("nvidia-smi"):
+        return 1
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 1
+    return max(sum(1 for line in out.splitlines() if line.startswith("GPU ")), 1)
+
+
+def launch_command(run_dir: str | Path, *, processes: int = 1, resume: bool = False, launcher: str = "torchrun", accelerate_config: str | None = None) -> list[str]:
+    """The command that trains the run folder `run_dir` on `processes` processes (what the studio shows).
+
+    One process: `python -m finetuner train --run_dir RUN`. Several: the same module under
+    `torchrun --standalone --nproc_per_node N` (one machine; a free port is picked) or
+    `accelerate launch --multi_gpu --num_processes N` (with `accelerate_config`, an accelerate config
+    file, e.g. for FSDP or DeepSpeed). On a CPU-only machine the processes share the cores (gloo backend).
+    """
+    try:
+        processes = int(processes)
+    except (TypeError, ValueError):
+        raise ConfigError(f"processes must be a whole number of training processes, got '{processes}'.") from None
+    if not 1 <= processes <= MAX_PROCESSES:
+        raise ConfigError(f"processes must be between 1 and {MAX_PROCESSES} (one per GPU), got {processes}.")
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got '{launcher}'.")
+    train = ["-m", "finetuner", "train", "--run_dir", str(run_dir)] + (["--resume"] if resume else [])
+    if launcher == "accelerate" and (processes > 1 or accelerate_config):
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
+        if accelerate_config:
+            command += ["--config_file", str(accelerate_config)]
+        elif processes > 1:
+            command.append("--multi_gpu")  # accelerate's data-parallel launcher; on CPU the engine switches to gloo
+        return command + train
+    if processes == 1:
+        return [sys.executable, *train]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *train]
+
+
+def command_text(command: list[str]) -> str:
+    """A command as a user would type it: `python` for this interpreter, `torchrun` / `accelerate launch` for their modules."""
+    words = list(command)
+    if words and words[0] == sys.executable:
+        words[0] = "python"
+    if words[:3] == ["python", "-m", "torch.distributed.run"]:
+        words[:3] = ["torchrun"]
+    elif words[:3] == ["python", "-m", "accelerate.commands.launch"]:
+        words[:3] = ["accelerate", "launch"]
+    return shlex.join(words)
 
 
 def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_SECONDS) -> str:
@@ -51,11 +194,15 @@ def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_S
     pid = run.raw_status().get("pid")
     if run.raw_status().get("state") == QUEUED and pid:
         _signal(pid, signal.SIGTERM)  # not training yet: nothing to checkpoint
+        if wait:
+            wait_for_end(run, timeout)
         run.update_status(state=STOPPED, message="Stopped before it started.")
         return STOPPED
     if wait and not wait_for_end(run, timeout) and pid:
-        _signal(pid, signal.SIGTERM)
-        wait_for_end(run, timeout)
+        _signal(pid, signal.SIGTERM)  # the (main) training process: it checkpoints, and tells the others to stop
+        if not wait_for_end(run, timeout) and run.raw_status().get("launcher_pid"):
+            _signal(run.raw_status()["launcher_pid"], signal.SIGTERM)  # torchrun passes it on to every process
+            wait_for_end(run, timeout)
     return run.state
 
 
@@ -75,9 +222,17 @@ def wait_for_end(run: Run, timeout: float | None = None) -> bool:
     return done.wait(timeout)
 
 
-def _spawn(run: Run, *, resume: bool, token: str | None) -> subprocess.Popen:
+def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, launcher: str = "torchrun") -> subprocess.Popen:
+    command = launch_command(run.path, processes=processes, resume=resume, launcher=launcher)
     alive_fd = run.hold_alive_lock()
-    env = {**os.environ, "FINETUNER_ALIVE_FD": str(alive_fd), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("FINETUNER_ALIVE_HELD", None)
+    if command[1:3] == ["-m", "finetuner"]:
+        env["FINETUNER_ALIVE_FD"] = str(alive_fd)  # the training process itself inherits the locked fd
+    else:
+        env["FINETUNER_ALIVE_HELD"] = "1"  # torchrun/accelerate keep the fd; their children close it
+        for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+            env.pop(name, None)  # the launcher's own, if it runs inside a distributed job
     if token:
         env["HF_TOKEN"] = token
     else:
@@ -86,9 +241,6 @@ def _spawn(run: Run, *, resume: bool, token: str | None) -> subprocess.Popen:
         if not server_token_allowed(shared=shared_mode()):  # a visitor never trains with the owner's token
             env.pop("HF_TOKEN", None)
             env.pop("HUGGING_FACE_HUB_TOKEN", None)
-    command = [sys.executable, "-m", "finetuner", "train", "--run_dir", str(run.path)]
-    if resume:
-        command.append("--resume")
     with open(run.log_path, "ab") as log:
         process = subprocess.Popen(
             command,
@@ -101,7 +253,7 @@ def _spawn(run: Run, *, resume: bool, token: str | None) -> subprocess.Popen:
             start_new_session=True,  # survives the app's own shutdown and Ctrl-C
         )
     os.close(alive_fd)  # the child's copy keeps the lock
-    run.update_status(pid=process.pid)
+    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, command=command_text(command))
     return process
 
 

@@ -3,6 +3,9 @@
 `python -m finetuner train --run_dir runs/<id>` runs this in its own process (the studio starts it as a
 subprocess), so a crash, an out-of-memory error or a stop never takes the app down, and memory is given
 back when it ends. Training processes queue on a lock file in the runs directory: one at a time.
+
+Under `torchrun` / `accelerate launch` the same function runs in every process of the run; only the main
+process takes the locks and writes the run folder, and every decision is shared (see `finetuner.distributed`).
 """
 
 from __future__ import annotations
@@ -10,19 +13,26 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+from . import distributed
 from .config import RunConfig
+from .distributed import World
 from .errors import FinetunerError
 from .runs import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED, Run, write_json_atomic
 
 OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
-    "effective batch, a shorter max_seq_length, or extra_training_args {gradient_checkpointing: true}."
+    "effective batch, a shorter max_seq_length, extra_training_args {gradient_checkpointing: true}, or LoRA "
+    "(use_lora, causal LM) to train far fewer weights. Or retry with auto_find_batch_size: it halves the batch "
+    "until a step fits (the studio's 'Retry with a batch size that fits', or `python -m finetuner resume RUN --auto_find_batch_size`)."
 )
+QUEUE_POLL_SECONDS = 1.0  # several processes: how often the main process retries the queue lock
 
 
 def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, **task_values: Any):
@@ -63,6 +73,8 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning only helps copies to a GPU
     )
+    if distributed.current().distributed and distributed.uses_cpu():
+        values["use_cpu"] = True  # without it the Trainer sees no GPU and trains each process alone
     values.update(task_values)
     values.update(t.extra_training_args)
     try:
@@ -77,53 +89,115 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
     """Train `run` in this process, queueing behind any other training; returns the final state.
 
     `callbacks` are extra `transformers.TrainerCallback`s, for Python API users who want their own hooks.
+    Started by `torchrun`/`accelerate launch`, every process of the run calls this; the state returned
+    is the same on all of them.
     """
-    alive_fd = _inherited_or_new_alive_lock(run)
-    run.cancel_path.unlink(missing_ok=True)
-    run.update_status(state=QUEUED, pid=os.getpid(), message="Waiting for the training in progress to finish.")
-    lock_fd = os.open(run.path.parent / ".train.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(lock_fd, fcntl.LOCK_EX)  # the queue: blocks until no other run trains
+    world = distributed.current()
+    alive_fd = lock_fd = None
     try:
-        if run.cancel_path.exists():  # stopped while queued
-            run.update_status(state=STOPPED, ended_at=time.time(), message="Stopped before it started.")
+        if world.is_main:
+            alive_fd = _inherited_or_new_alive_lock(run)
+            run.cancel_path.unlink(missing_ok=True)
+            _failure_marker(run).unlink(missing_ok=True)
+            run.update_status(state=QUEUED, pid=os.getpid(), processes=world.size, message="Waiting for the training in progress to finish.")
+        if world.distributed:
+            distributed.setup(run.config())
+        lock_fd = _wait_in_queue(run, world)
+        if world.broadcast(run.cancel_path.exists() if world.is_main else None):  # stopped while queued
+            if world.is_main:
+                run.update_status(state=STOPPED, ended_at=time.time(), message="Stopped before it started.")
             return STOPPED
-        run.update_status(state=RUNNING, started_at=time.time(), message="Training.", error=None)
-        run.append_event("status", state=RUNNING, resume=resume)
-        return _train(run, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache", extra_callbacks=callbacks or [])
+        if world.is_main:
+            run.update_status(state=RUNNING, started_at=time.time(), message="Training.", error=None, out_of_memory=None)
+            run.append_event("status", state=RUNNING, resume=resume, **({"processes": world.size} if world.distributed else {}))
+        return _train(run, world, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache", extra_callbacks=callbacks or [])
     except Exception as error:
-        return _fail(run, error)
+        return _fail(run, error, world)
     finally:
-        os.close(lock_fd)
-        os.close(alive_fd)
+        for fd in (lock_fd, alive_fd):
+            if fd is not None:
+                os.close(fd)
 
 
-def _inherited_or_new_alive_lock(run: Run) -> int:
+def _inherited_or_new_alive_lock(run: Run) -> int | None:
     """The launcher may hand over an fd already holding the `.alive` lock, so there is no gap in which
-    a just-launched run looks dead; run directly from the CLI, the process takes the lock itself."""
+    a just-launched run looks dead; run directly from the CLI, the process takes the lock itself.
+
+    Under `torchrun`/`accelerate launch` started by the launcher, the launch command itself holds the lock
+    for as long as any of its processes lives (FINETUNER_ALIVE_HELD), and the training processes take none.
+    """
     inherited = os.environ.pop("FINETUNER_ALIVE_FD", None)
+    if os.environ.pop("FINETUNER_ALIVE_HELD", None):
+        return None
     return int(inherited) if inherited else run.hold_alive_lock()
 
 
-def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path, extra_callbacks: list) -> str:
-    """The task-generic loop: every task-specific step is a hook of the task module (see `finetuner.tasks.base`)."""
-    from transformers import EarlyStoppingCallback  # noqa: PLC0415 - heavy
+def _wait_in_queue(run: Run, world: World) -> int | None:
+    """Block until no other run trains here; the main process holds the returned queue lock (others get None).
+
+    With several processes the main process polls the lock and tells the others each time, so no process
+    waits in a collective longer than a poll (a collective waiting for a long queue would time out); a stop
+    request ends the wait too.
+    """
+    lock_fd = os.open(run.path.parent / ".train.lock", os.O_RDWR | os.O_CREAT, 0o644) if world.is_main else None
+    if not world.distributed:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        return lock_fd
+    while True:
+        go = False
+        if world.is_main:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                go = True
+            except BlockingIOError:
+                go = run.cancel_path.exists()
+        if world.broadcast(go):
+            return lock_fd
+        time.sleep(QUEUE_POLL_SECONDS)
+
+
+def _train(run: Run, world: World, *, resume: bool, token: str | None, cache_dir: Path, extra_callbacks: list) -> str:
+    """The task-generic loop: every task-specific step is a hook of the task module (see `finetuner.tasks.base`).
+
+    Every process runs every hook (evaluation, saving and FSDP/DeepSpeed state gathering are collective), but
+    only the main process writes into the run folder: the others give the hooks a scratch folder.
+    """
+    if world.is_main:
+        return _train_steps(run, world, run.path, resume=resume, token=token, cache_dir=cache_dir, extra_callbacks=extra_callbacks)
+    scratch = Path(tempfile.mkdtemp(prefix=f"finetuner-{run.id}-rank{world.rank}-"))
+    try:
+        return _train_steps(run, world, scratch, resume=resume, token=token, cache_dir=cache_dir, extra_callbacks=extra_callbacks)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str | None, cache_dir: Path, extra_callbacks: list) -> str:
+    from transformers import EarlyStoppingCallback, set_seed  # noqa: PLC0415 - heavy
 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
     from .tasks import TASKS, get_task  # noqa: PLC0415
     from .tasks.base import count_parameters  # noqa: PLC0415
 
+    main = world.is_main
     config = run.config()
     task = get_task(config.model.task)
-    run.append_event("message", text="Loading data.")
-    prepared = task.prepare_data(config)
-    write_json_atomic(run.path / "data_report.json", task.data_report(prepared))
-    tokenizer = task.load_tokenizer(config, token=token)
-    run.append_event("message", text="Tokenizing.")
-    features = task.tokenize(prepared.splits, tokenizer, config, label_names=prepared.label_names, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
-    stats = task.length_statistics(prepared.splits, tokenizer, config)
-    write_json_atomic(run.path / "token_stats.json", {role: {k: v for k, v in s.items() if k != "lengths"} for role, s in stats.items()})
-    run.append_event("message", text="Loading the model.")
-    model = task.build_model(config, prepared.label_names, token=token)
+    with world.main_first():  # the main process downloads and fills the caches, the others read them
+        if main:
+            run.append_event("message", text="Loading data.")
+        prepared = task.prepare_data(config)
+        if main:
+            write_json_atomic(run.path / "data_report.json", task.data_report(prepared))
+        tokenizer = task.load_tokenizer(config, token=token)
+        if main:
+            run.append_event("message", text="Tokenizing.")
+        features = task.tokenize(prepared.splits, tokenizer, config, label_names=prepared.label_names, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
+        if main:
+            stats = task.length_statistics(prepared.splits, tokenizer, config)
+            write_json_atomic(run.path / "token_stats.json", {role: {k: v for k, v in s.items() if k != "lengths"} for role, s in stats.items()})
+            run.append_event("message", text="Loading the model.")
+        set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
+        model = task.build_model(config, prepared.label_names, token=token)
+    declare_loss_normalisation(model)
 
     events = RunEventsCallback(run)
     callbacks = [events, *extra_callbacks]
@@ -139,62 +213,137 @@ def _train(run: Run, *, resume: bool, token: str | None, cache_dir: Path, extra_
         output_dir=run.checkpoints_dir,
         callbacks=callbacks,
     )
-    parameters = count_parameters(trainer.model)
-    write_json_atomic(run.path / "model_info.json", {**parameters, "model": config.model.model_name_or_path, "task": config.model.task})
-    run.append_event("message", text=f"Training {parameters['trainable_parameters']:,} of {parameters['total_parameters']:,} parameters ({parameters['trainable_share']:.2%}).", **parameters)
-    run.eval_dir.mkdir(parents=True, exist_ok=True)
-    task.before_training(trainer, prepared.splits, config, out_dir=run.eval_dir)
-    checkpoint = run.latest_checkpoint() if resume else None
-    if resume and checkpoint is None:
+    eval_dir, model_dir = out / run.eval_dir.name, out / run.model_dir.name  # the run folder's on the main process
+    if main:
+        parameters = count_parameters(trainer.model)
+        write_json_atomic(run.path / "model_info.json", {**parameters, "model": config.model.model_name_or_path, "task": config.model.task})
+        run.append_event("message", text=f"Training {parameters['trainable_parameters']:,} of {parameters['total_parameters']:,} parameters ({parameters['trainable_share']:.2%}).", **parameters)
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    task.before_training(trainer, prepared.splits, config, out_dir=eval_dir)
+    checkpoint = world.broadcast(run.latest_checkpoint() if resume and main else None)
+    if main and resume and checkpoint is None:
         run.append_event("message", text="No checkpoint to resume from: training from the start.")
-    run.append_event("message", text=f"Training on {len(features['train'])} examples" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
+    if main:
+        where = f" on {world.size} processes" if world.distributed else ""
+        run.append_event("message", text=f"Training on {len(features['train'])} examples{where}" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
-    if events.stop_requested:
-        run.update_status(state=STOPPED, ended_at=time.time(), message=f"Stopped at step {trainer.state.global_step}; resume to continue.")
-        run.append_event("status", state=STOPPED, step=trainer.state.global_step)
+    if world.any(events.stop_requested):  # a stop seen by any process after the last step's check
+        if main:
+            run.update_status(state=STOPPED, ended_at=time.time(), message=f"Stopped at step {trainer.state.global_step}; resume to continue.")
+            run.append_event("status", state=STOPPED, step=trainer.state.global_step)
         return STOPPED
 
-    run.append_event("message", text="Saving the model and evaluating.")
-    task.save_model(trainer, tokenizer, config, model_dir=run.model_dir, run_dir=run.path)
+    if main:
+        run.append_event("message", text="Saving the model and evaluating.")
+    task.save_model(trainer, tokenizer, config, model_dir=model_dir, run_dir=out)
     results: dict[str, dict[str, Any]] = {}
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        if split in features:
-            metrics = task.evaluate_split(trainer, features[split], split=split, label_names=prepared.label_names, out_dir=run.eval_dir, prefix=prefix, config=config)
+        if split in features:  # predictions are gathered from every process: the metrics cover the whole split
+            metrics = task.evaluate_split(trainer, features[split], split=split, label_names=prepared.label_names, out_dir=eval_dir, prefix=prefix, config=config)
             results[split] = metrics
-            write_json_atomic(run.eval_dir / f"{prefix}_results.json", metrics)
-    write_json_atomic(run.eval_dir / "train_results.json", train_output.metrics)
+            if main:
+                write_json_atomic(run.eval_dir / f"{prefix}_results.json", metrics)
+    if main:
+        write_json_atomic(run.eval_dir / "train_results.json", train_output.metrics)
+        run.append_event("message", text="Comparing with baselines.")
+    task.after_training(trainer, prepared.splits, config, label_names=prepared.label_names, out_dir=eval_dir)
 
-    run.append_event("message", text="Comparing with baselines.")
-    task.after_training(trainer, prepared.splits, config, label_names=prepared.label_names, out_dir=run.eval_dir)
-
-    headline = TASKS[config.model.task].headline
-    summary = {f"{prefix}_{k}": v for split, prefix in (("validation", "eval"), ("test", "test")) for k, v in _headline(results.get(split, {}), prefix, headline).items()}
-    run.update_status(state=COMPLETED, ended_at=time.time(), message="Finished.", metrics=summary, step=trainer.state.global_step)
-    run.append_event("status", state=COMPLETED, metrics=summary)
+    if main:
+        headline = TASKS[config.model.task].headline
+        summary = {f"{prefix}_{k}": v for split, prefix in (("validation", "eval"), ("test", "test")) for k, v in _headline(results.get(split, {}), prefix, headline).items()}
+        run.update_status(state=COMPLETED, ended_at=time.time(), message="Finished.", metrics=summary, step=trainer.state.global_step)
+        run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
+
+
+def declare_loss_normalisation(model) -> None:
+    """Tell the Trainer when a model's loss ignores `num_items_in_batch` (most encoder heads, T5, BART).
+
+    The Trainer assumes any model whose `forward` takes `**kwargs` averages its loss over the items of the
+    whole (accumulated, all-process) batch, so it neither divides the loss by the gradient-accumulation
+    steps nor stops multiplying it by the number of processes. A model that computes a plain
+    `CrossEntropyLoss()` mean instead would train on a loss, and report one, that is accumulation-steps x
+    processes too large (a 2-process run logs twice the loss of a 1-process run). Models that route their
+    loss through `self.loss_function` do honour the count and are left alone.
+    """
+    import inspect  # noqa: PLC0415
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps the model
+    if hasattr(base, "accepts_loss_kwargs"):
+        return
+    try:
+        source = inspect.getsource(type(base).forward)
+    except (OSError, TypeError):
+        return
+    if "**kwargs" in source and "loss_function" not in source:
+        base.accepts_loss_kwargs = False
 
 
 def _headline(metrics: dict[str, Any], prefix: str, keys: tuple[str, ...] = ("accuracy", "f1_macro", "loss")) -> dict[str, Any]:
     return {k: metrics[f"{prefix}_{k}"] for k in keys if f"{prefix}_{k}" in metrics}
 
 
-def _fail(run: Run, error: Exception) -> str:
-    """Record why the run failed, in words a user can act on; the traceback goes to train.log."""
+def _fail(run: Run, error: Exception, world: World | None = None) -> str:
+    """Record why the run failed, in words a user can act on; the traceback goes to train.log.
+
+    With several processes, the first process to fail records its error (the others then fail only
+    because it left, and their errors would hide the cause).
+    """
     traceback.print_exc()
-    if _is_out_of_memory(error):
+    world = world or World()
+    if world.distributed and not _claim_failure(run):
+        return FAILED
+    oom = out_of_memory_details(error)
+    if oom:
         message = OOM_ADVICE
     elif isinstance(error, FinetunerError):
         message = str(error)
     else:
         message = f"{type(error).__name__}: {error}"
-    run.update_status(state=FAILED, ended_at=time.time(), error=message, error_type=type(error).__name__, message="Failed.")
-    run.append_event("status", state=FAILED, error=message)
+    if world.distributed and not world.is_main:
+        message = f"Process {world.rank} of {world.size} failed. {message}"
+    run.update_status(state=FAILED, ended_at=time.time(), error=message, error_type=type(error).__name__, message="Failed.", out_of_memory=oom)
+    run.append_event("status", state=FAILED, error=message, **({"out_of_memory": oom} if oom else {}))
     return FAILED
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
-    return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()
+def _failure_marker(run: Run) -> Path:
+    return run.path / ".failed"
+
+
+def _claim_failure(run: Run) -> bool:
+    """True for the first process of a run to fail (an exclusive create: atomic across processes)."""
+    try:
+        os.close(os.open(_failure_marker(run), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    return True
+
+
+# What PyTorch and accelerate say when memory runs out, on GPU (CUDA/ROCm/XPU), Apple MPS and CPU.
+_OOM_PHRASES = ("out of memory", "defaultcpuallocator: can't allocate memory", "mps backend out of memory", "failed to allocate memory")
+# Frames that mean the error came while evaluating or predicting, not in a training step.
+_EVALUATION_FRAMES = {"evaluate", "evaluation_loop", "prediction_step", "predict", "_evaluate", "evaluate_split"}
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    if type(error).__name__ == "OutOfMemoryError" or isinstance(error, MemoryError):
+        return True
+    return any(phrase in str(error).lower() for phrase in _OOM_PHRASES)
+
+
+def out_of_memory_details(error: BaseException) -> dict[str, Any] | None:
+    """For an out-of-memory error: where it happened ('training' or 'evaluation'), for the advice and the retry."""
+    if not is_out_of_memory(error):
+        return None
+    frames = set()
+    tb = error.__traceback__
+    while tb is not None:
+        frames.add(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return {"phase": "evaluation" if frames & _EVALUATION_FRAMES else "training"}
+
 
 
 def load_results(run: Run) -> dict[str, Any]:
