@@ -1,0 +1,135 @@
+"""What the studio streams and shows, without a browser: the follower's snapshots from a run folder, and
+the HTML/Markdown built from them (dataset text always escaped)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from finetuner.config import RunConfig
+from finetuner.follow import RunFollower, follow
+from finetuner.runs import RunStore
+from finetuner.ui import render, services
+
+
+def new_run(tmp_path):
+    return RunStore(tmp_path / "runs").create(RunConfig.from_dict({"train_file": "x.csv"}))
+
+
+def test_follower_reads_only_new_complete_lines(tmp_path):
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()  # this test process plays the training process
+    try:
+        run.update_status(state="running", step=0, total_steps=10)
+        follower = RunFollower(run)
+        first = follower.poll()
+        assert first["state"] == "running" and first["fraction"] == 0.0 and not first["done"]
+        assert follower.poll() is None, "nothing changed: no snapshot"
+        run.append_event("log", step=5, max_steps=10, epoch=0.5, eta_seconds=30.0, tokens_per_second=100.0, metrics={"loss": 0.5, "learning_rate": 1e-4})
+        with open(run.events_path, "a") as handle:
+            handle.write('{"type": "log", "step": 6')  # a line still being written
+        run.update_status(step=5, eta_seconds=30.0)
+        snap = follower.poll()
+        assert snap["step"] == 5 and snap["fraction"] == 0.5 and snap["latest_loss"] == 0.5
+        assert snap["eta_seconds"] <= 30.0 and snap["tokens_per_second"] == 100.0
+        assert len(follower.events) == 1 and any("step 5/10" in line for line in snap["log"])
+        with open(run.events_path, "a") as handle:
+            handle.write(', "max_steps": 10, "metrics": {"loss": 0.4}}\n')
+        assert follower.poll()["latest_loss"] == 0.4
+    finally:
+        os.close(fd)
+    # The process is gone without finishing: the follower says so and ends.
+    snap = follower.poll()
+    assert snap["state"] == "interrupted" and snap["done"]
+
+
+def test_follow_streams_until_the_run_ends(tmp_path):
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()
+    run.update_status(state="running", step=0, total_steps=2)
+
+    def train():
+        for step in (1, 2):
+            run.append_event("log", step=step, max_steps=2, metrics={"loss": 1.0 / step})
+            run.update_status(step=step)
+        run.append_event("eval", step=2, max_steps=2, epoch=1.0, metrics={"eval_loss": 0.4, "eval_accuracy": 0.9})
+        run.update_status(state="completed", message="Finished.", metrics={"eval_accuracy": 0.9})
+        os.close(fd)
+
+    trainer = threading.Timer(0.2, train)
+    trainer.start()
+    snaps = list(follow(run, poll_interval=0.05, timeout=30))
+    trainer.join()
+    assert snaps[0]["state"] == "running"
+    assert snaps[-1]["state"] == "completed" and snaps[-1]["done"] and snaps[-1]["fraction"] == 1.0
+    assert [p["step"] for p in snaps[-1]["train"]] == [1, 2] and snaps[-1]["eval"][0]["eval_accuracy"] == 0.9
+    json.dumps(snaps[-1])  # plain JSON for the API
+
+
+def test_follow_of_a_finished_run_yields_once(tmp_path):
+    run = new_run(tmp_path)
+    run.update_status(state="failed", error="Out of memory. Try a smaller batch.")
+    (snap,) = list(follow(run, poll_interval=0.01, timeout=5))
+    assert snap["state"] == "failed" and snap["error"].startswith("Out of memory")
+
+
+def test_token_chips_escape_dataset_text():
+    inspection = {
+        "tokens": ["[CLS]", "<script>", "&", "[SEP]"],
+        "input_ids": [101, 7, 8, 102],
+        "attention_mask": [1, 1, 1, 1],
+        "token_type_ids": [0, 0, 1, 1],
+        "special_tokens_mask": [1, 0, 0, 1],
+        "num_tokens": 4,
+        "num_tokens_untruncated": 9,
+        "truncated": True,
+        "dropped_text": "<img src=x onerror=alert(1)>",
+        "max_length": 4,
+    }
+    html = render.token_chips(inspection)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+    assert "<img" not in html and "&lt;img" in html
+    assert html.count('class="ft-chip"') == 4
+    assert "5 tokens dropped" in html and "ft-cut" in html
+    assert "border-bottom:3px" in html, "the second segment (token type 1) is marked"
+    assert render.token_table(inspection)[2] == [2, "&", 8, 1, 1, ""]
+
+
+def test_progress_card_states():
+    assert "No run selected" in render.progress_card(None)
+    running = {"run_id": "r1", "state": "running", "fraction": 0.5, "step": 5, "total_steps": 10, "epoch": 0.5, "eta_seconds": 65, "latest_loss": 0.4, "latest_eval": {"eval_accuracy": 0.8}}
+    html = render.progress_card(running)
+    assert "Training" in html and 'aria-valuenow="50"' in html and "ETA 1 min 05 s" in html and "eval accuracy" in html
+    queued = {**running, "state": "queued", "fraction": 0.0}
+    assert "waiting for run r0" in render.progress_card(queued, queue_note="One training at a time on this machine: waiting for run r0 to finish.")
+    failed = {**running, "state": "failed", "error": "bad <b>thing</b>"}
+    assert "bad &lt;b&gt;thing&lt;/b&gt;" in render.progress_card(failed)
+    assert "Resume" in render.progress_card({**running, "state": "stopped"})
+
+
+def test_markdown_escaping_and_checks():
+    assert render.md_escape("a_b *c* [x](y) <i>") == "a\\_b \\*c\\* \\[x\\](y) \\<i\\>"
+    checks = render.data_checks(["train: 3 duplicate text(s).", "validation was split from train (12 rows, stratified by label)."])
+    assert "⚠ train: 3 duplicate text(s)." in checks and "ℹ validation was split" in checks
+    assert "No problems found" in render.data_checks([])
+
+
+def test_cli_command_reproduces_a_config():
+    from finetuner.cli import build_parser, config_from_args
+
+    config = RunConfig.from_dict({"train_file": "data/my reviews.csv", "learning_rate": 3e-5, "text_column_names": ["premise", "hypothesis"], "extra_training_args": {"fp16": True}})
+    command = services.cli_command(config, runs_dir="my runs")
+    assert command.startswith("python -m finetuner --runs_dir 'my runs' train")
+    assert "'data/my reviews.csv'" in command and "--text_column_names premise,hypothesis" in command and "--fp16 true" in command
+    import shlex
+
+    args, unknown = build_parser().parse_known_args(shlex.split(command)[3:])
+    args.config_file = None
+    assert config_from_args(args, unknown).to_dict() == config.to_dict(), "the command rebuilds the same config"
+
+
+def test_config_diff_lists_only_differences():
+    a = RunConfig.from_dict({"train_file": "x.csv"})
+    b = a.replace(learning_rate=5e-5, num_train_epochs=5)
+    assert services.config_diff(a, b) == [["learning_rate", "0.0001", "5e-05"], ["num_train_epochs", "3.0", "5"]]

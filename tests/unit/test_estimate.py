@@ -1,0 +1,120 @@
+"""The pre-launch estimate: exact step and token arithmetic, parameters read from a safetensors header,
+time from a measured rate, memory that grows with the batch, and warnings a user can act on."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import pytest
+
+from finetuner.config import RunConfig, default_model_path
+from finetuner.estimate import (
+    Machine,
+    ParameterCount,
+    count_parameters,
+    estimate_training,
+    measured_rate,
+    padded_tokens,
+    plan_steps,
+)
+
+MACHINE = Machine("cpu", "CPU, 2 cores", 8 * 2**30, 40e9)
+PARAMS = ParameterCount(total=22_000_000, embedding=12_000_000, hidden_size=384, num_layers=6, num_heads=12)
+
+
+def config(**values) -> RunConfig:
+    return RunConfig.from_dict({"train_file": "x.csv", **values})
+
+
+@pytest.mark.parametrize(
+    ("examples", "batch", "accumulation", "epochs", "max_steps", "expected"),
+    [
+        (256, 32, 1, 3, -1, (8, 24)),
+        (257, 32, 1, 3, -1, (9, 27)),
+        (256, 32, 2, 3, -1, (4, 12)),
+        (256, 32, 1, 1.5, -1, (8, 12)),
+        (256, 32, 1, 3, 5, (8, 5)),
+    ],
+)
+def test_plan_steps_counts_like_the_trainer(examples, batch, accumulation, epochs, max_steps, expected):
+    assert plan_steps(examples, batch_size=batch, accumulation=accumulation, epochs=epochs, max_steps=max_steps) == expected
+
+
+def test_padding_is_lower_when_grouped_by_length():
+    lengths = [5, 50] * 64
+    grouped = padded_tokens(lengths, batch_size=8, group_by_length=True)
+    random_order = padded_tokens(lengths, batch_size=8, group_by_length=False)
+    assert sum(lengths) <= grouped < random_order
+    assert grouped == sum(lengths), "sorted batches of equal lengths need no padding"
+
+
+def test_estimate_steps_tokens_time_and_memory():
+    lengths = [20] * 200 + [300] * 56  # 56 longer than max_seq_length 128
+    result = estimate_training(config(max_seq_length=128), train_lengths=lengths, eval_lengths=[20] * 32, machine=MACHINE, parameters=PARAMS)
+    assert (result.steps_per_epoch, result.total_steps, result.evaluations) == (8, 24, 3)
+    assert result.train_tokens == (200 * 20 + 56 * 128) * 3
+    assert result.truncated_share == pytest.approx(56 / 256)
+    assert any("longer than max_seq_length" in w for w in result.warnings)
+    assert result.seconds and result.seconds > 25, "start-up plus compute"
+    assert result.memory_breakdown["optimizer"] == 8 * PARAMS.total
+    assert result.memory_bytes == sum(result.memory_breakdown.values())
+    bigger = estimate_training(config(max_seq_length=128, per_device_train_batch_size=64), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
+    assert bigger.memory_breakdown["activations"] > result.memory_breakdown["activations"]
+
+
+def test_too_little_memory_is_warned_about():
+    small = Machine("cpu", "CPU", 256 * 2**20, 40e9)
+    result = estimate_training(config(), train_lengths=[100] * 64, machine=small, parameters=PARAMS)
+    assert any("lower per_device_train_batch_size" in w for w in result.warnings)
+
+
+def test_unknown_model_size_is_said_not_guessed():
+    result = estimate_training(config(model_name_or_path="someone/unknown-model"), train_lengths=[10] * 64, machine=MACHINE)
+    assert result.seconds is None and result.memory_bytes is None
+    assert any("unknown" in w for w in result.warnings)
+
+
+def test_few_steps_are_warned_about():
+    result = estimate_training(config(), train_lengths=[10] * 16, machine=MACHINE, parameters=PARAMS)
+    assert result.total_steps == 3 and any("barely move" in w for w in result.warnings)
+
+
+def test_parameters_from_the_safetensors_header(tmp_path):
+    header = {
+        "__metadata__": {"format": "pt"},
+        "embeddings.word_embeddings.weight": {"dtype": "F32", "shape": [100, 8], "data_offsets": [0, 3200]},
+        "embeddings.position_ids": {"dtype": "I64", "shape": [1, 16], "data_offsets": [3200, 3328]},
+        "encoder.layer.0.weight": {"dtype": "F32", "shape": [8, 8], "data_offsets": [3328, 3584]},
+    }
+    raw = json.dumps(header).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 3584)
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}))
+    count = count_parameters(str(tmp_path))
+    assert (count.total, count.embedding, count.compute) == (864, 800, 64)
+    assert count.hidden_size == 8 and count.num_layers == 1
+
+
+def test_bundled_model_size_is_known():
+    count = count_parameters(default_model_path())
+    assert count is not None and math.isclose(count.total, 22.7e6, rel_tol=0.01)
+
+
+def test_parameters_from_config_only(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64, "vocab_size": 400, "max_position_embeddings": 128, "type_vocab_size": 2}))
+    count = count_parameters(str(tmp_path))
+    assert count.embedding == (400 + 128 + 2) * 32
+    assert count.total > count.embedding
+
+
+def test_rate_is_measured_from_earlier_runs(tmp_path):
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(f"model_name_or_path: {default_model_path()}\n")
+    events = [{"type": "log", "step": 10, "tokens_per_second": 200.0, "metrics": {"loss": 0.5}}]
+    (run / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    rate, source = measured_rate(tmp_path / "runs")
+    assert rate == pytest.approx(200.0 * 6 * count_parameters(default_model_path()).compute)
+    assert "r1" in source
+    assert measured_rate(tmp_path / "nothing") is None

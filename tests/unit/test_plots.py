@@ -1,0 +1,111 @@
+"""Plots are pure functions of plain data: right traces, right numbers, and an explanatory empty chart
+when there is nothing to draw."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import pytest
+
+from finetuner import plots
+from finetuner.follow import curves
+
+BINARY_REPORT = {
+    "label_names": ["negative", "positive"],
+    "confusion_matrix": [[8, 2], [1, 9]],
+    "per_class": [
+        {"label": "negative", "precision": 0.889, "recall": 0.8, "f1": 0.842, "specificity": 0.9, "support": 10},
+        {"label": "positive", "precision": 0.818, "recall": 0.9, "f1": 0.857, "specificity": 0.8, "support": 10},
+    ],
+    "roc_curve": {"fpr": [0, 0.1, 1], "tpr": [0, 0.9, 1], "thresholds": [1.0, 0.5, 0.0], "auc": 0.91},
+    "pr_curve": {"precision": [0.5, 0.82, 1.0], "recall": [1.0, 0.9, 0.0], "thresholds": [0.1, 0.5], "average_precision": 0.88},
+}
+
+
+def empty_message(fig: go.Figure) -> str:
+    return fig.layout.annotations[0].text if fig.layout.annotations and not fig.data else ""
+
+
+def test_label_distribution_groups_splits_in_label_order():
+    fig = plots.label_distribution({"train": {"positive": 6, "negative": 4}, "test": {"negative": 1, "positive": 1}}, ["negative", "positive"])
+    assert [trace.name for trace in fig.data] == ["train", "test"]
+    assert list(fig.data[0].x) == ["negative", "positive"] and list(fig.data[0].y) == [4, 6]
+    assert fig.layout.barmode == "group"
+    assert "No data" in empty_message(plots.label_distribution({}))
+
+
+def test_token_lengths_marks_max_length_and_truncated_share():
+    stats = {"train": {"lengths": [5, 9, 12, 30], "truncated_share": 0.25}, "validation": {"lengths": [6, 7], "truncated_share": 0.0}}
+    fig = plots.token_lengths(stats, max_length=16)
+    assert [trace.type for trace in fig.data] == ["histogram", "histogram"]
+    assert any(shape.x0 == 16 for shape in fig.layout.shapes), "a line at max_length"
+    assert "train: 25.0% truncated" in fig.layout.title.text
+    assert fig.data[0].xbins.size >= 1, "integer lengths get whole-number bins"
+    assert "inspect" in empty_message(plots.token_lengths({}, 16))
+
+
+def test_text_lengths_overlays_splits():
+    fig = plots.text_lengths({"train": [3, 4, 5], "test": [4]})
+    assert fig.layout.barmode == "overlay" and len(fig.data) == 2
+
+
+def test_training_curves_from_events():
+    events = [
+        {"type": "log", "step": 1, "epoch": 0.1, "metrics": {"loss": 0.7, "learning_rate": 1e-4}},
+        {"type": "log", "step": 2, "epoch": 0.2, "metrics": {"loss": 0.6, "learning_rate": 9e-5}},
+        {"type": "eval", "step": 2, "epoch": 0.2, "metrics": {"eval_loss": 0.65, "eval_accuracy": 0.7, "eval_f1_macro": 0.68}},
+        {"type": "log", "step": 2, "epoch": 1.0, "metrics": {"train_runtime": 3.0, "train_loss": 0.65}},  # the summary: no point
+    ]
+    train, evals = curves(events)
+    fig = plots.training_curves(train, evals)
+    names = [trace.name for trace in fig.data]
+    assert names == ["train loss", "eval loss", "accuracy", "f1_macro"]
+    assert list(fig.data[0].y) == [0.7, 0.6]
+    assert "first logged steps" in empty_message(plots.training_curves([], []))
+
+
+def test_resumed_runs_keep_the_latest_value_per_step():
+    events = [
+        {"type": "log", "step": 5, "metrics": {"loss": 0.9}},
+        {"type": "log", "step": 5, "metrics": {"loss": 0.5}},
+    ]
+    train, _ = curves(events)
+    assert [p["loss"] for p in train] == [0.5]
+
+
+def test_compare_curves_shares_axes_per_run():
+    points = ([{"step": 1, "loss": 0.7}], [{"step": 1, "eval_loss": 0.6, "eval_f1_macro": 0.5}])
+    fig = plots.compare_curves({"A": points, "B": points})
+    assert len(fig.data) == 6
+    assert {trace.legendgroup for trace in fig.data} == {"A", "B"}
+
+
+def test_confusion_matrix_counts_and_normalised():
+    fig = plots.confusion_matrix(BINARY_REPORT)
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and list(heat.x) == ["negative", "positive"]
+    assert heat.text[0] == ("8", "2") or list(heat.text[0]) == ["8", "2"]
+    normalised = plots.confusion_matrix(BINARY_REPORT, normalize=True).data[0]
+    assert normalised.z[1][1] == pytest.approx(0.9)
+
+
+def test_roc_and_pr_curves_carry_their_areas():
+    roc = plots.roc_curve(BINARY_REPORT)
+    assert "AUC 0.910" in roc.layout.title.text and list(roc.data[1].x) == [0, 0.1, 1]
+    pr = plots.pr_curve(BINARY_REPORT)
+    assert "AP 0.880" in pr.layout.title.text
+    multiclass = {**BINARY_REPORT, "roc_curve": None, "pr_curve": None}
+    assert "binary" in empty_message(plots.roc_curve(multiclass))
+    assert "binary" in empty_message(plots.pr_curve(multiclass))
+
+
+def test_per_class_f1_and_baselines():
+    fig = plots.per_class_f1(BINARY_REPORT)
+    assert list(fig.data[0].y) == [0.842, 0.857]
+    fig = plots.baselines({"accuracy": 0.85, "f1_macro": 0.84}, {"majority": {"accuracy": 0.5, "f1_macro": 0.33}, "tfidf_logreg": {"accuracy": 0.7, "f1_macro": 0.69}})
+    assert list(fig.data[0].x) == ["fine-tuned model", "majority class", "TF-IDF + logistic regression"]
+    assert list(fig.data[1].y) == [0.84, 0.33, 0.69]
+
+
+def test_figures_serialise_to_json():
+    for fig in (plots.confusion_matrix(BINARY_REPORT), plots.roc_curve(BINARY_REPORT), plots.empty("nothing")):
+        assert fig.to_json()
