@@ -26,8 +26,9 @@ class TaskInfo:
     # A Hub id, or "" for the bundled offline encoder (`finetuner.config.default_model_path()`).
     default_model: str
     default_metric: str
-    # Metrics the task reports for a split, without the `eval_`/`test_` prefix; the first ones are the headline.
+    # Metrics every evaluation during training reports (without the `eval_` prefix): the choices of metric_for_best_model.
     metrics: tuple[str, ...]
+    # The metrics a user looks at first, in the run list and the status (final evaluation included).
     headline: tuple[str, ...]
     # Optional features the task supports, so the config can refuse options that would be ignored.
     features: frozenset[str] = field(default_factory=frozenset)
@@ -65,7 +66,7 @@ TASKS: dict[str, TaskInfo] = {
         pipeline_tag="text-generation",
         default_model="HuggingFaceTB/SmolLM2-135M-Instruct",
         default_metric="loss",
-        metrics=("loss", "perplexity", "mean_token_accuracy", "rouge1", "rouge2", "rougeL", "bleu"),
+        metrics=("loss", "perplexity", "mean_token_accuracy"),
         headline=("loss", "perplexity", "rougeL", "bleu"),
         features=frozenset({"lora", "packing", "completion_only_loss", "generation"}),
         needs_hub_default=True,

@@ -1,0 +1,527 @@
+"""Instruction tuning of a causal (decoder-only) language model, fully or with LoRA adapters, on TRL's SFTTrainer.
+
+Data: prompt/completion pairs, instruction/input/output records or chat messages, all normalised to a
+chat (`prompt`: messages up to the user's last turn, `completion`: the assistant's answer). Each example is
+rendered with the model's chat template, or, when the tokenizer has none, with `PLAIN_TEMPLATE`
+("### Instruction: / ### Response:"), which is then saved with the model so inference uses it too.
+
+Tokenization is done here, once, so that training, the tokenization inspector and evaluation all see the
+same tokens: the completion starts where the rendered prompt (with the generation prompt) and the rendered
+prompt + answer diverge (TRL's `common_prefix_length`); `labels` are the token ids, with -100 on the prompt
+when `completion_only_loss` is on. TRL's `SFTTrainer` does the rest: batching, packing, the loss, LoRA.
+
+Evaluation: `loss` is the mean negative log-likelihood per predicted token (exact over the whole split, not a
+mean of batch means) and `perplexity` its exponential. ROUGE/BLEU score greedy generations for the first
+`generation_num_samples` examples. Before training, the untouched model is scored the same way (and on a
+general-text sample), so `comparison.json` shows what fine-tuning gained and what it forgot.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .. import data as data_module
+from ..config import DataConfig, RunConfig
+from ..errors import DataError, ModelLoadError
+from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
+
+PIPELINE_TAG = "text-generation"
+AUTO_MODEL = "AutoModelForCausalLM"
+IGNORED = -100
+GENERAL_TEXT = Path(__file__).resolve().parent.parent / "examples" / "general_text.txt"
+BASE_FILE, COMPARISON_FILE = "base_model.json", "comparison.json"
+ENCODER_ONLY = {"bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra", "deberta", "deberta-v2", "mpnet", "camembert", "modernbert"}
+
+# Used when the tokenizer has no chat template: readable, widely known (Alpaca-style), and it ends each
+# answer with the end-of-sequence token so the model learns to stop.
+PLAIN_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ '### System:\\n' + message['content'] }}"
+    "{% elif message['role'] == 'user' %}{{ '### Instruction:\\n' + message['content'] }}"
+    "{% else %}{{ '### Response:\\n' + message['content'] + eos_token }}{% endif %}"
+    "{% if not loop.last %}{{ '\\n\\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '\\n\\n### Response:\\n' }}{% endif %}"
+)
+
+
+# ---------------------------------------------------------------- data
+
+
+def prepare_data(config: RunConfig) -> data_module.TaskData:
+    return data_module.prepare_instruction_data(config.data, seed=config.training.seed)
+
+
+def data_report(prepared: data_module.TaskData) -> dict[str, Any]:
+    return prepared.report
+
+
+def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
+    import datasets  # noqa: PLC0415
+
+    columns = data_module.resolve_instruction_columns(frame, DataConfig(prompt_column_name=config.data.prompt_column_name, completion_column_name=config.data.completion_column_name))
+    normalised, _ = data_module.normalise_instruction_frame(frame, columns, "evaluation")
+    return datasets.Dataset.from_list(normalised.to_dict("records"))
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def load_tokenizer(config: RunConfig, *, token: str | None = None):
+    """The model's tokenizer, with a padding token (the end-of-sequence token when it has none) and a chat
+    template (PLAIN_TEMPLATE when it has none)."""
+    from ..tokenization import load_tokenizer as load  # noqa: PLC0415
+
+    m = config.model
+    tokenizer = load(m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, offline_hint=offline_hint(config))
+    return prepare_tokenizer(tokenizer)
+
+
+def prepare_tokenizer(tokenizer):
+    if tokenizer.eos_token is None:
+        raise ModelLoadError("The tokenizer has no end-of-sequence token, so the model could not learn where an answer ends. Choose a causal language model's tokenizer.")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = PLAIN_TEMPLATE
+    return tokenizer
+
+
+def uses_plain_template(tokenizer) -> bool:
+    return tokenizer.chat_template == PLAIN_TEMPLATE
+
+
+def _ids(tokenizer, messages: list[dict[str, str]], *, add_generation_prompt: bool) -> list[int]:
+    result = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, add_generation_prompt=add_generation_prompt)
+    return list(result["input_ids"])
+
+
+def encode_example(tokenizer, prompt: list[dict[str, str]], completion: str, *, max_length: int, completion_only_loss: bool) -> dict[str, Any]:
+    """input_ids, completion_mask and labels of one example, as training sees them (before packing)."""
+    from trl.data_utils import common_prefix_length  # noqa: PLC0415
+
+    prompt_ids = _ids(tokenizer, prompt, add_generation_prompt=True)
+    full_ids = _ids(tokenizer, [*prompt, {"role": "assistant", "content": completion}], add_generation_prompt=False)
+    start = common_prefix_length(prompt_ids, full_ids)
+    mask = [0] * start + [1] * (len(full_ids) - start)
+    labels = [t if (m or not completion_only_loss) else IGNORED for t, m in zip(full_ids, mask)]
+    return {
+        "input_ids": full_ids[:max_length],
+        "completion_mask": mask[:max_length],
+        "labels": labels[:max_length],
+        "num_tokens_untruncated": len(full_ids),
+        "completion_tokens_untruncated": len(full_ids) - start,
+    }
+
+
+def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | None = None, fingerprint: str | None = None, cache_dir: Path | None = None):
+    """input_ids, completion_mask, labels per example (prompt and completion kept for generation); examples
+    whose answer is cut off entirely by max_seq_length are dropped, since they teach nothing."""
+    from ..tokenization import tokenizer_signature  # noqa: PLC0415
+    from .base import cached_map  # noqa: PLC0415
+
+    m, t = config.model, config.training
+
+    def encode(batch):
+        out: dict[str, list] = {"input_ids": [], "completion_mask": [], "labels": []}
+        for prompt, completion in zip(batch["prompt"], batch["completion"]):
+            encoded = encode_example(tokenizer, prompt, completion, max_length=m.max_seq_length, completion_only_loss=t.completion_only_loss)
+            for key in out:
+                out[key].append(encoded[key])
+        return out
+
+    key = cache_key(fingerprint, tokenizer_signature(tokenizer), tokenizer.chat_template, m.max_seq_length, t.completion_only_loss, "causal") if fingerprint else None
+    encoded = cached_map(splits, encode, key=key, cache_dir=cache_dir)
+    return {role: split.filter(lambda labels: any(label != IGNORED for label in labels), input_columns="labels") for role, split in encoded.items()}
+
+
+def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
+    """Rendered prompt + answer lengths against max_seq_length; `answers_cut_off` counts examples whose
+    whole answer lies past it (they are left out of training)."""
+    stats = {}
+    for role, split in splits.items():
+        lengths, cut_off = [], 0
+        for prompt, completion in zip(split["prompt"], split["completion"]):
+            encoded = encode_example(tokenizer, prompt, completion, max_length=config.model.max_seq_length, completion_only_loss=True)
+            lengths.append(encoded["num_tokens_untruncated"])
+            cut_off += all(label == IGNORED for label in encoded["labels"])
+        stats[role] = {**length_summary(lengths, config.model.max_seq_length), "answers_cut_off": cut_off}
+    return stats
+
+
+def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:
+    """The rendered template and which tokens carry loss, exactly as training sees the example."""
+    encoded = encode_example(tokenizer, list(example["prompt"]), example["completion"], max_length=config.model.max_seq_length, completion_only_loss=config.training.completion_only_loss)
+    full = [*example["prompt"], {"role": "assistant", "content": example["completion"]}]
+    return {
+        "rendered": tokenizer.apply_chat_template(full, tokenize=False),
+        "template": "plain (### Instruction / ### Response)" if uses_plain_template(tokenizer) else "the model's chat template",
+        "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
+        "input_ids": encoded["input_ids"],
+        "labels": encoded["labels"],
+        "loss_mask": [int(label != IGNORED) for label in encoded["labels"]],
+        "completion_mask": encoded["completion_mask"],
+        "loss_tokens": sum(label != IGNORED for label in encoded["labels"]),
+        "num_tokens": len(encoded["input_ids"]),
+        "num_tokens_untruncated": encoded["num_tokens_untruncated"],
+        "truncated": encoded["num_tokens_untruncated"] > len(encoded["input_ids"]),
+        "max_length": config.model.max_seq_length,
+    }
+
+
+# ---------------------------------------------------------------- model and trainer
+
+
+def build_model(config: RunConfig, label_names: list[str] | None = None, *, token: str | None = None):
+    """The pretrained causal LM in float32 (mixed precision is the --bf16/--fp16 training option)."""
+    import torch  # noqa: PLC0415
+    from transformers import AutoModelForCausalLM  # noqa: PLC0415
+
+    model = load_pretrained(AutoModelForCausalLM, config, token=token, dtype=torch.float32)
+    # transformers can put a language-model head on an encoder (BertLMHeadModel), but it was never trained to write.
+    if getattr(model.config, "is_encoder_decoder", False) or model.config.model_type in ENCODER_ONLY:
+        raise ModelLoadError(wrong_kind_message(config))
+    model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
+    return model
+
+
+def lora_config(config: RunConfig):
+    from peft import LoraConfig  # noqa: PLC0415
+
+    m = config.model
+    return LoraConfig(r=m.lora_r, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_target_modules or "all-linear", bias="none", task_type="CAUSAL_LM")
+
+
+@lru_cache(maxsize=1)
+def trainer_class():
+    """TRL's SFTTrainer, evaluating in dataset order, with an exact per-token loss and perplexity.
+
+    SFTTrainer averages each batch's per-token loss, and the Trainer then averages batches by example
+    count; here the evaluation instead sums the negative log-likelihood and the predicted tokens over the
+    whole split, so `eval_loss` is the mean per token and `eval_perplexity` is exactly exp(eval_loss).
+    """
+    import torch  # noqa: PLC0415
+    from trl import SFTTrainer  # noqa: PLC0415
+
+    class FinetunerSFTTrainer(in_order(SFTTrainer)):
+        def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+            loss, logits, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+            if loss is not None and "labels" in inputs:
+                tokens = (inputs["labels"][..., 1:] != IGNORED).sum()
+                self._nll_total = getattr(self, "_nll_total", 0) + torch.stack([loss.detach().float() * tokens, tokens.float()])
+            return loss, logits, labels
+
+        def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
+            self._nll_total = 0
+            output = super().evaluation_loop(dataloader, description, prediction_loss_only=prediction_loss_only, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+            if torch.is_tensor(self._nll_total):
+                nll, tokens = self.accelerator.reduce(self._nll_total.to(self.args.device), reduction="sum").tolist()
+                if tokens > 0:
+                    output.metrics[f"{metric_key_prefix}_loss"] = nll / tokens
+                    output.metrics[f"{metric_key_prefix}_perplexity"] = _perplexity(nll / tokens)
+            return output
+
+    return FinetunerSFTTrainer
+
+
+def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str] | None = None, train_dataset, eval_dataset, output_dir: Path, callbacks: list, for_training: bool = True):
+    from trl import SFTConfig  # noqa: PLC0415
+
+    from ..train import training_arguments  # noqa: PLC0415
+
+    t = config.training
+    args = training_arguments(
+        config,
+        output_dir,
+        args_class=SFTConfig,
+        max_length=config.model.max_seq_length,
+        packing=t.packing,
+        packing_strategy="wrapped",  # "bfd" needs padding-free FlashAttention; "wrapped" works on every device
+        eval_packing=False,  # evaluation scores whole examples, one per row
+        completion_only_loss=t.completion_only_loss,
+        gradient_checkpointing=False,  # TRL turns it on by default; here it is an explicit choice (extra_training_args)
+        bf16=False,  # TRL defaults to bf16; here mixed precision is an explicit choice (--bf16 true)
+        **({} if for_training else EVALUATION_ONLY),
+    )
+
+    def inputs(split):
+        return None if split is None else split.select_columns(["input_ids", "labels"])
+
+    return trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=inputs(train_dataset),
+        eval_dataset=inputs(eval_dataset) if args.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(config) if config.model.use_lora and for_training else None,
+        callbacks=callbacks,
+    )
+
+
+# ---------------------------------------------------------------- scoring helpers (also used before training)
+
+
+def _perplexity(loss: float) -> float:
+    from ..metrics_text import perplexity  # noqa: PLC0415
+
+    return perplexity(loss)
+
+
+def token_loss(model, rows: Sequence[dict[str, list[int]]], *, pad_token_id: int, batch_size: int = 8) -> dict[str, float]:
+    """Mean negative log-likelihood per predicted token (positions whose label is not -100) and its perplexity."""
+    import torch  # noqa: PLC0415
+
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    target = next(model.parameters()).device
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            width = max(len(r["input_ids"]) for r in batch)
+            ids = torch.tensor([r["input_ids"] + [pad_token_id] * (width - len(r["input_ids"])) for r in batch], device=target)
+            mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in batch], device=target)
+            labels = torch.tensor([r["labels"] + [IGNORED] * (width - len(r["labels"])) for r in batch], device=target)
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            shifted, targets = logits[:, :-1], labels[:, 1:]
+            losses = torch.nn.functional.cross_entropy(shifted.reshape(-1, shifted.size(-1)), targets.reshape(-1), ignore_index=IGNORED, reduction="sum")
+            total += float(losses)
+            count += int((targets != IGNORED).sum())
+    model.train(was_training)
+    loss = total / count if count else float("nan")
+    return {"loss": loss, "perplexity": _perplexity(loss) if count else float("nan"), "tokens": count}
+
+
+def general_text_rows(tokenizer, max_length: int) -> list[dict[str, list[int]]]:
+    """The bundled general-English sample, one paragraph per row, every token predicted (no template)."""
+    rows = []
+    for line in GENERAL_TEXT.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            ids = tokenizer(line.strip(), truncation=True, max_length=max_length)["input_ids"]
+            rows.append({"input_ids": ids, "labels": list(ids)})
+    return rows
+
+
+def _model(trainer):
+    return trainer.accelerator.unwrap_model(trainer.model) if hasattr(trainer, "accelerator") else trainer.model
+
+
+def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], *, max_new_tokens: int, batch_size: int = 8, temperature: float = 0.0, top_p: float = 1.0) -> list[str]:
+    """Answers to chat prompts: greedy by default, left-padded batches, special tokens removed."""
+    import torch  # noqa: PLC0415
+
+    saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    was_training = model.training
+    model.eval()
+    target = next(model.parameters()).device
+    answers: list[str] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
+            inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(target)
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
+            with torch.inference_mode():
+                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+            new = output[:, inputs["input_ids"].shape[1] :]
+            answers.extend(text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True))
+    finally:
+        tokenizer.padding_side = saved_side
+        model.train(was_training)
+    return answers
+
+
+def _sample(dataset, config: RunConfig):
+    n = min(config.training.generation_num_samples, len(dataset))
+    return dataset.select(range(n)) if n else None
+
+
+def _last_user_message(prompt: list[dict[str, str]]) -> str:
+    return next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
+
+
+# ---------------------------------------------------------------- before and after
+
+
+def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> None:
+    """Score the untouched model (LoRA adapters start at zero, so it is the base model) on the validation
+    split and the general-text sample, and keep its answers, for the before/after comparison."""
+    if (out_dir / BASE_FILE).is_file():  # resumed run: the base model was scored before the first start
+        return
+    from ..metrics_text import generation_metrics  # noqa: PLC0415
+    from ..runs import write_json_atomic  # noqa: PLC0415
+
+    model, tokenizer = _model(trainer), trainer.processing_class
+    result: dict[str, Any] = {"general_text": token_loss(model, general_text_rows(tokenizer, config.model.max_seq_length), pad_token_id=tokenizer.pad_token_id)}
+    if trainer.eval_dataset is not None:
+        rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in trainer.eval_dataset]
+        result["validation"] = token_loss(model, rows, pad_token_id=tokenizer.pad_token_id, batch_size=config.training.per_device_eval_batch_size)
+    sample = _sample(splits["validation"], config) if "validation" in splits else None
+    if sample is not None:
+        answers = generate_answers(model, tokenizer, list(sample["prompt"]), max_new_tokens=config.model.generation_max_new_tokens, batch_size=config.training.per_device_eval_batch_size)
+        result.setdefault("validation", {}).update(generation_metrics(answers, list(sample["completion"])))
+        _generations_frame(sample, answers).to_csv(out_dir / "base_generations_validation.csv", index=False)
+    write_json_atomic(out_dir / BASE_FILE, result)
+
+
+def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
+    """comparison.json: the base model against the fine-tuned one on validation and on general text, and
+    baselines.json in the shape the other tasks use ({"base_model": {"validation": metrics}})."""
+    from ..runs import read_json, write_json_atomic  # noqa: PLC0415
+
+    base = read_json(out_dir / BASE_FILE, {}) or {}
+    tokenizer = trainer.processing_class
+    general = token_loss(_model(trainer), general_text_rows(tokenizer, config.model.max_seq_length), pad_token_id=tokenizer.pad_token_id)
+    tuned = {k.removeprefix("eval_"): v for k, v in (read_json(out_dir / "eval_results.json", {}) or {}).items() if not k.endswith(("_runtime", "_per_second"))}
+    comparison = {
+        "validation": {"base": base.get("validation", {}), "fine_tuned": tuned},
+        "general_text": {"base": base.get("general_text", {}), "fine_tuned": general},
+    }
+    if base.get("general_text", {}).get("perplexity"):
+        comparison["general_text"]["perplexity_change"] = general["perplexity"] / base["general_text"]["perplexity"] - 1
+    write_json_atomic(out_dir / COMPARISON_FILE, comparison)
+    write_json_atomic(out_dir / "baselines.json", {"base_model": {"validation": base.get("validation", {})}})
+
+
+# ---------------------------------------------------------------- export
+
+
+def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_dir: Path) -> None:
+    """model/ holds a complete model: with LoRA, the adapters are saved to adapter/ (to push on their own)
+    and merged into the base weights; the tokenizer carries the chat template used in training."""
+    model = _model(trainer)
+    if config.model.use_lora and hasattr(model, "merge_and_unload"):
+        model.save_pretrained(str(run_dir / "adapter"))
+        tokenizer.save_pretrained(str(run_dir / "adapter"))
+        model = model.merge_and_unload()
+        trainer.model = trainer.model_wrapped = model  # evaluate the merged model, exactly what is exported
+    model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _generations_frame(sample, answers: list[str], base: list[str] | None = None):
+    import pandas as pd  # noqa: PLC0415
+
+    from ..metrics_text import rouge_scores  # noqa: PLC0415
+
+    frame = pd.DataFrame({"prompt": [_last_user_message(p) for p in sample["prompt"]], "reference": list(sample["completion"]), "generated": answers})
+    frame["rougeL"] = [rouge_scores([g], [r])["rougeL"] for g, r in zip(answers, frame["reference"])]
+    if base is not None and len(base) == len(frame):
+        frame["base_generated"] = base
+    return frame
+
+
+def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | None = None, out_dir: Path, prefix: str, config: RunConfig) -> dict[str, Any]:
+    """Exact per-token loss and perplexity on the split; ROUGE/BLEU of greedy answers to its first
+    `generation_num_samples` prompts, written to `generations_<split>.csv` beside the references (and the
+    base model's answers, when they were kept before training); `report_<split>.json` sums it up."""
+    import pandas as pd  # noqa: PLC0415
+
+    from ..metrics_text import generation_metrics  # noqa: PLC0415
+
+    saved, trainer.args.prediction_loss_only = trainer.args.prediction_loss_only, True  # no logits: only the loss is needed
+    try:
+        output = predict_in_order(trainer, dataset.select_columns(["input_ids", "labels"]), prefix=prefix)
+    finally:
+        trainer.args.prediction_loss_only = saved
+    metrics = dict(output.metrics)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sample = _sample(dataset, config)
+    if sample is not None:
+        answers = generate_answers(_model(trainer), trainer.processing_class, list(sample["prompt"]), max_new_tokens=config.model.generation_max_new_tokens, batch_size=config.training.per_device_eval_batch_size)
+        metrics.update({f"{prefix}_{k}": v for k, v in generation_metrics(answers, list(sample["completion"])).items()})
+        base_file = out_dir / f"base_generations_{split}.csv"
+        base = list(pd.read_csv(base_file, keep_default_na=False)["generated"]) if base_file.is_file() else None
+        _generations_frame(sample, answers, base).to_csv(out_dir / f"generations_{split}.csv", index=False)
+    report = {"task": "causal-lm", "metrics": {k.removeprefix(f"{prefix}_"): v for k, v in metrics.items()}, "examples": len(dataset), "generated_examples": len(sample) if sample is not None else 0}
+    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return metrics
+
+
+# ---------------------------------------------------------------- inference
+
+
+class CausalLMPredictor:
+    """Chat with a causal LM: whole answers, or a stream of growing text for the studio's chat view."""
+
+    def __init__(self, model_path: str, *, max_length: int = 2048, token: str | None = None):
+        import torch  # noqa: PLC0415
+        from transformers import AutoModelForCausalLM  # noqa: PLC0415
+
+        config = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": model_path})
+        self.tokenizer = load_tokenizer(config, token=token)
+        self.model = load_pretrained(AutoModelForCausalLM, config, token=token, dtype=torch.float32)
+        self.device = device()
+        self.model.to(self.device).eval()
+        self.max_length = max_length
+        self.max_new_tokens = self.model.generation_config.max_new_tokens or 256
+        self.plain_template = uses_plain_template(self.tokenizer)
+
+    def _inputs(self, messages: Sequence[dict[str, str]]):
+        if not messages or messages[-1].get("role") != "user":
+            raise DataError("The conversation must end with the user's message.")
+        text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        inputs = {k: v[:, -self.max_length :] for k, v in inputs.items()}  # keep the latest turns when too long
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+    def _options(self, max_new_tokens: int | None, temperature: float, top_p: float) -> dict[str, Any]:
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise DataError("temperature must be 0 or more, and top_p between 0 (exclusive) and 1.")
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
+        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **sampling}
+
+    def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:
+        import torch  # noqa: PLC0415
+
+        inputs = self._inputs(messages)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature, top_p))
+        return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+
+    def stream(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> Iterator[str]:
+        """Yields the answer so far, growing as tokens are generated (a thread runs `generate`)."""
+        import threading  # noqa: PLC0415
+
+        import torch  # noqa: PLC0415
+        from transformers import TextIteratorStreamer  # noqa: PLC0415
+
+        inputs = self._inputs(messages)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+        options = {**inputs, **self._options(max_new_tokens, temperature, top_p), "streamer": streamer}
+
+        def run() -> None:
+            with torch.inference_mode():
+                self.model.generate(**options)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        text = ""
+        for piece in streamer:
+            text += piece
+            yield text.lstrip()
+        thread.join()
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> list[str]:
+        if isinstance(prompts, str):
+            raise DataError("generate() takes a list of prompts; wrap a single prompt in a list.")
+        self._options(max_new_tokens, temperature, top_p)
+        return generate_answers(self.model, self.tokenizer, [[{"role": "user", "content": p}] for p in prompts], max_new_tokens=max_new_tokens or self.max_new_tokens, temperature=temperature, top_p=top_p)
+
+    def records(self, texts: Sequence[str], **options) -> list[dict[str, Any]]:
+        allowed = {k: v for k, v in options.items() if k in ("max_new_tokens", "temperature", "top_p") and v is not None}
+        return [{"prompt": p, "generated": g} for p, g in zip(texts, self.generate(texts, **allowed))]
+
+    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
+        return {"generated": self.generate(texts)}
+
+
+def load_predictor(model_path: str, *, max_length: int = 2048, token: str | None = None) -> CausalLMPredictor:
+    return CausalLMPredictor(model_path, max_length=max(max_length, 2048), token=token)

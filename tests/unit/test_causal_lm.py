@@ -1,0 +1,188 @@
+"""Instruction data, templates and loss masks: what a causal LM is trained on, token by token; the exact
+perplexity; LoRA trains only its adapters and merges back."""
+
+from __future__ import annotations
+
+import math
+
+import datasets
+import pandas as pd
+import pytest
+import torch
+
+from finetuner.config import DataConfig, RunConfig
+from finetuner.data import prepare_instruction_data
+from finetuner.errors import ConfigError, DataError, ModelLoadError
+from finetuner.tasks import causal_lm
+from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
+
+RECORD = {"prompt": [{"role": "user", "content": "what colour is the sky?"}], "completion": "the sky is blue."}
+
+
+@pytest.fixture(scope="module")
+def lm_dirs(tmp_path_factory):
+    texts = [r["instruction"] + " " + r["output"] for r in make_instruction_records(40)]
+    plain = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), texts)
+    chat = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-chat-lm"), texts, chat_template=CHATML)
+    return plain, chat
+
+
+def lm_config(model_dir, **values) -> RunConfig:
+    return RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(model_dir), "max_seq_length": 64, **values})
+
+
+@pytest.mark.parametrize(
+    "record, source_format, prompt, completion",
+    [
+        ({"prompt": "hi", "completion": "hello"}, "prompt/completion", "hi", "hello"),
+        ({"instruction": "add", "input": "2 and 3", "output": "5"}, "instruction/input/output", "add\n\n2 and 3", "5"),
+        ({"instruction": "say hi", "input": "", "output": "hi"}, "instruction/input/output", "say hi", "hi"),
+        ({"question": "why?", "answer": "because"}, "prompt/completion", "why?", "because"),
+        ({"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "chat messages", "hi", "hello"),
+        ({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}, "chat messages", "hi", "hello"),
+    ],
+)
+def test_every_layout_becomes_a_chat(tmp_path, record, source_format, prompt, completion):
+    data = prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", [record] * 12)), test_split_ratio=0))
+    assert data.source_format == source_format
+    row = data.splits["train"][0]
+    assert row["prompt"][-1] == {"role": "user", "content": prompt} and row["completion"] == completion
+    if source_format == "chat messages" and "messages" in record:
+        assert row["prompt"][0] == {"role": "system", "content": "be brief"}
+
+
+@pytest.mark.parametrize(
+    "records, words",
+    [
+        ([{"messages": [{"role": "user", "content": "hi"}]}], "must end with the assistant's answer"),
+        ([{"messages": [{"role": "wizard", "content": "hi"}, {"role": "assistant", "content": "x"}]}], "unknown role 'wizard'"),
+        ([{"text": "just text", "id": 1}], "Could not tell the prompt from the answer"),
+    ],
+)
+def test_unusable_conversations_say_why(tmp_path, records, words):
+    with pytest.raises(DataError, match=words):
+        prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records * 12))))
+
+
+def test_plain_template_renders_instruction_and_response(lm_dirs):
+    config = lm_config(lm_dirs[0])
+    tokenizer = causal_lm.load_tokenizer(config)
+    assert causal_lm.uses_plain_template(tokenizer) and tokenizer.pad_token == "<pad>"
+    shown = causal_lm.inspect_example(tokenizer, RECORD, config)
+    assert shown["rendered"] == "### Instruction:\nwhat colour is the sky?\n\n### Response:\nthe sky is blue.</s>"
+    assert shown["template"].startswith("plain")
+    # Loss only on the answer and the end-of-sequence token that teaches the model to stop.
+    answer = [t for t, m in zip(shown["input_ids"], shown["loss_mask"]) if m]
+    assert tokenizer.decode(answer) == "the sky is blue. </s>" or tokenizer.decode(answer).replace(" ", "") == "theskyisblue.</s>"
+    assert answer[-1] == tokenizer.eos_token_id and shown["loss_tokens"] == len(answer)
+    assert shown["labels"][: shown["num_tokens"] - len(answer)] == [-100] * (shown["num_tokens"] - len(answer))
+    everything = causal_lm.inspect_example(tokenizer, RECORD, lm_config(lm_dirs[0], completion_only_loss=False))
+    assert everything["labels"] == everything["input_ids"] and everything["loss_tokens"] == everything["num_tokens"]
+
+
+def test_models_own_chat_template_is_used(lm_dirs):
+    config = lm_config(lm_dirs[1])
+    tokenizer = causal_lm.load_tokenizer(config)
+    shown = causal_lm.inspect_example(tokenizer, RECORD, config)
+    assert not causal_lm.uses_plain_template(tokenizer) and shown["template"] == "the model's chat template"
+    assert shown["rendered"] == "<|im_start|>user\nwhat colour is the sky?<|im_end|>\n<|im_start|>assistant\nthe sky is blue.<|im_end|>\n"
+    loss_tokens = [tok for tok, m in zip(shown["tokens"], shown["loss_mask"]) if m]
+    assert loss_tokens[0] == "the" and "<|im_end|>" in loss_tokens and "<|im_start|>" not in loss_tokens
+
+
+def test_truncation_and_answers_cut_off(lm_dirs):
+    config = lm_config(lm_dirs[0], max_seq_length=24)
+    tokenizer = causal_lm.load_tokenizer(config)
+    long_prompt = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 4}], "completion": "blue."}
+    shown = causal_lm.inspect_example(tokenizer, long_prompt, config)
+    assert shown["truncated"] and shown["num_tokens"] == 24 and shown["loss_tokens"] == 0
+    split = datasets.Dataset.from_list([long_prompt, RECORD])
+    stats = causal_lm.length_statistics({"train": split}, tokenizer, config)["train"]
+    assert stats["answers_cut_off"] == 1 and stats["truncated"] >= 1
+    features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
+    assert len(features) == 1, "an example whose whole answer is cut off teaches nothing and is dropped"
+
+
+def test_inspector_matches_what_the_trainer_trains_on(lm_dirs, tmp_path):
+    config = lm_config(lm_dirs[0], per_device_train_batch_size=4, eval_strategy="no", max_steps=1)
+    tokenizer = causal_lm.load_tokenizer(config)
+    records = make_instruction_records(12)
+    data = prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records)), validation_split_ratio=0.2, test_split_ratio=0))
+    features = causal_lm.tokenize(data.splits, tokenizer, config)
+    trainer = causal_lm.build_trainer(config, model=causal_lm.build_model(config), tokenizer=tokenizer, train_dataset=features["train"], eval_dataset=None, output_dir=tmp_path / "out", callbacks=[])
+    shown = causal_lm.inspect_example(tokenizer, data.splits["train"][0], config)
+    fed = trainer.train_dataset[0]
+    assert fed["input_ids"] == shown["input_ids"] and fed["labels"] == shown["labels"]
+
+
+def test_evaluation_loss_is_the_exact_mean_per_token(lm_dirs, tmp_path):
+    config = lm_config(lm_dirs[0], per_device_eval_batch_size=3)
+    tokenizer = causal_lm.load_tokenizer(config)
+    records = [{"prompt": [{"role": "user", "content": f"what colour is the {t}?"}], "completion": " ".join(["the", t, "is"] * (i + 1))} for i, t in enumerate(["sky", "grass", "snow", "coal", "apple"])]
+    split = datasets.Dataset.from_list(records)
+    features = causal_lm.tokenize({"validation": split}, tokenizer, config)["validation"]
+    model = causal_lm.build_model(config)
+    trainer = causal_lm.build_trainer(config, model=model, tokenizer=tokenizer, train_dataset=features, eval_dataset=None, output_dir=tmp_path / "out", callbacks=[], for_training=False)
+    metrics = causal_lm.evaluate_split(trainer, features, split="validation", out_dir=tmp_path / "eval", prefix="eval", config=config.replace(generation_num_samples=0))
+    by_hand = causal_lm.token_loss(model, [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in features], pad_token_id=tokenizer.pad_token_id, batch_size=1)
+    assert by_hand["tokens"] == sum(sum(label != -100 for label in r["labels"][1:]) for r in features)
+    assert metrics["eval_loss"] == pytest.approx(by_hand["loss"], rel=1e-4), "batches of 3 + 2 uneven examples: a mean of batch means would differ"
+    assert metrics["eval_perplexity"] == pytest.approx(math.exp(metrics["eval_loss"]))
+
+
+def test_lora_trains_only_adapters_and_merges(lm_dirs, tmp_path):
+    config = lm_config(lm_dirs[0], use_lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.0, learning_rate=1e-2, max_steps=3, eval_strategy="no", per_device_train_batch_size=4, warmup_steps=0)
+    tokenizer = causal_lm.load_tokenizer(config)
+    split = datasets.Dataset.from_list([RECORD] * 8)
+    features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
+    trainer = causal_lm.build_trainer(config, model=causal_lm.build_model(config), tokenizer=tokenizer, train_dataset=features, eval_dataset=None, output_dir=tmp_path / "out", callbacks=[])
+    peft_model = trainer.model
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    assert {n.split(".")[-3] for n in trainable} == {"lora_A", "lora_B"}  # ...q_proj.lora_A.default.weight
+    before = {n: p.detach().clone() for n, p in peft_model.named_parameters()}
+    trainer.train()
+    changed = {n for n, p in peft_model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert changed and changed <= trainable, "base weights stay frozen"
+    assert any("lora_B" in n for n in changed)
+    inputs = tokenizer(["what colour is the sky?"], return_tensors="pt")
+    peft_model.eval()
+    with torch.no_grad():
+        adapted = peft_model(**inputs).logits
+    causal_lm.save_model(trainer, tokenizer, config, model_dir=tmp_path / "model", run_dir=tmp_path)
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    with torch.no_grad():
+        assert torch.allclose(merged(**inputs).logits, adapted, atol=1e-4), "the merged model answers as base + adapters did"
+
+
+def test_causal_lm_options_and_defaults():
+    config = RunConfig.from_dict({"task": "causal-lm", "use_lora": "true", "lora_target_modules": "q_proj, v_proj", "packing": "true"})
+    assert config.model.model_name_or_path == "HuggingFaceTB/SmolLM2-135M-Instruct" and config.model.max_seq_length == 512
+    assert config.model.lora_target_modules == ["q_proj", "v_proj"] and config.training.packing
+    assert config.training.metric_for_best_model == "loss"
+    for values, words in (
+        ({"lora_r": 0}, "lora_r must be at least 1"),
+        ({"lora_dropout": 1.5}, "lora_dropout must be between 0 and 1"),
+        ({"metric_for_best_model": "rougeL"}, "not reported by the causal-lm task"),
+        ({"generation_num_samples": -1}, "generation_num_samples must be 0 or more"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            RunConfig.from_dict({"task": "causal-lm", **values})
+    with pytest.raises(ConfigError, match="packing applies to the causal-lm task"):
+        RunConfig.from_dict({"task": "seq2seq", "packing": True})
+
+
+def test_offline_default_and_wrong_model_kind(tiny_model_dir):
+    with pytest.raises(ModelLoadError, match="hf download HuggingFaceTB/SmolLM2-135M-Instruct"):
+        causal_lm.load_tokenizer(RunConfig.from_dict({"task": "causal-lm"}))
+    with pytest.raises(ModelLoadError, match="needs a decoder-only language model"):
+        causal_lm.build_model(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(tiny_model_dir)}))
+
+
+def test_general_text_sample_is_bundled():
+    lines = [line for line in causal_lm.GENERAL_TEXT.read_text().splitlines() if line.strip()]
+    assert len(lines) == 30 and pd.Series(lines).str.split().str.len().sum() > 600
