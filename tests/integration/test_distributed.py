@@ -1,0 +1,193 @@
+"""Two training processes on the CPU (torchrun, gloo backend) train one run.
+
+What must hold: the run trains to completion; its folder looks as if one process wrote it (each event
+once, one model); its final metrics match a single-process run on the same data; a stop reaches both
+processes at the same step and the run resumes on two processes; the command line under
+`accelerate launch` creates one run folder, not one per process.
+
+Tolerance of the match: the two runs see the same 16 examples per optimizer step (8 per process x 2
+vs 16 in one process, sequential sampling of the same shuffled order) with dropout off, so they differ
+only by float rounding in the gradient all-reduce: logged losses within 0.01, accuracy within one of
+the 12 validation examples.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from finetuner.config import RunConfig
+from finetuner.follow import follow
+from finetuner.inference import load_predictor
+from finetuner.launcher import resume_training, start_training, stop_training, wait_for_end
+from finetuner.runs import COMPLETED, STOPPED, RunStore
+from finetuner.train import run_training
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 480  # seconds; two processes importing torch on a busy 2-core machine are slow to start
+
+
+@pytest.fixture(scope="module")
+def no_dropout_model(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny BERT without dropout: one and two processes then compute the same function."""
+    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-bert-no-dropout")
+    config = AutoConfig.from_pretrained(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    BertForSequenceClassification.from_pretrained(tiny_model_dir, config=config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    return folder
+
+
+def config_for(model_dir: Path, data_file: Path, **overrides) -> RunConfig:
+    values = {
+        "model_name_or_path": str(model_dir),
+        "train_file": str(data_file),
+        "max_seq_length": 32,
+        "learning_rate": 5e-3,
+        "per_device_train_batch_size": 8,
+        "num_train_epochs": 8,
+        "logging_steps": 4,
+        "warmup_steps": 0,
+        "train_sampling_strategy": "random",  # group_by_length's mega-batches depend on the per-device batch size
+        **overrides,
+    }
+    return RunConfig.from_dict(values)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def train_losses(run) -> dict[int, float]:
+    return {e["step"]: e["metrics"]["loss"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]}
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory, sentiment_frame) -> Path:
+    path = tmp_path_factory.mktemp("distributed-data") / "reviews.csv"
+    sentiment_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory, no_dropout_model, data_file):
+    store = RunStore(tmp_path_factory.mktemp("two") / "runs")
+    run = start_training(store, config_for(no_dropout_model, data_file), processes=2)
+    assert wait_for_end(run, timeout=RUN_TIMEOUT), "the two-process run did not end"
+    return run
+
+
+@pytest.fixture(scope="module")
+def one_process_run(tmp_path_factory, no_dropout_model, data_file):
+    run = RunStore(tmp_path_factory.mktemp("one") / "runs").create(config_for(no_dropout_model, data_file, per_device_train_batch_size=16))
+    assert run_training(run) == COMPLETED, run.status()
+    return run
+
+
+def test_two_processes_train_to_completion(two_process_run):
+    status = two_process_run.status()
+    assert status["state"] == COMPLETED, (status, two_process_run.log_path.read_text()[-3000:])
+    assert status["processes"] == 2 and status["step"] == 48
+    assert status["command"].startswith("torchrun --standalone --nproc_per_node 2 -m finetuner train --run_dir ")
+    assert "on 2 processes" in " ".join(e.get("text", "") for e in two_process_run.events())
+
+
+def test_events_and_model_are_written_once(two_process_run, one_process_run):
+    kinds = collections.Counter(e["type"] for e in two_process_run.events())
+    assert kinds == collections.Counter(e["type"] for e in one_process_run.events()), "the same events as one process, none twice"
+    assert kinds["train_begin"] == 1 and kinds["status"] == 2 and kinds["checkpoint"] == 8
+    steps = [e["step"] for e in two_process_run.events() if e["type"] == "log" and "loss" in e["metrics"]]
+    assert len(steps) == len(set(steps))
+    assert sorted(p.name for p in two_process_run.model_dir.iterdir()) == sorted(p.name for p in one_process_run.model_dir.iterdir())
+    predictor = load_predictor(str(two_process_run.model_dir))
+    (scores,) = predictor.predict(["the film was wonderful and the cast felt wonderful"])
+    assert set(scores) == {"negative", "positive"} and sum(scores.values()) == pytest.approx(1.0)
+    checkpoint = two_process_run.latest_checkpoint()
+    assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in checkpoint.iterdir()}, "each process saved its random state"
+    leftovers = list(Path(tempfile.gettempdir()).glob(f"finetuner-{two_process_run.id}-rank*"))
+    assert leftovers == [], "the other process's scratch folder is removed"
+
+
+def test_final_metrics_match_one_process(two_process_run, one_process_run):
+    two, one = train_losses(two_process_run), train_losses(one_process_run)
+    assert two.keys() == one.keys()
+    assert max(abs(two[s] - one[s]) for s in one) < 0.01, "the loss is not scaled by the number of processes"
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        a, b = two_process_run.metrics(split), one_process_run.metrics(split)
+        assert abs(a[f"{prefix}_accuracy"] - b[f"{prefix}_accuracy"]) <= 1 / 12 + 1e-9, (split, a, b)
+        assert abs(a[f"{prefix}_loss"] - b[f"{prefix}_loss"]) < 0.01, (split, a, b)
+    assert one_process_run.metrics("validation")["eval_accuracy"] >= 0.75, "the runs learned something to compare"
+    predictions = pd.read_csv(two_process_run.eval_dir / "predictions_validation.csv")
+    assert len(predictions) == 12 and predictions["text"].is_unique, "predictions gathered from both processes, each example once"
+
+
+def test_stop_reaches_both_processes_and_the_run_resumes(tmp_path, no_dropout_model, data_file):
+    import fcntl
+    import os
+
+    store = RunStore(tmp_path / "runs")
+    # Another training holds the queue: the two processes wait together, then start when it is released.
+    queue = os.open(store.train_lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(queue, fcntl.LOCK_EX)
+    run = start_training(store, config_for(no_dropout_model, data_file, max_steps=3000, eval_strategy="no", logging_steps=5), processes=2)
+    try:
+        for snap in follow(run, timeout=RUN_TIMEOUT):
+            if (snap["message"] or "").startswith("Waiting") or snap["done"]:
+                break
+        assert run.state == "queued", run.status()
+    finally:
+        os.close(queue)
+    released_at = time.time()
+    for snap in follow(run, timeout=RUN_TIMEOUT):
+        if snap["step"] >= 5 or snap["done"]:
+            break
+    assert run.state == "running", run.status()
+    assert run.status()["started_at"] >= released_at
+
+    assert stop_training(run, wait=True, timeout=RUN_TIMEOUT) == STOPPED, run.log_path.read_text()[-3000:]
+    assert not run.is_alive(), "both processes and their launcher have exited"
+    status = run.status()
+    checkpoint = run.latest_checkpoint()
+    assert checkpoint is not None and checkpoint.name == f"checkpoint-{status['step']}"
+    assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in checkpoint.iterdir()}, "both stopped at the same step"
+    assert [e["state"] for e in run.events() if e["type"] == "status"] == ["running", "stopped"]
+
+    stopped_at = status["step"]
+    run.config_path.write_text(run.config_path.read_text().replace("max_steps: 3000", f"max_steps: {stopped_at + 4}"), encoding="utf-8")
+    resume_training(run)  # on as many processes as before
+    assert wait_for_end(run, timeout=RUN_TIMEOUT)
+    status = run.status()
+    assert status["state"] == COMPLETED, run.log_path.read_text()[-3000:]
+    assert status["processes"] == 2 and status["step"] == stopped_at + 4
+    resumed = [e for e in run.events() if e["type"] == "train_begin"][-1]
+    assert resumed["step"] == stopped_at, "training continued from the checkpoint"
+    assert run.model_dir.is_dir()
+
+
+def test_accelerate_launch_creates_one_run_folder(tmp_path, no_dropout_model, data_file):
+    config_file = tmp_path / "config.yaml"
+    config_for(no_dropout_model, data_file, max_steps=4, eval_strategy="no").save(config_file)
+    runs = tmp_path / "runs"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", str(free_port()),
+        "-m", "finetuner", "--runs_dir", str(runs), "train", str(config_file),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    (run,) = RunStore(runs).list()
+    status = run.status()
+    assert status["state"] == COMPLETED and status["processes"] == 2 and status["step"] == 4
+    assert result.stdout.count(f"Run {run.id} in ") == 1, "only the main process announces the run"
+    assert json.loads((run.eval_dir / "test_results.json").read_text())["test_accuracy"] is not None
