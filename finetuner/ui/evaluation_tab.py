@@ -14,8 +14,8 @@ import pandas as pd
 
 from .. import plots
 from ..errors import DataError
-from ..evaluation import misclassified
 from ..runs import read_json
+from ..tasks import TASKS
 from . import services
 from .dataset_tab import FILE_TYPES
 from .handlers import ui_errors
@@ -69,41 +69,50 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         if not splits:
             raise DataError(f"Run {run.id} has no evaluation yet (it is {run.state}). Wait for it to complete.")
         split = split if split in splits else splits[0]
+        task = TASKS.get(run.config().model.task, TASKS["text-classification"])
         files = services.evaluation_files(run, split)
         report, predictions = files["report"], files["predictions"]
         metrics = dict(report.get("metrics", {}))
         if report.get("loss") is not None:
             metrics["loss"] = report["loss"]
         baselines = read_json(run.eval_dir / "baselines.json", {}) or {}
-        baseline_split = {name: values.get(split, {}) for name, values in baselines.items() if split in values}
+        baseline_split = {name: values.get(split, {}) for name, values in baselines.items() if isinstance(values, dict) and isinstance(values.get(split), dict)}
+        names = [n for n in dict.fromkeys([*task.headline, *HEADLINE, *metrics]) if isinstance(metrics.get(n), (int, float))]
         table = pd.DataFrame(
-            [[name, _r(metrics.get(name)), *(_r(b.get(name)) for b in baseline_split.values())] for name in HEADLINE if name in metrics],
+            [[name, _r(metrics.get(name)), *(_r(b.get(name)) for b in baseline_split.values())] for name in names],
             columns=["metric", "model", *(_BASELINE.get(n, n) for n in baseline_split)],
         )
-        per_class = pd.DataFrame(report.get("per_class", []))
-        if not per_class.empty:
-            per_class = per_class.round(4)
-        wrong = misclassified(predictions.assign(correct=predictions["correct"].astype(str) == "True")) if "correct" in predictions else predictions
-        wrong = wrong.drop(columns=["correct"], errors="ignore").head(MAX_MISCLASSIFIED).round(4)
-        download = Path(tempfile.mkdtemp(prefix="finetuner-predictions-")) / f"predictions_{run.id}_{split.replace(':', '_')}.csv"
-        shutil.copyfile(files["predictions_path"], download)
-        n = sum(r.get("support", 0) for r in report.get("per_class", []))
-        line = f"**{run.id}** on **{split.replace('extra:', '')}** ({n:,} examples): accuracy **{metrics.get('accuracy', 0):.3f}**, macro F1 **{metrics.get('f1_macro', 0):.3f}**"
+        rows = services.per_class_rows(report)
+        per_class = pd.DataFrame(rows).round(4) if rows else pd.DataFrame()
+        chart_report = {**report, "per_class": rows}
+        if not report.get("confusion_matrix") and report.get("tag_confusion_matrix"):
+            chart_report["confusion_matrix"] = report["tag_confusion_matrix"]
+        wrong, title = services.mistakes(predictions)
+        wrong = wrong.head(MAX_MISCLASSIFIED).round(4)
+        download = None
+        if files["predictions_path"] is not None:
+            download = Path(tempfile.mkdtemp(prefix="finetuner-predictions-")) / f"{files['predictions_path'].stem}_{run.id}.csv"
+            shutil.copyfile(files["predictions_path"], download)
+        examples = report.get("examples") or sum(r.get("support", 0) for r in report.get("per_class", []))
+        shown = ", ".join(f"{name} **{metrics[name]:.3f}**" for name in task.headline if isinstance(metrics.get(name), (int, float)))
+        line = f"**{run.id}** on **{split.replace('extra:', '')}**" + (f" ({examples:,} examples)" if examples else "") + f": {shown}"
         if "tfidf_logreg" in baseline_split:
             line += f" · TF-IDF baseline macro F1 {baseline_split['tfidf_logreg'].get('f1_macro', 0):.3f}"
-        line += f" · {len(wrong):,} misclassified shown" if len(wrong) else " · no mistakes"
+        if "correct" in predictions:
+            line += f" · {len(wrong):,} misclassified shown" if len(wrong) else " · no mistakes"
+        text_columns = [c for c in ("text", "text_pair", "document", "prompt", "reference", "generated") if c in wrong.columns]
         return (
             line,
             table,
             per_class,
             services.epoch_metrics(run),
-            plots.confusion_matrix(report),
-            plots.per_class_f1(report),
+            plots.confusion_matrix(chart_report),
+            plots.per_class_f1(chart_report),
             plots.roc_curve(report),
             plots.pr_curve(report),
-            plots.baselines(metrics, baseline_split),
-            gr.Dataframe(value=wrong, column_widths=services.column_widths(list(wrong.columns), ["text", "text_pair"])),
-            str(download),
+            plots.baselines(metrics, baseline_split) if baseline_split else plots.empty("No baselines for this split."),
+            gr.Dataframe(value=wrong, label=title, column_widths=services.column_widths(list(wrong.columns), text_columns) if len(wrong.columns) else None),
+            str(download) if download else None,
         )
 
     show_button.click(evaluation_report, [run_picker, split_picker], outputs, api_name="evaluation_report")

@@ -27,7 +27,7 @@ MAX_TEXT_CHARS = 20_000
 
 def build_inference_tab(ctx: StudioContext) -> None:
     with gr.Tab("4 · Try it", id="try") as tab:
-        gr.Markdown("### Try a trained model\nType a text and see the probability of each label, or classify a whole file.")
+        gr.Markdown("### Try a trained model\nType a text and see what the model makes of it (the probability of each label, the entities, or the generated text), or run it on a whole file.")
         with gr.Row():
             run_picker = gr.Dropdown([], label="Model from run", info="Completed runs.", scale=3, allow_custom_value=True)
             refresh_button = gr.Button("↻", size="sm", scale=0, min_width=40)
@@ -39,6 +39,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 run_examples = gr.Dropdown([], label="Or a text from the run's test split", info="Pick one to copy it into the box.", allow_custom_value=True)
             with gr.Column(scale=2):
                 probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
+                output = gr.JSON(label="Model output")
         with gr.Accordion("Classify a file", open=False):
             with gr.Row():
                 batch_file = gr.File(label="File with a text column", file_types=FILE_TYPES)
@@ -49,7 +50,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def predict(run_id, text):
-        """Label probabilities of a completed run's model for one text."""
+        """A completed run's model on one text: label probabilities (classification) and the model's output record (every task)."""
         from ..inference import load_predictor  # noqa: PLC0415 - loads torch
 
         if not run_id:
@@ -59,10 +60,12 @@ def build_inference_tab(ctx: StudioContext) -> None:
         if len(text) > MAX_TEXT_CHARS:
             raise DataError(f"The text has {len(text):,} characters; paste at most {MAX_TEXT_CHARS:,}.")
         predictor = load_predictor(str(ctx.store.get(run_id).path), runs_dir=ctx.runs_dir)
-        return predictor.predict([text])[0]
+        record = predictor.records([text])[0] if hasattr(predictor, "records") else {"text": text, "probabilities": predictor.predict([text])[0]}
+        probabilities = record.get("probabilities")
+        return (probabilities if probabilities else None), record
 
-    classify_button.click(predict, [run_picker, text], probabilities, api_name="predict", concurrency_limit=2, concurrency_id="inference")
-    text.submit(predict, [run_picker, text], probabilities, api_visibility="private", concurrency_id="inference")
+    classify_button.click(predict, [run_picker, text], [probabilities, output], api_name="predict", concurrency_limit=2, concurrency_id="inference")
+    text.submit(predict, [run_picker, text], [probabilities, output], api_visibility="private", concurrency_id="inference")
 
     @ui_errors
     def predict_file(run_id, file, text_column):

@@ -77,16 +77,19 @@ def number(value: Any, digits: int = 4) -> str:
 # ---------------------------------------------------------------- dataset
 
 
-def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Sequence[str], text_columns: Sequence[str], label_column: str) -> str:
+def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Sequence[str], columns: Mapping[str, str], task_title: str = "Text classification") -> str:
+    """Rows per split, the columns the task reads, and the classes (or tags)."""
     sizes = report.get("split_sizes", {})
     created = report.get("created_splits", [])
+    if not created:
+        created = [w.split(" ", 1)[0] for w in report.get("warnings", []) if "was split from train" in w]
     split_text = " · ".join(f"{md_escape(split)} **{n:,}**" + (" (split from train)" if split in created else "") for split, n in sizes.items())
-    columns = " + ".join(md_code(c) for c in text_columns)
-    labels = ", ".join(md_code(n) for n in label_names[:12]) + (f" and {len(label_names) - 12} more" if len(label_names) > 12 else "")
-    return (
-        f"**{md_escape(source_name)}** · {sum(sizes.values()):,} rows: {split_text}\n\n"
-        f"Text: {columns} · Label: {md_code(label_column)} · **{len(label_names)} classes**: {labels}"
-    )
+    column_text = " · ".join(f"{md_escape(role.capitalize())}: {' + '.join(md_code(c) for c in str(column).split(' + '))}" for role, column in columns.items() if column)
+    lines = [f"**{md_escape(source_name)}** · {sum(sizes.values()):,} rows: {split_text}", f"{md_escape(task_title)} · {column_text}"]
+    if label_names:
+        shown = ", ".join(md_code(n) for n in label_names[:12]) + (f" and {len(label_names) - 12} more" if len(label_names) > 12 else "")
+        lines[-1] += f" · **{len(label_names)} classes**: {shown}"
+    return "\n\n".join(lines)
 
 
 def data_checks(warnings: Sequence[str]) -> str:
@@ -105,14 +108,15 @@ def data_checks(warnings: Sequence[str]) -> str:
 # ---------------------------------------------------------------- tokens
 
 
-def token_chips(inspection: Mapping[str, Any]) -> str:
-    """One chip per token with its id below; special tokens dark, the second segment (token type 1)
-    underlined, attention-masked tokens faded; a scissors mark where truncation cut, then the dropped text."""
-    tokens = inspection["tokens"]
-    ids = inspection["input_ids"]
-    special = inspection.get("special_tokens_mask") or [0] * len(tokens)
-    mask = inspection.get("attention_mask") or [1] * len(tokens)
-    types = inspection.get("token_type_ids") or [0] * len(tokens)
+def _chip_row(tokens: Sequence[str], ids: Sequence[Any], inspection: Mapping[str, Any], *, annotate: Sequence[Any] | None = None) -> str:
+    n = len(tokens)
+    special = inspection.get("special_tokens_mask")
+    if special is None and inspection.get("word_ids") is not None:  # NER: tokens outside every word are special
+        special = [int(w is None) for w in inspection["word_ids"]]
+    special = special or [0] * n
+    mask = inspection.get("attention_mask") or [1] * n
+    types = inspection.get("token_type_ids") or [0] * n
+    loss = inspection.get("loss_mask")
     chips = []
     color = 0
     for i, (token, token_id) in enumerate(zip(tokens, ids)):
@@ -123,55 +127,104 @@ def token_chips(inspection: Mapping[str, Any]) -> str:
             color += 1
         if types[i]:
             style += ";border-bottom:3px solid #f59e0b"
+        if loss is not None and loss[i]:
+            style += ";outline:2px solid #10b981;outline-offset:1px"
         if not mask[i]:
             style += ";opacity:.35"
+        note = annotate[i] if annotate is not None and i < len(annotate) else None
         title = f"position {i} · id {token_id} · attention_mask {mask[i]} · token_type_id {types[i]}" + (" · special token" if special[i] else "")
+        if loss is not None:
+            title += f" · {'trained on (in the loss)' if loss[i] else 'not in the loss'}"
+        if note not in (None, ""):
+            title += f" · label {note}"
+        under = esc(token_id) + (f" · {esc(note)}" if note not in (None, "") else "")
         chips.append(
             f'<span class="ft-chip" title="{esc(title)}" style="display:inline-flex;flex-direction:column;align-items:center;'
             f'margin:2px;padding:2px 6px;border-radius:6px;font-family:ui-monospace,monospace;{style}">'
             f'<span style="font-size:13px;white-space:pre;color:{ink}">{esc(token)}</span>'
-            f'<span style="font-size:10px;opacity:.7;color:{ink}">{esc(token_id)}</span></span>'
+            f'<span style="font-size:10px;opacity:.75;color:{ink}">{under}</span></span>'
         )
-    cut = ""
+    return "".join(chips)
+
+
+def token_chips(inspection: Mapping[str, Any]) -> str:
+    """One chip per token with its id below; special tokens dark, the second segment (token type 1)
+    underlined, tokens in the loss outlined green (causal LM), a token's training label beside its id
+    (NER), attention-masked tokens faded; a scissors mark where truncation cut, then the dropped text;
+    seq2seq targets as a second row."""
+    tokens = inspection["tokens"]
+    labels = inspection.get("labels")
+    annotate = labels if labels and any(isinstance(v, str) for v in labels) else None
+    parts = [f'<div class="ft-tokens" style="line-height:1.2">{_chip_row(tokens, inspection["input_ids"], inspection, annotate=annotate)}']
     if inspection.get("truncated"):
         lost = inspection["num_tokens_untruncated"] - inspection["num_tokens"]
-        cut = (
+        parts.append(
             f'<span class="ft-cut" style="display:inline-block;margin:2px 4px;padding:4px 8px;border-radius:6px;'
             f'background:#fee2e2;color:#991b1b;font-weight:600">✂ cut at max_length {esc(inspection.get("max_length"))}: '
             f'{lost} token{"s" if lost != 1 else ""} dropped</span>'
         )
         if inspection.get("dropped_text"):
-            cut += f'<div class="ft-dropped" style="margin-top:6px;color:#991b1b;text-decoration:line-through;opacity:.8">{esc(inspection["dropped_text"])}</div>'
-    legend = (
-        '<div style="margin-top:8px;font-size:12px;color:#6b7280">'
-        '<span style="background:#1f2937;color:#fff;padding:0 5px;border-radius:4px">dark</span> special token · '
-        '<span style="border-bottom:3px solid #f59e0b">underlined</span> second text (token_type_id 1) · '
-        "number under a token: its input id · hover a token for its attention mask and type id</div>"
-    )
-    return f'<div class="ft-tokens" style="line-height:1.2">{"".join(chips)}{cut}</div>{legend}'
+            parts.append(f'<div class="ft-dropped" style="margin-top:6px;color:#991b1b;text-decoration:line-through;opacity:.8">{esc(inspection["dropped_text"])}</div>')
+    parts.append("</div>")
+    if inspection.get("target_tokens"):
+        target = inspection["target_tokens"]
+        parts.append('<div style="margin-top:8px;font-size:12px;color:#6b7280">Target (what the decoder learns to write):</div>')
+        parts.append(f'<div class="ft-tokens ft-target" style="line-height:1.2">{_chip_row(target, inspection.get("labels") or [""] * len(target), {})}</div>')
+    legend = ['<span style="background:#1f2937;color:#fff;padding:0 5px;border-radius:4px">dark</span> special token']
+    if any(inspection.get("token_type_ids") or []):
+        legend.append('<span style="border-bottom:3px solid #f59e0b">underlined</span> second text (token_type_id 1)')
+    if inspection.get("loss_mask") is not None:
+        legend.append('<span style="outline:2px solid #10b981;padding:0 3px">outlined</span> in the loss (the answer)')
+    legend.append("number under a token: its input id" + (" · its training label" if annotate else ""))
+    legend.append("hover a token for its masks")
+    parts.append(f'<div style="margin-top:8px;font-size:12px;color:#6b7280">{" · ".join(legend)}</div>')
+    return "".join(parts)
 
 
 def token_summary(inspection: Mapping[str, Any], label: str | None = None) -> str:
     n, full, max_length = inspection["num_tokens"], inspection["num_tokens_untruncated"], inspection["max_length"]
     special = sum(inspection.get("special_tokens_mask") or [])
-    head = f"**{n} tokens** (of which {special} special) · max_length {max_length}"
+    head = f"**{n} tokens**" + (f" (of which {special} special)" if special else "") + f" · max_length {max_length}"
     if inspection.get("truncated"):
         head += f" · ✂ **truncated**: the text has {full} tokens, the model sees the first {n}"
     else:
         head += " · fits without truncation"
+    if inspection.get("loss_tokens") is not None:
+        head += f" · {inspection['loss_tokens']} token(s) in the loss"
+    if inspection.get("target_truncated"):
+        head += f" · the target is cut at max_target_length {inspection.get('max_target_length')}"
     if label is not None:
         head += f" · label {md_code(label)}"
+    if inspection.get("template"):
+        head += f" · rendered with {md_escape(inspection['template'])}"
     return head
+
+
+def token_frame(inspection: Mapping[str, Any]):
+    """One row per token: position, token, id, and whichever masks and labels the task has."""
+    import pandas as pd  # noqa: PLC0415
+
+    tokens = inspection["tokens"]
+    columns: dict[str, Any] = {"position": list(range(len(tokens))), "token": list(tokens), "id": list(inspection["input_ids"])}
+    for key in ("attention_mask", "token_type_ids", "special_tokens_mask", "loss_mask"):
+        if inspection.get(key) is not None:
+            columns[key] = list(inspection[key])
+    if inspection.get("word_ids") is not None:
+        columns["word"] = pd.array(list(inspection["word_ids"]), dtype="Int64")
+    labels = inspection.get("labels")
+    if labels is not None and len(labels) == len(tokens):
+        columns["label"] = ["" if v is None else v for v in labels]
+    return pd.DataFrame(columns)
 
 
 def token_table(inspection: Mapping[str, Any]) -> list[list[Any]]:
     """Rows of position, token, id, attention mask, token type id, special."""
     tokens = inspection["tokens"]
-    types = inspection.get("token_type_ids") or [0] * len(tokens)
-    return [
-        [i, token, token_id, mask, kind, "yes" if special else ""]
-        for i, (token, token_id, mask, kind, special) in enumerate(zip(tokens, inspection["input_ids"], inspection["attention_mask"], types, inspection["special_tokens_mask"]))
-    ]
+    n = len(tokens)
+    types = inspection.get("token_type_ids") or [0] * n
+    mask = inspection.get("attention_mask") or [1] * n
+    special = inspection.get("special_tokens_mask") or [0] * n
+    return [[i, token, token_id, m, kind, "yes" if s else ""] for i, (token, token_id, m, kind, s) in enumerate(zip(tokens, inspection["input_ids"], mask, types, special))]
 
 
 # ---------------------------------------------------------------- estimate

@@ -36,9 +36,17 @@ SOURCE_EXAMPLE, SOURCE_FILE, SOURCE_HUB = "Example dataset", "Upload files", "Hu
 SOURCES = (SOURCE_EXAMPLE, SOURCE_FILE, SOURCE_HUB)
 
 
+DEFAULT_TASK = "text-classification"
+DEFAULT_METRIC = "(the task's default)"
+
+
 def default_selection() -> dict[str, Any]:
     """The example dataset, preselected so a new user can train without choosing anything."""
-    return {"source": SOURCE_EXAMPLE, "train_file": str(EXAMPLE_DATASET), "name": EXAMPLE_NAME}
+    return {"task": DEFAULT_TASK, "source": SOURCE_EXAMPLE, "train_file": str(EXAMPLE_DATASET), "name": EXAMPLE_NAME}
+
+
+def task_of(selection: Mapping[str, Any] | None) -> str:
+    return (selection or {}).get("task") or DEFAULT_TASK
 
 
 def model_choices(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
@@ -100,9 +108,16 @@ def make_selection(
     text_pair_column: str | None = None,
     label_column: str | None = None,
     runs_dir: str | Path = "runs",
+    task: str = DEFAULT_TASK,
 ) -> dict[str, Any]:
     """A dataset selection (the JSON the page keeps) from the Dataset tab's fields, uploads made stable."""
+    from ..tasks import TASKS  # noqa: PLC0415
+
+    if task not in TASKS:
+        raise DataError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")
     source = source or SOURCE_EXAMPLE
+    if source == SOURCE_EXAMPLE and task != DEFAULT_TASK:
+        raise DataError(f"The example dataset is for text classification. For {TASKS[task].title.lower()}, upload a file or give a Hub dataset id.")
     if source not in SOURCES:
         raise DataError(f"Unknown data source '{source}'; choose one of: {', '.join(SOURCES)}.")
     if source == SOURCE_EXAMPLE:
@@ -134,6 +149,7 @@ def make_selection(
         selection["text_column_names"] = texts
     if label_column and label_column != AUTO:
         selection["label_column_name"] = label_column
+    selection["task"] = task
     return {k: v for k, v in selection.items() if v is not None}
 
 
@@ -176,12 +192,26 @@ def _raw(key: str):
     return load_raw(data_config(selection))
 
 
+def task_config(selection: Mapping[str, Any], *, seed: int = 42, model: str | None = None, max_length: int | None = None, **overrides: Any) -> RunConfig:
+    """A RunConfig for the selection's task and data (defaults elsewhere), to call the task's hooks with."""
+    names = {f.name for f in dataclasses.fields(DataConfig)}
+    values: dict[str, Any] = {k: v for k, v in selection.items() if k in names}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update(task=task_of(selection), seed=seed)
+    if model:
+        values["model_name_or_path"] = model
+    if max_length:
+        values["max_seq_length"] = int(max_length)
+    return RunConfig.from_dict(values)
+
+
 @lru_cache(maxsize=8)
 def _prepared(key: str):
-    from ..data import prepare  # noqa: PLC0415
+    from ..tasks import get_task  # noqa: PLC0415
 
     parsed = json.loads(key)
-    return prepare(data_config(parsed["selection"], **parsed.get("overrides", {})), seed=parsed["seed"])
+    config = task_config(parsed["selection"], seed=parsed["seed"], **parsed.get("overrides", {}))
+    return get_task(config.model.task).prepare_data(config)
 
 
 def raw_frames(selection: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
@@ -190,25 +220,52 @@ def raw_frames(selection: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
 
 
 def prepared(selection: Mapping[str, Any], *, seed: int = 42, **overrides: Any):
-    """`data.prepare` of the selection: normalised splits, labels, report. Cached."""
+    """The task's `prepare_data` on the selection: normalised splits, labels, report. Cached."""
     return _prepared(_key(selection, seed=seed, overrides={k: v for k, v in overrides.items() if v is not None}))
 
 
-def word_lengths(splits) -> dict[str, list[int]]:
+def data_report(selection: Mapping[str, Any], data) -> dict[str, Any]:
+    """The task's data report (split sizes, class counts, warnings, columns) as a dict."""
+    from ..tasks import get_task  # noqa: PLC0415
+
+    return get_task(task_of(selection)).data_report(data)
+
+
+# The columns each task reads as the model's input, for the text-length chart and the example picker.
+INPUT_COLUMNS = {"text-classification": ("text", "text_pair"), "token-classification": ("tokens",), "seq2seq": ("document",), "causal-lm": ("prompt", "completion")}
+
+
+def words(value: Any) -> int:
+    """Words in a text, a list of words (NER) or a list of chat messages."""
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, dict):
+        return words(value.get("content", ""))
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return sum(words(v) if not isinstance(v, str) or " " in v else 1 for v in value)
+    return 0
+
+
+def word_lengths(splits, task: str = DEFAULT_TASK) -> dict[str, list[int]]:
+    """Words per example's model input, per split."""
     out = {}
     for role, split in splits.items():
-        texts = list(split["text"])
-        if "text_pair" in split.column_names:
-            texts = [f"{a} {b}" for a, b in zip(texts, split["text_pair"])]
-        out[role] = [len(t.split()) for t in texts]
+        columns = [c for c in INPUT_COLUMNS.get(task, ("text",)) if c in split.column_names]
+        values = [list(split[c]) for c in columns]
+        out[role] = [sum(words(v) for v in row) for row in zip(*values)] if values else []
     return out
 
 
 @lru_cache(maxsize=4)
-def tokenizer(name_or_path: str):
-    from ..tokenization import load_tokenizer  # noqa: PLC0415 - heavy
+def _tokenizer(task: str, name_or_path: str):
+    from ..tasks import get_task  # noqa: PLC0415 - heavy
 
-    return load_tokenizer(name_or_path)
+    return get_task(task).load_tokenizer(RunConfig.from_dict({"task": task, "model_name_or_path": name_or_path}))
+
+
+def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
+    """The task's tokenizer for a model (cached): what training will use."""
+    return _tokenizer(task, name_or_path)
 
 
 def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
@@ -220,11 +277,26 @@ def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
 
 @lru_cache(maxsize=8)
 def _token_stats(key: str, model: str, max_length: int):
-    from ..tokenization import length_statistics  # noqa: PLC0415
+    from ..tasks import get_task  # noqa: PLC0415
 
     parsed = json.loads(key)
-    splits = prepared(parsed["selection"], seed=parsed["seed"]).splits
-    return length_statistics(sampled_splits(splits), tokenizer(model), max_length=max_length)
+    selection = parsed["selection"]
+    splits = prepared(selection, seed=parsed["seed"]).splits
+    config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length)
+    task = config.model.task
+    return get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
+
+
+def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None) -> dict[str, Any]:
+    """The task's own view of one example: exactly what training feeds the model."""
+    import inspect as introspect  # noqa: PLC0415
+
+    from ..tasks import get_task  # noqa: PLC0415
+
+    config = task_config(selection, model=model, max_length=max_length)
+    hook = get_task(config.model.task).inspect_example
+    options = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}
+    return hook(tokenizer(model, config.model.task), row, config, **options)
 
 
 def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42) -> dict[str, dict[str, Any]]:
@@ -243,6 +315,8 @@ TRAINING_FORM = (
 )
 # Number fields where 0 (or empty) means "not set" on the form.
 ZERO_IS_NONE = ("early_stopping_patience", "eval_steps", "max_train_samples", "max_eval_samples", "max_predict_samples")
+# Fields where an empty value means "the task's default" (the config fills it in).
+EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "metric_for_best_model")
 
 
 def defaults() -> dict[str, Any]:
@@ -277,6 +351,8 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any]) -> Run
             value = parse_extra_args(value) if isinstance(value, str) or value is None else value
         elif isinstance(value, str):
             value = value.strip()
+        if name in EMPTY_IS_DEFAULT and value in ("", None):
+            continue
         if name in ZERO_IS_NONE and value in (0, 0.0, "", None):
             value = None
         if value is None and name not in ZERO_IS_NONE and name != "extra_training_args":
@@ -285,6 +361,8 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any]) -> Run
             value = int(value)
         flat[name] = value
     model = str(flat.get("model_name_or_path") or "").strip()
+    if flat.get("metric_for_best_model") == DEFAULT_METRIC:
+        flat.pop("metric_for_best_model")
     if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().is_dir():
         raise ConfigError(f"Model folder '{model}' does not exist. Give a Hub model id or an existing folder.")
     return RunConfig.from_dict(flat)
@@ -421,23 +499,51 @@ def evaluation_splits(run: Run) -> list[tuple[str, str]]:
     return out
 
 
-def _eval_paths(run: Run, key: str) -> tuple[Path, Path, Path | None]:
+def _eval_paths(run: Run, key: str) -> tuple[Path, list[Path], Path | None]:
     if key.startswith("extra:"):
         name = key.removeprefix("extra:")
         folder = run.eval_dir / "extra"
-        return folder / f"report_{name}.json", folder / f"predictions_{name}.csv", folder / f"results_{name}.json"
+        return folder / f"report_{name}.json", [folder / f"predictions_{name}.csv", folder / f"generations_{name}.csv"], folder / f"results_{name}.json"
     results = run.eval_dir / ("test_results.json" if key == "test" else "eval_results.json")
-    return run.eval_dir / f"report_{key}.json", run.eval_dir / f"predictions_{key}.csv", results
+    return run.eval_dir / f"report_{key}.json", [run.eval_dir / f"predictions_{key}.csv", run.eval_dir / f"generations_{key}.csv"], results
 
 
 def evaluation_files(run: Run, key: str) -> dict[str, Any]:
-    """The report (dict), predictions (DataFrame) and Trainer metrics of one evaluated split."""
-    report_path, predictions_path, results_path = _eval_paths(run, key)
+    """The report (dict), predictions or generations (DataFrame and path) and Trainer metrics of one evaluated split."""
+    report_path, candidates, results_path = _eval_paths(run, key)
     report = read_json(report_path)
     if report is None:
         raise DataError(f"Run {run.id} has no evaluation of '{key}'. Choose another split, or evaluate on a file.")
-    predictions = pd.read_csv(predictions_path, keep_default_na=False) if predictions_path.is_file() else pd.DataFrame()
+    predictions_path = next((p for p in candidates if p.is_file()), None)
+    predictions = pd.read_csv(predictions_path, keep_default_na=False) if predictions_path else pd.DataFrame()
     return {"report": report, "predictions": predictions, "predictions_path": predictions_path, "results": read_json(results_path, {}) if results_path else {}}
+
+
+def per_class_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-class (classification) or per-entity-type (NER) scores as rows with a `label` key."""
+    if report.get("per_class"):
+        return list(report["per_class"])
+    per_type = report.get("per_type")
+    if isinstance(per_type, dict):
+        return [{"label": name, **values} for name, values in per_type.items()]
+    if isinstance(per_type, list):
+        return [{"label": row.get("type", row.get("label")), **{k: v for k, v in row.items() if k not in ("type", "label")}} for row in per_type]
+    return []
+
+
+def mistakes(predictions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows worth reading first, and what they are: most confident mistakes (classification),
+    sentences with the most tag errors (NER), or the model's generations (generative tasks)."""
+    if predictions.empty:
+        return predictions, "Examples"
+    if "correct" in predictions:
+        wrong = predictions[predictions["correct"].astype(str) != "True"]
+        if "confidence" in wrong:
+            wrong = wrong.sort_values("confidence", ascending=False, kind="stable")
+        elif "errors" in wrong:
+            wrong = wrong.sort_values("errors", ascending=False, kind="stable")
+        return wrong.drop(columns=["correct"]), "Misclassified examples, most confident first" if "confidence" in wrong else "Sentences with tagging errors, most errors first"
+    return predictions, "Generations (reference beside the model's output)"
 
 
 def epoch_metrics(run: Run) -> pd.DataFrame:
@@ -448,8 +554,8 @@ def epoch_metrics(run: Run) -> pd.DataFrame:
     rows = []
     for point in evals:
         row = {"epoch": _round(point.get("epoch"), 2), "step": point.get("step")}
-        for key in ("eval_loss", "eval_accuracy", "eval_f1_macro", "eval_precision_macro", "eval_recall_macro"):
-            if key in point:
-                row[key.removeprefix("eval_")] = _round(point[key])
+        for key, value in point.items():
+            if key.startswith("eval_") and not key.endswith(("runtime", "per_second")):
+                row[key.removeprefix("eval_")] = _round(value)
         rows.append(row)
     return pd.DataFrame(rows)

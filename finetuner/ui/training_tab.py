@@ -28,7 +28,7 @@ INFO = {
     "eval_strategy": "When to score the validation split: every epoch, every N steps, or never.",
     "early_stopping_patience": "Stop after this many evaluations without improvement; 0 = never stop early.",
     "eval_steps": "With 'Evaluate: steps', evaluate every this many steps (0 = unset).",
-    "metric_for_best_model": "The checkpoint with the best value of this metric is kept as the final model.",
+    "metric_for_best_model": "The checkpoint with the best value of this metric is kept as the final model (classification: f1_macro).",
     "max_train_samples": "Train on at most this many examples (0 = all): a quick trial on big data.",
     "max_seq_length": "Longest input in tokens; longer texts are cut (see the Data tab's inspector).",
 }
@@ -39,7 +39,7 @@ def task_choices() -> list[tuple[str, str]]:
 
 
 def metric_choices(task: str) -> list[str]:
-    return list(TASKS[task].metrics)
+    return [services.DEFAULT_METRIC, *TASKS[task].metrics]
 
 
 def _number(name: str, label: str, defaults: dict, *, precision: int | None = None, **kwargs) -> gr.Number:
@@ -79,7 +79,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                         logging_steps = _number("logging_steps", "Log every N steps", d, precision=0)
                         per_device_eval_batch_size = _number("per_device_eval_batch_size", "Eval batch size", d, precision=0)
                     with gr.Row():
-                        metric_for_best_model = gr.Dropdown(metric_choices(d["task"]), value=d["metric_for_best_model"], label="Metric for the best checkpoint", allow_custom_value=True, info=INFO["metric_for_best_model"])
+                        metric_for_best_model = gr.Dropdown(metric_choices(d["task"]), value=services.DEFAULT_METRIC, label="Metric for the best checkpoint", allow_custom_value=True, info=INFO["metric_for_best_model"])
                         save_total_limit = _number("save_total_limit", "Checkpoints kept", d, precision=0)
                     train_sampling_strategy = gr.Radio(list(SAMPLING_STRATEGIES), value=d["train_sampling_strategy"], label="Batch order", info=field_help("train_sampling_strategy"))
                     with gr.Row():
@@ -131,20 +131,25 @@ def build_training_tab(ctx: StudioContext) -> None:
     def config_from(values: tuple, selection: dict) -> RunConfig:
         return services.build_config(selection or services.default_selection(), dict(zip(form, values)))
 
+    def data_selection(config: RunConfig) -> dict:
+        return {**{k: v for k, v in config.data.__dict__.items() if v is not None}, "task": config.model.task}
+
     def check_data(config: RunConfig) -> object:
         """Prepare the data now (cached), so a data problem shows before a process is started."""
-        data = config.data
-        selection = {k: v for k, v in data.__dict__.items() if v is not None}
-        return services.prepared(selection, seed=config.training.seed)
+        return services.prepared(data_selection(config), seed=config.training.seed)
 
     def choose_task(name):
         """The chosen task's own defaults: model, max length and the metric that picks the best checkpoint."""
         from ..tasks import default_model  # noqa: PLC0415
 
         info = TASKS[name]
-        return gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=info.default_metric)
+        return gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC)
 
     task.input(choose_task, task, [model, max_seq_length, metric_for_best_model], api_visibility="private")
+    data_task = ctx.components.get("data_task")
+    if data_task is not None:  # one task on both tabs: choosing it on either sets the other
+        task.input(lambda name: name, task, data_task, api_visibility="private")
+        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, model, max_seq_length, metric_for_best_model], api_visibility="private")
 
     # ------------------------------------------------------------ estimate and launch
 
@@ -156,7 +161,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         values = locals().copy()
         config = config_from(tuple(values[name] for name in form), selection)
         data = check_data(config)
-        stats = services.token_stats({k: v for k, v in config.data.__dict__.items() if v is not None}, config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed)
+        stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed)
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
         eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
         result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir)
@@ -298,8 +303,8 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     def describe_selection(selection):
         selection = selection or services.default_selection()
-        columns = selection.get("text_column_names")
-        parts = [f"**Data:** {render.md_escape(selection.get('name', ''))}"]
+        columns = selection.get("text_column_names") if services.task_of(selection) == services.DEFAULT_TASK else None
+        parts = [f"**Data:** {render.md_escape(selection.get('name', ''))} ({TASKS[services.task_of(selection)].title.lower()})"]
         if columns:
             parts.append(f"text {' + '.join(render.md_code(c) for c in columns)}, label {render.md_code(selection.get('label_column_name'))}")
         return " · ".join(parts) + " — change it in the **Data** tab."

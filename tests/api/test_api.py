@@ -24,6 +24,7 @@ TINY_OPTIONS = {
 
 def load_file(client, path, **columns):
     return client.predict(
+        task="text-classification",
         source="Upload files", train_file=handle_file(str(path)), validation_file=None, test_file=None, api_name="/load_dataset", **columns
     )
 
@@ -119,8 +120,9 @@ def test_train_follow_evaluate_predict(client, studio, tiny_model_dir, reviews_c
     splits, headline, *_ = client.predict(run_id, handle_file(str(other)), "", "", "test", api_name="/evaluate_run")
     assert splits["value"] == "extra:other" and "10 examples" in headline
 
-    probabilities = client.predict(run_id, "the film was wonderful and fun", api_name="/predict")
+    probabilities, record = client.predict(run_id, "the film was wonderful and fun", api_name="/predict")
     assert {c["label"] for c in probabilities["confidences"]} == {"negative", "positive"}
+    assert record["label"] in ("negative", "positive") and sum(record["probabilities"].values()) == pytest.approx(1.0)
     preview, csv_path = client.predict(run_id, handle_file(str(other)), "", api_name="/predict_file")
     assert {"predicted", "confidence", "prob_positive"} <= set(preview["headers"])
     assert len(pd.read_csv(csv_path)) == 10
