@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakehub import FakeHub  # noqa: E402
 
-CANARY = "hf_CANARYc4n4ryT0kenNeverWrittenAnywhere42"
+from hub_helpers import CANARY  # noqa: E402,F401 - fixtures below use it
 
 
 @pytest.fixture(scope="session")

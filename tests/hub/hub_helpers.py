@@ -8,6 +8,9 @@ from pathlib import Path
 
 import yaml
 
+# A token that must never be written anywhere: searched for in every file and log after a push.
+CANARY = "hf_CANARYc4n4ryT0kenNeverWrittenAnywhere42"
+
 
 def tree_digest(folder: Path) -> dict[str, str]:
     """sha256 of every file under a folder: to show that a failed push changed nothing local."""

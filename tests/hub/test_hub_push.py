@@ -9,7 +9,7 @@ import time
 
 import pytest
 import yaml
-from conftest import CANARY
+from hub_helpers import CANARY
 from hub_helpers import files_containing, front_matter, tree_digest
 
 from finetuner import errors, hub

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import require_shared_data
+from support import require_shared_data
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.train import run_training

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import require_shared_data
+from support import require_shared_data
 from finetuner.config import RunConfig
 from finetuner.evaluate_run import evaluate_run
 from finetuner.inference import load_predictor

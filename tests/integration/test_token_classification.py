@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import ROOT, build_tiny_model, require_shared_data
+from support import ROOT, build_tiny_model, require_shared_data
 from finetuner.config import RunConfig
 from finetuner.errors import DataError
 from finetuner.evaluate_run import evaluate_run

@@ -1,0 +1,64 @@
+"""Helpers the tests share: a tiny BERT built in the test (random weights, WordPiece tokenizer trained
+here), small labelled data, and the real datasets beside the project. Imported as `support` (a plain
+module: several folders have a conftest.py, so `from conftest import` would be ambiguous)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+POSITIVE = ["great", "wonderful", "superb", "delightful", "moving", "brilliant", "charming", "fun"]
+NEGATIVE = ["awful", "boring", "dreadful", "tedious", "clumsy", "dull", "painful", "bland"]
+SUBJECTS = ["the film", "this movie", "the acting", "the plot", "the story", "the ending", "the score", "the cast"]
+
+
+def make_sentiment_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Short reviews whose label follows from one sentiment word: learnable in a few steps."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(rows):
+        label = "positive" if i % 2 == 0 else "negative"
+        word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
+        extra = " ".join(rng.choice(SUBJECTS) for _ in range(rng.randint(0, 3)))  # varied lengths
+        records.append({"text": f"{rng.choice(SUBJECTS)} was {word} and {rng.choice(SUBJECTS)} felt {word} {extra} {i}", "label": label})
+    return pd.DataFrame(records)
+
+
+def build_tiny_model(folder: Path, texts: list[str]) -> Path:
+    """A 2-layer BERT with hidden size 32 and a WordPiece tokenizer trained on `texts`, saved to `folder`."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=400, special_tokens=special))
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=128,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )
+    config = BertConfig(
+        vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def require_shared_data(name: str) -> Path:
+    """The real dataset folder from ../shared/data, or a skip that says why."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"../shared/data/{name} is absent (the shared datasets sit beside the project in CI)")
+    return folder
