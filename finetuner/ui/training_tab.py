@@ -89,6 +89,8 @@ def build_training_tab(ctx: StudioContext) -> None:
                     extra_training_args = gr.Code(value="", language="yaml", label="Extra TrainingArguments (YAML)", lines=3, interactive=True)
                     gr.Markdown("Any `transformers.TrainingArguments` option, e.g. `bf16: true` or `optim: adafactor`.")
                     run_name = gr.Textbox(value="", label="Run name (optional)", placeholder="auto: date-model-xxxx", info="Letters, digits, '.', '_' and '-'.")
+                    devices = launcher.available_devices()
+                    processes = gr.Number(value=1, label="Training processes", precision=0, visible=devices > 1, info=f"Data-parallel processes, one per GPU ({devices} here); 1 on a CPU.")
                 with gr.Accordion("Reproduce without the browser", open=False):
                     gr.Markdown("The same training from a terminal: the command, or the config file for `python -m finetuner train config.yaml`.")
                     with gr.Row():
@@ -109,6 +111,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Row():
                     stop_button = gr.Button("Stop", variant="stop", interactive=False)
                     resume_button = gr.Button("Resume", interactive=False)
+                    retry_button = gr.Button("Retry with a smaller batch", interactive=False, visible=False)
                 notice = gr.Markdown(label="Message")
                 curves_plot = gr.Plot(label="Training curves")
                 log_box = gr.Textbox(value="", label="Log", lines=10, max_lines=10, autoscroll=True, interactive=False, elem_classes="ft-log")
@@ -168,13 +171,13 @@ def build_training_tab(ctx: StudioContext) -> None:
         return "#### Estimate\n" + render.estimate_markdown(result.to_dict())
 
     @ui_errors
-    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, selection, request: gr.Request):
+    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, processes, selection, request: gr.Request):
         """Start a training run with these options on the loaded dataset; returns its run id at once (it queues if another run trains)."""
         values = locals().copy()
         config = config_from(tuple(values[name] for name in form), selection)
         check_data(config)
         owner = getattr(request, "username", None) if request is not None else None
-        run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None)
+        run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=int(processes or 1))
         busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
         note = f"Started run **{run.id}**." + (" Another run is training, so this one waits in the queue." if busy else "")
         return run.id, gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id), note
@@ -185,9 +188,10 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     def live_outputs(snap: dict | None, *, state_changed: bool = False):
         if snap is None:
-            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.skip()
+            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip()
         run = ctx.store.get(snap["run_id"])
         note = services.queue_note(ctx.store, run) if snap["state"] == "queued" else None
+        retryable = snap["state"] == "failed" and launcher.can_retry_with_smaller_batch(run)
         return (
             snap,
             render.progress_card(snap, queue_note=note),
@@ -195,6 +199,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             "\n".join(snap["log"]),
             gr.Button(interactive=snap["state"] in ACTIVE_STATES),
             gr.Button(interactive=snap["state"] in RESUMABLE_STATES),
+            gr.Button(visible=retryable, interactive=retryable),
             gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id) if state_changed else gr.skip(),
         )
 
@@ -215,13 +220,13 @@ def build_training_tab(ctx: StudioContext) -> None:
                     return
             await asyncio.sleep(POLL_SECONDS)
 
-    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, run_picker]
+    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, retry_button, run_picker]
     # The followed run is remembered in the browser, so a reload follows it again.
     ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
 
     start_button.click(
-        start_training, [*form_inputs, run_name, ctx.dataset], [ctx.current_run, run_picker, notice],
+        start_training, [*form_inputs, run_name, processes, ctx.dataset], [ctx.current_run, run_picker, notice],
         api_name="start_training", concurrency_limit=1, concurrency_id="launch", cancels=[follow_event],
     )
 
@@ -257,6 +262,20 @@ def build_training_tab(ctx: StudioContext) -> None:
         yield run.id, f"Resumed run **{run.id}** from its last checkpoint."
 
     resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
+
+    @ui_errors
+    def retry_smaller_batch(run_id):
+        """After an out-of-memory failure: continue the run with a batch size that fits (auto_find_batch_size on one process)."""
+        run = ctx.store.get(run_id)
+        yield "", gr.skip()
+        try:
+            launcher.retry_with_auto_batch_size(run)
+        except Exception:
+            yield run.id, gr.skip()
+            raise
+        yield run.id, f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint."
+
+    retry_button.click(retry_smaller_batch, ctx.current_run, [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
 
     def refresh_runs(current):
         return gr.Dropdown(choices=services.run_choices(ctx.store), value=current or None)

@@ -5,6 +5,7 @@ bad input answered with a clear message."""
 from __future__ import annotations
 
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -135,6 +136,10 @@ def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
     load_file(client, reviews_csv)
     first = start(client, tiny_model_dir, num_train_epochs=500, eval_strategy="no", logging_steps=5)
     follow(client, first, until=lambda snap: snap["state"] == "running" and snap["step"] >= 5)
+    began = time.monotonic()
+    client.predict(api_name="/list_runs")
+    client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=1, text="", api_name="/inspect_tokens")
+    assert time.monotonic() - began < 20, "browsing stays responsive while a run trains in its own process"
     second = start(client, tiny_model_dir, num_train_epochs=1)
     snap, html = follow(client, second, until=lambda snap: "waiting for the training" in (snap.get("message") or "").lower(), with_html=True)[-1]
     assert snap["state"] == "queued", "one training at a time: the second launch waits"
@@ -201,3 +206,19 @@ def test_uploads_are_kept_for_reproducibility(client, studio, reviews_csv):
     uploads = studio[1] / "uploads"
     kept = list(uploads.glob("*/reviews.csv"))
     assert len(kept) == 1 and str(kept[0]) in command
+
+
+def test_out_of_memory_failure_offers_a_retry(client, studio, tiny_model_dir, reviews_csv):
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(reviews_csv), **TINY_OPTIONS, "num_train_epochs": 1})
+    run = RunStore(studio[1]).create(config)
+    run.update_status(state="failed", error="Out of memory.", out_of_memory={"phase": "training"})
+    job = client.submit(run.id, api_name="/follow_run")
+    (snap, *_), = list(job)
+    assert snap["state"] == "failed"
+    run_id, message = client.predict(run.id, api_name="/retry_smaller_batch")
+    assert run_id == run.id and "smaller batch" in message
+    assert run.config().training.extra_training_args.get("auto_find_batch_size") is True
+    assert follow(client, run.id)[-1]["state"] == "completed"
