@@ -171,12 +171,13 @@ def build_training_tab(ctx: StudioContext) -> None:
         return "#### Estimate\n" + render.estimate_markdown(result.to_dict())
 
     @ui_errors
-    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, processes, selection, request: gr.Request):
+    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None):
         """Start a training run with these options on the loaded dataset; returns its run id at once (it queues if another run trains)."""
         values = locals().copy()
         config = config_from(tuple(values[name] for name in form), selection)
         check_data(config)
-        owner = getattr(request, "username", None) if request is not None else None
+        # The run's owner: the visitor's Hub account on a Space (OAuth), or the --auth login; none locally.
+        owner = getattr(profile, "username", None) or (getattr(request, "username", None) if request is not None else None)
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=int(processes or 1))
         busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
         note = f"Started run **{run.id}**." + (" Another run is training, so this one waits in the queue." if busy else "")
