@@ -77,7 +77,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             metrics["loss"] = report["loss"]
         baselines = read_json(run.eval_dir / "baselines.json", {}) or {}
         baseline_split = {name: values.get(split, {}) for name, values in baselines.items() if isinstance(values, dict) and isinstance(values.get(split), dict)}
-        names = [n for n in dict.fromkeys([*task.headline, *HEADLINE, *metrics]) if isinstance(metrics.get(n), (int, float))]
+        names = [n for n in dict.fromkeys([*task.headline, *HEADLINE]) if isinstance(metrics.get(n), (int, float))]
         table = pd.DataFrame(
             [[name, _r(metrics.get(name)), *(_r(b.get(name)) for b in baseline_split.values())] for name in names],
             columns=["metric", "model", *(_BASELINE.get(n, n) for n in baseline_split)],
@@ -105,7 +105,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             line,
             table,
             per_class,
-            services.epoch_metrics(run),
+            services.epoch_metrics(run, tuple(dict.fromkeys(["loss", *task.headline, *HEADLINE]))),
             plots.confusion_matrix(chart_report),
             plots.per_class_f1(chart_report),
             plots.roc_curve(report),

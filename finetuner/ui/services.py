@@ -546,8 +546,8 @@ def mistakes(predictions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return predictions, "Generations (reference beside the model's output)"
 
 
-def epoch_metrics(run: Run) -> pd.DataFrame:
-    """One row per evaluation during training (validation split)."""
+def epoch_metrics(run: Run, keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """One row per evaluation during training (validation split); `keys` picks the metrics (default: all)."""
     from ..follow import curves  # noqa: PLC0415
 
     _, evals = curves(run.events())
@@ -555,7 +555,8 @@ def epoch_metrics(run: Run) -> pd.DataFrame:
     for point in evals:
         row = {"epoch": _round(point.get("epoch"), 2), "step": point.get("step")}
         for key, value in point.items():
-            if key.startswith("eval_") and not key.endswith(("runtime", "per_second")):
-                row[key.removeprefix("eval_")] = _round(value)
+            name = key.removeprefix("eval_")
+            if key.startswith("eval_") and not key.endswith(("runtime", "per_second")) and (keys is None or name in keys):
+                row[name] = _round(value)
         rows.append(row)
     return pd.DataFrame(rows)
