@@ -53,9 +53,9 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 summary = gr.Markdown("Loading the example dataset…")
                 checks = gr.Markdown()
         with gr.Row() as column_row:
-            text_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Text column", allow_custom_value=True, info="The text the model reads.")
-            text_pair_column = gr.Dropdown([services.NO_PAIR], value=services.NO_PAIR, label="Second text column", allow_custom_value=True, info="For sentence pairs (e.g. premise + hypothesis); leave '(none)' otherwise.")
-            label_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Label column", allow_custom_value=True, info="The class to predict.")
+            text_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Text column", elem_id="text_column", allow_custom_value=True, info="The text the model reads.")
+            text_pair_column = gr.Dropdown([services.NO_PAIR], value=services.NO_PAIR, label="Second text column", elem_id="text_pair_column", allow_custom_value=True, info="For sentence pairs (e.g. premise + hypothesis); leave '(none)' otherwise.")
+            label_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Label column", elem_id="label_column", allow_custom_value=True, info="The class to predict.")
         preview = gr.Dataframe(label="Preview (first rows of the training data)", interactive=False, wrap=True, max_height=320)
         with gr.Row():
             label_plot = gr.Plot(label="Label distribution", show_label=False)
@@ -132,15 +132,15 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     train_file.upload(load_new_file, load_inputs[:5], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented")
     for dropdown in (text_column, text_pair_column, label_column):
-        dropdown.input(load_dataset, load_inputs, load_outputs, api_visibility="private")
+        dropdown.input(load_dataset, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private")
 
     def choose_source(choice):
         """Show the fields of the chosen source; columns go back to auto-detection."""
         return (gr.Group(visible=choice == services.SOURCE_FILE), gr.Group(visible=choice == services.SOURCE_HUB), *reset_columns())
 
-    source.change(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column], api_visibility="private")
+    source.change(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column], api_name="choose_source", api_visibility="private")
     for new_data in (train_file, hub_dataset):
-        new_data.change(reset_columns, None, [text_column, text_pair_column, label_column], api_visibility="private")
+        new_data.change(reset_columns, None, [text_column, text_pair_column, label_column], api_name="reset_columns", api_visibility="private")
 
     def choose_task(name):
         """What data the task needs; its default model and max_length for the inspector."""
@@ -148,7 +148,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
         return TASK_DATA.get(name, ""), gr.Dropdown(value=default_model(name)), gr.Number(value=TASKS[name].default_max_seq_length)
 
-    task.input(choose_task, task, [task_note, inspect_model, inspect_max_length], api_visibility="private")
+    task.input(choose_task, task, [task_note, inspect_model, inspect_max_length], api_name="choose_data_task", api_visibility="private")
 
     def load_example():
         """The example dataset, loaded as the page opens so a new user sees data at once."""

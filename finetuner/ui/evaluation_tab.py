@@ -128,7 +128,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         return gr.Dropdown(choices=choices, value=value), *evaluation_report(run_id, value)
 
     run_picker.input(choose_run, run_picker, [split_picker, *outputs], api_name="choose_evaluation_run", api_visibility="undocumented")
-    split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_visibility="private")
+    split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_name="choose_evaluation_split", api_visibility="private")
 
     @ui_errors
     def evaluate_run(run_id, test_file, dataset_name, dataset_config_name, split):

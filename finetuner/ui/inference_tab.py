@@ -65,7 +65,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         return (probabilities if probabilities else None), record
 
     classify_button.click(predict, [run_picker, text], [probabilities, output], api_name="predict", concurrency_limit=2, concurrency_id="inference")
-    text.submit(predict, [run_picker, text], [probabilities, output], api_visibility="private", concurrency_id="inference")
+    text.submit(predict, [run_picker, text], [probabilities, output], api_name="predict_on_enter", api_visibility="private", concurrency_id="inference")
 
     @ui_errors
     def predict_file(run_id, file, text_column):
@@ -103,7 +103,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         value = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
         return gr.Dropdown(choices=choices, value=value), gr.Dropdown(choices=test_examples(value), value=None)
 
-    tab.select(refresh, [ctx.current_run, run_picker], [run_picker, run_examples], api_visibility="private")
-    refresh_button.click(refresh, [ctx.current_run, run_picker], [run_picker, run_examples], api_visibility="private")
-    run_picker.input(lambda run_id: gr.Dropdown(choices=test_examples(run_id), value=None), run_picker, run_examples, api_visibility="private")
-    run_examples.input(lambda chosen: chosen or gr.skip(), run_examples, text, api_visibility="private")
+    tab.select(refresh, [ctx.current_run, run_picker], [run_picker, run_examples], api_name="refresh_inference_runs", api_visibility="private")
+    refresh_button.click(refresh, [ctx.current_run, run_picker], [run_picker, run_examples], api_name="refresh_inference_runs_button", api_visibility="private")
+    run_picker.input(lambda run_id: gr.Dropdown(choices=test_examples(run_id), value=None), run_picker, run_examples, api_name="run_test_examples", api_visibility="private")
+    run_examples.input(lambda chosen: chosen or gr.skip(), run_examples, text, api_name="use_test_example", api_visibility="private")

@@ -63,7 +63,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
         second = b if b in ids else (ids[0] if ids else None)
         return services.runs_table(ctx.store), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
 
-    tab.select(preselect, [ctx.current_run, run_picker, run_a, run_b], list_outputs, api_visibility="private")
+    tab.select(preselect, [ctx.current_run, run_picker, run_a, run_b], list_outputs, api_name="preselect_runs", api_visibility="private")
 
     @ui_errors
     def run_details(run_id):

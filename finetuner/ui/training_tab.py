@@ -148,11 +148,11 @@ def build_training_tab(ctx: StudioContext) -> None:
         info = TASKS[name]
         return gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC)
 
-    task.input(choose_task, task, [model, max_seq_length, metric_for_best_model], api_visibility="private")
+    task.input(choose_task, task, [model, max_seq_length, metric_for_best_model], api_name="choose_task", api_visibility="private")
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
-        task.input(lambda name: name, task, data_task, api_visibility="private")
-        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, model, max_seq_length, metric_for_best_model], api_visibility="private")
+        task.input(lambda name: name, task, data_task, api_name="sync_task_to_data", api_visibility="private")
+        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, model, max_seq_length, metric_for_best_model], api_name="sync_task_from_data", api_visibility="private")
 
     # ------------------------------------------------------------ estimate and launch
 
@@ -223,7 +223,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, retry_button, run_picker]
     # The followed run is remembered in the browser, so a reload follows it again.
-    ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_visibility="private")
+    ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_name="remember_run", api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
 
     start_button.click(
@@ -329,9 +329,9 @@ def build_training_tab(ctx: StudioContext) -> None:
             parts.append(f"text {' + '.join(render.md_code(c) for c in columns)}, label {render.md_code(selection.get('label_column_name'))}")
         return " · ".join(parts) + " — change it in the **Data** tab."
 
-    ctx.dataset.change(describe_selection, ctx.dataset, data_note, api_visibility="private")
-    tab.select(describe_selection, ctx.dataset, data_note, api_visibility="private")
-    ctx.demo.load(describe_selection, ctx.dataset, data_note, api_visibility="private")
+    ctx.dataset.change(describe_selection, ctx.dataset, data_note, api_name="describe_data", api_visibility="private")
+    tab.select(describe_selection, ctx.dataset, data_note, api_name="describe_data_on_select", api_visibility="private")
+    ctx.demo.load(describe_selection, ctx.dataset, data_note, api_name="describe_data_on_load", api_visibility="private")
 
 
 def _scaled(sample: list[int], total: int) -> list[int]:
