@@ -66,9 +66,10 @@ def in_order(trainer_class):
         def _get_eval_sampler(self, eval_dataset):
             from torch.utils.data import SequentialSampler  # noqa: PLC0415
 
-            if eval_dataset is not None and self.args.world_size <= 1 and hasattr(eval_dataset, "__len__"):
-                return SequentialSampler(eval_dataset)
-            return super()._get_eval_sampler(eval_dataset)
+            if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
+                return super()._get_eval_sampler(eval_dataset)
+            # One process: in order. Several: no sampler, so accelerate shards in order and gathers back in order.
+            return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     InOrder.__name__ = InOrder.__qualname__ = f"InOrder{trainer_class.__name__}"
     return InOrder

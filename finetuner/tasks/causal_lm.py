@@ -195,6 +195,29 @@ def lora_config(config: RunConfig):
     return LoraConfig(r=m.lora_r, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_target_modules or "all-linear", bias="none", task_type="CAUSAL_LM")
 
 
+def parameter_counts(config: RunConfig, *, token: str | None = None) -> dict[str, Any]:
+    """Trainable and total parameters of this config's model (with its LoRA adapters when `use_lora`),
+    counted on the meta device: no weights are loaded, so the studio can show it before training starts."""
+    import torch  # noqa: PLC0415
+    from transformers import AutoConfig, AutoModelForCausalLM  # noqa: PLC0415
+
+    from ..tokenization import load_failure_message  # noqa: PLC0415
+    from .base import count_parameters  # noqa: PLC0415
+
+    name = config.model.model_name_or_path
+    try:
+        model_config = AutoConfig.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token)
+    except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
+        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(model_config, trust_remote_code=config.model.trust_remote_code)
+    if config.model.use_lora:
+        from peft import get_peft_model  # noqa: PLC0415
+
+        model = get_peft_model(model, lora_config(config))
+    return count_parameters(model)
+
+
 @lru_cache(maxsize=1)
 def trainer_class():
     """TRL's SFTTrainer, evaluating in dataset order, with an exact per-token loss and perplexity.
@@ -392,14 +415,17 @@ def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_di
     """model/ holds a complete model: with LoRA, the adapters are saved to adapter/ (to push on their own)
     and merged into the base weights; the tokenizer carries the chat template used in training."""
     model = _model(trainer)
-    if config.model.use_lora and hasattr(model, "merge_and_unload"):
-        model.save_pretrained(str(run_dir / "adapter"))
-        tokenizer.save_pretrained(str(run_dir / "adapter"))
-        model = model.merge_and_unload()
-        trainer.model = trainer.model_wrapped = model  # evaluate the merged model, exactly what is exported
     model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(str(model_dir))
+    if not (config.model.use_lora and hasattr(model, "merge_and_unload")):
+        trainer.save_model(str(model_dir))  # the Trainer gathers sharded (FSDP/DeepSpeed) weights
+        tokenizer.save_pretrained(str(model_dir))
+        return
+    model.save_pretrained(str(run_dir / "adapter"))
+    tokenizer.save_pretrained(str(run_dir / "adapter"))
+    merged = model.merge_and_unload()
+    trainer.model = trainer.model_wrapped = merged  # evaluate the merged model, exactly what is exported
+    merged.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
 
 

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import ROOT, require_shared_data
+from support import ROOT, require_shared_data
 from finetuner.config import RunConfig
 from finetuner.evaluate_run import evaluate_run
 from finetuner.inference import load_predictor
@@ -133,6 +133,9 @@ def test_lora_trains_a_small_share_and_exports_a_merged_model(lora_run):
     assert 0 < info["trainable_share"] < 0.5 and info["trainable_parameters"] < info["total_parameters"]
     message = next(e["text"] for e in lora_run.events() if e["type"] == "message" and e["text"].startswith("Training ") and "parameters" in e["text"])
     assert f"{info['trainable_parameters']:,}" in message
+    from finetuner.tasks.causal_lm import parameter_counts
+
+    assert parameter_counts(lora_run.config()) == {k: info[k] for k in ("trainable_parameters", "total_parameters", "trainable_share")}, "known before training"
     assert (lora_run.path / "adapter" / "adapter_model.safetensors").is_file()
     assert not (lora_run.model_dir / "adapter_config.json").exists(), "model/ holds the merged model, not an adapter"
     values = losses(lora_run)
