@@ -42,16 +42,23 @@ def start_training(
     run_id: str | None = None,
     processes: int = 1,
     launcher: str = "torchrun",
+    accelerate_config: str | None = None,
 ) -> Run:
     """Create a run folder for `config` and start its training process(es); returns at once.
 
     `processes` above 1 trains data-parallel on that many processes (one per GPU) with `launcher`:
-    `torchrun` or `accelerate launch` (which also reads an accelerate config for FSDP or DeepSpeed).
+    `torchrun` or `accelerate launch`, which also takes an accelerate config file (`accelerate_config`,
+    e.g. for FSDP or DeepSpeed; see docs/distributed.md).
     """
     check_sources(config.data)
+    if accelerate_config:
+        launcher = "accelerate"
+        if not Path(accelerate_config).is_file():
+            raise ConfigError(f"Accelerate config '{accelerate_config}' does not exist; write one with `accelerate config` or see docs/distributed.md.")
+        accelerate_config = str(Path(accelerate_config).resolve())
     launch_command("<run>", processes=processes, launcher=launcher)  # refuse bad values before creating a run
     run = store.create(config, run_id=run_id, owner=owner)
-    _spawn(run, resume=False, token=token, processes=processes, launcher=launcher)
+    _spawn(run, resume=False, token=token, processes=processes, launcher=launcher, accelerate_config=accelerate_config)
     return run
 
 
@@ -66,9 +73,10 @@ def resume_training(run: Run, *, token: str | None = None, processes: int | None
     status = run.raw_status()
     processes = processes or int(status.get("processes") or 1)
     launcher = launcher or status.get("launcher") or "torchrun"
+    accelerate_config = status.get("accelerate_config") if launcher == "accelerate" else None
     launch_command(run.path, processes=processes, launcher=launcher)
     run.update_status(state=QUEUED, ended_at=None, error=None, message="Resuming.")
-    _spawn(run, resume=True, token=token, processes=processes, launcher=launcher)
+    _spawn(run, resume=True, token=token, processes=processes, launcher=launcher, accelerate_config=accelerate_config)
     return run
 
 
@@ -222,8 +230,8 @@ def wait_for_end(run: Run, timeout: float | None = None) -> bool:
     return done.wait(timeout)
 
 
-def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, launcher: str = "torchrun") -> subprocess.Popen:
-    command = launch_command(run.path, processes=processes, resume=resume, launcher=launcher)
+def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, launcher: str = "torchrun", accelerate_config: str | None = None) -> subprocess.Popen:
+    command = launch_command(run.path, processes=processes, resume=resume, launcher=launcher, accelerate_config=accelerate_config)
     alive_fd = run.hold_alive_lock()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("FINETUNER_ALIVE_HELD", None)
@@ -253,7 +261,7 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
             start_new_session=True,  # survives the app's own shutdown and Ctrl-C
         )
     os.close(alive_fd)  # the child's copy keeps the lock
-    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, command=command_text(command))
+    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, accelerate_config=accelerate_config, command=command_text(command))
     return process
 
 

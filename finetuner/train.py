@@ -292,8 +292,8 @@ def _fail(run: Run, error: Exception, world: World | None = None) -> str:
     """
     traceback.print_exc()
     world = world or World()
-    if world.distributed and not _claim_failure(run):
-        return FAILED
+    if world.distributed and ((not world.is_main and run.cancel_path.exists()) or not _claim_failure(run)):
+        return FAILED  # a stop killed the main process while queued, or another process failed first: not this one's story
     oom = out_of_memory_details(error)
     if oom:
         message = OOM_ADVICE
