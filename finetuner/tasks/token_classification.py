@@ -389,6 +389,11 @@ class TokenClassificationPredictor:
     def records(self, texts: Sequence[str], **options) -> list[dict[str, Any]]:
         return [{"text": r["text"], "entities": r["entities"]} for r in self.predict(texts)]
 
+    def highlighted(self, text: str) -> dict[str, Any]:
+        """One text's entities in the value format of `gr.HighlightedText`: {"text", "entities": [{"entity", "start", "end"}]}."""
+        (result,) = self.predict([text])
+        return {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in result["entities"]]}
+
     def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
         results = self.predict(texts)
         return {

@@ -91,6 +91,8 @@ def test_reloaded_model_finds_entities_in_raw_text(ner_run):
     assert found == {("person", "carol smith"), ("location", "new york")}
     for entity in result["entities"]:
         assert result["text"][entity["start"] : entity["end"]] == entity["text"] and 0 < entity["score"] <= 1
+    shown = predictor.highlighted("bob loves rome")
+    assert shown == {"text": "bob loves rome", "entities": [{"entity": "person", "start": 0, "end": 3}, {"entity": "location", "start": 10, "end": 14}]}
 
 
 def test_evaluate_on_another_file_and_refuse_unknown_tags(ner_run, tmp_path):
