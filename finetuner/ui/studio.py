@@ -22,7 +22,8 @@ from . import services
 TITLE = "finetuner studio"
 INTRO = (
     "# finetuner studio\n"
-    "Fine-tune a transformer text classifier in your browser: **Data → Train → Evaluate → Try it**. "
+    "Fine-tune a transformer model in your browser (text classification, named entities, summarization, instruction tuning): "
+    "**Data → Train → Evaluate → Try it**. "
     "A small offline model and an example dataset are preselected, so you can go straight to "
     "**Train** and press *Start training*. Training runs in its own process: closing this tab never stops it."
 )

@@ -106,6 +106,8 @@ def test_new_user_journey(page, screenshot, tiny_model_dir, sentiment_csv, tmp_p
     expect(page.get_by_text("Steps: 48").first).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text(re.compile(r"Started run \*?\*?[\w.-]+"))).to_be_visible()
+    expect(page.locator(".ft-state").filter(has_text=re.compile("Training|Completed"))).to_be_visible(timeout=120_000)
+    screenshot("2-train-live")
     expect(page.locator(".ft-state").filter(has_text="Completed")).to_be_visible(timeout=240_000)
     expect(page.locator(".ft-progress")).to_contain_text("100%")
     run_id = page.locator(".ft-progress span[style*='monospace']").first.inner_text()
