@@ -18,7 +18,8 @@ def test_bundled_model_learns_sst2_and_reports_consistent_metrics(tmp_path):
             "train_file": str(sst2 / "train.csv"),
             "validation_file": str(sst2 / "validation.csv"),
             "test_split_ratio": 0,
-            "max_train_samples": 480,
+            "max_train_samples": 800,
+            "max_seq_length": 64,
             "max_eval_samples": 200,
             "num_train_epochs": 2,
         }
