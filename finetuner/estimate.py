@@ -7,13 +7,21 @@ The arithmetic (nanoGPT style, numbers in the comments):
   computes on padding, so batches are simulated with the run's sampling order (sorted mega-batches for
   `group_by_length`, random batches otherwise) to count padded tokens too.
 * time = training FLOPs / this machine's rate. Training costs about 6 FLOPs per non-embedding
-  parameter per token (forward 2, backward 4); evaluation 2. The rate is *measured*: from earlier runs
-  in the runs folder when there are any (their tokens per second and model size), else a one-off
-  0.3 s matrix-multiply benchmark times a training efficiency of 0.3 (what a small encoder reaches on
-  CPU: ~12 of 35 GFLOP/s measured on a 2-core machine). Plus a fixed start-up (imports, model load).
+  parameter per token (forward 2, backward 4); evaluation 2. The rate is *measured*: from the most
+  similar earlier run in the runs folder when there is one (same model, batch and length first; its
+  tokens per second and model size), else a 0.2 s benchmark of this machine multiplying matrices of
+  the run's own shape (tokens per batch x hidden size, by 4 x hidden: the feed-forward layer) times a
+  training efficiency of 0.9. The shape matters on a CPU: a 2-core machine multiplies 256-row matrices
+  at about a third of the rate of 4096-row ones, so small batches train fewer tokens per second.
+  Plus a fixed start-up of 15 s (launch to first step 7-12 s, the first step's warm-up ~3 s, final
+  evaluation and save). Several processes split the steps between them.
 * memory = weights, gradients and the two AdamW moments (4 + 4 + 8 = 16 bytes per parameter in
-  fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, doubled for fp32;
-  Korthikanti et al. 2022) + the process itself (~0.6 GB for Python, torch and transformers).
+  fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, Korthikanti et al. 2022;
+  x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels) + the
+  process itself (~0.6 GB for Python, torch and transformers).
+
+The constants are checked by `benchmarks/estimate_accuracy.py` (estimate vs measured time and peak
+memory of the bundled model at several batch sizes and lengths; results in benchmarks/results/).
 
 Nothing here imports torch or transformers; parameter counts come from the safetensors header (a
 JSON prefix of the file) or, failing that, from config.json dimensions.
@@ -38,8 +46,12 @@ from .config import RunConfig
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
 EVAL_FLOPS_PER_PARAM_TOKEN = 2
-BENCHMARK_EFFICIENCY = 0.3
-STARTUP_SECONDS = 25.0  # importing torch + transformers and loading data on a small CPU machine
+BENCHMARK_EFFICIENCY = 0.3  # for a rate not measured here (a GPU's nominal fp32 rate)
+# Training rate / matmul rate at the run's shapes on this CPU (benchmarks/estimate_accuracy.py: 0.5-1.2, median ~0.9):
+# PyTorch's kernels beat numpy's on the same shapes, which about pays for the non-matmul work.
+CPU_TRAINING_EFFICIENCY = 0.9
+STARTUP_SECONDS = 15.0  # launch to first step (imports, data, model) + first-step warm-up + final evaluation, on 2 busy cores
+FP32_ACTIVATION_FACTOR = 3  # bytes per fp32 activation relative to the 16-bit formula: measured 2.7-3.0 on the bundled model
 PROCESS_OVERHEAD_BYTES = 600 * 2**20
 GPU_CONTEXT_BYTES = 500 * 2**20
 MEGABATCH_MULTIPLIER = 50  # transformers' LengthGroupedSampler sorts mega-batches of 50 batches
@@ -64,6 +76,7 @@ class Machine:
     description: str
     memory_bytes: int | None  # what training may use: free RAM, or the GPU's memory
     flops_per_second: float  # benchmark peak, before the training efficiency factor
+    benchmarked: bool = False  # measured here: the estimate may then benchmark the run's own matrix shapes
 
 
 @dataclass
@@ -177,7 +190,7 @@ def describe_machine() -> Machine:
         # No benchmark without torch; a conservative rate for a modern GPU in fp32.
         return Machine("cuda", f"GPU {name}", memory, 20e12)
     cores = os.cpu_count() or 1
-    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops())
+    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops(), benchmarked=True)
 
 
 def _nvidia_gpu() -> tuple[str, int] | None:
@@ -204,26 +217,58 @@ def _available_memory() -> int | None:
         return None
 
 
-def _benchmark_flops(seconds: float = 0.3) -> float:
-    """float32 matrix multiplies the size of a small encoder's layers, for `seconds`."""
+def _benchmark_flops(seconds: float = 0.3, rows: int = 384, hidden: int = 384, columns: int = 2048) -> float:
+    """float32 matrix multiplies (rows x hidden) @ (hidden x columns), for `seconds`: FLOP/s."""
     import numpy as np  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
-    a = rng.random((384, 384), dtype=np.float32)
-    b = rng.random((384, 2048), dtype=np.float32)
+    a = rng.random((rows, hidden), dtype=np.float32)
+    b = rng.random((hidden, columns), dtype=np.float32)
     a @ b
     start, count = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
         a @ b
         count += 1
-    return count * 2 * 384 * 384 * 2048 / (time.perf_counter() - start)
+    return count * 2 * rows * hidden * columns / (time.perf_counter() - start)
 
 
-def measured_rate(runs_dir: str | Path | None) -> tuple[float, str] | None:
-    """Effective training FLOP/s of the newest finished runs here: tokens/s x 6 x compute parameters."""
+@lru_cache(maxsize=32)
+def _shape_flops(rows: int, hidden: int) -> float:
+    return _benchmark_flops(0.2, rows=rows, hidden=hidden, columns=4 * hidden)
+
+
+def layer_matmul_flops(tokens_per_batch: float, hidden: int) -> float:
+    """This CPU's rate on a feed-forward layer's matrix product for batches of this many tokens (cached per power of two)."""
+    rows = 2 ** max(5, min(13, round(math.log2(max(tokens_per_batch, 1)))))
+    return _shape_flops(rows, hidden)
+
+
+def measured_rate(runs_dir: str | Path | None, *, like: RunConfig | None = None) -> tuple[float, str] | None:
+    """Effective training FLOP/s of a recent run here: tokens/s x 6 x compute parameters.
+
+    Among the 10 newest runs, the one most like `like` (same model, then same batch size and length:
+    the rate depends on the matrix shapes), else the newest.
+    """
+    found = _measured_run(runs_dir, like=like)
+    return found[:2] if found else None
+
+
+def _tokens_per_batch(run_dir: Path, config: dict[str, Any]) -> float | None:
+    """About how many tokens an earlier run put in each batch: its batch size x its mean (cut) length."""
+    try:
+        stats = json.loads((run_dir / "token_stats.json").read_text(encoding="utf-8"))["train"]
+        length = min(float(stats["mean"]), float(config.get("max_seq_length") or stats["mean"]))
+        return length * int(config.get("per_device_train_batch_size") or 0) or None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None) -> tuple[float, str, Path, dict[str, Any]] | None:
     if runs_dir is None or not Path(runs_dir).is_dir():
         return None
     candidates = sorted(Path(runs_dir).glob("*/events.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)[:10]
+    if like is not None:
+        candidates.sort(key=lambda p: -_similarity(p.parent / "config.yaml", like))  # stable: newest first among equals
     for events_path in candidates:
         try:
             config = _load_yaml(events_path.parent / "config.yaml")
@@ -239,8 +284,27 @@ def measured_rate(runs_dir: str | Path | None) -> tuple[float, str] | None:
         params = count_parameters(str(config.get("model_name_or_path", "")))
         if params is None:
             continue
-        return tokens_per_second * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute, f"measured on this machine (run {events_path.parent.name})"
+        processes = _processes_of(events_path.parent)  # a run on several processes counted all their tokens
+        rate = tokens_per_second / processes * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute
+        return rate, f"measured on this machine (run {events_path.parent.name})", events_path.parent, config
     return None
+
+
+def _processes_of(run_dir: Path) -> int:
+    try:
+        return max(int(json.loads((run_dir / "status.json").read_text(encoding="utf-8")).get("processes") or 1), 1)
+    except (OSError, ValueError, TypeError):
+        return 1
+
+
+def _similarity(config_path: Path, like: RunConfig) -> int:
+    try:
+        other = _load_yaml(config_path)
+    except (OSError, ValueError):
+        return 0
+    score = 4 * (str(other.get("model_name_or_path")) == str(like.model.model_name_or_path))
+    score += 2 * (other.get("per_device_train_batch_size") == like.training.per_device_train_batch_size)
+    return score + (other.get("max_seq_length") == like.model.max_seq_length)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -278,14 +342,20 @@ def estimate_training(
     runs_dir: str | Path | None = None,
     machine: Machine | None = None,
     parameters: ParameterCount | None = None,
+    processes: int = 1,
 ) -> Estimate:
-    """Steps, tokens, time and memory of training `config` on examples of these (untruncated) token lengths."""
+    """Steps, tokens, time and memory of training `config` on examples of these (untruncated) token lengths.
+
+    With `processes` data-parallel processes (one per device) each optimizer step takes a batch per
+    process: fewer steps, about proportionally less time, the same memory per device.
+    """
     t, m = config.training, config.model
     max_length = m.max_seq_length
     kept = [min(n, max_length) for n in train_lengths]
     kept_eval = [min(n, max_length) for n in eval_lengths]
     batch = t.per_device_train_batch_size
-    per_epoch, total_steps = plan_steps(len(kept), batch_size=batch, accumulation=t.gradient_accumulation_steps, epochs=t.num_train_epochs, max_steps=t.max_steps)
+    processes = max(int(processes or 1), 1)
+    per_epoch, total_steps = plan_steps(len(kept), batch_size=batch * processes, accumulation=t.gradient_accumulation_steps, epochs=t.num_train_epochs, max_steps=t.max_steps)
     epochs = total_steps / per_epoch if per_epoch else 0.0
     grouped = t.train_sampling_strategy == "group_by_length"
     epoch_tokens = sum(kept)
@@ -309,11 +379,24 @@ def estimate_training(
     breakdown: dict[str, int] = {}
     source = "unknown model size"
     if parameters is not None:
-        measured = measured_rate(runs_dir) if machine.device == "cpu" else None
+        measured = _measured_run(runs_dir, like=config) if machine.device == "cpu" else None
+        batches = math.ceil(len(kept) / batch) if kept else 0
         if measured:
-            rate, source = measured
+            rate, source, earlier, earlier_config = measured
+            then = _tokens_per_batch(earlier, earlier_config)
+            now = epoch_padded / batches if batches else None
+            if machine.benchmarked and then and now and not 2 / 3 < now / then < 3 / 2:
+                # Another batch shape multiplies matrices at another rate on a CPU: scale by this machine's ratio.
+                hidden = parameters.hidden_size or 768
+                rate *= layer_matmul_flops(now, hidden) / layer_matmul_flops(then, hidden)
+                source += f", scaled from {then:.0f} to {now:.0f} tokens per batch"
+        elif machine.device == "cpu" and machine.benchmarked and batches:
+            shape_rate = layer_matmul_flops(epoch_padded / batches, parameters.hidden_size or 768)
+            rate = shape_rate * CPU_TRAINING_EFFICIENCY
+            source = f"benchmark of this machine at this run's matrix sizes ({shape_rate / 1e9:.0f} GFLOP/s)"
         else:
             rate, source = machine.flops_per_second * BENCHMARK_EFFICIENCY, f"benchmark of this machine ({machine.flops_per_second / 1e9:.0f} GFLOP/s peak)"
+        rate *= processes  # each process trains its share of the batches
         eval_padded = padded_tokens(kept_eval, batch_size=t.per_device_eval_batch_size, group_by_length=True) if kept_eval else 0
         if measured:
             # The measured rate counts real (non-padding) tokens over whole runs, evaluations included.
@@ -330,12 +413,17 @@ def estimate_training(
             )
     else:
         warnings.append(f"The size of '{m.model_name_or_path}' is unknown until it is downloaded, so time and memory are not estimated.")
+    busy = _busy_cpu(machine)
+    if busy and seconds is not None:
+        warnings.append(
+            f"This machine is busy (load {busy[0]:.1f} on {busy[1]} cores): training may take several times longer than estimated."
+        )
     if total_steps and total_steps < 10:
         warnings.append(f"Only {total_steps} optimizer steps: the model may barely move. Add epochs or lower the batch size.")
     return Estimate(
         train_examples=len(kept),
         eval_examples=len(kept_eval),
-        batch_size=batch * t.gradient_accumulation_steps,
+        batch_size=batch * t.gradient_accumulation_steps * processes,
         steps_per_epoch=per_epoch,
         total_steps=total_steps,
         epochs=epochs,
@@ -355,13 +443,25 @@ def estimate_training(
     )
 
 
+def _busy_cpu(machine: Machine) -> tuple[float, int] | None:
+    """(load, cores) when other work already keeps this machine's cores busy: measured times then vary several-fold."""
+    if machine.device != "cpu" or not machine.benchmarked:
+        return None
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    cores = os.cpu_count() or 1
+    return (load, cores) if load > 1.5 * cores else None
+
+
 def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str) -> dict[str, int]:
     extra = config.training.extra_training_args
     half = bool(extra.get("bf16") or extra.get("fp16"))
     h = parameters.hidden_size or 768
     layers = parameters.num_layers or 12
     heads = parameters.num_heads or max(h // 64, 1)
-    per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * (1 if half else 2)
+    per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * (1 if half else FP32_ACTIVATION_FACTOR)
     if extra.get("gradient_checkpointing"):
         activations = per_layer + layers * seq * batch * h * (2 if half else 4)
     else:
