@@ -191,3 +191,17 @@ def test_accelerate_launch_creates_one_run_folder(tmp_path, no_dropout_model, da
     assert status["state"] == COMPLETED and status["processes"] == 2 and status["step"] == 4
     assert result.stdout.count(f"Run {run.id} in ") == 1, "only the main process announces the run"
     assert json.loads((run.eval_dir / "test_results.json").read_text())["test_accuracy"] is not None
+
+
+def test_fsdp_shards_the_model_and_saves_it_whole(tmp_path, no_dropout_model, data_file, one_process_run):
+    """FSDP through the Trainer's own options (docs/distributed.md), here on 2 CPU processes."""
+    fsdp = {"fsdp": True, "fsdp_config": {"transformer_layer_cls_to_wrap": ["BertLayer"]}}
+    run = start_training(RunStore(tmp_path / "runs"), config_for(no_dropout_model, data_file, max_steps=6, eval_strategy="no", extra_training_args=fsdp), processes=2)
+    assert wait_for_end(run, timeout=RUN_TIMEOUT)
+    assert run.status()["state"] == COMPLETED, run.log_path.read_text()[-3000:]
+    import torch
+
+    args = torch.load(run.model_dir / "training_args.bin", weights_only=False)
+    assert args.fsdp and args.world_size == 2
+    assert (run.model_dir / "model.safetensors").stat().st_size == (one_process_run.model_dir / "model.safetensors").stat().st_size, "a full model, not a shard"
+    assert load_predictor(str(run.model_dir)).predict(["the plot was dreadful"])[0].keys() == {"negative", "positive"}
