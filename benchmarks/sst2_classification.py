@@ -185,7 +185,7 @@ def main() -> None:
     gflops_after = matmul_gflops()
     ceiling = max(gflops, gflops_after)
     result = {
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "fp32_matmul_gflops": ceiling},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "fp32_matmul_gflops": ceiling, "fp32_matmul_gflops_start_end": [gflops, gflops_after], "load_average_at_end": os.getloadavg()},
         "data": {"train_rows": len(train), "validation_rows": len(validation)},
         "non_embedding_parameters": n_params,
         "a_recipe_max_length_padding": a,
