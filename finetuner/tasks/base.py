@@ -71,6 +71,13 @@ def in_order(trainer_class):
             # One process: in order. Several: no sampler, so accelerate shards in order and gathers back in order.
             return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
+        def evaluation_loop(self, *args, **kwargs):
+            # Several processes: accelerate evens out the last batch with copies of the first rows, and only
+            # gather_for_metrics drops them again. Seq2SeqTrainer switches to plain `gather`, which keeps them
+            # (6 validation rows came back as 128 on 2 processes); every row must be scored once.
+            self.gather_function = self.accelerator.gather_for_metrics
+            return super().evaluation_loop(*args, **kwargs)
+
     InOrder.__name__ = InOrder.__qualname__ = f"InOrder{trainer_class.__name__}"
     return InOrder
 

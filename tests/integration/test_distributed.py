@@ -205,3 +205,37 @@ def test_fsdp_shards_the_model_and_saves_it_whole(tmp_path, no_dropout_model, da
     assert args.fsdp and args.world_size == 2
     assert (run.model_dir / "model.safetensors").stat().st_size == (one_process_run.model_dir / "model.safetensors").stat().st_size, "a full model, not a shard"
     assert load_predictor(str(run.model_dir)).predict(["the plot was dreadful"])[0].keys() == {"negative", "positive"}
+
+
+def _other_task(task: str, folder: Path) -> RunConfig:
+    """A tiny model and data for each task besides text classification (as their own integration tests build them)."""
+    from support import build_tiny_model
+    from task_fixtures import build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
+
+    common = {"per_device_train_batch_size": 8, "max_steps": 4, "eval_strategy": "epoch", "logging_steps": 2, "warmup_steps": 0, "learning_rate": 5e-3}
+    if task == "token-classification":
+        records = make_ner_records(80)
+        model = build_tiny_model(folder / "model", [" ".join(r["tokens"]) for r in records])
+        values = {"train_file": str(write_jsonl(folder / "ner.jsonl", records)), "max_seq_length": 32}
+    elif task == "causal-lm":
+        from finetuner.tasks.causal_lm import GENERAL_TEXT
+
+        records = make_instruction_records(64)
+        model = build_tiny_causal_lm(folder / "model", [r["instruction"] + " " + r["output"] for r in records] + GENERAL_TEXT.read_text().splitlines())
+        values = {"train_file": str(write_jsonl(folder / "data.jsonl", records)), "max_seq_length": 64, "generation_max_new_tokens": 6, "generation_num_samples": 4, "use_lora": True}
+    else:
+        records = make_summary_records(64)
+        model = build_tiny_t5(folder / "model", [r["document"] for r in records] + ["summarize :"])
+        values = {"train_file": str(write_jsonl(folder / "docs.jsonl", records)), "max_seq_length": 48, "max_target_length": 12, "generation_max_new_tokens": 8, "source_prefix": "summarize: "}
+    return RunConfig.from_dict({"task": task, "model_name_or_path": str(model), **common, **values})
+
+
+@pytest.mark.parametrize("task", ["token-classification", "causal-lm", "seq2seq"])
+def test_every_task_trains_on_two_processes(task, tmp_path):
+    run = start_training(RunStore(tmp_path / "runs"), _other_task(task, tmp_path), processes=2)
+    assert wait_for_end(run, timeout=RUN_TIMEOUT)
+    status = run.status()
+    assert status["state"] == COMPLETED and status["processes"] == 2, run.log_path.read_text()[-3000:]
+    kinds = collections.Counter(e["type"] for e in run.events())
+    assert kinds["train_begin"] == 1 and kinds["status"] == 2 and kinds["eval"] >= 1
+    assert run.metrics("validation") and (run.model_dir / "config.json").is_file()
