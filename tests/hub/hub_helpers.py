@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
-# A token that must never be written anywhere: searched for in every file and log after a push.
-CANARY = "hf_CANARYc4n4ryT0kenNeverWrittenAnywhere42"
+# A fake token that must never be written anywhere: searched for in every file and log after a push.
+# Built from parts so that secret scanners do not mistake this test constant for a real token.
+CANARY = "hf_" + "CANARYc4n4ryT0ken" + "NeverWrittenAnywhere42"
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
