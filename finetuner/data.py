@@ -321,8 +321,9 @@ def _is_int(value: str) -> bool:
     return True
 
 
-def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int) -> list[str]:
-    """Carve validation (and test) out of train when the data has none, stratified by label and seeded."""
+def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int, *, stratify: bool = True) -> list[str]:
+    """Carve validation (and test) out of train when the data has none, seeded; stratified by `label`
+    for classification, a plain shuffle for tasks whose rows have no single label."""
     from sklearn.model_selection import train_test_split  # noqa: PLC0415
 
     wanted = [("validation", config.validation_split_ratio), ("test", config.test_split_ratio)]
@@ -341,9 +342,11 @@ def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: in
     total = len(train)
     for role, ratio in missing:
         size = max(1, round(total * ratio))
-        counts = train["label"].value_counts()
-        stratify = train["label"] if counts.min() >= 2 and size >= len(counts) else None
-        train, held_out = train_test_split(train, test_size=size, random_state=seed, stratify=stratify)
+        strata = None
+        if stratify:
+            counts = train["label"].value_counts()
+            strata = train["label"] if counts.min() >= 2 and size >= len(counts) else None
+        train, held_out = train_test_split(train, test_size=size, random_state=seed, stratify=strata)
         frames[role] = held_out.reset_index(drop=True)
         created.append(role)
     frames["train"] = train.reset_index(drop=True)
@@ -470,31 +473,6 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray"
 
 
-def _split_randomly(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int) -> list[str]:
-    """Hold out validation (and test) rows from train when the data has none: seeded, not stratified."""
-    wanted = [("validation", config.validation_split_ratio), ("test", config.test_split_ratio)]
-    if "validation" not in frames and config.validation_split_ratio == 0:
-        raise DataError("There is no validation data: give a validation file or set validation_split_ratio above 0.")
-    missing = [(role, ratio) for role, ratio in wanted if role not in frames and ratio > 0]
-    if not missing:
-        return []
-    train = frames["train"]
-    if len(train) < MIN_ROWS_TO_SPLIT:
-        raise DataError(
-            f"The training data has only {len(train)} rows: too few to hold out validation/test rows "
-            f"(at least {MIN_ROWS_TO_SPLIT} needed). Add rows or give validation and test files."
-        )
-    order = train.sample(frac=1.0, random_state=seed).index
-    start, created = 0, []
-    for role, ratio in missing:
-        size = max(1, round(len(train) * ratio))
-        frames[role] = train.loc[order[start : start + size]].reset_index(drop=True)
-        start += size
-        created.append(role)
-    frames["train"] = train.loc[order[start:]].reset_index(drop=True)
-    return created
-
-
 def _json_fingerprint(frames: dict[str, pd.DataFrame], extra: Any = None) -> str:
     digest = hashlib.sha256(json.dumps(extra, default=str).encode())
     for role in sorted(frames):
@@ -520,7 +498,7 @@ def _duplicates_and_overlap(frames: dict[str, pd.DataFrame], keys: dict[str, pd.
 
 
 def _finish(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int) -> list[str]:
-    created = _split_randomly(frames, config, seed)
+    created = _split_missing(frames, config, seed, stratify=False)
     frames.update(_limit(frames, config))
     for role, frame in frames.items():
         if frame.empty:
