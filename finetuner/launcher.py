@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -26,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, FAILED, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
+from .runs import ACTIVE_STATES, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -133,23 +134,39 @@ def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
 
 
 def can_retry_with_smaller_batch(run: Run) -> bool:
-    """True for a run that failed for lack of memory (the studio shows the retry button then)."""
+    """True for a run that failed for lack of memory, or whose process was killed from outside in a way the
+    kernel's out-of-memory killer kills (SIGKILL, or an unknown end): the studio shows the retry button then."""
     status = run.status()
-    return status.get("state") == FAILED and bool(status.get("out_of_memory"))
+    if status.get("state") == FAILED:
+        return bool(status.get("out_of_memory"))
+    return status.get("state") == INTERRUPTED and status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs this process may use (0 without any). Imports no torch."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
 def available_devices() -> int:
     """GPUs on this machine (1 without any): the natural number of training processes. Imports no torch."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return max(len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]), 1)
-    if not shutil.which("nvidia-smi"):
-        return 1
+    return max(gpu_count(), 1)
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
     try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 1
-    return max(sum(1 for line in out.splitlines() if line.startswith("GPU ")), 1)
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def launch_command(run_dir: str | Path, *, processes: int = 1, resume: bool = False, launcher: str = "torchrun", accelerate_config: str | None = None) -> list[str]:
@@ -241,6 +258,7 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
         env["FINETUNER_ALIVE_HELD"] = "1"  # torchrun/accelerate keep the fd; their children close it
         for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
             env.pop(name, None)  # the launcher's own, if it runs inside a distributed job
+    log_offset = run.log_path.stat().st_size if run.log_path.is_file() else 0
     if token:
         env["HF_TOKEN"] = token
     else:
@@ -261,8 +279,45 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
             start_new_session=True,  # survives the app's own shutdown and Ctrl-C
         )
     os.close(alive_fd)  # the child's copy keeps the lock
-    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, accelerate_config=accelerate_config, command=command_text(command))
+    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, accelerate_config=accelerate_config, command=command_text(command), exit_code=None, exit_signal=None)
+    threading.Thread(target=watch_exit, args=(run, process, log_offset), name=f"watch-{run.id}", daemon=True).start()
     return process
+
+
+# torchrun's report of a worker killed by a signal: "traceback : Signal 9 (SIGKILL) received by PID 1234"
+_WORKER_SIGNAL = re.compile(r"Signal (\d+) \((SIG[A-Z0-9]+)\) received by PID")
+
+
+def watch_exit(run: Run, process: subprocess.Popen, log_offset: int = 0) -> None:
+    """Wait for a launched process and record how it ended, when it ended without saying so itself.
+
+    A process killed from outside cannot write its status: the kernel's out-of-memory killer sends
+    SIGKILL, which no handler sees. The run then shows as interrupted (its `.alive` lock is free); this
+    adds `exit_code` and `exit_signal` to its status, so the page can say what most likely happened. Under
+    torchrun the killed process is a worker: torchrun ends the others, exits 1 and names the signal in
+    train.log. Nothing is written when the run recorded its own end, or was launched again meanwhile.
+    """
+    code = process.wait()
+    status = run.raw_status()
+    if status.get("launcher_pid") != process.pid or status.get("state") not in ACTIVE_STATES:
+        return
+    name = None
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+    else:
+        try:
+            with open(run.log_path, "rb") as handle:
+                handle.seek(log_offset)
+                tail = handle.read()[-65536:].decode("utf-8", "replace")
+        except OSError:
+            tail = ""
+        found = _WORKER_SIGNAL.findall(tail)
+        if found:
+            name = found[0][1]
+    run.update_status(exit_code=code, exit_signal=name)
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -115,7 +115,7 @@ class Run:
         """The stored status, with an active run whose process is gone reported as interrupted."""
         status = self.raw_status()
         if status.get("state") in ACTIVE_STATES and not self.is_alive():
-            status = {**status, "state": INTERRUPTED, "message": "The training process ended without finishing; resume to continue."}
+            status = {**status, "state": INTERRUPTED, "message": interrupted_message(status)}
         return status
 
     @property
@@ -168,6 +168,33 @@ class Run:
         """Final metrics of a split (`eval_results.json` / `test_results.json`), Trainer-style keys."""
         name = "test_results.json" if split == "test" else "eval_results.json"
         return read_json(self.eval_dir / name, default={}) or {}
+
+
+def interrupted_message(status: dict[str, Any]) -> str:
+    """What most likely ended a run whose process died without recording its end, and what to do.
+
+    Such a process was killed from outside: the kernel's out-of-memory killer sends SIGKILL when the
+    machine runs out of memory, which no handler can see. The launcher records the signal when it saw the
+    process end (`exit_signal`, `exit_code`: `finetuner.launcher.watch_exit`); otherwise the cause is unknown.
+    """
+    from .train import OOM_ADVICE  # noqa: PLC0415 - light; train imports this module
+
+    advice = OOM_ADVICE.removeprefix("Out of memory. ")
+    name, code = status.get("exit_signal"), status.get("exit_code")
+    if name == "SIGKILL":
+        return (
+            "The training process was killed (SIGKILL) before it finished. That is most often the kernel's out-of-memory "
+            f"killer: the machine ran out of memory. Press Resume (or `python -m finetuner resume RUN`) to resume from the last checkpoint. To use less memory: {advice}"
+        )
+    if name:
+        return f"The training process was ended by {name} before it finished; resume to continue from the last checkpoint."
+    if code not in (None, 0, 1):
+        return f"The training process exited with code {code} without finishing (see train.log); resume to continue from the last checkpoint."
+    return (
+        "The training process ended without finishing: it was killed from outside (possibly by the kernel's out-of-memory killer, "
+        "when the machine runs out of memory) or the machine restarted; resume to continue from the last checkpoint. "
+        f"If it ran out of memory: {advice}"
+    )
 
 
 def read_events(path: Path, offset: int = 0) -> Iterator[dict[str, Any]]:

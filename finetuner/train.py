@@ -30,7 +30,7 @@ OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
     "effective batch, a shorter max_seq_length, extra_training_args {gradient_checkpointing: true}, or LoRA "
     "(use_lora, causal LM) to train far fewer weights. Or retry with auto_find_batch_size: it halves the batch "
-    "until a step fits (the studio's 'Retry with a batch size that fits', or `python -m finetuner resume RUN --auto_find_batch_size`)."
+    "until a step fits (the studio's 'Retry with a smaller batch', or `python -m finetuner resume RUN --auto_find_batch_size`)."
 )
 QUEUE_POLL_SECONDS = 1.0  # several processes: how often the main process retries the queue lock
 
