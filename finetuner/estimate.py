@@ -14,7 +14,12 @@ The arithmetic (nanoGPT style, numbers in the comments):
   training efficiency of 0.9. The shape matters on a CPU: a 2-core machine multiplies 256-row matrices
   at about a third of the rate of 4096-row ones, so small batches train fewer tokens per second.
   Plus a fixed start-up of 15 s (launch to first step 7-12 s, the first step's warm-up ~3 s, final
-  evaluation and save). Several processes split the steps between them.
+  evaluation and save). Several processes split the steps between them: on GPUs (one each) that divides
+  the time; on a CPU they share the same cores (torchrun gives each one thread), so the time stays about
+  that of one process while every process holds its own copy of the model in the same memory.
+* LoRA (`trainable_parameters` below the total): the frozen weights get no gradients, so a token costs
+  4 FLOPs per frozen parameter (forward 2, the backward pass to the activations 2) instead of 6, and
+  gradients and AdamW moments are kept for the adapters only.
 * memory = weights, gradients and the two AdamW moments (4 + 4 + 8 = 16 bytes per parameter in
   fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, Korthikanti et al. 2022;
   x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels) + the
@@ -343,11 +348,14 @@ def estimate_training(
     machine: Machine | None = None,
     parameters: ParameterCount | None = None,
     processes: int = 1,
+    trainable_parameters: int | None = None,
 ) -> Estimate:
     """Steps, tokens, time and memory of training `config` on examples of these (untruncated) token lengths.
 
-    With `processes` data-parallel processes (one per device) each optimizer step takes a batch per
-    process: fewer steps, about proportionally less time, the same memory per device.
+    With `processes` data-parallel processes each optimizer step takes a batch per process: fewer steps.
+    On GPUs (one per process) about proportionally less time and the same memory per device; on a CPU the
+    processes share the cores and the memory, so about the same time and `processes` times the memory.
+    `trainable_parameters` (LoRA: the adapters' count) makes the backward pass and the optimizer cheaper.
     """
     t, m = config.training, config.model
     max_length = m.max_seq_length
@@ -396,15 +404,21 @@ def estimate_training(
             source = f"benchmark of this machine at this run's matrix sizes ({shape_rate / 1e9:.0f} GFLOP/s)"
         else:
             rate, source = machine.flops_per_second * BENCHMARK_EFFICIENCY, f"benchmark of this machine ({machine.flops_per_second / 1e9:.0f} GFLOP/s peak)"
-        rate *= processes  # each process trains its share of the batches
+        if machine.device != "cpu":
+            rate *= processes  # each process trains its share of the batches on its own device
+        # A frozen weight (LoRA) needs no weight gradient: 2 of the 6 FLOPs per parameter and token are saved.
+        frozen = 1 - min(trainable_parameters, parameters.total) / parameters.total if trainable_parameters is not None and parameters.total else 0.0
+        train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN - 2 * frozen
         eval_padded = padded_tokens(kept_eval, batch_size=t.per_device_eval_batch_size, group_by_length=True) if kept_eval else 0
         if measured:
             # The measured rate counts real (non-padding) tokens over whole runs, evaluations included.
-            flops = TRAIN_FLOPS_PER_PARAM_TOKEN * parameters.compute * train_tokens + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * 2
+            flops = train_flops * parameters.compute * train_tokens + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * 2
         else:
-            flops = TRAIN_FLOPS_PER_PARAM_TOKEN * parameters.compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * (evaluations + 2)
+            flops = train_flops * parameters.compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * (evaluations + 2)
         seconds = STARTUP_SECONDS + parameters.total * 4 / 200e6 + flops / rate
-        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device)
+        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device, trainable=trainable_parameters)
+        if machine.device == "cpu" and processes > 1:
+            breakdown["other processes"] = (processes - 1) * sum(breakdown.values())  # each holds its own copy, in the same memory
         memory = sum(breakdown.values())
         if machine.memory_bytes and memory > 0.8 * machine.memory_bytes:
             warnings.append(
@@ -413,6 +427,12 @@ def estimate_training(
             )
     else:
         warnings.append(f"The size of '{m.model_name_or_path}' is unknown until it is downloaded, so time and memory are not estimated.")
+    if machine.device == "cpu" and processes > 1:
+        warnings.append(
+            f"{processes} processes on a CPU share its cores (torchrun gives each one thread): they train about as fast as one "
+            "process, exchange gradients at every step and each holds its own copy of the model. Several processes pay off "
+            "with one GPU each."
+        )
     busy = _busy_cpu(machine)
     if busy and seconds is not None:
         warnings.append(
@@ -455,7 +475,7 @@ def _busy_cpu(machine: Machine) -> tuple[float, int] | None:
     return (load, cores) if load > 1.5 * cores else None
 
 
-def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str) -> dict[str, int]:
+def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str, trainable: int | None = None) -> dict[str, int]:
     extra = config.training.extra_training_args
     half = bool(extra.get("bf16") or extra.get("fp16"))
     h = parameters.hidden_size or 768
@@ -466,10 +486,11 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
         activations = per_layer + layers * seq * batch * h * (2 if half else 4)
     else:
         activations = layers * per_layer
+    trained = parameters.total if trainable is None else trainable  # LoRA: gradients and AdamW moments for the adapters only
     return {
         "weights": parameters.total * 4,
-        "gradients": parameters.total * 4,
-        "optimizer": parameters.total * 8,
+        "gradients": trained * 4,
+        "optimizer": trained * 8,
         "activations": int(activations),
         "runtime": GPU_CONTEXT_BYTES if device == "cuda" else PROCESS_OVERHEAD_BYTES,
     }

@@ -18,15 +18,37 @@ def config(**values) -> RunConfig:
     return RunConfig.from_dict({"train_file": "x.csv", **values})
 
 
+GPUS = Machine("cuda", "GPU", 80 * 2**30, 20e12)
+FIXED = 15 + PARAMS.total * 4 / 200e6  # start-up and loading the weights
+
+
 def test_several_processes_split_the_steps_not_the_memory():
+    lengths = [64] * 512
+    one = estimate_training(config(per_device_train_batch_size=16), train_lengths=lengths, machine=GPUS, parameters=PARAMS)
+    two = estimate_training(config(per_device_train_batch_size=16), train_lengths=lengths, machine=GPUS, parameters=PARAMS, processes=2)
+    assert (one.total_steps, two.total_steps) == (96, 48)
+    assert (one.batch_size, two.batch_size) == (16, 32), "the effective batch counts every process"
+    assert two.memory_bytes == one.memory_bytes, "memory is per device"
+    compute_one, compute_two = one.seconds - FIXED, two.seconds - FIXED
+    assert compute_two == pytest.approx(compute_one / 2, rel=0.05)
+
+
+def test_processes_on_a_cpu_share_its_cores_and_memory():
     lengths = [64] * 512
     one = estimate_training(config(per_device_train_batch_size=16), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
     two = estimate_training(config(per_device_train_batch_size=16), train_lengths=lengths, machine=MACHINE, parameters=PARAMS, processes=2)
     assert (one.total_steps, two.total_steps) == (96, 48)
-    assert (one.batch_size, two.batch_size) == (16, 32), "the effective batch counts every process"
-    assert two.memory_bytes == one.memory_bytes, "memory is per device"
-    compute_one, compute_two = one.seconds - 15, two.seconds - 15
-    assert compute_two == pytest.approx(compute_one / 2, rel=0.05)
+    assert two.seconds == pytest.approx(one.seconds, rel=0.05), "the same cores do the same work"
+    assert two.memory_bytes == 2 * one.memory_bytes and two.memory_breakdown["other processes"] == one.memory_bytes
+    assert any("share its cores" in w for w in two.warnings) and not any("share its cores" in w for w in one.warnings)
+
+
+def test_lora_trains_fewer_weights():
+    lengths = [64] * 512
+    full = estimate_training(config(per_device_train_batch_size=16), train_lengths=lengths, machine=GPUS, parameters=PARAMS)
+    lora = estimate_training(config(per_device_train_batch_size=16), train_lengths=lengths, machine=GPUS, parameters=PARAMS, trainable_parameters=PARAMS.total // 100)
+    assert lora.memory_breakdown["optimizer"] == 8 * (PARAMS.total // 100) and lora.memory_breakdown["weights"] == full.memory_breakdown["weights"]
+    assert (lora.seconds - FIXED) == pytest.approx((full.seconds - FIXED) * (6 - 2 * 0.99) / 6, rel=0.02), "no weight gradients for frozen weights"
 
 
 def write_run(root, name, *, batch, length, tokens_per_second, processes=1, model=None):
