@@ -39,10 +39,13 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from finetuner.ui.studio import build_studio, launch_options
 
-    if args.share:
-        # A share link reaches people other than the server's owner: the Hub tab then uses each visitor's
-        # own token, never the server's HF_TOKEN (unless FINETUNER_ALLOW_SERVER_TOKEN=1), and lists only their runs.
-        os.environ["FINETUNER_SHARED"] = "1"
+    if args.share or args.auth:
+        # A share link or --auth logins: the page is for other people. Each visitor then sees and uses only the
+        # runs they started, gives data as uploads or Hub ids (no server paths), and pushes with their own token,
+        # never the server's HF_TOKEN (unless FINETUNER_ALLOW_SERVER_TOKEN=1). FINETUNER_SHARED=0 opts out.
+        os.environ.setdefault("FINETUNER_SHARED", "1")
+        if args.share and not args.auth:
+            print("Shared studio without --auth: runs belong to whoever starts them, and visitors without a login can start runs only through the API with their Hugging Face token. Add --auth USER:PASSWORD (one per person) so they can train from the page.")
     demo = build_studio(args.runs_dir)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth_pairs(args.auth), **launch_options())
 

@@ -81,6 +81,7 @@ class CardOptions:
     dataset_id: str | None = None  # Hub dataset id of the training data when it was a local file
     tags: list[str] = field(default_factory=list)
     example_texts: list[str] | None = None  # for the usage snippet and the demo Space
+    adapter: bool = False  # a LoRA run pushed as its adapter (library_name: peft), not as merged weights
 
 
 @dataclass
@@ -108,6 +109,8 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     facts = _RunFacts.read(run)
     config = facts.config
     base_model = options.base_model or hub_base_model(config.model.model_name_or_path)
+    if options.adapter:
+        adapter_base_model(run, options)  # raises when there is no adapter, or its base is not on the Hub
     dataset_id = options.dataset_id or config.data.dataset_name
     model_name = (options.repo_id or run.id).split("/")[-1]
     license_ = options.license or (BUNDLED_MODEL_LICENSE if base_model == BUNDLED_MODEL_ID else None)
@@ -140,9 +143,9 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
         datasets=[dataset_id] if dataset_id else None,
         language=language,
         license=license_,
-        library_name="transformers",
+        library_name="peft" if options.adapter else "transformers",
         pipeline_tag=pipeline_tag,
-        tags=_unique([pipeline_tag, "finetuner", *(["lora"] if facts.lora else []), *options.tags]),
+        tags=_unique([pipeline_tag, "finetuner", *(["lora"] if facts.lora else []), *(["peft"] if options.adapter else []), *options.tags]),
         metrics=_unique([r.metric_type for r in eval_results]) or None,
         eval_results=eval_results or None,
     )
@@ -159,6 +162,30 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     body = _Body(facts, options, base_model=base_model, dataset_label=dataset_label, dataset_id=dataset_id, split=split, metrics=metrics, examples=examples, images=rendered_images).render()
     card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
     return CardBundle(text=str(card), images=rendered_images, metadata=card.data.to_dict(), example_texts=examples)
+
+
+ADAPTER_DIR = "adapter"  # <run>/adapter/: a LoRA run's adapters and tokenizer (tasks/causal_lm.py save_model)
+
+
+def adapter_dir(run: Run) -> Path | None:
+    """The run's saved LoRA adapter folder, or None when it was not trained with LoRA."""
+    folder = run.path / ADAPTER_DIR
+    return folder if (folder / "adapter_config.json").is_file() else None
+
+
+def adapter_base_model(run: Run, options: CardOptions | None = None) -> str:
+    """The Hub id an adapter is loaded on top of. An adapter is useless without its base, so a base that
+    is only a local folder (unknown on the Hub) is an error that says what to do."""
+    if adapter_dir(run) is None:
+        raise RunError(f"Run {run.id} was not trained with LoRA (it has no adapter/ folder), so there is no adapter to push: push the full model.")
+    model = run.config().model.model_name_or_path
+    base = (options.base_model if options else None) or hub_base_model(model)
+    if not base:
+        raise RunError(
+            f"An adapter is loaded on top of its base model, which must be on the Hub, but run {run.id} started from the local folder "
+            f"'{Path(model).name}'. Give the base model's Hub id (--base_model, or 'Base model on the Hub' in the studio), or push the merged model."
+        )
+    return base
 
 
 def hub_base_model(model_name_or_path: str) -> str | None:
@@ -322,8 +349,15 @@ class _Body:
         lines = [f"# {_md(self.repo_id.split('/')[-1])}", ""]
         if self.o.description:
             lines += [self.o.description.strip(), ""]
-        lora = " with LoRA (the adapter is merged into these weights)" if f.lora else ""
-        lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
+        if self.o.adapter:
+            m = f.config.model
+            lines.append(
+                f"This repository holds LoRA adapters (rank {m.lora_r}, alpha {m.lora_alpha}) for {base}: loaded on top of that base model "
+                f"with [peft](https://huggingface.co/docs/peft), it {phrase}. It was trained on {data}. Only the adapters are here, not the base model's weights."
+            )
+        else:
+            lora = " with LoRA (the adapter is merged into these weights)" if f.lora else ""
+            lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
         if self.metrics:
             shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
             summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
@@ -344,6 +378,8 @@ class _Body:
     def usage(self) -> str:
         tag = self.f.pipeline_tag
         example = self.examples[0] if self.examples else PLACEHOLDER_EXAMPLES.get(tag, "")
+        if self.o.adapter:
+            return self.adapter_usage(example)
         model = f'model="{self.repo_id}"'
         if tag == "token-classification":
             code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="simple")', f"print(tagger({example!r}))"]
@@ -366,6 +402,26 @@ class _Body:
             ]
         return "\n".join(
             ["## How to use", "", "```python", "from transformers import pipeline", "", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `pipeline`."]
+        )
+
+    def adapter_usage(self, example: str) -> str:
+        """Load the base model from the Hub with the adapters on top (peft reads the base id from adapter_config.json)."""
+        code = [
+            "from peft import AutoPeftModelForCausalLM",
+            "from transformers import AutoTokenizer",
+            "",
+            f'model = AutoPeftModelForCausalLM.from_pretrained("{self.repo_id}")  # downloads the base model {self.base_model} too',
+            f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
+            f'messages = [{{"role": "user", "content": {example!r}}}]',
+            'inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)',
+            "outputs = model.generate(**inputs, max_new_tokens=128)",
+            'print(tokenizer.decode(outputs[0][inputs["input_ids"].shape[-1]:], skip_special_tokens=True))',
+            "",
+            "# or merge the adapters into the base weights once, for faster inference without peft:",
+            "merged = model.merge_and_unload()",
+        ]
+        return "\n".join(
+            ["## How to use", "", "Install `peft` and `transformers`, then:", "", "```python", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `from_pretrained`."]
         )
 
     def intended_uses(self) -> str:
@@ -462,7 +518,7 @@ class _Body:
             "## Training procedure",
             "",
             "Fine-tuned with the Hugging Face `Trainer`: "
-            + ("LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else "a new classification head on the pretrained encoder, all weights trained. " if f.pipeline_tag in ("text-classification", "token-classification") else "all weights of the pretrained model trained. ")
+            + ("LoRA adapters were trained on the frozen base model; this repository holds the adapters only. " if f.lora and self.o.adapter else "LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else "a new classification head on the pretrained encoder, all weights trained. " if f.pipeline_tag in ("text-classification", "token-classification") else "all weights of the pretrained model trained. ")
             + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if t.eval_strategy != "no" else ""),
         ]
         if done:

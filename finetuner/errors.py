@@ -78,3 +78,12 @@ class HubCardError(HubError, ValueError):
 
 class HubUnreachableError(HubError, ConnectionError):
     """The Hub could not be reached (network, proxy, offline mode) or is temporarily failing."""
+
+
+# Shared studio (a Space, a share link, an --auth page): what one visitor may not do.
+class RunNotYoursError(RunError, PermissionError):
+    """On a shared studio: the run was started by someone else (or does not exist)."""
+
+
+class LocationNotAllowedError(ConfigError, PermissionError):
+    """On a shared studio: a server file path was given as a dataset or model location."""

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from .card import PLACEHOLDER_EXAMPLES, CardOptions, build_card, public_config
+from .card import PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, hub_base_model, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -59,6 +59,8 @@ HUB_RECORD = "hub.json"
 # Files of a saved model that are not pushed: training_args.bin is a pickle of the training arguments
 # (not needed to use the model, and not something to make others unpickle).
 SKIPPED_MODEL_FILES = {"training_args.bin"}
+# Files of a saved adapter folder that are not pushed: peft's own placeholder card (the run's card replaces it).
+SKIPPED_ADAPTER_FILES = {"README.md", "training_args.bin"}
 # Keys of tokenizer_config.json that describe how it was loaded here, not the tokenizer itself.
 LOCAL_TOKENIZER_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir")
 DEFAULT_SPACE_HARDWARE = "cpu-basic"
@@ -120,8 +122,8 @@ def on_spaces() -> bool:
 
 def shared_mode() -> bool:
     """Is this studio reachable by people other than its owner? On a Space, or when app.py was started
-    with --share (it sets FINETUNER_SHARED=1). Then each visitor uses their own token and sees only
-    the runs they started (`RunStore.list(owner=...)` with `session_owner`)."""
+    with --share or --auth (it sets FINETUNER_SHARED=1). Then each visitor uses their own token and sees
+    only the runs they started, and gives data and models as uploads or Hub ids (`finetuner.access`)."""
     return on_spaces() or os.environ.get("FINETUNER_SHARED", "").lower() in ("1", "true", "yes")
 
 
@@ -277,23 +279,31 @@ def push_run(
     endpoint: str | None = None,
     allow_environment: bool = True,
     progress: Callable[[str], None] | None = None,
+    adapter: bool = False,
 ) -> PushResult:
     """Push a completed run's model, tokenizer, card, plots, training config and metrics to a model repo.
 
     The repo is created if needed (private unless `private=False`; an existing repo keeps its visibility,
     and a warning says so). One commit, whose message names the run. Returns where it went.
+
+    `adapter=True` (a causal-LM run trained with LoRA) pushes its LoRA adapters (`adapter/`:
+    adapter_config.json, adapter_model.safetensors, tokenizer) instead of the merged weights, with a card
+    for peft (`library_name: peft`, `base_model`); the base model must be a Hub id (`card_options.base_model`
+    when training started from a local copy).
     """
     say = progress or (lambda message: None)
     if run.state != COMPLETED or not run.model_dir.is_dir():
         raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model to push.")
+    if adapter:
+        adapter_base_model(run, card_options)  # before the token check: a run without an adapter fails at once
     say("Checking the token.")
     user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
     say("Writing the model card.")
-    options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id})
+    options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     bundle = build_card(run, options)
-    operations, files = _run_operations(run, bundle)
+    operations, files = _run_operations(run, bundle, adapter_base=adapter_base_model(run, options) if adapter else None)
     warnings: list[str] = []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
         say(f"Creating {repo_id}.")
@@ -305,20 +315,21 @@ def push_run(
         commit = api.create_commit(
             repo_id,
             operations,
-            commit_message=commit_message or f"Upload model from finetuner run {run.id}",
+            commit_message=commit_message or f"Upload {'LoRA adapter' if adapter else 'model'} from finetuner run {run.id}",
             commit_description=_commit_description(run),
             token=token,
         )
     url = _repo_url(api.endpoint, repo_id)
     result = PushResult(repo_id=repo_id, url=url, commit_url=commit.commit_url, commit_oid=commit.oid, private=bool(info.private), files=files, warnings=warnings)
-    _record(run, "model", {"repo_id": repo_id, "url": url, "commit_url": commit.commit_url, "commit": commit.oid, "private": result.private, "pushed_at": time.time(), "pushed_by": user.name})
-    run.append_event("push", repo_id=repo_id, url=url, commit=commit.oid)
+    _record(run, "model", {"repo_id": repo_id, "url": url, "commit_url": commit.commit_url, "commit": commit.oid, "private": result.private, "pushed_at": time.time(), "pushed_by": user.name, "adapter": adapter})
+    run.append_event("push", repo_id=repo_id, url=url, commit=commit.oid, adapter=adapter)
     say(f"Pushed to {url}.")
     return result
 
 
-def _run_operations(run: Run, bundle) -> tuple[list, list[str]]:
-    """What a pushed run holds: model + tokenizer files, README.md with images, training config and metrics."""
+def _run_operations(run: Run, bundle, *, adapter_base: str | None = None) -> tuple[list, list[str]]:
+    """What a pushed run holds: model + tokenizer files, README.md with images, training config and metrics.
+    With `adapter_base` (the adapter's Hub base model): the adapter folder's files instead of the model's."""
     from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
 
     operations: list = []
@@ -327,11 +338,15 @@ def _run_operations(run: Run, bundle) -> tuple[list, list[str]]:
         source = str(content) if isinstance(content, Path) else content
         operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=source))
 
-    for path in sorted(run.model_dir.iterdir()):
-        if not path.is_file() or path.name in SKIPPED_MODEL_FILES or path.name.startswith("."):
+    folder = adapter_dir(run) if adapter_base else run.model_dir
+    skipped = SKIPPED_ADAPTER_FILES if adapter_base else SKIPPED_MODEL_FILES
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name in skipped or path.name.startswith("."):
             continue
         if path.name == "tokenizer_config.json":
             add(path.name, _clean_tokenizer_config(path))
+        elif path.name == "adapter_config.json":
+            add(path.name, _hub_adapter_config(path, adapter_base))
         else:
             add(path.name, path)
     add("README.md", bundle.text.encode("utf-8"))
@@ -362,6 +377,14 @@ def _clean_tokenizer_config(path: Path) -> bytes:
     return (json.dumps(values, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _hub_adapter_config(path: Path, base_model: str) -> bytes:
+    """adapter_config.json naming the base model by its Hub id (peft loads the base from there), never a
+    folder of this machine."""
+    values = json.loads(path.read_text(encoding="utf-8"))
+    values["base_model_name_or_path"] = base_model
+    return (json.dumps(values, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 def _commit_description(run: Run) -> str:
     metrics = run.status().get("metrics") or {}
     shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
@@ -385,8 +408,13 @@ class PushWhenFinished:
     events ('push' or 'push_failed' with the message) and `hub.json`.
     """
 
-    def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None):
+    def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
+        if adapter and not run.config().model.use_lora:
+            raise RunError(f"Run {run.id} does not train with LoRA, so it will have no adapter to push: push the full model.")
+        if adapter and not ((card_options and card_options.base_model) or hub_base_model(run.config().model.model_name_or_path)):
+            raise RunError(f"An adapter is loaded on top of its base model, which must be on the Hub: give the Hub id of run {run.id}'s base model, or push the merged model.")
         self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+        self.adapter = adapter
         self._token = _require_token(token, allow_environment)
         self.run, self.private, self.card_options, self.endpoint, self.timeout = run, private, card_options, endpoint, timeout
         self.result: PushResult | None = None
@@ -406,7 +434,7 @@ class PushWhenFinished:
             if self.run.state != COMPLETED:
                 self.run.append_event("message", text=f"Not pushed to {self.repo_id}: the run {self.run.state}.")
                 return
-            self.result = push_run(self.run, self.repo_id, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False)
+            self.result = push_run(self.run, self.repo_id, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False, adapter=self.adapter)
         except FinetunerError as error:
             self.error = str(error)
             self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
@@ -450,7 +478,7 @@ def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bo
     return text
 
 
-def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, pipeline_tag: str = "text-classification", hardware: str = DEFAULT_SPACE_HARDWARE) -> dict[str, bytes]:
+def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, pipeline_tag: str = "text-classification", hardware: str = DEFAULT_SPACE_HARDWARE, peft: bool = False) -> dict[str, bytes]:
     """app.py, requirements.txt and README.md (Space metadata) of a demo Space for a model repo."""
     import gradio  # noqa: PLC0415 - only for its version
 
@@ -476,7 +504,8 @@ def demo_space_files(model_id: str, *, title: str | None = None, examples: list[
         f"# {title}\n\nTry [{model_id}](https://huggingface.co/{model_id}): type a text and see what the model makes of it.\n\n"
         "This Space was created by finetuner. If the model is private, add a read token as the secret `HF_TOKEN` in this Space's settings.\n"
     )
-    requirements = "\n".join(f"{dist}=={_installed_version(dist)}" for dist in ("transformers", "torch")) + "\n"
+    # An adapter repo (library_name: peft): transformers' pipeline loads its base model and the adapters with peft.
+    requirements = "\n".join(f"{dist}=={_installed_version(dist)}" for dist in ("transformers", "torch", *(["peft"] if peft else []))) + "\n"
     return {
         "app.py": render_demo_app(model_id, title=title, examples=examples or [], pairs=pairs, pipeline_tag=pipeline_tag).encode("utf-8"),
         "requirements.txt": requirements.encode("utf-8"),
@@ -525,7 +554,8 @@ def deploy_demo_space(
             examples = None
     private = bool(model.private) if private is None else private
     placeholders = set(PLACEHOLDER_EXAMPLES.values())
-    files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware)
+    peft = getattr(model, "library_name", None) == "peft"
+    files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware, peft=peft)
     warnings = []
     if model.private:
         warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")

@@ -1,6 +1,6 @@
 """The CLI's Hub commands: `push`, `card`, `deploy-space`, `space-upload`, and `train --push_to_hub`.
 
-    python -m finetuner push <run_id> --repo_id my-model [--public]
+    python -m finetuner push <run_id> --repo_id my-model [--public] [--adapter]
     python -m finetuner card <run_id> --output_dir card/          # preview the card locally
     python -m finetuner deploy-space <user/model or run_id> [--space_name my-demo]
     python -m finetuner space-upload --space_name finetuner-studio [--public] [--hardware t4-small]
@@ -19,6 +19,10 @@ from typing import Callable, Sequence
 from .errors import HubError
 from .runs import Run, RunStore
 
+ADAPTER_HELP = (
+    "Causal LM trained with LoRA (--use_lora): push the LoRA adapter (adapter_config.json, adapter_model.safetensors, tokenizer) "
+    "instead of the merged weights; its card is for peft. The base model must be on the Hub (--base_model when it was a local copy)."
+)
 HARDWARE_HELP = "Space hardware, e.g. cpu-basic, cpu-upgrade, t4-small, l4x1, a10g-small (paid tiers need billing on the Hub)."
 
 
@@ -35,12 +39,14 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
     _card_options(push)
     push.add_argument("--public", action="store_true", help="Make a new repository public (default: private).")
     push.add_argument("--commit_message", help="Default: 'Upload model from finetuner run <run_id>'.")
+    push.add_argument("--adapter", action="store_true", help=ADAPTER_HELP)
 
     card = commands.add_parser("card", help="Write a completed run's model card (README.md and images) without pushing.")
     card.add_argument("run_id")
     card.add_argument("--repo_id", help="Repository the card will describe (used in the usage snippet).")
     _card_options(card)
     card.add_argument("--output_dir", help="Folder for README.md and images/ (default: print README.md).")
+    card.add_argument("--adapter", action="store_true", help="The card of the LoRA adapter push (library_name: peft), not of the merged model.")
 
     deploy = commands.add_parser("deploy-space", help="Create or update a Gradio demo Space for a pushed model.")
     deploy.add_argument("model", help="The model repository (user/name), or a run id that was pushed.")
@@ -68,7 +74,7 @@ def _options(args: argparse.Namespace, repo_id: str | None = None):
     from .card import CardOptions  # noqa: PLC0415
 
     languages = [c.strip() for c in (args.language or "").split(",") if c.strip()]
-    return CardOptions(repo_id=repo_id, license=args.license, language=languages or None, description=args.description, base_model=args.base_model, dataset_id=args.dataset_id)
+    return CardOptions(repo_id=repo_id, license=args.license, language=languages or None, description=args.description, base_model=args.base_model, dataset_id=args.dataset_id, adapter=bool(getattr(args, "adapter", False)))
 
 
 def _truthy(value: str | None) -> bool:
@@ -100,7 +106,7 @@ def cmd_push(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
     run = RunStore(args.runs_dir).get(args.run_id)
-    result = hub.push_run(run, args.repo_id or hub.default_repo_name(run), private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print)
+    result = hub.push_run(run, args.repo_id or hub.default_repo_name(run), private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print, adapter=args.adapter)
     _print_push(result)
     return 0
 

@@ -9,9 +9,12 @@ training run when it finishes) and `/hub_deploy_space` (a demo Space for the pus
 Tokens: on a Space the visitor signs in with `gr.LoginButton` and their own OAuth token is used.
 Locally a token comes from the password field or, when the page is not shared, from HF_TOKEN / the
 saved login. A token lives only in the request that uses it: never in `gr.State`, the runs folder,
-logs or messages. On a shared page (a Space, or a share link) each visitor sees and publishes only
-the runs started under their Hub username, and the server's own token is not used unless its owner
-set FINETUNER_ALLOW_SERVER_TOKEN=1.
+logs or messages. On a shared page (a Space, a share link, an --auth page) each visitor sees and
+publishes only the runs they started (`ownership`: their Hub login, --auth login or token's user), and
+the server's own token is not used unless its owner set FINETUNER_ALLOW_SERVER_TOKEN=1.
+
+A causal-LM run trained with LoRA can be pushed as its adapter (peft) instead of merged weights: the
+"Push as" choice appears only for such runs.
 """
 
 import gradio as gr
@@ -20,16 +23,15 @@ from .. import hub
 from ..card import CardOptions, build_card
 from ..errors import HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
+from . import ownership
 from .handlers import ui_errors
 from .studio import StudioContext
 
 LICENSES = ["apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "bsd-3-clause", "gpl-3.0", "other", "(not specified)"]
 NOT_SPECIFIED = "(not specified)"
+MERGED, ADAPTER = "Merged model", "LoRA adapter (peft)"
 
-
-def is_shared(ctx: StudioContext) -> bool:
-    """A page others can reach: a Space, or a share link (app.py --share sets FINETUNER_SHARED=1)."""
-    return bool(getattr(ctx, "shared", False)) or hub.shared_mode()
+is_shared = ownership.is_shared  # a Space, a share link or an --auth page
 
 
 def build_hub_tab(ctx: StudioContext) -> None:
@@ -64,6 +66,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         with gr.Row():
             repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username.", scale=3)
             private = gr.Checkbox(value=True, label="Private repository", info="Only you (and your organization) can see it. Untick to make it public.", scale=1)
+        push_as = gr.Radio([MERGED, ADAPTER], value=MERGED, label="Push as", visible=False, info="This run trained LoRA adapters: push the merged model (loads with transformers alone), or only the small adapters (load on top of the base model with peft; the base must be on the Hub).")
         with gr.Accordion("Model card details", open=False):
             with gr.Row():
                 license_choice = gr.Dropdown(LICENSES, value=NOT_SPECIFIED, label="License", allow_custom_value=True, info="Usually the base model's license.")
@@ -97,14 +100,9 @@ def build_hub_tab(ctx: StudioContext) -> None:
             raise HubTokenMissingError(f"No Hugging Face token for this page. {how}. Tokens: https://huggingface.co/settings/tokens")
         return token, hub.check_token(token, allow_environment=False)
 
-    def visible_run(run_id: str | None, user: hub.HubUser | None) -> Run:
-        """The chosen run, if this visitor may publish it (on a shared page: only their own)."""
-        if not run_id:
-            raise RunError("Choose a run first (press ↻ Refresh runs if the list is empty).")
-        run = ctx.store.get(run_id)
-        if shared and (user is None or run.raw_status().get("owner") != user.name):
-            raise RunError(f"Run {run_id} is not one of yours. On a shared studio you can publish only the runs you started.")
-        return run
+    def visible_run(run_id: str | None, typed_token: str | None, request, profile, oauth_token) -> Run:
+        """The chosen run, if this visitor may publish it (on a shared page: only their own, `ownership`)."""
+        return ownership.owned_run(ctx, run_id, request, profile, oauth_token, typed_token=typed_token, missing="Choose a run first (press ↻ Refresh runs if the list is empty).")
 
     def card_options(run_repo: str | None, license_value, language_value, base_value, dataset_value, description_value, user: hub.HubUser | None) -> CardOptions:
         repo_id = None
@@ -129,55 +127,52 @@ def build_hub_tab(ctx: StudioContext) -> None:
         return f"Signed in as **{user.name}** · token: {role} · can publish under {where}"
 
     @ui_errors
-    def hub_runs(typed_token: str | None, oauth_token: gr.OAuthToken | None):
+    def hub_runs(typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The runs this visitor may publish: completed and training ones (on a shared page, only their own)."""
-        owner = None
-        if shared:
-            try:
-                _token, user = session(typed_token, oauth_token)
-            except HubTokenMissingError:
-                return gr.update(choices=[], value=None, info="Sign in (or paste your token) to see the runs you started.")
-            owner = user.name
-        choices = _choices(ctx.store.list(owner=owner))
+        who = ownership.visitor(ctx, request, profile, oauth_token, typed_token)
+        if shared and not who:
+            return gr.update(choices=[], value=None, info="Sign in (or paste your token) to see the runs you started.")
+        choices = _choices(ownership.visible_runs(ctx, who))
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     @ui_errors
-    def hub_card_preview(run_id, repo, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, oauth_token: gr.OAuthToken | None):
-        """The model card of a completed run exactly as it will be pushed, and its images."""
+    def hub_card_preview(run_id, repo, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The model card of a completed run exactly as it will be pushed (merged model or LoRA adapter), and its images."""
+        run = visible_run(run_id, typed_token, request, profile, oauth_token)
         try:
             _token, user = session(typed_token, oauth_token)
         except HubTokenMissingError:
-            if shared:
-                raise
-            user = None  # locally a preview needs no token; the snippet then shows the name as typed
-        run = visible_run(run_id, user)
+            user = None  # a preview needs no token; the snippet then shows the name as typed
         repo = (repo or "").strip() or hub.default_repo_name(run)
-        bundle = build_card(run, card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user))
+        options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
+        options.adapter = as_what == ADAPTER
+        bundle = build_card(run, options)
         images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
         return bundle.body, images, bundle.text, gr.update(open=True)
 
     @ui_errors
-    def hub_push(run_id, repo, is_private, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, oauth_token: gr.OAuthToken | None, progress=gr.Progress()):
-        """Push a completed run now, or a queued/training run as soon as it completes."""
+    def hub_push(run_id, repo, is_private, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, progress=gr.Progress()):
+        """Push a completed run now, or a queued/training run as soon as it completes; a LoRA run as merged model or as its adapter."""
         token, user = session(typed_token, oauth_token)
-        run = visible_run(run_id, user)
+        run = visible_run(run_id, typed_token, request, profile, oauth_token)
+        adapter = as_what == ADAPTER
         if not (repo or "").strip():
             repo = hub.default_repo_name(run)
         options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
         if run.state in ACTIVE_STATES:
-            pending = hub.PushWhenFinished(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False).start()
+            pending = hub.PushWhenFinished(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, adapter=adapter).start()
             return f"⏳ Run {run.id} is {run.state}. It will be pushed to **{pending.repo_id}** when it completes (keep the studio running); the Runs tab's events will say when."
         steps = iter([0.1, 0.3, 0.5, 0.8, 0.95])
-        result = hub.push_run(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, progress=lambda message: progress(next(steps, 0.95), desc=message))
-        lines = [f"✅ Pushed **{result.repo_id}** ({'private' if result.private else 'public'}): [{result.url}]({result.url}) · [commit]({result.commit_url}) · {len(result.files)} files"]
+        result = hub.push_run(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, progress=lambda message: progress(next(steps, 0.95), desc=message), adapter=adapter)
+        lines = [f"✅ Pushed {'the LoRA adapter of ' if adapter else ''}**{result.repo_id}** ({'private' if result.private else 'public'}): [{result.url}]({result.url}) · [commit]({result.commit_url}) · {len(result.files)} files"]
         lines += [f"⚠️ {w}" for w in result.warnings]
         return "\n\n".join(lines)
 
     @ui_errors
-    def hub_deploy_space(run_id, repo, space, typed_token: str | None, oauth_token: gr.OAuthToken | None):
+    def hub_deploy_space(run_id, repo, space, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Create or update a Gradio demo Space for the pushed model; returns its link."""
         token, user = session(typed_token, oauth_token)
-        run = visible_run(run_id, user) if run_id else None
+        run = visible_run(run_id, typed_token, request, profile, oauth_token) if run_id else None
         model_repo = (repo or "").strip() or ((hub.hub_record(run).get("model") or {}).get("repo_id") if run else None)
         if not model_repo:
             raise RunError("Push the model first (or type the model repository above), then deploy its demo Space.")
@@ -187,27 +182,29 @@ def build_hub_tab(ctx: StudioContext) -> None:
         lines += [f"⚠️ {w}" for w in result.warnings]
         return "\n\n".join(lines)
 
-    card_inputs = [run_choice, repo_name, license_choice, language, base_model, dataset_id, description, token_box]
+    card_inputs = [run_choice, repo_name, license_choice, language, base_model, dataset_id, description, token_box, push_as]
     account_button.click(hub_account, [token_box], account, api_name="hub_account")
     refresh_button.click(hub_runs, [token_box], run_choice, api_name="hub_runs")
     preview_button.click(hub_card_preview, card_inputs, [card_view, card_images, card_source, preview_box], api_name="hub_card_preview")
     push_button.click(
         hub_push,
-        [run_choice, repo_name, private, license_choice, language, base_model, dataset_id, description, token_box],
+        [run_choice, repo_name, private, license_choice, language, base_model, dataset_id, description, token_box, push_as],
         push_status,
         api_name="hub_push",
         concurrency_limit=2,
         concurrency_id="hub_upload",
     )
     deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
-    def suggest_repo(run_id):
-        """The default repository name of the chosen run, as the Repository field's placeholder."""
+    def suggest_repo(run_id, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The default repository name of the chosen run as the Repository field's placeholder; "Push as" for LoRA runs."""
         try:
-            return gr.update(placeholder=f"{hub.default_repo_name(ctx.store.get(run_id))}  (or my-org/name)")
+            run = ownership.owned_run(ctx, run_id, request, profile, oauth_token, typed_token=typed_token)
+            lora = run.config().model.use_lora
+            return gr.update(placeholder=f"{hub.default_repo_name(run)}  (or my-org/name)"), gr.update(visible=lora, value=MERGED)
         except Exception:  # noqa: BLE001 - only a hint
-            return gr.update()
+            return gr.update(), gr.update(visible=False, value=MERGED)
 
-    run_choice.change(suggest_repo, run_choice, repo_name, api_visibility="private", show_progress="hidden")
+    run_choice.change(suggest_repo, [run_choice, token_box], [repo_name, push_as], api_visibility="private", show_progress="hidden")
     if getattr(ctx, "demo", None) is not None:  # fill the run list when the page opens
         ctx.demo.load(hub_runs, [token_box], run_choice, api_visibility="private")
     ctx.components.update(hub_run=run_choice, hub_repo=repo_name)

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import plots
 from ..errors import DataError
 from ..follow import curves
-from . import services
+from . import ownership, services
 from .handlers import ui_errors
 from .studio import StudioContext
 from .training_tab import _shown_runs_dir
@@ -26,12 +26,14 @@ RUN_WIDTHS = ["24%", "8%", "11%", "6%", "6%", "6%", "6%", "7%", "5%", "8%", "7%"
 def build_runs_tab(ctx: StudioContext) -> None:
     with gr.Tab("Runs", id="runs") as tab:
         gr.Markdown("### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
-        table = gr.Dataframe(value=services.runs_table(ctx.store), label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS)
+        # On a shared studio nothing is built into the page (its config is the same for every visitor): lists fill per session.
+        shared = ownership.is_shared(ctx)
+        table = gr.Dataframe(value=services.runs_table(ctx.store, [] if shared else None), label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS)
         refresh_button = gr.Button("↻ Refresh", size="sm")
         with gr.Row():
             with gr.Column():
                 gr.Markdown("#### One run")
-                run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", allow_custom_value=True)
+                run_picker = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run", allow_custom_value=True)
                 details = gr.Markdown()
                 cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, wrap_lines=True, elem_classes="ft-cli")
                 config_box = gr.Code(label="config.yaml", language="yaml", lines=12, max_lines=20, interactive=False)
@@ -39,38 +41,40 @@ def build_runs_tab(ctx: StudioContext) -> None:
             with gr.Column():
                 gr.Markdown("#### Compare two runs")
                 with gr.Row():
-                    run_a = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run A", allow_custom_value=True)
-                    run_b = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run B", allow_custom_value=True)
+                    run_a = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run A", allow_custom_value=True)
+                    run_b = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run B", allow_custom_value=True)
                 compare_button = gr.Button("Compare", variant="primary")
                 compare_plot = gr.Plot(label="Curves")
                 diff_table = gr.Dataframe(headers=["option", "run A", "run B"], label="Config differences", interactive=False, wrap=True)
 
     @ui_errors
-    def list_runs():
-        """Every run with its state, key metrics and main options, newest first."""
-        choices = services.run_choices(ctx.store)
-        return services.runs_table(ctx.store), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+    def list_runs(request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Every run (on a shared studio: the caller's own) with its state, key metrics and main options, newest first."""
+        runs = ownership.visible_runs(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        choices = services.run_choices(ctx.store, runs=runs)
+        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
 
     list_outputs = [table, run_picker, run_a, run_b]
     refresh_button.click(list_runs, None, list_outputs, api_name="list_runs")
 
-    def preselect(current_run, chosen, a, b):
+    def preselect(current_run, chosen, a, b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Fill empty pickers: the page's run (or the newest) for details, the two newest to compare."""
-        choices = services.run_choices(ctx.store)
+        runs = ownership.visible_runs(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        choices = services.run_choices(ctx.store, runs=runs)
         ids = [value for _, value in choices]
         one = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
         first = a if a in ids else (ids[1] if len(ids) > 1 else None)
         second = b if b in ids else (ids[0] if ids else None)
-        return services.runs_table(ctx.store), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
+        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
 
     tab.select(preselect, [ctx.current_run, run_picker, run_a, run_b], list_outputs, api_name="preselect_runs", api_visibility="private")
 
     @ui_errors
-    def run_details(run_id):
+    def run_details(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """A run's status, the CLI command that reproduces it, and its config (text and file)."""
         if not run_id:
             raise DataError("Choose a run.")
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         config = run.config()
         status = run.status()
         facts = [f"**{run.id}** · {status.get('state')}"]
@@ -87,11 +91,12 @@ def build_runs_tab(ctx: StudioContext) -> None:
     run_picker.change(run_details, run_picker, [details, cli_box, config_box, config_file], api_name="run_details")
 
     @ui_errors
-    def compare_runs(run_a, run_b):
+    def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Two runs' loss and F1 curves on shared axes, and the options where their configs differ."""
         if not run_a or not run_b:
             raise DataError("Choose two runs to compare.")
-        a, b = ctx.store.get(run_a), ctx.store.get(run_b)
+        who = ownership.visitor(ctx, request, profile, oauth_token)
+        a, b = ownership.owned_run(ctx, run_a, who=who), ownership.owned_run(ctx, run_b, who=who)
         figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())})
         rows = services.config_diff(a.config(), b.config())
         diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .. import access
 from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
@@ -50,10 +51,11 @@ def task_of(selection: Mapping[str, Any] | None) -> str:
 
 
 def model_choices(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
-    """(label, value) pairs: the bundled offline model first, then models of earlier runs."""
+    """(label, value) pairs: the bundled offline model first, then models of earlier runs (not on a
+    shared studio: those name other visitors' runs, and the list is built into the page for everyone)."""
     choices = [("all-MiniLM-L6-v2 · bundled, works offline (22M parameters)", default_model_path())]
     seen = {default_model_path()}
-    if runs_dir is not None:
+    if runs_dir is not None and not access.shared_mode():
         for run in RunStore(runs_dir).list()[:50]:
             try:
                 name = run.config().model.model_name_or_path
@@ -109,8 +111,13 @@ def make_selection(
     label_column: str | None = None,
     runs_dir: str | Path = "runs",
     task: str = DEFAULT_TASK,
+    shared: bool | None = None,
 ) -> dict[str, Any]:
-    """A dataset selection (the JSON the page keeps) from the Dataset tab's fields, uploads made stable."""
+    """A dataset selection (the JSON the page keeps) from the Dataset tab's fields, uploads made stable.
+
+    On a shared studio (`shared=None`: `access.shared_mode()`) the files must be uploads and the dataset
+    id a Hub id (`access.check_locations`, `LocationNotAllowedError` otherwise), checked before anything is read.
+    """
     from ..tasks import TASKS  # noqa: PLC0415
 
     if task not in TASKS:
@@ -125,6 +132,7 @@ def make_selection(
     elif source == SOURCE_FILE:
         if not train_file:
             raise DataError("Upload a training file first (CSV, TSV, JSON, JSONL or Parquet).")
+        access.check_locations(runs_dir=runs_dir, data_files=[train_file, validation_file, test_file], shared=shared)
         selection = {
             "source": source,
             "train_file": store_upload(train_file, runs_dir),
@@ -135,6 +143,7 @@ def make_selection(
     else:
         if not (dataset_name or "").strip():
             raise DataError("Enter a Hugging Face dataset id, for example 'stanfordnlp/sst2'.")
+        access.check_locations(runs_dir=runs_dir, dataset_name=dataset_name, shared=shared)
         selection = {
             "source": source,
             "dataset_name": dataset_name.strip(),
@@ -287,20 +296,24 @@ def _token_stats(key: str, model: str, max_length: int):
     return get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
 
 
-def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None) -> dict[str, Any]:
-    """The task's own view of one example: exactly what training feeds the model."""
+def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None) -> dict[str, Any]:
+    """The task's own view of one example: exactly what training feeds the model.
+    On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     import inspect as introspect  # noqa: PLC0415
 
     from ..tasks import get_task  # noqa: PLC0415
 
+    access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     config = task_config(selection, model=model, max_length=max_length)
     hook = get_task(config.model.task).inspect_example
     options = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}
     return hook(tokenizer(model, config.model.task), row, config, **options)
 
 
-def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42) -> dict[str, dict[str, Any]]:
-    """Token lengths per split under this model's tokenizer (sampled for big datasets). Cached."""
+def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None) -> dict[str, dict[str, Any]]:
+    """Token lengths per split under this model's tokenizer (sampled for big datasets). Cached.
+    On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
+    access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     return _token_stats(_key(selection, seed=seed), model, int(max_length))
 
 
@@ -316,7 +329,7 @@ TRAINING_FORM = (
 # Number fields where 0 (or empty) means "not set" on the form.
 ZERO_IS_NONE = ("early_stopping_patience", "eval_steps", "max_train_samples", "max_eval_samples", "max_predict_samples")
 # Fields where an empty value means "the task's default" (the config fills it in).
-EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "metric_for_best_model")
+EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "metric_for_best_model", "lora_target_modules")
 
 
 def defaults() -> dict[str, Any]:
@@ -341,8 +354,12 @@ def parse_extra_args(text: str | None) -> dict[str, Any]:
     return value
 
 
-def build_config(selection: Mapping[str, Any], values: Mapping[str, Any]) -> RunConfig:
-    """A validated RunConfig from the dataset selection and the training form (flat config names)."""
+def build_config(selection: Mapping[str, Any], values: Mapping[str, Any], *, runs_dir: str | Path | None = None, owner: str | None = None) -> RunConfig:
+    """A validated RunConfig from the dataset selection and the training form (flat config names).
+
+    On a shared studio its data and model locations are checked (`access.check_locations`): uploads, Hub
+    ids, the bundled model and example, and folders of `owner`'s own runs only.
+    """
     flat: dict[str, Any] = {}
     names = {f.name for f in dataclasses.fields(DataConfig)}
     flat.update({k: v for k, v in selection.items() if k in names})
@@ -351,6 +368,8 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any]) -> Run
             value = parse_extra_args(value) if isinstance(value, str) or value is None else value
         elif isinstance(value, str):
             value = value.strip()
+        elif name == "lora_target_modules":  # the form's multiselect: names, or comma-separated names typed in
+            value = [m.strip() for item in value or [] for m in str(item).split(",") if m.strip()] or None
         if name in EMPTY_IS_DEFAULT and value in ("", None):
             continue
         if name in ZERO_IS_NONE and value in (0, 0.0, "", None):
@@ -363,9 +382,16 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any]) -> Run
     model = str(flat.get("model_name_or_path") or "").strip()
     if flat.get("metric_for_best_model") == DEFAULT_METRIC:
         flat.pop("metric_for_best_model")
+    config = RunConfig.from_dict(flat)
+    data, m = config.data, config.model
+    access.check_locations(
+        runs_dir=runs_dir or "runs", data_files=[data.train_file, data.validation_file, data.test_file], dataset_name=data.dataset_name,
+        models=[m.model_name_or_path, m.tokenizer_name], owner=owner, trust_remote_code=m.trust_remote_code,
+        extra_training_args=config.training.extra_training_args,
+    )
     if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().is_dir():
         raise ConfigError(f"Model folder '{model}' does not exist. Give a Hub model id or an existing folder.")
-    return RunConfig.from_dict(flat)
+    return config
 
 
 @lru_cache(maxsize=None)
@@ -377,11 +403,20 @@ def _is_int_field(name: str) -> bool:
     return name in _int_fields()
 
 
-def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None) -> str:
-    """The headless command that trains the same run: every value that differs from the defaults."""
+def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None, processes: int = 1) -> str:
+    """The headless command that trains the same run: every value that differs from the defaults.
+
+    With `processes` above 1, the same module under `torchrun --standalone --nproc_per_node N`, as the
+    studio launches it (`launcher.launch_command`).
+    """
+    from ..launcher import launch_command  # noqa: PLC0415
+
     values = config.to_dict()
     base = defaults()
-    parts = ["python", "-m", "finetuner"]
+    launch = launch_command("RUN", processes=processes)
+    parts = ["python", *launch[1 : launch.index("finetuner") + 1]]
+    if parts[:3] == ["python", "-m", "torch.distributed.run"]:
+        parts[:3] = ["torchrun"]
     if runs_dir is not None and str(runs_dir) != "runs":
         parts += ["--runs_dir", str(runs_dir)]
     parts.append("train")
@@ -396,6 +431,139 @@ def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None) -> str
     for name, value in (values.get("extra_training_args") or {}).items():
         parts += [f"--{name}", json.dumps(value) if not isinstance(value, str) else value]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+# ---------------------------------------------------------------- task options (LoRA) and devices
+
+
+def _model_key(name: str) -> tuple[str, float]:
+    """A model name with its config.json's modification time when it is a folder (a rebuilt folder is read again)."""
+    path = Path(name).expanduser() / "config.json"
+    try:
+        return name, path.stat().st_mtime
+    except OSError:
+        return name, 0.0
+
+
+@lru_cache(maxsize=8)
+def _module_names(name: str, mtime: float, revision: str, trust_remote_code: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every module's dotted name, the distinct short names of its linear layers but the output head) of a
+    causal LM built on the meta device: no weights are read, only config.json."""
+    import torch  # noqa: PLC0415 - heavy, only when LoRA is asked about
+    from transformers import AutoConfig, AutoModelForCausalLM  # noqa: PLC0415
+    from transformers.pytorch_utils import Conv1D  # noqa: PLC0415 - GPT-2's linear layers
+
+    from ..errors import ModelLoadError  # noqa: PLC0415
+    from ..tasks.base import offline_hint  # noqa: PLC0415
+    from ..tokenization import load_failure_message  # noqa: PLC0415
+
+    try:
+        model_config = AutoConfig.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code)
+    except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
+        hint = offline_hint(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": name}))
+        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=hint)) from error
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(model_config, trust_remote_code=trust_remote_code)
+    head = model.get_output_embeddings()
+    names, linear = [], []
+    for dotted, module in model.named_modules():
+        names.append(dotted)
+        short = dotted.rsplit(".", 1)[-1]
+        if isinstance(module, (torch.nn.Linear, Conv1D)) and module is not head and short not in linear:
+            linear.append(short)
+    return tuple(names), tuple(linear)
+
+
+def lora_target_candidates(config: RunConfig) -> list[str]:
+    """The short names of the model's linear layers (q_proj, v_proj, ...): what LoRA can adapt."""
+    m = config.model
+    return list(_module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code)[1])
+
+
+def check_lora_targets(config: RunConfig) -> None:
+    """A ConfigError naming the layers a LoRA target does not match (peft matches a name or its last parts)."""
+    m = config.model
+    if not (m.use_lora and m.lora_target_modules):
+        return
+    names, linear = _module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code)
+    unknown = [t for t in m.lora_target_modules if not any(n == t or n.endswith(f".{t}") for n in names)]
+    if unknown:
+        raise ConfigError(
+            f"lora_target_modules: {', '.join(repr(u) for u in unknown)} {'is' if len(unknown) == 1 else 'are'} not a layer of "
+            f"{m.model_name_or_path}. Its linear layers: {', '.join(linear)} (empty: all of them)."
+        )
+
+
+@lru_cache(maxsize=32)
+def _lora_counts(key: str) -> dict[str, Any]:
+    from ..tasks.causal_lm import parameter_counts  # noqa: PLC0415 - heavy
+
+    config = RunConfig.from_dict(json.loads(key))
+    try:
+        return parameter_counts(config)
+    except ValueError as error:  # peft: a target that is not a layer it can adapt
+        raise ConfigError(f"LoRA cannot adapt lora_target_modules {config.model.lora_target_modules}: {error}") from error
+
+
+def lora_parameters(config: RunConfig) -> dict[str, Any]:
+    """Trainable and total parameters with this config's LoRA adapters (`causal_lm.parameter_counts`, on
+    the meta device: no weights are loaded). Cached. ConfigError for a target module the model lacks."""
+    check_lora_targets(config)
+    m = config.model
+    name, mtime = _model_key(m.model_name_or_path)
+    key = {
+        "task": m.task, "model_name_or_path": name, "model_revision": m.model_revision, "trust_remote_code": m.trust_remote_code,
+        "use_lora": m.use_lora, "lora_r": m.lora_r, "lora_alpha": m.lora_alpha, "lora_dropout": m.lora_dropout,
+        "lora_target_modules": m.lora_target_modules, "mtime": mtime,
+    }
+    return dict(_lora_counts(json.dumps(key, sort_keys=True)))
+
+
+def processes_offered() -> dict[str, Any]:
+    """How many training processes this machine offers: one per GPU, else one per CPU core, and what to say about it."""
+    from ..launcher import cpu_cores, gpu_count  # noqa: PLC0415
+
+    gpus = gpu_count()
+    if gpus:
+        return {"maximum": gpus, "device": "GPU", "note": f"One data-parallel process per GPU: {gpus} GPU{'s' if gpus > 1 else ''} here."}
+    cores = cpu_cores()
+    return {
+        "maximum": cores,
+        "device": "CPU",
+        "note": (
+            f"No GPU here: processes share this machine's {cores} CPU core{'s' if cores > 1 else ''}. Several CPU processes rarely "
+            "train faster than one (each gets fewer cores, and they exchange gradients at every step); they show how a run "
+            "behaves on several devices. 1 is best here."
+        ),
+    }
+
+
+def check_processes(processes: Any) -> int:
+    """The form's process count as an int, refusing more processes than the machine offers."""
+    from ..launcher import MAX_PROCESSES  # noqa: PLC0415
+
+    try:
+        count = int(processes or 1)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Training processes must be a whole number, got '{processes}'.") from None
+    offered = processes_offered()
+    if not 1 <= count <= min(offered["maximum"], MAX_PROCESSES):
+        raise ConfigError(f"Training processes must be between 1 and {offered['maximum']} on this machine (one per {offered['device']}{' core' if offered['device'] == 'CPU' else ''}), got {count}.")
+    return count
+
+
+def launch_preview(runs_dir: str | Path, run_name: str | None, processes: Any) -> str:
+    """The exact command Start runs for these processes (`launcher.launch_command`), the run's folder named
+    by `run_name` or shown as <run id> until it is created."""
+    from ..launcher import command_text, launch_command  # noqa: PLC0415
+
+    try:
+        count = int(processes or 1)
+    except (TypeError, ValueError):
+        count = 1
+    name = (run_name or "").strip() or "RUN_ID_PLACEHOLDER"
+    text = command_text(launch_command(str(Path(runs_dir) / name), processes=count))
+    return text.replace("RUN_ID_PLACEHOLDER", "<run id>")
 
 
 def config_diff(a: RunConfig, b: RunConfig) -> list[list[str]]:
@@ -422,8 +590,9 @@ def run_label(run: Run) -> str:
     return f"{run.id} · {run.status().get('state', '?')}" + (f" · F1 {status['metrics']['eval_f1_macro']:.3f}" if (status.get("metrics") or {}).get("eval_f1_macro") is not None else "")
 
 
-def run_choices(store: RunStore, *, completed_only: bool = False) -> list[tuple[str, str]]:
-    runs = store.list()
+def run_choices(store: RunStore, *, completed_only: bool = False, runs: list[Run] | None = None) -> list[tuple[str, str]]:
+    """(label, id) of `runs` (default: every run in the store; the studio passes the visitor's own on a shared page)."""
+    runs = store.list() if runs is None else runs
     if completed_only:
         runs = [r for r in runs if r.state == "completed"]
     return [(run_label(r), r.id) for r in runs]
@@ -432,9 +601,9 @@ def run_choices(store: RunStore, *, completed_only: bool = False) -> list[tuple[
 RUN_COLUMNS = ["run", "state", "data", "steps", "eval F1", "test acc.", "test F1", "learning rate", "batch", "started", "duration", "model"]
 
 
-def runs_table(store: RunStore) -> pd.DataFrame:
+def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
     rows = []
-    for run in store.list():
+    for run in store.list() if runs is None else runs:
         status = run.status()
         try:
             config = run.config()

@@ -17,7 +17,7 @@ from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import TASKS
-from . import render, services
+from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
 
@@ -105,7 +105,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                 estimate_box = gr.Markdown()
                 gr.Markdown("### Live run")
                 with gr.Row(equal_height=True):
-                    run_picker = gr.Dropdown(services.run_choices(ctx.store), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
+                    run_picker = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
                     refresh_button = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
                 progress = gr.HTML(render.progress_card(None), label="Progress")
                 with gr.Row():
@@ -131,8 +131,9 @@ def build_training_tab(ctx: StudioContext) -> None:
     form_inputs = list(form.values())
     ctx.components.update(train_model=model, run_picker=run_picker)
 
-    def config_from(values: tuple, selection: dict) -> RunConfig:
-        return services.build_config(selection or services.default_selection(), dict(zip(form, values)))
+    def config_from(values: tuple, selection: dict, owner: str | None = None) -> RunConfig:
+        # On a shared studio: uploads and Hub ids only, and the owner's own runs as base models.
+        return services.build_config(selection or services.default_selection(), dict(zip(form, values)), runs_dir=ctx.runs_dir, owner=owner)
 
     def data_selection(config: RunConfig) -> dict:
         return {**{k: v for k, v in config.data.__dict__.items() if v is not None}, "task": config.model.task}
@@ -157,37 +158,38 @@ def build_training_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------ estimate and launch
 
     @ui_errors
-    def estimate_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection):
+    def estimate_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Steps, tokens, time and memory the training would take on this machine."""
         from ..estimate import estimate_training as estimate  # noqa: PLC0415
 
         values = locals().copy()
-        config = config_from(tuple(values[name] for name in form), selection)
+        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        config = config_from(tuple(values[name] for name in form), selection, owner)
         data = check_data(config)
-        stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed)
+        stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
         eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
         result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir)
         return "#### Estimate\n" + render.estimate_markdown(result.to_dict())
 
     @ui_errors
-    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None):
+    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Start a training run with these options on the loaded dataset; returns its run id at once (it queues if another run trains)."""
         values = locals().copy()
-        config = config_from(tuple(values[name] for name in form), selection)
+        # The run's owner: the visitor's Hub account (OAuth, or an API client's token), or the --auth login; none locally.
+        owner = ownership.require_visitor(ctx, request, profile, oauth_token)
+        config = config_from(tuple(values[name] for name in form), selection, owner)
         check_data(config)
-        # The run's owner: the visitor's Hub account on a Space (OAuth), or the --auth login; none locally.
-        owner = getattr(profile, "username", None) or (getattr(request, "username", None) if request is not None else None)
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=int(processes or 1))
         busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
         note = f"Started run **{run.id}**." + (" Another run is training, so this one waits in the queue." if busy else "")
-        return run.id, gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id), note
+        return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
     estimate_button.click(estimate_training, [*form_inputs, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
 
     # ------------------------------------------------------------ following the run
 
-    def live_outputs(snap: dict | None, *, state_changed: bool = False):
+    def live_outputs(snap: dict | None, *, state_changed: bool = False, who: str | None = None):
         if snap is None:
             return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip()
         run = ctx.store.get(snap["run_id"])
@@ -201,21 +203,22 @@ def build_training_tab(ctx: StudioContext) -> None:
             gr.Button(interactive=snap["state"] in ACTIVE_STATES),
             gr.Button(interactive=snap["state"] in RESUMABLE_STATES),
             gr.Button(visible=retryable, interactive=retryable),
-            gr.Dropdown(choices=services.run_choices(ctx.store), value=run.id) if state_changed else gr.skip(),
+            gr.Dropdown(choices=ownership.run_choices(ctx, who), value=run.id) if state_changed else gr.skip(),
         )
 
     @ui_errors
-    async def follow_run(run_id):
+    async def follow_run(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Stream a run's progress (state, step, ETA, curves, log tail) until it ends. Never stops the run."""
         if not run_id:
             yield live_outputs(None)
             return
-        follower = RunFollower(ctx.store.get(run_id))
+        who = await asyncio.to_thread(ownership.visitor, ctx, request, profile, oauth_token)
+        follower = RunFollower(ownership.owned_run(ctx, run_id, who=who))
         last_state = None
         while True:
             snap = follower.poll()
             if snap is not None:
-                yield live_outputs(snap, state_changed=snap["state"] != last_state)
+                yield live_outputs(snap, state_changed=snap["state"] != last_state, who=who)
                 last_state = snap["state"]
                 if snap["done"]:
                     return
@@ -232,17 +235,17 @@ def build_training_tab(ctx: StudioContext) -> None:
     )
 
     @ui_errors
-    def select_run(run_id):
+    def select_run(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Follow another run on this page."""
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         return run.id, ""
 
     run_picker.input(select_run, run_picker, [ctx.current_run, notice], api_name="select_run", cancels=[follow_event])
 
     @ui_errors
-    def stop_training(run_id):
+    def stop_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Ask a run to stop: it saves a checkpoint, then ends; Resume continues it."""
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         state = launcher.stop_training(run)
         if state == "stopped":
             return f"Run **{run.id}** stopped before it started training."
@@ -251,9 +254,9 @@ def build_training_tab(ctx: StudioContext) -> None:
     stop_button.click(stop_training, ctx.current_run, notice, api_name="stop_training", concurrency_id="launch")
 
     @ui_errors
-    def resume_training(run_id):
+    def resume_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         yield "", gr.skip()  # re-arms the follower: the id changes back below
         try:
             launcher.resume_training(run)
@@ -265,9 +268,9 @@ def build_training_tab(ctx: StudioContext) -> None:
     resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
 
     @ui_errors
-    def retry_smaller_batch(run_id):
+    def retry_smaller_batch(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """After an out-of-memory failure: continue the run with a batch size that fits (auto_find_batch_size on one process)."""
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         yield "", gr.skip()
         try:
             launcher.retry_with_auto_batch_size(run)
@@ -278,40 +281,39 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     retry_button.click(retry_smaller_batch, ctx.current_run, [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
 
-    def refresh_runs(current):
-        return gr.Dropdown(choices=services.run_choices(ctx.store), value=current or None)
+    def refresh_runs(current, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The runs this page can follow (on a shared studio: this visitor's own)."""
+        choices = ownership.run_choices(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        return gr.Dropdown(choices=choices, value=current if current in [value for _, value in choices] else None)
 
-    refresh_button.click(refresh_runs, ctx.current_run, run_picker, api_name="refresh_run_list", api_visibility="private")
+    refresh_button.click(refresh_runs, ctx.current_run, run_picker, api_name="refresh_run_list", api_visibility="undocumented")
 
-    def restore(saved):
-        """On page open: follow the run this browser followed before, else the run training now."""
-        run_id = None
-        if saved:
-            try:
-                run_id = ctx.store.get(saved).id
-            except Exception:  # noqa: BLE001 - a deleted run: fall through
-                run_id = None
+    def restore(saved, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """On page open: follow the run this browser followed before, else the run training now (on a shared studio: the visitor's own)."""
+        who = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        runs = ownership.visible_runs(ctx, who)
+        run_id = saved if saved and saved in {r.id for r in runs} else None  # a deleted run (or another's): fall through
         if run_id is None:
-            active = [r for r in ctx.store.list() if r.state in ACTIVE_STATES]
+            active = [r for r in runs if r.state in ACTIVE_STATES]
             run_id = active[0].id if active else None
-        return run_id or "", gr.Dropdown(choices=services.run_choices(ctx.store), value=run_id)
+        return run_id or "", gr.Dropdown(choices=services.run_choices(ctx.store, runs=runs), value=run_id)
 
     ctx.demo.load(restore, ctx.saved_run, [ctx.current_run, run_picker], api_name="restore_session", api_visibility="private")
 
     # ------------------------------------------------------------ reproduce
 
     @ui_errors
-    def cli_command(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection):
+    def cli_command(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The `python -m finetuner train ...` command for these options and data."""
         values = locals().copy()
-        config = config_from(tuple(values[name] for name in form), selection)
+        config = config_from(tuple(values[name] for name in form), selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
         return services.cli_command(config, runs_dir=_shown_runs_dir(ctx))
 
     @ui_errors
-    def download_config(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection):
+    def download_config(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """These options as a config.yaml for `python -m finetuner train config.yaml`."""
         values = locals().copy()
-        config = config_from(tuple(values[name] for name in form), selection)
+        config = config_from(tuple(values[name] for name in form), selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
         path = Path(tempfile.mkdtemp(prefix="finetuner-config-")) / "config.yaml"
         config.save(path)
         return str(path)
