@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..tasks import TASKS
-from . import services
+from . import ownership
 from .dataset_tab import FILE_TYPES
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -177,16 +177,16 @@ def build_inference_tab(ctx: StudioContext) -> None:
 
     # ------------------------------------------------------------------ shared checks
 
-    def run_for(run_id, task: str, text_value, *, what: str):
-        """The chosen run, after checking (in this order) that there is one, that the text is usable and
-        that the run learned `task`."""
+    def run_for(run_id, task: str, text_value, *, what: str, identity: tuple = ()):
+        """The chosen run, after checking (in this order) that there is one, that the text is usable, that
+        this visitor may use it (`identity`: request, profile, OAuth token; see ownership) and that the run learned `task`."""
         if not run_id:
             raise DataError("Choose a completed run first (train one in the Train tab).")
         if not (text_value or "").strip():
             raise DataError(f"Type {what} first.")
         if len(text_value) > MAX_TEXT_CHARS:
             raise DataError(f"The text has {len(text_value):,} characters; paste at most {MAX_TEXT_CHARS:,}.")
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, *identity)
         actual = run_task(run)
         if actual != task:
             raise DataError(
@@ -203,9 +203,9 @@ def build_inference_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------------ text classification
 
     @ui_errors
-    def predict(run_id, text):
+    def predict(run_id, text, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """A text classifier on one text: the probability of each label, and the prediction record."""
-        run = run_for(run_id, CLASSIFICATION, text, what="a text to classify")
+        run = run_for(run_id, CLASSIFICATION, text, what="a text to classify", identity=(request, profile, oauth_token))
         record = predictor_for(run).records([text])[0]
         return record["probabilities"], record
 
@@ -215,9 +215,9 @@ def build_inference_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------------ named-entity recognition
 
     @ui_errors
-    def predict_entities(run_id, text):
+    def predict_entities(run_id, text, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """A named-entity recognition model on one text: the text with its entities highlighted (type as label), and the entity list."""
-        run = run_for(run_id, NER, text, what="a sentence to tag")
+        run = run_for(run_id, NER, text, what="a sentence to tag", identity=(request, profile, oauth_token))
         (result,) = predictor_for(run).predict([text])
         entities = result["entities"]
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in entities]}
@@ -230,9 +230,9 @@ def build_inference_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------------ causal LM: chat
 
     @ui_errors
-    def generate(run_id, message, history, temperature, top_p, max_new_tokens):
+    def generate(run_id, message, history, temperature, top_p, max_new_tokens, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Chat with an instruction-tuned causal LM: streams the conversation, the answer growing as tokens are generated."""
-        run = run_for(run_id, CAUSAL_LM, message, what="a message")
+        run = run_for(run_id, CAUSAL_LM, message, what="a message", identity=(request, profile, oauth_token))
         temperature, top_p, max_new_tokens = _generation_options(temperature, top_p, max_new_tokens)
         earlier = plain_messages(history)
         if len(earlier) > MAX_HISTORY_MESSAGES:
@@ -256,9 +256,9 @@ def build_inference_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------------ seq2seq: summary
 
     @ui_errors
-    def summarize(run_id, document, max_new_tokens, num_beams):
+    def summarize(run_id, document, max_new_tokens, num_beams, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """A summarization (seq2seq) model on one document: the generated summary."""
-        run = run_for(run_id, SEQ2SEQ, document, what="a document to summarize")
+        run = run_for(run_id, SEQ2SEQ, document, what="a document to summarize", identity=(request, profile, oauth_token))
         max_new_tokens, num_beams = _whole(max_new_tokens, "max_new_tokens", *SUMMARY_NEW_TOKENS), _whole(num_beams, "num_beams", BEAMS[0], BEAMS[1])
         (generated,) = predictor_for(run).generate([document], max_new_tokens=max_new_tokens, num_beams=num_beams)
         return generated
@@ -268,7 +268,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------------ a whole file
 
     @ui_errors
-    def predict_file(run_id, file, text_column):
+    def predict_file(run_id, file, text_column, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The run's model on every row of an uploaded file; returns the first rows and a CSV to download."""
         from ..inference import predict_file as predict_rows  # noqa: PLC0415 - loads torch
 
@@ -276,7 +276,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             raise DataError("Choose a completed run first.")
         if not file:
             raise DataError("Upload a file with a text column (CSV, TSV, JSON, JSONL or Parquet).")
-        predictor = predictor_for(ctx.store.get(run_id))
+        predictor = predictor_for(ownership.owned_run(ctx, run_id, request, profile, oauth_token))
         frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
         frame.to_csv(out, index=False)
@@ -301,12 +301,12 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 return list(dict.fromkeys(str(t) for t in frame[column] if str(t).strip()))[:20]
         return []
 
-    def show_run(run_id):
+    def show_run(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Show the chosen run's view: its task's input and output widgets, examples and file options."""
         run, task = None, CLASSIFICATION
         if run_id:
             try:
-                run = ctx.store.get(run_id)
+                run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
                 task = run_task(run)
             except Exception:  # noqa: BLE001 - an unknown id keeps the default view; the buttons say what is wrong
                 run = None
@@ -328,24 +328,25 @@ def build_inference_tab(ctx: StudioContext) -> None:
 
     run_outputs = [view_note, *views, run_examples, batch_accordion, batch_button, text_column, chatbot, max_new_tokens, summary_new_tokens]
 
-    def use_test_example(run_id, chosen):
+    def use_test_example(run_id, chosen, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Copy the picked example into the input box of the run's task."""
         if not chosen:
             return [gr.skip()] * len(VIEW_ORDER)
         try:
-            task = run_task(ctx.store.get(run_id)) if run_id else CLASSIFICATION
+            task = run_task(ownership.owned_run(ctx, run_id, request, profile, oauth_token)) if run_id else CLASSIFICATION
         except Exception:  # noqa: BLE001
             task = CLASSIFICATION
         return [chosen if name == task else gr.skip() for name in VIEW_ORDER]
 
-    def refresh(current_run, chosen):
-        choices = services.run_choices(ctx.store, completed_only=True)
+    def refresh(current_run, chosen, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Completed runs (on a shared studio: this visitor's own)."""
+        choices = ownership.run_choices(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token), completed_only=True)
         ids = [value for _, value in choices]
         value = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
         return gr.Dropdown(choices=choices, value=value)
 
     tab.select(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs", api_visibility="private")
-    refresh_button.click(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs_button", api_visibility="private")
+    refresh_button.click(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs_button", api_visibility="undocumented")
     run_picker.change(show_run, run_picker, run_outputs, api_name="show_inference_run", api_visibility="private")
     run_examples.input(use_test_example, [run_picker, run_examples], [inputs_by_task[name] for name in VIEW_ORDER], api_name="use_test_example", api_visibility="private")
 
