@@ -498,11 +498,17 @@ def check_lora_targets(config: RunConfig) -> None:
 def _lora_counts(key: str) -> dict[str, Any]:
     from ..tasks.causal_lm import parameter_counts  # noqa: PLC0415 - heavy
 
-    config = RunConfig.from_dict(json.loads(key))
+    values = json.loads(key)
+    values.pop("mtime")
+    config = RunConfig.from_dict(values)
     try:
         return parameter_counts(config)
-    except ValueError as error:  # peft: a target that is not a layer it can adapt
-        raise ConfigError(f"LoRA cannot adapt lora_target_modules {config.model.lora_target_modules}: {error}") from error
+    except ValueError as error:  # peft: a target that is not a layer it can adapt (its message prints the whole module)
+        linear = ", ".join(lora_target_candidates(config))
+        raise ConfigError(
+            f"lora_target_modules {', '.join(config.model.lora_target_modules or [])}: LoRA adapts linear, embedding and convolution "
+            f"layers only, and a target here is another kind of module. This model's linear layers: {linear} (empty: all of them)."
+        ) from error
 
 
 def lora_parameters(config: RunConfig) -> dict[str, Any]:
