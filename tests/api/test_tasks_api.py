@@ -1,0 +1,199 @@
+"""The Try-it endpoints of the three newer tasks, end to end through gradio_client as an API user works:
+upload data for the task, start a run on a tiny model built here, follow it to completion, read its
+evaluation, then use it: entities come back highlighted, the chat streams its answer, the summarizer
+writes a summary. Bad input (no run, empty or too long text, a run of another task) gets a clear message.
+
+The three runs are started together (they queue: one training at a time) and shared by the module."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from support import build_tiny_model
+from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
+
+COMMON = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "logging_steps": 2, "warmup_steps": 0}
+OPTIONS = {
+    "token-classification": {**COMMON, "learning_rate": 3e-3, "max_seq_length": 32, "num_train_epochs": 3},
+    "causal-lm": {**COMMON, "max_seq_length": 64, "num_train_epochs": 5},
+    "seq2seq": {**COMMON, "max_seq_length": 48, "num_train_epochs": 4},
+}
+TRY_IT = {"/predict_entities", "/generate", "/summarize", "/predict", "/predict_file"}
+
+
+def spans(highlighted) -> list[tuple[str, str | None]]:
+    """(text, entity type or None) of a HighlightedText value as gradio_client returns it."""
+    value = highlighted.get("value", highlighted) if isinstance(highlighted, dict) else highlighted
+    return [(item["token"], item["class_or_confidence"]) for item in value]
+
+
+def message_text(message: dict) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+@pytest.fixture(scope="module")
+def task_data(tmp_path_factory):
+    """Per task: (model folder, training file), all made here."""
+    from finetuner.tasks.causal_lm import GENERAL_TEXT
+
+    folder = tmp_path_factory.mktemp("tasks-api")
+    ner = make_ner_records(160)
+    lm = make_instruction_records(96)
+    docs = make_summary_records(100)
+    return {
+        "token-classification": (
+            build_tiny_model(folder / "ner-model", [" ".join(r["tokens"]) for r in make_ner_records(200, seed=1)]),
+            write_jsonl(folder / "ner.jsonl", ner),
+        ),
+        "causal-lm": (
+            build_tiny_causal_lm(folder / "lm-model", [r["instruction"] + " " + r["output"] for r in lm] + GENERAL_TEXT.read_text().splitlines(), chat_template=CHATML),
+            write_jsonl(folder / "instructions.jsonl", lm),
+        ),
+        "seq2seq": (build_tiny_t5(folder / "s2s-model", [r["document"] for r in docs]), write_jsonl(folder / "docs.jsonl", docs)),
+    }
+
+
+@pytest.fixture(scope="module")
+def started(studio, task_data) -> dict[str, str]:
+    """Each task's data loaded and its run started, each from its own API session: task -> run id."""
+    run_ids = {}
+    for task, (model_dir, data_file) in task_data.items():
+        client = Client(studio[0], verbose=False)
+        summary, *_ = client.predict(task=task, source="Upload files", train_file=handle_file(str(data_file)), validation_file=None, test_file=None, api_name="/load_dataset")
+        assert data_file.name in summary
+        run_id, _, _ = client.predict(model_name_or_path=str(model_dir), task=task, **OPTIONS[task], api_name="/start_training")
+        run_ids[task] = run_id
+    return run_ids
+
+
+def completed(studio, started, task: str) -> str:
+    """Follow the task's run through /follow_run until it ends; it must complete."""
+    client = Client(studio[0], verbose=False)
+    deadline = time.monotonic() + 600
+    while True:  # /follow_run ends when the run does; a queued run may outlast one stream
+        final = None
+        job = client.submit(started[task], api_name="/follow_run")
+        for snap, *_ in job:
+            if snap:
+                final = snap
+                if snap["done"]:
+                    break
+        job.cancel()
+        if (final and final["done"]) or time.monotonic() > deadline:
+            break
+    assert final and final["state"] == "completed", final
+    return started[task]
+
+
+@pytest.fixture(scope="module")
+def ner_run(studio, started):
+    return completed(studio, started, "token-classification")
+
+
+@pytest.fixture(scope="module")
+def lm_run(studio, started):
+    return completed(studio, started, "causal-lm")
+
+
+@pytest.fixture(scope="module")
+def s2s_run(studio, started):
+    return completed(studio, started, "seq2seq")
+
+
+def test_try_it_endpoints_are_named(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert TRY_IT <= set(endpoints)
+    names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
+    assert names == ["run_id", "message", "history", "temperature", "top_p", "max_new_tokens"]
+    assert [p["parameter_name"] for p in endpoints["/summarize"]["parameters"]] == ["run_id", "document", "max_new_tokens", "num_beams"]
+
+
+def test_entities_come_back_highlighted(client, ner_run, tmp_path):
+    headline, *_ = client.predict(ner_run, "test", api_name="/evaluation_report")
+    assert "f1" in headline.lower()
+
+    text = "alice visited paris today"
+    highlighted, table = client.predict(ner_run, text, api_name="/predict_entities")
+    found = spans(highlighted)
+    assert "".join(token for token, _ in found) == text, "the highlighted spans cover the whole text, in order"
+    assert ("alice", "person") in found and ("paris", "location") in found, found
+    rows = pd.DataFrame(table["data"], columns=table["headers"])
+    assert list(rows.columns) == ["entity", "type", "score", "start", "end"]
+    assert {("alice", "person"), ("paris", "location")} <= set(zip(rows["entity"], rows["type"]))
+    assert all(text[start:end] == entity for entity, start, end in zip(rows["entity"], rows["start"], rows["end"]))
+    assert rows["score"].between(0, 1).all()
+
+    two_words = spans(client.predict(ner_run, "carol smith left new york", api_name="/predict_entities")[0])
+    assert ("carol smith", "person") in two_words and ("new york", "location") in two_words, two_words
+
+    sentences = tmp_path / "sentences.csv"
+    pd.DataFrame({"text": ["bob loves rome", "erin jones saw tokyo again"]}).to_csv(sentences, index=False)
+    preview, csv_path = client.predict(ner_run, handle_file(str(sentences)), "", api_name="/predict_file")
+    assert {"entities", "tags"} <= set(preview["headers"])
+    assert "bob [person]" in pd.read_csv(csv_path)["entities"][0]
+
+
+def test_chat_streams_the_answer(client, lm_run):
+    headline, *_ = client.predict(lm_run, "test", api_name="/evaluation_report")
+    assert "perplexity" in headline.lower()
+
+    job = client.submit(lm_run, "what colour is the sky?", [], 0.0, 1.0, 12, api_name="/generate")
+    job.result()
+    updates = [conversation for conversation, _ in job.outputs()]
+    answers = [message_text(c[-1]) for c in updates if c and c[-1]["role"] == "assistant"]
+    assert len(answers) > 1 and len(set(answers)) > 1, f"the answer streams in pieces, not at once: {answers}"
+    assert all(later.startswith(earlier) for earlier, later in zip(answers, answers[1:])), "each update extends the last"
+    final = updates[-1]
+    assert [m["role"] for m in final] == ["user", "assistant"]
+    assert message_text(final[0]) == "what colour is the sky?"
+    assert message_text(final[1]).strip(), "the final answer is not empty"
+    assert all(box == "" for _, box in job.outputs()), "the message box is cleared"
+
+    # A second turn: the conversation returned is sent back with the new message.
+    again = client.submit(lm_run, "what colour is the snow?", final, 0.7, 0.9, 12, api_name="/generate")
+    conversation, _ = again.result()
+    assert [m["role"] for m in conversation] == ["user", "assistant", "user", "assistant"]
+    assert message_text(conversation[1]) == message_text(final[1]), "earlier turns are kept as they were"
+    assert message_text(conversation[-1]).strip()
+
+
+def test_summary_comes_back(client, s2s_run):
+    headline, *_ = client.predict(s2s_run, "test", api_name="/evaluation_report")
+    assert "rouge" in headline.lower()
+    summary = client.predict(s2s_run, "the dog slept in the morning near the river without warning .", 16, 1, api_name="/summarize")
+    assert isinstance(summary, str) and summary.strip()
+    beams = client.predict(s2s_run, "the cat won as expected after a long day .", 16, 3, api_name="/summarize")
+    assert isinstance(beams, str) and beams.strip()
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda c, runs: c.predict("", "alice visited paris", api_name="/predict_entities"), "choose a completed run first"),
+        (lambda c, runs: c.predict("", "hello", [], 0.0, 1.0, 8, api_name="/generate"), "choose a completed run first"),
+        (lambda c, runs: c.predict("", "a document", 16, 1, api_name="/summarize"), "choose a completed run first"),
+        (lambda c, runs: c.predict("", "a review", api_name="/predict"), "choose a completed run first"),
+        (lambda c, runs: c.predict(runs["token-classification"], "   ", api_name="/predict_entities"), "type a sentence to tag"),
+        (lambda c, runs: c.predict(runs["causal-lm"], "", [], 0.0, 1.0, 8, api_name="/generate"), "type a message"),
+        (lambda c, runs: c.predict(runs["seq2seq"], "\n", 16, 1, api_name="/summarize"), "type a document to summarize"),
+        (lambda c, runs: c.predict(runs["token-classification"], "alice " * 5000, api_name="/predict_entities"), "at most 20,000"),
+        (lambda c, runs: c.predict(runs["seq2seq"], "x" * 20_001, 16, 1, api_name="/summarize"), "at most 20,000"),
+        (lambda c, runs: c.predict(runs["token-classification"], "a document", 16, 1, api_name="/summarize"), "trained for named-entity recognition"),
+        (lambda c, runs: c.predict(runs["seq2seq"], "hello", [], 0.0, 1.0, 8, api_name="/generate"), "use /summarize"),
+        (lambda c, runs: c.predict(runs["causal-lm"], "alice visited paris", api_name="/predict_entities"), "use /generate"),
+        (lambda c, runs: c.predict(runs["token-classification"], "a review", api_name="/predict"), "not text classification"),
+        (lambda c, runs: c.predict("no-such-run", "alice", api_name="/predict_entities"), "no run 'no-such-run'"),
+        (lambda c, runs: c.predict(runs["causal-lm"], "hello", [], 5.0, 1.0, 8, api_name="/generate"), "maximum"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(client, started, call, words):
+    with pytest.raises(AppError) as raised:
+        call(client, started)
+    assert words in str(raised.value).lower()
+    assert "Traceback" not in str(raised.value)
