@@ -1,0 +1,109 @@
+"""A causal-LM run trained with LoRA, pushed as its adapter: the adapter files and no full weights, a card
+for peft, the base model named by its Hub id, and adapters that load back with peft and answer exactly
+as the run's merged model does. From the engine, the CLI and the card preview."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hub_helpers import front_matter
+
+from finetuner import hub
+from finetuner.card import CardOptions, build_card
+from finetuner.cli import main
+from finetuner.errors import RunError
+
+BASE = "alice/tiny-llama"  # where the tests say the run's base model lives on the Hub
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory):
+    pytest.importorskip("peft")
+    from task_fixtures import build_tiny_causal_lm, make_instruction_records, write_jsonl
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import COMPLETED, RunStore
+    from finetuner.train import run_training
+
+    folder = tmp_path_factory.mktemp("hub-lora")
+    records = make_instruction_records(48)
+    model_dir = build_tiny_causal_lm(folder / "base", [r["instruction"] + " " + r["output"] for r in records])
+    config = RunConfig.from_dict(
+        {
+            "task": "causal-lm", "model_name_or_path": str(model_dir), "train_file": str(write_jsonl(folder / "data.jsonl", records)),
+            "use_lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "learning_rate": 1e-2, "max_steps": 4,
+            "per_device_train_batch_size": 8, "eval_strategy": "no", "logging_steps": 2, "warmup_steps": 0,
+            "max_seq_length": 64, "generation_max_new_tokens": 4, "generation_num_samples": 2,
+        }
+    )
+    run = RunStore(folder / "runs").create(config, owner="alice")
+    assert run_training(run) == COMPLETED, run.status()
+    assert (run.path / "adapter" / "adapter_model.safetensors").is_file()
+    return run
+
+
+def test_adapter_push_holds_the_adapter_and_a_peft_card(hub_server, alice, lora_run, tmp_path):
+    result = hub.push_run(lora_run, "tiny-lora", token=alice, private=False, adapter=True, card_options=CardOptions(base_model=BASE))
+    repo = hub_server.repo("alice/tiny-lora")
+    files = set(repo.files)
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md", "training_config.yaml"} <= files
+    assert "model.safetensors" not in files and not any(name.startswith("pytorch_model") for name in files), "no full weights"
+    assert set(result.files) == files - {".gitattributes"}  # the Hub adds .gitattributes to a new repo
+    assert json.loads(repo.text("adapter_config.json"))["base_model_name_or_path"] == BASE  # never a folder of this machine
+    assert str(lora_run.path.parent.parent) not in repo.text("adapter_config.json")
+
+    card = repo.text("README.md")
+    meta = front_matter(card)
+    assert meta["library_name"] == "peft" and meta["base_model"] == BASE
+    assert meta["pipeline_tag"] == "text-generation" and {"lora", "peft"} <= set(meta["tags"])
+    assert 'AutoPeftModelForCausalLM.from_pretrained("alice/tiny-lora")' in card and "merge_and_unload" in card
+    assert "LoRA adapters (rank 4, alpha 8)" in card and "merged into these weights" not in card
+    assert hub.hub_record(lora_run)["model"]["adapter"] is True
+    assert any(e.get("type") == "push" and e.get("adapter") for e in lora_run.events())
+
+    # The adapters load back with peft on the base model and answer as the run's merged model does.
+    import torch
+    from huggingface_hub import snapshot_download
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = snapshot_download("alice/tiny-lora", endpoint=hub_server.url, cache_dir=tmp_path / "cache")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(lora_run.config().model.model_name_or_path), folder).eval()
+    merged = AutoModelForCausalLM.from_pretrained(lora_run.model_dir).eval()
+    inputs = tokenizer(["what colour is the sky?"], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(adapted(**inputs).logits, merged(**inputs).logits, atol=1e-4)
+
+
+def test_adapter_needs_a_lora_run_and_a_hub_base(hub_server, alice, lora_run, trained_run):
+    with pytest.raises(RunError, match="not trained with LoRA"):
+        hub.push_run(trained_run, "not-lora", token=alice, adapter=True)
+    with pytest.raises(RunError, match="must be on the Hub") as caught:
+        hub.push_run(lora_run, "no-base", token=alice, adapter=True)  # the base is a local folder: say what to do
+    assert "--base_model" in str(caught.value)
+    assert not hub_server.requests_to("POST", "/api/repos/create")
+    # Without adapter=True the same run pushes its merged weights, as before.
+    hub.push_run(lora_run, "tiny-merged", token=alice)
+    files = set(hub_server.repo("alice/tiny-merged").files)
+    assert "model.safetensors" in files and "adapter_config.json" not in files
+    assert front_matter(hub_server.repo("alice/tiny-merged").text("README.md"))["library_name"] == "transformers"
+
+
+def test_cli_push_adapter_and_card_preview(hub_server, alice, lora_run, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("HF_TOKEN", alice)
+    runs = ["--runs_dir", str(lora_run.path.parent)]
+    assert main([*runs, "card", lora_run.id, "--adapter", "--base_model", BASE, "--repo_id", "alice/cli-lora"]) == 0
+    assert "library_name: peft" in capsys.readouterr().out
+    assert main([*runs, "push", lora_run.id, "--adapter", "--base_model", BASE, "--repo_id", "cli-lora"]) == 0
+    assert "Pushed alice/cli-lora" in capsys.readouterr().out
+    files = set(hub_server.repo("alice/cli-lora").files)
+    assert "adapter_model.safetensors" in files and "model.safetensors" not in files
+    assert main([*runs, "push", lora_run.id, "--adapter", "--repo_id", "cli-lora-2"]) == 2
+    assert "must be on the Hub" in capsys.readouterr().err
+
+
+def test_card_preview_of_the_merged_model_is_unchanged(lora_run):
+    text = build_card(lora_run, CardOptions(repo_id="alice/x")).text
+    assert front_matter(text)["library_name"] == "transformers" and "merged into these weights" in text
