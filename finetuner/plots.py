@@ -59,8 +59,11 @@ def _split_color(split: str, index: int) -> str:
 # ---------------------------------------------------------------- data
 
 
-def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_names: Sequence[str] | None = None) -> go.Figure:
-    """Examples per class, one bar group per class and one colour per split (`DataReport.class_counts`)."""
+def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_names: Sequence[str] | None = None, *, title: str = "Label distribution", axis: str = "label", unit: str = "examples") -> go.Figure:
+    """Examples per class, one bar group per class and one colour per split (`DataReport.class_counts`).
+
+    NER data reports count entities per type: `title="Entities per type", axis="entity type", unit="entities"`.
+    """
     if not class_counts:
         return empty("No data loaded yet.")
     labels = list(label_names or sorted({label for counts in class_counts.values() for label in counts}))
@@ -77,9 +80,9 @@ def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_name
             hovertemplate="%{x}: %{y} (%{customdata:.0%} of " + split + ")<extra></extra>",
         )
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="label", type="category")
-    fig.update_yaxes(title="examples")
-    return _layout(fig, "Label distribution")
+    fig.update_xaxes(title=axis, type="category")
+    fig.update_yaxes(title=unit)
+    return _layout(fig, title)
 
 
 def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -> go.Figure:
@@ -242,6 +245,73 @@ def per_class_f1(report: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, "F1 per class")
 
 
+def _per_type_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`report["per_type"]` (NER) as rows with a `type` key, whether written as a list or a mapping."""
+    per_type = report.get("per_type") or []
+    if isinstance(per_type, Mapping):
+        return [{"type": str(name), **values} for name, values in per_type.items()]
+    return [{**row, "type": str(row.get("type", row.get("label", "")))} for row in per_type]
+
+
+def per_entity_f1(report: Mapping[str, Any]) -> go.Figure:
+    """Entity-level F1 per entity type (NER), one bar per type from `report["per_type"]`, with precision,
+    recall and the number of true entities in the hover, and the overall (micro) F1 as a dashed line."""
+    rows = _per_type_rows(report)
+    if not rows:
+        return empty("No entity scores for this split.")
+    fig = go.Figure(
+        go.Bar(
+            x=[r["type"] for r in rows],
+            y=[r.get("f1") for r in rows],
+            name="F1",
+            marker_color=SERIES[0],
+            text=[f"{r['f1']:.2f}" if isinstance(r.get("f1"), (int, float)) else "" for r in rows],
+            textposition="outside",
+            customdata=[[r.get("precision"), r.get("recall"), r.get("support")] for r in rows],
+            hovertemplate="%{x}: F1 %{y:.3f}<br>precision %{customdata[0]:.3f}, recall %{customdata[1]:.3f}<br>%{customdata[2]} true entities<extra></extra>",
+        )
+    )
+    overall = (report.get("metrics") or {}).get("f1")
+    if isinstance(overall, (int, float)):
+        fig.add_hline(y=overall, line_dash="dash", line_color="#ef4444", annotation_text=f"overall F1 {overall:.2f}", annotation_position="top left")
+    fig.update_xaxes(title="entity type", type="category")
+    fig.update_yaxes(title="entity F1", range=[0, 1.1])
+    return _layout(fig, "Entity F1 per type")
+
+
+COMPARISON_PARTS = {"validation": "validation (your data)", "general_text": "general text (forgetting)"}
+
+
+def perplexity_comparison(comparison: Mapping[str, Any]) -> go.Figure:
+    """Causal LM before and after: the base model's and the fine-tuned model's perplexity on the validation
+    split and on the general-text sample (`eval/comparison.json`), on a log axis. Perplexity falling on
+    validation is what fine-tuning gained; rising on general text is what the model forgot."""
+    parts = [(key, comparison.get(key) or {}) for key in COMPARISON_PARTS]
+    parts = [(key, part) for key, part in parts if any(isinstance((part.get(side) or {}).get("perplexity"), (int, float)) for side in ("base", "fine_tuned"))]
+    if not parts:
+        return empty("No before/after comparison for this run.")
+    fig = go.Figure()
+    for i, (side, name) in enumerate((("base", "base model"), ("fine_tuned", "fine-tuned"))):
+        values = [(part.get(side) or {}).get("perplexity") for _, part in parts]
+        fig.add_bar(
+            name=name,
+            x=[COMPARISON_PARTS[key] for key, _ in parts],
+            y=values,
+            marker_color=SERIES[i],
+            text=[f"{v:,.1f}" if isinstance(v, (int, float)) else "" for v in values],
+            textposition="outside",
+            hovertemplate="%{x}<br>" + name + ": perplexity %{y:,.2f}<extra></extra>",
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(title="perplexity (log scale, lower is better)", type="log")
+    title = "Perplexity before and after fine-tuning"
+    change = (comparison.get("general_text") or {}).get("perplexity_change")
+    if isinstance(change, (int, float)):
+        title += f" · general text {change:+.1%}"
+    return _layout(fig, title)
+
+
 def baselines(model_metrics: Mapping[str, float], baseline_metrics: Mapping[str, Mapping[str, float]], *, metrics: Sequence[str] = ("accuracy", "f1_macro")) -> go.Figure:
     """The model beside the cheap baselines on the same split.
 
@@ -266,4 +336,10 @@ def baselines(model_metrics: Mapping[str, float], baseline_metrics: Mapping[str,
     return _layout(fig, "Model vs baselines")
 
 
-_BASELINE_NAMES = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
+_BASELINE_NAMES = {
+    "majority": "majority class",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "most_frequent_tag": "most frequent tag per word",
+    "lead_1": "Lead-1 (first sentence)",
+    "base_model": "base model (before fine-tuning)",
+}

@@ -25,6 +25,18 @@ TASK_DATA = {
 }
 
 
+# The column pickers of the tasks other than text classification: (DataConfig field, label), in the
+# order `/load_dataset` takes and returns them.
+TASK_COLUMNS = {
+    "token-classification": (("tokens_column_name", "Words column"), ("tags_column_name", "Tags column")),
+    "causal-lm": (("prompt_column_name", "Prompt (or messages) column"), ("completion_column_name", "Completion (answer) column")),
+    "seq2seq": (("document_column_name", "Document column"), ("summary_column_name", "Summary column")),
+}
+PICKER_FIELDS = [field_name for fields in TASK_COLUMNS.values() for field_name, _ in fields]
+# A chat `messages` column holds prompt and answer together: then there is no completion column.
+OPTIONAL_COLUMNS = ("completion_column_name",)
+
+
 def task_choices() -> list[tuple[str, str]]:
     return [(info.title, name) for name, info in TASKS.items()]
 
@@ -52,10 +64,21 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             with gr.Column(scale=3):
                 summary = gr.Markdown("Loading the example dataset…")
                 checks = gr.Markdown()
-        with gr.Row() as column_row:
+        # The columns each task reads, one row of pickers per task, shown for the chosen task: auto-detected
+        # values are filled in after loading; choosing another column reloads the data with it.
+        with gr.Row(visible=services.DEFAULT_TASK == "text-classification") as column_row:
             text_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Text column", elem_id="text_column", allow_custom_value=True, info="The text the model reads.")
             text_pair_column = gr.Dropdown([services.NO_PAIR], value=services.NO_PAIR, label="Second text column", elem_id="text_pair_column", allow_custom_value=True, info="For sentence pairs (e.g. premise + hypothesis); leave '(none)' otherwise.")
             label_column = gr.Dropdown([services.AUTO], value=services.AUTO, label="Label column", elem_id="label_column", allow_custom_value=True, info="The class to predict.")
+        task_rows, task_pickers = {}, {}
+        for name, fields in TASK_COLUMNS.items():
+            with gr.Row(visible=name == services.DEFAULT_TASK) as row:
+                for field_name, label in fields:
+                    first = [services.AUTO] + ([services.NO_PAIR] if field_name in OPTIONAL_COLUMNS else [])
+                    task_pickers[field_name] = gr.Dropdown(first, value=services.AUTO, label=label, elem_id=field_name, allow_custom_value=True, info=field_help(field_name).split(": ", 1)[-1])
+            task_rows[name] = row
+        pickers = list(task_pickers.values())
+        picker_rows = [task_rows[name] for name in TASK_COLUMNS]
         preview = gr.Dataframe(label="Preview (first rows of the training data)", interactive=False, wrap=True, max_height=320)
         with gr.Row():
             label_plot = gr.Plot(label="Label distribution", show_label=False)
@@ -79,8 +102,16 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.components.update(dataset_summary=summary, inspect_model=inspect_model, data_task=task)
 
     @ui_errors
-    def load_dataset(task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column):
-        """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks."""
+    def load_dataset(
+        task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
+        tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
+        document_column=services.AUTO, summary_column=services.AUTO,
+    ):
+        """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
+
+        Each task reads its own columns (text/label; words/tags; prompt/completion or messages; document/summary):
+        '(auto-detect)' finds them by their usual names, any other value names the column to use.
+        """
         classification = task == services.DEFAULT_TASK
         selection = services.make_selection(
             source, train_file=train_file, validation_file=validation_file, test_file=test_file,
@@ -88,14 +119,18 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             text_column=text_column if classification else None, text_pair_column=text_pair_column if classification else None,
             label_column=label_column if classification else None, runs_dir=ctx.runs_dir, task=task,
         )
+        chosen = dict(zip(PICKER_FIELDS, (tokens_column, tags_column, prompt_column, completion_column, document_column, summary_column)))
+        overrides = {name: value for name, value in chosen.items() if name in dict(TASK_COLUMNS.get(task, ())) and value and value not in (services.AUTO, services.NO_PAIR)}
+        selection = {**selection, **overrides}
         frames = services.raw_frames(selection)
         columns = [str(c) for c in frames["train"].columns]
-        for chosen in selection.get("text_column_names", []) + [selection.get("label_column_name")]:
-            if chosen and chosen not in columns:
-                raise DataError(f"There is no column '{chosen}'. The columns are: {', '.join(columns)}.")
+        for name in [*selection.get("text_column_names", []), selection.get("label_column_name"), *overrides.values()]:
+            if name and name not in columns:
+                raise DataError(f"There is no column '{name}'. The columns are: {', '.join(columns)}.")
         data = services.prepared(selection)
         report = services.data_report(selection, data)
         label_names = list(getattr(data, "label_names", []) or [])
+        picker_updates = [gr.skip()] * len(PICKER_FIELDS)
         if classification:
             selection = {**selection, "text_column_names": data.text_columns, "label_column_name": data.label_column}
             column_text = {"text": " + ".join(data.text_columns), "label": data.label_column}
@@ -107,23 +142,37 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         else:
             column_text = dict(getattr(data, "columns", {}) or {})
             column_updates = (gr.skip(), gr.skip(), gr.skip())
-        table = frames["train"].head(services.MAX_PREVIEW_ROWS).astype(str)
+            detected = detected_columns(task, column_text)
+            selection = {**selection, **{name: value for name, value in detected.items() if value}}
+            picker_updates = [
+                gr.Dropdown(choices=([services.NO_PAIR] if name in OPTIONAL_COLUMNS else []) + columns, value=detected[name] or services.NO_PAIR) if name in detected else gr.skip()
+                for name in PICKER_FIELDS
+            ]
+        table = preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS))
         wide = [c for value in column_text.values() for c in str(value).split(" + ")]
+        if task == "token-classification":
+            counts_plot = plots.label_distribution(report.get("class_counts") or {}, None, title="Entities per type", axis="entity type", unit="entities")
+        elif report.get("class_counts"):
+            counts_plot = plots.label_distribution(report["class_counts"], label_names or None)
+        else:
+            counts_plot = plots.empty("No classes to count: this task learns to write text.")
         return (
             selection,
-            render.dataset_summary(selection.get("name", ""), report, label_names, column_text, TASKS[task].title),
+            render.dataset_summary(selection.get("name", ""), report, label_names, column_text, TASKS[task].title, label_word="tags" if task == "token-classification" else "classes"),
             render.data_checks(report.get("warnings", [])),
             gr.Row(visible=classification),
             *column_updates,
             gr.Dataframe(value=table, column_widths=services.column_widths(columns, wide)),
-            plots.label_distribution(report.get("class_counts") or {}, label_names or None) if report.get("class_counts") else plots.empty("No classes to count: this task learns to write text."),
+            counts_plot,
             plots.text_lengths(services.word_lengths(data.splits, task)),
             gr.Dropdown(choices=list(data.splits), value="train"),
             gr.Number(value=0, info=f"Row of the split, from 0 (train has {len(data.splits['train']):,} rows)."),
+            *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
+            *picker_updates,
         )
 
-    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index]
-    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column]
+    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, *pickers]
+    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers]
     load_button.click(load_dataset, load_inputs, load_outputs, api_name="load_dataset")
 
     def load_new_file(task, source, train_file, validation_file, test_file):
@@ -131,24 +180,31 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         return load_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO)
 
     train_file.upload(load_new_file, load_inputs[:5], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented")
-    for dropdown in (text_column, text_pair_column, label_column):
+    for dropdown in (text_column, text_pair_column, label_column, *pickers):
         dropdown.input(load_dataset, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private")
+
+    def reset_all_columns():
+        return (*reset_columns(), *[gr.Dropdown(value=services.AUTO) for _ in pickers])
 
     def choose_source(choice):
         """Show the fields of the chosen source; columns go back to auto-detection."""
-        return (gr.Group(visible=choice == services.SOURCE_FILE), gr.Group(visible=choice == services.SOURCE_HUB), *reset_columns())
+        return (gr.Group(visible=choice == services.SOURCE_FILE), gr.Group(visible=choice == services.SOURCE_HUB), *reset_all_columns())
 
-    source.change(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column], api_name="choose_source", api_visibility="private")
+    source.change(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column, *pickers], api_name="choose_source", api_visibility="private")
     for new_data in (train_file, hub_dataset):
-        new_data.change(reset_columns, None, [text_column, text_pair_column, label_column], api_name="reset_columns", api_visibility="private")
+        new_data.change(reset_all_columns, None, [text_column, text_pair_column, label_column, *pickers], api_name="reset_columns", api_visibility="private")
 
     def choose_task(name):
-        """What data the task needs; its default model and max_length for the inspector."""
+        """What data the task needs and the column pickers it reads; its default model and max_length for the inspector."""
         from ..tasks import default_model  # noqa: PLC0415
 
-        return TASK_DATA.get(name, ""), gr.Dropdown(value=default_model(name)), gr.Number(value=TASKS[name].default_max_seq_length)
+        return (
+            TASK_DATA.get(name, ""), gr.Dropdown(value=default_model(name)), gr.Number(value=TASKS[name].default_max_seq_length),
+            gr.Row(visible=name == services.DEFAULT_TASK), *[gr.Row(visible=name == other) for other in TASK_COLUMNS],
+        )
 
-    task.input(choose_task, task, [task_note, inspect_model, inspect_max_length], api_name="choose_data_task", api_visibility="private")
+    # `.change`, not `.input`: the Train tab sets this task too, and the pickers must follow it.
+    task.change(choose_task, task, [task_note, inspect_model, inspect_max_length, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     def load_example():
         """The example dataset, loaded as the page opens so a new user sees data at once."""
@@ -187,9 +243,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 label = data.label_names[row["label"]]
         inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names)
         stats = services.token_stats(selection, model, max_length)
+        if inspection.get("loss_mask") is not None and inspection.get("rendered"):
+            inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         return (
             render.token_summary(inspection, label),
-            render.token_chips(inspection),
+            render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
         )
@@ -200,6 +258,57 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         [token_info, chips, token_details, token_plot],
         api_name="inspect_tokens",
     )
+
+
+def loss_spans(tokenizer, inspection: dict) -> list[tuple[int, int]]:
+    """Character ranges of the rendered causal-LM text whose tokens carry loss, so the inspector can mark
+    the answer in the text itself. Empty when the rendered text does not tokenize back to the same ids
+    (the token chips still show the loss tokens)."""
+    try:
+        encoded = tokenizer(inspection["rendered"], add_special_tokens=False, return_offsets_mapping=True)
+    except (NotImplementedError, ValueError, TypeError):  # a slow tokenizer has no offsets
+        return []
+    ids, mask = list(inspection["input_ids"]), list(inspection["loss_mask"])
+    if list(encoded["input_ids"][: len(ids)]) != ids:
+        return []
+    spans: list[tuple[int, int]] = []
+    for (start, end), in_loss, previous in zip(encoded["offset_mapping"], mask, [0, *mask]):
+        if not in_loss or end <= start:
+            continue
+        if previous and spans:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def detected_columns(task: str, columns: dict[str, str]) -> dict[str, str | None]:
+    """The DataConfig column fields of a task from the columns its data preparation resolved
+    (`TaskData.columns`): what the pickers show and the run's config records."""
+    if task == "token-classification":
+        return {"tokens_column_name": columns.get("tokens"), "tags_column_name": columns.get("tags")}
+    if task == "causal-lm":
+        if "messages" in columns:  # a chat column holds the prompt and the answer
+            return {"prompt_column_name": columns["messages"], "completion_column_name": None}
+        return {"prompt_column_name": columns.get("prompt"), "completion_column_name": columns.get("completion")}
+    if task == "seq2seq":
+        return {"document_column_name": columns.get("document"), "summary_column_name": columns.get("summary")}
+    return {}
+
+
+def _cell(value) -> str:
+    """A preview cell as text: a list of words or tags joined by spaces, chat messages as 'role: content'."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        items = list(value)
+        if items and all(isinstance(v, dict) for v in items):
+            return " | ".join(f"{v.get('role', v.get('from', '?'))}: {v.get('content', v.get('value', ''))}" for v in items)
+        return " ".join(str(v) for v in items)
+    return "" if value is None else str(value)
+
+
+def preview_frame(frame):
+    """The first rows as text, lists (NER words and tags, chat messages) readable rather than Python reprs."""
+    return frame.apply(lambda column: column.map(_cell)).astype(str) if len(frame.columns) else frame
 
 
 def reset_columns():

@@ -77,8 +77,8 @@ def number(value: Any, digits: int = 4) -> str:
 # ---------------------------------------------------------------- dataset
 
 
-def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Sequence[str], columns: Mapping[str, str], task_title: str = "Text classification") -> str:
-    """Rows per split, the columns the task reads, and the classes (or tags)."""
+def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Sequence[str], columns: Mapping[str, str], task_title: str = "Text classification", *, label_word: str = "classes") -> str:
+    """Rows per split, the columns the task reads, and the classes (or tags: `label_word="tags"`)."""
     sizes = report.get("split_sizes", {})
     created = report.get("created_splits", [])
     if not created:
@@ -88,7 +88,7 @@ def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Se
     lines = [f"**{md_escape(source_name)}** · {sum(sizes.values()):,} rows: {split_text}", f"{md_escape(task_title)} · {column_text}"]
     if label_names:
         shown = ", ".join(md_code(n) for n in label_names[:12]) + (f" and {len(label_names) - 12} more" if len(label_names) > 12 else "")
-        lines[-1] += f" · **{len(label_names)} classes**: {shown}"
+        lines[-1] += f" · **{len(label_names)} {md_escape(label_word)}**: {shown}"
     return "\n\n".join(lines)
 
 
@@ -189,6 +189,10 @@ def token_summary(inspection: Mapping[str, Any], label: str | None = None) -> st
         head += f" · ✂ **truncated**: the text has {full} tokens, the model sees the first {n}"
     else:
         head += " · fits without truncation"
+    if inspection.get("words") is not None:
+        head += f" · {len(inspection['words'])} words"
+        if inspection.get("truncated_words"):
+            head += f", **{inspection['truncated_words']} cut off** (their tags are not learned)"
     if inspection.get("loss_tokens") is not None:
         head += f" · {inspection['loss_tokens']} token(s) in the loss"
     if inspection.get("target_truncated"):
@@ -227,6 +231,88 @@ def token_table(inspection: Mapping[str, Any]) -> list[list[Any]]:
     return [[i, token, token_id, m, kind, "yes" if s else ""] for i, (token, token_id, m, kind, s) in enumerate(zip(tokens, inspection["input_ids"], mask, types, special))]
 
 
+ENTITY_COLORS = ["#c7d2fe", "#fde68a", "#a7f3d0", "#fbcfe8", "#bae6fd", "#ddd6fe", "#fecaca", "#d9f99d"]
+
+
+def _entity_type(tag: str) -> str | None:
+    return tag.split("-", 1)[1] if "-" in tag and tag[:2] in ("B-", "I-", "E-", "S-", "L-", "U-") else None
+
+
+def word_tags(inspection: Mapping[str, Any]) -> str:
+    """NER: each word with its tag above the sub-tokens it became. The sub-token that carries the word's
+    tag in training shows it; the others are marked 'ignored' (label -100), unless every sub-token is
+    trained; words that max_length cut off are crossed out."""
+    words = inspection.get("words") or []
+    if not words:
+        return ""
+    tokens, word_ids = inspection.get("tokens") or [], inspection.get("word_ids") or []
+    labels = inspection.get("labels") or [None] * len(tokens)
+    pieces: dict[int, list[tuple[str, Any]]] = {}
+    for token, word, label in zip(tokens, word_ids, labels):
+        if word is not None:
+            pieces.setdefault(word, []).append((token, label))
+    types = sorted({t for w in words if (t := _entity_type(str(w.get("tag", ""))))})
+    colors = {t: ENTITY_COLORS[i % len(ENTITY_COLORS)] for i, t in enumerate(types)}
+    cards = []
+    for i, word in enumerate(words):
+        tag = str(word.get("tag", ""))
+        kind = _entity_type(tag)
+        background = colors.get(kind, "#f3f4f6")
+        sub = []
+        for token, label in pieces.get(i, []):
+            if label is None:
+                sub.append(f'<span class="ft-sub ft-ignored" title="not in the loss (label -100)" style="padding:0 4px;border-radius:4px;border:1px dashed #9ca3af;color:#6b7280;font-size:11px">{esc(token)} <i>ignored</i></span>')
+            else:
+                sub.append(f'<span class="ft-sub" title="trained on {esc(label)}" style="padding:0 4px;border-radius:4px;background:#fff;border:1px solid #6b7280;font-size:11px">{esc(token)} → <b>{esc(label)}</b></span>')
+        if word.get("truncated"):
+            sub.append('<span style="font-size:11px;color:#991b1b">✂ cut off by max_length</span>')
+        cards.append(
+            f'<span class="ft-word" style="display:inline-flex;flex-direction:column;gap:2px;margin:3px;padding:4px 6px;border-radius:8px;background:{background};'
+            f'{"text-decoration:line-through;opacity:.6;" if word.get("truncated") else ""}font-family:ui-monospace,monospace">'
+            f'<span style="font-size:11px;font-weight:600;color:#374151">{esc(tag)}</span>'
+            f'<span style="font-size:14px">{esc(word.get("word"))}</span>'
+            f'<span style="display:flex;gap:2px;flex-wrap:wrap">{"".join(sub)}</span></span>'
+        )
+    legend = " · ".join(f'<span style="background:{colors[t]};padding:0 5px;border-radius:4px">{esc(t)}</span>' for t in types)
+    return (
+        '<div class="ft-word-tags" style="margin-bottom:10px"><div style="font-size:12px;color:#6b7280;margin-bottom:4px">'
+        f"Words and their tags, with the sub-tokens each word became (→ the label a sub-token is trained on){' · entity types: ' + legend if legend else ''}</div>"
+        f'<div style="line-height:1.2">{"".join(cards)}</div></div>'
+    )
+
+
+def rendered_text(inspection: Mapping[str, Any]) -> str:
+    """The text the model reads, as rendered: the chat or plain template around a causal-LM example (the
+    part that carries loss highlighted), or a seq2seq document with its prefix."""
+    text = inspection.get("rendered")
+    if not text:
+        return ""
+    spans = sorted((int(a), int(b)) for a, b in inspection.get("loss_spans") or [] if 0 <= a < b <= len(text))
+    parts, at = [], 0
+    for start, end in spans:
+        if start < at:
+            continue
+        parts.append(esc(text[at:start]))
+        parts.append(f'<mark class="ft-loss" title="carries loss" style="background:#d1fae5;color:inherit;outline:1px solid #10b981;border-radius:3px">{esc(text[start:end])}</mark>')
+        at = end
+    parts.append(esc(text[at:]))
+    if inspection.get("loss_mask") is not None:
+        title = f"The example rendered with {esc(inspection.get('template') or 'the template')}"
+        title += ": <mark style='background:#d1fae5;outline:1px solid #10b981'>green</mark> is the part that carries loss (what the model learns to write)" if spans else ""
+    else:
+        title = "The encoder's input (the document, with the source prefix)"
+    return (
+        f'<div class="ft-rendered" style="margin-bottom:10px"><div style="font-size:12px;color:#6b7280;margin-bottom:4px">{title}</div>'
+        f'<pre style="white-space:pre-wrap;margin:0;padding:8px;border:1px solid #e5e7eb;border-radius:8px;background:#f9fafb;font-size:13px">{"".join(parts)}</pre></div>'
+    )
+
+
+def inspection_html(inspection: Mapping[str, Any]) -> str:
+    """Everything the inspector shows for one example: the rendered text (generative tasks), the words and
+    their tags (NER), then the token chips."""
+    return rendered_text(inspection) + word_tags(inspection) + token_chips(inspection)
+
+
 # ---------------------------------------------------------------- estimate
 
 
@@ -259,6 +345,37 @@ def estimate_markdown(estimate: Mapping[str, Any]) -> str:
     if e.get("warnings"):
         out += "\n\n" + "\n".join(f"⚠ {md_escape(w)}" for w in e["warnings"])
     return out
+
+
+def lora_summary(counts: Mapping[str, Any], targets: Sequence[str] | None = None) -> str:
+    """'LoRA trains 1.2 M of 135.7 M parameters (0.87%)', with the exact counts (peft's, before launch)."""
+    trainable, total = int(counts["trainable_parameters"]), int(counts["total_parameters"])
+    share = trainable / total if total else 0.0
+    where = ", ".join(md_code(t) for t in targets) if targets else "every linear layer but the output head"
+    return (
+        f"**LoRA trains {parameters(trainable)} of {parameters(total)} parameters ({share:.2%})**: {trainable:,} adapter weights on "
+        f"{where}; the other {total - trainable:,} of {total:,} stay frozen."
+    )
+
+
+def estimate_setup(*, processes: int = 1, device: str = "CPU", lora: Mapping[str, Any] | None = None) -> str:
+    """What the estimate assumed beyond the options: several processes, LoRA (Markdown lines, or '')."""
+    lines = []
+    if processes > 1:
+        how = "one GPU each" if device == "GPU" else "sharing this CPU's cores and memory"
+        lines.append(f"- **{processes} processes**, {how}: the steps, effective batch, time and memory above are for all of them")
+    if lora:
+        lines.append(f"- {lora_summary(lora)} Gradients and optimizer state are kept for the adapters only.")
+    return "\n".join(lines)
+
+
+def interrupted_note(message: str) -> str:
+    """Why a run was interrupted (its process died without recording its end) and what to do, as HTML."""
+    return (
+        '<div class="ft-interrupted" style="margin-top:10px;padding:10px;border-radius:8px;background:#ffedd5;color:#7c2d12">'
+        f"<b>Interrupted:</b> {esc(message)}<br>Press <b>Resume</b> to continue from the last checkpoint, or "
+        "<b>Retry with a smaller batch</b> if it ran out of memory.</div>"
+    )
 
 
 # ---------------------------------------------------------------- progress
@@ -294,6 +411,8 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         if latest_eval.get(key) is not None:
             numbers.append(f"{key.replace('_', ' ')} <b>{latest_eval[key]:.4f}</b>")
     message = snap.get("message") or ""
+    if state == "interrupted":  # the explanation gets its own box below
+        message, explanation = "The training process ended without finishing.", message
     parts = [
         '<div class="ft-progress" style="padding:14px;border:1px solid #e5e7eb;border-radius:10px">',
         '<div style="display:flex;align-items:center;gap:10px;flex-wrap:wrap">',
@@ -310,7 +429,9 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         parts.append(f'<div style="margin-top:8px;color:#92400e">{esc(queue_note)}</div>')
     if snap.get("error"):
         parts.append(f'<div style="margin-top:10px;padding:10px;border-radius:8px;background:#fee2e2;color:#991b1b"><b>Error:</b> {esc(snap["error"])}</div>')
-    if state in ("stopped", "interrupted"):
+    if state == "interrupted":
+        parts.append(interrupted_note(explanation))
+    elif state == "stopped":
         parts.append('<div style="margin-top:8px;color:#374151">Press <b>Resume</b> to continue from the last checkpoint.</div>')
     if state == "completed":
         metrics = snap.get("metrics") or {}
@@ -318,3 +439,144 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         parts.append(f'<div style="margin-top:8px;color:#065f46">Done. {shown}. See the <b>Evaluation</b> and <b>Try it</b> tabs.</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+# ---------------------------------------------------------------- evaluation (per task)
+
+# The metrics the Evaluate tab's table shows, per task, in this order (those the report has).
+EVAL_METRICS = {
+    "text-classification": ("accuracy", "f1_macro", "loss", "precision_macro", "recall_macro", "f1_weighted", "roc_auc", "average_precision"),
+    "token-classification": ("f1", "precision", "recall", "accuracy", "loss"),
+    "causal-lm": ("loss", "perplexity", "rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "gen_words"),
+    "seq2seq": ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "gen_len", "gen_words", "loss"),
+}
+BASELINE_NAMES = {
+    "majority": "majority class",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "most_frequent_tag": "most frequent tag per word",
+    "lead_1": "Lead-1 (first sentence)",
+    "base_model": "base model (before fine-tuning)",
+}
+_ABOUT = {
+    "accuracy": "share of examples given the right label",
+    "f1_macro": "F1 averaged over the classes, each class counting the same",
+    "precision_macro": "precision averaged over the classes",
+    "recall_macro": "recall averaged over the classes",
+    "f1_weighted": "F1 averaged over the classes, weighted by their support",
+    "roc_auc": "area under the ROC curve (1 is perfect, 0.5 is chance)",
+    "average_precision": "area under the precision-recall curve",
+    "loss": "the training objective on this split (lower is better)",
+    "rouge1": "word overlap with the reference (F-measure, 0-1)",
+    "rouge2": "word-pair overlap with the reference (0-1)",
+    "rougeL": "longest common word sequence with the reference (0-1)",
+    "rougeLsum": "ROUGE-L sentence by sentence, over the whole text (0-1)",
+    "bleu": "n-gram precision against the reference, corpus BLEU (sacreBLEU, 0-100)",
+    "gen_len": "mean length of the generated texts, in tokens",
+    "gen_words": "mean length of the generated texts, in words",
+}
+_ABOUT_BY_TASK = {
+    "token-classification": {
+        "f1": "entity-level F1: an entity counts when its type, first and last word are all right",
+        "precision": "share of the predicted entities that are right",
+        "recall": "share of the true entities found",
+        "accuracy": "share of words given the right tag (O included)",
+    },
+    "causal-lm": {
+        "loss": "mean negative log-likelihood per answer token (lower is better)",
+        "perplexity": "exp(loss): the model's uncertainty per answer token (lower is better, 1 is perfect)",
+        "rouge1": "word overlap of the generated answers with the references (sample, 0-1)",
+        "rouge2": "word-pair overlap of the generated answers with the references (sample, 0-1)",
+        "rougeL": "longest common word sequence, generated answer vs reference (sample, 0-1)",
+        "rougeLsum": "ROUGE-L sentence by sentence (sample, 0-1)",
+        "bleu": "n-gram precision of the generated answers, corpus BLEU (sample, 0-100)",
+    },
+}
+
+
+def metric_about(task: str, name: str) -> str:
+    """One line on what a metric measures, in the task's terms."""
+    return _ABOUT_BY_TASK.get(task, {}).get(name) or _ABOUT.get(name, "")
+
+
+def _rounded(value: Any, digits: int = 4) -> Any:
+    return round(value, digits) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def metric_table(task: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]] | None = None):
+    """The Evaluate tab's metric table: one row per metric of the task (those present), the model's value,
+    one column per baseline scored on the same split, and what the metric measures."""
+    import pandas as pd  # noqa: PLC0415
+
+    baselines = baselines or {}
+    names = [n for n in EVAL_METRICS.get(task, EVAL_METRICS["text-classification"]) if isinstance(metrics.get(n), (int, float))]
+    rows = [[name, _rounded(metrics.get(name)), *(_rounded(b.get(name)) for b in baselines.values()), metric_about(task, name)] for name in names]
+    return pd.DataFrame(rows, columns=["metric", "model", *(BASELINE_NAMES.get(n, n) for n in baselines), "what it measures"])
+
+
+def per_type_table(report: Mapping[str, Any]):
+    """NER: one row per entity type with its entity-level precision, recall, F1 and number of true entities."""
+    import pandas as pd  # noqa: PLC0415
+
+    per_type = report.get("per_type") or []
+    rows = [{"type": name, **values} for name, values in per_type.items()] if isinstance(per_type, Mapping) else [dict(r) for r in per_type]
+    frame = pd.DataFrame([{"entity type": r.get("type", r.get("label")), "precision": r.get("precision"), "recall": r.get("recall"), "f1": r.get("f1"), "true entities": r.get("support")} for r in rows])
+    return frame.round(4) if len(frame) else pd.DataFrame(columns=["entity type", "precision", "recall", "f1", "true entities"])
+
+
+GENERATION_COLUMNS = {"prompt": "prompt", "document": "document", "reference": "reference", "generated": "generated", "base_generated": "base model (before)", "rougeL": "ROUGE-L"}
+
+
+def generations_table(frame, *, limit: int | None = None):
+    """Generative tasks: the prompt (causal LM) or document (seq2seq), the reference, the fine-tuned model's
+    text and, where it was kept, the base model's, with each row's ROUGE-L; in the order of the data."""
+    import pandas as pd  # noqa: PLC0415
+
+    if frame is None or len(frame) == 0:
+        return pd.DataFrame(columns=["prompt", "reference", "generated"])
+    shown = frame[[c for c in GENERATION_COLUMNS if c in frame.columns]].rename(columns=GENERATION_COLUMNS)
+    if "ROUGE-L" in shown:
+        shown = shown.assign(**{"ROUGE-L": pd.to_numeric(shown["ROUGE-L"], errors="coerce").round(3)})
+    return shown.head(limit) if limit else shown
+
+
+def _change(base: Any, tuned: Any) -> str:
+    if not isinstance(base, (int, float)) or not isinstance(tuned, (int, float)) or not base:
+        return ""
+    return f"{tuned / base - 1:+.1%}"
+
+
+def comparison_table(comparison: Mapping[str, Any]):
+    """Causal LM before/after (`eval/comparison.json`): perplexity and loss on the validation split and on
+    the general-text sample (forgetting), and the generation scores, base model against fine-tuned."""
+    import pandas as pd  # noqa: PLC0415
+
+    rows = []
+    parts = (("validation", "validation"), ("general_text", "general text"))
+    for key, where in parts:
+        part = comparison.get(key) or {}
+        base, tuned = part.get("base") or {}, part.get("fine_tuned") or {}
+        for metric in ("perplexity", "loss"):
+            if isinstance(base.get(metric), (int, float)) or isinstance(tuned.get(metric), (int, float)):
+                rows.append([f"{metric} on {where}", _rounded(base.get(metric)), _rounded(tuned.get(metric)), _change(base.get(metric), tuned.get(metric))])
+    validation = comparison.get("validation") or {}
+    base, tuned = validation.get("base") or {}, validation.get("fine_tuned") or {}
+    for metric in ("rougeL", "bleu"):
+        if isinstance(base.get(metric), (int, float)) and isinstance(tuned.get(metric), (int, float)):
+            rows.append([f"{metric} on validation answers", _rounded(base[metric]), _rounded(tuned[metric]), f"{tuned[metric] - base[metric]:+.3f}"])
+    return pd.DataFrame(rows, columns=["measure", "base model", "fine-tuned", "change"])
+
+
+def forgetting_note(comparison: Mapping[str, Any]) -> str:
+    """One sentence on what the general-text perplexity says about forgetting (Markdown)."""
+    general = comparison.get("general_text") or {}
+    base, tuned = (general.get("base") or {}).get("perplexity"), (general.get("fine_tuned") or {}).get("perplexity")
+    if not isinstance(base, (int, float)) or not isinstance(tuned, (int, float)):
+        return ""
+    change = tuned / base - 1 if base else 0.0
+    if change > 0.05:
+        verdict = "the model forgot some general language"
+    elif change < -0.05:
+        verdict = "general text got easier too"
+    else:
+        verdict = "general language is kept"
+    return f"general-text perplexity {base:,.1f} → {tuned:,.1f} (**{change:+.1%}**: {verdict})"
