@@ -12,15 +12,24 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import plots
+from .. import access, plots
 from ..errors import DataError
 from ..runs import read_json
 from ..tasks import TASKS
-from . import services
+from . import ownership, render, services
 from .dataset_tab import FILE_TYPES
 from .handlers import ui_errors
 from .studio import StudioContext
 
+# Tasks whose evaluation writes generations (generations_<split>.csv) rather than per-example labels.
+GENERATIVE = ("causal-lm", "seq2seq")
+# The metrics drawn beside each task's baselines (on one 0-1 axis; BLEU, 0-100, stays in the table).
+BASELINE_METRICS = {
+    "text-classification": ("accuracy", "f1_macro"),
+    "token-classification": ("f1", "precision", "recall"),
+    "seq2seq": ("rouge1", "rouge2", "rougeL"),
+}
+COMPARISON_FILE = "comparison.json"  # causal LM: finetuner.tasks.causal_lm.COMPARISON_FILE (not imported: it loads the task)
 HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "f1_weighted", "roc_auc", "average_precision", "loss")
 MAX_MISCLASSIFIED = 200
 
@@ -33,17 +42,29 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             split_picker = gr.Dropdown([], label="Split", info="The run's test or validation split, or data you evaluated it on.", scale=2, allow_custom_value=True)
             show_button = gr.Button("Show evaluation", variant="primary", scale=1)
         headline = gr.Markdown()
+        # What each task's evaluation wrote decides what is shown: the containers below are shown or hidden
+        # for the chosen run's task (see VIEWS); being layout, they are not part of the API's outputs.
         with gr.Row():
-            metrics_table = gr.Dataframe(label="Final metrics (model vs baselines)", interactive=False)
-            per_class_table = gr.Dataframe(label="Per class", interactive=False)
+            metrics_table = gr.Dataframe(label="Final metrics (model vs baselines)", interactive=False, wrap=True)
+            with gr.Accordion("Per class", open=True) as per_class_box:  # NER: per entity type
+                per_class_table = gr.Dataframe(label="Scores per class or entity type", show_label=False, interactive=False)
         epoch_table = gr.Dataframe(label="During training (validation, per evaluation)", interactive=False)
-        with gr.Row():
+        with gr.Row() as label_charts:  # classification and NER
             confusion_plot = gr.Plot(label="Confusion matrix", show_label=False)
             f1_plot = gr.Plot(label="F1 per class", show_label=False)
-        with gr.Row():
+        with gr.Row() as curve_charts:  # binary classification
             roc_plot = gr.Plot(label="ROC curve", show_label=False)
             pr_plot = gr.Plot(label="Precision-recall curve", show_label=False)
-        baseline_plot = gr.Plot(label="Baselines", show_label=False)
+        with gr.Column() as baseline_box:  # every task with a cheap baseline (causal LM: the comparison below)
+            baseline_plot = gr.Plot(label="Baselines", show_label=False)
+        with gr.Group(visible=False) as comparison_box:  # causal LM
+            gr.Markdown(
+                "#### Before and after fine-tuning\nThe base model against the fine-tuned one: perplexity falling on your validation data is what "
+                "fine-tuning gained; perplexity rising on a general-text sample is what the model forgot (LoRA usually forgets less)."
+            )
+            with gr.Row():
+                comparison_table = gr.Dataframe(label="Base model vs fine-tuned", interactive=False)
+                comparison_plot = gr.Plot(label="Perplexity before and after", show_label=False)
         misclassified_table = gr.Dataframe(label="Misclassified examples, most confident first", interactive=False, wrap=True, max_height=400)
         predictions_file = gr.File(label="All predictions (CSV)", interactive=False)
         with gr.Accordion("Evaluate on other data", open=False):
@@ -57,19 +78,21 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
                         other_split = gr.Textbox(label="Split", value="test")
             evaluate_button = gr.Button("Evaluate")
 
-    outputs = [headline, metrics_table, per_class_table, epoch_table, confusion_plot, f1_plot, roc_plot, pr_plot, baseline_plot, misclassified_table, predictions_file]
+    views = [per_class_box, label_charts, curve_charts, baseline_box, comparison_box]
+    outputs = [headline, metrics_table, per_class_table, epoch_table, confusion_plot, f1_plot, roc_plot, pr_plot, baseline_plot, misclassified_table, predictions_file, *views]
 
     @ui_errors
-    def evaluation_report(run_id, split):
+    def evaluation_report(run_id, split, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Everything about one evaluated split of a run: metrics, per-class scores, plots, baselines, errors and predictions."""
         if not run_id:
             raise DataError("Choose a completed run first (train one in the Train tab).")
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         splits = [key for _, key in services.evaluation_splits(run)]
         if not splits:
             raise DataError(f"Run {run.id} has no evaluation yet (it is {run.state}). Wait for it to complete.")
         split = split if split in splits else splits[0]
-        task = TASKS.get(run.config().model.task, TASKS["text-classification"])
+        task_name = run.config().model.task
+        task = TASKS.get(task_name, TASKS["text-classification"])
         files = services.evaluation_files(run, split)
         report, predictions = files["report"], files["predictions"]
         metrics = dict(report.get("metrics", {}))
@@ -77,79 +100,117 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             metrics["loss"] = report["loss"]
         baselines = read_json(run.eval_dir / "baselines.json", {}) or {}
         baseline_split = {name: values.get(split, {}) for name, values in baselines.items() if isinstance(values, dict) and isinstance(values.get(split), dict)}
-        names = [n for n in dict.fromkeys([*task.headline, *HEADLINE]) if isinstance(metrics.get(n), (int, float))]
-        table = pd.DataFrame(
-            [[name, _r(metrics.get(name)), *(_r(b.get(name)) for b in baseline_split.values())] for name in names],
-            columns=["metric", "model", *(_BASELINE.get(n, n) for n in baseline_split)],
-        )
-        rows = services.per_class_rows(report)
-        per_class = pd.DataFrame(rows).round(4) if rows else pd.DataFrame()
-        chart_report = {**report, "per_class": rows}
-        if not report.get("confusion_matrix") and report.get("tag_confusion_matrix"):
-            chart_report["confusion_matrix"] = report["tag_confusion_matrix"]
-        wrong, title = services.mistakes(predictions)
-        wrong = wrong.head(MAX_MISCLASSIFIED).round(4)
+        generative = task_name in GENERATIVE
         download = None
         if files["predictions_path"] is not None:
             download = Path(tempfile.mkdtemp(prefix="finetuner-predictions-")) / f"{files['predictions_path'].stem}_{run.id}.csv"
             shutil.copyfile(files["predictions_path"], download)
-        examples = report.get("examples") or sum(r.get("support", 0) for r in report.get("per_class", []))
-        shown = ", ".join(f"{name} **{metrics[name]:.3f}**" for name in task.headline if isinstance(metrics.get(name), (int, float)))
-        line = f"**{run.id}** on **{split.replace('extra:', '')}**" + (f" ({examples:,} examples)" if examples else "") + f": {shown}"
-        if "tfidf_logreg" in baseline_split:
-            line += f" · TF-IDF baseline macro F1 {baseline_split['tfidf_logreg'].get('f1_macro', 0):.3f}"
-        if "correct" in predictions:
-            line += f" · {len(wrong):,} misclassified shown" if len(wrong) else " · no mistakes"
-        text_columns = [c for c in ("text", "text_pair", "document", "prompt", "reference", "generated") if c in wrong.columns]
+        if generative:
+            examples_table = render.generations_table(predictions, limit=MAX_MISCLASSIFIED)
+            title = f"Generations: the reference beside the model's output ({len(examples_table):,} of {len(predictions):,} shown)" if len(predictions) else "No generations were written for this split."
+        else:
+            examples_table, title = services.mistakes(predictions)
+            examples_table = examples_table.head(MAX_MISCLASSIFIED).round(4)
+        line = _headline(run.id, split, task_name, task.headline, report, metrics, predictions, baseline_split, examples_table)
+        if task_name == "causal-lm":
+            note = render.forgetting_note(read_json(run.eval_dir / COMPARISON_FILE, {}) or {})
+            line += f" · {note}" if note else ""
+        wide = [c for c in ("text", "text_pair", "document", "prompt", "reference", "generated", "base model (before)", "entities", "predicted_entities") if c in examples_table.columns]
+        empty = plots.empty("Not drawn for this task.")
+        if task_name == "token-classification":
+            per_class = render.per_type_table(report)
+            confusion = plots.confusion_matrix({"confusion_matrix": report.get("tag_confusion_matrix"), "label_names": report.get("label_names", [])})
+            confusion.update_layout(title_text="Tag confusion (words, by first sub-token)")
+            f1_chart = plots.per_entity_f1(report)
+        elif generative:
+            per_class, confusion, f1_chart = pd.DataFrame(), empty, empty
+        else:
+            rows = services.per_class_rows(report)
+            per_class = pd.DataFrame(rows).round(4) if rows else pd.DataFrame()
+            chart_report = {**report, "per_class": rows}
+            confusion, f1_chart = plots.confusion_matrix(chart_report), plots.per_class_f1(chart_report)
+        baseline_metrics = BASELINE_METRICS.get(task_name)
         return (
             line,
-            table,
+            render.metric_table(task_name, metrics, baseline_split),
             per_class,
-            services.epoch_metrics(run, tuple(dict.fromkeys(["loss", *task.headline, *HEADLINE]))),
-            plots.confusion_matrix(chart_report),
-            plots.per_class_f1(chart_report),
-            plots.roc_curve(report),
-            plots.pr_curve(report),
-            plots.baselines(metrics, baseline_split) if baseline_split else plots.empty("No baselines for this split."),
-            gr.Dataframe(value=wrong, label=title, column_widths=services.column_widths(list(wrong.columns), text_columns) if len(wrong.columns) else None),
+            services.epoch_metrics(run, tuple(dict.fromkeys(["loss", *task.headline, *task.metrics, *HEADLINE]))),
+            confusion,
+            f1_chart,
+            plots.roc_curve(report) if not generative else empty,
+            plots.pr_curve(report) if not generative else empty,
+            plots.baselines(metrics, baseline_split, metrics=baseline_metrics) if baseline_split and baseline_metrics else plots.empty("No baselines for this split."),
+            gr.Dataframe(value=examples_table, label=title, column_widths=services.column_widths(list(examples_table.columns), wide) if len(examples_table.columns) else None),
             str(download) if download else None,
+            gr.Accordion(label="Per entity type (entity-level scores)" if task_name == "token-classification" else "Per class", visible=not generative),
+            gr.Row(visible=not generative),
+            gr.Row(visible=task_name == "text-classification"),
+            gr.Column(visible=task_name != "causal-lm"),
+            gr.Group(visible=task_name == "causal-lm"),
         )
 
-    show_button.click(evaluation_report, [run_picker, split_picker], outputs, api_name="evaluation_report")
+    @ui_errors
+    def evaluation_comparison(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """A causal-LM run's base model against its fine-tuned model (eval/comparison.json): perplexity and loss on the
+        validation split and on a general-text sample (forgetting), and the generation scores; a table and a chart."""
+        if not run_id:
+            raise DataError("Choose a completed run first (train one in the Train tab).")
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
+        comparison = read_json(run.eval_dir / COMPARISON_FILE, {}) or {}
+        if not comparison:
+            task_name = run.config().model.task
+            why = "it is still training" if run.state != "completed" else "only causal-LM runs are scored against their base model" if task_name != "causal-lm" else "its evaluation wrote none"
+            return render.comparison_table({}), plots.empty(f"No before/after comparison for run {run.id}: {why}.")
+        return render.comparison_table(comparison), plots.perplexity_comparison(comparison)
+
+    def quiet_comparison(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The comparison after another view chose a run: nothing shown (no second error) when it cannot be read."""
+        try:
+            return evaluation_comparison(run_id, request, profile, oauth_token)
+        except gr.Error:
+            return gr.skip(), gr.skip()
+
+    comparison_outputs = [comparison_table, comparison_plot]
+    show_button.click(evaluation_report, [run_picker, split_picker], outputs, api_name="evaluation_report").success(
+        evaluation_comparison, run_picker, comparison_outputs, api_name="evaluation_comparison"
+    )
 
     @ui_errors
-    def choose_run(run_id):
+    def choose_run(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The evaluated splits of a run; shows the first."""
         if not run_id:
             return gr.Dropdown(choices=[], value=None), *[gr.skip()] * len(outputs)
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         choices = services.evaluation_splits(run)
         value = choices[0][1] if choices else None
-        return gr.Dropdown(choices=choices, value=value), *evaluation_report(run_id, value)
+        return gr.Dropdown(choices=choices, value=value), *evaluation_report(run_id, value, request, profile, oauth_token)
 
-    run_picker.input(choose_run, run_picker, [split_picker, *outputs], api_name="choose_evaluation_run", api_visibility="undocumented")
+    run_picker.input(choose_run, run_picker, [split_picker, *outputs], api_name="choose_evaluation_run", api_visibility="undocumented").success(
+        quiet_comparison, run_picker, comparison_outputs, api_name="choose_evaluation_comparison", api_visibility="private"
+    )
     split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_name="choose_evaluation_split", api_visibility="private")
 
     @ui_errors
-    def evaluate_run(run_id, test_file, dataset_name, dataset_config_name, split):
+    def evaluate_run(run_id, test_file, dataset_name, dataset_config_name, split, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Evaluate a completed run's model on a labelled file or a Hub dataset split; returns the new split's report."""
         from ..evaluate_run import evaluate_run as evaluate  # noqa: PLC0415 - loads torch
 
         if not run_id:
             raise DataError("Choose a completed run first.")
-        run = ctx.store.get(run_id)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         if not test_file and not (dataset_name or "").strip():
             raise DataError("Upload a labelled file or enter a Hub dataset id to evaluate on.")
+        access.check_locations(runs_dir=ctx.runs_dir, data_files=[test_file], dataset_name=dataset_name)  # shared: uploads and Hub ids only
         path = services.store_upload(test_file, ctx.runs_dir) if test_file else None
         result = evaluate(run, test_file=path, dataset_name=(dataset_name or "").strip() or None, dataset_config_name=(dataset_config_name or "").strip() or None, split=(split or "test").strip())
         key = f"extra:{result['name']}"
-        return gr.Dropdown(choices=services.evaluation_splits(run), value=key), *evaluation_report(run.id, key)
+        return gr.Dropdown(choices=services.evaluation_splits(run), value=key), *evaluation_report(run.id, key, request, profile, oauth_token)
 
     evaluate_button.click(evaluate_run, [run_picker, other_file, other_dataset, other_config, other_split], [split_picker, *outputs], api_name="evaluate_run", concurrency_limit=1, concurrency_id="heavy")
 
-    def refresh(current_run, chosen):
-        """Completed runs; the page's current run preselected when it is completed."""
-        choices = services.run_choices(ctx.store, completed_only=True)
+    def refresh(current_run, chosen, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Completed runs (on a shared studio: this visitor's own); the page's current run preselected when it is completed."""
+        choices = ownership.run_choices(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token), completed_only=True)
         ids = [value for _, value in choices]
         value = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
         if value is None:
@@ -159,16 +220,37 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         splits = services.evaluation_splits(ctx.store.get(value))
         split = splits[0][1] if splits else None
         try:
-            shown = evaluation_report(value, split)
+            shown = evaluation_report(value, split, request, profile, oauth_token)
         except gr.Error:
             shown = [gr.skip()] * len(outputs)
         return gr.Dropdown(choices=choices, value=value), gr.Dropdown(choices=splits, value=split), *shown
 
-    tab.select(refresh, [ctx.current_run, run_picker], [run_picker, split_picker, *outputs], api_name="refresh_evaluation", api_visibility="private")
+    tab.select(refresh, [ctx.current_run, run_picker], [run_picker, split_picker, *outputs], api_name="refresh_evaluation", api_visibility="undocumented").then(
+        quiet_comparison, run_picker, comparison_outputs, api_name="refresh_evaluation_comparison", api_visibility="private"
+    )
 
 
-_BASELINE = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
-
-
-def _r(value):
-    return round(value, 4) if isinstance(value, (int, float)) else None
+def _headline(run_id, split, task_name, headline_names, report, metrics, predictions, baseline_split, examples_table) -> str:
+    """One line: the run, the split and its size, the task's headline metrics, the strongest baseline, and
+    what the table below holds."""
+    if task_name == "token-classification":
+        size = f"{len(predictions):,} sentences, {report['true_entities']:,} entities" if "true_entities" in report and len(predictions) else ""
+    elif task_name == "causal-lm":
+        size = f"{report['examples']:,} examples, {report.get('generated_examples', 0):,} answers generated" if report.get("examples") else ""
+    else:
+        examples = report.get("examples") or sum(r.get("support", 0) for r in report.get("per_class", []))
+        size = f"{examples:,} examples" if examples else ""
+    shown = ", ".join(f"{name} **{metrics[name]:.3f}**" for name in headline_names if isinstance(metrics.get(name), (int, float)))
+    line = f"**{render.md_escape(run_id)}** on **{render.md_escape(split.replace('extra:', ''))}**" + (f" ({size})" if size else "") + f": {shown}"
+    if "tfidf_logreg" in baseline_split:
+        line += f" · TF-IDF baseline macro F1 {baseline_split['tfidf_logreg'].get('f1_macro', 0):.3f}"
+    if "most_frequent_tag" in baseline_split:
+        line += f" · most-frequent-tag baseline F1 {baseline_split['most_frequent_tag'].get('f1', 0):.3f}"
+    if "lead_1" in baseline_split:
+        line += f" · Lead-1 baseline ROUGE-L {baseline_split['lead_1'].get('rougeL', 0):.3f}"
+    if "correct" in predictions:
+        if task_name == "token-classification":
+            line += f" · {len(examples_table):,} sentences with tagging errors shown" if len(examples_table) else " · no tagging errors"
+        else:
+            line += f" · {len(examples_table):,} misclassified shown" if len(examples_table) else " · no mistakes"
+    return line

@@ -1,0 +1,285 @@
+"""The Data and Evaluate tabs for named-entity recognition, instruction tuning (causal LM) and summarization
+(seq2seq), on tiny models trained here for a few steps: what each task's evaluation wrote is what the user
+sees (per-entity F1 bars, generations beside their references, base vs fine-tuned perplexity), and the Data
+tab takes each task's columns, detected or chosen, and inspects its examples as training reads them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from support import build_tiny_model
+from finetuner import plots
+from finetuner.config import RunConfig
+from finetuner.runs import COMPLETED, RunStore
+from finetuner.tasks.causal_lm import GENERAL_TEXT
+from finetuner.train import run_training
+from finetuner.ui import render
+from task_fixtures import build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
+
+# One short epoch each: the views are under test, not the learning.
+FEW_STEPS = {"learning_rate": 5e-3, "per_device_train_batch_size": 16, "num_train_epochs": 1, "logging_steps": 1, "warmup_steps": 0}
+RARE_NAME = "tokyorome"  # a word the tiny tokenizer never saw whole: several sub-tokens
+
+
+def value(update):
+    """A component's value from an API output that is either the value or an update carrying it."""
+    return update.get("value", update) if isinstance(update, dict) and "__type__" in update else update
+
+
+def figure(output) -> dict:
+    """A gr.Plot output as the plotly figure dict the browser draws."""
+    return json.loads(value(output)["plot"])
+
+
+def rows(table) -> list[dict]:
+    table = value(table)
+    return [dict(zip(table["headers"], row)) for row in table["data"]]
+
+
+# ---------------------------------------------------------------- tiny models, data and runs
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("task-data")
+    ner = make_ner_records(60)
+    ner[0] = {"tokens": [RARE_NAME, "visited", "paris"], "ner_tags": ["B-person", "O", "B-location"]}
+    write_jsonl(folder / "ner.jsonl", ner)
+    write_jsonl(folder / "lm.jsonl", make_instruction_records(48))
+    write_jsonl(folder / "docs.jsonl", make_summary_records(48))
+    # The same data under names no detector knows, to be chosen by hand.
+    write_jsonl(folder / "ner_renamed.jsonl", [{"sentence_words": r["tokens"], "entity_tags": r["ner_tags"]} for r in ner])
+    write_jsonl(folder / "lm_renamed.jsonl", [{"ask": r["instruction"], "reply": r["output"]} for r in make_instruction_records(48)])
+    write_jsonl(folder / "docs_renamed.jsonl", [{"body": r["document"], "tldr": r["summary"]} for r in make_summary_records(48)])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("task-models")
+    ner_texts = [" ".join(r["tokens"]) for r in make_ner_records(200, seed=1)]
+    lm_texts = [r["instruction"] + " " + r["output"] for r in make_instruction_records(96)] + GENERAL_TEXT.read_text().splitlines()
+    return {
+        "token-classification": build_tiny_model(folder / "bert", ner_texts),
+        "causal-lm": build_tiny_causal_lm(folder / "llama", lm_texts),
+        "seq2seq": build_tiny_t5(folder / "t5", [r["document"] for r in make_summary_records(100)] + ["summarize :"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(studio, models, data_dir):
+    """A completed run of each task in the studio's runs folder."""
+    _, runs_dir = studio
+    options = {
+        "token-classification": {"train_file": data_dir / "ner.jsonl", "max_seq_length": 32},
+        "causal-lm": {"train_file": data_dir / "lm.jsonl", "max_seq_length": 64, "generation_max_new_tokens": 6, "generation_num_samples": 4},
+        "seq2seq": {"train_file": data_dir / "docs.jsonl", "max_seq_length": 48, "max_target_length": 12, "generation_max_new_tokens": 8, "source_prefix": "summarize: "},
+    }
+    store, out = RunStore(runs_dir), {}
+    for task, extra in options.items():
+        config = RunConfig.from_dict({"task": task, "model_name_or_path": str(models[task]), **FEW_STEPS, **{k: str(v) if k == "train_file" else v for k, v in extra.items()}})
+        run = store.create(config)
+        assert run_training(run) == COMPLETED, run.status()
+        out[task] = run
+    return out
+
+
+# ---------------------------------------------------------------- Evaluate: named entities
+
+
+def test_ner_entity_f1_bars_are_the_reports_per_type_scores(runs):
+    run = runs["token-classification"]
+    report = json.loads((run.eval_dir / "report_test.json").read_text())
+    per_type = {row["type"]: row for row in report["per_type"]}
+    assert set(per_type) == {"person", "location"}
+    fig = plots.per_entity_f1(report)
+    assert len(fig.data) == 1 and list(fig.data[0].x) == list(per_type), "one bar per entity type"
+    assert list(fig.data[0].y) == [per_type[t]["f1"] for t in per_type]
+    assert [c[2] for c in fig.data[0].customdata] == [per_type[t]["support"] for t in per_type], "true entities in the hover"
+    assert any(shape.y0 == report["metrics"]["f1"] for shape in fig.layout.shapes), "overall F1 as a line"
+    table = render.per_type_table(report)
+    assert list(table["entity type"]) == list(per_type) and list(table["true entities"]) == [per_type[t]["support"] for t in per_type]
+
+
+def test_ner_evaluation_through_the_api(client, runs):
+    run = runs["token-classification"]
+    report = json.loads((run.eval_dir / "report_test.json").read_text())
+    headline, metrics, per_class, epochs, confusion, f1, roc, pr, baselines, examples, predictions = client.predict(run.id, "test", api_name="/evaluation_report")
+    assert re.search(r"\(\d+ sentences, \d+ entities\)", headline) and "f1 **" in headline
+    shown = {row["metric"]: row for row in rows(metrics)}
+    assert list(shown) == ["f1", "precision", "recall", "accuracy", "loss"]
+    for name in ("f1", "precision", "recall", "accuracy"):
+        assert shown[name]["model"] == pytest.approx(report["metrics"][name], abs=1e-4)
+    assert "most frequent tag per word" in value(metrics)["headers"], "the dictionary baseline beside the model"
+    assert "entity-level" in shown["f1"]["what it measures"]
+    assert [row["entity type"] for row in rows(per_class)] == [t["type"] for t in report["per_type"]]
+    bars = figure(f1)["data"]
+    assert len(bars) == 1 and bars[0]["x"] == [t["type"] for t in report["per_type"]] and bars[0]["y"] == [t["f1"] for t in report["per_type"]]
+    heatmap = figure(confusion)["data"][0]
+    assert heatmap["x"] == report["label_names"] and heatmap["z"] == report["tag_confusion_matrix"]
+    assert "errors" in value(examples)["headers"] and "sentences" in examples["label"].lower()
+    assert len(pd.read_csv(predictions)) == len(pd.read_csv(run.eval_dir / "predictions_test.csv"))
+
+
+# ---------------------------------------------------------------- Evaluate: causal LM
+
+
+def test_causal_lm_generations_and_before_after(client, runs):
+    run = runs["causal-lm"]
+    generations = pd.read_csv(run.eval_dir / "generations_validation.csv", keep_default_na=False)
+    comparison = json.loads((run.eval_dir / "comparison.json").read_text())
+    report = json.loads((run.eval_dir / "report_validation.json").read_text())
+
+    table = render.generations_table(generations)
+    assert list(table.columns[:3]) == ["prompt", "reference", "generated"]
+    assert list(table["reference"]) == list(generations["reference"]) and list(table["generated"]) == list(generations["generated"])
+
+    compared = render.comparison_table(comparison).set_index("measure")
+    for where, key in (("validation", "validation"), ("general text", "general_text")):
+        row = compared.loc[f"perplexity on {where}"]
+        assert row["base model"] == pytest.approx(comparison[key]["base"]["perplexity"], rel=1e-4)
+        assert row["fine-tuned"] == pytest.approx(comparison[key]["fine_tuned"]["perplexity"], rel=1e-4)
+    fig = plots.perplexity_comparison(comparison)
+    assert [trace.name for trace in fig.data] == ["base model", "fine-tuned"]
+    assert list(fig.data[0].y) == [comparison["validation"]["base"]["perplexity"], comparison["general_text"]["base"]["perplexity"]]
+    assert list(fig.data[1].y) == [comparison["validation"]["fine_tuned"]["perplexity"], comparison["general_text"]["fine_tuned"]["perplexity"]]
+    assert f"{comparison['general_text']['perplexity_change']:+.1%}" in fig.layout.title.text
+
+    headline, metrics, *_, examples, predictions = client.predict(run.id, "validation", api_name="/evaluation_report")
+    assert "perplexity **" in headline and "general-text perplexity" in headline
+    shown = {row["metric"]: row for row in rows(metrics)}
+    assert {"loss", "perplexity", "rouge1", "rouge2", "rougeL", "bleu"} <= set(shown)
+    assert shown["perplexity"]["model"] == pytest.approx(report["metrics"]["perplexity"], rel=1e-4)
+    assert shown["perplexity"]["base model (before fine-tuning)"] == pytest.approx(comparison["validation"]["base"]["perplexity"], rel=1e-4)
+    shown_rows = rows(examples)
+    assert [r["reference"] for r in shown_rows] == list(generations["reference"])
+    assert [r["generated"] for r in shown_rows] == list(generations["generated"])
+    assert "Generations" in examples["label"]
+
+    table, chart = client.predict(run.id, api_name="/evaluation_comparison")
+    measures = {row["measure"]: row for row in rows(table)}
+    assert measures["perplexity on general text"]["fine-tuned"] == pytest.approx(comparison["general_text"]["fine_tuned"]["perplexity"], rel=1e-4)
+    assert [trace["name"] for trace in figure(chart)["data"]] == ["base model", "fine-tuned"]
+
+
+# ---------------------------------------------------------------- Evaluate: seq2seq
+
+
+def test_seq2seq_rouge_bleu_and_generations(client, runs):
+    run = runs["seq2seq"]
+    report = json.loads((run.eval_dir / "report_test.json").read_text())
+    generations = pd.read_csv(run.eval_dir / "generations_test.csv", keep_default_na=False)
+    headline, metrics, *_, baselines, examples, predictions = client.predict(run.id, "test", api_name="/evaluation_report")
+    shown = {row["metric"]: row for row in rows(metrics)}
+    assert list(shown)[:5] == ["rouge1", "rouge2", "rougeL", "rougeLsum", "bleu"]
+    for name in ("rouge1", "rouge2", "rougeL", "bleu"):
+        assert shown[name]["model"] == pytest.approx(report["metrics"][name], abs=1e-4)
+    assert "Lead-1 (first sentence)" in value(metrics)["headers"]
+    assert [trace["name"] for trace in figure(baselines)["data"]] == ["rouge1", "rouge2", "rougeL"]
+    shown_rows = rows(examples)
+    assert list(shown_rows[0])[:3] == ["document", "reference", "generated"]
+    assert [r["reference"] for r in shown_rows] == list(generations["reference"])
+    assert [r["generated"] for r in shown_rows] == list(generations["generated"])
+    table, _ = client.predict(run.id, api_name="/evaluation_comparison")
+    assert rows(table) == [], "no before/after table outside causal LM"
+
+
+# ---------------------------------------------------------------- Data tab
+
+
+def load(client, task, path, **columns):
+    return client.predict(task=task, source="Upload files", train_file=handle_file(str(path)), validation_file=None, test_file=None, api_name="/load_dataset", **columns)
+
+
+PICKERS = ["tokens_column", "tags_column", "prompt_column", "completion_column", "document_column", "summary_column"]
+
+
+def pickers(outputs) -> dict:
+    """The six task column pickers, the last outputs of /load_dataset: name -> chosen value (None: not shown)."""
+    return {name: (update.get("value") if isinstance(update, dict) else update) for name, update in zip(PICKERS, outputs[-6:])}
+
+
+@pytest.mark.parametrize(
+    ("task", "file", "expected", "words"),
+    [
+        ("token-classification", "ner.jsonl", {"tokens_column": "tokens", "tags_column": "ner_tags"}, "5 tags"),
+        ("causal-lm", "lm.jsonl", {"prompt_column": "instruction", "completion_column": "output"}, "input"),
+        ("seq2seq", "docs.jsonl", {"document_column": "document", "summary_column": "summary"}, "Summary"),
+    ],
+)
+def test_columns_are_detected_and_preselected(client, data_dir, task, file, expected, words):
+    outputs = load(client, task, data_dir / file)
+    summary = outputs[0]
+    assert words in summary
+    chosen = pickers(outputs)
+    assert {k: chosen[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("task", "file", "columns"),
+    [
+        ("token-classification", "ner_renamed.jsonl", {"tokens_column": "sentence_words", "tags_column": "entity_tags"}),
+        ("causal-lm", "lm_renamed.jsonl", {"prompt_column": "ask", "completion_column": "reply"}),
+        ("seq2seq", "docs_renamed.jsonl", {"document_column": "body", "summary_column": "tldr"}),
+    ],
+)
+def test_chosen_columns_are_used_and_missing_ones_named(client, data_dir, task, file, columns):
+    with pytest.raises(AppError) as raised:
+        load(client, task, data_dir / file)
+    assert "column" in str(raised.value).lower(), "unknown names: the message asks for the columns"
+    outputs = load(client, task, data_dir / file, **columns)
+    summary, preview = outputs[0], value(outputs[5])
+    for column in columns.values():
+        assert column in summary and column in preview["headers"]
+    assert {k: pickers(outputs)[k] for k in columns} == columns
+    wrong = {**columns, next(iter(columns)): "nope"}
+    with pytest.raises(AppError) as raised:
+        load(client, task, data_dir / file, **wrong)
+    assert "no column 'nope'" in str(raised.value) and list(columns.values())[1] in str(raised.value), "the message lists the columns there are"
+
+
+def where_is(path, word) -> tuple[str, int]:
+    """(split, row) of the sentence that starts with `word` once the data is split as the studio splits it."""
+    from finetuner.config import DataConfig
+    from finetuner.data import prepare_token_data
+
+    splits = prepare_token_data(DataConfig(train_file=str(path)), seed=42).splits
+    return next((role, i) for role, split in splits.items() for i, words in enumerate(split["tokens"]) if words[0] == word)
+
+
+def test_ner_preview_and_inspector_show_words_tags_and_sub_tokens(client, data_dir, models):
+    outputs = load(client, "token-classification", data_dir / "ner.jsonl")
+    preview = value(outputs[5])
+    assert preview["data"][0][:2] == [f"{RARE_NAME} visited paris", "B-person O B-location"], "lists shown as words, not Python reprs"
+    assert "Entities per type" in figure(outputs[6])["layout"]["title"]["text"]
+    split, index = where_is(data_dir / "ner.jsonl", RARE_NAME)
+    summary, chips, details, _ = client.predict(model_name_or_path=str(models["token-classification"]), max_length=32, split=split, index=index, text="", api_name="/inspect_tokens")
+    assert "3 words" in summary
+    assert "ft-word-tags" in chips and "B-person" in chips and "B-location" in chips
+    assert "ignored" in chips, f"'{RARE_NAME}' is cut into sub-tokens; only the first carries B-person"
+    labels = [row[-1] for row in details["data"]]
+    assert labels.count("B-person") == 1 and labels.count("B-location") == 1
+
+
+def test_causal_lm_inspector_shows_the_template_and_the_loss(client, data_dir, models):
+    load(client, "causal-lm", data_dir / "lm.jsonl")
+    summary, chips, details, _ = client.predict(model_name_or_path=str(models["causal-lm"]), max_length=64, split="train", index=0, text="", api_name="/inspect_tokens")
+    assert "token(s) in the loss" in summary and "plain" in summary
+    assert "### Instruction:" in chips and "### Response:" in chips, "the rendered template"
+    marked = re.findall(r'<mark class="ft-loss"[^>]*>(.*?)</mark>', chips, re.S)
+    assert len(marked) == 1 and marked[0].startswith("the ") and marked[0].endswith("&lt;/s&gt;"), "the answer and its end-of-sequence token carry loss"
+    assert "outline:2px solid #10b981" in chips, "the loss tokens are outlined among the chips"
+    table = value(details)
+    assert sum(row[table["headers"].index("loss_mask")] for row in table["data"]) == int(re.search(r"(\d+) token\(s\) in the loss", summary).group(1))
+
+
+def test_seq2seq_inspector_shows_document_and_target(client, data_dir, models):
+    load(client, "seq2seq", data_dir / "docs.jsonl")
+    summary, chips, _, _ = client.predict(model_name_or_path=str(models["seq2seq"]), max_length=48, split="train", index=0, text="", api_name="/inspect_tokens")
+    assert "ft-rendered" in chips and "Target" in chips and "ft-target" in chips
