@@ -109,3 +109,45 @@ def test_per_class_f1_and_baselines():
 def test_figures_serialise_to_json():
     for fig in (plots.confusion_matrix(BINARY_REPORT), plots.roc_curve(BINARY_REPORT), plots.empty("nothing")):
         assert fig.to_json()
+
+
+NER_REPORT = {
+    "metrics": {"precision": 0.8, "recall": 0.6, "f1": 0.686, "accuracy": 0.9},
+    "per_type": [
+        {"type": "location", "precision": 0.5, "recall": 0.25, "f1": 0.333, "support": 4},
+        {"type": "person", "precision": 1.0, "recall": 0.8, "f1": 0.889, "support": 5},
+    ],
+}
+COMPARISON = {
+    "validation": {"base": {"loss": 6.0, "perplexity": 403.4}, "fine_tuned": {"loss": 1.0, "perplexity": 2.72}},
+    "general_text": {"base": {"perplexity": 600.0}, "fine_tuned": {"perplexity": 660.0}, "perplexity_change": 0.1},
+}
+
+
+def test_per_entity_f1_has_one_bar_per_type_and_the_overall_line():
+    fig = plots.per_entity_f1(NER_REPORT)
+    assert len(fig.data) == 1 and list(fig.data[0].x) == ["location", "person"] and list(fig.data[0].y) == [0.333, 0.889]
+    assert [c[2] for c in fig.data[0].customdata] == [4, 5]
+    assert [shape.y0 for shape in fig.layout.shapes] == [0.686]
+    as_mapping = {"per_type": {"person": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}}}
+    assert list(plots.per_entity_f1(as_mapping).data[0].x) == ["person"], "per_type as a mapping too"
+    assert "No entity scores" in empty_message(plots.per_entity_f1({}))
+
+
+def test_perplexity_comparison_sets_base_against_fine_tuned():
+    fig = plots.perplexity_comparison(COMPARISON)
+    assert [trace.name for trace in fig.data] == ["base model", "fine-tuned"]
+    assert list(fig.data[0].x) == ["validation (your data)", "general text (forgetting)"]
+    assert list(fig.data[0].y) == [403.4, 600.0] and list(fig.data[1].y) == [2.72, 660.0]
+    assert fig.layout.yaxis.type == "log" and "+10.0%" in fig.layout.title.text
+    only_validation = {"validation": COMPARISON["validation"]}
+    assert list(plots.perplexity_comparison(only_validation).data[0].x) == ["validation (your data)"]
+    assert "No before/after" in empty_message(plots.perplexity_comparison({}))
+
+
+def test_entity_counts_and_task_baselines():
+    fig = plots.label_distribution({"train": {"person": 5, "location": 3}}, None, title="Entities per type", axis="entity type", unit="entities")
+    assert fig.layout.title.text == "Entities per type" and fig.layout.xaxis.title.text == "entity type"
+    assert list(fig.data[0].x) == ["location", "person"] and list(fig.data[0].y) == [3, 5]
+    fig = plots.baselines({"rouge1": 0.4, "rouge2": 0.2, "rougeL": 0.38}, {"lead_1": {"rouge1": 0.3, "rouge2": 0.1, "rougeL": 0.29}}, metrics=("rouge1", "rouge2", "rougeL"))
+    assert list(fig.data[0].x) == ["fine-tuned model", "Lead-1 (first sentence)"] and list(fig.data[2].y) == [0.38, 0.29]
