@@ -4,6 +4,13 @@ Endpoints: `/load_dataset` (task + source -> preview, columns, plots, checks) an
 (one example as token chips, and the token-length histogram of every split). Both go through the task's
 own hooks (`prepare_data`, `data_report`, `length_statistics`, `inspect_example`), so what is shown is
 exactly what training will use.
+
+Each task has its own column pickers (text/label; words/tags for NER; prompt or chat messages and
+completion for causal LM; document/summary for seq2seq), shown for the chosen task: `/load_dataset` takes
+them as `text_column`, ..., `tokens_column`, `tags_column`, `prompt_column`, `completion_column`,
+`document_column`, `summary_column` ('(auto-detect)' by default) and returns the detected or chosen ones
+last, in that order. The inspector shows NER words' tags against their sub-tokens, and a causal-LM
+example rendered with its template, the part that carries loss marked.
 """
 
 import gradio as gr

@@ -1,8 +1,22 @@
 """Evaluation tab: how good is a finished run, where does it fail, and what would a cheap model score?
 
-Endpoints: `/evaluation_report` (a run's split: tables, confusion matrix, ROC/PR, per-class F1,
-baselines, misclassified examples, predictions CSV) and `/evaluate_run` (score the run's model on
-another labelled file or Hub split, then show that report).
+Endpoints: `/evaluation_report` (a run's split: tables, charts, baselines, the examples worth reading,
+predictions CSV), `/evaluation_comparison` (a causal-LM run's base model against the fine-tuned one) and
+`/evaluate_run` (score the run's model on another labelled file or Hub split, then show that report).
+
+What is shown follows the run's task, from the files its evaluation wrote to `eval/`:
+
+* text classification: metrics beside the majority and TF-IDF baselines, per class, confusion matrix,
+  ROC and precision-recall curves (binary), misclassified examples, most confident first;
+* NER: entity-level precision/recall/F1 and word accuracy beside the most-frequent-tag baseline, the
+  per-entity-type table and F1 bars, the tag confusion matrix, sentences with tagging errors;
+* causal LM: loss, perplexity, ROUGE/BLEU of the generated sample, the generations beside their
+  references (and the base model's), and base vs fine-tuned perplexity on validation and on general
+  text (forgetting);
+* seq2seq: ROUGE-1/2/L/Lsum and BLEU beside Lead-1, the generated summaries beside the references.
+
+`/evaluation_report` returns the same eleven values for every task (a chart or table a task does not
+have comes back empty and is hidden on the page).
 """
 
 import shutil
@@ -68,7 +82,10 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         misclassified_table = gr.Dataframe(label="Misclassified examples, most confident first", interactive=False, wrap=True, max_height=400)
         predictions_file = gr.File(label="All predictions (CSV)", interactive=False)
         with gr.Accordion("Evaluate on other data", open=False):
-            gr.Markdown("A labelled file with the same text and label columns, or a Hub dataset split. The results appear as a new entry under *Split*.")
+            gr.Markdown(
+                "A file with the same columns as the run's training data (text and label; words and tags; prompt and answer; "
+                "document and summary), or a Hub dataset split. The results appear as a new entry under *Split*."
+            )
             with gr.Row():
                 other_file = gr.File(label="Labelled file", file_types=FILE_TYPES)
                 with gr.Column():
