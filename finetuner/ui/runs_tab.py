@@ -1,7 +1,8 @@
 """Runs tab: every run in the runs folder, its config, how to reproduce it, and two runs compared.
 
-Endpoints: `/list_runs`, `/run_details` (config, CLI command, config file), `/compare_runs`
-(curves side by side and a config diff).
+Endpoints: `/list_runs`, `/run_details` (state and what happened, config, CLI command, config file),
+`/compare_runs` (curves side by side and a config diff). A stopped, failed or interrupted run can be
+resumed from here (the Train tab then follows it).
 """
 
 import shutil
@@ -11,9 +12,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import plots
+from .. import launcher, plots
 from ..errors import DataError
 from ..follow import curves
+from ..runs import RESUMABLE_STATES
 from . import ownership, services
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -35,6 +37,9 @@ def build_runs_tab(ctx: StudioContext) -> None:
                 gr.Markdown("#### One run")
                 run_picker = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run", allow_custom_value=True)
                 details = gr.Markdown()
+                with gr.Row():
+                    resume_button = gr.Button("Resume", size="sm", interactive=False)
+                    retry_button = gr.Button("Retry with a smaller batch", size="sm", visible=False)
                 cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, wrap_lines=True, elem_classes="ft-cli")
                 config_box = gr.Code(label="config.yaml", language="yaml", lines=12, max_lines=20, interactive=False)
                 config_file = gr.File(label="Download config", interactive=False)
@@ -89,6 +94,35 @@ def build_runs_tab(ctx: StudioContext) -> None:
         return " · ".join(facts), command, run.config_path.read_text(encoding="utf-8"), str(path)
 
     run_picker.change(run_details, run_picker, [details, cli_box, config_box, config_file], api_name="run_details")
+
+    def run_actions(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Resume for a stopped, failed or interrupted run; the smaller-batch retry when it may have run out of memory."""
+        try:
+            run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
+        except Exception:  # noqa: BLE001 - no run chosen (or not this visitor's): nothing to offer
+            return gr.Button(interactive=False), gr.Button(visible=False)
+        retry = launcher.can_retry_with_smaller_batch(run)
+        return gr.Button(interactive=run.state in RESUMABLE_STATES), gr.Button(visible=retry, interactive=retry)
+
+    run_picker.change(run_actions, run_picker, [resume_button, retry_button], api_name="run_actions", api_visibility="private")
+
+    def continue_run(action):
+        @ui_errors
+        def handler(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+            run = ownership.owned_run(ctx, run_id, request, profile, oauth_token, missing="Choose a run to resume.")
+            yield "", gr.skip(), gr.skip(), gr.skip()  # the Train tab follows the run again once the id comes back
+            try:
+                action(run)
+            except Exception:
+                yield run.id, gr.skip(), gr.skip(), gr.skip()
+                raise
+            what = "with a smaller batch" if action is launcher.retry_with_auto_batch_size else "from its last checkpoint"
+            yield run.id, f"**{run.id}** · resumed {what}: the **Train** tab follows it.", gr.Button(interactive=False), gr.Button(visible=False)
+
+        return handler
+
+    resume_button.click(continue_run(launcher.resume_training), run_picker, [ctx.current_run, details, resume_button, retry_button], api_name="resume_selected_run", api_visibility="private", concurrency_id="launch")
+    retry_button.click(continue_run(launcher.retry_with_auto_batch_size), run_picker, [ctx.current_run, details, resume_button, retry_button], api_name="retry_selected_run", api_visibility="private", concurrency_id="launch")
 
     @ui_errors
     def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

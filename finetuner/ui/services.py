@@ -366,7 +366,7 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any], *, run
     for name, value in values.items():
         if name == "extra_training_args":
             value = parse_extra_args(value) if isinstance(value, str) or value is None else value
-        elif isinstance(value, str):
+        elif isinstance(value, str) and name != "source_prefix":  # a prefix keeps its space: 'summarize: '
             value = value.strip()
         elif name == "lora_target_modules":  # the form's multiselect: names, or comma-separated names typed in
             value = [m.strip() for item in value or [] for m in str(item).split(",") if m.strip()] or None

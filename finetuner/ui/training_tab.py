@@ -1,19 +1,26 @@
 """Training tab: the options a user changes, an estimate before launch, and the live run.
 
-Endpoints: `/estimate_training`, `/start_training`, `/follow_run` (streams progress until the run
-ends), `/stop_training`, `/resume_training`, `/select_run`, `/cli_command`, `/download_config`.
+Endpoints: `/choose_task` (the task's defaults and which of its own options show), `/lora_parameters`
+(the trainable-parameter count with LoRA), `/launch_command` (the command Start runs for N processes),
+`/estimate_training`, `/start_training`, `/follow_run` (streams progress until the run ends),
+`/stop_training`, `/resume_training`, `/retry_smaller_batch`, `/select_run`, `/cli_command`, `/download_config`.
+Every form field is an API parameter of the same name as the config field it sets.
 The page holds only the id of the run it follows; the progress is read from the run folder, so a
 reload, a second tab or an app restart shows the same run, and closing the tab never stops training.
 """
 
 import asyncio
+import functools
+import inspect
 import tempfile
 from pathlib import Path
+from typing import Callable, Sequence
 
 import gradio as gr
 
 from .. import launcher, plots
 from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig, field_help
+from ..errors import FinetunerError
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import TASKS
@@ -46,8 +53,45 @@ def _number(name: str, label: str, defaults: dict, *, precision: int | None = No
     return gr.Number(value=defaults[name], label=label, info=INFO.get(name) or field_help(name), precision=precision, **kwargs)
 
 
+# Options only some tasks have: the config field and the task feature (`TaskInfo.features`) that uses it.
+TASK_OPTIONS = {
+    "label_all_tokens": "label_all_tokens",
+    "use_lora": "lora", "lora_r": "lora", "lora_alpha": "lora", "lora_dropout": "lora", "lora_target_modules": "lora",
+    "packing": "packing", "completion_only_loss": "completion_only_loss",
+    "generation_max_new_tokens": "generation", "generation_num_samples": "completion_only_loss",  # sampled generations: causal LM only
+    "max_target_length": "target_length", "source_prefix": "target_length",
+}
+
+
+def task_uses(task: str, option: str) -> bool:
+    return task in TASKS and TASK_OPTIONS[option] in TASKS[task].features
+
+
+def form_handler(names: Sequence[str]) -> Callable:
+    """Make `fn(values, *rest)` a handler whose parameters are the form's fields by name (the API shows each
+    under its config name), then `fn`'s own parameters after `values` (Gradio fills annotated ones)."""
+
+    def decorate(fn: Callable) -> Callable:
+        rest = list(inspect.signature(fn).parameters.values())[1:]
+        signature = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names] + rest)
+
+        @functools.wraps(fn)
+        def handler(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return fn({n: bound.arguments[n] for n in names}, *(bound.arguments[p.name] for p in rest))
+
+        del handler.__wrapped__  # the signature below is the one to show, not fn's
+        handler.__signature__ = signature
+        handler.__annotations__ = {p.name: p.annotation for p in rest if p.annotation is not inspect.Parameter.empty}
+        return handler
+
+    return decorate
+
+
 def build_training_tab(ctx: StudioContext) -> None:
     d = services.defaults()
+    offered = services.processes_offered()
     with gr.Tab("2 · Train", id="train") as tab:
         data_note = gr.Markdown()
         with gr.Row(equal_height=False):
@@ -71,6 +115,38 @@ def build_training_tab(ctx: StudioContext) -> None:
                     eval_strategy = gr.Radio(list(EVAL_STRATEGIES), value=d["eval_strategy"], label="Evaluate", info=INFO["eval_strategy"])
                     early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, info=INFO["early_stopping_patience"])
                 seed = _number("seed", "Seed", d, precision=0)
+                with gr.Column(visible=False, variant="panel") as task_options:  # the chosen task's own options
+                    task_options_title = gr.Markdown("#### Options of this task")
+                    label_all_tokens = gr.Checkbox(value=d["label_all_tokens"], label="Label every sub-word token", info=field_help("label_all_tokens"), visible=False)
+                    use_lora = gr.Checkbox(value=d["use_lora"], label="LoRA adapters (parameter-efficient fine-tuning)", info=field_help("use_lora"), visible=False)
+                    with gr.Row(visible=False) as lora_row:
+                        lora_r = _number("lora_r", "LoRA rank (r)", d, precision=0)
+                        lora_alpha = _number("lora_alpha", "LoRA alpha", d, precision=0)
+                        lora_dropout = _number("lora_dropout", "LoRA dropout", d)
+                    lora_target_modules = gr.Dropdown(
+                        [], value=[], multiselect=True, allow_custom_value=True, label="LoRA target modules", visible=False,
+                        info="The layers that get adapters (the model's linear layers are offered). Empty: every linear layer except the output head.",
+                    )
+                    lora_summary = gr.Markdown(visible=False)
+                    lora_export = gr.Markdown(
+                        "On export `model/` holds the adapters merged into the base weights (it loads as a plain model) and "
+                        "`adapter/` the adapter alone; the Hub tab pushes either.", visible=False,
+                    )
+                    with gr.Row():
+                        packing = gr.Checkbox(value=d["packing"], label="Packing", info=field_help("packing"), visible=False)
+                        completion_only_loss = gr.Checkbox(value=d["completion_only_loss"], label="Loss on the completion only", info=field_help("completion_only_loss"), visible=False)
+                    with gr.Row():
+                        generation_max_new_tokens = _number("generation_max_new_tokens", "Generated tokens at most", d, precision=0, visible=False)
+                        generation_num_samples = _number("generation_num_samples", "Examples generated when evaluating", d, precision=0, visible=False)
+                    with gr.Row():
+                        max_target_length = _number("max_target_length", "Max summary length (tokens)", d, precision=0, visible=False)
+                        source_prefix = gr.Textbox(value=d["source_prefix"], label="Source prefix", info=field_help("source_prefix"), visible=False)
+                with gr.Row(equal_height=False):
+                    processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", precision=0, info=offered["note"], scale=2, min_width=200)
+                    launch_box = gr.Code(
+                        value=services.launch_preview(_shown_runs_dir(ctx), "", 1), label="Start runs this command", language="shell",
+                        lines=1, interactive=False, wrap_lines=True, elem_classes="ft-cli", scale=3,
+                    )
                 with gr.Accordion("Advanced options", open=False):
                     with gr.Row():
                         eval_steps = gr.Number(value=0, label="Evaluate every N steps", precision=0, info=INFO["eval_steps"])
@@ -89,8 +165,6 @@ def build_training_tab(ctx: StudioContext) -> None:
                     extra_training_args = gr.Code(value="", language="yaml", label="Extra TrainingArguments (YAML)", lines=3, interactive=True)
                     gr.Markdown("Any `transformers.TrainingArguments` option, e.g. `bf16: true` or `optim: adafactor`.")
                     run_name = gr.Textbox(value="", label="Run name (optional)", placeholder="auto: date-model-xxxx", info="Letters, digits, '.', '_' and '-'.")
-                    devices = launcher.available_devices()
-                    processes = gr.Number(value=1, label="Training processes", precision=0, visible=devices > 1, info=f"Data-parallel processes, one per GPU ({devices} here); 1 on a CPU.")
                 with gr.Accordion("Reproduce without the browser", open=False):
                     gr.Markdown("The same training from a terminal: the command, or the config file for `python -m finetuner train config.yaml`.")
                     with gr.Row():
@@ -127,13 +201,19 @@ def build_training_tab(ctx: StudioContext) -> None:
         "save_total_limit": save_total_limit, "metric_for_best_model": metric_for_best_model,
         "train_sampling_strategy": train_sampling_strategy, "validation_split_ratio": validation_split_ratio,
         "test_split_ratio": test_split_ratio, "max_train_samples": max_train_samples, "extra_training_args": extra_training_args,
+        # the task's own options (hidden for tasks without them; then they keep their defaults)
+        "label_all_tokens": label_all_tokens, "use_lora": use_lora, "lora_r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout,
+        "lora_target_modules": lora_target_modules, "packing": packing, "completion_only_loss": completion_only_loss,
+        "generation_max_new_tokens": generation_max_new_tokens, "generation_num_samples": generation_num_samples,
+        "max_target_length": max_target_length, "source_prefix": source_prefix,
     }
     form_inputs = list(form.values())
+    option_boxes = {name: form[name] for name in TASK_OPTIONS}
     ctx.components.update(train_model=model, run_picker=run_picker)
 
-    def config_from(values: tuple, selection: dict, owner: str | None = None) -> RunConfig:
+    def config_from(values: dict, selection: dict, owner: str | None = None) -> RunConfig:
         # On a shared studio: uploads and Hub ids only, and the owner's own runs as base models.
-        return services.build_config(selection or services.default_selection(), dict(zip(form, values)), runs_dir=ctx.runs_dir, owner=owner)
+        return services.build_config(selection or services.default_selection(), values, runs_dir=ctx.runs_dir, owner=owner)
 
     def data_selection(config: RunConfig) -> dict:
         return {**{k: v for k, v in config.data.__dict__.items() if v is not None}, "task": config.model.task}
@@ -143,49 +223,110 @@ def build_training_tab(ctx: StudioContext) -> None:
         return services.prepared(data_selection(config), seed=config.training.seed)
 
     def choose_task(name):
-        """The chosen task's own defaults: model, max length and the metric that picks the best checkpoint."""
+        """The chosen task's own defaults (model, max length, the metric that picks the best checkpoint) and
+        its own options: each shown only when the task uses it (LoRA, packing and completion-only loss for
+        causal LMs; sub-token labels for NER; summary length and prefix for seq2seq), reset to its default."""
         from ..tasks import default_model  # noqa: PLC0415
 
         info = TASKS[name]
-        return gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC)
+        uses = {option: task_uses(name, option) for option in TASK_OPTIONS}
+        options = [
+            # LoRA starts off: its rank, alpha and dropout sit in a row shown with it, the target modules show with it
+            gr.update(visible=uses[option] and option != "lora_target_modules", value=[] if option == "lora_target_modules" else d[option])
+            for option in TASK_OPTIONS
+        ]
+        return (
+            gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC),
+            gr.Column(visible=any(uses.values())), f"#### Options of {info.title.lower()}",
+            *options, gr.Row(visible=False), gr.Markdown(visible=False, value=""), gr.Markdown(visible=False),
+        )
 
-    task.input(choose_task, task, [model, max_seq_length, metric_for_best_model], api_name="choose_task", api_visibility="private")
+    task_outputs = [model, max_seq_length, metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
+    task.input(choose_task, task, task_outputs, api_name="choose_task")
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
         task.input(lambda name: name, task, data_task, api_name="sync_task_to_data", api_visibility="private")
-        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, model, max_seq_length, metric_for_best_model], api_name="sync_task_from_data", api_visibility="private")
+        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private")
+
+    def show_lora(on, task_name):
+        """LoRA's own options appear once LoRA is on."""
+        shown = bool(on) and task_uses(task_name, "use_lora")
+        return gr.Row(visible=shown), gr.Dropdown(visible=shown), gr.Markdown(visible=shown), gr.Markdown(visible=shown)
+
+    use_lora.change(show_lora, [use_lora, task], [lora_row, lora_target_modules, lora_summary, lora_export], api_name="show_lora", api_visibility="private")
+
+    @ui_errors
+    def lora_parameters(model_name_or_path, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """With LoRA on: how many parameters train (peft's adapters, counted on the meta device before launch),
+        and the model's linear layers as the target-module choices. A problem is said in the text, not raised."""
+        if not (use_lora and task_uses(task, "use_lora")):
+            return "", gr.skip()
+        try:
+            values = {"model_name_or_path": model_name_or_path, "task": task, "use_lora": True, "lora_r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "lora_target_modules": lora_target_modules}
+            config = services.build_config(selection or services.default_selection(), values, runs_dir=ctx.runs_dir, owner=ownership.quiet_visitor(ctx, request, profile, oauth_token))
+            choices = services.lora_target_candidates(config)
+            counts = services.lora_parameters(config)
+        except FinetunerError as error:
+            return "⚠ " + render.md_escape(str(error)), gr.skip()
+        return render.lora_summary(counts, config.model.lora_target_modules), gr.Dropdown(choices=choices)
+
+    gr.on(
+        [use_lora.change, lora_r.change, lora_target_modules.change, model.change],
+        lora_parameters, [model, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, ctx.dataset], [lora_summary, lora_target_modules],
+        api_name="lora_parameters", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
+    )
+
+    def launch_command(processes, run_name):
+        """The exact command Start runs for this many processes: `python -m finetuner train --run_dir ...`, or
+        the same under `torchrun --standalone --nproc_per_node N` for several."""
+        try:
+            return services.launch_preview(_shown_runs_dir(ctx), run_name, services.check_processes(processes))
+        except FinetunerError as error:
+            return f"# {error}"
+
+    gr.on([processes.change, run_name.change], launch_command, [processes, run_name], launch_box, api_name="launch_command", show_progress="hidden")
 
     # ------------------------------------------------------------ estimate and launch
 
     @ui_errors
-    def estimate_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Steps, tokens, time and memory the training would take on this machine."""
+    @form_handler(form)
+    def estimate_training(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Steps, tokens, time and memory the training would take on this machine, on `processes` processes
+        (with LoRA: the adapters' gradients and optimizer state only)."""
         from ..estimate import estimate_training as estimate  # noqa: PLC0415
 
-        values = locals().copy()
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
-        config = config_from(tuple(values[name] for name in form), selection, owner)
+        config = config_from(values, selection, owner)
+        processes = services.check_processes(processes)
+        counts = services.lora_parameters(config) if config.model.use_lora else None
         data = check_data(config)
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
         eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
-        result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir)
-        return "#### Estimate\n" + render.estimate_markdown(result.to_dict())
+        trainable = counts["trainable_parameters"] if counts else None
+        result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir, processes=processes, trainable_parameters=trainable)
+        extra = render.estimate_setup(processes=processes, device=offered["device"], lora=counts)
+        return "#### Estimate\n" + render.estimate_markdown(result.to_dict()) + ("\n" + extra if extra else "")
 
     @ui_errors
-    def start_training(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Start a training run with these options on the loaded dataset; returns its run id at once (it queues if another run trains)."""
-        values = locals().copy()
+    @form_handler(form)
+    def start_training(values, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Start a training run with these options on the loaded dataset, on `processes` processes (one per GPU;
+        several CPU processes share the cores); returns its run id at once (it queues if another run trains)."""
         # The run's owner: the visitor's Hub account (OAuth, or an API client's token), or the --auth login; none locally.
         owner = ownership.require_visitor(ctx, request, profile, oauth_token)
-        config = config_from(tuple(values[name] for name in form), selection, owner)
+        config = config_from(values, selection, owner)
+        processes = services.check_processes(processes)
+        if config.model.use_lora:
+            services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
         check_data(config)
-        run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=int(processes or 1))
+        run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=processes)
         busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
-        note = f"Started run **{run.id}**." + (" Another run is training, so this one waits in the queue." if busy else "")
+        where = f" on {processes} processes" if processes > 1 else ""
+        note = f"Started run **{run.id}**{where}." + (" Another run is training, so this one waits in the queue." if busy else "")
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
-    estimate_button.click(estimate_training, [*form_inputs, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
+    estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
 
     # ------------------------------------------------------------ following the run
 
@@ -194,9 +335,11 @@ def build_training_tab(ctx: StudioContext) -> None:
             return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip()
         run = ctx.store.get(snap["run_id"])
         note = services.queue_note(ctx.store, run) if snap["state"] == "queued" else None
-        retryable = snap["state"] == "failed" and launcher.can_retry_with_smaller_batch(run)
+        retryable = snap["state"] in ("failed", "interrupted") and launcher.can_retry_with_smaller_batch(run)
+        # What the buttons offer, in the snapshot too (API clients do not see buttons): /stop_training, /resume_training, /retry_smaller_batch.
+        actions = [name for name, offered in (("stop", snap["state"] in ACTIVE_STATES), ("resume", snap["state"] in RESUMABLE_STATES), ("retry_smaller_batch", retryable)) if offered]
         return (
-            snap,
+            {**snap, "actions": actions},
             render.progress_card(snap, queue_note=note),
             plots.training_curves(snap["train"], snap["eval"]),
             "\n".join(snap["log"]),
@@ -303,22 +446,23 @@ def build_training_tab(ctx: StudioContext) -> None:
     # ------------------------------------------------------------ reproduce
 
     @ui_errors
-    def cli_command(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """The `python -m finetuner train ...` command for these options and data."""
-        values = locals().copy()
-        config = config_from(tuple(values[name] for name in form), selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
-        return services.cli_command(config, runs_dir=_shown_runs_dir(ctx))
+    @form_handler(form)
+    def cli_command(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The `python -m finetuner train ...` command for these options and data (under
+        `torchrun --standalone --nproc_per_node N` for several processes)."""
+        config = config_from(values, selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        return services.cli_command(config, runs_dir=_shown_runs_dir(ctx), processes=services.check_processes(processes))
 
     @ui_errors
-    def download_config(model_name_or_path, task, learning_rate, weight_decay, per_device_train_batch_size, num_train_epochs, warmup_steps, lr_scheduler_type, max_seq_length, gradient_accumulation_steps, seed, eval_strategy, early_stopping_patience, eval_steps, max_steps, logging_steps, per_device_eval_batch_size, save_total_limit, metric_for_best_model, train_sampling_strategy, validation_split_ratio, test_split_ratio, max_train_samples, extra_training_args, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    @form_handler(form)
+    def download_config(values, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """These options as a config.yaml for `python -m finetuner train config.yaml`."""
-        values = locals().copy()
-        config = config_from(tuple(values[name] for name in form), selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        config = config_from(values, selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
         path = Path(tempfile.mkdtemp(prefix="finetuner-config-")) / "config.yaml"
         config.save(path)
         return str(path)
 
-    cli_button.click(cli_command, [*form_inputs, ctx.dataset], cli_box, api_name="cli_command")
+    cli_button.click(cli_command, [*form_inputs, processes, ctx.dataset], cli_box, api_name="cli_command")
     config_button.click(download_config, [*form_inputs, ctx.dataset], config_file, api_name="download_config")
 
     # ------------------------------------------------------------ the data this tab trains on

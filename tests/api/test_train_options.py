@@ -1,0 +1,229 @@
+"""The Train tab's task options and devices through gradio_client, as an API user (and the page) sees them:
+LoRA, packing and completion-only loss shown for causal LMs only; LoRA values reaching the run's
+config.yaml with the trainable-parameter count that peft itself gives; the exact command for several
+processes and the estimate for them; an interrupted run explained; bad values refused with clear words.
+
+One tiny LLaMA (built here) and one short LoRA run, shared by the module."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import yaml
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
+
+LORA = {"use_lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.1, "lora_target_modules": ["q_proj", "v_proj"]}
+QUICK = {
+    "max_seq_length": 64, "learning_rate": 5e-3, "per_device_train_batch_size": 8, "max_steps": 4, "logging_steps": 2,
+    "warmup_steps": 0, "eval_strategy": "no", "generation_max_new_tokens": 6, "generation_num_samples": 2,
+}
+OPTION_LABELS = {
+    "label_all_tokens": "Label every sub-word token",
+    "use_lora": "LoRA adapters (parameter-efficient fine-tuning)",
+    "packing": "Packing",
+    "completion_only_loss": "Loss on the completion only",
+    "generation_max_new_tokens": "Generated tokens at most",
+    "max_target_length": "Max summary length (tokens)",
+    "source_prefix": "Source prefix",
+}
+SHOWN = {
+    "text-classification": set(),
+    "token-classification": {"label_all_tokens"},
+    "causal-lm": {"use_lora", "packing", "completion_only_loss", "generation_max_new_tokens"},
+    "seq2seq": {"generation_max_new_tokens", "max_target_length", "source_prefix"},
+}
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory):
+    """(tiny causal LM folder, instruction JSONL), made here."""
+    from finetuner.tasks.causal_lm import GENERAL_TEXT
+
+    folder = tmp_path_factory.mktemp("train-options")
+    records = make_instruction_records(48)
+    texts = [r["instruction"] + " " + r["output"] for r in records] + GENERAL_TEXT.read_text().splitlines()
+    return build_tiny_causal_lm(folder / "lm", texts, chat_template=CHATML), write_jsonl(folder / "instructions.jsonl", records)
+
+
+def lm_session(studio, lm) -> Client:
+    """An API session with the instruction data loaded for the causal-LM task."""
+    client = Client(studio[0], verbose=False)
+    summary, *_ = client.predict(task="causal-lm", source="Upload files", train_file=handle_file(str(lm[1])), validation_file=None, test_file=None, api_name="/load_dataset")
+    assert lm[1].name in summary
+    return client
+
+
+def follow_to_end(client, run_id, timeout=600) -> dict:
+    deadline, final = time.monotonic() + timeout, None
+    while not (final and final["done"]) and time.monotonic() < deadline:
+        job = client.submit(run_id, api_name="/follow_run")
+        for snap, *_ in job:
+            if snap:
+                final = snap
+                if snap["done"]:
+                    break
+        job.cancel()
+    return final
+
+
+@pytest.fixture(scope="module")
+def lora_run(studio, lm):
+    """The LoRA count shown before launch, then a 4-step LoRA run started with it and followed to its end."""
+    client = lm_session(studio, lm)
+    shown, choices = client.predict(str(lm[0]), "causal-lm", True, LORA["lora_r"], LORA["lora_alpha"], LORA["lora_dropout"], LORA["lora_target_modules"], api_name="/lora_parameters")
+    run_id, _, note = client.predict(model_name_or_path=str(lm[0]), task="causal-lm", **QUICK, **LORA, completion_only_loss=False, api_name="/start_training")
+    assert run_id in note
+    final = follow_to_end(client, run_id)
+    assert final and final["state"] == "completed", final
+    return {"run": studio[1] / run_id, "shown": shown, "choices": choices}
+
+
+def labelled(client, api_name: str, outputs) -> dict:
+    """An endpoint's outputs by their component labels."""
+    returns = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]["returns"]
+    return {r["label"]: value for r, value in zip(returns, outputs)}
+
+
+def test_every_option_is_an_api_parameter(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/choose_task", "/lora_parameters", "/launch_command", "/estimate_training", "/start_training", "/cli_command"} <= set(endpoints)
+    names = [p["parameter_name"] for p in endpoints["/start_training"]["parameters"]]
+    assert set(OPTION_LABELS) | set(LORA) | {"generation_num_samples", "processes", "run_name"} <= set(names)
+    assert not {"selection", "request", "profile", "oauth_token", "values"} & set(names), "session state and identity stay out of the API"
+    assert "processes" in [p["parameter_name"] for p in endpoints["/estimate_training"]["parameters"]]
+    assert "processes" in [p["parameter_name"] for p in endpoints["/cli_command"]["parameters"]]
+
+
+@pytest.mark.parametrize("task", list(SHOWN))
+def test_each_task_shows_only_its_own_options(client, task):
+    by_label = labelled(client, "/choose_task", client.predict(task, api_name="/choose_task"))
+    shown = {name for name, label in OPTION_LABELS.items() if by_label[label]["visible"]}
+    assert shown == SHOWN[task]
+    assert by_label[OPTION_LABELS["use_lora"]]["value"] is False, "switching task starts with LoRA off"
+    assert by_label["LoRA target modules"]["visible"] is False, "LoRA's own options wait until LoRA is on"
+
+
+def test_lora_values_reach_the_run_and_the_count_is_peft_s(lora_run, lm):
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from finetuner.config import RunConfig
+    from finetuner.tasks.causal_lm import lora_config
+
+    saved = yaml.safe_load((lora_run["run"] / "config.yaml").read_text())
+    assert {k: saved[k] for k in LORA} == LORA
+    assert saved["task"] == "causal-lm" and saved["completion_only_loss"] is False and saved["max_steps"] == 4
+    assert saved["generation_num_samples"] == 2 and saved["generation_max_new_tokens"] == 6
+
+    config = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(lm[0]), **LORA})
+    trainable, total = get_peft_model(AutoModelForCausalLM.from_pretrained(lm[0]), lora_config(config)).get_nb_trainable_parameters()
+    shown = lora_run["shown"]
+    assert f"LoRA trains {trainable / 1e3:.0f} K of {total / 1e3:.0f} K parameters ({trainable / total:.2%})" in shown, shown
+    assert f"{trainable:,} adapter weights on `q_proj`, `v_proj`" in shown and f"the other {total - trainable:,} of {total:,} stay frozen" in shown
+    info = yaml.safe_load((lora_run["run"] / "model_info.json").read_text())
+    assert (info["trainable_parameters"], info["total_parameters"]) == (trainable, total), "what training counted is what was shown"
+    choices = lora_run["choices"]["choices"]
+    assert [value for value, _ in choices] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "the model's linear layers are offered"
+    assert (lora_run["run"] / "adapter").is_dir() and (lora_run["run"] / "model").is_dir(), "the adapter alone, and merged into model/"
+
+
+def test_the_command_for_several_processes(client, studio):
+    from finetuner.ui import services
+
+    if services.processes_offered()["maximum"] < 2:
+        pytest.skip("this machine offers one training process")
+    assert client.predict(1, "", api_name="/launch_command").startswith("python -m finetuner train --run_dir ")
+    two = client.predict(2, "my-run", api_name="/launch_command")
+    assert re.fullmatch(r"torchrun --standalone --nproc_per_node 2 -m finetuner train --run_dir \S*my-run", two), two
+    command = client.predict(model_name_or_path="some/model", task="causal-lm", **LORA, processes=2, api_name="/cli_command")
+    assert command.startswith("torchrun --standalone --nproc_per_node 2 -m finetuner "), command
+    assert "--use_lora true --lora_r 4 --lora_alpha 8 --lora_dropout 0.1 --lora_target_modules q_proj,v_proj" in command
+    assert client.predict(model_name_or_path="some/model", processes=1, api_name="/cli_command").startswith("python -m finetuner ")
+
+
+def test_other_tasks_options_reach_the_config_and_the_command(client):
+    ner = client.predict(task="token-classification", label_all_tokens=True, api_name="/download_config")
+    assert yaml.safe_load(open(ner))["label_all_tokens"] is True
+    options = {"task": "seq2seq", "model_name_or_path": "some/t5", "max_target_length": 32, "source_prefix": "summarize: ", "generation_max_new_tokens": 24}
+    saved = yaml.safe_load(open(client.predict(**options, api_name="/download_config")))
+    assert (saved["max_target_length"], saved["source_prefix"], saved["generation_max_new_tokens"]) == (32, "summarize: ", 24), "the prefix keeps its space"
+    command = client.predict(**options, api_name="/cli_command")
+    assert "--max_target_length 32 --source_prefix 'summarize: ' --generation_max_new_tokens 24" in command
+
+
+def test_the_estimate_for_two_processes(studio, lm):
+    from finetuner.ui import services
+
+    offered = services.processes_offered()
+    if offered["maximum"] < 2:
+        pytest.skip("this machine offers one training process")
+    client = lm_session(studio, lm)
+    options = {"model_name_or_path": str(lm[0]), "task": "causal-lm", **QUICK, "max_steps": -1, "num_train_epochs": 2, **LORA}
+    one = client.predict(**options, processes=1, api_name="/estimate_training")
+    two = client.predict(**options, processes=2, api_name="/estimate_training")
+
+    def line(text, start):
+        return next(row for row in text.splitlines() if row.startswith(start))
+
+    from finetuner.estimate import plan_steps
+
+    examples = int(re.search(r"from ([\d,]+) training examples", one).group(1).replace(",", ""))
+    for text, processes in ((one, 1), (two, 2)):  # each step takes a batch on each process
+        steps = int(re.search(r"Steps: ([\d,]+)", text).group(1).replace(",", ""))
+        assert steps == plan_steps(examples, batch_size=8 * processes, accumulation=1, epochs=2)[1], text
+    batch = [int(re.search(r"effective batch (\d+)", text).group(1)) for text in (one, two)]
+    assert batch[1] == 2 * batch[0]
+    assert "**2 processes**" in two and "processes**" not in one
+    assert "LoRA trains" in one and "adapters only" in one
+    if offered["device"] == "CPU":  # the processes share the cores and the memory: the same time, twice the memory
+        assert line(one, "- **Time") == line(two, "- **Time")
+        total_one = re.search(r"Memory: about ([^*]+)\*\*", one).group(1)
+        assert f"other processes {total_one}" in line(two, "- **Memory"), (one, two)
+        assert "share its cores" in two and "share its cores" not in one
+
+
+def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio, lm):
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    config = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(lm[0]), "train_file": str(lm[1]), **QUICK})
+    run = RunStore(studio[1]).create(config)
+    run.update_status(state="running", step=2, total_steps=4, exit_code=-9, exit_signal="SIGKILL")  # no process holds it: it died
+    job = client.submit(run.id, api_name="/follow_run")
+    outputs = list(job)[-1]
+    snap, html = outputs[0], outputs[1]
+    assert snap["state"] == "interrupted" and snap["done"]
+    assert "killed (SIGKILL)" in html and "out-of-memory killer" in html and "per_device_train_batch_size" in html
+    assert "Press <b>Resume</b>" in html
+    assert snap["actions"] == ["resume", "retry_smaller_batch"], "Resume, and the retry with a batch that fits"
+
+    details, *_ = client.predict(run.id, api_name="/run_details")
+    assert "interrupted" in details and "out-of-memory killer" in details and "resume" in details.lower()
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({**LORA, "lora_r": 0}, "lora_r must be at least 1, got 0"),
+        ({**LORA, "lora_alpha": -8}, "lora_alpha must be greater than 0, got -8"),
+        ({**LORA, "lora_dropout": 1.5}, "lora_dropout must be between 0 and 1"),
+        ({**LORA, "lora_target_modules": ["q_proj", "qkv"]}, "'qkv' is not a layer of"),
+        ({**LORA, "task": "text-classification"}, "use_lora applies to the causal-lm task"),
+        ({"processes": 999}, "Training processes must be between 1 and"),
+    ],
+)
+def test_bad_values_get_clear_errors(studio, lm, options, words):
+    client = lm_session(studio, lm)
+    with pytest.raises(AppError) as raised:
+        client.predict(model_name_or_path=str(lm[0]), **{"task": "causal-lm", **QUICK, **options}, api_name="/start_training")
+    assert words in str(raised.value)
+    assert "Traceback" not in str(raised.value)
+    if "lora_target_modules" in options and "qkv" in options["lora_target_modules"]:
+        assert "Its linear layers: q_proj, k_proj, v_proj" in str(raised.value), "the message offers the names that work"
+        shown, _ = client.predict(str(lm[0]), "causal-lm", True, 4, 8, 0.1, options["lora_target_modules"], api_name="/lora_parameters")
+        assert shown.startswith("⚠") and "qkv" in shown, "the count beside the field says so too"
