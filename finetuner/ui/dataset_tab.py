@@ -19,7 +19,7 @@ from .. import plots
 from ..config import RunConfig, field_help
 from ..errors import DataError
 from ..tasks import TASKS
-from . import render, services
+from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
 
@@ -82,7 +82,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             with gr.Row(visible=name == services.DEFAULT_TASK) as row:
                 for field_name, label in fields:
                     first = [services.AUTO] + ([services.NO_PAIR] if field_name in OPTIONAL_COLUMNS else [])
-                    task_pickers[field_name] = gr.Dropdown(first, value=services.AUTO, label=label, elem_id=field_name, allow_custom_value=True, info=field_help(field_name).split(": ", 1)[-1])
+                    task_pickers[field_name] = gr.Dropdown(first, value=services.AUTO, label=label, elem_id=field_name, allow_custom_value=True, info=_sentence(field_help(field_name).split(": ", 1)[-1]))
             task_rows[name] = row
         pickers = list(task_pickers.values())
         picker_rows = [task_rows[name] for name in TASK_COLUMNS]
@@ -220,7 +220,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.demo.load(load_example, None, load_outputs, api_name="load_example_dataset", api_visibility="undocumented")
 
     @ui_errors
-    def inspect_tokens(model_name_or_path, max_length, split, index, text, selection):
+    def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Tokenize one example (or a typed text) as training will; returns chips, summary, details and the token-length histogram."""
         model = (model_name_or_path or "").strip()
         if not model:
@@ -248,8 +248,10 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             label_names = list(getattr(data, "label_names", []) or []) or None
             if task == services.DEFAULT_TASK:
                 label = data.label_names[row["label"]]
-        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names)
-        stats = services.token_stats(selection, model, max_length)
+        # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
+        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner)
+        stats = services.token_stats(selection, model, max_length, runs_dir=ctx.runs_dir, owner=owner)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         return (
@@ -287,6 +289,10 @@ def loss_spans(tokenizer, inspection: dict) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def detected_columns(task: str, columns: dict[str, str]) -> dict[str, str | None]:

@@ -144,12 +144,15 @@ def test_starting_needs_an_identity_and_the_run_is_the_starters(studio, visitors
         assert wait_for_end(run, 120)
 
 
-def test_server_paths_refused_through_the_studio(studio, visitors, tiny_model_dir, sentiment_csv):
+def test_server_paths_refused_through_the_studio(studio, visitors, shared_runs, tiny_model_dir, sentiment_csv):
     alice = Client(studio, oauth_token=ALICE, verbose=False)
     message = _error(lambda: alice.predict("text-classification", "Hugging Face Hub", None, None, None, str(tiny_model_dir.parent), "", "train", api_name="/load_dataset"))
     assert "not a Hub dataset id" in message and "upload the file" in message
     message = _error(lambda: alice.predict(model_name_or_path=str(tiny_model_dir), max_steps=1, api_name="/start_training"))
     assert "is a folder on the server" in message and "use a Hub id" in message
+    message = _error(lambda: alice.predict(str(tiny_model_dir), 32, "train", 0, "a text", api_name="/inspect_tokens"))
+    assert "is a folder on the server" in message
+    assert alice.predict(str(shared_runs / "alice-run" / "model"), 32, "train", 0, "a text", api_name="/inspect_tokens")  # her own run's model
     # An upload is a file the visitor sent: accepted.
     loaded = alice.predict("text-classification", "Upload files", handle_file(str(sentiment_csv)), None, None, "", "", "train", api_name="/load_dataset")
     assert sentiment_csv.name in str(loaded)
