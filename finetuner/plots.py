@@ -8,6 +8,7 @@ view never shows a blank box or an error.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -304,7 +305,9 @@ def perplexity_comparison(comparison: Mapping[str, Any]) -> go.Figure:
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category")
-    fig.update_yaxes(title="perplexity (log scale, lower is better)", type="log")
+    # Log axis from perplexity 1 (a perfect model), so bars of 2.7 and 600 both read, and start at the same floor.
+    highest = max((v for trace in fig.data for v in trace.y if isinstance(v, (int, float)) and v > 0), default=10.0)
+    fig.update_yaxes(title="perplexity (log scale, lower is better)", type="log", range=[0, math.log10(max(highest, 1.0)) + 0.25])
     title = "Perplexity before and after fine-tuning"
     change = (comparison.get("general_text") or {}).get("perplexity_change")
     if isinstance(change, (int, float)):

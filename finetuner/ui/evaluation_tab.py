@@ -58,10 +58,9 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         headline = gr.Markdown()
         # What each task's evaluation wrote decides what is shown: the containers below are shown or hidden
         # for the chosen run's task (see VIEWS); being layout, they are not part of the API's outputs.
-        with gr.Row():
-            metrics_table = gr.Dataframe(label="Final metrics (model vs baselines)", interactive=False, wrap=True)
-            with gr.Accordion("Per class", open=True) as per_class_box:  # NER: per entity type
-                per_class_table = gr.Dataframe(label="Scores per class or entity type", show_label=False, interactive=False)
+        metrics_table = gr.Dataframe(label="Final metrics (model vs baselines)", interactive=False, wrap=True)
+        with gr.Accordion("Per class", open=True) as per_class_box:  # NER: per entity type
+            per_class_table = gr.Dataframe(label="Scores per class or entity type", show_label=False, interactive=False)
         epoch_table = gr.Dataframe(label="During training (validation, per evaluation)", interactive=False)
         with gr.Row() as label_charts:  # classification and NER
             confusion_plot = gr.Plot(label="Confusion matrix", show_label=False)
@@ -80,7 +79,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
                 comparison_table = gr.Dataframe(label="Base model vs fine-tuned", interactive=False)
                 comparison_plot = gr.Plot(label="Perplexity before and after", show_label=False)
         misclassified_table = gr.Dataframe(label="Misclassified examples, most confident first", interactive=False, wrap=True, max_height=400)
-        predictions_file = gr.File(label="All predictions (CSV)", interactive=False)
+        predictions_file = gr.File(label="All predictions or generations (CSV)", interactive=False)
         with gr.Accordion("Evaluate on other data", open=False):
             gr.Markdown(
                 "A file with the same columns as the run's training data (text and label; words and tags; prompt and answer; "
