@@ -652,7 +652,10 @@ def queue_note(store: RunStore, run: Run) -> str | None:
     training = [r.id for r in active if r.state == RUNNING]
     ahead = [r for r in active if r.state == QUEUED and r.raw_status().get("created_at", 0) < run.raw_status().get("created_at", 0)]
     if training:
-        note = f"One training at a time on this machine: waiting for run {training[0]} to finish"
+        # On a shared studio the run ahead may be another visitor's: its id is theirs to know.
+        mine = run.raw_status().get("owner")
+        ahead_run = f"run {training[0]}" if not access.shared_mode() or next(r for r in active if r.id == training[0]).raw_status().get("owner") == mine else "another visitor's run"
+        note = f"One training at a time on this machine: waiting for {ahead_run} to finish"
         return note + (f", and {len(ahead)} queued before this one." if ahead else ".")
     return "Starting: loading the training libraries." if not ahead else f"Waiting behind {len(ahead)} queued run(s)."
 
