@@ -51,9 +51,19 @@ def build_tiny_model(folder: Path, texts: list[str]) -> Path:
     config = BertConfig(
         vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
     )
-    BertForSequenceClassification(config).save_pretrained(folder)
+    save_seeded(BertForSequenceClassification, config, folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def save_seeded(model_class, config, folder: Path) -> None:
+    """Build `model_class(config)` from seed 0 and save it: the same random weights in every session, so
+    whether a test's tiny model learns never hangs on a lucky draw."""
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model_class(config).save_pretrained(folder)
 
 
 def require_shared_data(name: str) -> Path:

@@ -10,6 +10,8 @@ import json
 import random
 from pathlib import Path
 
+from support import save_seeded
+
 PEOPLE = [["alice"], ["bob"], ["carol", "smith"], ["dave"], ["erin", "jones"], ["frank"]]
 PLACES = [["paris"], ["london"], ["new", "york"], ["tokyo"], ["rome"], ["san", "diego"]]
 VERBS = ["visited", "left", "loves", "praised", "saw", "reached"]
@@ -89,7 +91,7 @@ def build_tiny_causal_lm(folder: Path, texts: list[str], *, chat_template: str |
         vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
         max_position_embeddings=256, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True,
     )
-    LlamaForCausalLM(config).save_pretrained(folder)
+    save_seeded(LlamaForCausalLM, config, folder)
     fast.save_pretrained(folder)
     return folder
 
@@ -106,6 +108,6 @@ def build_tiny_t5(folder: Path, texts: list[str]) -> Path:
         vocab_size=len(fast), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
         pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id, decoder_start_token_id=fast.pad_token_id,
     )
-    T5ForConditionalGeneration(config).save_pretrained(folder)
+    save_seeded(T5ForConditionalGeneration, config, folder)
     fast.save_pretrained(folder)
     return folder

@@ -53,7 +53,7 @@ def config_for(model_dir: Path, data_file: Path, **overrides) -> RunConfig:
         "model_name_or_path": str(model_dir),
         "train_file": str(data_file),
         "max_seq_length": 32,
-        "learning_rate": 5e-3,
+        "learning_rate": 3e-3,
         "per_device_train_batch_size": 8,
         "num_train_epochs": 8,
         "logging_steps": 4,
