@@ -169,7 +169,7 @@ def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
         (lambda c, csv, model: start(c, model, per_device_train_batch_size=0), "per_device_train_batch_size must be greater than 0"),
         (lambda c, csv, model: start(c, "/no/such/model"), "does not exist"),
         (lambda c, csv, model: c.predict("no-such-run", "hello", api_name="/predict"), "No run 'no-such-run'"),
-        (lambda c, csv, model: c.predict("", api_name="/resume_training"), "valid run id"),
+        (lambda c, csv, model: c.predict("", api_name="/resume_training"), "Choose a run"),
     ],
 )
 def test_bad_input_gets_a_clear_message(client, reviews_csv, tiny_model_dir, call, words):
