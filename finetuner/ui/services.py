@@ -537,9 +537,9 @@ def processes_offered() -> dict[str, Any]:
         "maximum": cores,
         "device": "CPU",
         "note": (
-            f"No GPU here: processes share this machine's {cores} CPU core{'s' if cores > 1 else ''}. Several CPU processes rarely "
-            "train faster than one (each gets fewer cores, and they exchange gradients at every step); they show how a run "
-            "behaves on several devices. 1 is best here."
+            f"No GPU here: CPU processes share this machine's {cores} core{'s' if cores > 1 else ''}, so several rarely train faster "
+            "than one (each gets fewer cores, and they exchange gradients at every step). 1 is best here; more show how a run "
+            "behaves on several devices."
         ),
     }
 

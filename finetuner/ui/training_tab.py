@@ -141,11 +141,11 @@ def build_training_tab(ctx: StudioContext) -> None:
                     with gr.Row():
                         max_target_length = _number("max_target_length", "Max summary length (tokens)", d, precision=0, visible=False)
                         source_prefix = gr.Textbox(value=d["source_prefix"], label="Source prefix", info=field_help("source_prefix"), visible=False)
-                with gr.Row(equal_height=False):
-                    processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", precision=0, info=offered["note"], scale=2, min_width=200)
+                with gr.Group():
+                    processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", precision=0, info=offered["note"])
                     launch_box = gr.Code(
                         value=services.launch_preview(_shown_runs_dir(ctx), "", 1), label="Start runs this command", language="shell",
-                        lines=1, interactive=False, wrap_lines=True, elem_classes="ft-cli", scale=3,
+                        lines=1, interactive=False, wrap_lines=True, elem_classes="ft-cli",
                     )
                 with gr.Accordion("Advanced options", open=False):
                     with gr.Row():
