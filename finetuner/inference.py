@@ -6,11 +6,17 @@ for token classification, generated text for causal LMs and seq2seq models. Ever
 `records(texts, **options)` (one JSON-able dict per text, for the CLI) and `output_columns(texts)` (new
 columns for a predictions file). Loaded models are cached per folder (and its modification time), so the
 studio's inference tab and repeated CLI calls do not reload weights for every text.
+
+Loading is serialized (`MODEL_LOAD_LOCK`): transformers' `from_pretrained` patches process-wide state while
+it builds a model (the meta device, `torch.linspace`, weight initialization), so two loads in two threads
+(two studio visitors trying models at once) can leave that state broken for the rest of the process: every
+later model with tied weights then fails with "Cannot copy out of meta tensor".
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -69,6 +75,11 @@ class Predictor:
         return columns
 
 
+# Held while a model is built from its files; anything else in this process that calls `from_pretrained`
+# from a thread that may run beside the studio's handlers should hold it too. Reentrant, so a loader may nest.
+MODEL_LOAD_LOCK = threading.RLock()
+
+
 @functools.lru_cache(maxsize=4)
 def _cached_predictor(task: str, model_path: str, max_length: int, mtime: float):
     from .tasks import get_task  # noqa: PLC0415
@@ -96,7 +107,8 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
     else:
         task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
-    return _cached_predictor(task, str(path), max_length, mtime)
+    with MODEL_LOAD_LOCK:  # one load at a time (see the module docstring); a cached predictor returns at once
+        return _cached_predictor(task, str(path), max_length, mtime)
 
 
 def model_task(model_path: str) -> str:
