@@ -134,7 +134,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=4):
                     chatbot = gr.Chatbot(label="Conversation", height=420, placeholder="Ask the model something: its answer appears here as it is generated.", feedback_options=None, buttons=["copy", "copy_all"])
-                    message = gr.Textbox(value="", label="Your message", lines=2, placeholder="Type a message and press Enter (Shift+Enter for a new line)…")
+                    message = gr.Textbox(value="", label="Your message", lines=1, max_lines=8, placeholder="Type a message and press Enter (Shift+Enter for a new line)…")
                     with gr.Row():
                         send_button = gr.Button("Send", variant="primary")
                         stop_chat_button = gr.Button("Stop", variant="stop")
