@@ -149,6 +149,22 @@ def test_bad_input_gets_a_clear_message(client, started, call, words):
     assert "Traceback" not in str(raised.value)
 
 
+def test_three_models_load_side_by_side(studio, ner_run, lm_run, s2s_run):
+    """Three visitors try three models at once, each loaded for the first time: each gets its answer (models
+    load one at a time; side by side, transformers' loading breaks and tied-weight models stop loading)."""
+    clients = [Client(studio[0], verbose=False) for _ in range(3)]
+    jobs = [
+        clients[0].submit(ner_run, "bob loves rome", api_name="/predict_entities"),
+        clients[1].submit(lm_run, "what colour is the grass?", [], 0.0, 1.0, 6, api_name="/generate"),
+        clients[2].submit(s2s_run, "the team won in the morning .", 8, 1, api_name="/summarize"),
+    ]
+    highlighted, _ = jobs[0].result(timeout=300)
+    conversation, _ = jobs[1].result(timeout=300)
+    summary = jobs[2].result(timeout=300)
+    assert any(label for _, label in spans(highlighted))
+    assert message_text(conversation[-1]).strip() and summary.strip()
+
+
 def test_entities_come_back_highlighted(client, ner_run, tmp_path):
     headline, *_ = client.predict(ner_run, "test", api_name="/evaluation_report")
     assert "f1" in headline.lower()
