@@ -18,6 +18,7 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     Works for every task through its hooks. Returns {"metrics": Trainer-style dict, "out_dir": folder with
     report_<name>.json and predictions_<name>.csv (generations_<name>.csv for generative tasks), "name": <name>}.
     """
+    from .inference import MODEL_LOAD_LOCK  # noqa: PLC0415 - loads torch
     from .tasks import get_task  # noqa: PLC0415
 
     if run.state != COMPLETED:
@@ -39,13 +40,15 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         raise DataError("The evaluation data has no labelled rows.")
     # The saved model is complete (a LoRA run's adapters are merged into it): evaluate it as it is.
     model_config = config.replace(model_name_or_path=str(run.model_dir), tokenizer_name=None, model_revision="main", use_lora=False)
-    tokenizer = task.load_tokenizer(model_config, token=token)
+    with MODEL_LOAD_LOCK:  # never beside another load in this process (see finetuner.inference)
+        tokenizer = task.load_tokenizer(model_config, token=token)
+        model = task.build_model(model_config, label_names, token=token)
     features = task.tokenize({name: dataset}, tokenizer, model_config, label_names=label_names)[name]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
     out_dir = run.eval_dir / "extra"
     trainer = task.build_trainer(
         model_config,
-        model=task.build_model(model_config, label_names, token=token),
+        model=model,
         tokenizer=tokenizer,
         label_names=label_names,
         train_dataset=features,

@@ -450,20 +450,11 @@ def _module_names(name: str, mtime: float, revision: str, trust_remote_code: boo
     """(every module's dotted name, the distinct short names of its linear layers but the output head) of a
     causal LM built on the meta device: no weights are read, only config.json."""
     import torch  # noqa: PLC0415 - heavy, only when LoRA is asked about
-    from transformers import AutoConfig, AutoModelForCausalLM  # noqa: PLC0415
     from transformers.pytorch_utils import Conv1D  # noqa: PLC0415 - GPT-2's linear layers
 
-    from ..errors import ModelLoadError  # noqa: PLC0415
-    from ..tasks.base import offline_hint  # noqa: PLC0415
-    from ..tokenization import load_failure_message  # noqa: PLC0415
+    from ..tasks.causal_lm import meta_model  # noqa: PLC0415
 
-    try:
-        model_config = AutoConfig.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code)
-    except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
-        hint = offline_hint(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": name}))
-        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=hint)) from error
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(model_config, trust_remote_code=trust_remote_code)
+    model = meta_model(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": name, "model_revision": revision, "trust_remote_code": trust_remote_code}))
     head = model.get_output_embeddings()
     names, linear = [], []
     for dotted, module in model.named_modules():
