@@ -28,6 +28,8 @@ from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
 from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
 
+GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
+
 PIPELINE_TAG = "text-generation"
 AUTO_MODEL = "AutoModelForCausalLM"
 IGNORED = -100
@@ -521,27 +523,39 @@ class CausalLMPredictor:
         return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
     def stream(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> Iterator[str]:
-        """Yields the answer so far, growing as tokens are generated (a thread runs `generate`)."""
+        """Yields the answer so far, growing as tokens are generated (a thread runs `generate`).
+
+        Closing the generator early (a Stop button, a client that went away) stops generation at the next
+        token: the thread never goes on computing an answer nobody reads."""
         import threading  # noqa: PLC0415
 
         import torch  # noqa: PLC0415
-        from transformers import TextIteratorStreamer  # noqa: PLC0415
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer  # noqa: PLC0415
+
+        stop = threading.Event()
+
+        class StopWhenAsked(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
         inputs = self._inputs(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
-        options = {**inputs, **self._options(max_new_tokens, temperature, top_p), "streamer": streamer}
+        options = {**inputs, **self._options(max_new_tokens, temperature, top_p), "streamer": streamer, "stopping_criteria": StoppingCriteriaList([StopWhenAsked()])}
 
         def run() -> None:
             with torch.inference_mode():
                 self.model.generate(**options)
 
-        thread = threading.Thread(target=run, daemon=True)
+        thread = threading.Thread(target=run, name=GENERATION_THREAD, daemon=True)
         thread.start()
         text = ""
-        for piece in streamer:
-            text += piece
-            yield text.lstrip()
-        thread.join()
+        try:
+            for piece in streamer:
+                text += piece
+                yield text.lstrip()
+        finally:
+            stop.set()
+            thread.join()
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> list[str]:
         if isinstance(prompts, str):

@@ -177,3 +177,25 @@ def test_gsm8k_subset(tmp_path):
     generations = pd.read_csv(run.eval_dir / "generations_test.csv", keep_default_na=False)
     assert len(generations) == 4 and generations["reference"].str.contains("####").all()
     assert run.metrics("test")["test_rougeL"] == pytest.approx(generation_metrics(list(generations["generated"]), list(generations["reference"]))["rougeL"])
+
+
+def test_closing_a_stream_stops_generation(full_run):
+    """A chat's Stop button closes the stream: the model must not go on generating the rest of the answer."""
+    import threading
+
+    from finetuner.tasks.causal_lm import GENERATION_THREAD
+
+    predictor = load_predictor(full_run.id, runs_dir=full_run.path.parent)
+    calls = []
+    forward = predictor.model.forward
+    predictor.model.forward = lambda *args, **kwargs: calls.append(1) or forward(*args, **kwargs)
+    eos = predictor.model.generation_config.eos_token_id
+    predictor.model.generation_config.eos_token_id = None  # the answer could only end at max_new_tokens
+    try:
+        stream = predictor.stream([{"role": "user", "content": "what colour is the snow?"}], max_new_tokens=400)
+        next(stream)
+        stream.close()
+        assert not any(t.name == GENERATION_THREAD for t in threading.enumerate()), "generation ended with the stream"
+        assert len(calls) < 400
+    finally:
+        predictor.model.forward, predictor.model.generation_config.eos_token_id = forward, eos
