@@ -77,6 +77,8 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
         values["use_cpu"] = True  # without it the Trainer sees no GPU and trains each process alone
     values.update(task_values)
     values.update(t.extra_training_args)
+    if values.get("bf16") and not torch.cuda.is_available():
+        values["use_cpu"] = True  # bf16 autocast on the CPU (fast with AMX); the Trainer otherwise refuses bf16 without a GPU
     try:
         return (args_class or TrainingArguments)(**values)
     except (TypeError, ValueError) as error:

@@ -79,3 +79,15 @@ def test_every_field_has_help():
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         RunConfig.load(tmp_path / "nope.yaml")
+
+
+def test_bf16_is_accepted_without_a_gpu(tmp_path):
+    """`--bf16 true` on a machine without a GPU trains with CPU autocast instead of failing in TrainingArguments."""
+    import torch
+
+    from finetuner.train import training_arguments
+
+    config = RunConfig.from_dict({"train_file": "reviews.csv", "bf16": True})
+    assert config.training.extra_training_args == {"bf16": True}
+    args = training_arguments(config, tmp_path)
+    assert args.bf16 and (torch.cuda.is_available() or args.use_cpu)
