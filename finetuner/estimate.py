@@ -289,17 +289,11 @@ def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None)
         params = count_parameters(str(config.get("model_name_or_path", "")))
         if params is None:
             continue
-        processes = _processes_of(events_path.parent)  # a run on several processes counted all their tokens
-        rate = tokens_per_second / processes * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute
+        # Measured rates serve CPU estimates only, where a run's processes share the cores: the tokens/s
+        # of a run on several processes is this machine's rate, as one process's is.
+        rate = tokens_per_second * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute
         return rate, f"measured on this machine (run {events_path.parent.name})", events_path.parent, config
     return None
-
-
-def _processes_of(run_dir: Path) -> int:
-    try:
-        return max(int(json.loads((run_dir / "status.json").read_text(encoding="utf-8")).get("processes") or 1), 1)
-    except (OSError, ValueError, TypeError):
-        return 1
 
 
 def _similarity(config_path: Path, like: RunConfig) -> int:
