@@ -1,0 +1,75 @@
+"""What one training step of the bundled model costs on this machine, without the Trainer around it.
+
+A bare forward / backward / fused AdamW loop on random token ids, in float32 and with bf16 autocast, at
+SST-2's batch shape (32 x 26 tokens) and two larger ones. Reported per shape: milliseconds in each
+phase, tokens/s and the FLOP rate (6 x non-embedding parameters per token) against the float32
+2048 x 2048 matmul rate measured in the same run: how close this model's matrices can come to the
+machine's peak, and so what share of the ceiling a full training run can hope for.
+
+    python benchmarks/training_step.py            # about 2 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from transformers import AutoModelForSequenceClassification  # noqa: E402
+
+from finetuner.config import default_model_path  # noqa: E402
+from sst2_classification import cpu_has_bf16_units, matmul_gflops, non_embedding_parameters  # noqa: E402
+
+SHAPES = [(32, 26), (32, 64), (128, 26)]  # (batch, tokens per example); SST-2 averages about 26 with the defaults
+
+
+def time_steps(model, optimizer, batch: int, length: int, *, bf16: bool, steps: int = 8, warmup: int = 2) -> dict[str, float]:
+    ids = torch.randint(1000, 20000, (batch, length))
+    mask, labels = torch.ones_like(ids), torch.randint(0, 2, (batch,))
+    phases = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    for step in range(warmup + steps):
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        forward = time.perf_counter()
+        loss.backward()
+        backward = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad()
+        end = time.perf_counter()
+        if step >= warmup:
+            phases["forward"] += forward - start
+            phases["backward"] += backward - forward
+            phases["optimizer"] += end - backward
+    seconds = sum(phases.values()) / steps
+    return {**{f"{name}_ms": 1000 * total / steps for name, total in phases.items()}, "tokens_per_second": batch * length / seconds}
+
+
+def main() -> None:
+    gflops = matmul_gflops()
+    model = AutoModelForSequenceClassification.from_pretrained(default_model_path(), num_labels=2)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # the Trainer's default optimizer
+    n_params = non_embedding_parameters(model)
+    rows = []
+    for batch, length in SHAPES:
+        for bf16 in (False, True) if cpu_has_bf16_units() else (False,):
+            result = time_steps(model, optimizer, batch, length, bf16=bf16)
+            rate = 6 * n_params * result["tokens_per_second"] / 1e9
+            rows.append({"batch": batch, "length": length, "bf16": bf16, **result, "gflops": rate, "share_of_fp32_matmul": rate / gflops})
+            print(json.dumps(rows[-1]), flush=True)
+    out = ROOT / "benchmarks" / "results" / "training_step.json"
+    out.write_text(json.dumps({"fp32_matmul_gflops": gflops, "non_embedding_parameters": n_params, "cpus": os.cpu_count(), "steps": rows}, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
