@@ -107,3 +107,15 @@ def test_cli_push_adapter_and_card_preview(hub_server, alice, lora_run, monkeypa
 def test_card_preview_of_the_merged_model_is_unchanged(lora_run):
     text = build_card(lora_run, CardOptions(repo_id="alice/x")).text
     assert front_matter(text)["library_name"] == "transformers" and "merged into these weights" in text
+
+
+def test_demo_space_of_an_adapter_repo_installs_peft(hub_server, alice, lora_run):
+    """The Space's pipeline loads an adapter repo's base model and then the adapters, which needs peft."""
+    import re
+
+    hub.push_run(lora_run, "tiny-lora-demo", token=alice, private=False, adapter=True, card_options=CardOptions(base_model=BASE))
+    result = hub.deploy_demo_space("tiny-lora-demo", token=alice, run=lora_run)
+    space = hub_server.repo(result.space_id, "space")
+    requirements = space.text("requirements.txt")
+    assert re.search(r"^peft==\d", requirements, re.M) and re.search(r"^transformers==\d", requirements, re.M)
+    assert "MODEL_ID = 'alice/tiny-lora-demo'" in space.text("app.py")
