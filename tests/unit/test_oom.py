@@ -56,23 +56,20 @@ def test_out_of_memory_is_recognised(error, expected):
 
 
 def test_the_phase_of_an_out_of_memory_error():
-    try:
+    with pytest.raises(RuntimeError) as in_evaluation:
         evaluation_loop()
-    except RuntimeError as error:
-        assert out_of_memory_details(error) == {"phase": "evaluation"}
-    try:
+    assert out_of_memory_details(in_evaluation.value) == {"phase": "evaluation"}
+    with pytest.raises(RuntimeError) as in_training:
         raise RuntimeError(CPU_OOM)
-    except RuntimeError as error:
-        assert out_of_memory_details(error) == {"phase": "training"}
+    assert out_of_memory_details(in_training.value) == {"phase": "training"}
     assert out_of_memory_details(ValueError("no")) is None
 
 
 def test_a_failed_run_says_what_to_do(tmp_path, tiny_model_dir, sentiment_csv):
     run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, sentiment_csv))
-    try:
+    with pytest.raises(RuntimeError) as raised:
         raise RuntimeError(CUDA_OOM)
-    except RuntimeError as error:
-        assert _fail(run, error) == FAILED
+    assert _fail(run, raised.value) == FAILED
     status = run.status()
     assert status["state"] == FAILED and status["out_of_memory"] == {"phase": "training"}
     for advice in ("per_device_train_batch_size", "gradient_accumulation_steps", "gradient_checkpointing", "LoRA", "auto_find_batch_size"):
