@@ -156,11 +156,6 @@ def gpu_count() -> int:
     return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
-def available_devices() -> int:
-    """GPUs on this machine (1 without any): the natural number of training processes. Imports no torch."""
-    return max(gpu_count(), 1)
-
-
 def cpu_cores() -> int:
     """CPU cores this process may run on."""
     try:
@@ -216,8 +211,9 @@ def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_S
         raise RunError(f"Run {run.id} is not training (it is {run.state}).")
     run.cancel_path.touch()
     run.append_event("message", text="Stop requested: saving a checkpoint, then stopping.")
-    pid = run.raw_status().get("pid")
-    if run.raw_status().get("state") == QUEUED and pid:
+    status = run.raw_status()
+    pid, launcher_pid = status.get("pid"), status.get("launcher_pid")
+    if status.get("state") == QUEUED and pid:
         _signal(pid, signal.SIGTERM)  # not training yet: nothing to checkpoint
         if wait:
             wait_for_end(run, timeout)
@@ -225,8 +221,8 @@ def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_S
         return STOPPED
     if wait and not wait_for_end(run, timeout) and pid:
         _signal(pid, signal.SIGTERM)  # the (main) training process: it checkpoints, and tells the others to stop
-        if not wait_for_end(run, timeout) and run.raw_status().get("launcher_pid"):
-            _signal(run.raw_status()["launcher_pid"], signal.SIGTERM)  # torchrun passes it on to every process
+        if not wait_for_end(run, timeout) and launcher_pid:
+            _signal(launcher_pid, signal.SIGTERM)  # torchrun passes it on to every process
             wait_for_end(run, timeout)
     return run.state
 
