@@ -396,17 +396,21 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     stop_button.click(stop_training, ctx.current_run, notice, api_name="stop_training", concurrency_id="launch")
 
+    def relaunch(run, launch, note: str):
+        """Start `run` again with `launch`, re-arming the follower: the id goes empty, then back to the run."""
+        yield "", gr.skip()
+        try:
+            launch(run)
+        except Exception:
+            yield run.id, gr.skip()
+            raise
+        yield run.id, note
+
     @ui_errors
     def resume_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield "", gr.skip()  # re-arms the follower: the id changes back below
-        try:
-            launcher.resume_training(run)
-        except Exception:
-            yield run.id, gr.skip()
-            raise
-        yield run.id, f"Resumed run **{run.id}** from its last checkpoint."
+        yield from relaunch(run, launcher.resume_training, f"Resumed run **{run.id}** from its last checkpoint.")
 
     resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
 
@@ -414,13 +418,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     def retry_smaller_batch(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """After an out-of-memory failure: continue the run with a batch size that fits (auto_find_batch_size on one process)."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield "", gr.skip()
-        try:
-            launcher.retry_with_auto_batch_size(run)
-        except Exception:
-            yield run.id, gr.skip()
-            raise
-        yield run.id, f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint."
+        yield from relaunch(run, launcher.retry_with_auto_batch_size, f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
 
     retry_button.click(retry_smaller_batch, ctx.current_run, [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
 
