@@ -294,8 +294,7 @@ def push_run(
     say = progress or (lambda message: None)
     if run.state != COMPLETED or not run.model_dir.is_dir():
         raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model to push.")
-    if adapter:
-        adapter_base_model(run, card_options)  # before the token check: a run without an adapter fails at once
+    adapter_base = adapter_base_model(run, card_options) if adapter else None  # before the token check: a run without an adapter fails at once
     say("Checking the token.")
     user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
@@ -303,7 +302,7 @@ def push_run(
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     bundle = build_card(run, options)
-    operations, files = _run_operations(run, bundle, adapter_base=adapter_base_model(run, options) if adapter else None)
+    operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings: list[str] = []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
         say(f"Creating {repo_id}.")
