@@ -271,12 +271,16 @@ def _tokens_per_batch(run_dir: Path, config: dict[str, Any]) -> float | None:
 def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None) -> tuple[float, str, Path, dict[str, Any]] | None:
     if runs_dir is None or not Path(runs_dir).is_dir():
         return None
-    candidates = sorted(Path(runs_dir).glob("*/events.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)[:10]
-    if like is not None:
-        candidates.sort(key=lambda p: -_similarity(p.parent / "config.yaml", like))  # stable: newest first among equals
-    for events_path in candidates:
+    candidates = []
+    for events_path in sorted(Path(runs_dir).glob("*/events.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)[:10]:
         try:
-            config = _load_yaml(events_path.parent / "config.yaml")
+            candidates.append((events_path, _load_yaml(events_path.parent / "config.yaml")))  # each config read once
+        except (OSError, ValueError):
+            continue
+    if like is not None:
+        candidates.sort(key=lambda found: -_similarity(found[1], like))  # stable: newest first among equals
+    for events_path, config in candidates:
+        try:
             tokens_per_second = None
             for line in events_path.read_text(encoding="utf-8").splitlines():
                 event = json.loads(line) if line.strip() else {}
@@ -296,11 +300,7 @@ def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None)
     return None
 
 
-def _similarity(config_path: Path, like: RunConfig) -> int:
-    try:
-        other = _load_yaml(config_path)
-    except (OSError, ValueError):
-        return 0
+def _similarity(other: dict[str, Any], like: RunConfig) -> int:
     score = 4 * (str(other.get("model_name_or_path")) == str(like.model.model_name_or_path))
     score += 2 * (other.get("per_device_train_batch_size") == like.training.per_device_train_batch_size)
     return score + (other.get("max_seq_length") == like.model.max_seq_length)
