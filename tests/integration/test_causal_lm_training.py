@@ -125,7 +125,9 @@ def test_cli_generates(full_run):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads(result.stdout.strip().splitlines()[-1])
-    assert record["prompt"] == "what colour is the sky?" and isinstance(record["generated"], str)
+    assert record["prompt"] == "what colour is the sky?"
+    expected = load_predictor(full_run.id, runs_dir=full_run.path.parent).generate(["what colour is the sky?"], max_new_tokens=6)[0]
+    assert record["generated"] == expected, "the CLI prints the answer the reloaded model gives"
 
 
 def test_lora_trains_a_small_share_and_exports_a_merged_model(lora_run):
