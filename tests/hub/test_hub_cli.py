@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hub_helpers import CANARY
-from hub_helpers import files_containing, front_matter
+from hub_helpers import CANARY, files_containing, front_matter
 
 from finetuner.cli import main
 

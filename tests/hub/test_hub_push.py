@@ -9,8 +9,7 @@ import time
 
 import pytest
 import yaml
-from hub_helpers import CANARY
-from hub_helpers import files_containing, front_matter, tree_digest
+from hub_helpers import CANARY, files_containing, front_matter, tree_digest
 
 from finetuner import errors, hub
 from finetuner.card import CardOptions
