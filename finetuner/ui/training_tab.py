@@ -263,7 +263,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             return "", gr.skip()
         try:
             values = {"model_name_or_path": model_name_or_path, "task": task, "use_lora": True, "lora_r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "lora_target_modules": lora_target_modules}
-            config = services.build_config(selection or services.default_selection(), values, runs_dir=ctx.runs_dir, owner=ownership.quiet_visitor(ctx, request, profile, oauth_token))
+            config = config_from(values, selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
             choices = services.lora_target_candidates(config)
             counts = services.lora_parameters(config)
         except FinetunerError as error:
