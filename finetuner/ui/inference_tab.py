@@ -314,13 +314,14 @@ def build_inference_tab(ctx: StudioContext) -> None:
         title = TASKS[task].title if task in TASKS else task
         note = f"**{run.id}** · {title}. {VIEW_NOTES[task]}" if run else VIEW_NOTES[task]
         new_tokens = _run_max_new_tokens(run)
+        noun = EVAL_INPUT_COLUMN[task]  # text, prompt or document
         return (
             note,
             *(gr.Column(visible=name == task) for name in VIEW_ORDER),
-            gr.Dropdown(choices=test_examples(run, task) if run else [], value=None, label="Or a prompt from the run's test split" if task == CAUSAL_LM else ("Or a document from the run's test split" if task == SEQ2SEQ else "Or a text from the run's test split")),
+            gr.Dropdown(choices=test_examples(run, task) if run else [], value=None, label=f"Or a {noun} from the run's test split"),
             gr.Accordion(label=BATCH[task][0]),
             gr.Button(value=BATCH[task][1]),
-            gr.Textbox(label="Prompt column" if task == CAUSAL_LM else ("Document column" if task == SEQ2SEQ else "Text column")),
+            gr.Textbox(label=f"{noun.capitalize()} column"),
             [],  # a new model: a new conversation
             gr.Slider(value=new_tokens) if task == CAUSAL_LM else gr.skip(),
             gr.Slider(value=new_tokens) if task == SEQ2SEQ else gr.skip(),
