@@ -5,6 +5,7 @@ module: several folders have a conftest.py, so `from conftest import` would be a
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +73,18 @@ def require_shared_data(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"../shared/data/{name} is absent (the shared datasets sit beside the project in CI)")
     return folder
+
+
+def follow_to_end(client, run_id: str, timeout: float = 600) -> dict | None:
+    """The last snapshot /follow_run streams for `run_id` (a gradio_client Client), following it again while a
+    queued run outlasts one stream, until the run is done or `timeout` seconds pass."""
+    deadline, final = time.monotonic() + timeout, None
+    while not (final and final["done"]) and time.monotonic() < deadline:
+        job = client.submit(run_id, api_name="/follow_run")
+        for snap, *_ in job:
+            if snap:
+                final = snap
+                if snap["done"]:
+                    break
+        job.cancel()
+    return final

@@ -7,14 +7,13 @@ The three runs are started together (they queue: one training at a time) and sha
 
 from __future__ import annotations
 
-import time
 
 import pandas as pd
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from support import build_tiny_model
+from support import build_tiny_model, follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
 
 COMMON = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "logging_steps": 2, "warmup_steps": 0, "eval_strategy": "no"}
@@ -81,19 +80,7 @@ def started(studio, task_data) -> dict[str, str]:
 
 def completed(studio, started, task: str) -> str:
     """Follow the task's run through /follow_run until it ends; it must complete."""
-    client = Client(studio[0], verbose=False)
-    deadline = time.monotonic() + 600
-    while True:  # /follow_run ends when the run does; a queued run may outlast one stream
-        final = None
-        job = client.submit(started[task], api_name="/follow_run")
-        for snap, *_ in job:
-            if snap:
-                final = snap
-                if snap["done"]:
-                    break
-        job.cancel()
-        if (final and final["done"]) or time.monotonic() > deadline:
-            break
+    final = follow_to_end(Client(studio[0], verbose=False), started[task])
     assert final and final["state"] == "completed", final
     return started[task]
 

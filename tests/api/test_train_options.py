@@ -8,13 +8,13 @@ One tiny LLaMA (built here) and one short LoRA run, shared by the module."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import yaml
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from support import follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
 
 LORA = {"use_lora": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.1, "lora_target_modules": ["q_proj", "v_proj"]}
@@ -56,19 +56,6 @@ def lm_session(studio, lm) -> Client:
     summary, *_ = client.predict(task="causal-lm", source="Upload files", train_file=handle_file(str(lm[1])), validation_file=None, test_file=None, api_name="/load_dataset")
     assert lm[1].name in summary
     return client
-
-
-def follow_to_end(client, run_id, timeout=600) -> dict:
-    deadline, final = time.monotonic() + timeout, None
-    while not (final and final["done"]) and time.monotonic() < deadline:
-        job = client.submit(run_id, api_name="/follow_run")
-        for snap, *_ in job:
-            if snap:
-                final = snap
-                if snap["done"]:
-                    break
-        job.cancel()
-    return final
 
 
 @pytest.fixture(scope="module")
