@@ -272,11 +272,10 @@ def build_inference_tab(ctx: StudioContext) -> None:
         """The run's model on every row of an uploaded file; returns the first rows and a CSV to download."""
         from ..inference import predict_file as predict_rows  # noqa: PLC0415 - loads torch
 
-        if not run_id:
-            raise DataError("Choose a completed run first.")
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token, missing="Choose a completed run first.")
         if not file:
             raise DataError("Upload a file with a text column (CSV, TSV, JSON, JSONL or Parquet).")
-        predictor = predictor_for(ownership.owned_run(ctx, run_id, request, profile, oauth_token))
+        predictor = predictor_for(run)
         frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
         frame.to_csv(out, index=False)
