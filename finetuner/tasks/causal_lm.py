@@ -355,15 +355,19 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
         for start in range(0, len(prompts), batch_size):
             texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
             inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(target)
-            sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
             with torch.inference_mode():
-                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
+                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **_sampling(temperature, top_p))
             new = output[:, inputs["input_ids"].shape[1] :]
             answers.extend(text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True))
     finally:
         tokenizer.padding_side = saved_side
         model.train(was_training)
     return answers
+
+
+def _sampling(temperature: float, top_p: float) -> dict[str, Any]:
+    """`generate` options: greedy at temperature 0, else nucleus sampling."""
+    return {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
 
 
 def _sample(dataset, config: RunConfig):
@@ -431,8 +435,10 @@ def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_di
         trainer.save_model(str(model_dir))  # the Trainer gathers sharded (FSDP/DeepSpeed) weights
         tokenizer.save_pretrained(str(model_dir))
         return
-    model.save_pretrained(str(run_dir / "adapter"))
-    tokenizer.save_pretrained(str(run_dir / "adapter"))
+    from ..card import ADAPTER_DIR  # noqa: PLC0415 - card imports the tasks package
+
+    model.save_pretrained(str(run_dir / ADAPTER_DIR))
+    tokenizer.save_pretrained(str(run_dir / ADAPTER_DIR))
     merged = model.merge_and_unload()
     trainer.model = trainer.model_wrapped = merged  # evaluate the merged model, exactly what is exported
     merged.save_pretrained(str(model_dir))
@@ -511,8 +517,7 @@ class CausalLMPredictor:
     def _options(self, max_new_tokens: int | None, temperature: float, top_p: float) -> dict[str, Any]:
         if temperature < 0 or not 0 < top_p <= 1:
             raise DataError("temperature must be 0 or more, and top_p between 0 (exclusive) and 1.")
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
-        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **sampling}
+        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **_sampling(temperature, top_p)}
 
     def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:
         import torch  # noqa: PLC0415
