@@ -221,16 +221,6 @@ def token_frame(inspection: Mapping[str, Any]):
     return pd.DataFrame(columns)
 
 
-def token_table(inspection: Mapping[str, Any]) -> list[list[Any]]:
-    """Rows of position, token, id, attention mask, token type id, special."""
-    tokens = inspection["tokens"]
-    n = len(tokens)
-    types = inspection.get("token_type_ids") or [0] * n
-    mask = inspection.get("attention_mask") or [1] * n
-    special = inspection.get("special_tokens_mask") or [0] * n
-    return [[i, token, token_id, m, kind, "yes" if s else ""] for i, (token, token_id, m, kind, s) in enumerate(zip(tokens, inspection["input_ids"], mask, types, special))]
-
-
 ENTITY_COLORS = ["#c7d2fe", "#fde68a", "#a7f3d0", "#fbcfe8", "#bae6fd", "#ddd6fe", "#fecaca", "#d9f99d"]
 
 

@@ -93,7 +93,8 @@ def test_token_chips_escape_dataset_text():
     assert html.count('class="ft-chip"') == 4
     assert "5 tokens dropped" in html and "ft-cut" in html
     assert "border-bottom:3px" in html, "the second segment (token type 1) is marked"
-    assert render.token_table(inspection)[2] == [2, "&", 8, 1, 1, ""]
+    row = render.token_frame(inspection).iloc[2]  # the inspector's table: the user's "&" as the model reads it
+    assert (row["position"], row["token"], row["id"], row["attention_mask"], row["token_type_ids"]) == (2, "&", 8, 1, 1)
 
 
 def test_progress_card_states():
