@@ -5,6 +5,7 @@ module: several folders have a conftest.py, so `from conftest import` would be a
 from __future__ import annotations
 
 import random
+import socket
 import time
 from pathlib import Path
 
@@ -65,6 +66,13 @@ def save_seeded(model_class, config, folder: Path) -> None:
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model_class(config).save_pretrained(folder)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def require_shared_data(name: str) -> Path:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 
 import pytest
 import yaml
 from hub_helpers import CANARY, files_containing, front_matter, tree_digest
+from support import free_port
 
 from finetuner import errors, hub
 from finetuner.card import CardOptions
@@ -104,12 +104,6 @@ def test_token_from_environment(hub_server, alice, trained_run, monkeypatch):
 # ----------------------------------------------------------------------------- failures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 FAILURES = {
     "no token": dict(token=None, error=errors.HubTokenMissingError, words=["No Hugging Face token", "HF_TOKEN", "settings/tokens"]),
     "invalid token (401)": dict(token="hf_revokedrevokedrevokedrevoked", error=errors.HubTokenInvalidError, words=["401", "invalid, expired or revoked", "settings/tokens"]),
@@ -132,7 +126,7 @@ def test_push_failures_say_cause_and_fix_and_lose_nothing(case, hub_server, trai
     if "fail" in spec:
         method, path, status, message = spec["fail"]
         hub_server.fail_next(method, path, status, message, times=spec.get("times", 1))
-    endpoint = f"http://127.0.0.1:{_free_port()}" if spec.get("endpoint") == "refused" else None
+    endpoint = f"http://127.0.0.1:{free_port()}" if spec.get("endpoint") == "refused" else None
     before = tree_digest(trained_run.path)
     started = time.monotonic()
     with pytest.raises(spec["error"]) as caught:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from support import free_port
 
 from finetuner.config import RunConfig
 from finetuner.follow import follow
@@ -62,12 +63,6 @@ def config_for(model_dir: Path, data_file: Path, **overrides) -> RunConfig:
         **overrides,
     }
     return RunConfig.from_dict(values)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def train_losses(run) -> dict[int, float]:
