@@ -3,7 +3,7 @@
     python app.py [--host 0.0.0.0] [--port 7860] [--share] [--auth user:password] [--runs-dir runs]
 
 Works offline as is: the bundled model and the example dataset are preselected. torch and
-transformers load only when a model is first used, so the page is up in seconds.
+transformers load with the first request, not at start, so the page is up in seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def auth_pairs(values: list[str] | None) -> list[tuple[str, str]] | None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from finetuner.ui.studio import build_studio, import_model_libraries, launch_options
+    from finetuner.ui.studio import build_studio, launch_options
 
     if args.share or args.auth:
         # A share link or --auth logins: the page is for other people. Each visitor then sees and uses only the
@@ -47,7 +47,6 @@ def main(argv=None) -> None:
         if args.share and not args.auth:
             print("Shared studio without --auth: runs belong to whoever starts them, and visitors without a login can start runs only through the API with their Hugging Face token. Add --auth USER:PASSWORD (one per person) so they can train from the page.")
     demo = build_studio(args.runs_dir)
-    import_model_libraries()
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth_pairs(args.auth), **launch_options())
 
 

@@ -65,15 +65,8 @@ def tab_builders() -> list[Callable[[StudioContext], None]]:
     return builders
 
 
-def import_model_libraries() -> None:
-    """Import transformers' tokenizer and model classes once, before the page is served: its lazy module
-    is not safe to import from several handler threads at once (a page load fires several requests, and
-    one of them could fail with "module has no attribute PreTrainedTokenizerBase")."""
-    from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase  # noqa: F401, PLC0415
-
-
 def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
-    """The whole studio page over the runs in `runs_dir` (torch-free: call `import_model_libraries()` before serving it)."""
+    """The whole studio page over the runs in `runs_dir` (building it imports neither torch nor transformers)."""
     runs_dir = Path(runs_dir).resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
     with gr.Blocks(title=TITLE, fill_width=False) as demo:

@@ -12,11 +12,10 @@ from support import free_port
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """(url, runs_dir) of a running studio over an empty runs folder."""
-    from finetuner.ui.studio import build_studio, import_model_libraries
+    from finetuner.ui.studio import build_studio
 
     runs_dir = tmp_path_factory.mktemp("studio") / "runs"
     demo = build_studio(runs_dir)
-    import_model_libraries()  # as app.py does before serving
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     yield demo.local_url, runs_dir
     demo.close()

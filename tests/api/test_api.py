@@ -4,13 +4,17 @@ bad input answered with a clear message."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
+
+from support import free_port
 
 REQUIRED = {"/load_dataset", "/inspect_tokens", "/start_training", "/follow_run", "/stop_training", "/resume_training", "/list_runs", "/evaluate_run", "/predict"}
 TINY_OPTIONS = {
@@ -57,12 +61,37 @@ def test_every_action_is_a_named_endpoint(client):
     assert "selection" not in names and "request" not in names, "session state and the request stay out of the API"
 
 
-def test_app_import_does_not_load_torch():
+def test_app_starts_without_torch_and_loads_it_with_the_first_request(tmp_path):
+    """`python app.py` serves the page before torch is loaded (it is up in seconds); the first request that
+    needs a model library then imports it and works."""
     import subprocess
 
-    code = "import sys, app; from finetuner.ui.studio import build_studio; build_studio(sys.argv[1]); print('torch' in sys.modules, 'transformers' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code, "/tmp/finetuner-import-check"], capture_output=True, text=True, check=True, cwd=".")
-    assert out.stdout.split()[-2:] == ["False", "False"]
+    from gradio_client import Client
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--runs-dir", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
+    try:
+        for line in server.stdout:  # wait for the server to say it is listening
+            if "Running on local URL" in line:
+                break
+        else:
+            pytest.fail(f"app.py exited with {server.wait()} before serving")
+
+        def torch_mapped() -> bool:
+            return "libtorch" in Path(f"/proc/{server.pid}/maps").read_text()
+
+        assert not torch_mapped(), "starting the app loaded torch"
+        summary, *_ = Client(f"http://127.0.0.1:{port}", verbose=False).predict(
+            train_file=None, validation_file=None, test_file=None, api_name="/load_dataset"
+        )
+        assert "movie reviews" in summary
+        assert torch_mapped(), "the first request imports the model libraries"
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def test_load_the_example_and_a_file(client, reviews_csv):

@@ -19,10 +19,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def studio_url(tmp_path_factory):
-    from finetuner.ui.studio import build_studio, import_model_libraries, launch_options
+    from finetuner.ui.studio import build_studio, launch_options
 
     demo = build_studio(tmp_path_factory.mktemp("e2e") / "runs")
-    import_model_libraries()  # as app.py does before serving
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **launch_options())
     yield demo.local_url
     demo.close()
