@@ -47,7 +47,8 @@ class RunEventsCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         sizes = {"per_device_train_batch_size": state.train_batch_size, "processes": args.world_size}  # with auto_find_batch_size: the size it tries
-        self.run.append_event("train_begin", step=state.global_step, max_steps=state.max_steps, epochs=args.num_train_epochs, **sizes)
+        precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+        self.run.append_event("train_begin", step=state.global_step, max_steps=state.max_steps, epochs=args.num_train_epochs, precision=precision, **sizes)
         self.run.update_status(step=state.global_step, total_steps=state.max_steps, **sizes)
 
     def on_step_end(self, args, state, control, **kwargs):

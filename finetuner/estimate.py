@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import RunConfig
+from .precision import BF16, FP16, FP32, default_precision
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
 EVAL_FLOPS_PER_PARAM_TOKEN = 2
@@ -55,6 +56,8 @@ BENCHMARK_EFFICIENCY = 0.3  # for a rate not measured here (a GPU's nominal fp32
 # Training rate / matmul rate at the run's shapes on this CPU (benchmarks/estimate_accuracy.py: 0.5-1.2, median ~0.9):
 # PyTorch's kernels beat numpy's on the same shapes, which about pays for the non-matmul work.
 CPU_TRAINING_EFFICIENCY = 0.9
+# bf16 autocast over float32 on a CPU with AMX, whole SST-2 runs (benchmarks/sst2_classification.py: 933 / 533 tokens/s).
+CPU_BF16_SPEEDUP = 1.75
 STARTUP_SECONDS = 15.0  # launch to first step (imports, data, model) + first-step warm-up + final evaluation, on 2 busy cores
 FP32_ACTIVATION_FACTOR = 3  # bytes per fp32 activation relative to the 16-bit formula: measured 2.7-3.0 on the bundled model
 PROCESS_OVERHEAD_BYTES = 600 * 2**20
@@ -104,6 +107,7 @@ class Estimate:
     memory_breakdown: dict[str, int] = field(default_factory=dict)
     available_bytes: int | None = None
     machine: str = ""
+    precision: str = FP32  # what training will compute in (finetuner/precision.py)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -268,7 +272,8 @@ def _tokens_per_batch(run_dir: Path, config: dict[str, Any]) -> float | None:
         return None
 
 
-def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None) -> tuple[float, str, Path, dict[str, Any]] | None:
+def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None) -> tuple[float, str, Path, dict[str, Any], str] | None:
+    """(rate, source, run folder, config, precision) of the earlier run most like `like`."""
     if runs_dir is None or not Path(runs_dir).is_dir():
         return None
     candidates = []
@@ -282,8 +287,11 @@ def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None)
     for events_path, config in candidates:
         try:
             tokens_per_second = None
+            precision = FP16 if (config.get("extra_training_args") or {}).get("fp16") else BF16 if (config.get("extra_training_args") or {}).get("bf16") else FP32
             for line in events_path.read_text(encoding="utf-8").splitlines():
                 event = json.loads(line) if line.strip() else {}
+                if event.get("type") == "train_begin" and event.get("precision"):
+                    precision = event["precision"]  # what it trained in (runs before this was recorded: their options)
                 if event.get("type") in ("log", "eval") and event.get("tokens_per_second") and (event.get("step") or 0) >= 5:
                     tokens_per_second = event["tokens_per_second"]
         except (OSError, ValueError):
@@ -296,7 +304,7 @@ def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None)
         # Measured rates serve CPU estimates only, where a run's processes share the cores: the tokens/s
         # of a run on several processes is this machine's rate, as one process's is.
         rate = tokens_per_second * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute
-        return rate, f"measured on this machine (run {events_path.parent.name})", events_path.parent, config
+        return rate, f"measured on this machine (run {events_path.parent.name}, {precision})", events_path.parent, config, precision
     return None
 
 
@@ -371,6 +379,7 @@ def estimate_training(
     else:
         evaluations = 0
     machine = machine or describe_machine()
+    precision = default_precision(t.extra_training_args, machine.device)
     parameters = parameters or count_parameters(m.model_name_or_path)
     warnings: list[str] = []
     truncated = sum(n > max_length for n in train_lengths) / len(train_lengths) if train_lengths else 0.0
@@ -384,7 +393,10 @@ def estimate_training(
         measured = _measured_run(runs_dir, like=config) if machine.device == "cpu" else None
         batches = math.ceil(len(kept) / batch) if kept else 0
         if measured:
-            rate, source, earlier, earlier_config = measured
+            rate, source, earlier, earlier_config, earlier_precision = measured
+            if earlier_precision != precision and BF16 in (precision, earlier_precision) and machine.device == "cpu":
+                rate *= CPU_BF16_SPEEDUP if precision == BF16 else 1 / CPU_BF16_SPEEDUP
+                source += f", scaled to {precision}"
             then = _tokens_per_batch(earlier, earlier_config)
             now = epoch_padded / batches if batches else None
             if machine.benchmarked and then and now and not 2 / 3 < now / then < 3 / 2:
@@ -394,8 +406,8 @@ def estimate_training(
                 source += f", scaled from {then:.0f} to {now:.0f} tokens per batch"
         elif machine.device == "cpu" and machine.benchmarked and batches:
             shape_rate = layer_matmul_flops(epoch_padded / batches, parameters.hidden_size or 768)
-            rate = shape_rate * CPU_TRAINING_EFFICIENCY
-            source = f"benchmark of this machine at this run's matrix sizes ({shape_rate / 1e9:.0f} GFLOP/s)"
+            rate = shape_rate * CPU_TRAINING_EFFICIENCY * (CPU_BF16_SPEEDUP if precision == BF16 else 1)
+            source = f"benchmark of this machine at this run's matrix sizes ({shape_rate / 1e9:.0f} GFLOP/s float32)" + (", bf16 autocast" if precision == BF16 else "")
         else:
             rate, source = machine.flops_per_second * BENCHMARK_EFFICIENCY, f"benchmark of this machine ({machine.flops_per_second / 1e9:.0f} GFLOP/s peak)"
         if machine.device != "cpu":
@@ -410,7 +422,7 @@ def estimate_training(
         else:
             flops = train_flops * parameters.compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * (evaluations + 2)
         seconds = STARTUP_SECONDS + parameters.total * 4 / 200e6 + flops / rate
-        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device, trainable=trainable_parameters)
+        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device, half=precision != FP32, trainable=trainable_parameters)
         if machine.device == "cpu" and processes > 1:
             breakdown["other processes"] = (processes - 1) * sum(breakdown.values())  # each holds its own copy, in the same memory
         memory = sum(breakdown.values())
@@ -453,6 +465,7 @@ def estimate_training(
         memory_breakdown=breakdown,
         available_bytes=machine.memory_bytes,
         machine=machine.description,
+        precision=precision,
         warnings=warnings,
     )
 
@@ -469,9 +482,8 @@ def _busy_cpu(machine: Machine) -> tuple[float, int] | None:
     return (load, cores) if load > 1.5 * cores else None
 
 
-def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str, trainable: int | None = None) -> dict[str, int]:
+def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str, half: bool, trainable: int | None = None) -> dict[str, int]:
     extra = config.training.extra_training_args
-    half = bool(extra.get("bf16") or extra.get("fp16"))
     h = parameters.hidden_size or 768
     layers = parameters.num_layers or 12
     heads = parameters.num_heads or max(h // 64, 1)

@@ -49,7 +49,8 @@ def describe_event(event: dict[str, Any]) -> str | None:
     if kind == "message":
         return f"{stamp}  {event.get('text', '')}"
     if kind == "train_begin":
-        return f"{stamp}  Training begins: {event.get('max_steps')} steps."
+        precision = {"bf16": " in bf16 mixed precision", "fp16": " in fp16 mixed precision", "fp32": " in float32"}.get(event.get("precision"), "")
+        return f"{stamp}  Training begins: {event.get('max_steps')} steps{precision}."
     if kind == "log":
         if "loss" not in metrics:
             if "train_loss" in metrics:

@@ -178,7 +178,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
 
 
 def build_model(config: RunConfig, label_names: list[str] | None = None, *, token: str | None = None):
-    """The pretrained causal LM in float32 (mixed precision is the --bf16/--fp16 training option)."""
+    """The pretrained causal LM in float32 (the Trainer's mixed precision autocasts it: finetuner/precision.py)."""
     import torch  # noqa: PLC0415
     from transformers import AutoModelForCausalLM  # noqa: PLC0415
 
@@ -276,7 +276,6 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         eval_packing=False,  # evaluation scores whole examples, one per row
         completion_only_loss=t.completion_only_loss,
         gradient_checkpointing=False,  # TRL turns it on by default; here it is an explicit choice (extra_training_args)
-        bf16=False,  # TRL defaults to bf16; here mixed precision is an explicit choice (--bf16 true)
         **({} if for_training else EVALUATION_ONLY),
     )
 

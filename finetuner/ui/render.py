@@ -316,10 +316,18 @@ def parameters(count: int | None) -> str:
     return f"{count / 1e3:.0f} K"
 
 
+PRECISION_NAMES = {
+    "bf16": "bf16 mixed precision (float32 weights, bf16 matrix products; `bf16: false` in the extra options trains in float32)",
+    "fp16": "fp16 mixed precision",
+    "fp32": "float32",
+}
+
+
 def estimate_markdown(estimate: Mapping[str, Any]) -> str:
     e = estimate
     lines = [
         f"- **Time: about {duration(e.get('seconds'))}** on {md_escape(e.get('machine'))} ({md_escape(e.get('rate_source'))})",
+        f"- Precision: {PRECISION_NAMES.get(e.get('precision'), 'float32')}",
     ]
     if e.get("memory_bytes"):
         parts = ", ".join(f"{k} {size(v)}" for k, v in e.get("memory_breakdown", {}).items())
