@@ -18,7 +18,6 @@ general-text sample), so `comparison.json` shows what fine-tuning gained and wha
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Iterator, Sequence
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
+from ..runs import read_json, write_json_atomic
 from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
@@ -387,7 +387,6 @@ def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> Non
     if (out_dir / BASE_FILE).is_file():  # resumed run: the base model was scored before the first start
         return
     from ..metrics_text import generation_metrics  # noqa: PLC0415
-    from ..runs import write_json_atomic  # noqa: PLC0415
 
     model, tokenizer = _model(trainer), trainer.processing_class
     result: dict[str, Any] = {"general_text": token_loss(model, general_text_rows(tokenizer, config.model.max_seq_length), pad_token_id=tokenizer.pad_token_id)}
@@ -405,7 +404,6 @@ def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> Non
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
     """comparison.json: the base model against the fine-tuned one on validation and on general text, and
     baselines.json in the shape the other tasks use ({"base_model": {"validation": metrics}})."""
-    from ..runs import read_json, write_json_atomic  # noqa: PLC0415
 
     base = read_json(out_dir / BASE_FILE, {}) or {}
     tokenizer = trainer.processing_class
@@ -482,7 +480,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
         base = list(pd.read_csv(base_file, keep_default_na=False)["generated"]) if base_file.is_file() else None
         _generations_frame(sample, answers, base).to_csv(out_dir / f"generations_{split}.csv", index=False)
     report = {"task": "causal-lm", "metrics": {k.removeprefix(f"{prefix}_"): v for k, v in metrics.items()}, "examples": len(dataset), "generated_examples": len(sample) if sample is not None else 0}
-    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json_atomic(out_dir / f"report_{split}.json", report)  # the studio may read it while it is written
     return metrics
 
 

@@ -9,7 +9,6 @@ scores a floor.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
+from ..runs import write_json_atomic
 from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, predict_in_order  # noqa: F401
 from .base import save_model as save_model_and_tokenizer
 from .base import wrong_kind_message
@@ -196,7 +196,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
     frame.to_csv(out_dir / f"generations_{split}.csv", index=False)
     metrics = {k.removeprefix(f"{prefix}_"): v for k, v in output.metrics.items()}
     report = {"task": "seq2seq", "metrics": metrics, "examples": len(frame), "loss": output.metrics.get(f"{prefix}_loss")}
-    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json_atomic(out_dir / f"report_{split}.json", report)  # the studio may read it while it is written
     return output.metrics
 
 
@@ -209,7 +209,6 @@ def lead_sentence(document: str) -> str:
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
     """Lead-1, the classic extractive baseline: the document's first sentence as its summary."""
     from ..metrics_text import generation_metrics  # noqa: PLC0415
-    from ..runs import write_json_atomic  # noqa: PLC0415
 
     result: dict[str, dict[str, Any]] = {"lead_1": {}}
     for role in ("validation", "test"):

@@ -6,7 +6,6 @@ fresh head sized for the labels, dynamic padding, per-class reports and predicti
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from .. import data as data_module
 from ..config import RunConfig
 from ..errors import ModelLoadError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
+from ..runs import write_json_atomic
 from ..tokenization import load_failure_message
 from .base import EVALUATION_ONLY, in_order, predict_in_order, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
 
@@ -124,7 +124,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     out_dir.mkdir(parents=True, exist_ok=True)
     report = classification_report(labels, probabilities, label_names)
     report["loss"] = output.metrics.get(f"{prefix}_loss")
-    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json_atomic(out_dir / f"report_{split}.json", report)  # the studio may read it while it is written
     pairs = list(dataset["text_pair"]) if "text_pair" in dataset.column_names else None
     frame = predictions_frame(list(dataset["text"]), labels, probabilities, label_names, text_pairs=pairs)
     frame.to_csv(out_dir / f"predictions_{split}.csv", index=False)
@@ -134,7 +134,6 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str], out_dir: Path) -> None:
     """Cheap baselines (majority class, TF-IDF + logistic regression) on the same splits: a floor to read the scores against."""
     from ..evaluation import baselines  # noqa: PLC0415
-    from ..runs import write_json_atomic  # noqa: PLC0415
 
     texts = {role: _joined_texts(split) for role, split in splits.items()}
     eval_sets = {role: (texts[role], list(splits[role]["label"])) for role in ("validation", "test") if role in texts}

@@ -9,7 +9,6 @@ so the two settings are judged alike. Scores follow seqeval (see `finetuner.metr
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
+from ..runs import write_json_atomic
 from .base import EVALUATION_ONLY, in_order, predict_in_order, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
@@ -253,7 +253,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
         "loss": output.metrics.get(f"{prefix}_loss"),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"report_{split}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json_atomic(out_dir / f"report_{split}.json", report)  # the studio may read it while it is written
 
     def entities(sentence: list[str], tags: list[str]) -> str:
         return "; ".join(f"{' '.join(sentence[s:e])} [{kind}]" for kind, s, e in entity_spans(tags))
@@ -282,7 +282,6 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
     """A dictionary baseline: each word gets the tag it had most often in train (O when unseen).
     A fine-tuned model that does not beat it has learned little beyond memorising names."""
     from ..metrics_text import entity_metrics  # noqa: PLC0415
-    from ..runs import write_json_atomic  # noqa: PLC0415
 
     counts: dict[str, Counter] = defaultdict(Counter)
     for words, tags in zip(splits["train"]["tokens"], splits["train"]["tags"]):
