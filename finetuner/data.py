@@ -189,39 +189,58 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
     except FileNotFoundError as error:
         raise DataError(f"Dataset '{config.dataset_name}' was not found on the Hub or on disk: {error}") from error
     except ValueError as error:  # e.g. a missing or wrong config name
-        raise DataError(f"Dataset '{config.dataset_name}' could not be loaded: {error}") from error
+        raise DataError(_config_problem(config) or f"Dataset '{config.dataset_name}' could not be loaded: {error}") from error
     except ConnectionError as error:
         raise DataError(f"The Hugging Face Hub is unreachable, so '{config.dataset_name}' cannot be downloaded. Upload a file instead. ({error})") from error
     except Exception as error:  # datasets and huggingface_hub raise many types; the user needs the text
         raise DataError(f"Dataset '{config.dataset_name}' could not be loaded: {type(error).__name__}: {error}") from error
     names = list(loaded)
+    source = f"Dataset '{config.dataset_name}'" + (f" (configuration '{config.dataset_config_name}')" if config.dataset_config_name else "")
     wanted = {
         "train": config.train_split_name,
         "validation": config.validation_split_name or next((n for n in VALIDATION_NAMES if n in names), None),
         "test": config.test_split_name or ("test" if "test" in names else None),
     }
     if wanted["train"] not in names:
-        raise DataError(f"Dataset '{config.dataset_name}' has no split '{wanted['train']}'; it has: {', '.join(names)}.")
+        raise DataError(f"{source} has no split '{wanted['train']}'; it has: {', '.join(names)}.")
     frames = {}
     for role, name in wanted.items():
         if name is None:
             continue
         if name not in names:
-            raise DataError(f"Dataset '{config.dataset_name}' has no split '{name}'; it has: {', '.join(names)}.")
+            raise DataError(f"{source} has no split '{name}'; it has: {', '.join(names)}.")
         split = loaded[name]
         frame = split.to_pandas()
-        label_feature = next((f for f in split.features.values() if type(f).__name__ == "ClassLabel"), None)
-        if label_feature is not None:  # keep the dataset's own label names
-            column = next(c for c, f in split.features.items() if f is label_feature)
+        features = split.features  # a fresh copy on every access: read it once
+        labelled = next(((c, f) for c, f in features.items() if type(f).__name__ == "ClassLabel"), None)
+        if labelled is not None:  # keep the dataset's own label names
+            column, label_feature = labelled
             frame[column] = [label_feature.int2str(int(v)) if v is not None and v >= 0 else None for v in frame[column]]
             frame.attrs["label_order"] = list(label_feature.names)
-        for column, feature in split.features.items():  # tag sequences (NER): List(ClassLabel) -> tag names
+        for column, feature in features.items():  # tag sequences (NER): List(ClassLabel) -> tag names
             inner = getattr(feature, "feature", None)
             if type(inner).__name__ == "ClassLabel":
                 frame[column] = [[inner.int2str(int(v)) for v in row] if row is not None else None for row in frame[column]]
                 frame.attrs["tag_order"] = list(inner.names)
         frames[role] = frame
     return frames
+
+
+def _config_problem(config: DataConfig) -> str | None:
+    """A missing or unknown configuration, in words that name the ones the dataset has (datasets' own
+    message shows Python code); None when the configuration is not what went wrong."""
+    import datasets  # noqa: PLC0415 - heavy
+
+    try:
+        names = datasets.get_dataset_config_names(config.dataset_name)
+    except Exception:  # noqa: BLE001 - they cannot be listed either: the caller shows datasets' own message
+        return None
+    wanted = config.dataset_config_name
+    if wanted in names or (not wanted and len(names) == 1):
+        return None
+    if not wanted:
+        return f"Dataset '{config.dataset_name}' has several configurations; enter one of: {', '.join(names)}."
+    return f"Dataset '{config.dataset_name}' has no configuration '{wanted}'; it has: {', '.join(names)}."
 
 
 def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
