@@ -1,0 +1,81 @@
+"""app.py's flags reach Gradio's launch: where the studio listens, whether it opens a share link, and
+that a shared studio switches the per-visitor isolation on (FINETUNER_SHARED=1)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import app
+
+
+class RecordingStudio:
+    """Stands in for the studio page: remembers its runs folder and the arguments of `launch`."""
+
+    def __init__(self, runs_dir):
+        self.runs_dir = runs_dir
+        self.launched: dict | None = None
+
+    def launch(self, **kwargs):
+        self.launched = kwargs
+
+
+@pytest.fixture
+def launched(monkeypatch):
+    """Run `app.main(argv)` without serving anything; returns the studio it built. The environment is restored after."""
+    for name in ("FINETUNER_SHARED", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "FINETUNER_RUNS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    built = []
+
+    def build_studio(runs_dir):
+        built.append(RecordingStudio(runs_dir))
+        return built[-1]
+
+    monkeypatch.setattr("finetuner.ui.studio.build_studio", build_studio)
+
+    def main(argv):
+        app.main(argv)
+        (studio,) = built
+        return studio
+
+    return main
+
+
+def test_defaults_listen_locally_without_a_share_link(launched):
+    studio = launched([])
+    assert studio.runs_dir == "runs"
+    assert (studio.launched["server_name"], studio.launched["server_port"], studio.launched["share"]) == ("127.0.0.1", 7860, False)
+    assert studio.launched["auth"] is None
+    assert "FINETUNER_SHARED" not in os.environ, "a studio on this machine only is not shared"
+
+
+def test_host_port_and_runs_dir(launched):
+    studio = launched(["--host", "0.0.0.0", "--port", "8123", "--runs-dir", "/tmp/elsewhere"])
+    assert (studio.launched["server_name"], studio.launched["server_port"], studio.launched["share"]) == ("0.0.0.0", 8123, False)
+    assert studio.runs_dir == "/tmp/elsewhere"
+    assert "FINETUNER_SHARED" not in os.environ, "listening on every interface alone does not turn the shared mode on"
+
+
+def test_share_opens_a_link_and_isolates_visitors(launched, capsys):
+    studio = launched(["--share"])
+    assert studio.launched["share"] is True
+    assert os.environ["FINETUNER_SHARED"] == "1"
+    assert "without --auth" in capsys.readouterr().out, "a share link without logins is pointed out"
+
+
+def test_auth_logins_share_the_studio_too(launched):
+    studio = launched(["--auth", "ann:secret", "--auth", "bob:hunter2"])
+    assert studio.launched["auth"] == [("ann", "secret"), ("bob", "hunter2")] and studio.launched["share"] is False
+    assert os.environ["FINETUNER_SHARED"] == "1"
+
+
+def test_an_explicit_opt_out_wins_over_share(launched, monkeypatch):
+    monkeypatch.setenv("FINETUNER_SHARED", "0")
+    launched(["--share"])
+    assert os.environ["FINETUNER_SHARED"] == "0"
+
+
+def test_a_malformed_login_is_refused_before_launch(launched):
+    with pytest.raises(SystemExit, match="--auth expects USER:PASSWORD, got 'ann'"):
+        launched(["--auth", "ann"])
