@@ -3,11 +3,13 @@
 Every function takes plain data (a data report, length statistics, curve points, an evaluation report)
 and returns a `plotly.graph_objects.Figure`; none reads files or imports torch. When there is nothing to
 draw (no eval yet, a multiclass task has no ROC curve), `empty()` returns a figure that says why, so a
-view never shows a blank box or an error.
+view never shows a blank box or an error. Text that comes from the data (label, class, entity-type,
+split and run names) goes through `_text`, because plotly renders a few HTML tags in chart text.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any, Mapping, Sequence
 
@@ -53,6 +55,12 @@ def _integer_bins(series: Mapping[str, Sequence[int]], target: int = 40) -> dict
     return {"start": low - 0.5, "end": high + 0.5, "size": width}
 
 
+def _text(value: Any) -> str:
+    """A data-derived name as chart text: plotly renders some HTML (<b>, <br>, <a href>) in titles, ticks,
+    legends and hovers, and decodes &lt; &gt; &amp;, so escaping shows the name exactly as written."""
+    return html.escape(str(value), quote=False)
+
+
 def _split_color(split: str, index: int) -> str:
     return SPLIT_COLORS.get(split, SERIES[index % len(SERIES)])
 
@@ -73,12 +81,12 @@ def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_name
         total = sum(counts.values()) or 1
         values = [counts.get(label, 0) for label in labels]
         fig.add_bar(
-            name=split,
-            x=[str(label) for label in labels],
+            name=_text(split),
+            x=[_text(label) for label in labels],
             y=values,
             marker_color=_split_color(split, i),
             customdata=[v / total for v in values],
-            hovertemplate="%{x}: %{y} (%{customdata:.0%} of " + split + ")<extra></extra>",
+            hovertemplate="%{x}: %{y} (%{customdata:.0%} of " + _text(split) + ")<extra></extra>",
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title=axis, type="category")
@@ -93,7 +101,7 @@ def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -
     fig = go.Figure()
     bins = _integer_bins(lengths)
     for i, (split, values) in enumerate(lengths.items()):
-        fig.add_histogram(x=list(values), name=split, marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
+        fig.add_histogram(x=list(values), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title=f"length in {unit}")
     fig.update_yaxes(title="texts")
@@ -109,8 +117,8 @@ def token_lengths(stats: Mapping[str, Mapping[str, Any]], max_length: int) -> go
     notes = []
     bins = _integer_bins({split: s.get("lengths", []) for split, s in stats.items()}, target=50)
     for i, (split, s) in enumerate(stats.items()):
-        fig.add_histogram(x=list(s.get("lengths", [])), name=split, marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
-        notes.append(f"{split}: {s.get('truncated_share', 0):.1%} truncated")
+        fig.add_histogram(x=list(s.get("lengths", [])), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
+        notes.append(f"{_text(split)}: {s.get('truncated_share', 0):.1%} truncated")
     fig.add_vline(x=max_length, line_dash="dash", line_color="#ef4444", annotation_text=f"max_length {max_length}", annotation_position="top right")
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="tokens per example (special tokens included)")
@@ -154,6 +162,7 @@ def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
         return empty("Pick two runs to compare.")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (solid: train, dashed: eval)", metric.removeprefix("eval_")), horizontal_spacing=0.1)
     for i, (name, (train, evals)) in enumerate(runs.items()):
+        name = _text(name)
         color = SERIES[i % len(SERIES)]
         if train:
             fig.add_scatter(x=[p["step"] for p in train], y=[p.get("loss") for p in train], name=f"{name} train", legendgroup=name, line={"color": color}, row=1, col=1)
@@ -170,7 +179,7 @@ def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
 def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False) -> go.Figure:
     """Heatmap of the confusion matrix (rows: true label, columns: predicted), counts in the cells."""
     matrix = report.get("confusion_matrix")
-    names = [str(n) for n in report.get("label_names", [])]
+    names = [_text(n) for n in report.get("label_names", [])]
     if not matrix:
         return empty("No confusion matrix for this split.")
     shown = matrix
@@ -200,7 +209,7 @@ def roc_curve(report: Mapping[str, Any]) -> go.Figure:
     roc = report.get("roc_curve")
     if not roc:
         return empty("ROC curves are drawn for binary tasks with both classes present.")
-    positive = (report.get("label_names") or ["", "positive class"])[-1]
+    positive = _text((report.get("label_names") or ["", "positive class"])[-1])
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#9ca3af"}, name="chance", hoverinfo="skip")
     fig.add_scatter(
@@ -217,7 +226,7 @@ def pr_curve(report: Mapping[str, Any]) -> go.Figure:
     pr = report.get("pr_curve")
     if not pr:
         return empty("Precision-recall curves are drawn for binary tasks with both classes present.")
-    positive = (report.get("label_names") or ["", "positive class"])[-1]
+    positive = _text((report.get("label_names") or ["", "positive class"])[-1])
     fig = go.Figure()
     fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=f"model (AP {pr['average_precision']:.3f})", line={"color": SERIES[1], "width": 2})
     fig.update_xaxes(title="recall", range=[0, 1])
@@ -232,7 +241,7 @@ def per_class_f1(report: Mapping[str, Any]) -> go.Figure:
         return empty("No per-class scores for this split.")
     fig = go.Figure(
         go.Bar(
-            x=[r["label"] for r in rows],
+            x=[_text(r["label"]) for r in rows],
             y=[r["f1"] for r in rows],
             marker_color=SERIES[0],
             text=[f"{r['f1']:.2f}" for r in rows],
@@ -262,7 +271,7 @@ def per_entity_f1(report: Mapping[str, Any]) -> go.Figure:
         return empty("No entity scores for this split.")
     fig = go.Figure(
         go.Bar(
-            x=[r["type"] for r in rows],
+            x=[_text(r["type"]) for r in rows],
             y=[r.get("f1") for r in rows],
             name="F1",
             marker_color=SERIES[0],

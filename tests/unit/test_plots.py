@@ -3,6 +3,8 @@ when there is nothing to draw."""
 
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 import pytest
 
@@ -109,6 +111,40 @@ def test_per_class_f1_and_baselines():
 def test_figures_serialise_to_json():
     for fig in (plots.confusion_matrix(BINARY_REPORT), plots.roc_curve(BINARY_REPORT), plots.empty("nothing")):
         assert fig.to_json()
+
+
+HTML_LABEL = "<b>x</b>"
+SHOWN = "&lt;b&gt;x&lt;/b&gt;"  # what plotly decodes back to the characters <b>x</b>
+
+
+def figure_json(fig: go.Figure) -> dict:
+    return json.loads(fig.to_json())
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        lambda: plots.label_distribution({"train": {HTML_LABEL: 3, "y": 2}}),
+        lambda: plots.confusion_matrix({**BINARY_REPORT, "label_names": ["y", HTML_LABEL]}),
+        lambda: plots.roc_curve({**BINARY_REPORT, "label_names": ["y", HTML_LABEL]}),
+        lambda: plots.pr_curve({**BINARY_REPORT, "label_names": ["y", HTML_LABEL]}),
+        lambda: plots.per_class_f1({"per_class": [{**row, "label": name} for row, name in zip(BINARY_REPORT["per_class"], ["y", HTML_LABEL])]}),
+        lambda: plots.per_entity_f1({"per_type": [{"type": HTML_LABEL, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}]}),
+        lambda: plots.text_lengths({HTML_LABEL: [3, 4]}),
+        lambda: plots.token_lengths({HTML_LABEL: {"lengths": [3, 4], "truncated_share": 0.0}}, max_length=8),
+        lambda: plots.compare_curves({HTML_LABEL: ([{"step": 1, "loss": 0.5}], [])}),
+    ],
+)
+def test_data_derived_names_are_escaped_not_rendered(figure):
+    """Plotly renders <b>, <br> or <a href> in chart text; a label from the data shows as written instead."""
+    shown = json.dumps(figure_json(figure()))
+    assert SHOWN in shown
+    assert HTML_LABEL not in shown
+
+
+def test_escaped_labels_keep_their_counts():
+    fig = figure_json(plots.label_distribution({"train": {HTML_LABEL: 3, "y": 2}}))
+    assert fig["data"][0]["x"] == [SHOWN, "y"] and fig["data"][0]["y"] == [3, 2]
 
 
 NER_REPORT = {
