@@ -33,11 +33,16 @@ UPLOADS = "uploads"  # <runs_dir>/uploads/: where the studio keeps uploaded file
 PATH_TRAINING_ARGUMENTS = ("output_dir", "logging_dir", "deepspeed", "fsdp_config", "accelerator_config", "resume_from_checkpoint")
 
 
-def shared_mode() -> bool:
-    """Is this studio reachable by people other than its owner? (`finetuner.hub.shared_mode`)"""
-    from .hub import shared_mode as hub_shared_mode  # noqa: PLC0415 - hub holds the Space detection
+def on_spaces() -> bool:
+    """True inside a Hugging Face Space (the runtime sets SYSTEM=spaces and SPACE_ID)."""
+    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
 
-    return hub_shared_mode()
+
+def shared_mode() -> bool:
+    """Is this studio reachable by people other than its owner? On a Space, or when app.py was started
+    with --share or --auth (it sets FINETUNER_SHARED=1). Then each visitor uses their own token and sees
+    only the runs they started, and gives data and models as uploads or Hub ids."""
+    return on_spaces() or os.environ.get("FINETUNER_SHARED", "").lower() in ("1", "true", "yes")
 
 
 # ----------------------------------------------------------------------------- runs

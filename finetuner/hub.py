@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
+from .access import on_spaces, shared_mode
 from .card import PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, hub_base_model, public_config
 from .config import RunConfig
 from .errors import (
@@ -113,18 +114,6 @@ class HubUser:
                 f"This fine-grained token of '{self.name}' has no write permission on '{namespace}'. "
                 f"Edit the token at {TOKENS_URL} to allow 'Write access to contents/settings of all repos' for '{namespace}', or use a 'Write' token."
             )
-
-
-def on_spaces() -> bool:
-    """True inside a Hugging Face Space (the runtime sets SYSTEM=spaces and SPACE_ID)."""
-    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
-
-
-def shared_mode() -> bool:
-    """Is this studio reachable by people other than its owner? On a Space, or when app.py was started
-    with --share or --auth (it sets FINETUNER_SHARED=1). Then each visitor uses their own token and sees
-    only the runs they started, and gives data and models as uploads or Hub ids (`finetuner.access`)."""
-    return on_spaces() or os.environ.get("FINETUNER_SHARED", "").lower() in ("1", "true", "yes")
 
 
 def session_owner(*, oauth_token: str | None = None, typed_token: str | None = None, endpoint: str | None = None) -> str | None:

@@ -258,7 +258,8 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
     if token:
         env["HF_TOKEN"] = token
     else:
-        from .hub import server_token_allowed, shared_mode  # noqa: PLC0415
+        from .access import shared_mode  # noqa: PLC0415
+        from .hub import server_token_allowed  # noqa: PLC0415
 
         if not server_token_allowed(shared=shared_mode()):  # a visitor never trains with the owner's token
             env.pop("HF_TOKEN", None)

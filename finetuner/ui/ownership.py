@@ -1,6 +1,6 @@
 """Whose runs a studio session sees: the one place every tab asks "who is this?" and "is this run theirs?".
 
-On a shared studio (`hub.shared_mode()`: a Space, or app.py with --share or --auth) a visitor is, in
+On a shared studio (`access.shared_mode()`: a Space, or app.py with --share or --auth) a visitor is, in
 this order: their "Sign in with Hugging Face" profile (gr.OAuthProfile), their --auth login
 (gr.Request.username), or the Hub user of the token their API client passed (`Client(...,
 oauth_token=...)`, a gr.OAuthToken) or typed in the Hub tab. Each tab calls `visible_runs` in its
@@ -29,7 +29,7 @@ from . import services
 
 def is_shared(ctx: Any) -> bool:
     """A page others can reach: a Space, a share link or an --auth page (app.py sets FINETUNER_SHARED=1)."""
-    return bool(getattr(ctx, "shared", False)) or hub.shared_mode()
+    return bool(getattr(ctx, "shared", False)) or access.shared_mode()
 
 
 def visitor(ctx: Any, request: Any = None, profile: Any = None, oauth_token: Any = None, typed_token: str | None = None) -> str | None:
