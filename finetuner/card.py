@@ -174,15 +174,23 @@ def adapter_dir(run: Run) -> Path | None:
 
 
 def adapter_base_model(run: Run, options: CardOptions | None = None) -> str:
-    """The Hub id an adapter is loaded on top of. An adapter is useless without its base, so a base that
-    is only a local folder (unknown on the Hub) is an error that says what to do."""
+    """The Hub id a finished run's adapter is loaded on top of (see `planned_adapter_base`)."""
     if adapter_dir(run) is None:
         raise RunError(f"Run {run.id} was not trained with LoRA (it has no adapter/ folder), so there is no adapter to push: push the full model.")
-    model = run.config().model.model_name_or_path
+    return planned_adapter_base(run.config(), run.id, options)
+
+
+def planned_adapter_base(config: RunConfig, run_id: str, options: CardOptions | None = None) -> str:
+    """The Hub id this run's adapter will be loaded on top of, known before training (push when finished).
+    An adapter is useless without its base, so a base that is only a local folder (unknown on the Hub)
+    is an error that says what to do."""
+    if not config.model.use_lora:
+        raise RunError(f"Run {run_id} does not train with LoRA, so it has no adapter to push: push the full model.")
+    model = config.model.model_name_or_path
     base = (options.base_model if options else None) or hub_base_model(model)
     if not base:
         raise RunError(
-            f"An adapter is loaded on top of its base model, which must be on the Hub, but run {run.id} started from the local folder "
+            f"An adapter is loaded on top of its base model, which must be on the Hub, but run {run_id} started from the local folder "
             f"'{Path(model).name}'. Give the base model's Hub id (--base_model, or 'Base model on the Hub' in the studio), or push the merged model."
         )
     return base

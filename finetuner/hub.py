@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, hub_base_model, public_config
+from .card import PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -397,10 +397,8 @@ class PushWhenFinished:
     """
 
     def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
-        if adapter and not run.config().model.use_lora:
-            raise RunError(f"Run {run.id} does not train with LoRA, so it will have no adapter to push: push the full model.")
-        if adapter and not ((card_options and card_options.base_model) or hub_base_model(run.config().model.model_name_or_path)):
-            raise RunError(f"An adapter is loaded on top of its base model, which must be on the Hub: give the Hub id of run {run.id}'s base model, or push the merged model.")
+        if adapter:
+            planned_adapter_base(run.config(), run.id, card_options)  # refused before training, not after it
         self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
         self.adapter = adapter
         self._token = _require_token(token, allow_environment)
