@@ -7,9 +7,9 @@ Fine-tunes on 2,000 SST-2 training sentences and evaluates on the 872 validation
       steps and its 3-epoch wall time projected from them.
   (b) a plain Trainer script with dynamic padding and length-grouped batches, Trainer defaults
       (learning rate 5e-5, batch 8, 3 epochs), evaluated each epoch.
-  (c) `python -m finetuner train` with the project's defaults (through the engine, as a user runs it).
-  (d) the same with `--bf16 true`: bf16 autocast, where this CPU has bf16 matrix units (AMX); skipped
-      elsewhere, where bf16 on a CPU is emulated and slower than float32.
+  (c) `python -m finetuner train` with the project's defaults (through the engine, as a user runs it):
+      bf16 autocast where this CPU has bf16 matrix units (AMX), float32 elsewhere (finetuner/precision.py).
+  (d) where (c) trained in bf16: the same with `--bf16 false`, float32, to show what the precision buys.
 
 Reported: real (non-padding) trained tokens/s, wall time, validation accuracy, the ratios between
 them, and the fraction of this machine's ceiling: 6 x non-embedding parameters FLOPs per trained
@@ -65,11 +65,6 @@ def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
         a @ b
         best = max(best, 2 * size**3 / (time.perf_counter() - start))
     return best / 1e9
-
-
-def cpu_has_bf16_units() -> bool:
-    """AMX tiles: bf16 matrix products run in hardware, several times float32's rate."""
-    return not torch.cuda.is_available() and torch.cpu._is_amx_tile_supported()
 
 
 def non_embedding_parameters(model) -> int:
@@ -155,7 +150,8 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
     if state != "completed":
         raise SystemExit(f"finetuner run {state}: {run.status().get('error')}")
     events = run.events()
-    begin = next(e["time"] for e in events if e["type"] == "train_begin")
+    begin_event = next(e for e in events if e["type"] == "train_begin")
+    begin = begin_event["time"]
     evals = [e for e in events if e["type"] == "eval"]
     logs = [e for e in events if e["type"] == "log" and e.get("tokens_per_second")]
     reached = next((e["time"] - begin for e in evals if e["metrics"]["eval_accuracy"] >= target_accuracy), None)
@@ -166,6 +162,7 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
         "accuracy": run.metrics("validation")["eval_accuracy"],
         "accuracy_per_epoch": [e["metrics"]["eval_accuracy"] for e in evals],
         "seconds_to_reach_b_accuracy": reached,
+        "precision": begin_event.get("precision"),
         "config": {k: v for k, v in config.to_dict().items() if k in ("learning_rate", "per_device_train_batch_size", "num_train_epochs", "warmup_steps", "max_seq_length", "train_sampling_strategy", "extra_training_args")},
     }
 
@@ -188,7 +185,7 @@ def main() -> None:
         workdir = Path(tmp)
         b = plain_b(train, validation, workdir)
         c = finetuner_c(train, validation, workdir, b["accuracy"])
-        d = finetuner_c(train, validation, workdir, b["accuracy"], bf16=True) if cpu_has_bf16_units() else None
+        d = finetuner_c(train, validation, workdir, b["accuracy"], bf16=False) if c["precision"] == "bf16" else None
         a = recipe_a(train, args.recipe_steps, workdir)
     gflops_after = matmul_gflops()
     ceiling = max(gflops, gflops_after)
@@ -199,7 +196,7 @@ def main() -> None:
         "a_recipe_max_length_padding": a,
         "b_trainer_dynamic_padding": b,
         "c_finetuner_defaults": c,
-        "d_finetuner_defaults_bf16": d,
+        "d_finetuner_defaults_float32": d,
         "ratios": {
             "c_tokens_per_second_over_a": c["tokens_per_second"] / a["tokens_per_second"],
             "c_tokens_per_second_over_b": c["tokens_per_second"] / b["tokens_per_second"],
