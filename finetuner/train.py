@@ -2,7 +2,8 @@
 
 `python -m finetuner train --run_dir runs/<id>` runs this in its own process (the studio starts it as a
 subprocess), so a crash, an out-of-memory error or a stop never takes the app down, and memory is given
-back when it ends. Training processes queue on a lock file in the runs directory: one at a time.
+back when it ends. Training processes queue on one lock file per machine (`train_lock_path`): one at a
+time, whatever runs folder they train in.
 
 Under `torchrun` / `accelerate launch` the same function runs in every process of the run; only the main
 process takes the locks and writes the run folder, and every decision is shared (see `finetuner.distributed`).
@@ -34,6 +35,29 @@ OOM_ADVICE = (
     "until a step fits (the studio's 'Retry with a smaller batch', or `python -m finetuner resume RUN --auto_find_batch_size`)."
 )
 QUEUE_POLL_SECONDS = 1.0  # several processes: how often the main process retries the queue lock
+LOCK_DIR_VARIABLE = "FINETUNER_LOCK_DIR"
+WAITING_MESSAGE = "Waiting for another training on this machine to finish."
+
+
+def train_lock_path() -> Path:
+    """The queue every training process of this user on this machine waits on, whatever its runs folder:
+    two studios (or a studio and the CLI) with different runs folders share one CPU or GPU.
+
+    It lives in a per-user folder under the system temp dir; FINETUNER_LOCK_DIR moves it (a test session,
+    say, whose tiny trainings must not wait behind another session's).
+    """
+    folder = Path(os.environ.get(LOCK_DIR_VARIABLE) or Path(tempfile.gettempdir()) / f"finetuner-{os.getuid()}")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / "train.lock"
+
+
+def training_in_progress() -> bool:
+    """True while some training process on this machine holds the queue lock (a new run would wait)."""
+    fd = os.open(train_lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        return not _take_lock(fd)
+    finally:
+        os.close(fd)  # closing releases a lock we may just have taken
 
 
 def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, **task_values: Any):
@@ -105,7 +129,7 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
             alive_fd = _inherited_or_new_alive_lock(run)
             run.cancel_path.unlink(missing_ok=True)
             _failure_marker(run).unlink(missing_ok=True)
-            run.update_status(state=QUEUED, pid=os.getpid(), processes=world.size, message="Waiting for the training in progress to finish.")
+            run.update_status(state=QUEUED, pid=os.getpid(), processes=world.size, message="Starting.")
         if world.distributed:
             distributed.setup(run.config())
         lock_fd = _wait_in_queue(run, world)
@@ -139,27 +163,38 @@ def _inherited_or_new_alive_lock(run: Run) -> int | None:
 
 
 def _wait_in_queue(run: Run, world: World) -> int | None:
-    """Block until no other run trains here; the main process holds the returned queue lock (others get None).
+    """Block until no other run trains on this machine; the main process holds the returned queue lock (others get None).
 
+    The status says WAITING_MESSAGE only once the lock is found taken: a run that says it waits really does.
+    `flock` wakes waiters in no set order: the queue is not first come, first served.
     With several processes the main process polls the lock and tells the others each time, so no process
     waits in a collective longer than a poll (a collective waiting for a long queue would time out); a stop
     request ends the wait too.
     """
-    lock_fd = os.open(run.path.parent / ".train.lock", os.O_RDWR | os.O_CREAT, 0o644) if world.is_main else None
+    lock_fd = os.open(train_lock_path(), os.O_RDWR | os.O_CREAT, 0o600) if world.is_main else None
     if not world.distributed:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        if not _take_lock(lock_fd):
+            run.update_status(message=WAITING_MESSAGE)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
         return lock_fd
     while True:
         go = False
         if world.is_main:
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                go = True
-            except BlockingIOError:
-                go = run.cancel_path.exists()
+            go = _take_lock(lock_fd)
+            if not go and run.raw_status().get("message") != WAITING_MESSAGE:
+                run.update_status(message=WAITING_MESSAGE)
+            go = go or run.cancel_path.exists()
         if world.broadcast(go):
             return lock_fd
         time.sleep(QUEUE_POLL_SECONDS)
+
+
+def _take_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _train(run: Run, world: World, *, resume: bool, token: str | None, cache_dir: Path, extra_callbacks: list) -> str:

@@ -25,6 +25,7 @@ from .. import access
 from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
+from ..train import WAITING_MESSAGE
 
 EXAMPLE_DATASET = Path(__file__).resolve().parent.parent / "examples" / "movie_reviews.csv"
 EXAMPLE_NAME = "Example: movie reviews (positive / negative)"
@@ -636,19 +637,27 @@ def _duration(seconds: float | None) -> str:
 
 
 def queue_note(store: RunStore, run: Run) -> str | None:
-    """For a queued run: what it is waiting for."""
+    """For a queued run: what it is waiting for.
+
+    The queue is one lock for the whole machine, but this studio sees only its own runs folder: a training
+    started from another folder (another studio, the CLI) is "another training". The lock hands over in no
+    set order, so no place in line is promised.
+    """
     if run.state != QUEUED:
         return None
+    if run.raw_status().get("message") != WAITING_MESSAGE:
+        return "Starting: loading the training libraries."
     active = [r for r in store.list() if r.id != run.id and r.state in ACTIVE_STATES]
-    training = [r.id for r in active if r.state == RUNNING]
-    ahead = [r for r in active if r.state == QUEUED and r.raw_status().get("created_at", 0) < run.raw_status().get("created_at", 0)]
-    if training:
+    training = next((r for r in active if r.state == RUNNING), None)
+    waiting = sum(r.state == QUEUED for r in active)
+    if training is None:
+        note = "One training at a time on this machine: waiting for another training to finish."
+    else:
         # On a shared studio the run ahead may be another visitor's: its id is theirs to know.
-        mine = run.raw_status().get("owner")
-        ahead_run = f"run {training[0]}" if not access.shared_mode() or next(r for r in active if r.id == training[0]).raw_status().get("owner") == mine else "another visitor's run"
-        note = f"One training at a time on this machine: waiting for {ahead_run} to finish"
-        return note + (f", and {len(ahead)} queued before this one." if ahead else ".")
-    return "Starting: loading the training libraries." if not ahead else f"Waiting behind {len(ahead)} queued run(s)."
+        mine = not access.shared_mode() or training.raw_status().get("owner") == run.raw_status().get("owner")
+        ahead = f"run {training.id}" if mine else "another visitor's run"
+        note = f"One training at a time on this machine: waiting for {ahead} to finish."
+    return note + (f" {waiting} other queued run(s) here wait too, in no set order." if waiting else "")
 
 
 # ---------------------------------------------------------------- evaluation files

@@ -24,6 +24,7 @@ from ..errors import FinetunerError
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import TASKS
+from ..train import training_in_progress
 from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -320,10 +321,11 @@ def build_training_tab(ctx: StudioContext) -> None:
         if config.model.use_lora:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
         check_data(config)
+        # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
+        busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=processes)
-        busy = [r.id for r in ctx.store.list() if r.id != run.id and r.state in ACTIVE_STATES]
         where = f" on {processes} processes" if processes > 1 else ""
-        note = f"Started run **{run.id}**{where}." + (" Another run is training, so this one waits in the queue." if busy else "")
+        note = f"Started run **{run.id}**{where}." + (" Another run is training or queued on this machine, so this one waits in the queue." if busy else "")
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
     estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)

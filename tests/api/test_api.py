@@ -170,9 +170,9 @@ def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
     client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=1, text="", api_name="/inspect_tokens")
     assert time.monotonic() - began < 20, "browsing stays responsive while a run trains in its own process"
     second = start(client, tiny_model_dir, num_train_epochs=1)
-    snap, html = follow(client, second, until=lambda snap: "waiting for the training" in (snap.get("message") or "").lower(), with_html=True)[-1]
+    snap, html = follow(client, second, until=lambda snap: "waiting for another training" in (snap.get("message") or "").lower(), with_html=True)[-1]
     assert snap["state"] == "queued", "one training at a time: the second launch waits"
-    assert f"waiting for run {first}" in html
+    assert f"waiting for run {first} to finish" in html
     assert "stopped before it started" in client.predict(second, api_name="/stop_training")
 
     assert "saves a checkpoint" in client.predict(first, api_name="/stop_training")

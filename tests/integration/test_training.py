@@ -13,11 +13,12 @@ import torch
 from transformers import TrainerCallback
 
 from finetuner.config import RunConfig
+from finetuner.follow import follow
 from finetuner.inference import load_predictor
 from finetuner.launcher import resume_training, start_training, stop_training, wait_for_end
 from finetuner.precision import cpu_has_amx_bf16
 from finetuner.runs import COMPLETED, FAILED, INTERRUPTED, STOPPED, RunStore
-from finetuner.train import run_training
+from finetuner.train import WAITING_MESSAGE, run_training
 
 
 def tiny_config(model_dir, data_file, **overrides) -> RunConfig:
@@ -151,6 +152,34 @@ def test_one_training_at_a_time(tmp_path, tiny_model_dir, sentiment_csv):
         spans.append((status["started_at"], status["ended_at"]))
     spans.sort()
     assert spans[0][1] <= spans[1][0], "the second run started only after the first ended"
+
+
+class LaunchAnotherAndWait(TrainerCallback):
+    """Once this training holds the queue, launches `config` in another runs folder and waits (until its
+    stream ends) to see it queued behind this one."""
+
+    def __init__(self, store, config):
+        self.store, self.config = store, config
+        self.other, self.seen = None, []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.other = start_training(self.store, self.config)
+        for snap in follow(self.other, timeout=300):
+            self.seen.append((snap["state"], snap["message"]))
+            if snap["message"] == WAITING_MESSAGE:
+                break
+
+
+def test_one_training_at_a_time_on_the_machine_whatever_the_runs_folder(tmp_path, tiny_model_dir, sentiment_csv, monkeypatch):
+    monkeypatch.setenv("FINETUNER_LOCK_DIR", str(tmp_path / "locks"))  # this test's own machine queue
+    config = tiny_config(tiny_model_dir, sentiment_csv, max_steps=4, eval_strategy="no")
+    first = RunStore(tmp_path / "studio-a").create(config)
+    launch = LaunchAnotherAndWait(RunStore(tmp_path / "studio-b"), config)
+    assert run_training(first, callbacks=[launch]) == COMPLETED, first.status()
+    second = launch.other
+    assert launch.seen[-1] == ("queued", WAITING_MESSAGE), f"the run in the other folder did not wait: {launch.seen}"
+    assert wait_for_end(second, timeout=300) and second.state == COMPLETED, second.status()
+    assert second.status()["started_at"] >= first.status()["ended_at"], "it started only after the first ended"
 
 
 def test_a_model_that_does_not_exist_fails_the_run_clearly(tmp_path, sentiment_csv):
