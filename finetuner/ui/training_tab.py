@@ -396,7 +396,8 @@ def build_training_tab(ctx: StudioContext) -> None:
             return f"Run **{run.id}** stopped before it started training."
         return f"Stopping run **{run.id}**: it saves a checkpoint, then stops. **Resume** continues from there."
 
-    stop_button.click(stop_training, ctx.current_run, notice, api_name="stop_training", concurrency_id="launch")
+    # Its own unlimited group: a stop only writes a file or sends a signal, and must not wait behind a start preparing data.
+    stop_button.click(stop_training, ctx.current_run, notice, api_name="stop_training", concurrency_limit=None)
 
     def relaunch(run, launch, note: str):
         """Start `run` again with `launch`, re-arming the follower: the id goes empty, then back to the run."""

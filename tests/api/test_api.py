@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -187,6 +188,43 @@ def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
     assert resumed["step"] > stopped_at, "resume continues from the checkpoint, not from step 0"
     client.predict(first, api_name="/stop_training")
     assert follow(client, first)[-1]["state"] == "stopped"
+
+
+def test_stop_is_answered_while_another_session_prepares_a_start(studio, reviews_csv, tiny_model_dir, monkeypatch):
+    """A start prepares its data before launching (a Hub dataset may download): a stop from another
+    session meanwhile is answered at once, not queued behind it."""
+    from gradio_client import Client
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+    from finetuner.ui import services
+
+    starter, stopper = Client(studio[0], verbose=False), Client(studio[0], verbose=False)
+    load_file(starter, reviews_csv)
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(reviews_csv), **TINY_OPTIONS})
+    training = RunStore(studio[1]).create(config)
+    training.update_status(state="running")
+    alive = training.hold_alive_lock()  # this test stands in for its training process
+
+    preparing, release, real_prepared = threading.Event(), threading.Event(), services.prepared
+
+    def slow_prepared(*args, **kwargs):
+        preparing.set()
+        release.wait(timeout=300)  # until the stop has been answered
+        return real_prepared(*args, **kwargs)
+
+    monkeypatch.setattr(services, "prepared", slow_prepared)
+    starting = starter.submit(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/start_training")
+    try:
+        assert preparing.wait(timeout=120), "the start reached its data preparation"
+        answer = stopper.submit(training.id, api_name="/stop_training").result(timeout=60)
+        assert f"Stopping run **{training.id}**" in answer and training.cancel_path.is_file()
+        assert not starting.done(), "the start was still preparing when the stop was answered"
+    finally:
+        release.set()
+        os.close(alive)
+    started, *_ = starting.result(timeout=120)
+    assert follow(starter, started)[-1]["state"] == "completed"
 
 
 @pytest.mark.parametrize(
