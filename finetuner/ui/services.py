@@ -710,17 +710,17 @@ def per_class_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def mistakes(predictions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows worth reading first, and what they are: most confident mistakes (classification),
-    sentences with the most tag errors (NER), or the model's generations (generative tasks)."""
+    """The rows worth reading first, and what they are: most confident mistakes (classification, the
+    engine's `misclassified`), sentences with the most tag errors (NER), or the model's generations."""
     if predictions.empty:
         return predictions, "Examples"
+    if "confidence" in predictions:
+        from ..evaluation import misclassified  # noqa: PLC0415 - loads scikit-learn
+
+        return misclassified(predictions).drop(columns=["correct"]), "Misclassified examples, most confident first"
     if "correct" in predictions:
-        wrong = predictions[predictions["correct"].astype(str) != "True"]
-        if "confidence" in wrong:
-            wrong = wrong.sort_values("confidence", ascending=False, kind="stable")
-        elif "errors" in wrong:
-            wrong = wrong.sort_values("errors", ascending=False, kind="stable")
-        return wrong.drop(columns=["correct"]), "Misclassified examples, most confident first" if "confidence" in wrong else "Sentences with tagging errors, most errors first"
+        wrong = predictions[~predictions["correct"]].sort_values("errors", ascending=False, kind="stable")
+        return wrong.drop(columns=["correct"]), "Sentences with tagging errors, most errors first"
     return predictions, "Generations (reference beside the model's output)"
 
 

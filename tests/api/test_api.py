@@ -4,6 +4,7 @@ bad input answered with a clear message."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from support import free_port
+from support import free_port, make_sentiment_frame
 
 REQUIRED = {"/load_dataset", "/inspect_tokens", "/start_training", "/follow_run", "/stop_training", "/resume_training", "/list_runs", "/evaluate_run", "/predict"}
 TINY_OPTIONS = {
@@ -52,6 +53,28 @@ def follow(client, run_id, until=lambda snap: snap["done"], *, with_html: bool =
                 break
     job.cancel()
     return seen
+
+
+def figure(plot: dict) -> dict:
+    """The plotly figure of a gr.Plot output, as a client receives it."""
+    return json.loads(plot["plot"])
+
+
+def table(value: dict) -> pd.DataFrame:
+    """A gr.Dataframe output (plain, or an update carrying its value) as a DataFrame."""
+    value = value.get("value", value)
+    return pd.DataFrame(value["data"], columns=value["headers"])
+
+
+@pytest.fixture(scope="module")
+def completed_run(studio, tiny_model_dir, reviews_csv) -> tuple[str, list]:
+    """A run trained to completion through the API, and the snapshots /follow_run streamed for it."""
+    from gradio_client import Client
+
+    client = Client(studio[0], verbose=False)
+    load_file(client, reviews_csv)
+    run_id = start(client, tiny_model_dir)
+    return run_id, follow(client, run_id)
 
 
 def test_every_action_is_a_named_endpoint(client):
@@ -101,12 +124,17 @@ def test_load_the_example_and_a_file(client, reviews_csv):
     )
     assert "movie reviews" in summary and "2 classes" in summary
     assert "Data checks" in checks
+    from finetuner.ui.services import EXAMPLE_DATASET
+
+    bars = figure(label_plot)["data"]
+    assert {bar["name"] for bar in bars} == {"train", "validation", "test"}
+    shown = {label: sum(bar["y"][bar["x"].index(label)] for bar in bars) for label in bars[0]["x"]}
+    assert shown == pd.read_csv(EXAMPLE_DATASET)["label"].value_counts().to_dict(), "the bars add up to the example's class counts"
     summary, checks, text_column, _, label_column, preview, *_ = load_file(client, reviews_csv)
     assert "120 rows" in summary and "reviews.csv" in summary
     assert text_column["value"] == "text" and label_column["value"] == "label"
     preview = preview.get("value", preview)  # a table update (value + column widths)
     assert preview["headers"] == ["text", "label"] and len(preview["data"]) == 50
-    assert label_plot is not None and length_plot is not None
 
 
 def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
@@ -124,20 +152,16 @@ def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
     assert "fits without truncation" in summary
 
 
-def test_train_follow_evaluate_predict(client, studio, tiny_model_dir, reviews_csv, tmp_path):
+def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, reviews_csv, tmp_path):
     load_file(client, reviews_csv)
     estimate = client.predict(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/estimate_training")
     assert "Steps" in estimate and "24" in estimate  # 96 training rows / batch 8 x 2 epochs
-    run_id = start(client, tiny_model_dir)
-    snaps = follow(client, run_id)
+    run_id, snaps = completed_run
     final = snaps[-1]
     assert final["state"] == "completed", final
     assert final["fraction"] == 1.0 and final["train"] and len(final["eval"]) == 2
     assert any("evaluation at step" in line for line in final["log"])
     assert len(snaps) >= 2, "progress is streamed, not only the end"
-
-    table, *_ = client.predict(api_name="/list_runs")
-    assert run_id in [row[0] for row in table["data"]]
 
     headline, metrics, per_class, epochs, confusion, f1, roc, pr, baselines, wrong, predictions = client.predict(run_id, "test", api_name="/evaluation_report")
     assert "accuracy" in headline
@@ -145,11 +169,23 @@ def test_train_follow_evaluate_predict(client, studio, tiny_model_dir, reviews_c
     assert {"label", "precision", "recall", "f1", "support"} <= set(per_class["headers"])
     assert len(epochs["data"]) == 2
     assert pd.read_csv(predictions).shape[0] == 12
+    (heatmap,) = figure(confusion)["data"]
+    assert heatmap["type"] == "heatmap" and list(heatmap["x"]) == list(heatmap["y"]) == ["negative", "positive"]
+    assert [bar["x"] for bar in figure(f1)["data"]] == [["negative", "positive"]]
+    assert "AUC" in figure(roc)["layout"]["title"]["text"] and "AP" in figure(pr)["layout"]["title"]["text"]
+    assert {"fine-tuned model", "majority class", "TF-IDF + logistic regression"} == set(figure(baselines)["data"][0]["x"])
 
+    # Another file whose labels are the opposite of what the sentiment word says: the model gets them wrong.
     other = tmp_path / "other.csv"
-    pd.DataFrame({"text": ["the film was wonderful and fun", "the plot was dreadful and dull"] * 5, "label": ["positive", "negative"] * 5}).to_csv(other, index=False)
-    splits, headline, *_ = client.predict(run_id, handle_file(str(other)), "", "", "test", api_name="/evaluate_run")
+    flipped = make_sentiment_frame(rows=10, seed=1)
+    flipped["label"] = flipped["label"].map({"positive": "negative", "negative": "positive"})
+    flipped.to_csv(other, index=False)
+    splits, headline, *_, wrong, _ = client.predict(run_id, handle_file(str(other)), "", "", "test", api_name="/evaluate_run")
     assert splits["value"] == "extra:other" and "10 examples" in headline
+    wrong = table(wrong)
+    assert len(wrong) >= 5 and (wrong["label"] != wrong["predicted"]).all()
+    assert wrong["confidence"].is_monotonic_decreasing, "misclassified examples, most confident first"
+    assert f"{len(wrong)} misclassified shown" in headline
 
     probabilities, record = client.predict(run_id, "the film was wonderful and fun", api_name="/predict")
     assert {c["label"] for c in probabilities["confidences"]} == {"negative", "positive"}
