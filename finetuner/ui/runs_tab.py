@@ -16,7 +16,7 @@ from .. import launcher, plots
 from ..errors import DataError
 from ..follow import curves
 from ..runs import RESUMABLE_STATES
-from . import ownership, services
+from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
 from .training_tab import _shown_runs_dir
@@ -83,10 +83,10 @@ def build_runs_tab(ctx: StudioContext) -> None:
         config = run.config()
         status = run.status()
         facts = [f"**{run.id}** · {status.get('state')}"]
-        if status.get("error"):
-            facts.append(f"error: {status['error']}")
+        if status.get("error"):  # an error quotes user input (a path, a column, a model id): shown literally
+            facts.append(f"error: {render.md_escape(status['error'])}")
         elif status.get("message"):
-            facts.append(str(status["message"]))
+            facts.append(render.md_escape(status["message"]))
         path = Path(tempfile.mkdtemp(prefix="finetuner-config-")) / f"{run.id}.yaml"
         shutil.copyfile(run.config_path, path)
         command = services.cli_command(config, runs_dir=_shown_runs_dir(ctx))

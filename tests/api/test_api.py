@@ -325,3 +325,15 @@ def test_out_of_memory_failure_offers_a_retry(client, studio, tiny_model_dir, re
     assert run_id == run.id and "smaller batch" in message
     assert run.config().training.extra_training_args.get("auto_find_batch_size") is True
     assert follow(client, run.id)[-1]["state"] == "completed"
+
+
+def test_run_details_show_an_error_literally(client, studio, tiny_model_dir, reviews_csv):
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(reviews_csv), **TINY_OPTIONS})
+    run = RunStore(studio[1]).create(config)
+    run.update_status(state="failed", error="No column '<img src=x onerror=alert(1)>' in **my_data**.")
+    details, *_ = client.predict(run.id, api_name="/run_details")
+    assert r"\<img src=x onerror=alert(1)\>" in details and r"\*\*my\_data\*\*" in details
+    assert "<" not in details.replace("\\<", "") and "**my_data**" not in details, "an error is shown as text, never as HTML or Markdown"
