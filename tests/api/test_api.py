@@ -198,14 +198,36 @@ def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, re
     assert command.startswith("python -m finetuner") and "--learning_rate 0.003" in command and "--train_file" in command
 
 
-def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
+def test_list_and_compare_two_runs(client, completed_run, tiny_model_dir, reviews_csv):
+    first = completed_run[0]
+    load_file(client, reviews_csv)
+    second = start(client, tiny_model_dir, learning_rate=1e-3)
+    assert follow(client, second)[-1]["state"] == "completed"
+
+    runs, *_ = client.predict(api_name="/list_runs")
+    runs = table(runs).set_index("run")
+    assert runs.loc[[first, second], "state"].tolist() == ["completed", "completed"]
+    assert runs.loc[[first, second], "test acc."].between(0, 1).all(), "each run shows its test accuracy"
+
+    curves, diff = client.predict(first, second, api_name="/compare_runs")
+    traces = figure(curves)["data"]
+    for letter, run_id in (("A", first), ("B", second)):
+        assert {t["name"] for t in traces if t["legendgroup"] == f"{letter} {run_id}"} == {f"{letter} {run_id} {curve}" for curve in ("train", "eval", "f1_macro")}
+    assert len({t["legendgroup"] for t in traces}) == 2, "one set of curves per run"
+    assert table(diff).values.tolist() == [["learning_rate", "0.003", "0.001"]]
+
+
+def test_stop_queue_and_resume(client, studio, completed_run, tiny_model_dir, reviews_csv):
+    from finetuner.runs import RunStore
+
     load_file(client, reviews_csv)
     first = start(client, tiny_model_dir, num_train_epochs=500, eval_strategy="no", logging_steps=5)
     follow(client, first, until=lambda snap: snap["state"] == "running" and snap["step"] >= 5)
     began = time.monotonic()
     client.predict(api_name="/list_runs")
     client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=1, text="", api_name="/inspect_tokens")
-    assert time.monotonic() - began < 20, "browsing stays responsive while a run trains in its own process"
+    client.predict(completed_run[0], "the film was wonderful and fun", api_name="/predict")
+    assert time.monotonic() - began < 20, "browsing and inference stay responsive while a run trains in its own process"
     second = start(client, tiny_model_dir, num_train_epochs=1)
     snap, html = follow(client, second, until=lambda snap: "waiting for another training" in (snap.get("message") or "").lower(), with_html=True)[-1]
     assert snap["state"] == "queued", "one training at a time: the second launch waits"
@@ -220,8 +242,11 @@ def test_stop_queue_and_resume(client, studio, tiny_model_dir, reviews_csv):
 
     resumed_id, message = client.predict(first, api_name="/resume_training")
     assert resumed_id == first and "Resumed" in message
-    resumed = follow(client, first, until=lambda snap: snap["state"] == "running" and snap["step"] > stopped_at)[-1]
-    assert resumed["step"] > stopped_at, "resume continues from the checkpoint, not from step 0"
+    follow(client, first, until=lambda snap: snap["state"] == "running" and snap["step"] > stopped_at)
+    events = RunStore(studio[1]).get(first).events()
+    resumed_at = max(i for i, e in enumerate(events) if e["type"] == "status" and e.get("resume"))
+    begin = next(e for e in events[resumed_at:] if e["type"] == "train_begin")
+    assert begin["step"] == stopped_at, "resume continues from the checkpoint, not from step 0"
     client.predict(first, api_name="/stop_training")
     assert follow(client, first)[-1]["state"] == "stopped"
 
