@@ -251,8 +251,3 @@ class RunStore:
             raise RunError(f"Run {run_id} is training; stop it before deleting it.")
         shutil.rmtree(run.path)
 
-    @property
-    def train_lock_path(self) -> Path:
-        """One training at a time per machine: training processes queue on this file's lock."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return self.root / ".train.lock"

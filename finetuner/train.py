@@ -242,8 +242,10 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
 
     events = RunEventsCallback(run)
     callbacks = [events, *extra_callbacks]
-    if config.training.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
+    patience = config.training.early_stopping_patience
+    early_stopping = EarlyStoppingCallback(early_stopping_patience=patience) if patience else None
+    if early_stopping:
+        callbacks.append(early_stopping)
     trainer = task.build_trainer(
         config,
         model=model,
@@ -275,6 +277,14 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
             run.append_event("status", state=STOPPED, step=trainer.state.global_step)
         return STOPPED
 
+    finished = "Finished."
+    if early_stopping and early_stopping.early_stopping_patience_counter >= patience and trainer.state.global_step < trainer.state.max_steps:
+        finished = (
+            f"Stopped early at step {trainer.state.global_step} of {trainer.state.max_steps}: {trainer.args.metric_for_best_model} "
+            f"did not improve for {patience} evaluation{'s' if patience > 1 else ''}; the best checkpoint is kept."
+        )
+        if main:
+            run.append_event("message", text=finished)
     if main:
         run.append_event("message", text="Saving the model and evaluating.")
     task.save_model(trainer, tokenizer, config, model_dir=model_dir, run_dir=out)
@@ -293,7 +303,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     if main:
         headline = TASKS[config.model.task].headline
         summary = {f"{prefix}_{k}": v for split, prefix in (("validation", "eval"), ("test", "test")) for k, v in _headline(results.get(split, {}), prefix, headline).items()}
-        run.update_status(state=COMPLETED, ended_at=time.time(), message="Finished.", metrics=summary, step=trainer.state.global_step)
+        run.update_status(state=COMPLETED, ended_at=time.time(), message=finished, metrics=summary, step=trainer.state.global_step)
         run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
 

@@ -4,12 +4,16 @@ Nothing is downloaded; training takes seconds on a CPU. The builders live in `su
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # Before anything imports huggingface_hub: never reach for the real Hub from tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The machine-wide training queue, for this test session only: its tiny trainings never wait behind
+# another session's (or a studio's) training on the same machine.
+os.environ.setdefault("FINETUNER_LOCK_DIR", tempfile.mkdtemp(prefix="finetuner-test-queue-"))
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402

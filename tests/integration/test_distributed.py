@@ -31,7 +31,7 @@ from finetuner.follow import follow
 from finetuner.inference import load_predictor
 from finetuner.launcher import resume_training, start_training, stop_training, wait_for_end
 from finetuner.runs import COMPLETED, STOPPED, RunStore
-from finetuner.train import run_training
+from finetuner.train import run_training, train_lock_path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 480  # seconds; two processes importing torch on a busy 2-core machine are slow to start
@@ -134,7 +134,7 @@ def test_stop_reaches_both_processes_and_the_run_resumes(tmp_path, no_dropout_mo
 
     store = RunStore(tmp_path / "runs")
     # Another training holds the queue: the two processes wait together, then start when it is released.
-    queue = os.open(store.train_lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    queue = os.open(train_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(queue, fcntl.LOCK_EX)
     run = start_training(store, config_for(no_dropout_model, data_file, max_steps=3000, eval_strategy="no", logging_steps=5), processes=2)
     try:

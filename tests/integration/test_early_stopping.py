@@ -41,7 +41,6 @@ def test_training_ends_at_the_first_evaluation_without_improvement(stopped_early
     assert (stopped_early.model_dir / "config.json").is_file(), "the stopped run still saves its model and completes"
 
 
-@pytest.mark.xfail(strict=True, reason="finetuner/train.py does not record early stopping yet: the run just says 'Finished.' at 20% of its steps")
 def test_the_run_says_it_stopped_early(stopped_early):
     snap = snapshot(stopped_early, stopped_early.status(), stopped_early.events())
     assert snap["state"] == "completed"
