@@ -17,6 +17,8 @@ A causal-LM run trained with LoRA can be pushed as its adapter (peft) instead of
 "Push as" choice appears only for such runs.
 """
 
+import re
+
 import gradio as gr
 
 from .. import hub
@@ -37,7 +39,7 @@ is_shared = ownership.is_shared  # a Space, a share link or an --auth page
 def build_hub_tab(ctx: StudioContext) -> None:
     shared = is_shared(ctx)
     server_token = hub.server_token_allowed(shared=shared)
-    with gr.Tab("Hub", id="hub"):
+    with gr.Tab("Hub", id="hub") as tab:
         gr.Markdown(
             "### Publish to the Hugging Face Hub\n"
             "Push a finished run (weights, tokenizer, a model card with its real metrics and plots), then deploy a demo Space for it."
@@ -148,7 +150,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         options.adapter = as_what == ADAPTER
         bundle = build_card(run, options)
         images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
-        return bundle.body, images, bundle.text, gr.update(open=True)
+        return _gallery_references(bundle.body, bundle.images), images, bundle.text, gr.update(open=True)
 
     @ui_errors
     def hub_push(run_id, repo, is_private, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, progress=gr.Progress()):
@@ -207,6 +209,14 @@ def build_hub_tab(ctx: StudioContext) -> None:
     run_choice.change(suggest_repo, [run_choice, token_box], [repo_name, push_as], api_visibility="private", show_progress="hidden")
     if getattr(ctx, "demo", None) is not None:  # fill the run list when the page opens
         ctx.demo.load(hub_runs, [token_box], run_choice, api_visibility="private")
+
+    def refresh_hub_runs(current, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """On opening the tab: the runs' states as they are now (a run that was training may have finished), the choice kept."""
+        update = hub_runs(typed_token, request, profile, oauth_token)
+        ids = [value for _, value in update.get("choices") or []]
+        return {**update, "value": current} if current in ids else update
+
+    tab.select(refresh_hub_runs, [run_choice, token_box], run_choice, api_visibility="private", show_progress="hidden")
     ctx.components.update(hub_run=run_choice, hub_repo=repo_name)
 
 
@@ -220,6 +230,14 @@ def _run_label(run: Run) -> str:
     record = hub.hub_record(run).get("model") or {}
     pushed = f" · pushed to {record['repo_id']}" if record.get("repo_id") else ""
     return f"{run.id} · {run.state}{pushed}" + (f" · owner {status['owner']}" if status.get("owner") else "")
+
+
+def _gallery_references(body: str, images: dict[str, bytes]) -> str:
+    """The card's images are linked by their path in the repository, which the page cannot show: in the
+    preview each becomes its caption and a pointer to the gallery under it."""
+    for path in images:
+        body = re.sub(r"!\[([^\]]*)\]\(" + re.escape(path) + r"\)", lambda m: f"*{m.group(1)} (`{path}`, in the gallery below)*", body)
+    return body
 
 
 def _png_file(run: Run, path_in_repo: str, data: bytes) -> str:

@@ -316,7 +316,8 @@ def hub(page, screenshot, run_id: str) -> None:
     open_tab(page, "Hub")
     panel = page.get_by_role("tabpanel").first  # the card preview has tabs of its own
     expect(panel.get_by_text("Publish to the Hugging Face Hub")).to_be_visible()
-    expect(panel.get_by_label("Run", exact=True)).to_have_value(re.compile(re.escape(run_id)))
+    # the list was filled while this run trained: opening the tab shows its state now
+    expect(panel.get_by_label("Run", exact=True)).to_have_value(re.compile(re.escape(run_id) + ".*completed"))
     panel.get_by_role("button", name="Preview card").click()
     expect(panel.get_by_text(re.compile("This model is a fine-tuned version of")).first).to_be_visible(timeout=120_000)
     expect(panel.get_by_text(re.compile(r"On the held-out \w+ split it reaches")).first).to_be_visible()

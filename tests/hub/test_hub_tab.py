@@ -59,6 +59,8 @@ def test_endpoints_take_the_oauth_token_and_push(hub_server, alice, trained_run,
         body, images, source = client.predict(trained_run.id, "tab-model", "mit", "en", "", "", "A test model.", "", api_name="/hub_card_preview")[:3]
         assert "## Evaluation" in body and "A test model." in body and source.startswith("---\n")
         assert "alice/tab-model" in source and len(images) == 2
+        assert "](images/" in source, "the card links its images by their path in the repository"
+        assert "](images/" not in body and body.count("in the gallery below") == 2, "the preview, which cannot show those paths, points to its gallery"
 
         message = client.predict(trained_run.id, "tab-model", True, "mit", "en", "", "", "", "", api_name="/hub_push")
         assert "Pushed **alice/tab-model** (private)" in message
