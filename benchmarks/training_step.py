@@ -1,7 +1,7 @@
 """What one training step of the bundled model costs on this machine, without the Trainer around it.
 
 A bare forward / backward / fused AdamW loop on random token ids, in float32 and with bf16 autocast, at
-SST-2's batch shape (32 x 26 tokens) and two larger ones. Reported per shape: milliseconds in each
+the default batch of SST-2's training sentences (32 x 13 tokens) and larger ones. Reported per shape: milliseconds in each
 phase, tokens/s and the FLOP rate (6 x non-embedding parameters per token) against the float32
 2048 x 2048 matmul rate measured in the same run: how close this model's matrices can come to the
 machine's peak, and so what share of the ceiling a full training run can hope for.
@@ -30,7 +30,7 @@ from finetuner.config import default_model_path  # noqa: E402
 from finetuner.precision import cpu_has_amx_bf16  # noqa: E402
 from sst2_classification import matmul_gflops, non_embedding_parameters  # noqa: E402
 
-SHAPES = [(32, 26), (32, 64), (128, 26)]  # (batch, tokens per example); SST-2 averages about 26 with the defaults
+SHAPES = [(32, 13), (32, 26), (32, 64), (128, 13), (128, 26)]  # (batch, tokens per example); SST-2's training sentences average 13 tokens, its validation sentences 26
 
 
 def time_steps(model, optimizer, batch: int, length: int, *, bf16: bool, steps: int = 8, warmup: int = 2) -> dict[str, float]:
