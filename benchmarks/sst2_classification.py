@@ -44,6 +44,7 @@ from transformers import (  # noqa: E402
     Trainer,
     TrainerCallback,
     TrainingArguments,
+    set_seed,
 )
 
 from finetuner.config import RunConfig, default_model_path  # noqa: E402
@@ -123,12 +124,16 @@ def recipe_a(train: pd.DataFrame, steps: int, workdir: Path) -> dict:
     }
 
 
-def plain_b(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path) -> dict:
+def plain_b(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, seed: int | None = None) -> dict:
+    """`seed` also seeds the new classifier head (the Trainer seeds only after the model exists); None leaves
+    its initialisation to the process's random state, as a plain script does."""
     tokenizer = AutoTokenizer.from_pretrained(default_model_path())
     train_set, validation_set = to_dataset(train, tokenizer), to_dataset(validation, tokenizer)
+    if seed is not None:
+        set_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(default_model_path(), num_labels=2)
     args = TrainingArguments(
-        output_dir=str(workdir / "b"), eval_strategy="epoch", save_strategy="no", report_to="none",
+        output_dir=str(workdir / "b"), eval_strategy="epoch", save_strategy="no", report_to="none", seed=42 if seed is None else seed,
         train_sampling_strategy="group_by_length", include_num_input_tokens_seen="non_padding", disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=validation_set, data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
