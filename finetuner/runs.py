@@ -115,7 +115,11 @@ class Run:
         """The stored status, with an active run whose process is gone reported as interrupted."""
         status = self.raw_status()
         if status.get("state") in ACTIVE_STATES and not self.is_alive():
-            status = {**status, "state": INTERRUPTED, "message": interrupted_message(status)}
+            # A process writes its final state before it lets go of the lock: it may have ended normally
+            # between the two reads, so read the status again before calling the run interrupted.
+            status = self.raw_status()
+            if status.get("state") in ACTIVE_STATES:
+                status = {**status, "state": INTERRUPTED, "message": interrupted_message(status)}
         return status
 
     @property

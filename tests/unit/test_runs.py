@@ -8,7 +8,7 @@ import pytest
 
 from finetuner.config import RunConfig
 from finetuner.errors import RunError, RunNotFoundError
-from finetuner.runs import INTERRUPTED, QUEUED, RUNNING, RunStore, read_events
+from finetuner.runs import COMPLETED, INTERRUPTED, QUEUED, RUNNING, RunStore, read_events
 
 
 @pytest.fixture
@@ -38,6 +38,20 @@ def test_active_run_without_a_live_process_is_interrupted(store):
 
         os.close(fd)
     assert not run.is_alive() and run.state == INTERRUPTED
+
+
+def test_a_run_that_ends_while_its_status_is_read_is_not_called_interrupted(store, monkeypatch):
+    """The process writes "completed", then lets go of its lock: between a reader's status read and its
+    lock check. The reader must report what the process wrote, not an interruption."""
+    run = store.create(RunConfig(), run_id="r")
+    run.update_status(state=RUNNING)
+
+    def finishes_then_exits(self) -> bool:
+        self.update_status(state=COMPLETED)
+        return False
+
+    monkeypatch.setattr(type(run), "is_alive", finishes_then_exits)
+    assert run.state == COMPLETED
 
 
 def test_list_newest_first_and_by_owner(store):
