@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import RunConfig
-from .precision import BF16, FP16, FP32, default_precision
+from .precision import BF16, FP16, FP32, chosen_precision, cpu_has_amx_bf16
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
 EVAL_FLOPS_PER_PARAM_TOKEN = 2
@@ -56,8 +56,8 @@ BENCHMARK_EFFICIENCY = 0.3  # for a rate not measured here (a GPU's nominal fp32
 # Training rate / matmul rate at the run's shapes on this CPU (benchmarks/estimate_accuracy.py: 0.5-1.2, median ~0.9):
 # PyTorch's kernels beat numpy's on the same shapes, which about pays for the non-matmul work.
 CPU_TRAINING_EFFICIENCY = 0.9
-# bf16 autocast over float32 on a CPU with AMX, whole SST-2 runs (benchmarks/sst2_classification.py: 933 / 533 tokens/s).
-CPU_BF16_SPEEDUP = 1.75
+# bf16 autocast over float32 on a CPU with AMX, whole SST-2 runs (benchmarks/results/sst2.json: 793 / 479 tokens/s).
+CPU_BF16_SPEEDUP = 1.66
 STARTUP_SECONDS = 15.0  # launch to first step (imports, data, model) + first-step warm-up + final evaluation, on 2 busy cores
 FP32_ACTIVATION_FACTOR = 3  # bytes per fp32 activation relative to the 16-bit formula: measured 2.7-3.0 on the bundled model
 # bf16 autocast on a CPU keeps many activations in float32 (and caches bf16 copies of the weights): measured 2.3
@@ -87,6 +87,7 @@ class Machine:
     memory_bytes: int | None  # what training may use: free RAM, or the GPU's memory
     flops_per_second: float  # benchmark peak, before the training efficiency factor
     benchmarked: bool = False  # measured here: the estimate may then benchmark the run's own matrix shapes
+    fast_bf16: bool = False  # bf16 units (GPU compute capability 8+, CPU AMX): training defaults to bf16 (finetuner/precision.py)
 
 
 @dataclass
@@ -197,20 +198,21 @@ def describe_machine() -> Machine:
     """CPU cores and free memory (or the first GPU), and a measured matrix-multiply rate. Cached per process."""
     gpu = _nvidia_gpu()
     if gpu:
-        name, memory = gpu
+        name, memory, compute_capability = gpu
         # No benchmark without torch; a conservative rate for a modern GPU in fp32.
-        return Machine("cuda", f"GPU {name}", memory, 20e12)
+        return Machine("cuda", f"GPU {name}", memory, 20e12, fast_bf16=compute_capability >= 8.0)
     cores = os.cpu_count() or 1
-    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops(), benchmarked=True)
+    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops(), benchmarked=True, fast_bf16=cpu_has_amx_bf16())
 
 
-def _nvidia_gpu() -> tuple[str, int] | None:
+def _nvidia_gpu() -> tuple[str, int, float] | None:
+    """(name, memory in bytes, compute capability) of the first NVIDIA GPU, from nvidia-smi."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or not shutil.which("nvidia-smi"):
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5, check=True).stdout
-        name, memory = out.strip().splitlines()[0].rsplit(",", 1)
-        return name.strip(), int(float(memory)) * 2**20
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,compute_cap", "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5, check=True).stdout
+        name, memory, compute_capability = out.strip().splitlines()[0].rsplit(",", 2)
+        return name.strip(), int(float(memory)) * 2**20, float(compute_capability)
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
 
@@ -381,7 +383,7 @@ def estimate_training(
     else:
         evaluations = 0
     machine = machine or describe_machine()
-    precision = default_precision(t.extra_training_args, machine.device)
+    precision = chosen_precision(t.extra_training_args, fast_bf16=machine.fast_bf16)
     parameters = parameters or count_parameters(m.model_name_or_path)
     warnings: list[str] = []
     truncated = sum(n > max_length for n in train_lengths) / len(train_lengths) if train_lengths else 0.0

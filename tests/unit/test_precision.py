@@ -8,7 +8,7 @@ import json
 import pytest
 
 from finetuner.config import RunConfig, default_model_path
-from finetuner.estimate import CPU_BF16_SPEEDUP, Machine, ParameterCount, estimate_training
+from finetuner.estimate import CPU_BF16_SPEEDUP, STARTUP_SECONDS, Machine, ParameterCount, estimate_training
 from finetuner.precision import chosen_precision, cpu_has_amx_bf16
 
 PARAMS = ParameterCount(total=22_000_000, embedding=12_000_000, hidden_size=384, num_layers=6, num_heads=12)
@@ -62,7 +62,10 @@ def test_estimate_follows_the_precision():
 
     half, full = estimate(True), estimate(False)
     assert (half.precision, full.precision) == ("bf16", "fp32")
-    compute = lambda e: e.seconds - 15.0 - PARAMS.total * 4 / 200e6  # noqa: E731 - minus start-up and loading
+    default = RunConfig.from_dict({"train_file": "x.csv"})
+    assert estimate_training(default, train_lengths=lengths, machine=Machine("cpu", "AMX CPU", 8 * 2**30, 40e9, fast_bf16=True), parameters=PARAMS).precision == "bf16"
+    assert estimate_training(default, train_lengths=lengths, machine=machine, parameters=PARAMS).precision == "fp32"
+    compute = lambda e: e.seconds - STARTUP_SECONDS - PARAMS.total * 4 / 200e6  # noqa: E731 - minus start-up and loading
     assert compute(full) / compute(half) == pytest.approx(CPU_BF16_SPEEDUP, rel=0.2)  # the matmul benchmark is rerun per shape
     assert half.memory_breakdown["activations"] < full.memory_breakdown["activations"]
 
