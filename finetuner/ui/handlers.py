@@ -29,6 +29,8 @@ _model_libraries_imported = False
 def import_model_libraries() -> None:
     """Import transformers' tokenizer and model classes once, whichever handler thread asks first."""
     global _model_libraries_imported
+    if _model_libraries_imported:  # every later request: no lock on the hot path
+        return
     with _import_lock:
         if not _model_libraries_imported:
             from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase  # noqa: F401, PLC0415
