@@ -404,7 +404,6 @@ def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> Non
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
     """comparison.json: the base model against the fine-tuned one on validation and on general text, and
     baselines.json in the shape the other tasks use ({"base_model": {"validation": metrics}})."""
-
     base = read_json(out_dir / BASE_FILE, {}) or {}
     tokenizer = trainer.processing_class
     general = token_loss(_model(trainer), general_text_rows(tokenizer, config.model.max_seq_length), pad_token_id=tokenizer.pad_token_id)
