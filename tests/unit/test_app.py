@@ -25,7 +25,8 @@ class RecordingStudio:
 def launched(monkeypatch):
     """Run `app.main(argv)` without serving anything; returns the studio it built. The environment is restored after."""
     for name in ("FINETUNER_SHARED", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "FINETUNER_RUNS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so what app.main sets is undone after the test (delenv of an
+        monkeypatch.delenv(name)  # absent name records nothing, and FINETUNER_SHARED=1 would leak into later tests)
     built = []
 
     def build_studio(runs_dir):
