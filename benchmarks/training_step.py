@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from transformers import AutoModelForSequenceClassification  # noqa: E402
 
 from finetuner.config import default_model_path  # noqa: E402
-from finetuner.precision import cpu_has_amx_bf16  # noqa: E402
+from finetuner.precision import cpu_has_fast_bf16  # noqa: E402
 from sst2_classification import matmul_gflops, non_embedding_parameters  # noqa: E402
 
 SHAPES = [(32, 13), (32, 26), (32, 64), (128, 13), (128, 26)]  # (batch, tokens per example); SST-2's training sentences average 13 tokens, its validation sentences 26
@@ -63,7 +63,7 @@ def main() -> None:
     n_params = non_embedding_parameters(model)
     rows = []
     for batch, length in SHAPES:
-        for bf16 in (False, True) if cpu_has_amx_bf16() else (False,):
+        for bf16 in (False, True) if cpu_has_fast_bf16() else (False,):
             result = time_steps(model, optimizer, batch, length, bf16=bf16)
             rate = 6 * n_params * result["tokens_per_second"] / 1e9
             rows.append({"batch": batch, "length": length, "bf16": bf16, **result, "gflops": rate, "share_of_fp32_matmul": rate / gflops})

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import RunConfig
-from .precision import BF16, FP16, FP32, chosen_precision, cpu_has_amx_bf16
+from .precision import BF16, FP16, FP32, chosen_precision, cpu_has_fast_bf16
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
 EVAL_FLOPS_PER_PARAM_TOKEN = 2
@@ -87,7 +87,7 @@ class Machine:
     memory_bytes: int | None  # what training may use: free RAM, or the GPU's memory
     flops_per_second: float  # benchmark peak, before the training efficiency factor
     benchmarked: bool = False  # measured here: the estimate may then benchmark the run's own matrix shapes
-    fast_bf16: bool = False  # bf16 units (GPU compute capability 8+, CPU AMX): training defaults to bf16 (finetuner/precision.py)
+    fast_bf16: bool = False  # bf16 units (GPU compute capability 8+, CPU AMX or AVX-512 BF16): training defaults to bf16 (finetuner/precision.py)
 
 
 @dataclass
@@ -202,7 +202,7 @@ def describe_machine() -> Machine:
         # No benchmark without torch; a conservative rate for a modern GPU in fp32.
         return Machine("cuda", f"GPU {name}", memory, 20e12, fast_bf16=compute_capability >= 8.0)
     cores = os.cpu_count() or 1
-    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops(), benchmarked=True, fast_bf16=cpu_has_amx_bf16())
+    return Machine("cpu", f"CPU, {cores} core{'s' if cores > 1 else ''}", _available_memory(), _benchmark_flops(), benchmarked=True, fast_bf16=cpu_has_fast_bf16())
 
 
 def _nvidia_gpu() -> tuple[str, int, float] | None:

@@ -25,7 +25,7 @@ from . import distributed
 from .config import RunConfig
 from .distributed import World
 from .errors import FinetunerError
-from .precision import BF16, FP16, chosen_precision, cpu_has_amx_bf16
+from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
 from .runs import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED, Run, write_json_atomic
 
 OOM_ADVICE = (
@@ -103,10 +103,10 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
     values.update(task_values)
     values.update(t.extra_training_args)
     on_gpu = torch.cuda.is_available() and not values.get("use_cpu")
-    precision = chosen_precision(t.extra_training_args, fast_bf16=torch.cuda.is_bf16_supported() if on_gpu else cpu_has_amx_bf16())
+    precision = chosen_precision(t.extra_training_args, fast_bf16=torch.cuda.is_bf16_supported() if on_gpu else cpu_has_fast_bf16())
     values["bf16"], values["fp16"] = precision == BF16, precision == FP16
     if values["bf16"] and not on_gpu:
-        values["use_cpu"] = True  # bf16 autocast on the CPU (fast with AMX); the Trainer otherwise refuses bf16 without a GPU
+        values["use_cpu"] = True  # bf16 autocast on the CPU (fast with AMX or AVX-512 BF16); the Trainer otherwise refuses bf16 without a GPU
     try:
         return (args_class or TrainingArguments)(**values)
     except (TypeError, ValueError) as error:

@@ -16,7 +16,7 @@ from finetuner.config import RunConfig
 from finetuner.follow import follow
 from finetuner.inference import load_predictor
 from finetuner.launcher import resume_training, start_training, stop_training, wait_for_end
-from finetuner.precision import cpu_has_amx_bf16
+from finetuner.precision import cpu_has_fast_bf16
 from finetuner.runs import COMPLETED, FAILED, INTERRUPTED, STOPPED, RunStore
 from finetuner.train import WAITING_MESSAGE, run_training
 
@@ -57,7 +57,7 @@ def test_loss_falls_and_events_are_written(trained_run):
     kinds = {e["type"] for e in trained_run.events()}
     assert {"train_begin", "log", "eval", "checkpoint", "status"} <= kinds
     begin = next(e for e in trained_run.events() if e["type"] == "train_begin")
-    fast_bf16 = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_amx_bf16()
+    fast_bf16 = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_fast_bf16()
     assert begin["precision"] == ("bf16" if fast_bf16 else "fp32"), "bf16 by default where the hardware computes it fast"
     log = next(e for e in trained_run.events() if e["type"] == "log" and e["step"] > 2)
     assert log["eta_seconds"] is not None and log["tokens_per_second"] > 0 and "learning_rate" in log["metrics"]

@@ -9,7 +9,7 @@ import pytest
 
 from finetuner.config import RunConfig, default_model_path
 from finetuner.estimate import CPU_BF16_SPEEDUP, STARTUP_SECONDS, Machine, ParameterCount, estimate_training
-from finetuner.precision import chosen_precision, cpu_has_amx_bf16
+from finetuner.precision import chosen_precision, cpu_has_fast_bf16
 
 PARAMS = ParameterCount(total=22_000_000, embedding=12_000_000, hidden_size=384, num_layers=6, num_heads=12)
 
@@ -29,14 +29,17 @@ def test_the_users_choice_first_then_bf16_where_fast(options, fast_bf16, expecte
     assert chosen_precision(options, fast_bf16=fast_bf16) == expected
 
 
-def test_amx_is_read_from_the_cpu_flags(tmp_path):
+def test_bf16_units_are_read_from_the_cpu_flags(tmp_path):
     sapphire_rapids = tmp_path / "spr"
     sapphire_rapids.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n")
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni avx512_bf16 avx512_vpopcntdq\n")
     older = tmp_path / "icelake"
     older.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni\n")
-    assert cpu_has_amx_bf16(sapphire_rapids)
-    assert not cpu_has_amx_bf16(older)
-    assert not cpu_has_amx_bf16(tmp_path / "no-such-file"), "no /proc (macOS): float32"
+    assert cpu_has_fast_bf16(sapphire_rapids)
+    assert cpu_has_fast_bf16(zen4), "AVX-512 BF16 (AMD Zen 4): bf16 dot products in hardware"
+    assert not cpu_has_fast_bf16(older)
+    assert not cpu_has_fast_bf16(tmp_path / "no-such-file"), "no /proc (macOS): float32"
 
 
 def test_training_arguments_follow_the_choice(tmp_path):
@@ -45,7 +48,7 @@ def test_training_arguments_follow_the_choice(tmp_path):
     from finetuner.train import training_arguments
 
     default = training_arguments(RunConfig.from_dict({"train_file": "x.csv"}), tmp_path)
-    fast = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_amx_bf16()
+    fast = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_fast_bf16()
     assert default.bf16 == fast and not default.fp16
     off = training_arguments(RunConfig.from_dict({"train_file": "x.csv", "bf16": False}), tmp_path)
     assert not off.bf16 and not off.fp16
