@@ -8,7 +8,7 @@ Fine-tunes on 2,000 SST-2 training sentences and evaluates on the 872 validation
   (b) a plain Trainer script with dynamic padding and length-grouped batches, Trainer defaults
       (learning rate 5e-5, batch 8, 3 epochs), evaluated each epoch.
   (c) `python -m finetuner train` with the project's defaults (through the engine, as a user runs it):
-      bf16 autocast where this CPU has bf16 matrix units (AMX), float32 elsewhere (finetuner/precision.py).
+      bf16 autocast where this CPU has bf16 matrix instructions (AMX or AVX-512 BF16), float32 elsewhere (finetuner/precision.py).
   (d) where (c) trained in bf16: the same with `--bf16 false`, float32, to show what the precision buys.
 
 Reported: real (non-padding) trained tokens/s, wall time, validation accuracy, the ratios between
@@ -144,7 +144,9 @@ def plain_b(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, seed: 
     return {"tokens_per_second": trainer.state.num_input_tokens_seen / output.metrics["train_runtime"], "wall_seconds": wall, "accuracy": evals[-1], "accuracy_per_epoch": evals}
 
 
-def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, target_accuracy: float, **options) -> dict:
+def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, target_accuracy: float | None = None, **options) -> dict:
+    """The engine with the project's defaults (`options` override them); `target_accuracy`: also time when
+    an evaluation first reached it."""
     train.to_csv(workdir / "train.csv", index=False)
     validation.to_csv(workdir / "validation.csv", index=False)
     config = RunConfig.from_dict({"train_file": str(workdir / "train.csv"), "validation_file": str(workdir / "validation.csv"), "test_split_ratio": 0, **options})
@@ -159,7 +161,7 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
     begin = begin_event["time"]
     evals = [e for e in events if e["type"] == "eval"]
     logs = [e for e in events if e["type"] == "log" and e.get("tokens_per_second")]
-    reached = next((e["time"] - begin for e in evals if e["metrics"]["eval_accuracy"] >= target_accuracy), None)
+    reached = next((e["time"] - begin for e in evals if target_accuracy is not None and e["metrics"]["eval_accuracy"] >= target_accuracy), None)
     return {
         "tokens_per_second": logs[-1]["tokens_per_second"],
         "wall_seconds": wall,
