@@ -19,7 +19,6 @@ from ..runs import RESUMABLE_STATES
 from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
-from .training_tab import _shown_runs_dir
 
 
 RUN_WIDTHS = ["24%", "8%", "11%", "6%", "6%", "6%", "6%", "7%", "5%", "8%", "7%", "6%"]
@@ -89,7 +88,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
             facts.append(render.md_escape(status["message"]))
         path = Path(tempfile.mkdtemp(prefix="finetuner-config-")) / f"{run.id}.yaml"
         shutil.copyfile(run.config_path, path)
-        command = services.cli_command(config, runs_dir=_shown_runs_dir(ctx))
+        command = services.cli_command(config, runs_dir=services.shown_runs_dir(ctx.runs_dir))
         command += f"\n# or, with the config file:\npython -m finetuner train {run.id}.yaml"
         return " · ".join(facts), command, run.config_path.read_text(encoding="utf-8"), str(path)
 

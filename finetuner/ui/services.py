@@ -404,6 +404,14 @@ def _is_int_field(name: str) -> bool:
     return name in _int_fields()
 
 
+def shown_runs_dir(runs_dir: Path) -> str:
+    """The runs folder as a command shown on the page names it: relative to where the studio was started, when inside it."""
+    try:
+        return str(runs_dir.relative_to(Path.cwd()))
+    except ValueError:
+        return str(runs_dir)
+
+
 def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None, processes: int = 1) -> str:
     """The headless command that trains the same run: every value that differs from the defaults.
 

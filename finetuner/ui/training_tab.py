@@ -145,7 +145,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Group():
                     processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", precision=0, info=offered["note"])
                     launch_box = gr.Code(
-                        value=services.launch_preview(_shown_runs_dir(ctx), "", 1), label="Start runs this command", language="shell",
+                        value=services.launch_preview(services.shown_runs_dir(ctx.runs_dir), "", 1), label="Start runs this command", language="shell",
                         lines=1, interactive=False, wrap_lines=True, elem_classes="ft-cli",
                     )
                 with gr.Accordion("Advanced options", open=False):
@@ -281,7 +281,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         """The exact command Start runs for this many processes: `python -m finetuner train --run_dir ...`, or
         the same under `torchrun --standalone --nproc_per_node N` for several."""
         try:
-            return services.launch_preview(_shown_runs_dir(ctx), run_name, services.check_processes(processes))
+            return services.launch_preview(services.shown_runs_dir(ctx.runs_dir), run_name, services.check_processes(processes))
         except FinetunerError as error:
             return f"# {error}"
 
@@ -452,7 +452,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         """The `python -m finetuner train ...` command for these options and data (under
         `torchrun --standalone --nproc_per_node N` for several processes)."""
         config = config_from(values, selection, ownership.quiet_visitor(ctx, request, profile, oauth_token))
-        return services.cli_command(config, runs_dir=_shown_runs_dir(ctx), processes=services.check_processes(processes))
+        return services.cli_command(config, runs_dir=services.shown_runs_dir(ctx.runs_dir), processes=services.check_processes(processes))
 
     @ui_errors
     @form_handler(form)
@@ -487,10 +487,3 @@ def _scaled(sample: list[int], total: int) -> list[int]:
         return list(sample)
     repeats, rest = divmod(total, len(sample))
     return sample * repeats + sample[:rest]
-
-
-def _shown_runs_dir(ctx: StudioContext) -> str:
-    try:
-        return str(ctx.runs_dir.relative_to(Path.cwd()))
-    except ValueError:
-        return str(ctx.runs_dir)
