@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ TINY_OPTIONS = {
     "max_seq_length": 32,
     "learning_rate": 3e-3,
     "per_device_train_batch_size": 8,
-    "num_train_epochs": 2,
+    "num_train_epochs": 4,  # 48 steps: enough for the tiny model to learn the sentiment words
     "logging_steps": 1,
     "warmup_steps": 0,
 }
@@ -155,19 +156,20 @@ def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
 def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, reviews_csv, tmp_path):
     load_file(client, reviews_csv)
     estimate = client.predict(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/estimate_training")
-    assert "Steps" in estimate and "24" in estimate  # 96 training rows / batch 8 x 2 epochs
+    assert "Steps" in estimate and "48" in estimate  # 96 training rows / batch 8 x 4 epochs
     run_id, snaps = completed_run
     final = snaps[-1]
     assert final["state"] == "completed", final
-    assert final["fraction"] == 1.0 and final["train"] and len(final["eval"]) == 2
+    assert final["fraction"] == 1.0 and final["train"] and len(final["eval"]) == 4
     assert any("evaluation at step" in line for line in final["log"])
     assert len(snaps) >= 2, "progress is streamed, not only the end"
 
     headline, metrics, per_class, epochs, confusion, f1, roc, pr, baselines, wrong, predictions = client.predict(run_id, "test", api_name="/evaluation_report")
-    assert "accuracy" in headline
+    accuracy = float(re.search(r"accuracy\D*([01]\.\d+)", headline).group(1))
+    assert accuracy >= 0.75, f"the sentiment word decides the label: the studio's run learns it ({headline})"
     assert "majority class" in metrics["headers"]
     assert {"label", "precision", "recall", "f1", "support"} <= set(per_class["headers"])
-    assert len(epochs["data"]) == 2
+    assert len(epochs["data"]) == 4
     assert pd.read_csv(predictions).shape[0] == 12
     (heatmap,) = figure(confusion)["data"]
     assert heatmap["type"] == "heatmap" and list(heatmap["x"]) == list(heatmap["y"]) == ["negative", "positive"]
@@ -183,7 +185,7 @@ def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, re
     splits, headline, *_, wrong, _ = client.predict(run_id, handle_file(str(other)), "", "", "test", api_name="/evaluate_run")
     assert splits["value"] == "extra:other" and "10 examples" in headline
     wrong = table(wrong)
-    assert len(wrong) >= 5 and (wrong["label"] != wrong["predicted"]).all()
+    assert len(wrong) >= 8 and (wrong["label"] != wrong["predicted"]).all()
     assert wrong["confidence"].is_monotonic_decreasing, "misclassified examples, most confident first"
     assert f"{len(wrong)} misclassified shown" in headline
 

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from finetuner.cli import main
-from finetuner.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
