@@ -160,6 +160,7 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
     begin_event = next(e for e in events if e["type"] == "train_begin")
     begin = begin_event["time"]
     evals = [e for e in events if e["type"] == "eval"]
+    checkpoints = [e for e in events if e["type"] == "checkpoint"]
     logs = [e for e in events if e["type"] == "log" and e.get("tokens_per_second")]
     reached = next((e["time"] - begin for e in evals if target_accuracy is not None and e["metrics"]["eval_accuracy"] >= target_accuracy), None)
     return {
@@ -168,6 +169,8 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
         "train_seconds": evals[-1]["time"] - begin,
         "accuracy": run.metrics("validation")["eval_accuracy"],
         "accuracy_per_epoch": [e["metrics"]["eval_accuracy"] for e in evals],
+        "evaluation_seconds": [e["metrics"]["eval_runtime"] for e in evals],
+        "checkpoint_seconds": [c["time"] - e["time"] for e, c in zip(evals, checkpoints)],  # each checkpoint is saved right after its evaluation
         "seconds_to_reach_b_accuracy": reached,
         "precision": begin_event.get("precision"),
         "config": {k: v for k, v in config.to_dict().items() if k in ("learning_rate", "per_device_train_batch_size", "num_train_epochs", "warmup_steps", "max_seq_length", "train_sampling_strategy", "extra_training_args")},
