@@ -13,6 +13,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from finetuner.inference import load_predictor
 from support import build_tiny_model, follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
 
@@ -177,7 +178,7 @@ def test_entities_come_back_highlighted(client, ner_run, tmp_path):
     assert "bob [person]" in pd.read_csv(csv_path)["entities"][0]
 
 
-def test_chat_streams_the_answer(client, lm_run):
+def test_chat_streams_the_answer(client, studio, lm_run):
     headline, *_ = client.predict(lm_run, "test", api_name="/evaluation_report")
     assert "perplexity" in headline.lower()
 
@@ -191,6 +192,8 @@ def test_chat_streams_the_answer(client, lm_run):
     assert [m["role"] for m in final] == ["user", "assistant"]
     assert message_text(final[0]) == "what colour is the sky?"
     assert message_text(final[1]).strip(), "the final answer is not empty"
+    reloaded = load_predictor(lm_run, runs_dir=studio[1]).chat([{"role": "user", "content": "what colour is the sky?"}], max_new_tokens=12)
+    assert message_text(final[1]) == reloaded, "temperature 0 streams the saved model's own greedy answer"
     assert all(box == "" for _, box in job.outputs()), "the message box is cleared"
 
     # A second turn: the conversation returned is sent back with the new message.
@@ -201,10 +204,12 @@ def test_chat_streams_the_answer(client, lm_run):
     assert message_text(conversation[-1]).strip()
 
 
-def test_summary_comes_back(client, s2s_run):
+def test_summary_comes_back(client, studio, s2s_run):
     headline, *_ = client.predict(s2s_run, "test", api_name="/evaluation_report")
     assert "rouge" in headline.lower()
-    summary = client.predict(s2s_run, "the dog slept in the morning near the river without warning .", 16, 1, api_name="/summarize")
-    assert isinstance(summary, str) and summary.strip()
-    beams = client.predict(s2s_run, "the cat won as expected after a long day .", 16, 3, api_name="/summarize")
-    assert isinstance(beams, str) and beams.strip()
+    documents = ["the dog slept in the morning near the river without warning .", "the cat won as expected after a long day ."]
+    summary = client.predict(s2s_run, documents[0], 16, 1, api_name="/summarize")
+    beams = client.predict(s2s_run, documents[1], 16, 3, api_name="/summarize")
+    reloaded = load_predictor(s2s_run, runs_dir=studio[1])
+    assert summary.strip() and summary == reloaded.generate(documents[:1], max_new_tokens=16)[0], "the saved model's own greedy summary"
+    assert beams.strip() and beams == reloaded.generate(documents[1:], max_new_tokens=16, num_beams=3)[0], "the saved model's beam-search summary"
