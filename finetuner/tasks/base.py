@@ -93,25 +93,34 @@ def predict_in_order(trainer, dataset, *, prefix: str, **options: Any):
 
 
 def shortest_first(dataset):
-    """(the dataset's rows from shortest to longest, the order taken): evaluation batches of similar
-    lengths, padded to their own longest row, compute almost no padding.
+    """The dataset's rows from shortest to longest: evaluation batches of similar lengths, each padded to
+    its own longest row, compute almost no padding. Only for evaluations whose scores do not depend on
+    row order (predictions and labels travel together); seq2seq's, scored against references kept in
+    the dataset's order, do."""
+    return dataset.select(_length_order(dataset))
 
-    Only for evaluations whose scoring does not depend on row order (predictions and labels travel
-    together); `restore_order` puts predictions back beside the dataset's rows.
-    """
+
+def predict_shortest_first(trainer, dataset, *, prefix: str):
+    """`predict_in_order` over the rows sorted by length, with predictions and labels put back in the
+    dataset's own row order (to be written beside its texts)."""
     import numpy as np  # noqa: PLC0415
 
-    order = np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
-    return dataset.select(order), order
+    order = _length_order(dataset)
+    output = predict_in_order(trainer, dataset.select(order), prefix=prefix)
+
+    def restored(values):
+        values = np.asarray(values)
+        rows = np.empty_like(values)
+        rows[order] = values
+        return rows
+
+    return output._replace(predictions=restored(output.predictions), label_ids=restored(output.label_ids))
 
 
-def restore_order(values, order):
-    """Rows predicted in `order` (from `shortest_first`) back in the dataset's own order."""
+def _length_order(dataset):
     import numpy as np  # noqa: PLC0415
 
-    restored = np.empty_like(values)
-    restored[order] = values
-    return restored
+    return np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
 
 
 def before_training(trainer, splits, config, *, out_dir: Path) -> None:

@@ -15,7 +15,7 @@ from ..errors import ModelLoadError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..runs import write_json_atomic
 from ..tokenization import load_failure_message
-from .base import EVALUATION_ONLY, in_order, predict_in_order, restore_order, shortest_first, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
@@ -105,7 +105,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         model=model,
         args=args,
         train_dataset=inputs(train_dataset),
-        eval_dataset=shortest_first(inputs(eval_dataset))[0] if evaluating else None,  # its scores do not depend on row order
+        eval_dataset=shortest_first(inputs(eval_dataset)) if evaluating else None,  # its scores do not depend on row order
         processing_class=tokenizer,
         data_collator=data_collator(tokenizer),
         compute_metrics=compute_metrics_fn(label_names),
@@ -119,10 +119,9 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     Files: `report_<split>.json` (per-class scores, confusion matrix, ROC/PR curves) and
     `predictions_<split>.csv` (text, label, prediction, confidence, one probability per class).
     """
-    ordered, order = shortest_first(dataset)
-    output = predict_in_order(trainer, ordered, prefix=prefix)
-    probabilities = softmax(restore_order(output.predictions, order))
-    labels = restore_order(output.label_ids, order)
+    output = predict_shortest_first(trainer, dataset, prefix=prefix)
+    probabilities = softmax(output.predictions)
+    labels = output.label_ids
     out_dir.mkdir(parents=True, exist_ok=True)
     report = classification_report(labels, probabilities, label_names)
     report["loss"] = output.metrics.get(f"{prefix}_loss")

@@ -20,7 +20,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, predict_in_order, restore_order, shortest_first, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
+from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
@@ -218,7 +218,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         model=model,
         args=args,
         train_dataset=train_dataset,
-        eval_dataset=shortest_first(eval_dataset)[0] if evaluating else None,  # its scores do not depend on row order
+        eval_dataset=shortest_first(eval_dataset) if evaluating else None,  # its scores do not depend on row order
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer),  # pads labels with -100
         compute_metrics=compute_metrics_fn(label_names),
@@ -236,9 +236,8 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
 
     from ..metrics_text import entity_metrics, entity_spans  # noqa: PLC0415
 
-    ordered, order = shortest_first(dataset)
-    output = predict_in_order(trainer, ordered, prefix=prefix)
-    true, predicted = word_level(restore_order(np.asarray(output.predictions), order), restore_order(np.asarray(output.label_ids), order), label_names)
+    output = predict_shortest_first(trainer, dataset, prefix=prefix)
+    true, predicted = word_level(output.predictions, output.label_ids, label_names)
     scores = entity_metrics(true, predicted)
     words = list(dataset["tokens"])
     truncated = sum(len(w) - len(t) for w, t in zip(words, true))
