@@ -13,7 +13,9 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from finetuner.inference import load_predictor
+from finetuner.inference import MODEL_LOAD_LOCK
+from finetuner.runs import RunStore
+from finetuner.tasks import get_task
 from support import build_tiny_model, follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
 
@@ -84,6 +86,14 @@ def completed(studio, started, task: str) -> str:
     final = follow_to_end(Client(studio[0], verbose=False), started[task])
     assert final and final["state"] == "completed", final
     return started[task]
+
+
+def saved_model(studio, run_id):
+    """The run's saved model loaded afresh from disk (the studio's own predictors are cached in this process)."""
+    run = RunStore(studio[1]).get(run_id)
+    config = run.config()
+    with MODEL_LOAD_LOCK:  # model loads in one process go one at a time
+        return get_task(config.model.task).load_predictor(str(run.model_dir), max_length=config.model.max_seq_length)
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +202,8 @@ def test_chat_streams_the_answer(client, studio, lm_run):
     assert [m["role"] for m in final] == ["user", "assistant"]
     assert message_text(final[0]) == "what colour is the sky?"
     assert message_text(final[1]).strip(), "the final answer is not empty"
-    reloaded = load_predictor(lm_run, runs_dir=studio[1]).chat([{"role": "user", "content": "what colour is the sky?"}], max_new_tokens=12)
-    assert message_text(final[1]) == reloaded, "temperature 0 streams the saved model's own greedy answer"
+    greedy = saved_model(studio, lm_run).chat([{"role": "user", "content": "what colour is the sky?"}], max_new_tokens=12)
+    assert message_text(final[1]) == greedy, "temperature 0 streams the saved model's own greedy answer"
     assert all(box == "" for _, box in job.outputs()), "the message box is cleared"
 
     # A second turn: the conversation returned is sent back with the new message.
@@ -210,6 +220,6 @@ def test_summary_comes_back(client, studio, s2s_run):
     documents = ["the dog slept in the morning near the river without warning .", "the cat won as expected after a long day ."]
     summary = client.predict(s2s_run, documents[0], 16, 1, api_name="/summarize")
     beams = client.predict(s2s_run, documents[1], 16, 3, api_name="/summarize")
-    reloaded = load_predictor(s2s_run, runs_dir=studio[1])
-    assert summary.strip() and summary == reloaded.generate(documents[:1], max_new_tokens=16)[0], "the saved model's own greedy summary"
-    assert beams.strip() and beams == reloaded.generate(documents[1:], max_new_tokens=16, num_beams=3)[0], "the saved model's beam-search summary"
+    model = saved_model(studio, s2s_run)
+    assert summary.strip() and summary == model.generate(documents[:1], max_new_tokens=16)[0], "the saved model's own greedy summary"
+    assert beams.strip() and beams == model.generate(documents[1:], max_new_tokens=16, num_beams=3)[0], "the saved model's beam-search summary"

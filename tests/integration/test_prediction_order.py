@@ -1,5 +1,5 @@
 """Written predictions stay beside their own texts: evaluation batches are ordered by length (transformers 5
-length-groups them, and finetuner sorts classification splits shortest first), the files are not."""
+length-groups them, and finetuner predicts classification and NER splits shortest first), the files are not."""
 
 from __future__ import annotations
 
