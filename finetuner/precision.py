@@ -1,11 +1,11 @@
 """Which precision a run trains in: bf16 mixed precision by default where the hardware computes it fast.
 
 bf16 autocast keeps float32 master weights and optimizer state, so it trains to the same accuracy as
-float32 (benchmarks/sst2_classification.py: 0.811 both) while matrix products run in bf16. That is
-about twice float32's speed on a GPU with bf16 units (compute capability 8.0 and later) and on a CPU with
-bf16 instructions: AMX tiles (Intel Sapphire Rapids and later: whole SST-2 runs 1.66x faster) or AVX-512
-BF16 (AMD Zen 4 and later, Intel Cooper Lake: 1.35x to 1.48x on an AMD EPYC). Elsewhere bf16 is emulated and
-slower, so the default there stays float32. The user's own `bf16`/`fp16` option always wins.
+float32 (benchmarks/sst2_classification.py: 0.811 both) while matrix products run in bf16, at about twice
+float32's rate on a GPU with bf16 units (compute capability 8.0 and later) and on a CPU with bf16
+instructions. Whole SST-2 runs: 1.66x faster with AMX tiles (Intel Sapphire Rapids and later), 1.35x to
+1.48x with AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake; measured on an AMD EPYC). Elsewhere
+bf16 is emulated and slower, so the default there stays float32. The user's own `bf16`/`fp16` option always wins.
 
 Torch-free, so that the estimate shown before launch (whose `Machine` knows whether its GPU or CPU has
 fast bf16) makes the same choice as the training process.
