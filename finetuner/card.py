@@ -507,6 +507,7 @@ class _Body:
             ("weight_decay", t.weight_decay),
             ("optimizer", (t.extra_training_args or {}).get("optim", "adamw_torch_fused (Trainer default)")),
             ("max_seq_length", f.config.model.max_seq_length),
+            ("freeze_embeddings", f.config.model.freeze_embeddings),
             ("train_sampling_strategy", t.train_sampling_strategy),
             ("eval_strategy", t.eval_strategy + (f" (every {t.eval_steps} steps)" if t.eval_strategy == "steps" else "")),
             ("metric_for_best_model", t.metric_for_best_model),
@@ -522,11 +523,12 @@ class _Body:
             done.append(f"{f.status['epoch']:.2f} epochs")
         if train.get("train_runtime"):
             done.append(f"{_duration(train['train_runtime'])} of training")
+        but = " but the input word embeddings (kept as pretrained)" if f.config.model.freeze_embeddings else ""
         lines = [
             "## Training procedure",
             "",
             "Fine-tuned with the Hugging Face `Trainer`: "
-            + ("LoRA adapters were trained on the frozen base model; this repository holds the adapters only. " if f.lora and self.o.adapter else "LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else "a new classification head on the pretrained encoder, all weights trained. " if f.pipeline_tag in ("text-classification", "token-classification") else "all weights of the pretrained model trained. ")
+            + ("LoRA adapters were trained on the frozen base model; this repository holds the adapters only. " if f.lora and self.o.adapter else "LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else f"a new classification head on the pretrained encoder, all weights trained{but}. " if f.pipeline_tag in ("text-classification", "token-classification") else f"all weights of the pretrained model trained{but}. ")
             + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if t.eval_strategy != "no" else ""),
         ]
         if done:

@@ -169,6 +169,13 @@ class ModelConfig:
     generation_max_new_tokens: int = field(
         default=128, metadata=_help("Causal LM and seq2seq: most tokens generated per answer or summary when evaluating.")
     )
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata=_help(
+            "Keep the input word embeddings as pretrained and train the rest: faster steps and half the optimizer memory on small "
+            "encoders, where the vocabulary table is half the weights (an output layer tied to them stays frozen too)."
+        ),
+    )
     use_lora: bool = field(
         default=False,
         metadata=_help("Causal LM: train small LoRA adapters instead of every weight (less memory, less forgetting); merged into the model on export."),
@@ -210,9 +217,13 @@ class ModelConfig:
 class TrainingConfig:
     """How to train: `transformers.TrainingArguments` names, with defaults that work on the bundled model."""
 
-    learning_rate: float = field(default=1e-4, metadata=_help("Peak step size of AdamW. Small encoders like 5e-5 to 2e-4."))
+    learning_rate: float | None = field(
+        default=None, metadata=_help("Peak step size of AdamW. Empty: the task's default (5e-5 for text classification, 1e-4 for the others).")
+    )
     weight_decay: float = field(default=0.01, metadata=_help("L2-style decay applied to weights (not biases or norms)."))
-    per_device_train_batch_size: int = field(default=32, metadata=_help("Examples per step on each device."))
+    per_device_train_batch_size: int | None = field(
+        default=None, metadata=_help("Examples per step on each device. Empty: the task's default (16 for text classification, 32 for the others).")
+    )
     per_device_eval_batch_size: int = field(default=64, metadata=_help("Examples per step when evaluating."))
     num_train_epochs: float = field(default=3.0, metadata=_help("Passes over the training data."))
     max_steps: int = field(default=-1, metadata=_help("Stop after this many optimizer steps (-1: use epochs)."))
@@ -256,11 +267,12 @@ class TrainingConfig:
         if self.generation_num_samples is None or self.generation_num_samples < 0:
             raise ConfigError(f"generation_num_samples must be 0 or more, got {self.generation_num_samples}.")
         positive = ("learning_rate", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps", "logging_steps")
+        task_defaults = ("learning_rate", "per_device_train_batch_size")  # empty until RunConfig fills in the task's own
         for name in positive:
             value = getattr(self, name)
-            if value is None or value <= 0:
+            if (value is None and name not in task_defaults) or (value is not None and value <= 0):
                 raise ConfigError(f"{name} must be greater than 0, got {value}.")
-        if self.learning_rate > 1:
+        if self.learning_rate is not None and self.learning_rate > 1:
             raise ConfigError(f"learning_rate {self.learning_rate} is far too large; fine-tuning uses about 1e-5 to 5e-4.")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be 0 or more, got {self.weight_decay}.")
@@ -312,8 +324,12 @@ class RunConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def __post_init__(self) -> None:
-        """Checks that need the task: its default metric, and options only some tasks have."""
+        """What needs the task: its defaults for what the user left empty, and options only some tasks have."""
         info = TASKS[self.model.task]
+        if self.training.learning_rate is None:
+            self.training.learning_rate = info.default_learning_rate
+        if self.training.per_device_train_batch_size is None:
+            self.training.per_device_train_batch_size = info.default_train_batch_size
         metric = self.training.metric_for_best_model
         if metric is None or not str(metric).strip():
             self.training.metric_for_best_model = info.default_metric

@@ -427,7 +427,10 @@ def estimate_training(
         else:
             flops = train_flops * parameters.compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * (evaluations + 2)
         seconds = STARTUP_SECONDS + parameters.total * 4 / 200e6 + flops / rate
-        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device, half=precision != FP32, trainable=trainable_parameters)
+        trained = trainable_parameters
+        if trained is None and m.freeze_embeddings:  # no gradients or AdamW moments for the vocabulary table
+            trained = parameters.total - parameters.embedding  # (the small position table does get them)
+        breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device, half=precision != FP32, trainable=trained)
         if machine.device == "cpu" and processes > 1:
             breakdown["other processes"] = (processes - 1) * sum(breakdown.values())  # each holds its own copy, in the same memory
         memory = sum(breakdown.values())
@@ -498,7 +501,7 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
         activations = per_layer + layers * seq * batch * h * (2 if half else 4)
     else:
         activations = layers * per_layer
-    trained = parameters.total if trainable is None else trainable  # LoRA: gradients and AdamW moments for the adapters only
+    trained = parameters.total if trainable is None else trainable  # LoRA, frozen embeddings: gradients and AdamW moments for the trained ones only
     return {
         "weights": parameters.total * 4,
         "gradients": trained * 4,

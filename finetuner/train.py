@@ -238,6 +238,8 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
             run.append_event("message", text="Loading the model.")
         set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
         model = task.build_model(config, prepared.label_names, token=token)
+    if config.model.freeze_embeddings:  # no gradient, no AdamW moments and no update for the vocabulary table
+        model.get_input_embeddings().weight.requires_grad_(False)
     declare_loss_normalisation(model)
 
     events = RunEventsCallback(run)

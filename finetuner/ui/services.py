@@ -321,21 +321,15 @@ def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, se
 # ---------------------------------------------------------------- configs
 
 
-TRAINING_FORM = (
-    "learning_rate", "weight_decay", "per_device_train_batch_size", "num_train_epochs", "warmup_steps",
-    "lr_scheduler_type", "gradient_accumulation_steps", "seed", "eval_strategy", "early_stopping_patience",
-    "eval_steps", "max_steps", "logging_steps", "per_device_eval_batch_size", "save_total_limit",
-    "metric_for_best_model", "train_sampling_strategy",
-)
 # Number fields where 0 (or empty) means "not set" on the form.
 ZERO_IS_NONE = ("early_stopping_patience", "eval_steps", "max_train_samples", "max_eval_samples", "max_predict_samples")
 # Fields where an empty value means "the task's default" (the config fills it in).
-EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "metric_for_best_model", "lora_target_modules")
+EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "learning_rate", "per_device_train_batch_size", "metric_for_best_model", "lora_target_modules")
 
 
-def defaults() -> dict[str, Any]:
-    """Default value of every config field, flat (as the form shows them)."""
-    return RunConfig().to_dict()
+def defaults(task: str | None = None) -> dict[str, Any]:
+    """Default value of every config field, flat (as the form shows them); with `task`, that task's own."""
+    return RunConfig.from_dict({"task": task}).to_dict() if task else RunConfig().to_dict()
 
 
 def parse_extra_args(text: str | None) -> dict[str, Any]:
@@ -421,7 +415,7 @@ def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None, proces
     from ..launcher import launch_command  # noqa: PLC0415
 
     values = config.to_dict()
-    base = defaults()
+    base = {**defaults(config.model.task), "task": defaults()["task"]}  # the task is said, its own defaults are not
     launch = launch_command("RUN", processes=processes)
     parts = ["python", *launch[1 : launch.index("finetuner") + 1]]
     if parts[:3] == ["python", "-m", "torch.distributed.run"]:

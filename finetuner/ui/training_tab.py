@@ -115,7 +115,9 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Row():
                     eval_strategy = gr.Radio(list(EVAL_STRATEGIES), value=d["eval_strategy"], label="Evaluate", info=INFO["eval_strategy"])
                     early_stopping_patience = gr.Number(value=0, label="Early stopping patience", precision=0, info=INFO["early_stopping_patience"])
-                seed = _number("seed", "Seed", d, precision=0)
+                with gr.Row():
+                    seed = _number("seed", "Seed", d, precision=0)
+                    freeze_embeddings = gr.Checkbox(value=d["freeze_embeddings"], label="Freeze word embeddings", info=field_help("freeze_embeddings"))
                 with gr.Column(visible=False, variant="panel") as task_options:  # the chosen task's own options
                     task_options_title = gr.Markdown("#### Options of this task")
                     label_all_tokens = gr.Checkbox(value=d["label_all_tokens"], label="Label every sub-word token", info=field_help("label_all_tokens"), visible=False)
@@ -196,7 +198,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         "model_name_or_path": model, "task": task, "learning_rate": learning_rate, "weight_decay": weight_decay,
         "per_device_train_batch_size": per_device_train_batch_size, "num_train_epochs": num_train_epochs,
         "warmup_steps": warmup_steps, "lr_scheduler_type": lr_scheduler_type, "max_seq_length": max_seq_length,
-        "gradient_accumulation_steps": gradient_accumulation_steps, "seed": seed, "eval_strategy": eval_strategy,
+        "gradient_accumulation_steps": gradient_accumulation_steps, "seed": seed, "freeze_embeddings": freeze_embeddings, "eval_strategy": eval_strategy,
         "early_stopping_patience": early_stopping_patience, "eval_steps": eval_steps, "max_steps": max_steps,
         "logging_steps": logging_steps, "per_device_eval_batch_size": per_device_eval_batch_size,
         "save_total_limit": save_total_limit, "metric_for_best_model": metric_for_best_model,
@@ -224,7 +226,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         return services.prepared(data_selection(config), seed=config.training.seed)
 
     def choose_task(name):
-        """The chosen task's own defaults (model, max length, the metric that picks the best checkpoint) and
+        """The chosen task's own defaults (model, max length, learning rate, batch size, the metric that picks
+        the best checkpoint) and
         its own options: each shown only when the task uses it (LoRA, packing and completion-only loss for
         causal LMs; sub-token labels for NER; summary length and prefix for seq2seq), reset to its default."""
         from ..tasks import default_model  # noqa: PLC0415
@@ -237,12 +240,14 @@ def build_training_tab(ctx: StudioContext) -> None:
             for option in TASK_OPTIONS
         ]
         return (
-            gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length), gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC),
+            gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length),
+            gr.Number(value=info.default_learning_rate), gr.Number(value=info.default_train_batch_size),
+            gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC),
             gr.Column(visible=any(uses.values())), f"#### Options of {info.title.lower()}",
             *options, gr.Row(visible=False), gr.Markdown(visible=False, value=""), gr.Markdown(visible=False),
         )
 
-    task_outputs = [model, max_seq_length, metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
+    task_outputs = [model, max_seq_length, learning_rate, per_device_train_batch_size, metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
     task.input(choose_task, task, task_outputs, api_name="choose_task")
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other

@@ -132,5 +132,5 @@ def test_cli_command_reproduces_a_config():
 
 def test_config_diff_lists_only_differences():
     a = RunConfig.from_dict({"train_file": "x.csv"})
-    b = a.replace(learning_rate=5e-5, num_train_epochs=5)
-    assert services.config_diff(a, b) == [["learning_rate", "0.0001", "5e-05"], ["num_train_epochs", "3.0", "5"]]
+    b = a.replace(learning_rate=2e-5, num_train_epochs=5)
+    assert services.config_diff(a, b) == [["learning_rate", "5e-05", "2e-05"], ["num_train_epochs", "3.0", "5"]]

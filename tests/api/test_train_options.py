@@ -14,6 +14,7 @@ import yaml
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from finetuner.tasks import TASKS
 from support import follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
 
@@ -93,6 +94,8 @@ def test_each_task_shows_only_its_own_options(client, task):
     assert shown == SHOWN[task]
     assert by_label[OPTION_LABELS["use_lora"]]["value"] is False, "switching task starts with LoRA off"
     assert by_label["LoRA target modules"]["visible"] is False, "LoRA's own options wait until LoRA is on"
+    info = TASKS[task]
+    assert (by_label["Learning rate"]["value"], by_label["Batch size"]["value"]) == (info.default_learning_rate, info.default_train_batch_size), "the task's own defaults"
 
 
 def test_lora_values_reach_the_run_and_the_count_is_peft_s(lora_run, lm):

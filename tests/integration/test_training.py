@@ -90,6 +90,26 @@ def test_saved_model_reloads_and_predicts(trained_run):
     assert (trained_run.model_dir / "model.safetensors").is_file()
 
 
+def test_frozen_word_embeddings_stay_as_they_were(tiny_model_dir, tmp_path, sentiment_csv):
+    from safetensors.torch import load_file
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, freeze_embeddings=True, max_steps=3, eval_strategy="no"))
+    assert run_training(run) == COMPLETED, run.status()
+    start, end = load_file(tiny_model_dir / "model.safetensors"), load_file(run.model_dir / "model.safetensors")
+    word, query = "bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight"
+    assert torch.equal(start[word], end[word]), "the vocabulary table is frozen"
+    assert not torch.equal(start[query], end[query]), "the rest trains"
+    info = json.loads((run.path / "model_info.json").read_text())
+    assert info["trainable_parameters"] == info["total_parameters"] - start[word].numel()
+
+
+def test_by_default_every_weight_trains(trained_run, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    word = "bert.embeddings.word_embeddings.weight"
+    assert not torch.equal(load_file(tiny_model_dir / "model.safetensors")[word], load_file(trained_run.model_dir / "model.safetensors")[word])
+
+
 class StopAtStep(TrainerCallback):
     """Asks the run to stop the way the studio and the CLI do: by writing its CANCEL file."""
 

@@ -14,6 +14,24 @@ def test_defaults_are_valid_and_point_at_the_bundled_model():
     assert config.training.train_sampling_strategy == "group_by_length"
 
 
+@pytest.mark.parametrize(
+    ("task", "learning_rate", "batch_size"),
+    [("text-classification", 5e-5, 16), ("token-classification", 1e-4, 32), ("causal-lm", 1e-4, 32), ("seq2seq", 1e-4, 32)],
+)
+def test_each_task_fills_in_its_own_training_defaults(task, learning_rate, batch_size):
+    config = RunConfig.from_dict({"task": task})
+    assert (config.training.learning_rate, config.training.per_device_train_batch_size) == (learning_rate, batch_size)
+    chosen = RunConfig.from_dict({"task": task, "learning_rate": 3e-4, "per_device_train_batch_size": 4})
+    assert (chosen.training.learning_rate, chosen.training.per_device_train_batch_size) == (3e-4, 4)
+
+
+def test_a_saved_config_keeps_the_filled_in_defaults(tmp_path):
+    """A run's frozen config says what it trained with, so a later change of the task's defaults cannot change it."""
+    RunConfig().save(tmp_path / "config.yaml")
+    text = (tmp_path / "config.yaml").read_text()
+    assert "learning_rate: 5.0e-05" in text and "per_device_train_batch_size: 16" in text
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_round_trip(tmp_path, suffix):
     config = RunConfig.from_dict({"train_file": "a.csv", "learning_rate": 3e-5, "text_column_names": "q,a", "fp16": False, "optim": "adamw_torch"})

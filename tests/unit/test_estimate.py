@@ -53,13 +53,16 @@ def test_padding_is_lower_when_grouped_by_length():
 def test_estimate_steps_tokens_time_and_memory():
     lengths = [20] * 200 + [300] * 56  # 56 longer than max_seq_length 128
     result = estimate_training(config(max_seq_length=128), train_lengths=lengths, eval_lengths=[20] * 32, machine=MACHINE, parameters=PARAMS)
-    assert (result.steps_per_epoch, result.total_steps, result.evaluations) == (8, 24, 3)
+    assert (result.steps_per_epoch, result.total_steps, result.evaluations) == (16, 48, 3), "classification's default batch is 16"
     assert result.train_tokens == (200 * 20 + 56 * 128) * 3
     assert result.truncated_share == pytest.approx(56 / 256)
     assert any("longer than max_seq_length" in w for w in result.warnings)
     assert result.seconds and result.seconds > 25, "start-up plus compute"
     assert result.memory_breakdown["optimizer"] == 8 * PARAMS.total
     assert result.memory_bytes == sum(result.memory_breakdown.values())
+    frozen = estimate_training(config(max_seq_length=128, freeze_embeddings=True), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
+    assert frozen.memory_breakdown["gradients"] == 4 * (PARAMS.total - PARAMS.embedding), "no gradients for frozen word embeddings"
+    assert frozen.memory_breakdown["optimizer"] == 8 * (PARAMS.total - PARAMS.embedding), "nor AdamW moments"
     bigger = estimate_training(config(max_seq_length=128, per_device_train_batch_size=64), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
     assert bigger.memory_breakdown["activations"] > result.memory_breakdown["activations"]
 
