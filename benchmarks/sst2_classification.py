@@ -173,7 +173,7 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
         "checkpoint_seconds": [c["time"] - e["time"] for e, c in zip(evals, checkpoints)],  # each checkpoint is saved right after its evaluation
         "seconds_to_reach_b_accuracy": reached,
         "precision": begin_event.get("precision"),
-        "config": {k: v for k, v in config.to_dict().items() if k in ("learning_rate", "per_device_train_batch_size", "num_train_epochs", "warmup_steps", "max_seq_length", "train_sampling_strategy", "extra_training_args")},
+        "config": {k: v for k, v in config.to_dict().items() if k in ("learning_rate", "per_device_train_batch_size", "num_train_epochs", "warmup_steps", "max_seq_length", "train_sampling_strategy", "freeze_embeddings", "extra_training_args")},
     }
 
 
