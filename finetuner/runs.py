@@ -36,6 +36,9 @@ ACTIVE_STATES = (QUEUED, RUNNING)
 RESUMABLE_STATES = (STOPPED, INTERRUPTED, FAILED)
 
 DEFAULT_RUNS_DIR = "runs"
+# In eval/: a causal LM run's base model against its fine-tuned one, written by finetuner.tasks.causal_lm
+# and read by the studio, which must not import the task to find it.
+COMPARISON_FILE = "comparison.json"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
-from ..runs import read_json, write_json_atomic
+from ..runs import COMPARISON_FILE, read_json, write_json_atomic
 from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
@@ -34,7 +34,7 @@ PIPELINE_TAG = "text-generation"
 AUTO_MODEL = "AutoModelForCausalLM"
 IGNORED = -100
 GENERAL_TEXT = Path(__file__).resolve().parent.parent / "examples" / "general_text.txt"
-BASE_FILE, COMPARISON_FILE = "base_model.json", "comparison.json"
+BASE_FILE = "base_model.json"
 ENCODER_ONLY = {"bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra", "deberta", "deberta-v2", "mpnet", "camembert", "modernbert"}
 
 # Used when the tokenizer has no chat template: readable, widely known (Alpaca-style), and it ends each

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .. import access, plots
 from ..errors import DataError
-from ..runs import read_json
+from ..runs import COMPARISON_FILE, read_json
 from ..tasks import TASKS
 from . import ownership, render, services
 from .dataset_tab import FILE_TYPES
@@ -43,7 +43,6 @@ BASELINE_METRICS = {
     "token-classification": ("f1", "precision", "recall"),
     "seq2seq": ("rouge1", "rouge2", "rougeL"),
 }
-COMPARISON_FILE = "comparison.json"  # causal LM: finetuner.tasks.causal_lm.COMPARISON_FILE (not imported: it loads the task)
 HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "f1_weighted", "roc_auc", "average_precision", "loss")
 MAX_MISCLASSIFIED = 200
 
