@@ -543,9 +543,12 @@ def check_processes(processes: Any) -> int:
     from ..launcher import MAX_PROCESSES  # noqa: PLC0415
 
     try:
-        count = int(processes or 1)
+        number = float(1 if processes in (None, "") else processes)
     except (TypeError, ValueError):
-        raise ConfigError(f"Training processes must be a whole number, got '{processes}'.") from None
+        number = float("nan")
+    if not number.is_integer():  # 1.5 is refused, not quietly cut to 1
+        raise ConfigError(f"Training processes must be a whole number, got '{processes}'.")
+    count = int(number)
     offered = processes_offered()
     if not 1 <= count <= min(offered["maximum"], MAX_PROCESSES):
         raise ConfigError(f"Training processes must be between 1 and {offered['maximum']} on this machine (one per {offered['device']}{' core' if offered['device'] == 'CPU' else ''}), got {count}.")

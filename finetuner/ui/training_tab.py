@@ -145,7 +145,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                         max_target_length = _number("max_target_length", "Max summary length (tokens)", d, precision=0, visible=False)
                         source_prefix = gr.Textbox(value=d["source_prefix"], label="Source prefix", info=field_help("source_prefix"), visible=False)
                 with gr.Group():
-                    processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", precision=0, info=offered["note"])
+                    processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", step=1, info=offered["note"])  # no precision: 1.5 is refused, not rounded
                     launch_box = gr.Code(
                         value=services.launch_preview(services.shown_runs_dir(ctx.runs_dir), "", 1), label="Start runs this command", language="shell",
                         lines=1, interactive=False, wrap_lines=True, elem_classes="ft-cli",
