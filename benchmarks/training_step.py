@@ -1,7 +1,8 @@
 """What one training step of the bundled model costs on this machine, without the Trainer around it.
 
 A bare forward / backward / fused AdamW loop on random token ids, in float32 and with bf16 autocast, at
-the default batch of SST-2's training sentences (32 x 13 tokens) and larger ones. Reported per shape: milliseconds in each
+the default batch of SST-2's training sentences (16 x 13 tokens) and larger ones, and at the default batch
+with the word embeddings frozen (`--freeze_embeddings true`). Reported per shape: milliseconds in each
 phase, tokens/s and the FLOP rate (6 x non-embedding parameters per token) against the float32
 2048 x 2048 matmul rate measured in the same run: how close this model's matrices can come to the
 machine's peak, and so what share of the ceiling a full training run can hope for.
@@ -30,7 +31,8 @@ from finetuner.config import default_model_path  # noqa: E402
 from finetuner.precision import cpu_has_fast_bf16  # noqa: E402
 from sst2_classification import matmul_gflops, non_embedding_parameters  # noqa: E402
 
-SHAPES = [(32, 13), (32, 26), (32, 64), (128, 13), (128, 26)]  # (batch, tokens per example); SST-2's training sentences average 13 tokens, its validation sentences 26
+SHAPES = [(16, 13), (32, 13), (32, 26), (32, 64), (128, 13), (128, 26)]  # (batch, tokens per example); SST-2's training sentences average 13 tokens, its validation sentences 26
+DEFAULT_SHAPE = SHAPES[0]  # text classification's default batch of 16
 
 
 def time_steps(model, optimizer, batch: int, length: int, *, bf16: bool, steps: int = 8, warmup: int = 2) -> dict[str, float]:
@@ -55,18 +57,25 @@ def time_steps(model, optimizer, batch: int, length: int, *, bf16: bool, steps: 
     return {**{f"{name}_ms": 1000 * total / steps for name, total in phases.items()}, "tokens_per_second": batch * length / seconds}
 
 
-def main() -> None:
-    gflops = matmul_gflops()
+def model_and_optimizer(*, frozen_embeddings: bool):
     model = AutoModelForSequenceClassification.from_pretrained(default_model_path(), num_labels=2)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # the Trainer's default optimizer
+    model.get_input_embeddings().weight.requires_grad_(not frozen_embeddings)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, fused=True)  # the Trainer's default optimizer
+    return model, optimizer
+
+
+def main() -> None:
+    gflops = matmul_gflops()
+    model, optimizer = model_and_optimizer(frozen_embeddings=False)
     n_params = non_embedding_parameters(model)
+    runs = [(model, optimizer, False, shape) for shape in SHAPES] + [(*model_and_optimizer(frozen_embeddings=True), True, DEFAULT_SHAPE)]
     rows = []
-    for batch, length in SHAPES:
+    for model, optimizer, frozen, (batch, length) in runs:
         for bf16 in (False, True) if cpu_has_fast_bf16() else (False,):
             result = time_steps(model, optimizer, batch, length, bf16=bf16)
             rate = 6 * n_params * result["tokens_per_second"] / 1e9
-            rows.append({"batch": batch, "length": length, "bf16": bf16, **result, "gflops": rate, "share_of_fp32_matmul": rate / gflops})
+            rows.append({"batch": batch, "length": length, "bf16": bf16, "frozen_embeddings": frozen, **result, "gflops": rate, "share_of_fp32_matmul": rate / gflops})
             print(json.dumps(rows[-1]), flush=True)
     out = ROOT / "benchmarks" / "results" / "training_step.json"
     out.write_text(json.dumps({"fp32_matmul_gflops": gflops, "non_embedding_parameters": n_params, "cpus": os.cpu_count(), "steps": rows}, indent=2), encoding="utf-8")
