@@ -35,7 +35,7 @@ class TaskInfo:
     # True when the default model must come from the Hub (no pretrained generative model is bundled).
     needs_hub_default: bool = False
     default_max_seq_length: int = 128
-    # Training defaults where this task's default model wants others than the rest (the user's values win).
+    # The task's training defaults, for what the user leaves empty (text classification's differ: see below).
     default_learning_rate: float = 1e-4
     default_train_batch_size: int = 32
 

@@ -227,9 +227,9 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     def choose_task(name):
         """The chosen task's own defaults (model, max length, learning rate, batch size, the metric that picks
-        the best checkpoint) and
-        its own options: each shown only when the task uses it (LoRA, packing and completion-only loss for
-        causal LMs; sub-token labels for NER; summary length and prefix for seq2seq), reset to its default."""
+        the best checkpoint) and its own options: each shown only when the task uses it (LoRA, packing and
+        completion-only loss for causal LMs; sub-token labels for NER; summary length and prefix for
+        seq2seq), reset to its default."""
         from ..tasks import default_model  # noqa: PLC0415
 
         info = TASKS[name]
