@@ -15,7 +15,7 @@ Reported: real (non-padding) trained tokens/s, wall time, validation accuracy, t
 them, and the fraction of this machine's ceiling: 6 x non-embedding parameters FLOPs per trained
 token against the fp32 matmul rate measured in the same run.
 
-    python benchmarks/sst2_classification.py            # about 7 minutes on 2 idle cores
+    python benchmarks/sst2_classification.py            # about 10 minutes on 2 idle cores without bf16 units, 7 with
     python benchmarks/sst2_classification.py --recipe-steps 24 --out benchmarks/results/sst2.json
 """
 
