@@ -523,7 +523,10 @@ class _Body:
             done.append(f"{f.status['epoch']:.2f} epochs")
         if train.get("train_runtime"):
             done.append(f"{_duration(train['train_runtime'])} of training")
-        but = " but the input word embeddings (kept as pretrained)" if f.config.model.freeze_embeddings else ""
+        but = ""
+        if f.config.model.freeze_embeddings:
+            tied = "" if f.pipeline_tag in ("text-classification", "token-classification") else ", like an output layer tied to them"
+            but = f" but the input word embeddings (kept as pretrained{tied})"
         lines = [
             "## Training procedure",
             "",

@@ -12,6 +12,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
+from finetuner.card import build_card
 from finetuner.config import RunConfig
 from finetuner.follow import follow
 from finetuner.inference import load_predictor
@@ -101,6 +102,8 @@ def test_frozen_word_embeddings_stay_as_they_were(tiny_model_dir, tmp_path, sent
     assert not torch.equal(start[query], end[query]), "the rest trains"
     info = json.loads((run.path / "model_info.json").read_text())
     assert info["trainable_parameters"] == info["total_parameters"] - start[word].numel()
+    card = build_card(run, images=False).text
+    assert "all weights trained but the input word embeddings (kept as pretrained)." in card and "| freeze_embeddings | True |" in card, "the model card says so"
 
 
 def test_by_default_every_weight_trains(trained_run, tiny_model_dir):
