@@ -12,6 +12,7 @@ reload, a second tab or an app restart shows the same run, and closing the tab n
 import asyncio
 import functools
 import inspect
+import json
 import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
@@ -64,6 +65,11 @@ TASK_OPTIONS = {
 }
 
 
+# Fields whose default depends on the task: they start empty, so that an API call leaving them out gets
+# its task's own default, and the page fills in the first task's values when it opens.
+TASK_DEFAULT_FIELDS = ("learning_rate", "per_device_train_batch_size", "max_seq_length")
+
+
 def task_uses(task: str, option: str) -> bool:
     return task in TASKS and TASK_OPTIONS[option] in TASKS[task].features
 
@@ -73,8 +79,9 @@ def form_handler(names: Sequence[str]) -> Callable:
     under its config name), then `fn`'s own parameters after `values` (Gradio fills annotated ones)."""
 
     def decorate(fn: Callable) -> Callable:
-        rest = list(inspect.signature(fn).parameters.values())[1:]
-        signature = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names] + rest)
+        # Every parameter defaults to None, so that a field starting empty (TASK_DEFAULT_FIELDS) is optional in the API.
+        rest = [p.replace(default=None) if p.default is inspect.Parameter.empty else p for p in list(inspect.signature(fn).parameters.values())[1:]]
+        signature = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for n in names] + rest)
 
         @functools.wraps(fn)
         def handler(*args, **kwargs):
@@ -92,6 +99,7 @@ def form_handler(names: Sequence[str]) -> Callable:
 
 def build_training_tab(ctx: StudioContext) -> None:
     d = services.defaults()
+    blank = {**d, **dict.fromkeys(TASK_DEFAULT_FIELDS)}
     offered = services.processes_offered()
     with gr.Tab("2 · Train", id="train") as tab:
         data_note = gr.Markdown()
@@ -101,13 +109,13 @@ def build_training_tab(ctx: StudioContext) -> None:
                 model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=d["model_name_or_path"], label="Model", allow_custom_value=True, info=INFO["model_name_or_path"])
                 task = gr.Dropdown(task_choices(), value=d["task"], label="Task", info=field_help("task"))
                 with gr.Row():
-                    learning_rate = _number("learning_rate", "Learning rate", d)
+                    learning_rate = _number("learning_rate", "Learning rate", blank)
                     num_train_epochs = _number("num_train_epochs", "Epochs", d)
                 with gr.Row():
-                    per_device_train_batch_size = _number("per_device_train_batch_size", "Batch size", d, precision=0)
+                    per_device_train_batch_size = _number("per_device_train_batch_size", "Batch size", blank, precision=0)
                     gradient_accumulation_steps = _number("gradient_accumulation_steps", "Gradient accumulation", d, precision=0)
                 with gr.Row():
-                    max_seq_length = _number("max_seq_length", "Max length (tokens)", d, precision=0)
+                    max_seq_length = _number("max_seq_length", "Max length (tokens)", blank, precision=0)
                     weight_decay = _number("weight_decay", "Weight decay", d)
                 with gr.Row():
                     warmup_steps = _number("warmup_steps", "Warm-up", d)
@@ -448,6 +456,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         return run_id or "", gr.Dropdown(choices=services.run_choices(ctx.store, runs=runs), value=run_id)
 
     ctx.demo.load(restore, ctx.saved_run, [ctx.current_run, run_picker], api_name="restore_session", api_visibility="private")
+    # In the browser, at once: no round trip through the queue, which other visitors' events may hold up.
+    ctx.demo.load(None, None, [form[n] for n in TASK_DEFAULT_FIELDS], js=f"() => {json.dumps([d[n] for n in TASK_DEFAULT_FIELDS])}", api_visibility="private")
 
     # ------------------------------------------------------------ reproduce
 

@@ -146,14 +146,12 @@ def test_other_tasks_options_reach_the_config_and_the_command(client):
     assert "--max_target_length 32 --source_prefix 'summarize: ' --generation_max_new_tokens 24" in command
 
 
-def test_api_options_left_out_take_the_page_s_values_and_empty_ones_the_task_s(client):
-    """Left out, an option takes the page's first value (text classification's); empty, the task's own default."""
-    page = yaml.safe_load(open(client.predict(task="seq2seq", model_name_or_path="some/t5", api_name="/download_config")))
-    assert (page["learning_rate"], page["per_device_train_batch_size"], page["max_seq_length"]) == (5e-5, 16, 128)
-    empty = {"learning_rate": None, "per_device_train_batch_size": None, "max_seq_length": None}
-    own = yaml.safe_load(open(client.predict(task="seq2seq", model_name_or_path="some/t5", **empty, api_name="/download_config")))
-    info = TASKS["seq2seq"]
-    assert (own["learning_rate"], own["per_device_train_batch_size"], own["max_seq_length"]) == (info.default_learning_rate, info.default_train_batch_size, info.default_max_seq_length)
+@pytest.mark.parametrize("task", ["text-classification", "seq2seq"])
+def test_options_that_depend_on_the_task_left_out_of_an_api_call_get_its_own_defaults(client, task):
+    saved = yaml.safe_load(open(client.predict(task=task, model_name_or_path="some/model", api_name="/download_config")))
+    info = TASKS[task]
+    assert (saved["learning_rate"], saved["per_device_train_batch_size"], saved["max_seq_length"]) == (info.default_learning_rate, info.default_train_batch_size, info.default_max_seq_length)
+    assert saved["num_train_epochs"] == 3.0, "the others take the page's first values"
 
 
 def test_the_estimate_for_two_processes(studio, lm):
