@@ -238,9 +238,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         the best checkpoint) and its own options: each shown only when the task uses it (LoRA, packing and
         completion-only loss for causal LMs; sub-token labels for NER; summary length and prefix for
         seq2seq), reset to its default."""
-        from ..tasks import default_model  # noqa: PLC0415
-
-        info = TASKS[name]
+        info, own = TASKS[name], services.defaults(name)
         uses = {option: task_uses(name, option) for option in TASK_OPTIONS}
         options = [
             # LoRA starts off: its rank, alpha and dropout sit in a row shown with it, the target modules show with it
@@ -248,14 +246,13 @@ def build_training_tab(ctx: StudioContext) -> None:
             for option in TASK_OPTIONS
         ]
         return (
-            gr.Dropdown(value=default_model(name)), gr.Number(value=info.default_max_seq_length),
-            gr.Number(value=info.default_learning_rate), gr.Number(value=info.default_train_batch_size),
+            gr.Dropdown(value=own["model_name_or_path"]), *(gr.Number(value=own[n]) for n in TASK_DEFAULT_FIELDS),
             gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC),
             gr.Column(visible=any(uses.values())), f"#### Options of {info.title.lower()}",
             *options, gr.Row(visible=False), gr.Markdown(visible=False, value=""), gr.Markdown(visible=False),
         )
 
-    task_outputs = [model, max_seq_length, learning_rate, per_device_train_batch_size, metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
+    task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
     task.input(choose_task, task, task_outputs, api_name="choose_task")
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
