@@ -24,7 +24,7 @@ from typing import Any
 from . import distributed
 from .config import RunConfig
 from .distributed import World
-from .errors import FinetunerError
+from .errors import ConfigError, FinetunerError
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
 from .runs import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED, Run, write_json_atomic
 
@@ -110,8 +110,6 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
     try:
         return (args_class or TrainingArguments)(**values)
     except (TypeError, ValueError) as error:
-        from .errors import ConfigError  # noqa: PLC0415
-
         raise ConfigError(f"Invalid training options: {error}") from error
 
 
@@ -239,7 +237,10 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
         model = task.build_model(config, prepared.label_names, token=token)
     if config.model.freeze_embeddings:  # no gradient, no AdamW moments and no update for the vocabulary table
-        model.get_input_embeddings().weight.requires_grad_(False)
+        try:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        except (NotImplementedError, AttributeError) as error:  # custom (remote-code) models may not say where they are
+            raise ConfigError(f"freeze_embeddings: {config.model.model_name_or_path} does not expose its input embeddings; turn the option off.") from error
     declare_loss_normalisation(model)
 
     events = RunEventsCallback(run)

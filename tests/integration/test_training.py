@@ -106,6 +106,18 @@ def test_frozen_word_embeddings_stay_as_they_were(tiny_model_dir, tmp_path, sent
     assert "all weights trained but the input word embeddings (kept as pretrained)." in card and "| freeze_embeddings | True |" in card, "the model card says so"
 
 
+def test_freezing_a_model_that_hides_its_embeddings_fails_the_run_clearly(tiny_model_dir, tmp_path, sentiment_csv, monkeypatch):
+    from transformers import BertForSequenceClassification
+
+    def hidden(self):
+        raise NotImplementedError
+
+    monkeypatch.setattr(BertForSequenceClassification, "get_input_embeddings", hidden)  # as some remote-code models do
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, freeze_embeddings=True, max_steps=1, eval_strategy="no"))
+    assert run_training(run) == FAILED
+    assert "does not expose its input embeddings; turn the option off" in run.status()["error"]
+
+
 def test_by_default_every_weight_trains(trained_run, tiny_model_dir):
     from safetensors.torch import load_file
 
