@@ -544,10 +544,10 @@ def check_processes(processes: Any) -> int:
 
     try:
         number = float(1 if processes in (None, "") else processes)
+        if not number.is_integer():  # 1.5 is refused, not quietly cut to 1
+            raise ValueError(processes)
     except (TypeError, ValueError):
-        number = float("nan")
-    if not number.is_integer():  # 1.5 is refused, not quietly cut to 1
-        raise ConfigError(f"Training processes must be a whole number, got '{processes}'.")
+        raise ConfigError(f"Training processes must be a whole number, got '{processes}'.") from None
     count = int(number)
     offered = processes_offered()
     if not 1 <= count <= min(offered["maximum"], MAX_PROCESSES):
@@ -555,17 +555,13 @@ def check_processes(processes: Any) -> int:
     return count
 
 
-def launch_preview(runs_dir: str | Path, run_name: str | None, processes: Any) -> str:
+def launch_preview(runs_dir: str | Path, run_name: str | None, processes: int) -> str:
     """The exact command Start runs for these processes (`launcher.launch_command`), the run's folder named
     by `run_name` or shown as <run id> until it is created."""
     from ..launcher import command_text, launch_command  # noqa: PLC0415
 
-    try:
-        count = int(processes or 1)
-    except (TypeError, ValueError):
-        count = 1
     name = (run_name or "").strip() or "RUN_ID_PLACEHOLDER"
-    text = command_text(launch_command(str(Path(runs_dir) / name), processes=count))
+    text = command_text(launch_command(str(Path(runs_dir) / name), processes=processes))
     return text.replace("RUN_ID_PLACEHOLDER", "<run id>")
 
 
