@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import yaml
 
 from finetuner.config import RunConfig, field_help
+from finetuner.tasks import TASKS
 from finetuner.errors import ConfigError
 
 
@@ -25,11 +29,16 @@ def test_each_task_fills_in_its_own_training_defaults(task, learning_rate, batch
     assert (chosen.training.learning_rate, chosen.training.per_device_train_batch_size) == (3e-4, 4)
 
 
-def test_a_saved_config_keeps_the_filled_in_defaults(tmp_path):
+def test_a_saved_config_keeps_the_filled_in_defaults(tmp_path, monkeypatch):
     """A run's frozen config says what it trained with, so a later change of the task's defaults cannot change it."""
     RunConfig().save(tmp_path / "config.yaml")
-    text = (tmp_path / "config.yaml").read_text()
-    assert "learning_rate: 5.0e-05" in text and "per_device_train_batch_size: 16" in text
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert (saved["learning_rate"], saved["per_device_train_batch_size"]) == (5e-5, 16)
+    changed = dataclasses.replace(TASKS["text-classification"], default_learning_rate=1e-3, default_train_batch_size=64)
+    monkeypatch.setitem(TASKS, "text-classification", changed)
+    loaded = RunConfig.load(tmp_path / "config.yaml")
+    assert (loaded.training.learning_rate, loaded.training.per_device_train_batch_size) == (5e-5, 16)
+    assert RunConfig().training.learning_rate == 1e-3, "a new config does take the changed default"
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
