@@ -525,7 +525,7 @@ class _Body:
             done.append(f"{_duration(train['train_runtime'])} of training")
         but = ""
         if f.config.model.freeze_embeddings:
-            tied = "" if f.pipeline_tag in ("text-classification", "token-classification") else ", like an output layer tied to them"
+            tied = "" if f.pipeline_tag in ("text-classification", "token-classification") else ", with any output layer tied to them"
             but = f" but the input word embeddings (kept as pretrained{tied})"
         lines = [
             "## Training procedure",
