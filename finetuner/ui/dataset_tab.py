@@ -13,6 +13,8 @@ last, in that order. The inspector shows NER words' tags against their sub-token
 example rendered with its template, the part that carries loss marked.
 """
 
+from pathlib import Path
+
 import gradio as gr
 
 from .. import plots
@@ -58,6 +60,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 task_note = gr.Markdown(TASK_DATA[services.DEFAULT_TASK])
                 source = gr.Radio(list(services.SOURCES), value=services.SOURCE_EXAMPLE, label="Source", info="Where the training data comes from.")
                 with gr.Group(visible=False) as file_group:
+                    kept_files = gr.Markdown(visible=False)  # after a reload: the files loaded before it
                     train_file = gr.File(label="Training file", file_types=FILE_TYPES)
                     with gr.Accordion("Validation and test files (optional: otherwise split from the training file)", open=False):
                         validation_file = gr.File(label="Validation file", file_types=FILE_TYPES)
@@ -112,13 +115,16 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     def load_dataset(
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
-        document_column=services.AUTO, summary_column=services.AUTO,
+        document_column=services.AUTO, summary_column=services.AUTO, current=None,
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
         Each task reads its own columns (text/label; words/tags; prompt/completion or messages; document/summary):
         '(auto-detect)' finds them by their usual names, any other value names the column to use.
         """
+        if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
+            # The upload boxes are empty after a reload, but the files loaded before it are still the data.
+            train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
         classification = task == services.DEFAULT_TASK
         selection = services.make_selection(
             source, train_file=train_file, validation_file=validation_file, test_file=test_file,
@@ -179,7 +185,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         )
 
     load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, *pickers]
-    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers]
+    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset]
     load_button.click(load_dataset, load_inputs, load_outputs, api_name="load_dataset")
 
     def load_new_file(task, source, train_file, validation_file, test_file):
@@ -195,11 +201,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     def choose_source(choice):
         """Show the fields of the chosen source; columns go back to auto-detection."""
-        return (gr.Group(visible=choice == services.SOURCE_FILE), gr.Group(visible=choice == services.SOURCE_HUB), *reset_all_columns())
+        return (gr.Group(visible=choice == services.SOURCE_FILE), gr.Group(visible=choice == services.SOURCE_HUB), *reset_all_columns(), gr.Markdown(visible=False))
 
-    source.change(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column, *pickers], api_name="choose_source", api_visibility="private")
-    for new_data in (train_file, hub_dataset):
-        new_data.change(reset_all_columns, None, [text_column, text_pair_column, label_column, *pickers], api_name="reset_columns", api_visibility="private")
+    # `.input`, the user's own choices: a reload's restored data sets these fields and keeps its columns.
+    source.input(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column, *pickers, kept_files], api_name="choose_source", api_visibility="private")
+    hub_dataset.input(reset_all_columns, None, [text_column, text_pair_column, label_column, *pickers], api_name="reset_columns", api_visibility="private")
+    train_file.change(lambda: (*reset_all_columns(), gr.Markdown(visible=False)), None, [text_column, text_pair_column, label_column, *pickers, kept_files], api_name="reset_columns_on_upload", api_visibility="private")
 
     def choose_task(name):
         """What data the task needs and the column pickers it reads; its default model and max_length for the inspector."""
@@ -217,7 +224,32 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         """The example dataset, loaded as the page opens so a new user sees data at once."""
         return load_dataset(services.DEFAULT_TASK, services.SOURCE_EXAMPLE, None, None, None, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO)
 
-    ctx.demo.load(load_example, None, load_outputs, api_name="load_example_dataset", api_visibility="undocumented")
+    ctx.dataset.change(lambda selection: selection, ctx.dataset, ctx.saved_dataset, api_name="remember_dataset", api_visibility="private", show_progress="hidden")
+    source_fields = [task, source, file_group, hub_group, hub_dataset, hub_config, hub_split, kept_files]
+
+    def reopen_dataset(saved):
+        """On page open: the data this browser had loaded before (a reload keeps it), else the example. Kept
+        data that cannot be loaded again (an upload deleted since) gives way to the example, with a warning."""
+        if not isinstance(saved, dict) or saved.get("source", services.SOURCE_EXAMPLE) == services.SOURCE_EXAMPLE:
+            return (*load_example(), *[gr.skip()] * len(source_fields))
+        fields = services.selection_fields(saved)
+        try:
+            shown = load_dataset(
+                *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
+                *(saved.get(name) or services.AUTO for name in PICKER_FIELDS),
+            )
+        except gr.Error as error:
+            gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
+            return (*load_example(), *[gr.skip()] * len(source_fields))
+        files = fields["source"] == services.SOURCE_FILE
+        names = ", ".join(render.md_code(Path(fields[name]).name) for name in ("train_file", "validation_file", "test_file") if fields[name])
+        return (
+            *shown, fields["task"], fields["source"], gr.Group(visible=files), gr.Group(visible=fields["source"] == services.SOURCE_HUB),
+            fields["dataset_name"], fields["dataset_config_name"], fields["split"],
+            gr.Markdown(f"Loaded before the page was reloaded: {names}. Upload a file to replace it.", visible=files),
+        )
+
+    ctx.demo.load(reopen_dataset, ctx.saved_dataset, [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
     @ui_errors
     def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

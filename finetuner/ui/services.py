@@ -17,7 +17,7 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -161,6 +161,37 @@ def make_selection(
         selection["label_column_name"] = label_column
     selection["task"] = task
     return {k: v for k, v in selection.items() if v is not None}
+
+
+def selection_fields(selection: Mapping[str, Any]) -> dict[str, Any]:
+    """The Data tab's fields that make this selection again (its source, files or Hub id, text and label
+    columns; the other tasks' column fields carry their config names in the selection itself): a
+    selection the browser kept over a reload goes back through `make_selection`, and so through the same
+    checks as one the user just made (an upload that is gone, a server path on a shared studio)."""
+    texts = list(selection.get("text_column_names") or [])
+    return {
+        "task": task_of(selection),
+        "source": selection.get("source") or SOURCE_EXAMPLE,
+        "train_file": selection.get("train_file"),
+        "validation_file": selection.get("validation_file"),
+        "test_file": selection.get("test_file"),
+        "dataset_name": selection.get("dataset_name") or "",
+        "dataset_config_name": selection.get("dataset_config_name") or "",
+        "split": selection.get("train_split_name") or "train",
+        "text_column": texts[0] if texts else AUTO,
+        "text_pair_column": texts[1] if len(texts) > 1 else NO_PAIR,
+        "label_column": selection.get("label_column_name") or AUTO,
+    }
+
+
+def restorable_form(saved: Any, fields: Iterable[str], choices: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
+    """The Train form's values a browser kept over a reload that still fit the form: known fields only, and
+    where a field offers fixed `choices`, a value still offered (an option renamed since keeps the default).
+    None when nothing usable was kept."""
+    if not isinstance(saved, Mapping) or saved.get("task") not in choices.get("task", ()):
+        return None
+    fields = set(fields)
+    return {name: value for name, value in saved.items() if name in fields and (name not in choices or value in choices[name])}
 
 
 def column_widths(columns: list[str], wide: list[str]) -> list[str]:

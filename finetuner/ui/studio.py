@@ -7,9 +7,11 @@ own `gr.Tab`. To add a tab, write `build_<name>_tab(ctx)` in its own module and 
 Shared per-session values, all small: the dataset *selection* (`gr.State`, a JSON dict), the id of the
 run this page follows (a hidden textbox, so `/follow_run` takes it as a plain parameter), and the same
 run id in the browser's localStorage (`gr.BrowserState`), so a reload or a reopened tab follows the run
-again. Everything else is read from the runs folder on demand.
+again; the Data and Train tabs keep the loaded data and the form's values there the same way. Everything
+else is read from the runs folder on demand.
 """
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -43,7 +45,11 @@ class StudioContext:
     store: RunStore
     dataset: gr.State  # the dataset selection (services.default_selection() until the user loads another)
     current_run: gr.Textbox  # hidden: the run id this page follows
-    saved_run: gr.BrowserState  # the same id in localStorage, for reloads
+    # Kept in the browser's localStorage over a reload (and an app restart, see browser_key). Made here, outside
+    # the tabs: inside gr.Tabs one would show as a tab, and inside a tab it is not read until that tab is opened.
+    saved_run: gr.BrowserState  # the followed run's id
+    saved_dataset: gr.BrowserState  # the loaded dataset selection
+    saved_form: gr.BrowserState  # the Train form's values
     components: dict[str, Any] = field(default_factory=dict)  # named components tabs expose to each other
 
 
@@ -65,10 +71,23 @@ def tab_builders() -> list[Callable[[StudioContext], None]]:
     return builders
 
 
+def browser_key(runs_dir: Path) -> str:
+    """The key the page's browser-kept values are encrypted with, kept in the runs folder so that they
+    survive an app restart too (a `gr.BrowserState` draws a new one at each start, and the values kept
+    under the old one are lost). Not a secret: Gradio hands it to the page, which encrypts in the browser."""
+    path = runs_dir / ".browser-key"
+    if not path.is_file():
+        tmp = path.with_name(f".browser-key.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(secrets.token_hex(16), encoding="utf-8")
+        tmp.replace(path)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
     """The whole studio page over the runs in `runs_dir` (building it imports neither torch nor transformers)."""
     runs_dir = Path(runs_dir).resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
+    key = browser_key(runs_dir)
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         gr.Markdown(INTRO)
         ctx = StudioContext(
@@ -77,7 +96,9 @@ def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
             store=RunStore(runs_dir),
             dataset=gr.State(services.default_selection()),
             current_run=gr.Textbox("", visible=False, label="Followed run"),
-            saved_run=gr.BrowserState(None, storage_key="finetuner-followed-run"),
+            saved_run=gr.BrowserState(None, storage_key="finetuner-followed-run", secret=key),
+            saved_dataset=gr.BrowserState(None, storage_key="finetuner-dataset", secret=key),
+            saved_form=gr.BrowserState(None, storage_key="finetuner-train-form", secret=key),
         )
         with gr.Tabs():
             for build in tab_builders():

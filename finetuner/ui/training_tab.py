@@ -252,12 +252,43 @@ def build_training_tab(ctx: StudioContext) -> None:
             *options, gr.Row(visible=False), gr.Markdown(visible=False, value=""), gr.Markdown(visible=False),
         )
 
+    # The form's values are kept in the browser, so a reload shows them again: saved on the user's own
+    # changes, and after a task switch has set its defaults.
+    def save_form(*values):
+        return dict(zip(form, values))
+
+    saving = dict(fn=save_form, inputs=form_inputs, outputs=ctx.saved_form, api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+    gr.on([component.input for component in form_inputs], **saving, api_name="remember_form")
+
     task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
-    task.input(choose_task, task, task_outputs, api_name="choose_task")
+    task.input(choose_task, task, task_outputs, api_name="choose_task").then(**saving)
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
         task.input(lambda name: name, task, data_task, api_name="sync_task_to_data", api_visibility="private")
-        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private")
+        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private").then(**saving)
+
+    def restore_form(saved):
+        """On page open: the values this browser had on the form before a reload, with the restored task's own
+        options shown. Values that no longer fit the form (an option renamed since) keep the page's defaults."""
+        choices = {"task": list(TASKS), "lr_scheduler_type": SCHEDULERS, "eval_strategy": EVAL_STRATEGIES, "train_sampling_strategy": SAMPLING_STRATEGIES}
+        values = services.restorable_form(saved, form, choices)
+        if values is None:
+            return [gr.skip()] * len(restored_outputs)
+        name = values["task"]
+        uses = {option: task_uses(name, option) for option in TASK_OPTIONS}
+        lora_on = uses["use_lora"] and bool(values.get("use_lora"))
+        updates = []
+        for field_name in form:
+            update = {"value": values[field_name]} if field_name in values else {}
+            if field_name in TASK_OPTIONS:  # as choose_task shows them; the LoRA row and target modules only with LoRA on
+                update["visible"] = lora_on if field_name == "lora_target_modules" else uses[field_name]
+            if field_name == "metric_for_best_model":
+                update["choices"] = metric_choices(name)
+            updates.append(gr.update(**update) if update else gr.skip())
+        lora_notes = [gr.Markdown(visible=lora_on) for _ in (lora_summary, lora_export)]
+        return (*updates, gr.Column(visible=any(uses.values())), f"#### Options of {TASKS[name].title.lower()}", gr.Row(visible=lora_on), *lora_notes)
+
+    restored_outputs = [*form_inputs, task_options, task_options_title, lora_row, lora_summary, lora_export]
 
     def show_lora(on, task_name):
         """LoRA's own options appear once LoRA is on."""
@@ -455,6 +486,8 @@ def build_training_tab(ctx: StudioContext) -> None:
     ctx.demo.load(restore, ctx.saved_run, [ctx.current_run, run_picker], api_name="restore_session", api_visibility="private")
     # In the browser, at once: no round trip through the queue, which other visitors' events may hold up.
     ctx.demo.load(None, None, [form[n] for n in TASK_DEFAULT_FIELDS], js=f"() => {json.dumps([d[n] for n in TASK_DEFAULT_FIELDS])}", api_visibility="private")
+    # Through the server, so after the line above: the values kept in the browser win over the task's.
+    ctx.demo.load(restore_form, ctx.saved_form, restored_outputs, api_name="restore_form", api_visibility="private")
 
     # ------------------------------------------------------------ reproduce
 

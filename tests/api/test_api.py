@@ -296,6 +296,7 @@ def test_stop_is_answered_while_another_session_prepares_a_start(studio, reviews
     [
         (lambda c, csv, model: load_file(c, csv, label_column="sentiment"), "no column 'sentiment'"),
         (lambda c, csv, model: c.predict(source="Hugging Face Hub", train_file=None, validation_file=None, test_file=None, hub_dataset="", api_name="/load_dataset"), "Enter a Hugging Face dataset id"),
+        (lambda c, csv, model: c.predict(source="Upload files", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset"), "Upload a training file first"),
         (lambda c, csv, model: start(c, model, learning_rate=5), "learning_rate 5"),
         (lambda c, csv, model: start(c, model, per_device_train_batch_size=0), "per_device_train_batch_size must be greater than 0"),
         (lambda c, csv, model: start(c, "/no/such/model"), "does not exist"),
@@ -318,6 +319,18 @@ def test_malformed_upload_gets_a_clear_message(client, tmp_path):
     assert "UTF-8" in str(raised.value) or "well-formed" in str(raised.value)
     summary, *_ = client.predict(train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
     assert "movie reviews" in summary, "after an error the session still works"
+
+
+def test_loading_again_without_a_new_upload_reads_the_files_loaded_before(client, reviews_csv):
+    """After a reload the upload boxes are empty while the page still has the uploaded data: loading again
+    (say, with another column chosen) reads the files loaded before, not nothing."""
+    load_file(client, reviews_csv)
+    summary, _, text_column, _, label_column, *_ = client.predict(
+        task="text-classification", source="Upload files", train_file=None, validation_file=None, test_file=None,
+        text_column="text", label_column="label", api_name="/load_dataset",
+    )
+    assert "reviews.csv" in summary and "120 rows" in summary
+    assert text_column["value"] == "text" and label_column["value"] == "label"
 
 
 def test_sessions_do_not_share_data(studio, reviews_csv, tiny_model_dir):

@@ -132,7 +132,7 @@ def test_new_user_journey(page, screenshot, tiny_model_dir, sentiment_csv, tmp_p
     first_run = train_first_run(page, screenshot, tiny_model_dir)
     evaluate(page, screenshot, tmp_path)
     try_it(page, screenshot, tmp_path)
-    second_run = reload_stop_and_resume(page, screenshot, first_run)
+    second_run = reload_stop_and_resume(page, screenshot, first_run, tiny_model_dir)
     runs_list(page, screenshot, first_run, second_run)
     hub(page, screenshot, second_run)
 
@@ -229,8 +229,9 @@ def try_it(page, screenshot, tmp_path) -> None:
     screenshot("4-try-it")
 
 
-def reload_stop_and_resume(page, screenshot, first_run: str) -> str:
-    """A longer run: a reload while it trains shows the same live run, Stop checkpoints it, Resume completes it."""
+def reload_stop_and_resume(page, screenshot, first_run: str, tiny_model_dir) -> str:
+    """A longer run: a reload while it trains shows the same live run, the same data and the same options;
+    Stop checkpoints it, Resume completes it."""
     open_tab(page, "2 · Train")
     panel = page.get_by_role("tabpanel")
     set_number(page, "Epochs", SECOND_EPOCHS)
@@ -254,7 +255,17 @@ def reload_stop_and_resume(page, screenshot, first_run: str) -> str:
     expect(page.locator(".ft-progress")).to_contain_text(re.compile(rf"step \d+/{total}"))
     wait_for_step_after(page, progress_step(page))
     expect(page.locator(".ft-state").filter(has_text="Training")).to_be_visible()
+    # The form shows the options the user had set, not the page's defaults.
+    for label, value in (("Model", str(tiny_model_dir)), ("Learning rate", "0.003"), ("Batch size", "8"), ("Max length (tokens)", "32"), ("Epochs", str(SECOND_EPOCHS))):
+        expect(page.get_by_label(label, exact=True)).to_have_value(value)
+    expect(panel.get_by_text("reviews.csv")).to_be_visible()  # the Train tab's note on the data it trains on
     screenshot("2-train-reloaded")
+    # The Data tab shows the uploaded data again, with its columns.
+    open_tab(page, "1 · Data")
+    expect(page.get_by_text("120 rows")).to_be_visible()
+    expect(page.get_by_text("Loaded before the page was reloaded")).to_be_visible()
+    expect(page.get_by_label("Label column", exact=True)).to_have_value("label")
+    open_tab(page, "2 · Train")
 
     # Stop: a checkpoint, then the run stops; Resume continues from that checkpoint to the end.
     stop = panel.get_by_role("button", name="Stop", exact=True)
