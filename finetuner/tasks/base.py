@@ -54,12 +54,16 @@ CONSTANTS = ("PIPELINE_TAG", "AUTO_MODEL")
 EVALUATION_ONLY = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
 
 
-def in_order(trainer_class):
+def in_order(trainer_class, *, keep_evaluations: bool = False):
     """A subclass of a Trainer class whose evaluation and prediction batches keep the dataset's row order.
 
     transformers 5 applies `train_sampling_strategy="group_by_length"` to evaluation batches too, so
     `predict` would return rows sorted by length: written beside the dataset's texts, or scored against
     its reference texts, they would be misaligned. Training batches are still grouped by length.
+
+    With `keep_evaluations`, the outputs of the evaluations during training are kept for the steps whose
+    weights may end up as the final model (the latest and the best so far), so that the validation report
+    written after training need not predict the split again (`predict_shortest_first`).
     """
 
     class InOrder(trainer_class):
@@ -76,7 +80,13 @@ def in_order(trainer_class):
             # gather_for_metrics drops them again. Seq2SeqTrainer switches to plain `gather`, which keeps them
             # (6 validation rows came back as 128 on 2 processes); every row must be scored once.
             self.gather_function = self.accelerator.gather_for_metrics
-            return super().evaluation_loop(*args, **kwargs)
+            output = super().evaluation_loop(*args, **kwargs)
+            if keep_evaluations and self.is_in_train:
+                # After this evaluation either it or the best one before it is the best.
+                best = self.state.best_global_step
+                self.kept_evaluations = {step: kept for step, kept in getattr(self, "kept_evaluations", {}).items() if step == best}
+                self.kept_evaluations[self.state.global_step] = output
+            return output
 
     InOrder.__name__ = InOrder.__qualname__ = f"InOrder{trainer_class.__name__}"
     return InOrder
@@ -100,13 +110,18 @@ def shortest_first(dataset):
     return dataset.select(_length_order(dataset))
 
 
-def predict_shortest_first(trainer, dataset, *, prefix: str):
+def predict_shortest_first(trainer, dataset, *, prefix: str, evaluated_in_training: bool = False):
     """`predict_in_order` over the rows sorted by length, with predictions and labels put back in the
-    dataset's own row order (to be written beside its texts)."""
+    dataset's own row order (to be written beside its texts).
+
+    `evaluated_in_training`: `dataset` is the split evaluated during training (validation, sorted the same
+    way), so the kept evaluation of the weights training ended with, if any, stands in for a new pass."""
     import numpy as np  # noqa: PLC0415
 
     order = _length_order(dataset)
-    output = predict_in_order(trainer, dataset.select(order), prefix=prefix)
+    output = _kept_final_evaluation(trainer, len(dataset)) if evaluated_in_training else None
+    if output is None:
+        output = predict_in_order(trainer, dataset.select(order), prefix=prefix)
 
     def restored(values):
         values = np.asarray(values)
@@ -115,6 +130,16 @@ def predict_shortest_first(trainer, dataset, *, prefix: str):
         return rows
 
     return output._replace(predictions=restored(output.predictions), label_ids=restored(output.label_ids))
+
+
+def _kept_final_evaluation(trainer, rows: int):
+    """The kept evaluation (see `in_order`) of the weights the trainer now holds: the best checkpoint's when
+    training loaded it at the end, else the last step's. None when that one was not kept (a run resumed
+    after it, no evaluation at that step)."""
+    state = trainer.state
+    step = state.best_global_step if trainer.args.load_best_model_at_end and state.best_model_checkpoint else state.global_step
+    output = getattr(trainer, "kept_evaluations", {}).get(step)
+    return output if output is not None and output.num_samples == rows else None
 
 
 def _length_order(dataset):

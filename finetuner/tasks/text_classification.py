@@ -101,7 +101,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
     evaluating = eval_dataset is not None and args.eval_strategy != "no"
-    return in_order(Trainer)(
+    return in_order(Trainer, keep_evaluations=True)(
         model=model,
         args=args,
         train_dataset=inputs(train_dataset),
@@ -119,7 +119,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     Files: `report_<split>.json` (per-class scores, confusion matrix, ROC/PR curves) and
     `predictions_<split>.csv` (text, label, prediction, confidence, one probability per class).
     """
-    output = predict_shortest_first(trainer, dataset, prefix=prefix)
+    output = predict_shortest_first(trainer, dataset, prefix=prefix, evaluated_in_training=split == "validation")
     probabilities = softmax(output.predictions)
     labels = output.label_ids
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -214,7 +214,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
     evaluating = eval_dataset is not None and args.eval_strategy != "no"
-    return in_order(Trainer)(
+    return in_order(Trainer, keep_evaluations=True)(
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -236,7 +236,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
 
     from ..metrics_text import entity_metrics, entity_spans  # noqa: PLC0415
 
-    output = predict_shortest_first(trainer, dataset, prefix=prefix)
+    output = predict_shortest_first(trainer, dataset, prefix=prefix, evaluated_in_training=split == "validation")
     true, predicted = word_level(output.predictions, output.label_ids, label_names)
     scores = entity_metrics(true, predicted)
     words = list(dataset["tokens"])
