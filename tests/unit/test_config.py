@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import yaml
@@ -101,6 +102,24 @@ def test_token_never_in_the_error_message():
 def test_every_field_has_help():
     for name in RunConfig().to_dict():
         assert field_help(name), name
+
+
+@pytest.mark.parametrize(
+    ("name", "attribute"),
+    [("learning_rate", "default_learning_rate"), ("per_device_train_batch_size", "default_train_batch_size"), ("max_seq_length", "default_max_seq_length"), ("metric_for_best_model", "default_metric")],
+)
+def test_help_names_every_tasks_own_default(name, attribute):
+    """The help of an option that defaults to the task's own value says those values in words: each must be current."""
+    from finetuner.tasks import TASKS
+
+    words = field_help(name)
+    for task, info in TASKS.items():
+        value = getattr(info, attribute)
+        if isinstance(value, float):  # as people write learning rates: 5e-5
+            mantissa, exponent = f"{value:e}".split("e")
+            value = f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+        shown = str(value)
+        assert re.search(rf"(?<![\w.]){re.escape(shown)}(?![\w.])", words), f"{task}'s {name} {shown} is not in its help: {words}"
 
 
 def test_missing_config_file(tmp_path):
