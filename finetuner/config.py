@@ -100,6 +100,10 @@ class DataConfig:
     completion_column_name: str | None = field(
         default=None, metadata=_help("Causal LM: the answer the model learns to write. Auto: completion, output, response, answer.")
     )
+    input_column_name: str | None = field(
+        default=None,
+        metadata=_help("Causal LM: an optional column added to the prompt, such as Alpaca's input or Dolly's context. Auto: input or context, beside an instruction or question."),
+    )
     document_column_name: str | None = field(
         default=None, metadata=_help("Seq2seq: the input document column. Auto: document, article, text, source, input.")
     )

@@ -456,6 +456,7 @@ def prepare_for_model(frame: pd.DataFrame, *, text_columns: list[str] | None, la
 TOKENS_NAMES = ("tokens", "words", "token", "word")
 TAGS_NAMES = ("ner_tags", "tags", "ner", "labels", "label", "tag", "bio", "entities")
 MESSAGES_NAMES = ("messages", "conversations", "conversation", "chat", "dialog")
+INPUT_NAMES, INPUT_BESIDE = ("input", "context"), ("instruction", "question")  # an optional input column, beside these prompts
 PROMPT_PAIRS = (("prompt", "completion"), ("instruction", "output"), ("instruction", "response"), ("question", "answer"), ("input", "output"), ("query", "response"), ("prompt", "response"))
 DOCUMENT_PAIRS = (("document", "summary"), ("article", "highlights"), ("article", "summary"), ("text", "summary"), ("dialogue", "summary"), ("source", "target"), ("input", "output"), ("document", "target"), ("text", "target"))
 CHAT_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant"}
@@ -678,18 +679,24 @@ def token_data_report(frames: dict[str, pd.DataFrame], created: list[str], dropp
 
 
 def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict[str, str]:
-    """Which columns hold the conversation: {"messages": col} or {"prompt": col, "completion": col[, "input": col]}."""
+    """Which columns hold the conversation: {"messages": col} or {"prompt": col, "completion": col[, "input": col]}.
+
+    The optional input is added to the prompt: Alpaca's `input` beside its `instruction`, Dolly's `context`
+    beside its `instruction`, a reading-comprehension `context` beside a `question`; or the column
+    `input_column_name` names."""
     lower = _names(frame)
-    prompt, completion = config.prompt_column_name, config.completion_column_name
-    for name in (prompt, completion):
+    prompt, completion, extra = config.prompt_column_name, config.completion_column_name, config.input_column_name or None
+    for name in (prompt, completion, extra):
         if name and name not in frame.columns:
             raise DataError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
-    if prompt and not completion and _holds_messages(frame[prompt]):
-        return {"messages": prompt}
+    chat = prompt if prompt and not completion and _holds_messages(frame[prompt]) else None
     if not prompt and not completion:
         chat = next((lower[n] for n in MESSAGES_NAMES if n in lower and _holds_messages(frame[lower[n]])), None)
-        if chat:
-            return {"messages": chat}
+    if chat:
+        if extra:
+            raise DataError(f"The column '{chat}' holds chat messages, each a whole conversation: it takes no input column. Leave input_column_name empty.")
+        return {"messages": chat}
+    if not prompt and not completion:
         for first, second in PROMPT_PAIRS:
             if first in lower and second in lower:
                 prompt, completion = lower[first], lower[second]
@@ -703,10 +710,11 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict
             f"Could not tell the prompt from the answer among the columns: {', '.join(map(str, frame.columns))}. "
             "Use prompt/completion, instruction/input/output or a chat 'messages' column, or set prompt_column_name and completion_column_name."
         )
-    columns = {"prompt": prompt, "completion": completion}
-    if prompt.lower() == "instruction" and "input" in lower and lower["input"] != completion:
-        columns["input"] = lower["input"]  # the Alpaca layout: instruction, optional input, output
-    return columns
+    if extra is None and str(prompt).lower() in INPUT_BESIDE:  # found by name only beside the prompts it belongs to
+        extra = next((lower[name] for name in INPUT_NAMES if name in lower and lower[name] not in (prompt, completion)), None)
+    if extra is not None and extra in (prompt, completion):
+        raise DataError(f"The input column '{extra}' is also the {'prompt' if extra == prompt else 'answer'} column; choose another one, or none.")
+    return {"prompt": prompt, "completion": completion, **({"input": extra} if extra is not None else {})}
 
 
 def _holds_messages(column: pd.Series) -> bool:

@@ -64,7 +64,7 @@ def data_report(prepared: data_module.TaskData) -> dict[str, Any]:
 def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
     import datasets  # noqa: PLC0415
 
-    columns = data_module.resolve_instruction_columns(frame, DataConfig(prompt_column_name=config.data.prompt_column_name, completion_column_name=config.data.completion_column_name))
+    columns = data_module.resolve_instruction_columns(frame, DataConfig(prompt_column_name=config.data.prompt_column_name, completion_column_name=config.data.completion_column_name, input_column_name=config.data.input_column_name))
     normalised, _ = data_module.normalise_instruction_frame(frame, columns, "evaluation")
     return datasets.Dataset.from_list(normalised.to_dict("records"))
 

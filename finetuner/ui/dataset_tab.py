@@ -8,7 +8,7 @@ exactly what training will use.
 Each task has its own column pickers (text/label; words/tags for NER; prompt or chat messages and
 completion for causal LM; document/summary for seq2seq), shown for the chosen task: `/load_dataset` takes
 them as `text_column`, ..., `tokens_column`, `tags_column`, `prompt_column`, `completion_column`,
-`document_column`, `summary_column` ('(auto-detect)' by default) and returns the detected or chosen ones
+`input_column`, `document_column`, `summary_column` ('(auto-detect)' by default) and returns the detected or chosen ones
 last, in that order. The inspector shows NER words' tags against their sub-tokens, and a causal-LM
 example rendered with its template, the part that carries loss marked.
 """
@@ -30,7 +30,7 @@ TASK_DATA = {
     "text-classification": "A table with a text column (or two, for sentence pairs) and a label column.",
     "token-classification": "One sentence per row: a list of words and a list of tags (B-/I-/O), e.g. JSONL with `tokens` and `ner_tags`.",
     "seq2seq": "A document column and a summary column (e.g. `document`, `summary`).",
-    "causal-lm": "A prompt and a completion per row (`prompt`/`completion`, `instruction`/`input`/`output`), or chat `messages`.",
+    "causal-lm": "A prompt and a completion per row (`prompt`/`completion`, `instruction`/`input`/`output`, `instruction`/`context`/`response`), or chat `messages`.",
 }
 
 
@@ -38,7 +38,7 @@ TASK_DATA = {
 # order `/load_dataset` takes and returns them.
 TASK_COLUMNS = {
     "token-classification": (("tokens_column_name", "Words column"), ("tags_column_name", "Tags column")),
-    "causal-lm": (("prompt_column_name", "Prompt (or messages) column"), ("completion_column_name", "Completion (answer) column")),
+    "causal-lm": (("prompt_column_name", "Prompt (or messages) column"), ("completion_column_name", "Completion (answer) column"), ("input_column_name", "Input (context) column")),
     "seq2seq": (("document_column_name", "Document column"), ("summary_column_name", "Summary column")),
 }
 PICKER_FIELDS = [field_name for fields in TASK_COLUMNS.values() for field_name, _ in fields]
@@ -115,7 +115,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     def load_dataset(
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
-        document_column=services.AUTO, summary_column=services.AUTO, current=None,
+        input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None,
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
@@ -132,7 +132,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             text_column=text_column if classification else None, text_pair_column=text_pair_column if classification else None,
             label_column=label_column if classification else None, runs_dir=ctx.runs_dir, task=task,
         )
-        chosen = dict(zip(PICKER_FIELDS, (tokens_column, tags_column, prompt_column, completion_column, document_column, summary_column)))
+        chosen = dict(zip(PICKER_FIELDS, (tokens_column, tags_column, prompt_column, completion_column, input_column, document_column, summary_column)))
         overrides = {name: value for name, value in chosen.items() if name in dict(TASK_COLUMNS.get(task, ())) and value and value not in (services.AUTO, services.NO_PAIR)}
         selection = {**selection, **overrides}
         frames = services.raw_frames(selection)
@@ -334,8 +334,8 @@ def detected_columns(task: str, columns: dict[str, str]) -> dict[str, str | None
         return {"tokens_column_name": columns.get("tokens"), "tags_column_name": columns.get("tags")}
     if task == "causal-lm":
         if "messages" in columns:  # a chat column holds the prompt and the answer
-            return {"prompt_column_name": columns["messages"], "completion_column_name": None}
-        return {"prompt_column_name": columns.get("prompt"), "completion_column_name": columns.get("completion")}
+            return {"prompt_column_name": columns["messages"], "completion_column_name": None, "input_column_name": None}
+        return {"prompt_column_name": columns.get("prompt"), "completion_column_name": columns.get("completion"), "input_column_name": columns.get("input")}
     if task == "seq2seq":
         return {"document_column_name": columns.get("document"), "summary_column_name": columns.get("summary")}
     return {}

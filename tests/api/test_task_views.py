@@ -55,7 +55,7 @@ def data_dir(tmp_path_factory):
     write_jsonl(folder / "docs.jsonl", make_summary_records(48))
     # The same data under names no detector knows, to be chosen by hand.
     write_jsonl(folder / "ner_renamed.jsonl", [{"sentence_words": r["tokens"], "entity_tags": r["ner_tags"]} for r in ner])
-    write_jsonl(folder / "lm_renamed.jsonl", [{"ask": r["instruction"], "reply": r["output"]} for r in make_instruction_records(48)])
+    write_jsonl(folder / "lm_renamed.jsonl", [{"ask": r["instruction"], "background": "colours", "reply": r["output"]} for r in make_instruction_records(48)])
     write_jsonl(folder / "docs_renamed.jsonl", [{"body": r["document"], "tldr": r["summary"]} for r in make_summary_records(48)])
     return folder
 
@@ -197,19 +197,19 @@ def load(client, task, path, **columns):
     return client.predict(task=task, source="Upload files", train_file=handle_file(str(path)), validation_file=None, test_file=None, api_name="/load_dataset", **columns)
 
 
-PICKERS = ["tokens_column", "tags_column", "prompt_column", "completion_column", "document_column", "summary_column"]
+PICKERS = ["tokens_column", "tags_column", "prompt_column", "completion_column", "input_column", "document_column", "summary_column"]
 
 
 def pickers(outputs) -> dict:
-    """The six task column pickers, the last outputs of /load_dataset: name -> chosen value (None: not shown)."""
-    return {name: (update.get("value") if isinstance(update, dict) else update) for name, update in zip(PICKERS, outputs[-6:])}
+    """The task column pickers, the last outputs of /load_dataset: name -> chosen value (None: not shown)."""
+    return {name: (update.get("value") if isinstance(update, dict) else update) for name, update in zip(PICKERS, outputs[-len(PICKERS):])}
 
 
 @pytest.mark.parametrize(
     ("task", "file", "expected", "words"),
     [
         ("token-classification", "ner.jsonl", {"tokens_column": "tokens", "tags_column": "ner_tags"}, "5 tags"),
-        ("causal-lm", "lm.jsonl", {"prompt_column": "instruction", "completion_column": "output"}, "input"),
+        ("causal-lm", "lm.jsonl", {"prompt_column": "instruction", "completion_column": "output", "input_column": "input"}, "input"),
         ("seq2seq", "docs.jsonl", {"document_column": "document", "summary_column": "summary"}, "Summary"),
     ],
 )
@@ -225,7 +225,7 @@ def test_columns_are_detected_and_preselected(client, data_dir, task, file, expe
     ("task", "file", "columns"),
     [
         ("token-classification", "ner_renamed.jsonl", {"tokens_column": "sentence_words", "tags_column": "entity_tags"}),
-        ("causal-lm", "lm_renamed.jsonl", {"prompt_column": "ask", "completion_column": "reply"}),
+        ("causal-lm", "lm_renamed.jsonl", {"prompt_column": "ask", "completion_column": "reply", "input_column": "background"}),
         ("seq2seq", "docs_renamed.jsonl", {"document_column": "body", "summary_column": "tldr"}),
     ],
 )

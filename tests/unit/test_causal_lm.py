@@ -37,6 +37,8 @@ def lm_config(model_dir, **values) -> RunConfig:
         ({"prompt": "hi", "completion": "hello"}, "prompt/completion", "hi", "hello"),
         ({"instruction": "add", "input": "2 and 3", "output": "5"}, "instruction/input/output", "add\n\n2 and 3", "5"),
         ({"instruction": "say hi", "input": "", "output": "hi"}, "instruction/input/output", "say hi", "hi"),
+        ({"instruction": "shorten", "context": "a long text", "response": "short", "category": "summarization"}, "instruction/input/output", "shorten\n\na long text", "short"),  # Dolly
+        ({"question": "who?", "context": "Ann did.", "answer": "Ann"}, "instruction/input/output", "who?\n\nAnn did.", "Ann"),  # reading comprehension
         ({"question": "why?", "answer": "because"}, "prompt/completion", "why?", "because"),
         ({"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "chat messages", "hi", "hello"),
         ({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}, "chat messages", "hi", "hello"),
@@ -49,6 +51,26 @@ def test_every_layout_becomes_a_chat(tmp_path, record, source_format, prompt, co
     assert row["prompt"][-1] == {"role": "user", "content": prompt} and row["completion"] == completion
     if source_format == "chat messages" and "messages" in record:
         assert row["prompt"][0] == {"role": "system", "content": "be brief"}
+
+
+def test_an_input_column_under_any_name_is_added_to_the_prompt(tmp_path):
+    records = [{"ask": "add", "background": "2 and 3", "reply": "5"}] * 12
+    config = DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records)), prompt_column_name="ask", completion_column_name="reply", input_column_name="background", test_split_ratio=0)
+    row = prepare_instruction_data(config).splits["train"][0]
+    assert row["prompt"][-1]["content"] == "add\n\n2 and 3" and row["completion"] == "5"
+
+
+@pytest.mark.parametrize(
+    "records, columns, words",
+    [
+        ([{"instruction": "add", "input": "2 and 3", "output": "5"}], {"input_column_name": "context"}, "no column 'context'; its columns are: instruction, input, output"),
+        ([{"instruction": "add", "input": "2 and 3", "output": "5"}], {"input_column_name": "output"}, "input column 'output' is also the answer column"),
+        ([{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}], "note": "y"}], {"input_column_name": "note"}, "holds chat messages.*takes no input column"),
+    ],
+)
+def test_an_unusable_input_column_says_why(tmp_path, records, columns, words):
+    with pytest.raises(DataError, match=words):
+        prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records * 12)), **columns))
 
 
 @pytest.mark.parametrize(
