@@ -28,6 +28,8 @@ def hub_tab_app(runs_dir):
             dataset=gr.State({}),
             current_run=gr.Textbox(visible=False),
             saved_run=gr.BrowserState(None, storage_key="finetuner-test-run"),
+            saved_dataset=gr.BrowserState(None, storage_key="finetuner-test-dataset"),
+            saved_form=gr.BrowserState(None, storage_key="finetuner-test-form"),
         )
         ctx = StudioContext(**{f.name: values[f.name] for f in dataclasses.fields(StudioContext) if f.name in values})
         with gr.Tabs():
