@@ -53,6 +53,8 @@ def task_choices() -> list[tuple[str, str]]:
 def build_dataset_tab(ctx: StudioContext) -> None:
     defaults = RunConfig().to_dict()
     with gr.Tab("1 · Data", id="data"):
+        # Another tab asks for a selection to be loaded (the Train tab's "Use this run's settings"): {"selection": ..., "at": time}.
+        requested = gr.State(None)
         gr.Markdown("### Choose your data\nThe example is ready to use; or upload your own files, or name a dataset on the Hugging Face Hub.")
         with gr.Row():
             with gr.Column(scale=2):
@@ -227,29 +229,39 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.dataset.change(lambda selection: selection, ctx.dataset, ctx.saved_dataset, api_name="remember_dataset", api_visibility="private", show_progress="hidden")
     source_fields = [task, source, file_group, hub_group, hub_dataset, hub_config, hub_split, kept_files]
 
-    def reopen_dataset(saved):
-        """On page open: the data this browser had loaded before (a reload keeps it), else the example. Kept
-        data that cannot be loaded again (an upload deleted since) gives way to the example, with a warning."""
-        if not isinstance(saved, dict) or saved.get("source", services.SOURCE_EXAMPLE) == services.SOURCE_EXAMPLE:
-            return (*load_example(), *[gr.skip()] * len(source_fields))
-        fields = services.selection_fields(saved)
-        try:
-            shown = load_dataset(
-                *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
-                *(saved.get(name) or services.AUTO for name in PICKER_FIELDS),
-            )
-        except gr.Error as error:
-            gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
-            return (*load_example(), *[gr.skip()] * len(source_fields))
+    def show_selection(selection: dict, when: str):
+        """Load a selection made before (`when`: kept over a reload, or an earlier run's), with the Data tab's
+        fields set to it. The upload boxes stay empty: a note names the files loaded."""
+        fields = services.selection_fields(selection)
+        shown = load_dataset(
+            *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
+            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS),
+        )
         files = fields["source"] == services.SOURCE_FILE
         names = ", ".join(render.md_code(Path(fields[name]).name) for name in ("train_file", "validation_file", "test_file") if fields[name])
         return (
             *shown, fields["task"], fields["source"], gr.Group(visible=files), gr.Group(visible=fields["source"] == services.SOURCE_HUB),
             fields["dataset_name"], fields["dataset_config_name"], fields["split"],
-            gr.Markdown(f"Loaded before the page was reloaded: {names}. Upload a file to replace it.", visible=files),
+            gr.Markdown(f"Loaded {when}: {names}. Upload a file to replace it.", visible=files),
         )
 
+    def reopen_dataset(saved):
+        """On page open: the data this browser had loaded before (a reload keeps it), else the example. Kept
+        data that cannot be loaded again (an upload deleted since) gives way to the example, with a warning."""
+        if isinstance(saved, dict):
+            try:
+                return show_selection(saved, "before the page was reloaded")
+            except gr.Error as error:
+                gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
+        return (*load_example(), *[gr.skip()] * len(source_fields))
+
     ctx.demo.load(reopen_dataset, ctx.saved_dataset, [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
+
+    requested.change(
+        lambda request: show_selection(request["selection"], "for that run") if request else [gr.skip()] * (len(load_outputs) + len(source_fields)),
+        requested, [*load_outputs, *source_fields], api_name="load_requested_dataset", api_visibility="private",
+    )
+    ctx.components["dataset_request"] = requested
 
     @ui_errors
     def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

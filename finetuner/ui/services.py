@@ -420,6 +420,51 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any], *, run
     return config
 
 
+def run_selection(config: RunConfig) -> dict[str, Any]:
+    """The dataset selection a run trained on: its source, files or Hub id and columns, as the Data tab
+    keeps them (what "Use this run's settings" loads again)."""
+    data = config.data
+    carried = ("train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "train_split_name", "text_column_names", "label_column_name")
+    selection: dict[str, Any] = {name: getattr(data, name) for name in carried}
+    selection.update({f.name: getattr(data, f.name) for f in dataclasses.fields(DataConfig) if f.name.endswith("_column_name")})  # every task's columns
+    if data.dataset_name:
+        selection.update(source=SOURCE_HUB, name=data.dataset_name + (f" ({data.dataset_config_name})" if data.dataset_config_name else ""))
+    elif data.train_file and Path(data.train_file) == EXAMPLE_DATASET:
+        selection.update(source=SOURCE_EXAMPLE, name=EXAMPLE_NAME)
+    else:
+        selection.update(source=SOURCE_FILE, name=Path(data.train_file or "").name)
+    selection["task"] = config.model.task
+    return {k: v for k, v in selection.items() if v is not None}
+
+
+def form_values(config: RunConfig, fields: Iterable[str]) -> dict[str, Any]:
+    """The Train form's values that make `config` again with its data selection (`build_config`'s inverse)."""
+    from ..tasks import TASKS  # noqa: PLC0415
+
+    flat = config.to_dict()
+    values: dict[str, Any] = {}
+    for name in fields:
+        value = flat.get(name)
+        if name == "extra_training_args":
+            import yaml  # noqa: PLC0415
+
+            value = yaml.safe_dump(value, sort_keys=False).strip() if value else ""
+        elif name in ZERO_IS_NONE and value is None:
+            value = 0
+        elif name == "metric_for_best_model" and value == TASKS[config.model.task].default_metric:
+            value = DEFAULT_METRIC
+        elif name == "lora_target_modules":
+            value = list(value or [])
+        values[name] = value
+    return values
+
+
+def settings_off_the_form(config: RunConfig, fields: Iterable[str], *, runs_dir: str | Path | None = None, owner: str | None = None) -> list[list[str]]:
+    """Rows (option, the run's value, what the form and data selection give) of the run's options that
+    "Use this run's settings" cannot put back (no field on the form, like trust_remote_code), to be said."""
+    return config_diff(config, build_config(run_selection(config), form_values(config, fields), runs_dir=runs_dir, owner=owner))
+
+
 @lru_cache(maxsize=None)
 def _int_fields() -> frozenset[str]:
     return frozenset(f.name for s in (DataConfig, ModelConfig, TrainingConfig) for f in dataclasses.fields(s) if str(f.type).startswith("int"))

@@ -14,6 +14,7 @@ import functools
 import inspect
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -192,6 +193,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Row(equal_height=True):
                     run_picker = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
                     refresh_button = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
+                    reuse_button = gr.Button("Use its settings", size="sm", scale=0, min_width=130)
                 progress = gr.HTML(render.progress_card(None), label="Progress")
                 with gr.Row():
                     stop_button = gr.Button("Stop", variant="stop", interactive=False)
@@ -472,6 +474,25 @@ def build_training_tab(ctx: StudioContext) -> None:
         return gr.Dropdown(choices=choices, value=current if current in [value for _, value in choices] else None)
 
     refresh_button.click(refresh_runs, ctx.current_run, run_picker, api_name="refresh_run_list", api_visibility="undocumented")
+
+    @ui_errors
+    def use_run_settings(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Put the followed run's settings on the form and load its data on the Data tab, to train again with a
+        change or two. Options the form has no field for (trust_remote_code, say) are named, not carried over."""
+        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
+        config = run.config()
+        values = services.form_values(config, form)
+        off = services.settings_off_the_form(config, form, runs_dir=ctx.runs_dir, owner=owner)
+        note = f"The form holds run **{run.id}**'s settings, and the Data tab loads its data."
+        if off:
+            note += " Not carried over (no field here; its config file has them): " + ", ".join(f"{render.md_code(name)} {render.md_escape(value)}" for name, value, _ in off) + "."
+        return (*restore_form(values), values, {"selection": services.run_selection(config), "at": time.time()}, note)
+
+    reuse_button.click(
+        use_run_settings, ctx.current_run, [*restored_outputs, ctx.saved_form, ctx.components["dataset_request"], notice],
+        api_name="use_run_settings", api_visibility="private",
+    )
 
     def restore(saved, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """On page open: follow the run this browser followed before, else the run training now (on a shared studio: the visitor's own)."""

@@ -288,6 +288,17 @@ def reload_stop_and_resume(page, screenshot, first_run: str, tiny_model_dir) -> 
     expect(page.locator(".ft-state").filter(has_text="Completed")).to_be_visible(timeout=300_000)
     expect(card).to_contain_text(run_id)
     expect(card).to_contain_text(f"step {total}/{total}")
+
+    # Train again from this run: its settings come back on the form.
+    set_number(page, "Epochs", 9)
+    panel.get_by_role("button", name="Use its settings").click()
+    expect(panel.get_by_text(re.compile(rf"The form holds run {re.escape(run_id)}'s settings"))).to_be_visible()
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value(str(SECOND_EPOCHS))
+    expect(page.get_by_label("Model", exact=True)).to_have_value(str(tiny_model_dir))
+    open_tab(page, "1 · Data")
+    expect(page.get_by_text("Loaded for that run")).to_be_visible()  # and its data on the Data tab
+    expect(page.get_by_text("120 rows")).to_be_visible()
+    open_tab(page, "2 · Train")
     return run_id
 
 

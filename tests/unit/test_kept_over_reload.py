@@ -1,11 +1,17 @@
-"""What the studio keeps in the browser over a reload goes through the same checks as a fresh choice."""
+"""What the studio keeps in the browser over a reload goes through the same checks as a fresh choice; an
+earlier run's settings go back on the form."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from finetuner.config import DataConfig, RunConfig
 from finetuner.errors import DataError, LocationNotAllowedError
 from finetuner.ui import services
+
+_DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)}
 
 CHOICES = {"task": ["text-classification", "causal-lm"], "lr_scheduler_type": ["linear", "cosine"]}
 FIELDS = ["task", "learning_rate", "lr_scheduler_type", "num_train_epochs"]
@@ -55,3 +61,34 @@ def test_kept_form_values_that_no_longer_fit_keep_the_defaults():
 @pytest.mark.parametrize("saved", [None, "text", [], {"learning_rate": 0.003}, {"task": "no-such-task"}])
 def test_nothing_usable_kept_restores_nothing(saved):
     assert services.restorable_form(saved, FIELDS, CHOICES) is None
+
+
+# The Train form's fields: every model and training option, and the data options it shows, but not
+# tokenizer_name, model_revision and trust_remote_code.
+FORM = [n for n in RunConfig().to_dict() if n in ("validation_split_ratio", "test_split_ratio", "max_train_samples") or n not in _DATA_FIELDS and n not in ("tokenizer_name", "model_revision", "trust_remote_code")]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"learning_rate": 3e-4, "num_train_epochs": 7, "early_stopping_patience": 2, "eval_strategy": "steps", "eval_steps": 20, "max_train_samples": 50,
+         "metric_for_best_model": "accuracy", "extra_training_args": {"optim": "adafactor", "max_grad_norm": 0.5}, "freeze_embeddings": True, "text_column_names": ["text"], "label_column_name": "label"},
+        {"task": "causal-lm", "model_name_or_path": "some/model", "use_lora": True, "lora_target_modules": ["q_proj", "v_proj"], "prompt_column_name": "ask", "completion_column_name": "reply", "input_column_name": "background"},
+    ],
+)
+def test_a_runs_settings_go_back_on_the_form_and_data_tab(values, tmp_path):
+    config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), **values})
+    again = services.build_config(services.run_selection(config), services.form_values(config, FORM), runs_dir=tmp_path / "runs")
+    assert again.to_dict() == config.to_dict()
+    assert services.settings_off_the_form(config, FORM, runs_dir=tmp_path / "runs") == []
+
+
+def test_a_runs_settings_the_form_cannot_hold_are_named(tmp_path):
+    config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), "trust_remote_code": True, "model_revision": "v2"})
+    assert services.settings_off_the_form(config, FORM, runs_dir=tmp_path / "runs") == [["model_revision", "v2", "main"], ["trust_remote_code", "True", "False"]]
+
+
+def test_a_runs_example_data_is_the_example_again():
+    selection = services.run_selection(RunConfig.from_dict({"train_file": str(services.EXAMPLE_DATASET)}))
+    assert selection["source"] == services.SOURCE_EXAMPLE and selection["name"] == services.EXAMPLE_NAME
