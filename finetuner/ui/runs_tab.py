@@ -39,6 +39,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
                 with gr.Row():
                     resume_button = gr.Button("Resume", size="sm", interactive=False)
                     retry_button = gr.Button("Retry with a smaller batch", size="sm", visible=False)
+                    reuse_button = gr.Button("Use its settings", size="sm")
                 cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, wrap_lines=True, elem_classes="ft-cli")
                 config_box = gr.Code(label="config.yaml", language="yaml", lines=12, max_lines=20, interactive=False)
                 config_file = gr.File(label="Download config", interactive=False)
@@ -122,6 +123,16 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
     resume_button.click(continue_run(launcher.resume_training), run_picker, [ctx.current_run, details, resume_button, retry_button], api_name="resume_selected_run", api_visibility="private", concurrency_id="launch")
     retry_button.click(continue_run(launcher.retry_with_auto_batch_size), run_picker, [ctx.current_run, details, resume_button, retry_button], api_name="retry_selected_run", api_visibility="private", concurrency_id="launch")
+
+    use_settings, settings_outputs = ctx.components["use_run_settings"]
+
+    def use_its_settings(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The chosen run's settings on the Train tab's form, and its data on the Data tab."""
+        result = use_settings(run_id, request, profile, oauth_token)
+        gr.Info(f"The Train tab now holds the settings of run {run_id}.")
+        return result
+
+    reuse_button.click(use_its_settings, run_picker, settings_outputs, api_name="use_selected_run_settings", api_visibility="private")
 
     @ui_errors
     def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

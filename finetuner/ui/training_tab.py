@@ -489,10 +489,9 @@ def build_training_tab(ctx: StudioContext) -> None:
             note += " Not carried over (no field here; its config file has them): " + ", ".join(f"{render.md_code(name)} {render.md_escape(value)}" for name, value, _ in off) + "."
         return (*restore_form(values), values, {"selection": services.run_selection(config), "at": time.time()}, note)
 
-    reuse_button.click(
-        use_run_settings, ctx.current_run, [*restored_outputs, ctx.saved_form, ctx.components["dataset_request"], notice],
-        api_name="use_run_settings", api_visibility="private",
-    )
+    settings_outputs = [*restored_outputs, ctx.saved_form, ctx.components["dataset_request"], notice]
+    reuse_button.click(use_run_settings, ctx.current_run, settings_outputs, api_name="use_run_settings", api_visibility="private")
+    ctx.components["use_run_settings"] = (use_run_settings, settings_outputs)  # the Runs tab offers it too
 
     def restore(saved, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """On page open: follow the run this browser followed before, else the run training now (on a shared studio: the visitor's own)."""

@@ -303,7 +303,8 @@ def reload_stop_and_resume(page, screenshot, first_run: str, tiny_model_dir) -> 
 
 
 def runs_list(page, screenshot, first_run: str, second_run: str) -> None:
-    """Both runs listed; one run's CLI command and config file; the two compared."""
+    """Both runs listed; one run's CLI command and config file; the two compared; the first one's settings
+    back on the Train tab."""
     open_tab(page, "Runs")
     panel = page.get_by_role("tabpanel")
     table = block(panel, "Runs")
@@ -333,6 +334,16 @@ def runs_list(page, screenshot, first_run: str, second_run: str) -> None:
     expect(curves).to_contain_text(f"A {first_run}")
     expect(curves).to_contain_text(f"B {second_run}")
     screenshot("5-runs")
+
+    # Train again like the first run: its settings go to the Train tab's form.
+    picker = panel.get_by_label("Run", exact=True)
+    picker.fill(first_run)
+    picker.press("Enter")
+    panel.get_by_role("button", name="Use its settings").click()
+    expect(toast(page, f"settings of run {first_run}")).to_be_visible()
+    dismiss_toasts(page)
+    open_tab(page, "2 · Train")
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value(str(FIRST_EPOCHS))
 
 
 def hub(page, screenshot, run_id: str) -> None:
