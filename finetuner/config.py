@@ -425,6 +425,11 @@ def field_help(name: str) -> str:
     raise KeyError(name)
 
 
+def field_choices() -> dict[str, tuple[str, ...]]:
+    """The fields that take one of fixed values (task, schedulers, strategies), with those values."""
+    return {f.name: tuple(f.metadata["choices"]) for section in SECTIONS for f in dataclasses.fields(section) if "choices" in f.metadata}
+
+
 def _coerce(section: type, name: str, value: Any) -> Any:
     """Turn strings from the CLI or a form into the field's type, with a clear error when they don't fit."""
     f = next(f for f in dataclasses.fields(section) if f.name == name)

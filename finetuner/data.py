@@ -713,7 +713,7 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict
     if extra is None and str(prompt).lower() in INPUT_BESIDE:  # found by name only beside the prompts it belongs to
         extra = next((lower[name] for name in INPUT_NAMES if name in lower and lower[name] not in (prompt, completion)), None)
     if extra is not None and extra in (prompt, completion):
-        raise DataError(f"The input column '{extra}' is also the {'prompt' if extra == prompt else 'answer'} column; choose another one, or none.")
+        raise DataError(f"The input column '{extra}' is also the {'prompt' if extra == prompt else 'answer'} column; choose another one, or leave input_column_name empty.")
     return {"prompt": prompt, "completion": completion, **({"input": extra} if extra is not None else {})}
 
 

@@ -53,7 +53,7 @@ def task_choices() -> list[tuple[str, str]]:
 def build_dataset_tab(ctx: StudioContext) -> None:
     defaults = RunConfig().to_dict()
     with gr.Tab("1 · Data", id="data"):
-        # Another tab asks for a selection to be loaded (the Train tab's "Use this run's settings"): {"selection": ..., "at": time}.
+        # Another tab asks for a selection to be loaded ("Use its settings" on the Train and Runs tabs): {"selection": ..., "at": time}.
         requested = gr.State(None)
         gr.Markdown("### Choose your data\nThe example is ready to use; or upload your own files, or name a dataset on the Hugging Face Hub.")
         with gr.Row():
@@ -121,11 +121,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
-        Each task reads its own columns (text/label; words/tags; prompt/completion or messages; document/summary):
-        '(auto-detect)' finds them by their usual names, any other value names the column to use.
+        Each task reads its own columns (text/label; words/tags; prompt/completion/input or messages; document/summary):
+        '(auto-detect)' finds them by their usual names, any other value names the column to use. With 'Upload
+        files' and no new training file, the files this session loaded last are read again (after a reload the
+        upload boxes are empty, while the data is still those files).
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
-            # The upload boxes are empty after a reload, but the files loaded before it are still the data.
             train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
         classification = task == services.DEFAULT_TASK
         selection = services.make_selection(

@@ -17,12 +17,13 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
+import yaml
 
 from .. import access
-from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path
+from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..train import WAITING_MESSAGE
@@ -184,11 +185,12 @@ def selection_fields(selection: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def restorable_form(saved: Any, fields: Iterable[str], choices: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
+def restorable_form(saved: Any, fields: Iterable[str]) -> dict[str, Any] | None:
     """The Train form's values a browser kept over a reload that still fit the form: known fields only, and
-    where a field offers fixed `choices`, a value still offered (an option renamed since keeps the default).
-    None when nothing usable was kept."""
-    if not isinstance(saved, Mapping) or saved.get("task") not in choices.get("task", ()):
+    where a field takes one of fixed values, a value still offered (an option renamed since keeps the
+    default). None when nothing usable was kept."""
+    choices = field_choices()
+    if not isinstance(saved, Mapping) or saved.get("task") not in choices["task"]:
         return None
     fields = set(fields)
     return {name: value for name, value in saved.items() if name in fields and (name not in choices or value in choices[name])}
@@ -365,8 +367,6 @@ def defaults(task: str | None = None) -> dict[str, Any]:
 
 def parse_extra_args(text: str | None) -> dict[str, Any]:
     """`extra_training_args` typed on the form as YAML or JSON (`fp16: true`, `{"optim": "adamw_torch"}`)."""
-    import yaml  # noqa: PLC0415
-
     if not text or not text.strip():
         return {}
     try:
@@ -422,7 +422,7 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any], *, run
 
 def run_selection(config: RunConfig) -> dict[str, Any]:
     """The dataset selection a run trained on: its source, files or Hub id and columns, as the Data tab
-    keeps them (what "Use this run's settings" loads again)."""
+    keeps them (what "Use its settings" loads again)."""
     data = config.data
     carried = ("train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "train_split_name", "text_column_names", "label_column_name")
     selection: dict[str, Any] = {name: getattr(data, name) for name in carried}
@@ -446,8 +446,6 @@ def form_values(config: RunConfig, fields: Iterable[str]) -> dict[str, Any]:
     for name in fields:
         value = flat.get(name)
         if name == "extra_training_args":
-            import yaml  # noqa: PLC0415
-
             value = yaml.safe_dump(value, sort_keys=False).strip() if value else ""
         elif name in ZERO_IS_NONE and value is None:
             value = 0
@@ -459,10 +457,11 @@ def form_values(config: RunConfig, fields: Iterable[str]) -> dict[str, Any]:
     return values
 
 
-def settings_off_the_form(config: RunConfig, fields: Iterable[str], *, runs_dir: str | Path | None = None, owner: str | None = None) -> list[list[str]]:
+def settings_off_the_form(config: RunConfig, values: Mapping[str, Any], *, runs_dir: str | Path | None = None, owner: str | None = None) -> list[list[str]]:
     """Rows (option, the run's value, what the form and data selection give) of the run's options that
-    "Use this run's settings" cannot put back (no field on the form, like trust_remote_code), to be said."""
-    return config_diff(config, build_config(run_selection(config), form_values(config, fields), runs_dir=runs_dir, owner=owner))
+    "Use its settings" cannot put back with the form's `values` (`form_values`): those with no field on the
+    form, like trust_remote_code, to be said."""
+    return config_diff(config, build_config(run_selection(config), values, runs_dir=runs_dir, owner=owner))
 
 
 @lru_cache(maxsize=None)

@@ -75,6 +75,17 @@ def task_uses(task: str, option: str) -> bool:
     return task in TASKS and TASK_OPTIONS[option] in TASKS[task].features
 
 
+def task_panel(task: str, lora_on: bool = False) -> tuple[dict[str, bool], tuple]:
+    """What shows of a task's own options: each option's visibility (LoRA's target modules only with LoRA
+    on), then the updates of the options panel, its title, and LoRA's row of numbers and its two notes
+    (shown with LoRA on)."""
+    uses = {option: task_uses(task, option) for option in TASK_OPTIONS}
+    lora_on = bool(lora_on) and uses["use_lora"]
+    visible = {option: lora_on if option == "lora_target_modules" else uses[option] for option in TASK_OPTIONS}
+    panel = (gr.Column(visible=any(uses.values())), f"#### Options of {TASKS[task].title.lower()}", gr.Row(visible=lora_on), gr.Markdown(visible=lora_on), gr.Markdown(visible=lora_on))
+    return visible, panel
+
+
 def form_handler(names: Sequence[str]) -> Callable:
     """Make `fn(values, *rest)` a handler whose parameters are the form's fields by name (the API shows each
     under its config name), then `fn`'s own parameters after `values` (Gradio fills annotated ones)."""
@@ -240,18 +251,12 @@ def build_training_tab(ctx: StudioContext) -> None:
         the best checkpoint) and its own options: each shown only when the task uses it (LoRA, packing and
         completion-only loss for causal LMs; sub-token labels for NER; summary length and prefix for
         seq2seq), reset to its default."""
-        info, own = TASKS[name], services.defaults(name)
-        uses = {option: task_uses(name, option) for option in TASK_OPTIONS}
-        options = [
-            # LoRA starts off: its rank, alpha and dropout sit in a row shown with it, the target modules show with it
-            gr.update(visible=uses[option] and option != "lora_target_modules", value=[] if option == "lora_target_modules" else d[option])
-            for option in TASK_OPTIONS
-        ]
+        own = services.defaults(name)
+        visible, (column, title, *lora_parts) = task_panel(name)  # LoRA starts off
+        options = [gr.update(visible=visible[option], value=[] if option == "lora_target_modules" else d[option]) for option in TASK_OPTIONS]
         return (
             gr.Dropdown(value=own["model_name_or_path"]), *(gr.Number(value=own[n]) for n in TASK_DEFAULT_FIELDS),
-            gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC),
-            gr.Column(visible=any(uses.values())), f"#### Options of {info.title.lower()}",
-            *options, gr.Row(visible=False), gr.Markdown(visible=False, value=""), gr.Markdown(visible=False),
+            gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC), column, title, *options, *lora_parts,
         )
 
     # The form's values are kept in the browser, so a reload shows them again: saved on the user's own
@@ -272,30 +277,27 @@ def build_training_tab(ctx: StudioContext) -> None:
     def restore_form(saved):
         """On page open: the values this browser had on the form before a reload, with the restored task's own
         options shown. Values that no longer fit the form (an option renamed since) keep the page's defaults."""
-        choices = {"task": list(TASKS), "lr_scheduler_type": SCHEDULERS, "eval_strategy": EVAL_STRATEGIES, "train_sampling_strategy": SAMPLING_STRATEGIES}
-        values = services.restorable_form(saved, form, choices)
+        values = services.restorable_form(saved, form)
         if values is None:
             return [gr.skip()] * len(restored_outputs)
         name = values["task"]
-        uses = {option: task_uses(name, option) for option in TASK_OPTIONS}
-        lora_on = uses["use_lora"] and bool(values.get("use_lora"))
+        visible, panel = task_panel(name, values.get("use_lora"))
         updates = []
         for field_name in form:
             update = {"value": values[field_name]} if field_name in values else {}
-            if field_name in TASK_OPTIONS:  # as choose_task shows them; the LoRA row and target modules only with LoRA on
-                update["visible"] = lora_on if field_name == "lora_target_modules" else uses[field_name]
+            if field_name in TASK_OPTIONS:
+                update["visible"] = visible[field_name]
             if field_name == "metric_for_best_model":
                 update["choices"] = metric_choices(name)
             updates.append(gr.update(**update) if update else gr.skip())
-        lora_notes = [gr.Markdown(visible=lora_on) for _ in (lora_summary, lora_export)]
-        return (*updates, gr.Column(visible=any(uses.values())), f"#### Options of {TASKS[name].title.lower()}", gr.Row(visible=lora_on), *lora_notes)
+        return (*updates, *panel)
 
     restored_outputs = [*form_inputs, task_options, task_options_title, lora_row, lora_summary, lora_export]
 
     def show_lora(on, task_name):
         """LoRA's own options appear once LoRA is on."""
-        shown = bool(on) and task_uses(task_name, "use_lora")
-        return gr.Row(visible=shown), gr.Dropdown(visible=shown), gr.Markdown(visible=shown), gr.Markdown(visible=shown)
+        visible, (_, _, row, *notes) = task_panel(task_name, on)
+        return row, gr.Dropdown(visible=visible["lora_target_modules"]), *notes
 
     use_lora.change(show_lora, [use_lora, task], [lora_row, lora_target_modules, lora_summary, lora_export], api_name="show_lora", api_visibility="private")
 
@@ -479,12 +481,11 @@ def build_training_tab(ctx: StudioContext) -> None:
     def use_run_settings(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Put the followed run's settings on the form and load its data on the Data tab, to train again with a
         change or two. Options the form has no field for (trust_remote_code, say) are named, not carried over."""
-        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
-        run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        config = run.config()
+        who = ownership.visitor(ctx, request, profile, oauth_token)
+        config = ownership.owned_run(ctx, run_id, who=who).config()
         values = services.form_values(config, form)
-        off = services.settings_off_the_form(config, form, runs_dir=ctx.runs_dir, owner=owner)
-        note = f"The form holds run **{run.id}**'s settings, and the Data tab loads its data."
+        off = services.settings_off_the_form(config, values, runs_dir=ctx.runs_dir, owner=who)
+        note = f"The form holds run **{run_id}**'s settings, and the Data tab loads its data."
         if off:
             note += " Not carried over (no field here; its config file has them): " + ", ".join(f"{render.md_code(name)} {render.md_escape(value)}" for name, value, _ in off) + "."
         return (*restore_form(values), values, {"selection": services.run_selection(config), "at": time.time()}, note)

@@ -13,7 +13,6 @@ from finetuner.ui import services
 
 _DATA_FIELDS = {f.name for f in dataclasses.fields(DataConfig)}
 
-CHOICES = {"task": ["text-classification", "causal-lm"], "lr_scheduler_type": ["linear", "cosine"]}
 FIELDS = ["task", "learning_rate", "lr_scheduler_type", "num_train_epochs"]
 
 
@@ -55,12 +54,12 @@ def test_a_forged_server_path_is_refused_on_a_shared_studio(tmp_path):
 
 def test_kept_form_values_that_no_longer_fit_keep_the_defaults():
     saved = {"task": "causal-lm", "learning_rate": 0.003, "lr_scheduler_type": "renamed", "removed_option": 1, "num_train_epochs": None}
-    assert services.restorable_form(saved, FIELDS, CHOICES) == {"task": "causal-lm", "learning_rate": 0.003, "num_train_epochs": None}
+    assert services.restorable_form(saved, FIELDS) == {"task": "causal-lm", "learning_rate": 0.003, "num_train_epochs": None}
 
 
 @pytest.mark.parametrize("saved", [None, "text", [], {"learning_rate": 0.003}, {"task": "no-such-task"}])
 def test_nothing_usable_kept_restores_nothing(saved):
-    assert services.restorable_form(saved, FIELDS, CHOICES) is None
+    assert services.restorable_form(saved, FIELDS) is None
 
 
 # The Train form's fields: every model and training option, and the data options it shows, but not
@@ -79,14 +78,15 @@ FORM = [n for n in RunConfig().to_dict() if n in ("validation_split_ratio", "tes
 )
 def test_a_runs_settings_go_back_on_the_form_and_data_tab(values, tmp_path):
     config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), **values})
-    again = services.build_config(services.run_selection(config), services.form_values(config, FORM), runs_dir=tmp_path / "runs")
+    values = services.form_values(config, FORM)
+    again = services.build_config(services.run_selection(config), values, runs_dir=tmp_path / "runs")
     assert again.to_dict() == config.to_dict()
-    assert services.settings_off_the_form(config, FORM, runs_dir=tmp_path / "runs") == []
+    assert services.settings_off_the_form(config, values, runs_dir=tmp_path / "runs") == []
 
 
 def test_a_runs_settings_the_form_cannot_hold_are_named(tmp_path):
     config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), "trust_remote_code": True, "model_revision": "v2"})
-    assert services.settings_off_the_form(config, FORM, runs_dir=tmp_path / "runs") == [["model_revision", "v2", "main"], ["trust_remote_code", "True", "False"]]
+    assert services.settings_off_the_form(config, services.form_values(config, FORM), runs_dir=tmp_path / "runs") == [["model_revision", "v2", "main"], ["trust_remote_code", "True", "False"]]
 
 
 def test_a_runs_example_data_is_the_example_again():
