@@ -457,11 +457,23 @@ def form_values(config: RunConfig, fields: Iterable[str]) -> dict[str, Any]:
     return values
 
 
-def settings_off_the_form(config: RunConfig, values: Mapping[str, Any], *, runs_dir: str | Path | None = None, owner: str | None = None) -> list[list[str]]:
-    """Rows (option, the run's value, what the form and data selection give) of the run's options that
-    "Use its settings" cannot put back with the form's `values` (`form_values`): those with no field on the
-    form, like trust_remote_code, to be said."""
-    return config_diff(config, build_config(run_selection(config), values, runs_dir=runs_dir, owner=owner))
+def reused_settings(run_id: str, config: RunConfig, fields: Iterable[str], *, runs_dir: str | Path | None = None, owner: str | None = None) -> tuple[dict[str, Any], str]:
+    """"Use its settings": the form's values that make the run's config again, and what to say. The config
+    is rebuilt from them and the run's data as Start would build it, so the note names every option the
+    form has no field for (trust_remote_code, say), or why the settings cannot start a run as they are (a
+    model folder deleted since); the values go on the form either way, to be mended there."""
+    from ..errors import FinetunerError  # noqa: PLC0415
+    from .render import md_code, md_escape  # noqa: PLC0415
+
+    values = form_values(config, fields)
+    note = f"The form holds run **{md_escape(run_id)}**'s settings, and the Data tab loads its data."
+    try:
+        off = config_diff(config, build_config(run_selection(config), values, runs_dir=runs_dir, owner=owner))
+    except FinetunerError as error:
+        return values, f"{note} As they are they cannot start a run: {md_escape(str(error))}"
+    if off:
+        note += " Not carried over (no field here; its config file has them): " + ", ".join(f"{md_code(name)} {md_escape(value)}" for name, value, _ in off) + "."
+    return values, note
 
 
 @lru_cache(maxsize=None)

@@ -483,11 +483,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         change or two. Options the form has no field for (trust_remote_code, say) are named, not carried over."""
         who = ownership.visitor(ctx, request, profile, oauth_token)
         config = ownership.owned_run(ctx, run_id, who=who).config()
-        values = services.form_values(config, form)
-        off = services.settings_off_the_form(config, values, runs_dir=ctx.runs_dir, owner=who)
-        note = f"The form holds run **{run_id}**'s settings, and the Data tab loads its data."
-        if off:
-            note += " Not carried over (no field here; its config file has them): " + ", ".join(f"{render.md_code(name)} {render.md_escape(value)}" for name, value, _ in off) + "."
+        values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
         return (*restore_form(values), values, {"selection": services.run_selection(config), "at": time.time()}, note)
 
     settings_outputs = [*restored_outputs, ctx.saved_form, ctx.components["dataset_request"], notice]

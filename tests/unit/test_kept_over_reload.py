@@ -78,15 +78,23 @@ FORM = [n for n in RunConfig().to_dict() if n in ("validation_split_ratio", "tes
 )
 def test_a_runs_settings_go_back_on_the_form_and_data_tab(values, tmp_path):
     config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), **values})
-    values = services.form_values(config, FORM)
-    again = services.build_config(services.run_selection(config), values, runs_dir=tmp_path / "runs")
+    form, note = services.reused_settings("run-1", config, FORM, runs_dir=tmp_path / "runs")
+    again = services.build_config(services.run_selection(config), form, runs_dir=tmp_path / "runs")
     assert again.to_dict() == config.to_dict()
-    assert services.settings_off_the_form(config, values, runs_dir=tmp_path / "runs") == []
+    assert note == "The form holds run **run-1**'s settings, and the Data tab loads its data."
 
 
 def test_a_runs_settings_the_form_cannot_hold_are_named(tmp_path):
     config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), "trust_remote_code": True, "model_revision": "v2"})
-    assert services.settings_off_the_form(config, services.form_values(config, FORM), runs_dir=tmp_path / "runs") == [["model_revision", "v2", "main"], ["trust_remote_code", "True", "False"]]
+    _, note = services.reused_settings("run-1", config, FORM, runs_dir=tmp_path / "runs")
+    assert note.endswith("Not carried over (no field here; its config file has them): `model_revision` v2, `trust_remote_code` True.")
+
+
+def test_a_runs_settings_that_cannot_start_as_they_are_still_go_on_the_form(tmp_path):
+    config = RunConfig.from_dict({"train_file": str(tmp_path / "data.csv"), "model_name_or_path": str(tmp_path / "deleted-model"), "num_train_epochs": 7})
+    form, note = services.reused_settings("run-1", config, FORM, runs_dir=tmp_path / "runs")
+    assert form["num_train_epochs"] == 7 and form["model_name_or_path"] == str(tmp_path / "deleted-model")
+    assert "cannot start a run: Model folder" in note and "does not exist" in note
 
 
 def test_a_runs_example_data_is_the_example_again():
