@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -341,10 +342,20 @@ def _headline(metrics: dict[str, Any], prefix: str, keys: tuple[str, ...] = ("ac
 def _fail(run: Run, error: Exception, world: World | None = None) -> str:
     """Record why the run failed, in words a user can act on; the traceback goes to train.log.
 
+    A typed error (bad data, a missing model, ...) carries its own fix in its message, so its traceback
+    is written to train.log alone: a CLI user sees the message, not a wall of frames above it. Any other
+    error is a surprise, and its traceback is printed as well (a run the studio launched prints into
+    train.log anyway).
+
     With several processes, the first process to fail records its error (the others then fail only
     because it left, and their errors would hide the cause).
     """
-    traceback.print_exc()
+    if isinstance(error, FinetunerError):
+        sys.stdout.flush(), sys.stderr.flush()  # where they are train.log too, what they hold comes first
+        with open(run.log_path, "a", encoding="utf-8") as log:
+            traceback.print_exc(file=log)
+    else:
+        traceback.print_exc()
     world = world or World()
     if world.distributed and ((not world.is_main and run.cancel_path.exists()) or not _claim_failure(run)):
         return FAILED  # a stop killed the main process while queued, or another process failed first: not this one's story

@@ -104,6 +104,9 @@ def test_a_run_that_fails_exits_1_and_says_why(tmp_path, sentiment_csv, tiny_mod
     assert code == 1
     assert "Run x: failed" in captured.out
     assert "no column 'stars'" in captured.err and "its columns are: text, label" in captured.err
+    assert "Traceback" not in captured.err, "a data error shows its message, not the frames above it"
+    log = (tmp_path / "runs/x/train.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "no column 'stars'" in log, "the traceback is kept in the run's log"
 
 
 def test_help_lists_the_options(capsys):
