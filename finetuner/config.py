@@ -224,6 +224,13 @@ class TrainingConfig:
     learning_rate: float | None = field(
         default=None, metadata=_help("Peak step size of AdamW. Empty: the task's default (5e-5 for text classification, 1e-4 for the others).")
     )
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata=_help(
+            "Classification and NER: peak step size of the new head (the weights the pretrained model lacks). "
+            "Empty: the task's default (5e-3 for text classification; the learning rate for NER)."
+        ),
+    )
     weight_decay: float = field(default=0.01, metadata=_help("L2-style decay applied to weights (not biases or norms)."))
     per_device_train_batch_size: int | None = field(
         default=None, metadata=_help("Examples per step on each device. Empty: the task's default (16 for text classification, 32 for the others).")
@@ -278,6 +285,8 @@ class TrainingConfig:
                 raise ConfigError(f"{name} must be greater than 0, got {value}.")
         if self.learning_rate is not None and self.learning_rate > 1:
             raise ConfigError(f"learning_rate {self.learning_rate} is far too large; fine-tuning uses about 1e-5 to 5e-4.")
+        if self.head_learning_rate is not None and not 0 < self.head_learning_rate <= 1:
+            raise ConfigError(f"head_learning_rate must be greater than 0 and at most 1 (a new head trains well at about 1e-3 to 1e-2), got {self.head_learning_rate}.")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be 0 or more, got {self.weight_decay}.")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
@@ -334,6 +343,8 @@ class RunConfig:
             self.training.learning_rate = info.default_learning_rate
         if self.training.per_device_train_batch_size is None:
             self.training.per_device_train_batch_size = info.default_train_batch_size
+        if self.training.head_learning_rate is None:
+            self.training.head_learning_rate = info.default_head_learning_rate
         metric = self.training.metric_for_best_model
         if metric is None or not str(metric).strip():
             self.training.metric_for_best_model = info.default_metric
@@ -349,10 +360,11 @@ class RunConfig:
             (self.model.use_lora, "lora", "use_lora"),
             (self.training.packing, "packing", "packing"),
             (self.model.label_all_tokens, "label_all_tokens", "label_all_tokens"),
+            (self.training.head_learning_rate is not None, "new_head", "head_learning_rate"),
         ):
             if option and feature not in info.features:
                 owners = [name for name, other in TASKS.items() if feature in other.features]
-                raise ConfigError(f"{what} applies to the {', '.join(owners)} task, not to {info.name}; turn it off or change the task.")
+                raise ConfigError(f"{what} applies to the {' and '.join(owners)} task{'s' if len(owners) > 1 else ''}, not to {info.name}; turn it off or change the task.")
 
     def to_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {}

@@ -109,7 +109,12 @@ class Run:
         return self.path / ".alive"
 
     def config(self) -> RunConfig:
-        return RunConfig.load(self.config_path)
+        config = RunConfig.load(self.config_path)
+        if config.training.head_learning_rate is not None and "head_learning_rate:" not in self.config_path.read_text(encoding="utf-8"):
+            # Frozen before head_learning_rate existed, so its head trained at the learning rate: it resumes
+            # (the optimizer state has no group for a head) and is reproduced that way.
+            config.training.head_learning_rate = None
+        return config
 
     def raw_status(self) -> dict[str, Any]:
         return read_json(self.path / "status.json", default={}) or {}

@@ -38,6 +38,8 @@ class TaskInfo:
     # The task's training defaults, for what the user leaves empty (text classification's differ: see below).
     default_learning_rate: float = 1e-4
     default_train_batch_size: int = 32
+    # The learning rate of a fresh head (None: the learning rate; see tasks.base.with_head_learning_rate).
+    default_head_learning_rate: float | None = None
 
 
 TASKS: dict[str, TaskInfo] = {
@@ -54,6 +56,9 @@ TASKS: dict[str, TaskInfo] = {
         # sentences need (SST-2, 5 seeds: 0.821 against 0.815 at batch 32 and 1e-4; benchmarks/sst2_seeds.py).
         default_learning_rate=5e-5,
         default_train_batch_size=16,
+        # Its new head at 5e-3: 0.87 test accuracy instead of 0.46 after 3,000 BANKING77 sentences (benchmarks/banking77.py).
+        default_head_learning_rate=5e-3,
+        features=frozenset({"new_head"}),
     ),
     "token-classification": TaskInfo(
         name="token-classification",
@@ -64,7 +69,7 @@ TASKS: dict[str, TaskInfo] = {
         default_metric="f1",
         metrics=("f1", "precision", "recall", "accuracy", "loss"),
         headline=("f1", "precision", "recall", "accuracy", "loss"),
-        features=frozenset({"label_all_tokens"}),
+        features=frozenset({"label_all_tokens", "new_head"}),
     ),
     "causal-lm": TaskInfo(
         name="causal-lm",

@@ -92,6 +92,45 @@ def in_order(trainer_class, *, keep_evaluations: bool = False):
     return InOrder
 
 
+# The attribute `load_with_new_head` sets on a model: the names of the weights its checkpoint lacked.
+NEW_PARAMETERS = "finetuner_new_parameters"
+
+
+def with_head_learning_rate(trainer_class, learning_rate: float | None):
+    """A subclass of a Trainer class whose optimizer trains the model's new weights at `learning_rate`.
+
+    A classification head starts from small random weights, and AdamW moves each weight by about the
+    learning rate per step: at the 5e-5 that suits the pretrained encoder, a head for many classes cannot
+    grow large enough in a few hundred steps, and the encoder bends its features to make up for it.
+    Trained on 3,000 BANKING77 sentences (77 intents) for 3 epochs, the bundled model scored 0.46 on the
+    test set that way, below TF-IDF + logistic regression (0.73), and 0.87 with its head at 5e-3
+    (benchmarks/banking77.py); on SST-2 (2 classes) the head's rate made no clear difference.
+    The new weights are those `load_with_new_head` found missing from the checkpoint: a model whose head was
+    already trained for these labels has none, and trains as before. Both rates follow the same schedule.
+    """
+    if learning_rate is None:
+        return trainer_class
+
+    class HeadLearningRate(trainer_class):
+        def create_optimizer(self, model=None):
+            fresh = self.optimizer is None
+            optimizer = super().create_optimizer(model)
+            new = set(getattr(self.model, NEW_PARAMETERS, ()))
+            if not fresh or not new:
+                return optimizer
+            head = {id(p) for name, p in self.model.named_parameters() if name in new}
+            for group in list(optimizer.param_groups):
+                moved = [p for p in group["params"] if id(p) in head]
+                if moved:
+                    group["params"] = [p for p in group["params"] if id(p) not in head]
+                    optimizer.add_param_group({**{k: v for k, v in group.items() if k != "params"}, "params": moved, "lr": learning_rate})
+            optimizer.param_groups[:] = [group for group in optimizer.param_groups if group["params"]]
+            return optimizer
+
+    HeadLearningRate.__name__ = HeadLearningRate.__qualname__ = f"HeadLearningRate{trainer_class.__name__}"
+    return HeadLearningRate
+
+
 def predict_in_order(trainer, dataset, *, prefix: str, **options: Any):
     """`trainer.predict` with predictions in the dataset's row order (see `in_order`), for any trainer."""
     saved = trainer.args.train_sampling_strategy
@@ -196,6 +235,15 @@ def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: A
         raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
     except Exception as error:  # OSError, HTTP errors: all mean "cannot load this"
         raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
+
+
+def load_with_new_head(auto_class, config, *, token: str | None = None, **kwargs: Any):
+    """`load_pretrained` that also records which weights the checkpoint lacked or had in another shape (a
+    fresh head sized for these labels), for `with_head_learning_rate`."""
+    model, info = load_pretrained(auto_class, config, token=token, output_loading_info=True, **kwargs)
+    new = set(info.get("missing_keys") or ()) | {mismatched[0] for mismatched in info.get("mismatched_keys") or ()}
+    setattr(model, NEW_PARAMETERS, sorted(new))
+    return model
 
 
 MODEL_KINDS = {

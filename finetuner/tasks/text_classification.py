@@ -11,11 +11,9 @@ from typing import Any
 
 from .. import data as data_module
 from ..config import RunConfig
-from ..errors import ModelLoadError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..runs import write_json_atomic
-from ..tokenization import load_failure_message
-from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, in_order, load_with_new_head, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
@@ -59,20 +57,15 @@ def build_model(config: RunConfig, label_names: list[str], *, token: str | None 
     """The pretrained encoder with a fresh classification head sized for these labels."""
     from transformers import AutoModelForSequenceClassification  # noqa: PLC0415 - heavy
 
-    name = config.model.model_name_or_path
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            name,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
-            label2id={label: i for i, label in enumerate(label_names)},
-            ignore_mismatched_sizes=True,  # a checkpoint fine-tuned on other labels gets a new head
-            revision=config.model.model_revision,
-            trust_remote_code=config.model.trust_remote_code,
-            token=token,
-        )
-    except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
-        raise ModelLoadError(load_failure_message("model", name, error)) from error
+    return load_with_new_head(
+        AutoModelForSequenceClassification,
+        config,
+        token=token,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={label: i for i, label in enumerate(label_names)},
+        ignore_mismatched_sizes=True,  # a checkpoint fine-tuned on other labels gets a new head
+    )
 
 
 def data_collator(tokenizer):
@@ -101,7 +94,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
     evaluating = eval_dataset is not None and args.eval_strategy != "no"
-    return in_order(Trainer, keep_evaluations=True)(
+    return in_order(with_head_learning_rate(Trainer, config.training.head_learning_rate), keep_evaluations=True)(
         model=model,
         args=args,
         train_dataset=inputs(train_dataset),

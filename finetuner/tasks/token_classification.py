@@ -20,7 +20,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, length_summary, load_pretrained, save_model  # noqa: F401
+from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, length_summary, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
@@ -173,7 +173,7 @@ def build_model(config: RunConfig, label_names: list[str], *, token: str | None 
     """The pretrained encoder with a fresh token-classification head sized for the tag set."""
     from transformers import AutoModelForTokenClassification  # noqa: PLC0415 - heavy
 
-    return load_pretrained(
+    return load_with_new_head(
         AutoModelForTokenClassification,
         config,
         token=token,
@@ -214,7 +214,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
     evaluating = eval_dataset is not None and args.eval_strategy != "no"
-    return in_order(Trainer, keep_evaluations=True)(
+    return in_order(with_head_learning_rate(Trainer, config.training.head_learning_rate), keep_evaluations=True)(
         model=model,
         args=args,
         train_dataset=train_dataset,

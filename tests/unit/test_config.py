@@ -42,6 +42,29 @@ def test_a_saved_config_keeps_the_filled_in_defaults(tmp_path, monkeypatch):
     assert RunConfig().training.learning_rate == 1e-3, "a new config does take the changed default"
 
 
+def test_a_new_head_has_its_own_learning_rate_where_a_task_has_one():
+    assert RunConfig().training.head_learning_rate == 5e-3, "text classification's head trains at 5e-3 by default"
+    assert "5e-3 for text classification" in field_help("head_learning_rate")
+    assert RunConfig.from_dict({"task": "token-classification"}).training.head_learning_rate is None, "NER: the learning rate unless set"
+    assert RunConfig.from_dict({"task": "token-classification", "head_learning_rate": 1e-3}).training.head_learning_rate == 1e-3
+    with pytest.raises(ConfigError, match="head_learning_rate applies to the text-classification and token-classification tasks, not to causal-lm"):
+        RunConfig.from_dict({"task": "causal-lm", "head_learning_rate": 1e-3})
+    with pytest.raises(ConfigError, match="head_learning_rate must be greater than 0 and at most 1"):
+        RunConfig.from_dict({"head_learning_rate": 2})
+
+
+def test_a_run_frozen_before_the_head_learning_rate_keeps_training_its_head_at_the_learning_rate(tmp_path):
+    """Its checkpoints' optimizer state has no group for a head: resuming with one would fail, and it would not reproduce."""
+    from finetuner.runs import RunStore
+
+    run = RunStore(tmp_path).create(RunConfig())
+    assert run.config().training.head_learning_rate == 5e-3
+    frozen = yaml.safe_load(run.config_path.read_text())
+    del frozen["head_learning_rate"]
+    run.config_path.write_text(yaml.safe_dump(frozen))
+    assert run.config().training.head_learning_rate is None
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_round_trip(tmp_path, suffix):
     config = RunConfig.from_dict({"train_file": "a.csv", "learning_rate": 3e-5, "text_column_names": "q,a", "fp16": False, "optim": "adamw_torch"})

@@ -1,0 +1,67 @@
+"""The new classification head trains at head_learning_rate, the pretrained weights at learning_rate."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import TrainerCallback
+
+from finetuner.config import RunConfig
+from finetuner.runs import COMPLETED, STOPPED, RunStore
+from finetuner.train import run_training
+
+HEAD_RATE, BODY_RATE = 2e-2, 1e-3
+
+
+class RecordRates(TrainerCallback):
+    """The starting learning rate of each trained weight, read from the optimizer the Trainer built."""
+
+    def __init__(self):
+        self.rates: dict[str, float] = {}
+
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        starting = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
+        self.rates = {name: starting[id(p)] for name, p in model.named_parameters() if p.requires_grad}
+
+
+class StopAtStep(TrainerCallback):
+    def __init__(self, run, step):
+        self.run, self.step = run, step
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            self.run.cancel_path.touch()
+
+
+def config(model_dir, data, **overrides) -> RunConfig:
+    values = {"model_name_or_path": str(model_dir), "train_file": str(data), "max_seq_length": 32, "per_device_train_batch_size": 8, "warmup_steps": 0,
+              "logging_steps": 1, "learning_rate": BODY_RATE, "head_learning_rate": HEAD_RATE, "eval_strategy": "no", **overrides}
+    return RunConfig.from_dict(values)
+
+
+@pytest.fixture
+def three_labels(tmp_path, sentiment_frame):
+    """The tiny model's checkpoint has a head for 2 labels: 3 labels give it a new one."""
+    frame = sentiment_frame.copy()
+    frame.loc[frame.index % 3 == 0, "label"] = "neutral"
+    path = tmp_path / "three.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_new_head_trains_at_its_own_rate_and_a_stopped_run_resumes(tmp_path, tiny_model_dir, three_labels):
+    run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, three_labels, max_steps=6))
+    assert run_training(run, callbacks=[StopAtStep(run, 3)]) == STOPPED
+    rates = RecordRates()
+    assert run_training(run, resume=True, callbacks=[rates]) == COMPLETED, run.status()  # the optimizer state has the head's group
+    head = {name: rate for name, rate in rates.rates.items() if name.startswith("classifier.")}
+    assert head == {"classifier.weight": HEAD_RATE, "classifier.bias": HEAD_RATE}
+    assert {rate for name, rate in rates.rates.items() if name not in head} == {BODY_RATE}
+    logged = [e["metrics"]["learning_rate"] for e in run.events() if e["type"] == "log" and "learning_rate" in e["metrics"]]
+    assert logged and max(logged) <= BODY_RATE, "the learning rate shown is the pretrained weights' one"
+
+
+def test_a_head_already_trained_for_these_labels_trains_at_the_learning_rate(tmp_path, tiny_model_dir, sentiment_csv):
+    rates = RecordRates()
+    run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, sentiment_csv, max_steps=1))
+    assert run_training(run, callbacks=[rates]) == COMPLETED, run.status()
+    assert rates.rates and set(rates.rates.values()) == {BODY_RATE}
