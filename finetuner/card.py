@@ -496,6 +496,7 @@ class _Body:
         effective = t.per_device_train_batch_size * t.gradient_accumulation_steps
         rows = [
             ("learning_rate", t.learning_rate),
+            *([("head_learning_rate (weights new to the checkpoint)", t.head_learning_rate)] if t.head_learning_rate is not None else []),
             ("per_device_train_batch_size", t.per_device_train_batch_size),
             ("gradient_accumulation_steps", t.gradient_accumulation_steps),
             ("effective batch size (per device)", effective),

@@ -357,7 +357,7 @@ def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, se
 # Number fields where 0 (or empty) means "not set" on the form.
 ZERO_IS_NONE = ("early_stopping_patience", "eval_steps", "max_train_samples", "max_eval_samples", "max_predict_samples")
 # Fields where an empty value means "the task's default" (the config fills it in).
-EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "learning_rate", "per_device_train_batch_size", "metric_for_best_model", "lora_target_modules")
+EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "learning_rate", "per_device_train_batch_size", "head_learning_rate", "metric_for_best_model", "lora_target_modules")
 
 
 def defaults(task: str | None = None) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def _number(name: str, label: str, defaults: dict, *, precision: int | None = No
 
 # Options only some tasks have: the config field and the task feature (`TaskInfo.features`) that uses it.
 TASK_OPTIONS = {
+    "head_learning_rate": "new_head",
     "label_all_tokens": "label_all_tokens",
     "use_lora": "lora", "lora_r": "lora", "lora_alpha": "lora", "lora_dropout": "lora", "lora_target_modules": "lora",
     "packing": "packing", "completion_only_loss": "completion_only_loss",
@@ -69,6 +70,8 @@ TASK_OPTIONS = {
 # Fields whose default depends on the task: they start empty, so that an API call leaving them out gets
 # its task's own default, and the page fills in the first task's values when it opens.
 TASK_DEFAULT_FIELDS = ("learning_rate", "per_device_train_batch_size", "max_seq_length")
+# Fields that start empty for the same reason: the task defaults above, and an own option whose default is the task's.
+STARTS_EMPTY = (*TASK_DEFAULT_FIELDS, "head_learning_rate")
 
 
 def task_uses(task: str, option: str) -> bool:
@@ -111,7 +114,10 @@ def form_handler(names: Sequence[str]) -> Callable:
 
 def build_training_tab(ctx: StudioContext) -> None:
     d = services.defaults()
-    blank = {**d, **dict.fromkeys(TASK_DEFAULT_FIELDS)}
+    blank = {**d, **dict.fromkeys(STARTS_EMPTY)}
+    # Which of the first task's own options show (not through task_panel: here, inside gr.Tabs, its gr.Column
+    # would be built as a component, and the Train tab's button showed twice).
+    shown = {option: task_uses(d["task"], option) for option in TASK_OPTIONS}
     offered = services.processes_offered()
     with gr.Tab("2 · Train", id="train") as tab:
         data_note = gr.Markdown()
@@ -138,8 +144,9 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Row():
                     seed = _number("seed", "Seed", d, precision=0)
                     freeze_embeddings = gr.Checkbox(value=d["freeze_embeddings"], label="Freeze word embeddings", info=field_help("freeze_embeddings"))
-                with gr.Column(visible=False, variant="panel") as task_options:  # the chosen task's own options
-                    task_options_title = gr.Markdown("#### Options of this task")
+                with gr.Column(visible=any(shown.values()), variant="panel") as task_options:  # the chosen task's own options
+                    task_options_title = gr.Markdown(f"#### Options of {TASKS[d['task']].title.lower()}")
+                    head_learning_rate = _number("head_learning_rate", "Learning rate of the new head", blank, visible=shown["head_learning_rate"])
                     label_all_tokens = gr.Checkbox(value=d["label_all_tokens"], label="Label every sub-word token", info=field_help("label_all_tokens"), visible=False)
                     use_lora = gr.Checkbox(value=d["use_lora"], label="LoRA adapters (parameter-efficient fine-tuning)", info=field_help("use_lora"), visible=False)
                     with gr.Row(visible=False) as lora_row:
@@ -226,7 +233,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         "train_sampling_strategy": train_sampling_strategy, "validation_split_ratio": validation_split_ratio,
         "test_split_ratio": test_split_ratio, "max_train_samples": max_train_samples, "extra_training_args": extra_training_args,
         # the task's own options (hidden for tasks without them; then they keep their defaults)
-        "label_all_tokens": label_all_tokens, "use_lora": use_lora, "lora_r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout,
+        "head_learning_rate": head_learning_rate, "label_all_tokens": label_all_tokens, "use_lora": use_lora, "lora_r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout,
         "lora_target_modules": lora_target_modules, "packing": packing, "completion_only_loss": completion_only_loss,
         "generation_max_new_tokens": generation_max_new_tokens, "generation_num_samples": generation_num_samples,
         "max_target_length": max_target_length, "source_prefix": source_prefix,
@@ -248,12 +255,12 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     def choose_task(name):
         """The chosen task's own defaults (model, max length, learning rate, batch size, the metric that picks
-        the best checkpoint) and its own options: each shown only when the task uses it (LoRA, packing and
-        completion-only loss for causal LMs; sub-token labels for NER; summary length and prefix for
-        seq2seq), reset to its default."""
+        the best checkpoint) and its own options: each shown only when the task uses it (the new head's
+        learning rate for classification and NER; LoRA, packing and completion-only loss for causal LMs;
+        sub-token labels for NER; summary length and prefix for seq2seq), reset to its default."""
         own = services.defaults(name)
         visible, (column, title, *lora_parts) = task_panel(name)  # LoRA starts off
-        options = [gr.update(visible=visible[option], value=[] if option == "lora_target_modules" else d[option]) for option in TASK_OPTIONS]
+        options = [gr.update(visible=visible[option], value=[] if option == "lora_target_modules" else own[option]) for option in TASK_OPTIONS]
         return (
             gr.Dropdown(value=own["model_name_or_path"]), *(gr.Number(value=own[n]) for n in TASK_DEFAULT_FIELDS),
             gr.Dropdown(choices=metric_choices(name), value=services.DEFAULT_METRIC), column, title, *options, *lora_parts,
@@ -502,7 +509,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     ctx.demo.load(restore, ctx.saved_run, [ctx.current_run, run_picker], api_name="restore_session", api_visibility="private")
     # In the browser, at once: no round trip through the queue, which other visitors' events may hold up.
-    ctx.demo.load(None, None, [form[n] for n in TASK_DEFAULT_FIELDS], js=f"() => {json.dumps([d[n] for n in TASK_DEFAULT_FIELDS])}", api_visibility="private")
+    ctx.demo.load(None, None, [form[n] for n in STARTS_EMPTY], js=f"() => {json.dumps([d[n] for n in STARTS_EMPTY])}", api_visibility="private")
     # Through the server, so after the line above: the values kept in the browser win over the task's.
     ctx.demo.load(restore_form, ctx.saved_form, restored_outputs, api_name="restore_form", api_visibility="private")
 

@@ -24,6 +24,7 @@ QUICK = {
     "warmup_steps": 0, "eval_strategy": "no", "generation_max_new_tokens": 6, "generation_num_samples": 2,
 }
 OPTION_LABELS = {
+    "head_learning_rate": "Learning rate of the new head",
     "label_all_tokens": "Label every sub-word token",
     "use_lora": "LoRA adapters (parameter-efficient fine-tuning)",
     "packing": "Packing",
@@ -33,8 +34,8 @@ OPTION_LABELS = {
     "source_prefix": "Source prefix",
 }
 SHOWN = {
-    "text-classification": set(),
-    "token-classification": {"label_all_tokens"},
+    "text-classification": {"head_learning_rate"},
+    "token-classification": {"head_learning_rate", "label_all_tokens"},
     "causal-lm": {"use_lora", "packing", "completion_only_loss", "generation_max_new_tokens"},
     "seq2seq": {"generation_max_new_tokens", "max_target_length", "source_prefix"},
 }
@@ -96,6 +97,7 @@ def test_each_task_shows_only_its_own_options(client, task):
     assert by_label["LoRA target modules"]["visible"] is False, "LoRA's own options wait until LoRA is on"
     info = TASKS[task]
     assert (by_label["Learning rate"]["value"], by_label["Batch size"]["value"]) == (info.default_learning_rate, info.default_train_batch_size), "the task's own defaults"
+    assert by_label[OPTION_LABELS["head_learning_rate"]]["value"] == info.default_head_learning_rate, "empty where the task has none"
 
 
 def test_lora_values_reach_the_run_and_the_count_is_peft_s(lora_run, lm):
@@ -137,8 +139,8 @@ def test_the_command_for_several_processes(client, studio):
 
 
 def test_other_tasks_options_reach_the_config_and_the_command(client):
-    ner = client.predict(task="token-classification", label_all_tokens=True, api_name="/download_config")
-    assert yaml.safe_load(open(ner))["label_all_tokens"] is True
+    ner = client.predict(task="token-classification", label_all_tokens=True, head_learning_rate=2e-3, api_name="/download_config")
+    assert (yaml.safe_load(open(ner))["label_all_tokens"], yaml.safe_load(open(ner))["head_learning_rate"]) == (True, 2e-3)
     options = {"task": "seq2seq", "model_name_or_path": "some/t5", "max_target_length": 32, "source_prefix": "summarize: ", "generation_max_new_tokens": 24}
     saved = yaml.safe_load(open(client.predict(**options, api_name="/download_config")))
     assert (saved["max_target_length"], saved["source_prefix"], saved["generation_max_new_tokens"]) == (32, "summarize: ", 24), "the prefix keeps its space"
@@ -151,6 +153,7 @@ def test_options_that_depend_on_the_task_left_out_of_an_api_call_get_its_own_def
     saved = yaml.safe_load(open(client.predict(task=task, model_name_or_path="some/model", api_name="/download_config")))
     info = TASKS[task]
     assert (saved["learning_rate"], saved["per_device_train_batch_size"], saved["max_seq_length"]) == (info.default_learning_rate, info.default_train_batch_size, info.default_max_seq_length)
+    assert saved["head_learning_rate"] == info.default_head_learning_rate
     assert saved["num_train_epochs"] == 3.0, "the others take the page's first values"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import TrainerCallback
 
+from finetuner.card import build_card
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, STOPPED, RunStore
 from finetuner.train import run_training
@@ -58,6 +59,8 @@ def test_a_new_head_trains_at_its_own_rate_and_a_stopped_run_resumes(tmp_path, t
     assert {rate for name, rate in rates.rates.items() if name not in head} == {BODY_RATE}
     logged = [e["metrics"]["learning_rate"] for e in run.events() if e["type"] == "log" and "learning_rate" in e["metrics"]]
     assert logged and max(logged) <= BODY_RATE, "the learning rate shown is the pretrained weights' one"
+    card = build_card(run, images=False).text
+    assert f"| learning_rate | {BODY_RATE} |" in card and f"| head_learning_rate (weights new to the checkpoint) | {HEAD_RATE} |" in card, "the model card says both"
 
 
 def test_a_head_already_trained_for_these_labels_trains_at_the_learning_rate(tmp_path, tiny_model_dir, sentiment_csv):
