@@ -96,3 +96,16 @@ def follow_to_end(client, run_id: str, timeout: float = 600) -> dict | None:
                     break
         job.cancel()
     return final
+
+
+def stop_at_step(run, step: int):
+    """A TrainerCallback that asks the run to stop the way the studio and the CLI do, by writing its CANCEL
+    file, when training reaches `step`."""
+    from transformers import TrainerCallback
+
+    class StopAtStep(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                run.cancel_path.touch()
+
+    return StopAtStep()

@@ -9,6 +9,7 @@ from finetuner.card import build_card
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, STOPPED, RunStore
 from finetuner.train import run_training
+from support import stop_at_step
 
 HEAD_RATE, BODY_RATE = 2e-2, 1e-3
 
@@ -22,15 +23,6 @@ class RecordRates(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         starting = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
         self.rates = {name: starting[id(p)] for name, p in model.named_parameters() if p.requires_grad}
-
-
-class StopAtStep(TrainerCallback):
-    def __init__(self, run, step):
-        self.run, self.step = run, step
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            self.run.cancel_path.touch()
 
 
 def config(model_dir, data, **overrides) -> RunConfig:
@@ -51,7 +43,7 @@ def three_labels(tmp_path, sentiment_frame):
 
 def test_a_new_head_trains_at_its_own_rate_and_a_stopped_run_resumes(tmp_path, tiny_model_dir, three_labels):
     run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, three_labels, max_steps=6))
-    assert run_training(run, callbacks=[StopAtStep(run, 3)]) == STOPPED
+    assert run_training(run, callbacks=[stop_at_step(run, 3)]) == STOPPED
     rates = RecordRates()
     assert run_training(run, resume=True, callbacks=[rates]) == COMPLETED, run.status()  # the optimizer state has the head's group
     head = {name: rate for name, rate in rates.rates.items() if name.startswith("classifier.")}

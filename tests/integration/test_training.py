@@ -20,6 +20,7 @@ from finetuner.launcher import resume_training, start_training, stop_training, w
 from finetuner.precision import cpu_has_fast_bf16
 from finetuner.runs import COMPLETED, FAILED, INTERRUPTED, STOPPED, RunStore
 from finetuner.train import WAITING_MESSAGE, run_training
+from support import stop_at_step
 
 
 def tiny_config(model_dir, data_file, **overrides) -> RunConfig:
@@ -125,20 +126,9 @@ def test_by_default_every_weight_trains(trained_run, tiny_model_dir):
     assert not torch.equal(load_file(tiny_model_dir / "model.safetensors")[word], load_file(trained_run.model_dir / "model.safetensors")[word])
 
 
-class StopAtStep(TrainerCallback):
-    """Asks the run to stop the way the studio and the CLI do: by writing its CANCEL file."""
-
-    def __init__(self, run, step):
-        self.run, self.step = run, step
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            self.run.cancel_path.touch()
-
-
 def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentiment_csv):
     run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
-    assert run_training(run, callbacks=[StopAtStep(run, 5)]) == STOPPED
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
     assert run.status()["state"] == STOPPED
     checkpoint = run.latest_checkpoint()
     assert checkpoint is not None and checkpoint.name == "checkpoint-6"
