@@ -228,7 +228,7 @@ class TrainingConfig:
         default=None,
         metadata=_help(
             "Classification and NER: peak step size of the new head (the weights the pretrained model lacks). "
-            "Empty: the task's default (5e-3 for text classification; the learning rate for NER)."
+            "Empty: the task's default (5e-3)."
         ),
     )
     weight_decay: float = field(default=0.01, metadata=_help("L2-style decay applied to weights (not biases or norms)."))

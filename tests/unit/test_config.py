@@ -44,8 +44,9 @@ def test_a_saved_config_keeps_the_filled_in_defaults(tmp_path, monkeypatch):
 
 def test_a_new_head_has_its_own_learning_rate_where_a_task_has_one():
     assert RunConfig().training.head_learning_rate == 5e-3, "text classification's head trains at 5e-3 by default"
-    assert "5e-3 for text classification" in field_help("head_learning_rate")
-    assert RunConfig.from_dict({"task": "token-classification"}).training.head_learning_rate is None, "NER: the learning rate unless set"
+    assert RunConfig.from_dict({"task": "token-classification"}).training.head_learning_rate == 5e-3, "and NER's"
+    assert "the task's default (5e-3)" in field_help("head_learning_rate")
+    assert RunConfig.from_dict({"task": "causal-lm"}).training.head_learning_rate is None, "no new head: no such rate"
     assert RunConfig.from_dict({"task": "token-classification", "head_learning_rate": 1e-3}).training.head_learning_rate == 1e-3
     with pytest.raises(ConfigError, match="head_learning_rate applies to the text-classification and token-classification tasks, not to causal-lm"):
         RunConfig.from_dict({"task": "causal-lm", "head_learning_rate": 1e-3})
