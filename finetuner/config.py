@@ -412,16 +412,7 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Config file '{path}' does not exist.")
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-        except yaml.YAMLError as error:
-            raise ConfigError(f"Config file '{path}' is not valid YAML or JSON: {error}") from error
-        if not isinstance(values, dict):
-            raise ConfigError(f"Config file '{path}' must hold a mapping of option names to values.")
-        return cls.from_dict(values)
+        return cls.from_dict(read_config_file(path))
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with some flat fields changed, validated again."""
@@ -435,6 +426,20 @@ def field_help(name: str) -> str:
             if f.name == name:
                 return f.metadata.get("help", "")
     raise KeyError(name)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The option names and values a YAML or JSON config file holds, or a ConfigError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file '{path}' does not exist.")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    except yaml.YAMLError as error:
+        raise ConfigError(f"Config file '{path}' is not valid YAML or JSON: {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"Config file '{path}' must hold a mapping of option names to values.")
+    return values
 
 
 def field_choices() -> dict[str, tuple[str, ...]]:

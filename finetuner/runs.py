@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .config import RunConfig
+from .config import RunConfig, read_config_file
 from .errors import RunError, RunNotFoundError
 
 QUEUED, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED = "queued", "running", "completed", "failed", "stopped", "interrupted"
@@ -109,11 +109,12 @@ class Run:
         return self.path / ".alive"
 
     def config(self) -> RunConfig:
-        config = RunConfig.load(self.config_path)
-        if config.training.head_learning_rate is not None and "head_learning_rate:" not in self.config_path.read_text(encoding="utf-8"):
+        values = read_config_file(self.config_path)
+        config = RunConfig.from_dict(values)
+        if "head_learning_rate" not in values and config.training.head_learning_rate is not None:
             # Frozen before head_learning_rate existed, so its head trained at the learning rate: it resumes
-            # (the optimizer state has no group for a head) and is reproduced that way.
-            config.training.head_learning_rate = None
+            # (its optimizer state has no group for a head) and is reproduced that way, also once saved again.
+            config.training.head_learning_rate = config.training.learning_rate
         return config
 
     def raw_status(self) -> dict[str, Any]:

@@ -351,7 +351,8 @@ def _fail(run: Run, error: Exception, world: World | None = None) -> str:
     because it left, and their errors would hide the cause).
     """
     if isinstance(error, FinetunerError):
-        sys.stdout.flush(), sys.stderr.flush()  # where they are train.log too, what they hold comes first
+        sys.stdout.flush()  # where they are train.log too, what they hold comes first
+        sys.stderr.flush()
         with open(run.log_path, "a", encoding="utf-8") as log:
             traceback.print_exc(file=log)
     else:

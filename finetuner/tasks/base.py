@@ -107,6 +107,8 @@ def with_head_learning_rate(trainer_class, learning_rate: float | None):
     on WNUT-17 gained too (benchmarks/head_learning_rate.py), SST-2's two classes hardly moved.
     The new weights are those `load_with_new_head` found missing from the checkpoint: a model whose head was
     already trained for these labels has none, and trains as before. Both rates follow the same schedule.
+    At the learning rate itself the head stays in the Trainer's own groups, as before the option existed,
+    so a run frozen then (`Run.config`) resumes from its optimizer state.
     """
     if learning_rate is None:
         return trainer_class
@@ -116,7 +118,7 @@ def with_head_learning_rate(trainer_class, learning_rate: float | None):
             fresh = self.optimizer is None
             optimizer = super().create_optimizer(model)
             new = set(getattr(self.model, NEW_PARAMETERS, ()))
-            if not fresh or not new:
+            if not fresh or not new or learning_rate == self.args.learning_rate:
                 return optimizer
             head = {id(p) for name, p in self.model.named_parameters() if name in new}
             for group in list(optimizer.param_groups):
@@ -237,10 +239,20 @@ def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: A
         raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
 
 
-def load_with_new_head(auto_class, config, *, token: str | None = None, **kwargs: Any):
-    """`load_pretrained` that also records which weights the checkpoint lacked or had in another shape (a
-    fresh head sized for these labels), for `with_head_learning_rate`."""
-    model, info = load_pretrained(auto_class, config, token=token, output_loading_info=True, **kwargs)
+def load_with_new_head(auto_class, config, label_names: list[str], *, token: str | None = None):
+    """The pretrained model with a head sized for `label_names` (new, or the checkpoint's own when it was
+    trained for as many labels), recording which weights the checkpoint lacked or had in another shape,
+    for `with_head_learning_rate`."""
+    model, info = load_pretrained(
+        auto_class,
+        config,
+        token=token,
+        output_loading_info=True,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={label: i for i, label in enumerate(label_names)},
+        ignore_mismatched_sizes=True,  # a checkpoint fine-tuned on other labels gets a new head
+    )
     new = set(info.get("missing_keys") or ()) | {mismatched[0] for mismatched in info.get("mismatched_keys") or ()}
     setattr(model, NEW_PARAMETERS, sorted(new))
     return model

@@ -57,15 +57,7 @@ def build_model(config: RunConfig, label_names: list[str], *, token: str | None 
     """The pretrained encoder with a fresh classification head sized for these labels."""
     from transformers import AutoModelForSequenceClassification  # noqa: PLC0415 - heavy
 
-    return load_with_new_head(
-        AutoModelForSequenceClassification,
-        config,
-        token=token,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={label: i for i, label in enumerate(label_names)},
-        ignore_mismatched_sizes=True,  # a checkpoint fine-tuned on other labels gets a new head
-    )
+    return load_with_new_head(AutoModelForSequenceClassification, config, label_names, token=token)
 
 
 def data_collator(tokenizer):

@@ -173,15 +173,7 @@ def build_model(config: RunConfig, label_names: list[str], *, token: str | None 
     """The pretrained encoder with a fresh token-classification head sized for the tag set."""
     from transformers import AutoModelForTokenClassification  # noqa: PLC0415 - heavy
 
-    return load_with_new_head(
-        AutoModelForTokenClassification,
-        config,
-        token=token,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-        ignore_mismatched_sizes=True,
-    )
+    return load_with_new_head(AutoModelForTokenClassification, config, label_names, token=token)
 
 
 def word_level(predictions: np.ndarray, labels: np.ndarray, label_names: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:

@@ -78,14 +78,18 @@ def task_uses(task: str, option: str) -> bool:
     return task in TASKS and TASK_OPTIONS[option] in TASKS[task].features
 
 
+def visible_options(task: str, lora_on: bool = False) -> dict[str, bool]:
+    """Which of the task's own options show: those it uses, LoRA's target modules only with LoRA on."""
+    lora_on = bool(lora_on) and task_uses(task, "use_lora")
+    return {option: lora_on if option == "lora_target_modules" else task_uses(task, option) for option in TASK_OPTIONS}
+
+
 def task_panel(task: str, lora_on: bool = False) -> tuple[dict[str, bool], tuple]:
-    """What shows of a task's own options: each option's visibility (LoRA's target modules only with LoRA
-    on), then the updates of the options panel, its title, and LoRA's row of numbers and its two notes
-    (shown with LoRA on)."""
-    uses = {option: task_uses(task, option) for option in TASK_OPTIONS}
-    lora_on = bool(lora_on) and uses["use_lora"]
-    visible = {option: lora_on if option == "lora_target_modules" else uses[option] for option in TASK_OPTIONS}
-    panel = (gr.Column(visible=any(uses.values())), f"#### Options of {TASKS[task].title.lower()}", gr.Row(visible=lora_on), gr.Markdown(visible=lora_on), gr.Markdown(visible=lora_on))
+    """`visible_options`, then the updates of the options panel, its title, and LoRA's row of numbers and
+    its two notes (shown with LoRA on). Handlers only: built inside a layout, these would be new components."""
+    visible = visible_options(task, lora_on)
+    lora_on = visible["lora_target_modules"]
+    panel = (gr.Column(visible=any(visible.values())), f"#### Options of {TASKS[task].title.lower()}", gr.Row(visible=lora_on), gr.Markdown(visible=lora_on), gr.Markdown(visible=lora_on))
     return visible, panel
 
 
@@ -115,9 +119,7 @@ def form_handler(names: Sequence[str]) -> Callable:
 def build_training_tab(ctx: StudioContext) -> None:
     d = services.defaults()
     blank = {**d, **dict.fromkeys(STARTS_EMPTY)}
-    # Which of the first task's own options show (not through task_panel: here, inside gr.Tabs, its gr.Column
-    # would be built as a component, and the Train tab's button showed twice).
-    shown = {option: task_uses(d["task"], option) for option in TASK_OPTIONS}
+    shown = visible_options(d["task"])  # not task_panel: inside gr.Tabs its gr.Column became a second Train tab button
     offered = services.processes_offered()
     with gr.Tab("2 · Train", id="train") as tab:
         data_note = gr.Markdown()

@@ -19,8 +19,10 @@ class RecordRates(TrainerCallback):
 
     def __init__(self):
         self.rates: dict[str, float] = {}
+        self.groups = 0
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        self.groups = len(optimizer.param_groups)
         starting = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
         self.rates = {name: starting[id(p)] for name, p in model.named_parameters() if p.requires_grad}
 
@@ -60,3 +62,11 @@ def test_a_head_already_trained_for_these_labels_trains_at_the_learning_rate(tmp
     run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, sentiment_csv, max_steps=1))
     assert run_training(run, callbacks=[rates]) == COMPLETED, run.status()
     assert rates.rates and set(rates.rates.values()) == {BODY_RATE}
+
+
+def test_a_head_at_the_learning_rate_keeps_the_trainers_own_optimizer_groups(tmp_path, tiny_model_dir, three_labels):
+    """As before head_learning_rate existed: a run frozen then resumes from its optimizer state."""
+    rates = RecordRates()
+    run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, three_labels, max_steps=1, head_learning_rate=BODY_RATE))
+    assert run_training(run, callbacks=[rates]) == COMPLETED, run.status()
+    assert rates.groups == 2 and set(rates.rates.values()) == {BODY_RATE}, "with and without weight decay, nothing more"

@@ -63,7 +63,9 @@ def test_a_run_frozen_before_the_head_learning_rate_keeps_training_its_head_at_t
     frozen = yaml.safe_load(run.config_path.read_text())
     del frozen["head_learning_rate"]
     run.config_path.write_text(yaml.safe_dump(frozen))
-    assert run.config().training.head_learning_rate is None
+    assert run.config().training.head_learning_rate == 5e-5, "its learning rate"
+    run.config().replace(per_device_train_batch_size=8).save(run.config_path)  # as a retry with a smaller batch does
+    assert run.config().training.head_learning_rate == 5e-5, "still so once saved again"
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
