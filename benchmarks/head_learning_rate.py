@@ -14,10 +14,13 @@ data, through the engine as a user runs it:
                        the run's own TF-IDF + logistic regression baseline beside them.
   --dataset wnut17     NER, 6 entity types (13 BIO tags): its own train, validation and test splits.
 
-Reported: the validation score per epoch (accuracy; NER: entity F1), test scores, wall time.
+Reported: the validation score per epoch (accuracy; NER: entity F1), test scores, wall time. With
+`--seeds`, both variants are trained once per seed (the seed sets the new head's initialisation, dropout
+and the order of the batches; BANKING77's rows stay the same) and the results are given by seed.
 
     python benchmarks/head_learning_rate.py --dataset banking77   # about 7 minutes on 2 cores
     python benchmarks/head_learning_rate.py --dataset wnut17      # about 12 minutes
+    python benchmarks/head_learning_rate.py --dataset wnut17 --seeds 1 2 --out benchmarks/results/wnut17_seeds.json
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=list(TASK), default="banking77")
     parser.add_argument("--train-rows", type=int, default=3000, help="banking77: training sentences.")
     parser.add_argument("--validation-rows", type=int, default=1000, help="banking77: validation sentences, from the training file.")
+    parser.add_argument("--seeds", type=int, nargs="+", help="Train each variant once per seed; default: once, at the config's default seed.")
     parser.add_argument("--out", help="Default: benchmarks/results/<dataset>.json")
     args = parser.parse_args()
     if not (DATA / args.dataset).is_dir():
@@ -90,16 +94,21 @@ def main() -> None:
     task = TASK[args.dataset]
     variants = {"head_at_the_learning_rate": {"head_learning_rate": TASKS[task].default_learning_rate}, "defaults": {}}
     result: dict = {"dataset": args.dataset, "task": task}
-    for name, options in variants.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
-            if args.dataset == "banking77":
-                files = banking77_files(workdir, args.train_rows, args.validation_rows)
-                result["data"] = {"train_rows": args.train_rows, "validation_rows": args.validation_rows, "test_rows": len(pd.read_csv(files["test"]))}
+    for seed in args.seeds or [None]:
+        for name, options in variants.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                workdir = Path(tmp)
+                if args.dataset == "banking77":
+                    files = banking77_files(workdir, args.train_rows, args.validation_rows)
+                    result["data"] = {"train_rows": args.train_rows, "validation_rows": args.validation_rows, "test_rows": len(pd.read_csv(files["test"]))}
+                else:
+                    files = {role: str(DATA / "wnut17" / f"{role}.jsonl") for role in ("train", "validation", "test")}
+                scores = train_once(files, workdir, task, options if seed is None else {**options, "seed": seed})
+            if seed is None:
+                result[name] = scores
             else:
-                files = {role: str(DATA / "wnut17" / f"{role}.jsonl") for role in ("train", "validation", "test")}
-            result[name] = train_once(files, workdir, task, options)
-        print(json.dumps({name: result[name]}), flush=True)
+                result.setdefault(name, {"by_seed": {}})["by_seed"][str(seed)] = scores
+            print(json.dumps({name: scores, "seed": seed}), flush=True)
     result["machine"] = {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()}
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"{args.dataset}.json")
     out.write_text(json.dumps(result, indent=2), encoding="utf-8")

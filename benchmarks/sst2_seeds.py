@@ -1,5 +1,5 @@
 """How much of the SST-2 accuracy comparison is the seed: finetuner's defaults (c: batch 16, lr 5e-5 for
-classification, its new head at 5e-3), the same with frozen word embeddings (c_frozen: `--freeze_embeddings true`), the
+classification, its new head at 5e-3), the same with frozen word embeddings (c_frozen: `--freeze_embeddings true`), with batches of 8 (c_batch_8, as b), the
 earlier defaults (c32: batch 32, lr 1e-4, half the optimizer steps) and the plain Trainer script (b)
 of `sst2_classification.py`, each trained with several seeds on the same 2,000 sentences and evaluated
 on the same 872 validation sentences. The seed sets the classifier head's initialisation, dropout and
@@ -30,6 +30,7 @@ from sst2_classification import SST2, finetuner_c, load_sst2, plain_b  # noqa: E
 VARIANTS = {
     "c_finetuner_defaults": lambda train, validation, tmp, seed: finetuner_c(train, validation, tmp, seed=seed),
     "c_frozen_embeddings": lambda train, validation, tmp, seed: finetuner_c(train, validation, tmp, seed=seed, freeze_embeddings=True),
+    "c_batch_8": lambda train, validation, tmp, seed: finetuner_c(train, validation, tmp, seed=seed, per_device_train_batch_size=8),
     "c32_batch_32_lr_1e-4": lambda train, validation, tmp, seed: finetuner_c(train, validation, tmp, seed=seed, per_device_train_batch_size=32, learning_rate=1e-4),
     "b_trainer_dynamic_padding": lambda train, validation, tmp, seed: plain_b(train, validation, tmp, seed=seed),
 }
@@ -54,7 +55,7 @@ def main() -> None:
         for name in args.variants:
             with tempfile.TemporaryDirectory() as tmp:
                 result = VARIANTS[name](train, validation, Path(tmp), seed)
-            runs[name][seed] = {"accuracy": result["accuracy"], "wall_seconds": result["wall_seconds"], "precision": result.get("precision", "fp32")}
+            runs[name][seed] = {"accuracy": result["accuracy"], "accuracy_per_epoch": result["accuracy_per_epoch"], "wall_seconds": result["wall_seconds"], "precision": result.get("precision", "fp32")}
         print(json.dumps({name: by_seed[seed] for name, by_seed in runs.items()} | {"seed": seed}), flush=True)
     result = {
         name: {

@@ -356,15 +356,15 @@ class RunConfig:
                     "(or leave it empty for the task's default)."
                 )
             self.training.metric_for_best_model = name
-        for option, feature, what in (
-            (self.model.use_lora, "lora", "use_lora"),
-            (self.training.packing, "packing", "packing"),
-            (self.model.label_all_tokens, "label_all_tokens", "label_all_tokens"),
-            (self.training.head_learning_rate is not None, "new_head", "head_learning_rate"),
+        for option, feature, what, undo in (
+            (self.model.use_lora, "lora", "use_lora", "turn it off"),
+            (self.training.packing, "packing", "packing", "turn it off"),
+            (self.model.label_all_tokens, "label_all_tokens", "label_all_tokens", "turn it off"),
+            (self.training.head_learning_rate is not None, "new_head", "head_learning_rate", "leave it empty"),
         ):
             if option and feature not in info.features:
                 owners = [name for name, other in TASKS.items() if feature in other.features]
-                raise ConfigError(f"{what} applies to the {' and '.join(owners)} task{'s' if len(owners) > 1 else ''}, not to {info.name}; turn it off or change the task.")
+                raise ConfigError(f"{what} applies to the {' and '.join(owners)} task{'s' if len(owners) > 1 else ''}, not to {info.name}; {undo} or change the task.")
 
     def to_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {}

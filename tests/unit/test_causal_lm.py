@@ -195,7 +195,7 @@ def test_causal_lm_options_and_defaults():
     ):
         with pytest.raises(ConfigError, match=words):
             RunConfig.from_dict({"task": "causal-lm", **values})
-    with pytest.raises(ConfigError, match="packing applies to the causal-lm task"):
+    with pytest.raises(ConfigError, match="packing applies to the causal-lm task, not to seq2seq; turn it off or change the task"):
         RunConfig.from_dict({"task": "seq2seq", "packing": True})
 
 

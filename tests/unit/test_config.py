@@ -48,7 +48,7 @@ def test_a_new_head_has_its_own_learning_rate_where_a_task_has_one():
     assert "the task's default (5e-3)" in field_help("head_learning_rate")
     assert RunConfig.from_dict({"task": "causal-lm"}).training.head_learning_rate is None, "no new head: no such rate"
     assert RunConfig.from_dict({"task": "token-classification", "head_learning_rate": 1e-3}).training.head_learning_rate == 1e-3
-    with pytest.raises(ConfigError, match="head_learning_rate applies to the text-classification and token-classification tasks, not to causal-lm"):
+    with pytest.raises(ConfigError, match="head_learning_rate applies to the text-classification and token-classification tasks, not to causal-lm; leave it empty or change the task"):
         RunConfig.from_dict({"task": "causal-lm", "head_learning_rate": 1e-3})
     with pytest.raises(ConfigError, match="head_learning_rate must be greater than 0 and at most 1"):
         RunConfig.from_dict({"head_learning_rate": 2})
