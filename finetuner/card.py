@@ -229,6 +229,7 @@ class _RunFacts:
     results: dict[str, dict[str, Any]]
     baselines: dict[str, Any]
     events: list[dict[str, Any]]
+    model_info: dict[str, Any]
 
     @classmethod
     def read(cls, run: Run) -> "_RunFacts":
@@ -242,6 +243,7 @@ class _RunFacts:
             results=results,
             baselines=read_json(run.eval_dir / "baselines.json", {}) or {},
             events=run.events(),
+            model_info=read_json(run.path / "model_info.json", {}) or {},
         )
 
     @property
@@ -491,12 +493,23 @@ class _Body:
             )
         return "\n".join(lines)
 
+    def _head_learning_rate(self) -> str:
+        """The rate and the weights it trained: a checkpoint already fine-tuned for these labels brings its head,
+        and then nothing trains at it (runs from before model_info.json named the weights say only the rate)."""
+        rate, new = self.f.config.training.head_learning_rate, self.f.model_info.get("new_weights")
+        if new is None:
+            return f"{rate} (weights new to the checkpoint)"
+        if not new:
+            return f"{rate}, unused: the checkpoint already had a head for these labels"
+        shown = ", ".join(new[:4]) + (f" and {len(new) - 4} more" if len(new) > 4 else "")
+        return f"{rate} for the weights new to the checkpoint: {shown}"
+
     def training_procedure(self) -> str:
         f, t = self.f, self.f.config.training
         effective = t.per_device_train_batch_size * t.gradient_accumulation_steps
         rows = [
             ("learning_rate", t.learning_rate),
-            *([("head_learning_rate (weights new to the checkpoint)", t.head_learning_rate)] if t.head_learning_rate is not None else []),
+            *([("head_learning_rate", self._head_learning_rate())] if t.head_learning_rate is not None else []),
             ("per_device_train_batch_size", t.per_device_train_batch_size),
             ("gradient_accumulation_steps", t.gradient_accumulation_steps),
             ("effective batch size (per device)", effective),

@@ -216,7 +216,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
     from .tasks import TASKS, get_task  # noqa: PLC0415
-    from .tasks.base import count_parameters  # noqa: PLC0415
+    from .tasks.base import NEW_PARAMETERS, count_parameters  # noqa: PLC0415
 
     main = world.is_main
     config = run.config()
@@ -263,7 +263,11 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     eval_dir, model_dir = out / run.eval_dir.name, out / run.model_dir.name  # the run folder's on the main process
     if main:
         parameters = count_parameters(trainer.model)
-        write_json_atomic(run.path / "model_info.json", {**parameters, "model": config.model.model_name_or_path, "task": config.model.task})
+        new_weights = getattr(model, NEW_PARAMETERS, None)  # what the head's own learning rate applies to
+        write_json_atomic(
+            run.path / "model_info.json",
+            {**parameters, "model": config.model.model_name_or_path, "task": config.model.task, **({"new_weights": new_weights} if new_weights is not None else {})},
+        )
         run.append_event("message", text=f"Training {parameters['trainable_parameters']:,} of {parameters['total_parameters']:,} parameters ({parameters['trainable_share']:.2%}).", **parameters)
     eval_dir.mkdir(parents=True, exist_ok=True)
     task.before_training(trainer, prepared.splits, config, out_dir=eval_dir)

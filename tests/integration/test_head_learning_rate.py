@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from transformers import TrainerCallback
 
@@ -54,7 +56,11 @@ def test_a_new_head_trains_at_its_own_rate_and_a_stopped_run_resumes(tmp_path, t
     logged = [e["metrics"]["learning_rate"] for e in run.events() if e["type"] == "log" and "learning_rate" in e["metrics"]]
     assert logged and max(logged) <= BODY_RATE, "the learning rate shown is the pretrained weights' one"
     card = build_card(run, images=False).text
-    assert f"| learning_rate | {BODY_RATE} |" in card and f"| head_learning_rate (weights new to the checkpoint) | {HEAD_RATE} |" in card, "the model card says both"
+    assert f"| learning_rate | {BODY_RATE} |" in card, card
+    assert f"| head_learning_rate | {HEAD_RATE} for the weights new to the checkpoint: classifier.bias, classifier.weight |" in card, "the model card says both, and which weights"
+    info = json.loads((run.path / "model_info.json").read_text())
+    (run.path / "model_info.json").write_text(json.dumps({k: v for k, v in info.items() if k != "new_weights"}))  # as runs trained before it was written
+    assert f"| head_learning_rate | {HEAD_RATE} (weights new to the checkpoint) |" in build_card(run, images=False).text
 
 
 def test_a_head_already_trained_for_these_labels_trains_at_the_learning_rate(tmp_path, tiny_model_dir, sentiment_csv):
@@ -62,6 +68,8 @@ def test_a_head_already_trained_for_these_labels_trains_at_the_learning_rate(tmp
     run = RunStore(tmp_path / "runs").create(config(tiny_model_dir, sentiment_csv, max_steps=1))
     assert run_training(run, callbacks=[rates]) == COMPLETED, run.status()
     assert rates.rates and set(rates.rates.values()) == {BODY_RATE}
+    card = build_card(run, images=False).text
+    assert f"| head_learning_rate | {HEAD_RATE}, unused: the checkpoint already had a head for these labels |" in card, "the card does not claim a rate nothing trained at"
 
 
 def test_a_head_at_the_learning_rate_keeps_the_trainers_own_optimizer_groups(tmp_path, tiny_model_dir, three_labels):
