@@ -580,18 +580,25 @@ class _Body:
             baselines = {name: (values or {}).get(split) or {} for name, values in f.baselines.items() if isinstance(values, dict) and (values or {}).get(split)}
             note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
             names = [BASELINE_NAMES.get(name, name.replace("_", " ")) for name in baselines]
-            lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model |" + "".join(f" {_md(n)} |" for n in names), "|---|---:|" + "---:|" * len(names)]
+            report = f.report(split) or {}
+            intervals = report.get("intervals") or {}
+            spans = [f"{report.get('interval_level', 0.95):.0%} interval"] if intervals else []
+            lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model |" + "".join(f" {_md(n)} |" for n in [*spans, *names]), "|---|---:|" + "---:|" * (len(spans) + len(names))]
             for key in (*f.table_metrics(), "loss"):
                 if key in metrics:
                     value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
-                    lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
-            report = f.report(split) or {}
+                    span = [_interval(intervals.get(key))] if intervals else []
+                    lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {cell} |" for cell in span) + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
             rows = report.get("per_class") or report.get("per_type") or []
             if rows and isinstance(rows, list):
                 kind = "class" if report.get("per_class") else "entity type"
                 lines += ["", f"Per {kind} ({split}):", "", f"| {kind.capitalize()} | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
                 for row in rows:
                     lines.append(f"| {_md(row.get('label', row.get('type', '?')))} | {_num(row.get('precision'))} | {_num(row.get('recall'))} | {_num(row.get('f1'))} | {row.get('support', '')} |")
+        if any((f.report(split) or {}).get("intervals") for split in ("test", "validation")):
+            from .evaluation import BOOTSTRAP_RESAMPLES  # noqa: PLC0415 - scikit-learn, only for classification cards
+
+            lines += ["", f"Intervals: accuracy's is the Wilson score interval, the others a percentile bootstrap over the examples ({BOOTSTRAP_RESAMPLES:,} resamples): the range a score would likely take on another sample of the same size, so a difference smaller than its width may be chance."]
         if CONFUSION_IMAGE in self.images:
             lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
         if "tfidf_logreg" in f.baselines:
@@ -697,6 +704,10 @@ def _png(fig) -> bytes:
 
 
 # ----------------------------------------------------------------------------- small helpers
+
+
+def _interval(interval: Sequence[float] | None) -> str:
+    return f"{_num(interval[0], 3)} – {_num(interval[1], 3)}" if interval and len(interval) == 2 else ""
 
 
 def _md(text: str) -> str:

@@ -23,7 +23,7 @@ from .config import SECTIONS, RunConfig, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
-from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore
+from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore, read_json
 
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
 
@@ -216,6 +216,15 @@ def _print_outcome(run: Run) -> None:
         metrics = run.metrics(split)
         if metrics:
             print(f"{split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "per_second" not in k))
+            _print_intervals(split, run.eval_dir / f"report_{split}.json")
+
+
+def _print_intervals(split: str, report_path: Path) -> None:
+    """The headline metrics' confidence intervals, where the task's report has them (classification)."""
+    report = read_json(report_path, {}) or {}
+    shown = {name: span for name, span in (report.get("intervals") or {}).items() if name in ("accuracy", "f1_macro")}
+    if shown:
+        print(f"{split} {report.get('interval_level', 0.95):.0%} intervals: " + ", ".join(f"{name} {low:.4f}-{high:.4f}" for name, (low, high) in shown.items()))
 
 
 def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
@@ -224,6 +233,7 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     run = RunStore(args.runs_dir).get(args.run_id)
     result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split)
     print(json.dumps(result["metrics"], indent=2))
+    _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json")
     print(f"Report and predictions written to {result['out_dir']}")
     return 0
 

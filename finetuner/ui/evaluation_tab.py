@@ -147,7 +147,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         baseline_metrics = BASELINE_METRICS.get(task_name)
         return (
             line,
-            render.metric_table(task_name, metrics, baseline_split),
+            render.metric_table(task_name, metrics, baseline_split, report.get("intervals"), report.get("interval_level", 0.95)),
             per_class,
             services.epoch_metrics(run, tuple(dict.fromkeys(["loss", *task.headline, *task.metrics, *HEADLINE]))),
             confusion,

@@ -169,6 +169,9 @@ def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, re
     assert shown, f"the headline shows the accuracy: {headline}"
     assert float(shown.group(1)) >= 0.75, f"the sentiment word decides the label: the studio's run learns it ({headline})"
     assert "majority class" in metrics["headers"]
+    accuracy_row = dict(zip(metrics["headers"], next(row for row in metrics["data"] if row[0] == "accuracy")))
+    low, high = map(float, accuracy_row["95% interval"].split(" – "))
+    assert low <= accuracy_row["model"] <= high and high - low > 0.2, "the score with its interval: 12 examples make it wide"
     assert {"label", "precision", "recall", "f1", "support"} <= set(per_class["headers"])
     assert len(epochs["data"]) == 4
     assert pd.read_csv(predictions).shape[0] == 12

@@ -46,6 +46,9 @@ def test_train_writes_trainer_style_results(cli_run):
     frozen = yaml.safe_load((folder / "runs/first/config.yaml").read_text())
     assert frozen["num_train_epochs"] == 3.0 and frozen["extra_training_args"] == {"max_grad_norm": 0.5, "optim": "adamw_torch"}
     assert "%|" in result.stderr, "a progress bar is shown"
+    shown = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
+    low, high = (float(v) for v in shown["test 95% intervals"].split(", ")[0].removeprefix("accuracy ").split("-"))
+    assert low <= test_results["test_accuracy"] <= high and high - low > 0.05, "the test accuracy with its interval (a few dozen examples: a wide one)"
 
 
 def test_predict_texts_and_file(cli_run):
@@ -69,6 +72,7 @@ def test_evaluate_on_another_file(cli_run, sentiment_frame):
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert "test_accuracy" in metrics
+    assert "holdout 95% intervals: accuracy " in result.stdout
     assert (folder / "runs/first/eval/extra/predictions_holdout.csv").is_file()
 
 

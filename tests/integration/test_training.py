@@ -82,6 +82,18 @@ def test_results_are_written_with_trainer_keys(trained_run):
     assert status["state"] == COMPLETED and status["metrics"]["eval_accuracy"] == validation["eval_accuracy"]
 
 
+def test_the_card_gives_each_score_its_interval(trained_run):
+    """12 test examples: the card must not let a score look more certain than that."""
+    report = json.loads((trained_run.eval_dir / "report_test.json").read_text())
+    low, high = report["intervals"]["accuracy"]
+    assert low <= trained_run.metrics("test")["test_accuracy"] <= high and high - low > 0.2
+    card = build_card(trained_run, images=False).text
+    test_table = card[card.index("### Test split") : card.index("### Validation split")]
+    assert "| Metric | This model | 95% interval | Majority class | TF-IDF + logistic regression |" in test_table, test_table
+    assert f"| {low:.3f} – {high:.3f} |" in test_table.split("| Accuracy |")[1].splitlines()[0], test_table
+    assert "Wilson score interval" in card and "2,000 resamples" in card
+
+
 def test_saved_model_reloads_and_predicts(trained_run):
     predictor = load_predictor(trained_run.id, runs_dir=trained_run.path.parent)
     (good, bad) = predictor.predict(["the film was wonderful and the cast felt wonderful", "the plot was dreadful and the story felt dreadful"])

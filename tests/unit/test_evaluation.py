@@ -12,6 +12,7 @@ from finetuner.evaluation import (
     baselines,
     classification_metrics,
     classification_report,
+    metric_intervals,
     misclassified,
     predictions_frame,
     softmax,
@@ -63,6 +64,37 @@ def test_binary_metrics_match_hand_computed_counts():
     # Every positive scores 0.9 or 0.1, as do negatives: AUC from the 2x2 table of ties.
     assert m["roc_auc"] == pytest.approx((20 * 72 + 20 * 3 * 0.5 + 5 * 72 * 0.5) / (25 * 75))
     assert all(type(v) is float for v in m.values())
+
+
+def test_accuracy_interval_is_the_wilson_interval_computed_by_hand():
+    labels, probs = binary_case()  # 92 of 100 right
+    report = classification_report(labels, probs, BINARY)
+    # z = 1.96: centre (0.92 + z²/200) / (1 + z²/100) = 0.9045, half-width z·√(0.92·0.08/100 + z²/40000) / (1 + z²/100) = 0.0544
+    assert report["intervals"]["accuracy"] == pytest.approx([0.8500, 0.9589], abs=1e-4)
+    assert report["interval_level"] == 0.95
+    all_right = metric_intervals(np.ones(32, dtype=int), np.ones(32, dtype=int), 2)["accuracy"]
+    assert all_right == pytest.approx([0.8928, 1.0], abs=1e-4), "32 of 32 right is not 'certainly 1.0'"
+
+
+def test_bootstrap_intervals_match_resampling_the_examples():
+    """Drawing confusion-matrix cells is drawing examples: the same interval as a plain bootstrap over rows
+    scored by scikit-learn, and every interval holds its score."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(7)
+    y_true = rng.integers(0, 5, 400)
+    y_pred = np.where(rng.random(400) < 0.7, y_true, rng.integers(0, 5, 400))
+    rows = rng.integers(0, 400, (1000, 400))
+    resampled = [f1_score(y_true[r], y_pred[r], labels=range(5), average="macro", zero_division=0) for r in rows]
+    intervals = metric_intervals(y_true, y_pred, 5)
+    assert intervals["f1_macro"] == pytest.approx(np.percentile(resampled, [2.5, 97.5]), abs=0.01)
+    assert 0.05 < intervals["f1_macro"][1] - intervals["f1_macro"][0] < 0.15, "400 examples: a few points either side"
+    scores = classification_metrics(y_true, one_hot_probs(y_pred, 5), list("abcde"))
+    assert set(intervals) == set(scores), "every score the confusion matrix decides has one"
+    assert all(low <= scores[name] <= high for name, (low, high) in intervals.items())
+    assert metric_intervals(y_true, y_pred, 5) == intervals, "the same interval every time"
+    binary = metric_intervals(*map(np.array, ([1] * 25 + [0] * 75, [1] * 20 + [0] * 5 + [1] * 3 + [0] * 72)), 2)
+    assert {"f1", "precision", "recall", "specificity"} <= set(binary) and "roc_auc" not in binary, "no interval from the matrix for ranking metrics"
 
 
 def test_three_class_report_matches_hand_computed_confusion_matrix():

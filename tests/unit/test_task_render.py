@@ -48,6 +48,9 @@ def test_metric_table_per_task_with_baselines_and_meaning():
     table = render.metric_table("token-classification", {"f1": 0.5, "precision": 0.6, "recall": 0.4, "accuracy": 0.9, "runtime": 1.0}, {"most_frequent_tag": {"f1": 0.3}})
     assert list(table["metric"]) == ["f1", "precision", "recall", "accuracy"] and list(table.columns) == ["metric", "model", "most frequent tag per word", "what it measures"]
     assert table.iloc[0]["most frequent tag per word"] == 0.3 and "entity" in table.iloc[0]["what it measures"]
+    table = render.metric_table("text-classification", {"accuracy": 0.92, "roc_auc": 0.9}, {"majority": {"accuracy": 0.75}}, {"accuracy": [0.85, 0.9589]})
+    assert list(table.columns) == ["metric", "model", "95% interval", "majority class", "what it measures"]
+    assert list(table["95% interval"]) == ["0.850 – 0.959", ""], "no interval for ROC AUC"
     table = render.metric_table("seq2seq", {"rouge1": 0.41234567, "rouge2": 0.2, "rougeL": 0.4, "bleu": 12.0, "loss": 2.0})
     assert list(table["metric"]) == ["rouge1", "rouge2", "rougeL", "bleu", "loss"] and table.iloc[0]["model"] == 0.4123
 
