@@ -572,7 +572,7 @@ class _Body:
 
     def evaluation(self) -> str:
         f = self.f
-        lines = ["## Evaluation"]
+        lines, method = ["## Evaluation"], None
         for split in ("test", "validation"):
             metrics = f.split_metrics(split)
             if not metrics:
@@ -582,6 +582,7 @@ class _Body:
             names = [BASELINE_NAMES.get(name, name.replace("_", " ")) for name in baselines]
             report = f.report(split) or {}
             intervals = report.get("intervals") or {}
+            method = method or (report.get("interval_method") if intervals else None)
             spans = [f"{report.get('interval_level', 0.95):.0%} interval"] if intervals else []
             lines += ["", f"### {split.title()} split{note}", "", "| Metric | This model |" + "".join(f" {_md(n)} |" for n in [*spans, *names]), "|---|---:|" + "---:|" * (len(spans) + len(names))]
             for key in (*f.table_metrics(), "loss"):
@@ -595,10 +596,8 @@ class _Body:
                 lines += ["", f"Per {kind} ({split}):", "", f"| {kind.capitalize()} | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
                 for row in rows:
                     lines.append(f"| {_md(row.get('label', row.get('type', '?')))} | {_num(row.get('precision'))} | {_num(row.get('recall'))} | {_num(row.get('f1'))} | {row.get('support', '')} |")
-        if any((f.report(split) or {}).get("intervals") for split in ("test", "validation")):
-            from .evaluation import BOOTSTRAP_RESAMPLES  # noqa: PLC0415 - scikit-learn, only for classification cards
-
-            lines += ["", f"Intervals: accuracy's is the Wilson score interval, the others a percentile bootstrap over the examples ({BOOTSTRAP_RESAMPLES:,} resamples): the range a score would likely take on another sample of the same size, so a difference smaller than its width may be chance."]
+        if method:
+            lines += ["", f"Intervals: {_md(method)}. An interval is the range a score would likely take on another sample of the same size: a difference smaller than its width may be chance."]
         if CONFUSION_IMAGE in self.images:
             lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
         if "tfidf_logreg" in f.baselines:

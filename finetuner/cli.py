@@ -216,13 +216,16 @@ def _print_outcome(run: Run) -> None:
         metrics = run.metrics(split)
         if metrics:
             print(f"{split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "per_second" not in k))
-            _print_intervals(split, run.eval_dir / f"report_{split}.json")
+            _print_intervals(split, run.eval_dir / f"report_{split}.json", run.config().model.task)
 
 
-def _print_intervals(split: str, report_path: Path) -> None:
-    """The headline metrics' confidence intervals, where the task's report has them (classification)."""
+def _print_intervals(split: str, report_path: Path, task: str) -> None:
+    """The task's headline metrics' confidence intervals, where its report has them (classification, NER)."""
+    from .tasks import TASKS  # noqa: PLC0415
+
     report = read_json(report_path, {}) or {}
-    shown = {name: span for name, span in (report.get("intervals") or {}).items() if name in ("accuracy", "f1_macro")}
+    found = report.get("intervals") or {}
+    shown = {name: found[name] for name in TASKS[task].headline if name in found}
     if shown:
         print(f"{split} {report.get('interval_level', 0.95):.0%} intervals: " + ", ".join(f"{name} {low:.4f}-{high:.4f}" for name, (low, high) in shown.items()))
 
@@ -233,7 +236,7 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     run = RunStore(args.runs_dir).get(args.run_id)
     result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split)
     print(json.dumps(result["metrics"], indent=2))
-    _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json")
+    _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
     print(f"Report and predictions written to {result['out_dir']}")
     return 0
 

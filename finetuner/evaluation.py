@@ -35,11 +35,10 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from . import intervals
 from .errors import DataError
 
 MAX_CURVE_POINTS = 500
-INTERVAL_LEVEL = 0.95
-BOOTSTRAP_RESAMPLES = 2000
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -82,7 +81,8 @@ def classification_report(
     report = {
         "metrics": _metrics(y_true, probs),
         "intervals": metric_intervals(y_true, y_pred, k),
-        "interval_level": INTERVAL_LEVEL,
+        "interval_level": intervals.LEVEL,
+        "interval_method": f"accuracy: the Wilson score interval; the others: a percentile bootstrap over the examples ({intervals.RESAMPLES:,} resamples)",
         "per_class": [
             {
                 "label": str(label_names[i]),
@@ -118,37 +118,28 @@ def classification_report(
     return report
 
 
-def metric_intervals(
-    y_true: np.ndarray, y_pred: np.ndarray, k: int, *, level: float = INTERVAL_LEVEL, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
-) -> dict[str, list[float]]:
-    """`level` confidence intervals, `{metric: [low, high]}`, for the metrics the confusion matrix decides.
-
-    A score on a few hundred examples is an estimate: on SST-2's 872 validation sentences, models that
-    differ only in their seed score 0.81 to 0.83 (benchmarks/sst2_seeds.py), and an interval shows
-    how far a difference between two runs, or between a run and its baselines, can be read.
-    Accuracy gets the Wilson score interval, which stays honest near 0 and 1 on small sets (all 32
-    right is not "certainly 1.0"). The others (precision, recall, F1, specificity: macro, weighted, the
-    positive class's) get a percentile bootstrap over the examples. Drawing n examples with replacement
-    is drawing the confusion matrix's cells from their observed shares, a multinomial, so `resamples`
-    resamples take milliseconds even for many classes; the seed makes the interval the same every time.
-    ROC AUC and average precision depend on the scores, not only on the matrix, and get none.
+def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, k: int, *, level: float = intervals.LEVEL) -> dict[str, list[float]]:
+    """`level` confidence intervals, `{metric: [low, high]}`, for the metrics the confusion matrix decides
+    (see `finetuner.intervals`): Wilson for accuracy, a percentile bootstrap over the examples for
+    precision, recall, F1 and specificity (macro, weighted, the positive class's). Drawing n examples
+    with replacement is drawing the confusion matrix's cells from their observed shares, so the
+    resamples are drawn per cell, not per example, and take milliseconds even for many classes. ROC AUC
+    and average precision depend on the scores, not only on the matrix, and get none.
     """
     n = len(y_true)
     if n == 0:
         return {}
-    intervals = {"accuracy": _wilson(int(np.sum(y_true == y_pred)), n, level)}
+    found = {"accuracy": intervals.wilson(int(np.sum(y_true == y_pred)), n, level)}
     cells = confusion_matrix(y_true, y_pred, labels=range(k)).ravel()
     seen = np.flatnonzero(cells)
-    draws = np.random.default_rng(seed).multinomial(n, cells[seen] / n, size=resamples).astype(np.float64)
     true_class, predicted_class = np.divmod(seen, k)
     one_hot = np.eye(k)
-    support, predicted = draws @ one_hot[true_class], draws @ one_hot[predicted_class]
-    hits = draws @ (one_hot[true_class] * (true_class == predicted_class)[:, None])
-    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
-    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
-    f1 = np.divide(2 * hits, predicted + support, out=np.zeros_like(hits), where=(predicted + support) > 0)
-    negatives = n - support
-    specificity = np.divide(negatives - (predicted - hits), negatives, out=np.zeros_like(hits), where=negatives > 0)
+    per_cell = np.hstack([one_hot[true_class], one_hot[predicted_class], one_hot[true_class] * (true_class == predicted_class)[:, None]])
+    draws = np.random.default_rng(intervals.SEED).multinomial(n, cells[seen] / n, size=intervals.RESAMPLES)
+    support, predicted, hits = np.split(draws @ per_cell, 3, axis=1)
+    precision, recall = intervals.ratio(hits, predicted), intervals.ratio(hits, support)
+    f1 = intervals.ratio(2 * hits, predicted + support)
+    specificity = intervals.ratio(n - support - (predicted - hits), n - support)
     samples = {
         "precision_macro": precision.mean(axis=1),
         "recall_macro": recall.mean(axis=1),
@@ -160,19 +151,7 @@ def metric_intervals(
     }
     if k == 2:
         samples.update(precision=precision[:, 1], recall=recall[:, 1], f1=f1[:, 1], specificity=specificity[:, 1])
-    tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
-    intervals.update({name: [float(v) for v in np.percentile(values, tails)] for name, values in samples.items()})
-    return intervals
-
-
-def _wilson(successes: int, n: int, level: float) -> list[float]:
-    from scipy.stats import norm  # noqa: PLC0415 - scikit-learn's own dependency
-
-    z = float(norm.ppf((1 + level) / 2))
-    share = successes / n
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+    return found | {name: intervals.percentile_interval(values, level) for name, values in samples.items()}
 
 
 def predictions_frame(

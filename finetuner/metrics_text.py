@@ -3,7 +3,7 @@
 `evaluate.load(...)` fetches metric scripts from the Hub, which an offline studio cannot reach, so the
 libraries those scripts wrap are called directly:
 
-* **Entities** (`entity_metrics`): `seqeval` in its default mode, the conventions of the CoNLL `conlleval`
+* **Entities** (`entity_metrics`, with `entity_intervals`): `seqeval` in its default mode, the conventions of the CoNLL `conlleval`
   script: an entity is a maximal run of B-/I- tags of one type (an I- tag after O or after another type
   starts a new entity); a predicted entity counts only if its type, start and end all match a true one.
   Precision, recall and F1 are micro-averaged over entities; `accuracy` is per word, `O` included.
@@ -63,6 +63,30 @@ def entity_metrics(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[
         "true_entities": sum(len(entity_spans(s)) for s in true_tags),
         "predicted_entities": sum(len(entity_spans(s)) for s in predicted_tags),
     }
+
+
+def entity_intervals(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]) -> dict[str, list[float]]:
+    """Confidence intervals of `entity_metrics`' precision, recall, F1 and word accuracy: a percentile
+    bootstrap over the sentences (`finetuner.intervals`). The sentence is the unit drawn, not the word or
+    the entity: the words of one sentence are not independent samples."""
+    import numpy as np  # noqa: PLC0415
+
+    from . import intervals  # noqa: PLC0415
+
+    counts = []
+    for true, predicted in zip(true_tags, predicted_tags):
+        true_spans, predicted_spans = set(entity_spans(true)), set(entity_spans(predicted))
+        counts.append([len(true_spans & predicted_spans), len(predicted_spans), len(true_spans), sum(t == p for t, p in zip(true, predicted)), len(true)])
+    if not counts:
+        return {}
+    hits, predicted, true, right, words = intervals.bootstrap_totals(np.array(counts)).T
+    samples = {
+        "precision": intervals.ratio(hits, predicted),
+        "recall": intervals.ratio(hits, true),
+        "f1": intervals.ratio(2 * hits, predicted + true),
+        "accuracy": intervals.ratio(right, words),
+    }
+    return {name: intervals.percentile_interval(values) for name, values in samples.items()}
 
 
 def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:

@@ -226,7 +226,8 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     `predictions_<split>.csv` (one sentence per row: words, true and predicted tags and entities)."""
     from sklearn.metrics import confusion_matrix  # noqa: PLC0415
 
-    from ..metrics_text import entity_metrics, entity_spans  # noqa: PLC0415
+    from .. import intervals  # noqa: PLC0415
+    from ..metrics_text import entity_intervals, entity_metrics, entity_spans  # noqa: PLC0415
 
     output = predict_shortest_first(trainer, dataset, prefix=prefix, evaluated_in_training=split == "validation")
     true, predicted = word_level(output.predictions, output.label_ids, label_names)
@@ -237,6 +238,9 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     report = {
         "task": "token-classification",
         "metrics": {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")},
+        "intervals": entity_intervals(true, predicted),
+        "interval_level": intervals.LEVEL,
+        "interval_method": f"a percentile bootstrap over the sentences ({intervals.RESAMPLES:,} resamples)",
         "per_type": scores["per_type"],
         "true_entities": scores["true_entities"],
         "predicted_entities": scores["predicted_entities"],

@@ -75,6 +75,8 @@ def test_scores_match_the_written_predictions(ner_run):
     assert {row["type"] for row in report["per_type"]} == {"person", "location"}
     assert sum(row["support"] for row in report["per_type"]) == report["true_entities"] == 32
     assert report["label_names"][0] == "O" and len(report["tag_confusion_matrix"]) == 5
+    assert all(report["intervals"][key][0] <= test[f"test_{key}"] <= report["intervals"][key][1] for key in ("precision", "recall", "f1", "accuracy"))
+    assert "bootstrap over the sentences" in report["interval_method"], "16 sentences, each drawn whole"
     baselines = json.loads((ner_run.eval_dir / "baselines.json").read_text())
     assert set(baselines["most_frequent_tag"]) == {"validation", "test"}
     status = ner_run.status()

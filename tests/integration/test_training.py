@@ -91,7 +91,7 @@ def test_the_card_gives_each_score_its_interval(trained_run):
     test_table = card[card.index("### Test split") : card.index("### Validation split")]
     assert "| Metric | This model | 95% interval | Majority class | TF-IDF + logistic regression |" in test_table, test_table
     assert f"| {low:.3f} – {high:.3f} |" in test_table.split("| Accuracy |")[1].splitlines()[0], test_table
-    assert "Wilson score interval" in card and "2,000 resamples" in card
+    assert "Intervals: accuracy: the Wilson score interval; the others: a percentile bootstrap over the examples (2,000 resamples)." in card
 
 
 def test_saved_model_reloads_and_predicts(trained_run):

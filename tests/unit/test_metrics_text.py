@@ -7,7 +7,7 @@ import math
 import pytest
 
 from finetuner.errors import DataError
-from finetuner.metrics_text import bleu_score, entity_metrics, entity_spans, generation_metrics, perplexity, rouge_scores
+from finetuner.metrics_text import bleu_score, entity_intervals, entity_metrics, entity_spans, generation_metrics, perplexity, rouge_scores
 
 TRUE = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-PER"]]
 PREDICTED = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "O"]]
@@ -26,6 +26,23 @@ def test_entity_scores_count_whole_entities():
     assert per_type["PER"] == {"type": "PER", "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert per_type["ORG"] == {"type": "ORG", "precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
     assert per_type["LOC"] == {"type": "LOC", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+
+
+def test_entity_intervals_resample_sentences_as_seqeval_would_score_them():
+    """The same interval as a plain bootstrap that scores each resample of the sentences with seqeval."""
+    import numpy as np
+    from seqeval.metrics import f1_score
+
+    rng = np.random.default_rng(3)
+    true, predicted = TRUE * 60, [list(p) for p in PREDICTED * 60]
+    for sentence in rng.choice(len(predicted), 40, replace=False):  # some sentences get every entity right
+        predicted[sentence] = list(true[sentence])
+    rows = rng.integers(0, len(true), (500, len(true)))
+    resampled = [f1_score([true[i] for i in r], [predicted[i] for i in r]) for r in rows]
+    found = entity_intervals(true, predicted)
+    assert found["f1"] == pytest.approx(np.percentile(resampled, [2.5, 97.5]), abs=0.015)
+    scores = entity_metrics(true, predicted)
+    assert all(low <= scores[name] <= high for name, (low, high) in found.items()) and set(found) == {"precision", "recall", "f1", "accuracy"}
 
 
 def test_a_partly_found_entity_is_wrong():
