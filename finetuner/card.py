@@ -572,6 +572,8 @@ class _Body:
 
     def evaluation(self) -> str:
         f = self.f
+        from .intervals import describe_gain  # noqa: PLC0415 - numpy
+
         lines, method = ["## Evaluation"], None
         for split in ("test", "validation"):
             metrics = f.split_metrics(split)
@@ -590,6 +592,9 @@ class _Body:
                     value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
                     span = [_interval(intervals.get(key))] if intervals else []
                     lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {cell} |" for cell in span) + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
+            gains = [describe_gain(BASELINE_NAMES.get(name, name), values) for name, values in baselines.items()]
+            if any(gains):
+                lines += ["", f"Against the baselines, on the same {split} examples (a paired bootstrap): " + "; ".join(_md(g) for g in gains if g) + "."]
             rows = report.get("per_class") or report.get("per_type") or []
             if rows and isinstance(rows, list):
                 kind = "class" if report.get("per_class") else "entity type"

@@ -217,6 +217,18 @@ def _print_outcome(run: Run) -> None:
         if metrics:
             print(f"{split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "per_second" not in k))
             _print_intervals(split, run.eval_dir / f"report_{split}.json", run.config().model.task)
+            _print_gains(split, read_json(run.eval_dir / "baselines.json", {}) or {})
+
+
+def _print_gains(split: str, baselines: dict[str, Any]) -> None:
+    """What the model gained over each baseline on the split (classification), with its paired interval."""
+    from .intervals import describe_gain  # noqa: PLC0415
+
+    names = {"majority": "the majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
+    for name, by_split in baselines.items():
+        gain = describe_gain(names.get(name, name), (by_split or {}).get(split) or {}) if isinstance(by_split, dict) else None
+        if gain:
+            print(f"{split}: {gain}")
 
 
 def _print_intervals(split: str, report_path: Path, task: str) -> None:

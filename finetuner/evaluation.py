@@ -80,9 +80,10 @@ def classification_report(
     precision, recall, f1, specificity, support = _per_class(y_true, y_pred, k)
     report = {
         "metrics": _metrics(y_true, probs),
-        "intervals": metric_intervals(y_true, y_pred, k),
-        "interval_level": intervals.LEVEL,
-        "interval_method": f"accuracy: the Wilson score interval; the others: a percentile bootstrap over the examples ({intervals.RESAMPLES:,} resamples)",
+        **intervals.report_fields(
+            metric_intervals(y_true, y_pred, k),
+            f"accuracy: the Wilson score interval; the others: {intervals.bootstrap_method('examples')}",
+        ),
         "per_class": [
             {
                 "label": str(label_names[i]),
@@ -195,9 +196,16 @@ def baselines(
     eval_sets: Mapping[str, tuple[Sequence[str], Sequence[int]]],
     label_names: Sequence[str],
     seed: int = 42,
+    model_correct: Mapping[str, Sequence[bool]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Scores of two cheap models on each eval split, so a fine-tuned model's numbers have a floor to
     be read against: `{"majority": {split: metrics}, "tfidf_logreg": {split: metrics}}`.
+
+    With `model_correct` (per split, whether the fine-tuned model got each example right, in the
+    split's order), each baseline's metrics on that split also hold `model_accuracy_gain`, the model's
+    accuracy minus the baseline's, and its paired bootstrap interval `model_accuracy_gain_low` /
+    `_high`: each resample keeps both outcomes of every example it draws, so the interval is that of
+    the difference itself, much narrower than the two accuracies' own intervals side by side.
 
     * `majority` always predicts the most frequent training label (the lowest index on a tie).
     * `tfidf_logreg` is word uni+bigram TF-IDF with logistic regression: seconds to train on CPU, and
@@ -219,26 +227,45 @@ def baselines(
 
     majority_class = int(np.bincount(y_train, minlength=k).argmax())
     result: dict[str, dict[str, dict[str, float]]] = {"majority": {}}
+    correct: dict[str, dict[str, np.ndarray]] = {split: {} for split in splits}
     for split, (_, y_split) in splits.items():
         probs = np.zeros((len(y_split), k))
         probs[:, majority_class] = 1.0
         result["majority"][split] = _metrics(y_split, probs)
+        correct[split]["majority"] = y_split == majority_class
 
-    if not _both_classes(y_train):
-        return result
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=100_000)
     try:
-        features = vectorizer.fit_transform(list(train_texts))
+        features = vectorizer.fit_transform(list(train_texts)) if _both_classes(y_train) else None
     except ValueError:  # "empty vocabulary": no token of two or more word characters in any text
-        return result
-    model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(features, y_train)
-    result["tfidf_logreg"] = {}
-    for split, (texts, y_split) in splits.items():
-        # The model only knows the classes it saw in training: put its columns where they belong.
-        probs = np.zeros((len(y_split), k))
-        probs[:, model.classes_] = model.predict_proba(vectorizer.transform(texts))
-        result["tfidf_logreg"][split] = _metrics(y_split, probs)
+        features = None
+    if features is not None:
+        model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(features, y_train)
+        result["tfidf_logreg"] = {}
+        for split, (texts, y_split) in splits.items():
+            # The model only knows the classes it saw in training: put its columns where they belong.
+            probs = np.zeros((len(y_split), k))
+            probs[:, model.classes_] = model.predict_proba(vectorizer.transform(texts))
+            result["tfidf_logreg"][split] = _metrics(y_split, probs)
+            correct[split]["tfidf_logreg"] = probs.argmax(axis=1) == y_split
+    for split, model_right in (model_correct or {}).items():
+        if split in correct:
+            _check_length(f"model_correct of eval split {split!r}", model_right, len(splits[split][1]))
+            for name, gain in _accuracy_gains(np.asarray(model_right, dtype=bool), correct[split]).items():
+                result[name][split].update(gain)
     return result
+
+
+def _accuracy_gains(model_correct: np.ndarray, baselines_correct: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per baseline: the model's accuracy minus the baseline's on the same examples, with a paired bootstrap interval."""
+    names = list(baselines_correct)
+    outcomes = np.column_stack([model_correct, *(baselines_correct[name] for name in names)])
+    totals = intervals.bootstrap_totals(outcomes) / len(outcomes)
+    gains = {}
+    for column, name in enumerate(names, start=1):
+        low, high = intervals.percentile_interval(totals[:, 0] - totals[:, column])
+        gains[name] = {"model_accuracy_gain": float(outcomes[:, 0].mean() - outcomes[:, column].mean()), "model_accuracy_gain_low": low, "model_accuracy_gain_high": high}
+    return gains
 
 
 def _metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:

@@ -7,7 +7,7 @@ libraries those scripts wrap are called directly:
   script: an entity is a maximal run of B-/I- tags of one type (an I- tag after O or after another type
   starts a new entity); a predicted entity counts only if its type, start and end all match a true one.
   Precision, recall and F1 are micro-averaged over entities; `accuracy` is per word, `O` included.
-* **ROUGE** (`rouge_scores`): Google's `rouge-score`, F-measures of ROUGE-1, ROUGE-2, ROUGE-L (longest common
+* **ROUGE** (`rouge_scores`, per example `rouge_per_example`, with `rouge_intervals`): Google's `rouge-score`, F-measures of ROUGE-1, ROUGE-2, ROUGE-L (longest common
   subsequence over the whole text) and ROUGE-Lsum (the summary-level LCS over sentences), with the Porter
   stemmer, as Hugging Face's summarization example reports them; each is the mean over examples, 0-1.
 * **BLEU** (`bleu_score`): `sacrebleu`'s corpus BLEU (13a tokenization, exponential brevity penalty), 0-100
@@ -98,17 +98,35 @@ def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
 
 def rouge_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
     """Mean ROUGE-1/2/L/Lsum F-measures (0-1) of generated texts against one reference each."""
+    return {kind: sum(values) / len(values) for kind, values in rouge_per_example(predictions, references).items()}
+
+
+def rouge_per_example(predictions: Sequence[str], references: Sequence[str]) -> dict[str, list[float]]:
+    """Each generated text's ROUGE-1/2/L/Lsum F-measures against its reference."""
     from rouge_score import rouge_scorer  # noqa: PLC0415
 
     _check_pairs(predictions, references)
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    found: dict[str, list[float]] = {kind: [] for kind in ROUGE_TYPES}
     for prediction, reference in zip(predictions, references):
         # rougeLsum splits on newlines: put each sentence on its own line (nltk's punkt data is not available offline).
         scores = scorer.score(_sentence_lines(reference), _sentence_lines(prediction))
         for kind in ROUGE_TYPES:
-            totals[kind] += scores[kind].fmeasure
-    return {kind: total / len(predictions) for kind, total in totals.items()}
+            found[kind].append(scores[kind].fmeasure)
+    return found
+
+
+def rouge_intervals(per_example: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Confidence intervals of the mean ROUGE scores (`rouge_per_example`'s lists): a percentile bootstrap
+    over the examples (`finetuner.intervals`). BLEU, a corpus score, gets none."""
+    import numpy as np  # noqa: PLC0415
+
+    from . import intervals  # noqa: PLC0415
+
+    kinds = list(per_example)
+    values = np.array([per_example[kind] for kind in kinds]).T
+    means = intervals.bootstrap_totals(values) / len(values)
+    return {kind: intervals.percentile_interval(means[:, i]) for i, kind in enumerate(kinds)}
 
 
 def bleu_score(predictions: Sequence[str], references: Sequence[str]) -> float:

@@ -447,10 +447,10 @@ def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_di
 def _generations_frame(sample, answers: list[str], base: list[str] | None = None):
     import pandas as pd  # noqa: PLC0415
 
-    from ..metrics_text import rouge_scores  # noqa: PLC0415
+    from ..metrics_text import rouge_per_example  # noqa: PLC0415
 
     frame = pd.DataFrame({"prompt": [_last_user_message(p) for p in sample["prompt"]], "reference": list(sample["completion"]), "generated": answers})
-    frame["rougeL"] = [rouge_scores([g], [r])["rougeL"] for g, r in zip(answers, frame["reference"])]
+    frame["rougeL"] = rouge_per_example(answers, list(frame["reference"]))["rougeL"]
     if base is not None and len(base) == len(frame):
         frame["base_generated"] = base
     return frame
@@ -462,7 +462,8 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
     base model's answers, when they were kept before training); `report_<split>.json` sums it up."""
     import pandas as pd  # noqa: PLC0415
 
-    from ..metrics_text import generation_metrics  # noqa: PLC0415
+    from .. import intervals  # noqa: PLC0415
+    from ..metrics_text import generation_metrics, rouge_intervals, rouge_per_example  # noqa: PLC0415
 
     saved, trainer.args.prediction_loss_only = trainer.args.prediction_loss_only, True  # no logits: only the loss is needed
     try:
@@ -472,13 +473,16 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
     metrics = dict(output.metrics)
     out_dir.mkdir(parents=True, exist_ok=True)
     sample = _sample(dataset, config)
+    found = {}
     if sample is not None:
         answers = generate_answers(_model(trainer), trainer.processing_class, list(sample["prompt"]), max_new_tokens=config.model.generation_max_new_tokens, batch_size=config.training.per_device_eval_batch_size)
         metrics.update({f"{prefix}_{k}": v for k, v in generation_metrics(answers, list(sample["completion"])).items()})
+        rouge = rouge_per_example(answers, list(sample["completion"]))  # the sample is small: scored again for the table below
+        found = intervals.report_fields(rouge_intervals(rouge), f"ROUGE: {intervals.bootstrap_method('generated answers')}; BLEU, a corpus score, and perplexity have none")
         base_file = out_dir / f"base_generations_{split}.csv"
         base = list(pd.read_csv(base_file, keep_default_na=False)["generated"]) if base_file.is_file() else None
         _generations_frame(sample, answers, base).to_csv(out_dir / f"generations_{split}.csv", index=False)
-    report = {"task": "causal-lm", "metrics": {k.removeprefix(f"{prefix}_"): v for k, v in metrics.items()}, "examples": len(dataset), "generated_examples": len(sample) if sample is not None else 0}
+    report = {"task": "causal-lm", "metrics": {k.removeprefix(f"{prefix}_"): v for k, v in metrics.items()}, **found, "examples": len(dataset), "generated_examples": len(sample) if sample is not None else 0}
     write_json_atomic(out_dir / f"report_{split}.json", report)  # the studio may read it while it is written
     return metrics
 

@@ -183,7 +183,8 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
     generated, per-row ROUGE-L) and `report_<split>.json`; return Trainer-style metrics."""
     import pandas as pd  # noqa: PLC0415
 
-    from ..metrics_text import rouge_scores  # noqa: PLC0415
+    from .. import intervals  # noqa: PLC0415
+    from ..metrics_text import rouge_intervals, rouge_per_example  # noqa: PLC0415
 
     tokenizer = trainer.processing_class
     references = list(dataset["summary"])
@@ -192,10 +193,11 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
     generated = decode(tokenizer, output.predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame({"document": list(dataset["document"]), "reference": references, "generated": generated})
-    frame["rougeL"] = [rouge_scores([g], [r])["rougeL"] for g, r in zip(generated, references)]
+    rouge = rouge_per_example(generated, references)
+    frame["rougeL"] = rouge["rougeL"]
     frame.to_csv(out_dir / f"generations_{split}.csv", index=False)
     metrics = {k.removeprefix(f"{prefix}_"): v for k, v in output.metrics.items()}
-    report = {"task": "seq2seq", "metrics": metrics, "examples": len(frame), "loss": output.metrics.get(f"{prefix}_loss")}
+    report = {"task": "seq2seq", "metrics": metrics, **intervals.report_fields(rouge_intervals(rouge), f"ROUGE: {intervals.bootstrap_method('examples')}; BLEU, a corpus score, has none"), "examples": len(frame), "loss": output.metrics.get(f"{prefix}_loss")}
     write_json_atomic(out_dir / f"report_{split}.json", report)  # the studio may read it while it is written
     return output.metrics
 

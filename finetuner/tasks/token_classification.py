@@ -238,9 +238,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     report = {
         "task": "token-classification",
         "metrics": {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")},
-        "intervals": entity_intervals(true, predicted),
-        "interval_level": intervals.LEVEL,
-        "interval_method": f"a percentile bootstrap over the sentences ({intervals.RESAMPLES:,} resamples)",
+        **intervals.report_fields(entity_intervals(true, predicted), intervals.bootstrap_method("sentences")),
         "per_type": scores["per_type"],
         "true_entities": scores["true_entities"],
         "predicted_entities": scores["predicted_entities"],

@@ -88,6 +88,10 @@ def test_generations_are_scored_as_written_beside_the_references(full_run):
     for key in ("rouge1", "rouge2", "rougeL", "bleu"):
         assert test[f"test_{key}"] == pytest.approx(recomputed[key])
     assert generations["prompt"].str.startswith("what colour is the").all()
+    report = json.loads((full_run.eval_dir / "report_test.json").read_text())
+    low, high = report["intervals"]["rougeL"]
+    assert low <= test["test_rougeL"] <= high and "bleu" not in report["intervals"], "ROUGE-L of 6 answers, with its interval; BLEU has none"
+    assert "bootstrap over the generated answers" in report["interval_method"]
     validation = pd.read_csv(full_run.eval_dir / "generations_validation.csv", keep_default_na=False)
     assert "base_generated" in validation.columns, "the base model's answers sit beside the fine-tuned ones"
 

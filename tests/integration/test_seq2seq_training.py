@@ -62,6 +62,8 @@ def test_scores_match_the_written_generations(s2s_run):
     for key in ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu"):
         assert test[f"test_{key}"] == pytest.approx(recomputed[key])
     assert generations["rougeL"].mean() == pytest.approx(test["test_rougeL"])
+    report = json.loads((s2s_run.eval_dir / "report_test.json").read_text())
+    assert all(report["intervals"][key][0] <= test[f"test_{key}"] <= report["intervals"][key][1] for key in ("rouge1", "rouge2", "rougeL", "rougeLsum"))
     original = {r["document"]: r["summary"] for r in make_summary_records(100)}
     assert all(original[d] == r for d, r in zip(generations["document"], generations["reference"])), "rows stay aligned"
     baselines = json.loads((s2s_run.eval_dir / "baselines.json").read_text())

@@ -91,6 +91,11 @@ def test_the_card_gives_each_score_its_interval(trained_run):
     test_table = card[card.index("### Test split") : card.index("### Validation split")]
     assert "| Metric | This model | 95% interval | Majority class | TF-IDF + logistic regression |" in test_table, test_table
     assert f"| {low:.3f} – {high:.3f} |" in test_table.split("| Accuracy |")[1].splitlines()[0], test_table
+    baselines = json.loads((trained_run.eval_dir / "baselines.json").read_text())
+    majority = baselines["majority"]["test"]
+    assert majority["model_accuracy_gain"] == pytest.approx(trained_run.metrics("test")["test_accuracy"] - majority["accuracy"])
+    assert majority["model_accuracy_gain_low"] <= majority["model_accuracy_gain"] <= majority["model_accuracy_gain_high"]
+    assert f"Against the baselines, on the same test examples (a paired bootstrap): accuracy {majority['model_accuracy_gain']:+.3f}" in card
     assert "Intervals: accuracy: the Wilson score interval; the others: a percentile bootstrap over the examples (2,000 resamples)." in card
 
 

@@ -252,6 +252,29 @@ def test_tfidf_baseline_maps_seen_classes_into_all_columns():
     assert result["tfidf_logreg"]["test"]["accuracy"] == pytest.approx(2 / 3)
 
 
+def test_the_models_gain_over_each_baseline_is_paired_on_the_same_examples():
+    from finetuner.intervals import describe_gain, wilson
+
+    texts, labels = ["good film"] * 30 + ["bad film"] * 10, [1] * 30 + [0] * 10
+    right_where_majority_is_wrong = [True] * 30 + [True] * 6 + [False] * 4  # 36 of 40; the majority class gets 30
+    result = baselines(texts, labels, {"test": (texts, labels)}, BINARY, model_correct={"test": right_where_majority_is_wrong})
+    majority = result["majority"]["test"]
+    assert majority["model_accuracy_gain"] == pytest.approx(36 / 40 - 30 / 40)
+    # Every example the majority class gets right, the model gets right too: the gain is the share of the 6
+    # others, and its bootstrap interval that of a proportion of 6 in 40.
+    assert [majority["model_accuracy_gain_low"], majority["model_accuracy_gain_high"]] == pytest.approx(wilson(6, 40), abs=0.05)
+    assert describe_gain("the majority class", majority).startswith("accuracy +0.150 over the majority class (95% interval +0.")
+    tfidf = result["tfidf_logreg"]["test"]  # it separates the two texts perfectly: the model is 4 examples behind
+    assert tfidf["accuracy"] == 1.0 and tfidf["model_accuracy_gain"] == pytest.approx(-0.1)
+    assert describe_gain("TF-IDF", tfidf).startswith("accuracy -0.100 against TF-IDF: below it (95% interval -0.")
+    same = baselines(texts, labels, {"test": (texts, labels)}, BINARY, model_correct={"test": [True] * 30 + [False] * 10})["majority"]["test"]
+    assert same["model_accuracy_gain"] == 0 and same["model_accuracy_gain_low"] == same["model_accuracy_gain_high"] == 0, "the same outcomes: no difference at all"
+    assert "not clearly different" in describe_gain("the majority class", same)
+    assert "model_accuracy_gain" not in baselines(texts, labels, {"test": (texts, labels)}, BINARY)["majority"]["test"], "nothing to compare without the model's outcomes"
+    with pytest.raises(DataError, match="model_correct"):
+        baselines(texts, labels, {"test": (texts, labels)}, BINARY, model_correct={"test": [True]})
+
+
 def test_tfidf_baseline_is_left_out_with_a_single_training_class():
     result = baselines(["good one", "good two"], [1, 1], {"validation": (["good", "bad"], [1, 0])}, BINARY)
     assert set(result) == {"majority"}

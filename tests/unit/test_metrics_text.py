@@ -7,7 +7,7 @@ import math
 import pytest
 
 from finetuner.errors import DataError
-from finetuner.metrics_text import bleu_score, entity_intervals, entity_metrics, entity_spans, generation_metrics, perplexity, rouge_scores
+from finetuner.metrics_text import bleu_score, entity_intervals, entity_metrics, entity_spans, generation_metrics, perplexity, rouge_intervals, rouge_per_example, rouge_scores
 
 TRUE = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-PER"]]
 PREDICTED = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "O"]]
@@ -73,6 +73,23 @@ def test_rouge_by_hand():
 def test_rouge_is_the_mean_over_examples_and_ignores_case_and_punctuation():
     scores = rouge_scores(["The Cat!", "dog"], ["the cat", "bird"])
     assert scores["rouge1"] == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_rouge_intervals_bootstrap_the_mean_over_examples():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran"]
+    references = [" ".join(rng.choice(words, 6)) for _ in range(80)]
+    generated = [" ".join(rng.choice(words, 5)) for _ in range(80)]
+    per_example = rouge_per_example(generated, references)
+    assert np.mean(per_example["rougeL"]) == pytest.approx(rouge_scores(generated, references)["rougeL"])
+    values = np.array(per_example["rougeL"])
+    resampled = [values[rows].mean() for rows in rng.integers(0, 80, (2000, 80))]
+    found = rouge_intervals(per_example)
+    assert set(found) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
+    assert found["rougeL"] == pytest.approx(np.percentile(resampled, [2.5, 97.5]), abs=0.01)
+    assert found["rougeL"][0] < values.mean() < found["rougeL"][1]
 
 
 def test_bleu_by_hand():
