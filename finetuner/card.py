@@ -592,7 +592,7 @@ class _Body:
                     value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
                     span = [_interval(intervals.get(key))] if intervals else []
                     lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {cell} |" for cell in span) + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
-            gains = [describe_gain(BASELINE_NAMES.get(name, name), values) for name, values in baselines.items()]
+            gains = [describe_gain(_in_sentence(BASELINE_NAMES.get(name, name)), values) for name, values in baselines.items()]
             if any(gains):
                 lines += ["", f"Against the baselines, on the same {split} examples (a paired bootstrap): " + "; ".join(_md(g) for g in gains if g) + "."]
             rows = report.get("per_class") or report.get("per_type") or []

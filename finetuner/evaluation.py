@@ -119,8 +119,8 @@ def classification_report(
     return report
 
 
-def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, k: int, *, level: float = intervals.LEVEL) -> dict[str, list[float]]:
-    """`level` confidence intervals, `{metric: [low, high]}`, for the metrics the confusion matrix decides
+def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict[str, list[float]]:
+    """95% confidence intervals (`intervals.LEVEL`), `{metric: [low, high]}`, for the metrics the confusion matrix decides
     (see `finetuner.intervals`): Wilson for accuracy, a percentile bootstrap over the examples for
     precision, recall, F1 and specificity (macro, weighted, the positive class's). Drawing n examples
     with replacement is drawing the confusion matrix's cells from their observed shares, so the
@@ -130,7 +130,7 @@ def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, k: int, *, level: f
     n = len(y_true)
     if n == 0:
         return {}
-    found = {"accuracy": intervals.wilson(int(np.sum(y_true == y_pred)), n, level)}
+    found = {"accuracy": intervals.wilson(int(np.sum(y_true == y_pred)), n)}
     cells = confusion_matrix(y_true, y_pred, labels=range(k)).ravel()
     seen = np.flatnonzero(cells)
     true_class, predicted_class = np.divmod(seen, k)
@@ -152,7 +152,7 @@ def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, k: int, *, level: f
     }
     if k == 2:
         samples.update(precision=precision[:, 1], recall=recall[:, 1], f1=f1[:, 1], specificity=specificity[:, 1])
-    return found | {name: intervals.percentile_interval(values, level) for name, values in samples.items()}
+    return found | {name: intervals.percentile_interval(values) for name, values in samples.items()}
 
 
 def predictions_frame(
