@@ -169,6 +169,7 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
         "wall_seconds": wall,
         "train_seconds": evals[-1]["time"] - begin,
         "accuracy": run.metrics("validation")["eval_accuracy"],
+        "accuracy_95_interval": json.loads((run.eval_dir / "report_validation.json").read_text(encoding="utf-8"))["intervals"]["accuracy"],
         "accuracy_per_epoch": [e["metrics"]["eval_accuracy"] for e in evals],
         "evaluation_seconds": [e["metrics"]["eval_runtime"] for e in evals],
         "checkpoint_seconds": [c["time"] - e["time"] for e, c in zip(evals, checkpoints)],  # each checkpoint is saved right after its evaluation

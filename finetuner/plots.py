@@ -324,8 +324,15 @@ def perplexity_comparison(comparison: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, title)
 
 
-def baselines(model_metrics: Mapping[str, float], baseline_metrics: Mapping[str, Mapping[str, float]], *, metrics: Sequence[str] = ("accuracy", "f1_macro")) -> go.Figure:
-    """The model beside the cheap baselines on the same split.
+def baselines(
+    model_metrics: Mapping[str, float],
+    baseline_metrics: Mapping[str, Mapping[str, float]],
+    *,
+    metrics: Sequence[str] = ("accuracy", "f1_macro"),
+    model_intervals: Mapping[str, Sequence[float]] | None = None,
+) -> go.Figure:
+    """The model beside the cheap baselines on the same split, the model's bars with their confidence
+    intervals where the report has them (`finetuner.intervals`).
 
     `model_metrics` uses plain names (accuracy, f1_macro); `baseline_metrics` maps a baseline name
     (majority, tfidf_logreg) to its metrics on that split.
@@ -334,18 +341,34 @@ def baselines(model_metrics: Mapping[str, float], baseline_metrics: Mapping[str,
     if not model_metrics and not baseline_metrics:
         return empty("No baselines for this split.")
     fig = go.Figure()
+    model, others = list(models)[:1], list(models)[1:]
     for i, name in enumerate(metrics):
-        fig.add_bar(
-            name=name,
-            x=list(models),
-            y=[m.get(name) for m in models.values()],
-            marker_color=SERIES[i % len(SERIES)],
-            text=[f"{m[name]:.2f}" if isinstance(m.get(name), (int, float)) else "" for m in models.values()],
-            textposition="outside",
-        )
+        for shown, interval in ((model, (model_intervals or {}).get(name)), (others, None)):
+            if not shown:
+                continue
+            values = [models[m].get(name) for m in shown]
+            fig.add_bar(  # one trace for the model (with its interval), one for the baselines, side by side as one metric
+                name=name,
+                x=shown,
+                y=values,
+                marker_color=SERIES[i % len(SERIES)],
+                text=[f"{v:.2f}" if isinstance(v, (int, float)) else "" for v in values],
+                textposition="outside",
+                offsetgroup=name,
+                legendgroup=name,
+                showlegend=shown is model,
+                error_y=_interval_bar(values[0], interval),
+            )
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1.1])
     return _layout(fig, "Model vs baselines")
+
+
+def _interval_bar(value: float | None, interval: Sequence[float] | None) -> dict | None:
+    """An error bar spanning a score's confidence interval, or none."""
+    if not isinstance(value, (int, float)) or not interval or len(interval) != 2:
+        return None
+    return {"type": "data", "symmetric": False, "array": [interval[1] - value], "arrayminus": [value - interval[0]], "color": "#111827", "thickness": 1.5}
 
 
 _BASELINE_NAMES = {

@@ -154,7 +154,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             f1_chart,
             plots.roc_curve(report) if not generative else empty,
             plots.pr_curve(report) if not generative else empty,
-            plots.baselines(metrics, baseline_split, metrics=baseline_metrics) if baseline_split and baseline_metrics else plots.empty("No baselines for this split."),
+            plots.baselines(metrics, baseline_split, metrics=baseline_metrics, model_intervals=report.get("intervals")) if baseline_split and baseline_metrics else plots.empty("No baselines for this split."),
             gr.Dataframe(value=examples_table, label=title, column_widths=services.column_widths(list(examples_table.columns), wide) if len(examples_table.columns) else None),
             str(download) if download else None,
             gr.Accordion(label="Per entity type (entity-level scores)" if task_name == "token-classification" else "Per class", visible=not generative),

@@ -104,8 +104,16 @@ def test_per_class_f1_and_baselines():
     fig = plots.per_class_f1(BINARY_REPORT)
     assert list(fig.data[0].y) == [0.842, 0.857]
     fig = plots.baselines({"accuracy": 0.85, "f1_macro": 0.84}, {"majority": {"accuracy": 0.5, "f1_macro": 0.33}, "tfidf_logreg": {"accuracy": 0.7, "f1_macro": 0.69}})
-    assert list(fig.data[0].x) == ["fine-tuned model", "majority class", "TF-IDF + logistic regression"]
-    assert list(fig.data[1].y) == [0.84, 0.33, 0.69]
+    bars = {(trace.name, x): y for trace in fig.data for x, y in zip(trace.x, trace.y)}
+    assert [x for (name, x) in bars if name == "accuracy"] == ["fine-tuned model", "majority class", "TF-IDF + logistic regression"]
+    assert [y for (name, _), y in bars.items() if name == "f1_macro"] == [0.84, 0.33, 0.69]
+    assert {trace.offsetgroup for trace in fig.data if trace.name == "f1_macro"} == {"f1_macro"}, "the model's and the baselines' F1 bars side by side"
+    assert [trace.name for trace in fig.data if trace.showlegend] == ["accuracy", "f1_macro"], "one legend entry per metric"
+    assert all(trace.error_y.array is None for trace in fig.data), "no interval in the report: no error bar"
+    fig = plots.baselines({"accuracy": 0.85, "f1_macro": 0.84}, {"majority": {"accuracy": 0.5}}, model_intervals={"accuracy": [0.8, 0.88]})
+    model_accuracy, baseline_accuracy, model_f1, _ = figure_json(fig)["data"]
+    assert (model_accuracy["error_y"]["array"], model_accuracy["error_y"]["arrayminus"]) == ([pytest.approx(0.03)], [pytest.approx(0.05)])
+    assert "error_y" not in baseline_accuracy and "error_y" not in model_f1, "only the model's scores with an interval get a bar"
 
 
 def test_figures_serialise_to_json():
@@ -186,4 +194,5 @@ def test_entity_counts_and_task_baselines():
     assert fig.layout.title.text == "Entities per type" and fig.layout.xaxis.title.text == "entity type"
     assert list(fig.data[0].x) == ["location", "person"] and list(fig.data[0].y) == [3, 5]
     fig = plots.baselines({"rouge1": 0.4, "rouge2": 0.2, "rougeL": 0.38}, {"lead_1": {"rouge1": 0.3, "rouge2": 0.1, "rougeL": 0.29}}, metrics=("rouge1", "rouge2", "rougeL"))
-    assert list(fig.data[0].x) == ["fine-tuned model", "Lead-1 (first sentence)"] and list(fig.data[2].y) == [0.38, 0.29]
+    rouge_l = {x: y for trace in fig.data if trace.name == "rougeL" for x, y in zip(trace.x, trace.y)}
+    assert rouge_l == {"fine-tuned model": 0.38, "Lead-1 (first sentence)": 0.29}
