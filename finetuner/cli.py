@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
+    compare = commands.add_parser("compare", help="Two runs: the options that differ and, for classification, B's accuracy against A's on the same examples.")
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
     for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
@@ -285,6 +288,20 @@ def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from .compare import config_diff, describe, paired_accuracy  # noqa: PLC0415
+
+    store = RunStore(args.runs_dir)
+    a, b = store.get(args.run_a), store.get(args.run_b)
+    print(f"A: {a.id}\nB: {b.id}")
+    rows = config_diff(a.config(), b.config())
+    print("Options that differ (A -> B):" if rows else "Same options.")
+    for name, left, right in rows:
+        print(f"  {name}: {left} -> {right}")
+    print(describe(paired_accuracy(a, b)))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     run = RunStore(args.runs_dir).get(args.run_id)
     print(json.dumps(run.status(), indent=2, default=str))
@@ -306,6 +323,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "runs": cmd_runs,
+    "compare": cmd_compare,
     "status": cmd_status,
     "stop": cmd_stop,
 }

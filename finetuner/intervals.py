@@ -73,14 +73,28 @@ def bootstrap_method(unit: str) -> str:
     return f"a percentile bootstrap over the {unit} ({RESAMPLES:,} resamples)"
 
 
-def describe_gain(baseline: str, metrics: Mapping[str, float]) -> str | None:
-    """What the model's accuracy gain over a baseline (`baselines(model_correct=...)`) says, in words."""
-    gain, low, high = (metrics.get(key) for key in ("model_accuracy_gain", "model_accuracy_gain_low", "model_accuracy_gain_high"))
+GAIN_KEYS = ("model_accuracy_gain", "model_accuracy_gain_low", "model_accuracy_gain_high")
+
+
+def paired_gains(outcomes: np.ndarray) -> list[dict[str, float]]:
+    """For `outcomes` (n examples x m models, whether each got each example right): the first model's
+    accuracy minus each other's, with a paired bootstrap interval (`GAIN_KEYS`). Each resample keeps
+    every drawn example's outcomes for all the models, so the interval is that of the difference itself,
+    much narrower than the two accuracies' own intervals side by side."""
+    outcomes = np.asarray(outcomes, dtype=np.float64)
+    shares = bootstrap_totals(outcomes) / len(outcomes)
+    means = outcomes.mean(axis=0)
+    return [dict(zip(GAIN_KEYS, (float(means[0] - means[j]), *percentile_interval(shares[:, 0] - shares[:, j])))) for j in range(1, outcomes.shape[1])]
+
+
+def describe_gain(other: str, metrics: Mapping[str, float]) -> str | None:
+    """What a model's accuracy gain over `other` (`paired_gains`' keys) says, in words."""
+    gain, low, high = (metrics.get(key) for key in GAIN_KEYS)
     if gain is None or low is None or high is None:
         return None
     interval = f"{LEVEL:.0%} interval {low:+.3f} to {high:+.3f}"
     if low > 0:
-        return f"accuracy {gain:+.3f} over {baseline} ({interval})"
+        return f"accuracy {gain:+.3f} over {other} ({interval})"
     if high < 0:
-        return f"accuracy {gain:+.3f} against {baseline}: below it ({interval})"
-    return f"accuracy {gain:+.3f} against {baseline}: not clearly different ({interval}, which holds 0)"
+        return f"accuracy {gain:+.3f} against {other}: below it ({interval})"
+    return f"accuracy {gain:+.3f} against {other}: not clearly different ({interval}, which holds 0)"

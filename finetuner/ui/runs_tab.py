@@ -1,7 +1,7 @@
 """Runs tab: every run in the runs folder, its config, how to reproduce it, and two runs compared.
 
 Endpoints: `/list_runs`, `/run_details` (state and what happened, config, CLI command, config file),
-`/compare_runs` (curves side by side and a config diff). A stopped, failed or interrupted run can be
+`/compare_runs` (accuracy on the same examples with a paired interval, curves side by side and a config diff). A stopped, failed or interrupted run can be
 resumed from here (the Train tab then follows it).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import launcher, plots
+from .. import compare, launcher, plots
 from ..errors import DataError
 from ..follow import curves
 from ..runs import RESUMABLE_STATES
@@ -49,6 +49,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
                     run_a = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run A", allow_custom_value=True)
                     run_b = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run B", allow_custom_value=True)
                 compare_button = gr.Button("Compare", variant="primary")
+                paired = gr.Markdown()
                 compare_plot = gr.Plot(label="Curves")
                 diff_table = gr.Dataframe(headers=["option", "run A", "run B"], label="Config differences", interactive=False, wrap=True)
 
@@ -136,14 +137,15 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Two runs' loss and F1 curves on shared axes, and the options where their configs differ."""
+        """Two runs' accuracy on the same examples with a paired interval (classification), their loss and F1
+        curves on shared axes, and the options where their configs differ."""
         if not run_a or not run_b:
             raise DataError("Choose two runs to compare.")
         who = ownership.visitor(ctx, request, profile, oauth_token)
         a, b = ownership.owned_run(ctx, run_a, who=who), ownership.owned_run(ctx, run_b, who=who)
         figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())})
-        rows = services.config_diff(a.config(), b.config())
+        rows = compare.config_diff(a.config(), b.config())
         diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])
-        return figure, diff
+        return compare.describe(compare.paired_accuracy(a, b)), figure, diff
 
-    compare_button.click(compare_runs, [run_a, run_b], [compare_plot, diff_table], api_name="compare_runs")
+    compare_button.click(compare_runs, [run_a, run_b], [paired, compare_plot, diff_table], api_name="compare_runs")

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 import yaml
 
-from .. import access
+from .. import access, compare
 from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
@@ -468,7 +468,7 @@ def reused_settings(run_id: str, config: RunConfig, fields: Iterable[str], *, ru
     values = form_values(config, fields)
     note = f"The form holds run **{md_escape(run_id)}**'s settings, and the Data tab loads its data."
     try:
-        off = config_diff(config, build_config(run_selection(config), values, runs_dir=runs_dir, owner=owner))
+        off = compare.config_diff(config, build_config(run_selection(config), values, runs_dir=runs_dir, owner=owner))
     except FinetunerError as error:
         return values, f"{note} As they are they cannot start a run: {md_escape(str(error))}"
     if off:
@@ -650,22 +650,6 @@ def launch_preview(runs_dir: str | Path, run_name: str | None, processes: int) -
     name = (run_name or "").strip() or "RUN_ID_PLACEHOLDER"
     text = command_text(launch_command(str(Path(runs_dir) / name), processes=processes))
     return text.replace("RUN_ID_PLACEHOLDER", "<run id>")
-
-
-def config_diff(a: RunConfig, b: RunConfig) -> list[list[str]]:
-    """Rows (option, value in A, value in B) for the options that differ."""
-    left, right = a.to_dict(), b.to_dict()
-    rows = []
-    for name in left:
-        if left[name] != right.get(name):
-            rows.append([name, _show(left[name]), _show(right.get(name))])
-    return rows
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return "" if value is None else str(value)
 
 
 # ---------------------------------------------------------------- runs

@@ -217,7 +217,9 @@ def test_list_and_compare_two_runs(client, completed_run, tiny_model_dir, review
     assert runs.loc[[first, second], "state"].tolist() == ["completed", "completed"]
     assert runs.loc[[first, second], "test acc."].between(0, 1).all(), "each run shows its test accuracy"
 
-    curves, diff = client.predict(first, second, api_name="/compare_runs")
+    paired, curves, diff = client.predict(first, second, api_name="/compare_runs")
+    a, b = runs.loc[[first, second], "test acc."]
+    assert paired.startswith("On the same 12 test examples, run B's accuracy ") and f"(A {a:.3f}, B {b:.3f}; a paired bootstrap)" in paired, paired
     traces = figure(curves)["data"]
     for letter, run_id in (("A", first), ("B", second)):
         assert {t["name"] for t in traces if t["legendgroup"] == f"{letter} {run_id}"} == {f"{letter} {run_id} {curve}" for curve in ("train", "eval", "f1_macro")}

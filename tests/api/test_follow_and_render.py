@@ -7,6 +7,7 @@ import json
 import os
 import threading
 
+from finetuner import compare
 from finetuner.config import RunConfig
 from finetuner.follow import RunFollower, follow
 from finetuner.runs import RunStore
@@ -133,4 +134,4 @@ def test_cli_command_reproduces_a_config():
 def test_config_diff_lists_only_differences():
     a = RunConfig.from_dict({"train_file": "x.csv"})
     b = a.replace(learning_rate=2e-5, num_train_epochs=5)
-    assert services.config_diff(a, b) == [["learning_rate", "5e-05", "2e-05"], ["num_train_epochs", "3.0", "5"]]
+    assert compare.config_diff(a, b) == [["learning_rate", "5e-05", "2e-05"], ["num_train_epochs", "3.0", "5"]]
