@@ -320,10 +320,12 @@ def runs_list(page, screenshot, first_run: str, second_run: str) -> None:
     assert name == f"{second_run}.yaml"
     assert f"num_train_epochs: {SECOND_EPOCHS}" in text, text
 
-    # Compare: the two newest runs are preselected; curves side by side and the option that differed.
+    # Compare: the two newest runs are preselected; their accuracy on the same test examples, curves side by
+    # side and the option that differed.
     expect(panel.get_by_label("Run A", exact=True)).to_have_value(re.compile(re.escape(first_run)))
     expect(panel.get_by_label("Run B", exact=True)).to_have_value(re.compile(re.escape(second_run)))
     panel.get_by_role("button", name="Compare", exact=True).click()
+    expect(panel.get_by_text(re.compile(r"On the same \d+ test examples, run B's accuracy [+-]\d\.\d{3} .*\(95% interval"))).to_be_visible()
     diff = block(panel, "Config differences")
     row = diff.get_by_role("row").filter(has_text="num_train_epochs")
     expect(row).to_have_count(1)
