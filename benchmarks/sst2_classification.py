@@ -13,8 +13,9 @@ Fine-tunes on 2,000 SST-2 training sentences and evaluates on the 872 validation
       bf16 autocast where this CPU has bf16 matrix instructions (AMX or AVX-512 BF16), float32 elsewhere (finetuner/precision.py).
   (d) where (c) trained in bf16: the same with `--bf16 false`, float32, to show what the precision buys.
 
-Reported: real (non-padding) trained tokens/s, wall time, validation accuracy, the ratios between
-them, and the fraction of this machine's ceiling: 6 x non-embedding parameters FLOPs per trained
+Reported: real (non-padding) trained tokens/s, wall time, validation accuracy (with (c)'s 95% interval,
+and (c)'s accuracy minus (b)'s on the same sentences with a paired bootstrap interval), the ratios
+between them, and the fraction of this machine's ceiling: 6 x non-embedding parameters FLOPs per trained
 token against the fp32 matmul rate measured in the same run.
 
     python benchmarks/sst2_classification.py            # about 10 minutes on 2 idle cores without bf16 units, 7 with
@@ -50,6 +51,7 @@ from transformers import (  # noqa: E402
 )
 
 from finetuner.config import RunConfig, default_model_path  # noqa: E402
+from finetuner.intervals import paired_gains  # noqa: E402
 from finetuner.runs import RunStore  # noqa: E402
 from finetuner.train import run_training  # noqa: E402
 
@@ -142,7 +144,10 @@ def plain_b(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, seed: 
     output = trainer.train()
     wall = time.perf_counter() - start
     evals = [log["eval_accuracy"] for log in trainer.state.log_history if "eval_accuracy" in log]
-    return {"tokens_per_second": trainer.state.num_input_tokens_seen / output.metrics["train_runtime"], "wall_seconds": wall, "accuracy": evals[-1], "accuracy_per_epoch": evals}
+    trainer.args.train_sampling_strategy = "sequential"  # transformers 5 groups evaluation batches by length too: predict in row order
+    final = trainer.predict(validation_set)  # after the timing: which sentences it got right, to pair with (c)
+    correct = (final.predictions.argmax(-1) == final.label_ids).tolist()
+    return {"tokens_per_second": trainer.state.num_input_tokens_seen / output.metrics["train_runtime"], "wall_seconds": wall, "accuracy": evals[-1], "accuracy_per_epoch": evals, "correct": correct}
 
 
 def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, target_accuracy: float | None = None, **options) -> dict:
@@ -174,6 +179,7 @@ def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, ta
         "evaluation_seconds": [e["metrics"]["eval_runtime"] for e in evals],
         "checkpoint_seconds": [c["time"] - e["time"] for e, c in zip(evals, checkpoints)],  # each checkpoint is saved right after its evaluation
         "seconds_to_reach_b_accuracy": reached,
+        "correct": pd.read_csv(run.eval_dir / "predictions_validation.csv")["correct"].astype(bool).tolist(),
         "precision": begin_event.get("precision"),
         "config": {k: v for k, v in config.to_dict().items() if k in ("learning_rate", "per_device_train_batch_size", "num_train_epochs", "warmup_steps", "max_seq_length", "train_sampling_strategy", "freeze_embeddings", "extra_training_args")},
     }
@@ -200,6 +206,9 @@ def main() -> None:
         d = finetuner_c(train, validation, workdir, b["accuracy"], bf16=False) if c["precision"] == "bf16" else None
         a = recipe_a(train, args.recipe_steps, workdir)
     gflops_after = matmul_gflops()
+    (c_against_b,) = paired_gains(np.column_stack([c.pop("correct"), b.pop("correct")]))
+    if d:
+        d.pop("correct")
     ceiling = max(gflops, gflops_after)
     result = {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "fp32_matmul_gflops": ceiling, "fp32_matmul_gflops_start_end": [gflops, gflops_after], "load_average_at_end": os.getloadavg()},
@@ -216,6 +225,9 @@ def main() -> None:
             "c_wall_over_b_wall": c["wall_seconds"] / b["wall_seconds"],
             "d_tokens_per_second_over_a": d["tokens_per_second"] / a["tokens_per_second"] if d else None,
             "d_time_to_b_accuracy_over_b_wall": (d["seconds_to_reach_b_accuracy"] / b["wall_seconds"]) if d and d["seconds_to_reach_b_accuracy"] else None,
+        },
+        "c_accuracy_minus_b_on_the_same_sentences": {
+            "difference": c_against_b["model_accuracy_gain"], "low_95": c_against_b["model_accuracy_gain_low"], "high_95": c_against_b["model_accuracy_gain_high"],
         },
         "ceiling_fraction": {
             name: 6 * n_params * run["tokens_per_second"] / (ceiling * 1e9) for name, run in (("a", a), ("b", b), ("c", c), ("d", d)) if run
