@@ -408,9 +408,29 @@ def _report(frames: dict[str, pd.DataFrame], created: list[str]) -> DataReport:
             f"train is imbalanced: class '{rare}' has {smallest} examples against {largest} for the largest. "
             "Judge the model by macro F1 rather than accuracy."
         )
+    for role in ("validation", "test"):
+        if role in frames:
+            report.warnings += _small_split(role, len(frames[role]))
     for role in created:
         report.warnings.append(f"{role} was split from train ({len(frames[role])} rows, stratified by label).")
     return report
+
+
+# Below this many rows an evaluation split's score is known to worse than about ±0.06 (its 95% interval at 50%).
+SMALL_EVAL_ROWS = 300
+
+
+def _small_split(role: str, rows: int) -> list[str]:
+    """A caution where a split is too small to tell runs apart: scores on it move by more than most changes."""
+    if not 0 < rows < SMALL_EVAL_ROWS:
+        return []
+    from .intervals import wilson  # noqa: PLC0415
+
+    low, high = wilson(rows // 2, rows)
+    return [
+        f"{role}: only {rows} rows, so a score on it is known to about ±{(high - low) / 2:.2f} (95% interval): "
+        "runs closer than that may not differ. Hold out more rows to narrow it (±0.05 takes about 385)."
+    ]
 
 
 def _row_keys(frame: pd.DataFrame) -> pd.Series:

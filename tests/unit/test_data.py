@@ -91,6 +91,22 @@ def test_split_is_seeded_and_stratified(sentiment_csv):
     assert list(other.splits["validation"]["text"]) != list(first.splits["validation"]["text"])
 
 
+def test_a_split_too_small_to_tell_runs_apart_is_said_so(tmp_path, sentiment_csv):
+    """12 test rows: accuracy on them is known to about ±0.25 (Wilson, 6 of 12 at 95%), 300 rows to ±0.06."""
+    report = prepare(DataConfig(train_file=str(sentiment_csv), validation_split_ratio=0.2, test_split_ratio=0.1), seed=7).report
+    small = [w for w in report.warnings if "only" in w]
+    assert small == [
+        "validation: only 24 rows, so a score on it is known to about ±0.19 (95% interval): runs closer than that may not differ. "
+        "Hold out more rows to narrow it (±0.05 takes about 385).",
+        "test: only 12 rows, so a score on it is known to about ±0.25 (95% interval): runs closer than that may not differ. "
+        "Hold out more rows to narrow it (±0.05 takes about 385).",
+    ]
+    rows = pd.DataFrame({"text": [f"review {i} was {'good' if i % 2 else 'bad'}" for i in range(700)], "label": ["positive", "negative"] * 350})
+    rows.to_csv(tmp_path / "large.csv", index=False)
+    large = prepare(DataConfig(train_file=str(tmp_path / "large.csv"), validation_split_ratio=0.5, test_split_ratio=0), seed=7).report
+    assert large.split_sizes["validation"] == 350 and not [w for w in large.warnings if "only" in w], "350 rows: ±0.05, no caution"
+
+
 def test_own_validation_and_test_files_are_used(tmp_path, sentiment_frame):
     for name, part in (("train", sentiment_frame[:80]), ("val", sentiment_frame[80:100]), ("test", sentiment_frame[100:])):
         part.to_csv(tmp_path / f"{name}.csv", index=False)
