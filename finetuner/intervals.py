@@ -92,6 +92,8 @@ def describe_gain(other: str, metrics: Mapping[str, float]) -> str | None:
     gain, low, high = (metrics.get(key) for key in GAIN_KEYS)
     if gain is None or low is None or high is None:
         return None
+    if low == high == gain == 0:  # no example where one was right and the other wrong
+        return f"accuracy {gain:+.3f} against {other}: right and wrong on exactly the same examples"
     interval = f"{LEVEL:.0%} interval {low:+.3f} to {high:+.3f}"
     if low > 0:
         return f"accuracy {gain:+.3f} over {other} ({interval})"

@@ -325,7 +325,7 @@ def runs_list(page, screenshot, first_run: str, second_run: str) -> None:
     expect(panel.get_by_label("Run A", exact=True)).to_have_value(re.compile(re.escape(first_run)))
     expect(panel.get_by_label("Run B", exact=True)).to_have_value(re.compile(re.escape(second_run)))
     panel.get_by_role("button", name="Compare", exact=True).click()
-    expect(panel.get_by_text(re.compile(r"On the same \d+ test examples, run B's accuracy [+-]\d\.\d{3} .*\(95% interval"))).to_be_visible()
+    expect(panel.get_by_text(re.compile(r"On the same \d+ test examples, run B's accuracy [+-]\d\.\d{3} .*\(A \d\.\d{3}, B \d\.\d{3}; a paired bootstrap\)"))).to_be_visible()
     diff = block(panel, "Config differences")
     row = diff.get_by_role("row").filter(has_text="num_train_epochs")
     expect(row).to_have_count(1)

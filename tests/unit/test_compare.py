@@ -34,8 +34,10 @@ def test_b_against_a_on_the_same_examples(tmp_path):
     assert [comparison["model_accuracy_gain_low"], comparison["model_accuracy_gain_high"]] == pytest.approx(wilson(9, 60), abs=0.04)
     assert describe(comparison).startswith("On the same 60 test examples, run B's accuracy +0.150 over run A (95% interval +0.")
     assert describe(comparison).endswith("(A 0.750, B 0.900; a paired bootstrap).")
+    swapped = paired_accuracy(a, run_with_predictions(store, [True] * 44 + [False, True] + [False] * 14))  # one example won, one lost
+    assert "run B's accuracy +0.000 against run A: not clearly different (95% interval -0." in describe(swapped)
     same = paired_accuracy(a, run_with_predictions(store, [True] * 45 + [False] * 15))
-    assert "not clearly different" in describe(same)
+    assert "run B's accuracy +0.000 against run A: right and wrong on exactly the same examples (A 0.750, B 0.750" in describe(same)
 
 
 def test_runs_that_cannot_be_paired_say_why(tmp_path):

@@ -269,7 +269,7 @@ def test_the_models_gain_over_each_baseline_is_paired_on_the_same_examples():
     assert describe_gain("TF-IDF", tfidf).startswith("accuracy -0.100 against TF-IDF: below it (95% interval -0.")
     same = baselines(texts, labels, {"test": (texts, labels)}, BINARY, model_correct={"test": [True] * 30 + [False] * 10})["majority"]["test"]
     assert same["model_accuracy_gain"] == 0 and same["model_accuracy_gain_low"] == same["model_accuracy_gain_high"] == 0, "the same outcomes: no difference at all"
-    assert "not clearly different" in describe_gain("the majority class", same)
+    assert describe_gain("the majority class", same) == "accuracy +0.000 against the majority class: right and wrong on exactly the same examples"
     assert "model_accuracy_gain" not in baselines(texts, labels, {"test": (texts, labels)}, BINARY)["majority"]["test"], "nothing to compare without the model's outcomes"
     with pytest.raises(DataError, match="model_correct"):
         baselines(texts, labels, {"test": (texts, labels)}, BINARY, model_correct={"test": [True]})
