@@ -70,7 +70,8 @@ TASKS: dict[str, TaskInfo] = {
         metrics=("f1", "precision", "recall", "accuracy", "loss"),
         headline=("f1", "precision", "recall", "accuracy", "loss"),
         features=frozenset({"label_all_tokens", "new_head"}),
-        # Its new head at 5e-3: test F1 0.435 instead of 0.397 on WNUT-17 (benchmarks/head_learning_rate.py).
+        # Its new head at 5e-3 on WNUT-17 (benchmarks/head_learning_rate.py, 3 seeds): best validation F1 +0.04 at
+        # every seed, reached sooner; test F1 +0.014 on average, within the seeds' spread.
         default_head_learning_rate=5e-3,
     ),
     "causal-lm": TaskInfo(
