@@ -30,20 +30,20 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pandas as pd  # noqa: E402
 
+from sst2_classification import train_through_engine  # noqa: E402
+
 from finetuner.config import RunConfig  # noqa: E402
-from finetuner.runs import RunStore  # noqa: E402
 from finetuner.tasks import TASKS  # noqa: E402
-from finetuner.train import run_training  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 TASK = {"banking77": "text-classification", "wnut17": "token-classification"}
@@ -60,12 +60,7 @@ def banking77_files(workdir: Path, train_rows: int, validation_rows: int) -> dic
 
 def train_once(files: dict[str, str], workdir: Path, task: str, options: dict) -> dict:
     config = RunConfig.from_dict({"task": task, **{f"{role}_file": path for role, path in files.items()}, **options})
-    run = RunStore(workdir / "runs").create(config)
-    start = time.perf_counter()
-    state = run_training(run)
-    wall = time.perf_counter() - start
-    if state != "completed":
-        raise SystemExit(f"run {state}: {run.status().get('error')}")
+    run, wall = train_through_engine(config, workdir)
     first, *_ = SCORES[task]
     test = run.metrics("test")
     result = {

@@ -52,7 +52,7 @@ from transformers import (  # noqa: E402
 
 from finetuner.config import RunConfig, default_model_path  # noqa: E402
 from finetuner.intervals import paired_gains  # noqa: E402
-from finetuner.runs import RunStore  # noqa: E402
+from finetuner.runs import Run, RunStore  # noqa: E402
 from finetuner.train import run_training  # noqa: E402
 
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
@@ -150,18 +150,25 @@ def plain_b(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, seed: 
     return {"tokens_per_second": trainer.state.num_input_tokens_seen / output.metrics["train_runtime"], "wall_seconds": wall, "accuracy": evals[-1], "accuracy_per_epoch": evals, "correct": correct}
 
 
-def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, target_accuracy: float | None = None, **options) -> dict:
-    """The engine with the project's defaults (`options` override them); `target_accuracy`: also time when
-    an evaluation first reached it."""
-    train.to_csv(workdir / "train.csv", index=False)
-    validation.to_csv(workdir / "validation.csv", index=False)
-    config = RunConfig.from_dict({"train_file": str(workdir / "train.csv"), "validation_file": str(workdir / "validation.csv"), "test_split_ratio": 0, **options})
+def train_through_engine(config: RunConfig, workdir: Path) -> tuple[Run, float]:
+    """A completed run of `config` in `workdir/runs`, trained as `python -m finetuner train` does, and its
+    wall time; stops the benchmark with the run's error when it fails."""
     run = RunStore(workdir / "runs").create(config)
     start = time.perf_counter()
     state = run_training(run)
     wall = time.perf_counter() - start
     if state != "completed":
         raise SystemExit(f"finetuner run {state}: {run.status().get('error')}")
+    return run, wall
+
+
+def finetuner_c(train: pd.DataFrame, validation: pd.DataFrame, workdir: Path, target_accuracy: float | None = None, **options) -> dict:
+    """The engine with the project's defaults (`options` override them); `target_accuracy`: also time when
+    an evaluation first reached it."""
+    train.to_csv(workdir / "train.csv", index=False)
+    validation.to_csv(workdir / "validation.csv", index=False)
+    config = RunConfig.from_dict({"train_file": str(workdir / "train.csv"), "validation_file": str(workdir / "validation.csv"), "test_split_ratio": 0, **options})
+    run, wall = train_through_engine(config, workdir)
     events = run.events()
     begin_event = next(e for e in events if e["type"] == "train_begin")
     begin = begin_event["time"]

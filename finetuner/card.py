@@ -370,7 +370,7 @@ class _Body:
             lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
         if self.metrics:
             shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
-            summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
+            summary = ", ".join(f"{in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
             interval = ""
             n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
             acc = self.metrics.get("accuracy")
@@ -592,7 +592,7 @@ class _Body:
                     value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
                     span = [_interval(intervals.get(key))] if intervals else []
                     lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {cell} |" for cell in span) + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
-            gains = [describe_gain(_in_sentence(BASELINE_NAMES.get(name, name)), values) for name, values in baselines.items()]
+            gains = [describe_gain(in_sentence(BASELINE_NAMES.get(name, name)), values) for name, values in baselines.items()]
             if any(gains):
                 lines += ["", f"Against the baselines, on the same {split} examples (a paired bootstrap): " + "; ".join(_md(g) for g in gains if g) + "."]
             rows = report.get("per_class") or report.get("per_type") or []
@@ -719,7 +719,7 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def _in_sentence(name: str) -> str:
+def in_sentence(name: str) -> str:
     """'Accuracy' -> 'accuracy' mid-sentence; 'F1 (macro)', 'ROUGE-L' and 'BLEU' keep their capitals."""
     return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
 

@@ -215,21 +215,22 @@ def _print_outcome(run: Run) -> None:
     print(f"Run {run.id}: {status.get('state')}. {status.get('message') or ''}")
     if status.get("error"):
         print(f"error: {status['error']}", file=sys.stderr)
+    task, baselines = run.config().model.task, read_json(run.eval_dir / "baselines.json", {}) or {}
     for split in ("validation", "test"):
         metrics = run.metrics(split)
         if metrics:
             print(f"{split}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "per_second" not in k))
-            _print_intervals(split, run.eval_dir / f"report_{split}.json", run.config().model.task)
-            _print_gains(split, read_json(run.eval_dir / "baselines.json", {}) or {})
+            _print_intervals(split, run.eval_dir / f"report_{split}.json", task)
+            _print_gains(split, baselines)
 
 
 def _print_gains(split: str, baselines: dict[str, Any]) -> None:
     """What the model gained over each baseline on the split (classification), with its paired interval."""
+    from .card import BASELINE_NAMES, in_sentence  # noqa: PLC0415
     from .intervals import describe_gain  # noqa: PLC0415
 
-    names = {"majority": "the majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
     for name, by_split in baselines.items():
-        gain = describe_gain(names.get(name, name), (by_split or {}).get(split) or {}) if isinstance(by_split, dict) else None
+        gain = describe_gain(in_sentence(BASELINE_NAMES.get(name, name)), (by_split or {}).get(split) or {}) if isinstance(by_split, dict) else None
         if gain:
             print(f"{split}: {gain}")
 
