@@ -572,7 +572,7 @@ class _Body:
 
     def evaluation(self) -> str:
         f = self.f
-        from .intervals import describe_gain  # noqa: PLC0415 - numpy
+        from .intervals import describe_gain, interval_text  # noqa: PLC0415 - numpy
 
         lines, method = ["## Evaluation"], None
         for split in ("test", "validation"):
@@ -590,7 +590,7 @@ class _Body:
             for key in (*f.table_metrics(), "loss"):
                 if key in metrics:
                     value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
-                    span = [_interval(intervals.get(key))] if intervals else []
+                    span = [interval_text(intervals.get(key))] if intervals else []
                     lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {cell} |" for cell in span) + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
             gains = [describe_gain(in_sentence(BASELINE_NAMES.get(name, name)), values) for name, values in baselines.items()]
             if any(gains):
@@ -708,10 +708,6 @@ def _png(fig) -> bytes:
 
 
 # ----------------------------------------------------------------------------- small helpers
-
-
-def _interval(interval: Sequence[float] | None) -> str:
-    return f"{_num(interval[0], 3)} – {_num(interval[1], 3)}" if interval and len(interval) == 2 else ""
 
 
 def _md(text: str) -> str:

@@ -14,7 +14,7 @@ Two methods, both deterministic (a fixed seed), both offline, numpy only:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -59,6 +59,13 @@ def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> list[float
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, 0 where the denominator is 0 (the metrics' zero_division=0)."""
     return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=np.float64), where=denominator > 0)
+
+
+def interval_text(interval: Sequence[float] | None) -> str:
+    """[0.7786, 0.8311] -> '0.779 – 0.831'; '' where a score has none (ROC AUC, loss)."""
+    if not interval or len(interval) != 2:
+        return ""
+    return f"{interval[0]:.3f} – {interval[1]:.3f}"
 
 
 def report_fields(found: dict[str, list[float]], method: str) -> dict[str, object]:

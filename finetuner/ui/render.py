@@ -502,9 +502,11 @@ def _rounded(value: Any, digits: int = 4) -> Any:
 
 def metric_table(task: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]] | None = None, intervals: Mapping[str, Any] | None = None, level: float = 0.95):
     """The Evaluate tab's metric table: one row per metric of the task (those present), the model's value,
-    its confidence interval where the report has one (`evaluation.metric_intervals`), one column per
+    its confidence interval where the report has one (`finetuner.intervals`), one column per
     baseline scored on the same split, and what the metric measures."""
     import pandas as pd  # noqa: PLC0415
+
+    from ..intervals import interval_text  # noqa: PLC0415
 
     baselines = baselines or {}
     names = [n for n in EVAL_METRICS.get(task, EVAL_METRICS["text-classification"]) if isinstance(metrics.get(n), (int, float))]
@@ -514,13 +516,6 @@ def metric_table(task: str, metrics: Mapping[str, Any], baselines: Mapping[str, 
     ]
     interval_column = [f"{level:.0%} interval"] if intervals else []
     return pd.DataFrame(rows, columns=["metric", "model", *interval_column, *(BASELINE_NAMES.get(n, n) for n in baselines), "what it measures"])
-
-
-def interval_text(interval: Sequence[float] | None) -> str:
-    """[0.7786, 0.8311] -> '0.779 – 0.831'; '' where there is none (ROC AUC, loss)."""
-    if not interval or len(interval) != 2:
-        return ""
-    return f"{interval[0]:.3f} – {interval[1]:.3f}"
 
 
 def per_type_table(report: Mapping[str, Any]):
