@@ -115,8 +115,10 @@ class RunFollower:
 
     def poll(self) -> dict[str, Any] | None:
         """A new snapshot if anything changed since the last poll, else None."""
-        new = self._read_new_events()
+        # Status first: a run writes its events before the status that follows them, so a status read first
+        # never ends the follow ('completed') ahead of the last events (its final evaluation).
         status = self.run.status()
+        new = self._read_new_events()
         key = (status.get("state"), status.get("step"), status.get("message"), status.get("error"), len(self.events))
         if key == self._last_key and not new:
             return None

@@ -10,7 +10,7 @@ import threading
 from finetuner import compare
 from finetuner.config import RunConfig
 from finetuner.follow import RunFollower, follow
-from finetuner.runs import RunStore
+from finetuner.runs import Run, RunStore
 from finetuner.ui import render, services
 
 
@@ -43,6 +43,26 @@ def test_follower_reads_only_new_complete_lines(tmp_path):
     # The process is gone without finishing: the follower says so and ends.
     snap = follower.poll()
     assert snap["state"] == "interrupted" and snap["done"]
+
+
+def test_a_run_that_ends_between_two_reads_still_shows_its_last_evaluation(tmp_path, monkeypatch):
+    """The follower reads the status and the new events one after the other; the run may end in between."""
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()
+    run.update_status(state="running", step=1, total_steps=2)
+    read_status, ended = Run.status, []
+
+    def ending_meanwhile(self):
+        if not ended:
+            run.append_event("eval", step=2, max_steps=2, epoch=1.0, metrics={"eval_loss": 0.4, "eval_accuracy": 0.9})
+            run.update_status(state="completed", step=2, message="Finished.")
+            os.close(fd)
+            ended.append(True)
+        return read_status(self)
+
+    monkeypatch.setattr(Run, "status", ending_meanwhile)  # the run ends just as its status is read
+    final = list(follow(run, poll_interval=0.01, timeout=10))[-1]
+    assert final["state"] == "completed" and [e["eval_accuracy"] for e in final["eval"]] == [0.9], "the final view holds the final evaluation"
 
 
 def test_follow_streams_until_the_run_ends(tmp_path):
