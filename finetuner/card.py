@@ -26,7 +26,7 @@ from . import __version__
 from .config import RunConfig, default_model_path
 from .errors import RunError
 from .runs import COMPLETED, Run, read_json
-from .tasks import TASKS
+from .tasks import TASKS, baseline_name
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
@@ -57,7 +57,6 @@ METRICS = {
 CLASSIFICATION_HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
 CLASSIFICATION_TABLE = CLASSIFICATION_HEADLINE + ("f1_weighted", "roc_auc", "average_precision")
 NOT_IN_MODEL_INDEX = ("loss", "gen_len")
-BASELINE_NAMES = {"tfidf_logreg": "TF-IDF + logistic regression", "majority": "Majority class", "most_frequent_tag": "Most frequent tag per word", "base_model": "Base model (before fine-tuning)"}
 # Per pipeline tag: what the model does, in a sentence.
 TASK_PHRASES = {
     "text-classification": "classifies {kind} into {n} labels ({labels})",
@@ -370,7 +369,7 @@ class _Body:
             lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
         if self.metrics:
             shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
-            summary = ", ".join(f"{in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
+            summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
             interval = ""
             n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
             acc = self.metrics.get("accuracy")
@@ -581,7 +580,7 @@ class _Body:
                 continue
             baselines = {name: (values or {}).get(split) or {} for name, values in f.baselines.items() if isinstance(values, dict) and (values or {}).get(split)}
             note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
-            names = [BASELINE_NAMES.get(name, name.replace("_", " ")) for name in baselines]
+            names = [_capitalized(baseline_name(name)) for name in baselines]
             report = f.report(split) or {}
             intervals = report.get("intervals") or {}
             method = method or (report.get("interval_method") if intervals else None)
@@ -592,7 +591,7 @@ class _Body:
                     value = f"**{_num(metrics[key])}**" if baselines and key != "loss" else _num(metrics[key])
                     span = [interval_text(intervals.get(key))] if intervals else []
                     lines.append(f"| {METRICS.get(key, (key,))[0]} | {value} |" + "".join(f" {cell} |" for cell in span) + "".join(f" {_num(b.get(key)) if key != 'loss' else ''} |" for b in baselines.values()))
-            gains = [describe_gain(in_sentence(BASELINE_NAMES.get(name, name)), values) for name, values in baselines.items()]
+            gains = [describe_gain(baseline_name(name), values) for name, values in baselines.items()]
             if any(gains):
                 lines += ["", f"Against the baselines, on the same {split} examples (a paired bootstrap): " + "; ".join(_md(g) for g in gains if g) + "."]
             rows = report.get("per_class") or report.get("per_type") or []
@@ -715,9 +714,14 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def in_sentence(name: str) -> str:
+def _in_sentence(name: str) -> str:
     """'Accuracy' -> 'accuracy' mid-sentence; 'F1 (macro)', 'ROUGE-L' and 'BLEU' keep their capitals."""
     return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
+
+
+def _capitalized(name: str) -> str:
+    """'majority class' -> 'Majority class', for a table's header."""
+    return name[:1].upper() + name[1:]
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -226,11 +226,11 @@ def _print_outcome(run: Run) -> None:
 
 def _print_gains(split: str, baselines: dict[str, Any]) -> None:
     """What the model gained over each baseline on the split (classification), with its paired interval."""
-    from .card import BASELINE_NAMES, in_sentence  # noqa: PLC0415
+    from .tasks import baseline_name  # noqa: PLC0415
     from .intervals import describe_gain  # noqa: PLC0415
 
     for name, by_split in baselines.items():
-        gain = describe_gain(in_sentence(BASELINE_NAMES.get(name, name)), (by_split or {}).get(split) or {}) if isinstance(by_split, dict) else None
+        gain = describe_gain(baseline_name(name), (by_split or {}).get(split) or {}) if isinstance(by_split, dict) else None
         if gain:
             print(f"{split}: {gain}")
 

@@ -16,6 +16,8 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .tasks import baseline_name
+
 # One colour per split / series, the same on every chart.
 SPLIT_COLORS = {"train": "#4f46e5", "validation": "#f59e0b", "test": "#10b981"}
 SERIES = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#06b6d4", "#a855f7", "#84cc16", "#ec4899"]
@@ -337,7 +339,7 @@ def baselines(
     `model_metrics` uses plain names (accuracy, f1_macro); `baseline_metrics` maps a baseline name
     (majority, tfidf_logreg) to its metrics on that split.
     """
-    models = {"fine-tuned model": model_metrics, **{_BASELINE_NAMES.get(k, k): v for k, v in baseline_metrics.items()}}
+    models = {"fine-tuned model": model_metrics, **{baseline_name(k): v for k, v in baseline_metrics.items()}}
     if not model_metrics and not baseline_metrics:
         return empty("No baselines for this split.")
     fig = go.Figure()
@@ -370,11 +372,3 @@ def _interval_bar(value: float | None, interval: Sequence[float] | None) -> dict
         return None
     return {"type": "data", "symmetric": False, "array": [interval[1] - value], "arrayminus": [value - interval[0]], "color": "#111827", "thickness": 1.5}
 
-
-_BASELINE_NAMES = {
-    "majority": "majority class",
-    "tfidf_logreg": "TF-IDF + logistic regression",
-    "most_frequent_tag": "most frequent tag per word",
-    "lead_1": "Lead-1 (first sentence)",
-    "base_model": "base model (before fine-tuning)",
-}

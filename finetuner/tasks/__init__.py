@@ -102,6 +102,21 @@ TASKS: dict[str, TaskInfo] = {
     ),
 }
 
+# The baselines the tasks score beside the model (baselines.json's keys), named as a sentence says them:
+# the Evaluate tab, its plots, the model card and the CLI all read this one map.
+BASELINE_NAMES = {
+    "majority": "majority class",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "most_frequent_tag": "most frequent tag per word",
+    "lead_1": "Lead-1 (first sentence)",
+    "base_model": "base model (before fine-tuning)",
+}
+
+
+def baseline_name(key: str) -> str:
+    """A baseline's name for people ('tfidf_logreg' -> 'TF-IDF + logistic regression'); unknown keys readable too."""
+    return BASELINE_NAMES.get(key, key.replace("_", " "))
+
 
 def get_task(name: str) -> ModuleType:
     """The module that implements task `name`."""

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any, Mapping, Sequence
 
+from ..tasks import baseline_name
+
 # Pastel backgrounds cycled over ordinary tokens, so neighbouring tokens are told apart.
 CHIP_COLORS = ["#e0e7ff", "#fef3c7", "#d1fae5", "#fce7f3", "#e0f2fe", "#ede9fe", "#fee2e2", "#ecfccb"]
 STATE_STYLE = {
@@ -448,13 +450,6 @@ EVAL_METRICS = {
     "causal-lm": ("loss", "perplexity", "rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "gen_words"),
     "seq2seq": ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "gen_len", "gen_words", "loss"),
 }
-BASELINE_NAMES = {
-    "majority": "majority class",
-    "tfidf_logreg": "TF-IDF + logistic regression",
-    "most_frequent_tag": "most frequent tag per word",
-    "lead_1": "Lead-1 (first sentence)",
-    "base_model": "base model (before fine-tuning)",
-}
 _ABOUT = {
     "accuracy": "share of examples given the right label",
     "f1_macro": "F1 averaged over the classes, each class counting the same",
@@ -515,7 +510,7 @@ def metric_table(task: str, metrics: Mapping[str, Any], baselines: Mapping[str, 
         for name in names
     ]
     interval_column = [f"{level:.0%} interval"] if intervals else []
-    return pd.DataFrame(rows, columns=["metric", "model", *interval_column, *(BASELINE_NAMES.get(n, n) for n in baselines), "what it measures"])
+    return pd.DataFrame(rows, columns=["metric", "model", *interval_column, *(baseline_name(n) for n in baselines), "what it measures"])
 
 
 def per_type_table(report: Mapping[str, Any]):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from support import require_shared_data
+from finetuner.card import build_card
 from finetuner.config import RunConfig
 from finetuner.evaluate_run import evaluate_run
 from finetuner.inference import load_predictor
@@ -70,6 +71,11 @@ def test_scores_match_the_written_generations(s2s_run):
     lead = baselines["lead_1"]["test"]
     assert lead["rouge1"] > 0 and set(lead) >= {"rouge1", "rouge2", "rougeL", "bleu"}
     assert set(s2s_run.status()["metrics"]) >= {"eval_rouge1", "eval_rougeL", "eval_bleu", "test_rougeL"}
+
+
+def test_the_card_names_the_lead_1_baseline(s2s_run):
+    card = build_card(s2s_run, images=False).text
+    assert "| Lead-1 (first sentence) |" in card, "the baseline's column is named as on the Evaluate tab"
 
 
 def test_reloaded_model_keeps_its_prefix_and_summarizes(s2s_run):
