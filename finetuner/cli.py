@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
-    compare = commands.add_parser("compare", help="Two runs: the options that differ and, for classification, B's accuracy against A's on the same examples.")
+    compare = commands.add_parser("compare", help="Two runs: the options that differ and B's score against A's on the same examples (accuracy, entity F1 or ROUGE-L).")
     compare.add_argument("run_a")
     compare.add_argument("run_b")
     for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
@@ -290,7 +290,7 @@ def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .compare import config_diff, describe, paired_accuracy  # noqa: PLC0415
+    from .compare import config_diff, describe, paired_comparison  # noqa: PLC0415
 
     store = RunStore(args.runs_dir)
     a, b = store.get(args.run_a), store.get(args.run_b)
@@ -299,7 +299,7 @@ def cmd_compare(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     print("Options that differ (A -> B):" if rows else "Same options.")
     for name, left, right in rows:
         print(f"  {name}: {left} -> {right}")
-    print(describe(paired_accuracy(a, b)))
+    print(describe(paired_comparison(a, b)))
     return 0
 
 

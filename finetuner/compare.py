@@ -1,15 +1,17 @@
-"""Two runs compared: the options where their configs differ and, for classification, their accuracy
-on the examples both were evaluated on.
+"""Two runs compared: the options where their configs differ and, where both were evaluated on the same
+examples, B's score minus A's there: accuracy (classification), entity F1 (NER), or ROUGE-L of the
+generated text (summarization, causal LM).
 
 Two runs a seed apart differ by a point of accuracy on a few hundred examples as often as not
 (benchmarks/sst2_seeds.py). Their two scores side by side cannot say whether B is better than A; the
-difference on the same examples, with a paired interval (`intervals.paired_gains`), can.
+difference on the same examples, with a paired interval (`intervals.paired_difference`), can.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from .config import RunConfig
 from .runs import Run
@@ -31,39 +33,94 @@ def _show(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def paired_accuracy(run_a: Run, run_b: Run) -> dict[str, Any]:
-    """B's accuracy minus A's on their test split (else validation), when both predicted the same
-    examples with the same labels: `{"split", "examples", "a_accuracy", "b_accuracy", **GAIN_KEYS}`;
-    otherwise `{"reason": why there is no paired comparison}`."""
+@dataclass(frozen=True)
+class _Pairing:
+    """How one task's per-example evaluation file is paired: the columns that say it is this task's, the
+    columns that must match row by row for two runs to have seen the same examples, the per-example counts
+    and the score made of their totals."""
+
+    file: str
+    kind: str
+    columns: frozenset[str]
+    same_rows: tuple[str, ...]
+    metric: str
+    unit: str
+    alike: str
+    counts: Callable[[Any], Any]
+    score: Callable[[Any, int], Any]
+
+
+def _mean(totals, n):
+    return totals[:, 0] / n
+
+
+def _entity_counts(frame):
+    """Per sentence: entities found exactly, entities predicted, true entities (seqeval's micro F1 from their totals)."""
     import numpy as np  # noqa: PLC0415
+
+    from .metrics_text import entity_spans  # noqa: PLC0415
+
+    rows = []
+    for tags, predicted in zip(frame["tags"], frame["predicted"]):
+        true_spans, found = set(entity_spans(str(tags).split())), set(entity_spans(str(predicted).split()))
+        rows.append([len(true_spans & found), len(found), len(true_spans)])
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def _entity_f1(totals, n):
+    from .intervals import ratio  # noqa: PLC0415
+
+    return ratio(2 * totals[:, 0], totals[:, 1] + totals[:, 2])
+
+
+PAIRINGS = (
+    _Pairing("predictions", "classification", frozenset({"text", "label", "correct"}), ("text", "label"), "accuracy", "examples",
+             "right and wrong on exactly the same examples", lambda f: f["correct"].astype(bool).to_numpy()[:, None], _mean),
+    _Pairing("predictions", "token classification", frozenset({"text", "tags", "predicted"}), ("text", "tags"), "entity F1", "sentences",
+             "found the same entities in every sentence", _entity_counts, _entity_f1),
+    _Pairing("generations", "generation", frozenset({"reference", "generated", "rougeL"}), ("reference",), "ROUGE-L", "generated texts",
+             "scored alike on every text", lambda f: f["rougeL"].astype(float).to_numpy()[:, None], _mean),
+)
+
+
+def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
+    """B's score minus A's on their test split (else validation), when both were evaluated on the same
+    examples: `{"split", "examples", "metric", "unit", "alike", "a", "b", "difference", "low", "high"}`;
+    otherwise `{"reason": why there is no paired comparison}`."""
     import pandas as pd  # noqa: PLC0415
 
-    from .intervals import paired_gains  # noqa: PLC0415
+    from .intervals import paired_difference  # noqa: PLC0415
 
-    reason = "they have no predictions on a test or validation split (only completed classification runs do)."
+    reason = "they have no per-example results on a test or validation split (completed runs have them)."
     for split in ("test", "validation"):
-        paths = [run.eval_dir / f"predictions_{split}.csv" for run in (run_a, run_b)]
-        if not all(path.is_file() for path in paths):
-            continue
-        a, b = (pd.read_csv(path, keep_default_na=False) for path in paths)
-        if not {"text", "label", "correct"} <= set(a.columns) & set(b.columns):
-            return {"reason": "No paired comparison: only classification runs are compared example by example."}
-        if len(a) != len(b) or not (a["text"].equals(b["text"]) and a["label"].astype(str).equals(b["label"].astype(str))):
-            reason = f"their {split} splits hold different examples ({len(a):,} and {len(b):,} rows), so there is nothing to pair."
-            continue
-        outcomes = np.column_stack([b["correct"].astype(bool), a["correct"].astype(bool)])
-        (gain,) = paired_gains(outcomes)
-        return {"split": split, "examples": len(a), "a_accuracy": float(outcomes[:, 1].mean()), "b_accuracy": float(outcomes[:, 0].mean()), **gain}
+        for file in dict.fromkeys(p.file for p in PAIRINGS):
+            paths = [run.eval_dir / f"{file}_{split}.csv" for run in (run_a, run_b)]
+            if not all(path.is_file() for path in paths):
+                continue
+            a, b = (pd.read_csv(path, keep_default_na=False) for path in paths)
+            kinds = [next((p for p in PAIRINGS if p.file == file and p.columns <= set(frame.columns)), None) for frame in (a, b)]
+            if None in kinds or kinds[0] != kinds[1]:
+                return {"reason": "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."}
+            pairing = kinds[0]
+            same_rows = [column for column in (*a.columns[:1], *pairing.same_rows) if column in b.columns]
+            if len(a) != len(b) or not all(a[c].astype(str).equals(b[c].astype(str)) for c in dict.fromkeys(same_rows)):
+                reason = f"their {split} splits hold different examples ({len(a):,} and {len(b):,} rows), so there is nothing to pair."
+                continue
+            difference, low, high = paired_difference(pairing.counts(b), pairing.counts(a), pairing.score)
+            scores = [float(pairing.score(pairing.counts(frame).sum(axis=0)[None, :], len(frame))[0]) for frame in (a, b)]
+            return {"split": split, "examples": len(a), "metric": pairing.metric, "unit": pairing.unit, "alike": pairing.alike,
+                    "a": scores[0], "b": scores[1], "difference": difference, "low": low, "high": high}
     return {"reason": f"No paired comparison: {reason}"}
 
 
 def describe(comparison: dict[str, Any]) -> str:
     """One sentence: what the paired comparison says, or why there is none."""
-    from .intervals import describe_gain  # noqa: PLC0415
+    from .intervals import describe_difference  # noqa: PLC0415
 
     if "reason" in comparison:
         return comparison["reason"]
+    said = describe_difference(comparison["metric"], "run A", comparison["difference"], comparison["low"], comparison["high"], alike=comparison["alike"])
     return (
-        f"On the same {comparison['examples']:,} {comparison['split']} examples, run B's "
-        f"{describe_gain('run A', comparison)} (A {comparison['a_accuracy']:.3f}, B {comparison['b_accuracy']:.3f}; a paired bootstrap)."
+        f"On the same {comparison['examples']:,} {comparison['split']} {comparison['unit']}, run B's "
+        f"{said} (A {comparison['a']:.3f}, B {comparison['b']:.3f}; a paired bootstrap)."
     )

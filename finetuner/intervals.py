@@ -14,7 +14,7 @@ Two methods, both deterministic (a fixed seed), both offline, numpy only:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -93,16 +93,33 @@ def paired_gains(outcomes: np.ndarray) -> list[dict[str, float]]:
     return [dict(zip(GAIN_KEYS, (float(means[0] - means[j]), *percentile_interval(shares[:, 0] - shares[:, j])))) for j in range(1, outcomes.shape[1])]
 
 
+def paired_difference(b: np.ndarray, a: np.ndarray, score: Callable[[np.ndarray, int], np.ndarray]) -> list[float]:
+    """[difference, low, high] of score(B) - score(A) on the same examples, with a paired bootstrap
+    interval. `b` and `a` hold per-example counts (n x m each, row i the same example); `score` turns
+    column totals (r x m) over n examples into r scores. Each resample draws an example for both runs."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n, m = b.shape
+    totals = bootstrap_totals(np.hstack([b, a]))
+    point = score(b.sum(axis=0)[None, :], n) - score(a.sum(axis=0)[None, :], n)
+    return [float(point[0]), *percentile_interval(score(totals[:, :m], n) - score(totals[:, m:], n))]
+
+
 def describe_gain(other: str, metrics: Mapping[str, float]) -> str | None:
     """What a model's accuracy gain over `other` (`paired_gains`' keys) says, in words."""
     gain, low, high = (metrics.get(key) for key in GAIN_KEYS)
     if gain is None or low is None or high is None:
         return None
-    if low == high == gain == 0:  # no example where one was right and the other wrong
-        return f"accuracy {gain:+.3f} against {other}: right and wrong on exactly the same examples"
+    return describe_difference("accuracy", other, gain, low, high, alike="right and wrong on exactly the same examples")
+
+
+def describe_difference(metric: str, other: str, difference: float, low: float, high: float, *, alike: str = "scored alike on every example") -> str:
+    """'accuracy +0.150 over run A (95% interval +0.067 to +0.233)': a paired difference and its interval in
+    words; `alike` says what a difference of exactly 0 with a zero-width interval means."""
+    if low == high == difference == 0:  # no example where the two differ
+        return f"{metric} {difference:+.3f} against {other}: {alike}"
     interval = f"{LEVEL:.0%} interval {low:+.3f} to {high:+.3f}"
     if low > 0:
-        return f"accuracy {gain:+.3f} over {other} ({interval})"
+        return f"{metric} {difference:+.3f} over {other} ({interval})"
     if high < 0:
-        return f"accuracy {gain:+.3f} against {other}: below it ({interval})"
-    return f"accuracy {gain:+.3f} against {other}: not clearly different ({interval}, which holds 0)"
+        return f"{metric} {difference:+.3f} against {other}: below it ({interval})"
+    return f"{metric} {difference:+.3f} against {other}: not clearly different ({interval}, which holds 0)"

@@ -1,7 +1,7 @@
 """Runs tab: every run in the runs folder, its config, how to reproduce it, and two runs compared.
 
 Endpoints: `/list_runs`, `/run_details` (state and what happened, config, CLI command, config file),
-`/compare_runs` (accuracy on the same examples with a paired interval, curves side by side and a config diff). A stopped, failed or interrupted run can be
+`/compare_runs` (B's score minus A's on the same examples with a paired interval, curves side by side and a config diff). A stopped, failed or interrupted run can be
 resumed from here (the Train tab then follows it).
 """
 
@@ -137,7 +137,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Two runs' accuracy on the same examples with a paired interval (classification), their loss and F1
+        """Two runs' score on the same examples with a paired interval (accuracy, entity F1 or ROUGE-L), their loss and F1
         curves on shared axes, and the options where their configs differ."""
         if not run_a or not run_b:
             raise DataError("Choose two runs to compare.")
@@ -146,6 +146,6 @@ def build_runs_tab(ctx: StudioContext) -> None:
         figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())})
         rows = compare.config_diff(a.config(), b.config())
         diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])
-        return compare.describe(compare.paired_accuracy(a, b)), figure, diff
+        return compare.describe(compare.paired_comparison(a, b)), figure, diff
 
     compare_button.click(compare_runs, [run_a, run_b], [paired, compare_plot, diff_table], api_name="compare_runs")

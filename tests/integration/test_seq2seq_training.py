@@ -10,6 +10,7 @@ import pytest
 
 from support import require_shared_data
 from finetuner.card import build_card
+from finetuner.compare import paired_comparison
 from finetuner.config import RunConfig
 from finetuner.evaluate_run import evaluate_run
 from finetuner.inference import load_predictor
@@ -63,6 +64,7 @@ def test_scores_match_the_written_generations(s2s_run):
     for key in ("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu"):
         assert test[f"test_{key}"] == pytest.approx(recomputed[key])
     assert generations["rougeL"].mean() == pytest.approx(test["test_rougeL"])
+    assert paired_comparison(s2s_run, s2s_run)["a"] == pytest.approx(test["test_rougeL"]), "the Runs tab pairs runs on these rows"
     report = json.loads((s2s_run.eval_dir / "report_test.json").read_text())
     assert all(report["intervals"][key][0] <= test[f"test_{key}"] <= report["intervals"][key][1] for key in ("rouge1", "rouge2", "rougeL", "rougeLsum"))
     original = {r["document"]: r["summary"] for r in make_summary_records(100)}

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from support import ROOT, build_tiny_model, require_shared_data
+from finetuner.compare import paired_comparison
 from finetuner.config import RunConfig
 from finetuner.errors import DataError
 from finetuner.evaluate_run import evaluate_run
@@ -77,6 +78,8 @@ def test_scores_match_the_written_predictions(ner_run):
     assert report["label_names"][0] == "O" and len(report["tag_confusion_matrix"]) == 5
     assert all(report["intervals"][key][0] <= test[f"test_{key}"] <= report["intervals"][key][1] for key in ("precision", "recall", "f1", "accuracy"))
     assert "bootstrap over the sentences" in report["interval_method"], "16 sentences, each drawn whole"
+    itself = paired_comparison(ner_run, ner_run)  # the Runs tab reads the predictions file back as the report scored it
+    assert (itself["metric"], itself["examples"], itself["a"]) == ("entity F1", 16, pytest.approx(test["test_f1"]))
     baselines = json.loads((ner_run.eval_dir / "baselines.json").read_text())
     assert set(baselines["most_frequent_tag"]) == {"validation", "test"}
     status = ner_run.status()

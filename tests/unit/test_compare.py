@@ -1,4 +1,5 @@
-"""Two runs compared on the same examples: the paired accuracy difference, and why there is none."""
+"""Two runs compared on the same examples: the paired difference of accuracy, entity F1 or ROUGE-L, and why
+there is none."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 
 from finetuner.cli import main
-from finetuner.compare import describe, paired_accuracy
+from finetuner.compare import describe, paired_comparison
 from finetuner.config import RunConfig
 from finetuner.intervals import wilson
 from finetuner.runs import RunStore
@@ -27,16 +28,16 @@ def test_b_against_a_on_the_same_examples(tmp_path):
     store = RunStore(tmp_path / "runs")
     a = run_with_predictions(store, [True] * 45 + [False] * 15)
     b = run_with_predictions(store, [True] * 54 + [False] * 6, learning_rate=1e-4)  # right on all A's 45, and on 9 more
-    comparison = paired_accuracy(a, b)
-    assert (comparison["split"], comparison["examples"], comparison["a_accuracy"], comparison["b_accuracy"]) == ("test", 60, 0.75, 0.9)
-    assert comparison["model_accuracy_gain"] == pytest.approx(0.15)
+    comparison = paired_comparison(a, b)
+    assert (comparison["split"], comparison["examples"], comparison["metric"], comparison["a"], comparison["b"]) == ("test", 60, "accuracy", 0.75, 0.9)
+    assert comparison["difference"] == pytest.approx(0.15)
     # B wins on 9 examples and loses on none: the interval is that of a share of 9 in 60, well above 0.
-    assert [comparison["model_accuracy_gain_low"], comparison["model_accuracy_gain_high"]] == pytest.approx(wilson(9, 60), abs=0.04)
+    assert [comparison["low"], comparison["high"]] == pytest.approx(wilson(9, 60), abs=0.04)
     assert describe(comparison).startswith("On the same 60 test examples, run B's accuracy +0.150 over run A (95% interval +0.")
     assert describe(comparison).endswith("(A 0.750, B 0.900; a paired bootstrap).")
-    swapped = paired_accuracy(a, run_with_predictions(store, [True] * 44 + [False, True] + [False] * 14))  # one example won, one lost
+    swapped = paired_comparison(a, run_with_predictions(store, [True] * 44 + [False, True] + [False] * 14))  # one example won, one lost
     assert "run B's accuracy +0.000 against run A: not clearly different (95% interval -0." in describe(swapped)
-    same = paired_accuracy(a, run_with_predictions(store, [True] * 45 + [False] * 15))
+    same = paired_comparison(a, run_with_predictions(store, [True] * 45 + [False] * 15))
     assert "run B's accuracy +0.000 against run A: right and wrong on exactly the same examples (A 0.750, B 0.750" in describe(same)
 
 
@@ -44,16 +45,66 @@ def test_runs_that_cannot_be_paired_say_why(tmp_path):
     store = RunStore(tmp_path / "runs")
     a = run_with_predictions(store, [True] * 60)
     other_data = run_with_predictions(store, [True] * 50, texts=TEXTS[:50])
-    assert describe(paired_accuracy(a, other_data)) == "No paired comparison: their test splits hold different examples (60 and 50 rows), so there is nothing to pair."
-    ner = run_with_predictions(store, [True] * 60, columns=("text", "correct"))
-    assert "only classification runs" in describe(paired_accuracy(a, ner))
+    assert describe(paired_comparison(a, other_data)) == "No paired comparison: their test splits hold different examples (60 and 50 rows), so there is nothing to pair."
+    ner = ner_run(store, [["O", "O", "O"]] * 60, texts=TEXTS)
+    assert describe(paired_comparison(a, ner)) == "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."
     unfinished = store.create(RunConfig.from_dict({"train_file": "reviews.csv"}))
-    assert "no predictions on a test or validation split" in describe(paired_accuracy(a, unfinished))
+    assert "no per-example results on a test or validation split" in describe(paired_comparison(a, unfinished))
     on_validation = run_with_predictions(store, [False] * 60, split="validation")
-    assert "no predictions" in describe(paired_accuracy(a, on_validation)), "A has test predictions, B only validation ones: no split in common"
+    assert "no per-example results" in describe(paired_comparison(a, on_validation)), "A has test predictions, B only validation ones: no split in common"
 
 
-def test_cli_compare_prints_the_differences_and_the_paired_accuracy(tmp_path, capsys):
+SENTENCES = [f"Ada met Bob in Paris on day {i}" for i in range(40)]
+TRUE_TAGS = ["B-PER O B-PER O B-LOC O O O".split()] * 40
+
+
+def ner_run(store, predicted, *, texts=SENTENCES, true=TRUE_TAGS):
+    """A token-classification run's predictions file: one sentence per row, true and predicted tags."""
+    run = store.create(RunConfig.from_dict({"task": "token-classification", "train_file": "ner.jsonl"}))
+    run.eval_dir.mkdir(parents=True, exist_ok=True)
+    rows = [{"text": t, "tags": " ".join(y), "predicted": " ".join(p), "correct": y == p} for t, y, p in zip(texts, true, predicted)]
+    pd.DataFrame(rows).to_csv(run.eval_dir / "predictions_test.csv", index=False)
+    return run
+
+
+def test_ner_runs_compare_entity_f1_on_the_same_sentences(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    misses_paris = "B-PER O B-PER O O O O O".split()  # 2 of 3 entities
+    a = ner_run(store, [misses_paris] * 30 + [TRUE_TAGS[0]] * 10)
+    b = ner_run(store, [TRUE_TAGS[0]] * 40)
+    comparison = paired_comparison(a, b)
+    true_entities, a_found = 120, 2 * 30 + 3 * 10
+    a_f1 = 2 * a_found / (a_found + true_entities)  # every entity A predicts is right: precision 1
+    assert (comparison["metric"], comparison["unit"], comparison["examples"]) == ("entity F1", "sentences", 40)
+    assert (comparison["a"], comparison["b"]) == pytest.approx((a_f1, 1.0))
+    assert comparison["difference"] == pytest.approx(1 - a_f1) and 0 < comparison["low"] < comparison["difference"] < comparison["high"]
+    assert describe(comparison).startswith(f"On the same 40 test sentences, run B's entity F1 +{1 - a_f1:.3f} over run A (95% interval +0.")
+    assert "found the same entities in every sentence" in describe(paired_comparison(b, ner_run(store, [TRUE_TAGS[0]] * 40)))
+
+
+def generation_run(store, rouge_l, *, split="validation"):
+    run = store.create(RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": "t5", "train_file": "docs.jsonl"}))
+    run.eval_dir.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"document": [f"document {i}" for i in range(len(rouge_l))], "reference": [f"summary {i}" for i in range(len(rouge_l))], "generated": "", "rougeL": rouge_l})
+    frame.to_csv(run.eval_dir / f"generations_{split}.csv", index=False)
+    return run
+
+
+def test_generation_runs_compare_rouge_l_on_the_same_texts(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    a = generation_run(store, [0.2, 0.4] * 10)
+    b = generation_run(store, [0.25, 0.41] * 10)
+    comparison = paired_comparison(a, b)
+    assert (comparison["split"], comparison["metric"], comparison["examples"]) == ("validation", "ROUGE-L", 20)
+    assert comparison["difference"] == pytest.approx(0.03)
+    # Each text gains 0.05 or 0.01: every resample's mean gain lies between them, however wide A's and B's own spreads.
+    assert 0.01 <= comparison["low"] < comparison["high"] <= 0.05
+    assert "run B's ROUGE-L +0.030 over run A" in describe(comparison)
+    shorter = generation_run(store, [0.2] * 5)
+    assert "their validation splits hold different examples (20 and 5 rows)" in describe(paired_comparison(a, shorter))
+
+
+def test_cli_compare_prints_the_differences_and_the_paired_comparison(tmp_path, capsys):
     store = RunStore(tmp_path / "runs")
     a = run_with_predictions(store, [True] * 45 + [False] * 15)
     b = run_with_predictions(store, [True] * 54 + [False] * 6, learning_rate=1e-4)
