@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .runs import ACTIVE_STATES, Run
+from .runs import ACTIVE_STATES, Run, read_json
 
 LOG_TAIL_LINES = 200
 # Keys of a Trainer log that are bookkeeping rather than curves.
@@ -132,6 +132,7 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
     """Everything a progress view shows, from a run's status and events."""
     state = status.get("state", "interrupted")
     train, evals = curves(events)
+    evals = _with_accuracy_intervals(run, evals)
     last_progress = next((e for e in reversed(events) if e.get("type") in ("log", "eval", "train_begin")), {})
     total = status.get("total_steps") or last_progress.get("max_steps")
     step = status.get("step") or last_progress.get("step") or 0
@@ -165,6 +166,20 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
         "started_at": status.get("started_at"),
         "ended_at": status.get("ended_at"),
     }
+
+
+def _with_accuracy_intervals(run: Run, evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each evaluation's validation accuracy with its 95% Wilson interval (`eval_accuracy_interval`), for
+    text classification, whose accuracy is one outcome per example: a rise between two epochs smaller
+    than the band is not yet a better model. (NER's accuracy counts words, which are not independent.)"""
+    if not any(isinstance(point.get("eval_accuracy"), (int, float)) for point in evals):
+        return evals
+    examples = ((read_json(run.path / "data_report.json", {}) or {}).get("split_sizes") or {}).get("validation")
+    if not examples or run.config().model.task != "text-classification":
+        return evals
+    from .intervals import wilson  # noqa: PLC0415 - numpy, once there is an evaluation to show
+
+    return [{**point, "eval_accuracy_interval": wilson(round(point["eval_accuracy"] * examples), examples)} if isinstance(point.get("eval_accuracy"), (int, float)) else point for point in evals]
 
 
 def follow(run: Run, *, poll_interval: float = 0.5, timeout: float | None = None) -> Iterator[dict[str, Any]]:

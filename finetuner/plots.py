@@ -136,7 +136,8 @@ LOSS_COLORS = {"train": "#4f46e5", "eval": "#f59e0b"}
 def training_curves(train: Sequence[Mapping[str, Any]], evals: Sequence[Mapping[str, Any]], *, metrics: Sequence[str] = ("eval_accuracy", "eval_f1_macro")) -> go.Figure:
     """Live train and eval loss (left) and eval metrics (right) against the optimizer step.
 
-    `train` and `evals` are the point lists of `finetuner.follow.curves(events)`.
+    `train` and `evals` are the point lists of `finetuner.follow.curves(events)`; an eval point's
+    `<metric>_interval` ([low, high], which `follow.snapshot` adds to validation accuracy) is drawn as a band.
     """
     if not train and not evals:
         return empty("Curves appear after the first logged steps.")
@@ -146,13 +147,25 @@ def training_curves(train: Sequence[Mapping[str, Any]], evals: Sequence[Mapping[
     if evals:
         fig.add_scatter(x=[p["step"] for p in evals], y=[p.get("eval_loss") for p in evals], name="eval loss", mode="lines+markers", line={"color": LOSS_COLORS["eval"]}, row=1, col=1)
         for i, name in enumerate(m for m in metrics if any(m in p for p in evals)):
-            fig.add_scatter(x=[p["step"] for p in evals], y=[p.get(name) for p in evals], name=name.removeprefix("eval_"), mode="lines+markers", line={"color": SERIES[(i + 2) % len(SERIES)]}, row=1, col=2)
+            color = SERIES[(i + 2) % len(SERIES)]
+            banded = [p for p in evals if p.get(f"{name}_interval")]
+            if banded:  # the 95% interval as a shaded band under the line: steps inside one band may not differ
+                steps = [p["step"] for p in banded]
+                fig.add_scatter(x=steps, y=[p[f"{name}_interval"][1] for p in banded], mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, row=1, col=2)
+                fig.add_scatter(x=steps, y=[p[f"{name}_interval"][0] for p in banded], mode="lines", line={"width": 0}, fill="tonexty", fillcolor=_translucent(color), hoverinfo="skip", name=f"{name.removeprefix('eval_')} 95% interval", row=1, col=2)
+            fig.add_scatter(x=[p["step"] for p in evals], y=[p.get(name) for p in evals], name=name.removeprefix("eval_"), mode="lines+markers", line={"color": color}, row=1, col=2)
     else:
         fig.add_annotation(text="no evaluation yet", x=0.5, y=0.5, xref="x2 domain", yref="y2 domain", showarrow=False, font={"color": "#6b7280"})
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     return _layout(fig, height=380, legend_below=True)
+
+
+def _translucent(color: str, alpha: float = 0.18) -> str:
+    """'#2563eb' -> 'rgba(37, 99, 235, 0.18)': a band in a line's own colour."""
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]], *, metric: str = "eval_f1_macro") -> go.Figure:

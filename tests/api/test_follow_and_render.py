@@ -7,9 +7,12 @@ import json
 import os
 import threading
 
+import pytest
+
 from finetuner import compare
 from finetuner.config import RunConfig
 from finetuner.follow import RunFollower, follow
+from finetuner.intervals import wilson
 from finetuner.runs import Run, RunStore
 from finetuner.ui import render, services
 
@@ -63,6 +66,20 @@ def test_a_run_that_ends_between_two_reads_still_shows_its_last_evaluation(tmp_p
     monkeypatch.setattr(Run, "status", ending_meanwhile)  # the run ends just as its status is read
     final = list(follow(run, poll_interval=0.01, timeout=10))[-1]
     assert final["state"] == "completed" and [e["eval_accuracy"] for e in final["eval"]] == [0.9], "the final view holds the final evaluation"
+
+
+def test_validation_accuracy_comes_with_its_wilson_interval(tmp_path):
+    run = new_run(tmp_path)
+    (run.path / "data_report.json").write_text(json.dumps({"split_sizes": {"train": 800, "validation": 100}}))
+    run.append_event("eval", step=10, metrics={"eval_loss": 0.4, "eval_accuracy": 0.92})
+    run.update_status(state="completed")
+    (point,) = RunFollower(run).poll()["eval"]
+    assert point["eval_accuracy_interval"] == pytest.approx(wilson(92, 100)), "92 of the 100 validation examples right"
+    ner = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"task": "token-classification", "train_file": "x.jsonl"}))
+    (ner.path / "data_report.json").write_text(json.dumps({"split_sizes": {"train": 800, "validation": 100}}))
+    ner.append_event("eval", step=10, metrics={"eval_loss": 0.4, "eval_accuracy": 0.92})
+    ner.update_status(state="completed")
+    assert "eval_accuracy_interval" not in RunFollower(ner).poll()["eval"][0], "NER's accuracy counts words, not the 100 sentences"
 
 
 def test_follow_streams_until_the_run_ends(tmp_path):

@@ -65,6 +65,15 @@ def test_training_curves_from_events():
     assert "first logged steps" in empty_message(plots.training_curves([], []))
 
 
+def test_validation_accuracy_is_drawn_with_its_interval_band():
+    evals = [{"step": s, "eval_loss": 0.5, "eval_accuracy": a, "eval_accuracy_interval": [a - 0.03, a + 0.02]} for s, a in ((10, 0.79), (20, 0.81))]
+    fig = plots.training_curves([], evals)
+    upper, lower, line = (trace for trace in fig.data if trace.xaxis == "x2")
+    assert [*upper.y, *lower.y, *line.y] == pytest.approx([0.81, 0.83, 0.76, 0.78, 0.79, 0.81])
+    assert lower.fill == "tonexty" and lower.name == "accuracy 95% interval" and not upper.showlegend
+    assert [t.name for t in plots.training_curves([], [{k: v for k, v in p.items() if k != "eval_accuracy_interval"} for p in evals]).data] == ["eval loss", "accuracy"], "no interval, no band"
+
+
 def test_resumed_runs_keep_the_latest_value_per_step():
     events = [
         {"type": "log", "step": 5, "metrics": {"loss": 0.9}},
