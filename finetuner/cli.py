@@ -215,6 +215,9 @@ def _print_outcome(run: Run) -> None:
     print(f"Run {run.id}: {status.get('state')}. {status.get('message') or ''}")
     if status.get("error"):
         print(f"error: {status['error']}", file=sys.stderr)
+    for event in run.events():
+        if event.get("type") == "message" and event.get("warning"):
+            print(f"warning: {event.get('text')}", file=sys.stderr)
     task, baselines = run.config().model.task, read_json(run.eval_dir / "baselines.json", {}) or {}
     for split in ("validation", "test"):
         metrics = run.metrics(split)

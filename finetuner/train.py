@@ -26,6 +26,7 @@ from . import distributed
 from .config import RunConfig
 from .distributed import World
 from .errors import ConfigError, FinetunerError
+from .estimate import few_steps_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
 from .runs import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED, Run, write_json_atomic
 
@@ -277,6 +278,9 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     if main:
         where = f" on {world.size} processes" if world.distributed else ""
         run.append_event("message", text=f"Training on {len(features['train'])} examples{where}" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
+        few = None if checkpoint else few_steps_warning(len(features["train"]), config.training, processes=world.size)
+        if few:
+            run.append_event("message", text=few, warning=True)  # the CLI prints it again after the run
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if world.any(events.stop_requested):  # a stop seen by any process after the last step's check

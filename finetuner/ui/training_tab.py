@@ -23,6 +23,7 @@ import gradio as gr
 from .. import launcher, plots
 from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig, field_help
 from ..errors import FinetunerError
+from ..estimate import few_steps_warning
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import TASKS
@@ -374,12 +375,15 @@ def build_training_tab(ctx: StudioContext) -> None:
         processes = services.check_processes(processes)
         if config.model.use_lora:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
-        check_data(config)
+        data = check_data(config)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=processes)
         where = f" on {processes} processes" if processes > 1 else ""
         note = f"Started run **{run.id}**{where}." + (" Another run is training or queued on this machine, so this one waits in the queue." if busy else "")
+        few = few_steps_warning(len(data.splits["train"]), config.training, processes=processes)
+        if few:
+            note += f"\n\n⚠️ {few}"
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
     estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)

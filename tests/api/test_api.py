@@ -209,7 +209,8 @@ def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, re
 def test_list_and_compare_two_runs(client, completed_run, tiny_model_dir, reviews_csv):
     first = completed_run[0]
     load_file(client, reviews_csv)
-    second = start(client, tiny_model_dir, learning_rate=1e-3)
+    second, _, note = client.predict(model_name_or_path=str(tiny_model_dir), **{**TINY_OPTIONS, "learning_rate": 1e-3}, api_name="/start_training")
+    assert "Only 48 optimizer steps (12 an epoch)" in note and "Train 13 epochs (156 steps)" in note, "96 training rows at 8 a step, 4 epochs: the advice comes with the start"
     assert follow(client, second)[-1]["state"] == "completed"
 
     runs, *_ = client.predict(api_name="/list_runs")

@@ -51,6 +51,9 @@ def test_train_writes_trainer_style_results(cli_run):
     low, high = (float(v) for v in shown["test 95% intervals"].split(", ")[0].removeprefix("accuracy ").split("-"))
     assert low <= test_results["test_accuracy"] <= high and high - low > 0.05, "the test accuracy with its interval (a few dozen examples: a wide one)"
     assert re.search(r"^test: accuracy [+-]\d\.\d{3} (over|against) majority class", result.stdout, re.M), "what the model gained over the baselines"
+    # 96 training rows at batches of 8 for 3 epochs: 36 steps, and the advice on how many would do.
+    assert "warning: Only 36 optimizer steps (12 an epoch): a pretrained model usually needs a hundred or more to learn a task" in result.stderr
+    assert "Train 13 epochs (156 steps)" in result.stderr
 
 
 def test_predict_texts_and_file(cli_run):

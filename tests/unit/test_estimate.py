@@ -79,9 +79,15 @@ def test_unknown_model_size_is_said_not_guessed():
     assert any("unknown" in w for w in result.warnings)
 
 
-def test_few_steps_are_warned_about():
-    result = estimate_training(config(), train_lengths=[10] * 16, machine=MACHINE, parameters=PARAMS)
-    assert result.total_steps == 3 and any("barely move" in w for w in result.warnings)
+def test_few_steps_are_warned_about_with_the_epochs_that_make_enough():
+    # The bundled example: 256 training rows at batches of 16 make 16 steps an epoch.
+    result = estimate_training(config(per_device_train_batch_size=16, num_train_epochs=3), train_lengths=[10] * 256, machine=MACHINE, parameters=PARAMS)
+    assert result.total_steps == 48
+    assert "Only 48 optimizer steps (16 an epoch): a pretrained model usually needs a hundred or more to learn a task, and stops short with fewer. Train 10 epochs (160 steps) or lower the batch size." in result.warnings
+    enough = estimate_training(config(per_device_train_batch_size=16, num_train_epochs=10), train_lengths=[10] * 256, machine=MACHINE, parameters=PARAMS)
+    assert not any("optimizer steps" in w for w in enough.warnings)
+    chosen = estimate_training(config(per_device_train_batch_size=16, max_steps=20), train_lengths=[10] * 256, machine=MACHINE, parameters=PARAMS)
+    assert chosen.total_steps == 20 and not any("optimizer steps" in w for w in chosen.warnings), "max_steps set on purpose: no advice"
 
 
 def test_parameters_from_the_safetensors_header(tmp_path):
