@@ -8,6 +8,8 @@ The three runs are started together (they queue: one training at a time) and sha
 from __future__ import annotations
 
 
+import json
+
 import pandas as pd
 import pytest
 from gradio_client import Client, handle_file
@@ -20,8 +22,8 @@ from support import build_tiny_model, follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
 
 COMMON = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "logging_steps": 2, "warmup_steps": 0, "eval_strategy": "no"}
-OPTIONS = {  # few steps; evaluation once, at the end (what /evaluation_report shows)
-    "token-classification": {**COMMON, "max_seq_length": 32, "num_train_epochs": 2},
+OPTIONS = {  # few steps; evaluation once, at the end (what /evaluation_report shows); NER's each epoch too, for its curves
+    "token-classification": {**COMMON, "max_seq_length": 32, "num_train_epochs": 2, "eval_strategy": "epoch"},
     "causal-lm": {**COMMON, "max_seq_length": 64, "num_train_epochs": 2},
     "seq2seq": {**COMMON, "max_seq_length": 48, "num_train_epochs": 4},
 }
@@ -186,6 +188,13 @@ def test_entities_come_back_highlighted(client, ner_run, tmp_path):
     preview, csv_path = client.predict(ner_run, handle_file(str(sentences)), "", api_name="/predict_file")
     assert {"entities", "tags"} <= set(preview["headers"])
     assert "bob [person]" in pd.read_csv(csv_path)["entities"][0]
+
+
+def test_runs_of_another_task_compare_on_its_own_metric(client, ner_run):
+    paired, curves, _ = client.predict(ner_run, ner_run, api_name="/compare_runs")
+    assert "test sentences, run B's entity F1 +0.000 against run A: found the same entities in every sentence" in paired, paired
+    names = {trace["name"] for trace in json.loads(curves["plot"])["data"]}
+    assert f"A {ner_run} f1" in names, "NER's curves show its entity F1, not a classifier's macro F1"
 
 
 def test_chat_streams_the_answer(client, studio, lm_run):
