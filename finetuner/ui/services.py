@@ -26,6 +26,7 @@ from .. import access, compare
 from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
+from ..tasks import TASKS
 from ..train import WAITING_MESSAGE
 
 EXAMPLE_DATASET = Path(__file__).resolve().parent.parent / "examples" / "movie_reviews.csv"
@@ -120,8 +121,6 @@ def make_selection(
     On a shared studio (`shared=None`: `access.shared_mode()`) the files must be uploads and the dataset
     id a Hub id (`access.check_locations`, `LocationNotAllowedError` otherwise), checked before anything is read.
     """
-    from ..tasks import TASKS  # noqa: PLC0415
-
     if task not in TASKS:
         raise DataError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")
     source = source or SOURCE_EXAMPLE
@@ -439,8 +438,6 @@ def run_selection(config: RunConfig) -> dict[str, Any]:
 
 def form_values(config: RunConfig, fields: Iterable[str]) -> dict[str, Any]:
     """The Train form's values that make `config` again with its data selection (`build_config`'s inverse)."""
-    from ..tasks import TASKS  # noqa: PLC0415
-
     flat = config.to_dict()
     values: dict[str, Any] = {}
     for name in fields:
@@ -656,8 +653,20 @@ def launch_preview(runs_dir: str | Path, run_name: str | None, processes: int) -
 
 
 def run_label(run: Run) -> str:
-    status = run.raw_status()
-    return f"{run.id} · {run.status().get('state', '?')}" + (f" · F1 {status['metrics']['eval_f1_macro']:.3f}" if (status.get("metrics") or {}).get("eval_f1_macro") is not None else "")
+    """'<id> · completed · accuracy 0.812': the run's state and its task's headline score on validation."""
+    status = run.status()
+    metric = headline_metric(run)
+    value = (status.get("metrics") or {}).get(f"eval_{metric}") if metric else None
+    return f"{run.id} · {status.get('state', '?')}" + (f" · {metric} {value:.3f}" if isinstance(value, (int, float)) else "")
+
+
+def headline_metric(run: Run) -> str | None:
+    """The score a run's task is read by first (accuracy, NER's entity f1, loss, rouge1); None for a run
+    whose config cannot be read."""
+    try:
+        return TASKS[run.config().model.task].headline[0]
+    except Exception:  # noqa: BLE001 - a broken run folder still gets listed
+        return None
 
 
 def run_choices(store: RunStore, *, completed_only: bool = False, runs: list[Run] | None = None) -> list[tuple[str, str]]:
@@ -668,7 +677,8 @@ def run_choices(store: RunStore, *, completed_only: bool = False, runs: list[Run
     return [(run_label(r), r.id) for r in runs]
 
 
-RUN_COLUMNS = ["run", "state", "data", "steps", "eval F1", "test acc.", "test F1", "learning rate", "batch", "started", "duration", "model"]
+# "metric" is the task's headline score (accuracy, NER's entity f1, loss, rouge1), on validation and test.
+RUN_COLUMNS = ["run", "state", "data", "steps", "metric", "validation", "test", "learning rate", "batch", "started", "duration", "model"]
 
 
 def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
@@ -680,6 +690,7 @@ def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
         except Exception:  # noqa: BLE001
             continue
         metrics = status.get("metrics") or {}
+        metric = TASKS[config.model.task].headline[0]
         model = config.model.model_name_or_path
         if model == default_model_path():
             model = "all-MiniLM-L6-v2 (bundled)"
@@ -689,8 +700,7 @@ def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
         rows.append([
             run.id, status.get("state"), data,
             f"{status.get('step') or 0}/{status.get('total_steps') or '?'}",
-            _round(metrics.get("eval_f1_macro"), 3),
-            _round(metrics.get("test_accuracy"), 3), _round(metrics.get("test_f1_macro"), 3),
+            metric, _round(metrics.get(f"eval_{metric}"), 3), _round(metrics.get(f"test_{metric}"), 3),
             config.training.learning_rate, config.training.per_device_train_batch_size,
             time.strftime("%m-%d %H:%M", time.localtime(status.get("created_at") or 0)),
             _duration(duration_s), model,

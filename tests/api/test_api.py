@@ -216,10 +216,10 @@ def test_list_and_compare_two_runs(client, completed_run, tiny_model_dir, review
     runs, *_ = client.predict(api_name="/list_runs")
     runs = table(runs).set_index("run")
     assert runs.loc[[first, second], "state"].tolist() == ["completed", "completed"]
-    assert runs.loc[[first, second], "test acc."].between(0, 1).all(), "each run shows its test accuracy"
+    assert runs.loc[[first, second], "metric"].tolist() == ["accuracy", "accuracy"] and runs.loc[[first, second], "test"].between(0, 1).all(), "each run shows its test accuracy"
 
     paired, curves, diff = client.predict(first, second, api_name="/compare_runs")
-    a, b = runs.loc[[first, second], "test acc."]
+    a, b = runs.loc[[first, second], "test"]
     assert paired.startswith("On the same 12 test examples, run B's accuracy ") and f"(A {a:.3f}, B {b:.3f}; a paired bootstrap)" in paired, paired
     traces = figure(curves)["data"]
     for letter, run_id in (("A", first), ("B", second)):
