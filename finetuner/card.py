@@ -26,7 +26,7 @@ from . import __version__
 from .config import RunConfig, default_model_path
 from .errors import RunError
 from .runs import COMPLETED, Run, read_json
-from .tasks import TASKS, baseline_name
+from .tasks import TASKS, baseline_name, curve_metrics
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
@@ -151,7 +151,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     examples = options.example_texts or facts.public_examples(dataset_id is not None and dataset_id == config.data.dataset_name) or [PLACEHOLDER_EXAMPLES.get(pipeline_tag, PLACEHOLDER_EXAMPLES["text-classification"])]
     rendered_images: dict[str, bytes] = {}
     if images:
-        curve = training_curve_png(facts.events, metrics=[k for k in facts.headline_metrics() if k not in ("loss", "perplexity", "gen_len")][:2])
+        curve = training_curve_png(facts.events, metrics=curve_metrics(config.model.task))
         if curve:
             rendered_images[CURVE_IMAGE] = curve
         report = facts.report(split)

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 from .runs import ACTIVE_STATES, Run, read_json
 
 LOG_TAIL_LINES = 200
+# The scores an evaluation's log line shows, whichever the task reports (the curves show them too).
+LOGGED_SCORES = ("eval_loss", "eval_accuracy", "eval_f1_macro", "eval_f1", "eval_rougeL", "eval_mean_token_accuracy")
 # Keys of a Trainer log that are bookkeeping rather than curves.
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss")
 
@@ -63,7 +65,7 @@ def describe_event(event: dict[str, Any]) -> str | None:
             parts.append(f"{event['tokens_per_second']:.0f} tokens/s")
         return f"{stamp}  " + " · ".join(parts)
     if kind == "eval":
-        shown = [f"{k[5:]} {_fmt(v)}" for k, v in metrics.items() if k in ("eval_loss", "eval_accuracy", "eval_f1_macro")]
+        shown = [f"{k[5:]} {_fmt(v)}" for k, v in metrics.items() if k in LOGGED_SCORES]
         return f"{stamp}  evaluation at step {event.get('step')} (epoch {_fmt(event.get('epoch'), 2)}): " + ", ".join(shown)
     if kind == "checkpoint":
         return f"{stamp}  checkpoint saved at step {event.get('step')}"
@@ -132,7 +134,8 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
     """Everything a progress view shows, from a run's status and events."""
     state = status.get("state", "interrupted")
     train, evals = curves(events)
-    evals = _with_accuracy_intervals(run, evals)
+    task = run.config().model.task
+    evals = _with_accuracy_intervals(run, evals, task)
     last_progress = next((e for e in reversed(events) if e.get("type") in ("log", "eval", "train_begin")), {})
     total = status.get("total_steps") or last_progress.get("max_steps")
     step = status.get("step") or last_progress.get("step") or 0
@@ -146,6 +149,7 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
     latest_eval = evals[-1] if evals else {}
     return {
         "run_id": run.id,
+        "task": task,
         "state": state,
         "done": state not in ACTIVE_STATES,
         "message": status.get("message"),
@@ -168,14 +172,14 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
     }
 
 
-def _with_accuracy_intervals(run: Run, evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_accuracy_intervals(run: Run, evals: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
     """Each evaluation's validation accuracy with its 95% Wilson interval (`eval_accuracy_interval`), for
     text classification, whose accuracy is one outcome per example: a rise between two epochs smaller
     than the band is not yet a better model. (NER's accuracy counts words, which are not independent.)"""
     if not any(isinstance(point.get("eval_accuracy"), (int, float)) for point in evals):
         return evals
     examples = ((read_json(run.path / "data_report.json", {}) or {}).get("split_sizes") or {}).get("validation")
-    if not examples or run.config().model.task != "text-classification":
+    if not examples or task != "text-classification":
         return evals
     from .intervals import wilson  # noqa: PLC0415 - numpy, once there is an evaluation to show
 

@@ -118,6 +118,13 @@ def baseline_name(key: str) -> str:
     return BASELINE_NAMES.get(key, key.replace("_", " "))
 
 
+def curve_metrics(task: str) -> tuple[str, ...]:
+    """The scores (0 to 1) every evaluation of `task` reports, two at most, drawn beside the loss on its
+    training curves: a classifier's macro F1 and accuracy, NER's entity F1 and precision, summarization's
+    ROUGE-L and ROUGE-1, instruction tuning's token accuracy."""
+    return tuple(m for m in TASKS[task].metrics if m not in ("loss", "perplexity", "gen_len"))[:2]
+
+
 def get_task(name: str) -> ModuleType:
     """The module that implements task `name`."""
     return import_module(TASKS[name].module)

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Mapping, Sequence
 
-from ..tasks import baseline_name
+from ..tasks import baseline_name, curve_metrics
 
 # Pastel backgrounds cycled over ordinary tokens, so neighbouring tokens are told apart.
 CHIP_COLORS = ["#e0e7ff", "#fef3c7", "#d1fae5", "#fce7f3", "#e0f2fe", "#ede9fe", "#fee2e2", "#ecfccb"]
@@ -407,7 +407,8 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
     if snap.get("latest_loss") is not None:
         numbers.append(f"train loss <b>{snap['latest_loss']:.4f}</b>")
     latest_eval = snap.get("latest_eval") or {}
-    for key in ("eval_loss", "eval_accuracy", "eval_f1_macro"):
+    scores = curve_metrics(snap["task"]) if snap.get("task") else ()
+    for key in ("eval_loss", *(f"eval_{m}" for m in scores)):
         if latest_eval.get(key) is not None:
             numbers.append(f"{key.replace('_', ' ')} <b>{latest_eval[key]:.4f}</b>")
     message = snap.get("message") or ""

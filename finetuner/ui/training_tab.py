@@ -26,7 +26,7 @@ from ..errors import FinetunerError
 from ..estimate import few_steps_warning
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
-from ..tasks import TASKS
+from ..tasks import TASKS, curve_metrics
 from ..train import training_in_progress
 from . import ownership, render, services
 from .handlers import ui_errors
@@ -401,7 +401,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         return (
             {**snap, "actions": actions},
             render.progress_card(snap, queue_note=note),
-            plots.training_curves(snap["train"], snap["eval"]),
+            plots.training_curves(snap["train"], snap["eval"], metrics=[f"eval_{m}" for m in curve_metrics(snap["task"])]),
             "\n".join(snap["log"]),
             gr.Button(interactive=snap["state"] in ACTIVE_STATES),
             gr.Button(interactive=snap["state"] in RESUMABLE_STATES),

@@ -137,9 +137,11 @@ def test_token_chips_escape_dataset_text():
 
 def test_progress_card_states():
     assert "No run selected" in render.progress_card(None)
-    running = {"run_id": "r1", "state": "running", "fraction": 0.5, "step": 5, "total_steps": 10, "epoch": 0.5, "eta_seconds": 65, "latest_loss": 0.4, "latest_eval": {"eval_accuracy": 0.8}}
+    running = {"run_id": "r1", "task": "text-classification", "state": "running", "fraction": 0.5, "step": 5, "total_steps": 10, "epoch": 0.5, "eta_seconds": 65, "latest_loss": 0.4, "latest_eval": {"eval_accuracy": 0.8}}
     html = render.progress_card(running)
-    assert "Training" in html and 'aria-valuenow="50"' in html and "ETA 1 min 05 s" in html and "eval accuracy" in html
+    assert "Training" in html and 'aria-valuenow="50"' in html and "ETA 1 min 05 s" in html and "eval accuracy <b>0.8000</b>" in html
+    ner = render.progress_card({**running, "task": "token-classification", "latest_eval": {"eval_accuracy": 0.95, "eval_f1": 0.61}})
+    assert "eval f1 <b>0.6100</b>" in ner and "eval accuracy" not in ner, "NER is read by its entity F1, not its word accuracy"
     queued = {**running, "state": "queued", "fraction": 0.0}
     assert "waiting for run r0" in render.progress_card(queued, queue_note="One training at a time on this machine: waiting for run r0 to finish.")
     failed = {**running, "state": "failed", "error": "bad <b>thing</b>"}

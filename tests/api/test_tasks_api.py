@@ -190,6 +190,15 @@ def test_entities_come_back_highlighted(client, ner_run, tmp_path):
     assert "bob [person]" in pd.read_csv(csv_path)["entities"][0]
 
 
+def test_a_ner_run_is_followed_by_its_entity_f1(client, ner_run):
+    job = client.submit(ner_run, api_name="/follow_run")
+    snap, card, curves, *_ = next(iter(job))
+    job.cancel()
+    assert snap["task"] == "token-classification" and "eval f1 <b>" in card
+    names = {trace["name"] for trace in json.loads(curves["plot"])["data"]}
+    assert {"f1", "precision"} <= names and "accuracy" not in names, names
+
+
 def test_runs_of_another_task_compare_on_its_own_metric(client, studio, ner_run, s2s_run):
     listed = client.predict(api_name="/list_runs")[0]
     listed = listed.get("value", listed)
