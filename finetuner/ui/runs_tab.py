@@ -16,7 +16,7 @@ from .. import compare, launcher, plots
 from ..errors import DataError
 from ..follow import curves
 from ..runs import RESUMABLE_STATES
-from ..tasks import TASKS
+from ..tasks import curve_metrics
 from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -144,7 +144,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
             raise DataError("Choose two runs to compare.")
         who = ownership.visitor(ctx, request, profile, oauth_token)
         a, b = ownership.owned_run(ctx, run_a, who=who), ownership.owned_run(ctx, run_b, who=who)
-        metric = "eval_" + TASKS[a.config().model.task].default_metric  # NER's F1, summarization's ROUGE-L, ...
+        metric = "eval_" + curve_metrics(a.config().model.task)[0]  # a classifier's macro F1, NER's entity F1, summarization's ROUGE-L, ...
         figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())}, metric=metric)
         rows = compare.config_diff(a.config(), b.config())
         diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])
