@@ -79,7 +79,14 @@ def bootstrap_method(unit: str) -> str:
     return f"a percentile bootstrap over the {unit} ({RESAMPLES:,} resamples)"
 
 
-GAIN_KEYS = ("model_accuracy_gain", "model_accuracy_gain_low", "model_accuracy_gain_high")
+def gain_keys(metric: str) -> tuple[str, str, str]:
+    """Where a baseline's scores (baselines.json) keep the model's gain over it in `metric`, with its interval."""
+    return (f"model_{metric}_gain", f"model_{metric}_gain_low", f"model_{metric}_gain_high")
+
+
+GAIN_KEYS = gain_keys("accuracy")
+# The gains a task may store beside a baseline: accuracy (classification), entity F1 (NER), ROUGE-L (summarization).
+GAINED = {"accuracy": "accuracy", "f1": "entity F1", "rougeL": "ROUGE-L"}
 
 
 def paired_gains(outcomes: np.ndarray) -> list[dict[str, float]]:
@@ -105,11 +112,14 @@ def paired_difference(b: np.ndarray, a: np.ndarray, score: Callable[[np.ndarray,
 
 
 def describe_gain(other: str, metrics: Mapping[str, float]) -> str | None:
-    """What a model's accuracy gain over `other` (`paired_gains`' keys) says, in words."""
-    gain, low, high = (metrics.get(key) for key in GAIN_KEYS)
-    if gain is None or low is None or high is None:
-        return None
-    return describe_difference("accuracy", other, gain, low, high, alike="right and wrong on exactly the same examples")
+    """What a model's gain over the baseline `other` says, in words: the first of `GAINED` that `metrics`
+    (the baseline's scores on a split) holds, with its paired interval; None when it holds none."""
+    for metric, name in GAINED.items():
+        gain, low, high = (metrics.get(key) for key in gain_keys(metric))
+        if gain is not None and low is not None and high is not None:
+            alike = "right and wrong on exactly the same examples" if metric == "accuracy" else "scored alike on every example"
+            return describe_difference(name, other, gain, low, high, alike=alike)
+    return None
 
 
 def describe_difference(metric: str, other: str, difference: float, low: float, high: float, *, alike: str = "scored alike on every example") -> str:

@@ -73,13 +73,10 @@ def entity_intervals(true_tags: Sequence[Sequence[str]], predicted_tags: Sequenc
 
     from . import intervals  # noqa: PLC0415
 
-    counts = []
-    for true, predicted in zip(true_tags, predicted_tags):
-        true_spans, predicted_spans = set(entity_spans(true)), set(entity_spans(predicted))
-        counts.append([len(true_spans & predicted_spans), len(predicted_spans), len(true_spans), sum(t == p for t, p in zip(true, predicted)), len(true)])
-    if not counts:
+    if not true_tags:
         return {}
-    hits, predicted, true, right, words = intervals.bootstrap_totals(np.array(counts)).T
+    words = [[sum(t == p for t, p in zip(true, predicted)), len(true)] for true, predicted in zip(true_tags, predicted_tags)]
+    hits, predicted, true, right, words = intervals.bootstrap_totals(np.hstack([entity_counts(true_tags, predicted_tags), np.array(words)])).T
     samples = {
         "precision": intervals.ratio(hits, predicted),
         "recall": intervals.ratio(hits, true),
@@ -87,6 +84,26 @@ def entity_intervals(true_tags: Sequence[Sequence[str]], predicted_tags: Sequenc
         "accuracy": intervals.ratio(right, words),
     }
     return {name: intervals.percentile_interval(values) for name, values in samples.items()}
+
+
+def entity_counts(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]):
+    """Per sentence: entities found exactly, entities predicted, true entities (n x 3). Their totals make
+    seqeval's micro precision, recall and F1 (`entity_f1`), so resampling sentences resamples the scores."""
+    import numpy as np  # noqa: PLC0415
+
+    rows = []
+    for true, predicted in zip(true_tags, predicted_tags):
+        true_spans, predicted_spans = set(entity_spans(true)), set(entity_spans(predicted))
+        rows.append([len(true_spans & predicted_spans), len(predicted_spans), len(true_spans)])
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def entity_f1(totals, n: int | None = None):
+    """Micro entity F1 from `entity_counts` totals (r x 3): one value per row (`n`, the sentences, is unused:
+    the signature `intervals.paired_difference` expects)."""
+    from .intervals import ratio  # noqa: PLC0415
+
+    return ratio(2 * totals[:, 0], totals[:, 1] + totals[:, 2])
 
 
 def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:

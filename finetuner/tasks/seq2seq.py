@@ -209,14 +209,28 @@ def lead_sentence(document: str) -> str:
 
 
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
-    """Lead-1, the classic extractive baseline: the document's first sentence as its summary."""
-    from ..metrics_text import generation_metrics  # noqa: PLC0415
+    """Lead-1, the classic extractive baseline: the document's first sentence as its summary; with the
+    model's ROUGE-L gain over it on the same documents and its paired interval (`intervals.gain_keys`),
+    from the per-document ROUGE-L of `generations_<split>.csv`."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    from .. import intervals  # noqa: PLC0415
+    from ..metrics_text import generation_metrics, rouge_per_example  # noqa: PLC0415
 
     result: dict[str, dict[str, Any]] = {"lead_1": {}}
     for role in ("validation", "test"):
         if role in splits:
             split = splits[role]
-            result["lead_1"][role] = generation_metrics([lead_sentence(d) for d in split["document"]], list(split["summary"]))
+            leads, references = [lead_sentence(d) for d in split["document"]], list(split["summary"])
+            scores = generation_metrics(leads, references)
+            written = out_dir / f"generations_{role}.csv"
+            model = pd.read_csv(written, keep_default_na=False)["rougeL"].to_numpy(dtype=float) if written.is_file() else np.array([])
+            if len(model) == len(leads) > 0:
+                lead = np.array(rouge_per_example(leads, references)["rougeL"])
+                gain = intervals.paired_difference(model[:, None], lead[:, None], lambda totals, n: totals[:, 0] / n)
+                scores.update(zip(intervals.gain_keys("rougeL"), gain))
+            result["lead_1"][role] = scores
     write_json_atomic(out_dir / "baselines.json", result)
 
 

@@ -275,8 +275,13 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
 
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str], out_dir: Path) -> None:
     """A dictionary baseline: each word gets the tag it had most often in train (O when unseen).
-    A fine-tuned model that does not beat it has learned little beyond memorising names."""
-    from ..metrics_text import entity_metrics  # noqa: PLC0415
+    A fine-tuned model that does not beat it has learned little beyond memorising names. With the model's
+    entity F1 gain over it on the same sentences and its paired interval (`intervals.gain_keys`), from
+    `predictions_<split>.csv`, on the words the model was scored on (truncation may have cut some)."""
+    import pandas as pd  # noqa: PLC0415
+
+    from .. import intervals  # noqa: PLC0415
+    from ..metrics_text import entity_counts, entity_f1, entity_metrics  # noqa: PLC0415
 
     counts: dict[str, Counter] = defaultdict(Counter)
     for words, tags in zip(splits["train"]["tokens"], splits["train"]["tags"]):
@@ -290,6 +295,13 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
             predicted = [_repair_bio([lookup.get(w.lower(), "O") for w in words]) for words in splits[role]["tokens"]]
             scores = entity_metrics(true, predicted)
             result["most_frequent_tag"][role] = {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+            written = out_dir / f"predictions_{role}.csv"
+            model = pd.read_csv(written, dtype=str, keep_default_na=False) if written.is_file() else None
+            if model is not None and list(model["text"]) == [" ".join(words) for words in splits[role]["tokens"]]:
+                seen = [str(tags).split() for tags in model["tags"]]
+                baseline = entity_counts(seen, [p[: len(s)] for p, s in zip(predicted, seen)])
+                gain = intervals.paired_difference(entity_counts(seen, [str(p).split() for p in model["predicted"]]), baseline, entity_f1)
+                result["most_frequent_tag"][role].update(zip(intervals.gain_keys("f1"), gain))
     write_json_atomic(out_dir / "baselines.json", result)
 
 

@@ -257,16 +257,13 @@ def _headline(run_id, split, task_name, headline_names, report, metrics, predict
         size = f"{examples:,} examples" if examples else ""
     shown = ", ".join(f"{name} **{metrics[name]:.3f}**" for name in headline_names if isinstance(metrics.get(name), (int, float)))
     line = f"**{render.md_escape(run_id)}** on **{render.md_escape(split.replace('extra:', ''))}**" + (f" ({size})" if size else "") + f": {shown}"
-    if "tfidf_logreg" in baseline_split:
-        from ..intervals import describe_gain  # noqa: PLC0415
+    from ..intervals import describe_gain  # noqa: PLC0415
 
-        line += f" · TF-IDF baseline macro F1 {baseline_split['tfidf_logreg'].get('f1_macro', 0):.3f}"
-        gain = describe_gain("it", baseline_split["tfidf_logreg"])
-        line += f", model {gain}" if gain else ""
-    if "most_frequent_tag" in baseline_split:
-        line += f" · most-frequent-tag baseline F1 {baseline_split['most_frequent_tag'].get('f1', 0):.3f}"
-    if "lead_1" in baseline_split:
-        line += f" · Lead-1 baseline ROUGE-L {baseline_split['lead_1'].get('rougeL', 0):.3f}"
+    for name, shown, key in (("tfidf_logreg", "TF-IDF baseline macro F1", "f1_macro"), ("most_frequent_tag", "most-frequent-tag baseline F1", "f1"), ("lead_1", "Lead-1 baseline ROUGE-L", "rougeL")):
+        if name in baseline_split:
+            line += f" · {shown} {baseline_split[name].get(key, 0):.3f}"
+            gain = describe_gain("it", baseline_split[name])
+            line += f", model {gain}" if gain else ""
     if "correct" in predictions:
         if task_name == "token-classification":
             line += f" · {len(examples_table):,} sentences with tagging errors shown" if len(examples_table) else " · no tagging errors"

@@ -181,6 +181,8 @@ def test_seq2seq_rouge_bleu_and_generations(client, runs):
     for name in ("rouge1", "rouge2", "rougeL", "bleu"):
         assert shown[name]["model"] == pytest.approx(report["metrics"][name], abs=1e-4)
     assert "Lead-1 (first sentence)" in value(metrics)["headers"]
+    lead = json.loads((run.eval_dir / "baselines.json").read_text())["lead_1"]["test"]
+    assert f"Lead-1 baseline ROUGE-L {lead['rougeL']:.3f}, model ROUGE-L {lead['model_rougeL_gain']:+.3f} " in headline, headline
     assert [trace["name"] for trace in figure(baselines)["data"] if trace.get("showlegend") is not False] == ["rouge1", "rouge2", "rougeL"]
     shown_rows = rows(examples)
     assert list(shown_rows[0])[:3] == ["document", "reference", "generated"]

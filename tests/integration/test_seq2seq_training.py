@@ -72,12 +72,15 @@ def test_scores_match_the_written_generations(s2s_run):
     baselines = json.loads((s2s_run.eval_dir / "baselines.json").read_text())
     lead = baselines["lead_1"]["test"]
     assert lead["rouge1"] > 0 and set(lead) >= {"rouge1", "rouge2", "rougeL", "bleu"}
+    assert lead["model_rougeL_gain"] == pytest.approx(test["test_rougeL"] - lead["rougeL"]), "the model's ROUGE-L gain over Lead-1 on the same documents"
+    assert lead["model_rougeL_gain_low"] <= lead["model_rougeL_gain"] <= lead["model_rougeL_gain_high"]
     assert set(s2s_run.status()["metrics"]) >= {"eval_rouge1", "eval_rougeL", "eval_bleu", "test_rougeL"}
 
 
 def test_the_card_names_the_lead_1_baseline(s2s_run):
     card = build_card(s2s_run, images=False).text
     assert "| Lead-1 (first sentence) |" in card, "the baseline's column is named as on the Evaluate tab"
+    assert "Against the baselines, on the same test examples (a paired bootstrap): ROUGE-L " in card
 
 
 def test_reloaded_model_keeps_its_prefix_and_summarizes(s2s_run):

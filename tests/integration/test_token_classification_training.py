@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from support import ROOT, build_tiny_model, require_shared_data
+from finetuner.card import build_card
 from finetuner.compare import paired_comparison
 from finetuner.config import RunConfig
 from finetuner.errors import DataError
@@ -82,6 +83,11 @@ def test_scores_match_the_written_predictions(ner_run):
     assert (itself["metric"], itself["examples"], itself["a"]) == ("entity F1", 16, pytest.approx(test["test_f1"]))
     baselines = json.loads((ner_run.eval_dir / "baselines.json").read_text())
     assert set(baselines["most_frequent_tag"]) == {"validation", "test"}
+    lookup = baselines["most_frequent_tag"]["test"]
+    assert report["truncated_words"] == 0 and lookup["model_f1_gain"] == pytest.approx(test["test_f1"] - lookup["f1"]), "the gain on the same sentences"
+    assert lookup["model_f1_gain_low"] <= lookup["model_f1_gain"] <= lookup["model_f1_gain_high"]
+    card = build_card(ner_run, images=False).text
+    assert f"Against the baselines, on the same test examples (a paired bootstrap): entity F1 {lookup['model_f1_gain']:+.3f}" in card
     status = ner_run.status()
     assert status["metrics"]["eval_f1"] == ner_run.metrics("validation")["eval_f1"]
     data_report = json.loads((ner_run.path / "data_report.json").read_text())
