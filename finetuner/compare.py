@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import RunConfig
+from .metrics_text import entity_counts, entity_f1
 from .runs import Run
 
 
@@ -40,7 +41,6 @@ class _Pairing:
     and the score made of their totals."""
 
     file: str
-    kind: str
     columns: frozenset[str]
     same_rows: tuple[str, ...]
     metric: str
@@ -55,23 +55,15 @@ def _mean(totals, n):
 
 
 def _entity_counts(frame):
-    from .metrics_text import entity_counts  # noqa: PLC0415
-
     return entity_counts([str(t).split() for t in frame["tags"]], [str(p).split() for p in frame["predicted"]])
 
 
-def _entity_f1(totals, n):
-    from .metrics_text import entity_f1  # noqa: PLC0415
-
-    return entity_f1(totals)
-
-
 PAIRINGS = (
-    _Pairing("predictions", "classification", frozenset({"text", "label", "correct"}), ("text", "label"), "accuracy", "examples",
+    _Pairing("predictions", frozenset({"text", "label", "correct"}), ("text", "label"), "accuracy", "examples",
              "right and wrong on exactly the same examples", lambda f: f["correct"].astype(bool).to_numpy()[:, None], _mean),
-    _Pairing("predictions", "token classification", frozenset({"text", "tags", "predicted"}), ("text", "tags"), "entity F1", "sentences",
-             "found the same entities in every sentence", _entity_counts, _entity_f1),
-    _Pairing("generations", "generation", frozenset({"reference", "generated", "rougeL"}), ("reference",), "ROUGE-L", "generated texts",
+    _Pairing("predictions", frozenset({"text", "tags", "predicted"}), ("text", "tags"), "entity F1", "sentences",
+             "found the same entities in every sentence", _entity_counts, entity_f1),
+    _Pairing("generations", frozenset({"reference", "generated", "rougeL"}), ("reference",), "ROUGE-L", "generated texts",
              "scored alike on every text", lambda f: f["rougeL"].astype(float).to_numpy()[:, None], _mean),
 )
 
