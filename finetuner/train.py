@@ -233,8 +233,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
             run.append_event("message", text="Tokenizing.")
         features = task.tokenize(prepared.splits, tokenizer, config, label_names=prepared.label_names, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
         if main:
-            stats = task.length_statistics(prepared.splits, tokenizer, config)
-            write_json_atomic(run.path / "token_stats.json", {role: {k: v for k, v in s.items() if k != "lengths"} for role, s in stats.items()})
+            write_json_atomic(run.path / "token_stats.json", token_stats(task, prepared, tokenizer, config, cache_dir=cache_dir / "tokenized"))
             run.append_event("message", text="Loading the model.")
         set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
         model = task.build_model(config, prepared.label_names, token=token)
@@ -318,6 +317,27 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         run.update_status(state=COMPLETED, ended_at=time.time(), message=finished, metrics=summary, step=trainer.state.global_step)
         run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
+
+
+def token_stats(task, prepared, tokenizer, config: RunConfig, *, cache_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each split's token-length summary (a run's token_stats.json), kept beside the tokenized data: an
+    unchanged second run reads it instead of encoding every example again (a causal LM renders its chat
+    template for each one: seconds on a few thousand)."""
+    import dataclasses  # noqa: PLC0415
+
+    from .tasks.base import cache_key  # noqa: PLC0415
+    from .tokenization import tokenizer_signature  # noqa: PLC0415
+
+    options = json.dumps([dataclasses.asdict(config.data), dataclasses.asdict(config.model)], sort_keys=True, default=str)
+    key = cache_key("lengths", prepared.fingerprint, tokenizer_signature(tokenizer), getattr(tokenizer, "chat_template", None), options) if prepared.fingerprint else None
+    path = cache_dir / f"{key}-lengths.json" if key else None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    stats = {role: {k: v for k, v in s.items() if k != "lengths"} for role, s in task.length_statistics(prepared.splits, tokenizer, config).items()}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, stats)
+    return stats
 
 
 def declare_loss_normalisation(model) -> None:

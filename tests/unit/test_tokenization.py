@@ -67,3 +67,26 @@ def test_unknown_model_id_says_so(tmp_path):
     with pytest.raises(ModelLoadError) as info:
         load_tokenizer("no-such-user/no-such-model-xyz")
     assert "no-such-user/no-such-model-xyz" in str(info.value)
+
+
+def test_a_runs_token_statistics_are_computed_once_per_data_tokenizer_and_options(tokenizer, sentiment_csv, tmp_path):
+    from finetuner.config import RunConfig
+    from finetuner.tasks import get_task
+    from finetuner.train import token_stats
+
+    task, computed = get_task("text-classification"), []
+
+    class Counted:
+        """The task, counting how often it encodes the data for its length statistics."""
+
+        def length_statistics(self, *args):
+            computed.append(args[2].model.max_seq_length)
+            return task.length_statistics(*args)
+
+    config = RunConfig.from_dict({"train_file": str(sentiment_csv), "max_seq_length": 10})
+    prepared = task.prepare_data(config)
+    first = token_stats(Counted(), prepared, tokenizer, config, cache_dir=tmp_path)
+    assert first["train"]["count"] == len(prepared.splits["train"]) and "lengths" not in first["train"]
+    assert token_stats(Counted(), prepared, tokenizer, config, cache_dir=tmp_path) == first and computed == [10], "an unchanged second run reads them"
+    longer = token_stats(Counted(), prepared, tokenizer, config.replace(max_seq_length=64), cache_dir=tmp_path)
+    assert computed == [10, 64] and longer["train"]["truncated"] < first["train"]["truncated"], "a new max_length is counted anew"
