@@ -403,7 +403,9 @@ def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> Non
 
 def after_training(trainer, splits, config: RunConfig, *, label_names: list[str] | None = None, out_dir: Path) -> None:
     """comparison.json: the base model against the fine-tuned one on validation and on general text, and
-    baselines.json in the shape the other tasks use ({"base_model": {"validation": metrics}})."""
+    baselines.json in the shape the other tasks use ({"base_model": {"validation": metrics}}), with the
+    fine-tuned model's ROUGE-L gain over the base model's answers to the same prompts and its paired
+    interval (`intervals.gain_keys`)."""
     base = read_json(out_dir / BASE_FILE, {}) or {}
     tokenizer = trainer.processing_class
     general = token_loss(_model(trainer), general_text_rows(tokenizer, config.model.max_seq_length), pad_token_id=tokenizer.pad_token_id)
@@ -415,7 +417,24 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
     if base.get("general_text", {}).get("perplexity"):
         comparison["general_text"]["perplexity_change"] = general["perplexity"] / base["general_text"]["perplexity"] - 1
     write_json_atomic(out_dir / COMPARISON_FILE, comparison)
-    write_json_atomic(out_dir / "baselines.json", {"base_model": {"validation": base.get("validation", {})}})
+    write_json_atomic(out_dir / "baselines.json", {"base_model": {"validation": {**base.get("validation", {}), **_rouge_gain(out_dir, "validation")}}})
+
+
+def _rouge_gain(out_dir: Path, split: str) -> dict[str, float]:
+    """The fine-tuned answers' ROUGE-L minus the base model's, answer by answer on the same sampled prompts
+    (`generations_<split>.csv` beside `base_generations_<split>.csv`); {} when either is missing or they differ."""
+    import pandas as pd  # noqa: PLC0415
+
+    from .. import intervals  # noqa: PLC0415
+
+    files = [out_dir / f"generations_{split}.csv", out_dir / f"base_generations_{split}.csv"]
+    if not all(f.is_file() for f in files):
+        return {}
+    tuned, base = (pd.read_csv(f, dtype={"prompt": str, "reference": str}, keep_default_na=False) for f in files)
+    if len(tuned) != len(base) or not (tuned["prompt"].equals(base["prompt"]) and tuned["reference"].equals(base["reference"])) or tuned.empty:
+        return {}
+    gain = intervals.paired_difference(tuned[["rougeL"]].to_numpy(dtype=float), base[["rougeL"]].to_numpy(dtype=float), lambda totals, n: totals[:, 0] / n)
+    return dict(zip(intervals.gain_keys("rougeL"), gain))
 
 
 # ---------------------------------------------------------------- export

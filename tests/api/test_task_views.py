@@ -153,6 +153,8 @@ def test_causal_lm_generations_and_before_after(client, runs):
 
     headline, metrics, *_, examples, predictions = client.predict(run.id, "validation", api_name="/evaluation_report")
     assert "perplexity **" in headline and "general-text perplexity" in headline
+    base = json.loads((run.eval_dir / "baselines.json").read_text())["base_model"]["validation"]
+    assert f"base model ROUGE-L {base['rougeL']:.3f}, model ROUGE-L {base['model_rougeL_gain']:+.3f} " in headline, headline
     shown = {row["metric"]: row for row in rows(metrics)}
     assert {"loss", "perplexity", "rouge1", "rouge2", "rougeL", "bleu"} <= set(shown)
     assert shown["perplexity"]["model"] == pytest.approx(report["metrics"]["perplexity"], rel=1e-4)

@@ -109,6 +109,9 @@ def test_before_and_after_comparison_shows_gain_and_forgetting(full_run):
     assert general["perplexity_change"] == pytest.approx(general["fine_tuned"]["perplexity"] / general["base"]["perplexity"] - 1)
     baselines = json.loads((full_run.eval_dir / "baselines.json").read_text())
     assert baselines["base_model"]["validation"]["perplexity"] == validation["base"]["perplexity"]
+    base = baselines["base_model"]["validation"]
+    assert base["model_rougeL_gain"] == pytest.approx(validation["fine_tuned"]["rougeL"] - validation["base"]["rougeL"]), "answer by answer on the same prompts"
+    assert base["model_rougeL_gain_low"] <= base["model_rougeL_gain"] <= base["model_rougeL_gain_high"]
     status = full_run.status()
     assert {"eval_loss", "eval_perplexity", "eval_rougeL", "eval_bleu", "test_perplexity"} <= set(status["metrics"])
 
