@@ -94,6 +94,8 @@ class RunFollower:
         self._offset = 0
         self._last_key: tuple | None = None
         self.done = False
+        self.task = run.config().model.task
+        self._validation_examples: int | None = None  # from data_report.json, once training has written it
 
     def _read_new_events(self) -> list[dict[str, Any]]:
         path = Path(self.run.events_path)
@@ -125,17 +127,20 @@ class RunFollower:
         if key == self._last_key and not new:
             return None
         self._last_key = key
-        snap = snapshot(self.run, status, self.events, log_lines=self.log_lines)
+        if self._validation_examples is None and self.task == "text-classification":
+            self._validation_examples = ((read_json(self.run.path / "data_report.json", {}) or {}).get("split_sizes") or {}).get("validation")
+        snap = snapshot(self.run, status, self.events, task=self.task, validation_examples=self._validation_examples, log_lines=self.log_lines)
         self.done = snap["done"]
         return snap
 
 
-def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, log_lines: int = LOG_TAIL_LINES) -> dict[str, Any]:
-    """Everything a progress view shows, from a run's status and events."""
+def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, task: str, validation_examples: int | None = None, log_lines: int = LOG_TAIL_LINES) -> dict[str, Any]:
+    """Everything a progress view shows, from a run's status and events; `validation_examples` (text
+    classification) gives each validation accuracy its interval."""
     state = status.get("state", "interrupted")
     train, evals = curves(events)
-    task = run.config().model.task
-    evals = _with_accuracy_intervals(run, evals, task)
+    if validation_examples:
+        evals = _with_accuracy_intervals(evals, validation_examples)
     last_progress = next((e for e in reversed(events) if e.get("type") in ("log", "eval", "train_begin")), {})
     total = status.get("total_steps") or last_progress.get("max_steps")
     step = status.get("step") or last_progress.get("step") or 0
@@ -172,14 +177,11 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
     }
 
 
-def _with_accuracy_intervals(run: Run, evals: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
+def _with_accuracy_intervals(evals: list[dict[str, Any]], examples: int) -> list[dict[str, Any]]:
     """Each evaluation's validation accuracy with its 95% Wilson interval (`eval_accuracy_interval`), for
     text classification, whose accuracy is one outcome per example: a rise between two epochs smaller
     than the band is not yet a better model. (NER's accuracy counts words, which are not independent.)"""
     if not any(isinstance(point.get("eval_accuracy"), (int, float)) for point in evals):
-        return evals
-    examples = ((read_json(run.path / "data_report.json", {}) or {}).get("split_sizes") or {}).get("validation")
-    if not examples or task != "text-classification":
         return evals
     from .intervals import wilson  # noqa: PLC0415 - numpy, once there is an evaluation to show
 
@@ -190,12 +192,8 @@ def follow(run: Run, *, poll_interval: float = 0.5, timeout: float | None = None
     """Yield a snapshot now, then on every change, until the run has ended (or `timeout` seconds passed)."""
     follower = RunFollower(run)
     deadline = None if timeout is None else time.monotonic() + timeout
-    first = True
     while True:
-        snap = follower.poll()
-        if snap is None and first:
-            snap = snapshot(run, run.status(), follower.events)
-        first = False
+        snap = follower.poll()  # the first poll always gives one
         if snap is not None:
             yield snap
             if snap["done"]:

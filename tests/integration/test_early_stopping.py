@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from finetuner.config import RunConfig
-from finetuner.follow import snapshot
+from finetuner.follow import RunFollower
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.train import run_training
 
@@ -42,7 +42,7 @@ def test_training_ends_at_the_first_evaluation_without_improvement(stopped_early
 
 
 def test_the_run_says_it_stopped_early(stopped_early):
-    snap = snapshot(stopped_early, stopped_early.status(), stopped_early.events())
+    snap = RunFollower(stopped_early).poll()  # what the studio shows of the finished run
     assert snap["state"] == "completed"
     assert "stopped early" in (snap["message"] or "").lower()
     assert any("stopped early" in line.lower() for line in snap["log"])
