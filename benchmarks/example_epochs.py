@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from finetuner.config import RunConfig  # noqa: E402
-from finetuner.intervals import paired_difference, wilson  # noqa: E402
+from finetuner.intervals import mean_score, paired_difference, wilson  # noqa: E402
 from sst2_classification import train_through_engine  # noqa: E402
 
 EXAMPLE = ROOT / "finetuner" / "examples" / "movie_reviews.csv"
@@ -67,7 +67,7 @@ def main() -> None:
             print(json.dumps({"seed": seed, "epochs": epochs, **shown}), flush=True)
     pooled = {epochs: np.concatenate([by_seed[seed]["correct"] for seed in args.seeds]) for epochs, by_seed in runs.items()}
     fewer, more = args.epochs
-    difference, low, high = paired_difference(pooled[more][:, None], pooled[fewer][:, None], lambda totals, n: totals[:, 0] / n)
+    difference, low, high = paired_difference(pooled[more][:, None], pooled[fewer][:, None], mean_score)
     result = {
         "machine": {"cpus": os.cpu_count(), "finished": time.strftime("%Y-%m-%d %H:%M")},
         "seeds": args.seeds,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import RunConfig
+from .intervals import describe_difference, mean_score, paired_difference
 from .metrics_text import entity_counts, entity_f1
 from .runs import Run
 
@@ -50,21 +51,17 @@ class _Pairing:
     score: Callable[[Any, int], Any]
 
 
-def _mean(totals, n):
-    return totals[:, 0] / n
-
-
 def _entity_counts(frame):
     return entity_counts([str(t).split() for t in frame["tags"]], [str(p).split() for p in frame["predicted"]])
 
 
 PAIRINGS = (
     _Pairing("predictions", frozenset({"text", "label", "correct"}), ("text", "label"), "accuracy", "examples",
-             "right and wrong on exactly the same examples", lambda f: f["correct"].astype(bool).to_numpy()[:, None], _mean),
+             "right and wrong on exactly the same examples", lambda f: f["correct"].astype(bool).to_numpy()[:, None], mean_score),
     _Pairing("predictions", frozenset({"text", "tags", "predicted"}), ("text", "tags"), "entity F1", "sentences",
              "found the same entities in every sentence", _entity_counts, entity_f1),
     _Pairing("generations", frozenset({"reference", "generated", "rougeL"}), ("reference",), "ROUGE-L", "generated texts",
-             "scored alike on every text", lambda f: f["rougeL"].astype(float).to_numpy()[:, None], _mean),
+             "scored alike on every text", lambda f: f["rougeL"].astype(float).to_numpy()[:, None], mean_score),
 )
 
 
@@ -73,8 +70,6 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
     examples: `{"split", "examples", "metric", "unit", "alike", "a", "b", "difference", "low", "high"}`;
     otherwise `{"reason": why there is no paired comparison}`."""
     import pandas as pd  # noqa: PLC0415
-
-    from .intervals import paired_difference  # noqa: PLC0415
 
     reason = "they have no per-example results on a test or validation split (completed runs have them)."
     for split in ("test", "validation"):
@@ -91,8 +86,9 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
             if len(a) != len(b) or not all(a[c].astype(str).equals(b[c].astype(str)) for c in dict.fromkeys(same_rows)):
                 reason = f"their {split} splits hold different examples ({len(a):,} and {len(b):,} rows), so there is nothing to pair."
                 continue
-            difference, low, high = paired_difference(pairing.counts(b), pairing.counts(a), pairing.score)
-            scores = [float(pairing.score(pairing.counts(frame).sum(axis=0)[None, :], len(frame))[0]) for frame in (a, b)]
+            counts_a, counts_b = pairing.counts(a), pairing.counts(b)
+            difference, low, high = paired_difference(counts_b, counts_a, pairing.score)
+            scores = [float(pairing.score(counts.sum(axis=0)[None, :], len(counts))[0]) for counts in (counts_a, counts_b)]
             return {"split": split, "examples": len(a), "metric": pairing.metric, "unit": pairing.unit, "alike": pairing.alike,
                     "a": scores[0], "b": scores[1], "difference": difference, "low": low, "high": high}
     return {"reason": f"No paired comparison: {reason}"}
@@ -100,8 +96,6 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
 
 def describe(comparison: dict[str, Any]) -> str:
     """One sentence: what the paired comparison says, or why there is none."""
-    from .intervals import describe_difference  # noqa: PLC0415
-
     if "reason" in comparison:
         return comparison["reason"]
     said = describe_difference(comparison["metric"], "run A", comparison["difference"], comparison["low"], comparison["high"], alike=comparison["alike"])

@@ -112,6 +112,19 @@ def paired_difference(b: np.ndarray, a: np.ndarray, score: Callable[[np.ndarray,
     return [float(point[0]), *percentile_interval(score(totals[:, :m], n) - score(totals[:, m:], n))]
 
 
+def mean_score(totals: np.ndarray, n: int) -> np.ndarray:
+    """The mean of a per-example score (accuracy's right/wrong, ROUGE-L) from its totals: `paired_difference`'s `score`."""
+    return totals[:, 0] / n
+
+
+def paired_gain(metric: str, model: np.ndarray, baseline: np.ndarray, score: Callable[[np.ndarray, int], np.ndarray] = mean_score) -> dict[str, float]:
+    """The model's gain over a baseline on the same examples, under `gain_keys(metric)`, for baselines.json.
+    `model` and `baseline` are per-example counts (one column for a mean score)."""
+    model, baseline = np.asarray(model, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    model, baseline = (x[:, None] if x.ndim == 1 else x for x in (model, baseline))
+    return dict(zip(gain_keys(metric), paired_difference(model, baseline, score)))
+
+
 def describe_gain(other: str, metrics: Mapping[str, float]) -> str | None:
     """What a model's gain over the baseline `other` says, in words: the first of `GAINED` that `metrics`
     (the baseline's scores on a split) holds, with its paired interval; None when it holds none."""

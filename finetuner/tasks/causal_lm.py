@@ -425,7 +425,7 @@ def _rouge_gain(out_dir: Path, split: str) -> dict[str, float]:
     (`generations_<split>.csv` beside `base_generations_<split>.csv`); {} when either is missing or they differ."""
     import pandas as pd  # noqa: PLC0415
 
-    from .. import intervals  # noqa: PLC0415
+    from ..intervals import paired_gain  # noqa: PLC0415
 
     files = [out_dir / f"generations_{split}.csv", out_dir / f"base_generations_{split}.csv"]
     if not all(f.is_file() for f in files):
@@ -433,8 +433,7 @@ def _rouge_gain(out_dir: Path, split: str) -> dict[str, float]:
     tuned, base = (pd.read_csv(f, dtype={"prompt": str, "reference": str}, keep_default_na=False) for f in files)
     if len(tuned) != len(base) or not (tuned["prompt"].equals(base["prompt"]) and tuned["reference"].equals(base["reference"])) or tuned.empty:
         return {}
-    gain = intervals.paired_difference(tuned[["rougeL"]].to_numpy(dtype=float), base[["rougeL"]].to_numpy(dtype=float), lambda totals, n: totals[:, 0] / n)
-    return dict(zip(intervals.gain_keys("rougeL"), gain))
+    return paired_gain("rougeL", tuned["rougeL"], base["rougeL"])
 
 
 # ---------------------------------------------------------------- export

@@ -212,10 +212,9 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
     """Lead-1, the classic extractive baseline: the document's first sentence as its summary; with the
     model's ROUGE-L gain over it on the same documents and its paired interval (`intervals.gain_keys`),
     from the per-document ROUGE-L of `generations_<split>.csv`."""
-    import numpy as np  # noqa: PLC0415
     import pandas as pd  # noqa: PLC0415
 
-    from .. import intervals  # noqa: PLC0415
+    from ..intervals import paired_gain  # noqa: PLC0415
     from ..metrics_text import generation_metrics, rouge_per_example  # noqa: PLC0415
 
     result: dict[str, dict[str, Any]] = {"lead_1": {}}
@@ -225,11 +224,9 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
             leads, references = [lead_sentence(d) for d in split["document"]], list(split["summary"])
             scores = generation_metrics(leads, references)
             written = out_dir / f"generations_{role}.csv"
-            model = pd.read_csv(written, keep_default_na=False)["rougeL"].to_numpy(dtype=float) if written.is_file() else np.array([])
-            if len(model) == len(leads) > 0:
-                lead = np.array(rouge_per_example(leads, references)["rougeL"])
-                gain = intervals.paired_difference(model[:, None], lead[:, None], lambda totals, n: totals[:, 0] / n)
-                scores.update(zip(intervals.gain_keys("rougeL"), gain))
+            model = pd.read_csv(written, dtype={"document": str}, keep_default_na=False) if written.is_file() else None
+            if model is not None and list(model["document"]) == list(split["document"]):  # the same documents, in order
+                scores.update(paired_gain("rougeL", model["rougeL"], rouge_per_example(leads, references)["rougeL"]))
             result["lead_1"][role] = scores
     write_json_atomic(out_dir / "baselines.json", result)
 

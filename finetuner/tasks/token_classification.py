@@ -280,7 +280,7 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
     `predictions_<split>.csv`, on the words the model was scored on (truncation may have cut some)."""
     import pandas as pd  # noqa: PLC0415
 
-    from .. import intervals  # noqa: PLC0415
+    from ..intervals import paired_gain  # noqa: PLC0415
     from ..metrics_text import entity_counts, entity_f1, entity_metrics  # noqa: PLC0415
 
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -300,8 +300,7 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
             if model is not None and list(model["text"]) == [" ".join(words) for words in splits[role]["tokens"]]:
                 seen = [str(tags).split() for tags in model["tags"]]
                 baseline = entity_counts(seen, [p[: len(s)] for p, s in zip(predicted, seen)])
-                gain = intervals.paired_difference(entity_counts(seen, [str(p).split() for p in model["predicted"]]), baseline, entity_f1)
-                result["most_frequent_tag"][role].update(zip(intervals.gain_keys("f1"), gain))
+                result["most_frequent_tag"][role].update(paired_gain("f1", entity_counts(seen, [str(p).split() for p in model["predicted"]]), baseline, entity_f1))
     write_json_atomic(out_dir / "baselines.json", result)
 
 

@@ -259,9 +259,9 @@ def _headline(run_id, split, task_name, headline_names, report, metrics, predict
     line = f"**{render.md_escape(run_id)}** on **{render.md_escape(split.replace('extra:', ''))}**" + (f" ({size})" if size else "") + f": {shown}"
     from ..intervals import describe_gain  # noqa: PLC0415
 
-    for name, shown, key in (("tfidf_logreg", "TF-IDF baseline macro F1", "f1_macro"), ("most_frequent_tag", "most-frequent-tag baseline F1", "f1"), ("lead_1", "Lead-1 baseline ROUGE-L", "rougeL"), ("base_model", "base model ROUGE-L", "rougeL")):
+    for name, label, key in (("tfidf_logreg", "TF-IDF baseline macro F1", "f1_macro"), ("most_frequent_tag", "most-frequent-tag baseline F1", "f1"), ("lead_1", "Lead-1 baseline ROUGE-L", "rougeL"), ("base_model", "base model ROUGE-L", "rougeL")):
         if name in baseline_split:
-            line += f" · {shown} {baseline_split[name].get(key, 0):.3f}"
+            line += f" · {label} {baseline_split[name].get(key, 0):.3f}"
             gain = describe_gain("it", baseline_split[name])
             line += f", model {gain}" if gain else ""
     if "correct" in predictions:
