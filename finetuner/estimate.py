@@ -113,6 +113,7 @@ class Estimate:
     machine: str = ""
     precision: str = FP32  # what training will compute in (finetuner/precision.py)
     warnings: list[str] = field(default_factory=list)
+    train_sequences: int | None = None  # with packing: the max_length blocks the examples are joined into
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -359,6 +360,29 @@ def few_steps_warning(train_examples: int, training: TrainingConfig, *, processe
     )
 
 
+def trained_sequences(lengths: Sequence[int], *, max_length: int, packing: bool = False) -> list[int]:
+    """The token lengths of the sequences training takes from examples of these lengths: each cut at
+    `max_length`, and with packing joined end to end and cut into `max_length` blocks (TRL's "wrapped"
+    packing), which makes fewer, fuller sequences and so fewer steps."""
+    kept = [min(n, max_length) for n in lengths]
+    if not packing or not kept:
+        return kept
+    blocks, rest = divmod(sum(kept), max_length)
+    return [max_length] * blocks + ([rest] if rest else [])
+
+
+def describe_plan(train_examples: int, training: TrainingConfig, *, processes: int = 1, sequences: int | None = None) -> str:
+    """The optimizer steps a run will take, in a sentence: what a user checks before starting, since too few
+    steps (`few_steps_warning`) and too many epochs both cost. `sequences`: the packed sequences, with packing."""
+    batch = training.per_device_train_batch_size * training.gradient_accumulation_steps * processes
+    per_epoch, total = plan_steps(train_examples if sequences is None else sequences, batch_size=training.per_device_train_batch_size * processes, accumulation=training.gradient_accumulation_steps, epochs=training.num_train_epochs, max_steps=training.max_steps)
+    what = f"{train_examples:,} training examples" + (f" packed into {sequences:,} sequences" if sequences is not None else "")
+    steps = f"{per_epoch:,} optimizer steps an epoch at an effective batch of {batch}"
+    if training.max_steps > 0:
+        return f"{what}: {steps}; Max steps stops it after {total:,} ({total / per_epoch:.3g} epochs)." if per_epoch else f"{what}."
+    return f"{what}: {steps}, {total:,} in {training.num_train_epochs:g} epochs."
+
+
 def padded_tokens(lengths: Sequence[int], *, batch_size: int, group_by_length: bool, seed: int = 42) -> int:
     """Tokens computed for one epoch, padding included: each batch is padded to its longest example."""
     order = list(lengths)
@@ -389,7 +413,7 @@ def estimate_training(
     """
     t, m = config.training, config.model
     max_length = m.max_seq_length
-    kept = [min(n, max_length) for n in train_lengths]
+    kept = trained_sequences(train_lengths, max_length=max_length, packing=t.packing)
     kept_eval = [min(n, max_length) for n in eval_lengths]
     batch = t.per_device_train_batch_size
     processes = max(int(processes or 1), 1)
@@ -479,14 +503,14 @@ def estimate_training(
     if few:
         warnings.append(few)
     return Estimate(
-        train_examples=len(kept),
+        train_examples=len(train_lengths),
         eval_examples=len(kept_eval),
         batch_size=batch * t.gradient_accumulation_steps * processes,
         steps_per_epoch=per_epoch,
         total_steps=total_steps,
         epochs=epochs,
         evaluations=evaluations,
-        tokens_per_example=epoch_tokens / len(kept) if kept else 0.0,
+        tokens_per_example=epoch_tokens / len(train_lengths) if train_lengths else 0.0,
         train_tokens=train_tokens,
         padded_tokens=padded,
         truncated_share=truncated,
@@ -499,6 +523,7 @@ def estimate_training(
         machine=machine.description,
         precision=precision,
         warnings=warnings,
+        train_sequences=len(kept) if t.packing else None,
     )
 
 

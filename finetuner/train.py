@@ -276,8 +276,10 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         run.append_event("message", text="No checkpoint to resume from: training from the start.")
     if main:
         where = f" on {world.size} processes" if world.distributed else ""
-        run.append_event("message", text=f"Training on {len(features['train'])} examples{where}" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
-        few = None if checkpoint else few_steps_warning(len(features["train"]), config.training, processes=world.size)
+        examples, sequences = len(features["train"]), len(trainer.train_dataset)  # TRL's packing joins examples into fewer sequences
+        packed = f" packed into {sequences} sequences" if config.training.packing else ""
+        run.append_event("message", text=f"Training on {examples} examples{packed}{where}" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
+        few = None if checkpoint else few_steps_warning(sequences, config.training, processes=world.size)
         if few:
             run.append_event("message", text=few, warning=True)  # the CLI prints it again after the run
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

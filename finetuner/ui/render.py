@@ -335,9 +335,10 @@ def estimate_markdown(estimate: Mapping[str, Any]) -> str:
         parts = ", ".join(f"{k} {size(v)}" for k, v in e.get("memory_breakdown", {}).items())
         free = f" of {size(e['available_bytes'])} free" if e.get("available_bytes") else ""
         lines.append(f"- **Memory: about {size(e['memory_bytes'])}**{free} ({parts})")
+    packed = f" packed into {e['train_sequences']:,} sequences" if e.get("train_sequences") is not None else ""
     lines += [
         f"- **Steps: {e['total_steps']:,}** = {e['steps_per_epoch']:,} per epoch × {e['epochs']:.1f} epochs, effective batch {e['batch_size']}; {e['evaluations']} evaluation(s)",
-        f"- **Tokens: {e['train_tokens']:,}** ({e['tokens_per_example']:.0f} per example, {e['padded_tokens']:,} with padding) from {e['train_examples']:,} training examples; {e['eval_examples']:,} to validate",
+        f"- **Tokens: {e['train_tokens']:,}** ({e['tokens_per_example']:.0f} per example, {e['padded_tokens']:,} with padding) from {e['train_examples']:,} training examples{packed}; {e['eval_examples']:,} to validate",
     ]
     if e.get("parameters"):
         lines.append(f"- Model: {parameters(e['parameters'])} parameters")

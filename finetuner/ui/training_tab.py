@@ -2,7 +2,7 @@
 
 Endpoints: `/choose_task` (the task's defaults and which of its own options show), `/lora_parameters`
 (the trainable-parameter count with LoRA), `/launch_command` (the command Start runs for N processes),
-`/estimate_training`, `/start_training`, `/follow_run` (streams progress until the run ends),
+`/training_plan` (the optimizer steps the options take on the loaded data), `/estimate_training`, `/start_training`, `/follow_run` (streams progress until the run ends),
 `/stop_training`, `/resume_training`, `/retry_smaller_batch`, `/select_run`, `/cli_command`, `/download_config`.
 Every form field is an API parameter of the same name as the config field it sets.
 The page holds only the id of the run it follows; the progress is read from the run folder, so a
@@ -23,7 +23,7 @@ import gradio as gr
 from .. import launcher, plots
 from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig, field_help
 from ..errors import FinetunerError
-from ..estimate import few_steps_warning
+from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import TASKS, curve_metrics
@@ -209,6 +209,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                 with gr.Row():
                     estimate_button = gr.Button("Estimate time and memory")
                     start_button = gr.Button("Start training", variant="primary")
+                plan_box = gr.Markdown()
                 estimate_box = gr.Markdown()
                 gr.Markdown("### Live run")
                 with gr.Row(equal_height=True):
@@ -385,6 +386,32 @@ def build_training_tab(ctx: StudioContext) -> None:
         if few:
             note += f"\n\n⚠️ {few}"
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
+
+    @form_handler(form)
+    def training_plan(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The optimizer steps these options take on the loaded data, updated as they change: the count that
+        decides whether a run learns anything, seen before Estimate or Start. Empty while the options or the
+        data have a problem (the Data tab, Estimate and Start say what it is)."""
+        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        try:
+            config = config_from(values, selection, owner)
+            processes = services.check_processes(processes)
+            examples = len(check_data(config).splits["train"])
+            sequences = None
+            if config.training.packing:  # the packed sequences come from the token lengths
+                stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
+                sequences = len(trained_sequences(_scaled(stats["train"]["lengths"], examples), max_length=config.model.max_seq_length, packing=True))
+        except FinetunerError:
+            return ""
+        plan = "**Plan:** " + describe_plan(examples, config.training, processes=processes, sequences=sequences)
+        few = few_steps_warning(examples if sequences is None else sequences, config.training, processes=processes)
+        return plan + (f"\n\n⚠️ {few}" if few else "")
+
+    planned = [num_train_epochs, per_device_train_batch_size, gradient_accumulation_steps, max_steps, max_train_samples, validation_split_ratio, test_split_ratio, seed, packing, max_seq_length, model, task]
+    gr.on(
+        [*(field.change for field in planned), processes.change, ctx.dataset.change], training_plan, [*form_inputs, processes, ctx.dataset], plan_box,
+        api_name="training_plan", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
+    )
 
     estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
 

@@ -155,6 +155,12 @@ def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
 
 def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, reviews_csv, tmp_path):
     load_file(client, reviews_csv)
+    plan = client.predict(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/training_plan")
+    assert plan.startswith("**Plan:** 96 training examples: 12 optimizer steps an epoch at an effective batch of 8, 48 in 4 epochs."), plan
+    assert "Only 48 optimizer steps" in plan, "the advice shows before Estimate or Start"
+    enough = client.predict(model_name_or_path=str(tiny_model_dir), **{**TINY_OPTIONS, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2, "num_train_epochs": 13}, api_name="/training_plan")
+    assert "12 optimizer steps an epoch at an effective batch of 8, 156 in 13 epochs." in enough and "Only" not in enough
+    assert client.predict(model_name_or_path=str(tiny_model_dir), **{**TINY_OPTIONS, "per_device_train_batch_size": 0}, api_name="/training_plan") == "", "a bad option: no plan (Start says why)"
     estimate = client.predict(model_name_or_path=str(tiny_model_dir), **TINY_OPTIONS, api_name="/estimate_training")
     assert "Steps" in estimate and "48" in estimate  # 96 training rows / batch 8 x 4 epochs
     run_id, snaps = completed_run

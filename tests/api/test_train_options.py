@@ -188,6 +188,21 @@ def test_the_estimate_for_two_processes(studio, lm):
         assert "share its cores" in two and "share its cores" not in one
 
 
+def test_the_plan_counts_packed_sequences_as_training_does(studio, lm):
+    client = lm_session(studio, lm)
+    options = {"model_name_or_path": str(lm[0]), "task": "causal-lm", **QUICK, "max_steps": -1, "num_train_epochs": 1, "max_seq_length": 128}
+    unpacked = client.predict(**options, packing=False, api_name="/training_plan")
+    examples = int(re.search(r"Plan:\*\* (\d+) training examples: (\d+) optimizer steps", unpacked).group(1))
+    plan = client.predict(**options, packing=True, api_name="/training_plan")
+    planned = re.search(rf"Plan:\*\* {examples} training examples packed into (\d+) sequences: (\d+) optimizer steps an epoch", plan)
+    assert planned and int(planned.group(1)) < examples, plan
+    run_id, _, _ = client.predict(**options, packing=True, api_name="/start_training")
+    final = follow_to_end(client, run_id)
+    assert final["state"] == "completed", final
+    assert any(line.endswith(f"Training on {examples} examples packed into {planned.group(1)} sequences.") for line in final["log"]), final["log"]
+    assert final["step"] == int(planned.group(2)), "the run takes the steps the plan said"
+
+
 def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio, lm):
     from finetuner.config import RunConfig
     from finetuner.runs import RunStore

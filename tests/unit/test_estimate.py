@@ -14,10 +14,12 @@ from finetuner.estimate import (
     Machine,
     ParameterCount,
     count_parameters,
+    describe_plan,
     estimate_training,
     measured_rate,
     padded_tokens,
     plan_steps,
+    trained_sequences,
 )
 
 MACHINE = Machine("cpu", "CPU, 2 cores", 8 * 2**30, 40e9)
@@ -88,6 +90,27 @@ def test_few_steps_are_warned_about_with_the_epochs_that_make_enough():
     assert not any("optimizer steps" in w for w in enough.warnings)
     chosen = estimate_training(config(per_device_train_batch_size=16, max_steps=20), train_lengths=[10] * 256, machine=MACHINE, parameters=PARAMS)
     assert chosen.total_steps == 20 and not any("optimizer steps" in w for w in chosen.warnings), "max_steps set on purpose: no advice"
+
+
+def test_packing_joins_examples_into_full_sequences():
+    assert trained_sequences([100, 30, 300], max_length=128) == [100, 30, 128], "each example cut at max_length"
+    assert trained_sequences([100, 30, 300], max_length=128, packing=True) == [128, 128, 2], "258 tokens: two full 128-token blocks and the 2 left over"
+    assert trained_sequences([64, 64], max_length=128, packing=True) == [128]
+    lm = config(task="causal-lm", max_seq_length=128, per_device_train_batch_size=8, num_train_epochs=1, packing=True)
+    packed = estimate_training(lm, train_lengths=[32] * 320, machine=MACHINE, parameters=PARAMS)
+    assert (packed.train_examples, packed.train_sequences, packed.total_steps) == (320, 80, 10), "320 x 32 tokens make 80 sequences of 128"
+    assert packed.tokens_per_example == 32 and packed.train_tokens == 320 * 32
+    unpacked = estimate_training(config(task="causal-lm", max_seq_length=128, per_device_train_batch_size=8, num_train_epochs=1), train_lengths=[32] * 320, machine=MACHINE, parameters=PARAMS)
+    assert (unpacked.train_sequences, unpacked.total_steps) == (None, 40)
+
+
+def test_the_plan_in_a_sentence():
+    training = config(per_device_train_batch_size=16, gradient_accumulation_steps=2, num_train_epochs=3).training
+    assert describe_plan(256, training) == "256 training examples: 8 optimizer steps an epoch at an effective batch of 32, 24 in 3 epochs."
+    assert describe_plan(256, training, processes=2) == "256 training examples: 4 optimizer steps an epoch at an effective batch of 64, 12 in 3 epochs."
+    assert describe_plan(2000, training, sequences=300).startswith("2,000 training examples packed into 300 sequences: 10 optimizer steps an epoch")
+    capped = config(per_device_train_batch_size=16, max_steps=20).training
+    assert describe_plan(256, capped) == "256 training examples: 16 optimizer steps an epoch at an effective batch of 16; Max steps stops it after 20 (1.25 epochs)."
 
 
 def test_parameters_from_the_safetensors_header(tmp_path):
