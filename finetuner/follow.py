@@ -25,7 +25,8 @@ _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_s
 
 
 def curves(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The train points (step, epoch, loss, learning_rate, grad_norm) and eval points (step, epoch, eval_*).
+    """The train points (step, epoch, loss, learning_rate, grad_norm) and eval points (step, epoch, eval_*;
+    `eval_<metric>_interval` is a [low, high] pair, NER's F1 logs one).
 
     A resumed run logs some steps twice (between its last checkpoint and the stop); the later value wins.
     """
@@ -39,7 +40,7 @@ def curves(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dic
         if event.get("type") == "log" and metrics.get("loss") is not None:
             train[step] = {"step": step, "epoch": event.get("epoch"), **{k: metrics.get(k) for k in ("loss", "learning_rate", "grad_norm")}}
         elif event.get("type") == "eval":
-            evals[step] = {"step": step, "epoch": event.get("epoch"), **{k: v for k, v in metrics.items() if k.startswith("eval_") and isinstance(v, (int, float))}}
+            evals[step] = {"step": step, "epoch": event.get("epoch"), **{k: v for k, v in metrics.items() if k.startswith("eval_") and (isinstance(v, (int, float)) or k.endswith("_interval"))}}
     return [train[s] for s in sorted(train)], [evals[s] for s in sorted(evals)]
 
 

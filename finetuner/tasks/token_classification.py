@@ -188,13 +188,16 @@ def word_level(predictions: np.ndarray, labels: np.ndarray, label_names: Sequenc
 
 
 def compute_metrics_fn(label_names: list[str]):
-    """Entity precision/recall/F1 and word accuracy for the Trainer's evaluations during training."""
-    from ..metrics_text import entity_metrics  # noqa: PLC0415
+    """Entity precision/recall/F1 and word accuracy for the Trainer's evaluations during training, and
+    F1's 95% interval over the sentences (`f1_interval`, [low, high]): the live curve's band, so that a rise
+    between two evaluations smaller than it is not read as a better model."""
+    from ..metrics_text import entity_intervals, entity_metrics  # noqa: PLC0415
 
-    def compute(prediction) -> dict[str, float]:
+    def compute(prediction) -> dict[str, float | list[float]]:
         true, predicted = word_level(np.asarray(prediction.predictions), np.asarray(prediction.label_ids), label_names)
         scores = entity_metrics(true, predicted)
-        return {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+        interval = entity_intervals(true, predicted).get("f1")
+        return {**{k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}, **({"f1_interval": interval} if interval else {})}
 
     return compute
 

@@ -11,14 +11,17 @@ import pandas as pd
 import pytest
 
 from support import ROOT, build_tiny_model, require_shared_data
+from finetuner import plots
 from finetuner.card import build_card
 from finetuner.compare import paired_comparison
 from finetuner.config import RunConfig
 from finetuner.errors import DataError
 from finetuner.evaluate_run import evaluate_run
+from finetuner.follow import RunFollower
 from finetuner.inference import load_predictor
 from finetuner.metrics_text import entity_metrics
 from finetuner.runs import COMPLETED, RunStore
+from finetuner.tasks import curve_metrics
 from finetuner.train import run_training
 from task_fixtures import make_ner_records, write_jsonl
 
@@ -59,6 +62,11 @@ def test_loss_falls_and_entity_scores_are_logged(ner_run):
     assert len(losses) >= 10 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
     evals = [e["metrics"] for e in ner_run.events() if e["type"] == "eval"]
     assert len(evals) == 3 and all({"eval_f1", "eval_precision", "eval_recall", "eval_accuracy"} <= set(m) for m in evals)
+    assert all(m["eval_f1_interval"][0] <= m["eval_f1"] <= m["eval_f1_interval"][1] for m in evals), "each evaluation's F1 with its interval"
+    snap = RunFollower(ner_run).poll()
+    figure = plots.training_curves(snap["train"], snap["eval"], metrics=[f"eval_{m}" for m in curve_metrics("token-classification")])
+    band = [trace for trace in figure.data if trace.name == "f1 95% interval"]
+    assert band and list(band[0].y) == [m["eval_f1_interval"][0] for m in evals], "the live F1 curve carries its band"
     info = json.loads((ner_run.path / "model_info.json").read_text())
     assert info["trainable_parameters"] == info["total_parameters"] > 0, "full fine-tuning trains every weight"
 
@@ -78,6 +86,7 @@ def test_scores_match_the_written_predictions(ner_run):
     assert sum(row["support"] for row in report["per_type"]) == report["true_entities"] == 32
     assert report["label_names"][0] == "O" and len(report["tag_confusion_matrix"]) == 5
     assert all(report["intervals"][key][0] <= test[f"test_{key}"] <= report["intervals"][key][1] for key in ("precision", "recall", "f1", "accuracy"))
+    assert test["test_f1_interval"] == pytest.approx(report["intervals"]["f1"]), "the Trainer's interval is the report's"
     assert "bootstrap over the sentences" in report["interval_method"], "16 sentences, each drawn whole"
     itself = paired_comparison(ner_run, ner_run)  # the Runs tab reads the predictions file back as the report scored it
     assert (itself["metric"], itself["examples"], itself["a"]) == ("entity F1", 16, pytest.approx(test["test_f1"]))
