@@ -282,6 +282,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         few = None if checkpoint else few_steps_warning(sequences, config.training, processes=world.size)
         if few:
             run.append_event("message", text=few, warning=True)  # the CLI prints it again after the run
+            print(f"warning: {few}", file=sys.stderr, flush=True)  # in a terminal, before the wait: Ctrl-C and change it
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if world.any(events.stop_requested):  # a stop seen by any process after the last step's check

@@ -54,6 +54,7 @@ def test_train_writes_trainer_style_results(cli_run):
     # 96 training rows at batches of 8 for 3 epochs: 36 steps, and the advice on how many would do.
     assert "warning: Only 36 optimizer steps (12 an epoch): a pretrained model usually needs a hundred or more to learn a task" in result.stderr
     assert "Train 13 epochs (156 steps)" in result.stderr
+    assert result.stderr.index("warning: Only 36") < result.stderr.index("/36 ["), "said before the training starts, and again in the summary"
 
 
 def test_predict_texts_and_file(cli_run):
