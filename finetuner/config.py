@@ -289,6 +289,8 @@ class TrainingConfig:
             raise ConfigError(f"head_learning_rate must be greater than 0 and at most 1 (a new head trains well at about 1e-3 to 1e-2), got {self.head_learning_rate}.")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be 0 or more, got {self.weight_decay}.")
+        if self.max_steps == 0 or self.max_steps < -1:  # the Trainer would take 0 as one step, and report it completed
+            raise ConfigError(f"max_steps must be -1 (train for num_train_epochs) or at least 1, got {self.max_steps}.")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise ConfigError("num_train_epochs must be greater than 0 (or set max_steps).")
         if self.warmup_steps < 0:
@@ -447,6 +449,13 @@ def field_choices() -> dict[str, tuple[str, ...]]:
     return {f.name: tuple(f.metadata["choices"]) for section in SECTIONS for f in dataclasses.fields(section) if "choices" in f.metadata}
 
 
+def _fits(kind: str, value: Any) -> bool:
+    """Whether a non-string value already has a bool, int or float field's type (a bool is no number here)."""
+    if kind.startswith("bool"):
+        return isinstance(value, bool)
+    return isinstance(value, int if kind.startswith("int") else (int, float)) and not isinstance(value, bool)
+
+
 def _coerce(section: type, name: str, value: Any) -> Any:
     """Turn strings from the CLI or a form into the field's type, with a clear error when they don't fit."""
     f = next(f for f in dataclasses.fields(section) if f.name == name)
@@ -456,6 +465,8 @@ def _coerce(section: type, name: str, value: Any) -> Any:
     if not isinstance(value, str) or kind.startswith("str") or kind.startswith("list"):
         if kind.startswith("int") and isinstance(value, float) and value.is_integer():
             return int(value)
+        if kind.startswith(("bool", "int", "float")) and not (value is None and "None" in kind) and not _fits(kind, value):
+            raise ConfigError(f"{name} expects {kind.split(' ')[0]}, got {value!r}.")  # a list or a mapping from a config file
         return value
     try:
         if kind.startswith("bool"):

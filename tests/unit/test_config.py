@@ -111,6 +111,9 @@ def test_strings_from_a_form_are_coerced():
         ({"hub_token": "hf_secret"}, "must not hold a token"),
         ({"push_to_hub": True, "hub_model_id": "me/model"}, "hub_model_id, push_to_hub cannot be passed to the Trainer"),
         ({"per_device_train_batch_size": "eight"}, "per_device_train_batch_size expects int, got 'eight'"),
+        ({"num_train_epochs": [1, 2]}, "num_train_epochs expects float, got [1, 2]"),
+        ({"freeze_embeddings": {"yes": 1}}, "freeze_embeddings expects bool, got {'yes': 1}"),
+        ({"max_steps": 0}, "max_steps must be -1 (train for num_train_epochs) or at least 1, got 0"),
     ],
 )
 def test_invalid_values_say_what_to_fix(values, words):
