@@ -169,6 +169,7 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
     def create_run() -> str:
         nonlocal push
+        _check_before_training(config)
         push = plan_push_after_training(args, config)  # checks the token before training starts
         created = store.create(config, run_id=run_id)
         print(f"Run {created.id} in {created.path}")
@@ -184,6 +185,19 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         if push and state == COMPLETED:
             push(run)
     return EXIT_CODES.get(state, 1)
+
+
+def _check_before_training(config: RunConfig) -> None:
+    """What the studio checks before Start: the options, the data (read and checked as training reads it; its
+    warnings printed) and the tokenizer. A problem exits 2 and leaves no failed run folder behind."""
+    from .tasks import get_task  # noqa: PLC0415 - heavy
+    from .train import check_options  # noqa: PLC0415
+
+    check_options(config)
+    task = get_task(config.model.task)
+    for warning in task.data_report(task.prepare_data(config)).get("warnings") or []:
+        print(f"data: {warning}", file=sys.stderr)
+    task.load_tokenizer(config)
 
 
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
@@ -212,7 +226,8 @@ def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 def _print_outcome(run: Run) -> None:
     status = run.status()
-    print(f"Run {run.id}: {status.get('state')}. {status.get('message') or ''}")
+    state, message = status.get("state"), status.get("message") or ""
+    print(f"Run {run.id}: {state}." + (f" {message}" if message.rstrip(".").lower() != str(state).lower() else ""))  # not "failed. Failed."
     if status.get("error"):
         print(f"error: {status['error']}", file=sys.stderr)
     for event in run.events():

@@ -37,6 +37,8 @@ def load_failure_message(what: str, name_or_path: str, error: Exception, *, offl
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     if Path(name_or_path).exists():
         return f"Could not load the {what} from folder '{name_or_path}': {text}"
+    if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:  # a path, never a Hub id
+        return f"Could not load the {what} '{name_or_path}': there is no such folder. Give an existing model folder, or a Hub id such as 'bert-base-uncased'."
     if "offline" in text.lower() or "connect" in text.lower() or "resolve" in text.lower():
         return (
             f"Could not download the {what} '{name_or_path}': the Hugging Face Hub is unreachable from here. "

@@ -11,6 +11,7 @@ process takes the locks and writes the run folder, and every decision is shared 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -113,6 +114,43 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
         return (args_class or TrainingArguments)(**values)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"Invalid training options: {error}") from error
+
+
+def check_options(config: RunConfig) -> None:
+    """Refuse, before a run exists, the pass-through TrainingArguments that would fail only inside it: a
+    string where a number belongs (the Trainer fails at the first gradient clip, with a bare TypeError), a
+    save schedule that clashes with keeping the best evaluation's checkpoint, an option transformers
+    itself rejects, or a `report_to` integration that is not installed."""
+    import typing  # noqa: PLC0415
+
+    from transformers import TrainingArguments  # noqa: PLC0415
+    from transformers.integrations import get_reporting_integration_callbacks  # noqa: PLC0415
+
+    t = config.training
+    extra = t.extra_training_args
+    types = {f.name: f.type for f in dataclasses.fields(TrainingArguments)}
+    for name, value in extra.items():
+        allowed = typing.get_args(types.get(name)) or (types.get(name),)
+        numbers = [kind for kind in (bool, int, float) if kind in allowed]
+        fits = any(isinstance(value, (int, float) if kind is float else kind) and (kind is bool or not isinstance(value, bool)) for kind in numbers)
+        if numbers and str not in allowed and not fits and not (value is None and type(None) in allowed):
+            raise ConfigError(f"{name} expects {numbers[0].__name__}, got {value!r}.")
+    evaluating = t.eval_strategy != "no"
+    if extra.get("load_best_model_at_end") and not evaluating:
+        raise ConfigError("load_best_model_at_end needs evaluations: set eval_strategy to 'epoch', or to 'steps' with eval_steps.")
+    if evaluating and extra.get("load_best_model_at_end", True) and extra.get("save_strategy", t.eval_strategy) != t.eval_strategy:
+        raise ConfigError(
+            f"save_strategy '{extra['save_strategy']}' differs from eval_strategy '{t.eval_strategy}': finetuner keeps the checkpoint of "
+            "the best evaluation (load_best_model_at_end), so it saves one at each evaluation. Change eval_strategy (and eval_steps) "
+            "instead, or add load_best_model_at_end: false to save on your own schedule and keep the last model."
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        args = training_arguments(config, Path(folder))
+    for callback in get_reporting_integration_callbacks(args.report_to):
+        try:
+            callback()
+        except (ImportError, RuntimeError) as error:
+            raise ConfigError(f"report_to: {error}") from error
 
 
 def run_training(run: Run, *, resume: bool = False, token: str | None = None, cache_dir: Path | None = None, callbacks: list | None = None) -> str:
@@ -326,8 +364,6 @@ def token_stats(task, prepared, tokenizer, config: RunConfig, *, cache_dir: Path
     """Each split's token-length summary (a run's token_stats.json), kept beside the tokenized data: an
     unchanged second run reads it instead of encoding every example again (a causal LM renders its chat
     template for each one: seconds on a few thousand)."""
-    import dataclasses  # noqa: PLC0415
-
     from .tasks.base import cache_key  # noqa: PLC0415
     from .tokenization import tokenizer_signature  # noqa: PLC0415
 

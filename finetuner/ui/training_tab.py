@@ -27,7 +27,7 @@ from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import TASKS, curve_metrics
-from ..train import training_in_progress
+from ..train import check_options, training_in_progress
 from . import ownership, render, services
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -376,6 +376,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         processes = services.check_processes(processes)
         if config.model.use_lora:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
+        check_options(config)
         data = check_data(config)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())

@@ -231,6 +231,7 @@ def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio,
         ({**LORA, "lora_target_modules": ["q_proj", "qkv"]}, "'qkv' is not a layer of"),
         ({**LORA, "task": "text-classification"}, "use_lora applies to the causal-lm task"),
         ({"processes": 999}, "Training processes must be between 1 and"),
+        ({"extra_training_args": "max_grad_norm: abc"}, "max_grad_norm expects float, got 'abc'"),
         ({"processes": 1.5}, "Training processes must be a whole number, got '1.5'"),
     ],
 )

@@ -54,6 +54,7 @@ def test_train_writes_trainer_style_results(cli_run):
     # 96 training rows at batches of 8 for 3 epochs: 36 steps, and the advice on how many would do.
     assert "warning: Only 36 optimizer steps (12 an epoch): a pretrained model usually needs a hundred or more to learn a task" in result.stderr
     assert "Train 13 epochs (156 steps)" in result.stderr
+    assert "data: validation was split from train (12 rows, stratified by label)." in result.stderr, "the data checks' warnings, before training"
     assert result.stderr.index("warning: Only 36") < result.stderr.index("/36 ["), "said before the training starts, and again in the summary"
 
 
@@ -96,6 +97,11 @@ def test_runs_and_status(cli_run, capsys):
         (["train", "--train_file", "nope.csv"], "train_file 'nope.csv' does not exist"),
         (["train", "--train_file", "{data}", "--learning_rate", "-1"], "learning_rate must be greater than 0"),
         (["train", "--train_file", "{data}", "--not_an_option", "3"], "Unknown option '--not_an_option'"),
+        (["train", "--train_file", "{data}", "--label_column_name", "stars"], "no column 'stars'"),
+        (["train", "--train_file", "{data}", "--max_grad_norm", "abc"], "max_grad_norm expects float, got 'abc'"),
+        (["train", "--train_file", "{data}", "--save_strategy", "steps"], "save_strategy 'steps' differs from eval_strategy 'epoch'"),
+        (["train", "--train_file", "{data}", "--max_steps", "0"], "max_steps must be -1"),
+        (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the tokenizer '/no/such/model': there is no such folder."),
         (["status", "missing-run"], "No run 'missing-run'"),
         (["predict", "missing-run", "hello"], "missing-run"),
     ],
@@ -109,14 +115,19 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, sentiment_csv, capsys,
 
 
 def test_a_run_that_fails_exits_1_and_says_why(tmp_path, sentiment_csv, tiny_model_dir, capsys):
-    code = main(["train", "--train_file", str(sentiment_csv), "--model_name_or_path", str(tiny_model_dir), "--label_column_name", "stars", "--output_dir", str(tmp_path / "runs/x")])
+    # A model folder with its tokenizer but no weights: the checks before training pass, loading the model fails.
+    model = tmp_path / "no-weights"
+    model.mkdir()
+    for file in tiny_model_dir.iterdir():
+        if file.suffix != ".safetensors":
+            (model / file.name).write_bytes(file.read_bytes())
+    code = main(["train", "--train_file", str(sentiment_csv), "--model_name_or_path", str(model), "--output_dir", str(tmp_path / "runs/x")])
     captured = capsys.readouterr()
     assert code == 1
-    assert "Run x: failed" in captured.out
-    assert "no column 'stars'" in captured.err and "its columns are: text, label" in captured.err
-    assert "Traceback" not in captured.err, "a data error shows its message, not the frames above it"
+    assert "Run x: failed.\n" in captured.out, "said once"
+    assert str(model) in captured.err and "Traceback" not in captured.err, "a model error shows its message, not the frames above it"
     log = (tmp_path / "runs/x/train.log").read_text(encoding="utf-8")
-    assert "Traceback" in log and "no column 'stars'" in log, "the traceback is kept in the run's log"
+    assert "Traceback" in log, "the traceback is kept in the run's log"
 
 
 def test_help_lists_the_options(capsys):
