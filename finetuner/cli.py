@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,7 +24,7 @@ from .config import SECTIONS, RunConfig, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
-from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore, read_json
+from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore, find_run, read_json
 
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
 
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FinetunerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped reading (`runs | head`): stop too, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or the exit's flush raises again
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "auto_find_batch_size; several: half the batch, twice the gradient accumulation).",
             )
     add_hub_commands(commands, train)
+    for sub in commands.choices.values():  # `python -m finetuner status RUN --runs_dir X` works as well as before the command
+        sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help="Folder that holds the run folders (default: runs).")
     return parser
 
 
@@ -203,14 +209,15 @@ def _check_before_training(config: RunConfig) -> None:
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .train import run_training  # noqa: PLC0415 - heavy
 
-    from .launcher import prepare_smaller_batch_retry  # noqa: PLC0415
+    from .launcher import check_resumable, prepare_smaller_batch_retry  # noqa: PLC0415
 
-    run = RunStore(args.runs_dir).get(args.run_id)
+    run = find_run(args.runs_dir, args.run_id)
     world = distributed.setup(run.config())
 
     def check() -> None:
         if run.is_alive():  # the main process only: a look at the lock from another could block the main's own
             raise FinetunerError(f"Run {run.id} is already training.")
+        check_resumable(run)
         if args.auto_find_batch_size:
             print(prepare_smaller_batch_retry(run, processes=world.size))
 
@@ -267,7 +274,7 @@ def _print_intervals(split: str, report_path: Path, task: str) -> None:
 def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .evaluate_run import evaluate_run  # noqa: PLC0415 - heavy
 
-    run = RunStore(args.runs_dir).get(args.run_id)
+    run = find_run(args.runs_dir, args.run_id)
     result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split)
     print(json.dumps(result["metrics"], indent=2))
     _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
@@ -310,8 +317,7 @@ def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 def cmd_compare(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .compare import config_diff, describe, paired_comparison  # noqa: PLC0415
 
-    store = RunStore(args.runs_dir)
-    a, b = store.get(args.run_a), store.get(args.run_b)
+    a, b = find_run(args.runs_dir, args.run_a), find_run(args.runs_dir, args.run_b)
     print(f"A: {a.id}\nB: {b.id}")
     rows = config_diff(a.config(), b.config())
     print("Options that differ (A -> B):" if rows else "Same options.")
@@ -322,7 +328,7 @@ def cmd_compare(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_status(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    run = RunStore(args.runs_dir).get(args.run_id)
+    run = find_run(args.runs_dir, args.run_id)
     print(json.dumps(run.status(), indent=2, default=str))
     return 0
 
@@ -330,7 +336,7 @@ def cmd_status(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 def cmd_stop(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .launcher import stop_training  # noqa: PLC0415
 
-    run = RunStore(args.runs_dir).get(args.run_id)
+    run = find_run(args.runs_dir, args.run_id)
     state = stop_training(run, wait=True)
     print(f"Run {run.id}: {state}.")
     return 0

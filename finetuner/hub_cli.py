@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import HubError
-from .runs import Run, RunStore
+from .runs import Run, RunStore, find_run
 
 ADAPTER_HELP = (
     "Causal LM trained with LoRA (--use_lora): push the LoRA adapter (adapter_config.json, adapter_model.safetensors, tokenizer) "
@@ -105,7 +105,7 @@ def plan_push_after_training(args: argparse.Namespace, config) -> Callable[[Run]
 def cmd_push(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
-    run = RunStore(args.runs_dir).get(args.run_id)
+    run = find_run(args.runs_dir, args.run_id)
     result = hub.push_run(run, args.repo_id or hub.default_repo_name(run), private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print, adapter=args.adapter)
     _print_push(result)
     return 0
@@ -121,7 +121,7 @@ def _print_push(result) -> None:
 def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .card import build_card  # noqa: PLC0415
 
-    run = RunStore(args.runs_dir).get(args.run_id)
+    run = find_run(args.runs_dir, args.run_id)
     bundle = build_card(run, _options(args, args.repo_id), images=bool(args.output_dir))
     if not args.output_dir:
         print(bundle.text)

@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -63,14 +63,21 @@ def start_training(
     return run
 
 
+def check_resumable(run: Run) -> None:
+    """Only a stopped, interrupted or failed run has training left to do; a completed one would load its
+    last checkpoint and evaluate again, rewriting its results."""
+    state = run.state
+    if state not in RESUMABLE_STATES:
+        again = " To train it again, start a new run with its settings (its config.yaml)." if state == COMPLETED else ""
+        raise RunError(f"Run {run.id} is {state}; only a stopped, interrupted or failed run can be resumed.{again}")
+
+
 def resume_training(run: Run, *, token: str | None = None, processes: int | None = None, launcher: str | None = None) -> Run:
     """Continue a stopped, interrupted or failed run from its last checkpoint.
 
     By default on as many processes as it trained on before (its status records them).
     """
-    state = run.state
-    if state not in RESUMABLE_STATES:
-        raise RunError(f"Run {run.id} is {state}; only a stopped, interrupted or failed run can be resumed.")
+    check_resumable(run)
     status = run.raw_status()
     processes = processes or int(status.get("processes") or 1)
     launcher = launcher or status.get("launcher") or "torchrun"

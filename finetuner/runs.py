@@ -264,3 +264,16 @@ class RunStore:
             raise RunError(f"Run {run_id} is training; stop it before deleting it.")
         shutil.rmtree(run.path)
 
+
+def find_run(runs_dir: str | Path, name: str) -> Run:
+    """A run by its id under `runs_dir`, or by the path of its folder (where `--output_dir` put it): the
+    CLI's user may name either. (The studio names runs by id only, inside its own runs folder.)"""
+    try:
+        return RunStore(runs_dir).get(name)
+    except RunNotFoundError:
+        folder = Path(name).expanduser()
+        if (folder / "config.yaml").is_file():
+            return Run(folder.resolve())
+        if os.sep in name or name.startswith((".", "~")):
+            raise RunNotFoundError(f"No run folder at '{name}': it has no config.yaml.") from None
+        raise

@@ -212,7 +212,7 @@ def _wait_in_queue(run: Run, world: World) -> int | None:
     lock_fd = os.open(train_lock_path(), os.O_RDWR | os.O_CREAT, 0o600) if world.is_main else None
     if not world.distributed:
         if not _take_lock(lock_fd):
-            run.update_status(message=WAITING_MESSAGE)
+            _say_waiting(run)
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
         return lock_fd
     while True:
@@ -220,11 +220,17 @@ def _wait_in_queue(run: Run, world: World) -> int | None:
         if world.is_main:
             go = _take_lock(lock_fd)
             if not go and run.raw_status().get("message") != WAITING_MESSAGE:
-                run.update_status(message=WAITING_MESSAGE)
+                _say_waiting(run)
             go = go or run.cancel_path.exists()
         if world.broadcast(go):
             return lock_fd
         time.sleep(QUEUE_POLL_SECONDS)
+
+
+def _say_waiting(run: Run) -> None:
+    """In the status (the studio shows it) and on stderr (a terminal's user would otherwise see nothing happen)."""
+    run.update_status(message=WAITING_MESSAGE)
+    print(f"{WAITING_MESSAGE} Run {run.id} starts when it ends; `python -m finetuner stop {run.id}` cancels it.", file=sys.stderr, flush=True)
 
 
 def _take_lock(fd: int) -> bool:

@@ -89,6 +89,26 @@ def test_runs_and_status(cli_run, capsys):
     assert "first\tcompleted\teval_accuracy=" in capsys.readouterr().out
     assert main(["--runs_dir", str(folder / "runs"), "status", "first"]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "completed"
+    assert main(["status", "first", "--runs_dir", str(folder / "runs")]) == 0, "--runs_dir after the command too"
+    assert json.loads(capsys.readouterr().out)["state"] == "completed"
+    assert main(["status", str(folder / "runs/first")]) == 0, "a run folder by its path, wherever --output_dir put it"
+    assert json.loads(capsys.readouterr().out)["state"] == "completed"
+    assert main(["status", str(folder / "elsewhere/first")]) == 2
+    assert "No run folder at" in capsys.readouterr().err
+    assert main(["resume", "first", "--runs_dir", str(folder / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "Run first is completed; only a stopped, interrupted or failed run can be resumed" in err and "start a new run with its settings" in err
+
+
+def test_output_into_a_closed_pipe_ends_quietly(cli_run):
+    """`python -m finetuner runs | head -1`: the reader has gone before the listing is written."""
+    folder, _ = cli_run
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "finetuner", "runs"], cwd=folder, env=env, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
 @pytest.mark.parametrize(

@@ -222,6 +222,7 @@ def test_one_training_at_a_time_on_the_machine_whatever_the_runs_folder(tmp_path
     assert launch.seen[-1] == ("queued", WAITING_MESSAGE), f"the run in the other folder did not wait: {launch.seen}"
     assert wait_for_end(second, timeout=300) and second.state == COMPLETED, second.status()
     assert second.status()["started_at"] >= first.status()["ended_at"], "it started only after the first ended"
+    assert f"{WAITING_MESSAGE} Run {second.id} starts when it ends" in second.log_path.read_text(encoding="utf-8"), "a terminal shows the wait too"
 
 
 def test_a_model_that_does_not_exist_fails_the_run_clearly(tmp_path, sentiment_csv):
