@@ -17,14 +17,17 @@ from .config import RunConfig
 from .intervals import describe_difference, mean_score, paired_difference
 from .metrics_text import entity_counts, entity_f1
 from .runs import Run
+from .tasks import task_uses
 
 
 def config_diff(a: RunConfig, b: RunConfig) -> list[list[str]]:
-    """Rows (option, value in A, value in B) for the options that differ."""
+    """Rows (option, value in A, value in B) for the options that differ, leaving out a task's own options
+    that neither run's task uses (a summarization run's max_target_length beside a causal LM's)."""
     left, right = a.to_dict(), b.to_dict()
+    tasks = (a.model.task, b.model.task)
     rows = []
     for name in left:
-        if left[name] != right.get(name):
+        if left[name] != right.get(name) and any(task_uses(task, name) for task in tasks):
             rows.append([name, _show(left[name]), _show(right.get(name))])
     return rows
 
@@ -65,12 +68,17 @@ PAIRINGS = (
 )
 
 
+NOT_THE_SAME_TASK = "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."
+
+
 def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
     """B's score minus A's on their test split (else validation), when both were evaluated on the same
     examples: `{"split", "examples", "metric", "unit", "alike", "a", "b", "difference", "low", "high"}`;
     otherwise `{"reason": why there is no paired comparison}`."""
     import pandas as pd  # noqa: PLC0415
 
+    if run_a.config().model.task != run_b.config().model.task:  # summarization and causal LM write alike generations
+        return {"reason": NOT_THE_SAME_TASK}
     reason = "they have no per-example results on a test or validation split (completed runs have them)."
     for split in ("test", "validation"):
         for file in dict.fromkeys(p.file for p in PAIRINGS):
@@ -80,7 +88,7 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
             a, b = (pd.read_csv(path, keep_default_na=False) for path in paths)
             kinds = [next((p for p in PAIRINGS if p.file == file and p.columns <= set(frame.columns)), None) for frame in (a, b)]
             if None in kinds or kinds[0] != kinds[1]:
-                return {"reason": "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."}
+                return {"reason": NOT_THE_SAME_TASK}
             pairing = kinds[0]
             same_rows = [column for column in (*a.columns[:1], *pairing.same_rows) if column in b.columns]
             if len(a) != len(b) or not all(a[c].astype(str).equals(b[c].astype(str)) for c in dict.fromkeys(same_rows)):

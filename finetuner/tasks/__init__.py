@@ -102,6 +102,23 @@ TASKS: dict[str, TaskInfo] = {
     ),
 }
 
+# Options only some tasks use: the config field and the task feature (`TaskInfo.features`) that uses it. The
+# Train tab shows each with its tasks only; a comparison of two runs leaves out those neither run's task uses.
+OPTION_FEATURES = {
+    "head_learning_rate": "new_head",
+    "label_all_tokens": "label_all_tokens",
+    "use_lora": "lora", "lora_r": "lora", "lora_alpha": "lora", "lora_dropout": "lora", "lora_target_modules": "lora",
+    "packing": "packing", "completion_only_loss": "completion_only_loss",
+    "generation_max_new_tokens": "generation", "generation_num_samples": "completion_only_loss",  # sampled generations: causal LM only
+    "max_target_length": "target_length", "source_prefix": "target_length",
+}
+
+
+def task_uses(task: str, option: str) -> bool:
+    """Whether `task` uses config field `option` (every task uses the options outside OPTION_FEATURES)."""
+    return option not in OPTION_FEATURES or (task in TASKS and OPTION_FEATURES[option] in TASKS[task].features)
+
+
 # The baselines the tasks score beside the model (baselines.json's keys), named as a sentence says them:
 # the Evaluate tab, its plots, the model card and the CLI all read this one map.
 BASELINE_NAMES = {

@@ -26,7 +26,7 @@ from ..errors import FinetunerError
 from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
-from ..tasks import TASKS, curve_metrics
+from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, task_uses
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
 from .handlers import ui_errors
@@ -57,15 +57,8 @@ def _number(name: str, label: str, defaults: dict, *, precision: int | None = No
     return gr.Number(value=defaults[name], label=label, info=INFO.get(name) or field_help(name), precision=precision, **kwargs)
 
 
-# Options only some tasks have: the config field and the task feature (`TaskInfo.features`) that uses it.
-TASK_OPTIONS = {
-    "head_learning_rate": "new_head",
-    "label_all_tokens": "label_all_tokens",
-    "use_lora": "lora", "lora_r": "lora", "lora_alpha": "lora", "lora_dropout": "lora", "lora_target_modules": "lora",
-    "packing": "packing", "completion_only_loss": "completion_only_loss",
-    "generation_max_new_tokens": "generation", "generation_num_samples": "completion_only_loss",  # sampled generations: causal LM only
-    "max_target_length": "target_length", "source_prefix": "target_length",
-}
+# The chosen task's own options, each shown only for the tasks that use it.
+TASK_OPTIONS = OPTION_FEATURES
 
 
 # Fields whose default depends on the task: they start empty, so that an API call leaving them out gets
@@ -73,10 +66,6 @@ TASK_OPTIONS = {
 TASK_DEFAULT_FIELDS = ("learning_rate", "per_device_train_batch_size", "max_seq_length")
 # Fields that start empty for the same reason: the task defaults above, and an own option whose default is the task's.
 STARTS_EMPTY = (*TASK_DEFAULT_FIELDS, "head_learning_rate")
-
-
-def task_uses(task: str, option: str) -> bool:
-    return task in TASKS and TASK_OPTIONS[option] in TASKS[task].features
 
 
 def visible_options(task: str, lora_on: bool = False) -> dict[str, bool]:

@@ -82,8 +82,8 @@ def test_ner_runs_compare_entity_f1_on_the_same_sentences(tmp_path):
     assert "found the same entities in every sentence" in describe(paired_comparison(b, ner_run(store, [TRUE_TAGS[0]] * 40)))
 
 
-def generation_run(store, rouge_l, *, split="validation"):
-    run = store.create(RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": "t5", "train_file": "docs.jsonl"}))
+def generation_run(store, rouge_l, *, split="validation", task="seq2seq"):
+    run = store.create(RunConfig.from_dict({"task": task, "model_name_or_path": "t5", "train_file": "docs.jsonl"}))
     run.eval_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame({"document": [f"document {i}" for i in range(len(rouge_l))], "reference": [f"summary {i}" for i in range(len(rouge_l))], "generated": "", "rougeL": rouge_l})
     frame.to_csv(run.eval_dir / f"generations_{split}.csv", index=False)
@@ -112,3 +112,22 @@ def test_cli_compare_prints_the_differences_and_the_paired_comparison(tmp_path, 
     out = capsys.readouterr().out
     assert "Options that differ (A -> B):\n  learning_rate: 5e-05 -> 0.0001\n" in out
     assert "On the same 60 test examples, run B's accuracy +0.150 over run A" in out
+
+
+def test_summarization_and_instruction_tuning_are_not_paired(tmp_path):
+    """Both write ROUGE-L generations; the same texts scored alike still make no comparison across tasks."""
+    store = RunStore(tmp_path / "runs")
+    summaries, answers = generation_run(store, [0.2, 0.4] * 10), generation_run(store, [0.2, 0.4] * 10, task="causal-lm")
+    assert describe(paired_comparison(summaries, answers)) == "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."
+
+
+def test_the_options_that_differ_leave_out_those_neither_task_uses():
+    from finetuner.compare import config_diff
+
+    summaries = RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": "t5", "train_file": "docs.jsonl", "max_target_length": 32})
+    answers = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": "lm", "train_file": "docs.jsonl", "generation_num_samples": 8})
+    rows = {name: (a, b) for name, a, b in config_diff(summaries, answers)}
+    assert rows["task"] == ("seq2seq", "causal-lm") and rows["max_target_length"] == ("32", "64"), "summarization's own option, used by one of them"
+    classifiers = [RunConfig.from_dict({"train_file": "x.csv", "max_target_length": n}) for n in (64, 32)]
+    assert config_diff(*classifiers) == [], "an option no classifier uses makes no difference between two"
+
