@@ -66,16 +66,64 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         ) from error
     if not text.strip():
         raise DataError(f"'{path.name}' is empty: it has no rows to train on.")
+    separator = "\t" if kind == "tsv" else ","
+    numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
     try:
         if kind in ("csv", "tsv"):
-            return pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",", dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+            frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL, index_col=0 if numbered else False)
+            return frame.reset_index(drop=True)
         if kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text):
             return pd.read_json(io.StringIO(text), lines=True, dtype=False)
         return pd.read_json(io.StringIO(text), dtype=False)
     except pd.errors.ParserError as error:
-        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. Check quoting and the number of fields on that line.") from error
+        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(kind)}") from error
     except ValueError as error:
         raise DataError(f"'{path.name}' is not valid {'JSON Lines' if kind == 'jsonl' else 'JSON'}: {error}.") from error
+
+
+def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool:
+    """Refuse rows with more fields than the header, which pandas would otherwise read without a word;
+    True when the extra first field is an unnamed row number, for the caller to read as the index.
+
+    When every row has one field more than the header, pandas takes the first field for the row index,
+    and with `index_col=False` it drops the last one: either way text is lost and training goes on. That
+    is what an unquoted comma in every text looks like ("the score, was charming,positive"). One shape is
+    legitimate: a first column of distinct row numbers without a header name (R's `write.table` writes
+    it). Trailing empty fields ("a,1,") lose nothing and pass. A file the csv module cannot scan (a field
+    over its size limit, a stray carriage return) is left to pandas, which reports its own errors.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    try:
+        header = next((row for row in reader if row), [])
+        longer: list[tuple[int, int]] = []  # (line, fields) of each row with more fields than the header
+        first_fields, rows, line = [], 0, reader.line_num
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            while len(row) > len(header) and not row[-1].strip():
+                row.pop()
+            if not row:
+                continue
+            rows += 1
+            if len(row) > len(header):
+                longer.append((start, len(row)))
+                first_fields.append(row[0].strip())
+    except csv.Error:
+        return False
+    if not longer:
+        return False
+    every, one_more = len(longer) == rows, all(n == len(header) + 1 for _, n in longer)
+    if every and one_more and all(re.fullmatch(r"-?\d+", f) for f in first_fields) and len(set(map(int, first_fields))) == rows:
+        return True
+    line, fields = longer[0]
+    columns = f"{len(header)} ({', '.join(header)})"
+    problem = f"every row has more fields than the header's {columns}; line {line} has {fields}" if every else f"line {line} has {fields} fields but the header has {columns}"
+    hint = " If the first column is a row number, give it a name in the header." if every and one_more else ""
+    raise DataError(f"'{name}' is not well-formed {kind.upper()}: {problem}, so part of the row would be lost. {_quote_advice(kind)}{hint}")
+
+
+def _quote_advice(kind: str) -> str:
+    what = "a tab" if kind == "tsv" else 'a comma ("the score, was fun")'
+    return f"Put double quotes around every field that contains {what}, double any quote inside such a field, and check the number of fields on that line."
 
 
 def _looks_like_jsonl(text: str) -> bool:

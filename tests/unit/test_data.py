@@ -192,6 +192,33 @@ def test_malformed_csv_names_the_line(tmp_path):
     assert_error(DataConfig(train_file=str(path)), "not well-formed CSV", "line 3")
 
 
+@pytest.mark.parametrize("suffix, separator, quote_advice", [(".csv", ",", "contains a comma"), (".tsv", "\t", "contains a tab")])
+def test_an_extra_field_on_every_row_is_refused_not_read_as_an_index(tmp_path, suffix, separator, quote_advice):
+    """pandas would take "the score" for the row index and train on the rest without a word."""
+    rows = [f"the score{separator} was charming and fun{separator}positive", f"the plot{separator} sadly{separator}negative"] * 6
+    path = tmp_path / f"every_row{suffix}"
+    path.write_text(f"text{separator}label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    message = assert_error(DataConfig(train_file=str(path)), f"not well-formed {suffix[1:].upper()}", "every row has more fields than the header's 2 (text, label)", "line 2 has 3")
+    assert quote_advice in message and "double quotes" in message
+
+
+def test_an_extra_field_on_the_first_row_only_names_that_line(tmp_path):
+    path = tmp_path / "first_row.csv"
+    path.write_text("text,label\nthe score, was charming,positive\na dull plot,negative\n", encoding="utf-8")
+    assert_error(DataConfig(train_file=str(path)), "not well-formed CSV", "line 2 has 3 fields but the header has 2 (text, label)", "double quotes")
+
+
+def test_legitimate_shapes_around_extra_fields_still_read(tmp_path):
+    """An unnamed row-number column (R's write.table), trailing commas and quoted commas lose nothing."""
+    numbered, trailing, quoted = tmp_path / "numbered.csv", tmp_path / "trailing.csv", tmp_path / "quoted.csv"
+    numbered.write_text("text,label\n1,a fine film,positive\n2,a dull plot,negative\n", encoding="utf-8")
+    trailing.write_text("text,label\na fine film,positive,\na dull plot,negative,\n", encoding="utf-8")
+    quoted.write_text('text,label\n"the score, was charming",positive\n"the plot, sadly",negative\n', encoding="utf-8")
+    assert read_table(numbered).to_dict("records") == [{"text": "a fine film", "label": "positive"}, {"text": "a dull plot", "label": "negative"}]
+    assert read_table(trailing).to_dict("records") == [{"text": "a fine film", "label": "positive"}, {"text": "a dull plot", "label": "negative"}]
+    assert list(read_table(quoted)["text"]) == ["the score, was charming", "the plot, sadly"]
+
+
 def test_missing_file(tmp_path):
     assert_error(DataConfig(train_file=str(tmp_path / "nope.csv")), "does not exist", error=DataFileNotFoundError)
 
