@@ -66,16 +66,64 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         ) from error
     if not text.strip():
         raise DataError(f"'{path.name}' is empty: it has no rows to train on.")
+    separator = "\t" if kind == "tsv" else ","
+    numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
     try:
         if kind in ("csv", "tsv"):
-            return pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",", dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+            frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL, index_col=0 if numbered else False)
+            return frame.reset_index(drop=True)
         if kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text):
             return pd.read_json(io.StringIO(text), lines=True, dtype=False)
         return pd.read_json(io.StringIO(text), dtype=False)
     except pd.errors.ParserError as error:
-        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. Check quoting and the number of fields on that line.") from error
+        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(kind)}") from error
     except ValueError as error:
         raise DataError(f"'{path.name}' is not valid {'JSON Lines' if kind == 'jsonl' else 'JSON'}: {error}.") from error
+
+
+def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool:
+    """Refuse rows with more fields than the header, which pandas would otherwise read without a word;
+    True when the extra first field is an unnamed row number, for the caller to read as the index.
+
+    When every row has one field more than the header, pandas takes the first field for the row index,
+    and with `index_col=False` it drops the last one: either way text is lost and training goes on. That
+    is what an unquoted comma in every text looks like ("the score, was charming,positive"). One shape is
+    legitimate: a first column of distinct row numbers without a header name (R's `write.table` writes
+    it). Trailing empty fields ("a,1,") lose nothing and pass. A file the csv module cannot scan (a field
+    over its size limit, a stray carriage return) is left to pandas, which reports its own errors.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    try:
+        header = next((row for row in reader if row), [])
+        longer: list[tuple[int, int]] = []  # (line, fields) of each row with more fields than the header
+        first_fields, rows, line = [], 0, reader.line_num
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            while len(row) > len(header) and not row[-1].strip():
+                row.pop()
+            if not row:
+                continue
+            rows += 1
+            if len(row) > len(header):
+                longer.append((start, len(row)))
+                first_fields.append(row[0].strip())
+    except csv.Error:
+        return False
+    if not longer:
+        return False
+    every, one_more = len(longer) == rows, all(n == len(header) + 1 for _, n in longer)
+    if every and one_more and all(re.fullmatch(r"-?\d+", f) for f in first_fields) and len(set(map(int, first_fields))) == rows:
+        return True
+    line, fields = longer[0]
+    columns = f"{len(header)} ({', '.join(header)})"
+    problem = f"every row has more fields than the header's {columns}; line {line} has {fields}" if every else f"line {line} has {fields} fields but the header has {columns}"
+    hint = " If the first column is a row number, give it a name in the header." if every and one_more else ""
+    raise DataError(f"'{name}' is not well-formed {kind.upper()}: {problem}, so part of the row would be lost. {_quote_advice(kind)}{hint}")
+
+
+def _quote_advice(kind: str) -> str:
+    what = "a tab" if kind == "tsv" else 'a comma ("the score, was fun")'
+    return f"Put double quotes around every field that contains {what}, double any quote inside such a field, and check the number of fields on that line."
 
 
 def _looks_like_jsonl(text: str) -> bool:
@@ -264,6 +312,8 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
     for role, values in unseen.items():
         if values:
             shown = ", ".join(repr(v) for v in values[:5])
+            if role in created and config.max_train_samples:  # the split keeps every class in train; only the limit can drop one
+                raise DataError(_limit_dropped(role, f"label(s) {shown}", config.max_train_samples))
             raise DataError(f"The {role} data has label(s) {shown} that never occur in train; the model could never predict them. Add examples of them to train or remove them from {role}.")
     label2id = {name: i for i, name in enumerate(label_names)}
     report = _report(normalised, created)
@@ -340,9 +390,14 @@ def _is_int(value: str) -> bool:
     return True
 
 
-def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int, *, stratify: bool = True) -> list[str]:
-    """Carve validation (and test) out of train when the data has none, seeded; stratified by `label`
-    for classification, a plain shuffle for tasks whose rows have no single label."""
+def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int, *, by: str | None = "label") -> list[str]:
+    """Carve validation (and test) out of train when the data has none, seeded.
+
+    `by="label"` (classification) stratifies by the label and keeps every class in train; `by="tags"`
+    (NER) shuffles and keeps every tag in train; `None` (generation) is a plain shuffle. A class or tag
+    that the tool's own split carried out of train would stop training with an error that blames the
+    user's validation data, so the split never does that.
+    """
     from sklearn.model_selection import train_test_split  # noqa: PLC0415
 
     wanted = [("validation", config.validation_split_ratio), ("test", config.test_split_ratio)]
@@ -361,15 +416,96 @@ def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: in
     total = len(train)
     for role, ratio in missing:
         size = max(1, round(total * ratio))
-        strata = None
-        if stratify:
-            counts = train["label"].value_counts()
-            strata = train["label"] if counts.min() >= 2 and size >= len(counts) else None
-        train, held_out = train_test_split(train, test_size=size, random_state=seed, stratify=strata)
+        if by == "label":
+            train, held_out = _split_by_label(train, size, seed, role)
+        else:
+            train, held_out = train_test_split(train, test_size=size, random_state=seed)
+            if by == "tags":
+                train, held_out = _keep_every_tag_in_train(train, held_out)
         frames[role] = held_out.reset_index(drop=True)
         created.append(role)
     frames["train"] = train.reset_index(drop=True)
     return created
+
+
+def _split_by_label(train: pd.DataFrame, size: int, seed: int, role: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, held out): sklearn's stratified split where it can keep every class in train, else
+    `_hold_out_by_class`. sklearn's split stays first because a resumed or repeated run with the same
+    seed must get the same rows it had before."""
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+
+    counts = train["label"].value_counts()
+    if counts.min() >= 2 and size >= len(counts) and len(train) - size >= len(counts):
+        kept, held_out = train_test_split(train, test_size=size, random_state=seed, stratify=train["label"])
+        if set(held_out["label"]) <= set(kept["label"]):
+            return kept, held_out
+    return _hold_out_by_class(train, size, seed, role)
+
+
+def _hold_out_by_class(train: pd.DataFrame, size: int, seed: int, role: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out up to `size` rows, each class in proportion to its rows, never a class's last row.
+
+    This is the stratified split for the data sklearn refuses to split: a class with a single row, or fewer
+    held-out rows than classes (300 rows of BANKING77's 77 intents). Each class gets the whole part of
+    its share; the rows that rounding down leaves go one each to the classes with the largest remainders
+    (ties drawn with the seed). The rarest classes may then have no held-out row, which the data report
+    says.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    counts = train["label"].value_counts()
+    room = counts - 1
+    if room.sum() == 0:
+        raise DataError(
+            f"Every class in the training data has a single row, so no row can be held out for {role} without "
+            f"leaving its class out of train. Add rows (a few per class), or give a {role} file."
+        )
+    share = counts * size / len(train)
+    seats = np.minimum(np.floor(share), room).astype(int)
+    draw = pd.Series(rng.random(len(counts)), index=counts.index)
+    order = sorted(counts.index, key=lambda c: (seats[c] - share[c], draw[c]))
+    left = min(size, int(room.sum())) - int(seats.sum())
+    while left > 0:
+        for label in order:
+            if left > 0 and seats[label] < room[label]:
+                seats[label] += 1
+                left -= 1
+    chosen = [index for label in order for index in rng.choice(train.index[train["label"] == label], seats[label], replace=False)]
+    held_out = train.loc[rng.permutation(chosen)]
+    kept = train.drop(index=chosen)
+    return kept.iloc[rng.permutation(len(kept))], held_out
+
+
+def _keep_every_tag_in_train(train: pd.DataFrame, held_out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move back to train one held-out sentence for each tag train lacks.
+
+    On a small NER set a random split can carry every sentence with a rare tag (WNUT-17's I-corporation
+    in 200 sentences) out of train, and training would stop on the tool's own split. The other sentences
+    with that tag stay held out, so the tag is still scored.
+    """
+    seen = {tag for tags in train["tags"] for tag in tags}
+    back = []
+    for index, tags in held_out["tags"].items():
+        if not set(tags) <= seen:
+            back.append(index)
+            seen.update(tags)
+    return pd.concat([train, held_out.loc[back]]), held_out.drop(index=back)
+
+
+def _limit_dropped(role: str, what: str, limit: int) -> str:
+    """The message when max_train_samples, not the user's data, left a class of a split the tool made out of train."""
+    return (
+        f"The {role} rows split from train have {what} that the {limit} training rows kept by max_train_samples lack; "
+        f"the model could never predict them. Raise or clear max_train_samples, or give a {role} file."
+    )
+
+
+def _absent(train_counts: dict[str, int], counts: dict[str, int]) -> tuple[int, str]:
+    """How many of train's classes (or entity types) a split lacks, and the first few of them by name."""
+    absent = [name for name in train_counts if name not in counts]
+    shown = ", ".join(repr(name) for name in absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    return len(absent), shown
 
 
 def _limit(frames: dict[str, pd.DataFrame], config: DataConfig) -> dict[str, pd.DataFrame]:
@@ -412,7 +548,14 @@ def _report(frames: dict[str, pd.DataFrame], created: list[str]) -> DataReport:
         if role in frames:
             report.warnings += _small_split(role, len(frames[role]))
     for role in created:
-        report.warnings.append(f"{role} was split from train ({len(frames[role])} rows, stratified by label).")
+        report.warnings.append(f"{role} was split from train ({len(frames[role])} rows, stratified by label, keeping every class in train).")
+        absent, shown = _absent(counts, report.class_counts[role])
+        if absent:
+            report.warnings.append(
+                f"{role} has no rows of {absent} of the {len(counts)} classes ({shown}), so its scores say nothing about them: "
+                "the split holds out each class in proportion to its rows and keeps a class's last row in train, which leaves "
+                f"the rarest out. Give a {role} file, or more rows per class."
+            )
     return report
 
 
@@ -537,8 +680,8 @@ def _duplicates_and_overlap(frames: dict[str, pd.DataFrame], keys: dict[str, pd.
                 report["warnings"].append(f"{role}: {shared} {what}(s) also appear in train, which flatters the {role} score.")
 
 
-def _finish(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int) -> list[str]:
-    created = _split_missing(frames, config, seed, stratify=False)
+def _finish(frames: dict[str, pd.DataFrame], config: DataConfig, seed: int, *, by: str | None = None) -> list[str]:
+    created = _split_missing(frames, config, seed, by=by)
     frames.update(_limit(frames, config))
     for role, frame in frames.items():
         if frame.empty:
@@ -626,7 +769,7 @@ def prepare_token_data(config: DataConfig, *, seed: int = 42) -> TaskData:
         if missing:
             raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
         normalised[role], dropped[role] = normalise_token_frame(frame, tokens, tags, role)
-    created = _finish(normalised, config, seed)
+    created = _finish(normalised, config, seed, by="tags")
     all_tags = {t for row in normalised["train"]["tags"] for t in row}
     bad = sorted(t for t in all_tags if not _TAG.match(t))
     if bad:
@@ -640,6 +783,8 @@ def prepare_token_data(config: DataConfig, *, seed: int = 42) -> TaskData:
         unseen = sorted({t for row in frame["tags"] for t in row} - set(names))
         if unseen:
             shown = ", ".join(repr(v) for v in unseen[:5])
+            if role in created and config.max_train_samples:  # the split keeps every tag in train; only the limit can drop one
+                raise DataError(_limit_dropped(role, f"tag(s) {shown}", config.max_train_samples))
             raise DataError(f"The {role} data has tag(s) {shown} that never occur in train; the model could never predict them. Add examples of them to train or fix the tags.")
     if names == ["O"]:
         raise DataError("The training data has no entities: every tag is 'O'. Tag the entities (B-type, I-type) before training.")
@@ -691,7 +836,13 @@ def token_data_report(frames: dict[str, pd.DataFrame], created: list[str], dropp
         rare = min(train_counts, key=train_counts.get)
         report["warnings"].append(f"train is imbalanced: entity type '{rare}' has {train_counts[rare]} examples; judge it by its own F1.")
     for role in created:
-        report["warnings"].append(f"{role} was split from train ({len(frames[role])} sentences, at random).")
+        report["warnings"].append(f"{role} was split from train ({len(frames[role])} sentences, at random, keeping every tag in train).")
+        absent, shown = _absent(train_counts, report["class_counts"][role])
+        if absent:
+            report["warnings"].append(
+                f"{role} has no entities of {absent} of the {len(train_counts)} entity types in train ({shown}), so its entity F1 "
+                f"says nothing about them. Give a {role} file, or more sentences with those entities."
+            )
     return report
 
 

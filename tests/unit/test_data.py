@@ -91,6 +91,46 @@ def test_split_is_seeded_and_stratified(sentiment_csv):
     assert list(other.splits["validation"]["text"]) != list(first.splits["validation"]["text"])
 
 
+def rare_classes_csv(tmp_path, classes: int = 40):
+    """Like 300 rows of BANKING77's 77 intents: many classes, a few rows each, some with one row."""
+    labels = [f"intent_{c}" for c in range(classes) for _ in range(1 + c % 5)]
+    path = tmp_path / "rare.csv"
+    pd.DataFrame({"text": [f"question {i} about {label}" for i, label in enumerate(labels)], "label": labels}).to_csv(path, index=False)
+    return path, sorted(set(labels))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_tool_split_keeps_every_class_in_train(tmp_path, seed):
+    """Fewer held-out rows than classes, and classes of one row: sklearn cannot stratify, and an
+    unstratified split used to carry a class's only row out of train, then blame the validation data."""
+    path, classes = rare_classes_csv(tmp_path)
+    prepared = prepare(DataConfig(train_file=str(path)), seed=seed)
+    report = prepared.report
+    assert set(prepared.label_names) == set(classes)
+    assert set(report.class_counts["train"]) == set(classes), "every class keeps a row in train"
+    assert report.split_sizes["validation"] == report.split_sizes["test"] == round(120 * 0.1)
+    for role in ("validation", "test"):
+        held = report.class_counts[role]
+        assert all(report.class_counts["train"][label] >= 1 for label in held)
+        absent = len(classes) - len(held)
+        assert absent > 0, "12 rows cannot hold 40 classes"
+        assert f"{role} was split from train (12 rows, stratified by label, keeping every class in train)." in report.warnings
+        assert any(w.startswith(f"{role} has no rows of {absent} of the {len(classes)} classes") and f"Give a {role} file" in w for w in report.warnings)
+    again = prepare(DataConfig(train_file=str(path)), seed=seed)
+    assert list(again.splits["validation"]["text"]) == list(prepared.splits["validation"]["text"]), "seeded"
+
+
+def test_the_tool_split_holds_out_each_class_in_proportion(tmp_path):
+    """100 'a', 10 'b', 1 'c': 11 held-out rows go 10 to 'a' and 1 to 'b' (their shares, 9.9 and 1.0,
+    rounded by largest remainder); 'c' has one row, so it stays in train."""
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(111)], "label": ["a"] * 100 + ["b"] * 10 + ["c"]})
+    frame.to_csv(tmp_path / "skewed.csv", index=False)
+    report = prepare(DataConfig(train_file=str(tmp_path / "skewed.csv"), test_split_ratio=0)).report
+    assert report.class_counts["validation"] == {"a": 10, "b": 1}
+    assert report.class_counts["train"] == {"a": 90, "b": 9, "c": 1}
+    assert any(w.startswith("validation has no rows of 1 of the 3 classes ('c')") for w in report.warnings)
+
+
 def test_a_split_too_small_to_tell_runs_apart_is_said_so(tmp_path, sentiment_csv):
     """12 test rows: accuracy on them is known to about ±0.25 (Wilson, 6 of 12 at 95%), 300 rows to ±0.06."""
     report = prepare(DataConfig(train_file=str(sentiment_csv), validation_split_ratio=0.2, test_split_ratio=0.1), seed=7).report
@@ -192,6 +232,33 @@ def test_malformed_csv_names_the_line(tmp_path):
     assert_error(DataConfig(train_file=str(path)), "not well-formed CSV", "line 3")
 
 
+@pytest.mark.parametrize("suffix, separator, quote_advice", [(".csv", ",", "contains a comma"), (".tsv", "\t", "contains a tab")])
+def test_an_extra_field_on_every_row_is_refused_not_read_as_an_index(tmp_path, suffix, separator, quote_advice):
+    """pandas would take "the score" for the row index and train on the rest without a word."""
+    rows = [f"the score{separator} was charming and fun{separator}positive", f"the plot{separator} sadly{separator}negative"] * 6
+    path = tmp_path / f"every_row{suffix}"
+    path.write_text(f"text{separator}label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    message = assert_error(DataConfig(train_file=str(path)), f"not well-formed {suffix[1:].upper()}", "every row has more fields than the header's 2 (text, label)", "line 2 has 3")
+    assert quote_advice in message and "double quotes" in message
+
+
+def test_an_extra_field_on_the_first_row_only_names_that_line(tmp_path):
+    path = tmp_path / "first_row.csv"
+    path.write_text("text,label\nthe score, was charming,positive\na dull plot,negative\n", encoding="utf-8")
+    assert_error(DataConfig(train_file=str(path)), "not well-formed CSV", "line 2 has 3 fields but the header has 2 (text, label)", "double quotes")
+
+
+def test_legitimate_shapes_around_extra_fields_still_read(tmp_path):
+    """An unnamed row-number column (R's write.table), trailing commas and quoted commas lose nothing."""
+    numbered, trailing, quoted = tmp_path / "numbered.csv", tmp_path / "trailing.csv", tmp_path / "quoted.csv"
+    numbered.write_text("text,label\n1,a fine film,positive\n2,a dull plot,negative\n", encoding="utf-8")
+    trailing.write_text("text,label\na fine film,positive,\na dull plot,negative,\n", encoding="utf-8")
+    quoted.write_text('text,label\n"the score, was charming",positive\n"the plot, sadly",negative\n', encoding="utf-8")
+    assert read_table(numbered).to_dict("records") == [{"text": "a fine film", "label": "positive"}, {"text": "a dull plot", "label": "negative"}]
+    assert read_table(trailing).to_dict("records") == [{"text": "a fine film", "label": "positive"}, {"text": "a dull plot", "label": "negative"}]
+    assert list(read_table(quoted)["text"]) == ["the score, was charming", "the plot, sadly"]
+
+
 def test_missing_file(tmp_path):
     assert_error(DataConfig(train_file=str(tmp_path / "nope.csv")), "does not exist", error=DataFileNotFoundError)
 
@@ -199,6 +266,19 @@ def test_missing_file(tmp_path):
 def test_too_few_rows_to_split(tmp_path):
     pd.DataFrame({"text": ["a", "b", "c", "d"], "label": [0, 1, 0, 1]}).to_csv(tmp_path / "tiny.csv", index=False)
     assert_error(DataConfig(train_file=str(tmp_path / "tiny.csv")), "only 4 rows", "validation")
+
+
+def test_classes_of_one_row_each_cannot_be_split(tmp_path):
+    pd.DataFrame({"text": [f"t{i}" for i in range(12)], "label": [f"c{i}" for i in range(12)]}).to_csv(tmp_path / "ones.csv", index=False)
+    message = assert_error(DataConfig(train_file=str(tmp_path / "ones.csv")), "Every class in the training data has a single row", "give a validation file")
+    assert "remove them from validation" not in message
+
+
+def test_a_train_limit_that_drops_a_class_names_the_limit_not_the_split(tmp_path):
+    """The split keeps every class in train; max_train_samples keeping only the first rows can still drop one."""
+    path, _ = rare_classes_csv(tmp_path)
+    message = assert_error(DataConfig(train_file=str(path), max_train_samples=5), "split from train", "max_train_samples", "Raise or clear max_train_samples")
+    assert "remove them from" not in message
 
 
 def test_unsupported_extension(tmp_path):

@@ -65,6 +65,36 @@ def test_unseen_tag_in_validation_is_refused(tmp_path, ner_file):
         prepare_token_data(DataConfig(train_file=str(ner_file), validation_file=str(validation)))
 
 
+RARE = {"tokens": ["acme", "corp", "shipped", "it"], "ner_tags": ["B-corporation", "I-corporation", "O", "O"]}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_tool_split_keeps_every_tag_in_train(tmp_path, seed):
+    """A tag in one sentence (as WNUT-17's I-corporation in 200 sentences): a random split used to carry it
+    out of train, then blame the validation data for a split the tool made."""
+    path = write_jsonl(tmp_path / "rare.jsonl", make_ner_records(40) + [RARE])
+    data = prepare_token_data(DataConfig(train_file=str(path)), seed=seed)
+    assert {"B-corporation", "I-corporation"} <= set(data.label_names)
+    assert data.report["class_counts"]["train"]["corporation"] == 1
+    assert sum(data.report["split_sizes"].values()) == 41, "no sentence lost"
+    for role in ("validation", "test"):
+        assert f"{role} was split from train ({data.report['split_sizes'][role]} sentences, at random, keeping every tag in train)." in data.report["warnings"]
+        assert f"{role} has no entities of 1 of the 3 entity types in train ('corporation'), so its entity F1 says nothing about them. Give a {role} file, or more sentences with those entities." in data.report["warnings"]
+
+
+def test_a_train_limit_that_drops_a_tag_names_the_limit_not_the_split(tmp_path):
+    path = write_jsonl(tmp_path / "rare.jsonl", make_ner_records(40) + [RARE] * 6)
+    messages = []
+    for seed in range(8):
+        try:
+            prepare_token_data(DataConfig(train_file=str(path), max_train_samples=2), seed=seed)
+        except DataError as error:
+            messages.append(str(error))
+    assert messages, "two training sentences leave the corporation sentences held out for some seed"
+    for message in messages:
+        assert "rows split from train have tag(s)" in message and "Raise or clear max_train_samples" in message and "fix the tags" not in message
+
+
 def test_missing_columns_say_which_option_to_set(tmp_path):
     write_jsonl(tmp_path / "x.jsonl", [{"sentence": ["a"], "bio": ["O"]}] * 12)
     with pytest.raises(DataError, match="tokens_column_name"):
