@@ -302,6 +302,7 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
         if missing:
             raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
     normalised = {role: _normalise(frame, texts, label, role) for role, frame in frames.items()}
+    unlabelled = {role: len(frames[role]) - len(frame) for role, frame in normalised.items()}
     created = _split_missing(normalised, config, seed)
     normalised = _limit(normalised, config)
 
@@ -316,7 +317,7 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
                 raise DataError(_limit_dropped(role, f"label(s) {shown}", config.max_train_samples))
             raise DataError(f"The {role} data has label(s) {shown} that never occur in train; the model could never predict them. Add examples of them to train or remove them from {role}.")
     label2id = {name: i for i, name in enumerate(label_names)}
-    report = _report(normalised, created)
+    report = _report(normalised, created, unlabelled)
     splits = datasets.DatasetDict(
         {
             role: datasets.Dataset.from_pandas(
@@ -513,12 +514,16 @@ def _limit(frames: dict[str, pd.DataFrame], config: DataConfig) -> dict[str, pd.
     return {role: frame.head(limits[role]) if limits.get(role) else frame for role, frame in frames.items()}
 
 
-def _report(frames: dict[str, pd.DataFrame], created: list[str]) -> DataReport:
+def _report(frames: dict[str, pd.DataFrame], created: list[str], unlabelled: dict[str, int]) -> DataReport:
+    """`unlabelled`: the rows of each split as loaded that had no label and were left out (before any split was made)."""
     report = DataReport(
         split_sizes={role: len(f) for role, f in frames.items()},
         class_counts={role: dict(Counter(f["label"]).most_common()) for role, f in frames.items()},
         created_splits=created,
     )
+    for role, count in unlabelled.items():
+        if count:
+            report.warnings.append(f"{role}: {count} row(s) without a label were left out; label them to train or score on them.")
     for role, frame in frames.items():
         keys = _row_keys(frame)
         empty = int((frame["text"].str.strip() == "").sum())

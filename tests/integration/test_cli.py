@@ -54,7 +54,7 @@ def test_train_writes_trainer_style_results(cli_run):
     # 96 training rows at batches of 8 for 3 epochs: 36 steps, and the advice on how many would do.
     assert "warning: Only 36 optimizer steps (12 an epoch): a pretrained model usually needs a hundred or more to learn a task" in result.stderr
     assert "Train 13 epochs (156 steps)" in result.stderr
-    assert "data: validation was split from train (12 rows, stratified by label)." in result.stderr, "the data checks' warnings, before training"
+    assert "data: validation was split from train (12 rows, stratified by label" in result.stderr, "the data checks' warnings, before training"
     assert result.stderr.index("warning: Only 36") < result.stderr.index("/36 ["), "said before the training starts, and again in the summary"
 
 

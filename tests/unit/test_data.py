@@ -176,6 +176,17 @@ def test_report_finds_empty_duplicate_overlapping_and_imbalance(tmp_path):
     assert "empty text" in text and "duplicate" in text and "also appear in train" in text and "imbalanced" in text
 
 
+def test_rows_without_a_label_are_left_out_and_said(tmp_path):
+    train = pd.DataFrame({"text": [f"good {i}" for i in range(20)] + [f"bad {i}" for i in range(20)] + ["odd", "odder", "oddest"], "label": ["pos"] * 20 + ["neg"] * 20 + ["", " ", None]})
+    valid = pd.DataFrame({"text": ["fine", "awful", "unsure"], "label": ["pos", "neg", ""]})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    valid.to_csv(tmp_path / "valid.csv", index=False)
+    prepared = prepare(DataConfig(train_file=str(tmp_path / "train.csv"), validation_file=str(tmp_path / "valid.csv"), test_split_ratio=0))
+    assert (len(prepared.splits["train"]), len(prepared.splits["validation"])) == (40, 2)
+    assert "train: 3 row(s) without a label were left out; label them to train or score on them." in prepared.report.warnings
+    assert "validation: 1 row(s) without a label were left out; label them to train or score on them." in prepared.report.warnings
+
+
 def test_limits_apply(sentiment_csv):
     prepared = prepare(DataConfig(train_file=str(sentiment_csv), max_train_samples=10, max_eval_samples=5))
     assert len(prepared.splits["train"]) == 10 and len(prepared.splits["validation"]) == 5
