@@ -28,7 +28,9 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     data_report = read_json(run.path / "data_report.json", default={}) or {}
     label_names = list(data_report.get("label_names") or [])
     if test_file:
-        dataset, name = task.evaluation_data(read_table(test_file), data_report, config), Path(test_file).stem
+        # Named by the file; test.csv's results as "test-file", or they would overwrite those of the run's own test split.
+        name = Path(test_file).stem + ("-file" if Path(test_file).stem in ("train", "validation", "test") else "")
+        dataset = task.evaluation_data(read_table(test_file), data_report, config)
     elif dataset_name:
         frame = load_raw(DataConfig(dataset_name=dataset_name, dataset_config_name=dataset_config_name, train_split_name=split))["train"]
         dataset, name = task.evaluation_data(frame, data_report, config), f"{dataset_name}-{split}"

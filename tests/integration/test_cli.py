@@ -81,6 +81,12 @@ def test_evaluate_on_another_file(cli_run, sentiment_frame):
     assert "test_accuracy" in metrics
     assert "holdout 95% intervals: accuracy " in result.stdout
     assert (folder / "runs/first/eval/extra/predictions_holdout.csv").is_file()
+    own = cli("--runs_dir", "runs", "evaluate", "first", cwd=folder)
+    assert own.returncode == 0 and (folder / "runs/first/eval/extra/results_test.json").is_file(), own.stderr[-2000:]
+    sentiment_frame.head(10).to_csv(folder / "test.csv", index=False)
+    named_test = cli("--runs_dir", "runs", "evaluate", "first", "--test_file", "test.csv", cwd=folder)
+    assert named_test.returncode == 0 and "test-file 95% intervals" in named_test.stdout, named_test.stderr[-2000:]
+    assert json.loads((folder / "runs/first/eval/extra/results_test.json").read_text())["test_accuracy"] == json.loads(own.stdout[: own.stdout.rindex("}") + 1])["test_accuracy"], "a file named test.csv leaves the run's own test results alone"
 
 
 def test_runs_and_status(cli_run, capsys):
