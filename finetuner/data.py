@@ -341,12 +341,23 @@ def _resolve_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[list[str]
     texts = config.text_column_names or detected_texts
     label = config.label_column_name or detected_label
     if not texts:
-        raise DataError(f"No text column found among: {', '.join(map(str, frame.columns))}. Choose the text column.")
+        raise DataError(f"No text column found among: {', '.join(map(str, frame.columns))}. Choose the text column.{_other_task_hint(frame)}")
     if not label:
-        raise DataError(f"No label column found among: {', '.join(map(str, frame.columns))}. Choose the label column.")
+        raise DataError(f"No label column found among: {', '.join(map(str, frame.columns))}. Choose the label column.{_other_task_hint(frame)}")
     if label in texts:
         raise DataError(f"Column '{label}' cannot be both the text and the label.")
     return list(texts), label
+
+
+def _other_task_hint(frame: pd.DataFrame) -> str:
+    """When a classifier finds no columns to use, what the data looks like instead: lists of words (NER)
+    or of chat messages (instruction tuning), with the task that reads them."""
+    lists = [c for c in frame.columns if frame[c].head(20).map(lambda v: isinstance(v, (list, tuple)) or hasattr(v, "tolist")).any()]
+    if not lists:
+        return ""
+    if any(isinstance(v, dict) for c in lists for row in frame[c].head(5) if hasattr(row, "__iter__") for v in row):
+        return f" Column(s) {', '.join(map(repr, lists))} hold chat messages: for instruction data choose the causal-lm task (--task causal-lm)."
+    return f" Column(s) {', '.join(map(repr, lists))} hold lists: for words with their tags choose the token-classification task (--task token-classification)."
 
 
 def _normalise(frame: pd.DataFrame, texts: list[str], label: str, role: str) -> pd.DataFrame:
@@ -410,7 +421,7 @@ def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: in
     train = frames["train"]
     if len(train) < MIN_ROWS_TO_SPLIT:
         raise DataError(
-            f"The training data has only {len(train)} rows: too few to hold out validation/test rows "
+            f"The training data has only {len(train)} row{'' if len(train) == 1 else 's'}: too few to hold out validation/test rows "
             f"(at least {MIN_ROWS_TO_SPLIT} needed). Add rows or give validation and test files."
         )
     created = []

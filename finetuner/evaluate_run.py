@@ -60,6 +60,7 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         for_training=False,
     )
     metrics = task.evaluate_split(trainer, features, split=slug, label_names=label_names, out_dir=out_dir, prefix="test", config=model_config)
+    metrics = {k: v for k, v in metrics.items() if not k.endswith("_model_preparation_time")}  # the Trainer's, for a model it just loaded
     write_json_atomic(out_dir / f"results_{slug}.json", metrics)
     run.append_event("evaluation", name=slug, metrics=metrics)
     return {"metrics": metrics, "out_dir": str(out_dir), "name": slug}

@@ -187,6 +187,21 @@ def test_rows_without_a_label_are_left_out_and_said(tmp_path):
     assert "validation: 1 row(s) without a label were left out; label them to train or score on them." in prepared.report.warnings
 
 
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        ({"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags choose the token-classification task"),
+        ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data choose the causal-lm task"),
+    ],
+)
+def test_another_task_s_data_names_that_task(tmp_path, row, words):
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps(row) for _ in range(20)), encoding="utf-8")
+    with pytest.raises(DataError, match="No text column found") as info:
+        prepare(DataConfig(train_file=str(path)))
+    assert words in str(info.value)
+
+
 def test_limits_apply(sentiment_csv):
     prepared = prepare(DataConfig(train_file=str(sentiment_csv), max_train_samples=10, max_eval_samples=5))
     assert len(prepared.splits["train"]) == 10 and len(prepared.splits["validation"]) == 5
