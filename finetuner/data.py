@@ -41,7 +41,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if kind is None:
         raise DataError(f"'{path.name}' has an unsupported extension; use one of {', '.join(FILE_FORMATS)}.")
     if path.stat().st_size == 0:
-        raise DataError(f"'{path.name}' is empty: it has no rows to train on.")
+        raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     if kind == "parquet":
         try:
             frame = pd.read_parquet(path)
@@ -65,7 +65,7 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
             "Save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again."
         ) from error
     if not text.strip():
-        raise DataError(f"'{path.name}' is empty: it has no rows to train on.")
+        raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     try:
         if kind in ("csv", "tsv"):
             return pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",", dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
