@@ -82,8 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's generation_max_new_tokens).")
     predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
     predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
-    predict.add_argument("--input_file", help="CSV/TSV/JSON/JSONL/Parquet with a text column; writes --output_file.")
-    predict.add_argument("--text_column_name", help="Text column of --input_file (auto-detected when absent).")
+    predict.add_argument(
+        "--input_file",
+        help="CSV/TSV/JSON/JSONL/Parquet to predict on, every row: a text column, or the run's training format (sentence pairs, "
+        "NER words, chat messages, instruction/input); writes --output_file.",
+    )
+    predict.add_argument(
+        "--text_column_name",
+        help="Column of --input_file to predict on; two, comma-separated, for a sentence-pair model (default: the run's own columns, else detected).",
+    )
     predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
@@ -261,11 +268,11 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .inference import load_predictor, predict_file  # noqa: PLC0415 - heavy
+    from .inference import find_run, load_predictor, predict_file  # noqa: PLC0415 - heavy
 
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
     if args.input_file:
-        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name)
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=find_run(args.model, runs_dir=args.runs_dir))
         if args.output_file:
             frame.to_csv(args.output_file, index=False)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
