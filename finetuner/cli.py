@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config_file = _take_config_file(argv)
     args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "command", None) == "predict":
+        args, unknown = _parse_predict(argv, args)
     if getattr(args, "command", None) == "train":
         args.config_file = config_file
     if not getattr(args, "command", None):
@@ -77,21 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="Split of the Hub dataset (default: test).")
 
     predict = commands.add_parser("predict", help="Predict with a run or a model folder: labels, entities, answers or summaries, by task.")
-    predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
-    predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize.")
-    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's generation_max_new_tokens).")
-    predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
-    predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
-    predict.add_argument(
-        "--input_file",
-        help="CSV/TSV/JSON/JSONL/Parquet to predict on, every row: a text column, or the run's training format (sentence pairs, "
-        "NER words, chat messages, instruction/input); writes --output_file.",
-    )
-    predict.add_argument(
-        "--text_column_name",
-        help="Column of --input_file to predict on; two, comma-separated, for a sentence-pair model (default: the run's own columns, else detected).",
-    )
-    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+    _add_predict_arguments(predict)
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
     compare = commands.add_parser("compare", help="Two runs: the options that differ and B's score against A's on the same examples (accuracy, entity F1 or ROUGE-L).")
@@ -109,6 +97,34 @@ def build_parser() -> argparse.ArgumentParser:
             )
     add_hub_commands(commands, train)
     return parser
+
+
+def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
+    predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
+    predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize (before or after the options).")
+    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's generation_max_new_tokens).")
+    predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
+    predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
+    predict.add_argument(
+        "--input_file",
+        help="CSV/TSV/JSON/JSONL/Parquet to predict on, every row: a text column, or the run's training format (sentence pairs, "
+        "NER words, chat messages, instruction/input); writes --output_file.",
+    )
+    predict.add_argument(
+        "--text_column_name",
+        help="Column of --input_file to predict on; two, comma-separated, for a sentence-pair model (default: the run's own columns, else detected).",
+    )
+    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+
+
+def _parse_predict(argv: list[str], parsed: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
+    """`predict`'s arguments again, with options and texts in any order (`predict run --max_new_tokens 5 "a text"`):
+    the subcommand parser, like any with a `nargs="*"` positional, takes the texts only where they follow it."""
+    position = next(i for i, word in enumerate(argv) if word == "predict" and (i == 0 or argv[i - 1] != "--runs_dir"))
+    predict = argparse.ArgumentParser(prog="python -m finetuner predict")
+    _add_predict_arguments(predict)
+    args, unknown = predict.parse_known_intermixed_args(argv[position + 1 :])
+    return argparse.Namespace(**{**vars(parsed), **vars(args)}), unknown
 
 
 def _take_config_file(argv: list[str]) -> str | None:

@@ -125,3 +125,28 @@ def test_help_lists_the_options(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--learning_rate" in out and "--text_column_names" in out and "10%" in out
+
+
+# ---------------------------------------------------------------- predict: argument order and user errors
+
+
+@pytest.fixture(scope="module")
+def predict_runs(tmp_path_factory, tiny_model_dir):
+    """A runs folder with a completed classifier, a completed causal LM and a failed run (none trained: what is
+    checked is what predict accepts and says)."""
+    from support import completed_run
+    from task_fixtures import CHATML, build_tiny_causal_lm
+
+    runs = tmp_path_factory.mktemp("predict") / "runs"
+    completed_run(runs, "classifier", task="text-classification", model_dir=tiny_model_dir, data_report={"text_columns": ["text"], "label_column": "label", "label_names": ["LABEL_0", "LABEL_1"]})
+    chat_model = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-chat"), ["what colour is snow? white.", "what colour is coal? black."], chat_template=CHATML)
+    completed_run(runs, "chat", task="causal-lm", model_dir=chat_model, data_report={"text_columns": ["prompt"], "source_format": "prompt/completion"})
+    completed_run(runs, "broken", task="text-classification", model_dir=tiny_model_dir, state="failed", error="Out of memory during training.\nmore detail")
+    return runs
+
+
+def test_predict_takes_options_before_and_after_the_texts(predict_runs):
+    result = cli("--runs_dir", str(predict_runs), "predict", "chat", "--max_new_tokens", "2", "what colour is snow?", "--temperature", "0", "what colour is coal?", cwd=predict_runs.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [json.loads(line)["prompt"] for line in result.stdout.splitlines()] == ["what colour is snow?", "what colour is coal?"]
+
