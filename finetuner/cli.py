@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
     predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize (before or after the options).")
-    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's generation_max_new_tokens).")
+    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate, 1 or more (default: the run's generation_max_new_tokens).")
     predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
     predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
     predict.add_argument(
@@ -286,6 +286,10 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .inference import find_run, load_predictor, predict_file  # noqa: PLC0415 - heavy
 
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
+    if args.input_file and args.output_file:
+        _check_writable(Path(args.output_file))  # before predicting a whole file, not after
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
     if args.input_file:
         frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=find_run(args.model, runs_dir=args.runs_dir))
@@ -301,6 +305,19 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     for record in predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None}):
         print(json.dumps(record, ensure_ascii=False))
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    """--output_file can be written: its folder exists and takes files, and it is not a folder itself."""
+    import os  # noqa: PLC0415
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"--output_file '{path}' is a folder; give a file name, such as {path / 'predictions.csv'}.")
+    if not folder.is_dir():
+        raise ConfigError(f"Cannot write --output_file '{path}': the folder '{folder}' does not exist. Create it, or choose another location.")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"Cannot write --output_file '{path}': permission denied. Choose a location you can write to.")
 
 
 def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import DataError, ModelLoadError, RunError
-from .runs import COMPLETED, Run, RunStore, read_json
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, STOPPED, Run, RunStore, read_json
 
 
 class Predictor:
@@ -106,18 +106,45 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
     path = Path(model)
     run = find_run(model, runs_dir=runs_dir)
     if run is not None:
-        if not run.model_dir.is_dir():
-            raise RunError(f"Run {run.id} has no trained model yet (it is {run.state}); wait for it to finish or resume it.")
-        if run.state != COMPLETED:
-            raise RunError(f"Run {run.id} is {run.state}; only a completed run has a final model.")
+        if run.state != COMPLETED or not run.model_dir.is_dir():
+            raise RunError(no_model_message(run))
         path = run.model_dir
         config = run.config()
         task, max_length = config.model.task, config.model.max_seq_length
     else:
         task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
-    with MODEL_LOAD_LOCK:  # one load at a time (see the module docstring); a cached predictor returns at once
-        return _cached_predictor(task, str(path), max_length, mtime)
+    try:
+        with MODEL_LOAD_LOCK:  # one load at a time (see the module docstring); a cached predictor returns at once
+            return _cached_predictor(task, str(path), max_length, mtime)
+    except ModelLoadError as error:
+        if run is not None or path.exists():
+            raise
+        # Neither a run nor a folder: as a Hub id it failed too. Say all three, not only the Hub's answer.
+        root = RunStore(runs_dir).root
+        hub = "the Hub, where it could be a model id, is unreachable from here" if "unreachable" in str(error) else "no Hub model by that name"
+        raise ModelLoadError(
+            f"No run '{model}' in {root}, no local folder by that name, and {hub}. List runs with `python -m finetuner runs`, "
+            "or give a run folder, a model folder or a Hub model id."
+        ) from error
+
+
+def no_model_message(run: Run) -> str:
+    """Why a run has no model to predict with, and what to do, by its state."""
+    state = run.state
+    if state == FAILED:
+        reason = (run.status().get("error") or "").strip().splitlines()
+        return (
+            f"Run {run.id} failed{f' ({reason[0]})' if reason else ''}, so it has no trained model. "
+            "Fix the cause, then resume it (it continues from its last checkpoint, if it saved one) or train it again."
+        )
+    if state in ACTIVE_STATES:
+        return f"Run {run.id} is {state} and has no trained model yet; wait for it to finish."
+    if state in (STOPPED, INTERRUPTED):
+        return f"Run {run.id} was {state} before it finished, so it has no trained model; resume it to finish training."
+    if state == COMPLETED:
+        return f"Run {run.id} is completed but its model folder {run.model_dir} is missing; train it again."
+    return f"Run {run.id} is {state}; only a completed run has a final model."
 
 
 def model_task(model_path: str) -> str:

@@ -550,6 +550,8 @@ class CausalLMPredictor:
     def _options(self, max_new_tokens: int | None, temperature: float, top_p: float) -> dict[str, Any]:
         if temperature < 0 or not 0 < top_p <= 1:
             raise DataError("temperature must be 0 or more, and top_p between 0 (exclusive) and 1.")
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise DataError(f"max_new_tokens must be 1 or more (the most tokens to generate); it is {max_new_tokens}.")
         return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **_sampling(temperature, top_p)}
 
     def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:

@@ -150,3 +150,24 @@ def test_predict_takes_options_before_and_after_the_texts(predict_runs):
     assert result.returncode == 0, result.stderr[-2000:]
     assert [json.loads(line)["prompt"] for line in result.stdout.splitlines()] == ["what colour is snow?", "what colour is coal?"]
 
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["predict", "chat", "x", "--max_new_tokens", "-3"], "--max_new_tokens must be 1 or more (the most tokens to generate); it is -3."),
+        (["predict", "chat", "--max_new_tokens", "0", "x"], "--max_new_tokens must be 1 or more (the most tokens to generate); it is 0."),
+        (["predict", "classifier", "--input_file", "{data}", "--output_file", "{missing}/o.csv"], "Cannot write --output_file '{missing}/o.csv': the folder '{missing}' does not exist."),
+        (["predict", "nosuchrun", "x"], "No run 'nosuchrun' in {runs}, no local folder by that name, and "),
+        (["predict", "broken", "x"], "Run broken failed (Out of memory during training.), so it has no trained model. Fix the cause, then resume it"),
+        (["predict", "classifier", "--input_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
+        (["evaluate", "classifier", "--test_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
+    ],
+)
+def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, sentiment_csv, capsys, args, words):
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    names = {"data": sentiment_csv, "missing": tmp_path / "nonexistent_dir", "empty": tmp_path / "empty.csv", "runs": predict_runs}
+    code = main(["--runs_dir", str(predict_runs), *[a.format(**names) for a in args]])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert words.format(**names) in captured.err and "Traceback" not in captured.err
+    assert "predictions" not in captured.out, "nothing was predicted"

@@ -188,3 +188,9 @@ def test_an_empty_file_says_it_has_no_rows(pair_run, tmp_path):
         predict_file(load_predictor(pair_run.id, runs_dir=pair_run.path.parent), tmp_path / "empty.csv", run=pair_run)
     assert str(error.value) == "'empty.csv' is empty: it has no rows. Check that it is the right file, or save it again."
 
+
+def test_generation_refuses_a_max_new_tokens_below_1(chat_model_dir):
+    predictor = load_predictor(str(chat_model_dir))
+    for value in (0, -3):
+        with pytest.raises(DataError, match=f"max_new_tokens must be 1 or more .*; it is {value}"):
+            predictor.generate(["hi"], max_new_tokens=value)
