@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config_file = _take_config_file(argv)
     args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "command", None) == "predict":
+        args, unknown = _parse_predict(argv, args)
     if getattr(args, "command", None) == "train":
         args.config_file = config_file
     if not getattr(args, "command", None):
@@ -81,14 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="Split of the Hub dataset (default: test).")
 
     predict = commands.add_parser("predict", help="Predict with a run or a model folder: labels, entities, answers or summaries, by task.")
-    predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
-    predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize.")
-    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's generation_max_new_tokens).")
-    predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
-    predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
-    predict.add_argument("--input_file", help="CSV/TSV/JSON/JSONL/Parquet with a text column; writes --output_file.")
-    predict.add_argument("--text_column_name", help="Text column of --input_file (auto-detected when absent).")
-    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+    _add_predict_arguments(predict)
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
     compare = commands.add_parser("compare", help="Two runs: the options that differ and B's score against A's on the same examples (accuracy, entity F1 or ROUGE-L).")
@@ -108,6 +103,34 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in commands.choices.values():  # `python -m finetuner status RUN --runs_dir X` works as well as before the command
         sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help="Folder that holds the run folders (default: runs).")
     return parser
+
+
+def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
+    predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
+    predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize (before or after the options).")
+    predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate, 1 or more (default: the run's generation_max_new_tokens).")
+    predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
+    predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
+    predict.add_argument(
+        "--input_file",
+        help="CSV/TSV/JSON/JSONL/Parquet to predict on, every row: a text column, or the run's training format (sentence pairs, "
+        "NER words, chat messages, instruction/input); writes --output_file.",
+    )
+    predict.add_argument(
+        "--text_column_name",
+        help="Column of --input_file to predict on; two, comma-separated, for a sentence-pair model (default: the run's own columns, else detected).",
+    )
+    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+
+
+def _parse_predict(argv: list[str], parsed: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
+    """`predict`'s arguments again, with options and texts in any order (`predict run --max_new_tokens 5 "a text"`):
+    the subcommand parser, like any with a `nargs="*"` positional, takes the texts only where they follow it."""
+    position = next(i for i, word in enumerate(argv) if word == "predict" and (i == 0 or argv[i - 1] != "--runs_dir"))
+    predict = argparse.ArgumentParser(prog="python -m finetuner predict")
+    _add_predict_arguments(predict)
+    args, unknown = predict.parse_known_intermixed_args(argv[position + 1 :])
+    return argparse.Namespace(**{**vars(parsed), **vars(args)}), unknown
 
 
 def _take_config_file(argv: list[str]) -> str | None:
@@ -283,11 +306,15 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .inference import load_predictor, predict_file  # noqa: PLC0415 - heavy
+    from .inference import find_run, load_predictor, predict_file  # noqa: PLC0415 - heavy
 
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
+    if args.input_file and args.output_file:
+        _check_writable(Path(args.output_file))  # before predicting a whole file, not after
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
     if args.input_file:
-        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name)
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=find_run(args.model, runs_dir=args.runs_dir))
         if args.output_file:
             frame.to_csv(args.output_file, index=False)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
@@ -300,6 +327,19 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     for record in predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None}):
         print(json.dumps(record, ensure_ascii=False))
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    """--output_file can be written: its folder exists and takes files, and it is not a folder itself."""
+    import os  # noqa: PLC0415
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"--output_file '{path}' is a folder; give a file name, such as {path / 'predictions.csv'}.")
+    if not folder.is_dir():
+        raise ConfigError(f"Cannot write --output_file '{path}': the folder '{folder}' does not exist. Create it, or choose another location.")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"Cannot write --output_file '{path}': permission denied. Choose a location you can write to.")
 
 
 def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:

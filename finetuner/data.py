@@ -41,7 +41,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if kind is None:
         raise DataError(f"'{path.name}' has an unsupported extension; use one of {', '.join(FILE_FORMATS)}.")
     if path.stat().st_size == 0:
-        raise DataError(f"'{path.name}' is empty: it has no rows to train on.")
+        raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     if kind == "parquet":
         try:
             frame = pd.read_parquet(path)
@@ -65,7 +65,7 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
             "Save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again."
         ) from error
     if not text.strip():
-        raise DataError(f"'{path.name}' is empty: it has no rows to train on.")
+        raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     separator = "\t" if kind == "tsv" else ","
     numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
     try:
@@ -626,6 +626,34 @@ def prepare_for_model(frame: pd.DataFrame, *, text_columns: list[str] | None, la
 
 
 
+# ---------------------------------------------------------------- files to predict on
+#
+# Each task module's `prediction_inputs` finds the column(s) of a file to predict on with these helpers and
+# its own training-data code, so a file in the format the model was trained on is read the same way.
+
+
+def chosen_columns(frame: pd.DataFrame, names: str | None, source: str) -> list[str]:
+    """The column(s) a user named for a file to predict on ("premise,hypothesis" for a pair), each checked to be in it."""
+    chosen = [name.strip() for name in (names or "").split(",") if name.strip()]
+    missing = [name for name in chosen if name not in frame.columns]
+    if missing:
+        raise DataError(f"{source} has no column {', '.join(map(repr, missing))}; its columns are: {', '.join(map(str, frame.columns))}.")
+    return chosen
+
+
+def no_column_error(what: str, source: str, frame: pd.DataFrame, looked_for: list[str]) -> DataError:
+    """A prediction file without a usable column: what was looked for, what it has, and how to choose."""
+    return DataError(
+        f"No {what} column in {source}: looked for {'; '.join(looked_for)}. Its columns are: {', '.join(map(str, frame.columns))}. "
+        "Name the text column to predict on (--text_column_name; in the studio, Text column)."
+    )
+
+
+def column_texts(frame: pd.DataFrame, column: str) -> list[str]:
+    """A column's values as strings, missing ones as ""."""
+    return [_as_text(value) for value in frame[column]]
+
+
 # ---------------------------------------------------------------- the other tasks' data
 #
 # Token classification, causal-LM instruction tuning and seq2seq share one shape: find the columns on the
@@ -749,6 +777,12 @@ def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str
     return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}), empty
 
 
+def sentence_words(value: Any) -> list[str] | None:
+    """A tokens value as training reads it: a list of words, or a string split on whitespace; None for anything else."""
+    words = _as_sequence(value)
+    return None if words is None else [str(w) for w in words]
+
+
 def _as_sequence(value: Any) -> list | None:
     if isinstance(value, str):
         return value.split()
@@ -865,12 +899,13 @@ def token_data_report(frames: dict[str, pd.DataFrame], created: list[str], dropp
 # ------------------------------------------------ causal LM: prompt/completion, instruction/input/output, chat messages
 
 
-def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict[str, str]:
+def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig, *, answers: bool = True) -> dict[str, str]:
     """Which columns hold the conversation: {"messages": col} or {"prompt": col, "completion": col[, "input": col]}.
 
     The optional input is added to the prompt: Alpaca's `input` beside its `instruction`, Dolly's `context`
     beside its `instruction`, a reading-comprehension `context` beside a `question`; or the column
-    `input_column_name` names."""
+    `input_column_name` names. Without `answers` (a file to predict on), the answer column may be missing:
+    a prompt column alone is found by the same names, and "completion" is then left out."""
     lower = _names(frame)
     prompt, completion, extra = config.prompt_column_name, config.completion_column_name, config.input_column_name or None
     for name in (prompt, completion, extra):
@@ -888,11 +923,18 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict
             if first in lower and second in lower:
                 prompt, completion = lower[first], lower[second]
                 break
+        if not prompt and not answers:
+            prompt = next((lower[first] for first, _ in PROMPT_PAIRS if first in lower), None)
     elif not completion:
         completion = next((lower[second] for first, second in PROMPT_PAIRS if second in lower and lower[second] != prompt), None)
     elif not prompt:
         prompt = next((lower[first] for first, second in PROMPT_PAIRS if first in lower and lower[first] != completion), None)
-    if not prompt or not completion:
+    if not answers and not prompt:
+        raise DataError(
+            f"No prompt column found among: {', '.join(map(str, frame.columns))}. Looked for a chat column ({', '.join(MESSAGES_NAMES)}) "
+            f"and a prompt column ({', '.join(dict.fromkeys(first for first, _ in PROMPT_PAIRS))}). Name the column that holds the prompts."
+        )
+    if answers and (not prompt or not completion):
         raise DataError(
             f"Could not tell the prompt from the answer among the columns: {', '.join(map(str, frame.columns))}. "
             "Use prompt/completion, instruction/input/output or a chat 'messages' column, or set prompt_column_name and completion_column_name."
@@ -901,7 +943,7 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig) -> dict
         extra = next((lower[name] for name in INPUT_NAMES if name in lower and lower[name] not in (prompt, completion)), None)
     if extra is not None and extra in (prompt, completion):
         raise DataError(f"The input column '{extra}' is also the {'prompt' if extra == prompt else 'answer'} column; choose another one, or leave input_column_name empty.")
-    return {"prompt": prompt, "completion": completion, **({"input": extra} if extra is not None else {})}
+    return {"prompt": prompt, **({"completion": completion} if completion else {}), **({"input": extra} if extra is not None else {})}
 
 
 def _holds_messages(column: pd.Series) -> bool:
@@ -920,9 +962,7 @@ def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], ro
                 continue
             *prompt, answer = messages
         else:
-            user = _as_text(record[columns["prompt"]]).strip()
-            if "input" in columns and _as_text(record[columns["input"]]).strip():
-                user = f"{user}\n\n{_as_text(record[columns['input']]).strip()}"
+            user = _user_prompt(record, columns)
             answer = {"role": "assistant", "content": _as_text(record[columns["completion"]])}
             prompt = [{"role": "user", "content": user}]
             if not user:
@@ -936,7 +976,35 @@ def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], ro
     return pd.DataFrame({"prompt": prompts, "completion": completions}), dropped
 
 
-def _chat_messages(value: Any, row: int, role: str) -> list[dict[str, str]]:
+def _user_prompt(record: dict[str, Any], columns: dict[str, str]) -> str:
+    """The user's turn of a prompt/completion or instruction/input/output record: the prompt, then its input after a blank line."""
+    user = _as_text(record[columns["prompt"]]).strip()
+    if "input" in columns and _as_text(record[columns["input"]]).strip():
+        user = f"{user}\n\n{_as_text(record[columns['input']]).strip()}"
+    return user
+
+
+def prompt_conversations(frame: pd.DataFrame, columns: dict[str, str], source: str) -> list[list[dict[str, str]]]:
+    """What the model is asked on each row of a file to predict on, read as training reads the same rows:
+    a chat's conversation up to (not including) its last assistant turn, which is the answer training
+    learns; or the user's prompt with its input. Every row gets one, so predictions line up with the rows."""
+    prompts = []
+    for row, record in enumerate(frame.to_dict("records"), start=1):
+        if "messages" not in columns:
+            prompts.append([{"role": "user", "content": _user_prompt(record, columns)}])
+            continue
+        messages = _chat_messages(record[columns["messages"]], row, source, answered=False)
+        if messages and messages[-1]["role"] == "assistant":
+            messages = messages[:-1]
+        if not messages or messages[-1]["role"] != "user":
+            raise DataError(f"Row {row} of {source}: the conversation must have a user message to answer, after any earlier answer.")
+        prompts.append(messages)
+    return prompts
+
+
+def _chat_messages(value: Any, row: int, role: str, *, answered: bool = True) -> list[dict[str, str]]:
+    """A row's chat as {"role", "content"} messages (ShareGPT's from/value too). `answered`: the conversation
+    must end with the assistant's answer (training data); a conversation to predict on need not."""
     if not _is_list(value):
         raise DataError(f"Row {row} of the {role} data: the messages column must hold a list of {{'role', 'content'}} messages.")
     messages = []
@@ -949,6 +1017,8 @@ def _chat_messages(value: Any, row: int, role: str) -> list[dict[str, str]]:
         messages.append({"role": CHAT_ROLES[speaker], "content": _as_text(message.get("content", message.get("value")))})
     if not messages:
         return []
+    if not answered:
+        return messages
     if messages[-1]["role"] != "assistant":
         raise DataError(f"Row {row} of the {role} data: the conversation must end with the assistant's answer, the part the model learns to write.")
     if not any(m["role"] == "user" for m in messages[:-1]):

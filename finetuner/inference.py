@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import DataError, ModelLoadError, RunError
-from .runs import COMPLETED, Run, RunStore
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, STOPPED, Run, RunStore, read_json
 
 
 class Predictor:
     """A classification model with its tokenizer, on CPU or the first GPU."""
+
+    task = "text-classification"  # whose `prediction_inputs` reads a file for it (every task's predictor names its task)
 
     def __init__(self, model_path: str, *, max_length: int = 512, token: str | None = None):
         import torch  # noqa: PLC0415 - heavy
@@ -62,13 +64,14 @@ class Predictor:
             results.extend({name: p for name, p in zip(self.label_names, row)} for row in probabilities)
         return results
 
-    def records(self, texts: Sequence[str], **options) -> list[dict]:
-        """One {"text", "label", "probabilities"} per text."""
-        return [{"text": text, "label": max(p, key=p.get), "probabilities": p} for text, p in zip(texts, self.predict(texts))]
+    def records(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, **options) -> list[dict]:
+        """One {"text"[, "text_pair"], "label", "probabilities"} per text (per pair for a sentence-pair model)."""
+        pairs = [{"text_pair": pair} for pair in text_pairs] if text_pairs is not None else [{}] * len(texts)
+        return [{"text": text, **pair, "label": max(p, key=p.get), "probabilities": p} for text, pair, p in zip(texts, pairs, self.predict(texts, text_pairs))]
 
-    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
+    def output_columns(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> dict[str, list]:
         """`predicted`, `confidence` and one `prob_<label>` column per class."""
-        results = self.predict(texts)
+        results = self.predict(texts, text_pairs)
         columns: dict[str, list] = {"predicted": [max(r, key=r.get) for r in results], "confidence": [max(r.values()) for r in results]}
         for name in self.label_names:
             columns[f"prob_{name}"] = [r[name] for r in results]
@@ -87,28 +90,61 @@ def _cached_predictor(task: str, model_path: str, max_length: int, mtime: float)
     return get_task(task).load_predictor(model_path, max_length=max_length)
 
 
+def find_run(model: str, *, runs_dir: str | Path = "runs") -> Run | None:
+    """The run `model` names (a run folder, or a run id under `runs_dir`), or None for a model folder or Hub id."""
+    path = Path(model)
+    if (path / "config.yaml").is_file() and (path / "status.json").is_file():
+        return Run(path.resolve())
+    store = RunStore(runs_dir)
+    if not path.exists() and (store.root / model / "config.yaml").is_file():
+        return store.get(model)
+    return None
+
+
 def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
     """A predictor for a run id, a run folder, a model folder or a Hub id (cached)."""
     path = Path(model)
-    store = RunStore(runs_dir)
-    run = None
-    if (path / "config.yaml").is_file() and (path / "status.json").is_file():
-        run = Run(path.resolve())
-    elif not path.exists() and (store.root / model / "config.yaml").is_file():
-        run = store.get(model)
+    run = find_run(model, runs_dir=runs_dir)
     if run is not None:
-        if not run.model_dir.is_dir():
-            raise RunError(f"Run {run.id} has no trained model yet (it is {run.state}); wait for it to finish or resume it.")
-        if run.state != COMPLETED:
-            raise RunError(f"Run {run.id} is {run.state}; only a completed run has a final model.")
+        if run.state != COMPLETED or not run.model_dir.is_dir():
+            raise RunError(no_model_message(run))
         path = run.model_dir
         config = run.config()
         task, max_length = config.model.task, config.model.max_seq_length
     else:
         task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
-    with MODEL_LOAD_LOCK:  # one load at a time (see the module docstring); a cached predictor returns at once
-        return _cached_predictor(task, str(path), max_length, mtime)
+    try:
+        with MODEL_LOAD_LOCK:  # one load at a time (see the module docstring); a cached predictor returns at once
+            return _cached_predictor(task, str(path), max_length, mtime)
+    except ModelLoadError as error:
+        if run is not None or path.exists():
+            raise
+        # Neither a run nor a folder: as a Hub id it failed too. Say all three, not only the Hub's answer.
+        root = RunStore(runs_dir).root
+        hub = "the Hub, where it could be a model id, is unreachable from here" if "unreachable" in str(error) else "no Hub model by that name"
+        raise ModelLoadError(
+            f"No run '{model}' in {root}, no local folder by that name, and {hub}. List runs with `python -m finetuner runs`, "
+            "or give a run folder, a model folder or a Hub model id."
+        ) from error
+
+
+def no_model_message(run: Run) -> str:
+    """Why a run has no model to predict with, and what to do, by its state."""
+    state = run.state
+    if state == FAILED:
+        reason = (run.status().get("error") or "").strip().splitlines()
+        return (
+            f"Run {run.id} failed{f' ({reason[0]})' if reason else ''}, so it has no trained model. "
+            "Fix the cause, then resume it (it continues from its last checkpoint, if it saved one) or train it again."
+        )
+    if state in ACTIVE_STATES:
+        return f"Run {run.id} is {state} and has no trained model yet; wait for it to finish."
+    if state in (STOPPED, INTERRUPTED):
+        return f"Run {run.id} was {state} before it finished, so it has no trained model; resume it to finish training."
+    if state == COMPLETED:
+        return f"Run {run.id} is completed but its model folder {run.model_dir} is missing; train it again."
+    return f"Run {run.id} is {state}; only a completed run has a final model."
 
 
 def model_task(model_path: str) -> str:
@@ -135,17 +171,21 @@ def model_task(model_path: str) -> str:
     return "text-classification"
 
 
-def predict_file(predictor, file: str | Path, *, text_column: str | None = None):
+def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None):
     """Predictions for every row of a data file: its columns plus the predictor's (classification: `predicted`,
-    `confidence`, one `prob_` per class; NER: `entities`; generation: `generated`)."""
-    from .data import detect_columns, read_table  # noqa: PLC0415
+    `confidence`, one `prob_` per class; NER: `entities`, `tags`; generation: `generated` or `summary`).
+
+    The file is read by the task's `prediction_inputs`, as its training data are: a file in the format the
+    model was trained on (sentence pairs, NER words, chats, instruction/input) is predicted on as training
+    saw it. With `run`, the run's own column names (its data_report.json) are looked for first;
+    `text_column` names the column (two, comma-separated, for a sentence-pair model)."""
+    from .data import read_table  # noqa: PLC0415
+    from .tasks import get_task  # noqa: PLC0415
 
     frame = read_table(file)
-    column = text_column or (detect_columns(frame)[0] or [None])[0]
-    if column is None or column not in frame.columns:
-        raise DataError(f"No text column {repr(column) if column else ''} in '{Path(file).name}'; its columns are: {', '.join(map(str, frame.columns))}.")
-    texts = ["" if v is None else str(v) for v in frame[column]]
+    data_report = (read_json(run.path / "data_report.json", {}) or {}) if run is not None else {}
+    inputs = get_task(predictor.task).prediction_inputs(frame, data_report, text_column=text_column, source=f"'{Path(file).name}'")
     out = frame.copy()
-    for name, values in predictor.output_columns(texts).items():
+    for name, values in predictor.output_columns(**inputs).items():
         out[name] = values
     return out

@@ -68,6 +68,22 @@ def save_seeded(model_class, config, folder: Path) -> None:
         model_class(config).save_pretrained(folder)
 
 
+def completed_run(runs_dir: Path, run_id: str, *, task: str, model_dir: Path, data_report: dict | None = None, state: str = "completed", **status):
+    """A run folder in `state` (completed: with `model_dir` as its model) whose training data had the columns
+    `data_report` names: for the tests of what uses a run's model, without training one."""
+    import shutil
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore, write_json_atomic
+
+    run = RunStore(runs_dir).create(RunConfig.from_dict({"task": task, "model_name_or_path": str(model_dir), "max_seq_length": 64}), run_id=run_id)
+    if state == "completed":
+        shutil.copytree(model_dir, run.model_dir)
+    write_json_atomic(run.path / "data_report.json", data_report or {})
+    run.update_status(state=state, **status)
+    return run
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:

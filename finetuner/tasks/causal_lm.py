@@ -69,6 +69,19 @@ def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
     return datasets.Dataset.from_list(normalised.to_dict("records"))
 
 
+def prediction_inputs(frame, data_report: dict[str, Any], *, text_column: str | None = None, source: str = "the file") -> dict[str, Any]:
+    """The prompt of each row of a file to predict on, built by the code that reads the training data: a chat's
+    conversation up to its last answer, or the instruction with its input (an instruction without the input
+    it refers to asks something else). The prompt column is the named one, else the run's own when the file
+    has it (with the run's input column), else detected by the training names; the answer column may be absent."""
+    trained = list(data_report.get("text_columns") or [])  # [messages] or [prompt] or [prompt, input]
+    chosen = data_module.chosen_columns(frame, text_column, source)
+    prompt = chosen[0] if chosen else trained[0] if trained and trained[0] in frame.columns else None
+    extra = trained[1] if prompt and trained[:1] == [prompt] and len(trained) == 2 and trained[1] in frame.columns else None
+    columns = data_module.resolve_instruction_columns(frame, DataConfig(prompt_column_name=prompt, input_column_name=extra), answers=False)
+    return {"texts": data_module.prompt_conversations(frame, columns, source)}
+
+
 # ---------------------------------------------------------------- tokens
 
 
@@ -511,6 +524,8 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str] | Non
 class CausalLMPredictor:
     """Chat with a causal LM: whole answers, or a stream of growing text for the studio's chat view."""
 
+    task = "causal-lm"
+
     def __init__(self, model_path: str, *, max_length: int = 2048, token: str | None = None):
         import torch  # noqa: PLC0415
         from transformers import AutoModelForCausalLM  # noqa: PLC0415
@@ -535,6 +550,8 @@ class CausalLMPredictor:
     def _options(self, max_new_tokens: int | None, temperature: float, top_p: float) -> dict[str, Any]:
         if temperature < 0 or not 0 < top_p <= 1:
             raise DataError("temperature must be 0 or more, and top_p between 0 (exclusive) and 1.")
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise DataError(f"max_new_tokens must be 1 or more (the most tokens to generate); it is {max_new_tokens}.")
         return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **_sampling(temperature, top_p)}
 
     def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:
@@ -590,8 +607,10 @@ class CausalLMPredictor:
         allowed = {k: v for k, v in options.items() if k in ("max_new_tokens", "temperature", "top_p") and v is not None}
         return [{"prompt": p, "generated": g} for p, g in zip(texts, self.generate(texts, **allowed))]
 
-    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
-        return {"generated": self.generate(texts)}
+    def output_columns(self, texts: Sequence[str | Sequence[dict[str, str]]]) -> dict[str, list]:
+        """`generated`: the answer to each prompt, a text (the user's message) or a conversation ending with the user's turn."""
+        conversations = [[{"role": "user", "content": text}] if isinstance(text, str) else list(text) for text in texts]
+        return {"generated": generate_answers(self.model, self.tokenizer, conversations, max_new_tokens=self.max_new_tokens)}
 
 
 def load_predictor(model_path: str, *, max_length: int = 2048, token: str | None = None) -> CausalLMPredictor:

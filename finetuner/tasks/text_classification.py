@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import data as data_module
 from ..config import RunConfig
+from ..errors import DataError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..runs import write_json_atomic
 from .base import EVALUATION_ONLY, in_order, load_with_new_head, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, load_tokenizer, save_model  # noqa: F401 - the defaults are this task's hooks
@@ -137,6 +138,28 @@ def _joined_texts(split) -> list[str]:
     if "text_pair" in split.column_names:
         return [f"{a} [SEP] {b}" for a, b in zip(split["text"], split["text_pair"])]
     return list(split["text"])
+
+
+def prediction_inputs(frame, data_report: dict[str, Any], *, text_column: str | None = None, source: str = "the file") -> dict[str, Any]:
+    """The texts of a file to predict on, and for a sentence-pair model the second texts: a model trained on
+    pairs that sees one text alone answers another question. The columns are the named ones ("premise,hypothesis"),
+    else the run's own text columns when the file has them, else detected as in training (`detect_columns`)."""
+    trained = list(data_report.get("text_columns") or [])
+    present = [c for c in trained if c in frame.columns]
+    columns = data_module.chosen_columns(frame, text_column, source) or (present if present else data_module.detect_columns(frame)[0])
+    if len(trained) == 2 and len(columns) != 2:
+        has = f"only {columns[0]!r}" if columns else "neither"
+        raise DataError(
+            f"The model was trained on sentence pairs ({trained[0]!r} and {trained[1]!r}), but {source} has {has}; its columns are: "
+            f"{', '.join(map(str, frame.columns))}. Add the second text column, or name both text columns separated by a comma ({trained[0]},{trained[1]})."
+        )
+    if len(trained) == 1:
+        columns = columns[:1]  # a single-text model: the first of a detected pair
+    if not columns:
+        looked = [f"the run's text column {trained[0]!r}"] if trained else []
+        raise data_module.no_column_error("text", source, frame, [*looked, f"a column named {', '.join(data_module.TEXT_NAMES)}", "a column of strings"])
+    pairs = data_module.column_texts(frame, columns[1]) if len(columns) == 2 else None
+    return {"texts": data_module.column_texts(frame, columns[0]), "text_pairs": pairs}
 
 
 def load_predictor(model_path: str, *, max_length: int = 512, token: str | None = None):

@@ -321,14 +321,49 @@ def _repair_bio(tags: list[str]) -> list[str]:
 # ---------------------------------------------------------------- inference
 
 
+def prediction_inputs(frame, data_report: dict[str, Any], *, text_column: str | None = None, source: str = "the file") -> dict[str, Any]:
+    """Each row of a file to predict on, as a sentence to tag: from a words column (the named one, the run's
+    own, or one named like tokens or words) as training reads it, a list of words or a string split on
+    whitespace, so a file in the training format is tagged word for word; from any other column, raw text,
+    split into words as a typed text is."""
+    trained = (data_report.get("text_columns") or [None])[0]
+    lower = {str(c).lower(): c for c in frame.columns}
+    chosen = data_module.chosen_columns(frame, text_column, source)
+    column = chosen[0] if chosen else trained if trained in frame.columns else next((lower[n] for n in data_module.TOKENS_NAMES if n in lower), None)
+    if column is None:
+        column = (data_module.detect_columns(frame)[0] or [None])[0]
+    if column is None:
+        looked = [f"the run's words column {trained!r}"] if trained else []
+        raise data_module.no_column_error(
+            "words or text", source, frame, [*looked, f"a words column ({', '.join(data_module.TOKENS_NAMES)})", f"a text column ({', '.join(data_module.TEXT_NAMES)})"]
+        )
+    words_column = column == trained or str(column).lower() in data_module.TOKENS_NAMES
+    texts: list[str | list[str]] = []
+    for value, text in zip(frame[column], data_module.column_texts(frame, column)):
+        words = data_module.sentence_words(value) if words_column or not isinstance(value, str) else None
+        texts.append(text if words is None else words)
+    return {"texts": texts}
+
+
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end) of a raw text, with punctuation as separate words (the CoNLL convention)."""
     return [(m.group(), m.start(), m.end()) for m in WORDS.finditer(text)]
 
 
+def _word_offsets(words: Sequence[str]) -> list[tuple[str, int, int]]:
+    """(word, start, end) of pre-split words in the text they make joined by spaces."""
+    offsets, start = [], 0
+    for word in map(str, words):
+        offsets.append((word, start, start + len(word)))
+        start += len(word) + 1
+    return offsets
+
+
 class TokenClassificationPredictor:
     """Entities in raw texts: words are found with `split_words`, tagged by their first sub-token, and
     grouped into entities (seqeval's rules); each entity has character offsets into the text."""
+
+    task = "token-classification"
 
     def __init__(self, model_path: str, *, max_length: int = 512, token: str | None = None):
         from transformers import AutoModelForTokenClassification  # noqa: PLC0415
@@ -370,13 +405,18 @@ class TokenClassificationPredictor:
                 results.append(tagged)
         return results
 
-    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Per text: `words`, `tags`, and `entities` [{"type", "text", "start", "end", "score"}] (character offsets)."""
+    def predict(self, texts: Sequence[str | Sequence[str]]) -> list[dict[str, Any]]:
+        """Per text: `words`, `tags`, and `entities` [{"type", "text", "start", "end", "score"}] (character offsets).
+
+        A text may also be given as its words (a list, as in the training data): they are tagged as they are,
+        not split again, and `text` is the words joined by spaces, which the offsets point into."""
         from ..metrics_text import entity_spans  # noqa: PLC0415
 
         if isinstance(texts, str):
             raise DataError("predict() takes a list of texts; wrap a single text in a list.")
-        split = [split_words(text) for text in texts]
+        given = list(texts)
+        texts = [text if isinstance(text, str) else " ".join(map(str, text)) for text in given]
+        split = [split_words(text) if isinstance(text, str) else _word_offsets(text) for text in given]
         tagged = self.tag_words([[w for w, _, _ in words] for words in split]) if texts else []
         results = []
         for text, words, tags in zip(texts, split, tagged):

@@ -8,13 +8,15 @@
   template, or the plain template when it has none: the engine decides).
 * Summarization (seq2seq): the generated summary of a pasted document.
 
-Every task can also run on a whole file (a table with a text column).
+Every task can also run on a whole file: a table with a text column, or the run's own training format
+(sentence pairs, NER words, chats, instruction/input), read as training reads it.
 
 Endpoints (each takes the run id first; a run trained for another task is refused with a message that
 names the endpoint to use):
 
 * `/predict` (run_id, text) -> ({label: probability}, the prediction record). Text classification.
-* `/predict_file` (run_id, file, text_column) -> (first rows, CSV path). Every task: classification adds
+* `/predict_file` (run_id, file, text_column) -> (first rows, CSV path). `text_column` may name two columns,
+  comma-separated, for a sentence-pair classifier; empty: the run's own columns, else detected. Every task: classification adds
   `predicted`, `confidence` and `prob_<label>` columns; NER `entities` and `tags`; generation
   `generated` or `summary`.
 * `/predict_entities` (run_id, text) -> (highlighted text, entity table). Named-entity recognition; the
@@ -167,7 +169,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         with gr.Accordion(BATCH[CLASSIFICATION][0], open=False) as batch_accordion:
             with gr.Row():
                 batch_file = gr.File(label="File with a text column", file_types=FILE_TYPES)
-                text_column = gr.Textbox(value="", label="Text column", placeholder="auto-detect", info="Leave empty to detect it.")
+                text_column = gr.Textbox(value="", label="Text column", placeholder="auto-detect", info="Leave empty to use the run's own column(s), or to detect it. A sentence-pair model: both, comma-separated.")
             batch_button = gr.Button(BATCH[CLASSIFICATION][1])
             batch_preview = gr.Dataframe(label="Predictions (first rows)", interactive=False, wrap=True, max_height=360)
             batch_download = gr.File(label="Predictions (CSV)", interactive=False)
@@ -276,7 +278,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         if not file:
             raise DataError("Upload a file with a text column (CSV, TSV, JSON, JSONL or Parquet).")
         predictor = predictor_for(run)
-        frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None)
+        frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None, run=run)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
         frame.to_csv(out, index=False)
         return frame.head(100).round(4), str(out)

@@ -162,3 +162,49 @@ def test_help_lists_the_options(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--learning_rate" in out and "--text_column_names" in out and "10%" in out
+
+
+# ---------------------------------------------------------------- predict: argument order and user errors
+
+
+@pytest.fixture(scope="module")
+def predict_runs(tmp_path_factory, tiny_model_dir):
+    """A runs folder with a completed classifier, a completed causal LM and a failed run (none trained: what is
+    checked is what predict accepts and says)."""
+    from support import completed_run
+    from task_fixtures import CHATML, build_tiny_causal_lm
+
+    runs = tmp_path_factory.mktemp("predict") / "runs"
+    completed_run(runs, "classifier", task="text-classification", model_dir=tiny_model_dir, data_report={"text_columns": ["text"], "label_column": "label", "label_names": ["LABEL_0", "LABEL_1"]})
+    chat_model = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-chat"), ["what colour is snow? white.", "what colour is coal? black."], chat_template=CHATML)
+    completed_run(runs, "chat", task="causal-lm", model_dir=chat_model, data_report={"text_columns": ["prompt"], "source_format": "prompt/completion"})
+    completed_run(runs, "broken", task="text-classification", model_dir=tiny_model_dir, state="failed", error="Out of memory during training.\nmore detail")
+    return runs
+
+
+def test_predict_takes_options_before_and_after_the_texts(predict_runs):
+    result = cli("--runs_dir", str(predict_runs), "predict", "chat", "--max_new_tokens", "2", "what colour is snow?", "--temperature", "0", "what colour is coal?", cwd=predict_runs.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [json.loads(line)["prompt"] for line in result.stdout.splitlines()] == ["what colour is snow?", "what colour is coal?"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["predict", "chat", "x", "--max_new_tokens", "-3"], "--max_new_tokens must be 1 or more (the most tokens to generate); it is -3."),
+        (["predict", "chat", "--max_new_tokens", "0", "x"], "--max_new_tokens must be 1 or more (the most tokens to generate); it is 0."),
+        (["predict", "classifier", "--input_file", "{data}", "--output_file", "{missing}/o.csv"], "Cannot write --output_file '{missing}/o.csv': the folder '{missing}' does not exist."),
+        (["predict", "nosuchrun", "x"], "No run 'nosuchrun' in {runs}, no local folder by that name, and "),
+        (["predict", "broken", "x"], "Run broken failed (Out of memory during training.), so it has no trained model. Fix the cause, then resume it"),
+        (["predict", "classifier", "--input_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
+        (["evaluate", "classifier", "--test_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
+    ],
+)
+def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, sentiment_csv, capsys, args, words):
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    names = {"data": sentiment_csv, "missing": tmp_path / "nonexistent_dir", "empty": tmp_path / "empty.csv", "runs": predict_runs}
+    code = main(["--runs_dir", str(predict_runs), *[a.format(**names) for a in args]])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert words.format(**names) in captured.err and "Traceback" not in captured.err
+    assert "predictions" not in captured.out, "nothing was predicted"

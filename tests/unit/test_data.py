@@ -228,6 +228,14 @@ def test_empty_file(tmp_path):
     assert_error(DataConfig(train_file=str(tmp_path / "empty.csv")), "empty")
 
 
+def test_an_empty_file_is_named_in_words_that_fit_training_evaluation_and_prediction(tmp_path):
+    for name, content in (("empty.csv", ""), ("blank.jsonl", "\n  \n")):
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        with pytest.raises(DataError) as error:
+            read_table(tmp_path / name)
+        assert str(error.value) == f"'{name}' is empty: it has no rows. Check that it is the right file, or save it again."
+
+
 def test_header_only_file(tmp_path):
     (tmp_path / "header.csv").write_text("text,label\n", encoding="utf-8")
     assert_error(DataConfig(train_file=str(tmp_path / "header.csv")), "no rows")

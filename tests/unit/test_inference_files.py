@@ -1,0 +1,196 @@
+"""`predict_file` (the CLI's `predict --input_file` and the studio's batch prediction) on files in each task's
+own training format: sentence pairs, NER words, chats and instruction/input records are read as training
+reads them, and a file that cannot be read so says what it lacks.
+
+The runs here are completed run folders holding a tiny untrained model: what is checked is what each model is
+given, not how well it answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from finetuner.cli import main
+from finetuner.errors import DataError
+from finetuner.inference import load_predictor, predict_file
+from finetuner.tasks import causal_lm
+from support import completed_run, save_seeded
+from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
+
+NER_TAGS = ["O", "B-location", "I-location", "B-person", "I-person"]
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------- sentence pairs
+
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory, tiny_model_dir):
+    report = {"text_columns": ["premise", "hypothesis"], "label_column": "label", "label_names": ["LABEL_0", "LABEL_1"]}
+    return completed_run(tmp_path_factory.mktemp("pairs") / "runs", "pairs", task="text-classification", model_dir=tiny_model_dir, data_report=report)
+
+
+PAIRS = pd.DataFrame({"premise": ["the film was great", "the plot was dull"], "hypothesis": ["the acting felt bland", "the cast was fun"]})
+
+
+def test_a_pair_model_is_given_both_texts_of_each_pair(pair_run, tmp_path):
+    predictor = load_predictor(pair_run.id, runs_dir=pair_run.path.parent)
+    out = predict_file(predictor, write_csv(tmp_path / "pairs.csv", PAIRS), run=pair_run)
+    both = predictor.predict(list(PAIRS["premise"]), list(PAIRS["hypothesis"]))
+    alone = predictor.predict(list(PAIRS["premise"]))
+    assert list(out["prob_LABEL_1"]) == pytest.approx([p["LABEL_1"] for p in both])
+    assert list(out["prob_LABEL_1"]) != pytest.approx([p["LABEL_1"] for p in alone]), "the hypothesis changes what the model sees"
+    # Other column names: both named, comma-separated.
+    renamed = write_csv(tmp_path / "renamed.csv", PAIRS.rename(columns={"premise": "a", "hypothesis": "b"}))
+    out = predict_file(predictor, renamed, text_column="a, b", run=pair_run)
+    assert list(out["prob_LABEL_1"]) == pytest.approx([p["LABEL_1"] for p in both])
+
+
+def test_cli_predict_writes_a_pair_models_predictions_of_both_texts(pair_run, tmp_path, capsys):
+    code = main(["--runs_dir", str(pair_run.path.parent), "predict", "pairs", "--input_file", str(write_csv(tmp_path / "pairs.csv", PAIRS)), "--output_file", str(tmp_path / "out.csv")])
+    assert code == 0 and "Wrote 2 predictions" in capsys.readouterr().out
+    both = load_predictor(pair_run.id, runs_dir=pair_run.path.parent).predict(list(PAIRS["premise"]), list(PAIRS["hypothesis"]))
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns[:2]) == ["premise", "hypothesis"] and list(out["prob_LABEL_1"]) == pytest.approx([p["LABEL_1"] for p in both], abs=1e-6)
+
+
+def test_a_pair_models_file_without_the_second_text_is_refused(pair_run, tmp_path):
+    predictor = load_predictor(pair_run.id, runs_dir=pair_run.path.parent)
+    with pytest.raises(DataError) as error:
+        predict_file(predictor, write_csv(tmp_path / "premises.csv", PAIRS[["premise"]]), run=pair_run)
+    assert "trained on sentence pairs ('premise' and 'hypothesis'), but 'premises.csv' has only 'premise'" in str(error.value)
+    assert "Add the second text column, or name both text columns separated by a comma (premise,hypothesis)" in str(error.value)
+
+
+# ---------------------------------------------------------------- NER
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory, tiny_model_dir):
+    from transformers import AutoConfig, AutoTokenizer, BertForTokenClassification
+
+    folder = tmp_path_factory.mktemp("tiny-ner-model")
+    config = AutoConfig.from_pretrained(tiny_model_dir, num_labels=len(NER_TAGS), id2label=dict(enumerate(NER_TAGS)), label2id={t: i for i, t in enumerate(NER_TAGS)})
+    save_seeded(BertForTokenClassification, config, folder)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    report = {"text_columns": ["tokens"], "label_column": "ner_tags", "label_names": NER_TAGS}
+    return completed_run(tmp_path_factory.mktemp("ner") / "runs", "ner", task="token-classification", model_dir=folder, data_report=report)
+
+
+def test_ner_file_in_the_training_format_is_tagged_word_for_word(ner_run, tmp_path):
+    records = make_ner_records(4, seed=3) + [{"tokens": ["st.", "louis", "visited", "u.s.a"], "ner_tags": ["O", "O", "O", "O"]}]
+    data = write_jsonl(tmp_path / "ner_pred.jsonl", records)
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    expected = predictor.predict([r["tokens"] for r in records])
+    for text_column in (None, "tokens"):
+        out = predict_file(predictor, data, text_column=text_column, run=ner_run)
+        assert [len(tags.split()) for tags in out["tags"]] == [len(r["tokens"]) for r in records], "one tag per word of the file"
+        assert list(out["tags"]) == [" ".join(r["tags"]) for r in expected]
+    # A file whose words column has another name, without a run: found by its name (words), read as words.
+    out = predict_file(predictor, write_jsonl(tmp_path / "words.jsonl", [{"words": r["tokens"]} for r in records]))
+    assert list(out["tags"]) == [" ".join(r["tags"]) for r in expected]
+
+
+def test_ner_words_give_entities_with_offsets_into_the_joined_words(ner_run):
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    (result,) = predictor.predict([["st.", "louis", "u.s.a"]])
+    assert result["text"] == "st. louis u.s.a" and result["words"] == ["st.", "louis", "u.s.a"]
+    for entity in result["entities"]:
+        assert result["text"][entity["start"] : entity["end"]] == entity["text"]
+
+
+def test_ner_file_without_a_usable_column_says_what_was_looked_for(ner_run, tmp_path):
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    data = write_jsonl(tmp_path / "numbers.jsonl", [{"id": 1, "score": 0.5}, {"id": 2, "score": 0.7}])
+    with pytest.raises(DataError) as error:
+        predict_file(predictor, data, run=ner_run)
+    message = str(error.value)
+    assert message.startswith("No words or text column in 'numbers.jsonl': looked for the run's words column 'tokens'; a words column (tokens, words")
+    assert "Its columns are: id, score." in message and "  " not in message
+
+
+# ---------------------------------------------------------------- causal LM
+
+
+@pytest.fixture(scope="module")
+def chat_model_dir(tmp_path_factory):
+    texts = [f"{r['instruction']} {r['output']}" for r in make_instruction_records(40)]
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-chat"), texts, chat_template=CHATML)
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """The conversations the causal LM is asked to answer (its answers: 'answer 0', 'answer 1', ...)."""
+    seen: list = []
+
+    def answers(model, tokenizer, prompts, **options):
+        seen.extend(prompts)
+        return [f"answer {i}" for i in range(len(prompts))]
+
+    monkeypatch.setattr(causal_lm, "generate_answers", answers)
+    return seen
+
+
+CHATS = [
+    {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "what colour is snow?"}, {"role": "assistant", "content": "white."}]},
+    {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello."}, {"role": "user", "content": "what colour is coal?"}]},
+]
+
+
+def test_chat_file_asks_the_conversation_up_to_its_answer(tmp_path, chat_model_dir, asked):
+    run = completed_run(tmp_path / "runs", "chat", task="causal-lm", model_dir=chat_model_dir, data_report={"text_columns": ["messages"], "source_format": "chat messages"})
+    out = predict_file(load_predictor(run.id, runs_dir=run.path.parent), write_jsonl(tmp_path / "chat.jsonl", CHATS), run=run)
+    assert asked == [CHATS[0]["messages"][:2], CHATS[1]["messages"]], "the answer training learns is left out; a conversation ending with the user is asked as it is"
+    assert list(out["generated"]) == ["answer 0", "answer 1"]
+
+
+def test_instruction_file_keeps_the_input_as_training_does(tmp_path, chat_model_dir, asked):
+    report = {"text_columns": ["instruction", "input"], "source_format": "instruction/input/output"}
+    run = completed_run(tmp_path / "runs", "alpaca", task="causal-lm", model_dir=chat_model_dir, data_report=report)
+    records = [{"instruction": "translate to french", "input": "the sky", "output": "le ciel"}, {"instruction": "name a colour", "input": "", "output": "red"}]
+    out = predict_file(load_predictor(run.id, runs_dir=run.path.parent), write_jsonl(tmp_path / "alpaca.jsonl", records), run=run)
+    assert asked == [[{"role": "user", "content": "translate to french\n\nthe sky"}], [{"role": "user", "content": "name a colour"}]]
+    assert len(out) == 2
+    # Without the answers, and without a run (a model folder): the same prompts, found by the training names.
+    asked.clear()
+    predict_file(load_predictor(str(run.model_dir)), write_csv(tmp_path / "questions.csv", pd.DataFrame(records)[["instruction", "input"]]))
+    assert asked == [[{"role": "user", "content": "translate to french\n\nthe sky"}], [{"role": "user", "content": "name a colour"}]]
+
+
+def test_causal_lm_file_without_a_prompt_column_says_what_was_looked_for(tmp_path, chat_model_dir, asked):
+    predictor = load_predictor(str(chat_model_dir))
+    with pytest.raises(DataError, match=r"No prompt column found among: id, score\. Looked for a chat column \(messages, .*\) and a prompt column \(prompt, instruction"):
+        predict_file(predictor, write_csv(tmp_path / "numbers.csv", pd.DataFrame({"id": [1], "score": [2]})))
+
+
+# ---------------------------------------------------------------- seq2seq
+
+
+def test_seq2seq_file_uses_the_runs_document_column(tmp_path):
+    records = make_summary_records(6)
+    model_dir = build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in records])
+    run = completed_run(tmp_path / "runs", "summaries", task="seq2seq", model_dir=model_dir, data_report={"text_columns": ["body"], "label_column": "tldr"})
+    frame = pd.DataFrame({"title": ["a", "b"], "body": [r["document"] for r in records[:2]]})
+    predictor = load_predictor(run.id, runs_dir=run.path.parent)
+    out = predict_file(predictor, write_csv(tmp_path / "docs.csv", frame), run=run)
+    assert list(out["summary"]) == predictor.generate(list(frame["body"]))
+
+
+def test_an_empty_file_says_it_has_no_rows(pair_run, tmp_path):
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        predict_file(load_predictor(pair_run.id, runs_dir=pair_run.path.parent), tmp_path / "empty.csv", run=pair_run)
+    assert str(error.value) == "'empty.csv' is empty: it has no rows. Check that it is the right file, or save it again."
+
+
+def test_generation_refuses_a_max_new_tokens_below_1(chat_model_dir):
+    predictor = load_predictor(str(chat_model_dir))
+    for value in (0, -3):
+        with pytest.raises(DataError, match=f"max_new_tokens must be 1 or more .*; it is {value}"):
+            predictor.generate(["hi"], max_new_tokens=value)
