@@ -306,7 +306,7 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .inference import find_run, load_predictor, predict_file  # noqa: PLC0415 - heavy
+    from .inference import load_predictor, named_run, predict_file  # noqa: PLC0415 - heavy
 
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
@@ -314,7 +314,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         _check_writable(Path(args.output_file))  # before predicting a whole file, not after
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
     if args.input_file:
-        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=find_run(args.model, runs_dir=args.runs_dir))
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=named_run(args.model, runs_dir=args.runs_dir))
         if args.output_file:
             frame.to_csv(args.output_file, index=False)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")

@@ -20,8 +20,8 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from .errors import DataError, ModelLoadError, RunError
-from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, STOPPED, Run, RunStore, read_json
+from .errors import DataError, ModelLoadError, RunError, RunNotFoundError
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, STOPPED, Run, RunStore, find_run, read_json
 
 
 class Predictor:
@@ -90,21 +90,18 @@ def _cached_predictor(task: str, model_path: str, max_length: int, mtime: float)
     return get_task(task).load_predictor(model_path, max_length=max_length)
 
 
-def find_run(model: str, *, runs_dir: str | Path = "runs") -> Run | None:
-    """The run `model` names (a run folder, or a run id under `runs_dir`), or None for a model folder or Hub id."""
-    path = Path(model)
-    if (path / "config.yaml").is_file() and (path / "status.json").is_file():
-        return Run(path.resolve())
-    store = RunStore(runs_dir)
-    if not path.exists() and (store.root / model / "config.yaml").is_file():
-        return store.get(model)
-    return None
+def named_run(model: str, *, runs_dir: str | Path = "runs") -> Run | None:
+    """The run `model` names (a run id under `runs_dir`, or a run folder), or None for a model folder or Hub id."""
+    try:
+        return find_run(runs_dir, model)
+    except RunNotFoundError:
+        return None
 
 
 def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
     """A predictor for a run id, a run folder, a model folder or a Hub id (cached)."""
     path = Path(model)
-    run = find_run(model, runs_dir=runs_dir)
+    run = named_run(model, runs_dir=runs_dir)
     if run is not None:
         if run.state != COMPLETED or not run.model_dir.is_dir():
             raise RunError(no_model_message(run))
