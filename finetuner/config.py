@@ -484,6 +484,16 @@ def _coerce(section: type, name: str, value: Any) -> Any:
     return value
 
 
+# TrainingArguments options transformers 5 renamed: the old names still work, with a FutureWarning at every run.
+RENAMED_TRAINING_ARGUMENTS = {"gradient_checkpointing": "activation_checkpointing", "gradient_checkpointing_kwargs": "activation_checkpointing_kwargs"}
+
+
+def current_names(options: dict[str, Any]) -> dict[str, Any]:
+    """TrainingArguments `options` with the renamed ones under their current names (where a task sets the
+    current name itself, as causal LM does, an old name from the user would otherwise be silently overruled)."""
+    return {RENAMED_TRAINING_ARGUMENTS.get(name, name): value for name, value in options.items()}
+
+
 _TRAINING_ARGUMENT_NAMES: set[str] | None = None
 
 

@@ -47,7 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import RunConfig, TrainingConfig
+from .config import RunConfig, TrainingConfig, current_names
 from .precision import BF16, FP16, FP32, chosen_precision, cpu_has_fast_bf16
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
@@ -546,7 +546,7 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
     heads = parameters.num_heads or max(h // 64, 1)
     factor = FP32_ACTIVATION_FACTOR if not half else CPU_BF16_ACTIVATION_FACTOR if device == "cpu" else 1
     per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * factor
-    if extra.get("gradient_checkpointing"):
+    if current_names(extra).get("activation_checkpointing"):
         activations = per_layer + layers * seq * batch * h * (2 if half else 4)
     else:
         activations = layers * per_layer

@@ -118,7 +118,7 @@ def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
         if t.per_device_train_batch_size < 2:
             raise RunError(
                 f"Run {run.id} already trains with per_device_train_batch_size 1 on {processes} processes. "
-                "Shorten max_seq_length, turn on gradient_checkpointing or LoRA, or use devices with more memory."
+                "Shorten max_seq_length, turn on activation_checkpointing or LoRA, or use devices with more memory."
             )
         changes["per_device_train_batch_size"] = t.per_device_train_batch_size // 2
         changes["gradient_accumulation_steps"] = t.gradient_accumulation_steps * 2

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import distributed
-from .config import RunConfig
+from .config import RunConfig, current_names
 from .distributed import World
 from .errors import ConfigError, FinetunerError
 from .estimate import few_steps_warning
@@ -33,7 +33,7 @@ from .runs import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED, Run, write_json_a
 
 OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
-    "effective batch, a shorter max_seq_length, extra_training_args {gradient_checkpointing: true}, or LoRA "
+    "effective batch, a shorter max_seq_length, extra_training_args {activation_checkpointing: true}, or LoRA "
     "(use_lora, causal LM) to train far fewer weights. Or retry with auto_find_batch_size: it halves the batch "
     "until a step fits (the studio's 'Retry with a smaller batch', or `python -m finetuner resume RUN --auto_find_batch_size`)."
 )
@@ -104,7 +104,7 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
     if distributed.current().distributed and distributed.uses_cpu():
         values["use_cpu"] = True  # without it the Trainer sees no GPU and trains each process alone
     values.update(task_values)
-    values.update(t.extra_training_args)
+    values.update(current_names(t.extra_training_args))
     on_gpu = torch.cuda.is_available() and not values.get("use_cpu")
     precision = chosen_precision(t.extra_training_args, fast_bf16=torch.cuda.is_bf16_supported() if on_gpu else cpu_has_fast_bf16())
     values["bf16"], values["fp16"] = precision == BF16, precision == FP16

@@ -288,7 +288,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         packing_strategy="wrapped",  # "bfd" needs padding-free FlashAttention; "wrapped" works on every device
         eval_packing=False,  # evaluation scores whole examples, one per row
         completion_only_loss=t.completion_only_loss,
-        gradient_checkpointing=False,  # TRL turns it on by default; here it is an explicit choice (extra_training_args)
+        activation_checkpointing=False,  # TRL turns it on by default; here it is an explicit choice (extra_training_args)
         **({} if for_training else EVALUATION_ONLY),
     )
 

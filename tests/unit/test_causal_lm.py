@@ -209,3 +209,20 @@ def test_offline_default_and_wrong_model_kind(tiny_model_dir):
 def test_general_text_sample_is_bundled():
     lines = [line for line in causal_lm.GENERAL_TEXT.read_text().splitlines() if line.strip()]
     assert len(lines) == 30 and pd.Series(lines).str.split().str.len().sum() > 600
+
+
+@pytest.mark.parametrize("asked", [{}, {"gradient_checkpointing": True}, {"activation_checkpointing": True}])
+def test_checkpointing_is_the_user_s_choice_under_its_current_name(tmp_path, asked):
+    """TRL turns activation checkpointing on by default and transformers 5 renamed gradient_checkpointing:
+    off unless asked, asked under either name, and no deprecation warning at every run."""
+    import warnings
+
+    from trl import SFTConfig
+
+    from finetuner.train import training_arguments
+
+    config = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": "lm", "train_file": "x.jsonl", **asked})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        args = training_arguments(config, tmp_path, args_class=SFTConfig, activation_checkpointing=False)
+    assert args.activation_checkpointing is bool(asked)

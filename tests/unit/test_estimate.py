@@ -67,6 +67,9 @@ def test_estimate_steps_tokens_time_and_memory():
     assert frozen.memory_breakdown["optimizer"] == 8 * (PARAMS.total - PARAMS.embedding), "nor AdamW moments"
     bigger = estimate_training(config(max_seq_length=128, per_device_train_batch_size=64), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
     assert bigger.memory_breakdown["activations"] > result.memory_breakdown["activations"]
+    for name in ("activation_checkpointing", "gradient_checkpointing"):  # the current name and transformers 4's
+        checkpointed = estimate_training(config(max_seq_length=128, **{name: True}), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
+        assert checkpointed.memory_breakdown["activations"] < result.memory_breakdown["activations"] / 2, name
 
 
 def test_too_little_memory_is_warned_about():

@@ -72,7 +72,7 @@ def test_a_failed_run_says_what_to_do(tmp_path, tiny_model_dir, sentiment_csv):
     assert _fail(run, raised.value) == FAILED
     status = run.status()
     assert status["state"] == FAILED and status["out_of_memory"] == {"phase": "training"}
-    for advice in ("per_device_train_batch_size", "gradient_accumulation_steps", "gradient_checkpointing", "LoRA", "auto_find_batch_size"):
+    for advice in ("per_device_train_batch_size", "gradient_accumulation_steps", "activation_checkpointing", "LoRA", "auto_find_batch_size"):
         assert advice in status["error"]
     assert "Traceback" not in status["error"]
     assert can_retry_with_smaller_batch(run)
@@ -97,7 +97,7 @@ def test_retry_config_several_processes_keeps_the_effective_batch(tmp_path, tiny
     assert (t.per_device_train_batch_size, t.gradient_accumulation_steps) == (8, 4)
     assert "auto_find_batch_size" not in t.extra_training_args, "processes cannot search for a batch size together"
     run.path.joinpath("config.yaml").write_text(run.config_path.read_text().replace("per_device_train_batch_size: 8", "per_device_train_batch_size: 1"), encoding="utf-8")
-    with pytest.raises(RunError, match="gradient_checkpointing"):
+    with pytest.raises(RunError, match="activation_checkpointing"):
         prepare_smaller_batch_retry(run, processes=2)
 
 
