@@ -61,7 +61,7 @@ class DataConfig:
     """Where the data comes from and which columns mean what."""
 
     dataset_name: str | None = field(
-        default=None, metadata=_help("Hub dataset id, e.g. 'stanfordnlp/sst2'. Leave empty to use local files.")
+        default=None, metadata=_help("Hub dataset id, e.g. 'stanfordnlp/sst2' (on your own machine also a local dataset folder; a shared studio takes Hub ids only). Leave empty to use data files.")
     )
     dataset_config_name: str | None = field(default=None, metadata=_help("Hub dataset configuration name, if it has several."))
     train_file: str | None = field(default=None, metadata=_help("Training data: CSV, TSV, JSON, JSONL or Parquet."))

@@ -415,7 +415,7 @@ def estimate_training(
     max_length = m.max_seq_length
     kept = trained_sequences(train_lengths, max_length=max_length, packing=t.packing)
     kept_eval = [min(n, max_length) for n in eval_lengths]
-    batch = t.per_device_train_batch_size
+    batch = min(t.per_device_train_batch_size, len(kept)) if kept else t.per_device_train_batch_size  # no batch holds more than the data
     processes = max(int(processes or 1), 1)
     per_epoch, total_steps = plan_steps(len(kept), batch_size=batch * processes, accumulation=t.gradient_accumulation_steps, epochs=t.num_train_epochs, max_steps=t.max_steps)
     epochs = total_steps / per_epoch if per_epoch else 0.0

@@ -261,7 +261,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
     from .tasks import TASKS, get_task  # noqa: PLC0415
-    from .tasks.base import NEW_PARAMETERS, count_parameters  # noqa: PLC0415
+    from .tasks.base import NEW_PARAMETERS, check_max_length, count_parameters  # noqa: PLC0415
 
     main = world.is_main
     config = run.config()
@@ -281,6 +281,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
             run.append_event("message", text="Loading the model.")
         set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
         model = task.build_model(config, prepared.label_names, token=token)
+        check_max_length(config, model)  # launched without the studio's or the CLI's checks: fail now, not at the first long batch
     if config.model.freeze_embeddings:  # no gradient, no AdamW moments and no update for the vocabulary table
         try:
             model.get_input_embeddings().weight.requires_grad_(False)

@@ -243,6 +243,52 @@ def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: A
         raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
 
 
+def meta_model(config, auto_class: str = "AutoModel", *, token: str | None = None):
+    """The config's model built on the meta device from its config.json alone (`auto_class` names the
+    transformers class): every module and parameter shape, no weights read. What the studio needs before
+    launch to count parameters, name LoRA targets or see how many positions the model reads."""
+    import torch  # noqa: PLC0415
+    import transformers  # noqa: PLC0415
+
+    from ..inference import MODEL_LOAD_LOCK  # noqa: PLC0415
+    from ..tokenization import load_failure_message  # noqa: PLC0415
+
+    m = config.model
+    try:
+        model_config = transformers.AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+    except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
+        raise ModelLoadError(load_failure_message("model", m.model_name_or_path, error, offline_hint=offline_hint(config))) from error
+    with MODEL_LOAD_LOCK, torch.device("meta"):  # from_config patches process-wide state, like from_pretrained
+        return getattr(transformers, auto_class).from_config(model_config, trust_remote_code=m.trust_remote_code)
+
+
+def position_limit(model) -> int | None:
+    """How many tokens a model with a table of learned (or fixed) positions can read: BERT's 512, RoBERTa's
+    514 rows less the two its padding takes, BART's less its offset. None for relative or rotary positions
+    (T5, Llama), which have no hard limit. A longer input would index past the table and fail mid-run."""
+    import torch  # noqa: PLC0415
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Embedding) and name.rsplit(".", 1)[-1] in ("position_embeddings", "wpe", "embed_positions"):
+            reserved = module.padding_idx + 1 if module.padding_idx is not None else getattr(module, "offset", 0)
+            return module.num_embeddings - reserved
+    return None
+
+
+def check_max_length(config, model=None, *, token: str | None = None) -> None:
+    """Refuse a max_seq_length longer than the model can read, before training rather than at its first
+    long batch. `model`: the loaded model; without it, the config's model built on the meta device."""
+    from ..errors import ConfigError  # noqa: PLC0415
+
+    limit = position_limit(model if model is not None else meta_model(config, token=token))
+    length = config.model.max_seq_length
+    if limit is not None and length > limit:
+        raise ConfigError(
+            f"max_seq_length {length} is longer than {config.model.model_name_or_path} can read: it has positions for {limit} tokens. "
+            f"Set max_seq_length to {limit} or less (longer texts are cut; the Data tab's inspector shows where)."
+        )
+
+
 def load_with_new_head(auto_class, config, label_names: list[str], *, token: str | None = None):
     """The pretrained model with a head sized for `label_names` (new, or the checkpoint's own when it was
     trained for as many labels), recording which weights the checkpoint lacked or had in another shape,

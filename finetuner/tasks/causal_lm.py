@@ -26,7 +26,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
-from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
+from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
 
@@ -210,30 +210,12 @@ def lora_config(config: RunConfig):
     return LoraConfig(r=m.lora_r, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_target_modules or "all-linear", bias="none", task_type="CAUSAL_LM")
 
 
-def meta_model(config: RunConfig, *, token: str | None = None):
-    """This config's causal LM built on the meta device from its config.json alone: every module and
-    parameter shape, no weights read (what the studio needs to count parameters or name LoRA targets)."""
-    import torch  # noqa: PLC0415
-    from transformers import AutoConfig, AutoModelForCausalLM  # noqa: PLC0415
-
-    from ..inference import MODEL_LOAD_LOCK  # noqa: PLC0415
-    from ..tokenization import load_failure_message  # noqa: PLC0415
-
-    name = config.model.model_name_or_path
-    try:
-        model_config = AutoConfig.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token)
-    except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
-        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
-    with MODEL_LOAD_LOCK, torch.device("meta"):  # from_config patches process-wide state, like from_pretrained
-        return AutoModelForCausalLM.from_config(model_config, trust_remote_code=config.model.trust_remote_code)
-
-
 def parameter_counts(config: RunConfig, *, token: str | None = None) -> dict[str, Any]:
     """Trainable and total parameters of this config's model (with its LoRA adapters when `use_lora`),
     counted on the meta device: no weights are loaded, so the studio can show it before training starts."""
     from .base import count_parameters  # noqa: PLC0415
 
-    model = meta_model(config, token=token)
+    model = meta_model(config, AUTO_MODEL, token=token)
     if config.model.use_lora:
         from peft import get_peft_model  # noqa: PLC0415
 

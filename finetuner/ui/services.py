@@ -539,9 +539,9 @@ def _module_names(name: str, mtime: float, revision: str, trust_remote_code: boo
     import torch  # noqa: PLC0415 - heavy, only when LoRA is asked about
     from transformers.pytorch_utils import Conv1D  # noqa: PLC0415 - GPT-2's linear layers
 
-    from ..tasks.causal_lm import meta_model  # noqa: PLC0415
+    from ..tasks.base import meta_model  # noqa: PLC0415
 
-    model = meta_model(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": name, "model_revision": revision, "trust_remote_code": trust_remote_code}))
+    model = meta_model(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": name, "model_revision": revision, "trust_remote_code": trust_remote_code}), "AutoModelForCausalLM")
     head = model.get_output_embeddings()
     names, linear = [], []
     for dotted, module in model.named_modules():

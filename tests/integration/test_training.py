@@ -225,6 +225,14 @@ def test_one_training_at_a_time_on_the_machine_whatever_the_runs_folder(tmp_path
     assert f"{WAITING_MESSAGE} Run {second.id} starts when it ends" in second.log_path.read_text(encoding="utf-8"), "a terminal shows the wait too"
 
 
+def test_a_max_length_past_the_model_s_positions_fails_before_training(tmp_path, tiny_model_dir, sentiment_csv):
+    """A run launched without the studio's or the CLI's checks (the Python API): it fails once the model is loaded, not at its first long batch."""
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_seq_length=200))
+    assert run_training(run) == FAILED
+    assert "max_seq_length 200 is longer than" in run.status()["error"] and "positions for 128 tokens" in run.status()["error"]
+    assert not any(e["type"] == "log" for e in run.events()), "no step was trained"
+
+
 def test_a_model_that_does_not_exist_fails_the_run_clearly(tmp_path, sentiment_csv):
     run = RunStore(tmp_path / "runs").create(tiny_config("no-such-user/no-such-model", sentiment_csv))
     assert run_training(run) == FAILED

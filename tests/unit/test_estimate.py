@@ -72,6 +72,12 @@ def test_estimate_steps_tokens_time_and_memory():
         assert checkpointed.memory_breakdown["activations"] < result.memory_breakdown["activations"] / 2, name
 
 
+def test_a_batch_larger_than_the_data_is_counted_as_the_data():
+    huge = estimate_training(config(max_seq_length=128, per_device_train_batch_size=100_000), train_lengths=[100] * 256, machine=MACHINE, parameters=PARAMS)
+    whole = estimate_training(config(max_seq_length=128, per_device_train_batch_size=256), train_lengths=[100] * 256, machine=MACHINE, parameters=PARAMS)
+    assert huge.batch_size == 256 and huge.memory_breakdown == whole.memory_breakdown and huge.total_steps == whole.total_steps
+
+
 def test_too_little_memory_is_warned_about():
     small = Machine("cpu", "CPU", 256 * 2**20, 40e9)
     result = estimate_training(config(), train_lengths=[100] * 64, machine=small, parameters=PARAMS)

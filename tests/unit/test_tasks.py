@@ -54,3 +54,38 @@ def test_cli_flags_reach_the_new_fields():
 def test_new_fields_have_help():
     for name in ("tokens_column_name", "prompt_column_name", "document_column_name", "use_lora", "lora_r", "packing", "label_all_tokens", "generation_max_new_tokens", "max_target_length"):
         assert field_help(name)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "limit"),
+    [
+        ("BertConfig", {"max_position_embeddings": 128}, 128),
+        ("RobertaConfig", {"max_position_embeddings": 66, "pad_token_id": 1}, 64),  # two rows go to padding
+        ("GPT2Config", {"n_positions": 96}, 96),
+        ("BartConfig", {"max_position_embeddings": 80}, 80),  # its table has two rows of offset
+        ("T5Config", {}, None),  # relative positions: no hard limit
+        ("LlamaConfig", {"max_position_embeddings": 64}, None),  # rotary: no table
+    ],
+)
+def test_how_many_positions_a_model_reads(kind, options, limit):
+    import torch
+    import transformers
+
+    from finetuner.tasks.base import position_limit
+
+    small = {"vocab_size": 100, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "d_model": 16, "encoder_layers": 1, "decoder_layers": 1,
+             "encoder_attention_heads": 2, "decoder_attention_heads": 2, "num_layers": 1, "num_heads": 2, "d_ff": 32, "d_kv": 8, "n_embd": 16, "n_layer": 1, "n_head": 2}
+    config = getattr(transformers, kind)(**{**small, **options})
+    with torch.device("meta"):
+        model = transformers.AutoModel.from_config(config)
+    assert position_limit(model) == limit
+
+
+def test_a_max_length_longer_than_the_model_reads_is_refused_before_training():
+    from finetuner.config import RunConfig
+    from finetuner.errors import ConfigError
+    from finetuner.tasks.base import check_max_length
+
+    check_max_length(RunConfig.from_dict({"train_file": "x.csv", "max_seq_length": 512}))  # the bundled model's own limit
+    with pytest.raises(ConfigError, match="max_seq_length 1000 is longer than .* can read: it has positions for 512 tokens. Set max_seq_length to 512 or less"):
+        check_max_length(RunConfig.from_dict({"train_file": "x.csv", "max_seq_length": 1000}))
