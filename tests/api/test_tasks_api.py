@@ -195,7 +195,7 @@ def test_a_ner_run_is_followed_by_its_entity_f1(client, ner_run):
     snap, card, curves, *_ = next(iter(job))
     job.cancel()
     assert snap["task"] == "token-classification" and "eval f1 <b>" in card
-    names = {trace["name"] for trace in json.loads(curves["plot"])["data"]}
+    names = {trace.get("name") for trace in json.loads(curves["plot"])["data"]}
     assert {"f1", "precision"} <= names and "accuracy" not in names, names
 
 
@@ -208,7 +208,7 @@ def test_runs_of_another_task_compare_on_its_own_metric(client, studio, ner_run,
     assert (runs.loc[s2s_run, "metric"], runs.loc[s2s_run, "test"]) == ("rouge1", round(test_rouge, 3))
     paired, curves, _ = client.predict(ner_run, ner_run, api_name="/compare_runs")
     assert "test sentences, run B's entity F1 +0.000 against run A: found the same entities in every sentence" in paired, paired
-    names = {trace["name"] for trace in json.loads(curves["plot"])["data"]}
+    names = {trace.get("name") for trace in json.loads(curves["plot"])["data"]}
     assert f"A {ner_run} f1" in names, "NER's curves show its entity F1, not a classifier's macro F1"
 
 
