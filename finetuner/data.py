@@ -68,17 +68,29 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     separator = "\t" if kind == "tsv" else ","
     numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
+    lines = kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text)  # JSON: one record a line
     try:
         if kind in ("csv", "tsv"):
             frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL, index_col=0 if numbered else False)
             return frame.reset_index(drop=True)
-        if kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text):
-            return pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        return pd.read_json(io.StringIO(text), dtype=False)
+        return pd.read_json(io.StringIO(text), lines=lines, dtype=False)
     except pd.errors.ParserError as error:
         raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(kind)}") from error
     except ValueError as error:
-        raise DataError(f"'{path.name}' is not valid {'JSON Lines' if kind == 'jsonl' else 'JSON'}: {error}.") from error
+        if kind in ("csv", "tsv") or not lines:
+            raise DataError(f"'{path.name}' is not valid {kind.upper()}: {error}.") from error
+        raise DataError(f"'{path.name}' is not valid JSON Lines: {_bad_json_line(text) or error}.") from error
+
+
+def _bad_json_line(text: str) -> str | None:
+    """Where a JSON Lines file goes wrong, by line number (pandas names a character position in the whole file)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as error:
+                return f"line {number} is not one JSON object ({error.msg} at column {error.colno}); each line must hold one record"
+    return None
 
 
 def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool:

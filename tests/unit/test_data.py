@@ -323,3 +323,8 @@ def test_unsupported_extension(tmp_path):
 def test_invalid_json(tmp_path):
     (tmp_path / "bad.json").write_text('[{"text": "a", "label": 1},', encoding="utf-8")
     assert_error(DataConfig(train_file=str(tmp_path / "bad.json")), "not valid JSON")
+
+
+def test_a_broken_json_lines_record_is_named_by_its_line(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n{"text": "c" "label": "y"}\n', encoding="utf-8")
+    assert_error(DataConfig(train_file=str(tmp_path / "bad.jsonl")), "not valid JSON Lines: line 3 is not one JSON object", "each line must hold one record")
