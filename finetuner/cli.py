@@ -312,7 +312,11 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
-    if args.input_file and args.output_file:
+    if args.input_file and args.texts:
+        raise ConfigError("Give texts to predict on or --input_file, not both.")
+    if args.output_file and not args.input_file:
+        raise ConfigError("--output_file writes the predictions of --input_file; those of texts given here are printed as JSON lines (redirect them: ... > predictions.jsonl).")
+    if args.output_file:
         _check_writable(Path(args.output_file))  # before predicting a whole file, not after
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
     if args.input_file:
@@ -333,8 +337,6 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 def _check_writable(path: Path) -> None:
     """--output_file can be written: its folder exists and takes files, and it is not a folder itself."""
-    import os  # noqa: PLC0415
-
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise ConfigError(f"--output_file '{path}' is a folder; give a file name, such as {path / 'predictions.csv'}.")
