@@ -69,14 +69,17 @@ PAIRINGS = (
 
 
 NOT_THE_SAME_TASK = "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."
+SAME_RUN = "Run A and run B are the same run ({run}): there is nothing to compare. Choose two different runs."
 
 
 def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
     """B's score minus A's on their test split (else validation), when both were evaluated on the same
     examples: `{"split", "examples", "metric", "unit", "alike", "a", "b", "difference", "low", "high"}`;
-    otherwise `{"reason": why there is no paired comparison}`."""
+    otherwise `{"reason": why there is no paired comparison}` (also when A and B are the same run)."""
     import pandas as pd  # noqa: PLC0415
 
+    if run_a.path.resolve() == run_b.path.resolve():  # not two runs that happen to agree on every example
+        return {"reason": SAME_RUN.format(run=run_a.id)}
     if run_a.config().model.task != run_b.config().model.task:  # summarization and causal LM write alike generations
         return {"reason": NOT_THE_SAME_TASK}
     reason = "they have no per-example results on a test or validation split (completed runs have them)."

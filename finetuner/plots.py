@@ -22,6 +22,17 @@ from .tasks import baseline_name
 SPLIT_COLORS = {"train": "#4f46e5", "validation": "#f59e0b", "test": "#10b981"}
 SERIES = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#06b6d4", "#a855f7", "#84cc16", "#ec4899"]
 HEIGHT = 340
+# Past this many classes, bars lie horizontally (one row per class, the chart as tall as they need) so
+# every class name is written out; past MAX_MATRIX classes a heatmap's cells are too small to read, and the
+# confusion matrix shows its most frequent mistakes instead.
+MANY_CLASSES = 12
+MAX_MATRIX = 20
+MAX_CONFUSED_PAIRS = 25
+
+
+def _rows_height(rows: int, per_row: int) -> int:
+    """A horizontal chart's height: room for each row's bar(s) and the title and axis."""
+    return max(HEIGHT, 110 + rows * per_row)
 
 
 def _layout(fig: go.Figure, title: str | None = None, *, height: int = HEIGHT, legend_below: bool = False, **extra: Any) -> go.Figure:
@@ -72,25 +83,34 @@ def _split_color(split: str, index: int) -> str:
 
 def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_names: Sequence[str] | None = None, *, title: str = "Label distribution", axis: str = "label", unit: str = "examples") -> go.Figure:
     """Examples per class, one bar group per class and one colour per split (`DataReport.class_counts`).
+    More than `MANY_CLASSES` classes: horizontal bars, one row per class in label order, the chart as tall
+    as the classes need, so no class name is dropped.
 
     NER data reports count entities per type: `title="Entities per type", axis="entity type", unit="entities"`.
     """
     if not class_counts:
         return empty("No data loaded yet.")
     labels = list(label_names or sorted({label for counts in class_counts.values() for label in counts}))
+    across = len(labels) > MANY_CLASSES
     fig = go.Figure()
     for i, (split, counts) in enumerate(class_counts.items()):
         total = sum(counts.values()) or 1
         values = [counts.get(label, 0) for label in labels]
+        names = [_text(label) for label in labels]
         fig.add_bar(
             name=_text(split),
-            x=[_text(label) for label in labels],
-            y=values,
+            x=values if across else names,
+            y=names if across else values,
+            orientation="h" if across else "v",
             marker_color=_split_color(split, i),
             customdata=[v / total for v in values],
-            hovertemplate="%{x}: %{y} (%{customdata:.0%} of " + _text(split) + ")<extra></extra>",
+            hovertemplate=("%{y}: %{x}" if across else "%{x}: %{y}") + " (%{customdata:.0%} of " + _text(split) + ")<extra></extra>",
         )
     fig.update_layout(barmode="group")
+    if across:
+        fig.update_yaxes(title=axis, type="category", autorange="reversed", automargin=True, dtick=1)
+        fig.update_xaxes(title=unit, side="top")
+        return _layout(fig, title, height=_rows_height(len(labels), 8 + 8 * len(class_counts)))
     fig.update_xaxes(title=axis, type="category")
     fig.update_yaxes(title=unit)
     return _layout(fig, title)
@@ -191,12 +211,17 @@ def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
 # ---------------------------------------------------------------- evaluation
 
 
-def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False) -> go.Figure:
-    """Heatmap of the confusion matrix (rows: true label, columns: predicted), counts in the cells."""
+def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False, title: str = "Confusion matrix", max_classes: int = MAX_MATRIX) -> go.Figure:
+    """Heatmap of the confusion matrix (rows: true label, columns: predicted), counts in the cells.
+
+    With more than `max_classes` classes the cells would be too small to read: the chart shows the most
+    frequent mistakes instead (`confused_pairs`)."""
     matrix = report.get("confusion_matrix")
     names = [_text(n) for n in report.get("label_names", [])]
     if not matrix:
         return empty("No confusion matrix for this split.")
+    if len(names) > max_classes:
+        return confused_pairs(report, title=title)
     shown = matrix
     if normalize:
         shown = [[v / (sum(row) or 1) for v in row] for row in matrix]
@@ -213,10 +238,49 @@ def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False) -> g
             showscale=False,
         )
     )
-    fig.update_xaxes(title="predicted", type="category", side="bottom")
-    fig.update_yaxes(title="true", type="category", autorange="reversed")
-    size = max(HEIGHT, min(700, 60 * len(names) + 120))
-    return _layout(fig, "Confusion matrix", height=size)
+    fig.update_xaxes(title="predicted", type="category", side="bottom", automargin=True)
+    fig.update_yaxes(title="true", type="category", autorange="reversed", automargin=True)
+    size = max(HEIGHT, min(720, 40 * len(names) + 160))
+    return _layout(fig, title, height=size)
+
+
+def confused_pairs(report: Mapping[str, Any], *, limit: int = MAX_CONFUSED_PAIRS, title: str = "Confusion matrix") -> go.Figure:
+    """The confusion matrix's largest off-diagonal cells as horizontal bars, 'true → predicted', most
+    frequent first, with each mistake's share of its true class in the hover: the readable part of a matrix
+    with too many classes to draw."""
+    matrix = report.get("confusion_matrix") or []
+    names = [str(n) for n in report.get("label_names", [])]
+    cells = [
+        (count, i, j) for i, row in enumerate(matrix) for j, count in enumerate(row)
+        if i != j and count and i < len(names) and j < len(names)
+    ]
+    if not cells:
+        return empty("No mistakes on this split: nothing was confused.")
+    cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))
+    shown = cells[:limit]
+    totals = [sum(row) or 1 for row in matrix]
+    fig = go.Figure(
+        go.Bar(
+            x=[count for count, _, _ in shown],
+            y=[f"{_text(names[i])}<br>→ {_text(names[j])}" for _, i, j in shown],  # true, then predicted below it
+            orientation="h",
+            marker_color=SERIES[3],
+            text=[str(count) for count, _, _ in shown],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=[[count / totals[i], totals[i]] for count, i, _ in shown],
+            hovertemplate="true %{y}: %{x} examples (%{customdata[0]:.0%} of the %{customdata[1]} of this true class)<extra></extra>",
+        )
+    )
+    fig.update_xaxes(side="top", range=[0, shown[0][0] * 1.15])
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True, dtick=1, tickfont={"size": 11})
+    heading = (
+        f"{title}: the most frequent mistakes<br><sup>true label, then → the predicted one · {len(shown)} of {len(cells):,} confused pairs · "
+        f"{len(names)} classes, too many for a readable matrix</sup>"
+    )
+    fig = _layout(fig, heading, height=_rows_height(len(shown), 34))
+    fig.update_layout(margin={"t": 95})
+    return fig
 
 
 def roc_curve(report: Mapping[str, Any]) -> go.Figure:
@@ -250,21 +314,31 @@ def pr_curve(report: Mapping[str, Any]) -> go.Figure:
 
 
 def per_class_f1(report: Mapping[str, Any]) -> go.Figure:
-    """F1 per class as bars, with precision, recall and support in the hover."""
+    """F1 per class as bars, with precision, recall and support in the hover. More than `MANY_CLASSES`
+    classes: horizontal bars, lowest F1 first, the chart as tall as the classes need."""
     rows = report.get("per_class") or []
     if not rows:
         return empty("No per-class scores for this split.")
+    across = len(rows) > MANY_CLASSES
+    if across:
+        rows = sorted(rows, key=lambda r: (r["f1"], str(r["label"])))
+    names, scores = [_text(r["label"]) for r in rows], [r["f1"] for r in rows]
     fig = go.Figure(
         go.Bar(
-            x=[_text(r["label"]) for r in rows],
-            y=[r["f1"] for r in rows],
+            x=scores if across else names,
+            y=names if across else scores,
+            orientation="h" if across else "v",
             marker_color=SERIES[0],
             text=[f"{r['f1']:.2f}" for r in rows],
             textposition="outside",
             customdata=[[r["precision"], r["recall"], r["support"]] for r in rows],
-            hovertemplate="%{x}: F1 %{y:.3f}<br>precision %{customdata[0]:.3f}, recall %{customdata[1]:.3f}<br>support %{customdata[2]}<extra></extra>",
+            hovertemplate=("%{y}: F1 %{x:.3f}" if across else "%{x}: F1 %{y:.3f}") + "<br>precision %{customdata[0]:.3f}, recall %{customdata[1]:.3f}<br>support %{customdata[2]}<extra></extra>",
         )
     )
+    if across:
+        fig.update_yaxes(type="category", autorange="reversed", automargin=True, dtick=1)
+        fig.update_xaxes(title="F1", range=[0, 1.1], side="top")
+        return _layout(fig, "F1 per class, lowest first", height=_rows_height(len(rows), 18))
     fig.update_xaxes(title="class", type="category")
     fig.update_yaxes(title="F1", range=[0, 1.1])
     return _layout(fig, "F1 per class")

@@ -6,8 +6,10 @@ predictions CSV), `/evaluation_comparison` (a causal-LM run's base model against
 
 What is shown follows the run's task, from the files its evaluation wrote to `eval/`:
 
-* text classification: metrics beside the majority and TF-IDF baselines, per class, confusion matrix,
-  ROC and precision-recall curves (binary), misclassified examples, most confident first;
+* text classification: metrics beside the majority and TF-IDF baselines, per class, confusion matrix
+  (many classes: the most frequent mistakes), ROC and precision-recall curves (binary; hidden otherwise),
+  misclassified examples, most confident first (many classes: the three likeliest labels in one column
+  instead of one probability column per class; the CSV keeps them all);
 * NER: entity-level precision/recall/F1 and word accuracy beside the most-frequent-tag baseline, the
   per-entity-type table and F1 bars, the tag confusion matrix, sentences with tagging errors;
 * causal LM: loss, perplexity, ROUGE/BLEU of the generated sample, the generations beside their
@@ -77,7 +79,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             with gr.Row():
                 comparison_table = gr.Dataframe(label="Base model vs fine-tuned", interactive=False)
                 comparison_plot = gr.Plot(label="Perplexity before and after", show_label=False)
-        misclassified_table = gr.Dataframe(label="Misclassified examples, most confident first", interactive=False, wrap=True, max_height=400)
+        misclassified_table = gr.Dataframe(label="Misclassified examples, most confident first", interactive=False, wrap=True, max_height=400, elem_classes="ft-wrap-anywhere")
         predictions_file = gr.File(label="All predictions or generations (CSV)", interactive=False)
         with gr.Accordion("Evaluate on other data", open=False):
             gr.Markdown(
@@ -134,8 +136,8 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         empty = plots.empty("Not drawn for this task.")
         if task_name == "token-classification":
             per_class = render.per_type_table(report)
-            confusion = plots.confusion_matrix({"confusion_matrix": report.get("tag_confusion_matrix"), "label_names": report.get("label_names", [])})
-            confusion.update_layout(title_text="Tag confusion (words, by first sub-token)")
+            tags = {"confusion_matrix": report.get("tag_confusion_matrix"), "label_names": report.get("label_names", [])}
+            confusion = plots.confusion_matrix(tags, title="Tag confusion (words, by first sub-token)")
             f1_chart = plots.per_entity_f1(report)
         elif generative:
             per_class, confusion, f1_chart = pd.DataFrame(), empty, empty
@@ -155,11 +157,11 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             plots.roc_curve(report) if not generative else empty,
             plots.pr_curve(report) if not generative else empty,
             plots.baselines(metrics, baseline_split, metrics=baseline_metrics, model_intervals=report.get("intervals")) if baseline_split and baseline_metrics else plots.empty("No baselines for this split."),
-            gr.Dataframe(value=examples_table, label=title, column_widths=services.column_widths(list(examples_table.columns), wide) if len(examples_table.columns) else None),
+            gr.Dataframe(value=examples_table, label=title, column_widths=services.predictions_widths(list(examples_table.columns), wide) if len(examples_table.columns) else None),
             str(download) if download else None,
             gr.Accordion(label="Per entity type (entity-level scores)" if task_name == "token-classification" else "Per class", visible=not generative),
             gr.Row(visible=not generative),
-            gr.Row(visible=task_name == "text-classification"),
+            gr.Row(visible=task_name == "text-classification" and bool(report.get("roc_curve") or report.get("pr_curve"))),  # binary only
             gr.Column(visible=task_name != "causal-lm"),
             gr.Group(visible=task_name == "causal-lm"),
         )

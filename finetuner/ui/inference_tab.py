@@ -18,7 +18,9 @@ names the endpoint to use):
 * `/predict_file` (run_id, file, text_column) -> (first rows, CSV path). `text_column` may name two columns,
   comma-separated, for a sentence-pair classifier; empty: the run's own columns, else detected. Every task: classification adds
   `predicted`, `confidence` and `prob_<label>` columns; NER `entities` and `tags`; generation
-  `generated` or `summary`.
+  `generated` or `summary`. The CSV has every column, complete; the preview puts the model's columns first,
+  cuts texts past 300 characters and, past 5 classes, shows the 3 likeliest labels in one `top probabilities`
+  column instead of the `prob_` ones.
 * `/predict_entities` (run_id, text) -> (highlighted text, entity table). Named-entity recognition; the
   highlighted value reaches `gradio_client` as [{"token", "class_or_confidence"}] spans (the class is
   the entity type, None between entities); the table has entity, type, score, start, end.
@@ -27,6 +29,9 @@ names the endpoint to use):
   message (`client.submit(...)` yields them). `history` is [] to start, or the conversation an earlier
   call returned, to continue it. The second output clears the message box.
 * `/summarize` (run_id, document, max_new_tokens, num_beams) -> summary. Seq2seq.
+
+On an error (an empty text, a run of another task) the view's earlier answer is cleared, so it never reads as the
+answer to the new input (the chat keeps its conversation).
 
 Models are loaded once per run and cached by the engine, so typing stays fast while a run trains.
 """
@@ -39,7 +44,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..tasks import TASKS
-from . import ownership
+from . import ownership, services
 from .dataset_tab import FILE_TYPES
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -171,7 +176,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 batch_file = gr.File(label="File with a text column", file_types=FILE_TYPES)
                 text_column = gr.Textbox(value="", label="Text column", placeholder="auto-detect", info="Leave empty to use the run's own column(s), or to detect it. A sentence-pair model: both, comma-separated.")
             batch_button = gr.Button(BATCH[CLASSIFICATION][1])
-            batch_preview = gr.Dataframe(label="Predictions (first rows)", interactive=False, wrap=True, max_height=360)
+            batch_preview = gr.Dataframe(label="Predictions (first rows; long texts cut, the CSV has them whole)", interactive=False, wrap=True, max_height=360, elem_classes="ft-wrap-anywhere")
             batch_download = gr.File(label="Predictions (CSV)", interactive=False)
 
     views = [classification_view, ner_view, chat_view, summary_view]
@@ -211,8 +216,12 @@ def build_inference_tab(ctx: StudioContext) -> None:
         record = predictor_for(run).records([text])[0]
         return record["probabilities"], record
 
-    classify_button.click(predict, [run_picker, text], [probabilities, output], api_name="predict", concurrency_limit=2, concurrency_id="inference")
-    text.submit(predict, [run_picker, text], [probabilities, output], api_name="predict_on_enter", api_visibility="private", concurrency_id="inference")
+    # After an error the earlier answer is cleared: left showing, it would read as the answer to the new input.
+    for event in (
+        classify_button.click(predict, [run_picker, text], [probabilities, output], api_name="predict", concurrency_limit=2, concurrency_id="inference"),
+        text.submit(predict, [run_picker, text], [probabilities, output], api_name="predict_on_enter", api_visibility="private", concurrency_id="inference"),
+    ):
+        event.failure(lambda: (None, None), None, [probabilities, output], api_visibility="private", queue=False)
 
     # ------------------------------------------------------------------ named-entity recognition
 
@@ -226,8 +235,12 @@ def build_inference_tab(ctx: StudioContext) -> None:
         table = pd.DataFrame([{"entity": e["text"], "type": e["type"], "score": round(e["score"], 4), "start": e["start"], "end": e["end"]} for e in entities], columns=["entity", "type", "score", "start", "end"])
         return value, table
 
-    ner_button.click(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities", concurrency_limit=2, concurrency_id="inference")
-    ner_text.submit(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities_on_enter", api_visibility="private", concurrency_id="inference")
+    no_entities = pd.DataFrame(columns=["entity", "type", "score", "start", "end"])
+    for event in (
+        ner_button.click(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities", concurrency_limit=2, concurrency_id="inference"),
+        ner_text.submit(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities_on_enter", api_visibility="private", concurrency_id="inference"),
+    ):
+        event.failure(lambda: (None, no_entities), None, [highlighted, entity_table], api_visibility="private", queue=False)
 
     # ------------------------------------------------------------------ causal LM: chat
 
@@ -265,7 +278,9 @@ def build_inference_tab(ctx: StudioContext) -> None:
         (generated,) = predictor_for(run).generate([document], max_new_tokens=max_new_tokens, num_beams=num_beams)
         return generated
 
-    summarize_button.click(summarize, [run_picker, document, summary_new_tokens, num_beams], summary, api_name="summarize", concurrency_limit=2, concurrency_id="inference")
+    summarize_button.click(summarize, [run_picker, document, summary_new_tokens, num_beams], summary, api_name="summarize", concurrency_limit=2, concurrency_id="inference").failure(
+        lambda: "", None, summary, api_visibility="private", queue=False
+    )
 
     # ------------------------------------------------------------------ a whole file
 
@@ -281,9 +296,12 @@ def build_inference_tab(ctx: StudioContext) -> None:
         frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None, run=run)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
         frame.to_csv(out, index=False)
-        return frame.head(100).round(4), str(out)
+        preview = services.prediction_preview(frame, 100)
+        return gr.Dataframe(value=preview, column_widths=services.preview_widths(list(preview.columns)) if len(preview.columns) else None), str(out)
 
-    batch_button.click(predict_file, [run_picker, batch_file, text_column], [batch_preview, batch_download], api_name="predict_file", concurrency_limit=1, concurrency_id="heavy")
+    batch_button.click(predict_file, [run_picker, batch_file, text_column], [batch_preview, batch_download], api_name="predict_file", concurrency_limit=1, concurrency_id="heavy").failure(
+        lambda: (None, None), None, [batch_preview, batch_download], api_visibility="private", queue=False
+    )
 
     # ------------------------------------------------------------------ the view follows the run
 

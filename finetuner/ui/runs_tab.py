@@ -1,6 +1,7 @@
 """Runs tab: every run in the runs folder, its config, how to reproduce it, and two runs compared.
 
-Endpoints: `/list_runs`, `/run_details` (state and what happened, config, CLI command, config file),
+Endpoints: `/list_runs` (the runs table, the three run pickers' choices, and the "no runs yet" note shown
+when there are none), `/run_details` (state and what happened, config, CLI command, config file),
 `/compare_runs` (B's score minus A's on the same examples with a paired interval, curves side by side and a config diff). A stopped, failed or interrupted run can be
 resumed from here (the Train tab then follows it).
 """
@@ -22,7 +23,9 @@ from .handlers import ui_errors
 from .studio import StudioContext
 
 
-RUN_WIDTHS = ["24%", "8%", "11%", "6%", "6%", "6%", "6%", "7%", "5%", "8%", "7%", "6%"]
+# run, state, data, steps, metric, validation, test, learning rate, batch, started, duration, model: each header
+# and short value ("completed", "accuracy") fits its column on one line on a desktop-wide page.
+RUN_WIDTHS = ["16%", "8%", "11%", "6%", "7%", "9%", "5%", "8%", "6%", "7%", "8%", "9%"]
 
 
 def build_runs_tab(ctx: StudioContext) -> None:
@@ -30,7 +33,9 @@ def build_runs_tab(ctx: StudioContext) -> None:
         gr.Markdown("### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
         # On a shared studio nothing is built into the page (its config is the same for every visitor): lists fill per session.
         shared = ownership.is_shared(ctx)
-        table = gr.Dataframe(value=services.runs_table(ctx.store, [] if shared else None), label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS)
+        initial = services.runs_table(ctx.store, [] if shared else None)
+        table = gr.Dataframe(value=initial, label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS, elem_classes="ft-runs")
+        no_runs = gr.Markdown(services.no_runs_note(services.shown_runs_dir(ctx.runs_dir)), visible=not shared and initial.empty)
         refresh_button = gr.Button("↻ Refresh", size="sm")
         with gr.Row():
             with gr.Column():
@@ -52,16 +57,22 @@ def build_runs_tab(ctx: StudioContext) -> None:
                 compare_button = gr.Button("Compare", variant="primary")
                 paired = gr.Markdown()
                 compare_plot = gr.Plot(label="Curves")
-                diff_table = gr.Dataframe(headers=["option", "run A", "run B"], label="Config differences", interactive=False, wrap=True)
+                diff_table = gr.Dataframe(
+                    headers=["option", "run A", "run B"], label="Config differences (a long path by its last parts: config.yaml has it whole)",
+                    interactive=False, wrap=True, column_widths=["30%", "35%", "35%"], elem_classes="ft-wrap-anywhere",
+                )
+
+    def no_runs_update(runs):
+        return gr.Markdown(services.no_runs_note(services.shown_runs_dir(ctx.runs_dir)), visible=not runs)
 
     @ui_errors
     def list_runs(request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Every run (on a shared studio: the caller's own) with its state, key metrics and main options, newest first."""
         runs = ownership.visible_runs(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token))
         choices = services.run_choices(ctx.store, runs=runs)
-        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), no_runs_update(runs)
 
-    list_outputs = [table, run_picker, run_a, run_b]
+    list_outputs = [table, run_picker, run_a, run_b, no_runs]
     refresh_button.click(list_runs, None, list_outputs, api_name="list_runs")
 
     def preselect(current_run, chosen, a, b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
@@ -72,15 +83,19 @@ def build_runs_tab(ctx: StudioContext) -> None:
         one = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
         first = a if a in ids else (ids[1] if len(ids) > 1 else None)
         second = b if b in ids else (ids[0] if ids else None)
-        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
+        return (
+            services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first),
+            gr.Dropdown(choices=choices, value=second), no_runs_update(runs),
+        )
 
     tab.select(preselect, [ctx.current_run, run_picker, run_a, run_b], list_outputs, api_name="preselect_runs", api_visibility="private")
 
     @ui_errors
     def run_details(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """A run's status, the CLI command that reproduces it, and its config (text and file)."""
+        """A run's status, the CLI command that reproduces it, and its config (text and file); all empty when no
+        run is chosen (an empty runs folder: the list says how to start one)."""
         if not run_id:
-            raise DataError("Choose a run.")
+            return "", "", "", None
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         config = run.config()
         status = run.status()
@@ -146,7 +161,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
         a, b = ownership.owned_run(ctx, run_a, who=who), ownership.owned_run(ctx, run_b, who=who)
         metric = "eval_" + curve_metrics(a.config().model.task)[0]  # a classifier's macro F1, NER's entity F1, summarization's ROUGE-L, ...
         figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())}, metric=metric)
-        rows = compare.config_diff(a.config(), b.config())
+        rows = services.shown_differences(compare.config_diff(a.config(), b.config()))
         diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])
         return compare.describe(compare.paired_comparison(a, b)), figure, diff
 

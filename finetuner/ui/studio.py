@@ -33,6 +33,9 @@ CSS = """
 .ft-log textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace !important; font-size: 12px !important; }
 .ft-cli textarea, .ft-cli code { font-size: 12px !important; }
 footer { margin-top: 8px; }
+/* Tables whose cells may hold one long unbroken value (a path, a pasted text): it wraps inside its column
+   instead of widening the table and pushing the other columns out of view. */
+.ft-wrap-anywhere td span, .ft-wrap-anywhere td div { overflow-wrap: anywhere; }
 """
 
 

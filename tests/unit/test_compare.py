@@ -114,6 +114,16 @@ def test_cli_compare_prints_the_differences_and_the_paired_comparison(tmp_path, 
     assert "On the same 60 test examples, run B's accuracy +0.150 over run A" in out
 
 
+def test_a_run_compared_with_itself_is_named_the_same_run(tmp_path, capsys):
+    store = RunStore(tmp_path / "runs")
+    a = run_with_predictions(store, [True] * 45 + [False] * 15)
+    said = describe(paired_comparison(a, store.get(a.id)))
+    assert said == f"Run A and run B are the same run ({a.id}): there is nothing to compare. Choose two different runs."
+    assert main(["--runs_dir", str(tmp_path / "runs"), "compare", a.id, a.id]) == 0
+    out = capsys.readouterr().out
+    assert "Same options." in out and "the same run" in out and "bootstrap" not in out
+
+
 def test_summarization_and_instruction_tuning_are_not_paired(tmp_path):
     """Both write ROUGE-L generations; the same texts scored alike still make no comparison across tasks."""
     store = RunStore(tmp_path / "runs")

@@ -205,3 +205,60 @@ def test_entity_counts_and_task_baselines():
     fig = plots.baselines({"rouge1": 0.4, "rouge2": 0.2, "rougeL": 0.38}, {"lead_1": {"rouge1": 0.3, "rouge2": 0.1, "rougeL": 0.29}}, metrics=("rouge1", "rouge2", "rougeL"))
     rouge_l = {x: y for trace in fig.data if trace.name == "rougeL" for x, y in zip(trace.x, trace.y)}
     assert rouge_l == {"fine-tuned model": 0.38, "Lead-1 (first sentence)": 0.29}
+
+
+# ---------------------------------------------------------------- many classes (BANKING77 has 77)
+
+MANY = [f"intent_{i:02d}_{'x' * (i % 5)}" for i in range(30)]
+
+
+def many_class_report(k: int = 30) -> dict:
+    """k classes; class i is confused with class i+1 (i + 1 times), so the biggest mistakes are known."""
+    names = MANY[:k]
+    matrix = [[0] * k for _ in range(k)]
+    for i in range(k):
+        matrix[i][i] = 10
+        matrix[i][(i + 1) % k] = i + 1
+    per_class = [{"label": n, "precision": 0.5, "recall": 0.5, "f1": round(1 - i / k, 3), "support": 10 + i + 1} for i, n in enumerate(names)]
+    return {"label_names": names, "confusion_matrix": matrix, "per_class": per_class}
+
+
+def test_label_distribution_of_many_classes_has_a_row_per_class_and_grows():
+    counts = {"train": {name: 5 + i for i, name in enumerate(MANY)}, "validation": {name: 1 for name in MANY}}
+    fig = plots.label_distribution(counts, MANY)
+    assert [trace.orientation for trace in fig.data] == ["h", "h"]
+    assert list(fig.data[0].y) == MANY and list(fig.data[0].x) == [5 + i for i in range(30)], "every class named, in label order"
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.yaxis.autorange == "reversed", "no class label dropped, the first on top"
+    assert fig.layout.height >= 30 * 20, "at least 20 px per class"
+    few = plots.label_distribution({"train": {"a": 1, "b": 2}})
+    assert few.data[0].orientation in (None, "v") and few.layout.height == plots.HEIGHT
+
+
+def test_per_class_f1_of_many_classes_is_horizontal_lowest_first():
+    fig = plots.per_class_f1(many_class_report())
+    (bars,) = fig.data
+    assert bars.orientation == "h" and list(bars.y) == list(reversed(MANY)), "lowest F1 first"
+    assert list(bars.x) == sorted(bars.x)
+    assert fig.layout.height >= 30 * 18 and "lowest first" in fig.layout.title.text
+    assert plots.per_class_f1(BINARY_REPORT).data[0].orientation in (None, "v"), "two classes: upright bars as before"
+
+
+def test_confusion_matrix_of_many_classes_shows_the_most_frequent_mistakes():
+    fig = plots.confusion_matrix(many_class_report())
+    (bars,) = fig.data
+    assert bars.type == "bar" and bars.orientation == "h"
+    assert len(bars.y) == plots.MAX_CONFUSED_PAIRS and list(bars.x) == list(range(30, 5, -1)), "the 25 biggest off-diagonal cells, largest first"
+    assert bars.y[0] == f"{MANY[29]}<br>→ {MANY[0]}", "true label, then the predicted one"
+    assert "most frequent mistakes" in fig.layout.title.text and "30 classes" in fig.layout.title.text
+    assert bars.customdata[0][0] == pytest.approx(30 / 40), "the share of the true class in the hover"
+    small = plots.confusion_matrix(many_class_report(plots.MAX_MATRIX))
+    assert small.data[0].type == "heatmap" and small.layout.height > plots.HEIGHT, "up to 20 classes: a heatmap, taller than a chart"
+    perfect = {"label_names": MANY, "confusion_matrix": [[5 if i == j else 0 for j in range(30)] for i in range(30)]}
+    assert "No mistakes" in empty_message(plots.confusion_matrix(perfect))
+
+
+def test_confused_pairs_escape_label_names():
+    report = many_class_report()
+    report["label_names"] = [HTML_LABEL, *MANY[1:]]
+    shown = json.dumps(figure_json(plots.confusion_matrix(report)))
+    assert SHOWN in shown and HTML_LABEL not in shown
