@@ -407,23 +407,28 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     # ------------------------------------------------------------ following the run
 
-    def live_outputs(snap: dict | None, *, state_changed: bool = False, who: str | None = None):
+    def live_outputs(snap: dict | None, *, state_changed: bool = False, who: str | None = None, ended: bool = False, previous: dict | None = None):
+        """The live view of a snapshot. `ended`: the run ended while this page followed it, so a notice about its
+        start or its stop is stale and goes. The curves and the log are sent only when they differ from
+        the `previous` snapshot's (a snapshot comes every second while a run trains)."""
         if snap is None:
-            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip()
+            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip(), gr.skip()
         run = ctx.store.get(snap["run_id"])
         note = services.queue_note(ctx.store, run) if snap["state"] == "queued" else None
         retryable = snap["state"] in ("failed", "interrupted") and launcher.can_retry_with_smaller_batch(run)
         # What the buttons offer, in the snapshot too (API clients do not see buttons): /stop_training, /resume_training, /retry_smaller_batch.
         actions = [name for name, offered in (("stop", snap["state"] in ACTIVE_STATES), ("resume", snap["state"] in RESUMABLE_STATES), ("retry_smaller_batch", retryable)) if offered]
+        same_curves = previous is not None and (previous["train"], previous["eval"]) == (snap["train"], snap["eval"])
         return (
             {**snap, "actions": actions},
             render.progress_card(snap, queue_note=note),
-            plots.training_curves(snap["train"], snap["eval"], metrics=[f"eval_{m}" for m in curve_metrics(snap["task"])]),
-            "\n".join(snap["log"]),
+            gr.skip() if same_curves else plots.training_curves(snap["train"], snap["eval"], metrics=[f"eval_{m}" for m in curve_metrics(snap["task"])]),
+            gr.skip() if previous is not None and previous["log"] == snap["log"] else "\n".join(snap["log"]),
             gr.Button(interactive=snap["state"] in ACTIVE_STATES),
             gr.Button(interactive=snap["state"] in RESUMABLE_STATES),
             gr.Button(visible=retryable, interactive=retryable),
             gr.Dropdown(choices=ownership.run_choices(ctx, who), value=run.id) if state_changed else gr.skip(),
+            "" if ended else gr.skip(),
         )
 
     @ui_errors
@@ -433,18 +438,19 @@ def build_training_tab(ctx: StudioContext) -> None:
             yield live_outputs(None)
             return
         who = await asyncio.to_thread(ownership.visitor, ctx, request, profile, oauth_token)
-        follower = RunFollower(ownership.owned_run(ctx, run_id, who=who))
-        last_state = None
+        follower = RunFollower(ownership.owned_run(ctx, run_id, who=who), heartbeat=POLL_SECONDS)  # its clock moves between steps
+        last = None
         while True:
             snap = follower.poll()
             if snap is not None:
-                yield live_outputs(snap, state_changed=snap["state"] != last_state, who=who)
-                last_state = snap["state"]
+                state_changed = last is None or snap["state"] != last["state"]
+                yield live_outputs(snap, state_changed=state_changed, who=who, ended=snap["done"] and last is not None and not last["done"], previous=last)
+                last = snap
                 if snap["done"]:
                     return
             await asyncio.sleep(POLL_SECONDS)
 
-    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, retry_button, run_picker]
+    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, retry_button, run_picker, notice]
     # The followed run is remembered in the browser, so a reload follows it again.
     ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_name="remember_run", api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")

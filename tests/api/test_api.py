@@ -268,6 +268,36 @@ def test_stop_queue_and_resume(client, studio, completed_run, tiny_model_dir, re
     assert follow(client, first)[-1]["state"] == "stopped"
 
 
+def test_progress_moves_between_logs_and_the_stop_notice_goes_once_stopped(client, tiny_model_dir, reviews_csv):
+    """No loss is logged after the first step (logging_steps past the end) and nothing evaluated, yet the card's step, bar and clock
+    move as training moves; the 'Stopping run' notice is replaced once the run has stopped."""
+    load_file(client, reviews_csv)
+    run_id = start(client, tiny_model_dir, num_train_epochs=500, eval_strategy="no", logging_steps=100_000)
+    job = client.submit(run_id, api_name="/follow_run")
+    moving, stopping, final = [], None, None
+    for snap, html, *_, notice in job:
+        if not snap:
+            continue
+        if snap["state"] == "running" and snap["step"] > 0 and stopping is None:
+            moving.append((snap, html))
+            if len({s["step"] for s, _ in moving}) >= 3:
+                stopping = client.predict(run_id, api_name="/stop_training")
+        if snap["done"]:
+            final = (snap, notice)
+            break
+    job.cancel()
+    assert "saves a checkpoint" in stopping
+    steps = [s["step"] for s, _ in moving]
+    assert steps == sorted(steps) and len(set(steps)) >= 3, steps
+    for snap, html in moving:
+        assert [p["step"] for p in snap["train"]] in ([], [1]), "only the first step logged: the progress comes from the step written at each step end"
+        assert f"step {snap['step']}/{snap['total_steps']}" in html and f"<b>{snap['fraction']:.0%}</b>" in html and "elapsed" in html
+    clocks = [s["elapsed_seconds"] for s, _ in moving]
+    assert clocks == sorted(clocks) and clocks[-1] > clocks[0], "the elapsed time runs"
+    snap, notice = final
+    assert snap["state"] == "stopped" and notice == "", "the notice of the stop in progress goes once the run has stopped"
+
+
 def test_stop_is_answered_while_another_session_prepares_a_start(studio, reviews_csv, tiny_model_dir, monkeypatch):
     """A start prepares its data before launching (a Hub dataset may download): a stop from another
     session meanwhile is answered at once, not queued behind it."""
