@@ -345,6 +345,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         config = config_from(values, selection, owner)
         processes = services.check_processes(processes)
         counts = services.lora_parameters(config) if config.model.use_lora else None
+        services.check_task_fits(selection, config.model.task)
         data = check_data(config)
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
@@ -366,6 +367,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         if config.model.use_lora:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
         check_options(config)
+        services.check_task_fits(selection, config.model.task)
         data = check_data(config)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
@@ -566,17 +568,20 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     # ------------------------------------------------------------ the data this tab trains on
 
-    def describe_selection(selection):
+    def describe_selection(selection, chosen_task=None):
+        """The data this tab trains on; where it was loaded for another task than the chosen one, what to do."""
         selection = selection or services.default_selection()
         columns = selection.get("text_column_names") if services.task_of(selection) == services.DEFAULT_TASK else None
         parts = [f"**Data:** {render.md_escape(selection.get('name', ''))} ({TASKS[services.task_of(selection)].title.lower()})"]
         if columns:
             parts.append(f"text {' + '.join(render.md_code(c) for c in columns)}, label {render.md_code(selection.get('label_column_name'))}")
-        return " · ".join(parts) + " — change it in the **Data** tab."
+        note = " · ".join(parts) + " — change it in the **Data** tab."
+        problem = services.task_mismatch(selection, chosen_task) if chosen_task else None
+        return note + (f"\n\n⚠ {render.md_escape(problem)}" if problem else "")
 
-    ctx.dataset.change(describe_selection, ctx.dataset, data_note, api_name="describe_data", api_visibility="private")
-    tab.select(describe_selection, ctx.dataset, data_note, api_name="describe_data_on_select", api_visibility="private")
-    ctx.demo.load(describe_selection, ctx.dataset, data_note, api_name="describe_data_on_load", api_visibility="private")
+    gr.on([ctx.dataset.change, task.change], describe_selection, [ctx.dataset, task], data_note, api_name="describe_data", api_visibility="private", show_progress="hidden")
+    tab.select(describe_selection, [ctx.dataset, task], data_note, api_name="describe_data_on_select", api_visibility="private")
+    ctx.demo.load(describe_selection, [ctx.dataset, task], data_note, api_name="describe_data_on_load", api_visibility="private")
 
 
 def _scaled(sample: list[int], total: int) -> list[int]:

@@ -365,6 +365,31 @@ def test_malformed_upload_gets_a_clear_message(client, tmp_path):
     assert "movie reviews" in summary, "after an error the session still works"
 
 
+def test_a_failed_load_says_which_data_stays_in_use(client, reviews_csv, tmp_path):
+    """A file that cannot be read is refused with its reason and the name of the data still loaded (the
+    Train tab trains on it); the message stays on the page until closed."""
+    load_file(client, reviews_csv)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(AppError) as raised:
+        load_file(client, empty)
+    assert "The data loaded before stays in use: reviews.csv." in str(raised.value)
+    assert raised.value.duration is None, "the reason stays until the user closes it"
+    summary, *_ = client.predict(task="text-classification", source="Upload files", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    assert "reviews.csv" in summary, "the data loaded before is still the session's"
+
+
+def test_data_of_another_task_is_refused_in_words(client, tiny_model_dir):
+    """The example (text classification) with Summarization chosen: Estimate says what does not fit and what
+    to do, not which config option lacks a column."""
+    client.predict(task="text-classification", source="Example dataset", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    with pytest.raises(AppError) as raised:
+        client.predict(model_name_or_path=str(tiny_model_dir), task="seq2seq", api_name="/estimate_training")
+    message = str(raised.value)
+    assert "does not fit summarization: its columns (text, label) hold no document/summary pair" in message, message
+    assert "or choose Text classification again" in message and "document_column_name" not in message
+
+
 def test_loading_again_without_a_new_upload_reads_the_files_loaded_before(client, reviews_csv):
     """After a reload the upload boxes are empty while the page still has the uploaded data: loading again
     (say, with another column chosen) reads the files loaded before, not nothing."""
