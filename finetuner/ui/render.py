@@ -418,6 +418,9 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
     message = snap.get("message") or ""
     if state == "interrupted":  # the explanation gets its own box below
         message, explanation = "The training process ended without finishing.", message
+    phase_message = message if finishing else ""
+    if finishing:  # said under the bar instead
+        message = ""
     parts = [
         '<div class="ft-progress" style="padding:14px;border:1px solid #e5e7eb;border-radius:10px">',
         '<div style="display:flex;align-items:center;gap:10px;flex-wrap:wrap">',
@@ -430,8 +433,8 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         f'<div style="display:flex;justify-content:space-between;flex-wrap:wrap;gap:8px;font-size:13px">'
         f'<span><b>{fraction:.0%}</b> · {esc(" · ".join(facts))}</span><span>{" · ".join(numbers)}</span></div>',
     ]
-    if finishing and message:  # a minute or more with the bar full: say what it is doing
-        parts.append(f'<div class="ft-phase" style="margin-top:8px;color:#1e40af">{esc(message)}</div>')
+    if finishing and phase_message:  # a minute or more with the bar full: say what it is doing, under the bar
+        parts.append(f'<div class="ft-phase" style="margin-top:8px;color:#1e40af">{esc(phase_message)}</div>')
     if queue_note and state == "queued":
         parts.append(f'<div style="margin-top:8px;color:#92400e">{esc(queue_note)}</div>')
     if snap.get("error"):
