@@ -1,7 +1,8 @@
 """The Trainer callback that makes a run observable and stoppable from outside its process.
 
 It appends every log and evaluation to the run's `events.jsonl` (with throughput and ETA), keeps
-`status.json` current, and honours a stop request: the `CANCEL` file in the run folder, or SIGTERM.
+`status.json` current (its step, epoch and ETA at every step end, at most once a second, so a view moves
+between two logs without tiny fast steps paying for a write each), and honours a stop request: the `CANCEL` file in the run folder, or SIGTERM.
 A stop saves a checkpoint first, so the run can be resumed with its optimizer and scheduler state.
 
 With several processes (torchrun, accelerate launch) only the main process writes, and the stop decision
@@ -21,6 +22,9 @@ from transformers import TrainerCallback
 from . import distributed
 from .runs import Run
 
+# The least time between two writes of the step to status.json (a log or evaluation writes it regardless).
+STATUS_INTERVAL_SECONDS = 1.0
+
 
 class RunEventsCallback(TrainerCallback):
     def __init__(self, run: Run):
@@ -29,6 +33,7 @@ class RunEventsCallback(TrainerCallback):
         self._start_time = time.time()
         self._start_step = 0
         self._start_tokens = 0
+        self._status_written = 0.0
         if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
             signal.signal(signal.SIGTERM, self._on_sigterm)
 
@@ -49,12 +54,25 @@ class RunEventsCallback(TrainerCallback):
         sizes = {"per_device_train_batch_size": state.train_batch_size, "processes": args.world_size}  # with auto_find_batch_size: the size it tries
         precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
         self.run.append_event("train_begin", step=state.global_step, max_steps=state.max_steps, epochs=args.num_train_epochs, precision=precision, **sizes)
-        self.run.update_status(step=state.global_step, total_steps=state.max_steps, **sizes)
+        self.run.update_status(step=state.global_step, total_steps=state.max_steps, eta_seconds=None, progress_at=time.time(), **sizes)
+
+    def _eta(self, state) -> float | None:
+        """Seconds left at the pace of this process's steps so far (None before its first step)."""
+        steps_done = state.global_step - self._start_step
+        elapsed = time.time() - self._start_time
+        return (state.max_steps - state.global_step) * elapsed / steps_done if steps_done > 0 else None
+
+    def _write_progress(self, state) -> None:
+        now = time.time()
+        self.run.update_status(step=state.global_step, total_steps=state.max_steps, epoch=state.epoch, eta_seconds=self._eta(state), progress_at=now)
+        self._status_written = now
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._should_stop(state):
             control.should_save = True
             control.should_training_stop = True
+        if state.is_world_process_zero and time.time() - self._status_written >= STATUS_INTERVAL_SECONDS:
+            self._write_progress(state)
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -62,9 +80,7 @@ class RunEventsCallback(TrainerCallback):
             return
         logs = dict(logs or {})
         elapsed = max(time.time() - self._start_time, 1e-9)
-        steps_done = state.global_step - self._start_step
-        remaining = state.max_steps - state.global_step
-        eta = remaining * elapsed / steps_done if steps_done > 0 else None
+        eta = self._eta(state)
         tokens = state.num_input_tokens_seen - self._start_tokens
         progress = {
             "step": state.global_step,
@@ -77,7 +93,7 @@ class RunEventsCallback(TrainerCallback):
         metrics = {k: _finite(v) for k, v in logs.items() if k not in ("epoch", "step", "num_input_tokens_seen")}
         kind = "eval" if any(k.startswith("eval_") for k in metrics) else "log"
         self.run.append_event(kind, **progress, metrics=metrics)
-        self.run.update_status(step=state.global_step, total_steps=state.max_steps, epoch=state.epoch, eta_seconds=eta)
+        self._write_progress(state)
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:

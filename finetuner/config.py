@@ -251,7 +251,7 @@ class TrainingConfig:
     logging_steps: int = field(default=10, metadata=_help("Log loss and learning rate every this many steps."))
     save_total_limit: int = field(default=2, metadata=_help("Keep at most this many checkpoints (the best is always kept)."))
     early_stopping_patience: int | None = field(
-        default=None, metadata=_help("Stop after this many evaluations without improvement (empty: never stop early).")
+        default=None, metadata=_help("Stop after this many evaluations without improvement (0 or empty: never stop early).")
     )
     metric_for_best_model: str | None = field(
         default=None,
@@ -305,9 +305,9 @@ class TrainingConfig:
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise ConfigError("eval_strategy 'steps' needs eval_steps (evaluate every how many steps?).")
         if self.early_stopping_patience is not None:
-            if self.early_stopping_patience < 1:
-                raise ConfigError("early_stopping_patience must be 1 or more, or empty to train to the end.")
-            if self.eval_strategy == "no":
+            if self.early_stopping_patience < 0:
+                raise ConfigError("early_stopping_patience must be 1 or more; 0 or empty never stops early.")
+            if self.early_stopping_patience and self.eval_strategy == "no":
                 raise ConfigError("early stopping needs evaluations: set eval_strategy to 'epoch' or 'steps'.")
         if self.save_total_limit < 1:
             raise ConfigError(f"save_total_limit must be at least 1, got {self.save_total_limit}.")

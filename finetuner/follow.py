@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .runs import ACTIVE_STATES, Run, read_json
+from .runs import ACTIVE_STATES, FINISHING, RUNNING, Run, read_json
 
 LOG_TAIL_LINES = 200
 # The scores an evaluation's log line shows, whichever the task reports (the curves show them too).
@@ -88,9 +88,11 @@ def _fmt(value: Any, digits: int = 4) -> str:
 class RunFollower:
     """Incremental reader of one run: each `poll()` reads only the bytes appended since the last one."""
 
-    def __init__(self, run: Run, *, log_lines: int = LOG_TAIL_LINES):
+    def __init__(self, run: Run, *, log_lines: int = LOG_TAIL_LINES, heartbeat: float | None = None):
         self.run = run
         self.log_lines = log_lines
+        self.heartbeat = heartbeat  # while the run trains: a snapshot at least this often, its elapsed time and ETA moving
+        self._last_time = 0.0
         self.events: list[dict[str, Any]] = []
         self._offset = 0
         self._last_key: tuple | None = None
@@ -119,15 +121,17 @@ class RunFollower:
         return new
 
     def poll(self) -> dict[str, Any] | None:
-        """A new snapshot if anything changed since the last poll, else None."""
+        """A new snapshot if anything changed since the last poll (or, with `heartbeat`, that long passed while
+        the run trains), else None."""
         # Status first: a run writes its events before the status that follows them, so a status read first
         # never ends the follow ('completed') ahead of the last events (its final evaluation).
         status = self.run.status()
         new = self._read_new_events()
-        key = (status.get("state"), status.get("step"), status.get("message"), status.get("error"), len(self.events))
-        if key == self._last_key and not new:
+        key = (status.get("state"), status.get("step"), status.get("phase"), status.get("message"), status.get("error"), len(self.events))
+        beat = self.heartbeat is not None and status.get("state") == RUNNING and time.monotonic() - self._last_time >= self.heartbeat
+        if key == self._last_key and not new and not beat:
             return None
-        self._last_key = key
+        self._last_key, self._last_time = key, time.monotonic()
         if self._validation_examples is None and self.task == "text-classification":
             self._validation_examples = ((read_json(self.run.path / "data_report.json", {}) or {}).get("split_sizes") or {}).get("validation")
         snap = snapshot(self.run, status, self.events, task=self.task, validation_examples=self._validation_examples, log_lines=self.log_lines)
@@ -145,11 +149,20 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
     last_progress = next((e for e in reversed(events) if e.get("type") in ("log", "eval", "train_begin")), {})
     total = status.get("total_steps") or last_progress.get("max_steps")
     step = status.get("step") or last_progress.get("step") or 0
+    now = time.time()
+    phase = status.get("phase")
     eta = status.get("eta_seconds")
-    if state in ACTIVE_STATES and eta is not None and last_progress.get("time"):
-        eta = max(0.0, eta - (time.time() - last_progress["time"]))  # the ETA was written at the last log
-    elif state not in ACTIVE_STATES:
-        eta = None
+    written = status.get("progress_at") or last_progress.get("time")  # when the training process wrote that ETA
+    if state != RUNNING or phase == FINISHING or eta is None:
+        eta = None  # queued (a resumed run's ETA is its last session's), ended, or past its last step
+    elif written:
+        eta = max(0.0, eta - (now - written))
+    # While it trains, the time since this session started; otherwise the training time its last log reports
+    # (a queued run's own clock has not started yet).
+    if state == RUNNING and status.get("started_at"):
+        elapsed = max(0.0, now - status["started_at"])
+    else:
+        elapsed = last_progress.get("elapsed_seconds") if state not in ACTIVE_STATES else None
     throughput = next((e.get("tokens_per_second") for e in reversed(events) if e.get("tokens_per_second")), None)
     log = [line for line in (describe_event(e) for e in events) if line]
     latest_eval = evals[-1] if evals else {}
@@ -159,13 +172,14 @@ def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, 
         "state": state,
         "done": state not in ACTIVE_STATES,
         "message": status.get("message"),
+        "phase": phase,
         "error": status.get("error"),
         "step": step,
         "total_steps": total,
         "epoch": status.get("epoch") or last_progress.get("epoch"),
         "fraction": min(1.0, step / total) if total else (1.0 if state == "completed" else 0.0),
         "eta_seconds": eta,
-        "elapsed_seconds": last_progress.get("elapsed_seconds"),
+        "elapsed_seconds": elapsed,
         "tokens_per_second": throughput,
         "train": train,
         "eval": evals,

@@ -83,7 +83,7 @@ def resume_training(run: Run, *, token: str | None = None, processes: int | None
     launcher = launcher or status.get("launcher") or "torchrun"
     accelerate_config = status.get("accelerate_config") if launcher == "accelerate" else None
     launch_command(run.path, processes=processes, launcher=launcher)
-    run.update_status(state=QUEUED, ended_at=None, error=None, message="Resuming.")
+    run.update_status(state=QUEUED, ended_at=None, error=None, message="Resuming.", eta_seconds=None)
     _spawn(run, resume=True, token=token, processes=processes, launcher=launcher, accelerate_config=accelerate_config)
     return run
 

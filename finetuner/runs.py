@@ -33,6 +33,9 @@ from .errors import RunError, RunNotFoundError
 
 QUEUED, RUNNING, COMPLETED, FAILED, STOPPED, INTERRUPTED = "queued", "running", "completed", "failed", "stopped", "interrupted"
 ACTIVE_STATES = (QUEUED, RUNNING)
+# What a running run is doing (status.json's `phase`; its `message` says it in words): loading its data and
+# model, training, or, past its last step, saving the model and scoring it (the final evaluation and baselines).
+PREPARING, TRAINING, FINISHING = "preparing", "training", "finishing"
 RESUMABLE_STATES = (STOPPED, INTERRUPTED, FAILED)
 
 DEFAULT_RUNS_DIR = "runs"

@@ -29,7 +29,7 @@ from .distributed import World
 from .errors import ConfigError, FinetunerError
 from .estimate import few_steps_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
-from .runs import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED, Run, write_json_atomic
+from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, write_json_atomic
 
 OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
@@ -176,7 +176,7 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
                 run.update_status(state=STOPPED, ended_at=time.time(), message="Stopped before it started.")
             return STOPPED
         if world.is_main:
-            run.update_status(state=RUNNING, started_at=time.time(), message="Training.", error=None, out_of_memory=None)
+            run.update_status(state=RUNNING, started_at=time.time(), phase=PREPARING, message="Starting.", eta_seconds=None, progress_at=None, error=None, out_of_memory=None)
             run.append_event("status", state=RUNNING, resume=resume, **({"processes": world.size} if world.distributed else {}))
         return _train(run, world, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache", extra_callbacks=callbacks or [])
     except Exception as error:
@@ -185,6 +185,12 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
         for fd in (lock_fd, alive_fd):
             if fd is not None:
                 os.close(fd)
+
+
+def _say(run: Run, text: str, *, phase: str = PREPARING) -> None:
+    """A step of the run in its log and in its status, which the progress views show (main process only)."""
+    run.append_event("message", text=text)
+    run.update_status(message=text, phase=phase)
 
 
 def _inherited_or_new_alive_lock(run: Run) -> int | None:
@@ -268,17 +274,17 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     task = get_task(config.model.task)
     with world.main_first():  # the main process downloads and fills the caches, the others read them
         if main:
-            run.append_event("message", text="Loading data.")
+            _say(run, "Loading data.")
         prepared = task.prepare_data(config)
         if main:
             write_json_atomic(run.path / "data_report.json", task.data_report(prepared))
         tokenizer = task.load_tokenizer(config, token=token)
         if main:
-            run.append_event("message", text="Tokenizing.")
+            _say(run, "Tokenizing.")
         features = task.tokenize(prepared.splits, tokenizer, config, label_names=prepared.label_names, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
         if main:
             write_json_atomic(run.path / "token_stats.json", token_stats(task, prepared, tokenizer, config, cache_dir=cache_dir / "tokenized"))
-            run.append_event("message", text="Loading the model.")
+            _say(run, "Loading the model.")
         set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
         model = task.build_model(config, prepared.label_names, token=token)
         check_max_length(config, model)  # launched without the studio's or the CLI's checks: fail now, not at the first long batch
@@ -328,6 +334,8 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         if few:
             run.append_event("message", text=few, warning=True)  # the CLI prints it again after the run
             print(f"warning: {few}", file=sys.stderr, flush=True)  # in a terminal, before the wait: Ctrl-C and change it
+    if main:
+        run.update_status(phase=TRAINING, message="Training.")
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if world.any(events.stop_requested):  # a stop seen by any process after the last step's check
@@ -345,7 +353,9 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         if main:
             run.append_event("message", text=finished)
     if main:
+        scored = " and ".join(split for split in ("validation", "test") if split in features)
         run.append_event("message", text="Saving the model and evaluating.")
+        run.update_status(phase=FINISHING, message=f"Saving the model and evaluating on {scored}…" if scored else "Saving the model…", eta_seconds=None)
     task.save_model(trainer, tokenizer, config, model_dir=model_dir, run_dir=out)
     results: dict[str, dict[str, Any]] = {}
     for split, prefix in (("validation", "eval"), ("test", "test")):
@@ -356,13 +366,13 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
                 write_json_atomic(run.eval_dir / f"{prefix}_results.json", metrics)
     if main:
         write_json_atomic(run.eval_dir / "train_results.json", train_output.metrics)
-        run.append_event("message", text="Comparing with baselines.")
+        _say(run, "Comparing with baselines.", phase=FINISHING)
     task.after_training(trainer, prepared.splits, config, label_names=prepared.label_names, out_dir=eval_dir)
 
     if main:
         headline = TASKS[config.model.task].headline
         summary = {f"{prefix}_{k}": v for split, prefix in (("validation", "eval"), ("test", "test")) for k, v in _headline(results.get(split, {}), prefix, headline).items()}
-        run.update_status(state=COMPLETED, ended_at=time.time(), message=finished, metrics=summary, step=trainer.state.global_step)
+        run.update_status(state=COMPLETED, ended_at=time.time(), phase=None, message=finished, metrics=summary, step=trainer.state.global_step)
         run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
 

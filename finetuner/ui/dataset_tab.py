@@ -9,7 +9,7 @@ Each task has its own column pickers (text/label; words/tags for NER; prompt or 
 completion for causal LM; document/summary for seq2seq), shown for the chosen task: `/load_dataset` takes
 them as `text_column`, ..., `tokens_column`, `tags_column`, `prompt_column`, `completion_column`,
 `input_column`, `document_column`, `summary_column` ('(auto-detect)' by default) and returns the detected or chosen ones
-last, in that order. The inspector shows NER words' tags against their sub-tokens, and a causal-LM
+last, in that order (after a note that is empty once the data has loaded). The inspector shows NER words' tags against their sub-tokens, and a causal-LM
 example rendered with its template, the part that carries loss marked.
 """
 
@@ -74,6 +74,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                         hub_split = gr.Textbox(label="Training split", value="train", info=field_help("train_split_name"))
                 load_button = gr.Button("Load dataset", variant="primary")
             with gr.Column(scale=3):
+                # Why the data shown is not what was just asked for: a load that failed, a task the data does not fit.
+                load_note = gr.Markdown(elem_classes="ft-load-note")
                 summary = gr.Markdown("Loading the example dataset…")
                 checks = gr.Markdown()
         # The columns each task reads, one row of pickers per task, shown for the chosen task: auto-detected
@@ -113,8 +115,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     ctx.components.update(dataset_summary=summary, inspect_model=inspect_model, data_task=task)
 
-    @ui_errors
-    def load_dataset(
+    def still_in_use(current=None, **_) -> str | None:
+        """After a failed load: the data loaded before stays the one in use (the Train tab trains on it)."""
+        return f"The data loaded before stays in use: {current['name']}." if isinstance(current, dict) and current.get("name") else None
+
+    def read_dataset(
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
         input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None,
@@ -184,20 +189,33 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             gr.Dropdown(choices=list(data.splits), value="train"),
             gr.Number(value=0, info=f"Row of the split, from 0 (train has {len(data.splits['train']):,} rows)."),
             *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
+            "",  # loaded: no note on an earlier failure
             *picker_updates,
         )
 
-    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, *pickers]
+    load_dataset = ui_errors(note=still_in_use)(read_dataset)
+    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, load_note, *pickers]
+    # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
+    loading = dict(show_progress_on=[summary, load_note])
+
+    def load_failed(current):
+        """After a failed load (its message stays on the page until closed): which data is still in use."""
+        name = (current or services.default_selection()).get("name")
+        return f"⚠ **Not loaded**: the message at the top right says why. **{render.md_escape(name)}** stays in use.", gr.skip()
+
+    def on_failure(event) -> None:
+        event.failure(load_failed, ctx.dataset, [load_note, summary], api_visibility="private", show_progress="hidden")
     load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset]
-    load_button.click(load_dataset, load_inputs, load_outputs, api_name="load_dataset")
+    on_failure(load_button.click(load_dataset, load_inputs, load_outputs, api_name="load_dataset", **loading))
 
-    def load_new_file(task, source, train_file, validation_file, test_file):
+    @ui_errors(note=still_in_use)
+    def load_new_file(task, source, train_file, validation_file, test_file, current=None):
         """A just-uploaded training file, with its columns detected afresh."""
-        return load_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO)
+        return read_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, current=current)
 
-    train_file.upload(load_new_file, load_inputs[:5], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented")
+    on_failure(train_file.upload(load_new_file, [*load_inputs[:5], ctx.dataset], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
     for dropdown in (text_column, text_pair_column, label_column, *pickers):
-        dropdown.input(load_dataset, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private")
+        on_failure(dropdown.input(load_dataset, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
 
     def reset_all_columns():
         return (*reset_columns(), *[gr.Dropdown(value=services.AUTO) for _ in pickers])
@@ -222,6 +240,27 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     # `.change`, not `.input`: the Train tab sets this task too, and the pickers must follow it.
     task.change(choose_task, task, [task_note, inspect_model, inspect_max_length, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
+
+    @ui_errors
+    def read_for_task(task, current):
+        """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
+        Data the task cannot read stays loaded, and the note above its summary says so and what to do."""
+        selection = current or services.default_selection()
+        def kept(note: str):
+            return [note if output is load_note else gr.skip() for output in load_outputs]
+
+        if services.task_of(selection) == task:  # already read so (a restored selection sets the task too)
+            return kept("")
+        fields = services.selection_fields(selection)
+        try:
+            return read_dataset(
+                task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
+                services.AUTO, services.NO_PAIR, services.AUTO,
+            )
+        except DataError:
+            return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
+
+    task.change(read_for_task, [task, ctx.dataset], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
 
     def load_example():
         """The example dataset, loaded as the page opens so a new user sees data at once."""

@@ -4,6 +4,9 @@ Every event handler of the studio is wrapped in `@ui_errors`. A `FinetunerError`
 value out of range, a run in the wrong state, a model that cannot be loaded) becomes a `gr.Error` with
 the engine's own message, which says what to do. Anything else is a bug: its traceback goes to the
 server log and the page shows one sentence, never a traceback. Either way the page stays usable.
+The message stays on the page until the user closes it (it says what to fix: a toast gone after a few
+seconds is easily missed), and `@ui_errors(note=...)` adds what still holds after the failure, e.g.
+that the data loaded before stays in use.
 
 The wrapper also imports transformers once, under a lock, before the first handler runs: the studio
 starts without torch or transformers (the page is up in seconds), and transformers' lazy import is not
@@ -16,6 +19,7 @@ import functools
 import inspect
 import logging
 import threading
+from typing import Callable
 
 import gradio as gr
 
@@ -38,13 +42,15 @@ def import_model_libraries() -> None:
             _model_libraries_imported = True
 
 
-def to_gr_error(error: BaseException) -> gr.Error:
+def to_gr_error(error: BaseException, note: str | None = None) -> gr.Error:
+    """The message the page shows for `error`, kept until the user closes it; `note` (a sentence) follows it."""
     if isinstance(error, gr.Error):
         return error
+    tail = f" {note}" if note else ""
     if isinstance(error, FinetunerError):
-        return gr.Error(str(error), title=_title(error), print_exception=False)
+        return gr.Error(f"{error}{tail}", title=_title(error), print_exception=False, duration=None)
     log.exception("Unexpected error in a studio handler", exc_info=error)
-    return gr.Error(f"Something went wrong ({type(error).__name__}: {str(error)[:300]}). The details are in the server log.", title="Unexpected error")
+    return gr.Error(f"Something went wrong ({type(error).__name__}: {str(error)[:300]}). The details are in the server log.{tail}", title="Unexpected error", duration=None)
 
 
 def _title(error: FinetunerError) -> str:
@@ -57,8 +63,18 @@ def _title(error: FinetunerError) -> str:
     return "Error"
 
 
-def ui_errors(fn):
-    """Wrap a handler (plain, async, generator or async generator) so errors become `gr.Error`s."""
+def ui_errors(fn=None, *, note: Callable[..., str | None] | None = None):
+    """Wrap a handler (plain, async, generator or async generator) so errors become `gr.Error`s.
+
+    `@ui_errors(note=fn)`: `fn(**arguments)`, given the handler's arguments by name, says in a sentence what
+    still holds after a failure (or None); it follows the error's message."""
+    if fn is None:
+        return functools.partial(ui_errors, note=note)
+    signature = inspect.signature(fn)
+
+    def convert(error: BaseException, args: tuple, kwargs: dict) -> gr.Error:
+        return to_gr_error(error, note(**signature.bind_partial(*args, **kwargs).arguments) if note else None)
+
     if inspect.isasyncgenfunction(fn):
 
         @functools.wraps(fn)
@@ -70,7 +86,7 @@ def ui_errors(fn):
             except gr.Error:
                 raise
             except Exception as error:  # noqa: BLE001 - the adapter's job
-                raise to_gr_error(error) from None
+                raise convert(error, args, kwargs) from None
 
         return async_gen_wrapper
     if inspect.isgeneratorfunction(fn):
@@ -83,7 +99,7 @@ def ui_errors(fn):
             except gr.Error:
                 raise
             except Exception as error:  # noqa: BLE001
-                raise to_gr_error(error) from None
+                raise convert(error, args, kwargs) from None
 
         return gen_wrapper
     if inspect.iscoroutinefunction(fn):
@@ -96,7 +112,7 @@ def ui_errors(fn):
             except gr.Error:
                 raise
             except Exception as error:  # noqa: BLE001
-                raise to_gr_error(error) from None
+                raise convert(error, args, kwargs) from None
 
         return async_wrapper
 
@@ -108,6 +124,6 @@ def ui_errors(fn):
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001
-            raise to_gr_error(error) from None
+            raise convert(error, args, kwargs) from None
 
     return wrapper

@@ -391,6 +391,9 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         )
     state = snap.get("state", "interrupted")
     fg, bg, word = STATE_STYLE.get(state, ("#374151", "#e5e7eb", state))
+    finishing = state == "running" and snap.get("phase") == "finishing"  # past the last step: saving and scoring the model
+    if finishing:
+        word = "Finishing"
     fraction = snap.get("fraction") or 0.0
     bar_color = {"failed": "#ef4444", "stopped": "#9ca3af", "interrupted": "#f97316", "queued": "#f59e0b"}.get(state, "#4f46e5" if state == "running" else "#10b981")
     facts = []
@@ -398,7 +401,7 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         facts.append(f"step {snap.get('step', 0)}/{snap['total_steps']}")
     if snap.get("epoch") is not None:
         facts.append(f"epoch {snap['epoch']:.2f}")
-    if state == "running" and snap.get("eta_seconds") is not None:
+    if state == "running" and not finishing and snap.get("eta_seconds") is not None:
         facts.append(f"ETA {duration(snap['eta_seconds'])}")
     if snap.get("elapsed_seconds") is not None:
         facts.append(f"elapsed {duration(snap['elapsed_seconds'])}")
@@ -415,6 +418,9 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
     message = snap.get("message") or ""
     if state == "interrupted":  # the explanation gets its own box below
         message, explanation = "The training process ended without finishing.", message
+    phase_message = message if finishing else ""
+    if finishing:  # said under the bar instead
+        message = ""
     parts = [
         '<div class="ft-progress" style="padding:14px;border:1px solid #e5e7eb;border-radius:10px">',
         '<div style="display:flex;align-items:center;gap:10px;flex-wrap:wrap">',
@@ -427,6 +433,8 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
         f'<div style="display:flex;justify-content:space-between;flex-wrap:wrap;gap:8px;font-size:13px">'
         f'<span><b>{fraction:.0%}</b> · {esc(" · ".join(facts))}</span><span>{" · ".join(numbers)}</span></div>',
     ]
+    if finishing and phase_message:  # a minute or more with the bar full: say what it is doing, under the bar
+        parts.append(f'<div class="ft-phase" style="margin-top:8px;color:#1e40af">{esc(phase_message)}</div>')
     if queue_note and state == "queued":
         parts.append(f'<div style="margin-top:8px;color:#92400e">{esc(queue_note)}</div>')
     if snap.get("error"):
@@ -438,7 +446,7 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
     if state == "completed":
         metrics = snap.get("metrics") or {}
         shown = " · ".join(f"{esc(k.replace('_', ' '))} <b>{v:.4f}</b>" for k, v in metrics.items() if isinstance(v, (int, float)) and not k.endswith("loss"))
-        parts.append(f'<div style="margin-top:8px;color:#065f46">Done. {shown}. See the <b>Evaluation</b> and <b>Try it</b> tabs.</div>')
+        parts.append(f'<div style="margin-top:8px;color:#065f46">Done. {shown}. See the <b>Evaluate</b> and <b>Try it</b> tabs.</div>')
     parts.append("</div>")
     return "".join(parts)
 

@@ -53,6 +53,41 @@ def task_of(selection: Mapping[str, Any] | None) -> str:
     return (selection or {}).get("task") or DEFAULT_TASK
 
 
+# What each task reads from a row, for a message on data that does not fit it.
+TASK_NEEDS = {
+    "text-classification": "text/label pair",
+    "token-classification": "words/tags pair",
+    "causal-lm": "prompt/completion pair (or chat messages)",
+    "seq2seq": "document/summary pair",
+}
+
+
+def task_mismatch(selection: Mapping[str, Any] | None, task: str) -> str | None:
+    """None when the loaded data is `task`'s; else what is wrong and what to do, in the user's words: the
+    data stays loaded when the chosen task cannot read it."""
+    selection = selection or default_selection()
+    loaded = task_of(selection)
+    if loaded == task or task not in TASKS:
+        return None
+    try:
+        columns = ", ".join(map(str, raw_frames(selection)["train"].columns))
+    except Exception:  # noqa: BLE001 - the message does without the columns
+        columns = ""
+    held = f"its columns ({columns})" if columns else "it"
+    title = TASKS[task].title.split(" (")[0]
+    return (
+        f"{selection.get('name') or 'The loaded data'} does not fit {title.lower()}: {held} hold no {TASK_NEEDS.get(task, 'columns for it')}. "
+        f"Load {title.lower()} data on the Data tab (upload a file or give a Hub dataset id), or choose {TASKS[loaded].title.split(' (')[0]} again."
+    )
+
+
+def check_task_fits(selection: Mapping[str, Any] | None, task: str) -> None:
+    """Refuse to estimate or train `task` on data loaded for another task (`task_mismatch` says why)."""
+    problem = task_mismatch(selection, task)
+    if problem:
+        raise DataError(problem)
+
+
 def model_choices(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs: the bundled offline model first, then models of earlier runs (not on a
     shared studio: those name other visitors' runs, and the list is built into the page for everyone)."""

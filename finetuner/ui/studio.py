@@ -110,6 +110,29 @@ def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
     return demo
 
 
+# The Train tab's log shows its latest lines as they come, as a terminal does: Gradio 6's Textbox autoscroll
+# scrolls once, when the box first fills, and not on later values. A user who scrolls up to read older lines
+# is left there until they scroll back to the bottom.
+FOLLOW_LOG_JS = """
+() => {
+  setInterval(() => {
+    for (const box of document.querySelectorAll('.ft-log textarea')) {
+      if (!box.dataset.ftFollow) {
+        box.dataset.ftFollow = 'yes';
+        box.addEventListener('scroll', () => {
+          box.dataset.ftFollow = box.scrollTop + box.clientHeight >= box.scrollHeight - 24 ? 'yes' : 'no';
+        });
+      }
+      if (box.value.length !== Number(box.dataset.ftLength || -1)) {
+        box.dataset.ftLength = String(box.value.length);
+        if (box.dataset.ftFollow === 'yes') box.scrollTop = box.scrollHeight;
+      }
+    }
+  }, 400);
+}
+"""
+
+
 def launch_options() -> dict[str, Any]:
-    """Look-and-feel arguments of `launch()` (Gradio 6 takes theme and css there)."""
-    return {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="amber"), "css": CSS}
+    """Look-and-feel arguments of `launch()` (Gradio 6 takes theme, css and the page's own script there)."""
+    return {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="amber"), "css": CSS, "js": FOLLOW_LOG_JS}

@@ -346,6 +346,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         config = config_from(values, selection, owner)
         processes = services.check_processes(processes)
         counts = services.lora_parameters(config) if config.model.use_lora else None
+        services.check_task_fits(selection, config.model.task)
         check_max_length(config)
         data = check_data(config)
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
@@ -368,6 +369,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         if config.model.use_lora:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
         check_options(config)
+        services.check_task_fits(selection, config.model.task)
         check_max_length(config)
         data = check_data(config)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
@@ -410,23 +412,28 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     # ------------------------------------------------------------ following the run
 
-    def live_outputs(snap: dict | None, *, state_changed: bool = False, who: str | None = None):
+    def live_outputs(snap: dict | None, *, state_changed: bool = False, who: str | None = None, ended: bool = False, previous: dict | None = None):
+        """The live view of a snapshot. `ended`: the run ended while this page followed it, so a notice about its
+        start or its stop is stale and goes. The curves and the log are sent only when they differ from
+        the `previous` snapshot's (a snapshot comes every second while a run trains)."""
         if snap is None:
-            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip()
+            return None, render.progress_card(None), plots.empty("Curves appear once a run is selected."), "", gr.Button(interactive=False), gr.Button(interactive=False), gr.Button(visible=False), gr.skip(), gr.skip()
         run = ctx.store.get(snap["run_id"])
         note = services.queue_note(ctx.store, run) if snap["state"] == "queued" else None
         retryable = snap["state"] in ("failed", "interrupted") and launcher.can_retry_with_smaller_batch(run)
         # What the buttons offer, in the snapshot too (API clients do not see buttons): /stop_training, /resume_training, /retry_smaller_batch.
         actions = [name for name, offered in (("stop", snap["state"] in ACTIVE_STATES), ("resume", snap["state"] in RESUMABLE_STATES), ("retry_smaller_batch", retryable)) if offered]
+        same_curves = previous is not None and (previous["train"], previous["eval"]) == (snap["train"], snap["eval"])
         return (
             {**snap, "actions": actions},
             render.progress_card(snap, queue_note=note),
-            plots.training_curves(snap["train"], snap["eval"], metrics=[f"eval_{m}" for m in curve_metrics(snap["task"])]),
-            "\n".join(snap["log"]),
+            gr.skip() if same_curves else plots.training_curves(snap["train"], snap["eval"], metrics=[f"eval_{m}" for m in curve_metrics(snap["task"])]),
+            gr.skip() if previous is not None and previous["log"] == snap["log"] else "\n".join(snap["log"]),
             gr.Button(interactive=snap["state"] in ACTIVE_STATES),
             gr.Button(interactive=snap["state"] in RESUMABLE_STATES),
             gr.Button(visible=retryable, interactive=retryable),
             gr.Dropdown(choices=ownership.run_choices(ctx, who), value=run.id) if state_changed else gr.skip(),
+            "" if ended else gr.skip(),
         )
 
     @ui_errors
@@ -436,18 +443,19 @@ def build_training_tab(ctx: StudioContext) -> None:
             yield live_outputs(None)
             return
         who = await asyncio.to_thread(ownership.visitor, ctx, request, profile, oauth_token)
-        follower = RunFollower(ownership.owned_run(ctx, run_id, who=who))
-        last_state = None
+        follower = RunFollower(ownership.owned_run(ctx, run_id, who=who), heartbeat=POLL_SECONDS)  # its clock moves between steps
+        last = None
         while True:
             snap = follower.poll()
             if snap is not None:
-                yield live_outputs(snap, state_changed=snap["state"] != last_state, who=who)
-                last_state = snap["state"]
+                state_changed = last is None or snap["state"] != last["state"]
+                yield live_outputs(snap, state_changed=state_changed, who=who, ended=snap["done"] and last is not None and not last["done"], previous=last)
+                last = snap
                 if snap["done"]:
                     return
             await asyncio.sleep(POLL_SECONDS)
 
-    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, retry_button, run_picker]
+    live = [snapshot, progress, curves_plot, log_box, stop_button, resume_button, retry_button, run_picker, notice]
     # The followed run is remembered in the browser, so a reload follows it again.
     ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_name="remember_run", api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
@@ -563,17 +571,20 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     # ------------------------------------------------------------ the data this tab trains on
 
-    def describe_selection(selection):
+    def describe_selection(selection, chosen_task=None):
+        """The data this tab trains on; where it was loaded for another task than the chosen one, what to do."""
         selection = selection or services.default_selection()
         columns = selection.get("text_column_names") if services.task_of(selection) == services.DEFAULT_TASK else None
         parts = [f"**Data:** {render.md_escape(selection.get('name', ''))} ({TASKS[services.task_of(selection)].title.lower()})"]
         if columns:
             parts.append(f"text {' + '.join(render.md_code(c) for c in columns)}, label {render.md_code(selection.get('label_column_name'))}")
-        return " · ".join(parts) + " — change it in the **Data** tab."
+        note = " · ".join(parts) + " — change it in the **Data** tab."
+        problem = services.task_mismatch(selection, chosen_task) if chosen_task else None
+        return note + (f"\n\n⚠ {render.md_escape(problem)}" if problem else "")
 
-    ctx.dataset.change(describe_selection, ctx.dataset, data_note, api_name="describe_data", api_visibility="private")
-    tab.select(describe_selection, ctx.dataset, data_note, api_name="describe_data_on_select", api_visibility="private")
-    ctx.demo.load(describe_selection, ctx.dataset, data_note, api_name="describe_data_on_load", api_visibility="private")
+    gr.on([ctx.dataset.change, task.change], describe_selection, [ctx.dataset, task], data_note, api_name="describe_data", api_visibility="private", show_progress="hidden")
+    tab.select(describe_selection, [ctx.dataset, task], data_note, api_name="describe_data_on_select", api_visibility="private")
+    ctx.demo.load(describe_selection, [ctx.dataset, task], data_note, api_name="describe_data_on_load", api_visibility="private")
 
 
 def _scaled(sample: list[int], total: int) -> list[int]:

@@ -268,6 +268,36 @@ def test_stop_queue_and_resume(client, studio, completed_run, tiny_model_dir, re
     assert follow(client, first)[-1]["state"] == "stopped"
 
 
+def test_progress_moves_between_logs_and_the_stop_notice_goes_once_stopped(client, tiny_model_dir, reviews_csv):
+    """No loss is logged after the first step (logging_steps past the end) and nothing evaluated, yet the card's step, bar and clock
+    move as training moves; the 'Stopping run' notice is replaced once the run has stopped."""
+    load_file(client, reviews_csv)
+    run_id = start(client, tiny_model_dir, num_train_epochs=500, eval_strategy="no", logging_steps=100_000)
+    job = client.submit(run_id, api_name="/follow_run")
+    moving, stopping, final = [], None, None
+    for snap, html, *_, notice in job:
+        if not snap:
+            continue
+        if snap["state"] == "running" and snap["step"] > 0 and stopping is None:
+            moving.append((snap, html))
+            if len({s["step"] for s, _ in moving}) >= 3:
+                stopping = client.predict(run_id, api_name="/stop_training")
+        if snap["done"]:
+            final = (snap, notice)
+            break
+    job.cancel()
+    assert "saves a checkpoint" in stopping
+    steps = [s["step"] for s, _ in moving]
+    assert steps == sorted(steps) and len(set(steps)) >= 3, steps
+    for snap, html in moving:
+        assert [p["step"] for p in snap["train"]] in ([], [1]), "only the first step logged: the progress comes from the step written at each step end"
+        assert f"step {snap['step']}/{snap['total_steps']}" in html and f"<b>{snap['fraction']:.0%}</b>" in html and "elapsed" in html
+    clocks = [s["elapsed_seconds"] for s, _ in moving]
+    assert clocks == sorted(clocks) and clocks[-1] > clocks[0], "the elapsed time runs"
+    snap, notice = final
+    assert snap["state"] == "stopped" and notice == "", "the notice of the stop in progress goes once the run has stopped"
+
+
 def test_stop_is_answered_while_another_session_prepares_a_start(studio, reviews_csv, tiny_model_dir, monkeypatch):
     """A start prepares its data before launching (a Hub dataset may download): a stop from another
     session meanwhile is answered at once, not queued behind it."""
@@ -333,6 +363,31 @@ def test_malformed_upload_gets_a_clear_message(client, tmp_path):
     assert "UTF-8" in str(raised.value) or "well-formed" in str(raised.value)
     summary, *_ = client.predict(train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
     assert "movie reviews" in summary, "after an error the session still works"
+
+
+def test_a_failed_load_says_which_data_stays_in_use(client, reviews_csv, tmp_path):
+    """A file that cannot be read is refused with its reason and the name of the data still loaded (the
+    Train tab trains on it); the message stays on the page until closed."""
+    load_file(client, reviews_csv)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(AppError) as raised:
+        load_file(client, empty)
+    assert "The data loaded before stays in use: reviews.csv." in str(raised.value)
+    assert raised.value.duration is None, "the reason stays until the user closes it"
+    summary, *_ = client.predict(task="text-classification", source="Upload files", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    assert "reviews.csv" in summary, "the data loaded before is still the session's"
+
+
+def test_data_of_another_task_is_refused_in_words(client, tiny_model_dir):
+    """The example (text classification) with Summarization chosen: Estimate says what does not fit and what
+    to do, not which config option lacks a column."""
+    client.predict(task="text-classification", source="Example dataset", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    with pytest.raises(AppError) as raised:
+        client.predict(model_name_or_path=str(tiny_model_dir), task="seq2seq", api_name="/estimate_training")
+    message = str(raised.value)
+    assert "does not fit summarization: its columns (text, label) hold no document/summary pair" in message, message
+    assert "or choose Text classification again" in message and "document_column_name" not in message
 
 
 def test_loading_again_without_a_new_upload_reads_the_files_loaded_before(client, reviews_csv):

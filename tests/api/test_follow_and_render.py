@@ -112,6 +112,82 @@ def test_follow_of_a_finished_run_yields_once(tmp_path):
     assert snap["state"] == "failed" and snap["error"].startswith("Out of memory")
 
 
+def test_progress_moves_between_logs(tmp_path):
+    """The training process writes its step at every step end (at most once a second), not only at each log:
+    the view's step, fraction and ETA move with it, and the elapsed time runs from the session's start."""
+    from types import SimpleNamespace
+
+    from finetuner import callbacks
+
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()
+    try:
+        started = __import__("time").time() - 30  # this session began 30 s ago
+        run.update_status(state="running", started_at=started, phase="training", message="Training.")
+        events = callbacks.RunEventsCallback(run)
+        args, control = SimpleNamespace(world_size=1, num_train_epochs=1, bf16=False, fp16=False), SimpleNamespace(should_save=False, should_training_stop=False)
+        state = SimpleNamespace(global_step=0, max_steps=48, epoch=0.0, num_input_tokens_seen=0, train_batch_size=8, is_world_process_zero=True)
+        events.on_train_begin(args, state, control)
+        follower = RunFollower(run, heartbeat=0.0)
+        first = follower.poll()
+        assert (first["step"], first["eta_seconds"]) == (0, None), "no ETA before the first step"
+        state.global_step, state.epoch = 1, 1 / 48
+        events.on_step_end(args, state, control)  # logging_steps is 10: no log at step 1
+        snap = follower.poll()
+        assert (snap["step"], snap["total_steps"]) == (1, 48) and snap["fraction"] == pytest.approx(1 / 48)
+        assert snap["eta_seconds"] is not None and snap["eta_seconds"] > 0
+        assert 30 <= snap["elapsed_seconds"] < 60, "elapsed counts from the session's start, now"
+        state.global_step = 2
+        events.on_step_end(args, state, control)
+        assert run.raw_status()["step"] == 1, "a step within a second of the last write is not written"
+        events._status_written -= callbacks.STATUS_INTERVAL_SECONDS  # a second later
+        state.global_step = 3
+        events.on_step_end(args, state, control)
+        assert follower.poll()["step"] == 3
+        later = follower.poll()
+        assert later is not None and later["elapsed_seconds"] >= snap["elapsed_seconds"], "with a heartbeat the clock moves though nothing changed"
+        assert RunFollower(run).poll() is not None and RunFollower(run).poll() is not None
+        quiet = RunFollower(run)
+        quiet.poll()
+        assert quiet.poll() is None, "without a heartbeat: a snapshot only on a change"
+    finally:
+        os.close(fd)
+
+
+def test_finishing_a_run_says_what_it_does_past_its_last_step(tmp_path):
+    """After the last step the final evaluation and the baselines take a while: the card says so, without an ETA."""
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()
+    try:
+        run.update_status(state="running", started_at=1.0, step=48, total_steps=48, eta_seconds=0.0, progress_at=2.0,
+                          phase="finishing", message="Saving the model and evaluating on validation and test…")
+        snap = RunFollower(run).poll()
+        assert snap["fraction"] == 1.0 and snap["eta_seconds"] is None and snap["phase"] == "finishing"
+        html = render.progress_card(snap)
+        assert "Finishing" in html and html.count("Saving the model and evaluating on validation and test…") == 1 and "ETA" not in html
+    finally:
+        os.close(fd)
+
+
+def test_a_resumed_run_shows_no_stale_eta_or_elapsed_time(tmp_path):
+    """Resumed, a run waits (queued) with its last session's status: no ETA 0 s, no old elapsed time."""
+    run = new_run(tmp_path)
+    run.append_event("log", step=20, max_steps=48, elapsed_seconds=37.0, eta_seconds=50.0, metrics={"loss": 0.5})
+    run.update_status(state="stopped", step=20, total_steps=48, eta_seconds=50.0, started_at=1.0, ended_at=40.0, message="Stopped at step 20; resume to continue.")
+    stopped = RunFollower(run).poll()
+    assert stopped["elapsed_seconds"] == 37.0 and stopped["eta_seconds"] is None
+    assert "elapsed 37 s" in render.progress_card(stopped)
+    fd = run.hold_alive_lock()  # the resumed process, still queued
+    try:
+        run.update_status(state="queued", ended_at=None, error=None, message="Resuming.")  # its ETA still the last session's
+        snap = RunFollower(run).poll()
+        assert snap["eta_seconds"] is None and snap["elapsed_seconds"] is None
+        html = render.progress_card(snap)
+        assert "ETA" not in html and "elapsed" not in html
+    finally:
+        os.close(fd)
+
+
 def test_token_chips_escape_dataset_text():
     inspection = {
         "tokens": ["[CLS]", "<script>", "&", "[SEP]"],
@@ -147,6 +223,8 @@ def test_progress_card_states():
     failed = {**running, "state": "failed", "error": "bad <b>thing</b>"}
     assert "bad &lt;b&gt;thing&lt;/b&gt;" in render.progress_card(failed)
     assert "Resume" in render.progress_card({**running, "state": "stopped"})
+    done = render.progress_card({**running, "state": "completed", "fraction": 1.0, "metrics": {"eval_accuracy": 0.9}})
+    assert "See the <b>Evaluate</b> and <b>Try it</b> tabs" in done, "the tabs by the names they have"
 
 
 def test_markdown_escaping_and_checks():

@@ -92,6 +92,13 @@ def test_strings_from_a_form_are_coerced():
     assert config.training.early_stopping_patience is None
 
 
+
+def test_early_stopping_patience_0_never_stops_early_as_the_form_says():
+    """The form's help says '0 = never stop early': a config file may say so too, even without evaluations."""
+    config = RunConfig.from_dict({"early_stopping_patience": 0, "eval_strategy": "no"})
+    assert not config.training.early_stopping_patience
+
+
 @pytest.mark.parametrize(
     "values, words",
     [
@@ -102,6 +109,7 @@ def test_strings_from_a_form_are_coerced():
         ({"lr_scheduler_type": "zigzag"}, "lr_scheduler_type 'zigzag' is not one of"),
         ({"eval_strategy": "steps"}, "needs eval_steps"),
         ({"early_stopping_patience": 2, "eval_strategy": "no"}, "early stopping needs evaluations"),
+        ({"early_stopping_patience": -1}, "early_stopping_patience must be 1 or more; 0 or empty never stops early"),
         ({"max_seq_length": 4}, "max_seq_length must be between 8 and 8192"),
         ({"task": "image-generation"}, "Unknown task 'image-generation'"),
         ({"validation_split_ratio": 1.5}, "validation_split_ratio must be between 0 and 1"),
