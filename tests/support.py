@@ -84,6 +84,19 @@ def completed_run(runs_dir: Path, run_id: str, *, task: str, model_dir: Path, da
     return run
 
 
+def copied_run(run):
+    """Another run with the same files (`<id>-copy` beside it): two runs that agree on every example, which
+    a comparison pairs (a run compared with itself is refused as the same run)."""
+    import shutil
+
+    from finetuner.runs import Run
+
+    copy = run.path.parent / f"{run.id}-copy"
+    if not copy.exists():
+        shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("checkpoints", "model"))
+    return Run(copy)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:

@@ -18,7 +18,7 @@ from gradio_client.exceptions import AppError
 from finetuner.inference import MODEL_LOAD_LOCK
 from finetuner.runs import RunStore
 from finetuner.tasks import get_task
-from support import build_tiny_model, follow_to_end
+from support import build_tiny_model, copied_run, follow_to_end
 from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
 
 COMMON = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "logging_steps": 2, "warmup_steps": 0, "eval_strategy": "no"}
@@ -207,7 +207,8 @@ def test_runs_of_another_task_compare_on_its_own_metric(client, studio, ner_run,
     test_f1, test_rouge = (RunStore(studio[1]).get(r).status()["metrics"][key] for r, key in ((ner_run, "test_f1"), (s2s_run, "test_rouge1")))
     assert (runs.loc[ner_run, "metric"], runs.loc[ner_run, "test"]) == ("f1", round(test_f1, 3)), "the Runs list reads NER by its entity F1"
     assert (runs.loc[s2s_run, "metric"], runs.loc[s2s_run, "test"]) == ("rouge1", round(test_rouge, 3))
-    paired, curves, _ = client.predict(ner_run, ner_run, api_name="/compare_runs")
+    copy = copied_run(RunStore(studio[1]).get(ner_run)).id  # the same predictions under another run
+    paired, curves, _ = client.predict(ner_run, copy, api_name="/compare_runs")
     assert "test sentences, run B's entity F1 +0.000 against run A: found the same entities in every sentence" in paired, paired
     names = {trace.get("name") for trace in json.loads(curves["plot"])["data"]}
     assert f"A {ner_run} f1" in names, "NER's curves show its entity F1, not a classifier's macro F1"

@@ -219,7 +219,7 @@ def try_it(page, screenshot, tmp_path) -> None:
     file_input(panel, "File with a text column").set_input_files(str(batch))
     expect(block(panel, "File with a text column").get_by_role("cell", name="to_classify.csv")).to_be_visible()
     panel.get_by_role("button", name="Classify file").click()
-    preview = block(panel, "Predictions (first rows)")
+    preview = block(panel, "Predictions (first rows; long texts cut, the CSV has them whole)")
     expect(preview.get_by_role("gridcell", name="an awful, awful ending")).to_be_visible(timeout=120_000)
     expect(preview.get_by_role("columnheader", name=re.compile("predicted")).first).to_be_visible()
     name, text = download(page, panel, "Predictions (CSV)", re.compile(r"\.csv$"))
@@ -326,7 +326,7 @@ def runs_list(page, screenshot, first_run: str, second_run: str) -> None:
     expect(panel.get_by_label("Run B", exact=True)).to_have_value(re.compile(re.escape(second_run)))
     panel.get_by_role("button", name="Compare", exact=True).click()
     expect(panel.get_by_text(re.compile(r"On the same \d+ test examples, run B's accuracy [+-]\d\.\d{3} .*\(A \d\.\d{3}, B \d\.\d{3}; a paired bootstrap\)"))).to_be_visible()
-    diff = block(panel, "Config differences")
+    diff = block(panel, "Config differences (a long path by its last parts: config.yaml has it whole)")
     row = diff.get_by_role("row").filter(has_text="num_train_epochs")
     expect(row).to_have_count(1)
     cells = [re.compile(rf"^\s*{value}\s*$") for value in ("num_train_epochs", rf"{FIRST_EPOCHS}(\.0)?", rf"{SECOND_EPOCHS}(\.0)?")]

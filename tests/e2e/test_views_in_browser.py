@@ -26,14 +26,10 @@ def studio(tmp_path_factory):
     demo.close()
 
 
-@pytest.fixture
-def page(browser, studio):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(studio[0])
-    yield page
-    context.close()
+@pytest.fixture(scope="module")
+def studio_url(studio):
+    """This module's studio for conftest's `page`."""
+    return studio[0]
 
 
 def no_pending(page):

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from support import ROOT, require_shared_data
+from support import ROOT, copied_run, require_shared_data
 from finetuner.compare import paired_comparison
 from finetuner.config import RunConfig
 from finetuner.evaluate_run import evaluate_run
@@ -93,7 +93,7 @@ def test_generations_are_scored_as_written_beside_the_references(full_run):
     low, high = report["intervals"]["rougeL"]
     assert low <= test["test_rougeL"] <= high and "bleu" not in report["intervals"], "ROUGE-L of 6 answers, with its interval; BLEU has none"
     assert "bootstrap over the generated answers" in report["interval_method"]
-    itself = paired_comparison(full_run, full_run)  # the Runs tab reads the generations back as the report scored them
+    itself = paired_comparison(full_run, copied_run(full_run))  # the Runs tab reads the generations back as the report scored them
     assert (itself["metric"], itself["examples"], itself["a"]) == ("ROUGE-L", 6, pytest.approx(test["test_rougeL"]))
     validation = pd.read_csv(full_run.eval_dir / "generations_validation.csv", keep_default_na=False)
     assert "base_generated" in validation.columns, "the base model's answers sit beside the fine-tuned ones"

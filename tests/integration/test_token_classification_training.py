@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from support import ROOT, build_tiny_model, require_shared_data
+from support import ROOT, build_tiny_model, copied_run, require_shared_data
 from finetuner import plots
 from finetuner.card import build_card
 from finetuner.compare import paired_comparison
@@ -88,7 +88,7 @@ def test_scores_match_the_written_predictions(ner_run):
     assert all(report["intervals"][key][0] <= test[f"test_{key}"] <= report["intervals"][key][1] for key in ("precision", "recall", "f1", "accuracy"))
     assert test["test_f1_interval"] == pytest.approx(report["intervals"]["f1"]), "the Trainer's interval is the report's"
     assert "bootstrap over the sentences" in report["interval_method"], "16 sentences, each drawn whole"
-    itself = paired_comparison(ner_run, ner_run)  # the Runs tab reads the predictions file back as the report scored it
+    itself = paired_comparison(ner_run, copied_run(ner_run))  # the Runs tab reads the predictions file back as the report scored it
     assert (itself["metric"], itself["examples"], itself["a"]) == ("entity F1", 16, pytest.approx(test["test_f1"]))
     baselines = json.loads((ner_run.eval_dir / "baselines.json").read_text())
     assert set(baselines["most_frequent_tag"]) == {"validation", "test"}
