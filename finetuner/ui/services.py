@@ -438,8 +438,11 @@ def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: 
 
     from ..tasks import get_task  # noqa: PLC0415
 
+    from ..tasks.base import check_max_length  # noqa: PLC0415
+
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     config = task_config(selection, model=model, max_length=max_length)
+    check_max_length(config)  # past the model's positions nothing "fits": training would refuse that length
     hook = get_task(config.model.task).inspect_example
     options = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}
     return hook(tokenizer(model, config.model.task), row, config, **options)

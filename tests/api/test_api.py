@@ -151,6 +151,8 @@ def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
     assert [row[1] for row in details["data"]][:1] == ["[CLS]"]
     summary, chips, *_ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="the film was great", api_name="/inspect_tokens")
     assert "fits without truncation" in summary
+    with pytest.raises(AppError, match="max_seq_length 200 is longer than .* it has positions for 128 tokens"):  # the tiny model's table
+        client.predict(model_name_or_path=str(tiny_model_dir), max_length=200, split="train", index=0, text="the film was great", api_name="/inspect_tokens")
 
 
 def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, reviews_csv, tmp_path):
