@@ -371,15 +371,12 @@ def build_training_tab(ctx: StudioContext) -> None:
         check_options(config)
         services.check_task_fits(selection, config.model.task)
         check_max_length(config)
-        data = check_data(config)
+        check_data(config)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=processes)
         where = f" on {processes} processes" if processes > 1 else ""
         note = f"Started run **{run.id}**{where}." + (" Another run is training or queued on this machine, so this one waits in the queue." if busy else "")
-        few = few_steps_warning(len(data.splits["train"]), config.training, processes=processes)
-        if few:
-            note += f"\n\n⚠️ {few}"
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
     @form_handler(form)
