@@ -134,3 +134,4 @@ def test_evaluate_a_run_on_a_hub_split(client, tiny_model_dir, reviews_csv, at_h
     with pytest.raises(AppError) as raised:
         client.predict(run_id, None, "acme/reviews", "en", "validation", api_name="/evaluate_run")
     assert "(configuration 'en') has no split 'validation'; it has: train, test." in str(raised.value)
+    assert "The report below is still the one shown before." in str(raised.value), "what still holds after the failure"
