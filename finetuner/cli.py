@@ -220,7 +220,6 @@ def _check_before_training(config: RunConfig) -> None:
     """What the studio checks before Start: the options, the data (read and checked as training reads it; its
     warnings printed), the tokenizer and the model's longest input. A problem exits 2 and leaves no failed run folder behind."""
     from .tasks import get_task  # noqa: PLC0415 - heavy
-    from .tasks.base import check_max_length  # noqa: PLC0415
     from .train import check_options  # noqa: PLC0415
 
     check_options(config)
@@ -228,7 +227,6 @@ def _check_before_training(config: RunConfig) -> None:
     for warning in task.data_report(task.prepare_data(config)).get("warnings") or []:
         print(f"data: {warning}", file=sys.stderr)
     task.load_tokenizer(config)
-    check_max_length(config)
 
 
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:

@@ -364,7 +364,9 @@ def _resolve_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[list[str]
 def _other_task_hint(frame: pd.DataFrame) -> str:
     """When a classifier finds no columns to use, what the data looks like instead: lists of words (NER)
     or of chat messages (instruction tuning), with the task that reads them."""
-    lists = [c for c in frame.columns if frame[c].head(20).map(lambda v: isinstance(v, (list, tuple)) or hasattr(v, "tolist")).any()]
+    import numpy as np  # noqa: PLC0415
+
+    lists = [c for c in frame.columns if frame[c].head(20).map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any()]  # Parquet gives arrays
     if not lists:
         return ""
     if any(isinstance(v, dict) for c in lists for row in frame[c].head(5) if hasattr(row, "__iter__") for v in row):

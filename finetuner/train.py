@@ -117,14 +117,18 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
 
 
 def check_options(config: RunConfig) -> None:
-    """Refuse, before a run exists, the pass-through TrainingArguments that would fail only inside it: a
-    string where a number belongs (the Trainer fails at the first gradient clip, with a bare TypeError), a
-    save schedule that clashes with keeping the best evaluation's checkpoint, an option transformers
-    itself rejects, or a `report_to` integration that is not installed."""
+    """Refuse, before a run exists, the options that would fail only inside it: a pass-through TrainingArguments
+    value of the wrong type (a string where a number belongs fails at the first gradient clip, with a bare
+    TypeError), a save schedule that clashes with keeping the best evaluation's checkpoint, an option
+    transformers itself rejects, a `report_to` integration that is not installed, or a max_seq_length past
+    the model's positions (`tasks.base.check_max_length`). The studio's Start and Estimate and the CLI's
+    train call it."""
     import typing  # noqa: PLC0415
 
     from transformers import TrainingArguments  # noqa: PLC0415
     from transformers.integrations import get_reporting_integration_callbacks  # noqa: PLC0415
+
+    from .tasks.base import check_max_length  # noqa: PLC0415
 
     t = config.training
     extra = t.extra_training_args
@@ -151,6 +155,7 @@ def check_options(config: RunConfig) -> None:
             callback()
         except (ImportError, RuntimeError) as error:
             raise ConfigError(f"report_to: {error}") from error
+    check_max_length(config)
 
 
 def run_training(run: Run, *, resume: bool = False, token: str | None = None, cache_dir: Path | None = None, callbacks: list | None = None) -> str:

@@ -27,6 +27,7 @@ A task module that does not need a hook re-exports the no-op from here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -280,13 +281,30 @@ def check_max_length(config, model=None, *, token: str | None = None) -> None:
     long batch. `model`: the loaded model; without it, the config's model built on the meta device."""
     from ..errors import ConfigError  # noqa: PLC0415
 
-    limit = position_limit(model if model is not None else meta_model(config, token=token))
+    m = config.model
+    limit = position_limit(model) if model is not None else _declared_limit(m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token)
     length = config.model.max_seq_length
     if limit is not None and length > limit:
         raise ConfigError(
             f"max_seq_length {length} is longer than {config.model.model_name_or_path} can read: it has positions for {limit} tokens. "
             f"Set max_seq_length to {limit} or less (longer texts are cut; the Data tab's inspector shows where)."
         )
+
+
+@functools.lru_cache(maxsize=32)
+def _declared_limit(name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None) -> int | None:
+    """`position_limit` of a model built on the meta device from its config.json, once per model (`stamp`:
+    a local config.json's mtime, so an edited folder is read again): the studio checks at every Start,
+    Estimate and inspection."""
+    from ..config import RunConfig  # noqa: PLC0415
+
+    config = RunConfig.from_dict({"model_name_or_path": name, "model_revision": revision, "trust_remote_code": trust_remote_code})
+    return position_limit(meta_model(config, token=token))
+
+
+def _config_stamp(name: str) -> float:
+    path = Path(name) / "config.json"
+    return path.stat().st_mtime if path.is_file() else 0.0
 
 
 def load_with_new_head(auto_class, config, label_names: list[str], *, token: str | None = None):

@@ -255,13 +255,14 @@ def trainer_class():
     return FinetunerSFTTrainer
 
 
-def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str] | None = None, train_dataset, eval_dataset, output_dir: Path, callbacks: list, for_training: bool = True):
+def sft_arguments(config: RunConfig, output_dir: Path, *, for_training: bool = True):
+    """TRL's `SFTConfig` for this run: the common TrainingArguments and this task's own."""
     from trl import SFTConfig  # noqa: PLC0415
 
     from ..train import training_arguments  # noqa: PLC0415
 
     t = config.training
-    args = training_arguments(
+    return training_arguments(
         config,
         output_dir,
         args_class=SFTConfig,
@@ -273,6 +274,10 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         activation_checkpointing=False,  # TRL turns it on by default; here it is an explicit choice (extra_training_args)
         **({} if for_training else EVALUATION_ONLY),
     )
+
+
+def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str] | None = None, train_dataset, eval_dataset, output_dir: Path, callbacks: list, for_training: bool = True):
+    args = sft_arguments(config, output_dir, for_training=for_training)
 
     def inputs(split):
         return None if split is None else split.select_columns(["input_ids", "labels"])

@@ -27,7 +27,6 @@ from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, task_uses
-from ..tasks.base import check_max_length
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
 from .handlers import ui_errors
@@ -347,7 +346,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         processes = services.check_processes(processes)
         counts = services.lora_parameters(config) if config.model.use_lora else None
         services.check_task_fits(selection, config.model.task)
-        check_max_length(config)
+        check_options(config)
         data = check_data(config)
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
@@ -368,9 +367,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         processes = services.check_processes(processes)
         if config.model.use_lora:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
+        services.check_task_fits(selection, config.model.task)  # before the options: their model check would hide it
         check_options(config)
-        services.check_task_fits(selection, config.model.task)
-        check_max_length(config)
         check_data(config)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())

@@ -127,7 +127,7 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
         (["train", "--train_file", "{data}", "--max_grad_norm", "abc"], "max_grad_norm expects float, got 'abc'"),
         (["train", "--train_file", "{data}", "--save_strategy", "steps"], "save_strategy 'steps' differs from eval_strategy 'epoch'"),
         (["train", "--train_file", "{data}", "--max_steps", "0"], "max_steps must be -1"),
-        (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the tokenizer '/no/such/model': there is no such folder."),
+        (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the model '/no/such/model': there is no such folder."),
         (["train", "--train_file", "{data}", "--max_seq_length", "1000"], "max_seq_length 1000 is longer than"),
         (["status", "missing-run"], "No run 'missing-run'"),
         (["predict", "missing-run", "hello"], "missing-run"),

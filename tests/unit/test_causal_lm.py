@@ -217,12 +217,10 @@ def test_checkpointing_is_the_user_s_choice_under_its_current_name(tmp_path, ask
     off unless asked, asked under either name, and no deprecation warning at every run."""
     import warnings
 
-    from trl import SFTConfig
-
-    from finetuner.train import training_arguments
+    from finetuner.tasks.causal_lm import sft_arguments
 
     config = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": "lm", "train_file": "x.jsonl", **asked})
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
-        args = training_arguments(config, tmp_path, args_class=SFTConfig, activation_checkpointing=False)
+        args = sft_arguments(config, tmp_path)
     assert args.activation_checkpointing is bool(asked)
