@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Iterator
 
 from .runs import ACTIVE_STATES, FINISHING, RUNNING, Run, read_json
 
 LOG_TAIL_LINES = 200
+# A live train curve has at most this many points: one a second to a page, and a plot, stay small in a long run.
+MAX_LIVE_TRAIN_POINTS = 1000
 # The scores an evaluation's log line shows, whichever the task reports (the curves show them too).
 LOGGED_SCORES = ("eval_loss", "eval_accuracy", "eval_f1_macro", "eval_f1", "eval_rougeL", "eval_mean_token_accuracy")
 # Keys of a Trainer log that are bookkeeping rather than curves.
@@ -33,15 +36,20 @@ def curves(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dic
     train: dict[int, dict[str, Any]] = {}
     evals: dict[int, dict[str, Any]] = {}
     for event in events:
-        metrics = event.get("metrics") or {}
-        step = event.get("step")
-        if step is None:
-            continue
-        if event.get("type") == "log" and metrics.get("loss") is not None:
-            train[step] = {"step": step, "epoch": event.get("epoch"), **{k: metrics.get(k) for k in ("loss", "learning_rate", "grad_norm")}}
-        elif event.get("type") == "eval":
-            evals[step] = {"step": step, "epoch": event.get("epoch"), **{k: v for k, v in metrics.items() if k.startswith("eval_") and (isinstance(v, (int, float)) or k.endswith("_interval"))}}
+        _add_curve_point(event, train, evals)
     return [train[s] for s in sorted(train)], [evals[s] for s in sorted(evals)]
+
+
+def _add_curve_point(event: dict[str, Any], train: dict[int, dict[str, Any]], evals: dict[int, dict[str, Any]]) -> None:
+    """Put an event's point, if it has one, into the train or eval points by step (a later one replaces)."""
+    metrics = event.get("metrics") or {}
+    step = event.get("step")
+    if step is None:
+        return
+    if event.get("type") == "log" and metrics.get("loss") is not None:
+        train[step] = {"step": step, "epoch": event.get("epoch"), **{k: metrics.get(k) for k in ("loss", "learning_rate", "grad_norm")}}
+    elif event.get("type") == "eval":
+        evals[step] = {"step": step, "epoch": event.get("epoch"), **{k: v for k, v in metrics.items() if k.startswith("eval_") and (isinstance(v, (int, float)) or k.endswith("_interval"))}}
 
 
 def describe_event(event: dict[str, Any]) -> str | None:
@@ -86,19 +94,25 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 class RunFollower:
-    """Incremental reader of one run: each `poll()` reads only the bytes appended since the last one."""
+    """Incremental reader of one run: each `poll()` reads only the bytes appended since the last one and folds
+    them into the curves and the log tail kept so far, so a snapshot costs as little at step 100,000 as at
+    step 100 (a page asks for one every second while a run trains)."""
 
     def __init__(self, run: Run, *, log_lines: int = LOG_TAIL_LINES, heartbeat: float | None = None):
         self.run = run
-        self.log_lines = log_lines
         self.heartbeat = heartbeat  # while the run trains: a snapshot at least this often, its elapsed time and ETA moving
         self._last_time = 0.0
-        self.events: list[dict[str, Any]] = []
+        self.events_read = 0
         self._offset = 0
         self._last_key: tuple | None = None
         self.done = False
         self.task = run.config().model.task
         self._validation_examples: int | None = None  # from data_report.json, once training has written it
+        self._train: dict[int, dict[str, Any]] = {}
+        self._evals: dict[int, dict[str, Any]] = {}
+        self._log: deque[str] = deque(maxlen=log_lines)
+        self._last_progress: dict[str, Any] = {}  # the latest log, eval or train_begin event
+        self._throughput: float | None = None
 
     def _read_new_events(self) -> list[dict[str, Any]]:
         path = Path(self.run.events_path)
@@ -117,7 +131,21 @@ class RunFollower:
                 except json.JSONDecodeError:
                     continue
         self._offset += end
-        self.events.extend(new)
+        tail: list[str] = []  # only the newest lines can stay in the log tail: older ones are not described
+        for event in reversed(new):
+            if len(tail) == self._log.maxlen:
+                break
+            line = describe_event(event)
+            if line:
+                tail.append(line)
+        self._log.extend(reversed(tail))
+        for event in new:
+            _add_curve_point(event, self._train, self._evals)
+            if event.get("type") in ("log", "eval", "train_begin"):
+                self._last_progress = event
+            if event.get("tokens_per_second"):
+                self._throughput = event["tokens_per_second"]
+        self.events_read += len(new)
         return new
 
     def poll(self) -> dict[str, Any] | None:
@@ -127,69 +155,76 @@ class RunFollower:
         # never ends the follow ('completed') ahead of the last events (its final evaluation).
         status = self.run.status()
         new = self._read_new_events()
-        key = (status.get("state"), status.get("step"), status.get("phase"), status.get("message"), status.get("error"), len(self.events))
+        key = (status.get("state"), status.get("step"), status.get("phase"), status.get("message"), status.get("error"), self.events_read)
         beat = self.heartbeat is not None and status.get("state") == RUNNING and time.monotonic() - self._last_time >= self.heartbeat
         if key == self._last_key and not new and not beat:
             return None
         self._last_key, self._last_time = key, time.monotonic()
         if self._validation_examples is None and self.task == "text-classification":
             self._validation_examples = ((read_json(self.run.path / "data_report.json", {}) or {}).get("split_sizes") or {}).get("validation")
-        snap = snapshot(self.run, status, self.events, task=self.task, validation_examples=self._validation_examples, log_lines=self.log_lines)
+        snap = self._snapshot(status)
         self.done = snap["done"]
         return snap
 
+    def _snapshot(self, status: dict[str, Any]) -> dict[str, Any]:
+        """Everything a progress view shows, from the run's status and the events read so far. The train curve
+        is thinned to at most MAX_LIVE_TRAIN_POINTS evenly spaced points, its last one always kept (the run's
+        events.jsonl and the Runs tab keep every point); a text classifier's validation accuracy gets its
+        interval from the validation split's size."""
+        state = status.get("state", "interrupted")
+        train = [self._train[step] for step in _thinned(sorted(self._train), MAX_LIVE_TRAIN_POINTS)]
+        evals = [self._evals[step] for step in sorted(self._evals)]
+        if self._validation_examples:
+            evals = _with_accuracy_intervals(evals, self._validation_examples)
+        last_progress = self._last_progress
+        total = status.get("total_steps") or last_progress.get("max_steps")
+        step = status.get("step") or last_progress.get("step") or 0
+        now = time.time()
+        phase = status.get("phase")
+        eta = status.get("eta_seconds")
+        written = status.get("progress_at") or last_progress.get("time")  # when the training process wrote that ETA
+        if state != RUNNING or phase == FINISHING or eta is None:
+            eta = None  # queued (a resumed run's ETA is its last session's), ended, or past its last step
+        elif written:
+            eta = max(0.0, eta - (now - written))
+        # While it trains, the time since this session started; otherwise the training time its last log reports
+        # (a queued run's own clock has not started yet).
+        if state == RUNNING and status.get("started_at"):
+            elapsed = max(0.0, now - status["started_at"])
+        else:
+            elapsed = last_progress.get("elapsed_seconds") if state not in ACTIVE_STATES else None
+        return {
+            "run_id": self.run.id,
+            "task": self.task,
+            "state": state,
+            "done": state not in ACTIVE_STATES,
+            "message": status.get("message"),
+            "phase": phase,
+            "error": status.get("error"),
+            "step": step,
+            "total_steps": total,
+            "epoch": status.get("epoch") or last_progress.get("epoch"),
+            "fraction": min(1.0, step / total) if total else (1.0 if state == "completed" else 0.0),
+            "eta_seconds": eta,
+            "elapsed_seconds": elapsed,
+            "tokens_per_second": self._throughput,
+            "train": train,
+            "eval": evals,
+            "latest_loss": train[-1]["loss"] if train else None,
+            "latest_eval": evals[-1] if evals else {},
+            "metrics": status.get("metrics") or {},
+            "log": list(self._log),
+            "started_at": status.get("started_at"),
+            "ended_at": status.get("ended_at"),
+        }
 
-def snapshot(run: Run, status: dict[str, Any], events: list[dict[str, Any]], *, task: str, validation_examples: int | None = None, log_lines: int = LOG_TAIL_LINES) -> dict[str, Any]:
-    """Everything a progress view shows, from a run's status and events; `validation_examples` (text
-    classification) gives each validation accuracy its interval."""
-    state = status.get("state", "interrupted")
-    train, evals = curves(events)
-    if validation_examples:
-        evals = _with_accuracy_intervals(evals, validation_examples)
-    last_progress = next((e for e in reversed(events) if e.get("type") in ("log", "eval", "train_begin")), {})
-    total = status.get("total_steps") or last_progress.get("max_steps")
-    step = status.get("step") or last_progress.get("step") or 0
-    now = time.time()
-    phase = status.get("phase")
-    eta = status.get("eta_seconds")
-    written = status.get("progress_at") or last_progress.get("time")  # when the training process wrote that ETA
-    if state != RUNNING or phase == FINISHING or eta is None:
-        eta = None  # queued (a resumed run's ETA is its last session's), ended, or past its last step
-    elif written:
-        eta = max(0.0, eta - (now - written))
-    # While it trains, the time since this session started; otherwise the training time its last log reports
-    # (a queued run's own clock has not started yet).
-    if state == RUNNING and status.get("started_at"):
-        elapsed = max(0.0, now - status["started_at"])
-    else:
-        elapsed = last_progress.get("elapsed_seconds") if state not in ACTIVE_STATES else None
-    throughput = next((e.get("tokens_per_second") for e in reversed(events) if e.get("tokens_per_second")), None)
-    log = [line for line in (describe_event(e) for e in events) if line]
-    latest_eval = evals[-1] if evals else {}
-    return {
-        "run_id": run.id,
-        "task": task,
-        "state": state,
-        "done": state not in ACTIVE_STATES,
-        "message": status.get("message"),
-        "phase": phase,
-        "error": status.get("error"),
-        "step": step,
-        "total_steps": total,
-        "epoch": status.get("epoch") or last_progress.get("epoch"),
-        "fraction": min(1.0, step / total) if total else (1.0 if state == "completed" else 0.0),
-        "eta_seconds": eta,
-        "elapsed_seconds": elapsed,
-        "tokens_per_second": throughput,
-        "train": train,
-        "eval": evals,
-        "latest_loss": train[-1]["loss"] if train else None,
-        "latest_eval": latest_eval,
-        "metrics": status.get("metrics") or {},
-        "log": log[-log_lines:],
-        "started_at": status.get("started_at"),
-        "ended_at": status.get("ended_at"),
-    }
+
+def _thinned(steps: list[int], limit: int) -> list[int]:
+    """Every k-th of `steps` (k the smallest that leaves at most `limit`), and the last."""
+    if len(steps) <= limit:
+        return steps
+    kept = steps[:: -(-len(steps) // limit)]
+    return kept if kept[-1] == steps[-1] else [*kept[:-1], steps[-1]]
 
 
 def _with_accuracy_intervals(evals: list[dict[str, Any]], examples: int) -> list[dict[str, Any]]:

@@ -157,7 +157,7 @@ def training_curves(train: Sequence[Mapping[str, Any]], evals: Sequence[Mapping[
     """Live train and eval loss (left) and eval metrics (right) against the optimizer step.
 
     `train` and `evals` are the point lists of `finetuner.follow.curves(events)`; an eval point's
-    `<metric>_interval` ([low, high], which `follow.snapshot` adds to validation accuracy and NER logs for its F1) is drawn as a band.
+    `<metric>_interval` ([low, high], which the run follower adds to validation accuracy and NER logs for its F1) is drawn as a band.
     """
     if not train and not evals:
         return empty("Curves appear after the first logged steps.")

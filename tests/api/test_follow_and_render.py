@@ -11,7 +11,7 @@ import pytest
 
 from finetuner import compare
 from finetuner.config import RunConfig
-from finetuner.follow import RunFollower, follow
+from finetuner.follow import RunFollower, curves, follow
 from finetuner.intervals import wilson
 from finetuner.runs import Run, RunStore
 from finetuner.ui import render, services
@@ -37,7 +37,7 @@ def test_follower_reads_only_new_complete_lines(tmp_path):
         snap = follower.poll()
         assert snap["step"] == 5 and snap["fraction"] == 0.5 and snap["latest_loss"] == 0.5
         assert snap["eta_seconds"] <= 30.0 and snap["tokens_per_second"] == 100.0
-        assert len(follower.events) == 1 and any("step 5/10" in line for line in snap["log"])
+        assert follower.events_read == 1 and any("step 5/10" in line for line in snap["log"])
         with open(run.events_path, "a") as handle:
             handle.write(', "max_steps": 10, "metrics": {"loss": 0.4}}\n')
         assert follower.poll()["latest_loss"] == 0.4
@@ -80,6 +80,34 @@ def test_validation_accuracy_comes_with_its_wilson_interval(tmp_path):
     ner.append_event("eval", step=10, metrics={"eval_loss": 0.4, "eval_accuracy": 0.92})
     ner.update_status(state="completed")
     assert "eval_accuracy_interval" not in RunFollower(ner).poll()["eval"][0], "NER's accuracy counts words, not the 100 sentences"
+
+
+def test_a_long_run_streams_a_thinned_train_curve_read_once(tmp_path):
+    """A follower folds each poll's new lines into what it read before: after 3,000 logged steps read in two
+    parts it shows what a follower reading them at once shows, a train curve of at most 1,000 points that
+    keeps the newest, every evaluation, and the log's last lines; the run's own file keeps every point."""
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()
+    try:
+        run.update_status(state="running", total_steps=3000)
+        follower = RunFollower(run, log_lines=5)
+        for part in (range(1, 1501), range(1501, 3001)):
+            for step in part:
+                run.append_event("log", step=step, max_steps=3000, metrics={"loss": 1.0 / step})
+                if step % 1000 == 0:
+                    run.append_event("eval", step=step, max_steps=3000, metrics={"eval_loss": 0.5, "eval_accuracy": step / 4000})
+            run.update_status(step=part[-1])
+            snap = follower.poll()
+        fresh = RunFollower(run, log_lines=5).poll()
+    finally:
+        os.close(fd)
+    steps = [point["step"] for point in snap["train"]]
+    assert len(steps) <= 1000 and steps[0] == 1 and steps[-1] == 3000 and steps == sorted(steps)
+    assert snap["latest_loss"] == pytest.approx(1 / 3000)
+    assert [point["eval_accuracy"] for point in snap["eval"]] == [0.25, 0.5, 0.75]
+    assert len(snap["log"]) == 5 and "step 3000/3000" in snap["log"][-2] and "evaluation at step 3000" in snap["log"][-1]
+    assert {k: snap[k] for k in ("train", "eval", "log", "step")} == {k: fresh[k] for k in ("train", "eval", "log", "step")}
+    assert len(curves(run.events())[0]) == 3000
 
 
 def test_follow_streams_until_the_run_ends(tmp_path):
