@@ -264,13 +264,9 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
     log_offset = run.log_path.stat().st_size if run.log_path.is_file() else 0
     if token:
         env["HF_TOKEN"] = token
-    else:
-        from .access import shared_mode  # noqa: PLC0415
-        from .hub import server_token_allowed  # noqa: PLC0415
-
-        if not server_token_allowed(shared=shared_mode()):  # a visitor never trains with the owner's token
-            env.pop("HF_TOKEN", None)
-            env.pop("HUGGING_FACE_HUB_TOKEN", None)
+    # Else the process reads the Hub as the studio that checked its data and model did (on a Space, with the
+    # owner's HF_TOKEN secret, there for the private models and datasets the Space needs). It never pushes:
+    # the Trainer's hub options are refused, and a push is the studio's or the CLI's, with a checked token.
     with open(run.log_path, "ab") as log:
         process = subprocess.Popen(
             command,
