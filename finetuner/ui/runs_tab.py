@@ -28,14 +28,21 @@ from .studio import StudioContext
 RUN_WIDTHS = ["16%", "8%", "11%", "6%", "7%", "9%", "5%", "8%", "6%", "7%", "8%", "9%"]
 
 
+# On a shared studio a visitor lists only the runs they started: one started from a terminal belongs to nobody
+# and never shows, and the server's runs folder is not theirs to know.
+SHARED_HEADING = "### Your runs\nThe runs you started on this shared studio, newest first: other visitors' runs are not shown."
+SHARED_NO_RUNS = "**No runs of yours yet.** To start one: load data in **1 · Data** (an example dataset is preselected), then press **Start training** in **2 · Train**."
+
+
 def build_runs_tab(ctx: StudioContext) -> None:
+    # On a shared studio nothing is built into the page (its config is the same for every visitor): lists fill per session.
+    shared = ownership.is_shared(ctx)
+    no_runs_note = SHARED_NO_RUNS if shared else services.no_runs_note(services.shown_runs_dir(ctx.runs_dir))
     with gr.Tab("Runs", id="runs") as tab:
-        gr.Markdown("### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
-        # On a shared studio nothing is built into the page (its config is the same for every visitor): lists fill per session.
-        shared = ownership.is_shared(ctx)
+        gr.Markdown(SHARED_HEADING if shared else "### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
         initial = services.runs_table(ctx.store, [] if shared else None)
         table = gr.Dataframe(value=initial, label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS, elem_classes="ft-runs")
-        no_runs = gr.Markdown(services.no_runs_note(services.shown_runs_dir(ctx.runs_dir)), visible=not shared and initial.empty)
+        no_runs = gr.Markdown(no_runs_note, visible=not shared and initial.empty)
         refresh_button = gr.Button("↻ Refresh", size="sm")
         with gr.Row():
             with gr.Column():
@@ -63,7 +70,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
                 )
 
     def no_runs_update(runs):
-        return gr.Markdown(services.no_runs_note(services.shown_runs_dir(ctx.runs_dir)), visible=not runs)
+        return gr.Markdown(no_runs_note, visible=not runs)
 
     @ui_errors
     def list_runs(request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
