@@ -154,6 +154,16 @@ def test_starting_needs_an_identity_and_the_run_is_the_starters(studio, visitors
         assert wait_for_end(run, 120)
 
 
+def test_an_unknown_visitor_is_told_where_to_sign_in(studio, visitors, monkeypatch):
+    anonymous = Client(studio, verbose=False)
+    message = _error(lambda: anonymous.predict(max_steps=1, api_name="/start_training"))
+    assert "no login" in message and "--auth" in message, "a share link without --auth has no login page to point to"
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "team/finetuner-studio")
+    for message in (_error(lambda: anonymous.predict(max_steps=1, api_name="/start_training")), _error(lambda: anonymous.predict("alice-run", api_name="/stop_training"))):
+        assert "'Sign in with Hugging Face' on the Hub tab" in message, message
+
+
 def test_server_paths_refused_through_the_studio(studio, visitors, shared_runs, tiny_model_dir, sentiment_csv):
     alice = Client(studio, oauth_token=ALICE, verbose=False)
     message = _error(lambda: alice.predict("text-classification", "Hugging Face Hub", None, None, None, str(tiny_model_dir.parent), "", "train", api_name="/load_dataset"))
