@@ -367,7 +367,9 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
 
     if world.any(events.stop_requested):  # a stop seen by any process after the last step's check
         if main:
-            run.update_status(state=STOPPED, ended_at=time.time(), message=f"Stopped at step {trainer.state.global_step}; resume to continue.")
+            # No CANCEL file: nobody pressed Stop; the machine (a Space restarting or going to sleep) sent SIGTERM.
+            why = "" if run.cancel_path.exists() else " by a SIGTERM from outside (the machine or the Space restarting or shutting down)"
+            run.update_status(state=STOPPED, ended_at=time.time(), message=f"Stopped at step {trainer.state.global_step}{why}; resume to continue.")
             run.append_event("status", state=STOPPED, step=trainer.state.global_step)
         return STOPPED
 
