@@ -93,14 +93,16 @@ def test_each_visitor_lists_only_their_own_runs(studio, visitors):
         assert "alice-run" not in shown and "bob-run" not in shown, (tab, shown)
 
 
-def test_a_visitor_without_runs_is_told_how_to_start_one_not_the_servers_folder(studio, visitors, shared_runs):
+def test_the_runs_tab_of_a_shared_studio_says_how_to_start_a_run_or_sign_in(studio, visitors, shared_runs):
     """The Runs tab's "no runs" note on a shared studio: a terminal's runs belong to nobody and never show
-    there, and the server's runs folder is not the visitor's business."""
+    there, and the server's runs folder is not the visitor's business; a visitor it does not know is told to sign in."""
     carol = visitors.add_user("carol", token="hf_carol_shared_studio_token_003", plan="pro")
     *_, note = Client(studio, oauth_token=carol, verbose=False).predict(api_name="/list_runs")
     assert note["visible"] is True and note["value"].startswith("**No runs of yours yet.**") and "Start training" in note["value"]
     assert str(shared_runs) not in note["value"] and "python -m finetuner" not in note["value"]
     assert "Your runs" in httpx.get(studio + "config", timeout=30).text, "the tab says it lists the visitor's own runs, not every run"
+    *_, note = Client(studio, verbose=False).predict(api_name="/list_runs")
+    assert note["value"].startswith("**Sign in to see your runs.**"), "a visitor not signed in (or whose login ran out) may have runs"
 
 
 def test_another_visitors_run_is_refused_everywhere(studio, visitors, shared_runs, tmp_path):
