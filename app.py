@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+
+# A Space's own disk is wiped when it restarts or sleeps; a persistent folder mounted at /data (the Space's
+# persistent storage, or a storage volume mounted there) is not. Runs go there when it is writable.
+SPACE_STORAGE = Path("/data")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -17,9 +22,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="Address to listen on (0.0.0.0 for every interface; default 127.0.0.1).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="Port (default 7860).")
     parser.add_argument("--share", action="store_true", help="Also open a temporary public link through Gradio's share servers.")
-    parser.add_argument("--runs-dir", default=os.environ.get("FINETUNER_RUNS_DIR", "runs"), help="Folder of the run folders (default: runs).")
+    parser.add_argument("--runs-dir", default=default_runs_dir(), help="Folder of the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs).")
     parser.add_argument("--auth", action="append", metavar="USER:PASSWORD", help="Ask for this login before showing the page (repeat for more users); use it with --share.")
     return parser.parse_args(argv)
+
+
+def default_runs_dir() -> str:
+    """FINETUNER_RUNS_DIR if set; on a Space, /data/runs when /data is a writable folder, so that runs (and
+    their checkpoints, for Resume) outlive a restart or sleep; else `runs` beside where the app starts."""
+    chosen = os.environ.get("FINETUNER_RUNS_DIR")
+    if chosen:
+        return chosen
+    from finetuner.access import on_spaces  # light: no gradio, no torch
+
+    if on_spaces() and SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
+        return str(SPACE_STORAGE / "runs")
+    return "runs"
 
 
 def auth_pairs(values: list[str] | None) -> list[tuple[str, str]] | None:

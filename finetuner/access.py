@@ -61,13 +61,19 @@ def visible_runs(store: RunStore, visitor: str | None, *, shared: bool) -> list[
     return store.list(owner=visitor)
 
 
+def sign_in_hint() -> str:
+    """How a visitor this shared studio cannot identify makes themselves known, said for where they are: on a
+    Space the login button is on the Hub tab; elsewhere (a share link without --auth) there is no login page."""
+    api = "Client(url, oauth_token=YOUR_HF_TOKEN)"
+    if on_spaces():
+        return f"press 'Sign in with Hugging Face' on the Hub tab (from the API: {api})"
+    return f"this page has no login, so ask its owner for one (app.py --auth USER:PASSWORD), or use the API with your Hugging Face token: {api}"
+
+
 def not_yours_message(run_id: str, visitor: str | None) -> str:
     if visitor:
         return f"Run {run_id} is not one of yours. On a shared studio you can see and use only the runs you started."
-    return (
-        f"Run {run_id} is not one of yours: this shared studio does not know who you are. Sign in (Sign in with Hugging Face on a Space, "
-        "the studio's login, or a Hugging Face token) to see and use the runs you started."
-    )
+    return f"Run {run_id} is not one of yours: this shared studio does not know who you are. To see and use the runs you started, {sign_in_hint()}."
 
 
 def owned_run(store: RunStore, run_id: str, visitor: str | None, *, shared: bool) -> Run:

@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -213,7 +213,8 @@ def command_text(command: list[str]) -> str:
 
 
 def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_SECONDS) -> str:
-    """Ask a run to stop: it saves a checkpoint, then ends. With `wait`, escalate to SIGTERM after `timeout`."""
+    """Ask a run to stop: it saves a checkpoint, then ends; one still queued or loading its data and model ends
+    at once (SIGTERM: nothing to checkpoint yet). With `wait`, escalate to SIGTERM after `timeout`."""
     if run.state not in ACTIVE_STATES:
         raise RunError(f"Run {run.id} is not training (it is {run.state}).")
     run.cancel_path.touch()
@@ -226,6 +227,8 @@ def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_S
             wait_for_end(run, timeout)
         run.update_status(state=STOPPED, message="Stopped before it started.")
         return STOPPED
+    if status.get("phase") == PREPARING and pid:
+        _signal(pid, signal.SIGTERM)  # loading data or the model: nothing to checkpoint, so it ends now, not after a first step
     if wait and not wait_for_end(run, timeout) and pid:
         _signal(pid, signal.SIGTERM)  # the (main) training process: it checkpoints, and tells the others to stop
         if not wait_for_end(run, timeout) and launcher_pid:
@@ -264,13 +267,9 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
     log_offset = run.log_path.stat().st_size if run.log_path.is_file() else 0
     if token:
         env["HF_TOKEN"] = token
-    else:
-        from .access import shared_mode  # noqa: PLC0415
-        from .hub import server_token_allowed  # noqa: PLC0415
-
-        if not server_token_allowed(shared=shared_mode()):  # a visitor never trains with the owner's token
-            env.pop("HF_TOKEN", None)
-            env.pop("HUGGING_FACE_HUB_TOKEN", None)
+    # Else the process reads the Hub as the studio that checked its data and model did (on a Space, with the
+    # owner's HF_TOKEN secret, there for the private models and datasets the Space needs). It never pushes:
+    # the Trainer's hub options are refused, and a push is the studio's or the CLI's, with a checked token.
     with open(run.log_path, "ab") as log:
         process = subprocess.Popen(
             command,

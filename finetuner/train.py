@@ -16,8 +16,10 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -167,6 +169,10 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
     """
     world = distributed.current()
     alive_fd = lock_fd = None
+    # Until the Trainer's callback takes SIGTERM over (it stops at the next step, with a checkpoint), a stop
+    # ends the run at once: queued or loading data and model, it has nothing to checkpoint.
+    on_main_thread = threading.current_thread() is threading.main_thread()  # signals reach only the main thread
+    previous_handler = signal.signal(signal.SIGTERM, _stop_before_training) if on_main_thread else None
     try:
         if world.is_main:
             alive_fd = _inherited_or_new_alive_lock(run)
@@ -184,12 +190,28 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
             run.update_status(state=RUNNING, started_at=time.time(), phase=PREPARING, message="Starting.", eta_seconds=None, progress_at=None, error=None, out_of_memory=None)
             run.append_event("status", state=RUNNING, resume=resume, **({"processes": world.size} if world.distributed else {}))
         return _train(run, world, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache", extra_callbacks=callbacks or [])
+    except StoppedBeforeTraining:
+        if world.is_main:
+            run.update_status(state=STOPPED, ended_at=time.time(), message="Stopped before training began; Resume starts it again.")
+            run.append_event("status", state=STOPPED, step=0)
+        return STOPPED
     except Exception as error:
         return _fail(run, error, world)
     finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
         for fd in (lock_fd, alive_fd):
             if fd is not None:
                 os.close(fd)
+
+
+class StoppedBeforeTraining(BaseException):
+    """SIGTERM before the first training step. A BaseException, as KeyboardInterrupt is: library code that
+    catches Exception while the run loads its data or model must not swallow it."""
+
+
+def _stop_before_training(signum, frame) -> None:
+    raise StoppedBeforeTraining
 
 
 def _say(run: Run, text: str, *, phase: str = PREPARING) -> None:
@@ -345,7 +367,9 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
 
     if world.any(events.stop_requested):  # a stop seen by any process after the last step's check
         if main:
-            run.update_status(state=STOPPED, ended_at=time.time(), message=f"Stopped at step {trainer.state.global_step}; resume to continue.")
+            # No CANCEL file: nobody pressed Stop; the machine (a Space restarting or going to sleep) sent SIGTERM.
+            why = "" if run.cancel_path.exists() else " by a SIGTERM from outside (the machine or the Space restarting or shutting down)"
+            run.update_status(state=STOPPED, ended_at=time.time(), message=f"Stopped at step {trainer.state.global_step}{why}; resume to continue.")
             run.append_event("status", state=STOPPED, step=trainer.state.global_step)
         return STOPPED
 

@@ -90,8 +90,5 @@ def require_visitor(ctx: Any, request: Any = None, profile: Any = None, oauth_to
     otherwise belong to nobody, and they could never see it again."""
     who = visitor(ctx, request, profile, oauth_token)
     if is_shared(ctx) and not who:
-        raise RunError(
-            "This studio is shared, so each run belongs to the person who starts it: sign in first "
-            "(Sign in with Hugging Face on a Space, the studio's login page, or an API client with your Hugging Face token)."
-        )
+        raise RunError(f"This studio is shared, so each run belongs to the person who starts it: sign in first. To sign in, {access.sign_in_hint()}.")
     return who

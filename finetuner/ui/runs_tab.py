@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import compare, launcher, plots
+from .. import access, compare, launcher, plots
 from ..errors import DataError
 from ..follow import curves
 from ..runs import RESUMABLE_STATES
@@ -28,14 +28,21 @@ from .studio import StudioContext
 RUN_WIDTHS = ["16%", "8%", "11%", "6%", "7%", "9%", "5%", "8%", "6%", "7%", "8%", "9%"]
 
 
+# On a shared studio a visitor lists only the runs they started: one started from a terminal belongs to nobody
+# and never shows, and the server's runs folder is not theirs to know.
+SHARED_HEADING = "### Your runs\nThe runs you started on this shared studio, newest first: other visitors' runs are not shown."
+SHARED_NO_RUNS = "**No runs of yours yet.** To start one: load data in **1 · Data** (an example dataset is preselected), then press **Start training** in **2 · Train**."
+
+
 def build_runs_tab(ctx: StudioContext) -> None:
+    # On a shared studio nothing is built into the page (its config is the same for every visitor): lists fill per session.
+    shared = ownership.is_shared(ctx)
+    no_runs_note = SHARED_NO_RUNS if shared else services.no_runs_note(services.shown_runs_dir(ctx.runs_dir))
     with gr.Tab("Runs", id="runs") as tab:
-        gr.Markdown("### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
-        # On a shared studio nothing is built into the page (its config is the same for every visitor): lists fill per session.
-        shared = ownership.is_shared(ctx)
+        gr.Markdown(SHARED_HEADING if shared else "### All runs\nEvery run in the runs folder, newest first: started here, from another tab, or from the command line.")
         initial = services.runs_table(ctx.store, [] if shared else None)
         table = gr.Dataframe(value=initial, label="Runs", interactive=False, wrap=True, max_height=360, column_widths=RUN_WIDTHS, elem_classes="ft-runs")
-        no_runs = gr.Markdown(services.no_runs_note(services.shown_runs_dir(ctx.runs_dir)), visible=not shared and initial.empty)
+        no_runs = gr.Markdown(no_runs_note, visible=not shared and initial.empty)
         refresh_button = gr.Button("↻ Refresh", size="sm")
         with gr.Row():
             with gr.Column():
@@ -62,22 +69,26 @@ def build_runs_tab(ctx: StudioContext) -> None:
                     interactive=False, wrap=True, column_widths=["30%", "35%", "35%"], elem_classes="ft-wrap-anywhere",
                 )
 
-    def no_runs_update(runs):
-        return gr.Markdown(services.no_runs_note(services.shown_runs_dir(ctx.runs_dir)), visible=not runs)
+    def no_runs_update(runs, who):
+        # A visitor a shared studio does not know (not signed in, or their 8-hour Space login ran out) may have runs.
+        note = f"**Sign in to see your runs.** To sign in, {access.sign_in_hint()}." if shared and not who else no_runs_note
+        return gr.Markdown(note, visible=not runs)
 
     @ui_errors
     def list_runs(request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Every run (on a shared studio: the caller's own) with its state, key metrics and main options, newest first."""
-        runs = ownership.visible_runs(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        who = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        runs = ownership.visible_runs(ctx, who)
         choices = services.run_choices(ctx.store, runs=runs)
-        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), no_runs_update(runs)
+        return services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), no_runs_update(runs, who)
 
     list_outputs = [table, run_picker, run_a, run_b, no_runs]
     refresh_button.click(list_runs, None, list_outputs, api_name="list_runs")
 
     def preselect(current_run, chosen, a, b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Fill empty pickers: the page's run (or the newest) for details, the two newest to compare."""
-        runs = ownership.visible_runs(ctx, ownership.quiet_visitor(ctx, request, profile, oauth_token))
+        who = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        runs = ownership.visible_runs(ctx, who)
         choices = services.run_choices(ctx.store, runs=runs)
         ids = [value for _, value in choices]
         one = chosen if chosen in ids else (current_run if current_run in ids else (ids[0] if ids else None))
@@ -85,7 +96,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
         second = b if b in ids else (ids[0] if ids else None)
         return (
             services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices, value=one), gr.Dropdown(choices=choices, value=first),
-            gr.Dropdown(choices=choices, value=second), no_runs_update(runs),
+            gr.Dropdown(choices=choices, value=second), no_runs_update(runs, who),
         )
 
     tab.select(preselect, [ctx.current_run, run_picker, run_a, run_b], list_outputs, api_name="preselect_runs", api_visibility="private")

@@ -93,6 +93,18 @@ def test_each_visitor_lists_only_their_own_runs(studio, visitors):
         assert "alice-run" not in shown and "bob-run" not in shown, (tab, shown)
 
 
+def test_the_runs_tab_of_a_shared_studio_says_how_to_start_a_run_or_sign_in(studio, visitors, shared_runs):
+    """The Runs tab's "no runs" note on a shared studio: a terminal's runs belong to nobody and never show
+    there, and the server's runs folder is not the visitor's business; a visitor it does not know is told to sign in."""
+    carol = visitors.add_user("carol", token="hf_carol_shared_studio_token_003", plan="pro")
+    *_, note = Client(studio, oauth_token=carol, verbose=False).predict(api_name="/list_runs")
+    assert note["visible"] is True and note["value"].startswith("**No runs of yours yet.**") and "Start training" in note["value"]
+    assert str(shared_runs) not in note["value"] and "python -m finetuner" not in note["value"]
+    assert "Your runs" in httpx.get(studio + "config", timeout=30).text, "the tab says it lists the visitor's own runs, not every run"
+    *_, note = Client(studio, verbose=False).predict(api_name="/list_runs")
+    assert note["value"].startswith("**Sign in to see your runs.**"), "a visitor not signed in (or whose login ran out) may have runs"
+
+
 def test_another_visitors_run_is_refused_everywhere(studio, visitors, shared_runs, tmp_path):
     bob = Client(studio, oauth_token=BOB, verbose=False)
     data = tmp_path / "more.csv"
@@ -142,6 +154,16 @@ def test_starting_needs_an_identity_and_the_run_is_the_starters(studio, visitors
         alice.predict(run_id, api_name="/stop_training")  # the owner may stop it
         stop_training(run, wait=True, timeout=3) if run.state in ACTIVE_STATES else None  # then SIGTERM: no need to wait for a checkpoint
         assert wait_for_end(run, 120)
+
+
+def test_an_unknown_visitor_is_told_where_to_sign_in(studio, visitors, monkeypatch):
+    anonymous = Client(studio, verbose=False)
+    message = _error(lambda: anonymous.predict(max_steps=1, api_name="/start_training"))
+    assert "no login" in message and "--auth" in message, "a share link without --auth has no login page to point to"
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "team/finetuner-studio")
+    for message in (_error(lambda: anonymous.predict(max_steps=1, api_name="/start_training")), _error(lambda: anonymous.predict("alice-run", api_name="/stop_training"))):
+        assert "'Sign in with Hugging Face' on the Hub tab" in message, message
 
 
 def test_server_paths_refused_through_the_studio(studio, visitors, shared_runs, tiny_model_dir, sentiment_csv):

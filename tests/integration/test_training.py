@@ -182,6 +182,17 @@ def test_stop_a_launched_run(tmp_path, tiny_model_dir, sentiment_csv):
     assert not run.is_alive()
 
 
+def test_a_run_stopped_by_the_machine_says_so_and_resumes(tmp_path, tiny_model_dir, sentiment_csv):
+    """A Space restarting sends SIGTERM: the run checkpoints and stops, and says nobody pressed Stop."""
+    run = start_training(RunStore(tmp_path / "runs"), tiny_config(tiny_model_dir, sentiment_csv, max_steps=100000, eval_strategy="no", logging_steps=1))
+    assert any(snap["step"] >= 1 for snap in follow(run, timeout=120)), run.log_path.read_text()[-3000:]
+    os.kill(run.raw_status()["pid"], signal.SIGTERM)
+    assert wait_for_end(run, 120)
+    status = run.status()
+    assert status["state"] == STOPPED and "SIGTERM from outside" in status["message"] and "resume" in status["message"], status
+    assert run.latest_checkpoint() is not None
+
+
 def test_one_training_at_a_time(tmp_path, tiny_model_dir, sentiment_csv):
     store = RunStore(tmp_path / "runs")
     config = tiny_config(tiny_model_dir, sentiment_csv, max_steps=4, eval_strategy="no")

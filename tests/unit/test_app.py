@@ -80,3 +80,24 @@ def test_an_explicit_opt_out_wins_over_share(launched, monkeypatch):
 def test_a_malformed_login_is_refused_before_launch(launched):
     with pytest.raises(SystemExit, match="--auth expects USER:PASSWORD, got 'ann'"):
         launched(["--auth", "ann"])
+
+
+@pytest.fixture
+def on_a_space(monkeypatch, tmp_path):
+    """The environment a Space's runtime sets; /data stands for a folder under tmp_path."""
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "team/finetuner-studio")
+    monkeypatch.setattr(app, "SPACE_STORAGE", tmp_path / "data")
+    return tmp_path / "data"
+
+
+def test_a_space_with_persistent_storage_keeps_runs_there(launched, on_a_space):
+    on_a_space.mkdir()
+    assert launched([]).runs_dir == str(on_a_space / "runs"), "runs on the Space's own disk are lost at its next restart"
+
+
+def test_a_space_without_persistent_storage_and_an_owners_choice(launched, on_a_space, monkeypatch):
+    assert launched([]).runs_dir == "runs"
+    on_a_space.mkdir()
+    monkeypatch.setenv("FINETUNER_RUNS_DIR", "/mnt/bucket/runs")
+    assert app.parse_args([]).runs_dir == "/mnt/bucket/runs", "the owner's FINETUNER_RUNS_DIR wins"

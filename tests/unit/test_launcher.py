@@ -1,0 +1,77 @@
+"""The launcher: the token a training process reads the Hub with, and a stop before training begins.
+
+The training process reads the Hub with the same token as the studio that checked its data and model. On a Space the owner's HF_TOKEN secret is what reads the private or gated models and datasets the Space
+needs (spaces_config/README.md); the studio's own process loads the data, the tokenizer and the estimate's
+model with it. A training process started without it failed on that same model a few seconds after
+Start. A visitor's own token, when the launch has one, is the one the process gets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from finetuner import launcher
+from finetuner.access import EXAMPLES_DIR
+from finetuner.config import RunConfig
+from finetuner.follow import follow
+from finetuner.launcher import start_training, stop_training, wait_for_end
+from finetuner.runs import STOPPED, RunStore
+
+SERVER_TOKEN = "hf_space_owner_read_token_000001"
+
+
+@pytest.fixture
+def shared_space(monkeypatch):
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "team/finetuner-studio")
+    monkeypatch.setenv("HF_TOKEN", SERVER_TOKEN)
+    monkeypatch.delenv("FINETUNER_ALLOW_SERVER_TOKEN", raising=False)
+    # The process prints the token it would read the Hub with, instead of training.
+    monkeypatch.setattr(launcher, "launch_command", lambda *a, **k: [sys.executable, "-c", "import os; print('token:', os.environ.get('HF_TOKEN'))"])
+
+
+def token_seen(tmp_path, token=None) -> str:
+    run = RunStore(tmp_path / "runs").create(RunConfig(), run_id="r")
+    launcher._spawn(run, resume=False, token=token)
+    assert wait_for_end(run, 60)
+    return run.log_path.read_text()
+
+
+def test_training_on_a_space_reads_with_the_spaces_token(shared_space, tmp_path):
+    assert f"token: {SERVER_TOKEN}" in token_seen(tmp_path)
+
+
+def test_a_visitors_own_token_comes_first(shared_space, tmp_path):
+    assert "token: hf_visitor_token_0000000000000001" in token_seen(tmp_path, "hf_visitor_token_0000000000000001")
+
+
+# Loaded by the training process at start-up (PYTHONPATH): reading the data never ends, so the run stays in
+# its preparation (loading data, a tokenizer, a model: on a Space, minutes for a Hub model) until stopped.
+ENDLESS_DATA = """
+import threading
+import pandas
+pandas.read_csv = lambda *args, **kwargs: threading.Event().wait()
+"""
+
+
+def test_a_run_stopped_while_it_prepares_stops_at_once(tmp_path, monkeypatch):
+    """It used to honour the stop only after loading everything and training a first step to checkpoint."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(ENDLESS_DATA)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    config = RunConfig()
+    config.data.train_file = str(EXAMPLES_DIR / "movie_reviews.csv")
+    run = start_training(RunStore(tmp_path / "runs"), config)
+    try:
+        assert any(snap["message"] == "Loading data." for snap in follow(run, timeout=120)), run.log_path.read_text()
+        stop_training(run)
+        assert wait_for_end(run, 30), "the process ended without waiting for its data"
+    finally:
+        if run.is_alive():  # this test failed: its process would wait for its data forever
+            os.kill(run.raw_status()["pid"], signal.SIGKILL)
+    status = run.status()
+    assert status["state"] == STOPPED and status["message"].startswith("Stopped before training began"), status
+    assert run.latest_checkpoint() is None
