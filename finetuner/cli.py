@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
     predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize (before or after the options).")
+    predict.add_argument(
+        "--text_pair",
+        action="append",
+        metavar="TEXT",
+        help="Sentence-pair classification: the second text of a pair (transformers' text_pair), once for each text, in the "
+        "same order: predict RUN \"premise\" --text_pair \"hypothesis\". A run trained on pairs needs it.",
+    )
     predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate, 1 or more (default: the run's generation_max_new_tokens).")
     predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
     predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
@@ -310,27 +317,61 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
-    if args.input_file and args.texts:
-        raise ConfigError("Give texts to predict on or --input_file, not both.")
+    if args.input_file and (args.texts or args.text_pair):
+        raise ConfigError(f"Give texts to predict on or --input_file, not both{' (a file gives both texts of its pairs: --text_column_name first,second)' if args.text_pair else ''}.")
     if args.output_file and not args.input_file:
         raise ConfigError("--output_file writes the predictions of --input_file; those of texts given here are printed as JSON lines (redirect them: ... > predictions.jsonl).")
     if args.output_file:
         _check_writable(Path(args.output_file))  # before predicting a whole file, not after
+    if not args.input_file and not args.texts:
+        raise ConfigError("Give texts to predict on, or --input_file.")
+    run = named_run(args.model, runs_dir=args.runs_dir)
+    if not args.input_file:
+        _check_pairs(args.texts, args.text_pair, run)  # before loading the model
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
     if args.input_file:
-        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=named_run(args.model, runs_dir=args.runs_dir))
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run)
         if args.output_file:
             frame.to_csv(args.output_file, index=False)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
         else:
             print(frame.to_json(orient="records", lines=True))
         return 0
-    if not args.texts:
-        raise ConfigError("Give texts to predict on, or --input_file.")
-    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
-    for record in predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None}):
+    if args.text_pair is not None:
+        if predictor.task != "text-classification":
+            raise _pairs_refused(args.model, predictor.task)
+        records = predictor.records(args.texts, args.text_pair)
+    else:
+        options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
+        records = predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None})
+    for record in records:
         print(json.dumps(record, ensure_ascii=False))
     return 0
+
+
+def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None) -> None:
+    """Texts typed for a sentence-pair model come with their second texts (`--text_pair`, once per text): a model
+    trained on pairs that is given one text alone answers another question, silently. A run says which it was trained
+    on (its data_report.json); a model folder or Hub model does not, so it gets pairs only where they are given."""
+    trained = list((read_json(run.path / "data_report.json", {}) or {}).get("text_columns") or []) if run else []
+    if text_pairs is None:
+        if len(trained) == 2:
+            raise ConfigError(
+                f"Run {run.id} was trained on sentence pairs ({trained[0]!r} and {trained[1]!r}): give each text's second text with "
+                f'--text_pair, once for each text and in the same order: predict {run.id} "a {trained[0]}" --text_pair "its {trained[1]}". '
+                "Or predict on a file with both columns (--input_file)."
+            )
+        return
+    if run is not None and run.config().model.task != "text-classification":
+        raise _pairs_refused(run.id, run.config().model.task)
+    if len(trained) == 1:
+        raise ConfigError(f"Run {run.id} was trained on single texts (its column {trained[0]!r}), not pairs: give its texts without --text_pair.")
+    if len(text_pairs) != len(texts):
+        raise ConfigError(f"{len(texts)} text(s) and {len(text_pairs)} --text_pair value(s): give one --text_pair for each text, in the same order.")
+
+
+def _pairs_refused(model: str, task: str) -> ConfigError:
+    return ConfigError(f"--text_pair is for sentence-pair classification; '{model}' is a {task} model. Give only its texts.")
 
 
 def _check_writable(path: Path) -> None:

@@ -7,6 +7,7 @@ given, not how well it answers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +61,37 @@ def test_cli_predict_writes_a_pair_models_predictions_of_both_texts(pair_run, tm
     assert list(out.columns[:2]) == ["premise", "hypothesis"] and list(out["prob_LABEL_1"]) == pytest.approx([p["LABEL_1"] for p in both], abs=1e-6)
 
 
+def test_cli_predict_gives_a_pair_model_the_text_pair_of_each_text(pair_run, capsys):
+    runs = str(pair_run.path.parent)
+    premises, hypotheses = list(PAIRS["premise"]), list(PAIRS["hypothesis"])
+    code = main(["--runs_dir", runs, "predict", "pairs", premises[0], "--text_pair", hypotheses[0], premises[1], "--text_pair", hypotheses[1]])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    both = load_predictor(pair_run.id, runs_dir=runs).predict(premises, hypotheses)
+    assert code == 0 and [(line["text"], line["text_pair"]) for line in lines] == list(zip(premises, hypotheses))
+    assert [line["probabilities"]["LABEL_1"] for line in lines] == pytest.approx([p["LABEL_1"] for p in both])
+    # A model folder (its pairs unknown to finetuner) takes them too.
+    assert main(["predict", str(pair_run.model_dir), premises[0], "--text_pair", hypotheses[0]]) == 0
+    assert json.loads(capsys.readouterr().out)["probabilities"]["LABEL_1"] == pytest.approx(both[0]["LABEL_1"])
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["pairs", "the film was great"], "Run pairs was trained on sentence pairs ('premise' and 'hypothesis'): give each text's second text with --text_pair"),
+        (["pairs", "a", "b", "--text_pair", "c"], "2 text(s) and 1 --text_pair value(s): give one --text_pair for each text, in the same order."),
+        (["single", "a", "--text_pair", "b"], "Run single was trained on single texts (its column 'text'), not pairs: give its texts without --text_pair."),
+        (["pairs", "--input_file", "pairs.csv", "--text_pair", "b"], "Give texts to predict on or --input_file, not both (a file gives both texts of its pairs"),
+    ],
+)
+def test_cli_predict_says_how_to_give_pairs(pair_run, tiny_model_dir, capsys, args, words):
+    runs = pair_run.path.parent
+    if not (runs / "single").exists():
+        completed_run(runs, "single", task="text-classification", model_dir=tiny_model_dir, data_report={"text_columns": ["text"], "label_column": "label"})
+    assert main(["--runs_dir", str(runs), "predict", *args]) == 2
+    captured = capsys.readouterr()
+    assert words in captured.err and captured.out == ""
+
+
 def test_a_pair_models_file_without_the_second_text_is_refused(pair_run, tmp_path):
     predictor = load_predictor(pair_run.id, runs_dir=pair_run.path.parent)
     with pytest.raises(DataError) as error:
@@ -95,6 +127,11 @@ def test_ner_file_in_the_training_format_is_tagged_word_for_word(ner_run, tmp_pa
     # A file whose words column has another name, without a run: found by its name (words), read as words.
     out = predict_file(predictor, write_jsonl(tmp_path / "words.jsonl", [{"words": r["tokens"]} for r in records]))
     assert list(out["tags"]) == [" ".join(r["tags"]) for r in expected]
+
+
+def test_cli_predict_refuses_a_text_pair_for_another_task(ner_run, capsys):
+    assert main(["--runs_dir", str(ner_run.path.parent), "predict", "ner", "alice visited paris", "--text_pair", "x"]) == 2
+    assert "--text_pair is for sentence-pair classification; 'ner' is a token-classification model. Give only its texts." in capsys.readouterr().err
 
 
 def test_ner_words_give_entities_with_offsets_into_the_joined_words(ner_run):
