@@ -109,6 +109,8 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
         config = run.config()
         task, max_length = config.model.task, config.model.max_seq_length
     else:
+        if not path.exists():
+            path = Path(hub_model_location(model, runs_dir=runs_dir))
         task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
     try:
@@ -118,12 +120,54 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
         if run is not None or path.exists():
             raise
         # Neither a run nor a folder: as a Hub id it failed too. Say all three, not only the Hub's answer.
-        root = RunStore(runs_dir).root
-        hub = "the Hub, where it could be a model id, is unreachable from here" if "unreachable" in str(error) else "no Hub model by that name"
-        raise ModelLoadError(
-            f"No run '{model}' in {root}, no local folder by that name, and {hub}. List runs with `python -m finetuner runs`, "
-            "or give a run folder, a model folder or a Hub model id."
-        ) from error
+        if "unreachable" not in str(error):
+            raise _nowhere(model, runs_dir, "no Hub model by that name") from error
+        raise _nowhere(model, runs_dir, "the Hub, where it could be a model id, is unreachable from here", offline=True) from error
+
+
+def hub_model_location(model: str, *, runs_dir: str | Path = "runs") -> str:
+    """Where to load `model`, a name that can only be a Hub id, from: the id itself, or, when the Hub cannot be
+    reached, its copy in the local cache (a snapshot folder); neither: a `ModelLoadError` at once.
+
+    huggingface_hub 2 retries a file missing from its cache 5 times with a growing backoff (1+2+4+8+8 s,
+    `retry_on_errors=True` in `hf_hub_download`; no setting changes it) after a network error, and loading a
+    model looks for several files, optional ones too: offline without HF_HUB_OFFLINE=1, `predict` hung for over a
+    minute on a mistyped run id, and for minutes on a model in the cache. One request for the model's config.json,
+    without retries and within HF_HUB_ETAG_TIMEOUT, tells. Offline mode (HF_HUB_OFFLINE=1) is left to
+    huggingface_hub, which then reads the cache only."""
+    import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, snapshot_download  # noqa: PLC0415
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError  # noqa: PLC0415
+
+    if constants.is_offline_mode():
+        return model
+    try:
+        get_hf_file_metadata(hf_hub_url(model, "config.json"), timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except (HfHubHTTPError, HFValidationError):
+        return model  # the Hub answered (no such model, gated, ...), or not a Hub id: the loader says which
+    except httpx2.TransportError as error:
+        try:
+            return snapshot_download(model, local_files_only=True)
+        except LocalEntryNotFoundError:
+            raise _nowhere(model, runs_dir, f"the Hugging Face Hub, where it could be a model id, cannot be reached ({type(error).__name__})", offline=True) from error
+    return model
+
+
+def _nowhere(model: str, runs_dir: str | Path, hub: str, *, offline: bool = False) -> ModelLoadError:
+    """`model` is no run, no folder and no model the Hub gave: all three said, with what to do."""
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    advice = ""
+    if offline:
+        advice = (
+            " HF_HUB_OFFLINE=1 is set: a Hub model is only found in the local cache, where it is not."
+            if constants.is_offline_mode()
+            else " Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1 to use the models in the local cache at once."
+        )
+    return ModelLoadError(
+        f"No run '{model}' in {RunStore(runs_dir).root}, no local folder by that name, and {hub}.{advice} Check the name: list runs with "
+        "`python -m finetuner runs`, or give a run folder, a model folder or a Hub model id."
+    )
 
 
 def no_model_message(run: Run) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,8 @@ from finetuner.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "finetuner", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -211,3 +212,38 @@ def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, senti
     assert code == 2
     assert words.format(**names) in captured.err and "Traceback" not in captured.err
     assert "predictions" not in captured.out, "nothing was predicted"
+
+
+# ---------------------------------------------------------------- predict with a Hub id while the Hub cannot be reached
+
+
+def hub_unreachable(tmp_path: Path) -> dict:
+    """The environment of a user whose Hub cannot be reached, without HF_HUB_OFFLINE set: the Hub's address is a
+    local port nothing listens on (refused as a network that is down refuses), with a model cache of its own."""
+    from support import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    return {**env, "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": str(tmp_path / "hf")}
+
+
+def test_predict_on_a_name_found_nowhere_fails_at_once_when_the_hub_is_unreachable(tmp_path):
+    result = cli("predict", "someone/no-such-model", "hello", cwd=tmp_path, env=hub_unreachable(tmp_path))
+    assert result.returncode == 2
+    assert (
+        f"No run 'someone/no-such-model' in {tmp_path / 'runs'}, no local folder by that name, and the Hugging Face Hub, where it could be "
+        "a model id, cannot be reached (ConnectError). Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1"
+    ) in result.stderr
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr, "no wait for huggingface_hub's retries (over a minute)"
+
+
+def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
+    env = hub_unreachable(tmp_path)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    cached = Path(env["HF_HOME"]) / "hub" / "models--someone--tiny"  # huggingface_hub's cache layout, as a download leaves it
+    (cached / "refs").mkdir(parents=True)
+    (cached / "refs" / "main").write_text(commit)
+    shutil.copytree(tiny_model_dir, cached / "snapshots" / commit)
+    result = cli("predict", "someone/tiny", "the film was great", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["label"] in ("LABEL_0", "LABEL_1")
+    assert "Retrying" not in result.stderr, "its optional files (adapter, chat template) are not asked of the Hub 6 times each (minutes)"
