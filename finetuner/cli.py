@@ -353,7 +353,14 @@ def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None
     """Texts typed for a sentence-pair model come with their second texts (`--text_pair`, once per text): a model
     trained on pairs that is given one text alone answers another question, silently. A run says which it was trained
     on (its data_report.json); a model folder or Hub model does not, so it gets pairs only where they are given."""
-    trained = list((read_json(run.path / "data_report.json", {}) or {}).get("text_columns") or []) if run else []
+    if run is None:
+        return
+    task = run.config().model.task
+    if task != "text-classification":  # whose text columns are no pair (a causal LM's instruction and input)
+        if text_pairs is not None:
+            raise _pairs_refused(run.id, task)
+        return
+    trained = list((read_json(run.path / "data_report.json", {}) or {}).get("text_columns") or [])
     if text_pairs is None:
         if len(trained) == 2:
             raise ConfigError(
@@ -362,8 +369,6 @@ def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None
                 "Or predict on a file with both columns (--input_file)."
             )
         return
-    if run is not None and run.config().model.task != "text-classification":
-        raise _pairs_refused(run.id, run.config().model.task)
     if len(trained) == 1:
         raise ConfigError(f"Run {run.id} was trained on single texts (its column {trained[0]!r}), not pairs: give its texts without --text_pair.")
     if len(text_pairs) != len(texts):

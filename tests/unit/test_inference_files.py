@@ -200,6 +200,16 @@ def test_instruction_file_keeps_the_input_as_training_does(tmp_path, chat_model_
     assert asked == [[{"role": "user", "content": "translate to french\n\nthe sky"}], [{"role": "user", "content": "name a colour"}]]
 
 
+def test_cli_predict_asks_an_instruction_run_a_typed_question(tmp_path, chat_model_dir, asked, capsys):
+    """Its two text columns (instruction, input) are no sentence pair: a question alone is what it takes."""
+    report = {"text_columns": ["instruction", "input"], "source_format": "instruction/input/output"}
+    run = completed_run(tmp_path / "runs", "alpaca", task="causal-lm", model_dir=chat_model_dir, data_report=report)
+    assert main(["--runs_dir", str(run.path.parent), "predict", "alpaca", "name a colour"]) == 0
+    assert asked == [[{"role": "user", "content": "name a colour"}]]
+    assert main(["--runs_dir", str(run.path.parent), "predict", "alpaca", "name a colour", "--text_pair", "red"]) == 2
+    assert "--text_pair is for sentence-pair classification; 'alpaca' is a causal-lm model." in capsys.readouterr().err
+
+
 def test_causal_lm_file_without_a_prompt_column_says_what_was_looked_for(tmp_path, chat_model_dir, asked):
     predictor = load_predictor(str(chat_model_dir))
     with pytest.raises(DataError, match=r"No prompt column found among: id, score\. Looked for a chat column \(messages, .*\) and a prompt column \(prompt, instruction"):
