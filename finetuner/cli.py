@@ -329,8 +329,10 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     if not args.input_file:
         _check_pairs(args.texts, args.text_pair, run)  # before loading the model
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
+    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
+    options = {k: v for k, v in options.items() if v is not None}
     if args.input_file:
-        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run)
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run, **options)
         if args.output_file:
             frame.to_csv(args.output_file, index=False)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
@@ -342,8 +344,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
             raise _pairs_refused(args.model, predictor.task)
         records = predictor.records(args.texts, args.text_pair)
     else:
-        options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
-        records = predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None})
+        records = predictor.records(args.texts, **options)
     for record in records:
         print(json.dumps(record, ensure_ascii=False))
     return 0

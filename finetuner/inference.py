@@ -69,8 +69,8 @@ class Predictor:
         pairs = [{"text_pair": pair} for pair in text_pairs] if text_pairs is not None else [{}] * len(texts)
         return [{"text": text, **pair, "label": max(p, key=p.get), "probabilities": p} for text, pair, p in zip(texts, pairs, self.predict(texts, text_pairs))]
 
-    def output_columns(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> dict[str, list]:
-        """`predicted`, `confidence` and one `prob_<label>` column per class."""
+    def output_columns(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, **options) -> dict[str, list]:
+        """`predicted`, `confidence` and one `prob_<label>` column per class (generation options do not apply)."""
         results = self.predict(texts, text_pairs)
         columns: dict[str, list] = {"predicted": [max(r, key=r.get) for r in results], "confidence": [max(r.values()) for r in results]}
         for name in self.label_names:
@@ -212,9 +212,12 @@ def model_task(model_path: str) -> str:
     return "text-classification"
 
 
-def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None):
+def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None, **options):
     """Predictions for every row of a data file: its columns plus the predictor's (classification: `predicted`,
-    `confidence`, one `prob_` per class; NER: `entities`, `tags`; generation: `generated` or `summary`).
+    `confidence`, one `prob_` per class; NER: `entities`, `tags`; generation: `generated` or `summary`). The
+    predicted columns always have these names: a column of the file with one of them is kept as `file_<name>` (a
+    file in the training format holds the reference summaries or tags, which the predictions must not replace).
+    `options` are generation options (max_new_tokens, temperature, top_p, num_beams), as `records` takes them.
 
     The file is read by the task's `prediction_inputs`, as its training data are: a file in the format the
     model was trained on (sentence pairs, NER words, chats, instruction/input) is predicted on as training
@@ -226,7 +229,8 @@ def predict_file(predictor, file: str | Path, *, text_column: str | None = None,
     frame = read_table(file)
     data_report = (read_json(run.path / "data_report.json", {}) or {}) if run is not None else {}
     inputs = get_task(predictor.task).prediction_inputs(frame, data_report, text_column=text_column, source=f"'{Path(file).name}'")
-    out = frame.copy()
-    for name, values in predictor.output_columns(**inputs).items():
+    predicted = predictor.output_columns(**inputs, **options)
+    out = frame.rename(columns={name: f"file_{name}" for name in predicted if name in frame.columns})
+    for name, values in predicted.items():
         out[name] = values
     return out

@@ -229,6 +229,31 @@ def test_seq2seq_file_uses_the_runs_document_column(tmp_path):
     assert list(out["summary"]) == predictor.generate(list(frame["body"]))
 
 
+def test_cli_predicts_a_summaries_file_with_the_generation_options_keeping_its_references(tmp_path, capsys):
+    records = make_summary_records(6)
+    model_dir = build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in records])
+    run = completed_run(tmp_path / "runs", "summaries", task="seq2seq", model_dir=model_dir, data_report={"text_columns": ["document"], "label_column": "summary"})
+    data = write_jsonl(tmp_path / "test.jsonl", records[:3])  # the training format: documents with their reference summaries
+    out_file = tmp_path / "out.csv"
+    assert main(["--runs_dir", str(run.path.parent), "predict", "summaries", "--input_file", str(data), "--max_new_tokens", "2", "--output_file", str(out_file)]) == 0
+    out = pd.read_csv(out_file, keep_default_na=False)
+    predictor = load_predictor(run.id, runs_dir=run.path.parent)
+    documents = [r["document"] for r in records[:3]]
+    assert list(out.columns) == ["document", "file_summary", "summary"]
+    assert list(out["file_summary"]) == [r["summary"] for r in records[:3]], "the references are kept, not replaced by the predictions"
+    assert list(out["summary"]) == predictor.generate(documents, max_new_tokens=2) != predictor.generate(documents), "--max_new_tokens applies to a file too"
+
+
+def test_cli_predicts_a_prompts_file_with_the_sampling_options(tmp_path, chat_model_dir, monkeypatch, capsys):
+    used: list = []
+    monkeypatch.setattr(causal_lm, "generate_answers", lambda model, tokenizer, prompts, **options: used.append(options) or ["an answer"] * len(prompts))
+    run = completed_run(tmp_path / "runs", "chat", task="causal-lm", model_dir=chat_model_dir, data_report={"text_columns": ["prompt"]})
+    data = write_csv(tmp_path / "prompts.csv", pd.DataFrame({"prompt": ["what colour is snow?"]}))
+    assert main(["--runs_dir", str(run.path.parent), "predict", "chat", "--input_file", str(data), "--max_new_tokens", "3", "--temperature", "0.7", "--top_p", "0.9"]) == 0
+    assert used == [{"max_new_tokens": 3, "temperature": 0.7, "top_p": 0.9}]
+    assert json.loads(capsys.readouterr().out.splitlines()[0]) == {"prompt": "what colour is snow?", "generated": "an answer"}
+
+
 def test_an_empty_file_says_it_has_no_rows(pair_run, tmp_path):
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
     with pytest.raises(DataError) as error:
