@@ -75,20 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
                 kwargs["choices"] = f.metadata["choices"]
             group.add_argument(f"--{f.name}", **kwargs)
 
-    evaluate = commands.add_parser("evaluate", help="Evaluate a finished run on its splits or on other data.")
-    evaluate.add_argument("run_id")
+    evaluate = commands.add_parser("evaluate", help="Evaluate a completed run on its test split (else validation) or on other labelled data.")
+    evaluate.add_argument("run_id", help="A run id, or a run folder.")
     evaluate.add_argument("--test_file", help="Evaluate on this file instead of the run's own test split.")
     evaluate.add_argument("--dataset_name", help="Evaluate on this Hub dataset instead.")
-    evaluate.add_argument("--dataset_config_name")
-    evaluate.add_argument("--split", default="test", help="Split of the Hub dataset (default: test).")
+    evaluate.add_argument("--dataset_config_name", help="Configuration of the Hub dataset, if it has several.")
+    evaluate.add_argument("--split", help="Split of the Hub dataset (default: test).")
 
     predict = commands.add_parser("predict", help="Predict with a run or a model folder: labels, entities, answers or summaries, by task.")
     _add_predict_arguments(predict)
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
     compare = commands.add_parser("compare", help="Two runs: the options that differ and B's score against A's on the same examples (accuracy, entity F1 or ROUGE-L).")
-    compare.add_argument("run_a")
-    compare.add_argument("run_b")
+    compare.add_argument("run_a", help="A run id, or a run folder.")
+    compare.add_argument("run_b", help="Another run, compared with A.")
     for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
@@ -304,8 +304,12 @@ def _print_intervals(split: str, report_path: Path, task: str) -> None:
 def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .evaluate_run import evaluate_run  # noqa: PLC0415 - heavy
 
+    if args.test_file and args.dataset_name:
+        raise ConfigError("Give --test_file or --dataset_name to evaluate on, not both.")
+    if not args.dataset_name and (args.split or args.dataset_config_name):
+        raise ConfigError(f"--{'split' if args.split else 'dataset_config_name'} chooses from the Hub dataset of --dataset_name; give --dataset_name too.")
     run = find_run(args.runs_dir, args.run_id)
-    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split)
+    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test")
     print(json.dumps(result["metrics"], indent=2))
     _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
     print(f"Report and predictions written to {result['out_dir']}")

@@ -202,6 +202,8 @@ def test_predict_takes_options_before_and_after_the_texts(predict_runs):
         (["predict", "broken", "x"], "Run broken failed (Out of memory during training.), so it has no trained model. Fix the cause, then resume it"),
         (["predict", "classifier", "--input_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
         (["evaluate", "classifier", "--test_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
+        (["evaluate", "classifier", "--test_file", "{data}", "--dataset_name", "stanfordnlp/sst2"], "Give --test_file or --dataset_name to evaluate on, not both."),
+        (["evaluate", "classifier", "--test_file", "{data}", "--split", "validation"], "--split chooses from the Hub dataset of --dataset_name; give --dataset_name too."),
     ],
 )
 def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, sentiment_csv, capsys, args, words):
