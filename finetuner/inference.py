@@ -109,8 +109,13 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
         config = run.config()
         task, max_length = config.model.task, config.model.max_seq_length
     else:
+        if not path.exists() and looks_like_a_path(model):
+            raise ModelLoadError(f"No run folder or model folder at '{model}'. List runs with `python -m finetuner runs`, or give an existing folder or a Hub model id.")
         if not path.exists():
-            path = Path(hub_model_location(model, runs_dir=runs_dir))
+            try:
+                path = Path(hub_model_location(model))
+            except ModelLoadError as error:
+                raise _nowhere(model, runs_dir, "the Hugging Face Hub, where it could be a model id, cannot be reached", offline=True) from error
         task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
     try:
@@ -125,21 +130,24 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
         raise _nowhere(model, runs_dir, "the Hub, where it could be a model id, is unreachable from here", offline=True) from error
 
 
-def hub_model_location(model: str, *, runs_dir: str | Path = "runs") -> str:
+OFFLINE_ADVICE = "Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1 to use the models in the local cache at once."
+
+
+def hub_model_location(model: str) -> str:
     """Where to load `model`, a name that can only be a Hub id, from: the id itself, or, when the Hub cannot be
     reached, its copy in the local cache (a snapshot folder); neither: a `ModelLoadError` at once.
 
     huggingface_hub 2 retries a file missing from its cache 5 times with a growing backoff (1+2+4+8+8 s,
     `retry_on_errors=True` in `hf_hub_download`; no setting changes it) after a network error, and loading a
     model looks for several files, optional ones too: offline without HF_HUB_OFFLINE=1, `predict` hung for over a
-    minute on a mistyped run id, and for minutes on a model in the cache. One request for the model's config.json,
+    minute on a mistyped run id, and for minutes on a model in the cache (`train`: 50 s). One request for the model's config.json,
     without retries and within HF_HUB_ETAG_TIMEOUT, tells. Offline mode (HF_HUB_OFFLINE=1) is left to
     huggingface_hub, which then reads the cache only."""
     import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, snapshot_download  # noqa: PLC0415
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError  # noqa: PLC0415
 
-    if constants.is_offline_mode():
+    if constants.is_offline_mode() or looks_like_a_path(model):
         return model
     try:
         get_hf_file_metadata(hf_hub_url(model, "config.json"), timeout=constants.HF_HUB_ETAG_TIMEOUT)
@@ -149,8 +157,16 @@ def hub_model_location(model: str, *, runs_dir: str | Path = "runs") -> str:
         try:
             return snapshot_download(model, local_files_only=True)
         except LocalEntryNotFoundError:
-            raise _nowhere(model, runs_dir, f"the Hugging Face Hub, where it could be a model id, cannot be reached ({type(error).__name__})", offline=True) from error
+            raise ModelLoadError(
+                f"Could not download the model '{model}': the Hugging Face Hub cannot be reached from here ({type(error).__name__}), and the model is "
+                f"not in the local cache. {OFFLINE_ADVICE}"
+            ) from error
     return model
+
+
+def looks_like_a_path(name: str) -> bool:
+    """A folder's path, never a Hub id ('org/name' has one slash and starts with neither '/', '.' nor '~')."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1
 
 
 def _nowhere(model: str, runs_dir: str | Path, hub: str, *, offline: bool = False) -> ModelLoadError:
@@ -162,7 +178,7 @@ def _nowhere(model: str, runs_dir: str | Path, hub: str, *, offline: bool = Fals
         advice = (
             " HF_HUB_OFFLINE=1 is set: a Hub model is only found in the local cache, where it is not."
             if constants.is_offline_mode()
-            else " Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1 to use the models in the local cache at once."
+            else f" {OFFLINE_ADVICE}"
         )
     return ModelLoadError(
         f"No run '{model}' in {RunStore(runs_dir).root}, no local folder by that name, and {hub}.{advice} Check the name: list runs with "

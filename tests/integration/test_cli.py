@@ -228,14 +228,32 @@ def hub_unreachable(tmp_path: Path) -> dict:
     return {**env, "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": str(tmp_path / "hf")}
 
 
-def test_predict_on_a_name_found_nowhere_fails_at_once_when_the_hub_is_unreachable(tmp_path):
-    result = cli("predict", "someone/no-such-model", "hello", cwd=tmp_path, env=hub_unreachable(tmp_path))
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        (
+            "someone/no-such-model",
+            "No run 'someone/no-such-model' in {runs}, no local folder by that name, and the Hugging Face Hub, where it could be "
+            "a model id, cannot be reached. Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1",
+        ),
+        ("./no-such-folder", "No run folder or model folder at './no-such-folder'."),  # a path, never a Hub id: not asked of the Hub
+    ],
+)
+def test_predict_on_a_name_found_nowhere_fails_at_once_when_the_hub_is_unreachable(tmp_path, name, words):
+    result = cli("predict", name, "hello", cwd=tmp_path, env=hub_unreachable(tmp_path))
+    assert result.returncode == 2
+    assert words.format(runs=tmp_path / "runs") in result.stderr
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr, "no wait for huggingface_hub's retries (over a minute)"
+
+
+def test_train_with_a_hub_model_fails_at_once_when_the_hub_is_unreachable(tmp_path, sentiment_csv):
+    result = cli("train", "--train_file", str(sentiment_csv), "--model_name_or_path", "someone/no-such-model", cwd=tmp_path, env=hub_unreachable(tmp_path))
     assert result.returncode == 2
     assert (
-        f"No run 'someone/no-such-model' in {tmp_path / 'runs'}, no local folder by that name, and the Hugging Face Hub, where it could be "
-        "a model id, cannot be reached (ConnectError). Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1"
+        "error: Could not download the model 'someone/no-such-model': the Hugging Face Hub cannot be reached from here (ConnectError), "
+        "and the model is not in the local cache."
     ) in result.stderr
-    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr, "no wait for huggingface_hub's retries (over a minute)"
+    assert "Retrying" not in result.stderr and not (tmp_path / "runs").exists()
 
 
 def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
