@@ -345,7 +345,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
             frame.to_csv(args.output_file, index=False)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
         else:
-            print(frame.to_json(orient="records", lines=True))
+            sys.stdout.write(frame.to_json(orient="records", lines=True, force_ascii=False))  # as typed texts' lines: "café", not "caf\\u00e9"
         return 0
     if args.text_pair is not None:
         if predictor.task != "text-classification":

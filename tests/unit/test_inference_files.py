@@ -92,6 +92,14 @@ def test_cli_predict_says_how_to_give_pairs(pair_run, tiny_model_dir, capsys, ar
     assert words in captured.err and captured.out == ""
 
 
+def test_cli_predict_prints_a_files_predictions_as_json_lines_as_written(pair_run, tmp_path, capsys):
+    data = write_csv(tmp_path / "pairs.csv", pd.DataFrame({"premise": ["un café délicieux"], "hypothesis": ["the cast was fun"]}))
+    assert main(["--runs_dir", str(pair_run.path.parent), "predict", "pairs", "--input_file", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "un café délicieux" in out, "as typed texts' predictions print it, not as \\u00e9 escapes"
+    assert [json.loads(line)["premise"] for line in out.splitlines()] == ["un café délicieux"], "one JSON line per row, no blank line"
+
+
 def test_a_pair_models_file_without_the_second_text_is_refused(pair_run, tmp_path):
     predictor = load_predictor(pair_run.id, runs_dir=pair_run.path.parent)
     with pytest.raises(DataError) as error:
