@@ -327,6 +327,8 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
     if args.input_file and (args.texts or args.text_pair):
         raise ConfigError(f"Give texts to predict on or --input_file, not both{' (a file gives both texts of its pairs: --text_column_name first,second)' if args.text_pair else ''}.")
+    if args.text_column_name and not args.input_file:
+        raise ConfigError("--text_column_name names the column(s) of --input_file to predict on; texts given here are predicted as they are (a pair's second text: --text_pair).")
     if args.output_file and not args.input_file:
         raise ConfigError("--output_file writes the predictions of --input_file; those of texts given here are printed as JSON lines (redirect them: ... > predictions.jsonl).")
     if args.output_file:

@@ -197,6 +197,7 @@ def test_predict_takes_options_before_and_after_the_texts(predict_runs):
         (["predict", "chat", "--max_new_tokens", "0", "x"], "--max_new_tokens must be 1 or more (the most tokens to generate); it is 0."),
         (["predict", "classifier", "--input_file", "{data}", "--output_file", "{missing}/o.csv"], "Cannot write --output_file '{missing}/o.csv': the folder '{missing}' does not exist."),
         (["predict", "classifier", "x", "--output_file", "o.csv"], "--output_file writes the predictions of --input_file"),
+        (["predict", "classifier", "x", "--text_column_name", "review"], "--text_column_name names the column(s) of --input_file to predict on"),
         (["predict", "classifier", "x", "--input_file", "{data}"], "Give texts to predict on or --input_file, not both."),
         (["predict", "nosuchrun", "x"], "No run 'nosuchrun' in {runs}, no local folder by that name, and "),
         (["predict", "broken", "x"], "Run broken failed (Out of memory during training.), so it has no trained model. Fix the cause, then resume it"),
