@@ -1,4 +1,4 @@
-"""`python -m finetuner train|evaluate|predict|runs|status|stop|resume`: the engine without a browser.
+"""`python -m finetuner train|evaluate|predict|runs|compare|status|stop|resume` (and the Hub's push|card|...): the engine without a browser.
 
 Flags carry the names of the transformers example script `run_classification.py` and of
 `TrainingArguments`, so `--learning_rate 2e-5 --num_train_epochs 3 --fp16 true` mean what users expect.
