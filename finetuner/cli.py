@@ -194,6 +194,7 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
             distributed.teardown()
     config = config_from_args(args, unknown)
     check_sources(config.data)
+    _freeze_local_paths(config)
     if args.output_dir:
         out = Path(args.output_dir)
         store, run_id = RunStore(out.parent), out.name
@@ -221,6 +222,17 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         if push and state == COMPLETED:
             push(run)
     return EXIT_CODES.get(state, 1)
+
+
+def _freeze_local_paths(config: RunConfig) -> None:
+    """A run's config is read again from other working directories (`resume`, `evaluate`, the studio): a relative
+    path given here (`--train_file data.csv`, a model folder) is frozen as the absolute path it names now, or the
+    run could not find its data or model from anywhere else (and a relative model folder would read as a Hub id)."""
+    for section, names in ((config.data, ("train_file", "validation_file", "test_file", "dataset_name")), (config.model, ("model_name_or_path", "tokenizer_name"))):
+        for name in names:
+            value = getattr(section, name)
+            if value and Path(value).exists():
+                setattr(section, name, str(Path(value).resolve()))
 
 
 def _check_before_training(config: RunConfig) -> None:

@@ -47,6 +47,7 @@ def test_train_writes_trainer_style_results(cli_run):
     assert {"test_accuracy", "test_f1_macro"} <= set(test_results)
     frozen = yaml.safe_load((folder / "runs/first/config.yaml").read_text())
     assert frozen["num_train_epochs"] == 3.0 and frozen["extra_training_args"] == {"max_grad_norm": 0.5, "optim": "adamw_torch"}
+    assert frozen["train_file"] == str((folder / "reviews.csv").resolve()), "given as reviews.csv: found from anywhere"
     assert "%|" in result.stderr, "a progress bar is shown"
     shown = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
     low, high = (float(v) for v in shown["test 95% intervals"].split(", ")[0].removeprefix("accuracy ").split("-"))
@@ -82,7 +83,7 @@ def test_evaluate_on_another_file(cli_run, sentiment_frame):
     assert "test_accuracy" in metrics and not any("preparation" in key for key in metrics), "the keys test_results.json has"
     assert "holdout 95% intervals: accuracy " in result.stdout
     assert (folder / "runs/first/eval/extra/predictions_holdout.csv").is_file()
-    own = cli("--runs_dir", "runs", "evaluate", "first", cwd=folder)
+    own = cli("--runs_dir", str(folder / "runs"), "evaluate", "first", cwd=folder.parent)  # elsewhere: its relative --train_file was frozen absolute
     assert own.returncode == 0 and (folder / "runs/first/eval/extra/results_test.json").is_file(), own.stderr[-2000:]
     sentiment_frame.head(10).to_csv(folder / "test.csv", index=False)
     named_test = cli("--runs_dir", "runs", "evaluate", "first", "--test_file", "test.csv", cwd=folder)
