@@ -139,10 +139,10 @@ def hub_model_location(model: str) -> str:
 
     huggingface_hub 2 retries a file missing from its cache 5 times with a growing backoff (1+2+4+8+8 s,
     `retry_on_errors=True` in `hf_hub_download`; no setting changes it) after a network error, and loading a
-    model looks for several files, optional ones too: offline without HF_HUB_OFFLINE=1, `predict` hung for over a
-    minute on a mistyped run id, and for minutes on a model in the cache (`train`: 50 s). One request for the model's config.json,
-    without retries and within HF_HUB_ETAG_TIMEOUT, tells. Offline mode (HF_HUB_OFFLINE=1) is left to
-    huggingface_hub, which then reads the cache only."""
+    model looks for several files, optional ones too: offline without HF_HUB_OFFLINE=1, `predict` hung for over
+    a minute on a mistyped run id (`train` 50 s), and for minutes on a model in the cache. One request for the
+    model's config.json, without retries and within HF_HUB_ETAG_TIMEOUT, tells. Offline mode (HF_HUB_OFFLINE=1)
+    is left to huggingface_hub, which then reads the cache only."""
     import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, snapshot_download  # noqa: PLC0415
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError  # noqa: PLC0415
