@@ -127,7 +127,7 @@ def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
         "--text_column_name",
         help="Column of --input_file to predict on; two, comma-separated, for a sentence-pair model (default: the run's own columns, else detected).",
     )
-    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+    predict.add_argument("--output_file", help="Where to write predictions: CSV, or TSV, JSON Lines (.jsonl/.json) or Parquet by its extension; default: stdout as JSON lines.")
 
 
 def _parse_predict(argv: list[str], parsed: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
@@ -356,7 +356,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     if args.input_file:
         frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run, **options)
         if args.output_file:
-            frame.to_csv(args.output_file, index=False)
+            _write_table(frame, Path(args.output_file))
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
         else:
             sys.stdout.write(frame.to_json(orient="records", lines=True, force_ascii=False))  # as typed texts' lines: "café", not "caf\\u00e9"
@@ -400,6 +400,18 @@ def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None
 
 def _pairs_refused(model: str, task: str) -> ConfigError:
     return ConfigError(f"--text_pair is for sentence-pair classification; '{model}' is a {task} model. Give only its texts.")
+
+
+def _write_table(frame, path: Path) -> None:
+    """The predictions in the format the file's extension names (those `--input_file` reads), else CSV: a
+    `predictions.jsonl` holding CSV would be read back wrong, or not at all."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):  # JSON Lines either way: one record a line, as the printed predictions
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
 
 
 def _check_writable(path: Path) -> None:

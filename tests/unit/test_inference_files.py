@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from finetuner.cli import main
+from finetuner.data import read_table
 from finetuner.errors import DataError
 from finetuner.inference import load_predictor, predict_file
 from finetuner.tasks import causal_lm
@@ -98,6 +99,14 @@ def test_cli_predict_prints_a_files_predictions_as_json_lines_as_written(pair_ru
     out = capsys.readouterr().out
     assert "un café délicieux" in out, "as typed texts' predictions print it, not as \\u00e9 escapes"
     assert [json.loads(line)["premise"] for line in out.splitlines()] == ["un café délicieux"], "one JSON line per row, no blank line"
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet", "out.tsv"])
+def test_cli_predict_writes_the_format_the_output_files_extension_names(pair_run, tmp_path, capsys, name):
+    data = write_csv(tmp_path / "pairs.csv", PAIRS)
+    assert main(["--runs_dir", str(pair_run.path.parent), "predict", "pairs", "--input_file", str(data), "--output_file", str(tmp_path / name)]) == 0
+    out = read_table(tmp_path / name)  # as --input_file reads it: predictions can be predicted on, or evaluated, again
+    assert list(out.columns[:3]) == ["premise", "hypothesis", "predicted"] and list(out["premise"]) == list(PAIRS["premise"])
 
 
 def test_a_pair_models_file_without_the_second_text_is_refused(pair_run, tmp_path):
