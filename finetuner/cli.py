@@ -347,7 +347,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         _check_writable(Path(args.output_file))  # before predicting a whole file, not after
     if not args.input_file and not args.texts:
         raise ConfigError("Give texts to predict on, or --input_file.")
-    run = named_run(args.model, runs_dir=args.runs_dir)
+    run = named_run(args.model, runs_dir=args.runs_dir) or _run_of_model_folder(Path(args.model))
     if not args.input_file:
         _check_pairs(args.texts, args.text_pair, run)  # before loading the model
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
@@ -396,6 +396,12 @@ def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None
         raise ConfigError(f"Run {run.id} was trained on single texts (its column {trained[0]!r}), not pairs: give its texts without --text_pair.")
     if len(text_pairs) != len(texts):
         raise ConfigError(f"{len(texts)} text(s) and {len(text_pairs)} --text_pair value(s): give one --text_pair for each text, in the same order.")
+
+
+def _run_of_model_folder(folder: Path) -> Run | None:
+    """The run whose `model/` folder this is: its data report says what the model was trained on (pairs, columns)."""
+    parent = folder.expanduser().resolve().parent
+    return Run(parent) if folder.name == "model" and (parent / "config.yaml").is_file() else None
 
 
 def _pairs_refused(model: str, task: str) -> ConfigError:

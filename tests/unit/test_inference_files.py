@@ -81,6 +81,7 @@ def test_cli_predict_gives_a_pair_model_the_text_pair_of_each_text(pair_run, cap
         (["pairs", "the film was great"], "Run pairs was trained on sentence pairs ('premise' and 'hypothesis'): give each text's second text with --text_pair"),
         (["pairs", "a", "b", "--text_pair", "c"], "2 text(s) and 1 --text_pair value(s): give one --text_pair for each text, in the same order."),
         (["single", "a", "--text_pair", "b"], "Run single was trained on single texts (its column 'text'), not pairs: give its texts without --text_pair."),
+        (["{runs}/pairs/model", "a premise"], "Run pairs was trained on sentence pairs"),  # its model folder, named by its path
         (["pairs", "--input_file", "pairs.csv", "--text_pair", "b"], "Give texts to predict on or --input_file, not both (a file gives both texts of its pairs"),
     ],
 )
@@ -88,7 +89,7 @@ def test_cli_predict_says_how_to_give_pairs(pair_run, tiny_model_dir, capsys, ar
     runs = pair_run.path.parent
     if not (runs / "single").exists():
         completed_run(runs, "single", task="text-classification", model_dir=tiny_model_dir, data_report={"text_columns": ["text"], "label_column": "label"})
-    assert main(["--runs_dir", str(runs), "predict", *args]) == 2
+    assert main(["--runs_dir", str(runs), "predict", *[a.format(runs=runs) for a in args]]) == 2
     captured = capsys.readouterr()
     assert words in captured.err and captured.out == ""
 
