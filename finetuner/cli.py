@@ -1,4 +1,4 @@
-"""`python -m finetuner train|evaluate|predict|runs|status|stop|resume`: the engine without a browser.
+"""`python -m finetuner train|evaluate|predict|runs|compare|status|stop|resume` (and the Hub's push|card|...): the engine without a browser.
 
 Flags carry the names of the transformers example script `run_classification.py` and of
 `TrainingArguments`, so `--learning_rate 2e-5 --num_train_epochs 3 --fp16 true` mean what users expect.
@@ -75,20 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
                 kwargs["choices"] = f.metadata["choices"]
             group.add_argument(f"--{f.name}", **kwargs)
 
-    evaluate = commands.add_parser("evaluate", help="Evaluate a finished run on its splits or on other data.")
-    evaluate.add_argument("run_id")
+    evaluate = commands.add_parser("evaluate", help="Evaluate a completed run on its test split (else validation) or on other labelled data.")
+    evaluate.add_argument("run_id", help="A run id, or a run folder.")
     evaluate.add_argument("--test_file", help="Evaluate on this file instead of the run's own test split.")
     evaluate.add_argument("--dataset_name", help="Evaluate on this Hub dataset instead.")
-    evaluate.add_argument("--dataset_config_name")
-    evaluate.add_argument("--split", default="test", help="Split of the Hub dataset (default: test).")
+    evaluate.add_argument("--dataset_config_name", help="Configuration of the Hub dataset, if it has several.")
+    evaluate.add_argument("--split", help="Split of the Hub dataset (default: test).")
 
     predict = commands.add_parser("predict", help="Predict with a run or a model folder: labels, entities, answers or summaries, by task.")
     _add_predict_arguments(predict)
 
     commands.add_parser("runs", help="List runs with their state and key metrics.")
     compare = commands.add_parser("compare", help="Two runs: the options that differ and B's score against A's on the same examples (accuracy, entity F1 or ROUGE-L).")
-    compare.add_argument("run_a")
-    compare.add_argument("run_b")
+    compare.add_argument("run_a", help="A run id, or a run folder.")
+    compare.add_argument("run_b", help="Another run, compared with A.")
     for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("model", help="A run id, a run folder or a model folder/Hub id.")
     predict.add_argument("texts", nargs="*", help="Texts to classify, tag, answer or summarize (before or after the options).")
+    predict.add_argument(
+        "--text_pair",
+        action="append",
+        metavar="TEXT",
+        help="Sentence-pair classification: the second text of a pair (transformers' text_pair), once for each text, in the "
+        "same order: predict RUN \"premise\" --text_pair \"hypothesis\". A run trained on pairs needs it.",
+    )
     predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate, 1 or more (default: the run's generation_max_new_tokens).")
     predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
     predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
@@ -120,7 +127,7 @@ def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
         "--text_column_name",
         help="Column of --input_file to predict on; two, comma-separated, for a sentence-pair model (default: the run's own columns, else detected).",
     )
-    predict.add_argument("--output_file", help="Where to write predictions (CSV); default: stdout as JSON lines.")
+    predict.add_argument("--output_file", help="Where to write predictions: CSV, or TSV, JSON Lines (.jsonl/.json) or Parquet by its extension; default: stdout as JSON lines.")
 
 
 def _parse_predict(argv: list[str], parsed: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
@@ -187,6 +194,7 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
             distributed.teardown()
     config = config_from_args(args, unknown)
     check_sources(config.data)
+    _freeze_local_paths(config)
     if args.output_dir:
         out = Path(args.output_dir)
         store, run_id = RunStore(out.parent), out.name
@@ -216,12 +224,27 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     return EXIT_CODES.get(state, 1)
 
 
+def _freeze_local_paths(config: RunConfig) -> None:
+    """A run's config is read again from other working directories (`resume`, `evaluate`, the studio): a relative
+    path given here (`--train_file data.csv`, a model folder) is frozen as the absolute path it names now, or the
+    run could not find its data or model from anywhere else (and a relative model folder would read as a Hub id)."""
+    for section, names in ((config.data, ("train_file", "validation_file", "test_file", "dataset_name")), (config.model, ("model_name_or_path", "tokenizer_name"))):
+        for name in names:
+            value = getattr(section, name)
+            if value and Path(value).exists():
+                setattr(section, name, str(Path(value).resolve()))
+
+
 def _check_before_training(config: RunConfig) -> None:
     """What the studio checks before Start: the options, the data (read and checked as training reads it; its
     warnings printed), the tokenizer and the model's longest input. A problem exits 2 and leaves no failed run folder behind."""
+    from .inference import hub_model_location  # noqa: PLC0415
     from .tasks import get_task  # noqa: PLC0415 - heavy
     from .train import check_options  # noqa: PLC0415
 
+    for name in dict.fromkeys((config.model.model_name_or_path, config.model.tokenizer_name)):
+        if name and not Path(name).exists():
+            hub_model_location(name)  # at once, not after a minute of huggingface_hub's retries, when the Hub is unreachable
     check_options(config)
     task = get_task(config.model.task)
     for warning in task.data_report(task.prepare_data(config)).get("warnings") or []:
@@ -297,8 +320,12 @@ def _print_intervals(split: str, report_path: Path, task: str) -> None:
 def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .evaluate_run import evaluate_run  # noqa: PLC0415 - heavy
 
+    if args.test_file and args.dataset_name:
+        raise ConfigError("Give --test_file or --dataset_name to evaluate on, not both.")
+    if not args.dataset_name and (args.split or args.dataset_config_name):
+        raise ConfigError(f"--{'split' if args.split else 'dataset_config_name'} chooses from the Hub dataset of --dataset_name; give --dataset_name too.")
     run = find_run(args.runs_dir, args.run_id)
-    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split)
+    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test")
     print(json.dumps(result["metrics"], indent=2))
     _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
     print(f"Report and predictions written to {result['out_dir']}")
@@ -310,27 +337,87 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
-    if args.input_file and args.texts:
-        raise ConfigError("Give texts to predict on or --input_file, not both.")
+    if args.input_file and (args.texts or args.text_pair):
+        raise ConfigError(f"Give texts to predict on or --input_file, not both{' (a file gives both texts of its pairs: --text_column_name first,second)' if args.text_pair else ''}.")
+    if args.text_column_name and not args.input_file:
+        raise ConfigError("--text_column_name names the column(s) of --input_file to predict on; texts given here are predicted as they are (a pair's second text: --text_pair).")
     if args.output_file and not args.input_file:
         raise ConfigError("--output_file writes the predictions of --input_file; those of texts given here are printed as JSON lines (redirect them: ... > predictions.jsonl).")
     if args.output_file:
         _check_writable(Path(args.output_file))  # before predicting a whole file, not after
+    if not args.input_file and not args.texts:
+        raise ConfigError("Give texts to predict on, or --input_file.")
+    run = named_run(args.model, runs_dir=args.runs_dir) or _run_of_model_folder(Path(args.model))
+    if not args.input_file:
+        _check_pairs(args.texts, args.text_pair, run)  # before loading the model
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
+    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
+    options = {k: v for k, v in options.items() if v is not None}
     if args.input_file:
-        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=named_run(args.model, runs_dir=args.runs_dir))
+        frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run, **options)
         if args.output_file:
-            frame.to_csv(args.output_file, index=False)
+            _write_table(frame, Path(args.output_file))
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
         else:
-            print(frame.to_json(orient="records", lines=True))
+            sys.stdout.write(frame.to_json(orient="records", lines=True, force_ascii=False))  # as typed texts' lines: "café", not "caf\\u00e9"
         return 0
-    if not args.texts:
-        raise ConfigError("Give texts to predict on, or --input_file.")
-    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
-    for record in predictor.records(args.texts, **{k: v for k, v in options.items() if v is not None}):
+    if args.text_pair is not None:
+        if predictor.task != "text-classification":
+            raise _pairs_refused(args.model, predictor.task)
+        records = predictor.records(args.texts, args.text_pair)
+    else:
+        records = predictor.records(args.texts, **options)
+    for record in records:
         print(json.dumps(record, ensure_ascii=False))
     return 0
+
+
+def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None) -> None:
+    """Texts typed for a sentence-pair model come with their second texts (`--text_pair`, once per text): a model
+    trained on pairs that is given one text alone answers another question, silently. A run says which it was trained
+    on (its data_report.json); a model folder or Hub model does not, so it gets pairs only where they are given."""
+    if run is None:
+        return
+    task = run.config().model.task
+    if task != "text-classification":  # whose text columns are no pair (a causal LM's instruction and input)
+        if text_pairs is not None:
+            raise _pairs_refused(run.id, task)
+        return
+    trained = list((read_json(run.path / "data_report.json", {}) or {}).get("text_columns") or [])
+    if text_pairs is None:
+        if len(trained) == 2:
+            raise ConfigError(
+                f"Run {run.id} was trained on sentence pairs ({trained[0]!r} and {trained[1]!r}): give each text's second text with "
+                f'--text_pair, once for each text and in the same order: predict {run.id} "a {trained[0]}" --text_pair "its {trained[1]}". '
+                "Or predict on a file with both columns (--input_file)."
+            )
+        return
+    if len(trained) == 1:
+        raise ConfigError(f"Run {run.id} was trained on single texts (its column {trained[0]!r}), not pairs: give its texts without --text_pair.")
+    if len(text_pairs) != len(texts):
+        raise ConfigError(f"{len(texts)} text(s) and {len(text_pairs)} --text_pair value(s): give one --text_pair for each text, in the same order.")
+
+
+def _run_of_model_folder(folder: Path) -> Run | None:
+    """The run whose `model/` folder this is: its data report says what the model was trained on (pairs, columns)."""
+    parent = folder.expanduser().resolve().parent
+    return Run(parent) if folder.name == "model" and (parent / "config.yaml").is_file() else None
+
+
+def _pairs_refused(model: str, task: str) -> ConfigError:
+    return ConfigError(f"--text_pair is for sentence-pair classification; '{model}' is a {task} model. Give only its texts.")
+
+
+def _write_table(frame, path: Path) -> None:
+    """The predictions in the format the file's extension names (those `--input_file` reads), else CSV: a
+    `predictions.jsonl` holding CSV would be read back wrong, or not at all."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):  # JSON Lines either way: one record a line, as the printed predictions
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
 
 
 def _check_writable(path: Path) -> None:

@@ -82,7 +82,7 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
         return {"reason": SAME_RUN.format(run=run_a.id)}
     if run_a.config().model.task != run_b.config().model.task:  # summarization and causal LM write alike generations
         return {"reason": NOT_THE_SAME_TASK}
-    reason = "they have no per-example results on a test or validation split (completed runs have them)."
+    differing: list[str] = []  # the splits both runs have, with other examples in each
     for split in ("test", "validation"):
         for file in dict.fromkeys(p.file for p in PAIRINGS):
             paths = [run.eval_dir / f"{file}_{split}.csv" for run in (run_a, run_b)]
@@ -95,14 +95,16 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
             pairing = kinds[0]
             same_rows = [column for column in (*a.columns[:1], *pairing.same_rows) if column in b.columns]
             if len(a) != len(b) or not all(a[c].astype(str).equals(b[c].astype(str)) for c in dict.fromkeys(same_rows)):
-                reason = f"their {split} splits hold different examples ({len(a):,} and {len(b):,} rows), so there is nothing to pair."
+                differing.append(f"{split} splits hold different examples ({len(a):,} and {len(b):,} rows)")
                 continue
             counts_a, counts_b = pairing.counts(a), pairing.counts(b)
             difference, low, high = paired_difference(counts_b, counts_a, pairing.score)
             scores = [float(pairing.score(counts.sum(axis=0)[None, :], len(counts))[0]) for counts in (counts_a, counts_b)]
             return {"split": split, "examples": len(a), "metric": pairing.metric, "unit": pairing.unit, "alike": pairing.alike,
                     "a": scores[0], "b": scores[1], "difference": difference, "low": low, "high": high}
-    return {"reason": f"No paired comparison: {reason}"}
+    if not differing:
+        return {"reason": "No paired comparison: they have no per-example results on a test or validation split (completed runs have them)."}
+    return {"reason": f"No paired comparison: their {', and their '.join(differing)}, so there is nothing to pair."}
 
 
 def describe(comparison: dict[str, Any]) -> str:

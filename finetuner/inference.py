@@ -69,8 +69,8 @@ class Predictor:
         pairs = [{"text_pair": pair} for pair in text_pairs] if text_pairs is not None else [{}] * len(texts)
         return [{"text": text, **pair, "label": max(p, key=p.get), "probabilities": p} for text, pair, p in zip(texts, pairs, self.predict(texts, text_pairs))]
 
-    def output_columns(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> dict[str, list]:
-        """`predicted`, `confidence` and one `prob_<label>` column per class."""
+    def output_columns(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, **options) -> dict[str, list]:
+        """`predicted`, `confidence` and one `prob_<label>` column per class (generation options do not apply)."""
         results = self.predict(texts, text_pairs)
         columns: dict[str, list] = {"predicted": [max(r, key=r.get) for r in results], "confidence": [max(r.values()) for r in results]}
         for name in self.label_names:
@@ -109,6 +109,13 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
         config = run.config()
         task, max_length = config.model.task, config.model.max_seq_length
     else:
+        if not path.exists() and looks_like_a_path(model):
+            raise ModelLoadError(f"No run folder or model folder at '{model}'. List runs with `python -m finetuner runs`, or give an existing folder or a Hub model id.")
+        if not path.exists():
+            try:
+                path = Path(hub_model_location(model))
+            except ModelLoadError as error:
+                raise _nowhere(model, runs_dir, "the Hugging Face Hub, where it could be a model id, cannot be reached", offline=True) from error
         task, max_length = model_task(str(path)), 512
     mtime = path.stat().st_mtime if path.exists() else 0.0
     try:
@@ -118,12 +125,65 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
         if run is not None or path.exists():
             raise
         # Neither a run nor a folder: as a Hub id it failed too. Say all three, not only the Hub's answer.
-        root = RunStore(runs_dir).root
-        hub = "the Hub, where it could be a model id, is unreachable from here" if "unreachable" in str(error) else "no Hub model by that name"
-        raise ModelLoadError(
-            f"No run '{model}' in {root}, no local folder by that name, and {hub}. List runs with `python -m finetuner runs`, "
-            "or give a run folder, a model folder or a Hub model id."
-        ) from error
+        if "unreachable" not in str(error):
+            raise _nowhere(model, runs_dir, "no Hub model by that name") from error
+        raise _nowhere(model, runs_dir, "the Hub, where it could be a model id, is unreachable from here", offline=True) from error
+
+
+OFFLINE_ADVICE = "Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1 to use the models in the local cache at once."
+
+
+def hub_model_location(model: str) -> str:
+    """Where to load `model`, a name that can only be a Hub id, from: the id itself, or, when the Hub cannot be
+    reached, its copy in the local cache (a snapshot folder); neither: a `ModelLoadError` at once.
+
+    huggingface_hub 2 retries a file missing from its cache 5 times with a growing backoff (1+2+4+8+8 s,
+    `retry_on_errors=True` in `hf_hub_download`; no setting changes it) after a network error, and loading a
+    model looks for several files, optional ones too: offline without HF_HUB_OFFLINE=1, `predict` hung for over
+    a minute on a mistyped run id (`train` 50 s), and for minutes on a model in the cache. One request for the
+    model's config.json, without retries and within HF_HUB_ETAG_TIMEOUT, tells. Offline mode (HF_HUB_OFFLINE=1)
+    is left to huggingface_hub, which then reads the cache only."""
+    import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, snapshot_download  # noqa: PLC0415
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError  # noqa: PLC0415
+
+    if constants.is_offline_mode() or looks_like_a_path(model):
+        return model
+    try:
+        get_hf_file_metadata(hf_hub_url(model, "config.json"), timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except (HfHubHTTPError, HFValidationError):
+        return model  # the Hub answered (no such model, gated, ...), or not a Hub id: the loader says which
+    except httpx2.TransportError as error:
+        try:
+            return snapshot_download(model, local_files_only=True)
+        except LocalEntryNotFoundError:
+            raise ModelLoadError(
+                f"Could not download the model '{model}': the Hugging Face Hub cannot be reached from here ({type(error).__name__}), and the model is "
+                f"not in the local cache. {OFFLINE_ADVICE}"
+            ) from error
+    return model
+
+
+def looks_like_a_path(name: str) -> bool:
+    """A folder's path, never a Hub id ('org/name' has one slash and starts with neither '/', '.' nor '~')."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1
+
+
+def _nowhere(model: str, runs_dir: str | Path, hub: str, *, offline: bool = False) -> ModelLoadError:
+    """`model` is no run, no folder and no model the Hub gave: all three said, with what to do."""
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    advice = ""
+    if offline:
+        advice = (
+            " HF_HUB_OFFLINE=1 is set: a Hub model is only found in the local cache, where it is not."
+            if constants.is_offline_mode()
+            else f" {OFFLINE_ADVICE}"
+        )
+    return ModelLoadError(
+        f"No run '{model}' in {RunStore(runs_dir).root}, no local folder by that name, and {hub}.{advice} Check the name: list runs with "
+        "`python -m finetuner runs`, or give a run folder, a model folder or a Hub model id."
+    )
 
 
 def no_model_message(run: Run) -> str:
@@ -168,9 +228,12 @@ def model_task(model_path: str) -> str:
     return "text-classification"
 
 
-def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None):
+def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None, **options):
     """Predictions for every row of a data file: its columns plus the predictor's (classification: `predicted`,
-    `confidence`, one `prob_` per class; NER: `entities`, `tags`; generation: `generated` or `summary`).
+    `confidence`, one `prob_` per class; NER: `entities`, `tags`; generation: `generated` or `summary`). The
+    predicted columns always have these names: a column of the file with one of them is kept as `file_<name>` (a
+    file in the training format holds the reference summaries or tags, which the predictions must not replace).
+    `options` are generation options (max_new_tokens, temperature, top_p, num_beams), as `records` takes them.
 
     The file is read by the task's `prediction_inputs`, as its training data are: a file in the format the
     model was trained on (sentence pairs, NER words, chats, instruction/input) is predicted on as training
@@ -182,7 +245,8 @@ def predict_file(predictor, file: str | Path, *, text_column: str | None = None,
     frame = read_table(file)
     data_report = (read_json(run.path / "data_report.json", {}) or {}) if run is not None else {}
     inputs = get_task(predictor.task).prediction_inputs(frame, data_report, text_column=text_column, source=f"'{Path(file).name}'")
-    out = frame.copy()
-    for name, values in predictor.output_columns(**inputs).items():
+    predicted = predictor.output_columns(**inputs, **options)
+    out = frame.rename(columns={name: f"file_{name}" for name in predicted if name in frame.columns})
+    for name, values in predicted.items():
         out[name] = values
     return out

@@ -18,7 +18,7 @@ and inference (`finetuner.inference`) call only these hooks, in this order:
     evaluation_data(frame, data_report, config) -> Dataset   another labelled file, normalised like a split
     load_predictor(model_path, *, max_length, token) -> predictor       inference (see finetuner.inference)
     prediction_inputs(frame, data_report, *, text_column, source) -> dict   a file to predict on, read as training
-                                                             reads the task's data: `predictor.output_columns(**inputs)`
+                                                             reads the task's data: `predictor.output_columns(**inputs, **generation_options)`
     inspect_example(tokenizer, example, config) -> dict      what training feeds the model for one example
 
 and the constants `PIPELINE_TAG` (the Hub's pipeline tag) and `AUTO_MODEL` (the transformers auto class).

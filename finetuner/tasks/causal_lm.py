@@ -594,10 +594,11 @@ class CausalLMPredictor:
         allowed = {k: v for k, v in options.items() if k in ("max_new_tokens", "temperature", "top_p") and v is not None}
         return [{"prompt": p, "generated": g} for p, g in zip(texts, self.generate(texts, **allowed))]
 
-    def output_columns(self, texts: Sequence[str | Sequence[dict[str, str]]]) -> dict[str, list]:
+    def output_columns(self, texts: Sequence[str | Sequence[dict[str, str]]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0, **options) -> dict[str, list]:
         """`generated`: the answer to each prompt, a text (the user's message) or a conversation ending with the user's turn."""
         conversations = [[{"role": "user", "content": text}] if isinstance(text, str) else list(text) for text in texts]
-        return {"generated": generate_answers(self.model, self.tokenizer, conversations, max_new_tokens=self.max_new_tokens)}
+        self._options(max_new_tokens, temperature, top_p)
+        return {"generated": generate_answers(self.model, self.tokenizer, conversations, max_new_tokens=max_new_tokens or self.max_new_tokens, temperature=temperature, top_p=top_p)}
 
 
 def load_predictor(model_path: str, *, max_length: int = 2048, token: str | None = None) -> CausalLMPredictor:

@@ -285,8 +285,8 @@ class Seq2SeqPredictor:
     def records(self, texts: Sequence[str], **options) -> list[dict[str, Any]]:
         return [{"text": t, "summary": s} for t, s in zip(texts, self.generate(texts, **_generation_options(options)))]
 
-    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
-        return {"summary": self.generate(texts)}
+    def output_columns(self, texts: Sequence[str], **options) -> dict[str, list]:
+        return {"summary": self.generate(texts, **_generation_options(options))}
 
 
 def _generation_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -442,7 +442,7 @@ class TokenClassificationPredictor:
         (result,) = self.predict([text])
         return {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in result["entities"]]}
 
-    def output_columns(self, texts: Sequence[str]) -> dict[str, list]:
+    def output_columns(self, texts: Sequence[str], **options) -> dict[str, list]:
         results = self.predict(texts)
         return {
             "entities": ["; ".join(f"{e['text']} [{e['type']}]" for e in r["entities"]) for r in results],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,8 @@ from finetuner.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "finetuner", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -46,6 +47,7 @@ def test_train_writes_trainer_style_results(cli_run):
     assert {"test_accuracy", "test_f1_macro"} <= set(test_results)
     frozen = yaml.safe_load((folder / "runs/first/config.yaml").read_text())
     assert frozen["num_train_epochs"] == 3.0 and frozen["extra_training_args"] == {"max_grad_norm": 0.5, "optim": "adamw_torch"}
+    assert frozen["train_file"] == str((folder / "reviews.csv").resolve()), "given as reviews.csv: found from anywhere"
     assert "%|" in result.stderr, "a progress bar is shown"
     shown = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
     low, high = (float(v) for v in shown["test 95% intervals"].split(", ")[0].removeprefix("accuracy ").split("-"))
@@ -81,7 +83,7 @@ def test_evaluate_on_another_file(cli_run, sentiment_frame):
     assert "test_accuracy" in metrics and not any("preparation" in key for key in metrics), "the keys test_results.json has"
     assert "holdout 95% intervals: accuracy " in result.stdout
     assert (folder / "runs/first/eval/extra/predictions_holdout.csv").is_file()
-    own = cli("--runs_dir", "runs", "evaluate", "first", cwd=folder)
+    own = cli("--runs_dir", str(folder / "runs"), "evaluate", "first", cwd=folder.parent)  # elsewhere: its relative --train_file was frozen absolute
     assert own.returncode == 0 and (folder / "runs/first/eval/extra/results_test.json").is_file(), own.stderr[-2000:]
     sentiment_frame.head(10).to_csv(folder / "test.csv", index=False)
     named_test = cli("--runs_dir", "runs", "evaluate", "first", "--test_file", "test.csv", cwd=folder)
@@ -196,11 +198,14 @@ def test_predict_takes_options_before_and_after_the_texts(predict_runs):
         (["predict", "chat", "--max_new_tokens", "0", "x"], "--max_new_tokens must be 1 or more (the most tokens to generate); it is 0."),
         (["predict", "classifier", "--input_file", "{data}", "--output_file", "{missing}/o.csv"], "Cannot write --output_file '{missing}/o.csv': the folder '{missing}' does not exist."),
         (["predict", "classifier", "x", "--output_file", "o.csv"], "--output_file writes the predictions of --input_file"),
+        (["predict", "classifier", "x", "--text_column_name", "review"], "--text_column_name names the column(s) of --input_file to predict on"),
         (["predict", "classifier", "x", "--input_file", "{data}"], "Give texts to predict on or --input_file, not both."),
         (["predict", "nosuchrun", "x"], "No run 'nosuchrun' in {runs}, no local folder by that name, and "),
         (["predict", "broken", "x"], "Run broken failed (Out of memory during training.), so it has no trained model. Fix the cause, then resume it"),
         (["predict", "classifier", "--input_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
         (["evaluate", "classifier", "--test_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
+        (["evaluate", "classifier", "--test_file", "{data}", "--dataset_name", "stanfordnlp/sst2"], "Give --test_file or --dataset_name to evaluate on, not both."),
+        (["evaluate", "classifier", "--test_file", "{data}", "--split", "validation"], "--split chooses from the Hub dataset of --dataset_name; give --dataset_name too."),
     ],
 )
 def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, sentiment_csv, capsys, args, words):
@@ -211,3 +216,56 @@ def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, senti
     assert code == 2
     assert words.format(**names) in captured.err and "Traceback" not in captured.err
     assert "predictions" not in captured.out, "nothing was predicted"
+
+
+# ---------------------------------------------------------------- predict with a Hub id while the Hub cannot be reached
+
+
+def hub_unreachable(tmp_path: Path) -> dict:
+    """The environment of a user whose Hub cannot be reached, without HF_HUB_OFFLINE set: the Hub's address is a
+    local port nothing listens on (refused as a network that is down refuses), with a model cache of its own."""
+    from support import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    return {**env, "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": str(tmp_path / "hf")}
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        (
+            "someone/no-such-model",
+            "No run 'someone/no-such-model' in {runs}, no local folder by that name, and the Hugging Face Hub, where it could be "
+            "a model id, cannot be reached. Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1",
+        ),
+        ("./no-such-folder", "No run folder or model folder at './no-such-folder'."),  # a path, never a Hub id: not asked of the Hub
+    ],
+)
+def test_predict_on_a_name_found_nowhere_fails_at_once_when_the_hub_is_unreachable(tmp_path, name, words):
+    result = cli("predict", name, "hello", cwd=tmp_path, env=hub_unreachable(tmp_path))
+    assert result.returncode == 2
+    assert words.format(runs=tmp_path / "runs") in result.stderr
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr, "no wait for huggingface_hub's retries (over a minute)"
+
+
+def test_train_with_a_hub_model_fails_at_once_when_the_hub_is_unreachable(tmp_path, sentiment_csv):
+    result = cli("train", "--train_file", str(sentiment_csv), "--model_name_or_path", "someone/no-such-model", cwd=tmp_path, env=hub_unreachable(tmp_path))
+    assert result.returncode == 2
+    assert (
+        "error: Could not download the model 'someone/no-such-model': the Hugging Face Hub cannot be reached from here (ConnectError), "
+        "and the model is not in the local cache."
+    ) in result.stderr
+    assert "Retrying" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
+    env = hub_unreachable(tmp_path)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    cached = Path(env["HF_HOME"]) / "hub" / "models--someone--tiny"  # huggingface_hub's cache layout, as a download leaves it
+    (cached / "refs").mkdir(parents=True)
+    (cached / "refs" / "main").write_text(commit)
+    shutil.copytree(tiny_model_dir, cached / "snapshots" / commit)
+    result = cli("predict", "someone/tiny", "the film was great", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["label"] in ("LABEL_0", "LABEL_1")
+    assert "Retrying" not in result.stderr, "its optional files (adapter, chat template) are not asked of the Hub 6 times each (minutes)"

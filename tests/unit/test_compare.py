@@ -46,6 +46,13 @@ def test_runs_that_cannot_be_paired_say_why(tmp_path):
     a = run_with_predictions(store, [True] * 60)
     other_data = run_with_predictions(store, [True] * 50, texts=TEXTS[:50])
     assert describe(paired_comparison(a, other_data)) == "No paired comparison: their test splits hold different examples (60 and 50 rows), so there is nothing to pair."
+    both_splits = [run_with_predictions(store, [True] * rows, texts=TEXTS[:rows]) for rows in (60, 50)]
+    for run, rows in zip(both_splits, (40, 30)):  # their validation splits differ too: each split is named
+        pd.DataFrame({"text": TEXTS[:rows], "label": LABELS[:rows], "correct": [True] * rows}).to_csv(run.eval_dir / "predictions_validation.csv", index=False)
+    assert describe(paired_comparison(*both_splits)) == (
+        "No paired comparison: their test splits hold different examples (60 and 50 rows), and their validation splits hold different "
+        "examples (40 and 30 rows), so there is nothing to pair."
+    )
     ner = ner_run(store, [["O", "O", "O"]] * 60, texts=TEXTS)
     assert describe(paired_comparison(a, ner)) == "No paired comparison: the two runs are not of the same task, so their scores do not measure the same thing."
     unfinished = store.create(RunConfig.from_dict({"train_file": "reviews.csv"}))

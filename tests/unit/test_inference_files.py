@@ -7,12 +7,14 @@ given, not how well it answers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from finetuner.cli import main
+from finetuner.data import read_table
 from finetuner.errors import DataError
 from finetuner.inference import load_predictor, predict_file
 from finetuner.tasks import causal_lm
@@ -60,6 +62,54 @@ def test_cli_predict_writes_a_pair_models_predictions_of_both_texts(pair_run, tm
     assert list(out.columns[:2]) == ["premise", "hypothesis"] and list(out["prob_LABEL_1"]) == pytest.approx([p["LABEL_1"] for p in both], abs=1e-6)
 
 
+def test_cli_predict_gives_a_pair_model_the_text_pair_of_each_text(pair_run, capsys):
+    runs = str(pair_run.path.parent)
+    premises, hypotheses = list(PAIRS["premise"]), list(PAIRS["hypothesis"])
+    code = main(["--runs_dir", runs, "predict", "pairs", premises[0], "--text_pair", hypotheses[0], premises[1], "--text_pair", hypotheses[1]])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    both = load_predictor(pair_run.id, runs_dir=runs).predict(premises, hypotheses)
+    assert code == 0 and [(line["text"], line["text_pair"]) for line in lines] == list(zip(premises, hypotheses))
+    assert [line["probabilities"]["LABEL_1"] for line in lines] == pytest.approx([p["LABEL_1"] for p in both])
+    # A model folder (its pairs unknown to finetuner) takes them too.
+    assert main(["predict", str(pair_run.model_dir), premises[0], "--text_pair", hypotheses[0]]) == 0
+    assert json.loads(capsys.readouterr().out)["probabilities"]["LABEL_1"] == pytest.approx(both[0]["LABEL_1"])
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["pairs", "the film was great"], "Run pairs was trained on sentence pairs ('premise' and 'hypothesis'): give each text's second text with --text_pair"),
+        (["pairs", "a", "b", "--text_pair", "c"], "2 text(s) and 1 --text_pair value(s): give one --text_pair for each text, in the same order."),
+        (["single", "a", "--text_pair", "b"], "Run single was trained on single texts (its column 'text'), not pairs: give its texts without --text_pair."),
+        (["{runs}/pairs/model", "a premise"], "Run pairs was trained on sentence pairs"),  # its model folder, named by its path
+        (["pairs", "--input_file", "pairs.csv", "--text_pair", "b"], "Give texts to predict on or --input_file, not both (a file gives both texts of its pairs"),
+    ],
+)
+def test_cli_predict_says_how_to_give_pairs(pair_run, tiny_model_dir, capsys, args, words):
+    runs = pair_run.path.parent
+    if not (runs / "single").exists():
+        completed_run(runs, "single", task="text-classification", model_dir=tiny_model_dir, data_report={"text_columns": ["text"], "label_column": "label"})
+    assert main(["--runs_dir", str(runs), "predict", *[a.format(runs=runs) for a in args]]) == 2
+    captured = capsys.readouterr()
+    assert words in captured.err and captured.out == ""
+
+
+def test_cli_predict_prints_a_files_predictions_as_json_lines_as_written(pair_run, tmp_path, capsys):
+    data = write_csv(tmp_path / "pairs.csv", pd.DataFrame({"premise": ["un café délicieux"], "hypothesis": ["the cast was fun"]}))
+    assert main(["--runs_dir", str(pair_run.path.parent), "predict", "pairs", "--input_file", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "un café délicieux" in out, "as typed texts' predictions print it, not as \\u00e9 escapes"
+    assert [json.loads(line)["premise"] for line in out.splitlines()] == ["un café délicieux"], "one JSON line per row, no blank line"
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet", "out.tsv"])
+def test_cli_predict_writes_the_format_the_output_files_extension_names(pair_run, tmp_path, capsys, name):
+    data = write_csv(tmp_path / "pairs.csv", PAIRS)
+    assert main(["--runs_dir", str(pair_run.path.parent), "predict", "pairs", "--input_file", str(data), "--output_file", str(tmp_path / name)]) == 0
+    out = read_table(tmp_path / name)  # as --input_file reads it: predictions can be predicted on, or evaluated, again
+    assert list(out.columns[:3]) == ["premise", "hypothesis", "predicted"] and list(out["premise"]) == list(PAIRS["premise"])
+
+
 def test_a_pair_models_file_without_the_second_text_is_refused(pair_run, tmp_path):
     predictor = load_predictor(pair_run.id, runs_dir=pair_run.path.parent)
     with pytest.raises(DataError) as error:
@@ -95,6 +145,11 @@ def test_ner_file_in_the_training_format_is_tagged_word_for_word(ner_run, tmp_pa
     # A file whose words column has another name, without a run: found by its name (words), read as words.
     out = predict_file(predictor, write_jsonl(tmp_path / "words.jsonl", [{"words": r["tokens"]} for r in records]))
     assert list(out["tags"]) == [" ".join(r["tags"]) for r in expected]
+
+
+def test_cli_predict_refuses_a_text_pair_for_another_task(ner_run, capsys):
+    assert main(["--runs_dir", str(ner_run.path.parent), "predict", "ner", "alice visited paris", "--text_pair", "x"]) == 2
+    assert "--text_pair is for sentence-pair classification; 'ner' is a token-classification model. Give only its texts." in capsys.readouterr().err
 
 
 def test_ner_words_give_entities_with_offsets_into_the_joined_words(ner_run):
@@ -163,6 +218,16 @@ def test_instruction_file_keeps_the_input_as_training_does(tmp_path, chat_model_
     assert asked == [[{"role": "user", "content": "translate to french\n\nthe sky"}], [{"role": "user", "content": "name a colour"}]]
 
 
+def test_cli_predict_asks_an_instruction_run_a_typed_question(tmp_path, chat_model_dir, asked, capsys):
+    """Its two text columns (instruction, input) are no sentence pair: a question alone is what it takes."""
+    report = {"text_columns": ["instruction", "input"], "source_format": "instruction/input/output"}
+    run = completed_run(tmp_path / "runs", "alpaca", task="causal-lm", model_dir=chat_model_dir, data_report=report)
+    assert main(["--runs_dir", str(run.path.parent), "predict", "alpaca", "name a colour"]) == 0
+    assert asked == [[{"role": "user", "content": "name a colour"}]]
+    assert main(["--runs_dir", str(run.path.parent), "predict", "alpaca", "name a colour", "--text_pair", "red"]) == 2
+    assert "--text_pair is for sentence-pair classification; 'alpaca' is a causal-lm model." in capsys.readouterr().err
+
+
 def test_causal_lm_file_without_a_prompt_column_says_what_was_looked_for(tmp_path, chat_model_dir, asked):
     predictor = load_predictor(str(chat_model_dir))
     with pytest.raises(DataError, match=r"No prompt column found among: id, score\. Looked for a chat column \(messages, .*\) and a prompt column \(prompt, instruction"):
@@ -180,6 +245,31 @@ def test_seq2seq_file_uses_the_runs_document_column(tmp_path):
     predictor = load_predictor(run.id, runs_dir=run.path.parent)
     out = predict_file(predictor, write_csv(tmp_path / "docs.csv", frame), run=run)
     assert list(out["summary"]) == predictor.generate(list(frame["body"]))
+
+
+def test_cli_predicts_a_summaries_file_with_the_generation_options_keeping_its_references(tmp_path, capsys):
+    records = make_summary_records(6)
+    model_dir = build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in records])
+    run = completed_run(tmp_path / "runs", "summaries", task="seq2seq", model_dir=model_dir, data_report={"text_columns": ["document"], "label_column": "summary"})
+    data = write_jsonl(tmp_path / "test.jsonl", records[:3])  # the training format: documents with their reference summaries
+    out_file = tmp_path / "out.csv"
+    assert main(["--runs_dir", str(run.path.parent), "predict", "summaries", "--input_file", str(data), "--max_new_tokens", "2", "--output_file", str(out_file)]) == 0
+    out = pd.read_csv(out_file, keep_default_na=False)
+    predictor = load_predictor(run.id, runs_dir=run.path.parent)
+    documents = [r["document"] for r in records[:3]]
+    assert list(out.columns) == ["document", "file_summary", "summary"]
+    assert list(out["file_summary"]) == [r["summary"] for r in records[:3]], "the references are kept, not replaced by the predictions"
+    assert list(out["summary"]) == predictor.generate(documents, max_new_tokens=2) != predictor.generate(documents), "--max_new_tokens applies to a file too"
+
+
+def test_cli_predicts_a_prompts_file_with_the_sampling_options(tmp_path, chat_model_dir, monkeypatch, capsys):
+    used: list = []
+    monkeypatch.setattr(causal_lm, "generate_answers", lambda model, tokenizer, prompts, **options: used.append(options) or ["an answer"] * len(prompts))
+    run = completed_run(tmp_path / "runs", "chat", task="causal-lm", model_dir=chat_model_dir, data_report={"text_columns": ["prompt"]})
+    data = write_csv(tmp_path / "prompts.csv", pd.DataFrame({"prompt": ["what colour is snow?"]}))
+    assert main(["--runs_dir", str(run.path.parent), "predict", "chat", "--input_file", str(data), "--max_new_tokens", "3", "--temperature", "0.7", "--top_p", "0.9"]) == 0
+    assert used == [{"max_new_tokens": 3, "temperature": 0.7, "top_p": 0.9}]
+    assert json.loads(capsys.readouterr().out.splitlines()[0]) == {"prompt": "what colour is snow?", "generated": "an answer"}
 
 
 def test_an_empty_file_says_it_has_no_rows(pair_run, tmp_path):
