@@ -4,6 +4,7 @@ would read as the answer to the new input)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -62,3 +63,36 @@ def test_try_it_clears_its_answer_when_the_next_text_is_refused(page, studio, ti
     page.get_by_role("button", name="Classify", exact=True).click()
     expect(page.locator(".toast-body").filter(has_text="Type a text to classify first")).to_be_visible()
     expect(answer.get_by_text("probabilities")).to_have_count(0)
+
+
+def test_the_example_trains_enough_epochs_and_a_users_epochs_stay(page, sentiment_csv):
+    """The example opens with 10 epochs, so its plan has no few-steps advice (the intro says to go straight
+    to Start); a user's own data gets the Trainer's 3; epochs the user typed stay over data and reloads."""
+    page.get_by_role("tab", name="2 · Train").click()
+    epochs, plan = page.get_by_label("Epochs", exact=True), page.locator("p").filter(has_text="Plan:")
+    expect(epochs).to_have_value("10")
+    expect(plan).to_contain_text("160 in 10 epochs")
+    expect(page.get_by_text(re.compile(r"Only \d+ optimizer steps"))).to_have_count(0)
+
+    page.get_by_role("tab", name="1 · Data").click()
+    page.get_by_role("radio", name="Upload files").click()
+    page.locator(".block", has_text="Training file").locator("input[type=file]").first.set_input_files(str(sentiment_csv))
+    expect(page.get_by_text("120 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(epochs).to_have_value("3")
+    expect(page.get_by_text(re.compile(r"Only \d+ optimizer steps"))).to_be_visible()  # 96 rows: the advice is the user's to follow
+
+    epochs.fill("5")
+    epochs.press("Tab")
+    expect(plan).to_contain_text("in 5 epochs")
+    page.get_by_role("tab", name="1 · Data").click()
+    page.get_by_role("radio", name="Example dataset").click()
+    page.get_by_role("button", name="Load dataset").click()
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(plan).to_contain_text("in 5 epochs")
+    expect(epochs).to_have_value("5")
+    page.reload()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(plan).to_contain_text("in 5 epochs")
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("5")
