@@ -34,6 +34,9 @@ TASK_DATA = {
 }
 
 
+# The classes and text-length charts' row, and its class when a chart of many classes needs the page's width.
+CHARTS, CHARTS_STACKED = ["ft-charts"], "ft-charts-stacked"
+
 # The column pickers of the tasks other than text classification: (DataConfig field, label), in the
 # order `/load_dataset` takes and returns them.
 TASK_COLUMNS = {
@@ -94,7 +97,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         pickers = list(task_pickers.values())
         picker_rows = [task_rows[name] for name in TASK_COLUMNS]
         preview = gr.Dataframe(label="Preview (first rows of the training data)", interactive=False, wrap=True, max_height=320)
-        with gr.Row():
+        # Side by side; with many classes (a chart of one row per class) stacked, the text lengths first: see CSS.
+        with gr.Row(elem_classes=CHARTS) as charts:
             label_plot = gr.Plot(label="Label distribution", show_label=False)
             length_plot = gr.Plot(label="Text lengths", show_label=False)
 
@@ -171,6 +175,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             ]
         table = preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS))
         wide = [c for value in column_text.values() for c in str(value).split(" + ")]
+        counted = {name for counts in (report.get("class_counts") or {}).values() for name in counts}
         if task == "token-classification":
             counts_plot = plots.label_distribution(report.get("class_counts") or {}, None, title="Entities per type", axis="entity type", unit="entities")
         elif report.get("class_counts"):
@@ -191,10 +196,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
             "",  # loaded: no note on an earlier failure
             *picker_updates,
+            gr.Row(elem_classes=[*CHARTS, CHARTS_STACKED] if plots.many_classes(counted) else CHARTS),
         )
 
     load_dataset = ui_errors(note=still_in_use)(read_dataset)
-    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, load_note, *pickers]
+    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, load_note, *pickers, charts]
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])
 

@@ -96,3 +96,23 @@ def test_the_example_trains_enough_epochs_and_a_users_epochs_stay(page, sentimen
     page.get_by_role("tab", name="2 · Train").click()
     expect(plan).to_contain_text("in 5 epochs")
     expect(page.get_by_label("Epochs", exact=True)).to_have_value("5")
+
+
+def test_many_classes_chart_runs_the_page_width_under_the_text_lengths(page, tmp_path):
+    """Two classes: the class and text-length charts side by side. Many: the class chart (a row per class)
+    under the text lengths, as wide, instead of beside a short chart and blank space."""
+    def boxes():
+        return [page.locator(".block", has_text=title).last.bounding_box() for title in ("Label distribution", "Text length (words)")]
+
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    labels, lengths = boxes()
+    assert abs(labels["y"] - lengths["y"]) < 5 and labels["x"] + labels["width"] <= lengths["x"] + 1, "side by side"
+
+    many = tmp_path / "intents.csv"
+    many.write_text("text,label\n" + "".join(f"how do i do thing {i} number {n},intent_{i:02d}\n" for i in range(20) for n in range(6)))
+    page.get_by_role("radio", name="Upload files").click()
+    page.locator(".block", has_text="Training file").locator("input[type=file]").first.set_input_files(str(many))
+    expect(page.get_by_text("20 classes").first).to_be_visible()
+    labels, lengths = boxes()
+    assert labels["y"] >= lengths["y"] + lengths["height"] - 1, "the class chart under the text lengths"
+    assert abs(labels["width"] - lengths["width"]) < 5 and abs(labels["x"] - lengths["x"]) < 5, "as wide as the page's other blocks"
