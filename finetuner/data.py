@@ -201,6 +201,7 @@ class PreparedData:
     label_column: str
     report: DataReport
     fingerprint: str
+    rows: dict[str, list[int]] = field(default_factory=dict)  # see `file_rows`
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -345,6 +346,7 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
         label_column=label,
         report=report,
         fingerprint=_fingerprint(normalised, label_names),
+        rows=file_rows(normalised),
     )
 
 
@@ -375,7 +377,9 @@ def _other_task_hint(frame: pd.DataFrame) -> str:
 
 
 def _normalise(frame: pd.DataFrame, texts: list[str], label: str, role: str) -> pd.DataFrame:
-    """Columns `text`[, `text_pair`], `label` (label values as strings); rows without a label dropped."""
+    """Columns `text`[, `text_pair`], `label` (label values as strings); rows without a label dropped. The
+    index is the file row (`file_rows`)."""
+    frame = frame.reset_index(drop=True)
     out = pd.DataFrame({"text": frame[texts[0]].map(_as_text)})
     if len(texts) == 2:
         out["text_pair"] = frame[texts[1]].map(_as_text)
@@ -383,7 +387,7 @@ def _normalise(frame: pd.DataFrame, texts: list[str], label: str, role: str) -> 
     if labels.map(lambda v: isinstance(v, (list, dict))).any():
         raise DataError(f"Column '{label}' holds lists, not one class per row; choose a column with one label per text.")
     out["label"] = labels.map(_label_text)
-    return out[out["label"] != ""].reset_index(drop=True)
+    return out[out["label"] != ""]
 
 
 def _as_text(value: Any) -> str:
@@ -448,9 +452,9 @@ def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: in
             train, held_out = train_test_split(train, test_size=size, random_state=seed)
             if by == "tags":
                 train, held_out = _keep_every_tag_in_train(train, held_out)
-        frames[role] = held_out.reset_index(drop=True)
+        frames[role] = held_out  # indexed by file row (`file_rows`)
         created.append(role)
-    frames["train"] = train.reset_index(drop=True)
+    frames["train"] = train
     return created
 
 
@@ -700,6 +704,16 @@ class TaskData:
     columns: dict[str, str]
     label_names: list[str] = field(default_factory=list)
     source_format: str = ""
+    rows: dict[str, list[int]] = field(default_factory=dict)  # see `file_rows`
+
+
+def file_rows(frames: dict[str, pd.DataFrame]) -> dict[str, list[int]]:
+    """Per split, the row of its file (0 = the first data row, as the Data tab's preview numbers them) that
+    each example came from, in the split's order. Splits carved from train are shuffled, and rows without a
+    label or text are left out, so an example's place in its split is not its row in the file. The
+    normalised frames carry the file row as their index until the splits are made (`_split_missing` and
+    the normalisers keep it)."""
+    return {role: [int(i) for i in frame.index] for role, frame in frames.items()}
 
 
 def _names(frame: pd.DataFrame) -> dict[str, str]:
@@ -773,7 +787,7 @@ def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str
     Lists are taken as they are; a string is split on whitespace (so "EU rejects German call" with
     "B-ORG O B-MISC O" works from a CSV). A row whose counts differ is an error that names the row.
     """
-    word_lists, tag_lists, empty = [], [], 0
+    word_lists, tag_lists, kept, empty = [], [], [], 0
     for row, (words, labels) in enumerate(zip(frame[tokens], frame[tags]), start=1):
         words, labels = _as_sequence(words), _as_sequence(labels)
         if words is None or labels is None:
@@ -788,7 +802,8 @@ def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str
             continue
         word_lists.append([str(w) for w in words])
         tag_lists.append([_label_text(t) for t in labels])
-    return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}), empty
+        kept.append(row - 1)
+    return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}, index=kept), empty
 
 
 def sentence_words(value: Any) -> list[str] | None:
@@ -867,6 +882,7 @@ def prepare_token_data(config: DataConfig, *, seed: int = 42) -> TaskData:
         columns={"tokens": tokens, "tags": tags},
         label_names=names,
         source_format="tokens and tags",
+        rows=file_rows(normalised),
     )
 
 
@@ -967,7 +983,7 @@ def _holds_messages(column: pd.Series) -> bool:
 
 def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], role: str) -> tuple[pd.DataFrame, int]:
     """Columns `prompt` (a list of chat messages, ending with the user's turn) and `completion` (the assistant's answer)."""
-    prompts, completions, dropped = [], [], 0
+    prompts, completions, kept, dropped = [], [], [], 0
     for row, record in enumerate(frame.to_dict("records"), start=1):
         if "messages" in columns:
             messages = _chat_messages(record[columns["messages"]], row, role)
@@ -987,7 +1003,8 @@ def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], ro
             continue
         prompts.append(prompt)
         completions.append(answer["content"])
-    return pd.DataFrame({"prompt": prompts, "completion": completions}), dropped
+        kept.append(row - 1)
+    return pd.DataFrame({"prompt": prompts, "completion": completions}, index=kept), dropped
 
 
 def _user_prompt(record: dict[str, Any], columns: dict[str, str]) -> str:
@@ -1076,7 +1093,7 @@ def prepare_instruction_data(config: DataConfig, *, seed: int = 42) -> TaskData:
     splits = datasets.DatasetDict(
         {role: datasets.Dataset.from_list(frame.to_dict("records")) for role, frame in normalised.items()}
     )
-    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, columns), columns=columns, source_format=source_format)
+    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, columns), columns=columns, source_format=source_format, rows=file_rows(normalised))
 
 
 # ------------------------------------------------ seq2seq: document/summary pairs
@@ -1104,9 +1121,10 @@ def resolve_document_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[s
 
 def normalise_document_frame(frame: pd.DataFrame, document: str, summary: str) -> tuple[pd.DataFrame, int]:
     """Columns `document` and `summary` (strings); rows missing either are dropped and counted."""
+    frame = frame.reset_index(drop=True)
     out = pd.DataFrame({"document": frame[document].map(_as_text), "summary": frame[summary].map(_as_text)})
     keep = (out["document"].str.strip() != "") & (out["summary"].str.strip() != "")
-    return out[keep].reset_index(drop=True), int((~keep).sum())
+    return out[keep], int((~keep).sum())
 
 
 def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
@@ -1141,4 +1159,4 @@ def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
     for role in created:
         report["warnings"].append(f"{role} was split from train ({len(normalised[role])} pairs, at random).")
     splits = datasets.DatasetDict({role: datasets.Dataset.from_pandas(frame, preserve_index=False) for role, frame in normalised.items()})
-    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, [document, summary]), columns={"document": document, "summary": summary}, source_format="document/summary")
+    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, [document, summary]), columns={"document": document, "summary": summary}, source_format="document/summary", rows=file_rows(normalised))

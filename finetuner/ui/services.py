@@ -389,6 +389,33 @@ def data_report(selection: Mapping[str, Any], data) -> dict[str, Any]:
     return get_task(task_of(selection)).data_report(data)
 
 
+def carved_splits(data) -> list[str]:
+    """The splits the tool held out of the training file (they share its row numbers)."""
+    report = data.report
+    return list(report.get("created_splits", []) if isinstance(report, Mapping) else report.created_splits)
+
+
+def example_at_row(selection: Mapping[str, Any], data, split: str, row: int) -> tuple[str, int]:
+    """(split, place in it) of the example read from row `row` of `split`'s file, numbered from 0 as the Data
+    tab's preview numbers the training file. Splits carved from the training file share its numbering, so
+    a row held out of train is found in validation or test (the split returned says where)."""
+    created = carved_splits(data)
+    if split not in data.splits:
+        raise DataError(f"The dataset has no split '{split}'; it has: {', '.join(data.splits)}.")
+    from_train = split == "train" or split in created
+    file_split = "train" if from_train else split
+    looked = [split, *(s for s in ["train", *created] if s != split)] if from_train else [split]
+    for role in looked:
+        rows = data.rows.get(role, [])
+        if row in rows:
+            return role, rows.index(row)
+    size = len(raw_frames(selection)[file_split])
+    what = "training" if from_train else split
+    if not 0 <= row < size:
+        raise DataError(f"Row {row} is out of range: the {what} file has rows 0 to {size - 1}.")
+    raise DataError(f"Row {row} of the {what} file is not an example: it was left out (no label, no text or no answer, or past Max training examples). The Data checks say how many.")
+
+
 # The columns each task reads as the model's input, for the text-length chart and the example picker.
 INPUT_COLUMNS = {"text-classification": ("text", "text_pair"), "token-classification": ("tokens",), "seq2seq": ("document",), "causal-lm": ("prompt", "completion")}
 

@@ -328,3 +328,19 @@ def test_invalid_json(tmp_path):
 def test_a_broken_json_lines_record_is_named_by_its_line(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n{"text": "c" "label": "y"}\n', encoding="utf-8")
     assert_error(DataConfig(train_file=str(tmp_path / "bad.jsonl")), "not valid JSON Lines: line 3 is not one JSON object", "each line must hold one record")
+
+
+def test_each_example_knows_its_row_in_the_file(tmp_path, sentiment_frame):
+    """The splits are shuffled and unlabelled rows left out, so an example's place in its split is not its
+    row in the file; `rows` maps it back (the Data tab's inspector takes the preview's row numbers)."""
+    frame = sentiment_frame.copy()
+    frame.loc[3, "label"] = ""  # left out: no label
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    data = prepare(DataConfig(train_file=str(path)), seed=42)
+    every = sorted(row for rows in data.rows.values() for row in rows)
+    assert every == [row for row in range(len(frame)) if row != 3], "every labelled row once, across the splits"
+    assert data.rows["train"] != sorted(data.rows["train"]), "train is shuffled"
+    for role, split in data.splits.items():
+        for place in (0, len(split) - 1):
+            assert split[place]["text"] == frame.loc[data.rows[role][place], "text"]
