@@ -66,7 +66,7 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         ) from error
     if not text.strip():
         raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
-    separator = "\t" if kind == "tsv" else ","
+    separator = "\t" if kind == "tsv" else _csv_separator(text)
     numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
     lines = kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text)  # JSON: one record a line
     try:
@@ -75,7 +75,7 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
             return frame.reset_index(drop=True)
         return pd.read_json(io.StringIO(text), lines=lines, dtype=False)
     except pd.errors.ParserError as error:
-        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(kind)}") from error
+        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(separator)}") from error
     except ValueError as error:
         if kind in ("csv", "tsv") or not lines:
             raise DataError(f"'{path.name}' is not valid {kind.upper()}: {error}.") from error
@@ -130,11 +130,23 @@ def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool
     columns = f"{len(header)} ({', '.join(header)})"
     problem = f"every row has more fields than the header's {columns}; line {line} has {fields}" if every else f"line {line} has {fields} fields but the header has {columns}"
     hint = " If the first column is a row number, give it a name in the header." if every and one_more else ""
-    raise DataError(f"'{name}' is not well-formed {kind.upper()}: {problem}, so part of the row would be lost. {_quote_advice(kind)}{hint}")
+    raise DataError(f"'{name}' is not well-formed {kind.upper()}: {problem}, so part of the row would be lost. {_quote_advice(separator)}{hint}")
 
 
-def _quote_advice(kind: str) -> str:
-    what = "a tab" if kind == "tsv" else 'a comma ("the score, was fun")'
+def _csv_separator(text: str) -> str:
+    """A CSV file's field separator, read from its header: a comma, unless the header has none and has
+    semicolons (Excel's CSV where the decimal mark is a comma, as in most of Europe) or tabs. Read with
+    commas, such a file is one column ('text;label') and no label column is found."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    if "," not in header:
+        for separator in (";", "\t"):
+            if separator in header:
+                return separator
+    return ","
+
+
+def _quote_advice(separator: str) -> str:
+    what = {"\t": "a tab", ";": "a semicolon"}.get(separator, 'a comma ("the score, was fun")')
     return f"Put double quotes around every field that contains {what}, double any quote inside such a field, and check the number of fields on that line."
 
 

@@ -344,3 +344,21 @@ def test_each_example_knows_its_row_in_the_file(tmp_path, sentiment_frame):
     for role, split in data.splits.items():
         for place in (0, len(split) - 1):
             assert split[place]["text"] == frame.loc[data.rows[role][place], "text"]
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_by_its_header(tmp_path, separator):
+    """Excel writes ';' between fields where the decimal mark is a comma: read with commas, such a file was
+    one column ('text;label'), or refused for a comma inside a text."""
+    path = tmp_path / "excel.csv"
+    path.write_text(f"text{separator}label\ngreat film, loved it{separator}pos\nawful{separator}neg\n", encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["text", "label"]
+    assert list(frame["text"]) == ["great film, loved it", "awful"] and list(frame["label"]) == ["pos", "neg"]
+
+
+def test_a_semicolon_csv_with_a_stray_field_names_the_semicolon(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("text;label\nfine;pos\nbad; really;neg\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 3 has 3 fields but the header has 2 .*contains a semicolon"):
+        read_table(path)
