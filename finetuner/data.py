@@ -372,6 +372,8 @@ def _resolve_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[list[str]
         raise DataError(f"No label column found among: {', '.join(map(str, frame.columns))}. Choose the label column.{_other_task_hint(frame)}")
     if label in texts:
         raise DataError(f"Column '{label}' cannot be both the text and the label.")
+    if len(texts) == 2 and texts[0] == texts[1]:
+        raise DataError(f"Column '{texts[0]}' is both the first and the second text: choose another second text column, or '(none)' for single texts.")
     return list(texts), label
 
 

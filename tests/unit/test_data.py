@@ -362,3 +362,11 @@ def test_a_semicolon_csv_with_a_stray_field_names_the_semicolon(tmp_path):
     path.write_text("text;label\nfine;pos\nbad; really;neg\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 3 has 3 fields but the header has 2 .*contains a semicolon"):
         read_table(path)
+
+
+def test_the_same_column_as_both_texts_of_a_pair_is_refused(tmp_path):
+    """It trained on each text twice, as a pair, and the summary read 'hypothesis + hypothesis'."""
+    path = tmp_path / "pairs.csv"
+    pd.DataFrame({"premise": ["a man sleeps", "a dog runs"] * 10, "hypothesis": ["someone rests", "a cat flies"] * 10, "label": ["yes", "no"] * 10}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="'hypothesis' is both the first and the second text"):
+        prepare(DataConfig(train_file=str(path), text_column_names=["hypothesis", "hypothesis"]))
