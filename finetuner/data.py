@@ -67,12 +67,16 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
     if not text.strip():
         raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     separator = "\t" if kind == "tsv" else _csv_separator(text)
-    numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
+    quoting = _tsv_quoting(text) if kind == "tsv" else csv.QUOTE_MINIMAL
+    numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind, quoting)
     lines = kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text)  # JSON: one record a line
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL, index_col=0 if numbered else False)
+            frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=quoting, index_col=0 if numbered else False)
             return frame.reset_index(drop=True)
+        records = None if lines else _wrapped_records(text)
+        if records is not None:
+            return pd.DataFrame.from_records(records)
         return pd.read_json(io.StringIO(text), lines=lines, dtype=False)
     except pd.errors.ParserError as error:
         raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(separator)}") from error
@@ -80,6 +84,21 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         if kind in ("csv", "tsv") or not lines:
             raise DataError(f"'{path.name}' is not valid {kind.upper()}: {error}.") from error
         raise DataError(f"'{path.name}' is not valid JSON Lines: {_bad_json_line(text) or error}.") from error
+
+
+def _wrapped_records(text: str) -> list[dict] | None:
+    """The records of a JSON file that wraps them in one field, `{"data": [{...}, ...]}` (SQuAD's layout,
+    what `datasets.load_dataset("json", field="data")` reads); None for any other JSON. Read as a table it
+    was one column, 'data', and no text column was found."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # pandas says what is wrong
+    if isinstance(parsed, dict) and len(parsed) == 1:
+        (records,) = parsed.values()
+        if isinstance(records, list) and records and all(isinstance(r, dict) for r in records):
+            return records
+    return None
 
 
 def _bad_json_line(text: str) -> str | None:
@@ -93,7 +112,20 @@ def _bad_json_line(text: str) -> str | None:
     return None
 
 
-def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool:
+def _tsv_quoting(text: str) -> int:
+    """How to read a TSV file's quotes. TSV is mostly written without quoting (GLUE's files, the IANA
+    format), and then a text that starts with a quote ('"Great" movie') is literal: read as a quoted
+    field, its quotes vanished without a word. Quoting is honoured only where the whole file parses as
+    quoted fields (pandas writes TSV so)."""
+    try:
+        for _ in csv.reader(io.StringIO(text), delimiter="\t", strict=True):
+            pass
+    except csv.Error:
+        return csv.QUOTE_NONE
+    return csv.QUOTE_MINIMAL
+
+
+def _check_field_counts(text: str, separator: str, name: str, kind: str, quoting: int = csv.QUOTE_MINIMAL) -> bool:
     """Refuse rows with more fields than the header, which pandas would otherwise read without a word;
     True when the extra first field is an unnamed row number, for the caller to read as the index.
 
@@ -104,7 +136,7 @@ def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool
     it). Trailing empty fields ("a,1,") lose nothing and pass. A file the csv module cannot scan (a field
     over its size limit, a stray carriage return) is left to pandas, which reports its own errors.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    reader = csv.reader(io.StringIO(text), delimiter=separator, quoting=quoting)
     try:
         header = next((row for row in reader if row), [])
         longer: list[tuple[int, int]] = []  # (line, fields) of each row with more fields than the header

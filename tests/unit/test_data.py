@@ -370,3 +370,22 @@ def test_the_same_column_as_both_texts_of_a_pair_is_refused(tmp_path):
     pd.DataFrame({"premise": ["a man sleeps", "a dog runs"] * 10, "hypothesis": ["someone rests", "a cat flies"] * 10, "label": ["yes", "no"] * 10}).to_csv(path, index=False)
     with pytest.raises(DataError, match="'hypothesis' is both the first and the second text"):
         prepare(DataConfig(train_file=str(path), text_column_names=["hypothesis", "hypothesis"]))
+
+
+def test_a_tsv_written_without_quoting_keeps_the_quotes_of_its_texts(tmp_path):
+    """GLUE-style TSV has no quoting: a text starting with a quote lost its quotes ('"Great" movie' read as
+    'Great movie'). A TSV whose fields are quoted (as pandas writes it) is still read as quoted."""
+    plain = tmp_path / "plain.tsv"
+    plain.write_text('sentence\tlabel\n"Great" movie\t1\nit\'s a "so-so" film\t0\n', encoding="utf-8")
+    assert list(read_table(plain)["sentence"]) == ['"Great" movie', 'it\'s a "so-so" film']
+    quoted = tmp_path / "quoted.tsv"
+    pd.DataFrame({"sentence": ['"Great" movie', "a\ttab"], "label": [1, 0]}).to_csv(quoted, sep="\t", index=False)
+    assert list(read_table(quoted)["sentence"]) == ['"Great" movie', "a\ttab"]
+
+
+def test_json_records_wrapped_in_one_field_are_read(tmp_path):
+    """{"data": [...]} (SQuAD's layout) was one column, 'data', and no text column was found."""
+    path = tmp_path / "wrapped.json"
+    path.write_text(json.dumps({"data": [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}]}), encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["text", "label"] and list(frame["text"]) == ["good", "bad"]
