@@ -360,6 +360,13 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
             raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
     normalised = {role: _normalise(frame, texts, label, role) for role, frame in frames.items()}
     unlabelled = {role: len(frames[role]) - len(frame) for role, frame in normalised.items()}
+    values = sorted(set(normalised["train"]["label"]))
+    if _looks_continuous(values, len(normalised["train"])):  # before the split, which would fail on classes of one row
+        raise DataError(
+            f"Column '{label}' holds measurements, not classes ({len(values):,} different numbers such as {', '.join(values[:3])}): a regression "
+            "target, such as STS-B's similarity scores. finetuner trains classifiers: choose a column with one class per row, or "
+            "bin the numbers into a few classes first."
+        )
     created = _split_missing(normalised, config, seed)
     normalised = _limit(normalised, config)
 
@@ -456,6 +463,19 @@ def _label_names(values: pd.Series, order: list[str] | None) -> list[str]:
     if all(_is_int(v) for v in present):
         return sorted(present, key=int)
     return sorted(present)
+
+
+def _looks_continuous(values: list[str], rows: int) -> bool:
+    """Labels that are numbers with fractions, nearly one per row: a regression target, on which a
+    classifier would make each value a class (the split then fails, every class having one row). Star
+    ratings in halves (0.5 to 5.0) are ten classes, and stay classes."""
+    if len(values) <= 20 or len(values) * 5 < rows:
+        return False
+    try:
+        numbers = [float(value) for value in values]
+    except ValueError:
+        return False
+    return any(not number.is_integer() for number in numbers)
 
 
 def _is_int(value: str) -> bool:

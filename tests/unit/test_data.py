@@ -389,3 +389,16 @@ def test_json_records_wrapped_in_one_field_are_read(tmp_path):
     path.write_text(json.dumps({"data": [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}]}), encoding="utf-8")
     frame = read_table(path)
     assert list(frame.columns) == ["text", "label"] and list(frame["text"]) == ["good", "bad"]
+
+
+def test_a_regression_target_is_named_as_such(tmp_path):
+    """STS-B's similarity scores made a class of each value, and the split failed saying every class had a
+    single row. Ratings in halves stay ten classes."""
+    path = tmp_path / "stsb.csv"
+    scores = [round(i * 0.13, 2) for i in range(40)]
+    pd.DataFrame({"sentence1": [f"a man plays {i}" for i in range(40)], "sentence2": [f"someone plays {i}" for i in range(40)], "score": scores}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="Column 'score' holds measurements, not classes .*regression target"):
+        prepare(DataConfig(train_file=str(path), label_column_name="score"))
+    stars = tmp_path / "stars.csv"
+    pd.DataFrame({"text": [f"review {i}" for i in range(100)], "label": [0.5 * (1 + i % 10) for i in range(100)]}).to_csv(stars, index=False)
+    assert len(prepare(DataConfig(train_file=str(stars))).label_names) == 10
