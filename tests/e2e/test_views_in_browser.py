@@ -38,6 +38,14 @@ def no_pending(page):
     expect(page.locator(".progress-text")).to_have_count(0)
 
 
+def upload(page, path) -> None:
+    """Upload a training file on the Data tab."""
+    page.get_by_role("radio", name="Upload files").click()
+    label = page.get_by_text("Training file", exact=True)
+    expect(label).to_be_visible()
+    label.locator("xpath=ancestor::div[contains(@class,'block')][1]").locator("input[type=file]").set_input_files(str(path))
+
+
 def test_an_empty_runs_tab_says_how_to_start_without_an_error(page):
     page.get_by_role("tab", name="Runs").click()
     expect(page.get_by_text("No runs yet.")).to_be_visible()
@@ -75,8 +83,7 @@ def test_the_example_trains_enough_epochs_and_a_users_epochs_stay(page, sentimen
     expect(page.get_by_text(re.compile(r"Only \d+ optimizer steps"))).to_have_count(0)
 
     page.get_by_role("tab", name="1 · Data").click()
-    page.get_by_role("radio", name="Upload files").click()
-    page.locator(".block", has_text="Training file").locator("input[type=file]").first.set_input_files(str(sentiment_csv))
+    upload(page, sentiment_csv)
     expect(page.get_by_text("120 rows")).to_be_visible()
     page.get_by_role("tab", name="2 · Train").click()
     expect(epochs).to_have_value("3")
@@ -110,8 +117,7 @@ def test_many_classes_chart_runs_the_page_width_under_the_text_lengths(page, tmp
 
     many = tmp_path / "intents.csv"
     many.write_text("text,label\n" + "".join(f"how do i do thing {i} number {n},intent_{i:02d}\n" for i in range(20) for n in range(6)))
-    page.get_by_role("radio", name="Upload files").click()
-    page.locator(".block", has_text="Training file").locator("input[type=file]").first.set_input_files(str(many))
+    upload(page, many)
     expect(page.get_by_text("20 classes").first).to_be_visible()
     labels, lengths = boxes()
     assert labels["y"] >= lengths["y"] + lengths["height"] - 1, "the class chart under the text lengths"
