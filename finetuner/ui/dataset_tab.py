@@ -339,7 +339,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             found, place = services.example_at_row(selection, data, split, index)
             row = dict(data.splits[found][place])
             carved = services.carved_splits(data)
-            where = f"Row {index} of the {'training' if found in ('train', *carved) else found} file · in the **{found}** split" + (" (held out of it: training never sees this example)" if found in carved else "")
+            where = f"Row {index} of the {'training' if found in ('train', *carved) else found} file · in the **{found}** split" + (f" (held out: a run with seed {defaults['seed']}, the default, never trains on it)" if found in carved else "")
             label_names = list(getattr(data, "label_names", []) or []) or None
             if task == services.DEFAULT_TASK:
                 label = data.label_names[row["label"]]

@@ -148,7 +148,7 @@ def test_the_inspectors_row_is_the_previews_row(client, tiny_model_dir, reviews_
     held_out = set(prepared({"train_file": str(reviews_csv)}).rows["validation"])
     number, text, label = next(row for row in preview["data"] if row[0] in held_out)
     summary, _, details, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=number, text="", api_name="/inspect_tokens")
-    assert f"Row {number} of the training file · in the **validation** split" in summary and "training never sees" in summary
+    assert f"Row {number} of the training file · in the **validation** split" in summary and "seed 42, the default, never trains on it" in summary
     assert f"label `{label}`" in summary
     _, _, typed, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text=text, api_name="/inspect_tokens")
     assert [row[1] for row in details["data"]] == [row[1] for row in typed["data"]], "the same text as the preview's row"
