@@ -178,8 +178,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 gr.Dropdown(choices=([services.NO_PAIR] if name in OPTIONAL_COLUMNS else []) + columns, value=detected[name] or services.NO_PAIR) if name in detected else gr.skip()
                 for name in PICKER_FIELDS
             ]
-        table = preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS))
-        table.insert(0, ROW_COLUMN, range(len(table)))
+        table = numbered(preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS)))
         wide = [c for value in column_text.values() for c in str(value).split(" + ")]
         counted = {name for counts in (report.get("class_counts") or {}).values() for name in counts}
         if task == "token-classification":
@@ -417,6 +416,13 @@ def _cell(value) -> str:
 def preview_frame(frame):
     """The first rows as text, lists (NER words and tags, chat messages) readable rather than Python reprs."""
     return frame.apply(lambda column: column.map(_cell)).astype(str) if len(frame.columns) else frame
+
+
+def numbered(table):
+    """The preview with the file's row numbers first, under `#` (`# row` where the file has a `#` column of its own)."""
+    table = table.copy()
+    table.insert(0, ROW_COLUMN if ROW_COLUMN not in table.columns else f"{ROW_COLUMN} row", range(len(table)))
+    return table
 
 
 def preview_widths(columns: list[str], wide: list[str]) -> list[str]:
