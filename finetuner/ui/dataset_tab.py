@@ -1,7 +1,9 @@
 """Dataset tab: choose the task and the data, check it, and see what the tokenizer makes of it.
 
 Endpoints: `/load_dataset` (task + source -> preview, columns, plots, checks) and `/inspect_tokens`
-(one example as token chips, and the token-length histogram of every split). Both go through the task's
+(one example as token chips, and the token-length histogram of every split). The inspector's `index` is
+the example's row in its file, as the preview's `#` column numbers the training file: the splits the tool
+holds out of that file are shuffled, so a place in a split would not be the row a user sees. Both go through the task's
 own hooks (`prepare_data`, `data_report`, `length_statistics`, `inspect_example`), so what is shown is
 exactly what training will use.
 
@@ -35,7 +37,7 @@ TASK_DATA = {
 
 
 # The classes and text-length charts' row, and its class when a chart of many classes needs the page's width.
-CHARTS, CHARTS_STACKED = ["ft-charts"], "ft-charts-stacked"
+CHARTS, CHARTS_STACKED = "ft-charts", "ft-charts-stacked"
 
 # The column pickers of the tasks other than text classification: (DataConfig field, label), in the
 # order `/load_dataset` takes and returns them.
@@ -103,7 +105,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         picker_rows = [task_rows[name] for name in TASK_COLUMNS]
         preview = gr.Dataframe(label="Preview (first rows of the training file; # is the row the inspector below takes)", interactive=False, wrap=True, max_height=320)
         # Side by side; with many classes (a chart of one row per class) stacked, the text lengths first: see CSS.
-        with gr.Row(elem_classes=CHARTS) as charts:
+        with gr.Row(elem_classes=[CHARTS]) as charts:
             label_plot = gr.Plot(label="Label distribution", show_label=False)
             length_plot = gr.Plot(label="Text lengths", show_label=False)
 
@@ -201,7 +203,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
             "",  # loaded: no note on an earlier failure
             *picker_updates,
-            gr.Row(elem_classes=[*CHARTS, CHARTS_STACKED] if plots.many_classes(counted) else CHARTS),
+            gr.Row(elem_classes=[CHARTS, CHARTS_STACKED] if plots.many_classes(counted) else [CHARTS]),
         )
 
     load_dataset = ui_errors(note=still_in_use)(read_dataset)
@@ -316,7 +318,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Tokenize one example (or a typed text) as training will; returns chips, summary, details and the token-length histogram."""
+        """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text) as training
+        will; returns summary, chips, details and the token-length histogram."""
         model = (model_name_or_path or "").strip()
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
