@@ -50,7 +50,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     else:
         frame = _read_text_table(path, kind)
     if frame.empty:
-        raise DataError(f"'{path.name}' has a header but no rows.")
+        what = {"csv": "a header but no rows", "tsv": "a header but no rows", "json": "no records", "jsonl": "no records"}.get(kind, "no rows")
+        raise DataError(f"'{path.name}' has {what}.")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 

@@ -402,3 +402,14 @@ def test_a_regression_target_is_named_as_such(tmp_path):
     stars = tmp_path / "stars.csv"
     pd.DataFrame({"text": [f"review {i}" for i in range(100)], "label": [0.5 * (1 + i % 10) for i in range(100)]}).to_csv(stars, index=False)
     assert len(prepare(DataConfig(train_file=str(stars))).label_names) == 10
+
+
+def test_a_json_file_without_records_is_not_said_to_have_a_header(tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(DataError, match="'empty.json' has no records"):
+        read_table(path)
+    header = tmp_path / "header.csv"
+    header.write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(DataError, match="'header.csv' has a header but no rows"):
+        read_table(header)
