@@ -50,7 +50,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     else:
         frame = _read_text_table(path, kind)
     if frame.empty:
-        raise DataError(f"'{path.name}' has a header but no rows.")
+        what = {"csv": "a header but no rows", "tsv": "a header but no rows", "json": "no records", "jsonl": "no records"}.get(kind, "no rows")
+        raise DataError(f"'{path.name}' has {what}.")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -66,20 +67,39 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         ) from error
     if not text.strip():
         raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
-    separator = "\t" if kind == "tsv" else ","
-    numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind)
+    separator = "\t" if kind == "tsv" else _csv_separator(text)
+    quoting = _tsv_quoting(text) if kind == "tsv" else csv.QUOTE_MINIMAL
+    numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind, quoting)
     lines = kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text)  # JSON: one record a line
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=csv.QUOTE_MINIMAL, index_col=0 if numbered else False)
+            frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, quoting=quoting, index_col=0 if numbered else False)
             return frame.reset_index(drop=True)
+        records = None if lines else _wrapped_records(text)
+        if records is not None:
+            return pd.DataFrame.from_records(records)
         return pd.read_json(io.StringIO(text), lines=lines, dtype=False)
     except pd.errors.ParserError as error:
-        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(kind)}") from error
+        raise DataError(f"'{path.name}' is not well-formed {kind.upper()}: {error}. {_quote_advice(separator)}") from error
     except ValueError as error:
         if kind in ("csv", "tsv") or not lines:
             raise DataError(f"'{path.name}' is not valid {kind.upper()}: {error}.") from error
         raise DataError(f"'{path.name}' is not valid JSON Lines: {_bad_json_line(text) or error}.") from error
+
+
+def _wrapped_records(text: str) -> list[dict] | None:
+    """The records of a JSON file that wraps them in one field, `{"data": [{...}, ...]}` (SQuAD's layout,
+    what `datasets.load_dataset("json", field="data")` reads); None for any other JSON. Read as a table it
+    was one column, 'data', and no text column was found."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # pandas says what is wrong
+    if isinstance(parsed, dict) and len(parsed) == 1:
+        (records,) = parsed.values()
+        if isinstance(records, list) and records and all(isinstance(r, dict) for r in records):
+            return records
+    return None
 
 
 def _bad_json_line(text: str) -> str | None:
@@ -93,7 +113,20 @@ def _bad_json_line(text: str) -> str | None:
     return None
 
 
-def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool:
+def _tsv_quoting(text: str) -> int:
+    """How to read a TSV file's quotes. TSV is mostly written without quoting (GLUE's files, the IANA
+    format), and then a text that starts with a quote ('"Great" movie') is literal: read as a quoted
+    field, its quotes vanished without a word. Quoting is honoured only where the whole file parses as
+    quoted fields (pandas writes TSV so)."""
+    try:
+        for _ in csv.reader(io.StringIO(text), delimiter="\t", strict=True):
+            pass
+    except csv.Error:
+        return csv.QUOTE_NONE
+    return csv.QUOTE_MINIMAL
+
+
+def _check_field_counts(text: str, separator: str, name: str, kind: str, quoting: int = csv.QUOTE_MINIMAL) -> bool:
     """Refuse rows with more fields than the header, which pandas would otherwise read without a word;
     True when the extra first field is an unnamed row number, for the caller to read as the index.
 
@@ -104,7 +137,7 @@ def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool
     it). Trailing empty fields ("a,1,") lose nothing and pass. A file the csv module cannot scan (a field
     over its size limit, a stray carriage return) is left to pandas, which reports its own errors.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    reader = csv.reader(io.StringIO(text), delimiter=separator, quoting=quoting)
     try:
         header = next((row for row in reader if row), [])
         longer: list[tuple[int, int]] = []  # (line, fields) of each row with more fields than the header
@@ -130,11 +163,23 @@ def _check_field_counts(text: str, separator: str, name: str, kind: str) -> bool
     columns = f"{len(header)} ({', '.join(header)})"
     problem = f"every row has more fields than the header's {columns}; line {line} has {fields}" if every else f"line {line} has {fields} fields but the header has {columns}"
     hint = " If the first column is a row number, give it a name in the header." if every and one_more else ""
-    raise DataError(f"'{name}' is not well-formed {kind.upper()}: {problem}, so part of the row would be lost. {_quote_advice(kind)}{hint}")
+    raise DataError(f"'{name}' is not well-formed {kind.upper()}: {problem}, so part of the row would be lost. {_quote_advice(separator)}{hint}")
 
 
-def _quote_advice(kind: str) -> str:
-    what = "a tab" if kind == "tsv" else 'a comma ("the score, was fun")'
+def _csv_separator(text: str) -> str:
+    """A CSV file's field separator, read from its header: a comma, unless the header has none and has
+    semicolons (Excel's CSV where the decimal mark is a comma, as in most of Europe) or tabs. Read with
+    commas, such a file is one column ('text;label') and no label column is found."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    if "," not in header:
+        for separator in (";", "\t"):
+            if separator in header:
+                return separator
+    return ","
+
+
+def _quote_advice(separator: str) -> str:
+    what = {"\t": "a tab", ";": "a semicolon"}.get(separator, 'a comma ("the score, was fun")')
     return f"Put double quotes around every field that contains {what}, double any quote inside such a field, and check the number of fields on that line."
 
 
@@ -201,6 +246,7 @@ class PreparedData:
     label_column: str
     report: DataReport
     fingerprint: str
+    rows: dict[str, list[int]] = field(default_factory=dict)  # see `file_rows`
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -315,6 +361,13 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
             raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
     normalised = {role: _normalise(frame, texts, label, role) for role, frame in frames.items()}
     unlabelled = {role: len(frames[role]) - len(frame) for role, frame in normalised.items()}
+    values = sorted(set(normalised["train"]["label"]))
+    if _looks_continuous(values, len(normalised["train"])):  # before the split, which would fail on classes of one row
+        raise DataError(
+            f"Column '{label}' holds measurements, not classes ({len(values):,} different numbers such as {', '.join(values[:3])}): a regression "
+            "target, such as STS-B's similarity scores. finetuner trains classifiers: choose a column with one class per row, or "
+            "bin the numbers into a few classes first."
+        )
     created = _split_missing(normalised, config, seed)
     normalised = _limit(normalised, config)
 
@@ -345,6 +398,7 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
         label_column=label,
         report=report,
         fingerprint=_fingerprint(normalised, label_names),
+        rows=file_rows(normalised),
     )
 
 
@@ -358,6 +412,8 @@ def _resolve_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[list[str]
         raise DataError(f"No label column found among: {', '.join(map(str, frame.columns))}. Choose the label column.{_other_task_hint(frame)}")
     if label in texts:
         raise DataError(f"Column '{label}' cannot be both the text and the label.")
+    if len(texts) == 2 and texts[0] == texts[1]:
+        raise DataError(f"Column '{texts[0]}' is both the first and the second text: choose another second text column, or '(none)' for single texts.")
     return list(texts), label
 
 
@@ -375,7 +431,9 @@ def _other_task_hint(frame: pd.DataFrame) -> str:
 
 
 def _normalise(frame: pd.DataFrame, texts: list[str], label: str, role: str) -> pd.DataFrame:
-    """Columns `text`[, `text_pair`], `label` (label values as strings); rows without a label dropped."""
+    """Columns `text`[, `text_pair`], `label` (label values as strings); rows without a label dropped. The
+    index is the file row (`file_rows`)."""
+    frame = frame.reset_index(drop=True)
     out = pd.DataFrame({"text": frame[texts[0]].map(_as_text)})
     if len(texts) == 2:
         out["text_pair"] = frame[texts[1]].map(_as_text)
@@ -383,7 +441,7 @@ def _normalise(frame: pd.DataFrame, texts: list[str], label: str, role: str) -> 
     if labels.map(lambda v: isinstance(v, (list, dict))).any():
         raise DataError(f"Column '{label}' holds lists, not one class per row; choose a column with one label per text.")
     out["label"] = labels.map(_label_text)
-    return out[out["label"] != ""].reset_index(drop=True)
+    return out[out["label"] != ""]
 
 
 def _as_text(value: Any) -> str:
@@ -406,6 +464,19 @@ def _label_names(values: pd.Series, order: list[str] | None) -> list[str]:
     if all(_is_int(v) for v in present):
         return sorted(present, key=int)
     return sorted(present)
+
+
+def _looks_continuous(values: list[str], rows: int) -> bool:
+    """Labels that are numbers with fractions, nearly one per row: a regression target, on which a
+    classifier would make each value a class (the split then fails, every class having one row). Star
+    ratings in halves (0.5 to 5.0) are ten classes, and stay classes."""
+    if len(values) <= 20 or len(values) * 5 < rows:
+        return False
+    try:
+        numbers = [float(value) for value in values]
+    except ValueError:
+        return False
+    return any(not number.is_integer() for number in numbers)
 
 
 def _is_int(value: str) -> bool:
@@ -448,9 +519,9 @@ def _split_missing(frames: dict[str, pd.DataFrame], config: DataConfig, seed: in
             train, held_out = train_test_split(train, test_size=size, random_state=seed)
             if by == "tags":
                 train, held_out = _keep_every_tag_in_train(train, held_out)
-        frames[role] = held_out.reset_index(drop=True)
+        frames[role] = held_out  # indexed by file row (`file_rows`)
         created.append(role)
-    frames["train"] = train.reset_index(drop=True)
+    frames["train"] = train
     return created
 
 
@@ -700,6 +771,16 @@ class TaskData:
     columns: dict[str, str]
     label_names: list[str] = field(default_factory=list)
     source_format: str = ""
+    rows: dict[str, list[int]] = field(default_factory=dict)  # see `file_rows`
+
+
+def file_rows(frames: dict[str, pd.DataFrame]) -> dict[str, list[int]]:
+    """Per split, the row of its file (0 = the first data row, as the Data tab's preview numbers them) that
+    each example came from, in the split's order. Splits carved from train are shuffled, and rows without a
+    label or text are left out, so an example's place in its split is not its row in the file. The
+    normalised frames carry the file row as their index until the splits are made (`_split_missing` and
+    the normalisers keep it)."""
+    return {role: [int(i) for i in frame.index] for role, frame in frames.items()}
 
 
 def _names(frame: pd.DataFrame) -> dict[str, str]:
@@ -773,7 +854,7 @@ def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str
     Lists are taken as they are; a string is split on whitespace (so "EU rejects German call" with
     "B-ORG O B-MISC O" works from a CSV). A row whose counts differ is an error that names the row.
     """
-    word_lists, tag_lists, empty = [], [], 0
+    word_lists, tag_lists, kept, empty = [], [], [], 0
     for row, (words, labels) in enumerate(zip(frame[tokens], frame[tags]), start=1):
         words, labels = _as_sequence(words), _as_sequence(labels)
         if words is None or labels is None:
@@ -788,7 +869,8 @@ def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str
             continue
         word_lists.append([str(w) for w in words])
         tag_lists.append([_label_text(t) for t in labels])
-    return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}), empty
+        kept.append(row - 1)
+    return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}, index=kept), empty
 
 
 def sentence_words(value: Any) -> list[str] | None:
@@ -867,6 +949,7 @@ def prepare_token_data(config: DataConfig, *, seed: int = 42) -> TaskData:
         columns={"tokens": tokens, "tags": tags},
         label_names=names,
         source_format="tokens and tags",
+        rows=file_rows(normalised),
     )
 
 
@@ -967,7 +1050,7 @@ def _holds_messages(column: pd.Series) -> bool:
 
 def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], role: str) -> tuple[pd.DataFrame, int]:
     """Columns `prompt` (a list of chat messages, ending with the user's turn) and `completion` (the assistant's answer)."""
-    prompts, completions, dropped = [], [], 0
+    prompts, completions, kept, dropped = [], [], [], 0
     for row, record in enumerate(frame.to_dict("records"), start=1):
         if "messages" in columns:
             messages = _chat_messages(record[columns["messages"]], row, role)
@@ -987,7 +1070,8 @@ def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], ro
             continue
         prompts.append(prompt)
         completions.append(answer["content"])
-    return pd.DataFrame({"prompt": prompts, "completion": completions}), dropped
+        kept.append(row - 1)
+    return pd.DataFrame({"prompt": prompts, "completion": completions}, index=kept), dropped
 
 
 def _user_prompt(record: dict[str, Any], columns: dict[str, str]) -> str:
@@ -1076,7 +1160,7 @@ def prepare_instruction_data(config: DataConfig, *, seed: int = 42) -> TaskData:
     splits = datasets.DatasetDict(
         {role: datasets.Dataset.from_list(frame.to_dict("records")) for role, frame in normalised.items()}
     )
-    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, columns), columns=columns, source_format=source_format)
+    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, columns), columns=columns, source_format=source_format, rows=file_rows(normalised))
 
 
 # ------------------------------------------------ seq2seq: document/summary pairs
@@ -1104,9 +1188,10 @@ def resolve_document_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[s
 
 def normalise_document_frame(frame: pd.DataFrame, document: str, summary: str) -> tuple[pd.DataFrame, int]:
     """Columns `document` and `summary` (strings); rows missing either are dropped and counted."""
+    frame = frame.reset_index(drop=True)
     out = pd.DataFrame({"document": frame[document].map(_as_text), "summary": frame[summary].map(_as_text)})
     keep = (out["document"].str.strip() != "") & (out["summary"].str.strip() != "")
-    return out[keep].reset_index(drop=True), int((~keep).sum())
+    return out[keep], int((~keep).sum())
 
 
 def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
@@ -1141,4 +1226,4 @@ def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
     for role in created:
         report["warnings"].append(f"{role} was split from train ({len(normalised[role])} pairs, at random).")
     splits = datasets.DatasetDict({role: datasets.Dataset.from_pandas(frame, preserve_index=False) for role, frame in normalised.items()})
-    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, [document, summary]), columns={"document": document, "summary": summary}, source_format="document/summary")
+    return TaskData(splits=splits, report=report, fingerprint=_json_fingerprint(normalised, [document, summary]), columns={"document": document, "summary": summary}, source_format="document/summary", rows=file_rows(normalised))

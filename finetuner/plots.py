@@ -83,15 +83,16 @@ def _split_color(split: str, index: int) -> str:
 
 def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_names: Sequence[str] | None = None, *, title: str = "Label distribution", axis: str = "label", unit: str = "examples") -> go.Figure:
     """Examples per class, one bar group per class and one colour per split (`DataReport.class_counts`).
-    More than `MANY_CLASSES` classes: horizontal bars, one row per class in label order, the chart as tall
-    as the classes need, so no class name is dropped.
+    More than `MANY_CLASSES` classes: horizontal bars, one row per class in label order with the splits
+    stacked in it (grouped, 77 classes made a chart 2,500 px tall), the chart as tall as the classes need,
+    so no class name is dropped; `many_classes` says when, for a page that lays such a chart out wide.
 
     NER data reports count entities per type: `title="Entities per type", axis="entity type", unit="entities"`.
     """
     if not class_counts:
         return empty("No data loaded yet.")
     labels = list(label_names or sorted({label for counts in class_counts.values() for label in counts}))
-    across = len(labels) > MANY_CLASSES
+    across = many_classes(labels)
     fig = go.Figure()
     for i, (split, counts) in enumerate(class_counts.items()):
         total = sum(counts.values()) or 1
@@ -106,14 +107,19 @@ def label_distribution(class_counts: Mapping[str, Mapping[str, int]], label_name
             customdata=[v / total for v in values],
             hovertemplate=("%{y}: %{x}" if across else "%{x}: %{y}") + " (%{customdata:.0%} of " + _text(split) + ")<extra></extra>",
         )
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="stack" if across else "group", legend_traceorder="normal")  # stacked, plotly lists the splits last first
     if across:
         fig.update_yaxes(title=axis, type="category", autorange="reversed", automargin=True, dtick=1)
         fig.update_xaxes(title=unit, side="top")
-        return _layout(fig, title, height=_rows_height(len(labels), 8 + 8 * len(class_counts)))
+        return _layout(fig, title, height=_rows_height(len(labels), 20))
     fig.update_xaxes(title=axis, type="category")
     fig.update_yaxes(title=unit)
     return _layout(fig, title)
+
+
+def many_classes(labels: Sequence[Any]) -> bool:
+    """Whether `label_distribution` draws these classes as a tall chart of one row per class."""
+    return len(labels) > MANY_CLASSES
 
 
 def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -> go.Figure:

@@ -1,7 +1,9 @@
 """Dataset tab: choose the task and the data, check it, and see what the tokenizer makes of it.
 
 Endpoints: `/load_dataset` (task + source -> preview, columns, plots, checks) and `/inspect_tokens`
-(one example as token chips, and the token-length histogram of every split). Both go through the task's
+(one example as token chips, and the token-length histogram of every split). The inspector's `index` is
+the example's row in its file, as the preview's `#` column numbers the training file: the splits the tool
+holds out of that file are shuffled, so a place in a split would not be the row a user sees. Both go through the task's
 own hooks (`prepare_data`, `data_report`, `length_statistics`, `inspect_example`), so what is shown is
 exactly what training will use.
 
@@ -34,6 +36,9 @@ TASK_DATA = {
 }
 
 
+# The classes and text-length charts' row, and its class when a chart of many classes needs the page's width.
+CHARTS, CHARTS_STACKED = "ft-charts", "ft-charts-stacked"
+
 # The column pickers of the tasks other than text classification: (DataConfig field, label), in the
 # order `/load_dataset` takes and returns them.
 TASK_COLUMNS = {
@@ -44,6 +49,11 @@ TASK_COLUMNS = {
 PICKER_FIELDS = [field_name for fields in TASK_COLUMNS.values() for field_name, _ in fields]
 # A chat `messages` column holds prompt and answer together: then there is no completion column.
 OPTIONAL_COLUMNS = ("completion_column_name",)
+
+
+# The preview's first column, the row of the file: the number the inspector's Row takes.
+ROW_COLUMN = "#"
+ROW_INFO = "The row of the split's file, from 0: the preview's # column for the training file."
 
 
 def task_choices() -> list[tuple[str, str]]:
@@ -93,8 +103,9 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             task_rows[name] = row
         pickers = list(task_pickers.values())
         picker_rows = [task_rows[name] for name in TASK_COLUMNS]
-        preview = gr.Dataframe(label="Preview (first rows of the training data)", interactive=False, wrap=True, max_height=320)
-        with gr.Row():
+        preview = gr.Dataframe(label="Preview (first rows of the training file; # is the row the inspector below takes)", interactive=False, wrap=True, max_height=320)
+        # Side by side; with many classes (a chart of one row per class) stacked, the text lengths first: see CSS.
+        with gr.Row(elem_classes=[CHARTS]) as charts:
             label_plot = gr.Plot(label="Label distribution", show_label=False)
             length_plot = gr.Plot(label="Text lengths", show_label=False)
 
@@ -103,8 +114,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             inspect_model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=defaults["model_name_or_path"], label="Model (tokenizer)", allow_custom_value=True, info="A Hub model id or a local folder; the bundled model works offline.", scale=3)
             inspect_max_length = gr.Number(value=defaults["max_seq_length"], label="max_length", precision=0, info="Longest input in tokens; longer inputs are cut.", scale=1)
         with gr.Row():
-            inspect_split = gr.Dropdown(["train"], value="train", label="Split", scale=1)
-            inspect_index = gr.Number(value=0, label="Example number", precision=0, info="Row of the split, from 0.", scale=1)
+            inspect_split = gr.Dropdown(["train"], value="train", label="Split", info="Validation and test split from the training file share its rows.", scale=1)
+            inspect_index = gr.Number(value=0, label="Row", precision=0, info=ROW_INFO, scale=1)
             inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above (text classification only)", scale=3)
         inspect_button = gr.Button("Inspect tokens", variant="secondary")
         token_info = gr.Markdown()
@@ -169,8 +180,9 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 gr.Dropdown(choices=([services.NO_PAIR] if name in OPTIONAL_COLUMNS else []) + columns, value=detected[name] or services.NO_PAIR) if name in detected else gr.skip()
                 for name in PICKER_FIELDS
             ]
-        table = preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS))
+        table = numbered(preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS)))
         wide = [c for value in column_text.values() for c in str(value).split(" + ")]
+        counted = {name for counts in (report.get("class_counts") or {}).values() for name in counts}
         if task == "token-classification":
             counts_plot = plots.label_distribution(report.get("class_counts") or {}, None, title="Entities per type", axis="entity type", unit="entities")
         elif report.get("class_counts"):
@@ -183,18 +195,19 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             render.data_checks(report.get("warnings", [])),
             gr.Row(visible=classification),
             *column_updates,
-            gr.Dataframe(value=table, column_widths=services.column_widths(columns, wide)),
+            gr.Dataframe(value=table, column_widths=preview_widths(columns, wide)),
             counts_plot,
             plots.text_lengths(services.word_lengths(data.splits, task)),
             gr.Dropdown(choices=list(data.splits), value="train"),
-            gr.Number(value=0, info=f"Row of the split, from 0 (train has {len(data.splits['train']):,} rows)."),
+            gr.Number(value=0, info=f"{ROW_INFO} The training file has rows 0 to {len(frames['train']) - 1:,}."),
             *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
             "",  # loaded: no note on an earlier failure
             *picker_updates,
+            gr.Row(elem_classes=[CHARTS, CHARTS_STACKED] if plots.many_classes(counted) else [CHARTS]),
         )
 
     load_dataset = ui_errors(note=still_in_use)(read_dataset)
-    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, load_note, *pickers]
+    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, load_note, *pickers, charts]
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])
 
@@ -305,7 +318,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Tokenize one example (or a typed text) as training will; returns chips, summary, details and the token-length histogram."""
+        """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text) as training
+        will; returns summary, chips, details and the token-length histogram."""
         model = (model_name_or_path or "").strip()
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
@@ -316,19 +330,18 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         task = services.task_of(selection)
         label = None
         label_names = None
+        where = ""
         if text and text.strip():
             if task != services.DEFAULT_TASK:
                 raise DataError("A typed text can be inspected for text classification; for this task, pick an example of the data.")
             row = {"text": text}
         else:
             data = services.prepared(selection)
-            if split not in data.splits:
-                raise DataError(f"The dataset has no split '{split}'; it has: {', '.join(data.splits)}.")
-            rows = data.splits[split]
             index = int(index or 0)
-            if not 0 <= index < len(rows):
-                raise DataError(f"Example number {index} is out of range: the {split} split has rows 0 to {len(rows) - 1}.")
-            row = dict(rows[index])
+            found, place = services.example_at_row(selection, data, split, index)
+            row = dict(data.splits[found][place])
+            carved = services.carved_splits(data)
+            where = f"Row {index} of the {'training' if found in ('train', *carved) else found} file · in the **{found}** split" + (f" (held out: a run with seed {defaults['seed']}, the default, never trains on it)" if found in carved else "")
             label_names = list(getattr(data, "label_names", []) or []) or None
             if task == services.DEFAULT_TASK:
                 label = data.label_names[row["label"]]
@@ -339,7 +352,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         return (
-            render.token_summary(inspection, label),
+            (where + "\n\n" if where else "") + render.token_summary(inspection, label),
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
@@ -406,6 +419,19 @@ def _cell(value) -> str:
 def preview_frame(frame):
     """The first rows as text, lists (NER words and tags, chat messages) readable rather than Python reprs."""
     return frame.apply(lambda column: column.map(_cell)).astype(str) if len(frame.columns) else frame
+
+
+def numbered(table):
+    """The preview with the file's row numbers first, under `#` (`# row` where the file has a `#` column of its own)."""
+    table = table.copy()
+    table.insert(0, ROW_COLUMN if ROW_COLUMN not in table.columns else f"{ROW_COLUMN} row", range(len(table)))
+    return table
+
+
+def preview_widths(columns: list[str], wide: list[str]) -> list[str]:
+    """The preview's column widths: the row number in 5% of the table, the file's columns as
+    `services.column_widths` shares them out in the rest."""
+    return ["5%", *(f"{float(width.rstrip('%')) * 0.95:.1f}%" for width in services.column_widths(columns, wide))]
 
 
 def reset_columns():

@@ -49,6 +49,20 @@ def default_selection() -> dict[str, Any]:
     return {"task": DEFAULT_TASK, "source": SOURCE_EXAMPLE, "train_file": str(EXAMPLE_DATASET), "name": EXAMPLE_NAME}
 
 
+# The bundled example's epochs on the Train form. At the Trainer's 3 its 256 training reviews take 48
+# optimizer steps, too few to learn (the plan says so); 10 take 160 and scored +0.059 test accuracy over 3
+# (95% interval +0.020 to +0.102) in benchmarks/example_epochs.py. The config's and the CLI's default stays 3.
+EXAMPLE_EPOCHS = 10
+
+
+def suggested_epochs(selection: Mapping[str, Any] | None) -> float:
+    """The epochs the Train form shows for this data while the user has not chosen any: the example's own,
+    else the Trainer's default."""
+    if (selection or default_selection()).get("source") == SOURCE_EXAMPLE:
+        return EXAMPLE_EPOCHS
+    return TrainingConfig().num_train_epochs
+
+
 def task_of(selection: Mapping[str, Any] | None) -> str:
     return (selection or {}).get("task") or DEFAULT_TASK
 
@@ -373,6 +387,33 @@ def data_report(selection: Mapping[str, Any], data) -> dict[str, Any]:
     from ..tasks import get_task  # noqa: PLC0415
 
     return get_task(task_of(selection)).data_report(data)
+
+
+def carved_splits(data) -> list[str]:
+    """The splits the tool held out of the training file (they share its row numbers)."""
+    report = data.report
+    return list(report.get("created_splits", []) if isinstance(report, Mapping) else report.created_splits)
+
+
+def example_at_row(selection: Mapping[str, Any], data, split: str, row: int) -> tuple[str, int]:
+    """(split, place in it) of the example read from row `row` of `split`'s file, numbered from 0 as the Data
+    tab's preview numbers the training file. Splits carved from the training file share its numbering, so
+    a row held out of train is found in validation or test (the split returned says where)."""
+    created = carved_splits(data)
+    if split not in data.splits:
+        raise DataError(f"The dataset has no split '{split}'; it has: {', '.join(data.splits)}.")
+    from_train = split == "train" or split in created
+    file_split = "train" if from_train else split
+    looked = [split, *(s for s in ["train", *created] if s != split)] if from_train else [split]
+    for role in looked:
+        rows = data.rows.get(role, [])
+        if row in rows:
+            return role, rows.index(row)
+    size = len(raw_frames(selection)[file_split])
+    what = "training" if from_train else split
+    if not 0 <= row < size:
+        raise DataError(f"Row {row} is out of range: the {what} file has rows 0 to {size - 1}.")
+    raise DataError(f"Row {row} of the {what} file is not an example: it was left out (no label, no text or no answer, or past Max training examples). The Data checks say how many.")
 
 
 # The columns each task reads as the model's input, for the text-length chart and the example picker.

@@ -35,6 +35,9 @@ CSS = """
 footer { margin-top: 8px; }
 /* Tables whose cells may hold one long unbroken value (a path, a pasted text): it wraps inside its column
    instead of widening the table and pushing the other columns out of view. */
+/* The Data tab's charts with many classes: the class chart (one row per class, tall) under the text-length
+   chart, both the page's width, instead of a short chart beside a tall one and blank space under it. */
+.ft-charts.ft-charts-stacked { flex-direction: column-reverse; }
 .ft-wrap-anywhere td span, .ft-wrap-anywhere td div { overflow-wrap: anywhere; }
 """
 

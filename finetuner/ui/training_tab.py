@@ -64,6 +64,8 @@ TASK_OPTIONS = OPTION_FEATURES
 # Fields whose default depends on the task: they start empty, so that an API call leaving them out gets
 # its task's own default, and the page fills in the first task's values when it opens.
 TASK_DEFAULT_FIELDS = ("learning_rate", "per_device_train_batch_size", "max_seq_length")
+# The key of the browser-kept form that says the epochs are the user's own (see `suggest_epochs`).
+EPOCHS_CHOSEN = "num_train_epochs_chosen"
 # Fields that start empty for the same reason: the task defaults above, and an own option whose default is the task's.
 STARTS_EMPTY = (*TASK_DEFAULT_FIELDS, "head_learning_rate")
 
@@ -260,12 +262,27 @@ def build_training_tab(ctx: StudioContext) -> None:
         )
 
     # The form's values are kept in the browser, so a reload shows them again: saved on the user's own
-    # changes, and after a task switch has set its defaults.
+    # changes, and after a task switch has set its defaults. They say too whether the epochs are the user's
+    # own (typed, or a run's settings): until they are, the loaded data sets them (`suggest_epochs`).
     def save_form(*values):
-        return dict(zip(form, values))
+        *values, saved = values
+        return {**dict(zip(form, values)), EPOCHS_CHOSEN: bool(isinstance(saved, dict) and saved.get(EPOCHS_CHOSEN))}
 
-    saving = dict(fn=save_form, inputs=form_inputs, outputs=ctx.saved_form, api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-    gr.on([component.input for component in form_inputs], **saving, api_name="remember_form")
+    saving = dict(fn=save_form, inputs=[*form_inputs, ctx.saved_form], outputs=ctx.saved_form, api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+    gr.on([component.input for component in form_inputs if component is not num_train_epochs], **saving, api_name="remember_form")
+    num_train_epochs.input(
+        lambda *values: {**save_form(*values), EPOCHS_CHOSEN: True}, saving["inputs"], ctx.saved_form,
+        api_name="remember_chosen_epochs", api_visibility="private", show_progress="hidden", trigger_mode="always_last",
+    )
+
+    def suggest_epochs(selection, saved):
+        """The loaded data's epochs (the bundled example's 10, so that its plan takes enough steps; else the
+        Trainer's 3), until the user chooses their own: those are never replaced."""
+        if isinstance(saved, dict) and saved.get(EPOCHS_CHOSEN):
+            return gr.skip()
+        return services.suggested_epochs(selection)
+
+    ctx.dataset.change(suggest_epochs, [ctx.dataset, ctx.saved_form], num_train_epochs, api_name="suggest_epochs", api_visibility="private", show_progress="hidden")
 
     task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
     task.input(choose_task, task, task_outputs, api_name="choose_task").then(**saving)
@@ -520,7 +537,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         who = ownership.visitor(ctx, request, profile, oauth_token)
         config = ownership.owned_run(ctx, run_id, who=who).config()
         values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
-        return (*restore_form(values), values, {"selection": services.run_selection(config), "at": time.time()}, note)
+        return (*restore_form(values), {**values, EPOCHS_CHOSEN: True}, {"selection": services.run_selection(config), "at": time.time()}, note)
 
     settings_outputs = [*restored_outputs, ctx.saved_form, ctx.components["dataset_request"], notice]
     reuse_button.click(use_run_settings, ctx.current_run, settings_outputs, api_name="use_run_settings", api_visibility="private")
@@ -540,7 +557,13 @@ def build_training_tab(ctx: StudioContext) -> None:
     # In the browser, at once: no round trip through the queue, which other visitors' events may hold up.
     ctx.demo.load(None, None, [form[n] for n in STARTS_EMPTY], js=f"() => {json.dumps([d[n] for n in STARTS_EMPTY])}", api_visibility="private")
     # Through the server, so after the line above: the values kept in the browser win over the task's.
-    ctx.demo.load(restore_form, ctx.saved_form, restored_outputs, api_name="restore_form", api_visibility="private")
+    def restore_kept_form(saved):
+        """`restore_form` on page open: the kept epochs only where the user chose them (else the data's stand)."""
+        if isinstance(saved, dict) and not saved.get(EPOCHS_CHOSEN):
+            saved = {name: value for name, value in saved.items() if name != "num_train_epochs"}
+        return restore_form(saved)
+
+    ctx.demo.load(restore_kept_form, ctx.saved_form, restored_outputs, api_name="restore_form", api_visibility="private")
 
     # ------------------------------------------------------------ reproduce
 

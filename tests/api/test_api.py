@@ -135,7 +135,25 @@ def test_load_the_example_and_a_file(client, reviews_csv):
     assert "120 rows" in summary and "reviews.csv" in summary
     assert text_column["value"] == "text" and label_column["value"] == "label"
     preview = preview.get("value", preview)  # a table update (value + column widths)
-    assert preview["headers"] == ["text", "label"] and len(preview["data"]) == 50
+    assert preview["headers"] == ["#", "text", "label"] and len(preview["data"]) == 50
+    assert [row[0] for row in preview["data"][:3]] == [0, 1, 2], "the file's rows, numbered as the inspector takes them"
+
+
+def test_the_inspectors_row_is_the_previews_row(client, tiny_model_dir, reviews_csv):
+    """Row k in the inspector is row k of the preview, wherever the split put it (here in a held-out split)."""
+    from finetuner.ui.services import prepared
+
+    *_, preview = load_file(client, reviews_csv)[:6]
+    preview = preview.get("value", preview)
+    held_out = set(prepared({"train_file": str(reviews_csv)}).rows["validation"])
+    number, text, label = next(row for row in preview["data"] if row[0] in held_out)
+    summary, _, details, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=number, text="", api_name="/inspect_tokens")
+    assert f"Row {number} of the training file · in the **validation** split" in summary and "seed 42, the default, never trains on it" in summary
+    assert f"label `{label}`" in summary
+    _, _, typed, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text=text, api_name="/inspect_tokens")
+    assert [row[1] for row in details["data"]] == [row[1] for row in typed["data"]], "the same text as the preview's row"
+    with pytest.raises(AppError, match="Row 500 is out of range: the training file has rows 0 to 119"):
+        client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=500, text="", api_name="/inspect_tokens")
 
 
 def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):

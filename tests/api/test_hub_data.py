@@ -97,8 +97,8 @@ def test_load_a_configuration_and_split_by_name(client, at_hub):
     assert "`negatif`" in summary and "`positif`" in summary, "labels keep the configuration's own class names"
     assert text_column["value"] == "sentence" and label_column["value"] == "label"
     preview = preview.get("value", preview)
-    assert preview["headers"] == ["sentence", "label"] and len(preview["data"]) == 24
-    assert preview["data"][:2] == [["critique 0 : superbe", "positif"], ["critique 1 : ennuyeux", "negatif"]]
+    assert preview["headers"] == ["#", "sentence", "label"] and len(preview["data"]) == 24
+    assert preview["data"][:2] == [[0, "critique 0 : superbe", "positif"], [1, "critique 1 : ennuyeux", "negatif"]]
 
 
 @pytest.mark.parametrize(

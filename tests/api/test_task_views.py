@@ -249,18 +249,18 @@ def test_chosen_columns_are_used_and_missing_ones_named(client, data_dir, task, 
 
 
 def where_is(path, word) -> tuple[str, int]:
-    """(split, row) of the sentence that starts with `word` once the data is split as the studio splits it."""
+    """(split, row of the file) of the sentence that starts with `word` once the data is split as the studio splits it."""
     from finetuner.config import DataConfig
     from finetuner.data import prepare_token_data
 
-    splits = prepare_token_data(DataConfig(train_file=str(path)), seed=42).splits
-    return next((role, i) for role, split in splits.items() for i, words in enumerate(split["tokens"]) if words[0] == word)
+    data = prepare_token_data(DataConfig(train_file=str(path)), seed=42)
+    return next((role, data.rows[role][i]) for role, split in data.splits.items() for i, words in enumerate(split["tokens"]) if words[0] == word)
 
 
 def test_ner_preview_and_inspector_show_words_tags_and_sub_tokens(client, data_dir, models):
     outputs = load(client, "token-classification", data_dir / "ner.jsonl")
     preview = value(outputs[5])
-    assert preview["data"][0][:2] == [f"{RARE_NAME} visited paris", "B-person O B-location"], "lists shown as words, not Python reprs"
+    assert preview["data"][0][1:3] == [f"{RARE_NAME} visited paris", "B-person O B-location"], "lists shown as words, not Python reprs"
     assert "Entities per type" in figure(outputs[6])["layout"]["title"]["text"]
     split, index = where_is(data_dir / "ner.jsonl", RARE_NAME)
     summary, chips, details, _ = client.predict(model_name_or_path=str(models["token-classification"]), max_length=32, split=split, index=index, text="", api_name="/inspect_tokens")

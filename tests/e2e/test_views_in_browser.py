@@ -4,6 +4,7 @@ would read as the answer to the new input)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -37,6 +38,14 @@ def no_pending(page):
     expect(page.locator(".progress-text")).to_have_count(0)
 
 
+def upload(page, path) -> None:
+    """Upload a training file on the Data tab."""
+    page.get_by_role("radio", name="Upload files").click()
+    label = page.get_by_text("Training file", exact=True)
+    expect(label).to_be_visible()
+    label.locator("xpath=ancestor::div[contains(@class,'block')][1]").locator("input[type=file]").set_input_files(str(path))
+
+
 def test_an_empty_runs_tab_says_how_to_start_without_an_error(page):
     page.get_by_role("tab", name="Runs").click()
     expect(page.get_by_text("No runs yet.")).to_be_visible()
@@ -62,3 +71,54 @@ def test_try_it_clears_its_answer_when_the_next_text_is_refused(page, studio, ti
     page.get_by_role("button", name="Classify", exact=True).click()
     expect(page.locator(".toast-body").filter(has_text="Type a text to classify first")).to_be_visible()
     expect(answer.get_by_text("probabilities")).to_have_count(0)
+
+
+def test_the_example_trains_enough_epochs_and_a_users_epochs_stay(page, sentiment_csv):
+    """The example opens with 10 epochs, so its plan has no few-steps advice (the intro says to go straight
+    to Start); a user's own data gets the Trainer's 3; epochs the user typed stay over data and reloads."""
+    page.get_by_role("tab", name="2 · Train").click()
+    epochs, plan = page.get_by_label("Epochs", exact=True), page.locator("p").filter(has_text="Plan:")
+    expect(epochs).to_have_value("10")
+    expect(plan).to_contain_text("160 in 10 epochs")
+    expect(page.get_by_text(re.compile(r"Only \d+ optimizer steps"))).to_have_count(0)
+
+    page.get_by_role("tab", name="1 · Data").click()
+    upload(page, sentiment_csv)
+    expect(page.get_by_text("120 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(epochs).to_have_value("3")
+    expect(page.get_by_text(re.compile(r"Only \d+ optimizer steps"))).to_be_visible()  # 96 rows: the advice is the user's to follow
+
+    epochs.fill("5")
+    epochs.press("Tab")
+    expect(plan).to_contain_text("in 5 epochs")
+    page.get_by_role("tab", name="1 · Data").click()
+    page.get_by_role("radio", name="Example dataset").click()
+    page.get_by_role("button", name="Load dataset").click()
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(plan).to_contain_text("in 5 epochs")
+    expect(epochs).to_have_value("5")
+    page.reload()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(plan).to_contain_text("in 5 epochs")
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("5")
+
+
+def test_many_classes_chart_runs_the_page_width_under_the_text_lengths(page, tmp_path):
+    """Two classes: the class and text-length charts side by side. Many: the class chart (a row per class)
+    under the text lengths, as wide, instead of beside a short chart and blank space."""
+    def boxes():
+        return [page.locator(".block", has_text=title).last.bounding_box() for title in ("Label distribution", "Text length (words)")]
+
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    labels, lengths = boxes()
+    assert abs(labels["y"] - lengths["y"]) < 5 and labels["x"] + labels["width"] <= lengths["x"] + 1, "side by side"
+
+    many = tmp_path / "intents.csv"
+    many.write_text("text,label\n" + "".join(f"how do i do thing {i} number {n},intent_{i:02d}\n" for i in range(20) for n in range(6)))
+    upload(page, many)
+    expect(page.get_by_text("20 classes").first).to_be_visible()
+    labels, lengths = boxes()
+    assert labels["y"] >= lengths["y"] + lengths["height"] - 1, "the class chart under the text lengths"
+    assert abs(labels["width"] - lengths["width"]) < 5 and abs(labels["x"] - lengths["x"]) < 5, "as wide as the page's other blocks"

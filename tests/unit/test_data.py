@@ -328,3 +328,88 @@ def test_invalid_json(tmp_path):
 def test_a_broken_json_lines_record_is_named_by_its_line(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n{"text": "c" "label": "y"}\n', encoding="utf-8")
     assert_error(DataConfig(train_file=str(tmp_path / "bad.jsonl")), "not valid JSON Lines: line 3 is not one JSON object", "each line must hold one record")
+
+
+def test_each_example_knows_its_row_in_the_file(tmp_path, sentiment_frame):
+    """The splits are shuffled and unlabelled rows left out, so an example's place in its split is not its
+    row in the file; `rows` maps it back (the Data tab's inspector takes the preview's row numbers)."""
+    frame = sentiment_frame.copy()
+    frame.loc[3, "label"] = ""  # left out: no label
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    data = prepare(DataConfig(train_file=str(path)), seed=42)
+    every = sorted(row for rows in data.rows.values() for row in rows)
+    assert every == [row for row in range(len(frame)) if row != 3], "every labelled row once, across the splits"
+    assert data.rows["train"] != sorted(data.rows["train"]), "train is shuffled"
+    for role, split in data.splits.items():
+        for place in (0, len(split) - 1):
+            assert split[place]["text"] == frame.loc[data.rows[role][place], "text"]
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_by_its_header(tmp_path, separator):
+    """Excel writes ';' between fields where the decimal mark is a comma: read with commas, such a file was
+    one column ('text;label'), or refused for a comma inside a text."""
+    path = tmp_path / "excel.csv"
+    path.write_text(f"text{separator}label\ngreat film, loved it{separator}pos\nawful{separator}neg\n", encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["text", "label"]
+    assert list(frame["text"]) == ["great film, loved it", "awful"] and list(frame["label"]) == ["pos", "neg"]
+
+
+def test_a_semicolon_csv_with_a_stray_field_names_the_semicolon(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("text;label\nfine;pos\nbad; really;neg\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 3 has 3 fields but the header has 2 .*contains a semicolon"):
+        read_table(path)
+
+
+def test_the_same_column_as_both_texts_of_a_pair_is_refused(tmp_path):
+    """It trained on each text twice, as a pair, and the summary read 'hypothesis + hypothesis'."""
+    path = tmp_path / "pairs.csv"
+    pd.DataFrame({"premise": ["a man sleeps", "a dog runs"] * 10, "hypothesis": ["someone rests", "a cat flies"] * 10, "label": ["yes", "no"] * 10}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="'hypothesis' is both the first and the second text"):
+        prepare(DataConfig(train_file=str(path), text_column_names=["hypothesis", "hypothesis"]))
+
+
+def test_a_tsv_written_without_quoting_keeps_the_quotes_of_its_texts(tmp_path):
+    """GLUE-style TSV has no quoting: a text starting with a quote lost its quotes ('"Great" movie' read as
+    'Great movie'). A TSV whose fields are quoted (as pandas writes it) is still read as quoted."""
+    plain = tmp_path / "plain.tsv"
+    plain.write_text('sentence\tlabel\n"Great" movie\t1\nit\'s a "so-so" film\t0\n', encoding="utf-8")
+    assert list(read_table(plain)["sentence"]) == ['"Great" movie', 'it\'s a "so-so" film']
+    quoted = tmp_path / "quoted.tsv"
+    pd.DataFrame({"sentence": ['"Great" movie', "a\ttab"], "label": [1, 0]}).to_csv(quoted, sep="\t", index=False)
+    assert list(read_table(quoted)["sentence"]) == ['"Great" movie', "a\ttab"]
+
+
+def test_json_records_wrapped_in_one_field_are_read(tmp_path):
+    """{"data": [...]} (SQuAD's layout) was one column, 'data', and no text column was found."""
+    path = tmp_path / "wrapped.json"
+    path.write_text(json.dumps({"data": [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}]}), encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["text", "label"] and list(frame["text"]) == ["good", "bad"]
+
+
+def test_a_regression_target_is_named_as_such(tmp_path):
+    """STS-B's similarity scores made a class of each value, and the split failed saying every class had a
+    single row. Ratings in halves stay ten classes."""
+    path = tmp_path / "stsb.csv"
+    scores = [round(i * 0.13, 2) for i in range(40)]
+    pd.DataFrame({"sentence1": [f"a man plays {i}" for i in range(40)], "sentence2": [f"someone plays {i}" for i in range(40)], "score": scores}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="Column 'score' holds measurements, not classes .*regression target"):
+        prepare(DataConfig(train_file=str(path), label_column_name="score"))
+    stars = tmp_path / "stars.csv"
+    pd.DataFrame({"text": [f"review {i}" for i in range(100)], "label": [0.5 * (1 + i % 10) for i in range(100)]}).to_csv(stars, index=False)
+    assert len(prepare(DataConfig(train_file=str(stars))).label_names) == 10
+
+
+def test_a_json_file_without_records_is_not_said_to_have_a_header(tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(DataError, match="'empty.json' has no records"):
+        read_table(path)
+    header = tmp_path / "header.csv"
+    header.write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(DataError, match="'header.csv' has a header but no rows"):
+        read_table(header)

@@ -230,6 +230,8 @@ def test_label_distribution_of_many_classes_has_a_row_per_class_and_grows():
     assert list(fig.data[0].y) == MANY and list(fig.data[0].x) == [5 + i for i in range(30)], "every class named, in label order"
     assert fig.layout.yaxis.dtick == 1 and fig.layout.yaxis.autorange == "reversed", "no class label dropped, the first on top"
     assert fig.layout.height >= 30 * 20, "at least 20 px per class"
+    assert fig.layout.barmode == "stack" and fig.layout.height <= 110 + 30 * 20, "the splits share their class's row: one bar per class, not three"
+    assert fig.layout.legend.traceorder == "normal", "the splits listed train first"
     few = plots.label_distribution({"train": {"a": 1, "b": 2}})
     assert few.data[0].orientation in (None, "v") and few.layout.height == plots.HEIGHT
 

@@ -40,3 +40,12 @@ def test_long_paths_are_shown_by_the_parts_that_differ():
         ["train_file", "…/70b6a942fc4bbb0d/train.csv", "…/1111222233334444/train.csv"]
     ]
     assert services.shown_differences([["train_file", upload, ""], ["learning_rate", "0.001", "0.003"]]) == [["train_file", "…/train.csv", ""], ["learning_rate", "0.001", "0.003"]]
+
+
+def test_the_preview_numbers_the_files_rows_beside_a_hash_column_of_its_own():
+    """The row numbers the inspector takes come first; a file's own '#' column stays, and the numbers give way."""
+    from finetuner.ui.dataset_tab import numbered
+
+    assert list(numbered(pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})).iloc[:, 0]) == [0, 1]
+    table = numbered(pd.DataFrame({"#": ["7", "9"], "text": ["a", "b"]}))
+    assert list(table.columns) == ["# row", "#", "text"] and list(table["#"]) == ["7", "9"]
