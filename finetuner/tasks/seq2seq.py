@@ -140,8 +140,8 @@ def build_model(config: RunConfig, label_names: list[str] | None = None, *, toke
 
 
 def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_dir: Path) -> None:
-    """Model and tokenizer; the source prefix goes into the model config's `prefix` (where transformers'
-    summarization pipeline looks for it) and generation_config.json keeps the generation length."""
+    """Model and tokenizer; the source prefix goes into the model config's `prefix` (where the predictor,
+    the card's snippet and the demo Space read it) and generation_config.json keeps the generation length."""
     if config.model.source_prefix:
         trainer.model.config.prefix = config.model.source_prefix
     save_model_and_tokenizer(trainer, tokenizer, config, model_dir=model_dir, run_dir=run_dir)
@@ -178,7 +178,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
 
     args = training_arguments(config, output_dir, args_class=Seq2SeqTrainingArguments, predict_with_generate=True, **({} if for_training else EVALUATION_ONLY))
     evaluating = eval_dataset if args.eval_strategy != "no" else None
-    return in_order(Seq2SeqTrainer)(
+    return in_order(_keeping_generation_length(Seq2SeqTrainer))(
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -188,6 +188,25 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         compute_metrics=compute_metrics_fn(tokenizer, list(evaluating["summary"]) if evaluating is not None else None),
         callbacks=callbacks,
     )
+
+
+def _keeping_generation_length(trainer_class):
+    """A Seq2SeqTrainer that leaves the model's generation length as `build_model` set it.
+
+    transformers 5's `Seq2SeqTrainer.prediction_step` fills the model's generation config with the library's
+    defaults after each batch, `max_length` 20 among them: beside `max_new_tokens` it made every later
+    `generate` warn that both are set (each evaluation batch in the run's log, each prediction), and the
+    saved generation_config.json carried it."""
+
+    class KeepingGenerationLength(trainer_class):
+        def prediction_step(self, model, inputs, *args, **kwargs):
+            max_length = self.model.generation_config.max_length
+            try:
+                return super().prediction_step(model, inputs, *args, **kwargs)
+            finally:
+                self.model.generation_config.max_length = max_length
+
+    return KeepingGenerationLength
 
 
 # ---------------------------------------------------------------- evaluation
@@ -265,6 +284,7 @@ class Seq2SeqPredictor:
         self.max_length = min(max_length, self.tokenizer.model_max_length)
         self.source_prefix = getattr(self.model.config, "prefix", None) or ""  # written by save_model
         self.max_new_tokens = self.model.generation_config.max_new_tokens or 128
+        self.model.generation_config.max_length = None  # a model saved by an earlier finetuner kept 20: generate would warn
 
     def generate(self, texts: Sequence[str], *, max_new_tokens: int | None = None, num_beams: int = 1, batch_size: int = 16, **options) -> list[str]:
         import torch  # noqa: PLC0415

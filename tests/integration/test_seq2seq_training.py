@@ -4,6 +4,7 @@ reloads with its prefix and summarizes, other data can be scored, and SciTLDR go
 from __future__ import annotations
 
 import json
+import logging
 
 import pandas as pd
 import pytest
@@ -91,6 +92,22 @@ def test_reloaded_model_keeps_its_prefix_and_summarizes(s2s_run):
     (record,) = predictor.records(["the dog grew in the morning near the river ."])
     assert isinstance(record["summary"], str) and record["text"].startswith("the dog")
     assert len(predictor.tokenizer(record["summary"])["input_ids"]) <= 12
+
+
+def test_generation_has_one_length_and_predicting_warns_of_none(s2s_run):
+    """transformers' Seq2SeqTrainer filled in max_length 20 while evaluating: every later generate warned that
+    both max_new_tokens and max_length were set, and the saved generation config kept it."""
+    saved = json.loads((s2s_run.model_dir / "generation_config.json").read_text())
+    assert saved["max_new_tokens"] == 10 and saved.get("max_length") is None
+    warnings: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = warnings.append
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        load_predictor(s2s_run.id, runs_dir=s2s_run.path.parent).records(["the dog grew in the morning near the river ."] * 3)
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
+    assert not [r.getMessage() for r in warnings if "max_length" in r.getMessage()]
 
 
 def test_evaluate_on_another_file(s2s_run, tmp_path):
