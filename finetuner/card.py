@@ -389,6 +389,8 @@ class _Body:
         example = self.examples[0] if self.examples else PLACEHOLDER_EXAMPLES.get(tag, "")
         if self.o.adapter:
             return self.adapter_usage(example)
+        if tag in ("summarization", "text2text-generation"):
+            return self.seq2seq_usage(example)
         model = f'model="{self.repo_id}"'
         if tag == "token-classification":
             code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="simple")', f"print(tagger({example!r}))"]
@@ -398,8 +400,6 @@ class _Body:
                 f'messages = [{{"role": "user", "content": {example!r}}}]',
                 'print(generator(messages, max_new_tokens=128)[0]["generated_text"][-1]["content"])',
             ]
-        elif tag in ("summarization", "text2text-generation"):
-            code = [f'summarizer = pipeline("{tag}", {model})', f'print(summarizer({example!r}, max_new_tokens=128)[0]["{"summary_text" if tag == "summarization" else "generated_text"}"])']
         elif self.pairs:
             code = [f'classifier = pipeline("text-classification", {model})', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
         else:
@@ -411,6 +411,23 @@ class _Body:
             ]
         return "\n".join(
             ["## How to use", "", "```python", "from transformers import pipeline", "", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `pipeline`."]
+        )
+
+    def seq2seq_usage(self, example: str) -> str:
+        """Transformers 5 has no summarization pipeline: the tokenizer and model, with the run's source prefix."""
+        prefix = self.f.config.model.source_prefix
+        source = f"{prefix!r} + {example!r}" if prefix else repr(example)
+        code = [
+            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+            "",
+            f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
+            f'model = AutoModelForSeq2SeqLM.from_pretrained("{self.repo_id}")',
+            f'inputs = tokenizer({source}, truncation=True, return_tensors="pt")',
+            "outputs = model.generate(**inputs, max_new_tokens=128)",
+            "print(tokenizer.decode(outputs[0], skip_special_tokens=True))",
+        ]
+        return "\n".join(
+            ["## How to use", "", "```python", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `from_pretrained`."]
         )
 
     def adapter_usage(self, example: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import gradio
 import pytest
-from hub_helpers import front_matter
+from hub_helpers import front_matter, import_space_app
 
 from finetuner import errors, hub
 
@@ -47,14 +46,10 @@ def test_deploy_demo_space_files_and_metadata(hub_server, alice, trained_run):
 def test_demo_app_from_the_space_classifies_with_the_pushed_model(hub_server, alice, trained_run, tmp_path, monkeypatch):
     """Download the Space as the Hub would serve it, import its app.py, and classify through its API."""
     from gradio_client import Client
-    from huggingface_hub import snapshot_download
 
     hub.push_run(trained_run, "app-model", token=alice, private=False)
     hub.deploy_demo_space("app-model", token=alice)
-    folder = snapshot_download("alice/app-model-demo", repo_type="space", token=alice, cache_dir=tmp_path / "space")
-    spec = importlib.util.spec_from_file_location("demo_space_app", Path(folder) / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_space_app("alice/app-model-demo", alice, tmp_path / "space")
     assert module.PIPELINE == "text-classification"
     scores = module.predict("the film was wonderful and the cast felt wonderful")
     assert set(scores) == {"negative", "positive"} and abs(sum(scores.values()) - 1) < 1e-5

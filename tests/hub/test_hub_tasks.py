@@ -1,9 +1,9 @@
-"""The card and the demo Space follow the run's task: a tiny token-classification (NER) run."""
+"""The card and the demo Space follow the run's task: a tiny token-classification (NER) run, and a summarization one."""
 
 from __future__ import annotations
 
 import pytest
-from hub_helpers import front_matter
+from hub_helpers import front_matter, import_space_app
 
 from finetuner import hub
 from finetuner.card import CardOptions, build_card
@@ -44,3 +44,31 @@ def test_ner_demo_space(hub_server, alice, ner_run):
     app = hub_server.repo("alice/tiny-ner-demo", "space").text("app.py")
     assert "PIPELINE = 'token-classification'" in app
     assert front_matter(hub_server.repo("alice/tiny-ner-demo", "space").text("README.md"))["tags"] == ["finetuner", "token-classification"]
+
+
+@pytest.fixture(scope="module")
+def summary_run(tmp_path_factory):
+    """A completed summarization run whose model is a tiny untrained T5: what is checked is that the code
+    published with it (the card's snippet, the demo Space's app) runs."""
+    from support import completed_run
+    from task_fixtures import build_tiny_t5, make_summary_records
+
+    folder = tmp_path_factory.mktemp("hub-seq2seq")
+    model = build_tiny_t5(folder / "t5", [r["document"] + " " + r["summary"] for r in make_summary_records(20)])
+    return completed_run(folder / "runs", "summary-run", task="seq2seq", model_dir=model, data_report={"text_columns": ["document"]})
+
+
+def test_summarization_card_snippet_and_demo_space_run(hub_server, alice, summary_run, tmp_path, capsys):
+    """Transformers 5 removed the summarization pipeline: the card's snippet and the Space's app load the model themselves."""
+    hub.push_run(summary_run, "tiny-summarizer", token=alice, private=False)
+    readme = hub_server.repo("alice/tiny-summarizer").text("README.md")
+    assert front_matter(readme)["pipeline_tag"] == "summarization"  # the Hub's task, whatever transformers calls it
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'AutoModelForSeq2SeqLM.from_pretrained("alice/tiny-summarizer")' in snippet
+    exec(compile(snippet, "card-snippet", "exec"), {})  # downloads from the loopback Hub and prints a summary
+    assert capsys.readouterr().out.endswith("\n")
+
+    hub.deploy_demo_space("tiny-summarizer", token=alice, run=summary_run)
+    app = import_space_app("alice/tiny-summarizer-demo", alice, tmp_path / "space", name="summary_space_app")
+    assert app.PIPELINE == "summarization"
+    assert isinstance(app.predict("the cat won after a long day in the morning ."), str)
