@@ -21,6 +21,7 @@ tests point everything at a loopback Hub.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -62,6 +63,12 @@ HUB_RECORD = "hub.json"
 SKIPPED_MODEL_FILES = {"training_args.bin"}
 # Files of a saved adapter folder that are not pushed: peft's own placeholder card (the run's card replaces it).
 SKIPPED_ADAPTER_FILES = {"README.md", "training_args.bin"}
+# The kinds of files a push writes at the repo's top level (weights, configs, tokenizer, results), besides its
+# eval/ folder and card images. A push replaces the earlier upload's files of these kinds that it does not have,
+# so a repo never mixes two uploads: an adapter_config.json left beside merged weights makes transformers load
+# the base model plus that adapter instead of the weights the card describes. Other files (a README image of
+# the user's own, an onnx/ folder) stay.
+PUSHED_FILE_PATTERNS = ("*.safetensors", "*.bin", "*.json", "*.model", "vocab.txt", "merges.txt", "chat_template.jinja", "training_config.yaml")
 # Keys of tokenizer_config.json that describe how it was loaded here, not the tokenizer itself.
 LOCAL_TOKENIZER_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir")
 DEFAULT_SPACE_HARDWARE = "cpu-basic"
@@ -273,7 +280,8 @@ def push_run(
     """Push a completed run's model, tokenizer, card, plots, training config and metrics to a model repo.
 
     The repo is created if needed (private unless `private=False`; an existing repo keeps its visibility,
-    and a warning says so). One commit, whose message names the run. Returns where it went.
+    and a warning says so). One commit, whose message names the run, which also deletes what an earlier
+    push left that this one does not replace (`PUSHED_FILE_PATTERNS`). Returns where it went.
 
     `adapter=True` (a causal-LM run trained with LoRA) pushes its LoRA adapters (`adapter/`:
     adapter_config.json, adapter_model.safetensors, tokenizer) instead of the merged weights, with a card
@@ -288,6 +296,8 @@ def push_run(
     user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
+    from huggingface_hub import CommitOperationDelete  # noqa: PLC0415
+
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     bundle = build_card(run, options)
@@ -299,10 +309,14 @@ def push_run(
         info = api.model_info(repo_id, token=token)
         if private and not info.private:
             warnings.append(f"{repo_id} already existed and is public: it stays public. Change its visibility in the repo settings if needed.")
+        stale = _stale_files(api.list_repo_files(repo_id, token=token), files)
+        if stale:
+            shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
+            warnings.append(f"{repo_id} held an earlier upload: its files that this push does not replace were deleted, so the repo holds one model ({shown}).")
         say(f"Uploading {len(files)} files.")
         commit = api.create_commit(
             repo_id,
-            operations,
+            [*operations, *(CommitOperationDelete(path_in_repo=path) for path in stale)],
             commit_message=commit_message or f"Upload {'LoRA adapter' if adapter else 'model'} from finetuner run {run.id}",
             commit_description=_commit_description(run),
             token=token,
@@ -354,6 +368,16 @@ def _run_operations(run: Run, bundle, *, adapter_base: str | None = None) -> tup
         if path.is_file():
             add(f"eval/{path.name}", path)
     return operations, [op.path_in_repo for op in operations]
+
+
+def _stale_files(existing: list[str], pushed: list[str]) -> list[str]:
+    """The repo's files from an earlier push that this push does not overwrite (see PUSHED_FILE_PATTERNS)."""
+    def written_by_a_push(path: str) -> bool:
+        if path.startswith("eval/") or path in (CURVE_IMAGE, CONFUSION_IMAGE):
+            return True
+        return "/" not in path and any(fnmatch.fnmatch(path, pattern) for pattern in PUSHED_FILE_PATTERNS)
+
+    return sorted(path for path in set(existing) - set(pushed) if written_by_a_push(path))
 
 
 def _clean_tokenizer_config(path: Path) -> bytes:

@@ -119,3 +119,29 @@ def test_demo_space_of_an_adapter_repo_installs_peft(hub_server, alice, lora_run
     requirements = space.text("requirements.txt")
     assert re.search(r"^peft==\d", requirements, re.M) and re.search(r"^transformers==\d", requirements, re.M)
     assert "MODEL_ID = 'alice/tiny-lora-demo'" in space.text("app.py")
+
+
+def test_a_push_replaces_the_earlier_upload_and_keeps_the_users_own_files(hub_server, alice, lora_run):
+    """Merged weights, then the adapter, then the merged weights again into one repo: each push leaves one
+    model there (an adapter_config.json left beside merged weights makes transformers load the base model
+    plus that adapter, not the weights the card describes), and files the user added stay."""
+    from huggingface_hub import HfApi
+
+    hub.push_run(lora_run, "switching", token=alice)
+    api = HfApi(endpoint=hub_server.url)
+    api.upload_file(path_or_fileobj=b"my notes", path_in_repo="NOTES.md", repo_id="alice/switching", token=alice)
+    api.upload_file(path_or_fileobj=b"onnx", path_in_repo="onnx/model.onnx", repo_id="alice/switching", token=alice)
+    own = {"NOTES.md", "onnx/model.onnx"}
+
+    as_adapter = hub.push_run(lora_run, "switching", token=alice, adapter=True, card_options=CardOptions(base_model=BASE))
+    files = set(hub_server.repo("alice/switching").files)
+    assert {"adapter_config.json", "adapter_model.safetensors"} | own <= files
+    assert not files & {"model.safetensors", "config.json", "generation_config.json"}, "the earlier full weights are gone"
+    assert any("model.safetensors" in w and "deleted" in w for w in as_adapter.warnings)
+
+    merged = hub.push_run(lora_run, "switching", token=alice)
+    files = set(hub_server.repo("alice/switching").files)
+    assert {"model.safetensors", "config.json"} | own <= files
+    assert not files & {"adapter_config.json", "adapter_model.safetensors"}
+    assert any("adapter_config.json" in w for w in merged.warnings)
+    assert not hub.push_run(lora_run, "switching", token=alice).warnings  # the same push again deletes nothing
