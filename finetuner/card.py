@@ -65,6 +65,14 @@ TASK_PHRASES = {
     "summarization": "writes a summary of a text",
     "text2text-generation": "turns a text into another text",
 }
+# What each baseline (baselines.json's keys) is, as the card says it after the baseline's name.
+BASELINE_NOTES = {
+    "majority": "always predicts the training split's most frequent label",
+    "tfidf_logreg": "is trained on the same training split (a model that does not beat it is not yet worth its size)",
+    "most_frequent_tag": "tags each word with its most frequent tag in the training split",
+    "lead_1": "takes each document's first sentence as its summary",
+    "base_model": "answers the same prompts",
+}
 FRAMEWORKS = (("Transformers", "transformers"), ("PyTorch", "torch"), ("Datasets", "datasets"), ("Tokenizers", "tokenizers"), ("huggingface_hub", "huggingface_hub"))
 
 
@@ -262,6 +270,12 @@ class _RunFacts:
         return self.pipeline_tag == "text-classification"
 
     @property
+    def best_checkpoint_kept(self) -> bool:
+        """Whether validation chose the final weights (evaluations during training and load_best_model_at_end on)."""
+        t = self.config.training
+        return t.eval_strategy != "no" and (t.extra_training_args or {}).get("load_best_model_at_end", True) is not False
+
+    @property
     def lora(self) -> bool:
         return bool(getattr(self.config.model, "use_lora", False)) or (self.run.path / "adapter").is_dir()
 
@@ -271,9 +285,11 @@ class _RunFacts:
         return tuple(self.info.headline) if self.info else ()
 
     def table_metrics(self) -> tuple[str, ...]:
+        """The task's metrics, then the headline ones it lacks (a causal LM's ROUGE-L and BLEU): every score the
+        model-index reports is in the table too."""
         if self.classification:
             return CLASSIFICATION_TABLE
-        return tuple(m for m in (self.info.metrics if self.info else ()) if m != "loss")
+        return tuple(m for m in _unique([*self.info.metrics, *self.info.headline]) if m != "loss") if self.info else ()
 
     @property
     def label_names(self) -> list[str]:
@@ -562,7 +578,7 @@ class _Body:
             "",
             "Fine-tuned with the Hugging Face `Trainer`: "
             + ("LoRA adapters were trained on the frozen base model; this repository holds the adapters only. " if f.lora and self.o.adapter else "LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else f"a new classification head on the pretrained encoder, all weights trained{but}. " if f.pipeline_tag in ("text-classification", "token-classification") else f"all weights of the pretrained model trained{but}. ")
-            + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if t.eval_strategy != "no" else ""),
+            + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if f.best_checkpoint_kept else ""),
         ]
         if done:
             lines.append(f"The run took {', '.join(done)}.")
@@ -596,7 +612,11 @@ class _Body:
             if not metrics:
                 continue
             baselines = {name: (values or {}).get(split) or {} for name, values in f.baselines.items() if isinstance(values, dict) and (values or {}).get(split)}
-            note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
+            note = (
+                " (held out: never used for training or choosing the checkpoint)" if split == "test"
+                else " (used to choose the best checkpoint, so slightly optimistic)" if f.best_checkpoint_kept
+                else " (held out from training; scored after it)"
+            )
             names = [_capitalized(baseline_name(name)) for name in baselines]
             report = f.report(split) or {}
             intervals = report.get("intervals") or {}
@@ -621,10 +641,9 @@ class _Body:
             lines += ["", f"Intervals: {_md(method)}. An interval is the range a score would likely take on another sample of the same size: a difference smaller than its width may be chance."]
         if CONFUSION_IMAGE in self.images:
             lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
-        if "tfidf_logreg" in f.baselines:
-            lines += ["", "The baselines are trained on the same training split: a model that does not beat TF-IDF + logistic regression is not yet worth its size."]
-        elif f.baselines:
-            lines += ["", "The baselines are computed from the training split alone: the model's scores mean something only above theirs."]
+        described = [f"{_capitalized(baseline_name(name))} {BASELINE_NOTES[name]}" for name in f.baselines if name in BASELINE_NOTES]
+        if described:
+            lines += ["", "Baselines: " + "; ".join(described) + ". The model's scores mean something only above theirs."]
         if len(lines) <= 3:
             return ""
         return "\n".join(lines)

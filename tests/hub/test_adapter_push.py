@@ -145,3 +145,18 @@ def test_a_push_replaces_the_earlier_upload_and_keeps_the_users_own_files(hub_se
     assert not files & {"adapter_config.json", "adapter_model.safetensors"}
     assert any("adapter_config.json" in w for w in merged.warnings)
     assert not hub.push_run(lora_run, "switching", token=alice).warnings  # the same push again deletes nothing
+
+
+def test_causal_lm_card_tables_what_it_reports_and_claims_only_what_the_run_did(lora_run):
+    """Every model-index score has its row in the evaluation table; a run without evaluations during training
+    does not claim its validation split chose a checkpoint; the base-model baseline is not said to be trained."""
+    text = build_card(lora_run, CardOptions(repo_id="alice/x")).text
+    evaluation = text.split("## Evaluation", 1)[1]
+    names = [metric["name"] for result in front_matter(text)["model-index"][0]["results"] for metric in result["metrics"]]
+    assert "ROUGE-L" in names and "BLEU" in names
+    for name in names:
+        assert f"| {name} |" in evaluation, name
+    assert lora_run.config().training.eval_strategy == "no"
+    assert "choose the best checkpoint" not in text and "best checkpoint" not in text.split("## Evaluation")[0]
+    assert "Base model (before fine-tuning) answers the same prompts" in evaluation
+    assert "training split alone" not in text
