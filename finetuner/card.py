@@ -387,10 +387,15 @@ class _Body:
             shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
             summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
             interval = ""
-            n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
+            report = f.report(self.split) or {}
+            n = sum(int(row.get("support", 0)) for row in report.get("per_class", []))
             acc = self.metrics.get("accuracy")
             if f.classification and acc is not None and n:
-                interval = f" (95% interval about ±{_ci(acc, n) * 100:.1f} points on {n} examples)"
+                from .intervals import interval_text  # noqa: PLC0415 - numpy
+
+                # The evaluation's own interval, as in the table below; runs from before reports kept one get an estimate.
+                span = interval_text((report.get("intervals") or {}).get("accuracy")) or f"about ±{_ci(acc, n):.3f}"
+                interval = f" (95% interval for accuracy {span} on {n} examples)"
             if summary:
                 lines.append(f"\nOn the held-out {self.split} split it reaches {summary}{interval}.")
             tfidf = (f.baselines.get("tfidf_logreg") or {}).get(self.split) or {}

@@ -254,3 +254,17 @@ def test_pushed_card_front_matter_validates_on_the_hub(hub_server, alice, traine
     meta = front_matter(readme)
     assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test"
+
+
+def test_card_headline_interval_is_the_evaluation_tables(trained_run):
+    """The sentence under the title and the evaluation table quote one interval for the test accuracy, not two."""
+    from finetuner.card import build_card
+    from finetuner.intervals import interval_text
+
+    text = build_card(trained_run, CardOptions(repo_id="alice/x"), images=False).text
+    report = json.loads((trained_run.eval_dir / "report_test.json").read_text())
+    span = interval_text(report["intervals"]["accuracy"])
+    headline = text.split("On the held-out test split", 1)[1].split("\n", 1)[0]
+    assert f"95% interval for accuracy {span} on 12 examples" in headline
+    table_row = text.split("### Test split", 1)[1].split("| Accuracy |", 1)[1].split("\n", 1)[0]
+    assert f"| {span} |" in table_row
