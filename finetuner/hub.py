@@ -307,8 +307,9 @@ def push_run(
         say(f"Creating {repo_id}.")
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
         info = api.model_info(repo_id, token=token)
-        if private and not info.private:
-            warnings.append(f"{repo_id} already existed and is public: it stays public. Change its visibility in the repo settings if needed.")
+        if bool(info.private) != private:
+            now, asked = ("private", "public") if info.private else ("public", "private")
+            warnings.append(f"{repo_id} already existed and is {now}: it stays {now}, not {asked} as asked. Change its visibility in its settings ({_repo_url(api.endpoint, repo_id)}/settings) if needed.")
         stale = _stale_files(api.list_repo_files(repo_id, token=token), files)
         if stale:
             shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")

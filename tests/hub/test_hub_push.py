@@ -92,6 +92,9 @@ def test_public_switch_exist_ok_and_org(hub_server, alice, trained_run):
     assert len(hub_server.repo("alice/public-model").commits) >= 2
     org = hub.push_run(trained_run, "acme/team-model", token=alice)
     assert org.repo_id == "acme/team-model" and hub_server.repo("acme/team-model").private
+    public = hub.push_run(trained_run, "acme/team-model", token=alice, private=False)  # exists and private: says it stays so
+    assert public.private and hub_server.repo("acme/team-model").private
+    assert any("stays private, not public as asked" in w and "acme/team-model/settings" in w for w in public.warnings)
 
 
 def test_token_from_environment(hub_server, alice, trained_run, monkeypatch):
