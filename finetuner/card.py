@@ -25,6 +25,7 @@ from typing import Any, Sequence
 from . import __version__
 from .config import RunConfig, default_model_path
 from .errors import RunError
+from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json
 from .tasks import TASKS, baseline_name, curve_metrics
 
@@ -112,7 +113,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
 
     options = options or CardOptions()
     if run.state != COMPLETED or not run.model_dir.is_dir():
-        raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model and results to describe.")
+        raise RunError(no_model_message(run))
     facts = _RunFacts.read(run)
     config = facts.config
     base_model = options.base_model or hub_base_model(config.model.model_name_or_path)

@@ -53,6 +53,7 @@ from .errors import (
     HubUnreachableError,
     RunError,
 )
+from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json, write_json_atomic
 
 TOKENS_URL = "https://huggingface.co/settings/tokens"
@@ -290,7 +291,7 @@ def push_run(
     """
     say = progress or (lambda message: None)
     if run.state != COMPLETED or not run.model_dir.is_dir():
-        raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model to push.")
+        raise RunError(no_model_message(run))
     adapter_base = adapter_base_model(run, card_options) if adapter else None  # before the token check: a run without an adapter fails at once
     say("Checking the token.")
     user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)

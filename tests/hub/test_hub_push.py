@@ -164,10 +164,17 @@ def test_404_when_deploying_a_model_that_was_never_pushed(hub_server, alice):
 def test_push_needs_a_completed_run(hub_server, alice, hub_runs_dir, trained_run):
     from finetuner.runs import RunStore
 
-    queued = RunStore(hub_runs_dir).create(trained_run.config(), owner="alice")
-    with pytest.raises(errors.RunError, match="only a completed run"):
-        hub.push_run(queued, "x", token=alice)
-    RunStore(hub_runs_dir).delete(queued.id)
+    store = RunStore(hub_runs_dir)
+    unfinished = store.create(trained_run.config(), owner="alice")
+    unfinished.update_status(state="failed", error="CUDA out of memory")
+    with pytest.raises(errors.RunError) as caught:
+        hub.push_run(unfinished, "x", token=alice)
+    assert "failed (CUDA out of memory), so it has no trained model" in str(caught.value) and "resume it" in str(caught.value)
+    unfinished.update_status(state="stopped")
+    with pytest.raises(errors.RunError, match="resume it to finish training"):
+        hub.push_run(unfinished, "x", token=alice)
+    store.delete(unfinished.id)
+    assert not hub_server.requests_to("POST", "/api/repos/create")
 
 
 def test_fine_grained_and_read_only_org_membership():
