@@ -40,7 +40,9 @@ def load(name: str):
         return AutoTokenizer.from_pretrained(name, token=token), AutoModelForSeq2SeqLM.from_pretrained(name, token=token)
     from transformers import pipeline
 
-    return pipeline(PIPELINE, model=name, token=token, **PIPELINE_OPTIONS.get(PIPELINE, {}))
+    # The tokenizer from the repo itself: for an adapter repo the pipeline would take the base model's, which
+    # lacks the chat template (and tokens) the adapter was trained with.
+    return pipeline(PIPELINE, model=name, tokenizer=name, token=token, **PIPELINE_OPTIONS.get(PIPELINE, {}))
 
 
 def predict(text: str, text_pair: str = ""):

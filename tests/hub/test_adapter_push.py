@@ -109,16 +109,24 @@ def test_card_preview_of_the_merged_model_is_unchanged(lora_run):
     assert front_matter(text)["library_name"] == "transformers" and "merged into these weights" in text
 
 
-def test_demo_space_of_an_adapter_repo_installs_peft(hub_server, alice, lora_run):
-    """The Space's pipeline loads an adapter repo's base model and then the adapters, which needs peft."""
+def test_demo_space_of_an_adapter_repo_answers(hub_server, alice, lora_run, tmp_path):
+    """The Space's pipeline loads an adapter repo's base model and then the adapters, which needs peft, and
+    the adapter repo's own tokenizer: the base's has no chat template here (the run gave it one)."""
     import re
 
+    from huggingface_hub import HfApi
+    from hub_helpers import import_space_app
+
+    HfApi(endpoint=hub_server.url).create_repo(BASE, token=alice)
+    HfApi(endpoint=hub_server.url).upload_folder(folder_path=lora_run.config().model.model_name_or_path, repo_id=BASE, token=alice)
     hub.push_run(lora_run, "tiny-lora-demo", token=alice, private=False, adapter=True, card_options=CardOptions(base_model=BASE))
     result = hub.deploy_demo_space("tiny-lora-demo", token=alice, run=lora_run)
     space = hub_server.repo(result.space_id, "space")
     requirements = space.text("requirements.txt")
     assert re.search(r"^peft==\d", requirements, re.M) and re.search(r"^transformers==\d", requirements, re.M)
-    assert "MODEL_ID = 'alice/tiny-lora-demo'" in space.text("app.py")
+    app = import_space_app(result.space_id, alice, tmp_path / "space", name="adapter_space_app")
+    assert app.MODEL_ID == "alice/tiny-lora-demo" and app.PIPELINE == "text-generation"
+    assert isinstance(app.predict("what colour is the sky?"), str)
 
 
 def test_a_push_replaces_the_earlier_upload_and_keeps_the_users_own_files(hub_server, alice, lora_run):
