@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import RunConfig, default_model_path
-from .errors import RunError
+from .errors import ConfigError, RunError
 from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json
 from .tasks import TASKS, baseline_name, curve_metrics
@@ -112,6 +112,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: PLC0415 - not needed at start-up
 
     options = options or CardOptions()
+    check_options(options)
     if run.state != COMPLETED or not run.model_dir.is_dir():
         raise RunError(no_model_message(run))
     facts = _RunFacts.read(run)
@@ -170,6 +171,28 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     body = _Body(facts, options, base_model=base_model, dataset_label=dataset_label, dataset_id=dataset_id, split=split, metrics=metrics, examples=examples, images=rendered_images).render()
     card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
     return CardBundle(text=str(card), images=rendered_images, metadata=card.data.to_dict(), example_texts=examples)
+
+
+LICENSES_URL = "https://huggingface.co/docs/hub/repositories-licenses"
+_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+
+
+def check_options(options: CardOptions) -> None:
+    """Refuse card details typed by the user that the Hub would reject or link to nowhere (a folder as the base
+    model, a file name as the dataset), with what to give instead, before anything is uploaded."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
+
+    for value, what, example in ((options.base_model, "Base model", "google-bert/bert-base-uncased"), (options.dataset_id, "Dataset", "stanfordnlp/imdb")):
+        try:
+            if value:
+                validate_repo_id(value)
+        except HFValidationError:
+            raise ConfigError(
+                f"{what} '{value}' is not a Hub id: give it as on the Hub, 'namespace/name' (e.g. '{example}'), or leave it empty"
+                + (" when the data is not on the Hub." if what == "Dataset" else ".")
+            ) from None
+    if options.license and not _LICENSE_ID.match(options.license):
+        raise ConfigError(f"License '{options.license}' is not a Hub license id: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
 
 
 ADAPTER_DIR = "adapter"  # <run>/adapter/: a LoRA run's adapters and tokenizer (tasks/causal_lm.py save_model)

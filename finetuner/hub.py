@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, LICENSES_URL, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -423,8 +423,9 @@ class PushWhenFinished:
     """
 
     def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
+        check_options(card_options or CardOptions())  # refused before training, not after it
         if adapter:
-            planned_adapter_base(run.config(), run.id, card_options)  # refused before training, not after it
+            planned_adapter_base(run.config(), run.id, card_options)
         self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
         self.adapter = adapter
         self._token = _require_token(token, allow_environment)
@@ -699,7 +700,13 @@ def _translate(action: str, *, token: str | None, endpoint: str, repo_id: str | 
         raise _http_error(error, action=action, token=token, repo_id=repo_id, user=user, kind=kind, missing_hint=missing_hint) from None
     except ValueError as error:
         if "Invalid metadata in README.md" in str(error):
-            raise HubCardError(_scrub(f"The Hub rejected the README metadata of '{repo_id}': {error}. This is a bug in finetuner's card; please report it.", token)) from None
+            reasons = "; ".join(line.strip("- ").strip() for line in str(error).splitlines()[1:] if line.strip()) or "no reason given"
+            yours = (
+                f"Check the card details you gave: the license must be a Hub license id ({LICENSES_URL}, e.g. apache-2.0, mit, or 'other'), "
+                "the base model and dataset Hub ids. If they are right, this is a bug in finetuner's card: please report it."
+                if repo_type == "model" else "This is a bug in finetuner's Space README: please report it."
+            )
+            raise HubCardError(_scrub(f"The Hub refused the README.md metadata of the {kind} '{repo_id}': {reasons}. No file was uploaded. {yours}", token)) from None
         raise
     except (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError) as error:
         raise HubUnreachableError(

@@ -278,3 +278,24 @@ def test_card_headline_interval_is_the_evaluation_tables(trained_run):
     assert f"95% interval for accuracy {span} on 12 examples" in headline
     table_row = text.split("### Test split", 1)[1].split("| Accuracy |", 1)[1].split("\n", 1)[0]
     assert f"| {span} |" in table_row
+
+
+def test_card_details_the_hub_would_refuse_say_what_to_give(hub_server, alice, trained_run):
+    """A folder as the base model, a file name as the dataset or a license that is no id: refused before anything
+    reaches the Hub (and before a training with "push when done"). A well-formed license the Hub does not know:
+    the Hub's own reason, and what to check, not a bug report request alone."""
+    with pytest.raises(errors.ConfigError) as caught:
+        hub.push_run(trained_run, "x", token=alice, card_options=CardOptions(base_model="/home/me/bert"))
+    assert "Base model '/home/me/bert' is not a Hub id" in str(caught.value) and "'namespace/name'" in str(caught.value)
+    with pytest.raises(errors.ConfigError, match="Dataset 'my data.csv' is not a Hub id"):
+        hub.PushWhenFinished(trained_run, "x", token=alice, card_options=CardOptions(dataset_id="my data.csv"))
+    with pytest.raises(errors.ConfigError, match="not a Hub license id.*repositories-licenses"):
+        hub.push_run(trained_run, "x", token=alice, card_options=CardOptions(license="My License"))
+    assert not hub_server.requests_to("POST", "/api/repos/create")
+
+    with pytest.raises(errors.HubCardError) as caught:
+        hub.push_run(trained_run, "x", token=alice, card_options=CardOptions(license="apache2"))
+    message = str(caught.value)
+    assert "\"license\" must be one of the Hub license ids, got 'apache2'" in message and "\n" not in message
+    assert "the license must be a Hub license id" in message and "No file was uploaded" in message
+    assert not hub_server.requests_to("POST", "/commit/")
