@@ -173,7 +173,10 @@ _WHOAMI_TTL = 300.0  # whoami is strictly rate-limited on the Hub
 
 
 def check_token(token: str | None = None, *, namespace: str | None = None, endpoint: str | None = None, allow_environment: bool = True) -> HubUser:
-    """Who the token belongs to; with `namespace`, also that it may write there. Fast: one cached call."""
+    """Who the token belongs to; with `namespace`, also that it may write there. Fast: one cached call.
+
+    A refusal forgets the cached answer: it is what a user fixes (a fine-grained token given write access,
+    an org admin adding them) and then retries at once, when the Hub must be asked again."""
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
     key = (api.endpoint, hashlib.sha256(token.encode()).hexdigest())  # the cache never holds a token
@@ -185,7 +188,11 @@ def check_token(token: str | None = None, *, namespace: str | None = None, endpo
             user = _user_from_whoami(api.whoami(token=token))
         _WHOAMI_CACHE[key] = (time.monotonic(), user)
     if namespace:
-        user.check_can_write(namespace)
+        try:
+            user.check_can_write(namespace)
+        except HubError:
+            _WHOAMI_CACHE.pop(key, None)
+            raise
     return user
 
 
@@ -261,8 +268,7 @@ def check_push_access(repo_name: str, *, token: str | None = None, endpoint: str
     """Before training with "push when done": the token is valid and may write to the repo's namespace."""
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     repo_id = full_repo_id(repo_name, user)
-    user.check_can_write(repo_id.split("/")[0])
-    return user, repo_id
+    return check_token(token, namespace=repo_id.split("/")[0], endpoint=endpoint, allow_environment=allow_environment), repo_id
 
 
 def push_run(
@@ -546,7 +552,7 @@ def deploy_demo_space(
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
     space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user)
-    user.check_can_write(space_id.split("/")[0])
+    user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     api = _api(endpoint)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
         model = api.model_info(model_id, token=token)
@@ -651,7 +657,7 @@ def upload_studio_space(
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     space_id = full_repo_id(space_name, user)
-    user.check_can_write(space_id.split("/")[0])
+    user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     files = studio_space_files(root)
     api = _api(endpoint)
     from . import __version__  # noqa: PLC0415

@@ -299,3 +299,13 @@ def test_card_details_the_hub_would_refuse_say_what_to_give(hub_server, alice, t
     assert "\"license\" must be one of the Hub license ids, got 'apache2'" in message and "\n" not in message
     assert "the license must be a Hub license id" in message and "No file was uploaded" in message
     assert not hub_server.requests_to("POST", "/commit/")
+
+
+def test_a_refusal_is_checked_again_with_the_hub(hub_server, alice, trained_run):
+    """The message says to ask an admin of the organization for write access: once they have, the push works
+    at once, not after the five minutes the token's identity is otherwise kept for."""
+    with pytest.raises(errors.HubNamespaceError, match="ask an admin of 'beta'"):
+        hub.push_run(trained_run, "beta/model", token=alice)
+    hub_server.users[alice].orgs = (*hub_server.users[alice].orgs, "beta")  # the admin adds alice
+    assert hub.push_run(trained_run, "beta/model", token=alice).repo_id == "beta/model"
+    assert len(hub_server.requests_to("GET", "/api/whoami-v2")) == 2
