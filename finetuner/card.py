@@ -130,7 +130,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     pipeline_tag = facts.pipeline_tag
     eval_results = []
     for key in facts.headline_metrics():
-        if key in metrics and key not in NOT_IN_MODEL_INDEX:
+        if key in metrics and key not in NOT_IN_MODEL_INDEX and math.isfinite(metrics[key]):  # a diverged run's NaN is no result
             name, metric_type, args = METRICS.get(key, (key, key, None))
             eval_results.append(
                 EvalResult(
@@ -408,7 +408,8 @@ class _Body:
             lora = " with LoRA (the adapter is merged into these weights)" if f.lora else ""
             lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
         if self.metrics:
-            shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
+            finite = [k for k in f.headline_metrics() if k in self.metrics and math.isfinite(self.metrics[k])]
+            shown = [k for k in finite if k != "loss"][:2] or finite[:1]
             summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
             interval = ""
             report = f.report(self.split) or {}

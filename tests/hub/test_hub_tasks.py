@@ -72,3 +72,19 @@ def test_summarization_card_snippet_and_demo_space_run(hub_server, alice, summar
     app = import_space_app("alice/tiny-summarizer-demo", alice, tmp_path / "space", name="summary_space_app")
     assert app.PIPELINE == "summarization"
     assert isinstance(app.predict("the cat won after a long day in the morning ."), str)
+
+
+def test_a_diverged_runs_nan_scores_are_not_published_as_results(tmp_path, tiny_model_dir):
+    """A run whose loss became NaN can still complete: its card's model-index and summary leave the NaN out."""
+    import json
+
+    from support import completed_run
+
+    run = completed_run(tmp_path / "runs", "diverged", task="causal-lm", model_dir=tiny_model_dir)
+    run.eval_dir.mkdir(exist_ok=True)
+    (run.eval_dir / "test_results.json").write_text(json.dumps({"test_loss": float("nan"), "test_perplexity": float("nan"), "test_rougeL": 0.125}))
+    text = build_card(run, CardOptions(repo_id="alice/diverged"), images=False).text
+    metrics = [m["name"] for m in front_matter(text)["model-index"][0]["results"][0]["metrics"]]
+    assert metrics == ["ROUGE-L"]
+    assert ".nan" not in text and "**nan**" not in text
+    assert "it reaches ROUGE-L **0.1250**." in text
