@@ -589,11 +589,20 @@ def deploy_demo_space(
             repo_type="space",
             token=token,
         )
+    if hardware != DEFAULT_SPACE_HARDWARE:
+        _request_hardware(api, space_id, hardware, token=token, user=user)
     result = SpaceResult(space_id=space_id, url=_repo_url(api.endpoint, space_id, "space"), app_url=_app_url(api.endpoint, space_id), commit_url=commit.commit_url, private=private, files=sorted(files), warnings=warnings)
     if run is not None:
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
+
+
+def _request_hardware(api, space_id: str, hardware: str, *, token: str, user: HubUser) -> None:
+    """Run the Space on `hardware`, whether it was just created or existed (creating a repo with
+    `space_hardware` does nothing to an existing Space, and `suggested_hardware` in its README assigns nothing)."""
+    with _translate(f"run the Space on '{hardware}' hardware", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
+        api.request_space_hardware(space_id, hardware, token=token)
 
 
 # ----------------------------------------------------------------------------- the studio as a Space
@@ -663,7 +672,7 @@ def upload_studio_space(
     from . import __version__  # noqa: PLC0415
 
     with _translate("upload the studio Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
-        api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, space_hardware=hardware, token=token)
+        api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
         commit = api.create_commit(
             space_id,
             [CommitOperationAdd(path_in_repo=p, path_or_fileobj=content if isinstance(content, bytes) else str(content)) for p, content in files.items()],
@@ -671,6 +680,8 @@ def upload_studio_space(
             repo_type="space",
             token=token,
         )
+    if hardware:
+        _request_hardware(api, space_id, hardware, token=token, user=user)
     warnings = [
         "Space disks are wiped when the Space restarts or sleeps: push finished runs to the Hub from the Hub tab.",
         "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
@@ -732,6 +743,11 @@ def _http_error(error, *, action: str, token: str | None, repo_id: str | None, u
     namespace = (repo_id or "").split("/")[0]
     if status == 401:
         return HubTokenInvalidError(f"The Hub rejected the token (401 Unauthorized): it is invalid, expired or revoked.{said} {TOKEN_HELP}")
+    if status == 402 and "hardware" in action:
+        return HubPaymentRequiredError(
+            f"The Hub refused to {action} '{repo_id}' (402 Payment Required): paid Space hardware needs a payment method on your account "
+            f"({PRICING_URL}).{said} Add one in your billing settings, or deploy on the free 'cpu-basic' hardware. The Space itself is uploaded."
+        )
     if status == 402:
         return HubPaymentRequiredError(
             f"The Hub refused to {action} '{repo_id}' (402 Payment Required): creating a Gradio Space needs a PRO, Team or Enterprise plan "
