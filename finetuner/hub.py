@@ -457,6 +457,9 @@ class PushWhenFinished:
         except FinetunerError as error:
             self.error = str(error)
             self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
+        except Exception as error:  # noqa: BLE001 - in this thread an unrecorded error is a push that silently never happens
+            self.error = _scrub(f"Unexpected error while pushing ({type(error).__name__}: {error}). The run is saved: push it again from the Hub tab.", self._token)
+            self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
         finally:
             self._token = None  # forget it as soon as it is not needed
 

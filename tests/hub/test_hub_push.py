@@ -309,3 +309,20 @@ def test_a_refusal_is_checked_again_with_the_hub(hub_server, alice, trained_run)
     hub_server.users[alice].orgs = (*hub_server.users[alice].orgs, "beta")  # the admin adds alice
     assert hub.push_run(trained_run, "beta/model", token=alice).repo_id == "beta/model"
     assert len(hub_server.requests_to("GET", "/api/whoami-v2")) == 2
+
+
+def test_push_when_finished_records_any_failure(hub_server, alice, trained_run, tmp_path):
+    """The studio says the run's events will tell when the push is done: an unexpected error (here a report the
+    card cannot read) is recorded there too, not lost with the background thread."""
+    import shutil
+
+    from finetuner.runs import Run
+
+    run = Run(shutil.copytree(trained_run.path, tmp_path / trained_run.id))
+    (run.eval_dir / "report_test.json").write_text("[1]")
+    pending = hub.PushWhenFinished(run, "broken-report", token=alice, timeout=30).start()
+    pending.thread.join(60)
+    failed = [e for e in run.events() if e["type"] == "push_failed"]
+    assert failed and failed[-1]["repo_id"] == "alice/broken-report"
+    assert "Unexpected error while pushing (AttributeError" in failed[-1]["error"] and "push it again" in failed[-1]["error"]
+    assert pending._token is None
