@@ -579,7 +579,7 @@ class _Body:
             ("num_train_epochs", t.num_train_epochs if t.max_steps <= 0 else f"{t.num_train_epochs} (max_steps {t.max_steps} takes precedence)"),
             ("max_steps", t.max_steps),
             ("lr_scheduler_type", t.lr_scheduler_type),
-            ("warmup_steps", t.warmup_steps if t.warmup_steps >= 1 else f"{t.warmup_steps} (share of all steps)"),
+            ("warmup_steps", f"{t.warmup_steps} (share of all steps)" if 0 < t.warmup_steps < 1 else t.warmup_steps),
             ("weight_decay", t.weight_decay),
             ("optimizer", (t.extra_training_args or {}).get("optim", "adamw_torch_fused (Trainer default)")),
             ("max_seq_length", f.config.model.max_seq_length),
@@ -629,7 +629,8 @@ class _Body:
                 values = "".join(f" {_num(m.get(f'eval_{k}'))} |" for k in shown)
                 lines.append(f"| {_num(e.get('epoch'), 2)} | {step} | {_num(train_loss)} | {_num(m.get('eval_loss'))} |{values}")
         if CURVE_IMAGE in self.images:
-            lines += ["", f"![Training and validation loss, and validation metrics, by step]({CURVE_IMAGE})"]
+            caption = "Training and validation loss, and validation metrics, by step" if evals else "Training loss by step (no evaluation during training)"
+            lines += ["", f"![{caption}]({CURVE_IMAGE})"]
         return "\n".join(lines)
 
     def evaluation(self) -> str:

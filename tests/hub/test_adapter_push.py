@@ -168,3 +168,5 @@ def test_causal_lm_card_tables_what_it_reports_and_claims_only_what_the_run_did(
     assert "choose the best checkpoint" not in text and "best checkpoint" not in text.split("## Evaluation")[0]
     assert "Base model (before fine-tuning) answers the same prompts" in evaluation
     assert "training split alone" not in text
+    assert "![Training loss by step (no evaluation during training)](images/training_curve.png)" in text and "validation loss" not in text
+    assert "| warmup_steps | 0 |" in text  # no warmup, not "0 (share of all steps)"
