@@ -549,7 +549,8 @@ def deploy_demo_space(
     """Create (or update) a Gradio Space with a small inference app for a pushed model; returns its URL.
 
     `private=None` makes the Space private exactly when the model is. On a free account the Hub may
-    refuse to create a Gradio Space (402): the error says so and what to do.
+    refuse to create a Gradio Space (402): the error says so and what to do. `run` (its task, example
+    texts, and where the Space is recorded) counts only if it is the run last pushed to the model repo.
     """
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
@@ -559,6 +560,8 @@ def deploy_demo_space(
     api = _api(endpoint)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
         model = api.model_info(model_id, token=token)
+    if run is not None and (hub_record(run).get("model") or {}).get("repo_id") != model_id:
+        run = None  # not the run last pushed there: its task, texts and record would not fit this model
     examples: list[str] | None = None
     pairs = False
     pipeline_tag = getattr(model, "pipeline_tag", None) or "text-classification"

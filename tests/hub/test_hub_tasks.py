@@ -88,3 +88,13 @@ def test_a_diverged_runs_nan_scores_are_not_published_as_results(tmp_path, tiny_
     assert metrics == ["ROUGE-L"]
     assert ".nan" not in text and "**nan**" not in text
     assert "it reaches ROUGE-L **0.1250**." in text
+
+
+def test_demo_space_follows_the_model_not_another_chosen_run(hub_server, alice, ner_run, trained_run):
+    """In the studio the Repository field keeps the name last typed while another run is chosen: the Space is
+    built for the model in that repository (an NER tagger), not for the chosen run's task (classification)."""
+    hub.push_run(ner_run, "tagger", token=alice)
+    before = hub.hub_record(trained_run).get("space")
+    hub.deploy_demo_space("tagger", token=alice, run=trained_run)
+    assert "PIPELINE = 'token-classification'" in hub_server.repo("alice/tagger-demo", "space").text("app.py")
+    assert hub.hub_record(trained_run).get("space") == before  # not recorded as that run's Space
