@@ -244,7 +244,16 @@ def public_config(config: RunConfig) -> dict[str, Any]:
         value = values.get(key)
         if value and Path(str(value)).exists():
             values[key] = hub_base_model(str(value)) if key == "model_name_or_path" and hub_base_model(str(value)) else Path(str(value)).name
+    if values.get("extra_training_args"):
+        values["extra_training_args"] = {k: public_value(v) for k, v in values["extra_training_args"].items()}
     return values
+
+
+def public_value(value: Any) -> Any:
+    """A TrainingArguments value as published: a path (logging_dir, a deepspeed file, ...) becomes its name."""
+    if isinstance(value, str) and value and (Path(value).is_absolute() or value.startswith("~") or Path(value).exists()):
+        return Path(value).name
+    return value
 
 
 # ----------------------------------------------------------------------------- run facts
@@ -590,7 +599,7 @@ class _Body:
             ("early_stopping_patience", t.early_stopping_patience if t.early_stopping_patience else "off"),
             ("seed", t.seed),
         ]
-        rows += [(k, v) for k, v in sorted((t.extra_training_args or {}).items()) if k != "optim"]
+        rows += [(k, public_value(v)) for k, v in sorted((t.extra_training_args or {}).items()) if k != "optim"]
         train = f.results.get("train_results") or {}
         done = []
         if f.status.get("step"):

@@ -326,3 +326,24 @@ def test_push_when_finished_records_any_failure(hub_server, alice, trained_run, 
     assert failed and failed[-1]["repo_id"] == "alice/broken-report"
     assert "Unexpected error while pushing (AttributeError" in failed[-1]["error"] and "push it again" in failed[-1]["error"]
     assert pending._token is None
+
+
+def test_paths_in_training_arguments_are_not_published(hub_server, alice, tmp_path, tiny_model_dir):
+    """A TrainingArguments path (logging_dir, a deepspeed file) reaches neither the card nor training_config.yaml:
+    only its name, like the data files'."""
+    import shutil
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    logs = tmp_path / "home" / "alice-private" / "tensorboard"
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "max_seq_length": 32, "extra_training_args": {"logging_dir": str(logs), "adam_beta2": 0.98}})
+    run = RunStore(tmp_path / "runs").create(config)
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state="completed")
+    hub.push_run(run, "no-paths", token=alice)
+    repo = hub_server.repo("alice/no-paths")
+    for name in ("README.md", "training_config.yaml"):
+        assert "alice-private" not in repo.text(name), name
+    assert yaml.safe_load(repo.text("training_config.yaml"))["extra_training_args"] == {"logging_dir": "tensorboard", "adam_beta2": 0.98}
+    assert "| logging_dir | tensorboard |" in repo.text("README.md")
