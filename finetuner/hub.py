@@ -172,16 +172,17 @@ _WHOAMI_CACHE: dict[tuple[str, str], tuple[float, HubUser]] = {}
 _WHOAMI_TTL = 300.0  # whoami is strictly rate-limited on the Hub
 
 
-def check_token(token: str | None = None, *, namespace: str | None = None, endpoint: str | None = None, allow_environment: bool = True) -> HubUser:
+def check_token(token: str | None = None, *, namespace: str | None = None, endpoint: str | None = None, allow_environment: bool = True, refresh: bool = False) -> HubUser:
     """Who the token belongs to; with `namespace`, also that it may write there. Fast: one cached call.
 
     A refusal forgets the cached answer: it is what a user fixes (a fine-grained token given write access,
-    an org admin adding them) and then retries at once, when the Hub must be asked again."""
+    an org admin adding them) and then retries at once, when the Hub must be asked again. `refresh` asks
+    the Hub whatever is cached (the studio's "Check account", pressed to see whether such a fix took)."""
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
     key = (api.endpoint, hashlib.sha256(token.encode()).hexdigest())  # the cache never holds a token
     cached = _WHOAMI_CACHE.get(key)
-    if cached and time.monotonic() - cached[0] < _WHOAMI_TTL:
+    if cached and not refresh and time.monotonic() - cached[0] < _WHOAMI_TTL:
         user = cached[1]
     else:
         with _translate("check the token", token=token, endpoint=api.endpoint):
