@@ -306,7 +306,7 @@ class _RunFacts:
     def best_checkpoint_kept(self) -> bool:
         """Whether validation chose the final weights (evaluations during training and load_best_model_at_end on)."""
         t = self.config.training
-        return t.eval_strategy != "no" and (t.extra_training_args or {}).get("load_best_model_at_end", True) is not False
+        return t.eval_strategy != "no" and str((t.extra_training_args or {}).get("load_best_model_at_end", True)).lower() not in ("false", "0", "no")
 
     @property
     def lora(self) -> bool:
