@@ -98,3 +98,17 @@ def test_demo_space_follows_the_model_not_another_chosen_run(hub_server, alice, 
     hub.deploy_demo_space("tagger", token=alice, run=trained_run)
     assert "PIPELINE = 'token-classification'" in hub_server.repo("alice/tagger-demo", "space").text("app.py")
     assert hub.hub_record(trained_run).get("space") == before  # not recorded as that run's Space
+
+
+@pytest.mark.parametrize("off", [False, "false"])
+def test_card_claims_no_kept_checkpoint_when_load_best_model_at_end_is_off(tmp_path, tiny_model_dir, off):
+    import shutil
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "eval_strategy": "epoch", "extra_training_args": {"load_best_model_at_end": off}})
+    run = RunStore(tmp_path / "runs").create(config)
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state="completed")
+    assert "best checkpoint" not in build_card(run, images=False).text
