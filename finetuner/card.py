@@ -31,6 +31,7 @@ from .tasks import TASKS, baseline_name, curve_metrics
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
+HUB_RECORD = "hub.json"  # in a run folder: where its model and demo Space were pushed (finetuner.hub writes it)
 CURVE_IMAGE = "images/training_curve.png"
 CONFUSION_IMAGE = "images/confusion_matrix.png"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
@@ -228,11 +229,19 @@ def planned_adapter_base(config: RunConfig, run_id: str, options: CardOptions | 
 
 
 def hub_base_model(model_name_or_path: str) -> str | None:
-    """The Hub id of the model a run started from, or None when it was a local folder of unknown origin."""
+    """The Hub id of the model a run started from, or None when it was a local folder of unknown origin.
+    Another run's final model (training went on from an earlier run, as the studio offers) stands for the
+    repo that run's model was pushed to, else for that run's own base."""
     path = Path(model_name_or_path)
     if path.exists():
         if path.resolve() == Path(default_model_path()).resolve():
             return BUNDLED_MODEL_ID
+        if path.name == "model" and (path.parent / "config.yaml").is_file():
+            earlier = Run(path.parent)
+            pushed = (read_json(earlier.path / HUB_RECORD, {}) or {}).get("model") or {}
+            if pushed.get("repo_id") and not pushed.get("adapter"):
+                return pushed["repo_id"]
+            return hub_base_model(earlier.config().model.model_name_or_path)
         return None
     return model_name_or_path if _HUB_ID.match(model_name_or_path) and "/" in model_name_or_path else None
 

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, LICENSES_URL, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -58,7 +58,6 @@ from .runs import COMPLETED, Run, read_json, write_json_atomic
 
 TOKENS_URL = "https://huggingface.co/settings/tokens"
 PRICING_URL = "https://huggingface.co/pricing"
-HUB_RECORD = "hub.json"
 # Files of a saved model that are not pushed: training_args.bin is a pickle of the training arguments
 # (not needed to use the model, and not something to make others unpickle).
 SKIPPED_MODEL_FILES = {"training_args.bin"}

@@ -347,3 +347,19 @@ def test_paths_in_training_arguments_are_not_published(hub_server, alice, tmp_pa
         assert "alice-private" not in repo.text(name), name
     assert yaml.safe_load(repo.text("training_config.yaml"))["extra_training_args"] == {"logging_dir": "tensorboard", "adam_beta2": 0.98}
     assert "| logging_dir | tensorboard |" in repo.text("README.md")
+
+
+def test_a_run_trained_from_an_earlier_runs_model_names_its_hub_base(hub_server, alice, tmp_path, tiny_model_dir):
+    """The studio offers one's own runs as models: a run trained on from another run's model is described as a
+    fine-tuned version of where that run was pushed (or of that run's own Hub base), not of a folder `model`."""
+    from support import completed_run
+
+    from finetuner.card import build_card
+
+    first = completed_run(tmp_path / "runs", "first", task="text-classification", model_dir=tiny_model_dir)
+    second = completed_run(tmp_path / "runs", "second", task="text-classification", model_dir=first.model_dir)
+    assert "base_model" not in front_matter(build_card(second, images=False).text)  # first started from a folder of unknown origin
+    hub.push_run(first, "first-model", token=alice)
+    text = build_card(second, images=False).text
+    assert front_matter(text)["base_model"] == "alice/first-model"
+    assert "fine-tuned version of [alice/first-model](https://huggingface.co/alice/first-model)" in text
