@@ -24,12 +24,14 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import RunConfig, default_model_path
-from .errors import RunError
+from .errors import ConfigError, RunError
+from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json
 from .tasks import TASKS, baseline_name, curve_metrics
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
+HUB_RECORD = "hub.json"  # in a run folder: where its model and demo Space were pushed (finetuner.hub writes it)
 CURVE_IMAGE = "images/training_curve.png"
 CONFUSION_IMAGE = "images/confusion_matrix.png"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
@@ -64,6 +66,14 @@ TASK_PHRASES = {
     "text-generation": "follows instructions and generates text",
     "summarization": "writes a summary of a text",
     "text2text-generation": "turns a text into another text",
+}
+# What each baseline (baselines.json's keys) is, as the card says it after the baseline's name.
+BASELINE_NOTES = {
+    "majority": "always predicts the training split's most frequent label",
+    "tfidf_logreg": "is trained on the same training split (a model that does not beat it is not yet worth its size)",
+    "most_frequent_tag": "tags each word with its most frequent tag in the training split",
+    "lead_1": "takes each document's first sentence as its summary",
+    "base_model": "answers the same prompts",
 }
 FRAMEWORKS = (("Transformers", "transformers"), ("PyTorch", "torch"), ("Datasets", "datasets"), ("Tokenizers", "tokenizers"), ("huggingface_hub", "huggingface_hub"))
 
@@ -103,8 +113,9 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: PLC0415 - not needed at start-up
 
     options = options or CardOptions()
+    check_options(options)
     if run.state != COMPLETED or not run.model_dir.is_dir():
-        raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model and results to describe.")
+        raise RunError(no_model_message(run))
     facts = _RunFacts.read(run)
     config = facts.config
     base_model = options.base_model or hub_base_model(config.model.model_name_or_path)
@@ -120,7 +131,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     pipeline_tag = facts.pipeline_tag
     eval_results = []
     for key in facts.headline_metrics():
-        if key in metrics and key not in NOT_IN_MODEL_INDEX:
+        if key in metrics and key not in NOT_IN_MODEL_INDEX and math.isfinite(metrics[key]):  # a diverged run's NaN is no result
             name, metric_type, args = METRICS.get(key, (key, key, None))
             eval_results.append(
                 EvalResult(
@@ -163,6 +174,28 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     return CardBundle(text=str(card), images=rendered_images, metadata=card.data.to_dict(), example_texts=examples)
 
 
+LICENSES_URL = "https://huggingface.co/docs/hub/repositories-licenses"
+_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+
+
+def check_options(options: CardOptions) -> None:
+    """Refuse card details typed by the user that the Hub would reject or link to nowhere (a folder as the base
+    model, a file name as the dataset), with what to give instead, before anything is uploaded."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
+
+    for value, what, example in ((options.base_model, "Base model", "google-bert/bert-base-uncased"), (options.dataset_id, "Dataset", "stanfordnlp/imdb")):
+        try:
+            if value:
+                validate_repo_id(value)
+        except HFValidationError:
+            raise ConfigError(
+                f"{what} '{value}' is not a Hub id: give it as on the Hub, 'namespace/name' (e.g. '{example}'), or leave it empty"
+                + (" when the data is not on the Hub." if what == "Dataset" else ".")
+            ) from None
+    if options.license and not _LICENSE_ID.match(options.license):
+        raise ConfigError(f"License '{options.license}' is not a Hub license id: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
+
+
 ADAPTER_DIR = "adapter"  # <run>/adapter/: a LoRA run's adapters and tokenizer (tasks/causal_lm.py save_model)
 
 
@@ -196,11 +229,19 @@ def planned_adapter_base(config: RunConfig, run_id: str, options: CardOptions | 
 
 
 def hub_base_model(model_name_or_path: str) -> str | None:
-    """The Hub id of the model a run started from, or None when it was a local folder of unknown origin."""
+    """The Hub id of the model a run started from, or None when it was a local folder of unknown origin.
+    Another run's final model (training went on from an earlier run, as the studio offers) stands for the
+    repo that run's model was pushed to, else for that run's own base."""
     path = Path(model_name_or_path)
     if path.exists():
         if path.resolve() == Path(default_model_path()).resolve():
             return BUNDLED_MODEL_ID
+        if path.name == "model" and (path.parent / "config.yaml").is_file():
+            earlier = Run(path.parent)
+            pushed = (read_json(earlier.path / HUB_RECORD, {}) or {}).get("model") or {}
+            if pushed.get("repo_id") and not pushed.get("adapter"):
+                return pushed["repo_id"]
+            return hub_base_model(earlier.config().model.model_name_or_path)
         return None
     return model_name_or_path if _HUB_ID.match(model_name_or_path) and "/" in model_name_or_path else None
 
@@ -212,7 +253,16 @@ def public_config(config: RunConfig) -> dict[str, Any]:
         value = values.get(key)
         if value and Path(str(value)).exists():
             values[key] = hub_base_model(str(value)) if key == "model_name_or_path" and hub_base_model(str(value)) else Path(str(value)).name
+    if values.get("extra_training_args"):
+        values["extra_training_args"] = {k: public_value(v) for k, v in values["extra_training_args"].items()}
     return values
+
+
+def public_value(value: Any) -> Any:
+    """A TrainingArguments value as published: a path (logging_dir, a deepspeed file, ...) becomes its name."""
+    if isinstance(value, str) and value and (Path(value).is_absolute() or value.startswith("~") or Path(value).exists()):
+        return Path(value).name
+    return value
 
 
 # ----------------------------------------------------------------------------- run facts
@@ -262,6 +312,12 @@ class _RunFacts:
         return self.pipeline_tag == "text-classification"
 
     @property
+    def best_checkpoint_kept(self) -> bool:
+        """Whether validation chose the final weights (evaluations during training and load_best_model_at_end on)."""
+        t = self.config.training
+        return t.eval_strategy != "no" and str((t.extra_training_args or {}).get("load_best_model_at_end", True)).lower() not in ("false", "0", "no")
+
+    @property
     def lora(self) -> bool:
         return bool(getattr(self.config.model, "use_lora", False)) or (self.run.path / "adapter").is_dir()
 
@@ -271,9 +327,11 @@ class _RunFacts:
         return tuple(self.info.headline) if self.info else ()
 
     def table_metrics(self) -> tuple[str, ...]:
+        """The task's metrics, then the headline ones it lacks (a causal LM's ROUGE-L and BLEU): every score the
+        model-index reports is in the table too."""
         if self.classification:
             return CLASSIFICATION_TABLE
-        return tuple(m for m in (self.info.metrics if self.info else ()) if m != "loss")
+        return tuple(m for m in _unique([*self.info.metrics, *self.info.headline]) if m != "loss") if self.info else ()
 
     @property
     def label_names(self) -> list[str]:
@@ -368,13 +426,19 @@ class _Body:
             lora = " with LoRA (the adapter is merged into these weights)" if f.lora else ""
             lines.append(f"This model is a fine-tuned version of {base} that {phrase}, trained on {data}{lora}.")
         if self.metrics:
-            shown = [k for k in f.headline_metrics() if k in self.metrics and k != "loss"][:2] or [k for k in f.headline_metrics() if k in self.metrics][:1]
+            finite = [k for k in f.headline_metrics() if k in self.metrics and math.isfinite(self.metrics[k])]
+            shown = [k for k in finite if k != "loss"][:2] or finite[:1]
             summary = ", ".join(f"{_in_sentence(METRICS.get(k, (k,))[0])} **{self.metrics[k]:.4f}**" for k in shown)
             interval = ""
-            n = sum(int(row.get("support", 0)) for row in (f.report(self.split) or {}).get("per_class", []))
+            report = f.report(self.split) or {}
+            n = sum(int(row.get("support", 0)) for row in report.get("per_class", []))
             acc = self.metrics.get("accuracy")
             if f.classification and acc is not None and n:
-                interval = f" (95% interval about ±{_ci(acc, n) * 100:.1f} points on {n} examples)"
+                from .intervals import interval_text  # noqa: PLC0415 - numpy
+
+                # The evaluation's own interval, as in the table below; runs from before reports kept one get an estimate.
+                span = interval_text((report.get("intervals") or {}).get("accuracy")) or f"about ±{_ci(acc, n):.3f}"
+                interval = f" (95% interval for accuracy {span} on {n} examples)"
             if summary:
                 lines.append(f"\nOn the held-out {self.split} split it reaches {summary}{interval}.")
             tfidf = (f.baselines.get("tfidf_logreg") or {}).get(self.split) or {}
@@ -389,6 +453,8 @@ class _Body:
         example = self.examples[0] if self.examples else PLACEHOLDER_EXAMPLES.get(tag, "")
         if self.o.adapter:
             return self.adapter_usage(example)
+        if tag in ("summarization", "text2text-generation"):
+            return self.seq2seq_usage(example)
         model = f'model="{self.repo_id}"'
         if tag == "token-classification":
             code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="simple")', f"print(tagger({example!r}))"]
@@ -398,8 +464,6 @@ class _Body:
                 f'messages = [{{"role": "user", "content": {example!r}}}]',
                 'print(generator(messages, max_new_tokens=128)[0]["generated_text"][-1]["content"])',
             ]
-        elif tag in ("summarization", "text2text-generation"):
-            code = [f'summarizer = pipeline("{tag}", {model})', f'print(summarizer({example!r}, max_new_tokens=128)[0]["{"summary_text" if tag == "summarization" else "generated_text"}"])']
         elif self.pairs:
             code = [f'classifier = pipeline("text-classification", {model})', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
         else:
@@ -411,6 +475,23 @@ class _Body:
             ]
         return "\n".join(
             ["## How to use", "", "```python", "from transformers import pipeline", "", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `pipeline`."]
+        )
+
+    def seq2seq_usage(self, example: str) -> str:
+        """Transformers 5 has no summarization pipeline: the tokenizer and model, with the run's source prefix."""
+        prefix = self.f.config.model.source_prefix
+        source = f"{prefix!r} + {example!r}" if prefix else repr(example)
+        code = [
+            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+            "",
+            f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
+            f'model = AutoModelForSeq2SeqLM.from_pretrained("{self.repo_id}")',
+            f'inputs = tokenizer({source}, truncation=True, return_tensors="pt")',
+            "outputs = model.generate(**inputs, max_new_tokens=128)",
+            "print(tokenizer.decode(outputs[0], skip_special_tokens=True))",
+        ]
+        return "\n".join(
+            ["## How to use", "", "```python", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `from_pretrained`."]
         )
 
     def adapter_usage(self, example: str) -> str:
@@ -516,7 +597,7 @@ class _Body:
             ("num_train_epochs", t.num_train_epochs if t.max_steps <= 0 else f"{t.num_train_epochs} (max_steps {t.max_steps} takes precedence)"),
             ("max_steps", t.max_steps),
             ("lr_scheduler_type", t.lr_scheduler_type),
-            ("warmup_steps", t.warmup_steps if t.warmup_steps >= 1 else f"{t.warmup_steps} (share of all steps)"),
+            ("warmup_steps", f"{t.warmup_steps} (share of all steps)" if 0 < t.warmup_steps < 1 else t.warmup_steps),
             ("weight_decay", t.weight_decay),
             ("optimizer", (t.extra_training_args or {}).get("optim", "adamw_torch_fused (Trainer default)")),
             ("max_seq_length", f.config.model.max_seq_length),
@@ -527,7 +608,7 @@ class _Body:
             ("early_stopping_patience", t.early_stopping_patience if t.early_stopping_patience else "off"),
             ("seed", t.seed),
         ]
-        rows += [(k, v) for k, v in sorted((t.extra_training_args or {}).items()) if k != "optim"]
+        rows += [(k, public_value(v)) for k, v in sorted((t.extra_training_args or {}).items()) if k != "optim"]
         train = f.results.get("train_results") or {}
         done = []
         if f.status.get("step"):
@@ -545,7 +626,7 @@ class _Body:
             "",
             "Fine-tuned with the Hugging Face `Trainer`: "
             + ("LoRA adapters were trained on the frozen base model; this repository holds the adapters only. " if f.lora and self.o.adapter else "LoRA adapters were trained on the frozen base model, then merged into its weights. " if f.lora else f"a new classification head on the pretrained encoder, all weights trained{but}. " if f.pipeline_tag in ("text-classification", "token-classification") else f"all weights of the pretrained model trained{but}. ")
-            + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if t.eval_strategy != "no" else ""),
+            + ("The best checkpoint by validation " + f"`{t.metric_for_best_model}` was kept." if f.best_checkpoint_kept else ""),
         ]
         if done:
             lines.append(f"The run took {', '.join(done)}.")
@@ -566,7 +647,8 @@ class _Body:
                 values = "".join(f" {_num(m.get(f'eval_{k}'))} |" for k in shown)
                 lines.append(f"| {_num(e.get('epoch'), 2)} | {step} | {_num(train_loss)} | {_num(m.get('eval_loss'))} |{values}")
         if CURVE_IMAGE in self.images:
-            lines += ["", f"![Training and validation loss, and validation metrics, by step]({CURVE_IMAGE})"]
+            caption = "Training and validation loss, and validation metrics, by step" if evals else "Training loss by step (no evaluation during training)"
+            lines += ["", f"![{caption}]({CURVE_IMAGE})"]
         return "\n".join(lines)
 
     def evaluation(self) -> str:
@@ -579,7 +661,11 @@ class _Body:
             if not metrics:
                 continue
             baselines = {name: (values or {}).get(split) or {} for name, values in f.baselines.items() if isinstance(values, dict) and (values or {}).get(split)}
-            note = " (held out: never used for training or choosing the checkpoint)" if split == "test" else " (used to choose the best checkpoint, so slightly optimistic)"
+            note = (
+                " (held out: never used for training or choosing the checkpoint)" if split == "test"
+                else " (used to choose the best checkpoint, so slightly optimistic)" if f.best_checkpoint_kept
+                else " (held out from training; scored after it)"
+            )
             names = [_capitalized(baseline_name(name)) for name in baselines]
             report = f.report(split) or {}
             intervals = report.get("intervals") or {}
@@ -604,10 +690,9 @@ class _Body:
             lines += ["", f"Intervals: {_md(method)}. An interval is the range a score would likely take on another sample of the same size: a difference smaller than its width may be chance."]
         if CONFUSION_IMAGE in self.images:
             lines += ["", f"![Confusion matrix on the {self.split} split: rows are true labels, columns predictions]({CONFUSION_IMAGE})"]
-        if "tfidf_logreg" in f.baselines:
-            lines += ["", "The baselines are trained on the same training split: a model that does not beat TF-IDF + logistic regression is not yet worth its size."]
-        elif f.baselines:
-            lines += ["", "The baselines are computed from the training split alone: the model's scores mean something only above theirs."]
+        described = [f"{_capitalized(baseline_name(name))} {BASELINE_NOTES[name]}" for name in f.baselines if name in BASELINE_NOTES]
+        if described:
+            lines += ["", "Baselines: " + "; ".join(described) + ". The model's scores mean something only above theirs."]
         if len(lines) <= 3:
             return ""
         return "\n".join(lines)

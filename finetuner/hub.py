@@ -21,6 +21,7 @@ tests point everything at a loopback Hub.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -52,16 +53,22 @@ from .errors import (
     HubUnreachableError,
     RunError,
 )
+from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json, write_json_atomic
 
 TOKENS_URL = "https://huggingface.co/settings/tokens"
 PRICING_URL = "https://huggingface.co/pricing"
-HUB_RECORD = "hub.json"
 # Files of a saved model that are not pushed: training_args.bin is a pickle of the training arguments
 # (not needed to use the model, and not something to make others unpickle).
 SKIPPED_MODEL_FILES = {"training_args.bin"}
 # Files of a saved adapter folder that are not pushed: peft's own placeholder card (the run's card replaces it).
 SKIPPED_ADAPTER_FILES = {"README.md", "training_args.bin"}
+# The kinds of files a push writes at the repo's top level (weights, configs, tokenizer, results), besides its
+# eval/ folder and card images. A push replaces the earlier upload's files of these kinds that it does not have,
+# so a repo never mixes two uploads: an adapter_config.json left beside merged weights makes transformers load
+# the base model plus that adapter instead of the weights the card describes. Other files (a README image of
+# the user's own, an onnx/ folder) stay.
+PUSHED_FILE_PATTERNS = ("*.safetensors", "*.bin", "*.json", "*.model", "vocab.txt", "merges.txt", "chat_template.jinja", "training_config.yaml")
 # Keys of tokenizer_config.json that describe how it was loaded here, not the tokenizer itself.
 LOCAL_TOKENIZER_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir")
 DEFAULT_SPACE_HARDWARE = "cpu-basic"
@@ -164,20 +171,28 @@ _WHOAMI_CACHE: dict[tuple[str, str], tuple[float, HubUser]] = {}
 _WHOAMI_TTL = 300.0  # whoami is strictly rate-limited on the Hub
 
 
-def check_token(token: str | None = None, *, namespace: str | None = None, endpoint: str | None = None, allow_environment: bool = True) -> HubUser:
-    """Who the token belongs to; with `namespace`, also that it may write there. Fast: one cached call."""
+def check_token(token: str | None = None, *, namespace: str | None = None, endpoint: str | None = None, allow_environment: bool = True, refresh: bool = False) -> HubUser:
+    """Who the token belongs to; with `namespace`, also that it may write there. Fast: one cached call.
+
+    A refusal forgets the cached answer: it is what a user fixes (a fine-grained token given write access,
+    an org admin adding them) and then retries at once, when the Hub must be asked again. `refresh` asks
+    the Hub whatever is cached (the studio's "Check account", pressed to see whether such a fix took)."""
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
     key = (api.endpoint, hashlib.sha256(token.encode()).hexdigest())  # the cache never holds a token
     cached = _WHOAMI_CACHE.get(key)
-    if cached and time.monotonic() - cached[0] < _WHOAMI_TTL:
+    if cached and not refresh and time.monotonic() - cached[0] < _WHOAMI_TTL:
         user = cached[1]
     else:
         with _translate("check the token", token=token, endpoint=api.endpoint):
             user = _user_from_whoami(api.whoami(token=token))
         _WHOAMI_CACHE[key] = (time.monotonic(), user)
     if namespace:
-        user.check_can_write(namespace)
+        try:
+            user.check_can_write(namespace)
+        except HubError:
+            _WHOAMI_CACHE.pop(key, None)
+            raise
     return user
 
 
@@ -253,8 +268,7 @@ def check_push_access(repo_name: str, *, token: str | None = None, endpoint: str
     """Before training with "push when done": the token is valid and may write to the repo's namespace."""
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     repo_id = full_repo_id(repo_name, user)
-    user.check_can_write(repo_id.split("/")[0])
-    return user, repo_id
+    return check_token(token, namespace=repo_id.split("/")[0], endpoint=endpoint, allow_environment=allow_environment), repo_id
 
 
 def push_run(
@@ -273,7 +287,8 @@ def push_run(
     """Push a completed run's model, tokenizer, card, plots, training config and metrics to a model repo.
 
     The repo is created if needed (private unless `private=False`; an existing repo keeps its visibility,
-    and a warning says so). One commit, whose message names the run. Returns where it went.
+    and a warning says so). One commit, whose message names the run, which also deletes what an earlier
+    push left that this one does not replace (`PUSHED_FILE_PATTERNS`). Returns where it went.
 
     `adapter=True` (a causal-LM run trained with LoRA) pushes its LoRA adapters (`adapter/`:
     adapter_config.json, adapter_model.safetensors, tokenizer) instead of the merged weights, with a card
@@ -282,12 +297,14 @@ def push_run(
     """
     say = progress or (lambda message: None)
     if run.state != COMPLETED or not run.model_dir.is_dir():
-        raise RunError(f"Run {run.id} is {run.state}; only a completed run has a model to push.")
+        raise RunError(no_model_message(run))
     adapter_base = adapter_base_model(run, card_options) if adapter else None  # before the token check: a run without an adapter fails at once
     say("Checking the token.")
     user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
+    from huggingface_hub import CommitOperationDelete  # noqa: PLC0415
+
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     bundle = build_card(run, options)
@@ -297,12 +314,17 @@ def push_run(
         say(f"Creating {repo_id}.")
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
         info = api.model_info(repo_id, token=token)
-        if private and not info.private:
-            warnings.append(f"{repo_id} already existed and is public: it stays public. Change its visibility in the repo settings if needed.")
+        if bool(info.private) != private:
+            now, asked = ("private", "public") if info.private else ("public", "private")
+            warnings.append(f"{repo_id} already existed and is {now}: it stays {now}, not {asked} as asked. Change its visibility in its settings ({_repo_url(api.endpoint, repo_id)}/settings) if needed.")
+        stale = _stale_files(api.list_repo_files(repo_id, token=token), files)
+        if stale:
+            shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
+            warnings.append(f"{repo_id} held an earlier upload: its files that this push does not replace were deleted, so the repo holds one model ({shown}).")
         say(f"Uploading {len(files)} files.")
         commit = api.create_commit(
             repo_id,
-            operations,
+            [*operations, *(CommitOperationDelete(path_in_repo=path) for path in stale)],
             commit_message=commit_message or f"Upload {'LoRA adapter' if adapter else 'model'} from finetuner run {run.id}",
             commit_description=_commit_description(run),
             token=token,
@@ -356,6 +378,16 @@ def _run_operations(run: Run, bundle, *, adapter_base: str | None = None) -> tup
     return operations, [op.path_in_repo for op in operations]
 
 
+def _stale_files(existing: list[str], pushed: list[str]) -> list[str]:
+    """The repo's files from an earlier push that this push does not overwrite (see PUSHED_FILE_PATTERNS)."""
+    def written_by_a_push(path: str) -> bool:
+        if path.startswith("eval/") or path in (CURVE_IMAGE, CONFUSION_IMAGE):
+            return True
+        return "/" not in path and any(fnmatch.fnmatch(path, pattern) for pattern in PUSHED_FILE_PATTERNS)
+
+    return sorted(path for path in set(existing) - set(pushed) if written_by_a_push(path))
+
+
 def _clean_tokenizer_config(path: Path) -> bytes:
     """tokenizer_config.json without the keys that say how it was loaded on this machine
     (a pushed `local_files_only: true` would follow the model to every user's machine)."""
@@ -397,8 +429,9 @@ class PushWhenFinished:
     """
 
     def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
+        check_options(card_options or CardOptions())  # refused before training, not after it
         if adapter:
-            planned_adapter_base(run.config(), run.id, card_options)  # refused before training, not after it
+            planned_adapter_base(run.config(), run.id, card_options)
         self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
         self.adapter = adapter
         self._token = _require_token(token, allow_environment)
@@ -423,6 +456,9 @@ class PushWhenFinished:
             self.result = push_run(self.run, self.repo_id, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False, adapter=self.adapter)
         except FinetunerError as error:
             self.error = str(error)
+            self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
+        except Exception as error:  # noqa: BLE001 - in this thread an unrecorded error is a push that silently never happens
+            self.error = _scrub(f"Unexpected error while pushing ({type(error).__name__}: {error}). The run is saved: push it again from the Hub tab.", self._token)
             self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
         finally:
             self._token = None  # forget it as soon as it is not needed
@@ -513,16 +549,19 @@ def deploy_demo_space(
     """Create (or update) a Gradio Space with a small inference app for a pushed model; returns its URL.
 
     `private=None` makes the Space private exactly when the model is. On a free account the Hub may
-    refuse to create a Gradio Space (402): the error says so and what to do.
+    refuse to create a Gradio Space (402): the error says so and what to do. `run` (its task, example
+    texts, and where the Space is recorded) counts only if it is the run last pushed to the model repo.
     """
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
     space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user)
-    user.check_can_write(space_id.split("/")[0])
+    user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     api = _api(endpoint)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
         model = api.model_info(model_id, token=token)
+    if run is not None and (hub_record(run).get("model") or {}).get("repo_id") != model_id:
+        run = None  # not the run last pushed there: its task, texts and record would not fit this model
     examples: list[str] | None = None
     pairs = False
     pipeline_tag = getattr(model, "pipeline_tag", None) or "text-classification"
@@ -556,11 +595,20 @@ def deploy_demo_space(
             repo_type="space",
             token=token,
         )
+    if hardware != DEFAULT_SPACE_HARDWARE:
+        _request_hardware(api, space_id, hardware, token=token, user=user)
     result = SpaceResult(space_id=space_id, url=_repo_url(api.endpoint, space_id, "space"), app_url=_app_url(api.endpoint, space_id), commit_url=commit.commit_url, private=private, files=sorted(files), warnings=warnings)
     if run is not None:
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
+
+
+def _request_hardware(api, space_id: str, hardware: str, *, token: str, user: HubUser) -> None:
+    """Run the Space on `hardware`, whether it was just created or existed (creating a repo with
+    `space_hardware` does nothing to an existing Space, and `suggested_hardware` in its README assigns nothing)."""
+    with _translate(f"run the Space on '{hardware}' hardware", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
+        api.request_space_hardware(space_id, hardware, token=token)
 
 
 # ----------------------------------------------------------------------------- the studio as a Space
@@ -624,13 +672,13 @@ def upload_studio_space(
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     space_id = full_repo_id(space_name, user)
-    user.check_can_write(space_id.split("/")[0])
+    user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     files = studio_space_files(root)
     api = _api(endpoint)
     from . import __version__  # noqa: PLC0415
 
     with _translate("upload the studio Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
-        api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, space_hardware=hardware, token=token)
+        api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
         commit = api.create_commit(
             space_id,
             [CommitOperationAdd(path_in_repo=p, path_or_fileobj=content if isinstance(content, bytes) else str(content)) for p, content in files.items()],
@@ -638,6 +686,8 @@ def upload_studio_space(
             repo_type="space",
             token=token,
         )
+    if hardware:
+        _request_hardware(api, space_id, hardware, token=token, user=user)
     warnings = [
         "Space disks are wiped when the Space restarts or sleeps: push finished runs to the Hub from the Hub tab.",
         "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
@@ -673,7 +723,13 @@ def _translate(action: str, *, token: str | None, endpoint: str, repo_id: str | 
         raise _http_error(error, action=action, token=token, repo_id=repo_id, user=user, kind=kind, missing_hint=missing_hint) from None
     except ValueError as error:
         if "Invalid metadata in README.md" in str(error):
-            raise HubCardError(_scrub(f"The Hub rejected the README metadata of '{repo_id}': {error}. This is a bug in finetuner's card; please report it.", token)) from None
+            reasons = "; ".join(line.strip("- ").strip() for line in str(error).splitlines()[1:] if line.strip()) or "no reason given"
+            yours = (
+                f"Check the card details you gave: the license must be a Hub license id ({LICENSES_URL}, e.g. apache-2.0, mit, or 'other'), "
+                "the base model and dataset Hub ids. If they are right, this is a bug in finetuner's card: please report it."
+                if repo_type == "model" else "This is a bug in finetuner's Space README: please report it."
+            )
+            raise HubCardError(_scrub(f"The Hub refused the README.md metadata of the {kind} '{repo_id}': {reasons}. No file was uploaded. {yours}", token)) from None
         raise
     except (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError) as error:
         raise HubUnreachableError(
@@ -693,6 +749,11 @@ def _http_error(error, *, action: str, token: str | None, repo_id: str | None, u
     namespace = (repo_id or "").split("/")[0]
     if status == 401:
         return HubTokenInvalidError(f"The Hub rejected the token (401 Unauthorized): it is invalid, expired or revoked.{said} {TOKEN_HELP}")
+    if status == 402 and "hardware" in action:
+        return HubPaymentRequiredError(
+            f"The Hub refused to {action} '{repo_id}' (402 Payment Required): paid Space hardware needs a payment method on your account "
+            f"({PRICING_URL}).{said} Add one in your billing settings, or deploy on the free 'cpu-basic' hardware. The Space itself is uploaded."
+        )
     if status == 402:
         return HubPaymentRequiredError(
             f"The Hub refused to {action} '{repo_id}' (402 Payment Required): creating a Gradio Space needs a PRO, Team or Enterprise plan "

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import HubError
+from .errors import HubError, HubTokenMissingError
 from .runs import Run, RunStore, find_run
 
 ADAPTER_HELP = (
@@ -40,6 +40,7 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
     push.add_argument("--public", action="store_true", help="Make a new repository public (default: private).")
     push.add_argument("--commit_message", help="Default: 'Upload model from finetuner run <run_id>'.")
     push.add_argument("--adapter", action="store_true", help=ADAPTER_HELP)
+    _token_flag(push)
 
     card = commands.add_parser("card", help="Write a completed run's model card (README.md and images) without pushing.")
     card.add_argument("run_id")
@@ -55,11 +56,27 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
     visibility.add_argument("--private", dest="private", action="store_const", const=True, default=None, help="Private Space (default: private exactly when the model is).")
     visibility.add_argument("--public", dest="private", action="store_const", const=False, help="Public Space.")
     deploy.add_argument("--hardware", default="cpu-basic", help=HARDWARE_HELP)
+    _token_flag(deploy)
 
     studio = commands.add_parser("space-upload", help="Upload the studio itself as a Gradio Space (with Hugging Face login).")
     studio.add_argument("--space_name", default="finetuner-studio", help="'name' or 'org/name' of the Space (default: finetuner-studio).")
     studio.add_argument("--public", action="store_true", help="Public Space (default: private).")
     studio.add_argument("--hardware", help=HARDWARE_HELP + " Default: the Hub's free CPU.")
+    _token_flag(studio)
+
+
+def _token_flag(parser: argparse.ArgumentParser) -> None:
+    """`--token` is accepted only to be refused with where the token goes, without echoing it (an unknown
+    option's error would print the value, into a terminal or CI log)."""
+    parser.add_argument("--token", "--hf_token", dest="token_flag", help=argparse.SUPPRESS)
+
+
+def _refuse_token_flag(args: argparse.Namespace) -> None:
+    if getattr(args, "token_flag", None) is not None:
+        raise HubTokenMissingError(
+            "The token is never taken from a flag: it would stay in your shell history and show in `ps`. "
+            "Run `hf auth login` once, or set HF_TOKEN in the environment, then run the command again without --token."
+        )
 
 
 def _card_options(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +122,7 @@ def plan_push_after_training(args: argparse.Namespace, config) -> Callable[[Run]
 def cmd_push(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
+    _refuse_token_flag(args)
     run = find_run(args.runs_dir, args.run_id)
     result = hub.push_run(run, args.repo_id or hub.default_repo_name(run), private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print, adapter=args.adapter)
     _print_push(result)
@@ -139,6 +157,7 @@ def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 def cmd_deploy_space(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
+    _refuse_token_flag(args)
     run = None
     model = args.model
     store = RunStore(args.runs_dir)
@@ -155,6 +174,7 @@ def cmd_deploy_space(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 def cmd_space_upload(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
+    _refuse_token_flag(args)
     result = hub.upload_studio_space(args.space_name, private=not args.public, hardware=args.hardware)
     _print_space(result)
     return 0

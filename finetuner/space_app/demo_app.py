@@ -28,11 +28,21 @@ def model_id() -> str:
     return os.environ.get("MODEL_ID") or MODEL_ID
 
 
+SEQ2SEQ = ("summarization", "text2text-generation")  # transformers 5 has no pipeline for these: tokenizer + model
+
+
 @functools.lru_cache(maxsize=1)
 def load(name: str):
+    token = os.environ.get("HF_TOKEN") or None
+    if PIPELINE in SEQ2SEQ:
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(name, token=token), AutoModelForSeq2SeqLM.from_pretrained(name, token=token)
     from transformers import pipeline
 
-    return pipeline(PIPELINE, model=name, token=os.environ.get("HF_TOKEN") or None, **PIPELINE_OPTIONS.get(PIPELINE, {}))
+    # The tokenizer from the repo itself: for an adapter repo the pipeline would take the base model's, which
+    # lacks the chat template (and tokens) the adapter was trained with.
+    return pipeline(PIPELINE, model=name, tokenizer=name, token=token, **PIPELINE_OPTIONS.get(PIPELINE, {}))
 
 
 def predict(text: str, text_pair: str = ""):
@@ -55,8 +65,10 @@ def predict(text: str, text_pair: str = ""):
     if PIPELINE == "text-generation":
         output = model([{"role": "user", "content": text}], max_new_tokens=256)[0]["generated_text"]
         return output[-1]["content"] if isinstance(output, list) else output
-    output = model(text, max_new_tokens=256)[0]
-    return output.get("summary_text") or output.get("generated_text") or ""
+    tokenizer, model = model
+    prefix = getattr(model.config, "prefix", None) or ""  # the source prefix the model was trained with, e.g. "summarize: "
+    inputs = tokenizer(prefix + text, truncation=True, return_tensors="pt")
+    return tokenizer.decode(model.generate(**inputs, max_new_tokens=256)[0], skip_special_tokens=True)
 
 
 def output_component():

@@ -94,13 +94,13 @@ def build_hub_tab(ctx: StudioContext) -> None:
             deploy_button = gr.Button("Deploy demo Space", variant="primary", scale=1)
         deploy_status = gr.Markdown()
 
-    def session(typed_token: str | None, oauth_token: gr.OAuthToken | None) -> tuple[str, hub.HubUser]:
+    def session(typed_token: str | None, oauth_token: gr.OAuthToken | None, *, refresh: bool = False) -> tuple[str, hub.HubUser]:
         """This request's token and who it belongs to. The token is returned to the handler, never kept."""
         token = hub.pick_token(oauth_token=oauth_token.token if oauth_token else None, typed_token=typed_token, allow_environment=server_token)
         if not token:
             how = "Sign in with Hugging Face (the button above)" if hub.on_spaces() else "Paste a token with the Write role in the token field" + (", or set HF_TOKEN before starting the studio" if server_token else "")
             raise HubTokenMissingError(f"No Hugging Face token for this page. {how}. Tokens: https://huggingface.co/settings/tokens")
-        return token, hub.check_token(token, allow_environment=False)
+        return token, hub.check_token(token, allow_environment=False, refresh=refresh)
 
     def visible_run(run_id: str | None, typed_token: str | None, request, profile, oauth_token) -> Run:
         """The chosen run, if this visitor may publish it (on a shared page: only their own, `ownership`)."""
@@ -122,8 +122,8 @@ def build_hub_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def hub_account(typed_token: str | None, oauth_token: gr.OAuthToken | None):
-        """Who the token belongs to and where it may write (no upload)."""
-        _token, user = session(typed_token, oauth_token)
+        """Who the token belongs to and where it may write (no upload), as the Hub says now."""
+        _token, user = session(typed_token, oauth_token, refresh=True)
         where = ", ".join(f"`{n}`" for n in user.namespaces)
         role = {"write": "write", "read": "**read-only** (pushing will fail: create a Write token)", "fineGrained": "fine-grained"}.get(user.role or "", user.role or "signed in")
         return f"Signed in as **{user.name}** · token: {role} · can publish under {where}"

@@ -12,7 +12,8 @@ Behaviour a test can switch:
 
 * users and tokens: `add_user(name, token, role="write"|"read", orgs=..., plan="free"|"pro")`;
   an unknown token gets 401 everywhere.
-* `plan="free"` users get 402 when creating a Gradio or Docker Space (as on the real Hub).
+* `plan="free"` users get 402 when creating a Gradio or Docker Space (as on the real Hub), and when
+  asking for paid Space hardware (a stand-in for an account without a payment method).
 * `fail_next(method, path_regex, status, message, times=1, error_code=None)`: the next matching
   request(s) get that error before anything else happens.
 * private repos are visible only to the namespace's members (404 `RepoNotFound` otherwise).
@@ -225,6 +226,7 @@ class FakeHub:
             ("GET", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/runtime$", self.space_runtime),
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/(?P<what>secrets|variables)$", self.space_setting),
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/restart$", self.space_restart),
+            ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/hardware$", self.space_hardware),
             ("GET", r"^/api/(?P<type>models|datasets|spaces)/(?P<id>[^/]+/[^/]+)$", self.repo_info),
             ("POST", r"^/(?P<prefix>datasets/|spaces/)?(?P<id>[^/]+/[^/]+)\.git/info/lfs/objects/batch$", self.lfs_batch),
             ("PUT", r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$", self.lfs_put),
@@ -418,6 +420,15 @@ class FakeHub:
     def space_restart(self, *, headers, id, **_):
         repo, user = self._get_repo("space", id, headers)
         self._require_writer(repo, user)
+        return 200, self._runtime(repo)
+
+    def space_hardware(self, *, headers, body, id, **_):
+        repo, user = self._get_repo("space", id, headers)
+        self._require_writer(repo, user)
+        flavor = json.loads(body)["flavor"]
+        if flavor != "cpu-basic" and user.plan == "free":
+            raise HubError(402, f"Hardware '{flavor}' requires a payment method on the account.")
+        repo.hardware = flavor
         return 200, self._runtime(repo)
 
     def lfs_batch(self, *, headers, body, id, prefix=None, **_):

@@ -27,3 +27,16 @@ def front_matter(text: str) -> dict:
     match = re.match(r"^---\n(.*?)\n---\n", text, re.S)
     assert match, "no YAML front matter"
     return yaml.safe_load(match.group(1))
+
+
+def import_space_app(space_id: str, token: str, cache_dir: Path, name: str = "demo_space_app"):
+    """Download a Space as the Hub serves it and import its app.py, as the Space's runtime would."""
+    import importlib.util
+
+    from huggingface_hub import snapshot_download
+
+    folder = snapshot_download(space_id, repo_type="space", token=token, cache_dir=cache_dir)
+    spec = importlib.util.spec_from_file_location(name, Path(folder) / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -109,13 +109,64 @@ def test_card_preview_of_the_merged_model_is_unchanged(lora_run):
     assert front_matter(text)["library_name"] == "transformers" and "merged into these weights" in text
 
 
-def test_demo_space_of_an_adapter_repo_installs_peft(hub_server, alice, lora_run):
-    """The Space's pipeline loads an adapter repo's base model and then the adapters, which needs peft."""
+def test_demo_space_of_an_adapter_repo_answers(hub_server, alice, lora_run, tmp_path):
+    """The Space's pipeline loads an adapter repo's base model and then the adapters, which needs peft, and
+    the adapter repo's own tokenizer: the base's has no chat template here (the run gave it one)."""
     import re
 
+    from huggingface_hub import HfApi
+    from hub_helpers import import_space_app
+
+    HfApi(endpoint=hub_server.url).create_repo(BASE, token=alice)
+    HfApi(endpoint=hub_server.url).upload_folder(folder_path=lora_run.config().model.model_name_or_path, repo_id=BASE, token=alice)
     hub.push_run(lora_run, "tiny-lora-demo", token=alice, private=False, adapter=True, card_options=CardOptions(base_model=BASE))
     result = hub.deploy_demo_space("tiny-lora-demo", token=alice, run=lora_run)
     space = hub_server.repo(result.space_id, "space")
     requirements = space.text("requirements.txt")
     assert re.search(r"^peft==\d", requirements, re.M) and re.search(r"^transformers==\d", requirements, re.M)
-    assert "MODEL_ID = 'alice/tiny-lora-demo'" in space.text("app.py")
+    app = import_space_app(result.space_id, alice, tmp_path / "space", name="adapter_space_app")
+    assert app.MODEL_ID == "alice/tiny-lora-demo" and app.PIPELINE == "text-generation"
+    assert isinstance(app.predict("what colour is the sky?"), str)
+
+
+def test_a_push_replaces_the_earlier_upload_and_keeps_the_users_own_files(hub_server, alice, lora_run):
+    """Merged weights, then the adapter, then the merged weights again into one repo: each push leaves one
+    model there (an adapter_config.json left beside merged weights makes transformers load the base model
+    plus that adapter, not the weights the card describes), and files the user added stay."""
+    from huggingface_hub import HfApi
+
+    hub.push_run(lora_run, "switching", token=alice)
+    api = HfApi(endpoint=hub_server.url)
+    api.upload_file(path_or_fileobj=b"my notes", path_in_repo="NOTES.md", repo_id="alice/switching", token=alice)
+    api.upload_file(path_or_fileobj=b"onnx", path_in_repo="onnx/model.onnx", repo_id="alice/switching", token=alice)
+    own = {"NOTES.md", "onnx/model.onnx"}
+
+    as_adapter = hub.push_run(lora_run, "switching", token=alice, adapter=True, card_options=CardOptions(base_model=BASE))
+    files = set(hub_server.repo("alice/switching").files)
+    assert {"adapter_config.json", "adapter_model.safetensors"} | own <= files
+    assert not files & {"model.safetensors", "config.json", "generation_config.json"}, "the earlier full weights are gone"
+    assert any("model.safetensors" in w and "deleted" in w for w in as_adapter.warnings)
+
+    merged = hub.push_run(lora_run, "switching", token=alice)
+    files = set(hub_server.repo("alice/switching").files)
+    assert {"model.safetensors", "config.json"} | own <= files
+    assert not files & {"adapter_config.json", "adapter_model.safetensors"}
+    assert any("adapter_config.json" in w for w in merged.warnings)
+    assert not hub.push_run(lora_run, "switching", token=alice).warnings  # the same push again deletes nothing
+
+
+def test_causal_lm_card_tables_what_it_reports_and_claims_only_what_the_run_did(lora_run):
+    """Every model-index score has its row in the evaluation table; a run without evaluations during training
+    does not claim its validation split chose a checkpoint; the base-model baseline is not said to be trained."""
+    text = build_card(lora_run, CardOptions(repo_id="alice/x")).text
+    evaluation = text.split("## Evaluation", 1)[1]
+    names = [metric["name"] for result in front_matter(text)["model-index"][0]["results"] for metric in result["metrics"]]
+    assert "ROUGE-L" in names and "BLEU" in names
+    for name in names:
+        assert f"| {name} |" in evaluation, name
+    assert lora_run.config().training.eval_strategy == "no"
+    assert "choose the best checkpoint" not in text and "best checkpoint" not in text.split("## Evaluation")[0]
+    assert "Base model (before fine-tuning) answers the same prompts" in evaluation
+    assert "training split alone" not in text
+    assert "![Training loss by step (no evaluation during training)](images/training_curve.png)" in text and "validation loss" not in text
+    assert "| warmup_steps | 0 |" in text  # no warmup, not "0 (share of all steps)"

@@ -68,3 +68,12 @@ def test_space_upload_command(hub_server, alice, monkeypatch, capsys):
     assert "Space alice/studio (private)" in capsys.readouterr().out
     space = hub_server.repo("alice/studio", "space")
     assert {"app.py", "README.md", "requirements.txt", "finetuner/cli.py"} <= set(space.files)
+
+
+def test_a_token_flag_is_refused_saying_where_the_token_goes_without_echoing_it(hub_server, trained_run, hub_runs_dir, capsys):
+    for command in (["push", trained_run.id], ["deploy-space", "alice/x"], ["space-upload"]):
+        assert main(["--runs_dir", str(hub_runs_dir), *command, "--token", CANARY]) == 2
+        err = capsys.readouterr().err
+        assert "never taken from a flag" in err and "hf auth login" in err and "HF_TOKEN" in err, err
+        assert CANARY not in err
+    assert not hub_server.requests  # nothing was tried with another token instead

@@ -92,6 +92,9 @@ def test_public_switch_exist_ok_and_org(hub_server, alice, trained_run):
     assert len(hub_server.repo("alice/public-model").commits) >= 2
     org = hub.push_run(trained_run, "acme/team-model", token=alice)
     assert org.repo_id == "acme/team-model" and hub_server.repo("acme/team-model").private
+    public = hub.push_run(trained_run, "acme/team-model", token=alice, private=False)  # exists and private: says it stays so
+    assert public.private and hub_server.repo("acme/team-model").private
+    assert any("stays private, not public as asked" in w and "acme/team-model/settings" in w for w in public.warnings)
 
 
 def test_token_from_environment(hub_server, alice, trained_run, monkeypatch):
@@ -161,10 +164,17 @@ def test_404_when_deploying_a_model_that_was_never_pushed(hub_server, alice):
 def test_push_needs_a_completed_run(hub_server, alice, hub_runs_dir, trained_run):
     from finetuner.runs import RunStore
 
-    queued = RunStore(hub_runs_dir).create(trained_run.config(), owner="alice")
-    with pytest.raises(errors.RunError, match="only a completed run"):
-        hub.push_run(queued, "x", token=alice)
-    RunStore(hub_runs_dir).delete(queued.id)
+    store = RunStore(hub_runs_dir)
+    unfinished = store.create(trained_run.config(), owner="alice")
+    unfinished.update_status(state="failed", error="CUDA out of memory")
+    with pytest.raises(errors.RunError) as caught:
+        hub.push_run(unfinished, "x", token=alice)
+    assert "failed (CUDA out of memory), so it has no trained model" in str(caught.value) and "resume it" in str(caught.value)
+    unfinished.update_status(state="stopped")
+    with pytest.raises(errors.RunError, match="resume it to finish training"):
+        hub.push_run(unfinished, "x", token=alice)
+    store.delete(unfinished.id)
+    assert not hub_server.requests_to("POST", "/api/repos/create")
 
 
 def test_fine_grained_and_read_only_org_membership():
@@ -254,3 +264,102 @@ def test_pushed_card_front_matter_validates_on_the_hub(hub_server, alice, traine
     meta = front_matter(readme)
     assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test"
+
+
+def test_card_headline_interval_is_the_evaluation_tables(trained_run):
+    """The sentence under the title and the evaluation table quote one interval for the test accuracy, not two."""
+    from finetuner.card import build_card
+    from finetuner.intervals import interval_text
+
+    text = build_card(trained_run, CardOptions(repo_id="alice/x"), images=False).text
+    report = json.loads((trained_run.eval_dir / "report_test.json").read_text())
+    span = interval_text(report["intervals"]["accuracy"])
+    headline = text.split("On the held-out test split", 1)[1].split("\n", 1)[0]
+    assert f"95% interval for accuracy {span} on 12 examples" in headline
+    table_row = text.split("### Test split", 1)[1].split("| Accuracy |", 1)[1].split("\n", 1)[0]
+    assert f"| {span} |" in table_row
+
+
+def test_card_details_the_hub_would_refuse_say_what_to_give(hub_server, alice, trained_run):
+    """A folder as the base model, a file name as the dataset or a license that is no id: refused before anything
+    reaches the Hub (and before a training with "push when done"). A well-formed license the Hub does not know:
+    the Hub's own reason, and what to check, not a bug report request alone."""
+    with pytest.raises(errors.ConfigError) as caught:
+        hub.push_run(trained_run, "x", token=alice, card_options=CardOptions(base_model="/home/me/bert"))
+    assert "Base model '/home/me/bert' is not a Hub id" in str(caught.value) and "'namespace/name'" in str(caught.value)
+    with pytest.raises(errors.ConfigError, match="Dataset 'my data.csv' is not a Hub id"):
+        hub.PushWhenFinished(trained_run, "x", token=alice, card_options=CardOptions(dataset_id="my data.csv"))
+    with pytest.raises(errors.ConfigError, match="not a Hub license id.*repositories-licenses"):
+        hub.push_run(trained_run, "x", token=alice, card_options=CardOptions(license="My License"))
+    assert not hub_server.requests_to("POST", "/api/repos/create")
+
+    with pytest.raises(errors.HubCardError) as caught:
+        hub.push_run(trained_run, "x", token=alice, card_options=CardOptions(license="apache2"))
+    message = str(caught.value)
+    assert "\"license\" must be one of the Hub license ids, got 'apache2'" in message and "\n" not in message
+    assert "the license must be a Hub license id" in message and "No file was uploaded" in message
+    assert not hub_server.requests_to("POST", "/commit/")
+
+
+def test_a_refusal_is_checked_again_with_the_hub(hub_server, alice, trained_run):
+    """The message says to ask an admin of the organization for write access: once they have, the push works
+    at once, not after the five minutes the token's identity is otherwise kept for."""
+    with pytest.raises(errors.HubNamespaceError, match="ask an admin of 'beta'"):
+        hub.push_run(trained_run, "beta/model", token=alice)
+    hub_server.users[alice].orgs = (*hub_server.users[alice].orgs, "beta")  # the admin adds alice
+    assert hub.push_run(trained_run, "beta/model", token=alice).repo_id == "beta/model"
+    assert len(hub_server.requests_to("GET", "/api/whoami-v2")) == 2
+
+
+def test_push_when_finished_records_any_failure(hub_server, alice, trained_run, tmp_path):
+    """The studio says the run's events will tell when the push is done: an unexpected error (here a report the
+    card cannot read) is recorded there too, not lost with the background thread."""
+    import shutil
+
+    from finetuner.runs import Run
+
+    run = Run(shutil.copytree(trained_run.path, tmp_path / trained_run.id))
+    (run.eval_dir / "report_test.json").write_text("[1]")
+    pending = hub.PushWhenFinished(run, "broken-report", token=alice, timeout=30).start()
+    pending.thread.join(60)
+    failed = [e for e in run.events() if e["type"] == "push_failed"]
+    assert failed and failed[-1]["repo_id"] == "alice/broken-report"
+    assert "Unexpected error while pushing (AttributeError" in failed[-1]["error"] and "push it again" in failed[-1]["error"]
+    assert pending._token is None
+
+
+def test_paths_in_training_arguments_are_not_published(hub_server, alice, tmp_path, tiny_model_dir):
+    """A TrainingArguments path (logging_dir, a deepspeed file) reaches neither the card nor training_config.yaml:
+    only its name, like the data files'."""
+    import shutil
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    logs = tmp_path / "home" / "alice-private" / "tensorboard"
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "max_seq_length": 32, "extra_training_args": {"logging_dir": str(logs), "adam_beta2": 0.98}})
+    run = RunStore(tmp_path / "runs").create(config)
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state="completed")
+    hub.push_run(run, "no-paths", token=alice)
+    repo = hub_server.repo("alice/no-paths")
+    for name in ("README.md", "training_config.yaml"):
+        assert "alice-private" not in repo.text(name), name
+    assert yaml.safe_load(repo.text("training_config.yaml"))["extra_training_args"] == {"logging_dir": "tensorboard", "adam_beta2": 0.98}
+    assert "| logging_dir | tensorboard |" in repo.text("README.md")
+
+
+def test_a_run_trained_from_an_earlier_runs_model_names_its_hub_base(hub_server, alice, tmp_path, tiny_model_dir):
+    """The studio offers one's own runs as models: a run trained on from another run's model is described as a
+    fine-tuned version of where that run was pushed (or of that run's own Hub base), not of a folder `model`."""
+    from support import completed_run
+
+    from finetuner.card import build_card
+
+    first = completed_run(tmp_path / "runs", "first", task="text-classification", model_dir=tiny_model_dir)
+    second = completed_run(tmp_path / "runs", "second", task="text-classification", model_dir=first.model_dir)
+    assert "base_model" not in front_matter(build_card(second, images=False).text)  # first started from a folder of unknown origin
+    hub.push_run(first, "first-model", token=alice)
+    text = build_card(second, images=False).text
+    assert front_matter(text)["base_model"] == "alice/first-model"
+    assert "fine-tuned version of [alice/first-model](https://huggingface.co/alice/first-model)" in text

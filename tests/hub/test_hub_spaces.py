@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import gradio
 import pytest
-from hub_helpers import front_matter
+from hub_helpers import front_matter, import_space_app
 
 from finetuner import errors, hub
 
@@ -44,17 +43,38 @@ def test_deploy_demo_space_files_and_metadata(hub_server, alice, trained_run):
     assert not hub_server.repo("acme/public-demo", "space").private and not public.private
 
 
+def test_space_hardware_is_requested_not_only_suggested(hub_server, alice, trained_run, studio_source):
+    """`deploy-space --hardware t4-small` (and `space-upload --hardware`) runs the Space on it, new or existing:
+    the README's suggested_hardware alone assigns nothing."""
+    hub.push_run(trained_run, "gpu-model", token=alice, private=False)
+    hub.deploy_demo_space("gpu-model", token=alice)
+    assert hub_server.repo("alice/gpu-model-demo", "space").hardware in (None, "cpu-basic")
+    hub.deploy_demo_space("gpu-model", token=alice, hardware="t4-small")  # the Space exists already
+    assert hub_server.repo("alice/gpu-model-demo", "space").hardware == "t4-small"
+    assert front_matter(hub_server.repo("alice/gpu-model-demo", "space").text("README.md"))["suggested_hardware"] == "t4-small"
+
+    hub.upload_studio_space("studio", token=alice, root=studio_source)
+    hub.upload_studio_space("studio", token=alice, root=studio_source, hardware="l4x1")
+    assert hub_server.repo("alice/studio", "space").hardware == "l4x1"
+
+    frank = hub_server.add_user("frank", token="hf_frank_token_0123456789abcd", plan="pro")
+    hub.push_run(trained_run, "frank-model", token=frank, private=False)
+    hub.deploy_demo_space("frank-model", token=frank)
+    hub_server.users[frank].plan = "free"  # an account without a payment method
+    with pytest.raises(errors.HubPaymentRequiredError) as caught:
+        hub.deploy_demo_space("frank-model", token=frank, hardware="a10g-small")
+    message = str(caught.value)
+    assert "402" in message and "paid Space hardware needs a payment method" in message and "'cpu-basic'" in message
+    assert "Gradio Space needs a PRO" not in message
+
+
 def test_demo_app_from_the_space_classifies_with_the_pushed_model(hub_server, alice, trained_run, tmp_path, monkeypatch):
     """Download the Space as the Hub would serve it, import its app.py, and classify through its API."""
     from gradio_client import Client
-    from huggingface_hub import snapshot_download
 
     hub.push_run(trained_run, "app-model", token=alice, private=False)
     hub.deploy_demo_space("app-model", token=alice)
-    folder = snapshot_download("alice/app-model-demo", repo_type="space", token=alice, cache_dir=tmp_path / "space")
-    spec = importlib.util.spec_from_file_location("demo_space_app", Path(folder) / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_space_app("alice/app-model-demo", alice, tmp_path / "space")
     assert module.PIPELINE == "text-classification"
     scores = module.predict("the film was wonderful and the cast felt wonderful")
     assert set(scores) == {"negative", "positive"} and abs(sum(scores.values()) - 1) < 1e-5

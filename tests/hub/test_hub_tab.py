@@ -108,3 +108,13 @@ def test_shared_page_shows_and_publishes_only_your_runs(hub_server, alice, train
         assert "Signed in as **alice**" in as_alice.predict("", api_name="/hub_account")
         assert "No Hugging Face token" in _error(lambda: anonymous.predict("", api_name="/hub_account"))
     assert ("model", "bob/stolen") not in hub_server.repos
+
+
+def test_check_account_asks_the_hub_again(hub_server, hub_runs_dir):
+    """Pressed again after giving a read-only token the Write role on the Hub, "Check account" says so at once."""
+    token = hub_server.add_user("gail", token="hf_gail_token_0123456789abcdef", role="read")
+    with hub_tab_app(hub_runs_dir) as demo:
+        client = Client(demo.local_url, verbose=False)
+        assert "**read-only**" in client.predict(token, api_name="/hub_account")
+        hub_server.users[token].role = "write"  # a fine-grained token's permissions edited on the Hub
+        assert "token: write" in client.predict(token, api_name="/hub_account")

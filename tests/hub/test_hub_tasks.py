@@ -1,9 +1,9 @@
-"""The card and the demo Space follow the run's task: a tiny token-classification (NER) run."""
+"""The card and the demo Space follow the run's task: a tiny token-classification (NER) run, and a summarization one."""
 
 from __future__ import annotations
 
 import pytest
-from hub_helpers import front_matter
+from hub_helpers import front_matter, import_space_app
 
 from finetuner import hub
 from finetuner.card import CardOptions, build_card
@@ -44,3 +44,71 @@ def test_ner_demo_space(hub_server, alice, ner_run):
     app = hub_server.repo("alice/tiny-ner-demo", "space").text("app.py")
     assert "PIPELINE = 'token-classification'" in app
     assert front_matter(hub_server.repo("alice/tiny-ner-demo", "space").text("README.md"))["tags"] == ["finetuner", "token-classification"]
+
+
+@pytest.fixture(scope="module")
+def summary_run(tmp_path_factory):
+    """A completed summarization run whose model is a tiny untrained T5: what is checked is that the code
+    published with it (the card's snippet, the demo Space's app) runs."""
+    from support import completed_run
+    from task_fixtures import build_tiny_t5, make_summary_records
+
+    folder = tmp_path_factory.mktemp("hub-seq2seq")
+    model = build_tiny_t5(folder / "t5", [r["document"] + " " + r["summary"] for r in make_summary_records(20)])
+    return completed_run(folder / "runs", "summary-run", task="seq2seq", model_dir=model, data_report={"text_columns": ["document"]})
+
+
+def test_summarization_card_snippet_and_demo_space_run(hub_server, alice, summary_run, tmp_path, capsys):
+    """Transformers 5 removed the summarization pipeline: the card's snippet and the Space's app load the model themselves."""
+    hub.push_run(summary_run, "tiny-summarizer", token=alice, private=False)
+    readme = hub_server.repo("alice/tiny-summarizer").text("README.md")
+    assert front_matter(readme)["pipeline_tag"] == "summarization"  # the Hub's task, whatever transformers calls it
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'AutoModelForSeq2SeqLM.from_pretrained("alice/tiny-summarizer")' in snippet
+    exec(compile(snippet, "card-snippet", "exec"), {})  # downloads from the loopback Hub and prints a summary
+    assert capsys.readouterr().out.endswith("\n")
+
+    hub.deploy_demo_space("tiny-summarizer", token=alice, run=summary_run)
+    app = import_space_app("alice/tiny-summarizer-demo", alice, tmp_path / "space", name="summary_space_app")
+    assert app.PIPELINE == "summarization"
+    assert isinstance(app.predict("the cat won after a long day in the morning ."), str)
+
+
+def test_a_diverged_runs_nan_scores_are_not_published_as_results(tmp_path, tiny_model_dir):
+    """A run whose loss became NaN can still complete: its card's model-index and summary leave the NaN out."""
+    import json
+
+    from support import completed_run
+
+    run = completed_run(tmp_path / "runs", "diverged", task="causal-lm", model_dir=tiny_model_dir)
+    run.eval_dir.mkdir(exist_ok=True)
+    (run.eval_dir / "test_results.json").write_text(json.dumps({"test_loss": float("nan"), "test_perplexity": float("nan"), "test_rougeL": 0.125}))
+    text = build_card(run, CardOptions(repo_id="alice/diverged"), images=False).text
+    metrics = [m["name"] for m in front_matter(text)["model-index"][0]["results"][0]["metrics"]]
+    assert metrics == ["ROUGE-L"]
+    assert ".nan" not in text and "**nan**" not in text
+    assert "it reaches ROUGE-L **0.1250**." in text
+
+
+def test_demo_space_follows_the_model_not_another_chosen_run(hub_server, alice, ner_run, trained_run):
+    """In the studio the Repository field keeps the name last typed while another run is chosen: the Space is
+    built for the model in that repository (an NER tagger), not for the chosen run's task (classification)."""
+    hub.push_run(ner_run, "tagger", token=alice)
+    before = hub.hub_record(trained_run).get("space")
+    hub.deploy_demo_space("tagger", token=alice, run=trained_run)
+    assert "PIPELINE = 'token-classification'" in hub_server.repo("alice/tagger-demo", "space").text("app.py")
+    assert hub.hub_record(trained_run).get("space") == before  # not recorded as that run's Space
+
+
+@pytest.mark.parametrize("off", [False, "false"])
+def test_card_claims_no_kept_checkpoint_when_load_best_model_at_end_is_off(tmp_path, tiny_model_dir, off):
+    import shutil
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "eval_strategy": "epoch", "extra_training_args": {"load_best_model_at_end": off}})
+    run = RunStore(tmp_path / "runs").create(config)
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state="completed")
+    assert "best checkpoint" not in build_card(run, images=False).text
