@@ -249,9 +249,12 @@ def hub_base_model(model_name_or_path: str) -> str | None:
 def public_config(config: RunConfig) -> dict[str, Any]:
     """The run's config as published: local paths become file names (a server's paths are nobody's business)."""
     values = config.to_dict()
-    for key in ("train_file", "validation_file", "test_file", "model_name_or_path", "tokenizer_name"):
+    for key in ("train_file", "validation_file", "test_file"):  # always local files (a Hub dataset is dataset_name)
+        if values.get(key):
+            values[key] = Path(str(values[key])).name
+    for key in ("model_name_or_path", "tokenizer_name"):  # a Hub id, or a folder (which may since have gone)
         value = values.get(key)
-        if value and Path(str(value)).exists():
+        if value and public_value(str(value)) != value:
             values[key] = hub_base_model(str(value)) if key == "model_name_or_path" and hub_base_model(str(value)) else Path(str(value)).name
     if values.get("extra_training_args"):
         values["extra_training_args"] = {k: public_value(v) for k, v in values["extra_training_args"].items()}

@@ -330,14 +330,15 @@ def test_push_when_finished_records_any_failure(hub_server, alice, trained_run, 
 
 def test_paths_in_training_arguments_are_not_published(hub_server, alice, tmp_path, tiny_model_dir):
     """A TrainingArguments path (logging_dir, a deepspeed file) reaches neither the card nor training_config.yaml:
-    only its name, like the data files'."""
+    only its name, like the data files' (also once a data file is gone: runs keep absolute paths)."""
     import shutil
 
     from finetuner.config import RunConfig
     from finetuner.runs import RunStore
 
     logs = tmp_path / "home" / "alice-private" / "tensorboard"
-    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "max_seq_length": 32, "extra_training_args": {"logging_dir": str(logs), "adam_beta2": 0.98}})
+    gone = tmp_path / "home" / "alice-private" / "reviews.csv"  # deleted since training
+    config = RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(gone), "max_seq_length": 32, "extra_training_args": {"logging_dir": str(logs), "adam_beta2": 0.98}})
     run = RunStore(tmp_path / "runs").create(config)
     shutil.copytree(tiny_model_dir, run.model_dir)
     run.update_status(state="completed")
@@ -345,7 +346,8 @@ def test_paths_in_training_arguments_are_not_published(hub_server, alice, tmp_pa
     repo = hub_server.repo("alice/no-paths")
     for name in ("README.md", "training_config.yaml"):
         assert "alice-private" not in repo.text(name), name
-    assert yaml.safe_load(repo.text("training_config.yaml"))["extra_training_args"] == {"logging_dir": "tensorboard", "adam_beta2": 0.98}
+    published = yaml.safe_load(repo.text("training_config.yaml"))
+    assert published["extra_training_args"] == {"logging_dir": "tensorboard", "adam_beta2": 0.98} and published["train_file"] == "reviews.csv"
     assert "| logging_dir | tensorboard |" in repo.text("README.md")
 
 
