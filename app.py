@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
-
-# A Space's own disk is wiped when it restarts or sleeps; a persistent folder mounted at /data (the Space's
-# persistent storage, or a storage volume mounted there) is not. Runs go there when it is writable.
-SPACE_STORAGE = Path("/data")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,10 +28,11 @@ def default_runs_dir() -> str:
     chosen = os.environ.get("FINETUNER_RUNS_DIR")
     if chosen:
         return chosen
-    from finetuner.access import on_spaces  # light: no gradio, no torch
+    from finetuner import access  # light: no gradio, no torch
 
-    if on_spaces() and SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
-        return str(SPACE_STORAGE / "runs")
+    storage = access.SPACE_STORAGE
+    if access.on_spaces() and storage.is_dir() and os.access(storage, os.W_OK):
+        return str(storage / "runs")
     return "runs"
 
 

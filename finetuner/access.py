@@ -28,6 +28,9 @@ from .errors import LocationNotAllowedError, RunNotFoundError, RunNotYoursError
 from .runs import Run, RunStore
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+# A Space's own disk is wiped when it restarts or sleeps; a folder mounted at /data (its persistent storage,
+# or a storage volume) is not.
+SPACE_STORAGE = Path("/data")
 UPLOADS = "uploads"  # <runs_dir>/uploads/: where the studio keeps uploaded files (services.store_upload)
 # TrainingArguments options whose string value names a file or folder on the server.
 PATH_TRAINING_ARGUMENTS = ("output_dir", "logging_dir", "deepspeed", "fsdp_config", "accelerator_config", "resume_from_checkpoint")
@@ -36,6 +39,12 @@ PATH_TRAINING_ARGUMENTS = ("output_dir", "logging_dir", "deepspeed", "fsdp_confi
 def on_spaces() -> bool:
     """True inside a Hugging Face Space (the runtime sets SYSTEM=spaces and SPACE_ID)."""
     return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
+
+
+def runs_lost_on_restart(runs_dir: str | Path) -> bool:
+    """Whether a Space's restart or sleep takes these runs: not on its persistent storage, nor where its owner
+    chose (FINETUNER_RUNS_DIR), so they are on the Space's own disk. Never off a Space."""
+    return on_spaces() and not os.environ.get("FINETUNER_RUNS_DIR") and not _inside(Path(runs_dir).resolve(), SPACE_STORAGE)
 
 
 def shared_mode() -> bool:

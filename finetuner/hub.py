@@ -689,7 +689,7 @@ def upload_studio_space(
     if hardware:
         _request_hardware(api, space_id, hardware, token=token, user=user)
     warnings = [
-        "Space disks are wiped when the Space restarts or sleeps: push finished runs to the Hub from the Hub tab.",
+        "A Space's own disk is wiped when it restarts or sleeps: give the Space persistent storage (runs then go to /data/runs), or push finished runs from the Hub tab.",
         "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
         f"Set the Space variable {SERVER_TOKEN_VARIABLE}=1 only if the Space's own HF_TOKEN secret may be used for everyone's pushes.",
     ]

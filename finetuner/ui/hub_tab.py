@@ -21,7 +21,7 @@ import re
 
 import gradio as gr
 
-from .. import hub
+from .. import access, hub
 from ..card import CardOptions, build_card
 from ..errors import HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
@@ -43,7 +43,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         gr.Markdown(
             "### Publish to the Hugging Face Hub\n"
             "Push a finished run (weights, tokenizer, a model card with its real metrics and plots), then deploy a demo Space for it."
-            + ("\n\n**This Space's disk is wiped when it restarts or sleeps: push each finished run to keep it.**" if hub.on_spaces() else "")
+            + ("\n\n**This Space's disk is wiped when it restarts or sleeps: push each finished run to keep it.**" if access.runs_lost_on_restart(ctx.runs_dir) else "")
         )
         with gr.Row():
             with gr.Column(scale=3):

@@ -8,6 +8,7 @@ import os
 import pytest
 
 import app
+from finetuner import access
 
 
 class RecordingStudio:
@@ -87,7 +88,7 @@ def on_a_space(monkeypatch, tmp_path):
     """The environment a Space's runtime sets; /data stands for a folder under tmp_path."""
     monkeypatch.setenv("SYSTEM", "spaces")
     monkeypatch.setenv("SPACE_ID", "team/finetuner-studio")
-    monkeypatch.setattr(app, "SPACE_STORAGE", tmp_path / "data")
+    monkeypatch.setattr(access, "SPACE_STORAGE", tmp_path / "data")
     return tmp_path / "data"
 
 
@@ -101,3 +102,17 @@ def test_a_space_without_persistent_storage_and_an_owners_choice(launched, on_a_
     on_a_space.mkdir()
     monkeypatch.setenv("FINETUNER_RUNS_DIR", "/mnt/bucket/runs")
     assert app.parse_args([]).runs_dir == "/mnt/bucket/runs", "the owner's FINETUNER_RUNS_DIR wins"
+
+
+def test_the_hub_tab_warns_of_a_restart_only_where_runs_would_go(on_a_space, monkeypatch, tmp_path):
+    """'This Space's disk is wiped ... push each finished run' is true of runs on the Space's own disk, not of
+    runs on its persistent storage or where its owner chose."""
+    on_a_space.mkdir()
+    assert access.runs_lost_on_restart("runs")
+    assert not access.runs_lost_on_restart(on_a_space / "runs")
+    monkeypatch.setenv("FINETUNER_RUNS_DIR", str(tmp_path / "bucket"))
+    assert not access.runs_lost_on_restart("runs"), "the owner chose where runs go"
+    monkeypatch.delenv("SYSTEM")
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.delenv("FINETUNER_RUNS_DIR")
+    assert not access.runs_lost_on_restart("runs"), "one's own machine keeps its runs"
