@@ -212,15 +212,20 @@ def command_text(command: list[str]) -> str:
     return shlex.join(words)
 
 
+STOP_WHILE_PREPARING = "Stop requested while loading its data and model: stopping now (nothing to checkpoint yet)."
+
+
 def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_SECONDS) -> str:
     """Ask a run to stop: it saves a checkpoint, then ends; one still queued or loading its data and model ends
     at once (SIGTERM: nothing to checkpoint yet). With `wait`, escalate to SIGTERM after `timeout`."""
     if run.state not in ACTIVE_STATES:
         raise RunError(f"Run {run.id} is not training (it is {run.state}).")
     run.cancel_path.touch()
-    run.append_event("message", text="Stop requested: saving a checkpoint, then stopping.")
     status = run.raw_status()
     pid, launcher_pid = status.get("pid"), status.get("launcher_pid")
+    if status.get("state") != QUEUED:
+        preparing = status.get("phase") == PREPARING
+        run.append_event("message", text=STOP_WHILE_PREPARING if preparing else "Stop requested: saving a checkpoint, then stopping.")
     if status.get("state") == QUEUED and pid:
         _signal(pid, signal.SIGTERM)  # not training yet: nothing to checkpoint
         if wait:

@@ -17,7 +17,7 @@ from finetuner import launcher
 from finetuner.access import EXAMPLES_DIR
 from finetuner.config import RunConfig
 from finetuner.follow import follow
-from finetuner.launcher import start_training, stop_training, wait_for_end
+from finetuner.launcher import STOP_WHILE_PREPARING, start_training, stop_training, wait_for_end
 from finetuner.runs import STOPPED, RunStore
 
 SERVER_TOKEN = "hf_space_owner_read_token_000001"
@@ -75,3 +75,5 @@ def test_a_run_stopped_while_it_prepares_stops_at_once(tmp_path, monkeypatch):
     status = run.status()
     assert status["state"] == STOPPED and status["message"].startswith("Stopped before training began"), status
     assert run.latest_checkpoint() is None
+    said = [event["text"] for event in run.events() if event["type"] == "message"]
+    assert STOP_WHILE_PREPARING in said and not any("saving a checkpoint" in text for text in said), "the log says what the stop does"
