@@ -22,7 +22,7 @@ import yaml
 from . import distributed
 from .config import SECTIONS, RunConfig, training_argument_names
 from .data import check_sources
-from .errors import ConfigError, FinetunerError
+from .errors import ConfigError, FinetunerError, without_tokens
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
 from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore, find_run, read_json
 
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"Unknown option(s): {' '.join(unknown)}. See `python -m finetuner {args.command} --help`.")
         return COMMANDS[args.command](args, unknown)
     except FinetunerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {without_tokens(str(error))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader stopped reading (`runs | head`): stop too, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or the exit's flush raises again

@@ -6,6 +6,16 @@ Each also subclasses the built-in it refines (as huggingface_hub does), so calle
 one place (`finetuner.ui.handlers`); the CLI prints them and exits with status 2.
 """
 
+import re
+
+_TOKEN_SHAPE = re.compile(r"hf_[A-Za-z0-9]{20,}")
+
+
+def without_tokens(text: str) -> str:
+    """A message with anything shaped like a Hugging Face token masked. A message may quote what the user
+    typed (an option's value, a server's answer), and it is printed, logged and shown on shared pages."""
+    return _TOKEN_SHAPE.sub("hf_***", text)
+
 
 class FinetunerError(Exception):
     """Base class: a problem the user can fix, with a message that says how."""

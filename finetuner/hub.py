@@ -52,6 +52,7 @@ from .errors import (
     HubTokenMissingError,
     HubUnreachableError,
     RunError,
+    without_tokens,
 )
 from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json, write_json_atomic
@@ -790,7 +791,7 @@ def _scrub(text: str, token: str | None) -> str:
     """Remove a token, and anything shaped like one, from a message."""
     if token:
         text = text.replace(token, "***")
-    return re.sub(r"hf_[A-Za-z0-9]{20,}", "hf_***", text)
+    return without_tokens(text)
 
 
 # ----------------------------------------------------------------------------- small helpers

@@ -23,7 +23,7 @@ from typing import Callable
 
 import gradio as gr
 
-from ..errors import ConfigError, DataError, FinetunerError, ModelLoadError, RunError
+from ..errors import ConfigError, DataError, FinetunerError, ModelLoadError, RunError, without_tokens
 
 log = logging.getLogger("finetuner.studio")
 _import_lock = threading.Lock()
@@ -48,9 +48,9 @@ def to_gr_error(error: BaseException, note: str | None = None) -> gr.Error:
         return error
     tail = f" {note}" if note else ""
     if isinstance(error, FinetunerError):
-        return gr.Error(f"{error}{tail}", title=_title(error), print_exception=False, duration=None)
+        return gr.Error(without_tokens(f"{error}{tail}"), title=_title(error), print_exception=False, duration=None)
     log.exception("Unexpected error in a studio handler", exc_info=error)
-    return gr.Error(f"Something went wrong ({type(error).__name__}: {str(error)[:300]}). The details are in the server log.{tail}", title="Unexpected error", duration=None)
+    return gr.Error(without_tokens(f"Something went wrong ({type(error).__name__}: {str(error)[:300]}). The details are in the server log.{tail}"), title="Unexpected error", duration=None)
 
 
 def _title(error: FinetunerError) -> str:

@@ -77,3 +77,11 @@ def test_a_token_flag_is_refused_saying_where_the_token_goes_without_echoing_it(
         assert "never taken from a flag" in err and "hf auth login" in err and "HF_TOKEN" in err, err
         assert CANARY not in err
     assert not hub_server.requests  # nothing was tried with another token instead
+
+
+def test_no_error_message_echoes_a_token_given_under_another_name(hub_runs_dir, capsys):
+    """An unknown option's message quotes what was typed: a token typed after a misspelt flag is masked."""
+    for command in (["runs", "--hub-token", CANARY], ["runs", f"--auth_token={CANARY}"], ["compare", CANARY, "other"]):
+        assert main(["--runs_dir", str(hub_runs_dir), *command]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and CANARY not in err and "hf_***" in err, err
