@@ -200,7 +200,7 @@ def no_model_message(run: Run) -> str:
     if state in (STOPPED, INTERRUPTED):
         return f"Run {run.id} was {state} before it finished, so it has no trained model; resume it to finish training."
     if state == COMPLETED:
-        return f"Run {run.id} is completed but its model folder {run.model_dir} is missing; train it again."
+        return f"Run {run.id} is completed but its model folder (model/ in the run's folder) is missing; train it again."
     return f"Run {run.id} is {state}; only a completed run has a final model."
 
 
