@@ -23,7 +23,7 @@ from .. import plots
 from ..config import RunConfig, field_help
 from ..errors import DataError
 from ..tasks import TASKS
-from . import ownership, render, services
+from . import ownership, render, services, tables
 from .handlers import ui_errors
 from .studio import StudioContext
 
@@ -430,8 +430,8 @@ def numbered(table):
 
 def preview_widths(columns: list[str], wide: list[str]) -> list[str]:
     """The preview's column widths: the row number in 5% of the table, the file's columns as
-    `services.column_widths` shares them out in the rest."""
-    return ["5%", *(f"{float(width.rstrip('%')) * 0.95:.1f}%" for width in services.column_widths(columns, wide))]
+    `tables.column_widths` shares them out in the rest."""
+    return ["5%", *(f"{float(width.rstrip('%')) * 0.95:.1f}%" for width in tables.column_widths(columns, wide))]
 
 
 def reset_columns():

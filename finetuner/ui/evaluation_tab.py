@@ -32,7 +32,7 @@ from .. import access, plots
 from ..errors import DataError
 from ..runs import COMPARISON_FILE, read_json
 from ..tasks import TASKS
-from . import ownership, render, services
+from . import ownership, render, services, tables
 from .dataset_tab import FILE_TYPES
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -126,7 +126,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             examples_table = render.generations_table(predictions, limit=MAX_MISCLASSIFIED)
             title = f"Generations: the reference beside the model's output ({len(examples_table):,} of {len(predictions):,} shown)" if len(predictions) else "No generations were written for this split."
         else:
-            examples_table, title = services.mistakes(predictions)
+            examples_table, title = tables.mistakes(predictions)
             examples_table = examples_table.head(MAX_MISCLASSIFIED).round(4)
         line = _headline(run.id, split, task_name, task.headline, report, metrics, predictions, baseline_split, examples_table)
         if task_name == "causal-lm":
@@ -142,7 +142,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         elif generative:
             per_class, confusion, f1_chart = pd.DataFrame(), empty, empty
         else:
-            rows = services.per_class_rows(report)
+            rows = tables.per_class_rows(report)
             per_class = pd.DataFrame(rows).round(4) if rows else pd.DataFrame()
             chart_report = {**report, "per_class": rows}
             confusion, f1_chart = plots.confusion_matrix(chart_report), plots.per_class_f1(chart_report)
@@ -157,7 +157,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             plots.roc_curve(report) if not generative else empty,
             plots.pr_curve(report) if not generative else empty,
             plots.baselines(metrics, baseline_split, metrics=baseline_metrics, model_intervals=report.get("intervals")) if baseline_split and baseline_metrics else plots.empty("No baselines for this split."),
-            gr.Dataframe(value=examples_table, label=title, column_widths=services.predictions_widths(list(examples_table.columns), wide) if len(examples_table.columns) else None),
+            gr.Dataframe(value=examples_table, label=title, column_widths=tables.predictions_widths(list(examples_table.columns), wide) if len(examples_table.columns) else None),
             str(download) if download else None,
             gr.Accordion(label="Per entity type (entity-level scores)" if task_name == "token-classification" else "Per class", visible=not generative),
             gr.Row(visible=not generative),

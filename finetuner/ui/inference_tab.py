@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..tasks import TASKS
-from . import ownership, services
+from . import ownership, tables
 from .dataset_tab import FILE_TYPES
 from .handlers import ui_errors
 from .studio import StudioContext
@@ -296,8 +296,8 @@ def build_inference_tab(ctx: StudioContext) -> None:
         frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None, run=run)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
         frame.to_csv(out, index=False)
-        preview = services.prediction_preview(frame, 100)
-        return gr.Dataframe(value=preview, column_widths=services.preview_widths(list(preview.columns)) if len(preview.columns) else None), str(out)
+        preview = tables.prediction_preview(frame, 100)
+        return gr.Dataframe(value=preview, column_widths=tables.preview_widths(list(preview.columns)) if len(preview.columns) else None), str(out)
 
     batch_button.click(predict_file, [run_picker, batch_file, text_column], [batch_preview, batch_download], api_name="predict_file", concurrency_limit=1, concurrency_id="heavy").failure(
         lambda: (None, None), None, [batch_preview, batch_download], api_visibility="private", queue=False

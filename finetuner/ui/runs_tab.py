@@ -18,7 +18,7 @@ from ..errors import DataError
 from ..follow import curves
 from ..runs import RESUMABLE_STATES
 from ..tasks import curve_metrics
-from . import ownership, render, services
+from . import ownership, render, services, tables
 from .handlers import ui_errors
 from .studio import StudioContext
 
@@ -172,7 +172,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
         a, b = ownership.owned_run(ctx, run_a, who=who), ownership.owned_run(ctx, run_b, who=who)
         metric = "eval_" + curve_metrics(a.config().model.task)[0]  # a classifier's macro F1, NER's entity F1, summarization's ROUGE-L, ...
         figure = plots.compare_curves({f"A {a.id}": curves(a.events()), f"B {b.id}": curves(b.events())}, metric=metric)
-        rows = services.shown_differences(compare.config_diff(a.config(), b.config()))
+        rows = tables.shown_differences(compare.config_diff(a.config(), b.config()))
         diff = pd.DataFrame(rows or [["(none)", "same config", "same config"]], columns=["option", "run A", "run B"])
         return compare.describe(compare.paired_comparison(a, b)), figure, diff
 
