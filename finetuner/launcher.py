@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, Run, RunStore
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -142,11 +142,14 @@ def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
 
 def can_retry_with_smaller_batch(run: Run) -> bool:
     """True for a run that failed for lack of memory, or whose process was killed from outside in a way the
-    kernel's out-of-memory killer kills (SIGKILL, or an unknown end): the studio shows the retry button then."""
+    kernel's out-of-memory killer kills (SIGKILL, or an unknown end): the studio shows the retry button then.
+    Not after a Space's restart ended it (`runs.ended_by_restart`): memory was not the cause."""
     status = run.status()
     if status.get("state") == FAILED:
         return bool(status.get("out_of_memory"))
-    return status.get("state") == INTERRUPTED and status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
+    if status.get("state") != INTERRUPTED or ended_by_restart(status):
+        return False
+    return status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
 
 
 def gpu_count() -> int:
@@ -287,7 +290,7 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
             start_new_session=True,  # survives the app's own shutdown and Ctrl-C
         )
     os.close(alive_fd)  # the child's copy keeps the lock
-    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, accelerate_config=accelerate_config, command=command_text(command), exit_code=None, exit_signal=None)
+    run.update_status(pid=process.pid, launcher_pid=process.pid, processes=processes, launcher=launcher, accelerate_config=accelerate_config, command=command_text(command), exit_code=None, exit_signal=None, watched_by=THIS_PROCESS)
     threading.Thread(target=watch_exit, args=(run, process, log_offset), name=f"watch-{run.id}", daemon=True).start()
     return process
 

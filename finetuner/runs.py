@@ -43,6 +43,9 @@ DEFAULT_RUNS_DIR = "runs"
 # and read by the studio, which must not import the task to find it.
 COMPARISON_FILE = "comparison.json"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# This process, as a launched run's status names the studio that watches it (`watched_by`): a random token, not
+# a pid, since a restarted Space's new app often gets the old one's pid.
+THIS_PROCESS = secrets.token_hex(8)
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
@@ -189,28 +192,47 @@ class Run:
 def interrupted_message(status: dict[str, Any]) -> str:
     """What most likely ended a run whose process died without recording its end, and what to do.
 
-    Such a process was killed from outside: the kernel's out-of-memory killer sends SIGKILL when the
-    machine runs out of memory, which no handler can see. The launcher records the signal when it saw the
-    process end (`exit_signal`, `exit_code`: `finetuner.launcher.watch_exit`); otherwise the cause is unknown.
+    Such a process was killed from outside. The studio that launched it watches it and records the signal
+    it saw (`exit_signal`, `exit_code`: `finetuner.launcher.watch_exit`): a SIGKILL seen while the studio
+    still ran is most often the kernel's out-of-memory killer. When no end was recorded, the watching
+    studio was gone before the process ended: on a Space that is the Space restarting or stopping, which
+    ends every process it runs (`ended_by_restart`); elsewhere the cause is unknown, and both are said.
     """
     from .train import OOM_ADVICE  # noqa: PLC0415 - light; train imports this module
 
     advice = OOM_ADVICE.removeprefix("Out of memory. ")
+    resume = "Press Resume (or `python -m finetuner resume RUN`) to continue from the last checkpoint."
     name, code = status.get("exit_signal"), status.get("exit_code")
     if name == "SIGKILL":
         return (
-            "The training process was killed (SIGKILL) before it finished. That is most often the kernel's out-of-memory "
-            f"killer: the machine ran out of memory. Press Resume (or `python -m finetuner resume RUN`) to resume from the last checkpoint. To use less memory: {advice}"
+            "The training process was killed (SIGKILL) before it finished, while the studio that started it kept running. "
+            f"That is most often the kernel's out-of-memory killer: the machine ran out of memory. {resume} To use less memory: {advice}"
         )
     if name:
         return f"The training process was ended by {name} before it finished; resume to continue from the last checkpoint."
     if code not in (None, 0, 1):
         return f"The training process exited with code {code} without finishing (see train.log); resume to continue from the last checkpoint."
+    if ended_by_restart(status):
+        return (
+            "The training process ended without finishing when the Space restarted or stopped: the studio that started it "
+            f"was gone too, and a Space's restart ends every process it runs. Nothing points to a lack of memory. {resume}"
+        )
     return (
-        "The training process ended without finishing: it was killed from outside (possibly by the kernel's out-of-memory killer, "
-        "when the machine runs out of memory) or the machine restarted; resume to continue from the last checkpoint. "
-        f"If it ran out of memory: {advice}"
+        "The training process ended without finishing, and nothing recorded why. Either it was killed from outside, most often by "
+        "the kernel's out-of-memory killer when the machine runs out of memory, or the machine restarted or shut down while it trained. "
+        f"{resume} If it ran out of memory: {advice}"
     )
+
+
+def ended_by_restart(status: dict[str, Any]) -> bool:
+    """An unrecorded end of a run a studio launched on a Space, read by another process than that studio:
+    its watcher was gone before the process ended, and on a Space the app ends only when the Space restarts
+    or stops, which kills the training process as well."""
+    from .access import on_spaces  # noqa: PLC0415 - access imports this module
+
+    watcher = status.get("watched_by")
+    recorded = status.get("exit_signal") or status.get("exit_code") is not None
+    return on_spaces() and bool(watcher) and watcher != THIS_PROCESS and not recorded
 
 
 def read_events(path: Path, offset: int = 0) -> Iterator[dict[str, Any]]:

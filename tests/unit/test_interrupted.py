@@ -12,7 +12,7 @@ import pytest
 
 from finetuner.config import RunConfig
 from finetuner.launcher import can_retry_with_smaller_batch, watch_exit
-from finetuner.runs import INTERRUPTED, RUNNING, RunStore
+from finetuner.runs import INTERRUPTED, RUNNING, THIS_PROCESS, RunStore
 from finetuner.train import OOM_ADVICE
 
 
@@ -49,12 +49,37 @@ def test_a_worker_killed_under_torchrun_is_read_from_the_log(run):
     assert run.status()["exit_signal"] == "SIGKILL" and "out-of-memory killer" in run.status()["message"]
 
 
-def test_an_unknown_end_still_mentions_memory(run):
-    run.update_status(state=RUNNING)  # no process holds the lock, none was watched (the app restarted)
+def test_an_unknown_end_says_both_causes(run):
+    run.update_status(state=RUNNING, watched_by="an-earlier-studio")  # no process holds the lock; its studio was gone when it ended
     status = run.status()
     assert status["state"] == INTERRUPTED
-    assert "out-of-memory killer" in status["message"] and "resume" in status["message"]
-    assert can_retry_with_smaller_batch(run)
+    message = status["message"]
+    assert "Either" in message and "out-of-memory killer" in message and "machine restarted" in message and "Resume" in message
+    assert can_retry_with_smaller_batch(run), "locally it may have run out of memory: the retry stays offered"
+
+
+@pytest.fixture
+def on_a_space(monkeypatch):
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "team/studio")
+
+
+def test_a_run_ended_by_a_space_restart_is_not_called_out_of_memory(run, on_a_space):
+    run.update_status(state=RUNNING, watched_by="the-studio-before-the-restart")  # the restart killed the app and its run
+    status = run.status()
+    assert status["state"] == INTERRUPTED
+    message = status["message"]
+    assert "Space restarted or stopped" in message and "Resume" in message
+    assert "out-of-memory" not in message and "smaller" not in message
+    assert not can_retry_with_smaller_batch(run), "a restart is not a lack of memory"
+
+
+def test_on_a_space_a_sigkill_seen_by_the_running_studio_is_still_memory(run, on_a_space):
+    process = launched(run, [sys.executable, "-c", "import time; time.sleep(60)"])
+    run.update_status(watched_by=THIS_PROCESS)
+    process.send_signal(signal.SIGKILL)
+    watch_exit(run, process)
+    assert "out-of-memory killer" in run.status()["message"] and can_retry_with_smaller_batch(run)
 
 
 def test_a_run_that_recorded_its_end_is_left_alone(run):
