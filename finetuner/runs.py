@@ -259,7 +259,7 @@ class RunStore:
             raise RunError(f"Run id '{run_id}' must start with a letter or digit and contain only letters, digits, '.', '_' and '-'.")
         path = self.root / run_id
         if path.exists():
-            raise RunError(f"A run named '{run_id}' already exists in {self.root}; choose another name.")
+            raise RunError(_name_taken(run_id, self.root))
         path.mkdir(parents=True)
         run = Run(path)
         config.save(run.config_path)
@@ -288,6 +288,16 @@ class RunStore:
         if run.is_alive():
             raise RunError(f"Run {run_id} is training; stop it before deleting it.")
         shutil.rmtree(run.path)
+
+
+def _name_taken(run_id: str, root: Path) -> str:
+    """Why a run cannot take this name. On a shared studio without the server's runs folder, nor whose run has
+    it: visitors share one folder, so the name may be another visitor's run, which they must not learn of."""
+    from .access import shared_mode  # noqa: PLC0415 - access imports this module
+
+    if shared_mode():
+        return f"The run name '{run_id}' is taken; choose another (or leave the name empty for a new one)."
+    return f"A run named '{run_id}' already exists in {root}; choose another name."
 
 
 def find_run(runs_dir: str | Path, name: str) -> Run:

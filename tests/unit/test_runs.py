@@ -73,6 +73,19 @@ def test_bad_and_missing_ids(store):
         store.get("ghost")
 
 
+def test_a_taken_name_on_a_shared_studio_names_neither_the_folder_nor_the_run(store, monkeypatch):
+    store.create(RunConfig(), run_id="sentiment", owner="alice")
+    with pytest.raises(RunError) as locally:
+        store.create(RunConfig(), run_id="sentiment")
+    assert str(store.root) in str(locally.value), "locally the message says where the run is"
+    monkeypatch.setenv("FINETUNER_SHARED", "1")
+    with pytest.raises(RunError) as shared:
+        store.create(RunConfig(), run_id="sentiment", owner="bob")
+    message = str(shared.value)
+    assert message.startswith("The run name 'sentiment' is taken; choose another")
+    assert str(store.root) not in message and "exists" not in message and "alice" not in message
+
+
 def test_events_skip_a_half_written_last_line(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text(json.dumps({"type": "log", "step": 1}) + "\n" + '{"type": "lo', encoding="utf-8")
