@@ -551,8 +551,12 @@ def _is_int_field(name: str) -> bool:
     return name in _int_fields()
 
 
-def shown_runs_dir(runs_dir: Path) -> str:
-    """The runs folder as a command shown on the page names it: relative to where the studio was started, when inside it."""
+def shown_runs_dir(runs_dir: Path) -> str | None:
+    """The runs folder as a command shown on the page names it: relative to where the studio was started, when
+    inside it. None on a shared studio, whose visitors are not shown the server's folders: `cli_command` then
+    names none (the visitor's own machine trains in its default `runs`), `launch_preview` a placeholder."""
+    if access.shared_mode():
+        return None
     try:
         return str(runs_dir.relative_to(Path.cwd()))
     except ValueError:
@@ -708,14 +712,15 @@ def check_processes(processes: Any) -> int:
     return count
 
 
-def launch_preview(runs_dir: str | Path, run_name: str | None, processes: int) -> str:
+def launch_preview(runs_dir: str | Path | None, run_name: str | None, processes: int) -> str:
     """The exact command Start runs for these processes (`launcher.launch_command`), the run's folder named
-    by `run_name` or shown as <run id> until it is created."""
+    by `run_name` or shown as <run id> until it is created; in `runs_dir`, or <runs folder> without one (a
+    shared studio: `shown_runs_dir`)."""
     from ..launcher import command_text, launch_command  # noqa: PLC0415
 
     name = (run_name or "").strip() or "RUN_ID_PLACEHOLDER"
-    text = command_text(launch_command(str(Path(runs_dir) / name), processes=processes))
-    return text.replace("RUN_ID_PLACEHOLDER", "<run id>")
+    text = command_text(launch_command(str(Path(runs_dir or "RUNS_DIR_PLACEHOLDER") / name), processes=processes))
+    return text.replace("RUN_ID_PLACEHOLDER", "<run id>").replace("RUNS_DIR_PLACEHOLDER", "<runs folder>")
 
 
 # ---------------------------------------------------------------- runs

@@ -138,6 +138,18 @@ def test_the_command_for_several_processes(client, studio):
     assert client.predict(model_name_or_path="some/model", processes=1, api_name="/cli_command").startswith("python -m finetuner ")
 
 
+def test_a_shared_studio_shows_commands_without_the_server_runs_folder(client, studio, monkeypatch):
+    """The launch preview and the reproduce command name the runs folder locally; a shared studio's visitors
+    see a placeholder in the one and no --runs_dir in the other (a command they copy trains in their own runs/)."""
+    folder = str(studio[1])
+    assert client.predict(1, "mine", api_name="/launch_command") == f"python -m finetuner train --run_dir {folder}/mine"
+    assert f"--runs_dir {folder} " in client.predict(model_name_or_path="some/model", api_name="/cli_command")
+    monkeypatch.setenv("FINETUNER_SHARED", "1")
+    assert client.predict(1, "mine", api_name="/launch_command") == "python -m finetuner train --run_dir <runs folder>/mine"
+    assert client.predict(1, "", api_name="/launch_command") == "python -m finetuner train --run_dir <runs folder>/<run id>"
+    command = client.predict(model_name_or_path="some/model", api_name="/cli_command")
+    assert command.startswith("python -m finetuner train ") and folder not in command and "--runs_dir" not in command
+
 def test_other_tasks_options_reach_the_config_and_the_command(client):
     ner = client.predict(task="token-classification", label_all_tokens=True, head_learning_rate=2e-3, api_name="/download_config")
     assert (yaml.safe_load(open(ner))["label_all_tokens"], yaml.safe_load(open(ner))["head_learning_rate"]) == (True, 2e-3)
