@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from .config import DataConfig
-from .errors import DataError, DataFileNotFoundError
+from .errors import ColumnNotFoundError, DataError, DataFileNotFoundError
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "intent", "sentiment", "y", "tag")
@@ -698,9 +698,9 @@ def prepare_for_model(frame: pd.DataFrame, *, text_columns: list[str] | None, la
     texts = [c for c in (text_columns or []) if c in frame.columns] or detected_texts
     label = label_column if label_column in frame.columns else detected_label
     if not texts or len(texts) != len(text_columns or texts):
-        raise DataError(f"The data needs the text column(s) {', '.join(text_columns or ['text'])}; its columns are: {', '.join(map(str, frame.columns))}.")
+        raise ColumnNotFoundError(f"The data needs the text column(s) {', '.join(text_columns or ['text'])}; its columns are: {', '.join(map(str, frame.columns))}.")
     if not label:
-        raise DataError(f"The data has no label column '{label_column}'; its columns are: {', '.join(map(str, frame.columns))}.")
+        raise ColumnNotFoundError(f"The data has no label column '{label_column}'; its columns are: {', '.join(map(str, frame.columns))}.")
     normalised = _normalise(frame, texts, label, "evaluation")
     unknown = sorted(set(normalised["label"]) - set(label_names))
     if unknown:
@@ -787,8 +787,8 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
     return {str(c).lower(): c for c in frame.columns}
 
 
-def _column_error(what: str, frame: pd.DataFrame, option: str) -> DataError:
-    return DataError(f"No {what} column found among: {', '.join(map(str, frame.columns))}. Set {option} to the right column.")
+def _column_error(what: str, frame: pd.DataFrame, option: str) -> ColumnNotFoundError:
+    return ColumnNotFoundError(f"No {what} column found among: {', '.join(map(str, frame.columns))}. Set {option} to the right column.")
 
 
 def _is_list(value: Any) -> bool:
@@ -842,7 +842,7 @@ def resolve_token_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[str,
         raise _column_error("tags", frame, "tags_column_name")
     for name, option in ((tokens, "tokens_column_name"), (tags, "tags_column_name")):
         if name not in frame.columns:
-            raise DataError(f"The data has no column '{name}' ({option}); its columns are: {', '.join(map(str, frame.columns))}.")
+            raise ColumnNotFoundError(f"The data has no column '{name}' ({option}); its columns are: {', '.join(map(str, frame.columns))}.")
     if tokens == tags:
         raise DataError(f"Column '{tokens}' cannot be both the words and the tags.")
     return tokens, tags
@@ -1007,7 +1007,7 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig, *, answ
     prompt, completion, extra = config.prompt_column_name, config.completion_column_name, config.input_column_name or None
     for name in (prompt, completion, extra):
         if name and name not in frame.columns:
-            raise DataError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
+            raise ColumnNotFoundError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
     chat = prompt if prompt and not completion and _holds_messages(frame[prompt]) else None
     if not prompt and not completion:
         chat = next((lower[n] for n in MESSAGES_NAMES if n in lower and _holds_messages(frame[lower[n]])), None)
@@ -1032,7 +1032,7 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig, *, answ
             f"and a prompt column ({', '.join(dict.fromkeys(first for first, _ in PROMPT_PAIRS))}). Name the column that holds the prompts."
         )
     if answers and (not prompt or not completion):
-        raise DataError(
+        raise ColumnNotFoundError(
             f"Could not tell the prompt from the answer among the columns: {', '.join(map(str, frame.columns))}. "
             "Use prompt/completion, instruction/input/output or a chat 'messages' column, or set prompt_column_name and completion_column_name."
         )
@@ -1180,7 +1180,7 @@ def resolve_document_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[s
         raise _column_error("summary", frame, "summary_column_name")
     for name in (document, summary):
         if name not in frame.columns:
-            raise DataError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
+            raise ColumnNotFoundError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
     if document == summary:
         raise DataError(f"Column '{document}' cannot be both the document and the summary.")
     return document, summary

@@ -33,6 +33,11 @@ class DataFileNotFoundError(DataError, FileNotFoundError):
     """A local data file does not exist."""
 
 
+class ColumnNotFoundError(DataError, LookupError):
+    """The data lacks a column the task needs (or one named for it). Its message says which option names the
+    column; evaluating a run on other data has none, and says instead to rename the file's columns."""
+
+
 class ModelLoadError(FinetunerError, OSError):
     """A model or tokenizer could not be loaded from the Hub or a folder."""
 

@@ -8,8 +8,23 @@ from typing import Any
 
 from .config import DataConfig
 from .data import load_raw, read_table
-from .errors import DataError, RunError
+from .errors import ColumnNotFoundError, DataError, RunError
 from .runs import COMPLETED, Run, read_json, write_json_atomic
+
+
+def _other_data(task, frame, data_report: dict[str, Any], config, source: str):
+    """Other data for the run's model, read by its task as the run's own splits were. A missing column's
+    message from that code names the option that sets the column for training, which evaluate does not
+    have: here it says to rename the data's columns to those the run trained on."""
+    try:
+        return task.evaluation_data(frame, data_report, config)
+    except ColumnNotFoundError:
+        trained = list(dict.fromkeys(c for c in [*(data_report.get("text_columns") or []), data_report.get("label_column")] if c))
+        wanted = f"the run's: {', '.join(trained)}" if trained else "those of the run's training data"
+        raise ColumnNotFoundError(
+            f"{source} lacks the columns this run was trained on; its columns are: {', '.join(map(str, frame.columns))}. "
+            f"Rename its columns to {wanted}, and evaluate again."
+        ) from None
 
 
 def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None, split: str = "test", token: str | None = None) -> dict[str, Any]:
@@ -30,10 +45,10 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     if test_file:
         # Named by the file; test.csv's results as "test-file", or they would overwrite those of the run's own test split.
         name = Path(test_file).stem + ("-file" if Path(test_file).stem in ("train", "validation", "test") else "")
-        dataset = task.evaluation_data(read_table(test_file), data_report, config)
+        dataset = _other_data(task, read_table(test_file), data_report, config, f"The file '{Path(test_file).name}'")
     elif dataset_name:
         frame = load_raw(DataConfig(dataset_name=dataset_name, dataset_config_name=dataset_config_name, train_split_name=split))["train"]
-        dataset, name = task.evaluation_data(frame, data_report, config), f"{dataset_name}-{split}"
+        dataset, name = _other_data(task, frame, data_report, config, f"The split '{split}' of {dataset_name}"), f"{dataset_name}-{split}"
     else:
         prepared = task.prepare_data(config)
         name = "test" if "test" in prepared.splits else "validation"
