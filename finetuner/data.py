@@ -69,6 +69,8 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
     separator = "\t" if kind == "tsv" else _csv_separator(text)
     quoting = _tsv_quoting(text) if kind == "tsv" else csv.QUOTE_MINIMAL
+    if kind == "csv":
+        _check_quotes(text, separator, path.name)
     numbered = kind in ("csv", "tsv") and _check_field_counts(text, separator, path.name, kind, quoting)
     lines = kind == "jsonl" or not text.lstrip().startswith(("[", "{")) or _looks_like_jsonl(text)  # JSON: one record a line
     try:
@@ -124,6 +126,28 @@ def _tsv_quoting(text: str) -> int:
     except csv.Error:
         return csv.QUOTE_NONE
     return csv.QUOTE_MINIMAL
+
+
+def _check_quotes(text: str, separator: str, name: str) -> None:
+    """Refuse a field that starts with a double quote and goes on after its closing quote ('"Great" movie,positive'):
+    read as CSV, the quotes vanished without a word ('Great movie'). Such a field is not quoted CSV, and a file
+    may mix it with truly quoted fields, so it cannot be read as literal text either: the message says how to
+    quote it. Properly quoted fields, and quotes inside an unquoted field ('a "so-so" film'), read as before;
+    other malformations are left to the reader's own messages."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator, strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as error:
+        if "expected after" not in str(error):
+            return
+        line = text.splitlines()[reader.line_num - 1] if reader.line_num else ""
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        raise DataError(
+            f"'{name}' is not well-formed CSV: line {reader.line_num} has a field that starts with a double quote but goes on after "
+            f"its closing quote ({shown}), so its quotes would be lost. Put double quotes around the whole field and double each "
+            'quote inside it: the text "Great" movie is written """Great"" movie".'
+        ) from None
 
 
 def _check_field_counts(text: str, separator: str, name: str, kind: str, quoting: int = csv.QUOTE_MINIMAL) -> bool:

@@ -413,3 +413,28 @@ def test_a_json_file_without_records_is_not_said_to_have_a_header(tmp_path):
     header.write_text("text,label\n", encoding="utf-8")
     with pytest.raises(DataError, match="'header.csv' has a header but no rows"):
         read_table(header)
+
+
+def test_a_csv_text_starting_with_a_quote_that_is_not_csv_quoting_is_refused_not_stripped(tmp_path):
+    """'"Great" movie' was read as 'Great movie': the quotes vanished without a word."""
+    path = tmp_path / "reviews.csv"
+    path.write_text('text,label\na fine film,positive\n"Great" movie,positive\n', encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert message.startswith("'reviews.csv' is not well-formed CSV: line 3 has a field that starts with a double quote")
+    assert '("Great" movie,positive)' in message and 'is written """Great"" movie"' in message
+    semicolons = tmp_path / "excel.csv"
+    semicolons.write_text('text;label\n"Great" movie;positive\n', encoding="utf-8")
+    with pytest.raises(DataError, match="line 2 has a field that starts with a double quote"):
+        read_table(semicolons)
+
+
+def test_quotes_written_as_csv_quotes_them_keep_the_text(tmp_path):
+    path = tmp_path / "quoted.csv"
+    texts = ['"Great" movie', 'it\'s a "so-so" film', "a, b", 'two\nlines "here"', '"']
+    pd.DataFrame({"text": texts, "label": ["pos"] * len(texts)}).to_csv(path, index=False)
+    assert list(read_table(path)["text"]) == texts
+    plain = tmp_path / "plain.csv"
+    plain.write_text('text,label\nit\'s a "so-so" film,neg\n', encoding="utf-8")
+    assert list(read_table(plain)["text"]) == ['it\'s a "so-so" film']
