@@ -1,6 +1,7 @@
 """A training process killed from outside (the kernel's out-of-memory killer sends SIGKILL) cannot record
 its own end: the run shows as interrupted, the launcher records the signal it saw, and the status says
-what most likely happened, with the out-of-memory advice and a resume."""
+what most likely happened, with the out-of-memory advice and a resume. A Space's restart ends the studio
+too, so nothing records the end: that is said as the restart, without the out-of-memory advice."""
 
 from __future__ import annotations
 
