@@ -232,6 +232,16 @@ def test_train_follow_evaluate_predict(client, completed_run, tiny_model_dir, re
     assert command.startswith("python -m finetuner") and "--learning_rate 0.003" in command and "--train_file" in command
 
 
+def test_evaluating_on_a_file_without_the_runs_columns_says_to_rename_them(client, completed_run, tmp_path):
+    """Evaluate has no column options: the message names the run's columns to rename the file's to."""
+    other = tmp_path / "reviews_only.csv"
+    pd.DataFrame({"review": ["a fine film", "a dull plot"]}).to_csv(other, index=False)
+    with pytest.raises(AppError) as raised:
+        client.predict(completed_run[0], handle_file(str(other)), "", "", "test", api_name="/evaluate_run")
+    message = str(raised.value)
+    assert "The file 'reviews_only.csv' lacks the columns this run was trained on; its columns are: review." in message
+    assert "Rename its columns to the run's: text, label" in message and "column_name" not in message
+
 def test_list_and_compare_two_runs(client, completed_run, tiny_model_dir, reviews_csv):
     first = completed_run[0]
     load_file(client, reviews_csv)
