@@ -217,21 +217,52 @@ def _user_from_whoami(info: dict[str, Any]) -> HubUser:
     )
 
 
-def full_repo_id(name: str, user: HubUser) -> str:
-    """'name' -> 'user/name'; 'org/name' stays; an invalid name raises `HubRepoNameError` saying what is allowed."""
+# A repository's address on the Hub: https://huggingface.co/<ns>/<name> (a Space: /spaces/<ns>/<name>), maybe
+# followed by a page of it (/tree/main, /blob/main/README.md, ...); hf.co is the Hub's short domain.
+_HUB_URL = re.compile(r"^(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)(?:/(?P<path>[^?#]*))?(?:[?#].*)?$", re.I)
+
+
+def parse_repo_id(text: str | None, repo_type: str = "model") -> tuple[str | None, str]:
+    """(namespace or None, name) from what a user typed or pasted: 'name', 'namespace/name', or the repo's URL.
+
+    A pasted address is common (copied from the browser), so it is read for its repo id; anything else with
+    an empty part or more than one '/' ('alice/', '/model', 'a/b/c') is refused with the expected form,
+    never guessed at (stripping the '/' of 'alice/' would have meant the repo 'alice/alice')."""
+    kind = "Space" if repo_type == "space" else "model"
+    address = "https://huggingface.co/" + ("spaces/" if repo_type == "space" else "") + "namespace/name"
+    form = f"'name' (created under your username), 'namespace/name' (e.g. 'my-org/my-{kind.lower()}') or the {kind}'s address ({address})"
+    text = (text or "").strip()
+    if not text:
+        raise HubRepoNameError(f"Give the {kind} repository a name, as {form}.")
+    url = _HUB_URL.match(text)
+    if url:
+        parts = [part for part in (url.group("path") or "").split("/") if part]
+        section = parts[0] if parts and parts[0] in ("spaces", "datasets") else None
+        if section != ("spaces" if repo_type == "space" else None):
+            what = {"spaces": "a Space's", "datasets": "a dataset's"}.get(section or "", "a model's")
+            raise HubRepoNameError(f"'{text}' is {what} address, not a {kind}'s: give {form}.")
+        parts = parts[1:] if section else parts
+        if len(parts) < 2:
+            raise HubRepoNameError(f"'{text}' is not the address of a {kind} repository: give {form}.")
+        return parts[0], parts[1]
+    parts = text.split("/")
+    if len(parts) > 2 or not all(parts):
+        raise HubRepoNameError(f"'{text}' is not a repository id: give {form}.")
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+
+
+def full_repo_id(name: str | None, user: HubUser, repo_type: str = "model") -> str:
+    """'name' -> 'user/name'; 'org/name' and a pasted repo URL give their id; an invalid name raises
+    `HubRepoNameError` saying what is allowed."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
 
-    name = (name or "").strip().strip("/")
-    for prefix in ("https://huggingface.co/", "hf.co/", "huggingface.co/"):
-        name = name.removeprefix(prefix)
-    if not name:
-        raise HubRepoNameError("Give the repository a name, e.g. 'my-sentiment-model' (it is created under your username).")
-    repo_id = name if "/" in name else f"{user.name}/{name}"
+    namespace, repo_name = parse_repo_id(name, repo_type)
+    repo_id = f"{namespace or user.name}/{repo_name}"
     try:
         validate_repo_id(repo_id)
     except HFValidationError:
         raise HubRepoNameError(
-            f"'{name}' is not a valid repository name. Use 'name' or 'namespace/name' with letters, digits, '-', '_' and '.', "
+            f"'{repo_id}' is not a valid repository name. Use 'name' or 'namespace/name' with letters, digits, '-', '_' and '.', "
             "not starting or ending with '-' or '.', without '--' or '..', at most 96 characters; e.g. 'distilbert-imdb-sentiment'."
         ) from None
     return repo_id
@@ -556,7 +587,7 @@ def deploy_demo_space(
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
-    space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user)
+    space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user, "space")
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     api = _api(endpoint)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
@@ -672,7 +703,7 @@ def upload_studio_space(
 
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
-    space_id = full_repo_id(space_name, user)
+    space_id = full_repo_id(space_name, user, "space")
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     files = studio_space_files(root)
     api = _api(endpoint)
