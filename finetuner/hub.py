@@ -580,6 +580,8 @@ def deploy_demo_space(
 ) -> SpaceResult:
     """Create (or update) a Gradio Space with a small inference app for a pushed model; returns its URL.
 
+    Without `space_name` the Space is '<model name>-demo' beside the model, or under the user's own name
+    when the token cannot write to the model's namespace (a warning says so; `default_space_id`).
     `private=None` makes the Space private exactly when the model is. On a free account the Hub may
     refuse to create a Gradio Space (402): the error says so and what to do. `run` (its task, example
     texts, and where the Space is recorded) counts only if it is the run last pushed to the model repo.
@@ -587,7 +589,7 @@ def deploy_demo_space(
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
-    space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user, "space")
+    space_id, where = (full_repo_id(space_name, user, "space"), None) if space_name else default_space_id(model_id, user)
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     api = _api(endpoint)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
@@ -613,7 +615,7 @@ def deploy_demo_space(
     placeholders = set(PLACEHOLDER_EXAMPLES.values())
     peft = getattr(model, "library_name", None) == "peft"
     files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware, peft=peft)
-    warnings = []
+    warnings = [where] if where else []
     if model.private:
         warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")
     from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
@@ -634,6 +636,25 @@ def deploy_demo_space(
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
+
+
+MAX_REPO_NAME = 96  # the Hub's limit on a repo name (the part after the namespace)
+
+
+def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
+    """The demo Space's default id: '<model name>-demo' beside the model (an org's model gets the org's
+    Space) when the token may write there, else under the user's own name, with a note saying so and why.
+    The name is cut to keep the Hub's 96 characters: a 96-character model name still gets a valid Space."""
+    namespace, name = model_id.split("/")
+    name = name[: MAX_REPO_NAME - len("-demo")].rstrip("-.") + "-demo"
+    try:
+        user.check_can_write(namespace)
+        return f"{namespace}/{name}", None
+    except HubError:
+        return f"{user.name}/{name}", (
+            f"The Space is under your account, '{user.name}/{name}': this token cannot write to '{namespace}', the model's namespace. "
+            f"Name the Space '{namespace}/...' once you may write there."
+        )
 
 
 def _request_hardware(api, space_id: str, hardware: str, *, token: str, user: HubUser) -> None:

@@ -51,7 +51,7 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
 
     deploy = commands.add_parser("deploy-space", help="Create or update a Gradio demo Space for a pushed model.")
     deploy.add_argument("model", help="The model repository (user/name), or a run id that was pushed.")
-    deploy.add_argument("--space_name", help="'name' or 'org/name' of the Space. Default: '<model name>-demo'.")
+    deploy.add_argument("--space_name", help="'name' or 'org/name' of the Space. Default: '<model name>-demo' beside the model (in its organization when your token may write there, else under your username).")
     visibility = deploy.add_mutually_exclusive_group()
     visibility.add_argument("--private", dest="private", action="store_const", const=True, default=None, help="Private Space (default: private exactly when the model is).")
     visibility.add_argument("--public", dest="private", action="store_const", const=False, help="Public Space.")

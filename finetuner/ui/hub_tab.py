@@ -90,7 +90,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
                     card_source = gr.Code(language="markdown", label="README.md as pushed")
         gr.Markdown("### Demo Space\nA small Gradio app for the pushed model, on a Space of your own.")
         with gr.Row():
-            space_name = gr.Textbox(label="Space name", placeholder="(repository name)-demo", scale=3)
+            space_name = gr.Textbox(label="Space name", placeholder="(repository name)-demo", info="Empty: beside the model (in its organization when your token may write there, else under your username).", scale=3)
             deploy_button = gr.Button("Deploy demo Space", variant="primary", scale=1)
         deploy_status = gr.Markdown()
 
