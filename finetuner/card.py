@@ -361,20 +361,26 @@ class _RunFacts:
         return read_json(self.run.eval_dir / f"report_{split}.json", None)
 
     def public_examples(self, allowed: bool) -> list[str]:
-        """A few texts for the usage snippet: only from a public Hub dataset, never from a user's file."""
+        """A few model inputs for the usage snippet and the demo Space: only from a public Hub dataset, never
+        from a user's file. They are the inputs of the evaluation's own files: a classifier's or tagger's
+        `predictions_<split>.csv` (`text`), a summarizer's `generations_<split>.csv` (`document`) or a causal
+        LM's (`prompt`)."""
         if not allowed:
             return []
         import csv  # noqa: PLC0415
 
-        path = self.run.eval_dir / "predictions_test.csv"
-        if not path.is_file():
-            path = self.run.eval_dir / "predictions_validation.csv"
-        if not path.is_file():
+        files = [self.run.eval_dir / f"{kind}_{split}.csv" for split in ("test", "validation") for kind in ("predictions", "generations")]
+        path = next((f for f in files if f.is_file()), None)
+        if path is None:
             return []
         with open(path, encoding="utf-8", newline="") as handle:
-            texts = [row["text"] for _, row in zip(range(3), csv.DictReader(handle)) if row.get("text")]
-        return [t if len(t) <= 200 else t[:197] + "..." for t in texts]
+            rows = [row for _, row in zip(range(3), csv.DictReader(handle))]
+        texts = [next((row[c] for c in EXAMPLE_COLUMNS if row.get(c)), "") for row in rows]
+        return [t if len(t) <= 200 else t[:197] + "..." for t in texts if t]
 
+
+# The model's input in an evaluation file: classification and NER predictions, summaries, causal-LM generations.
+EXAMPLE_COLUMNS = ("text", "document", "prompt")
 
 PLACEHOLDER_EXAMPLES = {
     "text-classification": "Replace this with a text to classify.",
