@@ -268,6 +268,11 @@ def full_repo_id(name: str | None, user: HubUser, repo_type: str = "model") -> s
     return repo_id
 
 
+# Who a card preview is for when no one is known (a preview needs no token): the usage snippet then shows
+# 'your-username/name', which says what to put there.
+PREVIEW_USER = HubUser(name="your-username")
+
+
 def default_repo_name(run_or_config: "Run | RunConfig") -> str:
     """A readable default: '<base model>-<dataset>' from a run's config."""
     config = run_or_config.config() if isinstance(run_or_config, Run) else run_or_config
@@ -887,6 +892,7 @@ def _installed_version(dist: str) -> str:
 __all__ = [
     "HubUser",
     "PushResult",
+    "PREVIEW_USER",
     "PushWhenFinished",
     "SpaceResult",
     "check_push_access",

@@ -23,7 +23,7 @@ import gradio as gr
 
 from .. import access, hub
 from ..card import CardOptions, build_card
-from ..errors import HubTokenMissingError, RunError
+from ..errors import HubError, HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
 from . import ownership
 from .handlers import ui_errors
@@ -107,9 +107,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         return ownership.owned_run(ctx, run_id, request, profile, oauth_token, typed_token=typed_token, missing="Choose a run first (press ↻ Refresh runs if the list is empty).")
 
     def card_options(run_repo: str | None, license_value, language_value, base_value, dataset_value, description_value, user: hub.HubUser | None) -> CardOptions:
-        repo_id = None
-        if run_repo and run_repo.strip():
-            repo_id = hub.full_repo_id(run_repo, user) if user else run_repo.strip()
+        repo_id = hub.full_repo_id(run_repo, user or hub.PREVIEW_USER) if run_repo and run_repo.strip() else None
         languages = [code.strip() for code in (language_value or "").split(",") if code.strip()]
         return CardOptions(
             repo_id=repo_id,
@@ -143,8 +141,8 @@ def build_hub_tab(ctx: StudioContext) -> None:
         run = visible_run(run_id, typed_token, request, profile, oauth_token)
         try:
             _token, user = session(typed_token, oauth_token)
-        except HubTokenMissingError:
-            user = None  # a preview needs no token; the snippet then shows the name as typed
+        except HubError:
+            user = None  # a preview needs no token: a missing, wrong or unverifiable one only leaves the snippet's namespace 'your-username'
         repo = (repo or "").strip() or hub.default_repo_name(run)
         options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
         options.adapter = as_what == ADAPTER
