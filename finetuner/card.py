@@ -32,6 +32,9 @@ from .tasks import TASKS, baseline_name, curve_metrics
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
 HUB_RECORD = "hub.json"  # in a run folder: where its model and demo Space were pushed (finetuner.hub writes it)
+# In a card's metadata: the run whose model the repo holds, so that a push under a default name can tell
+# another run's model (which it must not replace) from this run's own (which it updates).
+RUN_METADATA_KEY = "finetuner_run"
 CURVE_IMAGE = "images/training_curve.png"
 CONFUSION_IMAGE = "images/confusion_matrix.png"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
@@ -158,6 +161,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
         tags=_unique([pipeline_tag, "finetuner", *(["lora"] if facts.lora else []), *(["peft"] if options.adapter else []), *options.tags]),
         metrics=_unique([r.metric_type for r in eval_results]) or None,
         eval_results=eval_results or None,
+        **{RUN_METADATA_KEY: run.id},
     )
     examples = options.example_texts or facts.public_examples(dataset_id is not None and dataset_id == config.data.dataset_name) or [PLACEHOLDER_EXAMPLES.get(pipeline_tag, PLACEHOLDER_EXAMPLES["text-classification"])]
     rendered_images: dict[str, bytes] = {}

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -73,6 +73,7 @@ PUSHED_FILE_PATTERNS = ("*.safetensors", "*.bin", "*.json", "*.model", "vocab.tx
 # Keys of tokenizer_config.json that describe how it was loaded here, not the tokenizer itself.
 LOCAL_TOKENIZER_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir")
 DEFAULT_SPACE_HARDWARE = "cpu-basic"
+MAX_REPO_NAME = 96  # the Hub's limit on a repo name (the part after the namespace)
 SERVER_TOKEN_VARIABLE = "FINETUNER_ALLOW_SERVER_TOKEN"
 
 TOKEN_HELP = (
@@ -308,9 +309,52 @@ def check_push_access(repo_name: str, *, token: str | None = None, endpoint: str
     return check_token(token, namespace=repo_id.split("/")[0], endpoint=endpoint, allow_environment=allow_environment), repo_id
 
 
+def default_repo_id(run: Run, user: HubUser, *, api, token: str) -> tuple[str, str | None]:
+    """Where a push without a repository name goes, and a note for the user when that is not the plain default.
+
+    A run pushed before goes where it went: pushing it again updates its repo. Otherwise '<model>-<data>'
+    under the user's name, unless that repo already holds another upload (a run with the same base model
+    and data file has the same default name): then the run gets a name of its own (`own_repo_name`), so
+    a default never replaces another run's model. A name the user gives is always honoured."""
+    recorded = (hub_record(run).get("model") or {}).get("repo_id")
+    if recorded:
+        return recorded, None
+    repo_id = full_repo_id(default_repo_name(run), user)
+    holder = _run_in_repo(api, repo_id, token)
+    if holder is None or holder == run.id:
+        return repo_id, None
+    own = full_repo_id(own_repo_name(run), user)
+    held = f"the model of run {holder}" if holder else "another model"
+    return own, f"{repo_id} already holds {held}, so this run was pushed to {own} instead of replacing it. To replace that model, push with the repository name {repo_id}."
+
+
+def own_repo_name(run: Run) -> str:
+    """'<model>-<data>-<run time and tag>': the default name made this run's own (at most the Hub's 96 characters)."""
+    suffix = re.sub(r"^(\d{8}-\d{6})-.+-([0-9a-f]{4})$", r"\1-\2", run.id)  # new_run_id's parts that tell runs apart
+    suffix = re.sub(r"[^A-Za-z0-9]+", "-", suffix).strip("-")[-40:].strip("-")
+    return f"{default_repo_name(run)[: MAX_REPO_NAME - len(suffix) - 1].rstrip('-.')}-{suffix}"
+
+
+def _run_in_repo(api, repo_id: str, token: str) -> str | None:
+    """The run whose model `repo_id` holds (its card's RUN_METADATA_KEY), '' for a model of unknown origin
+    (an upload of the user's own, or a push from before cards named their run), None when the repo does not
+    exist or holds nothing a push would replace."""
+    from huggingface_hub.errors import RepositoryNotFoundError  # noqa: PLC0415
+
+    with _translate("look for the default repository", token=token, repo_id=repo_id, endpoint=api.endpoint):
+        try:
+            info = api.model_info(repo_id, token=token)
+        except RepositoryNotFoundError:
+            return None
+    files = [sibling.rfilename for sibling in info.siblings or []]
+    if "README.md" not in files and not _stale_files(files, []):
+        return None
+    return str((info.card_data or {}).get(RUN_METADATA_KEY) or "")
+
+
 def push_run(
     run: Run,
-    repo_name: str,
+    repo_name: str | None,
     *,
     token: str | None = None,
     private: bool = True,
@@ -323,6 +367,7 @@ def push_run(
 ) -> PushResult:
     """Push a completed run's model, tokenizer, card, plots, training config and metrics to a model repo.
 
+    `repo_name` None: the run's default repo (`default_repo_id`), which never replaces another run's model.
     The repo is created if needed (private unless `private=False`; an existing repo keeps its visibility,
     and a warning says so). One commit, whose message names the run, which also deletes what an earlier
     push left that this one does not replace (`PUSHED_FILE_PATTERNS`). Returns where it went.
@@ -337,16 +382,18 @@ def push_run(
         raise RunError(no_model_message(run))
     adapter_base = adapter_base_model(run, card_options) if adapter else None  # before the token check: a run without an adapter fails at once
     say("Checking the token.")
-    user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+    user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
+    repo_id, note = (full_repo_id(repo_name, user), None) if repo_name else default_repo_id(run, user, api=api, token=token)
+    user = check_token(token, namespace=repo_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     from huggingface_hub import CommitOperationDelete  # noqa: PLC0415
 
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
-    warnings: list[str] = []
+    warnings = [note] if note else []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
         say(f"Creating {repo_id}.")
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
@@ -465,11 +512,14 @@ class PushWhenFinished:
     events ('push' or 'push_failed' with the message) and `hub.json`.
     """
 
-    def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
+    def __init__(self, run: Run, repo_name: str | None, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
         check_options(card_options or CardOptions())  # refused before training, not after it
         if adapter:
             planned_adapter_base(run.config(), run.id, card_options)
-        self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+        # Without a name the repo is chosen when the push happens: another run may have pushed to the default by then.
+        planned = repo_name or (hub_record(run).get("model") or {}).get("repo_id") or default_repo_name(run)
+        self.user, self.repo_id = check_push_access(planned, token=token, endpoint=endpoint, allow_environment=allow_environment)
+        self.repo_name = repo_name
         self.adapter = adapter
         self._token = _require_token(token, allow_environment)
         self.run, self.private, self.card_options, self.endpoint, self.timeout = run, private, card_options, endpoint, timeout
@@ -490,7 +540,7 @@ class PushWhenFinished:
             if self.run.state != COMPLETED:
                 self.run.append_event("message", text=f"Not pushed to {self.repo_id}: the run {self.run.state}.")
                 return
-            self.result = push_run(self.run, self.repo_id, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False, adapter=self.adapter)
+            self.result = push_run(self.run, self.repo_name, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False, adapter=self.adapter)
         except FinetunerError as error:
             self.error = str(error)
             self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
@@ -641,9 +691,6 @@ def deploy_demo_space(
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
-
-
-MAX_REPO_NAME = 96  # the Hub's limit on a repo name (the part after the namespace)
 
 
 def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
@@ -897,11 +944,13 @@ __all__ = [
     "SpaceResult",
     "check_push_access",
     "check_token",
+    "default_repo_id",
     "default_repo_name",
     "deploy_demo_space",
     "full_repo_id",
     "hub_record",
     "on_spaces",
+    "own_repo_name",
     "pick_token",
     "push_run",
     "server_token_allowed",

@@ -156,12 +156,12 @@ def build_hub_tab(ctx: StudioContext) -> None:
         token, user = session(typed_token, oauth_token)
         run = visible_run(run_id, typed_token, request, profile, oauth_token)
         adapter = as_what == ADAPTER
-        if not (repo or "").strip():
-            repo = hub.default_repo_name(run)
+        repo = (repo or "").strip() or None  # None: the run's default repo, which never replaces another run's model
         options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
         if run.state in ACTIVE_STATES:
             pending = hub.PushWhenFinished(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, adapter=adapter).start()
-            return f"⏳ Run {run.id} is {run.state}. It will be pushed to **{pending.repo_id}** when it completes (keep the studio running); the Runs tab's events will say when."
+            unless = "" if repo else f" (or to **{user.name}/{hub.own_repo_name(run)}** if another run's model is there by then)"
+            return f"⏳ Run {run.id} is {run.state}. It will be pushed to **{pending.repo_id}**{unless} when it completes (keep the studio running); the Runs tab's events will say when."
         steps = iter([0.1, 0.3, 0.5, 0.8, 0.95])
         result = hub.push_run(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, progress=lambda message: progress(next(steps, 0.95), desc=message), adapter=adapter)
         lines = [f"✅ Pushed {'the LoRA adapter of ' if adapter else ''}**{result.repo_id}** ({'private' if result.private else 'public'}): [{result.url}]({result.url}) · [commit]({result.commit_url}) · {len(result.files)} files"]
