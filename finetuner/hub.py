@@ -324,7 +324,7 @@ def default_repo_id(run: Run, user: HubUser, *, api, token: str) -> tuple[str, s
     if holder is None or holder == run.id:
         return repo_id, None
     own = full_repo_id(own_repo_name(run), user)
-    held = f"the model of run {holder}" if holder else "another model"
+    held = f"the model of run {holder}" if holder else "another upload (its card names no finetuner run)"
     return own, f"{repo_id} already holds {held}, so this run was pushed to {own} instead of replacing it. To replace that model, push with the repository name {repo_id}."
 
 

@@ -141,9 +141,8 @@ def _print_push(result) -> None:
 
 
 def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .card import build_card  # noqa: PLC0415
-
     from . import hub  # noqa: PLC0415
+    from .card import build_card  # noqa: PLC0415
 
     run = find_run(args.runs_dir, args.run_id)
     repo_id = hub.full_repo_id(args.repo_id, hub.PREVIEW_USER) if args.repo_id else None  # a preview asks the Hub nothing
