@@ -67,3 +67,18 @@ def test_a_long_default_name_with_the_runs_suffix_stays_a_valid_repo_name(tmp_pa
     name = hub.own_repo_name(run)
     assert name.endswith("-20261207-050000-eeee") and len(name) == 96
     assert hub.full_repo_id(name, hub.PREVIEW_USER)  # valid on the Hub
+
+
+def test_train_push_to_hub_twice_without_a_name_keeps_both_models(hub_server, alice, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch, capsys):
+    """The user's case: the same `train --push_to_hub` command run twice (another seed, another learning rate)."""
+    monkeypatch.setenv("HF_TOKEN", alice)
+    train = ["--runs_dir", str(tmp_path / "runs"), "train", "--model_name_or_path", str(tiny_model_dir), "--train_file", str(sentiment_csv), "--max_steps", "2", "--eval_strategy", "no", "--max_seq_length", "32", "--push_to_hub"]
+    assert main(train) == 0
+    first = capsys.readouterr().out
+    assert main(train) == 0
+    second = capsys.readouterr().out
+    pushed = [line.split()[1] for line in (first + second).splitlines() if line.startswith("Pushed alice/")]
+    assert len(pushed) == 2 and pushed[1].startswith(pushed[0] + "-")
+    assert all("model.safetensors" in hub_server.repo(repo_id).files for repo_id in pushed)
+    assert "already holds the model of run" in second
+    assert "if another run's model is there by then, to a name of this run's own" in second
