@@ -66,7 +66,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
             run_choice = gr.Dropdown([] if shared else _choices(ctx.store.list()), label="Run", allow_custom_value=True, info="A completed run to push now, or a training run to push when it finishes.", scale=4)
             refresh_button = gr.Button("↻ Refresh runs", scale=1)
         with gr.Row():
-            repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username.", scale=3)
+            repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username; a pasted https://huggingface.co/... address works too. Empty: the run's default name, which never replaces another run's model.", scale=3)
             private = gr.Checkbox(value=True, label="Private repository", info="Only you (and your organization) can see it. Untick to make it public.", scale=1)
         push_as = gr.Radio([MERGED, ADAPTER], value=MERGED, label="Push as", visible=False, info="This run trained LoRA adapters: push the merged model (loads with transformers alone), or only the small adapters (load on top of the base model with peft; the base must be on the Hub).")
         with gr.Accordion("Model card details", open=False):
