@@ -32,6 +32,9 @@ from .tasks import TASKS, baseline_name, curve_metrics
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_LICENSE = "apache-2.0"
 HUB_RECORD = "hub.json"  # in a run folder: where its model and demo Space were pushed (finetuner.hub writes it)
+# In a card's metadata: the run whose model the repo holds, so that a push under a default name can tell
+# another run's model (which it must not replace) from this run's own (which it updates).
+RUN_METADATA_KEY = "finetuner_run"
 CURVE_IMAGE = "images/training_curve.png"
 CONFUSION_IMAGE = "images/confusion_matrix.png"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
@@ -158,6 +161,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
         tags=_unique([pipeline_tag, "finetuner", *(["lora"] if facts.lora else []), *(["peft"] if options.adapter else []), *options.tags]),
         metrics=_unique([r.metric_type for r in eval_results]) or None,
         eval_results=eval_results or None,
+        **{RUN_METADATA_KEY: run.id},
     )
     examples = options.example_texts or facts.public_examples(dataset_id is not None and dataset_id == config.data.dataset_name) or [PLACEHOLDER_EXAMPLES.get(pipeline_tag, PLACEHOLDER_EXAMPLES["text-classification"])]
     rendered_images: dict[str, bytes] = {}
@@ -361,20 +365,26 @@ class _RunFacts:
         return read_json(self.run.eval_dir / f"report_{split}.json", None)
 
     def public_examples(self, allowed: bool) -> list[str]:
-        """A few texts for the usage snippet: only from a public Hub dataset, never from a user's file."""
+        """A few model inputs for the usage snippet and the demo Space: only from a public Hub dataset, never
+        from a user's file. They are the inputs of the evaluation's own files: a classifier's or tagger's
+        `predictions_<split>.csv` (`text`), a summarizer's `generations_<split>.csv` (`document`) or a causal
+        LM's (`prompt`)."""
         if not allowed:
             return []
         import csv  # noqa: PLC0415
 
-        path = self.run.eval_dir / "predictions_test.csv"
-        if not path.is_file():
-            path = self.run.eval_dir / "predictions_validation.csv"
-        if not path.is_file():
+        files = [self.run.eval_dir / f"{kind}_{split}.csv" for split in ("test", "validation") for kind in ("predictions", "generations")]
+        path = next((f for f in files if f.is_file()), None)
+        if path is None:
             return []
         with open(path, encoding="utf-8", newline="") as handle:
-            texts = [row["text"] for _, row in zip(range(3), csv.DictReader(handle)) if row.get("text")]
-        return [t if len(t) <= 200 else t[:197] + "..." for t in texts]
+            rows = [row for _, row in zip(range(3), csv.DictReader(handle))]
+        texts = [next((row[c] for c in EXAMPLE_COLUMNS if row.get(c)), "") for row in rows]
+        return [t if len(t) <= 200 else t[:197] + "..." for t in texts if t]
 
+
+# The model's input in an evaluation file: classification and NER predictions, summaries, causal-LM generations.
+EXAMPLE_COLUMNS = ("text", "document", "prompt")
 
 PLACEHOLDER_EXAMPLES = {
     "text-classification": "Replace this with a text to classify.",

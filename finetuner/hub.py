@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -73,6 +73,7 @@ PUSHED_FILE_PATTERNS = ("*.safetensors", "*.bin", "*.json", "*.model", "vocab.tx
 # Keys of tokenizer_config.json that describe how it was loaded here, not the tokenizer itself.
 LOCAL_TOKENIZER_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir")
 DEFAULT_SPACE_HARDWARE = "cpu-basic"
+MAX_REPO_NAME = 96  # the Hub's limit on a repo name (the part after the namespace)
 SERVER_TOKEN_VARIABLE = "FINETUNER_ALLOW_SERVER_TOKEN"
 
 TOKEN_HELP = (
@@ -217,24 +218,60 @@ def _user_from_whoami(info: dict[str, Any]) -> HubUser:
     )
 
 
-def full_repo_id(name: str, user: HubUser) -> str:
-    """'name' -> 'user/name'; 'org/name' stays; an invalid name raises `HubRepoNameError` saying what is allowed."""
+# A repository's address on the Hub: https://huggingface.co/<ns>/<name> (a Space: /spaces/<ns>/<name>), maybe
+# followed by a page of it (/tree/main, /blob/main/README.md, ...); hf.co is the Hub's short domain.
+_HUB_URL = re.compile(r"^(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)(?:/(?P<path>[^?#]*))?(?:[?#].*)?$", re.I)
+
+
+def parse_repo_id(text: str | None, repo_type: str = "model") -> tuple[str | None, str]:
+    """(namespace or None, name) from what a user typed or pasted: 'name', 'namespace/name', or the repo's URL.
+
+    A pasted address is common (copied from the browser), so it is read for its repo id; anything else with
+    an empty part or more than one '/' ('alice/', '/model', 'a/b/c') is refused with the expected form,
+    never guessed at (stripping the '/' of 'alice/' would have meant the repo 'alice/alice')."""
+    kind = "Space" if repo_type == "space" else "model"
+    address = "https://huggingface.co/" + ("spaces/" if repo_type == "space" else "") + "namespace/name"
+    form = f"'name' (created under your username), 'namespace/name' (e.g. 'my-org/my-{kind.lower()}') or the {kind}'s address ({address})"
+    text = (text or "").strip()
+    if not text:
+        raise HubRepoNameError(f"Give the {kind} repository a name, as {form}.")
+    url = _HUB_URL.match(text)
+    if url:
+        parts = [part for part in (url.group("path") or "").split("/") if part]
+        section = parts[0] if parts and parts[0] in ("spaces", "datasets") else None
+        if section != ("spaces" if repo_type == "space" else None):
+            what = {"spaces": "a Space's", "datasets": "a dataset's"}.get(section or "", "a model's")
+            raise HubRepoNameError(f"'{text}' is {what} address, not a {kind}'s: give {form}.")
+        parts = parts[1:] if section else parts
+        if len(parts) < 2:
+            raise HubRepoNameError(f"'{text}' is not the address of a {kind} repository: give {form}.")
+        return parts[0], parts[1]
+    parts = text.split("/")
+    if len(parts) > 2 or not all(parts):
+        raise HubRepoNameError(f"'{text}' is not a repository id: give {form}.")
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+
+
+def full_repo_id(name: str | None, user: HubUser, repo_type: str = "model") -> str:
+    """'name' -> 'user/name'; 'org/name' and a pasted repo URL give their id; an invalid name raises
+    `HubRepoNameError` saying what is allowed."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
 
-    name = (name or "").strip().strip("/")
-    for prefix in ("https://huggingface.co/", "hf.co/", "huggingface.co/"):
-        name = name.removeprefix(prefix)
-    if not name:
-        raise HubRepoNameError("Give the repository a name, e.g. 'my-sentiment-model' (it is created under your username).")
-    repo_id = name if "/" in name else f"{user.name}/{name}"
+    namespace, repo_name = parse_repo_id(name, repo_type)
+    repo_id = f"{namespace or user.name}/{repo_name}"
     try:
         validate_repo_id(repo_id)
     except HFValidationError:
         raise HubRepoNameError(
-            f"'{name}' is not a valid repository name. Use 'name' or 'namespace/name' with letters, digits, '-', '_' and '.', "
+            f"'{repo_id}' is not a valid repository name. Use 'name' or 'namespace/name' with letters, digits, '-', '_' and '.', "
             "not starting or ending with '-' or '.', without '--' or '..', at most 96 characters; e.g. 'distilbert-imdb-sentiment'."
         ) from None
     return repo_id
+
+
+# Who a card preview is for when no one is known (a preview needs no token): the usage snippet then shows
+# 'your-username/name', which says what to put there.
+PREVIEW_USER = HubUser(name="your-username")
 
 
 def default_repo_name(run_or_config: "Run | RunConfig") -> str:
@@ -272,9 +309,52 @@ def check_push_access(repo_name: str, *, token: str | None = None, endpoint: str
     return check_token(token, namespace=repo_id.split("/")[0], endpoint=endpoint, allow_environment=allow_environment), repo_id
 
 
+def default_repo_id(run: Run, user: HubUser, *, api, token: str) -> tuple[str, str | None]:
+    """Where a push without a repository name goes, and a note for the user when that is not the plain default.
+
+    A run pushed before goes where it went: pushing it again updates its repo. Otherwise '<model>-<data>'
+    under the user's name, unless that repo already holds another upload (a run with the same base model
+    and data file has the same default name): then the run gets a name of its own (`own_repo_name`), so
+    a default never replaces another run's model. A name the user gives is always honoured."""
+    recorded = (hub_record(run).get("model") or {}).get("repo_id")
+    if recorded:
+        return recorded, None
+    repo_id = full_repo_id(default_repo_name(run), user)
+    holder = _run_in_repo(api, repo_id, token)
+    if holder is None or holder == run.id:
+        return repo_id, None
+    own = full_repo_id(own_repo_name(run), user)
+    held = f"the model of run {holder}" if holder else "another upload (its card names no finetuner run)"
+    return own, f"{repo_id} already holds {held}, so this run was pushed to {own} instead of replacing it. To replace that model, push with the repository name {repo_id}."
+
+
+def own_repo_name(run: Run) -> str:
+    """'<model>-<data>-<run time and tag>': the default name made this run's own (at most the Hub's 96 characters)."""
+    suffix = re.sub(r"^(\d{8}-\d{6})-.+-([0-9a-f]{4})$", r"\1-\2", run.id)  # new_run_id's parts that tell runs apart
+    suffix = re.sub(r"[^A-Za-z0-9]+", "-", suffix).strip("-")[-40:].strip("-")
+    return f"{default_repo_name(run)[: MAX_REPO_NAME - len(suffix) - 1].rstrip('-.')}-{suffix}"
+
+
+def _run_in_repo(api, repo_id: str, token: str) -> str | None:
+    """The run whose model `repo_id` holds (its card's RUN_METADATA_KEY), '' for a model of unknown origin
+    (an upload of the user's own, or a push from before cards named their run), None when the repo does not
+    exist or holds nothing a push would replace."""
+    from huggingface_hub.errors import RepositoryNotFoundError  # noqa: PLC0415
+
+    with _translate("look for the default repository", token=token, repo_id=repo_id, endpoint=api.endpoint):
+        try:
+            info = api.model_info(repo_id, token=token)
+        except RepositoryNotFoundError:
+            return None
+    files = [sibling.rfilename for sibling in info.siblings or []]
+    if "README.md" not in files and not _stale_files(files, []):
+        return None
+    return str((info.card_data or {}).get(RUN_METADATA_KEY) or "")
+
+
 def push_run(
     run: Run,
-    repo_name: str,
+    repo_name: str | None,
     *,
     token: str | None = None,
     private: bool = True,
@@ -287,6 +367,7 @@ def push_run(
 ) -> PushResult:
     """Push a completed run's model, tokenizer, card, plots, training config and metrics to a model repo.
 
+    `repo_name` None: the run's default repo (`default_repo_id`), which never replaces another run's model.
     The repo is created if needed (private unless `private=False`; an existing repo keeps its visibility,
     and a warning says so). One commit, whose message names the run, which also deletes what an earlier
     push left that this one does not replace (`PUSHED_FILE_PATTERNS`). Returns where it went.
@@ -301,16 +382,18 @@ def push_run(
         raise RunError(no_model_message(run))
     adapter_base = adapter_base_model(run, card_options) if adapter else None  # before the token check: a run without an adapter fails at once
     say("Checking the token.")
-    user, repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+    user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     api = _api(endpoint)
+    repo_id, note = (full_repo_id(repo_name, user), None) if repo_name else default_repo_id(run, user, api=api, token=token)
+    user = check_token(token, namespace=repo_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     from huggingface_hub import CommitOperationDelete  # noqa: PLC0415
 
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
-    warnings: list[str] = []
+    warnings = [note] if note else []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
         say(f"Creating {repo_id}.")
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
@@ -429,11 +512,14 @@ class PushWhenFinished:
     events ('push' or 'push_failed' with the message) and `hub.json`.
     """
 
-    def __init__(self, run: Run, repo_name: str, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
+    def __init__(self, run: Run, repo_name: str | None, *, token: str | None = None, private: bool = True, card_options: CardOptions | None = None, endpoint: str | None = None, allow_environment: bool = True, timeout: float | None = None, adapter: bool = False):
         check_options(card_options or CardOptions())  # refused before training, not after it
         if adapter:
             planned_adapter_base(run.config(), run.id, card_options)
-        self.user, self.repo_id = check_push_access(repo_name, token=token, endpoint=endpoint, allow_environment=allow_environment)
+        # Without a name the repo is chosen when the push happens: another run may have pushed to the default by then.
+        planned = repo_name or (hub_record(run).get("model") or {}).get("repo_id") or default_repo_name(run)
+        self.user, self.repo_id = check_push_access(planned, token=token, endpoint=endpoint, allow_environment=allow_environment)
+        self.repo_name = repo_name
         self.adapter = adapter
         self._token = _require_token(token, allow_environment)
         self.run, self.private, self.card_options, self.endpoint, self.timeout = run, private, card_options, endpoint, timeout
@@ -454,7 +540,7 @@ class PushWhenFinished:
             if self.run.state != COMPLETED:
                 self.run.append_event("message", text=f"Not pushed to {self.repo_id}: the run {self.run.state}.")
                 return
-            self.result = push_run(self.run, self.repo_id, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False, adapter=self.adapter)
+            self.result = push_run(self.run, self.repo_name, token=self._token, private=self.private, card_options=self.card_options, endpoint=self.endpoint, allow_environment=False, adapter=self.adapter)
         except FinetunerError as error:
             self.error = str(error)
             self.run.append_event("push_failed", repo_id=self.repo_id, error=self.error)
@@ -549,6 +635,8 @@ def deploy_demo_space(
 ) -> SpaceResult:
     """Create (or update) a Gradio Space with a small inference app for a pushed model; returns its URL.
 
+    Without `space_name` the Space is '<model name>-demo' beside the model, or under the user's own name
+    when the token cannot write to the model's namespace (a warning says so; `default_space_id`).
     `private=None` makes the Space private exactly when the model is. On a free account the Hub may
     refuse to create a Gradio Space (402): the error says so and what to do. `run` (its task, example
     texts, and where the Space is recorded) counts only if it is the run last pushed to the model repo.
@@ -556,7 +644,7 @@ def deploy_demo_space(
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
-    space_id = full_repo_id(space_name or f"{model_id.split('/')[-1]}-demo", user)
+    space_id, where = (full_repo_id(space_name, user, "space"), None) if space_name else default_space_id(model_id, user)
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     api = _api(endpoint)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
@@ -582,7 +670,7 @@ def deploy_demo_space(
     placeholders = set(PLACEHOLDER_EXAMPLES.values())
     peft = getattr(model, "library_name", None) == "peft"
     files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware, peft=peft)
-    warnings = []
+    warnings = [where] if where else []
     if model.private:
         warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")
     from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
@@ -603,6 +691,22 @@ def deploy_demo_space(
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
+
+
+def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
+    """The demo Space's default id: '<model name>-demo' beside the model (an org's model gets the org's
+    Space) when the token may write there, else under the user's own name, with a note saying so and why.
+    The name is cut to keep the Hub's 96 characters: a 96-character model name still gets a valid Space."""
+    namespace, name = model_id.split("/")
+    name = name[: MAX_REPO_NAME - len("-demo")].rstrip("-.") + "-demo"
+    try:
+        user.check_can_write(namespace)
+        return f"{namespace}/{name}", None
+    except HubError:
+        return f"{user.name}/{name}", (
+            f"The Space is under your account, '{user.name}/{name}': this token cannot write to '{namespace}', the model's namespace. "
+            f"Name the Space '{namespace}/...' once you may write there."
+        )
 
 
 def _request_hardware(api, space_id: str, hardware: str, *, token: str, user: HubUser) -> None:
@@ -672,7 +776,7 @@ def upload_studio_space(
 
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
-    space_id = full_repo_id(space_name, user)
+    space_id = full_repo_id(space_name, user, "space")
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     files = studio_space_files(root)
     api = _api(endpoint)
@@ -835,15 +939,18 @@ def _installed_version(dist: str) -> str:
 __all__ = [
     "HubUser",
     "PushResult",
+    "PREVIEW_USER",
     "PushWhenFinished",
     "SpaceResult",
     "check_push_access",
     "check_token",
+    "default_repo_id",
     "default_repo_name",
     "deploy_demo_space",
     "full_repo_id",
     "hub_record",
     "on_spaces",
+    "own_repo_name",
     "pick_token",
     "push_run",
     "server_token_allowed",

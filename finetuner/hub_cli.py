@@ -30,12 +30,12 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
     """Add the Hub subcommands, and the push-at-the-end options of `train`."""
     group = train.add_argument_group("Push to the Hub when training completes (the token is checked before training starts)")
     group.add_argument("--push_to_hub", nargs="?", const="true", default=None, metavar="BOOL", help="Push the model, its card and metrics when the run completes.")
-    group.add_argument("--hub_model_id", help="Repository to push to: 'name' (under your username) or 'org/name'. Default: '<model>-<data>'.")
+    group.add_argument("--hub_model_id", help="Repository to push to: 'name' (under your username) or 'org/name'. Default: '<model>-<data>', or '<model>-<data>-<run>' when that holds another run's model.")
     group.add_argument("--hub_private_repo", nargs="?", const="true", default="true", metavar="BOOL", help="Create the repository as private (default: true).")
 
     push = commands.add_parser("push", help="Push a completed run (model, tokenizer, model card, metrics) to the Hugging Face Hub.")
     push.add_argument("run_id")
-    push.add_argument("--repo_id", help="'name' (under your username) or 'org/name'. Default: '<model>-<data>'.")
+    push.add_argument("--repo_id", help="'name' (under your username), 'org/name' or the repo's URL; an existing repo's model is replaced. Default: where the run was pushed before, else '<model>-<data>', or '<model>-<data>-<run>' when that holds another run's model.")
     _card_options(push)
     push.add_argument("--public", action="store_true", help="Make a new repository public (default: private).")
     push.add_argument("--commit_message", help="Default: 'Upload model from finetuner run <run_id>'.")
@@ -51,7 +51,7 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
 
     deploy = commands.add_parser("deploy-space", help="Create or update a Gradio demo Space for a pushed model.")
     deploy.add_argument("model", help="The model repository (user/name), or a run id that was pushed.")
-    deploy.add_argument("--space_name", help="'name' or 'org/name' of the Space. Default: '<model name>-demo'.")
+    deploy.add_argument("--space_name", help="'name' or 'org/name' of the Space. Default: '<model name>-demo' beside the model (in its organization when your token may write there, else under your username).")
     visibility = deploy.add_mutually_exclusive_group()
     visibility.add_argument("--private", dest="private", action="store_const", const=True, default=None, help="Private Space (default: private exactly when the model is).")
     visibility.add_argument("--public", dest="private", action="store_const", const=False, help="Public Space.")
@@ -107,13 +107,17 @@ def plan_push_after_training(args: argparse.Namespace, config) -> Callable[[Run]
         return None
     _user, repo_id = hub.check_push_access(args.hub_model_id or hub.default_repo_name(config))
     private = _truthy(args.hub_private_repo)
-    print(f"The token can push to {repo_id}; the model will be pushed when training completes.")
+    unless = "" if args.hub_model_id else " (or, if another run's model is there by then, to a name of this run's own)"
+    print(f"The token can push to {repo_id}; the model will be pushed when training completes{unless}.")
+    # Without --hub_model_id the repo is chosen at the push: another run may have taken the default name by then.
+    named = repo_id if args.hub_model_id else None
 
     def push(run: Run) -> None:
         try:
-            result = hub.push_run(run, repo_id, private=private, progress=print)
+            result = hub.push_run(run, named, private=private, progress=print)
         except HubError as error:
-            raise type(error)(f"{error} The run {run.id} is saved: push it later with `python -m finetuner push {run.id} --repo_id {repo_id}`.") from None
+            again = f"python -m finetuner push {run.id}" + (f" --repo_id {named}" if named else "")
+            raise type(error)(f"{error} The run {run.id} is saved: push it later with `{again}`.") from None
         _print_push(result)
 
     return push
@@ -124,7 +128,7 @@ def cmd_push(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
     _refuse_token_flag(args)
     run = find_run(args.runs_dir, args.run_id)
-    result = hub.push_run(run, args.repo_id or hub.default_repo_name(run), private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print, adapter=args.adapter)
+    result = hub.push_run(run, args.repo_id, private=not args.public, card_options=_options(args), commit_message=args.commit_message, progress=print, adapter=args.adapter)
     _print_push(result)
     return 0
 
@@ -137,10 +141,12 @@ def _print_push(result) -> None:
 
 
 def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from . import hub  # noqa: PLC0415
     from .card import build_card  # noqa: PLC0415
 
     run = find_run(args.runs_dir, args.run_id)
-    bundle = build_card(run, _options(args, args.repo_id), images=bool(args.output_dir))
+    repo_id = hub.full_repo_id(args.repo_id, hub.PREVIEW_USER) if args.repo_id else None  # a preview asks the Hub nothing
+    bundle = build_card(run, _options(args, repo_id), images=bool(args.output_dir))
     if not args.output_dir:
         print(bundle.text)
         return 0

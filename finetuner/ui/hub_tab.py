@@ -23,7 +23,7 @@ import gradio as gr
 
 from .. import access, hub
 from ..card import CardOptions, build_card
-from ..errors import HubTokenMissingError, RunError
+from ..errors import HubError, HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
 from . import ownership
 from .handlers import ui_errors
@@ -66,7 +66,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
             run_choice = gr.Dropdown([] if shared else _choices(ctx.store.list()), label="Run", allow_custom_value=True, info="A completed run to push now, or a training run to push when it finishes.", scale=4)
             refresh_button = gr.Button("↻ Refresh runs", scale=1)
         with gr.Row():
-            repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username.", scale=3)
+            repo_name = gr.Textbox(label="Repository", placeholder="my-sentiment-model  or  my-org/my-sentiment-model", info="Created if needed; a name without '/' goes under your username; a pasted https://huggingface.co/... address works too. Empty: the run's default name, which never replaces another run's model.", scale=3)
             private = gr.Checkbox(value=True, label="Private repository", info="Only you (and your organization) can see it. Untick to make it public.", scale=1)
         push_as = gr.Radio([MERGED, ADAPTER], value=MERGED, label="Push as", visible=False, info="This run trained LoRA adapters: push the merged model (loads with transformers alone), or only the small adapters (load on top of the base model with peft; the base must be on the Hub).")
         with gr.Accordion("Model card details", open=False):
@@ -90,7 +90,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
                     card_source = gr.Code(language="markdown", label="README.md as pushed")
         gr.Markdown("### Demo Space\nA small Gradio app for the pushed model, on a Space of your own.")
         with gr.Row():
-            space_name = gr.Textbox(label="Space name", placeholder="(repository name)-demo", scale=3)
+            space_name = gr.Textbox(label="Space name", placeholder="(repository name)-demo", info="Empty: beside the model (in its organization when your token may write there, else under your username).", scale=3)
             deploy_button = gr.Button("Deploy demo Space", variant="primary", scale=1)
         deploy_status = gr.Markdown()
 
@@ -107,9 +107,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         return ownership.owned_run(ctx, run_id, request, profile, oauth_token, typed_token=typed_token, missing="Choose a run first (press ↻ Refresh runs if the list is empty).")
 
     def card_options(run_repo: str | None, license_value, language_value, base_value, dataset_value, description_value, user: hub.HubUser | None) -> CardOptions:
-        repo_id = None
-        if run_repo and run_repo.strip():
-            repo_id = hub.full_repo_id(run_repo, user) if user else run_repo.strip()
+        repo_id = hub.full_repo_id(run_repo, user or hub.PREVIEW_USER) if run_repo and run_repo.strip() else None
         languages = [code.strip() for code in (language_value or "").split(",") if code.strip()]
         return CardOptions(
             repo_id=repo_id,
@@ -143,8 +141,8 @@ def build_hub_tab(ctx: StudioContext) -> None:
         run = visible_run(run_id, typed_token, request, profile, oauth_token)
         try:
             _token, user = session(typed_token, oauth_token)
-        except HubTokenMissingError:
-            user = None  # a preview needs no token; the snippet then shows the name as typed
+        except HubError:
+            user = None  # a preview needs no token: a missing, wrong or unverifiable one only leaves the snippet's namespace 'your-username'
         repo = (repo or "").strip() or hub.default_repo_name(run)
         options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
         options.adapter = as_what == ADAPTER
@@ -158,12 +156,12 @@ def build_hub_tab(ctx: StudioContext) -> None:
         token, user = session(typed_token, oauth_token)
         run = visible_run(run_id, typed_token, request, profile, oauth_token)
         adapter = as_what == ADAPTER
-        if not (repo or "").strip():
-            repo = hub.default_repo_name(run)
+        repo = (repo or "").strip() or None  # None: the run's default repo, which never replaces another run's model
         options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
         if run.state in ACTIVE_STATES:
             pending = hub.PushWhenFinished(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, adapter=adapter).start()
-            return f"⏳ Run {run.id} is {run.state}. It will be pushed to **{pending.repo_id}** when it completes (keep the studio running); the Runs tab's events will say when."
+            unless = "" if repo else f" (or to **{user.name}/{hub.own_repo_name(run)}** if another run's model is there by then)"
+            return f"⏳ Run {run.id} is {run.state}. It will be pushed to **{pending.repo_id}**{unless} when it completes (keep the studio running); the Runs tab's events will say when."
         steps = iter([0.1, 0.3, 0.5, 0.8, 0.95])
         result = hub.push_run(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, progress=lambda message: progress(next(steps, 0.95), desc=message), adapter=adapter)
         lines = [f"✅ Pushed {'the LoRA adapter of ' if adapter else ''}**{result.repo_id}** ({'private' if result.private else 'public'}): [{result.url}]({result.url}) · [commit]({result.commit_url}) · {len(result.files)} files"]

@@ -85,3 +85,12 @@ def test_no_error_message_echoes_a_token_given_under_another_name(hub_runs_dir, 
         assert main(["--runs_dir", str(hub_runs_dir), *command]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and CANARY not in err and "hf_***" in err, err
+
+
+def test_card_preview_asks_nothing_of_the_hub_whatever_the_token(hub_server, trained_run, hub_runs_dir, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", "hf_mistyped_token_0000000000000")
+    assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--repo_id", "https://huggingface.co/acme/cli-model"]) == 0
+    assert 'model="acme/cli-model"' in capsys.readouterr().out
+    assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--repo_id", "cli-model"]) == 0
+    assert 'model="your-username/cli-model"' in capsys.readouterr().out  # not the bare name, which no one can load
+    assert not hub_server.requests

@@ -255,6 +255,23 @@ def test_repo_names():
             hub.full_repo_id(bad, user)
 
 
+def test_a_pasted_address_is_read_for_its_repo_id(hub_server, alice, trained_run):
+    """A repo's address copied from the browser (huggingface.co or hf.co, maybe on one of its pages) names that repo."""
+    pushed = hub.push_run(trained_run, "https://huggingface.co/acme/pasted-model/tree/main", token=alice)
+    assert pushed.repo_id == "acme/pasted-model" and "model.safetensors" in hub_server.repo("acme/pasted-model").files
+    assert hub.push_run(trained_run, "https://hf.co/acme/pasted-model", token=alice).repo_id == "acme/pasted-model"
+    space = hub.deploy_demo_space("hf.co/acme/pasted-model/blob/main/README.md", space_name="https://huggingface.co/spaces/acme/pasted-demo", token=alice)
+    assert space.space_id == "acme/pasted-demo" and hub_server.repo("acme/pasted-demo", "space").sdk == "gradio"
+
+
+@pytest.mark.parametrize("typed", ["alice/", "/model", "a/b/c", "https://huggingface.co/alice", "https://huggingface.co/spaces/alice/demo"])
+def test_a_malformed_repo_id_is_refused_with_the_expected_form(hub_server, alice, trained_run, typed):
+    with pytest.raises(errors.HubRepoNameError) as caught:
+        hub.push_run(trained_run, typed, token=alice)
+    assert "'namespace/name'" in str(caught.value) and "https://huggingface.co/namespace/name" in str(caught.value)
+    assert not hub_server.requests_to("POST", "/api/repos/create")  # 'alice/' did not become 'alice/alice'
+
+
 def test_pushed_card_front_matter_validates_on_the_hub(hub_server, alice, trained_run):
     from fakehub import validate_metadata
 

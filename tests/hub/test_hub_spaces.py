@@ -177,3 +177,23 @@ def test_upload_studio_space_needs_app_py(hub_server, alice, studio_source):
     (studio_source / "app.py").unlink()
     with pytest.raises(errors.HubError, match="app.py"):
         hub.upload_studio_space("finetuner-studio", token=alice, root=studio_source)
+
+
+def test_an_orgs_model_gets_its_demo_space_in_the_org_when_the_token_may_write_there(hub_server, alice, trained_run):
+    hub.push_run(trained_run, "acme/team-model", token=alice, private=False)
+    result = hub.deploy_demo_space("acme/team-model", token=alice)
+    assert result.space_id == "acme/team-model-demo" and hub_server.repo("acme/team-model-demo", "space").sdk == "gradio"
+    assert not any("under your account" in w for w in result.warnings)
+
+    bob = hub_server.add_user("bob", token="hf_bob_token_not_in_acme_000000", plan="pro")
+    result = hub.deploy_demo_space("acme/team-model", token=bob)  # bob may read acme's public model, not write there
+    assert result.space_id == "bob/team-model-demo"
+    assert any("under your account, 'bob/team-model-demo'" in w and "cannot write to 'acme'" in w for w in result.warnings)
+
+
+def test_a_96_character_model_name_still_gets_a_valid_demo_space_name(hub_server, alice, trained_run):
+    name = "a-long-model-name-" + "x" * 78  # 96 characters, the Hub's longest
+    hub.push_run(trained_run, name, token=alice, private=False)
+    result = hub.deploy_demo_space(name, token=alice)
+    assert result.space_id == f"alice/{name[:91]}-demo" and len(result.space_id.split("/")[1]) == 96
+    assert hub_server.repo(result.space_id, "space").sdk == "gradio"

@@ -118,3 +118,15 @@ def test_check_account_asks_the_hub_again(hub_server, hub_runs_dir):
         assert "**read-only**" in client.predict(token, api_name="/hub_account")
         hub_server.users[token].role = "write"  # a fine-grained token's permissions edited on the Hub
         assert "token: write" in client.predict(token, api_name="/hub_account")
+
+
+def test_card_preview_needs_no_token_and_a_wrong_one_does_not_stop_it(hub_server, alice, trained_run, hub_runs_dir):
+    with hub_tab_app(hub_runs_dir) as demo:
+        client = Client(demo.local_url, verbose=False)
+        for token in ("hf_mistyped_token_0000000000000", ""):
+            body, images, source = client.predict(trained_run.id, "tab-model", "mit", "en", "", "", "", token, api_name="/hub_card_preview")[:3]
+            assert "## Evaluation" in body and len(images) == 2
+            assert 'model="your-username/tab-model"' in source  # says what to put there, not a bare name
+        source = client.predict(trained_run.id, "tab-model", "mit", "en", "", "", "", alice, api_name="/hub_card_preview")[2]
+        assert 'model="alice/tab-model"' in source  # a valid token fills in the namespace
+    assert not hub_server.requests_to("POST", "/api/repos/create")

@@ -112,3 +112,30 @@ def test_card_claims_no_kept_checkpoint_when_load_best_model_at_end_is_off(tmp_p
     shutil.copytree(tiny_model_dir, run.model_dir)
     run.update_status(state="completed")
     assert "best checkpoint" not in build_card(run, images=False).text
+
+
+@pytest.mark.parametrize(
+    "task, column, placeholder",
+    [("seq2seq", "document", "Replace this with a long text to summarize."), ("causal-lm", "prompt", "Write a haiku about fine-tuning.")],
+)
+def test_generative_cards_show_real_examples_from_a_hub_dataset(tmp_path, tiny_model_dir, task, column, placeholder):
+    """A summarizer's and a causal LM's evaluation files name their inputs `document` and `prompt`: the card's
+    snippet shows those, not the placeholder (the data is a public Hub dataset, so its texts may be shown)."""
+    import shutil
+
+    import pandas as pd
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore
+
+    config = RunConfig.from_dict({"task": task, "model_name_or_path": str(tiny_model_dir), "dataset_name": "acme/public-news", "max_seq_length": 64})
+    run = RunStore(tmp_path / "runs").create(config)
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state="completed")
+    run.eval_dir.mkdir(exist_ok=True)
+    inputs = ["The council approved the new bridge after a long debate on Tuesday.", "Rain is expected across the north this weekend."]
+    pd.DataFrame({column: inputs, "reference": ["a", "b"], "generated": ["c", "d"]}).to_csv(run.eval_dir / "generations_test.csv", index=False)
+
+    bundle = build_card(run, CardOptions(repo_id="alice/real-examples"), images=False)
+    assert bundle.example_texts == inputs
+    assert repr(inputs[0]) in bundle.text and placeholder not in bundle.text
