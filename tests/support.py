@@ -138,3 +138,19 @@ def stop_at_step(run, step: int):
                 run.cancel_path.touch()
 
     return StopAtStep()
+
+
+# Loaded by a training process at start-up (PYTHONPATH): reading the data never ends, so the run stays in its
+# preparation (loading data, a tokenizer, a model: on a Space, minutes for a Hub model) until stopped.
+ENDLESS_DATA = """
+import threading
+import pandas
+pandas.read_csv = lambda *args, **kwargs: threading.Event().wait()
+"""
+
+
+def endless_data_loading(tmp_path: Path, monkeypatch) -> None:
+    """Training processes started from now on (in this test) never finish reading their data."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(ENDLESS_DATA)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from support import free_port, make_sentiment_frame
+from support import endless_data_loading, free_port, make_sentiment_frame
 
 REQUIRED = {"/load_dataset", "/inspect_tokens", "/start_training", "/follow_run", "/stop_training", "/resume_training", "/list_runs", "/evaluate_run", "/predict"}
 TINY_OPTIONS = {
@@ -298,6 +299,24 @@ def test_stop_queue_and_resume(client, studio, completed_run, tiny_model_dir, re
     assert begin["step"] == stopped_at, "resume continues from the checkpoint, not from step 0"
     client.predict(first, api_name="/stop_training")
     assert follow(client, first)[-1]["state"] == "stopped"
+
+
+def test_a_stop_while_the_run_loads_its_data_says_there_is_no_checkpoint_yet(client, studio, tiny_model_dir, reviews_csv, tmp_path, monkeypatch):
+    """A stop before training began ends the run at once: the notice said it saves a checkpoint first."""
+    from finetuner.runs import RunStore
+
+    load_file(client, reviews_csv)
+    endless_data_loading(tmp_path, monkeypatch)  # the run's process never finishes reading its data
+    run_id = start(client, tiny_model_dir, num_train_epochs=1)
+    try:
+        follow(client, run_id, until=lambda snap: snap["phase"] == "preparing")
+        notice = client.predict(run_id, api_name="/stop_training")
+        assert "no checkpoint yet" in notice and "saves a checkpoint" not in notice, notice
+        assert follow(client, run_id)[-1]["state"] == "stopped"
+    finally:
+        run = RunStore(studio[1]).get(run_id)
+        if run.is_alive():  # this test failed: its process would wait for its data forever
+            os.kill(run.raw_status()["pid"], signal.SIGKILL)
 
 
 def test_progress_moves_between_logs_and_the_stop_notice_goes_once_stopped(client, tiny_model_dir, reviews_csv):

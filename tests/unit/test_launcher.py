@@ -12,6 +12,7 @@ import signal
 import sys
 
 import pytest
+from support import endless_data_loading
 
 from finetuner import launcher
 from finetuner.access import EXAMPLES_DIR
@@ -48,20 +49,9 @@ def test_a_visitors_own_token_comes_first(shared_space, tmp_path):
     assert "token: hf_visitor_token_0000000000000001" in token_seen(tmp_path, "hf_visitor_token_0000000000000001")
 
 
-# Loaded by the training process at start-up (PYTHONPATH): reading the data never ends, so the run stays in
-# its preparation (loading data, a tokenizer, a model: on a Space, minutes for a Hub model) until stopped.
-ENDLESS_DATA = """
-import threading
-import pandas
-pandas.read_csv = lambda *args, **kwargs: threading.Event().wait()
-"""
-
-
 def test_a_run_stopped_while_it_prepares_stops_at_once(tmp_path, monkeypatch):
     """It used to honour the stop only after loading everything and training a first step to checkpoint."""
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(ENDLESS_DATA)
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    endless_data_loading(tmp_path, monkeypatch)
     config = RunConfig()
     config.data.train_file = str(EXAMPLES_DIR / "movie_reviews.csv")
     run = start_training(RunStore(tmp_path / "runs"), config)
