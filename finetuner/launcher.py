@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
+from .runs import ACTIVE_STATES, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -215,7 +215,14 @@ def command_text(command: list[str]) -> str:
     return shlex.join(words)
 
 
-STOP_WHILE_PREPARING = "Stop requested while loading its data and model: stopping now (nothing to checkpoint yet)."
+def stop_notice(phase: str | None) -> str:
+    """What a stop does to a started run in this phase, for its log and the page ('Stop requested: ...'): a run
+    still loading has no checkpoint to save and ends at once; one past its last step completes."""
+    if phase == PREPARING:
+        return "it stops now, with no checkpoint yet (it was still loading its data and model). Resume starts it again."
+    if phase == FINISHING:
+        return "it is past its last training step, saving its model and evaluating, so it completes as it is."
+    return "it saves a checkpoint, then stops. Resume continues from there."
 
 
 def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_SECONDS) -> str:
@@ -227,8 +234,7 @@ def stop_training(run: Run, *, wait: bool = False, timeout: float = STOP_GRACE_S
     status = run.raw_status()
     pid, launcher_pid = status.get("pid"), status.get("launcher_pid")
     if status.get("state") != QUEUED:
-        preparing = status.get("phase") == PREPARING
-        run.append_event("message", text=STOP_WHILE_PREPARING if preparing else "Stop requested: saving a checkpoint, then stopping.")
+        run.append_event("message", text=f"Stop requested: {stop_notice(status.get('phase'))}")
     if status.get("state") == QUEUED and pid:
         _signal(pid, signal.SIGTERM)  # not training yet: nothing to checkpoint
         if wait:

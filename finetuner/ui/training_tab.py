@@ -25,7 +25,7 @@ from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig
 from ..errors import FinetunerError
 from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
-from ..runs import ACTIVE_STATES, PREPARING, RESUMABLE_STATES
+from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, task_uses
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
@@ -489,13 +489,11 @@ def build_training_tab(ctx: StudioContext) -> None:
     def stop_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Ask a run to stop: it saves a checkpoint, then ends; Resume continues it."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        preparing = run.raw_status().get("phase") == PREPARING
+        phase = run.raw_status().get("phase")
         state = launcher.stop_training(run)
         if state == "stopped":
             return f"Run **{run.id}** stopped before it started training."
-        if preparing:
-            return f"Stopping run **{run.id}** now: it was still loading its data and model, so there is no checkpoint yet. **Resume** starts it again."
-        return f"Stopping run **{run.id}**: it saves a checkpoint, then stops. **Resume** continues from there."
+        return f"Stop requested for run **{run.id}**: {launcher.stop_notice(phase)}"
 
     # Its own unlimited group: a stop only writes a file or sends a signal, and must not wait behind a start preparing data.
     stop_button.click(stop_training, ctx.current_run, notice, api_name="stop_training", concurrency_limit=None)

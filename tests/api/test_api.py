@@ -321,7 +321,7 @@ def test_a_stop_while_the_run_loads_its_data_says_there_is_no_checkpoint_yet(cli
 
 def test_progress_moves_between_logs_and_the_stop_notice_goes_once_stopped(client, tiny_model_dir, reviews_csv):
     """No loss is logged after the first step (logging_steps past the end) and nothing evaluated, yet the card's step, bar and clock
-    move as training moves; the 'Stopping run' notice is replaced once the run has stopped."""
+    move as training moves; the 'Stop requested' notice is replaced once the run has stopped."""
     load_file(client, reviews_csv)
     run_id = start(client, tiny_model_dir, num_train_epochs=500, eval_strategy="no", logging_steps=100_000)
     job = client.submit(run_id, api_name="/follow_run")
@@ -377,7 +377,7 @@ def test_stop_is_answered_while_another_session_prepares_a_start(studio, reviews
     try:
         assert preparing.wait(timeout=120), "the start reached its data preparation"
         answer = stopper.submit(training.id, api_name="/stop_training").result(timeout=60)
-        assert f"Stopping run **{training.id}**" in answer and training.cancel_path.is_file()
+        assert f"Stop requested for run **{training.id}**" in answer and training.cancel_path.is_file()
         assert not starting.done(), "the start was still preparing when the stop was answered"
     finally:
         release.set()

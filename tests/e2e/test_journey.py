@@ -271,7 +271,7 @@ def reload_stop_and_resume(page, screenshot, first_run: str, tiny_model_dir) -> 
     stop = panel.get_by_role("button", name="Stop", exact=True)
     expect(stop).to_be_enabled()
     stop.click()
-    expect(panel.get_by_text(re.compile(rf"Stopping run {re.escape(run_id)}"))).to_be_visible()
+    expect(panel.get_by_text(re.compile(rf"Stop requested for run {re.escape(run_id)}: it saves a checkpoint"))).to_be_visible()
     expect(page.locator(".ft-state").filter(has_text="Stopped")).to_be_visible(timeout=120_000)
     card = page.locator(".ft-progress")
     expect(card).to_contain_text(re.compile(r"Stopped at step \d+"))

@@ -18,8 +18,8 @@ from finetuner import launcher
 from finetuner.access import EXAMPLES_DIR
 from finetuner.config import RunConfig
 from finetuner.follow import follow
-from finetuner.launcher import STOP_WHILE_PREPARING, start_training, stop_training, wait_for_end
-from finetuner.runs import STOPPED, RunStore
+from finetuner.launcher import start_training, stop_notice, stop_training, wait_for_end
+from finetuner.runs import ACTIVE_STATES, FINISHING, PREPARING, RUNNING, STOPPED, RunStore
 
 SERVER_TOKEN = "hf_space_owner_read_token_000001"
 
@@ -66,4 +66,18 @@ def test_a_run_stopped_while_it_prepares_stops_at_once(tmp_path, monkeypatch):
     assert status["state"] == STOPPED and status["message"].startswith("Stopped before training began"), status
     assert run.latest_checkpoint() is None
     said = [event["text"] for event in run.events() if event["type"] == "message"]
-    assert STOP_WHILE_PREPARING in said and not any("saving a checkpoint" in text for text in said), "the log says what the stop does"
+    assert f"Stop requested: {stop_notice(PREPARING)}" in said and not any("saves a checkpoint" in text for text in said), "the log says what the stop does"
+
+
+def test_a_stop_after_the_last_step_says_the_run_completes(tmp_path):
+    """Past its last step a run saves its model and evaluates, then completes: a stop then said it would save a
+    checkpoint and stop, and the run completed all the same."""
+    run = RunStore(tmp_path / "runs").create(RunConfig())
+    fd = run.hold_alive_lock()  # this test process plays the training process
+    try:
+        run.update_status(state=RUNNING, phase=FINISHING, message="Saving the model and evaluating on test…")
+        assert stop_training(run) in ACTIVE_STATES
+    finally:
+        os.close(fd)
+    said = [event["text"] for event in run.events() if event["type"] == "message"]
+    assert said == [f"Stop requested: {stop_notice(FINISHING)}"] and "completes as it is" in said[0]
