@@ -487,7 +487,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def stop_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Ask a run to stop: it saves a checkpoint, then ends; Resume continues it."""
+        """Ask a run to stop; the notice says what that does in its phase (`launcher.stop_notice`)."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         phase = run.raw_status().get("phase")
         state = launcher.stop_training(run)
