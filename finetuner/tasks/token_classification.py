@@ -4,7 +4,9 @@ Data are sentences given as words with one tag each (CoNLL style). Words are cut
 the model's tokenizer; each word's tag goes on its first sub-token and the others are ignored by the loss
 (label -100), or, with `label_all_tokens`, carry the word's tag too (a B- tag becomes I- after the first
 sub-token, as in transformers' `run_ner.py`). Evaluation always scores words, by their first sub-token,
-so the two settings are judged alike. Scores follow seqeval (see `finetuner.metrics_text`).
+so the two settings are judged alike, and it scores every word of a sentence: a word that `max_seq_length`
+cut off is predicted O, so an entity past the cut counts as missed rather than vanishing from the scores.
+Scores follow seqeval (see `finetuner.metrics_text`).
 """
 
 from __future__ import annotations
@@ -187,14 +189,36 @@ def word_level(predictions: np.ndarray, labels: np.ndarray, label_names: Sequenc
     return true, predicted
 
 
-def compute_metrics_fn(label_names: list[str]):
+def every_word(predictions: np.ndarray, labels: np.ndarray, sentences, label_names: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """(true tags, predicted tags) of every word of each sentence (`sentences`: the rows predicted, in their
+    order, with their `word_ids` and `tags`). A word is predicted by its first labelled sub-token; a word
+    without one (cut off by max_seq_length, or made of no sub-token at all) is predicted O, so its entity is
+    missed, as it is when the model is used. `word_level` alone would leave such words out of the scores."""
+    predicted_ids = predictions.argmax(-1) if predictions.ndim == 3 else predictions
+    true, predicted = [], []
+    for row_predictions, row_labels, word_ids, tags in zip(predicted_ids, labels, sentences["word_ids"], sentences["tags"]):
+        found: dict[int, str] = {}
+        for position, word in enumerate(word_ids):
+            if word >= 0 and word not in found and row_labels[position] != IGNORED:
+                found[word] = label_names[int(row_predictions[position])]
+        true.append([label_names[int(t)] for t in tags])
+        predicted.append([found.get(word, "O") for word in range(len(tags))])
+    return true, predicted
+
+
+def compute_metrics_fn(label_names: list[str], sentences=None):
     """Entity precision/recall/F1 and word accuracy for the Trainer's evaluations during training, and
     F1's 95% interval over the sentences (`f1_interval`, [low, high]): the live curve's band, so that a rise
-    between two evaluations smaller than it is not read as a better model."""
+    between two evaluations smaller than it is not read as a better model. With `sentences` (the evaluated
+    rows in their order, with `word_ids` and `tags`), every word is scored (`every_word`)."""
     from ..metrics_text import entity_intervals, entity_metrics  # noqa: PLC0415
 
     def compute(prediction) -> dict[str, float | list[float]]:
-        true, predicted = word_level(np.asarray(prediction.predictions), np.asarray(prediction.label_ids), label_names)
+        predictions, labels = np.asarray(prediction.predictions), np.asarray(prediction.label_ids)
+        if sentences is not None and len(sentences) == len(labels):
+            true, predicted = every_word(predictions, labels, sentences, label_names)
+        else:
+            true, predicted = word_level(predictions, labels, label_names)
         scores = entity_metrics(true, predicted)
         interval = entity_intervals(true, predicted).get("f1")
         return {**{k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}, **({"f1_interval": interval} if interval else {})}
@@ -208,17 +232,24 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
     from ..train import training_arguments  # noqa: PLC0415
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
-    evaluating = eval_dataset is not None and args.eval_strategy != "no"
+    evaluating = shortest_first(eval_dataset) if eval_dataset is not None and args.eval_strategy != "no" else None  # its scores do not depend on row order
     return in_order(with_head_learning_rate(Trainer, config.training.head_learning_rate), keep_evaluations=True)(
         model=model,
         args=args,
         train_dataset=train_dataset,
-        eval_dataset=shortest_first(eval_dataset) if evaluating else None,  # its scores do not depend on row order
+        eval_dataset=evaluating,
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer),  # pads labels with -100
-        compute_metrics=compute_metrics_fn(label_names),
+        compute_metrics=compute_metrics_fn(label_names, _sentences(evaluating)),
         callbacks=callbacks,
     )
+
+
+def _sentences(dataset):
+    """The rows' `word_ids` and `tags` that `every_word` reads (None without a dataset, or one lacking them)."""
+    if dataset is None or not {"word_ids", "tags"} <= set(dataset.column_names):
+        return None
+    return dataset.select_columns(["word_ids", "tags"])
 
 
 # ---------------------------------------------------------------- evaluation
@@ -232,11 +263,12 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     from .. import intervals  # noqa: PLC0415
     from ..metrics_text import entity_intervals, entity_metrics, entity_spans  # noqa: PLC0415
 
+    trainer.compute_metrics = compute_metrics_fn(label_names, _sentences(shortest_first(dataset)))  # the rows as predicted
     output = predict_shortest_first(trainer, dataset, prefix=prefix, evaluated_in_training=split == "validation")
-    true, predicted = word_level(output.predictions, output.label_ids, label_names)
+    true, predicted = every_word(output.predictions, output.label_ids, dataset, label_names)
     scores = entity_metrics(true, predicted)
     words = list(dataset["tokens"])
-    truncated = sum(len(w) - len(t) for w, t in zip(words, true))
+    truncated = sum(len(w) - len(set(row) - {-1}) for row, w in zip(dataset["word_ids"], words))
     flat_true, flat_predicted = [t for row in true for t in row], [t for row in predicted for t in row]
     report = {
         "task": "token-classification",
@@ -260,14 +292,13 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
 
     rows = []
     for sentence, true_tags, predicted_tags in zip(words, true, predicted):
-        visible = sentence[: len(true_tags)]
         rows.append(
             {
                 "text": " ".join(sentence),
                 "tags": " ".join(true_tags),
                 "predicted": " ".join(predicted_tags),
-                "entities": entities(visible, true_tags),
-                "predicted_entities": entities(visible, predicted_tags),
+                "entities": entities(sentence, true_tags),
+                "predicted_entities": entities(sentence, predicted_tags),
                 "errors": sum(a != b for a, b in zip(true_tags, predicted_tags)),
                 "correct": true_tags == predicted_tags,
             }
@@ -280,7 +311,7 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
     """A dictionary baseline: each word gets the tag it had most often in train (O when unseen).
     A fine-tuned model that does not beat it has learned little beyond memorising names. With the model's
     entity F1 gain over it on the same sentences and its paired interval (`intervals.gain_keys`), from
-    `predictions_<split>.csv`, on the words the model was scored on (truncation may have cut some)."""
+    `predictions_<split>.csv`."""
     import pandas as pd  # noqa: PLC0415
 
     from ..intervals import paired_gain  # noqa: PLC0415
@@ -302,7 +333,7 @@ def after_training(trainer, splits, config: RunConfig, *, label_names: list[str]
             model = pd.read_csv(written, dtype=str, keep_default_na=False) if written.is_file() else None
             if model is not None and list(model["text"]) == [" ".join(words) for words in splits[role]["tokens"]]:
                 seen = [str(tags).split() for tags in model["tags"]]
-                baseline = entity_counts(seen, [p[: len(s)] for p, s in zip(predicted, seen)])
+                baseline = entity_counts(seen, predicted)
                 result["most_frequent_tag"][role].update(paired_gain("f1", entity_counts(seen, [str(p).split() for p in model["predicted"]]), baseline, entity_f1))
     write_json_atomic(out_dir / "baselines.json", result)
 

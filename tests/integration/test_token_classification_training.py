@@ -168,3 +168,30 @@ def test_wnut17_with_the_bundled_encoder(tmp_path):
     assert {row["type"] for row in report["per_type"]} <= {"corporation", "creative-work", "group", "location", "person", "product"}
     share_o = sum(t == "O" for row in true for t in row) / sum(map(len, true))
     assert metrics["eval_accuracy"] >= share_o - 0.01, "at least as good as tagging every word O"
+
+
+def test_entities_past_max_seq_length_count_as_missed(tmp_path, ner_model_dir):
+    """Sentences three times as long as max_seq_length lets through: every word is scored, the words cut
+    off as predicted O, so their entities are missed (recall falls) rather than left out of the scores;
+    the evaluations during training score them alike."""
+    records = make_ner_records(162)
+    joined = [
+        {"tokens": sum((r["tokens"] for r in records[i : i + 3]), []), "ner_tags": sum((r["ner_tags"] for r in records[i : i + 3]), [])}
+        for i in range(0, len(records), 3)
+    ]
+    data = write_jsonl(tmp_path / "long.jsonl", joined)
+    run = RunStore(tmp_path / "runs").create(ner_config(ner_model_dir, data, max_seq_length=12))
+    assert run_training(run) == COMPLETED, run.status()
+    original = {" ".join(r["tokens"]): " ".join(r["ner_tags"]) for r in joined}
+    predictions = pd.read_csv(run.eval_dir / "predictions_test.csv")
+    assert all(original[text] == tags for text, tags in zip(predictions["text"], predictions["tags"])), "every word's true tag is in the file"
+    report = json.loads((run.eval_dir / "report_test.json").read_text())
+    seen = 10  # [CLS], 10 words of one sub-token each (the tokenizer learned these words), [SEP]
+    assert report["truncated_words"] == sum(max(0, len(text.split()) - seen) for text in predictions["text"]) > 0
+    assert report["true_entities"] == sum(tag.startswith("B-") for tags in predictions["tags"] for tag in tags.split()), "each true entity is counted"
+    assert all(tag == "O" for tags in predictions["predicted"] for tag in tags.split()[seen:]), "what the model never saw is predicted O"
+    within = sum(tag.startswith("B-") for tags in predictions["tags"] for tag in tags.split()[:seen])
+    assert report["metrics"]["recall"] <= within / report["true_entities"] < 1, "the entities past the cut are missed"
+    validation = json.loads((run.eval_dir / "report_validation.json").read_text())
+    last_evaluation = [e["metrics"] for e in run.events() if e["type"] == "eval"][-1]
+    assert last_evaluation["eval_f1"] == pytest.approx(validation["metrics"]["f1"]), "training's evaluations score every word too"
