@@ -416,24 +416,39 @@ class TokenClassificationPredictor:
         self.label_names = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
     def tag_words(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 32) -> list[list[tuple[str, float]]]:
-        """(tag, probability) per word; words cut off by max_length get ('O', 1.0)."""
+        """(tag, probability) per word. A sentence longer than max_length is read in windows that overlap by a
+        quarter of it, and each word is tagged in the window where its first sub-token sits farthest from an
+        edge, so a long text is tagged to its end, never cut off; a word of no sub-token gets ('O', 1.0)."""
         import torch  # noqa: PLC0415
 
         results = []
         for start in range(0, len(sentences), batch_size):
             batch = [list(s) for s in sentences[start : start + batch_size]]
-            encoded = self.tokenizer(batch, is_split_into_words=True, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+            encoded = self.tokenizer(
+                batch, is_split_into_words=True, truncation=True, max_length=self.max_length, stride=self.max_length // 4,
+                return_overflowing_tokens=True, padding=True, return_tensors="pt",
+            )
+            owners = encoded.pop("overflow_to_sample_mapping").tolist()
             with torch.inference_mode():
                 probabilities = torch.softmax(self.model(**encoded.to(self.device)).logits.float(), dim=-1).cpu().numpy()
-            for i, words in enumerate(batch):
-                tagged = [("O", 1.0)] * len(words)
-                seen = set()
-                for position, word in enumerate(encoded.word_ids(i)):
-                    if word is not None and word not in seen:
-                        seen.add(word)
-                        best = int(probabilities[i, position].argmax())
-                        tagged[word] = (self.label_names[best], float(probabilities[i, position, best]))
-                results.append(tagged)
+            found: list[dict[int, tuple[int, str, float]]] = [{} for _ in batch]  # word -> (distance from the window's edge, tag, probability)
+            for window, sentence in enumerate(owners):
+                positions = [(position, word) for position, word in enumerate(encoded.word_ids(window)) if word is not None]
+                if not positions:
+                    continue
+                first_position = positions[0][0]
+                last_position = positions[-1][0]
+                firsts: dict[int, int] = {}
+                for position, word in positions:
+                    firsts.setdefault(word, position)
+                for word, position in firsts.items():
+                    # A window may start inside a word, whose first sub-token the window before holds: at the edge, it never wins.
+                    margin = min(position - first_position, last_position - position)
+                    if word not in found[sentence] or margin > found[sentence][word][0]:
+                        best = int(probabilities[window, position].argmax())
+                        found[sentence][word] = (margin, self.label_names[best], float(probabilities[window, position, best]))
+            for words, tagged in zip(batch, found):
+                results.append([tagged[word][1:] if word in tagged else ("O", 1.0) for word in range(len(words))])
         return results
 
     def predict(self, texts: Sequence[str | Sequence[str]]) -> list[dict[str, Any]]:

@@ -115,6 +115,19 @@ def test_reloaded_model_finds_entities_in_raw_text(ner_run):
     assert shown == {"text": "bob loves rome", "entities": [{"entity": "person", "start": 0, "end": 3}, {"entity": "location", "start": 10, "end": 14}]}
 
 
+def test_a_text_longer_than_max_seq_length_is_tagged_to_its_end(ner_run):
+    """The run's max_seq_length is 32 sub-tokens; a text of 48 words is read in overlapping windows, so the
+    entities at its end are found too (they were tagged O, cut off)."""
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    text = " ".join(["bob loves rome ."] * 12)
+    (result,) = predictor.predict([text])
+    assert len(result["tags"]) == 48 and [(e["type"], e["text"]) for e in result["entities"]] == [("person", "bob"), ("location", "rome")] * 12
+    assert result["entities"][-1]["end"] == len(text) - 2, "the last entity: 'rome' before the final ' .'"
+    (short,) = predictor.predict(["bob loves rome ."])
+    spans = [[(e["type"], e["start"], e["end"]) for e in r["entities"]] for r in (short, result)]
+    assert spans[0] == spans[1][:2], "a text that fits is tagged as before"
+
+
 def test_evaluate_on_another_file_and_refuse_unknown_tags(ner_run, tmp_path):
     other = write_jsonl(tmp_path / "other.jsonl", make_ner_records(20, seed=7))
     result = evaluate_run(ner_run, test_file=str(other))
