@@ -10,9 +10,11 @@ Conventions shared by every function:
 * `labels` are class indices `0..k-1`; `probabilities` is an `(n, k)` array (softmax of the logits);
   `label_names[i]` names class `i`, so `k == len(label_names)`.
 * Predictions are the argmax of the probabilities.
-* Metrics are computed over all k classes (`labels=range(k)`) even when a small validation set does
-  not contain every class, so that macro averages always mean the same thing; a class with no
-  predicted or true examples scores 0 rather than raising (`zero_division=0`).
+* Macro averages run over the classes that occur in the labels or the predictions (scikit-learn's
+  default): a class a small split lacks and the model never predicts has no score, and counting it as
+  0 made a perfect model on a split without one of 3 classes score macro F1 0.67. A class predicted but
+  absent scores 0 (`zero_division=0`), so false alarms still cost. The per-class table and the
+  confusion matrix keep every class; the report names those left out of the averages (`absent_classes`).
 * Binary tasks (k == 2) treat class index 1 as the positive class.
 * Return values are plain Python floats, ints, lists and dicts, so they can be written with
   `json.dump` and handed to the HF Trainer's `compute_metrics` as they are.
@@ -68,7 +70,8 @@ def classification_report(
 ) -> dict:
     """Everything the evaluation page shows: the scalar `metrics` with their `intervals` (see
     `metric_intervals`), a `per_class` table, the `confusion_matrix` (rows = true label, columns =
-    predicted) and, for binary tasks with both classes present, the `roc_curve` and `pr_curve` for plotting.
+    predicted), `absent_classes` (the classes neither in the labels nor predicted, left out of the macro
+    averages) and, for binary tasks with both classes present, the `roc_curve` and `pr_curve` for plotting.
 
     Curves are thinned to about `MAX_CURVE_POINTS` points so the report stays small on large eval sets.
     `pr_curve["thresholds"]` has one entry fewer than its `precision`/`recall` lists, as in
@@ -78,6 +81,7 @@ def classification_report(
     k = probs.shape[1]
     y_pred = probs.argmax(axis=1)
     precision, recall, f1, specificity, support = _per_class(y_true, y_pred, k)
+    scored = set(_scored(y_true, y_pred).tolist())
     report = {
         "metrics": _metrics(y_true, probs),
         **intervals.report_fields(
@@ -97,6 +101,7 @@ def classification_report(
         ],
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=range(k)).tolist(),
         "label_names": [str(name) for name in label_names],
+        "absent_classes": [str(label_names[i]) for i in range(k) if i not in scored],
     }
     if k == 2 and _both_classes(y_true):
         scores = probs[:, 1]
@@ -141,14 +146,19 @@ def metric_intervals(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict[str
     precision, recall = intervals.ratio(hits, predicted), intervals.ratio(hits, support)
     f1 = intervals.ratio(2 * hits, predicted + support)
     specificity = intervals.ratio(n - support - (predicted - hits), n - support)
+    scored = (support + predicted) > 0  # each resample's macro averages run over its own classes, as scikit-learn's would
+
+    def macro(values: np.ndarray) -> np.ndarray:
+        return (values * scored).sum(axis=1) / scored.sum(axis=1)
+
     samples = {
-        "precision_macro": precision.mean(axis=1),
-        "recall_macro": recall.mean(axis=1),
-        "f1_macro": f1.mean(axis=1),
+        "precision_macro": macro(precision),
+        "recall_macro": macro(recall),
+        "f1_macro": macro(f1),
         "precision_weighted": (precision * support).sum(axis=1) / n,
         "recall_weighted": (recall * support).sum(axis=1) / n,
         "f1_weighted": (f1 * support).sum(axis=1) / n,
-        "specificity_macro": specificity.mean(axis=1),
+        "specificity_macro": macro(specificity),
     }
     if k == 2:
         samples.update(precision=precision[:, 1], recall=recall[:, 1], f1=f1[:, 1], specificity=specificity[:, 1])
@@ -261,15 +271,16 @@ def _metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     k = probs.shape[1]
     y_pred = probs.argmax(axis=1)
     precision, recall, f1, specificity, support = _per_class(y_true, y_pred, k)
+    scored = _scored(y_true, y_pred)
     metrics = {
         "accuracy": float(np.mean(y_true == y_pred)),
-        "precision_macro": float(precision.mean()),
-        "recall_macro": float(recall.mean()),
-        "f1_macro": float(f1.mean()),
+        "precision_macro": float(precision[scored].mean()),
+        "recall_macro": float(recall[scored].mean()),
+        "f1_macro": float(f1[scored].mean()),
         "precision_weighted": float(np.average(precision, weights=support)),
         "recall_weighted": float(np.average(recall, weights=support)),
         "f1_weighted": float(np.average(f1, weights=support)),
-        "specificity_macro": float(specificity.mean()),
+        "specificity_macro": float(specificity[scored].mean()),
     }
     if k == 2:
         metrics.update(
@@ -295,6 +306,11 @@ def _per_class(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> tuple[np.ndarr
     negatives = true_negatives + false_positives
     specificity = np.divide(true_negatives, negatives, out=np.zeros(k), where=negatives > 0)
     return precision, recall, f1, specificity, support
+
+
+def _scored(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """The classes macro averages run over: those in the labels or the predictions (see the module's conventions)."""
+    return np.union1d(y_true, y_pred)
 
 
 def _both_classes(y_true: np.ndarray) -> bool:

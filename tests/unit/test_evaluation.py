@@ -162,14 +162,27 @@ def test_single_class_labels_do_not_crash_and_leave_out_ranking_metrics():
     assert m["specificity"] == 0.0  # no negatives at all: zero_division=0
 
 
-def test_labels_missing_a_class_are_scored_over_all_classes():
+def test_a_class_absent_from_the_split_and_never_predicted_is_left_out_of_macro_averages():
+    """A perfect model on a split without class c: its macro scores are 1, as scikit-learn's are (they were
+    2/3, class c counted as 0); c stays in the per-class table with support 0, named as absent."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
     labels = [0, 0, 1]  # class "c" absent from this small split
     probs = one_hot_probs([0, 0, 1], 3)
     report = classification_report(labels, probs, THREE)
-    assert report["metrics"]["accuracy"] == 1.0
-    assert report["metrics"]["recall_macro"] == pytest.approx(2 / 3)  # class c counts as 0
+    m = report["metrics"]
+    assert m["accuracy"] == 1.0
+    assert m["recall_macro"] == m["precision_macro"] == m["f1_macro"] == m["specificity_macro"] == 1.0
+    assert m["f1_macro"] == f1_score(labels, [0, 0, 1], average="macro")
+    assert all(report["intervals"][name] == [1.0, 1.0] for name in ("precision_macro", "recall_macro", "f1_macro"))
     assert len(report["per_class"]) == 3 and report["per_class"][2]["support"] == 0
     assert report["confusion_matrix"] == [[2, 0, 0], [0, 1, 0], [0, 0, 0]]
+    assert report["absent_classes"] == ["c"]
+    wrong = [0, 2, 1]  # c predicted once though absent: a false alarm still costs
+    scores = classification_metrics(labels, one_hot_probs(wrong, 3), THREE)
+    assert scores["f1_macro"] == pytest.approx(f1_score(labels, wrong, average="macro"))
+    assert scores["precision_macro"] == pytest.approx(precision_score(labels, wrong, average="macro", zero_division=0))
+    assert scores["recall_macro"] == pytest.approx(recall_score(labels, wrong, average="macro", zero_division=0))
 
 
 def test_report_is_strict_json():

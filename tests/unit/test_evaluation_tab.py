@@ -1,10 +1,20 @@
-"""The Evaluate tab's headline says what the scores cover: the NER words that max_seq_length cut off."""
+"""The Evaluate tab's headline says what the scores cover: the classes a macro average left out, and the
+NER words that max_seq_length cut off."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from finetuner.evaluation import classification_report
 from finetuner.ui.evaluation_tab import _headline
+
+
+def test_headline_names_the_classes_a_split_lacks():
+    report = classification_report([0, 0, 1], np.eye(3)[[0, 0, 1]], ["cat", "dog", "bird"])
+    line = _headline("run-1", "test", "text-classification", ("accuracy", "f1_macro"), report, report["metrics"], pd.DataFrame(), {}, pd.DataFrame())
+    assert "f1_macro **1.000**" in line
+    assert "macro averages over the 2 classes present, not bird (absent, never predicted)" in line
 
 
 def test_ner_headline_counts_the_words_cut_off():
