@@ -4,7 +4,7 @@
 libraries those scripts wrap are called directly:
 
 * **Entities** (`entity_metrics`, with `entity_intervals`): `seqeval` in its default mode, the conventions of the CoNLL `conlleval`
-  script: an entity is a maximal run of B-/I- tags of one type (an I- tag after O or after another type
+  script (BIO, IOBES, and BILOU read as IOBES): an entity is a maximal run of B-/I- tags of one type (an I- tag after O or after another type
   starts a new entity); a predicted entity counts only if its type, start and end all match a true one.
   Precision, recall and F1 are micro-averaged over entities; `accuracy` is per word, `O` included.
 * **ROUGE** (`rouge_scores`, per example `rouge_per_example`, with `rouge_intervals`): Google's `rouge-score`, F-measures of ROUGE-1, ROUGE-2, ROUGE-L (longest common
@@ -39,7 +39,7 @@ def entity_metrics(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[
     """
     from seqeval.metrics import accuracy_score, classification_report  # noqa: PLC0415
 
-    true_tags, predicted_tags = [list(map(str, s)) for s in true_tags], [list(map(str, s)) for s in predicted_tags]
+    true_tags, predicted_tags = [_seqeval_tags(s) for s in true_tags], [_seqeval_tags(s) for s in predicted_tags]
     if len(true_tags) != len(predicted_tags):
         raise DataError(f"{len(true_tags)} true tag sequences but {len(predicted_tags)} predicted: pass one per sentence.")
     for i, (true, predicted) in enumerate(zip(true_tags, predicted_tags)):
@@ -110,7 +110,13 @@ def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     """The entities of one tag sequence as (type, first word, last word + 1), with seqeval's conventions."""
     from seqeval.metrics.sequence_labeling import get_entities  # noqa: PLC0415
 
-    return [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]
+    return [(kind, start, end + 1) for kind, start, end in get_entities(_seqeval_tags(tags))]
+
+
+def _seqeval_tags(tags: Sequence[str]) -> list[str]:
+    """Tags as seqeval reads them. It knows BIO and IOBES; BILOU's L- (last) and U- (unit) are IOBES's E- and
+    S-, and read as they are seqeval took them for no entity ('U-PER U-PER' was one entity of two words)."""
+    return [f"{'E' if tag[0] == 'L' else 'S'}{tag[1:]}" if tag[:2] in ("L-", "U-") else tag for tag in map(str, tags)]
 
 
 def rouge_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:

@@ -55,6 +55,18 @@ def test_entity_conventions_follow_conlleval():
     assert entity_spans(["O", "I-PER", "I-PER", "B-LOC", "I-ORG"]) == [("PER", 1, 3), ("LOC", 3, 4), ("ORG", 4, 5)]
 
 
+def test_iobes_and_bilou_tags_make_the_same_entities():
+    """Two one-word persons, then a two-word location, in each scheme; BILOU's U- and L- were not read as
+    entity tags (the two persons made one entity of two words, the first location vanished)."""
+    iobes = ["S-PER", "S-PER", "B-LOC", "E-LOC", "B-LOC", "E-LOC"]
+    bilou = ["U-PER", "U-PER", "B-LOC", "L-LOC", "B-LOC", "L-LOC"]
+    expected = [("PER", 0, 1), ("PER", 1, 2), ("LOC", 2, 4), ("LOC", 4, 6)]
+    assert entity_spans(iobes) == entity_spans(bilou) == expected
+    found = entity_metrics([bilou], [["U-PER", "O", "B-LOC", "L-LOC", "O", "O"]])
+    assert (found["true_entities"], found["predicted_entities"]) == (4, 2)
+    assert (found["precision"], found["recall"]) == (1.0, 0.5)
+
+
 def test_entity_inputs_must_line_up():
     with pytest.raises(DataError, match="Sentence 0 has 2 true tags but 1 predicted"):
         entity_metrics([["O", "O"]], [["O"]])
