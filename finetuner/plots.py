@@ -360,25 +360,39 @@ def _per_type_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def per_entity_f1(report: Mapping[str, Any]) -> go.Figure:
     """Entity-level F1 per entity type (NER), one bar per type from `report["per_type"]`, with precision,
-    recall and the number of true entities in the hover, and the overall (micro) F1 as a dashed line."""
+    recall and the number of true entities in the hover, and the overall (micro) F1 as a dashed line. More
+    than `MANY_CLASSES` types (Few-NERD has 66): horizontal bars, lowest F1 first, as `per_class_f1` draws them."""
     rows = _per_type_rows(report)
     if not rows:
         return empty("No entity scores for this split.")
+    across = len(rows) > MANY_CLASSES
+    if across:
+        rows = sorted(rows, key=lambda r: (r.get("f1") or 0.0, r["type"]))
+    names, scores = [_text(r["type"]) for r in rows], [r.get("f1") for r in rows]
     fig = go.Figure(
         go.Bar(
-            x=[_text(r["type"]) for r in rows],
-            y=[r.get("f1") for r in rows],
+            x=scores if across else names,
+            y=names if across else scores,
+            orientation="h" if across else "v",
             name="F1",
             marker_color=SERIES[0],
             text=[f"{r['f1']:.2f}" if isinstance(r.get("f1"), (int, float)) else "" for r in rows],
             textposition="outside",
             customdata=[[r.get("precision"), r.get("recall"), r.get("support")] for r in rows],
-            hovertemplate="%{x}: F1 %{y:.3f}<br>precision %{customdata[0]:.3f}, recall %{customdata[1]:.3f}<br>%{customdata[2]} true entities<extra></extra>",
+            hovertemplate=("%{y}: F1 %{x:.3f}" if across else "%{x}: F1 %{y:.3f}") + "<br>precision %{customdata[0]:.3f}, recall %{customdata[1]:.3f}<br>%{customdata[2]} true entities<extra></extra>",
         )
     )
     overall = (report.get("metrics") or {}).get("f1")
     if isinstance(overall, (int, float)):
-        fig.add_hline(y=overall, line_dash="dash", line_color="#ef4444", annotation_text=f"overall F1 {overall:.2f}", annotation_position="top left")
+        line = {"line_dash": "dash", "line_color": "#ef4444", "annotation_text": f"overall F1 {overall:.2f}"}
+        if across:
+            fig.add_vline(x=overall, annotation_position="bottom right", **line)
+        else:
+            fig.add_hline(y=overall, annotation_position="top left", **line)
+    if across:
+        fig.update_yaxes(type="category", autorange="reversed", automargin=True, dtick=1)
+        fig.update_xaxes(title="entity F1", range=[0, 1.1], side="top")
+        return _layout(fig, "Entity F1 per type, lowest first", height=_rows_height(len(rows), 18))
     fig.update_xaxes(title="entity type", type="category")
     fig.update_yaxes(title="entity F1", range=[0, 1.1])
     return _layout(fig, "Entity F1 per type")

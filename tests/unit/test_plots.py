@@ -187,6 +187,18 @@ def test_per_entity_f1_has_one_bar_per_type_and_the_overall_line():
     assert "No entity scores" in empty_message(plots.per_entity_f1({}))
 
 
+def test_per_entity_f1_of_many_types_is_horizontal_lowest_first():
+    """Few-NERD's 66 fine types as upright bars left no room for their names: one row per type instead."""
+    types = [f"type-{i:02d}" for i in range(30)]
+    report = {"metrics": {"f1": 0.5}, "per_type": [{"type": t, "precision": 0.5, "recall": 0.5, "f1": (i * 7 % 30) / 30, "support": 3} for i, t in enumerate(types)]}
+    fig = plots.per_entity_f1(report)
+    (bars,) = fig.data
+    assert bars.orientation == "h" and len(bars.y) == 30 and list(bars.x) == sorted(bars.x), "lowest F1 first"
+    assert fig.layout.height >= 30 * 18 and "lowest first" in fig.layout.title.text
+    assert [shape.x0 for shape in fig.layout.shapes] == [0.5], "the overall F1 as a vertical line"
+    assert plots.per_entity_f1(NER_REPORT).data[0].orientation in (None, "v"), "two types: upright bars as before"
+
+
 def test_perplexity_comparison_sets_base_against_fine_tuned():
     fig = plots.perplexity_comparison(COMPARISON)
     assert [trace.name for trace in fig.data] == ["base model", "fine-tuned"]
