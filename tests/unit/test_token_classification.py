@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -159,3 +160,18 @@ def test_ner_options_are_checked_against_the_task():
     assert config.training.metric_for_best_model == "f1"
     assert config.model.model_name_or_path.endswith("model"), "NER starts from the bundled offline encoder"
     assert json.loads(json.dumps(config.to_dict()))["task"] == "token-classification"
+
+
+def test_every_word_is_scored_even_without_a_sub_token():
+    """Four words: the second made no sub-token (WNUT-17's tweets hold a lone U+FE0F, which the bundled
+    tokenizer drops), the fourth was cut off by max_seq_length. Each keeps its own true tag, in place; the
+    two unseen words are predicted O."""
+    from finetuner.tasks.token_classification import IGNORED, every_word
+
+    names = ["O", "B-person", "I-person", "B-location"]
+    word_ids = [-1, 0, 2, 2, -1]  # [CLS] word0 word2 word2 [SEP]
+    labels = np.array([[IGNORED, 1, 0, IGNORED, IGNORED]])
+    predictions = np.array([[0, 1, 3, 3, 0]])  # ids, as argmax would give
+    true, predicted = every_word(predictions, labels, {"word_ids": [word_ids], "tags": [[1, 0, 0, 3]]}, names)
+    assert true == [["B-person", "O", "O", "B-location"]]
+    assert predicted == [["B-person", "O", "B-location", "O"]], "word 2 by its first sub-token; words 1 and 3 unseen"
