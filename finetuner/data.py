@@ -24,7 +24,7 @@ import pandas as pd
 from .config import DataConfig
 from .errors import ColumnNotFoundError, DataError, DataFileNotFoundError
 
-FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
+FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet", ".conll": "conll"}
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "intent", "sentiment", "y", "tag")
 TEXT_NAMES = ("text", "sentence", "review", "content", "document", "utterance", "question", "input", "body", "comment", "tweet")
 PAIR_NAMES = (("sentence1", "sentence2"), ("premise", "hypothesis"), ("question", "sentence"), ("text_a", "text_b"), ("question1", "question2"), ("text", "text_pair"))
@@ -67,6 +67,8 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         ) from error
     if not text.strip():
         raise DataError(f"'{path.name}' is empty: it has no rows. Check that it is the right file, or save it again.")
+    if kind == "conll":
+        return _read_conll(text, path.name)
     separator = "\t" if kind == "tsv" else _csv_separator(text)
     quoting = _tsv_quoting(text) if kind == "tsv" else csv.QUOTE_MINIMAL
     if kind == "csv":
@@ -87,6 +89,30 @@ def _read_text_table(path: Path, kind: str) -> pd.DataFrame:
         if kind in ("csv", "tsv") or not lines:
             raise DataError(f"'{path.name}' is not valid {kind.upper()}: {error}.") from error
         raise DataError(f"'{path.name}' is not valid JSON Lines: {_bad_json_line(text) or error}.") from error
+
+
+def _read_conll(text: str, name: str) -> pd.DataFrame:
+    """A CoNLL file (NER): one word a line, its tag in the last field (CoNLL-2003's four columns, or word and
+    tag), a blank line between sentences, `-DOCSTART-` lines skipped; as columns `tokens` and `ner_tags`."""
+    sentences, words, tags = [], [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if fields and fields[0] == "-DOCSTART-":
+            continue
+        if not fields:
+            if words:
+                sentences.append({"tokens": words, "ner_tags": tags})
+            words, tags = [], []
+            continue
+        if len(fields) < 2:
+            raise DataError(f"'{name}' is not a CoNLL file: line {number} holds one field ({line.strip()[:40]!r}); each line needs a word and its tag, separated by a space or a tab.")
+        words.append(fields[0])
+        tags.append(fields[-1])
+    if words:
+        sentences.append({"tokens": words, "ner_tags": tags})
+    if not sentences:
+        raise DataError(f"'{name}' has no sentences: only -DOCSTART- or blank lines.")
+    return pd.DataFrame(sentences)
 
 
 def _wrapped_records(text: str) -> list[dict] | None:

@@ -27,7 +27,7 @@ from . import ownership, render, services, tables
 from .handlers import ui_errors
 from .studio import StudioContext
 
-FILE_TYPES = [".csv", ".tsv", ".json", ".jsonl", ".parquet"]
+FILE_TYPES = [".csv", ".tsv", ".json", ".jsonl", ".parquet", ".conll"]
 TASK_DATA = {
     "text-classification": "A table with a text column (or two, for sentence pairs) and a label column.",
     "token-classification": "One sentence per row: a list of words and a list of tags (B-/I-/O), e.g. JSONL with `tokens` and `ner_tags`.",

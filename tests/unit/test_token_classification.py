@@ -175,3 +175,32 @@ def test_every_word_is_scored_even_without_a_sub_token():
     true, predicted = every_word(predictions, labels, {"word_ids": [word_ids], "tags": [[1, 0, 0, 3]]}, names)
     assert true == [["B-person", "O", "O", "B-location"]]
     assert predicted == [["B-person", "O", "B-location", "O"]], "word 2 by its first sub-token; words 1 and 3 unseen"
+
+
+CONLL_2003 = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+
+"""
+
+
+def test_a_conll_file_is_read_sentence_by_sentence(tmp_path):
+    """CoNLL-2003's layout: a word a line with its tag last, blank lines between sentences, -DOCSTART- skipped."""
+    train = tmp_path / "train.conll"
+    train.write_text(CONLL_2003 * 6, encoding="utf-8")
+    prepared = prepare_token_data(DataConfig(train_file=str(train), validation_file=str(train)))
+    validation = prepared.splits["validation"]
+    assert len(validation) == 12 and validation[0]["tokens"] == ["EU", "rejects", "German", "call", "."]
+    assert [prepared.label_names[t] for t in validation[1]["tags"]] == ["B-PER", "I-PER"]
+    assert prepared.report["class_counts"]["validation"] == {"ORG": 6, "MISC": 6, "PER": 6}
+    broken = tmp_path / "broken.conll"
+    broken.write_text("EU B-ORG\nrejects\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 2 holds one field \('rejects'\); each line needs a word and its tag"):
+        prepare_token_data(DataConfig(train_file=str(broken)))
