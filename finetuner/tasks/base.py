@@ -309,8 +309,9 @@ def _config_stamp(name: str) -> float:
 
 def load_with_new_head(auto_class, config, label_names: list[str], *, token: str | None = None):
     """The pretrained model with a head sized for `label_names` (new, or the checkpoint's own when it was
-    trained for as many labels), recording which weights the checkpoint lacked or had in another shape,
-    for `with_head_learning_rate`."""
+    trained for as many labels, its rows in this run's label order: `_in_label_order`), recording which
+    weights the checkpoint lacked or had in another shape, for `with_head_learning_rate`."""
+    saved = _saved_labels(config, token=token)
     model, info = load_pretrained(
         auto_class,
         config,
@@ -323,7 +324,38 @@ def load_with_new_head(auto_class, config, label_names: list[str], *, token: str
     )
     new = set(info.get("missing_keys") or ()) | {mismatched[0] for mismatched in info.get("mismatched_keys") or ()}
     setattr(model, NEW_PARAMETERS, sorted(new))
+    if not new:
+        _in_label_order(model, saved, label_names)
     return model
+
+
+def _saved_labels(config, *, token: str | None = None) -> dict[int, str]:
+    """The checkpoint's own id2label ({} when its config cannot be read: loading the model says why)."""
+    from transformers import AutoConfig  # noqa: PLC0415
+
+    m = config.model
+    try:
+        saved = AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+    except Exception:  # noqa: BLE001
+        return {}
+    return {int(i): str(name) for i, name in (getattr(saved, "id2label", None) or {}).items()}
+
+
+def _in_label_order(model, saved: dict[int, str], label_names: list[str]) -> None:
+    """A checkpoint fine-tuned on these same labels in another order (a NER model whose tags its own data
+    listed otherwise) keeps each label's trained row of its head, moved to the label's index here; kept in
+    place, each label started from another's row, the model's predictions permuted."""
+    import torch  # noqa: PLC0415
+
+    index = {name: i for i, name in saved.items()}
+    if len(index) != len(saved) or set(index) != set(label_names) or [index[n] for n in label_names] == list(range(len(label_names))):
+        return
+    rows = torch.tensor([index[name] for name in label_names])
+    prefix = f"{model.base_model_prefix}."
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if not name.startswith(prefix) and parameter.shape[:1] == (len(label_names),):  # the head's output layer
+                parameter.copy_(parameter[rows.to(parameter.device)])
 
 
 MODEL_KINDS = {

@@ -204,3 +204,29 @@ def test_a_conll_file_is_read_sentence_by_sentence(tmp_path):
     broken.write_text("EU B-ORG\nrejects\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"line 2 holds one field \('rejects'\); each line needs a word and its tag"):
         prepare_token_data(DataConfig(train_file=str(broken)))
+
+
+def test_a_checkpoint_trained_on_the_same_tags_keeps_each_tags_head_row(tmp_path, tiny_model_dir):
+    """Fine-tuning a NER checkpoint whose tags its own data listed in another order: each tag's logit is the
+    one the checkpoint learned for it (the rows were kept in place, so B-person started as O's, and so on)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    from finetuner.tasks.base import load_with_new_head
+
+    theirs = ["B-person", "I-person", "O"]
+    checkpoint_config = AutoConfig.from_pretrained(tiny_model_dir, num_labels=3, id2label=dict(enumerate(theirs)), label2id={n: i for i, n in enumerate(theirs)})
+    torch.manual_seed(0)
+    AutoModelForTokenClassification.from_config(checkpoint_config).save_pretrained(tmp_path / "ner-checkpoint")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (tiny_model_dir / name).is_file():
+            (tmp_path / "ner-checkpoint" / name).write_bytes((tiny_model_dir / name).read_bytes())
+    ours = ["O", "B-person", "I-person"]
+    config = RunConfig.from_dict({"task": "token-classification", "model_name_or_path": str(tmp_path / "ner-checkpoint")})
+    model = load_with_new_head(AutoModelForTokenClassification, config, ours).eval()
+    original = AutoModelForTokenClassification.from_pretrained(tmp_path / "ner-checkpoint").eval()
+    inputs = {"input_ids": torch.tensor([[2, 10, 11, 3]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    with torch.no_grad():
+        logits, expected = model(**inputs).logits, original(**inputs).logits
+    assert model.config.id2label == dict(enumerate(ours))
+    assert torch.allclose(logits, expected[..., [theirs.index(n) for n in ours]]), "each tag scored by its own trained row"
