@@ -218,7 +218,9 @@ def compare_curves(runs: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
 
 
 def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False, title: str = "Confusion matrix", max_classes: int = MAX_MATRIX) -> go.Figure:
-    """Heatmap of the confusion matrix (rows: true label, columns: predicted), counts in the cells.
+    """Heatmap of the confusion matrix (rows: true label, columns: predicted), counts in the cells (shares
+    with `normalize`), each cell coloured by its share of its true class: coloured by count, NER's O row
+    (most words) left every other tag's row white, its mistakes unseen.
 
     With more than `max_classes` classes the cells would be too small to read: the chart shows the most
     frequent mistakes instead (`confused_pairs`)."""
@@ -228,19 +230,20 @@ def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False, titl
         return empty("No confusion matrix for this split.")
     if len(names) > max_classes:
         return confused_pairs(report, title=title)
-    shown = matrix
-    if normalize:
-        shown = [[v / (sum(row) or 1) for v in row] for row in matrix]
-    text = [[f"{v}" if not normalize else f"{v:.0%}" for v in row] for row in shown]
+    shares = [[v / (sum(row) or 1) for v in row] for row in matrix]
+    text = [[f"{share:.0%}" if normalize else f"{v}" for v, share in zip(row, share_row)] for row, share_row in zip(matrix, shares)]
     fig = go.Figure(
         go.Heatmap(
-            z=shown,
+            z=shares,
+            zmin=0,
+            zmax=1,
             x=names,
             y=names,
             text=text,
+            customdata=[[[v, share] for v, share in zip(row, share_row)] for row, share_row in zip(matrix, shares)],
             texttemplate="%{text}",
             colorscale="Blues",
-            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            hovertemplate="true %{y}, predicted %{x}: %{customdata[0]} (%{customdata[1]:.0%} of true %{y})<extra></extra>",
             showscale=False,
         )
     )

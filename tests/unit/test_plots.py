@@ -96,7 +96,16 @@ def test_confusion_matrix_counts_and_normalised():
     assert heat.type == "heatmap" and list(heat.x) == ["negative", "positive"]
     assert list(heat.text[0]) == ["8", "2"]
     normalised = plots.confusion_matrix(BINARY_REPORT, normalize=True).data[0]
-    assert normalised.z[1][1] == pytest.approx(0.9)
+    assert normalised.z[1][1] == pytest.approx(0.9) and normalised.text[1][1] == "90%"
+
+
+def test_confusion_matrix_colours_each_row_by_its_share():
+    """NER: O holds most words. Coloured by count, the B-person row's 6 of 10 wrong were as pale as empty
+    cells beside O's 950; coloured by the row's share, they show."""
+    report = {"confusion_matrix": [[950, 10], [6, 4]], "label_names": ["O", "B-person"]}
+    heat = plots.confusion_matrix(report).data[0]
+    assert [list(row) for row in heat.text] == [["950", "10"], ["6", "4"]], "the cells still say the counts"
+    assert heat.z[1][0] == pytest.approx(0.6) and heat.z[0][0] == pytest.approx(950 / 960) and (heat.zmin, heat.zmax) == (0, 1)
 
 
 def test_roc_and_pr_curves_carry_their_areas():
