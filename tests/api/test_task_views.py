@@ -122,7 +122,7 @@ def test_ner_evaluation_through_the_api(client, runs):
     bars = figure(f1)["data"]
     assert len(bars) == 1 and bars[0]["x"] == [t["type"] for t in report["per_type"]] and bars[0]["y"] == [t["f1"] for t in report["per_type"]]
     heatmap = figure(confusion)["data"][0]
-    assert heatmap["x"] == report["label_names"] and heatmap["z"] == report["tag_confusion_matrix"]
+    assert heatmap["x"] == report["label_names"] and heatmap["text"] == [[str(v) for v in row] for row in report["tag_confusion_matrix"]]
     assert "errors" in value(examples)["headers"] and "sentences" in examples["label"].lower()
     assert len(pd.read_csv(predictions)) == len(pd.read_csv(run.eval_dir / "predictions_test.csv"))
 
