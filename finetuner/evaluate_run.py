@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,20 @@ def _other_data(task, frame, data_report: dict[str, Any], config, source: str):
         ) from None
 
 
+def _free_name(out_dir: Path, slug: str, source: str) -> str:
+    """The name an evaluation's files take: `slug`, unless other data already holds it (two files both named
+    eval.csv, from two folders), then `slug-2`, `slug-3`...; the same data again takes its own name back.
+    Which data each name holds is kept in `sources.json`: the second eval.csv overwrote the first's results."""
+    sources = read_json(out_dir / "sources.json", default={}) or {}
+    name, number = slug, 1
+    while (out_dir / f"report_{name}.json").is_file() and sources.get(name) != source:
+        number += 1
+        name = f"{slug}-{number}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_dir / "sources.json", {**sources, name: source})
+    return name
+
+
 def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None, split: str = "test", token: str | None = None) -> dict[str, Any]:
     """Metrics, report and predictions of the run's model on the given data (default: the run's own test split).
 
@@ -46,13 +61,16 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         # Named by the file; test.csv's results as "test-file", or they would overwrite those of the run's own test split.
         name = Path(test_file).stem + ("-file" if Path(test_file).stem in ("train", "validation", "test") else "")
         dataset = _other_data(task, read_table(test_file), data_report, config, f"The file '{Path(test_file).name}'")
+        source = "file " + hashlib.sha256(Path(test_file).read_bytes()).hexdigest()[:16]
     elif dataset_name:
         frame = load_raw(DataConfig(dataset_name=dataset_name, dataset_config_name=dataset_config_name, train_split_name=split))["train"]
         dataset, name = _other_data(task, frame, data_report, config, f"The split '{split}' of {dataset_name}"), f"{dataset_name}-{split}"
+        source = f"hub {dataset_name} {dataset_config_name or ''} {split}"
     else:
         prepared = task.prepare_data(config)
         name = "test" if "test" in prepared.splits else "validation"
         dataset = prepared.splits[name]
+        source = f"own {name}"
     if len(dataset) == 0:
         raise DataError("The evaluation data has no labelled rows.")
     # The saved model is complete (a LoRA run's adapters are merged into it): evaluate it as it is.
@@ -61,8 +79,8 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         tokenizer = task.load_tokenizer(model_config, token=token)
         model = task.build_model(model_config, label_names, token=token)
     features = task.tokenize({name: dataset}, tokenizer, model_config, label_names=label_names)[name]
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
     out_dir = run.eval_dir / "extra"
+    slug = _free_name(out_dir, re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data", source)
     trainer = task.build_trainer(
         model_config,
         model=model,

@@ -138,6 +138,18 @@ def test_evaluate_on_another_file_and_refuse_unknown_tags(ner_run, tmp_path):
         evaluate_run(ner_run, test_file=str(bad))
 
 
+def test_two_files_of_one_name_keep_both_evaluations(ner_run, tmp_path):
+    """eval.jsonl from two folders: the second's results go beside the first's, which they overwrote; the
+    first file evaluated again takes its own name back."""
+    first = write_jsonl(tmp_path / "eval.jsonl", make_ner_records(10, seed=3))
+    (tmp_path / "later").mkdir()
+    second = write_jsonl(tmp_path / "later" / "eval.jsonl", make_ner_records(14, seed=4))
+    names = [evaluate_run(ner_run, test_file=str(path))["name"] for path in (first, second, first)]
+    assert names == ["eval", "eval-2", "eval"]
+    extra = ner_run.eval_dir / "extra"
+    assert [len(pd.read_csv(extra / f"predictions_{name}.csv")) for name in ("eval", "eval-2")] == [10, 14]
+
+
 def test_cli_predicts_entities(ner_run):
     result = subprocess.run(
         [sys.executable, "-m", "finetuner", "--runs_dir", str(ner_run.path.parent), "predict", ner_run.id, "bob loves rome"],
