@@ -328,6 +328,8 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test")
     print(json.dumps(result["metrics"], indent=2))
     _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
+    if result["rows_left_out"]:
+        print(f"{result['rows_left_out']} row(s) without a label or reference (tags, summary, answer) were left out of the scores.")
     print(f"Report and predictions written to {result['out_dir']}")
     return 0
 

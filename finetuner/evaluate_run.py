@@ -46,7 +46,8 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     """Metrics, report and predictions of the run's model on the given data (default: the run's own test split).
 
     Works for every task through its hooks. Returns {"metrics": Trainer-style dict, "out_dir": folder with
-    report_<name>.json and predictions_<name>.csv (generations_<name>.csv for generative tasks), "name": <name>}.
+    report_<name>.json and predictions_<name>.csv (generations_<name>.csv for generative tasks), "name": <name>,
+    "rows_left_out": rows of the other data that had nothing to score against (also the report's `rows_left_out`)}.
     """
     from .inference import MODEL_LOAD_LOCK  # noqa: PLC0415 - loads torch
     from .tasks import get_task  # noqa: PLC0415
@@ -60,7 +61,8 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     if test_file:
         # Named by the file; test.csv's results as "test-file", or they would overwrite those of the run's own test split.
         name = Path(test_file).stem + ("-file" if Path(test_file).stem in ("train", "validation", "test") else "")
-        dataset = _other_data(task, read_table(test_file), data_report, config, f"The file '{Path(test_file).name}'")
+        frame = read_table(test_file)
+        dataset = _other_data(task, frame, data_report, config, f"The file '{Path(test_file).name}'")
         source = "file " + hashlib.sha256(Path(test_file).read_bytes()).hexdigest()[:16]
     elif dataset_name:
         frame = load_raw(DataConfig(dataset_name=dataset_name, dataset_config_name=dataset_config_name, train_split_name=split))["train"]
@@ -69,10 +71,11 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     else:
         prepared = task.prepare_data(config)
         name = "test" if "test" in prepared.splits else "validation"
-        dataset = prepared.splits[name]
+        dataset, frame = prepared.splits[name], None  # its rows left out are in the run's data report
         source = f"own {name}"
+    left_out = len(frame) - len(dataset) if frame is not None else 0
     if len(dataset) == 0:
-        raise DataError("The evaluation data has no labelled rows.")
+        raise DataError(f"The evaluation data has no labelled rows{f': none of its {left_out} row(s) has a label or reference (tags, summary, answer)' if left_out else ''}.")
     # The saved model is complete (a LoRA run's adapters are merged into it): evaluate it as it is.
     model_config = config.replace(model_name_or_path=str(run.model_dir), tokenizer_name=None, model_revision="main", use_lora=False)
     with MODEL_LOAD_LOCK:  # never beside another load in this process (see finetuner.inference)
@@ -94,6 +97,9 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     )
     metrics = task.evaluate_split(trainer, features, split=slug, label_names=label_names, out_dir=out_dir, prefix="test", config=model_config)
     metrics = {k: v for k, v in metrics.items() if not k.endswith("_model_preparation_time")}  # the Trainer's, for a model it just loaded
+    if left_out:
+        report_file = out_dir / f"report_{slug}.json"
+        write_json_atomic(report_file, {**(read_json(report_file, default={}) or {}), "rows_left_out": left_out})
     write_json_atomic(out_dir / f"results_{slug}.json", metrics)
     run.append_event("evaluation", name=slug, metrics=metrics)
-    return {"metrics": metrics, "out_dir": str(out_dir), "name": slug}
+    return {"metrics": metrics, "out_dir": str(out_dir), "name": slug, "rows_left_out": left_out}

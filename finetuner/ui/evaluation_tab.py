@@ -265,6 +265,8 @@ def _headline(run_id, split, task_name, headline_names, report, metrics, predict
         if absent and size:
             named = ", ".join(render.md_escape(str(name)) for name in absent[:5]) + (f" and {len(absent) - 5:,} more" if len(absent) > 5 else "")
             size += f"; macro averages over the {len(report.get('label_names', [])) - len(absent):,} classes present, not {named} (absent, never predicted)"
+    if report.get("rows_left_out"):
+        size += f"{'; ' if size else ''}{report['rows_left_out']:,} rows without a label or reference left out"
     shown = ", ".join(f"{name} **{metrics[name]:.3f}**" for name in headline_names if isinstance(metrics.get(name), (int, float)))
     line = f"**{render.md_escape(run_id)}** on **{render.md_escape(split.replace('extra:', ''))}**" + (f" ({size})" if size else "") + f": {shown}"
     from ..intervals import describe_gain  # noqa: PLC0415

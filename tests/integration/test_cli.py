@@ -76,9 +76,14 @@ def test_predict_texts_and_file(cli_run):
 
 def test_evaluate_on_another_file(cli_run, sentiment_frame):
     folder, _ = cli_run
-    sentiment_frame.tail(30).to_csv(folder / "holdout.csv", index=False)
+    holdout = sentiment_frame.tail(30).copy()
+    holdout.iloc[:3, holdout.columns.get_loc("label")] = None  # rows still to be labelled
+    holdout.to_csv(folder / "holdout.csv", index=False)
     result = cli("--runs_dir", "runs", "evaluate", "first", "--test_file", "holdout.csv", cwd=folder)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "3 row(s) without a label or reference (tags, summary, answer) were left out of the scores." in result.stdout
+    assert json.loads((folder / "runs/first/eval/extra/report_holdout.json").read_text())["rows_left_out"] == 3, "the Evaluate tab's headline reads it"
+    assert len(pd.read_csv(folder / "runs/first/eval/extra/predictions_holdout.csv")) == 27
     metrics = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert "test_accuracy" in metrics and not any("preparation" in key for key in metrics), "the keys test_results.json has"
     assert "holdout 95% intervals: accuracy " in result.stdout

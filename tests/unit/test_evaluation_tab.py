@@ -1,5 +1,5 @@
 """The Evaluate tab's headline says what the scores cover: the classes a macro average left out, and the
-NER words that max_seq_length cut off."""
+NER words that max_seq_length cut off, and the rows of other data left out for having no label."""
 
 from __future__ import annotations
 
@@ -22,3 +22,9 @@ def test_ner_headline_counts_the_words_cut_off():
     predictions = pd.DataFrame({"text": ["a b", "c d"], "correct": [True, True]})
     line = _headline("run-1", "test", "token-classification", ("f1",), report, report["metrics"], predictions, {}, pd.DataFrame())
     assert "(2 sentences, 7 entities; 12 words past max_seq_length, scored as predicted O)" in line
+
+
+def test_headline_counts_the_rows_left_out_for_having_no_label():
+    report = {**classification_report([0, 1], np.eye(2)[[0, 1]], ["neg", "pos"]), "rows_left_out": 3}
+    line = _headline("run-1", "extra:holdout", "text-classification", ("accuracy",), report, report["metrics"], pd.DataFrame(), {}, pd.DataFrame())
+    assert "**run-1** on **holdout** (2 examples; 3 rows without a label or reference left out): accuracy **1.000**" in line
