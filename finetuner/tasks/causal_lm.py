@@ -134,7 +134,8 @@ def encode_example(tokenizer, prompt: list[dict[str, str]], completion: str, *, 
 
 def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | None = None, fingerprint: str | None = None, cache_dir: Path | None = None):
     """input_ids, completion_mask, labels per example (prompt and completion kept for generation); examples
-    whose answer is cut off entirely by max_seq_length are dropped, since they teach nothing."""
+    whose answer is cut off entirely by max_seq_length are dropped, since they teach nothing (with or without
+    `completion_only_loss`), and a split left with none is refused with what to do."""
     from ..tokenization import tokenizer_signature  # noqa: PLC0415
     from .base import cached_map  # noqa: PLC0415
 
@@ -150,7 +151,21 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | N
 
     key = cache_key(fingerprint, tokenizer_signature(tokenizer), tokenizer.chat_template, m.max_seq_length, t.completion_only_loss, "causal") if fingerprint else None
     encoded = cached_map(splits, encode, key=key, cache_dir=cache_dir)
-    return {role: split.filter(lambda labels: any(label != IGNORED for label in labels), input_columns="labels") for role, split in encoded.items()}
+    kept = {role: split.filter(lambda mask: any(mask), input_columns="completion_mask") for role, split in encoded.items()}
+    for role, split in kept.items():
+        if len(split) == 0 and len(encoded[role]):
+            raise DataError(no_answer_left_message(role, len(encoded[role]), m.max_seq_length))
+    return kept
+
+
+def no_answer_left_message(role: str, examples: int, max_length: int) -> str:
+    """Why a split has nothing to learn or score: every prompt fills max_seq_length, and what to do."""
+    return (
+        f"None of the {examples} example(s) of {role} keeps any of its answer within max_seq_length {max_length}: each prompt, "
+        f"rendered with the chat template, takes {max_length} tokens or more, and only answer tokens are learned and scored. "
+        "Raise max_seq_length (the Data tab's inspector shows an example's length), or shorten the prompts."
+    )
+
 
 
 def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
@@ -374,6 +389,20 @@ def _sample(dataset, config: RunConfig):
     return dataset.select(range(n)) if n else None
 
 
+def _kept_sample(split, tokenizer, config: RunConfig):
+    """`_sample` of the examples `tokenize` keeps (an answer token within max_seq_length), from the untokenized
+    split: the prompts the fine-tuned model answers at the end (`evaluate_split`), so the base model answers
+    the same ones before training."""
+    kept = []
+    for index, example in enumerate(split):
+        if len(kept) == config.training.generation_num_samples:
+            break
+        encoded = encode_example(tokenizer, example["prompt"], example["completion"], max_length=config.model.max_seq_length, completion_only_loss=True)
+        if any(encoded["completion_mask"]):
+            kept.append(index)
+    return split.select(kept) if kept else None
+
+
 def _last_user_message(prompt: list[dict[str, str]]) -> str:
     return next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
 
@@ -393,7 +422,7 @@ def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> Non
     if trainer.eval_dataset is not None:
         rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in trainer.eval_dataset]
         result["validation"] = token_loss(model, rows, pad_token_id=tokenizer.pad_token_id, batch_size=config.training.per_device_eval_batch_size)
-    sample = _sample(splits["validation"], config) if "validation" in splits else None
+    sample = _kept_sample(splits["validation"], tokenizer, config) if "validation" in splits else None
     if sample is not None:
         answers = generate_answers(model, tokenizer, list(sample["prompt"]), max_new_tokens=config.model.generation_max_new_tokens, batch_size=config.training.per_device_eval_batch_size)
         result.setdefault("validation", {}).update(generation_metrics(answers, list(sample["completion"])))

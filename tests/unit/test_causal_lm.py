@@ -123,6 +123,17 @@ def test_truncation_and_answers_cut_off(lm_dirs):
     assert stats["answers_cut_off"] == 1 and stats["truncated"] >= 1
     features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
     assert len(features) == 1, "an example whose whole answer is cut off teaches nothing and is dropped"
+    whole_text = causal_lm.tokenize({"train": split}, tokenizer, config.replace(completion_only_loss=False))["train"]
+    assert len(whole_text) == 1, "with the prompt in the loss too, an example without its answer is still left out, as the statistics count it"
+
+
+def test_a_split_whose_every_answer_is_cut_off_is_refused_with_what_to_do(lm_dirs):
+    config = lm_config(lm_dirs[0], max_seq_length=24)
+    tokenizer = causal_lm.load_tokenizer(config)
+    long_prompt = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 4}], "completion": "blue."}
+    splits = {"train": datasets.Dataset.from_list([RECORD]), "validation": datasets.Dataset.from_list([long_prompt, long_prompt])}
+    with pytest.raises(DataError, match=r"None of the 2 example\(s\) of validation keeps any of its answer within max_seq_length 24.*Raise max_seq_length"):
+        causal_lm.tokenize(splits, tokenizer, config)
 
 
 def test_inspector_matches_what_the_trainer_trains_on(lm_dirs, tmp_path):
