@@ -109,8 +109,24 @@ def uses_plain_template(tokenizer) -> bool:
     return tokenizer.chat_template == PLAIN_TEMPLATE
 
 
+def render(tokenizer, messages: Sequence[dict[str, str]], **options):
+    """`apply_chat_template`, with a template's own refusal (Jinja's `raise_exception`: "System role not
+    supported", "Conversation roles must alternate user/assistant/...") said as a DataError with what to do."""
+    from jinja2 import TemplateError  # noqa: PLC0415 - transformers renders chat templates with Jinja
+
+    try:
+        return tokenizer.apply_chat_template(list(messages), **options)
+    except TemplateError as error:
+        roles = ", ".join(str(m.get("role")) for m in messages)
+        raise DataError(
+            f"The model's chat template refused a conversation (roles: {roles}): {error}. Make the conversations fit it (for "
+            "example, put a system message's text into the first user message, or make the turns alternate user, assistant), "
+            "or choose a model whose chat template takes them."
+        ) from error
+
+
 def _ids(tokenizer, messages: list[dict[str, str]], *, add_generation_prompt: bool) -> list[int]:
-    result = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, add_generation_prompt=add_generation_prompt)
+    result = render(tokenizer, messages, tokenize=True, return_dict=True, add_generation_prompt=add_generation_prompt)
     return list(result["input_ids"])
 
 
@@ -187,7 +203,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
     encoded = encode_example(tokenizer, list(example["prompt"]), example["completion"], max_length=config.model.max_seq_length, completion_only_loss=config.training.completion_only_loss)
     full = [*example["prompt"], {"role": "assistant", "content": example["completion"]}]
     return {
-        "rendered": tokenizer.apply_chat_template(full, tokenize=False),
+        "rendered": render(tokenizer, full, tokenize=False),
         "template": "plain (### Instruction / ### Response)" if uses_plain_template(tokenizer) else "the model's chat template",
         "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
         "input_ids": encoded["input_ids"],
@@ -367,7 +383,7 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
     answers: list[str] = []
     try:
         for start in range(0, len(prompts), batch_size):
-            texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
+            texts = [render(tokenizer, p, tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
             inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(target)
             with torch.inference_mode():
                 output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **_sampling(temperature, top_p))
@@ -558,7 +574,7 @@ class CausalLMPredictor:
     def _inputs(self, messages: Sequence[dict[str, str]]):
         if not messages or messages[-1].get("role") != "user":
             raise DataError("The conversation must end with the user's message.")
-        text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        text = render(self.tokenizer, messages, tokenize=False, add_generation_prompt=True)
         inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
         inputs = {k: v[:, -self.max_length :] for k, v in inputs.items()}  # keep the latest turns when too long
         return {k: v.to(self.device) for k, v in inputs.items()}

@@ -112,6 +112,18 @@ def test_models_own_chat_template_is_used(lm_dirs):
     assert loss_tokens[0] == "the" and "<|im_end|>" in loss_tokens and "<|im_start|>" not in loss_tokens
 
 
+def test_a_chat_template_that_refuses_a_conversation_says_what_to_do(lm_dirs):
+    config = lm_config(lm_dirs[1])
+    tokenizer = causal_lm.load_tokenizer(config)
+    tokenizer.chat_template = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" + CHATML  # as Gemma's
+    chat = {"prompt": [{"role": "system", "content": "be brief"}, *RECORD["prompt"]], "completion": RECORD["completion"]}
+    refused = r"The model's chat template refused a conversation \(roles: system, user\): System role not supported\. Make the conversations fit it"
+    with pytest.raises(DataError, match=refused):
+        causal_lm.tokenize({"train": datasets.Dataset.from_list([chat])}, tokenizer, config)
+    with pytest.raises(DataError, match=refused):
+        causal_lm.generate_answers(causal_lm.build_model(config), tokenizer, [chat["prompt"]], max_new_tokens=2)
+
+
 def test_truncation_and_answers_cut_off(lm_dirs):
     config = lm_config(lm_dirs[0], max_seq_length=24)
     tokenizer = causal_lm.load_tokenizer(config)
