@@ -3,6 +3,7 @@ perplexity; LoRA trains only its adapters and merges back."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import datasets
@@ -84,6 +85,39 @@ def test_an_unusable_input_column_says_why(tmp_path, records, columns, words):
 def test_unusable_conversations_say_why(tmp_path, records, words):
     with pytest.raises(DataError, match=words):
         prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records * 12))))
+
+
+@pytest.mark.parametrize("written", ["json", "pandas"])
+def test_a_csv_keeps_chats_as_text_and_they_are_read_as_chats(tmp_path, written):
+    """A CSV cannot hold lists: a chat dataset saved as CSV keeps each conversation as JSON text (or, from pandas'
+    to_csv, as Python's form of the list). It was not recognised: "Could not tell the prompt from the answer among the columns: messages"."""
+    chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi, you"}, {"role": "assistant", "content": "hello"}]
+    path = tmp_path / "chats.csv"
+    pd.DataFrame({"messages": [json.dumps(chat) if written == "json" else chat] * 12}).to_csv(path, index=False)
+    data = prepare_instruction_data(DataConfig(train_file=str(path), test_split_ratio=0))
+    assert data.source_format == "chat messages"
+    assert data.splits["train"][0] == {"prompt": chat[:2], "completion": "hello"}
+
+
+def test_message_content_in_parts_is_read_as_its_text(tmp_path):
+    """OpenAI's form, a list of {"type": "text", "text": ...} parts, was trained on as the list's Python text."""
+    parts = [{"type": "text", "text": "what colour"}, {"type": "text", "text": "is the sky?"}]
+    records = [{"messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": [{"type": "text", "text": "blue."}]}]}] * 12
+    row = prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records)), test_split_ratio=0)).splits["train"][0]
+    assert row == {"prompt": [{"role": "user", "content": "what colour\nis the sky?"}], "completion": "blue."}
+
+
+@pytest.mark.parametrize(
+    "message, words",
+    [
+        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "cat.png"}}]}, r"Row 1 of the train data: a message holds a 'image_url' part; only text can be learned"),
+        ({"content": "hi"}, r"Row 1 of the train data: a message has no 'role' \(nor ShareGPT's 'from'\); give each message its role"),
+    ],
+)
+def test_a_message_that_cannot_be_learned_says_why(tmp_path, message, words):
+    records = [{"messages": [message, {"role": "assistant", "content": "x"}]}] * 12
+    with pytest.raises(DataError, match=words):
+        prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records))))
 
 
 def test_plain_template_renders_instruction_and_response(lm_dirs):
