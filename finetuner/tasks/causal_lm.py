@@ -386,7 +386,7 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
             texts = [render(tokenizer, p, tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
             inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(target)
             with torch.inference_mode():
-                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **_sampling(temperature, top_p))
+                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_token_ids(model, tokenizer), **_sampling(temperature, top_p))
             new = output[:, inputs["input_ids"].shape[1] :]
             answers.extend(text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True))
     finally:
@@ -398,6 +398,26 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
 def _sampling(temperature: float, top_p: float) -> dict[str, Any]:
     """`generate` options: greedy at temperature 0, else nucleus sampling."""
     return {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """Where an answer ends: the model's end-of-sequence token(s), and the special token with which the chat
+    template closes the assistant's turn (<|im_end|>, <end_of_turn>, <|eot_id|>, ...), which training puts at the
+    end of every answer. A base model given a chat template (a base Qwen, say) stops only at its own end of
+    sequence, so its answers ran on past the turn's end into turns it made up, shown and scored as the answer."""
+    configured = model.generation_config.eos_token_id
+    ids = list(configured) if isinstance(configured, (list, tuple)) else [] if configured is None else [configured]
+    return list(dict.fromkeys([*ids, tokenizer.eos_token_id, *_end_of_turn(tokenizer)]))
+
+
+def _end_of_turn(tokenizer) -> list[int]:
+    """The first token of a rendered answer's end that decoding drops as special ([] when the template has none)."""
+    try:
+        encoded = encode_example(tokenizer, [{"role": "user", "content": "x"}], "y", max_length=1 << 20, completion_only_loss=True)
+    except DataError:  # a template that refuses this conversation: the end-of-sequence token alone
+        return []
+    answer = [t for t, m in zip(encoded["input_ids"], encoded["completion_mask"]) if m]
+    return next(([t] for t in answer if tokenizer.decode([t], skip_special_tokens=True) == "" and tokenizer.decode([t]).strip()), [])
 
 
 def _sample(dataset, config: RunConfig):
@@ -490,6 +510,7 @@ def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_di
     model = _model(trainer)
     model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = stop_token_ids(model, tokenizer)  # any pipeline loading model/ stops at the turn's end
     if not (config.model.use_lora and hasattr(model, "merge_and_unload")):
         trainer.save_model(str(model_dir))  # the Trainer gathers sharded (FSDP/DeepSpeed) weights
         tokenizer.save_pretrained(str(model_dir))
@@ -584,7 +605,7 @@ class CausalLMPredictor:
             raise DataError("temperature must be 0 or more, and top_p between 0 (exclusive) and 1.")
         if max_new_tokens is not None and max_new_tokens < 1:
             raise DataError(f"max_new_tokens must be 1 or more (the most tokens to generate); it is {max_new_tokens}.")
-        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **_sampling(temperature, top_p)}
+        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": stop_token_ids(self.model, self.tokenizer), **_sampling(temperature, top_p)}
 
     def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:
         import torch  # noqa: PLC0415

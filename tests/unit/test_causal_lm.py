@@ -158,6 +158,26 @@ def test_a_chat_template_that_refuses_a_conversation_says_what_to_do(lm_dirs):
         causal_lm.generate_answers(causal_lm.build_model(config), tokenizer, [chat["prompt"]], max_new_tokens=2)
 
 
+def test_answers_end_where_the_chat_template_ends_the_assistant_s_turn(lm_dirs, monkeypatch):
+    """A base model given a chat template whose turns end with another token than its end of sequence (<|im_end|>
+    here, </s> its end of sequence) went on past the turn's end into made-up turns, shown and scored as its answer."""
+    config = lm_config(lm_dirs[1])
+    tokenizer, model = causal_lm.load_tokenizer(config), causal_lm.build_model(config)
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert causal_lm.stop_token_ids(model, tokenizer) == [tokenizer.eos_token_id, end_of_turn]
+    plain = lm_config(lm_dirs[0])
+    assert causal_lm.stop_token_ids(causal_lm.build_model(plain), causal_lm.load_tokenizer(plain)) == [tokenizer.eos_token_id], "the plain template ends answers with </s>"
+
+    def generate(input_ids, eos_token_id=None, **options):  # as transformers does: the first stop token ends the answer
+        stop = eos_token_id or [model.generation_config.eos_token_id]
+        goes_on = tokenizer("the sky is blue. <|im_end|> user what colour is the grass? <|im_end|>", add_special_tokens=False)["input_ids"]
+        stops = [i for i, token in enumerate(goes_on) if token in stop]
+        return torch.cat([input_ids, torch.tensor([goes_on[: stops[0] + 1] if stops else goes_on])], dim=1)
+
+    monkeypatch.setattr(model, "generate", generate)
+    assert causal_lm.generate_answers(model, tokenizer, [RECORD["prompt"]], max_new_tokens=20) == ["the sky is blue."]
+
+
 def test_truncation_and_answers_cut_off(lm_dirs):
     config = lm_config(lm_dirs[0], max_seq_length=24)
     tokenizer = causal_lm.load_tokenizer(config)
