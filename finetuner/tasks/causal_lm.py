@@ -211,6 +211,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
         "loss_mask": [int(label != IGNORED) for label in encoded["labels"]],
         "completion_mask": encoded["completion_mask"],
         "loss_tokens": sum(label != IGNORED for label in encoded["labels"]),
+        "loss_scope": "the answer only: Loss on the completion only is on" if config.training.completion_only_loss else "prompt and answer: Loss on the completion only is off",
         "num_tokens": len(encoded["input_ids"]),
         "num_tokens_untruncated": encoded["num_tokens_untruncated"],
         "truncated": encoded["num_tokens_untruncated"] > len(encoded["input_ids"]),

@@ -301,3 +301,18 @@ def test_checkpointing_is_the_user_s_choice_under_its_current_name(tmp_path, ask
         warnings.simplefilter("error", FutureWarning)
         args = sft_arguments(config, tmp_path)
     assert args.activation_checkpointing is bool(asked)
+
+
+def test_the_inspector_marks_the_loss_as_the_train_form_sets_it(lm_dirs, tmp_path):
+    """The Data tab's inspector showed the answer alone in the loss even with the Train form's "Loss on the
+    completion only" off, when training puts the prompt in the loss too."""
+    from finetuner.ui import render, services
+
+    data_file = write_jsonl(tmp_path / "d.jsonl", make_instruction_records(20))
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(data_file), runs_dir=tmp_path / "runs", task="causal-lm")
+    row = dict(services.prepared(selection).splits["train"][0])
+    answer_only = services.inspect_row(selection, str(lm_dirs[0]), 64, row, runs_dir=tmp_path / "runs")
+    everything = services.inspect_row(selection, str(lm_dirs[0]), 64, row, runs_dir=tmp_path / "runs", completion_only_loss=False)
+    assert everything["loss_tokens"] == everything["num_tokens"] > answer_only["loss_tokens"] > 0
+    assert "token(s) in the loss (the answer only: Loss on the completion only is on)" in render.token_summary(answer_only)
+    assert "token(s) in the loss (prompt and answer: Loss on the completion only is off)" in render.token_summary(everything)
