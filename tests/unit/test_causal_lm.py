@@ -15,7 +15,7 @@ from finetuner.config import DataConfig, RunConfig
 from finetuner.data import prepare_instruction_data
 from finetuner.errors import ConfigError, DataError, ModelLoadError
 from finetuner.tasks import causal_lm
-from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
+from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_gpt2, make_instruction_records, write_jsonl
 
 RECORD = {"prompt": [{"role": "user", "content": "what colour is the sky?"}], "completion": "the sky is blue."}
 
@@ -316,3 +316,17 @@ def test_the_inspector_marks_the_loss_as_the_train_form_sets_it(lm_dirs, tmp_pat
     assert everything["loss_tokens"] == everything["num_tokens"] > answer_only["loss_tokens"] > 0
     assert "token(s) in the loss (the answer only: Loss on the completion only is on)" in render.token_summary(answer_only)
     assert "token(s) in the loss (prompt and answer: Loss on the completion only is off)" in render.token_summary(everything)
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory):
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), [r["instruction"] + " " + r["output"] for r in make_instruction_records(40)])
+
+
+def test_a_gpt2_folder_is_read_as_a_causal_lm(gpt2_dir):
+    """GPT-2's class is GPT2LMHeadModel: `predict` read such a folder as a text classifier and gave it a new, random head."""
+    from finetuner.inference import load_predictor, model_task
+
+    assert model_task(str(gpt2_dir)) == "causal-lm"
+    predictor = load_predictor(str(gpt2_dir))
+    assert predictor.task == "causal-lm" and isinstance(predictor.generate(["what colour is the sky?"], max_new_tokens=3)[0], str)
