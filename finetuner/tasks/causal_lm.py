@@ -26,7 +26,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
-from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
+from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
 
@@ -377,7 +377,9 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
     """Answers to chat prompts: greedy by default, left-padded batches, special tokens removed."""
     import torch  # noqa: PLC0415
 
-    saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    room = prompt_room(model, max_new_tokens)
+    saved_sides = tokenizer.padding_side, tokenizer.truncation_side
+    tokenizer.padding_side = tokenizer.truncation_side = "left"  # a prompt too long keeps its end, where the question is
     was_training = model.training
     model.eval()
     target = next(model.parameters()).device
@@ -385,15 +387,26 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
     try:
         for start in range(0, len(prompts), batch_size):
             texts = [render(tokenizer, p, tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
-            inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(target)
+            inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False, truncation=room is not None, max_length=room).to(target)
             with torch.inference_mode():
                 output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_token_ids(model, tokenizer), **_sampling(temperature, top_p))
             new = output[:, inputs["input_ids"].shape[1] :]
             answers.extend(text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True))
     finally:
-        tokenizer.padding_side = saved_side
+        tokenizer.padding_side, tokenizer.truncation_side = saved_sides
         model.train(was_training)
     return answers
+
+
+def prompt_room(model, max_new_tokens: int) -> int | None:
+    """The most prompt tokens a model with learned positions (GPT-2's 1,024) can read beside `max_new_tokens`
+    new ones: past its positions, `generate` failed with "IndexError: index out of range in self". None: no limit."""
+    limit = position_limit(model)
+    if limit is None:
+        return None
+    if max_new_tokens >= limit:
+        raise DataError(f"max_new_tokens {max_new_tokens} leaves no room for the prompt: the model reads at most {limit} tokens, its answer included. Ask for fewer new tokens.")
+    return limit - max_new_tokens
 
 
 def _sampling(temperature: float, top_p: float) -> dict[str, Any]:
@@ -593,12 +606,13 @@ class CausalLMPredictor:
         self.max_new_tokens = self.model.generation_config.max_new_tokens or 256
         self.plain_template = uses_plain_template(self.tokenizer)
 
-    def _inputs(self, messages: Sequence[dict[str, str]]):
+    def _inputs(self, messages: Sequence[dict[str, str]], max_new_tokens: int):
         if not messages or messages[-1].get("role") != "user":
             raise DataError("The conversation must end with the user's message.")
         text = render(self.tokenizer, messages, tokenize=False, add_generation_prompt=True)
         inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
-        inputs = {k: v[:, -self.max_length :] for k, v in inputs.items()}  # keep the latest turns when too long
+        keep = min(self.max_length, prompt_room(self.model, max_new_tokens) or self.max_length)
+        inputs = {k: v[:, -keep:] for k, v in inputs.items()}  # keep the latest turns when too long
         return {k: v.to(self.device) for k, v in inputs.items()}
 
     def _options(self, max_new_tokens: int | None, temperature: float, top_p: float) -> dict[str, Any]:
@@ -611,9 +625,10 @@ class CausalLMPredictor:
     def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:
         import torch  # noqa: PLC0415
 
-        inputs = self._inputs(messages)
+        options = self._options(max_new_tokens, temperature, top_p)
+        inputs = self._inputs(messages, options["max_new_tokens"])
         with torch.inference_mode():
-            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature, top_p))
+            output = self.model.generate(**inputs, **options)
         return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
     def stream(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> Iterator[str]:
@@ -632,9 +647,10 @@ class CausalLMPredictor:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
-        inputs = self._inputs(messages)
+        chosen = self._options(max_new_tokens, temperature, top_p)
+        inputs = self._inputs(messages, chosen["max_new_tokens"])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
-        options = {**inputs, **self._options(max_new_tokens, temperature, top_p), "streamer": streamer, "stopping_criteria": StoppingCriteriaList([StopWhenAsked()])}
+        options = {**inputs, **chosen, "streamer": streamer, "stopping_criteria": StoppingCriteriaList([StopWhenAsked()])}
 
         def run() -> None:
             with torch.inference_mode():

@@ -330,3 +330,17 @@ def test_a_gpt2_folder_is_read_as_a_causal_lm(gpt2_dir):
     assert model_task(str(gpt2_dir)) == "causal-lm"
     predictor = load_predictor(str(gpt2_dir))
     assert predictor.task == "causal-lm" and isinstance(predictor.generate(["what colour is the sky?"], max_new_tokens=3)[0], str)
+
+
+def test_a_prompt_past_the_model_s_positions_keeps_its_end(gpt2_dir):
+    """A prompt (or a prompt and its answer) longer than GPT-2's learned positions failed with "IndexError: index out of range in self"."""
+    from finetuner.inference import load_predictor
+
+    predictor = load_predictor(str(gpt2_dir))  # 64 positions
+    long = "what colour is the sky? " * 20
+    assert len(predictor.tokenizer(long)["input_ids"]) > 64
+    assert [isinstance(a, str) for a in predictor.generate([long, "hi"], max_new_tokens=5)] == [True, True]
+    assert isinstance(predictor.chat([{"role": "user", "content": long}], max_new_tokens=5), str)
+    assert isinstance(predictor.generate(["what colour is the sky?"], max_new_tokens=60)[0], str)
+    with pytest.raises(DataError, match=r"max_new_tokens 64 leaves no room for the prompt: the model reads at most 64 tokens, its answer included"):
+        predictor.chat([{"role": "user", "content": "hi"}], max_new_tokens=64)
