@@ -425,13 +425,14 @@ def stop_token_ids(model, tokenizer) -> list[int]:
 
 
 def _end_of_turn(tokenizer) -> list[int]:
-    """The first token of a rendered answer's end that decoding drops as special ([] when the template has none)."""
+    """The last token of a rendered answer that decoding drops as special ([] when the template has none): the
+    last, since a template that ignores `add_generation_prompt` puts the assistant's header in the answer too."""
     try:
         encoded = encode_example(tokenizer, [{"role": "user", "content": "x"}], "y", max_length=1 << 20, completion_only_loss=True)
     except DataError:  # a template that refuses this conversation: the end-of-sequence token alone
         return []
     answer = [t for t, m in zip(encoded["input_ids"], encoded["completion_mask"]) if m]
-    return next(([t] for t in answer if tokenizer.decode([t], skip_special_tokens=True) == "" and tokenizer.decode([t]).strip()), [])
+    return next(([t] for t in reversed(answer) if tokenizer.decode([t], skip_special_tokens=True) == "" and tokenizer.decode([t]).strip()), [])
 
 
 def _sample(dataset, config: RunConfig):

@@ -176,6 +176,8 @@ def test_answers_end_where_the_chat_template_ends_the_assistant_s_turn(lm_dirs, 
 
     monkeypatch.setattr(model, "generate", generate)
     assert causal_lm.generate_answers(model, tokenizer, [RECORD["prompt"]], max_new_tokens=20) == ["the sky is blue."]
+    tokenizer.chat_template = CHATML.split("{% if add_generation_prompt")[0]  # ignores add_generation_prompt: the answer starts with <|im_start|>
+    assert causal_lm.stop_token_ids(model, tokenizer) == [tokenizer.eos_token_id, end_of_turn], "not the header's <|im_start|>, which would end every answer at once"
 
 
 def test_truncation_and_answers_cut_off(lm_dirs):
