@@ -293,6 +293,8 @@ class Seq2SeqPredictor:
             raise DataError("generate() takes a list of texts; wrap a single text in a list.")
         if max_new_tokens is not None and max_new_tokens < 1:
             raise DataError(f"max_new_tokens must be 1 or more (the most tokens to generate); it is {max_new_tokens}.")
+        if num_beams < 1:
+            raise DataError(f"num_beams must be 1 or more (1 is greedy decoding); it is {num_beams}.")
         out: list[str] = []
         for start in range(0, len(texts), batch_size):
             batch = [self.source_prefix + t for t in texts[start : start + batch_size]]

@@ -294,6 +294,14 @@ def test_an_empty_file_says_it_has_no_rows(pair_run, tmp_path):
     assert str(error.value) == "'empty.csv' is empty: it has no rows. Check that it is the right file, or save it again."
 
 
+def test_summaries_refuse_a_num_beams_below_1(tmp_path):
+    """It failed with "ZeroDivisionError: integer division or modulo by zero"."""
+    records = make_summary_records(4)
+    predictor = load_predictor(str(build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in records])))
+    with pytest.raises(DataError, match=r"num_beams must be 1 or more \(1 is greedy decoding\); it is 0\."):
+        predictor.generate([records[0]["document"]], num_beams=0)
+
+
 def test_generation_refuses_a_max_new_tokens_below_1(chat_model_dir):
     predictor = load_predictor(str(chat_model_dir))
     for value in (0, -3):
