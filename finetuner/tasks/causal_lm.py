@@ -215,6 +215,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
         "num_tokens": len(encoded["input_ids"]),
         "num_tokens_untruncated": encoded["num_tokens_untruncated"],
         "truncated": encoded["num_tokens_untruncated"] > len(encoded["input_ids"]),
+        "left_out": not any(encoded["completion_mask"]),  # `tokenize` drops it: no answer token within max_length
         "max_length": config.model.max_seq_length,
     }
 

@@ -186,6 +186,10 @@ def test_truncation_and_answers_cut_off(lm_dirs):
     long_prompt = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 4}], "completion": "blue."}
     shown = causal_lm.inspect_example(tokenizer, long_prompt, config)
     assert shown["truncated"] and shown["num_tokens"] == 24 and shown["loss_tokens"] == 0
+    from finetuner.ui.render import token_summary
+
+    assert "**left out of training**: the prompt fills max_length, so no token of the answer is left to learn" in token_summary(shown)
+    assert "left out" not in token_summary(causal_lm.inspect_example(tokenizer, RECORD, config))
     split = datasets.Dataset.from_list([long_prompt, RECORD])
     stats = causal_lm.length_statistics({"train": split}, tokenizer, config)["train"]
     assert stats["answers_cut_off"] == 1 and stats["truncated"] >= 1
