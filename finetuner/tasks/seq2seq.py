@@ -162,8 +162,7 @@ def compute_metrics_fn(tokenizer, references: Sequence[str] | None = None):
         generated_ids = np.asarray(prediction.predictions)
         generated = decode(tokenizer, generated_ids)
         truth = list(references) if references is not None and len(references) == len(generated) else decode(tokenizer, prediction.label_ids)
-        references_used = truth
-        scores = generation_metrics(generated, references_used)
+        scores = generation_metrics(generated, truth)
         special = set(tokenizer.all_special_ids)
         scores["gen_len"] = float(np.mean([sum(1 for t in row if t >= 0 and t not in special) for row in generated_ids]))
         return scores
