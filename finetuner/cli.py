@@ -118,6 +118,7 @@ def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate, 1 or more (default: the run's generation_max_new_tokens).")
     predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
     predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
+    predict.add_argument("--num_beams", type=int, help="Summarization (seq2seq): beam search over this many beams, 1 or more (default 1: greedy).")
     predict.add_argument(
         "--input_file",
         help="CSV/TSV/JSON/JSONL/Parquet to predict on, every row: a text column, or the run's training format (sentence pairs, "
@@ -339,6 +340,8 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
+    if args.num_beams is not None and args.num_beams < 1:
+        raise ConfigError(f"--num_beams must be 1 or more (1 is greedy decoding); it is {args.num_beams}.")
     if args.input_file and (args.texts or args.text_pair):
         raise ConfigError(f"Give texts to predict on or --input_file, not both{' (a file gives both texts of its pairs: --text_column_name first,second)' if args.text_pair else ''}.")
     if args.text_column_name and not args.input_file:
@@ -353,7 +356,9 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     if not args.input_file:
         _check_pairs(args.texts, args.text_pair, run)  # before loading the model
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
-    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
+    if args.num_beams is not None and predictor.task != "seq2seq":
+        raise ConfigError(f"--num_beams applies to summarization (seq2seq) models; {args.model} is a {predictor.task} model. Leave it out.")
+    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p, "num_beams": args.num_beams}
     options = {k: v for k, v in options.items() if v is not None}
     if args.input_file:
         frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run, **options)

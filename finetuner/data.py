@@ -9,6 +9,7 @@ datasets go through `datasets.load_dataset`. Nothing is ever written back to a u
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import io
@@ -1094,8 +1095,35 @@ def resolve_instruction_columns(frame: pd.DataFrame, config: DataConfig, *, answ
 
 
 def _holds_messages(column: pd.Series) -> bool:
-    first = next((v for v in column if v is not None), None)
+    first = _message_list(next((v for v in column if v is not None), None))
     return _is_list(first) and len(first) > 0 and isinstance(first[0], dict)
+
+
+def _message_list(value: Any) -> Any:
+    """A chat cell as a list: as it comes, or parsed from the text a CSV keeps it as (JSON, or the Python
+    form pandas' `to_csv` writes); anything else as it is, for the caller to refuse."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+            if isinstance(parsed, list):
+                return parsed
+    return value
+
+
+def _message_text(content: Any, row: int, role: str) -> str:
+    """A message's text: a string, or the text parts of a list of parts (OpenAI's {"type": "text", "text": ...})."""
+    if not _is_list(content):
+        return _as_text(content)
+    texts = []
+    for part in content:
+        kind = part.get("type", "text") if isinstance(part, dict) else "text" if isinstance(part, str) else type(part).__name__
+        if kind != "text":
+            raise DataError(f"Row {row} of the {role} data: a message holds a '{kind}' part; only text can be learned. Keep the text parts only, or leave the row out.")
+        texts.append(part if isinstance(part, str) else _as_text(part.get("text")))
+    return "\n".join(texts)
 
 
 def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], role: str) -> tuple[pd.DataFrame, int]:
@@ -1153,16 +1181,19 @@ def prompt_conversations(frame: pd.DataFrame, columns: dict[str, str], source: s
 def _chat_messages(value: Any, row: int, role: str, *, answered: bool = True) -> list[dict[str, str]]:
     """A row's chat as {"role", "content"} messages (ShareGPT's from/value too). `answered`: the conversation
     must end with the assistant's answer (training data); a conversation to predict on need not."""
+    value = _message_list(value)
     if not _is_list(value):
         raise DataError(f"Row {row} of the {role} data: the messages column must hold a list of {{'role', 'content'}} messages.")
     messages = []
     for message in value:
         if not isinstance(message, dict):
             raise DataError(f"Row {row} of the {role} data: each message must be a mapping with 'role' and 'content'.")
-        speaker = str(message.get("role", message.get("from", ""))).lower()
+        if message.get("role", message.get("from")) is None:
+            raise DataError(f"Row {row} of the {role} data: a message has no 'role' (nor ShareGPT's 'from'); give each message its role: system, user or assistant.")
+        speaker = str(message.get("role", message.get("from"))).lower()
         if speaker not in CHAT_ROLES:
             raise DataError(f"Row {row} of the {role} data: unknown role '{speaker}'; use system, user or assistant.")
-        messages.append({"role": CHAT_ROLES[speaker], "content": _as_text(message.get("content", message.get("value")))})
+        messages.append({"role": CHAT_ROLES[speaker], "content": _message_text(message.get("content", message.get("value")), row, role)})
     if not messages:
         return []
     if not answered:

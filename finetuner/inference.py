@@ -221,11 +221,19 @@ def model_task(model_path: str) -> str:
     architecture = (values.get("architectures") or [""])[0]
     if architecture.endswith("ForTokenClassification"):
         return "token-classification"
-    if architecture.endswith("ForCausalLM"):
+    if architecture.endswith("ForCausalLM") or architecture in causal_lm_architectures():
         return "causal-lm"
     if values.get("is_encoder_decoder") or architecture.endswith("ForConditionalGeneration"):
         return "seq2seq"
     return "text-classification"
+
+
+def causal_lm_architectures() -> set[str]:
+    """The class names transformers loads as causal LMs, beside the *ForCausalLM ones: GPT-2's GPT2LMHeadModel,
+    Gemma 3's Gemma3ForConditionalGeneration, ... (GPT-2 was read as a text classifier with a new, random head)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES  # noqa: PLC0415 - heavy
+
+    return {name for names in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values() for name in ([names] if isinstance(names, str) else names)}
 
 
 def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None, **options):

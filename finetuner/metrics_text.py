@@ -10,6 +10,8 @@ libraries those scripts wrap are called directly:
 * **ROUGE** (`rouge_scores`, per example `rouge_per_example`, with `rouge_intervals`): Google's `rouge-score`, F-measures of ROUGE-1, ROUGE-2, ROUGE-L (longest common
   subsequence over the whole text) and ROUGE-Lsum (the summary-level LCS over sentences), with the Porter
   stemmer, as Hugging Face's summarization example reports them; each is the mean over examples, 0-1.
+  Words are rouge-score's (lower case, letters and digits, stems of words over 3 letters) in every script
+  (`WordTokenizer`), and Chinese and Japanese characters count one by one.
 * **BLEU** (`bleu_score`): `sacrebleu`'s corpus BLEU (13a tokenization, exponential brevity penalty), 0-100
   as sacreBLEU prints it.
 * **Perplexity** (`perplexity`): exp of the mean negative log-likelihood per predicted token.
@@ -28,6 +30,22 @@ from .errors import DataError
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_IDEOGRAPHS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and CJK ideographs: written without spaces
+_WORD = re.compile(f"[{_IDEOGRAPHS}]|[^\\W_{_IDEOGRAPHS}]+")
+
+
+class WordTokenizer:
+    """rouge-score's own tokenization with the letters of every script. Its default keeps [a-z0-9] alone, so a
+    Russian or Greek summary scored 0 however right it was, and a German one lost its words' umlauted parts;
+    on ASCII text the words are the same. Kana and ideographs, written without spaces, are one token each."""
+
+    def __init__(self):
+        from nltk.stem import porter  # noqa: PLC0415 - rouge-score's stemmer
+
+        self._stemmer = porter.PorterStemmer()
+
+    def tokenize(self, text: str) -> list[str]:
+        return [self._stemmer.stem(word) if len(word) > 3 else word for word in _WORD.findall(text.lower())]
 
 
 def entity_metrics(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]) -> dict[str, Any]:
@@ -129,7 +147,7 @@ def rouge_per_example(predictions: Sequence[str], references: Sequence[str]) -> 
     from rouge_score import rouge_scorer  # noqa: PLC0415
 
     _check_pairs(predictions, references)
-    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=WordTokenizer())
     found: dict[str, list[float]] = {kind: [] for kind in ROUGE_TYPES}
     for prediction, reference in zip(predictions, references):
         # rougeLsum splits on newlines: put each sentence on its own line (nltk's punkt data is not available offline).

@@ -146,7 +146,8 @@ def token_lengths(stats: Mapping[str, Mapping[str, Any]], max_length: int) -> go
     bins = _integer_bins({split: s.get("lengths", []) for split, s in stats.items()}, target=50)
     for i, (split, s) in enumerate(stats.items()):
         fig.add_histogram(x=list(s.get("lengths", [])), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
-        notes.append(f"{_text(split)}: {s.get('truncated_share', 0):.1%} truncated")
+        left_out = f", {s['answers_cut_off']} left out (no answer left)" if s.get("answers_cut_off") else ""  # causal LM
+        notes.append(f"{_text(split)}: {s.get('truncated_share', 0):.1%} truncated{left_out}")
     fig.add_vline(x=max_length, line_dash="dash", line_color="#ef4444", annotation_text=f"max_length {max_length}", annotation_position="top right")
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="tokens per example (special tokens included)")

@@ -310,7 +310,14 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
             _say(run, "Tokenizing.")
         features = task.tokenize(prepared.splits, tokenizer, config, label_names=prepared.label_names, fingerprint=prepared.fingerprint, cache_dir=cache_dir / "tokenized")
         if main:
-            write_json_atomic(run.path / "token_stats.json", token_stats(task, prepared, tokenizer, config, cache_dir=cache_dir / "tokenized"))
+            stats = token_stats(task, prepared, tokenizer, config, cache_dir=cache_dir / "tokenized")
+            write_json_atomic(run.path / "token_stats.json", stats)
+            for role, s in stats.items():  # causal LM: examples whose prompt leaves no answer token (`tokenize` drops them)
+                if s.get("answers_cut_off"):
+                    run.append_event("message", warning=True, text=(
+                        f"{role}: {s['answers_cut_off']} of {s['count']} example(s) left out: their prompt fills max_seq_length "
+                        f"{config.model.max_seq_length}, so no token of the answer is left to learn or score. Raise max_seq_length, or shorten those prompts."
+                    ))
             _say(run, "Loading the model.")
         set_seed(config.training.seed)  # a new head starts the same in every run (and every process) with this seed
         model = task.build_model(config, prepared.label_names, token=token)

@@ -26,7 +26,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
-from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, offline_hint, predict_in_order, wrong_kind_message  # noqa: F401
+from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
 
@@ -109,8 +109,24 @@ def uses_plain_template(tokenizer) -> bool:
     return tokenizer.chat_template == PLAIN_TEMPLATE
 
 
+def render(tokenizer, messages: Sequence[dict[str, str]], **options):
+    """`apply_chat_template`, with a template's own refusal (Jinja's `raise_exception`: "System role not
+    supported", "Conversation roles must alternate user/assistant/...") said as a DataError with what to do."""
+    from jinja2 import TemplateError  # noqa: PLC0415 - transformers renders chat templates with Jinja
+
+    try:
+        return tokenizer.apply_chat_template(list(messages), **options)
+    except TemplateError as error:
+        roles = ", ".join(str(m.get("role")) for m in messages)
+        raise DataError(
+            f"The model's chat template refused a conversation (roles: {roles}): {error}. Make the conversations fit it (for "
+            "example, put a system message's text into the first user message, or make the turns alternate user, assistant), "
+            "or choose a model whose chat template takes them."
+        ) from error
+
+
 def _ids(tokenizer, messages: list[dict[str, str]], *, add_generation_prompt: bool) -> list[int]:
-    result = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, add_generation_prompt=add_generation_prompt)
+    result = render(tokenizer, messages, tokenize=True, return_dict=True, add_generation_prompt=add_generation_prompt)
     return list(result["input_ids"])
 
 
@@ -134,7 +150,8 @@ def encode_example(tokenizer, prompt: list[dict[str, str]], completion: str, *, 
 
 def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | None = None, fingerprint: str | None = None, cache_dir: Path | None = None):
     """input_ids, completion_mask, labels per example (prompt and completion kept for generation); examples
-    whose answer is cut off entirely by max_seq_length are dropped, since they teach nothing."""
+    whose answer is cut off entirely by max_seq_length are dropped, since they teach nothing (with or without
+    `completion_only_loss`), and a split left with none is refused with what to do."""
     from ..tokenization import tokenizer_signature  # noqa: PLC0415
     from .base import cached_map  # noqa: PLC0415
 
@@ -150,7 +167,21 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | N
 
     key = cache_key(fingerprint, tokenizer_signature(tokenizer), tokenizer.chat_template, m.max_seq_length, t.completion_only_loss, "causal") if fingerprint else None
     encoded = cached_map(splits, encode, key=key, cache_dir=cache_dir)
-    return {role: split.filter(lambda labels: any(label != IGNORED for label in labels), input_columns="labels") for role, split in encoded.items()}
+    kept = {role: split.filter(lambda mask: any(mask), input_columns="completion_mask") for role, split in encoded.items()}
+    for role, split in kept.items():
+        if len(split) == 0 and len(encoded[role]):
+            raise DataError(no_answer_left_message(role, len(encoded[role]), m.max_seq_length))
+    return kept
+
+
+def no_answer_left_message(role: str, examples: int, max_length: int) -> str:
+    """Why a split has nothing to learn or score: every prompt fills max_seq_length, and what to do."""
+    return (
+        f"None of the {examples} example(s) of {role} keeps any of its answer within max_seq_length {max_length}: each prompt, "
+        f"rendered with the chat template, takes {max_length} tokens or more, and only answer tokens are learned and scored. "
+        "Raise max_seq_length (the Data tab's inspector shows an example's length), or shorten the prompts."
+    )
+
 
 
 def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
@@ -172,7 +203,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
     encoded = encode_example(tokenizer, list(example["prompt"]), example["completion"], max_length=config.model.max_seq_length, completion_only_loss=config.training.completion_only_loss)
     full = [*example["prompt"], {"role": "assistant", "content": example["completion"]}]
     return {
-        "rendered": tokenizer.apply_chat_template(full, tokenize=False),
+        "rendered": render(tokenizer, full, tokenize=False),
         "template": "plain (### Instruction / ### Response)" if uses_plain_template(tokenizer) else "the model's chat template",
         "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
         "input_ids": encoded["input_ids"],
@@ -180,9 +211,11 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
         "loss_mask": [int(label != IGNORED) for label in encoded["labels"]],
         "completion_mask": encoded["completion_mask"],
         "loss_tokens": sum(label != IGNORED for label in encoded["labels"]),
+        "loss_scope": "the answer only: Loss on the completion only is on" if config.training.completion_only_loss else "prompt and answer: Loss on the completion only is off",
         "num_tokens": len(encoded["input_ids"]),
         "num_tokens_untruncated": encoded["num_tokens_untruncated"],
         "truncated": encoded["num_tokens_untruncated"] > len(encoded["input_ids"]),
+        "left_out": not any(encoded["completion_mask"]),  # `tokenize` drops it: no answer token within max_length
         "max_length": config.model.max_seq_length,
     }
 
@@ -345,23 +378,36 @@ def generate_answers(model, tokenizer, prompts: Sequence[list[dict[str, str]]], 
     """Answers to chat prompts: greedy by default, left-padded batches, special tokens removed."""
     import torch  # noqa: PLC0415
 
-    saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    room = prompt_room(model, max_new_tokens)
+    saved_sides = tokenizer.padding_side, tokenizer.truncation_side
+    tokenizer.padding_side = tokenizer.truncation_side = "left"  # a prompt too long keeps its end, where the question is
     was_training = model.training
     model.eval()
     target = next(model.parameters()).device
     answers: list[str] = []
     try:
         for start in range(0, len(prompts), batch_size):
-            texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
-            inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(target)
+            texts = [render(tokenizer, p, tokenize=False, add_generation_prompt=True) for p in prompts[start : start + batch_size]]
+            inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False, truncation=room is not None, max_length=room).to(target)
             with torch.inference_mode():
-                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **_sampling(temperature, top_p))
+                output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_token_ids(model, tokenizer), **_sampling(temperature, top_p))
             new = output[:, inputs["input_ids"].shape[1] :]
             answers.extend(text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True))
     finally:
-        tokenizer.padding_side = saved_side
+        tokenizer.padding_side, tokenizer.truncation_side = saved_sides
         model.train(was_training)
     return answers
+
+
+def prompt_room(model, max_new_tokens: int) -> int | None:
+    """The most prompt tokens a model with learned positions (GPT-2's 1,024) can read beside `max_new_tokens`
+    new ones: past its positions, `generate` failed with "IndexError: index out of range in self". None: no limit."""
+    limit = position_limit(model)
+    if limit is None:
+        return None
+    if max_new_tokens >= limit:
+        raise DataError(f"max_new_tokens {max_new_tokens} leaves no room for the prompt: the model reads at most {limit} tokens, its answer included. Ask for fewer new tokens.")
+    return limit - max_new_tokens
 
 
 def _sampling(temperature: float, top_p: float) -> dict[str, Any]:
@@ -369,9 +415,44 @@ def _sampling(temperature: float, top_p: float) -> dict[str, Any]:
     return {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
 
 
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """Where an answer ends: the model's end-of-sequence token(s), and the special token with which the chat
+    template closes the assistant's turn (<|im_end|>, <end_of_turn>, <|eot_id|>, ...), which training puts at the
+    end of every answer. A base model given a chat template (a base Qwen, say) stops only at its own end of
+    sequence, so its answers ran on past the turn's end into turns it made up, shown and scored as the answer."""
+    configured = model.generation_config.eos_token_id
+    ids = list(configured) if isinstance(configured, (list, tuple)) else [] if configured is None else [configured]
+    return list(dict.fromkeys([*ids, tokenizer.eos_token_id, *_end_of_turn(tokenizer)]))
+
+
+def _end_of_turn(tokenizer) -> list[int]:
+    """The last token of a rendered answer that decoding drops as special ([] when the template has none): the
+    last, since a template that ignores `add_generation_prompt` puts the assistant's header in the answer too."""
+    try:
+        encoded = encode_example(tokenizer, [{"role": "user", "content": "x"}], "y", max_length=1 << 20, completion_only_loss=True)
+    except DataError:  # a template that refuses this conversation: the end-of-sequence token alone
+        return []
+    answer = [t for t, m in zip(encoded["input_ids"], encoded["completion_mask"]) if m]
+    return next(([t] for t in reversed(answer) if tokenizer.decode([t], skip_special_tokens=True) == "" and tokenizer.decode([t]).strip()), [])
+
+
 def _sample(dataset, config: RunConfig):
     n = min(config.training.generation_num_samples, len(dataset))
     return dataset.select(range(n)) if n else None
+
+
+def _kept_sample(split, tokenizer, config: RunConfig):
+    """`_sample` of the examples `tokenize` keeps (an answer token within max_seq_length), from the untokenized
+    split: the prompts the fine-tuned model answers at the end (`evaluate_split`), so the base model answers
+    the same ones before training."""
+    kept = []
+    for index, example in enumerate(split):
+        if len(kept) == config.training.generation_num_samples:
+            break
+        encoded = encode_example(tokenizer, example["prompt"], example["completion"], max_length=config.model.max_seq_length, completion_only_loss=True)
+        if any(encoded["completion_mask"]):
+            kept.append(index)
+    return split.select(kept) if kept else None
 
 
 def _last_user_message(prompt: list[dict[str, str]]) -> str:
@@ -393,7 +474,7 @@ def before_training(trainer, splits, config: RunConfig, *, out_dir: Path) -> Non
     if trainer.eval_dataset is not None:
         rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in trainer.eval_dataset]
         result["validation"] = token_loss(model, rows, pad_token_id=tokenizer.pad_token_id, batch_size=config.training.per_device_eval_batch_size)
-    sample = _sample(splits["validation"], config) if "validation" in splits else None
+    sample = _kept_sample(splits["validation"], tokenizer, config) if "validation" in splits else None
     if sample is not None:
         answers = generate_answers(model, tokenizer, list(sample["prompt"]), max_new_tokens=config.model.generation_max_new_tokens, batch_size=config.training.per_device_eval_batch_size)
         result.setdefault("validation", {}).update(generation_metrics(answers, list(sample["completion"])))
@@ -445,6 +526,7 @@ def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_di
     model = _model(trainer)
     model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = stop_token_ids(model, tokenizer)  # any pipeline loading model/ stops at the turn's end
     if not (config.model.use_lora and hasattr(model, "merge_and_unload")):
         trainer.save_model(str(model_dir))  # the Trainer gathers sharded (FSDP/DeepSpeed) weights
         tokenizer.save_pretrained(str(model_dir))
@@ -526,12 +608,13 @@ class CausalLMPredictor:
         self.max_new_tokens = self.model.generation_config.max_new_tokens or 256
         self.plain_template = uses_plain_template(self.tokenizer)
 
-    def _inputs(self, messages: Sequence[dict[str, str]]):
+    def _inputs(self, messages: Sequence[dict[str, str]], max_new_tokens: int):
         if not messages or messages[-1].get("role") != "user":
             raise DataError("The conversation must end with the user's message.")
-        text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        text = render(self.tokenizer, messages, tokenize=False, add_generation_prompt=True)
         inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
-        inputs = {k: v[:, -self.max_length :] for k, v in inputs.items()}  # keep the latest turns when too long
+        keep = min(self.max_length, prompt_room(self.model, max_new_tokens) or self.max_length)
+        inputs = {k: v[:, -keep:] for k, v in inputs.items()}  # keep the latest turns when too long
         return {k: v.to(self.device) for k, v in inputs.items()}
 
     def _options(self, max_new_tokens: int | None, temperature: float, top_p: float) -> dict[str, Any]:
@@ -539,14 +622,15 @@ class CausalLMPredictor:
             raise DataError("temperature must be 0 or more, and top_p between 0 (exclusive) and 1.")
         if max_new_tokens is not None and max_new_tokens < 1:
             raise DataError(f"max_new_tokens must be 1 or more (the most tokens to generate); it is {max_new_tokens}.")
-        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, **_sampling(temperature, top_p)}
+        return {"max_new_tokens": max_new_tokens or self.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": stop_token_ids(self.model, self.tokenizer), **_sampling(temperature, top_p)}
 
     def chat(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> str:
         import torch  # noqa: PLC0415
 
-        inputs = self._inputs(messages)
+        options = self._options(max_new_tokens, temperature, top_p)
+        inputs = self._inputs(messages, options["max_new_tokens"])
         with torch.inference_mode():
-            output = self.model.generate(**inputs, **self._options(max_new_tokens, temperature, top_p))
+            output = self.model.generate(**inputs, **options)
         return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
     def stream(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int | None = None, temperature: float = 0.0, top_p: float = 1.0) -> Iterator[str]:
@@ -565,9 +649,10 @@ class CausalLMPredictor:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
-        inputs = self._inputs(messages)
+        chosen = self._options(max_new_tokens, temperature, top_p)
+        inputs = self._inputs(messages, chosen["max_new_tokens"])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
-        options = {**inputs, **self._options(max_new_tokens, temperature, top_p), "streamer": streamer, "stopping_criteria": StoppingCriteriaList([StopWhenAsked()])}
+        options = {**inputs, **chosen, "streamer": streamer, "stopping_criteria": StoppingCriteriaList([StopWhenAsked()])}
 
         def run() -> None:
             with torch.inference_mode():

@@ -162,8 +162,7 @@ def compute_metrics_fn(tokenizer, references: Sequence[str] | None = None):
         generated_ids = np.asarray(prediction.predictions)
         generated = decode(tokenizer, generated_ids)
         truth = list(references) if references is not None and len(references) == len(generated) else decode(tokenizer, prediction.label_ids)
-        references_used = truth
-        scores = generation_metrics(generated, references_used)
+        scores = generation_metrics(generated, truth)
         special = set(tokenizer.all_special_ids)
         scores["gen_len"] = float(np.mean([sum(1 for t in row if t >= 0 and t not in special) for row in generated_ids]))
         return scores
@@ -293,6 +292,8 @@ class Seq2SeqPredictor:
             raise DataError("generate() takes a list of texts; wrap a single text in a list.")
         if max_new_tokens is not None and max_new_tokens < 1:
             raise DataError(f"max_new_tokens must be 1 or more (the most tokens to generate); it is {max_new_tokens}.")
+        if num_beams < 1:
+            raise DataError(f"num_beams must be 1 or more (1 is greedy decoding); it is {num_beams}.")
         out: list[str] = []
         for start in range(0, len(texts), batch_size):
             batch = [self.source_prefix + t for t in texts[start : start + batch_size]]

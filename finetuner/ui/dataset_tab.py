@@ -317,9 +317,10 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.components["dataset_request"] = requested
 
     @ui_errors
-    def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, completion_only_loss, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text) as training
-        will; returns summary, chips, details and the token-length histogram."""
+        will (a causal LM's loss tokens as the Train form's completion_only_loss says); returns summary, chips,
+        details and the token-length histogram."""
         model = (model_name_or_path or "").strip()
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
@@ -347,7 +348,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 label = data.label_names[row["label"]]
         # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
-        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner)
+        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, completion_only_loss=completion_only_loss)
         stats = services.token_stats(selection, model, max_length, runs_dir=ctx.runs_dir, owner=owner)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
@@ -358,9 +359,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             plots.token_lengths(stats, max_length),
         )
 
+    loss_option = gr.State(None)  # the Train form's completion_only_loss, which the Train tab copies here (None: its default)
+    ctx.components["inspect_completion_only_loss"] = loss_option
     inspect_button.click(
         inspect_tokens,
-        [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset],
+        [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, loss_option],
         [token_info, chips, token_details, token_plot],
         api_name="inspect_tokens",
     )

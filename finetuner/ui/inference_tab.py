@@ -51,6 +51,8 @@ from .studio import StudioContext
 
 CLASSIFICATION, NER, CAUSAL_LM, SEQ2SEQ = "text-classification", "token-classification", "causal-lm", "seq2seq"
 VIEW_ORDER = (CLASSIFICATION, NER, CAUSAL_LM, SEQ2SEQ)
+# Shown in the chat where the model's answer is empty; the model reads its own (empty) answer there, never this note.
+NO_ANSWER = "(the model ended its answer at once: it generated no text)"
 ENDPOINTS = {CLASSIFICATION: "/predict", NER: "/predict_entities", CAUSAL_LM: "/generate", SEQ2SEQ: "/summarize"}
 
 EXAMPLES = [
@@ -260,7 +262,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             if answer:
                 yield [*conversation, _shown({"role": "assistant", "content": answer})], ""
         if not answer:
-            yield [*conversation, _shown({"role": "assistant", "content": "(the model ended its answer at once: it generated no text)"})], ""
+            yield [*conversation, _shown({"role": "assistant", "content": NO_ANSWER})], ""
 
     chat_inputs = [run_picker, message, chatbot, temperature, top_p, max_new_tokens]
     send_event = send_button.click(generate, chat_inputs, [chatbot, message], api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal")
@@ -419,14 +421,17 @@ def _text_of(content) -> str:
 
 
 def plain_messages(history) -> list[dict[str, str]]:
-    """The chat view's conversation as {"role", "content"} messages with text content (what chat templates take)."""
+    """The chat view's conversation as {"role", "content"} messages with text content (what chat templates take).
+    An answer shown as `NO_ANSWER` goes back as the empty answer the model gave, so the turns still alternate."""
     messages = []
     for item in history or []:
         role = (item or {}).get("role") if isinstance(item, dict) else None
         if role not in ("user", "assistant", "system"):
             continue
         content = _text_of(item.get("content"))
-        if content:
+        if role == "assistant" and content == NO_ANSWER:
+            messages.append({"role": role, "content": ""})
+        elif content:
             messages.append({"role": role, "content": content})
     return messages
 

@@ -197,6 +197,10 @@ def token_summary(inspection: Mapping[str, Any], label: str | None = None) -> st
             head += f", **{inspection['truncated_words']} cut off** (their tags are not learned)"
     if inspection.get("loss_tokens") is not None:
         head += f" · {inspection['loss_tokens']} token(s) in the loss"
+        if inspection.get("loss_scope"):
+            head += f" ({md_escape(inspection['loss_scope'])})"
+    if inspection.get("left_out"):
+        head += " · **left out of training**: the prompt fills max_length, so no token of the answer is left to learn"
     if inspection.get("target_truncated"):
         head += f" · the target is cut at max_target_length {inspection.get('max_target_length')}"
     if label is not None:

@@ -395,8 +395,9 @@ def _token_stats(key: str, model: str, max_length: int):
     return get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
 
 
-def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None) -> dict[str, Any]:
-    """The task's own view of one example: exactly what training feeds the model.
+def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None) -> dict[str, Any]:
+    """The task's own view of one example: exactly what training feeds the model (a causal LM's loss tokens
+    under the Train form's `completion_only_loss`; None: its default).
     On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     import inspect as introspect  # noqa: PLC0415
 
@@ -405,7 +406,7 @@ def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: 
     from ..tasks.base import check_max_length  # noqa: PLC0415
 
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
-    config = task_config(selection, model=model, max_length=max_length)
+    config = task_config(selection, model=model, max_length=max_length, completion_only_loss=completion_only_loss)
     check_max_length(config)  # past the model's positions nothing "fits": training would refuse that length
     hook = get_task(config.model.task).inspect_example
     options = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}

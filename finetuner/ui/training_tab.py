@@ -283,6 +283,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         return services.suggested_epochs(selection)
 
     ctx.dataset.change(suggest_epochs, [ctx.dataset, ctx.saved_form], num_train_epochs, api_name="suggest_epochs", api_visibility="private", show_progress="hidden")
+    # The Data tab's inspector marks the tokens in the loss as this option will train them.
+    completion_only_loss.change(lambda value: value, completion_only_loss, ctx.components["inspect_completion_only_loss"], api_visibility="private", show_progress="hidden", queue=False)
 
     task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
     task.input(choose_task, task, task_outputs, api_name="choose_task").then(**saving)

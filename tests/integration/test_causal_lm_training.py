@@ -173,6 +173,22 @@ def test_packing_trains(lm_setup, tmp_path):
     assert run.metrics("validation")["eval_perplexity"] > 1
 
 
+def test_prompts_too_long_for_max_seq_length_are_left_out_saying_so(lm_setup, tmp_path):
+    """Validation prompts that fill max_seq_length are said in the log, and the base model answers the same prompts
+    as the fine-tuned one (it answered the left-out ones, so no gain could be computed and its answers sat beside others)."""
+    model_dir, data, _ = lm_setup
+    records = make_instruction_records(8, seed=3)
+    long = {"instruction": "what colour is the sky? " * 12, "input": "", "output": "the sky is blue."}
+    validation = write_jsonl(tmp_path / "validation.jsonl", [long, *records[:4], long, *records[4:]])
+    run = RunStore(tmp_path / "runs").create(lm_config(model_dir, data, validation_file=str(validation), test_split_ratio=0, num_train_epochs=1, generation_num_samples=6))
+    assert run_training(run) == COMPLETED, run.status()
+    warnings = [e["text"] for e in run.events() if e["type"] == "message" and e.get("warning")]
+    assert any(w.startswith("validation: 2 of 10 example(s) left out: their prompt fills max_seq_length 64") for w in warnings), warnings
+    tuned, base = (pd.read_csv(run.eval_dir / name, keep_default_na=False) for name in ("generations_validation.csv", "base_generations_validation.csv"))
+    assert list(tuned["prompt"]) == list(base["prompt"]) == [r["instruction"] for r in records[:6]]
+    assert "model_rougeL_gain" in json.loads((run.eval_dir / "baselines.json").read_text())["base_model"]["validation"]
+
+
 def test_gsm8k_subset(tmp_path):
     gsm8k = require_shared_data("gsm8k")
     frame = pd.read_json(gsm8k / "train.jsonl", lines=True).head(120)

@@ -3,6 +3,7 @@ perplexity; LoRA trains only its adapters and merges back."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import datasets
@@ -14,7 +15,7 @@ from finetuner.config import DataConfig, RunConfig
 from finetuner.data import prepare_instruction_data
 from finetuner.errors import ConfigError, DataError, ModelLoadError
 from finetuner.tasks import causal_lm
-from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
+from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_gpt2, make_instruction_records, write_jsonl
 
 RECORD = {"prompt": [{"role": "user", "content": "what colour is the sky?"}], "completion": "the sky is blue."}
 
@@ -86,6 +87,39 @@ def test_unusable_conversations_say_why(tmp_path, records, words):
         prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records * 12))))
 
 
+@pytest.mark.parametrize("written", ["json", "pandas"])
+def test_a_csv_keeps_chats_as_text_and_they_are_read_as_chats(tmp_path, written):
+    """A CSV cannot hold lists: a chat dataset saved as CSV keeps each conversation as JSON text (or, from pandas'
+    to_csv, as Python's form of the list). It was not recognised: "Could not tell the prompt from the answer among the columns: messages"."""
+    chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi, you"}, {"role": "assistant", "content": "hello"}]
+    path = tmp_path / "chats.csv"
+    pd.DataFrame({"messages": [json.dumps(chat) if written == "json" else chat] * 12}).to_csv(path, index=False)
+    data = prepare_instruction_data(DataConfig(train_file=str(path), test_split_ratio=0))
+    assert data.source_format == "chat messages"
+    assert data.splits["train"][0] == {"prompt": chat[:2], "completion": "hello"}
+
+
+def test_message_content_in_parts_is_read_as_its_text(tmp_path):
+    """OpenAI's form, a list of {"type": "text", "text": ...} parts, was trained on as the list's Python text."""
+    parts = [{"type": "text", "text": "what colour"}, {"type": "text", "text": "is the sky?"}]
+    records = [{"messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": [{"type": "text", "text": "blue."}]}]}] * 12
+    row = prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records)), test_split_ratio=0)).splits["train"][0]
+    assert row == {"prompt": [{"role": "user", "content": "what colour\nis the sky?"}], "completion": "blue."}
+
+
+@pytest.mark.parametrize(
+    "message, words",
+    [
+        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "cat.png"}}]}, r"Row 1 of the train data: a message holds a 'image_url' part; only text can be learned"),
+        ({"content": "hi"}, r"Row 1 of the train data: a message has no 'role' \(nor ShareGPT's 'from'\); give each message its role"),
+    ],
+)
+def test_a_message_that_cannot_be_learned_says_why(tmp_path, message, words):
+    records = [{"messages": [message, {"role": "assistant", "content": "x"}]}] * 12
+    with pytest.raises(DataError, match=words):
+        prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records))))
+
+
 def test_plain_template_renders_instruction_and_response(lm_dirs):
     config = lm_config(lm_dirs[0])
     tokenizer = causal_lm.load_tokenizer(config)
@@ -112,17 +146,66 @@ def test_models_own_chat_template_is_used(lm_dirs):
     assert loss_tokens[0] == "the" and "<|im_end|>" in loss_tokens and "<|im_start|>" not in loss_tokens
 
 
+def test_a_chat_template_that_refuses_a_conversation_says_what_to_do(lm_dirs):
+    config = lm_config(lm_dirs[1])
+    tokenizer = causal_lm.load_tokenizer(config)
+    tokenizer.chat_template = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" + CHATML  # as Gemma's
+    chat = {"prompt": [{"role": "system", "content": "be brief"}, *RECORD["prompt"]], "completion": RECORD["completion"]}
+    refused = r"The model's chat template refused a conversation \(roles: system, user\): System role not supported\. Make the conversations fit it"
+    with pytest.raises(DataError, match=refused):
+        causal_lm.tokenize({"train": datasets.Dataset.from_list([chat])}, tokenizer, config)
+    with pytest.raises(DataError, match=refused):
+        causal_lm.generate_answers(causal_lm.build_model(config), tokenizer, [chat["prompt"]], max_new_tokens=2)
+
+
+def test_answers_end_where_the_chat_template_ends_the_assistant_s_turn(lm_dirs, monkeypatch):
+    """A base model given a chat template whose turns end with another token than its end of sequence (<|im_end|>
+    here, </s> its end of sequence) went on past the turn's end into made-up turns, shown and scored as its answer."""
+    config = lm_config(lm_dirs[1])
+    tokenizer, model = causal_lm.load_tokenizer(config), causal_lm.build_model(config)
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert causal_lm.stop_token_ids(model, tokenizer) == [tokenizer.eos_token_id, end_of_turn]
+    plain = lm_config(lm_dirs[0])
+    assert causal_lm.stop_token_ids(causal_lm.build_model(plain), causal_lm.load_tokenizer(plain)) == [tokenizer.eos_token_id], "the plain template ends answers with </s>"
+
+    def generate(input_ids, eos_token_id=None, **options):  # as transformers does: the first stop token ends the answer
+        stop = eos_token_id or [model.generation_config.eos_token_id]
+        goes_on = tokenizer("the sky is blue. <|im_end|> user what colour is the grass? <|im_end|>", add_special_tokens=False)["input_ids"]
+        stops = [i for i, token in enumerate(goes_on) if token in stop]
+        return torch.cat([input_ids, torch.tensor([goes_on[: stops[0] + 1] if stops else goes_on])], dim=1)
+
+    monkeypatch.setattr(model, "generate", generate)
+    assert causal_lm.generate_answers(model, tokenizer, [RECORD["prompt"]], max_new_tokens=20) == ["the sky is blue."]
+    tokenizer.chat_template = CHATML.split("{% if add_generation_prompt")[0]  # ignores add_generation_prompt: the answer starts with <|im_start|>
+    assert causal_lm.stop_token_ids(model, tokenizer) == [tokenizer.eos_token_id, end_of_turn], "not the header's <|im_start|>, which would end every answer at once"
+
+
 def test_truncation_and_answers_cut_off(lm_dirs):
     config = lm_config(lm_dirs[0], max_seq_length=24)
     tokenizer = causal_lm.load_tokenizer(config)
     long_prompt = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 4}], "completion": "blue."}
     shown = causal_lm.inspect_example(tokenizer, long_prompt, config)
     assert shown["truncated"] and shown["num_tokens"] == 24 and shown["loss_tokens"] == 0
+    from finetuner.ui.render import token_summary
+
+    assert "**left out of training**: the prompt fills max_length, so no token of the answer is left to learn" in token_summary(shown)
+    assert "left out" not in token_summary(causal_lm.inspect_example(tokenizer, RECORD, config))
     split = datasets.Dataset.from_list([long_prompt, RECORD])
     stats = causal_lm.length_statistics({"train": split}, tokenizer, config)["train"]
     assert stats["answers_cut_off"] == 1 and stats["truncated"] >= 1
     features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
     assert len(features) == 1, "an example whose whole answer is cut off teaches nothing and is dropped"
+    whole_text = causal_lm.tokenize({"train": split}, tokenizer, config.replace(completion_only_loss=False))["train"]
+    assert len(whole_text) == 1, "with the prompt in the loss too, an example without its answer is still left out, as the statistics count it"
+
+
+def test_a_split_whose_every_answer_is_cut_off_is_refused_with_what_to_do(lm_dirs):
+    config = lm_config(lm_dirs[0], max_seq_length=24)
+    tokenizer = causal_lm.load_tokenizer(config)
+    long_prompt = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 4}], "completion": "blue."}
+    splits = {"train": datasets.Dataset.from_list([RECORD]), "validation": datasets.Dataset.from_list([long_prompt, long_prompt])}
+    with pytest.raises(DataError, match=r"None of the 2 example\(s\) of validation keeps any of its answer within max_seq_length 24.*Raise max_seq_length"):
+        causal_lm.tokenize(splits, tokenizer, config)
 
 
 def test_inspector_matches_what_the_trainer_trains_on(lm_dirs, tmp_path):
@@ -224,3 +307,46 @@ def test_checkpointing_is_the_user_s_choice_under_its_current_name(tmp_path, ask
         warnings.simplefilter("error", FutureWarning)
         args = sft_arguments(config, tmp_path)
     assert args.activation_checkpointing is bool(asked)
+
+
+def test_the_inspector_marks_the_loss_as_the_train_form_sets_it(lm_dirs, tmp_path):
+    """The Data tab's inspector showed the answer alone in the loss even with the Train form's "Loss on the
+    completion only" off, when training puts the prompt in the loss too."""
+    from finetuner.ui import render, services
+
+    data_file = write_jsonl(tmp_path / "d.jsonl", make_instruction_records(20))
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(data_file), runs_dir=tmp_path / "runs", task="causal-lm")
+    row = dict(services.prepared(selection).splits["train"][0])
+    answer_only = services.inspect_row(selection, str(lm_dirs[0]), 64, row, runs_dir=tmp_path / "runs")
+    everything = services.inspect_row(selection, str(lm_dirs[0]), 64, row, runs_dir=tmp_path / "runs", completion_only_loss=False)
+    assert everything["loss_tokens"] == everything["num_tokens"] > answer_only["loss_tokens"] > 0
+    assert "token(s) in the loss (the answer only: Loss on the completion only is on)" in render.token_summary(answer_only)
+    assert "token(s) in the loss (prompt and answer: Loss on the completion only is off)" in render.token_summary(everything)
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory):
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), [r["instruction"] + " " + r["output"] for r in make_instruction_records(40)])
+
+
+def test_a_gpt2_folder_is_read_as_a_causal_lm(gpt2_dir):
+    """GPT-2's class is GPT2LMHeadModel: `predict` read such a folder as a text classifier and gave it a new, random head."""
+    from finetuner.inference import load_predictor, model_task
+
+    assert model_task(str(gpt2_dir)) == "causal-lm"
+    predictor = load_predictor(str(gpt2_dir))
+    assert predictor.task == "causal-lm" and isinstance(predictor.generate(["what colour is the sky?"], max_new_tokens=3)[0], str)
+
+
+def test_a_prompt_past_the_model_s_positions_keeps_its_end(gpt2_dir):
+    """A prompt (or a prompt and its answer) longer than GPT-2's learned positions failed with "IndexError: index out of range in self"."""
+    from finetuner.inference import load_predictor
+
+    predictor = load_predictor(str(gpt2_dir))  # 64 positions
+    long = "what colour is the sky? " * 20
+    assert len(predictor.tokenizer(long)["input_ids"]) > 64
+    assert [isinstance(a, str) for a in predictor.generate([long, "hi"], max_new_tokens=5)] == [True, True]
+    assert isinstance(predictor.chat([{"role": "user", "content": long}], max_new_tokens=5), str)
+    assert isinstance(predictor.generate(["what colour is the sky?"], max_new_tokens=60)[0], str)
+    with pytest.raises(DataError, match=r"max_new_tokens 64 leaves no room for the prompt: the model reads at most 64 tokens, its answer included"):
+        predictor.chat([{"role": "user", "content": "hi"}], max_new_tokens=64)

@@ -262,6 +262,21 @@ def test_cli_predicts_a_summaries_file_with_the_generation_options_keeping_its_r
     assert list(out["summary"]) == predictor.generate(documents, max_new_tokens=2) != predictor.generate(documents), "--max_new_tokens applies to a file too"
 
 
+def test_cli_summarizes_with_beam_search_and_refuses_it_elsewhere(tmp_path, chat_model_dir, capsys):
+    """`--num_beams`, the studio's beams, was an unknown option of `predict`."""
+    records = make_summary_records(6)
+    model_dir = build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in records])
+    run = completed_run(tmp_path / "runs", "summaries", task="seq2seq", model_dir=model_dir, data_report={"text_columns": ["document"], "label_column": "summary"})
+    assert main(["--runs_dir", str(run.path.parent), "predict", "summaries", records[0]["document"], "--num_beams", "3", "--max_new_tokens", "4"]) == 0
+    expected = load_predictor(run.id, runs_dir=run.path.parent).generate([records[0]["document"]], num_beams=3, max_new_tokens=4)[0]
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["summary"] == expected
+    assert main(["--runs_dir", str(run.path.parent), "predict", "summaries", "a text", "--num_beams", "0"]) == 2
+    assert "--num_beams must be 1 or more (1 is greedy decoding); it is 0." in capsys.readouterr().err
+    completed_run(tmp_path / "runs", "chat", task="causal-lm", model_dir=chat_model_dir)
+    assert main(["--runs_dir", str(run.path.parent), "predict", "chat", "hi", "--num_beams", "2"]) == 2
+    assert "--num_beams applies to summarization (seq2seq) models; chat is a causal-lm model. Leave it out." in capsys.readouterr().err
+
+
 def test_cli_predicts_a_prompts_file_with_the_sampling_options(tmp_path, chat_model_dir, monkeypatch, capsys):
     used: list = []
     monkeypatch.setattr(causal_lm, "generate_answers", lambda model, tokenizer, prompts, **options: used.append(options) or ["an answer"] * len(prompts))
@@ -277,6 +292,14 @@ def test_an_empty_file_says_it_has_no_rows(pair_run, tmp_path):
     with pytest.raises(DataError) as error:
         predict_file(load_predictor(pair_run.id, runs_dir=pair_run.path.parent), tmp_path / "empty.csv", run=pair_run)
     assert str(error.value) == "'empty.csv' is empty: it has no rows. Check that it is the right file, or save it again."
+
+
+def test_summaries_refuse_a_num_beams_below_1(tmp_path):
+    """It failed with "ZeroDivisionError: integer division or modulo by zero"."""
+    records = make_summary_records(4)
+    predictor = load_predictor(str(build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in records])))
+    with pytest.raises(DataError, match=r"num_beams must be 1 or more \(1 is greedy decoding\); it is 0\."):
+        predictor.generate([records[0]["document"]], num_beams=0)
 
 
 def test_generation_refuses_a_max_new_tokens_below_1(chat_model_dir):

@@ -87,6 +87,30 @@ def test_rouge_is_the_mean_over_examples_and_ignores_case_and_punctuation():
     assert scores["rouge1"] == pytest.approx((1.0 + 0.0) / 2)
 
 
+def test_rouge_reads_words_of_every_script():
+    """rouge-score keeps [a-z0-9] alone: a perfect Russian or Greek summary scored 0, a Chinese one too."""
+    assert rouge_scores(["Кошка сидит на ковре."], ["Кошка сидит на ковре."])["rouge1"] == 1.0
+    assert rouge_scores(["Η γάτα κάθεται."], ["Ο σκύλος τρέχει."])["rouge1"] == 0.0, "no word in common"
+    chinese = rouge_scores(["猫坐在垫子上"], ["猫在垫子上"])  # 6 and 5 characters, 5 in common, in order
+    assert chinese["rouge1"] == pytest.approx(2 * 5 / 11) and chinese["rougeL"] == pytest.approx(2 * 5 / 11)
+    assert rouge_scores(["Die Größe ändert sich."], ["Die Größe bleibt."])["rouge1"] == pytest.approx(2 * 2 / 7)
+
+
+def test_rouge_of_english_is_rouge_score_s_own():
+    from rouge_score import rouge_scorer
+
+    pairs = [
+        ("The cats were running_fast, aren't they? 3.5% more!", "A cat runs fast; they are 3.5 percent faster."),
+        ("State-of-the-art models summarize well.\nThey generalize.", "Models summarise state of the art papers. They generalise!"),
+        ("", "an empty prediction"),
+    ]
+    own = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+    for prediction, reference in pairs:
+        scores = rouge_per_example([prediction], [reference])
+        expected = own.score(reference.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n"), prediction.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n"))
+        assert {k: v[0] for k, v in scores.items()} == pytest.approx({k: v.fmeasure for k, v in expected.items()})
+
+
 def test_rouge_intervals_bootstrap_the_mean_over_examples():
     import numpy as np
 

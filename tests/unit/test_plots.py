@@ -45,6 +45,14 @@ def test_token_lengths_marks_max_length_and_truncated_share():
     assert "inspect" in empty_message(plots.token_lengths({}, 16))
 
 
+def test_token_lengths_count_the_examples_left_without_an_answer():
+    """A causal LM's examples whose prompt fills max_length are left out of training: the chart said only how many were truncated."""
+    stats = {"train": {"lengths": [5, 30, 40], "truncated_share": 2 / 3, "answers_cut_off": 1}, "validation": {"lengths": [6], "truncated_share": 0.0, "answers_cut_off": 0}}
+    title = plots.token_lengths(stats, max_length=16).layout.title.text
+    assert "train: 66.7% truncated, 1 left out (no answer left)" in title
+    assert title.endswith("validation: 0.0% truncated"), "a split that loses none says nothing of it"
+
+
 def test_text_lengths_overlays_splits():
     fig = plots.text_lengths({"train": [3, 4, 5], "test": [4]})
     assert fig.layout.barmode == "overlay" and len(fig.data) == 2
