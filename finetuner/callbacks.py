@@ -75,6 +75,16 @@ class RunEventsCallback(TrainerCallback):
             self._write_progress(state)
         return control
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        """A stop mid-epoch leaves the epoch's loop early, and the Trainer then ends the epoch as if it were
+        complete: with eval_strategy 'epoch' it would evaluate (a point at a fractional epoch on the curves, a
+        say in the best checkpoint and early stopping, a delay before the stop) and save the checkpoint taken
+        at the step's end again. A stop at an epoch's real end keeps that epoch's evaluation."""
+        if self.stop_requested and state.epoch is not None and not float(state.epoch).is_integer():
+            control.should_evaluate = False
+            control.should_save = False
+        return control
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero:
             return

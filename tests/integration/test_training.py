@@ -159,6 +159,24 @@ def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentime
     assert run.status()["state"] == COMPLETED and run.model_dir.is_dir()
 
 
+def test_a_stop_mid_epoch_neither_evaluates_nor_changes_the_run(trained_run, tmp_path, tiny_model_dir, sentiment_frame):
+    """Evaluating each epoch (the default), a stop in the middle of one saves its checkpoint and stops: no
+    evaluation at a fractional epoch (a curve point, a say in the best checkpoint and early stopping, the
+    whole validation split to score before stopping), and the resumed run trains as the uninterrupted one."""
+    data = tmp_path / "reviews.csv"
+    sentiment_frame.to_csv(data, index=False)
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, data))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    assert [e["step"] for e in run.events() if e["type"] == "eval"] == [], "no evaluation at the stop"
+    assert [e["step"] for e in run.events() if e["type"] == "checkpoint"] == [6], "one checkpoint, saved once"
+
+    assert run_training(run, resume=True) == COMPLETED
+    assert [e["step"] for e in run.events() if e["type"] == "eval"] == [e["step"] for e in trained_run.events() if e["type"] == "eval"]
+    resumed = {e["step"]: e["metrics"]["loss"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]}
+    uninterrupted = {e["step"]: e["metrics"]["loss"] for e in trained_run.events() if e["type"] == "log" and "loss" in e["metrics"]}
+    assert resumed == pytest.approx(uninterrupted, abs=1e-6), "stop and resume give the same run"
+
+
 def test_launched_run_survives_and_killed_run_is_interrupted_then_resumes(tmp_path, tiny_model_dir, sentiment_csv):
     store = RunStore(tmp_path / "runs")
     run = start_training(store, tiny_config(tiny_model_dir, sentiment_csv, max_steps=400, eval_strategy="no", logging_steps=50))
