@@ -180,8 +180,12 @@ class Run:
         return list(read_events(self.events_path))
 
     def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint a run can resume from. The Trainer writes a checkpoint's trainer_state.json
+        last, so a folder without it (or with it cut short) is a save that never finished: the process was
+        killed while saving, or the disk filled up. Resuming from it would fail on its missing files."""
         checkpoints = [p for p in self.checkpoints_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-        return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+        complete = [p for p in checkpoints if read_json(p / "trainer_state.json") is not None]
+        return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
     def metrics(self, split: str = "validation") -> dict[str, Any]:
         """Final metrics of a split (`eval_results.json` / `test_results.json`), Trainer-style keys."""

@@ -159,6 +159,24 @@ def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentime
     assert run.status()["state"] == COMPLETED and run.model_dir.is_dir()
 
 
+def test_a_checkpoint_whose_save_was_cut_short_is_passed_over_on_resume(tmp_path, tiny_model_dir, sentiment_csv):
+    """Killed while saving (the out-of-memory killer, a full disk), a run leaves a checkpoint folder without
+    the trainer state the Trainer writes last: Resume continues from the newest complete one."""
+    import shutil
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    cut_short = run.checkpoints_dir / "checkpoint-9"
+    shutil.copytree(run.checkpoints_dir / "checkpoint-6", cut_short)
+    (cut_short / "trainer_state.json").unlink()
+    (cut_short / "optimizer.pt").write_bytes((cut_short / "optimizer.pt").read_bytes()[:100])
+    run.update_status(state="running", step=9)  # no process holds it: the run shows as interrupted
+    assert run.state == INTERRUPTED
+
+    assert run_training(run, resume=True) == COMPLETED, run.status()
+    assert any("resuming from checkpoint-6" in e.get("text", "") for e in run.events())
+
+
 def test_a_stop_mid_epoch_neither_evaluates_nor_changes_the_run(trained_run, tmp_path, tiny_model_dir, sentiment_frame):
     """Evaluating each epoch (the default), a stop in the middle of one saves its checkpoint and stops: no
     evaluation at a fractional epoch (a curve point, a say in the best checkpoint and early stopping, the
