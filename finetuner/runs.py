@@ -16,6 +16,7 @@ training process is alive is not guessed from a pid: the process holds an exclus
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -264,10 +265,19 @@ class RunStore:
         path = self.root / run_id
         if path.exists():
             raise RunError(_name_taken(run_id, self.root))
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            raise RunError(_name_taken(run_id, self.root)) from None  # made meanwhile
+        except OSError as error:
+            raise RunError(_cannot_write(self.root, error)) from error
         run = Run(path)
-        config.save(run.config_path)
-        run.update_status(run_id=run_id, state=QUEUED, created_at=time.time(), owner=owner)
+        try:
+            config.save(run.config_path)
+            run.update_status(run_id=run_id, state=QUEUED, created_at=time.time(), owner=owner)
+        except OSError as error:  # a full disk: no half-made folder left to hold the name
+            shutil.rmtree(path, ignore_errors=True)
+            raise RunError(_cannot_write(self.root, error)) from error
         return run
 
     def get(self, run_id: str) -> Run:
@@ -302,6 +312,21 @@ def _name_taken(run_id: str, root: Path) -> str:
     if shared_mode():
         return f"The run name '{run_id}' is taken; choose another (or leave the name empty for a new one)."
     return f"A run named '{run_id}' already exists in {root}; choose another name."
+
+
+def _cannot_write(root: Path, error: OSError) -> str:
+    """Why no run folder could be made (a full disk, a folder not writable), and what to do; on a shared
+    studio without the server's folder, which its visitors are not shown."""
+    from .access import shared_mode  # noqa: PLC0415 - access imports this module
+
+    why = error.strerror or str(error)
+    if shared_mode():
+        return f"The studio cannot write a new run folder ({why}). Ask its owner to free space or fix the runs folder."
+    if error.errno == errno.ENOSPC:
+        fix = "Free some space on that disk (the checkpoints/ folders of old runs are the largest) or choose another runs folder"
+    else:
+        fix = "Make it writable or choose another runs folder"
+    return f"Cannot write a run folder in {root}: {why}. {fix} (the studio's --runs-dir, the CLI's --runs_dir)."
 
 
 def find_run(runs_dir: str | Path, name: str) -> Run:
