@@ -302,6 +302,8 @@ class TrainingConfig:
         ):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} '{getattr(self, name)}' is not one of: {', '.join(choices)}.")
+        if self.eval_steps is not None and self.eval_steps < 0:  # the Trainer would evaluate at odd, ever fewer steps
+            raise ConfigError(f"eval_steps must be a whole number of optimizer steps, 1 or more (0 or empty: unset), got {self.eval_steps}.")
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise ConfigError("eval_strategy 'steps' needs eval_steps (evaluate every how many steps?).")
         if self.early_stopping_patience is not None:

@@ -134,6 +134,9 @@ def check_options(config: RunConfig) -> None:
 
     t = config.training
     extra = t.extra_training_args
+    _check_extra_names(config)
+    if t.eval_steps and t.eval_strategy != "steps":
+        raise ConfigError(f"eval_steps {t.eval_steps} applies only with eval_strategy 'steps' (it is '{t.eval_strategy}'): set eval_strategy to 'steps', or leave eval_steps empty.")
     types = {f.name: f.type for f in dataclasses.fields(TrainingArguments)}
     for name, value in extra.items():
         allowed = typing.get_args(types.get(name)) or (types.get(name),)
@@ -158,6 +161,18 @@ def check_options(config: RunConfig) -> None:
         except (ImportError, RuntimeError) as error:
             raise ConfigError(f"report_to: {error}") from error
     check_max_length(config)
+
+
+def _check_extra_names(config: RunConfig) -> None:
+    """Extra TrainingArguments override the run's own fields when it trains: one of those fields given there too would
+    train the run with a value its config, plan, estimate, card and comparisons do not show; an output_dir would put
+    its checkpoints where Resume never looks."""
+    fields = {name for name in config.to_dict() if name != "extra_training_args"}
+    for name, value in config.training.extra_training_args.items():
+        if name in fields:
+            raise ConfigError(f"{name} has its own option; set it there ({name}: {value!r}), not among the extra TrainingArguments.")
+        if name in ("output_dir", "resume_from_checkpoint"):
+            raise ConfigError(f"{name} cannot be set: a run keeps its checkpoints in its own folder (checkpoints/), where Resume finds them. The CLI's --output_dir places the whole run folder.")
 
 
 def run_training(run: Run, *, resume: bool = False, token: str | None = None, cache_dir: Path | None = None, callbacks: list | None = None) -> str:

@@ -245,6 +245,7 @@ def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio,
         ({"processes": 999}, "Training processes must be between 1 and"),
         ({"extra_training_args": "max_grad_norm: abc"}, "max_grad_norm expects float, got 'abc'"),
         ({"processes": 1.5}, "Training processes must be a whole number, got '1.5'"),
+        ({"extra_training_args": "num_train_epochs: 5"}, "num_train_epochs has its own option; set it there"),
     ],
 )
 def test_bad_values_get_clear_errors(studio, lm, options, words):
