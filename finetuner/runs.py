@@ -298,10 +298,15 @@ class RunStore:
         return sorted(runs, key=lambda r: r.raw_status().get("created_at", 0), reverse=True)
 
     def delete(self, run_id: str) -> None:
+        """Remove a run's folder; not while a process trains it (or waits in the queue to)."""
         run = self.get(run_id)
         if run.is_alive():
-            raise RunError(f"Run {run_id} is training; stop it before deleting it.")
-        shutil.rmtree(run.path)
+            state = run.state
+            raise RunError(f"Run {run_id} is {'waiting in the queue' if state == QUEUED else 'training'}; stop it before deleting it.")
+        try:
+            shutil.rmtree(run.path)
+        except OSError as error:
+            raise RunError(f"Run {run_id} could not be deleted wholly ({error.strerror or error}).") from error
 
 
 def _name_taken(run_id: str, root: Path) -> str:

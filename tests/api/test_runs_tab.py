@@ -1,0 +1,36 @@
+"""The Runs tab's Delete through gradio_client: a finished run's folder goes, and the lists with it; a run that
+trains is refused, with what to do, and stays."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from gradio_client.exceptions import AppError
+
+from finetuner.runs import RunStore
+from support import completed_run
+
+
+def test_delete_removes_a_finished_run_and_refuses_a_training_one(client, studio, tiny_model_dir):
+    runs_dir = studio[1]
+    done = completed_run(runs_dir, "finished-run", task="text-classification", model_dir=tiny_model_dir)
+    training = completed_run(runs_dir, "training-run", task="text-classification", model_dir=tiny_model_dir, state="running")
+    fd = training.hold_alive_lock()  # as its training process does
+    try:
+        with pytest.raises(AppError) as raised:
+            client.predict("training-run", api_name="/delete_run")
+        assert "Run training-run is training; stop it before deleting it." in str(raised.value)
+        assert training.path.is_dir()
+
+        table, picker, *_ , note, _ = client.predict("finished-run", api_name="/delete_run")
+        assert note == "Deleted run **finished-run**."
+        assert not done.path.exists()
+        listed = [row[0] for row in table["data"]]
+        assert "finished-run" not in listed and "training-run" in listed
+        assert "finished-run" not in [value for _, value in picker["choices"]]
+        assert [r.id for r in RunStore(runs_dir).list()] == ["training-run"]
+    finally:
+        os.close(fd)
+    client.predict("training-run", api_name="/delete_run")  # its process gone, it can go too
+    assert not training.path.exists()
