@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
+from .runs import ACTIVE_STATES, CHECKPOINT_CONFIG, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -63,13 +63,66 @@ def start_training(
     return run
 
 
+# Options a resumed run takes up as changed in its config.yaml: how long it trains, what it logs, keeps and
+# evaluates, and how it fits in memory (the out-of-memory advice's). Any other change is refused: the checkpoint's
+# optimizer and scheduler state bring back its learning rates, weight decay and schedule (a new value would not
+# take effect), and a changed model, data, length, seed or effective batch would continue another training.
+CHANGES_A_RESUME_TAKES = {
+    "num_train_epochs", "max_steps", "warmup_steps", "logging_steps", "eval_strategy", "eval_steps", "save_total_limit",
+    "early_stopping_patience", "per_device_eval_batch_size", "max_eval_samples", "max_predict_samples",
+    "generation_max_new_tokens", "generation_num_samples",
+}
+EXTRA_CHANGES_A_RESUME_TAKES = {
+    "auto_find_batch_size", "activation_checkpointing", "gradient_checkpointing", "bf16", "fp16", "max_grad_norm",
+    "dataloader_num_workers", "report_to", "disable_tqdm",
+}
+
+
 def check_resumable(run: Run) -> None:
     """Only a stopped, interrupted or failed run has training left to do; a completed one would load its
-    last checkpoint and evaluate again, rewriting its results."""
+    last checkpoint and evaluate again, rewriting its results. A config.yaml changed since the last checkpoint
+    is refused where the change would not take effect or would mix two trainings (`config_changes`); the
+    changes a resume takes up are written to the run's log."""
     state = run.state
     if state not in RESUMABLE_STATES:
         again = " To train it again, start a new run with its settings (its config.yaml)." if state == COMPLETED else ""
         raise RunError(f"Run {run.id} is {state}; only a stopped, interrupted or failed run can be resumed.{again}")
+    taken, refused = config_changes(run)
+    checkpoint = run.latest_checkpoint()
+    if refused:
+        raise RunError(
+            f"Run {run.id}'s config.yaml changed since its last checkpoint ({checkpoint.name}): {_listed(refused)}. A resume continues that "
+            "checkpoint's training with its optimizer and scheduler state, which bring back the learning rates, weight decay and "
+            "schedule it had (a new value would not take effect), and a changed model, data, length, seed or effective batch would "
+            "mix two trainings. Put these back to resume, or train with them as a new run (Use its settings, then Start)."
+        )
+    if taken:
+        run.append_event("message", text=f"Resuming from {checkpoint.name} with changed options: {_listed(taken)}.")
+
+
+def config_changes(run: Run) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, Any, Any]]]:
+    """(taken, refused): the options of the run's config.yaml that differ from those its latest checkpoint was trained
+    with, as (name, before, now), split into those a resume takes up and those it cannot. None for a checkpoint saved
+    before checkpoints kept their config."""
+    checkpoint = run.latest_checkpoint()
+    if checkpoint is None or not (checkpoint / CHECKPOINT_CONFIG).is_file():
+        return [], []
+    try:
+        before = RunConfig.load(checkpoint / CHECKPOINT_CONFIG).to_dict()
+    except ConfigError:  # written by a finetuner whose options were others: nothing to compare with
+        return [], []
+    now = run.config().to_dict()
+    extra_before, extra_now = before.pop("extra_training_args") or {}, now.pop("extra_training_args") or {}
+    changes = [(name, before[name], now.get(name)) for name in before if before[name] != now.get(name)]
+    changes += [(name, extra_before.get(name), extra_now.get(name)) for name in sorted(set(extra_before) | set(extra_now)) if extra_before.get(name) != extra_now.get(name)]
+    batch = ("per_device_train_batch_size", "gradient_accumulation_steps")
+    same_batch = before[batch[0]] * before[batch[1]] == now[batch[0]] * now[batch[1]]  # the retry with a smaller batch
+    taken = [c for c in changes if c[0] in CHANGES_A_RESUME_TAKES | EXTRA_CHANGES_A_RESUME_TAKES or (c[0] in batch and same_batch)]
+    return taken, [c for c in changes if c not in taken]
+
+
+def _listed(changes: list[tuple[str, Any, Any]]) -> str:
+    return ", ".join(f"{name} {before!r} -> {now!r}" for name, before, now in changes)
 
 
 def resume_training(run: Run, *, token: str | None = None, processes: int | None = None, launcher: str | None = None) -> Run:

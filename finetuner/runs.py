@@ -43,6 +43,8 @@ DEFAULT_RUNS_DIR = "runs"
 # In eval/: a causal LM run's base model against its fine-tuned one, written by finetuner.tasks.causal_lm
 # and read by the studio, which must not import the task to find it.
 COMPARISON_FILE = "comparison.json"
+# In each checkpoint: the run's config.yaml as it trained that checkpoint (a resume compares it with the current one).
+CHECKPOINT_CONFIG = "finetuner_config.yaml"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # This process, as a launched run's status names the studio that watches it (`watched_by`): a random token, not
 # a pid, since a restarted Space's new app often gets the old one's pid.

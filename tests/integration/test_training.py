@@ -159,6 +159,29 @@ def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentime
     assert run.status()["state"] == COMPLETED and run.model_dir.is_dir()
 
 
+def test_resume_refuses_a_config_changed_where_it_would_not_take_effect_and_takes_a_longer_run(tmp_path, tiny_model_dir, sentiment_csv):
+    """A resumed run gets its learning rate back from the checkpoint's optimizer and scheduler state: a new one in
+    config.yaml would be silently ignored, so it is refused with what to do; more steps are taken, and logged."""
+    from finetuner.errors import RunError
+    from finetuner.launcher import check_resumable
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    frozen = run.config_path.read_text(encoding="utf-8")
+    run.config_path.write_text(frozen.replace("learning_rate: 0.003", "learning_rate: 0.0001").replace("seed: 42", "seed: 7"), encoding="utf-8")
+    with pytest.raises(RunError) as refused:
+        check_resumable(run)
+    message = str(refused.value)
+    assert "config.yaml changed since its last checkpoint (checkpoint-6): learning_rate 0.003 -> 0.0001, seed 42 -> 7." in message
+    assert "would not take effect" in message and "Put these back to resume, or train with them as a new run" in message
+
+    run.config_path.write_text(frozen.replace("max_steps: 12", "max_steps: 16"), encoding="utf-8")
+    check_resumable(run)
+    assert run_training(run, resume=True) == COMPLETED, run.status()
+    assert "Resuming from checkpoint-6 with changed options: max_steps 12 -> 16." in [e.get("text") for e in run.events()]
+    assert run.status()["step"] == 16
+
+
 def test_a_checkpoint_whose_save_was_cut_short_is_passed_over_on_resume(tmp_path, tiny_model_dir, sentiment_csv):
     """Killed while saving (the out-of-memory killer, a full disk), a run leaves a checkpoint folder without
     the trainer state the Trainer writes last: Resume continues from the newest complete one."""
