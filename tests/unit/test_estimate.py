@@ -84,6 +84,26 @@ def test_too_little_memory_is_warned_about():
     assert any("lower per_device_train_batch_size" in w for w in result.warnings)
 
 
+def test_the_disk_the_checkpoints_need_is_counted_and_a_full_disk_warned_about(tmp_path, monkeypatch):
+    """A save that fails midway on a full disk kills the run: the estimate says before launch how much its
+    checkpoints (weights + AdamW's moments, as many as kept at once) and model take, against what is free."""
+    import shutil
+    from collections import namedtuple
+
+    result = estimate_training(config(save_total_limit=2), train_lengths=[100] * 64, machine=MACHINE, parameters=PARAMS, runs_dir=tmp_path / "runs")
+    checkpoint = PARAMS.total * (4 + 8)
+    assert result.disk_bytes == (2 + 1 + 1) * checkpoint + PARAMS.total * 4, "two kept, the best apart, the new one, the model"
+    assert result.disk_free_bytes == shutil.disk_usage(tmp_path).free, "the runs folder's disk, before the folder exists"
+    assert not any("on disk" in w for w in result.warnings)
+    fewer = estimate_training(config(save_total_limit=1), train_lengths=[100] * 64, machine=MACHINE, parameters=PARAMS, runs_dir=tmp_path)
+    assert fewer.disk_bytes == result.disk_bytes - checkpoint
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * 2**30, 10 * 2**30 - 300 * 2**20, 300 * 2**20))
+    full = estimate_training(config(), train_lengths=[100] * 64, machine=MACHINE, parameters=PARAMS, runs_dir=tmp_path)
+    assert "Its checkpoints and model need up to 1.1 GB on disk but 300 MB are free where runs are kept: a save would fail midway. Lower save_total_limit" in full.warnings[0]
+
+
 def test_unknown_model_size_is_said_not_guessed():
     result = estimate_training(config(model_name_or_path="someone/unknown-model"), train_lengths=[10] * 64, machine=MACHINE)
     assert result.seconds is None and result.memory_bytes is None
