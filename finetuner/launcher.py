@@ -196,11 +196,11 @@ def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
 def can_retry_with_smaller_batch(run: Run) -> bool:
     """True for a run that failed for lack of memory, or whose process was killed from outside in a way the
     kernel's out-of-memory killer kills (SIGKILL, or an unknown end): the studio shows the retry button then.
-    Not after a Space's restart ended it (`runs.ended_by_restart`): memory was not the cause."""
+    Not after a Space's restart ended it (`runs.ended_by_restart`), nor when its disk is full: memory was not the cause."""
     status = run.status()
     if status.get("state") == FAILED:
         return bool(status.get("out_of_memory"))
-    if status.get("state") != INTERRUPTED or ended_by_restart(status):
+    if status.get("state") != INTERRUPTED or ended_by_restart(status) or status.get("disk_full"):
         return False
     return status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
 

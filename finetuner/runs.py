@@ -40,6 +40,7 @@ PREPARING, TRAINING, FINISHING = "preparing", "training", "finishing"
 RESUMABLE_STATES = (STOPPED, INTERRUPTED, FAILED)
 
 DEFAULT_RUNS_DIR = "runs"
+FULL_DISK_BYTES = 64 * 2**20  # less free than this where a run is kept: its disk is full for a training's writes
 # In eval/: a causal LM run's base model against its fine-tuned one, written by finetuner.tasks.causal_lm
 # and read by the studio, which must not import the task to find it.
 COMPARISON_FILE = "comparison.json"
@@ -137,8 +138,17 @@ class Run:
             # between the two reads, so read the status again before calling the run interrupted.
             status = self.raw_status()
             if status.get("state") in ACTIVE_STATES:
-                status = {**status, "state": INTERRUPTED, "message": interrupted_message(status)}
+                status = {**status, "state": INTERRUPTED, "disk_full": self.disk_full()}
+                status["message"] = interrupted_message(status)
         return status
+
+    def disk_full(self) -> bool:
+        """Whether the disk holding this run is (about) full: a process that could not write its checkpoint could not
+        record its failure either (nor could the studio that watched it), so an interrupted run is explained by this."""
+        try:
+            return shutil.disk_usage(self.path).free < FULL_DISK_BYTES
+        except OSError:
+            return False
 
     @property
     def state(self) -> str:
@@ -210,6 +220,12 @@ def interrupted_message(status: dict[str, Any]) -> str:
     advice = OOM_ADVICE.removeprefix("Out of memory. ")
     resume = "Press Resume (or `python -m finetuner resume RUN`) to continue from the last checkpoint."
     name, code = status.get("exit_signal"), status.get("exit_code")
+    if status.get("disk_full") and name != "SIGKILL":
+        return (
+            "The training process ended without finishing, and the disk that holds its run folder is full: a checkpoint, "
+            "and then the failure itself, could not be written. Free some space (the checkpoints/ folders of old runs are the "
+            "largest; a lower save_total_limit keeps fewer), then press Resume: it continues from the last complete checkpoint."
+        )
     if name == "SIGKILL":
         return (
             "The training process was killed (SIGKILL) before it finished, while the studio that started it kept running. "
