@@ -31,7 +31,7 @@ from .distributed import World
 from .errors import ConfigError, FinetunerError
 from .estimate import few_steps_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
-from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, write_json_atomic
+from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, read_json, write_json_atomic
 
 OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
@@ -367,6 +367,8 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     checkpoint = world.broadcast(run.latest_checkpoint() if resume and main else None)
     if main and resume and checkpoint is None:
         run.append_event("message", text="No checkpoint to resume from: training from the start.")
+    if early_stopping and checkpoint:
+        early_stopping.early_stopping_patience_counter = _saved_patience_count(checkpoint)
     if main:
         where = f" on {world.size} processes" if world.distributed else ""
         examples, sequences = len(features["train"]), len(trainer.train_dataset)  # TRL's packing joins examples into fewer sequences
@@ -419,6 +421,16 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         run.update_status(state=COMPLETED, ended_at=time.time(), phase=None, message=finished, metrics=summary, step=trainer.state.global_step)
         run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
+
+
+def _saved_patience_count(checkpoint: Path) -> int:
+    """Early stopping's count of evaluations without improvement when `checkpoint` was saved. The Trainer restores a
+    resumed run's best metric but not this count (restore_callback_states_from_checkpoint would, by replacing the
+    callback this run reads at its end), so a stop and resume would otherwise train longer than the run would have."""
+    state = read_json(checkpoint / "trainer_state.json", {}) or {}
+    saved = (state.get("stateful_callbacks") or {}).get("EarlyStoppingCallback") or {}
+    saved = saved[0] if isinstance(saved, list) and saved else saved
+    return int((saved.get("attributes") or {}).get("early_stopping_patience_counter") or 0) if isinstance(saved, dict) else 0
 
 
 def token_stats(task, prepared, tokenizer, config: RunConfig, *, cache_dir: Path) -> dict[str, dict[str, Any]]:
