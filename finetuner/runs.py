@@ -25,6 +25,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -278,8 +279,7 @@ class RunStore:
 
     def create(self, config: RunConfig, *, run_id: str | None = None, owner: str | None = None) -> Run:
         run_id = run_id or new_run_id(config.model.model_name_or_path)
-        if not _RUN_ID.match(run_id):
-            raise RunError(f"Run id '{run_id}' must start with a letter or digit and contain only letters, digits, '.', '_' and '-'.")
+        check_run_name(run_id)
         path = self.root / run_id
         if path.exists():
             raise RunError(_name_taken(run_id, self.root))
@@ -325,6 +325,16 @@ class RunStore:
             shutil.rmtree(run.path)
         except OSError as error:
             raise RunError(f"Run {run_id} could not be deleted wholly ({error.strerror or error}).") from error
+
+
+def check_run_name(run_id: str) -> None:
+    """Refuse a run name that cannot name a run's folder, saying why and offering one that can ('my run é' -> 'my-run-e')."""
+    if _RUN_ID.match(run_id):
+        return
+    ascii_name = unicodedata.normalize("NFKD", run_id).encode("ascii", "ignore").decode()
+    suggestion = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_name).strip("-._")[:128]
+    also = f" '{suggestion}' would do." if suggestion else ""
+    raise RunError(f"Run name '{run_id}' must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (no spaces or accents).{also}")
 
 
 def _name_taken(run_id: str, root: Path) -> str:

@@ -69,6 +69,13 @@ def test_bad_and_missing_ids(store):
         store.create(RunConfig(), run_id="taken")
     with pytest.raises(RunError, match="must start with a letter or digit"):
         store.create(RunConfig(), run_id="../escape")
+    with pytest.raises(RunError) as spaced:
+        store.create(RunConfig(), run_id="sst2 résumé lr=1e-4")
+    assert str(spaced.value) == (
+        "Run name 'sst2 résumé lr=1e-4' must start with a letter or digit and hold only letters, digits, '.', '_' and '-' "
+        "(no spaces or accents). 'sst2-resume-lr-1e-4' would do."
+    )
+    assert store.create(RunConfig(), run_id="sst2-resume-lr-1e-4").id == "sst2-resume-lr-1e-4", "the name it offers works"
     with pytest.raises(RunNotFoundError, match="No run 'ghost'"):
         store.get("ghost")
 
