@@ -98,6 +98,12 @@ def check_resumable(run: Run) -> None:
         )
     if taken:
         run.append_event("message", text=f"Resuming from {checkpoint.name} with changed options: {_listed(taken)}.")
+    if checkpoint is not None and run.config().training.extra_training_args.get("save_only_model"):
+        run.append_event(
+            "message", warning=True,
+            text=f"{checkpoint.name} holds the model's weights only (save_only_model: true): the resumed run starts AdamW's moments and the "
+            "learning-rate schedule, warm-up included, again from the beginning. Leave save_only_model out to resume a run as it was.",
+        )
 
 
 def config_changes(run: Run) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, Any, Any]]]:

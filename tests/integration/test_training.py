@@ -182,6 +182,21 @@ def test_resume_refuses_a_config_changed_where_it_would_not_take_effect_and_take
     assert run.status()["step"] == 16
 
 
+def test_resuming_checkpoints_without_optimizer_state_says_the_schedule_starts_again(tmp_path, tiny_model_dir, sentiment_csv):
+    """save_only_model saves disk, but a resume then restarts AdamW and the learning-rate schedule (warm-up and all)
+    with no word from the Trainer: the run's log says so."""
+    from finetuner.launcher import check_resumable
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no", save_only_model=True))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    check_resumable(run)
+    warnings = [e["text"] for e in run.events() if e.get("warning")]
+    assert warnings == [
+        "checkpoint-6 holds the model's weights only (save_only_model: true): the resumed run starts AdamW's moments and the learning-rate "
+        "schedule, warm-up included, again from the beginning. Leave save_only_model out to resume a run as it was."
+    ]
+
+
 def test_a_checkpoint_whose_save_was_cut_short_is_passed_over_on_resume(tmp_path, tiny_model_dir, sentiment_csv):
     """Killed while saving (the out-of-memory killer, a full disk), a run leaves a checkpoint folder without
     the trainer state the Trainer writes last: Resume continues from the newest complete one."""
