@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -432,13 +433,30 @@ def field_help(name: str) -> str:
     raise KeyError(name)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML that reads numbers as people (and YAML 1.2, and JSON) write them: PyYAML follows YAML 1.1, which reads
+    1e-4 or 1e3 as strings (it wants 1.0e-4), so `adam_epsilon: 1e-8` was refused as "expects float"."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Options as YAML or JSON (a config file, the form's extra TrainingArguments, a CLI flag's value), 1e-4 a float."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The option names and values a YAML or JSON config file holds, or a ConfigError saying what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file '{path}' does not exist.")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+        values = load_yaml(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
     except yaml.YAMLError as error:
         raise ConfigError(f"Config file '{path}' is not valid YAML or JSON: {error}") from error
     if not isinstance(values, dict):

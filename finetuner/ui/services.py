@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from .. import access, compare
-from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
+from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..tasks import TASKS
@@ -438,7 +438,7 @@ def parse_extra_args(text: str | None) -> dict[str, Any]:
     if not text or not text.strip():
         return {}
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"Extra TrainingArguments must be YAML or JSON, like 'fp16: true': {error}") from error
     if value is None:

@@ -195,3 +195,20 @@ def test_options_the_trainer_would_take_otherwise_than_the_config_says_are_refus
     with pytest.raises(ConfigError) as info:
         check_options(config)
     assert words in str(info.value)
+
+
+def test_numbers_written_as_people_write_them_are_numbers(tmp_path):
+    """PyYAML reads 1e-8 as a string (YAML 1.1 wants 1.0e-8): a config file, the form's extra TrainingArguments and a
+    CLI flag's value take it as the float it is, as JSON and YAML 1.2 do; a quoted one stays a string."""
+    from finetuner.cli import _passthrough
+    from finetuner.train import check_options
+    from finetuner.ui.services import parse_extra_args
+
+    path = tmp_path / "config.yaml"
+    path.write_text("train_file: reviews.csv\nlearning_rate: 1e-4\nadam_epsilon: 1e-8\nextra_training_args:\n  max_grad_norm: 5E-1\n  run_name: '1e3'\n")
+    config = RunConfig.load(path)
+    assert config.training.learning_rate == 1e-4
+    assert config.training.extra_training_args == {"adam_epsilon": 1e-8, "max_grad_norm": 0.5, "run_name": "1e3"}
+    check_options(config)  # it said: adam_epsilon expects float, got '1e-8'
+    assert parse_extra_args("adam_epsilon: 1e-8") == {"adam_epsilon": 1e-8}
+    assert _passthrough(["--adam_epsilon", "1e-8"]) == {"adam_epsilon": 1e-8}
