@@ -140,3 +140,19 @@ def test_a_runs_folder_that_cannot_be_written_is_named_with_the_fix(store, monke
     with pytest.raises(RunError) as shared:
         store.create(RunConfig(), run_id="r")
     assert str(store.root) not in str(shared.value) and "Read-only file system" in str(shared.value)
+
+
+def test_the_studio_opens_over_a_read_only_runs_folder(tmp_path, monkeypatch):
+    """Past runs on a read-only share can be browsed: the key of the browser-kept values, which the studio keeps in
+    its runs folder, is drawn for this start instead (the studio did not start: OSError, read-only file system)."""
+    import errno
+    from pathlib import Path
+
+    from finetuner.ui.studio import browser_key
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    key = browser_key(tmp_path)
+    assert len(key) == 32 and not list(tmp_path.iterdir())
