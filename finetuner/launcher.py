@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, CHECKPOINT_CONFIG, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
+from .runs import ACTIVE_STATES, CHECKPOINT_CONFIG, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart, frozen_config
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -114,7 +114,7 @@ def config_changes(run: Run) -> tuple[list[tuple[str, Any, Any]], list[tuple[str
     if checkpoint is None or not (checkpoint / CHECKPOINT_CONFIG).is_file():
         return [], []
     try:
-        before = RunConfig.load(checkpoint / CHECKPOINT_CONFIG).to_dict()
+        before = frozen_config(checkpoint / CHECKPOINT_CONFIG).to_dict()
     except ConfigError:  # written by a finetuner whose options were others: nothing to compare with
         return [], []
     now = run.config().to_dict()

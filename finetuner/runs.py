@@ -120,13 +120,7 @@ class Run:
         return self.path / ".alive"
 
     def config(self) -> RunConfig:
-        values = read_config_file(self.config_path)
-        config = RunConfig.from_dict(values)
-        if "head_learning_rate" not in values and config.training.head_learning_rate is not None:
-            # Frozen before head_learning_rate existed, so its head trained at the learning rate: it resumes
-            # (its optimizer state has no group for a head) and is reproduced that way, also once saved again.
-            config.training.head_learning_rate = config.training.learning_rate
-        return config
+        return frozen_config(self.config_path)
 
     def raw_status(self) -> dict[str, Any]:
         return read_json(self.path / "status.json", default={}) or {}
@@ -205,6 +199,17 @@ class Run:
         """Final metrics of a split (`eval_results.json` / `test_results.json`), Trainer-style keys."""
         name = "test_results.json" if split == "test" else "eval_results.json"
         return read_json(self.eval_dir / name, default={}) or {}
+
+
+def frozen_config(path: Path) -> RunConfig:
+    """A run's config.yaml (or a checkpoint's copy of it) as the run trains with it."""
+    values = read_config_file(path)
+    config = RunConfig.from_dict(values)
+    if "head_learning_rate" not in values and config.training.head_learning_rate is not None:
+        # Frozen before head_learning_rate existed, so its head trained at the learning rate: it resumes
+        # (its optimizer state has no group for a head) and is reproduced that way, also once saved again.
+        config.training.head_learning_rate = config.training.learning_rate
+    return config
 
 
 def interrupted_message(status: dict[str, Any]) -> str:
