@@ -14,7 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import access, compare, launcher, plots
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..follow import curves
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import curve_metrics
@@ -109,9 +109,13 @@ def build_runs_tab(ctx: StudioContext) -> None:
         if not run_id:
             return "", "", "", None
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        config = run.config()
         status = run.status()
         facts = [f"**{run.id}** · {status.get('state')}"]
+        try:
+            config = run.config()
+        except ConfigError as error:  # edited by hand: say so, and show the file to mend
+            facts.append(f"its config.yaml cannot be read: {render.md_escape(str(error))} Mend the file in the run's folder (shown below).")
+            return " · ".join(facts), "", run.config_path.read_text(encoding="utf-8"), None
         if status.get("error"):  # an error quotes user input (a path, a column, a model id): shown literally
             facts.append(f"error: {render.md_escape(status['error'])}")
         elif status.get("message"):

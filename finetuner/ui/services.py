@@ -779,7 +779,8 @@ def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
         status = run.status()
         try:
             config = run.config()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a config.yaml edited by hand into one that no longer reads: listed, not hidden
+            rows.append([run.id, status.get("state"), "(config.yaml unreadable)", *[None] * (len(RUN_COLUMNS) - 3)])
             continue
         metrics = status.get("metrics") or {}
         metric = TASKS[config.model.task].headline[0]

@@ -34,3 +34,14 @@ def test_delete_removes_a_finished_run_and_refuses_a_training_one(client, studio
         os.close(fd)
     client.predict("training-run", api_name="/delete_run")  # its process gone, it can go too
     assert not training.path.exists()
+
+
+def test_a_run_whose_config_was_edited_into_a_broken_one_stays_listed_and_says_why(client, studio, tiny_model_dir):
+    run = completed_run(studio[1], "edited-run", task="text-classification", model_dir=tiny_model_dir, state="stopped")
+    run.config_path.write_text(run.config_path.read_text().replace("learning_rate:", "learning_rat:", 1))
+    table, *_ = client.predict(api_name="/list_runs")
+    row = next(row for row in table["data"] if row[0] == "edited-run")
+    assert row[1:3] == ["stopped", "(config.yaml unreadable)"], "listed, not hidden"
+    details, cli, config_text, _ = client.predict("edited-run", api_name="/run_details")
+    assert "its config.yaml cannot be read: Unknown option 'learning\\_rat'. Did you mean 'learning\\_rate'?" in details
+    assert "learning_rat:" in config_text and cli == ""
