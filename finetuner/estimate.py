@@ -431,7 +431,7 @@ def estimate_training(
     if t.eval_strategy == "epoch":
         evaluations = math.ceil(epochs)
     elif t.eval_strategy == "steps" and t.eval_steps:
-        evaluations = total_steps // t.eval_steps
+        evaluations = math.ceil(total_steps / t.eval_steps)  # and one at the last step, when it is not on the schedule
     else:
         evaluations = 0
     machine = machine or describe_machine()

@@ -72,6 +72,19 @@ def test_estimate_steps_tokens_time_and_memory():
         assert checkpointed.memory_breakdown["activations"] < result.memory_breakdown["activations"] / 2, name
 
 
+def test_evaluations_every_n_steps_count_the_one_at_the_last_step(tmp_path, tiny_model_dir, sentiment_csv):
+    """The Trainer evaluates at the last step too when it is off the eval_steps schedule: 12 steps every 5 is 3."""
+    from finetuner.runs import RunStore
+    from finetuner.train import run_training
+
+    values = {"model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "max_seq_length": 32, "per_device_train_batch_size": 8,
+              "max_steps": 12, "eval_strategy": "steps", "eval_steps": 5, "warmup_steps": 0}
+    estimated = estimate_training(config(**values), train_lengths=[20] * 96, machine=MACHINE, parameters=PARAMS)
+    run = RunStore(tmp_path / "runs").create(config(**values))
+    run_training(run)
+    assert estimated.evaluations == len([e for e in run.events() if e["type"] == "eval"]) == 3
+
+
 def test_a_batch_larger_than_the_data_is_counted_as_the_data():
     huge = estimate_training(config(max_seq_length=128, per_device_train_batch_size=100_000), train_lengths=[100] * 256, machine=MACHINE, parameters=PARAMS)
     whole = estimate_training(config(max_seq_length=128, per_device_train_batch_size=256), train_lengths=[100] * 256, machine=MACHINE, parameters=PARAMS)
