@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,6 +344,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         """What needs the task: its defaults for what the user left empty, and options only some tasks have."""
+        for section in (self.data, self.model, self.training):  # nan passes every range check; inf epochs overflow in the run
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ConfigError(f"{f.name} must be a finite number, got {value}.")
         info = TASKS[self.model.task]
         if self.training.learning_rate is None:
             self.training.learning_rate = info.default_learning_rate

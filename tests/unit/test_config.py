@@ -123,6 +123,8 @@ def test_early_stopping_patience_0_never_stops_early_as_the_form_says():
         ({"num_train_epochs": [1, 2]}, "num_train_epochs expects float, got [1, 2]"),
         ({"freeze_embeddings": {"yes": 1}}, "freeze_embeddings expects bool, got {'yes': 1}"),
         ({"max_steps": 0}, "max_steps must be -1 (train for num_train_epochs) or at least 1, got 0"),
+        ({"num_train_epochs": "inf"}, "num_train_epochs must be a finite number, got inf"),
+        ({"learning_rate": "nan"}, "learning_rate must be a finite number, got nan"),
     ],
 )
 def test_invalid_values_say_what_to_fix(values, words):
