@@ -13,14 +13,16 @@ max-reduction over the processes gives every one of them the same answer at the 
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 from transformers import TrainerCallback
 
 from . import distributed
-from .runs import Run
+from .runs import CHECKPOINT_CONFIG, Run
 
 # The least time between two writes of the step to status.json (a log or evaluation writes it regardless).
 STATUS_INTERVAL_SECONDS = 1.0
@@ -75,6 +77,16 @@ class RunEventsCallback(TrainerCallback):
             self._write_progress(state)
         return control
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        """A stop mid-epoch leaves the epoch's loop early, and the Trainer then ends the epoch as if it were
+        complete: with eval_strategy 'epoch' it would evaluate (a point at a fractional epoch on the curves, a
+        say in the best checkpoint and early stopping, a delay before the stop) and save the checkpoint taken
+        at the step's end again. A stop at an epoch's real end keeps that epoch's evaluation."""
+        if self.stop_requested and state.epoch is not None and not float(state.epoch).is_integer():
+            control.should_evaluate = False
+            control.should_save = False
+        return control
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero:
             return
@@ -97,6 +109,9 @@ class RunEventsCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():  # what the checkpoint was trained with, for Resume to compare (`launcher.check_resumable`)
+                shutil.copyfile(self.run.config_path, folder / CHECKPOINT_CONFIG)
             self.run.append_event("checkpoint", step=state.global_step, epoch=state.epoch)
 
 

@@ -17,10 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
 from . import distributed
-from .config import SECTIONS, RunConfig, training_argument_names
+from .config import SECTIONS, RunConfig, load_yaml, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError, without_tokens
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
@@ -178,7 +176,7 @@ def _passthrough(tokens: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(f"Unknown option '--{name}': it is neither a finetuner option nor a TrainingArguments option.")
         if name in ("output_dir", "hub_token"):
             raise ConfigError(f"'--{name}' cannot be passed through; " + ("use finetuner's --output_dir." if name == "output_dir" else "set HF_TOKEN instead."))
-        options[name] = yaml.safe_load(value)
+        options[name] = load_yaml(value)
     return options
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,6 +304,8 @@ class TrainingConfig:
         ):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} '{getattr(self, name)}' is not one of: {', '.join(choices)}.")
+        if self.eval_steps is not None and self.eval_steps < 0:  # the Trainer would evaluate at odd, ever fewer steps
+            raise ConfigError(f"eval_steps must be a whole number of optimizer steps, 1 or more (0 or empty: unset), got {self.eval_steps}.")
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise ConfigError("eval_strategy 'steps' needs eval_steps (evaluate every how many steps?).")
         if self.early_stopping_patience is not None:
@@ -340,6 +344,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         """What needs the task: its defaults for what the user left empty, and options only some tasks have."""
+        for section in (self.data, self.model, self.training):  # nan passes every range check; inf epochs overflow in the run
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ConfigError(f"{f.name} must be a finite number, got {value}.")
         info = TASKS[self.model.task]
         if self.training.learning_rate is None:
             self.training.learning_rate = info.default_learning_rate
@@ -430,13 +439,30 @@ def field_help(name: str) -> str:
     raise KeyError(name)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML that reads numbers as people (and YAML 1.2, and JSON) write them: PyYAML follows YAML 1.1, which reads
+    1e-4 or 1e3 as strings (it wants 1.0e-4), so `adam_epsilon: 1e-8` was refused as "expects float"."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Options as YAML or JSON (a config file, the form's extra TrainingArguments, a CLI flag's value), 1e-4 a float."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The option names and values a YAML or JSON config file holds, or a ConfigError saying what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file '{path}' does not exist.")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+        values = load_yaml(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
     except yaml.YAMLError as error:
         raise ConfigError(f"Config file '{path}' is not valid YAML or JSON: {error}") from error
     if not isinstance(values, dict):

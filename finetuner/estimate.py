@@ -20,6 +20,8 @@ The arithmetic (nanoGPT style, numbers in the comments):
 * LoRA (`trainable_parameters` below the total): the frozen weights get no gradients, so a token costs
   4 FLOPs per frozen parameter (forward 2, the backward pass to the activations 2) instead of 6, and
   gradients and AdamW moments are kept for the adapters only.
+* disk = the checkpoints kept at once (weights in fp32 + AdamW's two moments: 12 bytes per parameter) and the
+  final model, against the free space of the runs folder's disk.
 * memory = weights, gradients and the two AdamW moments (4 + 4 + 8 = 16 bytes per parameter in
   fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, Korthikanti et al. 2022;
   x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels) + the
@@ -114,6 +116,8 @@ class Estimate:
     precision: str = FP32  # what training will compute in (finetuner/precision.py)
     warnings: list[str] = field(default_factory=list)
     train_sequences: int | None = None  # with packing: the max_length blocks the examples are joined into
+    disk_bytes: int | None = None  # at most, in the run folder: the checkpoints kept at once and the final model
+    disk_free_bytes: int | None = None  # free where the runs folder is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -427,7 +431,7 @@ def estimate_training(
     if t.eval_strategy == "epoch":
         evaluations = math.ceil(epochs)
     elif t.eval_strategy == "steps" and t.eval_steps:
-        evaluations = total_steps // t.eval_steps
+        evaluations = math.ceil(total_steps / t.eval_steps)  # and one at the last step, when it is not on the schedule
     else:
         evaluations = 0
     machine = machine or describe_machine()
@@ -438,7 +442,7 @@ def estimate_training(
     if truncated > 0.05:
         warnings.append(f"{truncated:.0%} of training texts are longer than max_seq_length {max_length} and will be cut.")
 
-    seconds = memory = None
+    seconds = memory = disk = None
     breakdown: dict[str, int] = {}
     source = "unknown model size"
     if parameters is not None:
@@ -481,6 +485,7 @@ def estimate_training(
         if machine.device == "cpu" and processes > 1:
             breakdown["other processes"] = (processes - 1) * sum(breakdown.values())  # each holds its own copy, in the same memory
         memory = sum(breakdown.values())
+        disk = disk_needed(parameters, t, trainable=trainable_parameters)
         if machine.memory_bytes and memory > 0.8 * machine.memory_bytes:
             warnings.append(
                 f"Training needs about {memory / 2**30:.1f} GB but this machine has {machine.memory_bytes / 2**30:.1f} GB free: "
@@ -493,6 +498,12 @@ def estimate_training(
             f"{processes} processes on a CPU share its cores (torchrun gives each one thread): they train about as fast as one "
             "process, exchange gradients at every step and each holds its own copy of the model. Several processes pay off "
             "with one GPU each."
+        )
+    free = free_disk(runs_dir)
+    if disk and free is not None and disk > free:
+        warnings.append(
+            f"Its checkpoints and model need up to {_size(disk)} on disk but {_size(free)} are free where runs are kept: "
+            "a save would fail midway. Lower save_total_limit, free some space (old runs' checkpoints/ folders), or choose another runs folder."
         )
     busy = _busy_cpu(machine)
     if busy and seconds is not None:
@@ -524,7 +535,36 @@ def estimate_training(
         precision=precision,
         warnings=warnings,
         train_sequences=len(kept) if t.packing else None,
+        disk_bytes=disk,
+        disk_free_bytes=free,
     )
+
+
+def disk_needed(parameters: ParameterCount, training: TrainingConfig, *, trainable: int | None = None) -> int:
+    """Bytes a run folder holds at most: the checkpoints at the moment a new one is written before the oldest goes
+    (save_total_limit, one more while the best is kept apart from them, and the new one), each with the weights
+    (a LoRA checkpoint: the adapters') in float32 and AdamW's two moments of the trained ones, plus the final model."""
+    trained = parameters.total if trainable is None else trainable
+    checkpoint = (trained if trainable is not None else parameters.total) * 4 + trained * 8
+    kept = training.save_total_limit + 1 + (training.eval_strategy != "no")
+    return kept * checkpoint + parameters.total * 4
+
+
+def _size(num_bytes: int) -> str:
+    return f"{num_bytes / 2**30:.1f} GB" if num_bytes >= 2**30 else f"{num_bytes / 2**20:.0f} MB"
+
+
+def free_disk(runs_dir: str | Path | None) -> int | None:
+    """Free bytes on the disk that holds (or will hold) the runs folder; None when unknown."""
+    if runs_dir is None:
+        return None
+    folder = Path(runs_dir).resolve()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def _busy_cpu(machine: Machine) -> tuple[float, int] | None:

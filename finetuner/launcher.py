@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart
+from .runs import ACTIVE_STATES, CHECKPOINT_CONFIG, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart, frozen_config
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -63,13 +63,72 @@ def start_training(
     return run
 
 
+# Options a resumed run takes up as changed in its config.yaml: how long it trains, what it logs, keeps and
+# evaluates, and how it fits in memory (the out-of-memory advice's). Any other change is refused: the checkpoint's
+# optimizer and scheduler state bring back its learning rates, weight decay and schedule (a new value would not
+# take effect), and a changed model, data, length, seed or effective batch would continue another training.
+CHANGES_A_RESUME_TAKES = {
+    "num_train_epochs", "max_steps", "warmup_steps", "logging_steps", "eval_strategy", "eval_steps", "save_total_limit",
+    "early_stopping_patience", "per_device_eval_batch_size", "max_eval_samples", "max_predict_samples",
+    "generation_max_new_tokens", "generation_num_samples",
+}
+EXTRA_CHANGES_A_RESUME_TAKES = {
+    "auto_find_batch_size", "activation_checkpointing", "gradient_checkpointing", "bf16", "fp16", "max_grad_norm",
+    "dataloader_num_workers", "report_to", "disable_tqdm",
+}
+
+
 def check_resumable(run: Run) -> None:
     """Only a stopped, interrupted or failed run has training left to do; a completed one would load its
-    last checkpoint and evaluate again, rewriting its results."""
+    last checkpoint and evaluate again, rewriting its results. A config.yaml changed since the last checkpoint
+    is refused where the change would not take effect or would mix two trainings (`config_changes`); the
+    changes a resume takes up are written to the run's log."""
     state = run.state
     if state not in RESUMABLE_STATES:
         again = " To train it again, start a new run with its settings (its config.yaml)." if state == COMPLETED else ""
         raise RunError(f"Run {run.id} is {state}; only a stopped, interrupted or failed run can be resumed.{again}")
+    taken, refused = config_changes(run)
+    checkpoint = run.latest_checkpoint()
+    if refused:
+        raise RunError(
+            f"Run {run.id}'s config.yaml changed since its last checkpoint ({checkpoint.name}): {_listed(refused)}. A resume continues that "
+            "checkpoint's training with its optimizer and scheduler state, which bring back the learning rates, weight decay and "
+            "schedule it had (a new value would not take effect), and a changed model, data, length, seed or effective batch would "
+            "mix two trainings. Put these back to resume, or train with them as a new run (Use its settings, then Start)."
+        )
+    if taken:
+        run.append_event("message", text=f"Resuming from {checkpoint.name} with changed options: {_listed(taken)}.")
+    if checkpoint is not None and run.config().training.extra_training_args.get("save_only_model"):
+        run.append_event(
+            "message", warning=True,
+            text=f"{checkpoint.name} holds the model's weights only (save_only_model: true): the resumed run starts AdamW's moments and the "
+            "learning-rate schedule, warm-up included, again from the beginning. Leave save_only_model out to resume a run as it was.",
+        )
+
+
+def config_changes(run: Run) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, Any, Any]]]:
+    """(taken, refused): the options of the run's config.yaml that differ from those its latest checkpoint was trained
+    with, as (name, before, now), split into those a resume takes up and those it cannot. None for a checkpoint saved
+    before checkpoints kept their config."""
+    checkpoint = run.latest_checkpoint()
+    if checkpoint is None or not (checkpoint / CHECKPOINT_CONFIG).is_file():
+        return [], []
+    try:
+        before = frozen_config(checkpoint / CHECKPOINT_CONFIG).to_dict()
+    except ConfigError:  # written by a finetuner whose options were others: nothing to compare with
+        return [], []
+    now = run.config().to_dict()
+    extra_before, extra_now = before.pop("extra_training_args") or {}, now.pop("extra_training_args") or {}
+    changes = [(name, before[name], now.get(name)) for name in before if before[name] != now.get(name)]
+    changes += [(name, extra_before.get(name), extra_now.get(name)) for name in sorted(set(extra_before) | set(extra_now)) if extra_before.get(name) != extra_now.get(name)]
+    batch = ("per_device_train_batch_size", "gradient_accumulation_steps")
+    same_batch = before[batch[0]] * before[batch[1]] == now[batch[0]] * now[batch[1]]  # the retry with a smaller batch
+    taken = [c for c in changes if c[0] in CHANGES_A_RESUME_TAKES | EXTRA_CHANGES_A_RESUME_TAKES or (c[0] in batch and same_batch)]
+    return taken, [c for c in changes if c not in taken]
+
+
+def _listed(changes: list[tuple[str, Any, Any]]) -> str:
+    return ", ".join(f"{name} {before!r} -> {now!r}" for name, before, now in changes)
 
 
 def resume_training(run: Run, *, token: str | None = None, processes: int | None = None, launcher: str | None = None) -> Run:
@@ -143,11 +202,11 @@ def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
 def can_retry_with_smaller_batch(run: Run) -> bool:
     """True for a run that failed for lack of memory, or whose process was killed from outside in a way the
     kernel's out-of-memory killer kills (SIGKILL, or an unknown end): the studio shows the retry button then.
-    Not after a Space's restart ended it (`runs.ended_by_restart`): memory was not the cause."""
+    Not after a Space's restart ended it (`runs.ended_by_restart`), nor when its disk is full: memory was not the cause."""
     status = run.status()
     if status.get("state") == FAILED:
         return bool(status.get("out_of_memory"))
-    if status.get("state") != INTERRUPTED or ended_by_restart(status):
+    if status.get("state") != INTERRUPTED or ended_by_restart(status) or status.get("disk_full"):
         return False
     return status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
 

@@ -16,6 +16,7 @@ training process is alive is not guessed from a pid: the process holds an exclus
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,9 +41,12 @@ PREPARING, TRAINING, FINISHING = "preparing", "training", "finishing"
 RESUMABLE_STATES = (STOPPED, INTERRUPTED, FAILED)
 
 DEFAULT_RUNS_DIR = "runs"
+FULL_DISK_BYTES = 64 * 2**20  # less free than this where a run is kept: its disk is full for a training's writes
 # In eval/: a causal LM run's base model against its fine-tuned one, written by finetuner.tasks.causal_lm
 # and read by the studio, which must not import the task to find it.
 COMPARISON_FILE = "comparison.json"
+# In each checkpoint: the run's config.yaml as it trained that checkpoint (a resume compares it with the current one).
+CHECKPOINT_CONFIG = "finetuner_config.yaml"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # This process, as a launched run's status names the studio that watches it (`watched_by`): a random token, not
 # a pid, since a restarted Space's new app often gets the old one's pid.
@@ -115,13 +120,7 @@ class Run:
         return self.path / ".alive"
 
     def config(self) -> RunConfig:
-        values = read_config_file(self.config_path)
-        config = RunConfig.from_dict(values)
-        if "head_learning_rate" not in values and config.training.head_learning_rate is not None:
-            # Frozen before head_learning_rate existed, so its head trained at the learning rate: it resumes
-            # (its optimizer state has no group for a head) and is reproduced that way, also once saved again.
-            config.training.head_learning_rate = config.training.learning_rate
-        return config
+        return frozen_config(self.config_path)
 
     def raw_status(self) -> dict[str, Any]:
         return read_json(self.path / "status.json", default={}) or {}
@@ -134,8 +133,17 @@ class Run:
             # between the two reads, so read the status again before calling the run interrupted.
             status = self.raw_status()
             if status.get("state") in ACTIVE_STATES:
-                status = {**status, "state": INTERRUPTED, "message": interrupted_message(status)}
+                status = {**status, "state": INTERRUPTED, "disk_full": self.disk_full()}
+                status["message"] = interrupted_message(status)
         return status
+
+    def disk_full(self) -> bool:
+        """Whether the disk holding this run is (about) full: a process that could not write its checkpoint could not
+        record its failure either (nor could the studio that watched it), so an interrupted run is explained by this."""
+        try:
+            return shutil.disk_usage(self.path).free < FULL_DISK_BYTES
+        except OSError:
+            return False
 
     @property
     def state(self) -> str:
@@ -180,13 +188,28 @@ class Run:
         return list(read_events(self.events_path))
 
     def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint a run can resume from. The Trainer writes a checkpoint's trainer_state.json
+        last, so a folder without it (or with it cut short) is a save that never finished: the process was
+        killed while saving, or the disk filled up. Resuming from it would fail on its missing files."""
         checkpoints = [p for p in self.checkpoints_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-        return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+        complete = [p for p in checkpoints if read_json(p / "trainer_state.json") is not None]
+        return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
     def metrics(self, split: str = "validation") -> dict[str, Any]:
         """Final metrics of a split (`eval_results.json` / `test_results.json`), Trainer-style keys."""
         name = "test_results.json" if split == "test" else "eval_results.json"
         return read_json(self.eval_dir / name, default={}) or {}
+
+
+def frozen_config(path: Path) -> RunConfig:
+    """A run's config.yaml (or a checkpoint's copy of it) as the run trains with it."""
+    values = read_config_file(path)
+    config = RunConfig.from_dict(values)
+    if "head_learning_rate" not in values and config.training.head_learning_rate is not None:
+        # Frozen before head_learning_rate existed, so its head trained at the learning rate: it resumes
+        # (its optimizer state has no group for a head) and is reproduced that way, also once saved again.
+        config.training.head_learning_rate = config.training.learning_rate
+    return config
 
 
 def interrupted_message(status: dict[str, Any]) -> str:
@@ -203,6 +226,12 @@ def interrupted_message(status: dict[str, Any]) -> str:
     advice = OOM_ADVICE.removeprefix("Out of memory. ")
     resume = "Press Resume (or `python -m finetuner resume RUN`) to continue from the last checkpoint."
     name, code = status.get("exit_signal"), status.get("exit_code")
+    if status.get("disk_full") and name != "SIGKILL":
+        return (
+            "The training process ended without finishing, and the disk that holds its run folder is full: a checkpoint, "
+            "and then the failure itself, could not be written. Free some space (the checkpoints/ folders of old runs are the "
+            "largest; a lower save_total_limit keeps fewer), then press Resume: it continues from the last complete checkpoint."
+        )
     if name == "SIGKILL":
         return (
             "The training process was killed (SIGKILL) before it finished, while the studio that started it kept running. "
@@ -255,15 +284,23 @@ class RunStore:
 
     def create(self, config: RunConfig, *, run_id: str | None = None, owner: str | None = None) -> Run:
         run_id = run_id or new_run_id(config.model.model_name_or_path)
-        if not _RUN_ID.match(run_id):
-            raise RunError(f"Run id '{run_id}' must start with a letter or digit and contain only letters, digits, '.', '_' and '-'.")
+        check_run_name(run_id)
         path = self.root / run_id
         if path.exists():
             raise RunError(_name_taken(run_id, self.root))
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            raise RunError(_name_taken(run_id, self.root)) from None  # made meanwhile
+        except OSError as error:
+            raise RunError(_cannot_write(self.root, error)) from error
         run = Run(path)
-        config.save(run.config_path)
-        run.update_status(run_id=run_id, state=QUEUED, created_at=time.time(), owner=owner)
+        try:
+            config.save(run.config_path)
+            run.update_status(run_id=run_id, state=QUEUED, created_at=time.time(), owner=owner)
+        except OSError as error:  # a full disk: no half-made folder left to hold the name
+            shutil.rmtree(path, ignore_errors=True)
+            raise RunError(_cannot_write(self.root, error)) from error
         return run
 
     def get(self, run_id: str) -> Run:
@@ -284,10 +321,25 @@ class RunStore:
         return sorted(runs, key=lambda r: r.raw_status().get("created_at", 0), reverse=True)
 
     def delete(self, run_id: str) -> None:
+        """Remove a run's folder; not while a process trains it (or waits in the queue to)."""
         run = self.get(run_id)
         if run.is_alive():
-            raise RunError(f"Run {run_id} is training; stop it before deleting it.")
-        shutil.rmtree(run.path)
+            state = run.state
+            raise RunError(f"Run {run_id} is {'waiting in the queue' if state == QUEUED else 'training'}; stop it before deleting it.")
+        try:
+            shutil.rmtree(run.path)
+        except OSError as error:
+            raise RunError(f"Run {run_id} could not be deleted wholly ({error.strerror or error}).") from error
+
+
+def check_run_name(run_id: str) -> None:
+    """Refuse a run name that cannot name a run's folder, saying why and offering one that can ('my run é' -> 'my-run-e')."""
+    if _RUN_ID.match(run_id):
+        return
+    ascii_name = unicodedata.normalize("NFKD", run_id).encode("ascii", "ignore").decode()
+    suggestion = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_name).strip("-._")[:128]
+    also = f" '{suggestion}' would do." if suggestion else ""
+    raise RunError(f"Run name '{run_id}' must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (no spaces or accents).{also}")
 
 
 def _name_taken(run_id: str, root: Path) -> str:
@@ -298,6 +350,21 @@ def _name_taken(run_id: str, root: Path) -> str:
     if shared_mode():
         return f"The run name '{run_id}' is taken; choose another (or leave the name empty for a new one)."
     return f"A run named '{run_id}' already exists in {root}; choose another name."
+
+
+def _cannot_write(root: Path, error: OSError) -> str:
+    """Why no run folder could be made (a full disk, a folder not writable), and what to do; on a shared
+    studio without the server's folder, which its visitors are not shown."""
+    from .access import shared_mode  # noqa: PLC0415 - access imports this module
+
+    why = error.strerror or str(error)
+    if shared_mode():
+        return f"The studio cannot write a new run folder ({why}). Ask its owner to free space or fix the runs folder."
+    if error.errno == errno.ENOSPC:
+        fix = "Free some space on that disk (the checkpoints/ folders of old runs are the largest) or choose another runs folder"
+    else:
+        fix = "Make it writable or choose another runs folder"
+    return f"Cannot write a run folder in {root}: {why}. {fix} (the studio's --runs-dir, the CLI's --runs_dir)."
 
 
 def find_run(runs_dir: str | Path, name: str) -> Run:

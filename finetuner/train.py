@@ -31,7 +31,7 @@ from .distributed import World
 from .errors import ConfigError, FinetunerError
 from .estimate import few_steps_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
-from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, write_json_atomic
+from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, read_json, write_json_atomic
 
 OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
@@ -134,6 +134,9 @@ def check_options(config: RunConfig) -> None:
 
     t = config.training
     extra = t.extra_training_args
+    _check_extra_names(config)
+    if t.eval_steps and t.eval_strategy != "steps":
+        raise ConfigError(f"eval_steps {t.eval_steps} applies only with eval_strategy 'steps' (it is '{t.eval_strategy}'): set eval_strategy to 'steps', or leave eval_steps empty.")
     types = {f.name: f.type for f in dataclasses.fields(TrainingArguments)}
     for name, value in extra.items():
         allowed = typing.get_args(types.get(name)) or (types.get(name),)
@@ -158,6 +161,18 @@ def check_options(config: RunConfig) -> None:
         except (ImportError, RuntimeError) as error:
             raise ConfigError(f"report_to: {error}") from error
     check_max_length(config)
+
+
+def _check_extra_names(config: RunConfig) -> None:
+    """Extra TrainingArguments override the run's own fields when it trains: one of those fields given there too would
+    train the run with a value its config, plan, estimate, card and comparisons do not show; an output_dir would put
+    its checkpoints where Resume never looks."""
+    fields = {name for name in config.to_dict() if name != "extra_training_args"}
+    for name, value in config.training.extra_training_args.items():
+        if name in fields:
+            raise ConfigError(f"{name} has its own option; set it there ({name}: {value!r}), not among the extra TrainingArguments.")
+        if name in ("output_dir", "resume_from_checkpoint"):
+            raise ConfigError(f"{name} cannot be set: a run keeps its checkpoints in its own folder (checkpoints/), where Resume finds them. The CLI's --output_dir places the whole run folder.")
 
 
 def run_training(run: Run, *, resume: bool = False, token: str | None = None, cache_dir: Path | None = None, callbacks: list | None = None) -> str:
@@ -359,6 +374,8 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     checkpoint = world.broadcast(run.latest_checkpoint() if resume and main else None)
     if main and resume and checkpoint is None:
         run.append_event("message", text="No checkpoint to resume from: training from the start.")
+    if early_stopping and checkpoint:
+        early_stopping.early_stopping_patience_counter = _saved_patience_count(checkpoint)
     if main:
         where = f" on {world.size} processes" if world.distributed else ""
         examples, sequences = len(features["train"]), len(trainer.train_dataset)  # TRL's packing joins examples into fewer sequences
@@ -411,6 +428,16 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         run.update_status(state=COMPLETED, ended_at=time.time(), phase=None, message=finished, metrics=summary, step=trainer.state.global_step)
         run.append_event("status", state=COMPLETED, metrics=summary)
     return COMPLETED
+
+
+def _saved_patience_count(checkpoint: Path) -> int:
+    """Early stopping's count of evaluations without improvement when `checkpoint` was saved. The Trainer restores a
+    resumed run's best metric but not this count (restore_callback_states_from_checkpoint would, by replacing the
+    callback this run reads at its end), so a stop and resume would otherwise train longer than the run would have."""
+    state = read_json(checkpoint / "trainer_state.json", {}) or {}
+    saved = (state.get("stateful_callbacks") or {}).get("EarlyStoppingCallback") or {}
+    saved = saved[0] if isinstance(saved, list) and saved else saved
+    return int((saved.get("attributes") or {}).get("early_stopping_patience_counter") or 0) if isinstance(saved, dict) else 0
 
 
 def token_stats(task, prepared, tokenizer, config: RunConfig, *, cache_dir: Path) -> dict[str, dict[str, Any]]:

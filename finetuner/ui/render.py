@@ -346,6 +346,9 @@ def estimate_markdown(estimate: Mapping[str, Any]) -> str:
     ]
     if e.get("parameters"):
         lines.append(f"- Model: {parameters(e['parameters'])} parameters")
+    if e.get("disk_bytes"):
+        free = f" ({size(e['disk_free_bytes'])} free)" if e.get("disk_free_bytes") is not None else ""
+        lines.append(f"- Disk: up to {size(e['disk_bytes'])} for its checkpoints and model{free}")
     out = "\n".join(lines)
     if e.get("warnings"):
         out += "\n\n" + "\n".join(f"⚠ {md_escape(w)}" for w in e["warnings"])

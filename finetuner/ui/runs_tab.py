@@ -1,7 +1,7 @@
 """Runs tab: every run in the runs folder, its config, how to reproduce it, and two runs compared.
 
 Endpoints: `/list_runs` (the runs table, the three run pickers' choices, and the "no runs yet" note shown
-when there are none), `/run_details` (state and what happened, config, CLI command, config file),
+when there are none), `/run_details` (state and what happened, config, CLI command, config file), `/delete_run`,
 `/compare_runs` (B's score minus A's on the same examples with a paired interval, curves side by side and a config diff). A stopped, failed or interrupted run can be
 resumed from here (the Train tab then follows it).
 """
@@ -14,9 +14,9 @@ import gradio as gr
 import pandas as pd
 
 from .. import access, compare, launcher, plots
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..follow import curves
-from ..runs import RESUMABLE_STATES
+from ..runs import ACTIVE_STATES, RESUMABLE_STATES
 from ..tasks import curve_metrics
 from . import ownership, render, services, tables
 from .handlers import ui_errors
@@ -53,6 +53,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
                     resume_button = gr.Button("Resume", size="sm", interactive=False)
                     retry_button = gr.Button("Retry with a smaller batch", size="sm", visible=False)
                     reuse_button = gr.Button("Use its settings", size="sm")
+                    delete_button = gr.Button("Delete", size="sm", variant="stop", interactive=False)
                 cli_box = gr.Code(label="Copy as CLI command", language="shell", lines=3, interactive=False, wrap_lines=True, elem_classes="ft-cli")
                 config_box = gr.Code(label="config.yaml", language="yaml", lines=12, max_lines=20, interactive=False)
                 config_file = gr.File(label="Download config", interactive=False)
@@ -108,9 +109,13 @@ def build_runs_tab(ctx: StudioContext) -> None:
         if not run_id:
             return "", "", "", None
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        config = run.config()
         status = run.status()
         facts = [f"**{run.id}** · {status.get('state')}"]
+        try:
+            config = run.config()
+        except ConfigError as error:  # edited by hand: say so, and show the file to mend
+            facts.append(f"its config.yaml cannot be read: {render.md_escape(str(error))} Mend the file in the run's folder (shown below).")
+            return " · ".join(facts), "", run.config_path.read_text(encoding="utf-8"), None
         if status.get("error"):  # an error quotes user input (a path, a column, a model id): shown literally
             facts.append(f"error: {render.md_escape(status['error'])}")
         elif status.get("message"):
@@ -130,9 +135,33 @@ def build_runs_tab(ctx: StudioContext) -> None:
         except Exception:  # noqa: BLE001 - no run chosen (or not this visitor's): nothing to offer
             return gr.Button(interactive=False), gr.Button(visible=False)
         retry = launcher.can_retry_with_smaller_batch(run)
-        return gr.Button(interactive=run.state in RESUMABLE_STATES), gr.Button(visible=retry, interactive=retry)
+        state = run.state
+        return gr.Button(interactive=state in RESUMABLE_STATES), gr.Button(visible=retry, interactive=retry), gr.Button(interactive=state not in ACTIVE_STATES)
 
-    run_picker.change(run_actions, run_picker, [resume_button, retry_button], api_name="run_actions", api_visibility="private")
+    run_picker.change(run_actions, run_picker, [resume_button, retry_button, delete_button], api_name="run_actions", api_visibility="private")
+
+    @ui_errors
+    def delete_run(run_id, current_run, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Delete a run's folder (model, checkpoints, evaluation, log) for good; a run that trains or waits in the
+        queue is refused: stop it first. The page stops following it if it did. No run (the browser's question
+        answered No): nothing happens."""
+        if not run_id:
+            return (gr.skip(),) * 7
+        who = ownership.visitor(ctx, request, profile, oauth_token)
+        run = ownership.owned_run(ctx, run_id, who=who, missing="Choose a run to delete.")
+        ctx.store.delete(run.id)
+        runs = ownership.visible_runs(ctx, who)
+        choices = services.run_choices(ctx.store, runs=runs)
+        return (
+            services.runs_table(ctx.store, runs), gr.Dropdown(choices=choices, value=None), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices),
+            no_runs_update(runs, who), f"Deleted run **{render.md_escape(run.id)}**.", "" if current_run == run.id else gr.skip(),
+        )
+
+    # The browser asks first (an API call is its own confirmation); answered No, the handler gets no run.
+    confirm = "(run, current) => [run && confirm(`Delete run ${run}? Its folder (model, checkpoints, evaluation) is removed for good.`) ? run : null, current]"
+    delete_button.click(
+        delete_run, [run_picker, ctx.current_run], [*list_outputs, details, ctx.current_run], js=confirm, api_name="delete_run",
+    )
 
     def continue_run(action):
         @ui_errors

@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from .. import access, compare
-from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
+from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..tasks import TASKS
@@ -439,7 +439,7 @@ def parse_extra_args(text: str | None) -> dict[str, Any]:
     if not text or not text.strip():
         return {}
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"Extra TrainingArguments must be YAML or JSON, like 'fp16: true': {error}") from error
     if value is None:
@@ -780,7 +780,8 @@ def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
         status = run.status()
         try:
             config = run.config()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a config.yaml edited by hand into one that no longer reads: listed, not hidden
+            rows.append([run.id, status.get("state"), "(config.yaml unreadable)", *[None] * (len(RUN_COLUMNS) - 3)])
             continue
         metrics = status.get("metrics") or {}
         metric = TASKS[config.model.task].headline[0]

@@ -80,11 +80,16 @@ def tab_builders() -> list[Callable[[StudioContext], None]]:
 def browser_key(runs_dir: Path) -> str:
     """The key the page's browser-kept values are encrypted with, kept in the runs folder so that they
     survive an app restart too (a `gr.BrowserState` draws a new one at each start, and the values kept
-    under the old one are lost). Not a secret: Gradio hands it to the page, which encrypts in the browser."""
+    under the old one are lost). Not a secret: Gradio hands it to the page, which encrypts in the browser.
+    A runs folder that cannot be written (a read-only share of past runs) gets a key for this start only: its
+    runs can still be browsed, and Start says why it cannot train there."""
     path = runs_dir / ".browser-key"
     if not path.is_file():
         tmp = path.with_name(f".browser-key.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(secrets.token_hex(16), encoding="utf-8")
+        try:
+            tmp.write_text(secrets.token_hex(16), encoding="utf-8")
+        except OSError:
+            return secrets.token_hex(16)
         tmp.replace(path)
     return path.read_text(encoding="utf-8").strip()
 

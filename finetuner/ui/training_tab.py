@@ -25,7 +25,7 @@ from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig
 from ..errors import FinetunerError
 from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
-from ..runs import ACTIVE_STATES, RESUMABLE_STATES
+from ..runs import ACTIVE_STATES, RESUMABLE_STATES, check_run_name
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, task_uses
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
@@ -345,6 +345,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         """The exact command Start runs for this many processes: `python -m finetuner train --run_dir ...`, or
         the same under `torchrun --standalone --nproc_per_node N` for several."""
         try:
+            if (run_name or "").strip():
+                check_run_name(run_name.strip())  # said here, as it is typed, not only at Start
             return services.launch_preview(services.shown_runs_dir(ctx.runs_dir), run_name, services.check_processes(processes))
         except FinetunerError as error:
             return f"# {error}"

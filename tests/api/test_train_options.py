@@ -124,6 +124,13 @@ def test_lora_values_reach_the_run_and_the_count_is_peft_s(lora_run, lm):
     assert (lora_run["run"] / "adapter").is_dir() and (lora_run["run"] / "model").is_dir(), "the adapter alone, and merged into model/"
 
 
+def test_a_run_name_that_cannot_name_a_folder_is_said_as_it_is_typed(client):
+    """Beside the command Start would run, before Start prepares the data and refuses it."""
+    shown = client.predict(1, "my run", api_name="/launch_command")
+    assert shown == "# Run name 'my run' must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (no spaces or accents). 'my-run' would do."
+    assert client.predict(1, "my-run", api_name="/launch_command").endswith("/my-run")
+
+
 def test_the_command_for_several_processes(client, studio):
     from finetuner.ui import services
 
@@ -245,6 +252,7 @@ def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio,
         ({"processes": 999}, "Training processes must be between 1 and"),
         ({"extra_training_args": "max_grad_norm: abc"}, "max_grad_norm expects float, got 'abc'"),
         ({"processes": 1.5}, "Training processes must be a whole number, got '1.5'"),
+        ({"extra_training_args": "num_train_epochs: 5"}, "num_train_epochs has its own option; set it there"),
     ],
 )
 def test_bad_values_get_clear_errors(studio, lm, options, words):

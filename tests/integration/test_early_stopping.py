@@ -46,3 +46,21 @@ def test_the_run_says_it_stopped_early(stopped_early):
     assert snap["state"] == "completed"
     assert "stopped early" in (snap["message"] or "").lower()
     assert any("stopped early" in line.lower() for line in snap["log"])
+
+
+def test_a_stopped_and_resumed_run_stops_early_where_it_would_have(tmp_path, tiny_model_dir, sentiment_csv):
+    """The count of evaluations without improvement is part of the run: stopped in the third epoch after one
+    such evaluation, the resumed run ends at the third, as it would have without the stop (not at the fourth)."""
+    from finetuner.runs import STOPPED
+    from support import stop_at_step
+
+    config = RunConfig.from_dict({
+        "model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "max_seq_length": 32, "per_device_train_batch_size": 8,
+        "learning_rate": 1e-12, "warmup_steps": 0, "num_train_epochs": EPOCHS, "eval_strategy": "epoch", "early_stopping_patience": 2,
+    })
+    run = RunStore(tmp_path / "runs").create(config)
+    assert run_training(run, callbacks=[stop_at_step(run, 29)]) == STOPPED  # 12 steps an epoch: in the third
+    assert [e["epoch"] for e in run.events() if e["type"] == "eval"] == [1.0, 2.0]
+    assert run_training(run, resume=True) == COMPLETED, run.status()
+    assert [e["epoch"] for e in run.events() if e["type"] == "eval"] == [1.0, 2.0, 3.0]
+    assert run.status()["step"] == 36 and "stopped early at step 36" in run.status()["message"].lower()

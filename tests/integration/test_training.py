@@ -159,6 +159,80 @@ def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentime
     assert run.status()["state"] == COMPLETED and run.model_dir.is_dir()
 
 
+def test_resume_refuses_a_config_changed_where_it_would_not_take_effect_and_takes_a_longer_run(tmp_path, tiny_model_dir, sentiment_csv):
+    """A resumed run gets its learning rate back from the checkpoint's optimizer and scheduler state: a new one in
+    config.yaml would be silently ignored, so it is refused with what to do; more steps are taken, and logged."""
+    from finetuner.errors import RunError
+    from finetuner.launcher import check_resumable
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    frozen = run.config_path.read_text(encoding="utf-8")
+    run.config_path.write_text(frozen.replace("learning_rate: 0.003", "learning_rate: 0.0001").replace("seed: 42", "seed: 7"), encoding="utf-8")
+    with pytest.raises(RunError) as refused:
+        check_resumable(run)
+    message = str(refused.value)
+    assert "config.yaml changed since its last checkpoint (checkpoint-6): learning_rate 0.003 -> 0.0001, seed 42 -> 7." in message
+    assert "would not take effect" in message and "Put these back to resume, or train with them as a new run" in message
+
+    run.config_path.write_text(frozen.replace("max_steps: 12", "max_steps: 16"), encoding="utf-8")
+    check_resumable(run)
+    assert run_training(run, resume=True) == COMPLETED, run.status()
+    assert "Resuming from checkpoint-6 with changed options: max_steps 12 -> 16." in [e.get("text") for e in run.events()]
+    assert run.status()["step"] == 16
+
+
+def test_resuming_checkpoints_without_optimizer_state_says_the_schedule_starts_again(tmp_path, tiny_model_dir, sentiment_csv):
+    """save_only_model saves disk, but a resume then restarts AdamW and the learning-rate schedule (warm-up and all)
+    with no word from the Trainer: the run's log says so."""
+    from finetuner.launcher import check_resumable
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no", save_only_model=True))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    check_resumable(run)
+    warnings = [e["text"] for e in run.events() if e.get("warning")]
+    assert warnings == [
+        "checkpoint-6 holds the model's weights only (save_only_model: true): the resumed run starts AdamW's moments and the learning-rate "
+        "schedule, warm-up included, again from the beginning. Leave save_only_model out to resume a run as it was."
+    ]
+
+
+def test_a_checkpoint_whose_save_was_cut_short_is_passed_over_on_resume(tmp_path, tiny_model_dir, sentiment_csv):
+    """Killed while saving (the out-of-memory killer, a full disk), a run leaves a checkpoint folder without
+    the trainer state the Trainer writes last: Resume continues from the newest complete one."""
+    import shutil
+
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    cut_short = run.checkpoints_dir / "checkpoint-9"
+    shutil.copytree(run.checkpoints_dir / "checkpoint-6", cut_short)
+    (cut_short / "trainer_state.json").unlink()
+    (cut_short / "optimizer.pt").write_bytes((cut_short / "optimizer.pt").read_bytes()[:100])
+    run.update_status(state="running", step=9)  # no process holds it: the run shows as interrupted
+    assert run.state == INTERRUPTED
+
+    assert run_training(run, resume=True) == COMPLETED, run.status()
+    assert any("resuming from checkpoint-6" in e.get("text", "") for e in run.events())
+
+
+def test_a_stop_mid_epoch_neither_evaluates_nor_changes_the_run(trained_run, tmp_path, tiny_model_dir, sentiment_frame):
+    """Evaluating each epoch (the default), a stop in the middle of one saves its checkpoint and stops: no
+    evaluation at a fractional epoch (a curve point, a say in the best checkpoint and early stopping, the
+    whole validation split to score before stopping), and the resumed run trains as the uninterrupted one."""
+    data = tmp_path / "reviews.csv"
+    sentiment_frame.to_csv(data, index=False)
+    run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, data))
+    assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
+    assert [e["step"] for e in run.events() if e["type"] == "eval"] == [], "no evaluation at the stop"
+    assert [e["step"] for e in run.events() if e["type"] == "checkpoint"] == [6], "one checkpoint, saved once"
+
+    assert run_training(run, resume=True) == COMPLETED
+    assert [e["step"] for e in run.events() if e["type"] == "eval"] == [e["step"] for e in trained_run.events() if e["type"] == "eval"]
+    resumed = {e["step"]: e["metrics"]["loss"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]}
+    uninterrupted = {e["step"]: e["metrics"]["loss"] for e in trained_run.events() if e["type"] == "log" and "loss" in e["metrics"]}
+    assert resumed == pytest.approx(uninterrupted, abs=1e-6), "stop and resume give the same run"
+
+
 def test_launched_run_survives_and_killed_run_is_interrupted_then_resumes(tmp_path, tiny_model_dir, sentiment_csv):
     store = RunStore(tmp_path / "runs")
     run = start_training(store, tiny_config(tiny_model_dir, sentiment_csv, max_steps=400, eval_strategy="no", logging_steps=50))

@@ -108,6 +108,7 @@ def test_early_stopping_patience_0_never_stops_early_as_the_form_says():
         ({"num_train_epochs": 0}, "num_train_epochs must be greater than 0"),
         ({"lr_scheduler_type": "zigzag"}, "lr_scheduler_type 'zigzag' is not one of"),
         ({"eval_strategy": "steps"}, "needs eval_steps"),
+        ({"eval_strategy": "steps", "eval_steps": -5}, "eval_steps must be a whole number of optimizer steps, 1 or more (0 or empty: unset), got -5"),
         ({"early_stopping_patience": 2, "eval_strategy": "no"}, "early stopping needs evaluations"),
         ({"early_stopping_patience": -1}, "early_stopping_patience must be 1 or more; 0 or empty never stops early"),
         ({"max_seq_length": 4}, "max_seq_length must be between 8 and 8192"),
@@ -122,6 +123,8 @@ def test_early_stopping_patience_0_never_stops_early_as_the_form_says():
         ({"num_train_epochs": [1, 2]}, "num_train_epochs expects float, got [1, 2]"),
         ({"freeze_embeddings": {"yes": 1}}, "freeze_embeddings expects bool, got {'yes': 1}"),
         ({"max_steps": 0}, "max_steps must be -1 (train for num_train_epochs) or at least 1, got 0"),
+        ({"num_train_epochs": "inf"}, "num_train_epochs must be a finite number, got inf"),
+        ({"learning_rate": "nan"}, "learning_rate must be a finite number, got nan"),
     ],
 )
 def test_invalid_values_say_what_to_fix(values, words):
@@ -174,3 +177,40 @@ def test_bf16_is_accepted_without_a_gpu(tmp_path):
     assert config.training.extra_training_args == {"bf16": True}
     args = training_arguments(config, tmp_path)
     assert args.bf16 and (torch.cuda.is_available() or args.use_cpu)
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"num_train_epochs": 1, "extra_training_args": {"num_train_epochs": 5}}, "num_train_epochs has its own option; set it there (num_train_epochs: 5)"),
+        ({"extra_training_args": {"learning_rate": 1e-3}}, "learning_rate has its own option"),
+        ({"extra_training_args": {"output_dir": "/tmp/elsewhere"}}, "output_dir cannot be set: a run keeps its checkpoints in its own folder"),
+        ({"eval_steps": 50}, "eval_steps 50 applies only with eval_strategy 'steps' (it is 'epoch')"),
+    ],
+)
+def test_options_the_trainer_would_take_otherwise_than_the_config_says_are_refused_before_launch(values, words):
+    """The run would train with another value than its config, plan, estimate and card show (an extra TrainingArgument
+    overriding a field, an eval_steps the Trainer ignores), or keep its checkpoints where Resume never looks."""
+    from finetuner.train import check_options
+
+    config = RunConfig.from_dict({"train_file": "reviews.csv", **values})
+    with pytest.raises(ConfigError) as info:
+        check_options(config)
+    assert words in str(info.value)
+
+
+def test_numbers_written_as_people_write_them_are_numbers(tmp_path):
+    """PyYAML reads 1e-8 as a string (YAML 1.1 wants 1.0e-8): a config file, the form's extra TrainingArguments and a
+    CLI flag's value take it as the float it is, as JSON and YAML 1.2 do; a quoted one stays a string."""
+    from finetuner.cli import _passthrough
+    from finetuner.train import check_options
+    from finetuner.ui.services import parse_extra_args
+
+    path = tmp_path / "config.yaml"
+    path.write_text("train_file: reviews.csv\nlearning_rate: 1e-4\nadam_epsilon: 1e-8\nextra_training_args:\n  max_grad_norm: 5E-1\n  run_name: '1e3'\n")
+    config = RunConfig.load(path)
+    assert config.training.learning_rate == 1e-4
+    assert config.training.extra_training_args == {"adam_epsilon": 1e-8, "max_grad_norm": 0.5, "run_name": "1e3"}
+    check_options(config)  # it said: adam_epsilon expects float, got '1e-8'
+    assert parse_extra_args("adam_epsilon: 1e-8") == {"adam_epsilon": 1e-8}
+    assert _passthrough(["--adam_epsilon", "1e-8"]) == {"adam_epsilon": 1e-8}

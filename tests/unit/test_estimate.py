@@ -72,6 +72,19 @@ def test_estimate_steps_tokens_time_and_memory():
         assert checkpointed.memory_breakdown["activations"] < result.memory_breakdown["activations"] / 2, name
 
 
+def test_evaluations_every_n_steps_count_the_one_at_the_last_step(tmp_path, tiny_model_dir, sentiment_csv):
+    """The Trainer evaluates at the last step too when it is off the eval_steps schedule: 12 steps every 5 is 3."""
+    from finetuner.runs import RunStore
+    from finetuner.train import run_training
+
+    values = {"model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "max_seq_length": 32, "per_device_train_batch_size": 8,
+              "max_steps": 12, "eval_strategy": "steps", "eval_steps": 5, "warmup_steps": 0}
+    estimated = estimate_training(config(**values), train_lengths=[20] * 96, machine=MACHINE, parameters=PARAMS)
+    run = RunStore(tmp_path / "runs").create(config(**values))
+    run_training(run)
+    assert estimated.evaluations == len([e for e in run.events() if e["type"] == "eval"]) == 3
+
+
 def test_a_batch_larger_than_the_data_is_counted_as_the_data():
     huge = estimate_training(config(max_seq_length=128, per_device_train_batch_size=100_000), train_lengths=[100] * 256, machine=MACHINE, parameters=PARAMS)
     whole = estimate_training(config(max_seq_length=128, per_device_train_batch_size=256), train_lengths=[100] * 256, machine=MACHINE, parameters=PARAMS)
@@ -82,6 +95,26 @@ def test_too_little_memory_is_warned_about():
     small = Machine("cpu", "CPU", 256 * 2**20, 40e9)
     result = estimate_training(config(), train_lengths=[100] * 64, machine=small, parameters=PARAMS)
     assert any("lower per_device_train_batch_size" in w for w in result.warnings)
+
+
+def test_the_disk_the_checkpoints_need_is_counted_and_a_full_disk_warned_about(tmp_path, monkeypatch):
+    """A save that fails midway on a full disk kills the run: the estimate says before launch how much its
+    checkpoints (weights + AdamW's moments, as many as kept at once) and model take, against what is free."""
+    import shutil
+    from collections import namedtuple
+
+    result = estimate_training(config(save_total_limit=2), train_lengths=[100] * 64, machine=MACHINE, parameters=PARAMS, runs_dir=tmp_path / "runs")
+    checkpoint = PARAMS.total * (4 + 8)
+    assert result.disk_bytes == (2 + 1 + 1) * checkpoint + PARAMS.total * 4, "two kept, the best apart, the new one, the model"
+    assert result.disk_free_bytes == shutil.disk_usage(tmp_path).free, "the runs folder's disk, before the folder exists"
+    assert not any("on disk" in w for w in result.warnings)
+    fewer = estimate_training(config(save_total_limit=1), train_lengths=[100] * 64, machine=MACHINE, parameters=PARAMS, runs_dir=tmp_path)
+    assert fewer.disk_bytes == result.disk_bytes - checkpoint
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * 2**30, 10 * 2**30 - 300 * 2**20, 300 * 2**20))
+    full = estimate_training(config(), train_lengths=[100] * 64, machine=MACHINE, parameters=PARAMS, runs_dir=tmp_path)
+    assert "Its checkpoints and model need up to 1.1 GB on disk but 300 MB are free where runs are kept: a save would fail midway. Lower save_total_limit" in full.warnings[0]
 
 
 def test_unknown_model_size_is_said_not_guessed():

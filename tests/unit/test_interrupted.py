@@ -59,6 +59,23 @@ def test_an_unknown_end_says_both_causes(run):
     assert can_retry_with_smaller_batch(run), "locally it may have run out of memory: the retry stays offered"
 
 
+def test_a_run_that_died_on_a_full_disk_says_so_instead_of_out_of_memory(run, monkeypatch):
+    """A full disk fails the checkpoint's save, then the writes that would record the failure: nothing is recorded,
+    and the run must not be explained (nor retried) as out of memory."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 4096, 4096))
+    run.update_status(state=RUNNING, watched_by=THIS_PROCESS)  # its process is gone, its end unrecorded
+    status = run.status()
+    assert status["state"] == INTERRUPTED
+    message = status["message"]
+    assert "the disk that holds its run folder is full" in message and "Free some space" in message and "press Resume" in message
+    assert "out-of-memory" not in message
+    assert not can_retry_with_smaller_batch(run), "a smaller batch would not help"
+
+
 @pytest.fixture
 def on_a_space(monkeypatch):
     monkeypatch.setenv("SYSTEM", "spaces")

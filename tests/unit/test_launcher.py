@@ -81,3 +81,26 @@ def test_a_stop_after_the_last_step_says_the_run_completes(tmp_path):
         os.close(fd)
     said = [event["text"] for event in run.events() if event["type"] == "message"]
     assert said == [f"Stop requested: {stop_notice(FINISHING)}"] and "completes as it is" in said[0]
+
+
+def test_a_run_frozen_before_the_head_learning_rate_resumes_from_a_checkpoint_of_its_own_config(tmp_path):
+    """Its checkpoints keep its config.yaml as it is, without head_learning_rate: both read as the run trains
+    (the head at the learning rate), so Resume sees no change where there is none."""
+    import json
+    import shutil
+
+    import yaml
+
+    from finetuner.runs import CHECKPOINT_CONFIG
+
+    run = RunStore(tmp_path / "runs").create(RunConfig())
+    frozen = yaml.safe_load(run.config_path.read_text())
+    del frozen["head_learning_rate"]
+    run.config_path.write_text(yaml.safe_dump(frozen))
+    checkpoint = run.checkpoints_dir / "checkpoint-6"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6}))
+    shutil.copyfile(run.config_path, checkpoint / CHECKPOINT_CONFIG)
+    run.update_status(state=STOPPED)
+    launcher.check_resumable(run)
+    assert launcher.config_changes(run) == ([], [])

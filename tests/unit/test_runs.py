@@ -69,6 +69,13 @@ def test_bad_and_missing_ids(store):
         store.create(RunConfig(), run_id="taken")
     with pytest.raises(RunError, match="must start with a letter or digit"):
         store.create(RunConfig(), run_id="../escape")
+    with pytest.raises(RunError) as spaced:
+        store.create(RunConfig(), run_id="sst2 résumé lr=1e-4")
+    assert str(spaced.value) == (
+        "Run name 'sst2 résumé lr=1e-4' must start with a letter or digit and hold only letters, digits, '.', '_' and '-' "
+        "(no spaces or accents). 'sst2-resume-lr-1e-4' would do."
+    )
+    assert store.create(RunConfig(), run_id="sst2-resume-lr-1e-4").id == "sst2-resume-lr-1e-4", "the name it offers works"
     with pytest.raises(RunNotFoundError, match="No run 'ghost'"):
         store.get("ghost")
 
@@ -97,3 +104,55 @@ def test_status_writes_are_atomic(store):
     run.update_status(step=3)
     assert not list(run.path.glob(".status.json.*.tmp"))
     assert json.loads((run.path / "status.json").read_text())["step"] == 3
+
+
+def test_a_full_disk_leaves_no_half_made_run_and_says_what_to_do(store, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    write_text = Path.write_text
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(RunError) as raised:
+        store.create(RunConfig(), run_id="big")
+    message = str(raised.value)
+    assert message.startswith(f"Cannot write a run folder in {store.root}: No space left on device. Free some space on that disk")
+    assert "--runs-dir" in message and "--runs_dir" in message
+    assert not (store.root / "big").exists(), "no empty folder left behind"
+    monkeypatch.setattr(Path, "write_text", write_text)
+    assert store.create(RunConfig(), run_id="big").id == "big", "once there is space, the same name works"
+
+
+def test_a_runs_folder_that_cannot_be_written_is_named_with_the_fix(store, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(RunError, match=r"Cannot write a run folder in .*: Read-only file system\. Make it writable or choose another runs folder"):
+        store.create(RunConfig(), run_id="r")
+    monkeypatch.setenv("FINETUNER_SHARED", "1")
+    with pytest.raises(RunError) as shared:
+        store.create(RunConfig(), run_id="r")
+    assert str(store.root) not in str(shared.value) and "Read-only file system" in str(shared.value)
+
+
+def test_the_studio_opens_over_a_read_only_runs_folder(tmp_path, monkeypatch):
+    """Past runs on a read-only share can be browsed: the key of the browser-kept values, which the studio keeps in
+    its runs folder, is drawn for this start instead (the studio did not start: OSError, read-only file system)."""
+    import errno
+    from pathlib import Path
+
+    from finetuner.ui.studio import browser_key
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    key = browser_key(tmp_path)
+    assert len(key) == 32 and not list(tmp_path.iterdir())
