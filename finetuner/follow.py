@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Iterator
 
-from .runs import ACTIVE_STATES, FINISHING, RUNNING, Run, read_json
+from .runs import ACTIVE_STATES, FINISHING, RUNNING, Run, memory_may_have_ended, read_json
 
 LOG_TAIL_LINES = 200
 # A live train curve has at most this many points: one a second to a page, and a plot, stay small in a long run.
@@ -201,6 +201,7 @@ class RunFollower:
             "message": status.get("message"),
             "phase": phase,
             "error": status.get("error"),
+            "memory_may_have_ended": memory_may_have_ended(status),  # the retry with a smaller batch is offered
             "step": step,
             "total_steps": total,
             "epoch": status.get("epoch") or last_progress.get("epoch"),

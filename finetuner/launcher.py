@@ -27,7 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
-from .runs import ACTIVE_STATES, CHECKPOINT_CONFIG, COMPLETED, FAILED, FINISHING, INTERRUPTED, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, ended_by_restart, frozen_config
+from .runs import ACTIVE_STATES, CHECKPOINT_CONFIG, COMPLETED, FINISHING, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, frozen_config, memory_may_have_ended
 
 STOP_GRACE_SECONDS = 120.0
 LAUNCHERS = ("torchrun", "accelerate")
@@ -200,15 +200,8 @@ def prepare_smaller_batch_retry(run: Run, *, processes: int = 1) -> str:
 
 
 def can_retry_with_smaller_batch(run: Run) -> bool:
-    """True for a run that failed for lack of memory, or whose process was killed from outside in a way the
-    kernel's out-of-memory killer kills (SIGKILL, or an unknown end): the studio shows the retry button then.
-    Not after a Space's restart ended it (`runs.ended_by_restart`), nor when its disk is full: memory was not the cause."""
-    status = run.status()
-    if status.get("state") == FAILED:
-        return bool(status.get("out_of_memory"))
-    if status.get("state") != INTERRUPTED or ended_by_restart(status) or status.get("disk_full"):
-        return False
-    return status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
+    """Whether the studio offers the retry with a smaller batch (`runs.memory_may_have_ended`)."""
+    return memory_may_have_ended(run.status())
 
 
 def gpu_count() -> int:

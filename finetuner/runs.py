@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import tempfile
 import time
 import unicodedata
@@ -262,6 +263,17 @@ def ended_by_restart(status: dict[str, Any]) -> bool:
     watcher = status.get("watched_by")
     recorded = status.get("exit_signal") or status.get("exit_code") is not None
     return on_spaces() and bool(watcher) and watcher != THIS_PROCESS and not recorded
+
+
+def memory_may_have_ended(status: dict[str, Any]) -> bool:
+    """True for a run that failed for lack of memory, or whose process was killed from outside in a way the
+    kernel's out-of-memory killer kills (SIGKILL, or an unknown end): a smaller batch is worth a retry then.
+    Not after a Space's restart ended it (`ended_by_restart`), nor when its disk is full: memory was not the cause."""
+    if status.get("state") == FAILED:
+        return bool(status.get("out_of_memory"))
+    if status.get("state") != INTERRUPTED or ended_by_restart(status) or status.get("disk_full"):
+        return False
+    return status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
 
 
 def read_events(path: Path, offset: int = 0) -> Iterator[dict[str, Any]]:

@@ -377,12 +377,13 @@ def estimate_setup(*, processes: int = 1, device: str = "CPU", lora: Mapping[str
     return "\n".join(lines)
 
 
-def interrupted_note(message: str) -> str:
-    """Why a run was interrupted (its process died without recording its end) and what to do, as HTML."""
+def interrupted_note(message: str, *, memory_may_have_ended: bool) -> str:
+    """Why a run was interrupted (its process died without recording its end) and what to do, as HTML. The
+    retry with a smaller batch is named only where the page offers it (not after a Space restart or a full disk)."""
+    retry = ", or <b>Retry with a smaller batch</b> if it ran out of memory" if memory_may_have_ended else ""
     return (
         '<div class="ft-interrupted" style="margin-top:10px;padding:10px;border-radius:8px;background:#ffedd5;color:#7c2d12">'
-        f"<b>Interrupted:</b> {esc(message)}<br>Press <b>Resume</b> to continue from the last checkpoint, or "
-        "<b>Retry with a smaller batch</b> if it ran out of memory.</div>"
+        f"<b>Interrupted:</b> {esc(message)}<br>Press <b>Resume</b> to continue from the last checkpoint{retry}.</div>"
     )
 
 
@@ -447,7 +448,7 @@ def progress_card(snap: Mapping[str, Any] | None, *, queue_note: str | None = No
     if snap.get("error"):
         parts.append(f'<div style="margin-top:10px;padding:10px;border-radius:8px;background:#fee2e2;color:#991b1b"><b>Error:</b> {esc(snap["error"])}</div>')
     if state == "interrupted":
-        parts.append(interrupted_note(explanation))
+        parts.append(interrupted_note(explanation, memory_may_have_ended=bool(snap.get("memory_may_have_ended"))))
     elif state == "stopped":
         parts.append('<div style="margin-top:8px;color:#374151">Press <b>Resume</b> to continue from the last checkpoint.</div>')
     if state == "completed":

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from finetuner import compare
+from finetuner import compare, launcher
 from finetuner.config import RunConfig
 from finetuner.follow import RunFollower, curves, follow
 from finetuner.intervals import wilson
@@ -279,3 +279,18 @@ def test_config_diff_lists_only_differences():
     a = RunConfig.from_dict({"train_file": "x.csv"})
     b = a.replace(learning_rate=2e-5, num_train_epochs=5)
     assert compare.config_diff(a, b) == [["learning_rate", "5e-05", "2e-05"], ["num_train_epochs", "3.0", "5"]]
+
+
+@pytest.mark.parametrize(
+    ("ending", "retry_offered"),
+    [({}, True), ({"exit_signal": "SIGKILL", "exit_code": -9}, True), ({"exit_signal": "SIGTERM", "exit_code": -15}, False), ({"disk_full": True}, False)],
+)
+def test_an_interrupted_run_names_the_smaller_batch_retry_only_where_the_page_offers_it(tmp_path, monkeypatch, ending, retry_offered):
+    """The card's note and the Retry button agree: after a full disk or a termination from outside, memory was
+    not the cause, and the button is hidden."""
+    run = new_run(tmp_path)
+    monkeypatch.setattr(Run, "disk_full", lambda self: ending.get("disk_full", False))
+    run.update_status(state="running", step=3, total_steps=10, **{k: v for k, v in ending.items() if k != "disk_full"})  # its process is gone
+    html = render.progress_card(RunFollower(run).poll())
+    assert "Interrupted:" in html and "Press <b>Resume</b> to continue from the last checkpoint" in html
+    assert ("Retry with a smaller batch" in html) == retry_offered == launcher.can_retry_with_smaller_batch(run)
