@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                 help="After an out-of-memory failure: continue with a batch size that fits (one process: the Trainer's "
                 "auto_find_batch_size; several: half the batch, twice the gradient accumulation).",
             )
+    delete = commands.add_parser("delete", help="Delete a run's folder (model, checkpoints, evaluation) for good; not while it trains.")
+    delete.add_argument("run_id", help="A run id, or a run folder.")
+    delete.add_argument("--yes", action="store_true", help="Delete without asking (needed where no one can answer, as in a script).")
     add_hub_commands(commands, train)
     for sub in commands.choices.values():  # `python -m finetuner status RUN --runs_dir X` works as well as before the command
         sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help="Folder that holds the run folders (default: runs).")
@@ -476,6 +479,20 @@ def cmd_stop(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    """As the studio's Delete: asks first (or takes --yes); a run that trains or waits in the queue is refused."""
+    run = find_run(args.runs_dir, args.run_id)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"Deleting run {run.id} removes its folder {run.path} for good; add --yes to confirm.")
+        if input(f"Delete run {run.id} and its folder {run.path} (model, checkpoints, evaluation) for good? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing deleted.")
+            return 0
+    RunStore(run.path.parent).delete(run.id)
+    print(f"Deleted run {run.id} ({run.path}).")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "resume": cmd_resume,
@@ -485,5 +502,6 @@ COMMANDS = {
     "compare": cmd_compare,
     "status": cmd_status,
     "stop": cmd_stop,
+    "delete": cmd_delete,
 }
 COMMANDS.update(HUB_COMMANDS)
