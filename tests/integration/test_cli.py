@@ -258,14 +258,71 @@ def test_train_with_a_hub_model_fails_at_once_when_the_hub_is_unreachable(tmp_pa
     assert "Retrying" not in result.stderr and not (tmp_path / "runs").exists()
 
 
-def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
-    env = hub_unreachable(tmp_path)
+def cache_hub_model(env: dict, model_dir: Path, repo: str = "someone/tiny") -> None:
+    """`model_dir` in the environment's Hugging Face cache as the Hub model `repo`, in the layout a download leaves."""
     commit = "0123456789abcdef0123456789abcdef01234567"
-    cached = Path(env["HF_HOME"]) / "hub" / "models--someone--tiny"  # huggingface_hub's cache layout, as a download leaves it
+    cached = Path(env["HF_HOME"]) / "hub" / f"models--{repo.replace('/', '--')}"
     (cached / "refs").mkdir(parents=True)
     (cached / "refs" / "main").write_text(commit)
-    shutil.copytree(tiny_model_dir, cached / "snapshots" / commit)
+    shutil.copytree(model_dir, cached / "snapshots" / commit)
+
+
+def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
+    env = hub_unreachable(tmp_path)
+    cache_hub_model(env, tiny_model_dir)
     result = cli("predict", "someone/tiny", "the film was great", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["label"] in ("LABEL_0", "LABEL_1")
     assert "Retrying" not in result.stderr, "its optional files (adapter, chat template) are not asked of the Hub 6 times each (minutes)"
+
+
+@pytest.fixture
+def connections_counted():
+    """(address, count): a Hub address whose every connection is closed unanswered, as a broken network drops
+    it (a network error to huggingface_hub, which retries it), and the number of connections made to it."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    made = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            made.append(1)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", made
+    server.close()
+
+
+@pytest.mark.parametrize("started_by", ["train", "launcher"])
+def test_training_a_cached_hub_model_reads_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir, sentiment_csv, connections_counted, started_by):
+    """`train` with a Hub id, and the process the studio's launcher starts on a run folder (`train --run_dir`):
+    with the model in the cache, training reads it from there at once, after one request to the Hub, where
+    loading it by its id asked the Hub for each of its files with huggingface_hub's retries (minutes) and
+    failed on the tokenizer's chat-template listing. The run's config keeps the Hub id."""
+    from finetuner.config import RunConfig
+    from finetuner.launcher import launch_command
+    from finetuner.runs import RunStore
+
+    address, made = connections_counted
+    env = {**hub_unreachable(tmp_path), "HF_ENDPOINT": address}
+    cache_hub_model(env, tiny_model_dir)
+    options = {"model_name_or_path": "someone/tiny", "max_seq_length": 32, "num_train_epochs": 1}
+    if started_by == "train":
+        result = cli("train", "--train_file", str(sentiment_csv), *(f"--{k}={v}" for k, v in options.items()), "--output_dir", "runs/r", cwd=tmp_path, env=env)
+    else:
+        run = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"train_file": str(sentiment_csv), **options}), run_id="r")
+        result = cli(*launch_command(run.path)[3:], cwd=tmp_path, env=env)  # `python -m finetuner` + `train --run_dir RUN`
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Retrying" not in result.stderr
+    assert len(made) <= 2, f"{len(made)} connections to the Hub: one request (a closed connection is opened again once), not retries for each file"
+    run = RunStore(tmp_path / "runs").get("r")
+    assert run.state == "completed" and run.config().model.model_name_or_path == "someone/tiny"
+    said = [event.get("text") for event in run.events() if event.get("type") == "message"] + result.stderr.splitlines()
+    assert "The Hugging Face Hub cannot be reached: someone/tiny is read from the local cache (HF_HUB_OFFLINE=1 for this run)." in said
