@@ -244,6 +244,37 @@ def restorable_form(saved: Any, fields: Iterable[str]) -> dict[str, Any] | None:
     return {name: value for name, value in saved.items() if name in fields and (name not in choices or value in choices[name])}
 
 
+# The Train form's options that decide which rows of the training file a run holds out for validation and
+# test (with the seed) and how many it trains on.
+SPLIT_FIELDS = ("validation_split_ratio", "test_split_ratio", "max_train_samples")
+
+
+def split_options(form: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The seed and split options of a run started from the Train form's values `form` (as the page keeps
+    them): the Data tab shows the splits that run trains and evaluates on, not the default seed's. A value
+    the form lacks or holds invalid counts as its default (Start refuses it and says why)."""
+    form = form if isinstance(form, Mapping) else {}
+    default = RunConfig()
+    seed = form.get("seed")
+    options: dict[str, Any] = {"seed": int(seed) if isinstance(seed, (int, float)) and float(seed).is_integer() else default.training.seed}
+    limit = form.get("max_train_samples")
+    values = {
+        "validation_split_ratio": form.get("validation_split_ratio", default.data.validation_split_ratio),
+        "test_split_ratio": form.get("test_split_ratio", default.data.test_split_ratio),
+        "max_train_samples": int(limit) if isinstance(limit, (int, float)) and limit else None,
+    }
+    try:
+        DataConfig(**values)
+    except (ConfigError, TypeError):
+        values = {name: getattr(default.data, name) for name in SPLIT_FIELDS}
+    return {**options, **values}
+
+
+def split_selection(selection: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The selection with `split_options`' shares and limit: what `prepared` and `token_stats` split by."""
+    return {**selection, **{name: options[name] for name in SPLIT_FIELDS}}
+
+
 def data_config(selection: Mapping[str, Any], **overrides: Any) -> DataConfig:
     names = {f.name for f in dataclasses.fields(DataConfig)}
     values = {k: v for k, v in selection.items() if k in names}

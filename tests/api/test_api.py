@@ -149,12 +149,35 @@ def test_the_inspectors_row_is_the_previews_row(client, tiny_model_dir, reviews_
     held_out = set(prepared({"train_file": str(reviews_csv)}).rows["validation"])
     number, text, label = next(row for row in preview["data"] if row[0] in held_out)
     summary, _, details, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=number, text="", api_name="/inspect_tokens")
-    assert f"Row {number} of the training file · in the **validation** split" in summary and "seed 42, the default, never trains on it" in summary
+    assert f"Row {number} of the training file · in the **validation** split" in summary and "held out at seed 42, the Train tab's: a run started now never trains on it" in summary
     assert f"label `{label}`" in summary
     _, _, typed, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text=text, api_name="/inspect_tokens")
     assert [row[1] for row in details["data"]] == [row[1] for row in typed["data"]], "the same text as the preview's row"
     with pytest.raises(AppError, match="Row 500 is out of range: the training file has rows 0 to 119"):
         client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=500, text="", api_name="/inspect_tokens")
+
+
+def test_the_data_tab_splits_at_the_train_tabs_seed(client, tiny_model_dir, reviews_csv):
+    """The rows the Data tab and its inspector show held out are those a run with the Train form's seed holds
+    out: with seed 7 (not the default 42) the summary says so, and a row only seed 7 holds out is marked held out."""
+    from finetuner.config import RunConfig
+    from finetuner.tasks import get_task
+
+    def held_out(seed: int) -> set[int]:  # what training splits off: the task's own preparation under the run's config
+        config = RunConfig.from_dict({"train_file": str(reviews_csv), "seed": seed, "validation_split_ratio": 0.2})
+        return set(get_task("text-classification").prepare_data(config).rows["validation"])
+
+    form = {"seed": 7, "validation_split_ratio": 0.2}
+    summary, *_ = load_file(client, reviews_csv, train_form=form)
+    assert "validation **24** (split from train)" in summary, summary
+    assert "Validation (20% of the rows) and test (10% of the rows) held out of the training file at seed **7**" in summary, summary
+    only_at_7 = min(held_out(7) - held_out(42))
+    only_at_42 = min(held_out(42) - held_out(7))
+    inspect = dict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", text="", api_name="/inspect_tokens")
+    shown, *_ = client.predict(index=only_at_7, train_form=form, **inspect)
+    assert f"Row {only_at_7} of the training file · in the **validation** split (held out at seed 7, the Train tab's: a run started now never trains on it)" in shown, shown
+    shown, *_ = client.predict(index=only_at_42, train_form=form, **inspect)
+    assert f"Row {only_at_42} of the training file · in the **train** split" in shown, shown
 
 
 def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):

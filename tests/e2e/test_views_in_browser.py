@@ -122,3 +122,19 @@ def test_many_classes_chart_runs_the_page_width_under_the_text_lengths(page, tmp
     labels, lengths = boxes()
     assert labels["y"] >= lengths["y"] + lengths["height"] - 1, "the class chart under the text lengths"
     assert abs(labels["width"] - lengths["width"]) < 5 and abs(labels["x"] - lengths["x"]) < 5, "as wide as the page's other blocks"
+
+
+def test_the_data_tab_splits_at_the_train_tabs_seed(page):
+    """The Data tab holds out the rows a run started now holds out: another seed on the Train tab, and the
+    Data tab's summary says it splits at that seed, also after a reload."""
+    summary = page.locator("p").filter(has_text="held out of the training file at seed")
+    expect(summary).to_contain_text("at seed 42")
+    page.get_by_role("tab", name="2 · Train").click()
+    seed = page.get_by_label("Seed", exact=True)
+    seed.fill("7")
+    seed.press("Tab")
+    page.get_by_role("tab", name="1 · Data").click()
+    expect(summary).to_contain_text("at seed 7")
+    page.reload()
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    expect(summary).to_contain_text("at seed 7")
