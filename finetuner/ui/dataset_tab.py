@@ -14,7 +14,8 @@ completion for causal LM; document/summary for seq2seq), shown for the chosen ta
 them as `text_column`, ..., `tokens_column`, `tags_column`, `prompt_column`, `completion_column`,
 `input_column`, `document_column`, `summary_column` ('(auto-detect)' by default) and returns the detected or chosen ones
 last, in that order (after a note that is empty once the data has loaded). The inspector shows NER words' tags against their sub-tokens, and a causal-LM
-example rendered with its template, the part that carries loss marked.
+example rendered with its template, the part that carries loss marked. A typed text (text classification) takes a
+second text, `text_pair`, in a box shown for sentence-pair data: the pair encoded as training encodes one.
 """
 
 from pathlib import Path
@@ -119,6 +120,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             inspect_split = gr.Dropdown(["train"], value="train", label="Split", info="Validation and test split from the training file share its rows.", scale=1)
             inspect_index = gr.Number(value=0, label="Row", precision=0, info=ROW_INFO, scale=1)
             inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above (text classification only)", scale=3)
+            # Shown for sentence-pair data: the typed pair encoded as training encodes one ([SEP], token type ids).
+            inspect_text_pair = gr.Textbox(value="", label="Second text", placeholder="The pair's second text (e.g. the hypothesis)", visible=False, scale=3)
         inspect_button = gr.Button("Inspect tokens", variant="secondary")
         token_info = gr.Markdown()
         chips = gr.HTML()
@@ -197,6 +200,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             lengths_plot,
             split_choices,
             gr.Number(value=0, info=f"{ROW_INFO} The training file has rows 0 to {len(frames['train']) - 1:,}."),
+            gr.Textbox(visible=classification and data.has_pairs, value=""),
             *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
             "",  # loaded: no note on an earlier failure
             *picker_updates,
@@ -234,7 +238,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     load_dataset = ui_errors(note=still_in_use)(read_dataset)
     load_outputs = [
         ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index,
-        *picker_rows, load_note, *pickers, charts, split_shown,
+        inspect_text_pair, *picker_rows, load_note, *pickers, charts, split_shown,
     ]
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])
@@ -364,11 +368,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def inspect_tokens(
-        model_name_or_path, max_length, split, index, text, selection, train_form=None,
+        model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None,
         request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
     ):
-        """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text) as training
-        will; returns summary, chips, details and the token-length histogram. The splits are those a run started from the Train form (`train_form`)
+        """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text, with
+        `text_pair` its pair's second text for sentence-pair data) as training will; returns summary, chips, details
+        and the token-length histogram. The splits are those a run started from the Train form (`train_form`)
         makes: its seed and shares (`services.split_options`)."""
         model = (model_name_or_path or "").strip()
         if not model:
@@ -383,10 +388,13 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         label = None
         label_names = None
         where = ""
-        if text and text.strip():
+        text, text_pair = text or "", text_pair or ""
+        if text.strip() or text_pair.strip():
             if task != services.DEFAULT_TASK:
                 raise DataError("A typed text can be inspected for text classification; for this task, pick an example of the data.")
-            row = {"text": text}
+            if not text.strip():
+                raise DataError("Type the pair's first text too: the second text box holds the second text of the pair.")
+            row = {"text": text, **({"text_pair": text_pair} if text_pair.strip() else {})}
         else:
             data = services.prepared(split_data, seed=options["seed"])
             index = int(index or 0)
@@ -412,7 +420,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     inspect_button.click(
         inspect_tokens,
-        [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, ctx.saved_form],
+        [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form],
         [token_info, chips, token_details, token_plot],
         api_name="inspect_tokens",
     )

@@ -180,6 +180,32 @@ def test_the_data_tab_splits_at_the_train_tabs_seed(client, tiny_model_dir, revi
     assert f"Row {only_at_42} of the training file · in the **train** split" in shown, shown
 
 
+PAIR_BOX = 10  # /load_dataset's output: the inspector's second text box, after its split and row
+
+
+def test_the_inspector_encodes_a_typed_sentence_pair(client, tiny_model_dir, reviews_csv, tmp_path):
+    """Sentence-pair data offers a second box for typed text: the pair is encoded as training encodes it, the
+    second text after [SEP] with token type 1. Data of one text column hides that box."""
+    pair_box = load_file(client, reviews_csv)[PAIR_BOX]
+    assert pair_box["visible"] is False, "one text column: no second box"
+    path = tmp_path / "pairs.csv"
+    pairs = pd.DataFrame({"premise": ["a man is eating", "the sun shines", "a dog runs"] * 8, "hypothesis": ["someone eats", "it rains", "an animal moves"] * 8, "label": ["yes", "no", "yes"] * 8})
+    pairs.to_csv(path, index=False)
+    pair_box = load_file(client, path, text_column="premise", text_pair_column="hypothesis", label_column="label")[PAIR_BOX]
+    assert pair_box["visible"] is True
+    summary, chips, details, _ = client.predict(
+        model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="a man is eating", text_pair="someone eats", api_name="/inspect_tokens"
+    )
+    tokens = [row[1] for row in details["data"]]
+    types = dict(zip(details["headers"], zip(*details["data"])))["token_type_ids"]
+    assert tokens.count("[SEP]") == 2 and tokens[-1] == "[SEP]"
+    second = tokens.index("[SEP]") + 1
+    assert set(types[:second]) == {0} and set(types[second:]) == {1}, "the second text has token type 1"
+    assert "second text (token_type_id 1)" in chips
+    with pytest.raises(AppError, match="Type the pair's first text too"):
+        client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="", text_pair="someone eats", api_name="/inspect_tokens")
+
+
 def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
     path = tmp_path / "html.csv"
     texts = [f"<b>bold</b> & <script>alert({i})</script> great film" for i in range(6)] + [f"<i>dull</i> plot <script>x({i})</script> boring" for i in range(6)]
