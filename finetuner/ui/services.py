@@ -397,13 +397,18 @@ def word_lengths(splits, task: str = DEFAULT_TASK) -> dict[str, list[int]]:
 
 @lru_cache(maxsize=4)
 def _tokenizer(task: str, name_or_path: str):
+    from ..inference import hub_model_location  # noqa: PLC0415
     from ..tasks import get_task  # noqa: PLC0415 - heavy
 
-    return get_task(task).load_tokenizer(RunConfig.from_dict({"task": task, "model_name_or_path": name_or_path}))
+    location = name_or_path if Path(name_or_path).exists() else hub_model_location(name_or_path)
+    return get_task(task).load_tokenizer(RunConfig.from_dict({"task": task, "model_name_or_path": location}))
 
 
 def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
-    """The task's tokenizer for a model (cached): what training will use."""
+    """The task's tokenizer for a model (cached): what training will use. A Hub id is read from the local
+    cache when the Hub cannot be reached (`hub_model_location`: one request), not asked of the Hub file by
+    file with huggingface_hub's retries, which took half a minute and then failed on its chat-template listing.
+    The studio's process stays online (a push needs the Hub): only this tokenizer's files come from the cache."""
     return _tokenizer(task, name_or_path)
 
 

@@ -206,6 +206,23 @@ def test_the_inspector_encodes_a_typed_sentence_pair(client, tiny_model_dir, rev
         client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="", text_pair="someone eats", api_name="/inspect_tokens")
 
 
+def test_the_inspector_reads_a_cached_hub_tokenizer_when_the_hub_is_unreachable(client, tiny_model_dir, tmp_path, monkeypatch):
+    """A Hub id whose model is in the local cache, the Hub unreachable (HF_HUB_OFFLINE unset): the inspector
+    reads its tokenizer from the cache after one request, where asking the Hub for each of its files (with
+    huggingface_hub's retries) took half a minute and failed on the tokenizer's chat-template listing."""
+    import huggingface_hub.constants as constants
+
+    from support import cache_hub_model, hub_dropping_connections
+
+    cache_hub_model(tmp_path / "hub", tiny_model_dir)
+    with hub_dropping_connections() as (address, made):
+        for name, value in {"ENDPOINT": address, "HUGGINGFACE_CO_URL_TEMPLATE": address + "/{repo_id}/resolve/{revision}/{filename}", "HF_HUB_OFFLINE": False, "HF_HUB_CACHE": str(tmp_path / "hub")}.items():
+            monkeypatch.setattr(constants, name, value)  # the studio runs in this process: its huggingface_hub sees them
+        summary, chips, *_ = client.predict(model_name_or_path="someone/tiny", max_length=32, split="train", index=0, text="the film was great", api_name="/inspect_tokens")
+    assert "fits without truncation" in summary and "[SEP]" in chips
+    assert len(made) <= 4, f"{len(made)} connections to the Hub: one request for the tokenizer and one for the model's positions (each reopened once), no retries"
+
+
 def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):
     path = tmp_path / "html.csv"
     texts = [f"<b>bold</b> & <script>alert({i})</script> great film" for i in range(6)] + [f"<i>dull</i> plot <script>x({i})</script> boring" for i in range(6)]

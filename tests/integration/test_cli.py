@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from finetuner.cli import main
+from support import cache_hub_model, hub_dropping_connections
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -258,50 +258,17 @@ def test_train_with_a_hub_model_fails_at_once_when_the_hub_is_unreachable(tmp_pa
     assert "Retrying" not in result.stderr and not (tmp_path / "runs").exists()
 
 
-def cache_hub_model(env: dict, model_dir: Path, repo: str = "someone/tiny") -> None:
-    """`model_dir` in the environment's Hugging Face cache as the Hub model `repo`, in the layout a download leaves."""
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    cached = Path(env["HF_HOME"]) / "hub" / f"models--{repo.replace('/', '--')}"
-    (cached / "refs").mkdir(parents=True)
-    (cached / "refs" / "main").write_text(commit)
-    shutil.copytree(model_dir, cached / "snapshots" / commit)
-
-
 def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
     env = hub_unreachable(tmp_path)
-    cache_hub_model(env, tiny_model_dir)
+    cache_hub_model(Path(env["HF_HOME"]) / "hub", tiny_model_dir)
     result = cli("predict", "someone/tiny", "the film was great", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["label"] in ("LABEL_0", "LABEL_1")
     assert "Retrying" not in result.stderr, "its optional files (adapter, chat template) are not asked of the Hub 6 times each (minutes)"
 
 
-@pytest.fixture
-def connections_counted():
-    """(address, count): a Hub address whose every connection is closed unanswered, as a broken network drops
-    it (a network error to huggingface_hub, which retries it), and the number of connections made to it."""
-    import socket
-    import threading
-
-    server = socket.create_server(("127.0.0.1", 0))
-    made = []
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:  # closed: the test is over
-                return
-            made.append(1)
-            connection.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}", made
-    server.close()
-
-
 @pytest.mark.parametrize("started_by", ["train", "launcher"])
-def test_training_a_cached_hub_model_reads_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir, sentiment_csv, connections_counted, started_by):
+def test_training_a_cached_hub_model_reads_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir, sentiment_csv, started_by):
     """`train` with a Hub id, and the process the studio's launcher starts on a run folder (`train --run_dir`):
     with the model in the cache, training reads it from there at once, after one request to the Hub, where
     loading it by its id asked the Hub for each of its files with huggingface_hub's retries (minutes) and
@@ -310,15 +277,15 @@ def test_training_a_cached_hub_model_reads_the_cache_when_the_hub_is_unreachable
     from finetuner.launcher import launch_command
     from finetuner.runs import RunStore
 
-    address, made = connections_counted
-    env = {**hub_unreachable(tmp_path), "HF_ENDPOINT": address}
-    cache_hub_model(env, tiny_model_dir)
     options = {"model_name_or_path": "someone/tiny", "max_seq_length": 32, "num_train_epochs": 1}
-    if started_by == "train":
-        result = cli("train", "--train_file", str(sentiment_csv), *(f"--{k}={v}" for k, v in options.items()), "--output_dir", "runs/r", cwd=tmp_path, env=env)
-    else:
-        run = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"train_file": str(sentiment_csv), **options}), run_id="r")
-        result = cli(*launch_command(run.path)[3:], cwd=tmp_path, env=env)  # `python -m finetuner` + `train --run_dir RUN`
+    with hub_dropping_connections() as (address, made):
+        env = {**hub_unreachable(tmp_path), "HF_ENDPOINT": address}
+        cache_hub_model(Path(env["HF_HOME"]) / "hub", tiny_model_dir)
+        if started_by == "train":
+            result = cli("train", "--train_file", str(sentiment_csv), *(f"--{k}={v}" for k, v in options.items()), "--output_dir", "runs/r", cwd=tmp_path, env=env)
+        else:
+            run = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"train_file": str(sentiment_csv), **options}), run_id="r")
+            result = cli(*launch_command(run.path)[3:], cwd=tmp_path, env=env)  # `python -m finetuner` + `train --run_dir RUN`
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Retrying" not in result.stderr
     assert len(made) <= 2, f"{len(made)} connections to the Hub: one request (a closed connection is opened again once), not retries for each file"
