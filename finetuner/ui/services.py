@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from .. import access, compare
-from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
+from ..config import MAX_SEED, DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..tasks import TASKS
@@ -256,7 +256,8 @@ def split_options(form: Mapping[str, Any] | None) -> dict[str, Any]:
     form = form if isinstance(form, Mapping) else {}
     default = RunConfig()
     seed = form.get("seed")
-    options: dict[str, Any] = {"seed": int(seed) if isinstance(seed, (int, float)) and float(seed).is_integer() else default.training.seed}
+    whole = isinstance(seed, (int, float)) and float(seed).is_integer() and 0 <= seed <= MAX_SEED
+    options: dict[str, Any] = {"seed": int(seed) if whole else default.training.seed}
     limit = form.get("max_train_samples")
     values = {
         "validation_split_ratio": form.get("validation_split_ratio", default.data.validation_split_ratio),

@@ -122,6 +122,8 @@ def test_early_stopping_patience_0_never_stops_early_as_the_form_says():
         ({"num_train_epochs": [1, 2]}, "num_train_epochs expects float, got [1, 2]"),
         ({"freeze_embeddings": {"yes": 1}}, "freeze_embeddings expects bool, got {'yes': 1}"),
         ({"max_steps": 0}, "max_steps must be -1 (train for num_train_epochs) or at least 1, got 0"),
+        ({"seed": -1}, "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1), got -1"),  # the data split failed inside the run
+        ({"seed": 2**32}, "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1), got 4294967296"),
     ],
 )
 def test_invalid_values_say_what_to_fix(values, words):
