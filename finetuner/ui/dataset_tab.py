@@ -119,7 +119,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         with gr.Row():
             inspect_split = gr.Dropdown(["train"], value="train", label="Split", info="Validation and test split from the training file share its rows.", scale=1)
             inspect_index = gr.Number(value=0, label="Row", precision=0, info=ROW_INFO, scale=1)
-            inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above (text classification only)", scale=3)
+            inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above", scale=3)  # text classification only: hidden for the other tasks
             # Shown for sentence-pair data: the typed pair encoded as training encodes one ([SEP], token type ids).
             inspect_text_pair = gr.Textbox(value="", label="Second text", placeholder="The pair's second text (e.g. the hypothesis)", visible=False, scale=3)
         inspect_button = gr.Button("Inspect tokens", variant="secondary")
@@ -200,6 +200,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             lengths_plot,
             split_choices,
             gr.Number(value=0, info=f"{ROW_INFO} The training file has rows 0 to {len(frames['train']) - 1:,}."),
+            gr.Textbox(visible=classification),  # a typed text is text classification's only
             gr.Textbox(visible=classification and data.has_pairs, value=""),
             *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
             "",  # loaded: no note on an earlier failure
@@ -238,7 +239,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     load_dataset = ui_errors(note=still_in_use)(read_dataset)
     load_outputs = [
         ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index,
-        inspect_text_pair, *picker_rows, load_note, *pickers, charts, split_shown,
+        inspect_text, inspect_text_pair, *picker_rows, load_note, *pickers, charts, split_shown,
     ]
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])

@@ -180,14 +180,14 @@ def test_the_data_tab_splits_at_the_train_tabs_seed(client, tiny_model_dir, revi
     assert f"Row {only_at_42} of the training file · in the **train** split" in shown, shown
 
 
-PAIR_BOX = 10  # /load_dataset's output: the inspector's second text box, after its split and row
+TYPED_TEXT, PAIR_BOX = 10, 11  # /load_dataset's outputs: the inspector's typed-text boxes, after its split and row
 
 
 def test_the_inspector_encodes_a_typed_sentence_pair(client, tiny_model_dir, reviews_csv, tmp_path):
     """Sentence-pair data offers a second box for typed text: the pair is encoded as training encodes it, the
     second text after [SEP] with token type 1. Data of one text column hides that box."""
-    pair_box = load_file(client, reviews_csv)[PAIR_BOX]
-    assert pair_box["visible"] is False, "one text column: no second box"
+    loaded = load_file(client, reviews_csv)
+    assert loaded[TYPED_TEXT]["visible"] is True and loaded[PAIR_BOX]["visible"] is False, "one text column: no second box"
     path = tmp_path / "pairs.csv"
     pairs = pd.DataFrame({"premise": ["a man is eating", "the sun shines", "a dog runs"] * 8, "hypothesis": ["someone eats", "it rains", "an animal moves"] * 8, "label": ["yes", "no", "yes"] * 8})
     pairs.to_csv(path, index=False)
