@@ -129,6 +129,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             token_details = gr.Dataframe(interactive=False, max_height=300)
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
         split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
+        inspected_with = gr.State(None)  # the seed and shares of the inspection shown; None before the first
 
     ctx.components.update(dataset_summary=summary, inspect_model=inspect_model, data_task=task)
 
@@ -365,7 +366,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         return [*view, options, ""]
 
     split_outputs = [summary, checks, label_plot, length_plot, inspect_split, charts, split_shown, load_note]
-    ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
+    following = ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
 
     @ui_errors
     def inspect_tokens(
@@ -417,14 +418,24 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
+            options,
         )
 
-    inspect_button.click(
-        inspect_tokens,
-        [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form],
-        [token_info, chips, token_details, token_plot],
-        api_name="inspect_tokens",
-    )
+    inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
+    inspect_outputs = [token_info, chips, token_details, token_plot, inspected_with]
+    inspect_button.click(inspect_tokens, inspect_inputs, inspect_outputs, api_name="inspect_tokens")
+
+    def inspect_again(
+        model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, inspected, shown,
+        request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
+    ):
+        """After the splits were shown again for the Train tab's new options: the inspection on the page, made
+        with the earlier ones (its row may have changed split, its histogram did), made again with the same inputs."""
+        if inspected is None or shown is None or inspected == shown:
+            return [gr.skip()] * len(inspect_outputs)
+        return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token)
+
+    following.then(inspect_again, [*inspect_inputs, inspected_with, split_shown], inspect_outputs, api_name="inspect_again", api_visibility="private", show_progress="hidden")
 
 
 def loss_spans(tokenizer, inspection: dict) -> list[tuple[int, int]]:
