@@ -240,13 +240,13 @@ def _freeze_local_paths(config: RunConfig) -> None:
 def _check_before_training(config: RunConfig) -> None:
     """What the studio checks before Start: the options, the data (read and checked as training reads it; its
     warnings printed), the tokenizer and the model's longest input. A problem exits 2 and leaves no failed run folder behind."""
-    from .inference import hub_model_location  # noqa: PLC0415
+    from .inference import read_cache_if_hub_unreachable  # noqa: PLC0415
     from .tasks import get_task  # noqa: PLC0415 - heavy
     from .train import check_options  # noqa: PLC0415
 
-    for name in dict.fromkeys((config.model.model_name_or_path, config.model.tokenizer_name)):
-        if name and not Path(name).exists():
-            hub_model_location(name)  # at once, not after a minute of huggingface_hub's retries, when the Hub is unreachable
+    # At once, not after minutes of huggingface_hub's retries, when the Hub is unreachable: a model in the cache is read from there.
+    for name in read_cache_if_hub_unreachable((config.model.model_name_or_path, config.model.tokenizer_name)):
+        print(f"The Hugging Face Hub cannot be reached: {name} is read from the local cache (HF_HUB_OFFLINE=1 for this run).", file=sys.stderr)
     check_options(config)
     task = get_task(config.model.task)
     for warning in task.data_report(task.prepare_data(config)).get("warnings") or []:

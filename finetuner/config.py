@@ -40,6 +40,7 @@ SCHEDULERS = (
 )
 EVAL_STRATEGIES = ("no", "steps", "epoch")
 SAMPLING_STRATEGIES = ("random", "sequential", "group_by_length")
+MAX_SEED = 2**32 - 1
 
 
 def default_model_path() -> str:
@@ -291,6 +292,8 @@ class TrainingConfig:
             raise ConfigError(f"head_learning_rate must be greater than 0 and at most 1 (a new head trains well at about 1e-3 to 1e-2), got {self.head_learning_rate}.")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be 0 or more, got {self.weight_decay}.")
+        if not 0 <= self.seed <= MAX_SEED:  # the data split (scikit-learn) and set_seed (numpy) take no other
+            raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1), got {self.seed}.")
         if self.max_steps == 0 or self.max_steps < -1:  # the Trainer would take 0 as one step, and report it completed
             raise ConfigError(f"max_steps must be -1 (train for num_train_epochs) or at least 1, got {self.max_steps}.")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:

@@ -164,6 +164,30 @@ def hub_model_location(model: str) -> str:
     return model
 
 
+def read_cache_if_hub_unreachable(names) -> list[str]:
+    """For the Hub ids among `names` (a model and its tokenizer): when the Hub cannot be reached and they are in
+    the local cache, switch this process (and those it starts) to huggingface_hub's offline mode, which reads
+    the cache only; returns those ids ([] when the Hub answered, or offline mode was on already). Not in the
+    cache: `hub_model_location`'s ModelLoadError, at once.
+
+    Loading a model by its Hub id asks the Hub for each of its files, optional ones too, and pays
+    huggingface_hub's retries for each (minutes) when the Hub is unreachable; a tokenizer's listing of its
+    chat templates fails outright. The id stays what the run's config, model and card name: only where the
+    files are read from changes. Offline mode is read once, at import, so it is set in the libraries too."""
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    cached = [name for name in dict.fromkeys(n for n in names if n) if not Path(name).exists() and hub_model_location(name) != name]
+    if cached:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        constants.HF_HUB_OFFLINE = True
+        if "datasets" in sys.modules:  # a copy of its own, taken at its import
+            sys.modules["datasets"].config.HF_HUB_OFFLINE = True
+    return cached
+
+
 def looks_like_a_path(name: str) -> bool:
     """A folder's path, never a Hub id ('org/name' has one slash and starts with neither '/', '.' nor '~')."""
     return name.startswith(("/", ".", "~")) or name.count("/") > 1

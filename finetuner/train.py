@@ -308,12 +308,16 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     from transformers import EarlyStoppingCallback, set_seed  # noqa: PLC0415 - heavy
 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
+    from .inference import read_cache_if_hub_unreachable  # noqa: PLC0415
     from .tasks import TASKS, get_task  # noqa: PLC0415
     from .tasks.base import NEW_PARAMETERS, check_max_length, count_parameters  # noqa: PLC0415
 
     main = world.is_main
     config = run.config()
     task = get_task(config.model.task)
+    cached = read_cache_if_hub_unreachable((config.model.model_name_or_path, config.model.tokenizer_name))
+    if main and cached:  # started by the studio, or resumed: the CLI's own check may not have run in this process
+        run.append_event("message", text=f"The Hugging Face Hub cannot be reached: {', '.join(cached)} is read from the local cache (HF_HUB_OFFLINE=1 for this run).")
     with world.main_first():  # the main process downloads and fills the caches, the others read them
         if main:
             _say(run, "Loading data.")

@@ -4,7 +4,9 @@ module: several folders have a conftest.py, so `from conftest import` would be a
 
 from __future__ import annotations
 
+import contextlib
 import random
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -102,6 +104,40 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def hub_dropping_connections():
+    """(address, connections): a Hub address whose every connection is closed unanswered, as a broken network
+    drops it (a network error to huggingface_hub, which retries it), and the list of connections made to it."""
+    import threading  # noqa: PLC0415
+
+    server = socket.create_server(("127.0.0.1", 0))
+    made: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            made.append(1)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", made
+    finally:
+        server.close()
+
+
+def cache_hub_model(hub_cache: Path, model_dir: Path, repo: str = "someone/tiny") -> None:
+    """`model_dir` in the Hugging Face cache folder `hub_cache` as the Hub model `repo`, in the layout a download leaves."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    cached = Path(hub_cache) / f"models--{repo.replace('/', '--')}"
+    (cached / "refs").mkdir(parents=True)
+    (cached / "refs" / "main").write_text(commit)
+    shutil.copytree(model_dir, cached / "snapshots" / commit)
 
 
 def require_shared_data(name: str) -> Path:

@@ -5,14 +5,17 @@ Endpoints: `/load_dataset` (task + source -> preview, columns, plots, checks) an
 the example's row in its file, as the preview's `#` column numbers the training file: the splits the tool
 holds out of that file are shuffled, so a place in a split would not be the row a user sees. Both go through the task's
 own hooks (`prepare_data`, `data_report`, `length_statistics`, `inspect_example`), so what is shown is
-exactly what training will use.
+exactly what training will use: data without its own validation or test split is split at the Train
+form's seed and shares (both endpoints take the form's values as `train_form`, as the page keeps them;
+left out, the form's defaults), and shown again when they change there.
 
 Each task has its own column pickers (text/label; words/tags for NER; prompt or chat messages and
 completion for causal LM; document/summary for seq2seq), shown for the chosen task: `/load_dataset` takes
 them as `text_column`, ..., `tokens_column`, `tags_column`, `prompt_column`, `completion_column`,
 `input_column`, `document_column`, `summary_column` ('(auto-detect)' by default) and returns the detected or chosen ones
 last, in that order (after a note that is empty once the data has loaded). The inspector shows NER words' tags against their sub-tokens, and a causal-LM
-example rendered with its template, the part that carries loss marked.
+example rendered with its template, the part that carries loss marked. A typed text (text classification) takes a
+second text, `text_pair`, in a box shown for sentence-pair data: the pair encoded as training encodes one.
 """
 
 from pathlib import Path
@@ -116,13 +119,17 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         with gr.Row():
             inspect_split = gr.Dropdown(["train"], value="train", label="Split", info="Validation and test split from the training file share its rows.", scale=1)
             inspect_index = gr.Number(value=0, label="Row", precision=0, info=ROW_INFO, scale=1)
-            inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above (text classification only)", scale=3)
+            inspect_text = gr.Textbox(value="", label="Or type a text", placeholder="Leave empty to use the example above", scale=3)  # text classification only: hidden for the other tasks
+            # Shown for sentence-pair data: the typed pair encoded as training encodes one ([SEP], token type ids).
+            inspect_text_pair = gr.Textbox(value="", label="Second text", placeholder="The pair's second text (e.g. the hypothesis)", visible=False, scale=3)
         inspect_button = gr.Button("Inspect tokens", variant="secondary")
         token_info = gr.Markdown()
         chips = gr.HTML()
         with gr.Accordion("Token details (id, attention mask, token type id, label)", open=False):
             token_details = gr.Dataframe(interactive=False, max_height=300)
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
+        split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
+        inspected_with = gr.State(None)  # the seed and shares of the inspection shown; None before the first
 
     ctx.components.update(dataset_summary=summary, inspect_model=inspect_model, data_task=task)
 
@@ -133,14 +140,16 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     def read_dataset(
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
-        input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None,
+        input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None, train_form=None,
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
         Each task reads its own columns (text/label; words/tags; prompt/completion/input or messages; document/summary):
         '(auto-detect)' finds them by their usual names, any other value names the column to use. With 'Upload
         files' and no new training file, the files this session loaded last are read again (after a reload the
-        upload boxes are empty, while the data is still those files).
+        upload boxes are empty, while the data is still those files). Data without its own validation or test
+        split is split as a run started from the Train form (`train_form`, its values) would split it: at its
+        seed, with its validation and test shares (`services.split_options`).
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
             train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
@@ -159,20 +168,18 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         for name in [*selection.get("text_column_names", []), selection.get("label_column_name"), *overrides.values()]:
             if name and name not in columns:
                 raise DataError(f"There is no column '{name}'. The columns are: {', '.join(columns)}.")
-        data = services.prepared(selection)
-        report = services.data_report(selection, data)
-        label_names = list(getattr(data, "label_names", []) or [])
+        options = services.split_options(train_form)
+        data, shown = split_view(task, selection, options)
         picker_updates = [gr.skip()] * len(PICKER_FIELDS)
+        column_text = columns_shown(task, data)
         if classification:
             selection = {**selection, "text_column_names": data.text_columns, "label_column_name": data.label_column}
-            column_text = {"text": " + ".join(data.text_columns), "label": data.label_column}
             column_updates = (
                 gr.Dropdown(choices=columns, value=data.text_columns[0]),
                 gr.Dropdown(choices=[services.NO_PAIR, *columns], value=data.text_columns[1] if data.has_pairs else services.NO_PAIR),
                 gr.Dropdown(choices=columns, value=data.label_column),
             )
         else:
-            column_text = dict(getattr(data, "columns", {}) or {})
             column_updates = (gr.skip(), gr.skip(), gr.skip())
             detected = detected_columns(task, column_text)
             selection = {**selection, **{name: value for name, value in detected.items() if value}}
@@ -182,6 +189,34 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             ]
         table = numbered(preview_frame(frames["train"].head(services.MAX_PREVIEW_ROWS)))
         wide = [c for value in column_text.values() for c in str(value).split(" + ")]
+        summary_text, checks_text, counts_plot, lengths_plot, split_choices, charts_row = shown
+        return (
+            selection,
+            summary_text,
+            checks_text,
+            gr.Row(visible=classification),
+            *column_updates,
+            gr.Dataframe(value=table, column_widths=preview_widths(columns, wide)),
+            counts_plot,
+            lengths_plot,
+            split_choices,
+            gr.Number(value=0, info=f"{ROW_INFO} The training file has rows 0 to {len(frames['train']) - 1:,}."),
+            gr.Textbox(visible=classification),  # a typed text is text classification's only
+            gr.Textbox(visible=classification and data.has_pairs, value=""),
+            *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
+            "",  # loaded: no note on an earlier failure
+            *picker_updates,
+            charts_row,
+            options,
+        )
+
+    def split_view(task: str, selection: dict, options: dict):
+        """The prepared data and what the Data tab shows of its splits (summary, checks, class and length charts,
+        the inspector's splits), split as `options` (`services.split_options`) split it."""
+        data = services.prepared(services.split_selection(selection, options), seed=options["seed"])
+        report = services.data_report(selection, data)
+        label_names = list(getattr(data, "label_names", []) or [])
+        column_text = columns_shown(task, data)
         counted = {name for counts in (report.get("class_counts") or {}).values() for name in counts}
         if task == "token-classification":
             counts_plot = plots.label_distribution(report.get("class_counts") or {}, None, title="Entities per type", axis="entity type", unit="entities")
@@ -189,25 +224,24 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             counts_plot = plots.label_distribution(report["class_counts"], label_names or None)
         else:
             counts_plot = plots.empty("No classes to count: this task learns to write text.")
-        return (
-            selection,
-            render.dataset_summary(selection.get("name", ""), report, label_names, column_text, TASKS[task].title, label_word="tags" if task == "token-classification" else "classes"),
+        summary_text = render.dataset_summary(selection.get("name", ""), report, label_names, column_text, TASKS[task].title, label_word="tags" if task == "token-classification" else "classes")
+        carved = services.carved_splits(data)
+        if carved:
+            summary_text += "\n\n" + split_note(carved, options)
+        return data, (
+            summary_text,
             render.data_checks(report.get("warnings", [])),
-            gr.Row(visible=classification),
-            *column_updates,
-            gr.Dataframe(value=table, column_widths=preview_widths(columns, wide)),
             counts_plot,
             plots.text_lengths(services.word_lengths(data.splits, task)),
             gr.Dropdown(choices=list(data.splits), value="train"),
-            gr.Number(value=0, info=f"{ROW_INFO} The training file has rows 0 to {len(frames['train']) - 1:,}."),
-            *[gr.Row(visible=name == task) for name in TASK_COLUMNS],
-            "",  # loaded: no note on an earlier failure
-            *picker_updates,
             gr.Row(elem_classes=[CHARTS, CHARTS_STACKED] if plots.many_classes(counted) else [CHARTS]),
         )
 
     load_dataset = ui_errors(note=still_in_use)(read_dataset)
-    load_outputs = [ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index, *picker_rows, load_note, *pickers, charts]
+    load_outputs = [
+        ctx.dataset, summary, checks, column_row, text_column, text_pair_column, label_column, preview, label_plot, length_plot, inspect_split, inspect_index,
+        inspect_text, inspect_text_pair, *picker_rows, load_note, *pickers, charts, split_shown,
+    ]
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])
 
@@ -218,15 +252,15 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     def on_failure(event) -> None:
         event.failure(load_failed, ctx.dataset, [load_note, summary], api_visibility="private", show_progress="hidden")
-    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset]
+    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset, ctx.saved_form]
     on_failure(load_button.click(load_dataset, load_inputs, load_outputs, api_name="load_dataset", **loading))
 
     @ui_errors(note=still_in_use)
-    def load_new_file(task, source, train_file, validation_file, test_file, current=None):
+    def load_new_file(task, source, train_file, validation_file, test_file, current=None, train_form=None):
         """A just-uploaded training file, with its columns detected afresh."""
-        return read_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, current=current)
+        return read_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, current=current, train_form=train_form)
 
-    on_failure(train_file.upload(load_new_file, [*load_inputs[:5], ctx.dataset], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
+    on_failure(train_file.upload(load_new_file, [*load_inputs[:5], ctx.dataset, ctx.saved_form], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
     for dropdown in (text_column, text_pair_column, label_column, *pickers):
         on_failure(dropdown.input(load_dataset, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
 
@@ -255,7 +289,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     task.change(choose_task, task, [task_note, inspect_model, inspect_max_length, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
-    def read_for_task(task, current):
+    def read_for_task(task, current, train_form=None):
         """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
         Data the task cannot read stays loaded, and the note above its summary says so and what to do."""
         selection = current or services.default_selection()
@@ -268,27 +302,27 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         try:
             return read_dataset(
                 task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
-                services.AUTO, services.NO_PAIR, services.AUTO,
+                services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form,
             )
         except DataError:
             return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
 
-    task.change(read_for_task, [task, ctx.dataset], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
+    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
 
-    def load_example():
+    def load_example(train_form=None):
         """The example dataset, loaded as the page opens so a new user sees data at once."""
-        return load_dataset(services.DEFAULT_TASK, services.SOURCE_EXAMPLE, None, None, None, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO)
+        return load_dataset(services.DEFAULT_TASK, services.SOURCE_EXAMPLE, None, None, None, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form)
 
     ctx.dataset.change(lambda selection: selection, ctx.dataset, ctx.saved_dataset, api_name="remember_dataset", api_visibility="private", show_progress="hidden")
     source_fields = [task, source, file_group, hub_group, hub_dataset, hub_config, hub_split, kept_files]
 
-    def show_selection(selection: dict, when: str):
+    def show_selection(selection: dict, when: str, train_form=None):
         """Load a selection made before (`when`: kept over a reload, or an earlier run's), with the Data tab's
         fields set to it. The upload boxes stay empty: a note names the files loaded."""
         fields = services.selection_fields(selection)
         shown = load_dataset(
             *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
-            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS),
+            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form,
         )
         files = fields["source"] == services.SOURCE_FILE
         names = ", ".join(render.md_code(Path(fields[name]).name) for name in ("train_file", "validation_file", "test_file") if fields[name])
@@ -298,29 +332,51 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             gr.Markdown(f"Loaded {when}: {names}. Upload a file to replace it.", visible=files),
         )
 
-    def reopen_dataset(saved):
+    def reopen_dataset(saved, train_form=None):
         """On page open: the data this browser had loaded before (a reload keeps it), else the example. Kept
         data that cannot be loaded again (an upload deleted since) gives way to the example, with a warning."""
         if isinstance(saved, dict):
             try:
-                return show_selection(saved, "before the page was reloaded")
+                return show_selection(saved, "before the page was reloaded", train_form)
             except gr.Error as error:
                 gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
-        return (*load_example(), *[gr.skip()] * len(source_fields))
+        return (*load_example(train_form), *[gr.skip()] * len(source_fields))
 
-    ctx.demo.load(reopen_dataset, ctx.saved_dataset, [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
+    ctx.demo.load(reopen_dataset, [ctx.saved_dataset, ctx.saved_form], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
     requested.change(
-        lambda request: show_selection(request["selection"], "for that run") if request else [gr.skip()] * (len(load_outputs) + len(source_fields)),
-        requested, [*load_outputs, *source_fields], api_name="load_requested_dataset", api_visibility="private",
+        lambda request, train_form: show_selection(request["selection"], "for that run", train_form) if request else [gr.skip()] * (len(load_outputs) + len(source_fields)),
+        [requested, ctx.saved_form], [*load_outputs, *source_fields], api_name="load_requested_dataset", api_visibility="private",
     )
     ctx.components["dataset_request"] = requested
 
     @ui_errors
-    def inspect_tokens(model_name_or_path, max_length, split, index, text, selection, completion_only_loss, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text) as training
-        will (a causal LM's loss tokens as the Train form's completion_only_loss says); returns summary, chips,
-        details and the token-length histogram."""
+    def follow_train_form(selection, train_form, shown):
+        """After a change on the Train form: where the seed, a split share or the training-example limit changed,
+        the splits shown again as a run started now makes them; the data and its columns stay as loaded. Data
+        those options cannot split stays shown as before, and the note above its summary says why."""
+        options = services.split_options(train_form)
+        if shown is None or options == shown:  # None: the page is opening, and its first load reads the form's options itself
+            return [gr.skip()] * len(split_outputs)
+        selection = selection or services.default_selection()
+        try:
+            _, view = split_view(services.task_of(selection), selection, options)
+        except DataError as error:
+            return [*[gr.skip()] * (len(split_outputs) - 1), f"⚠ With the Train tab's options: {render.md_escape(str(error))}"]
+        return [*view, options, ""]
+
+    split_outputs = [summary, checks, label_plot, length_plot, inspect_split, charts, split_shown, load_note]
+    following = ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
+
+    @ui_errors
+    def inspect_tokens(
+        model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None, completion_only_loss=None,
+        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
+    ):
+        """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text, with
+        `text_pair` its pair's second text for sentence-pair data) as training will; returns summary, chips, details
+        and the token-length histogram. The splits are those a run started from the Train form (`train_form`)
+        makes: its seed and shares (`services.split_options`); a causal LM's loss tokens as its `completion_only_loss` says."""
         model = (model_name_or_path or "").strip()
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
@@ -328,28 +384,33 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if not 8 <= max_length <= 8192:
             raise DataError(f"max_length must be between 8 and 8192 tokens, got {max_length}.")
         selection = selection or services.default_selection()
+        options = services.split_options(train_form)
+        split_data = services.split_selection(selection, options)
         task = services.task_of(selection)
         label = None
         label_names = None
         where = ""
-        if text and text.strip():
+        text, text_pair = text or "", text_pair or ""
+        if text.strip() or text_pair.strip():
             if task != services.DEFAULT_TASK:
                 raise DataError("A typed text can be inspected for text classification; for this task, pick an example of the data.")
-            row = {"text": text}
+            if not text.strip():
+                raise DataError("Type the pair's first text too: the second text box holds the second text of the pair.")
+            row = {"text": text, **({"text_pair": text_pair} if text_pair.strip() else {})}
         else:
-            data = services.prepared(selection)
+            data = services.prepared(split_data, seed=options["seed"])
             index = int(index or 0)
             found, place = services.example_at_row(selection, data, split, index)
             row = dict(data.splits[found][place])
             carved = services.carved_splits(data)
-            where = f"Row {index} of the {'training' if found in ('train', *carved) else found} file · in the **{found}** split" + (f" (held out: a run with seed {defaults['seed']}, the default, never trains on it)" if found in carved else "")
+            where = f"Row {index} of the {'training' if found in ('train', *carved) else found} file · in the **{found}** split" + (f" (held out at seed {options['seed']}, the Train tab's: a run started now never trains on it)" if found in carved else "")
             label_names = list(getattr(data, "label_names", []) or []) or None
             if task == services.DEFAULT_TASK:
                 label = data.label_names[row["label"]]
         # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
         inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, completion_only_loss=completion_only_loss)
-        stats = services.token_stats(selection, model, max_length, runs_dir=ctx.runs_dir, owner=owner)
+        stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         return (
@@ -357,16 +418,26 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
+            options,
         )
 
     loss_option = gr.State(None)  # the Train form's completion_only_loss, which the Train tab copies here (None: its default)
     ctx.components["inspect_completion_only_loss"] = loss_option
-    inspect_button.click(
-        inspect_tokens,
-        [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, loss_option],
-        [token_info, chips, token_details, token_plot],
-        api_name="inspect_tokens",
-    )
+    inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form, loss_option]
+    inspect_outputs = [token_info, chips, token_details, token_plot, inspected_with]
+    inspect_button.click(inspect_tokens, inspect_inputs, inspect_outputs, api_name="inspect_tokens")
+
+    def inspect_again(
+        model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, inspected, shown,
+        request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
+    ):
+        """After the splits were shown again for the Train tab's new options: the inspection on the page, made
+        with the earlier ones (its row may have changed split, its histogram did), made again with the same inputs."""
+        if inspected is None or shown is None or inspected == shown:
+            return [gr.skip()] * len(inspect_outputs)
+        return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, request, profile, oauth_token)
+
+    following.then(inspect_again, [*inspect_inputs, inspected_with, split_shown], inspect_outputs, api_name="inspect_again", api_visibility="private", show_progress="hidden")
 
 
 def loss_spans(tokenizer, inspection: dict) -> list[tuple[int, int]]:
@@ -389,6 +460,25 @@ def loss_spans(tokenizer, inspection: dict) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+def columns_shown(task: str, data) -> dict[str, str]:
+    """The columns the task's data preparation read, by role ('text': 'premise + hypothesis', 'label': ...)."""
+    if task == services.DEFAULT_TASK:
+        return {"text": " + ".join(data.text_columns), "label": data.label_column}
+    return dict(getattr(data, "columns", {}) or {})
+
+
+def split_note(carved: list[str], options: dict) -> str:
+    """Which options held `carved` out of the training file: the Train tab's, so these are the splits a run
+    started now trains and evaluates on, and a change there changes them here."""
+    shares = {"validation": options["validation_split_ratio"], "test": options["test_split_ratio"]}
+    held = " and ".join(f"{role} ({shares[role]:.0%} of the rows)" for role in carved)
+    limit = f"; training keeps {options['max_train_samples']:,} examples (Max training examples)" if options.get("max_train_samples") else ""
+    return (
+        f"{held.capitalize()} held out of the training file at seed **{options['seed']}**{limit}: the Train tab's options, "
+        "so these are the splits a run started now trains and evaluates on. Another seed or share there holds out other rows."
+    )
 
 
 def _sentence(text: str) -> str:

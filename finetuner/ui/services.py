@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from .. import access, compare
-from ..config import DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
+from ..config import MAX_SEED, DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
 from ..errors import ConfigError, DataError
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..tasks import TASKS
@@ -244,6 +244,38 @@ def restorable_form(saved: Any, fields: Iterable[str]) -> dict[str, Any] | None:
     return {name: value for name, value in saved.items() if name in fields and (name not in choices or value in choices[name])}
 
 
+# The Train form's options that decide which rows of the training file a run holds out for validation and
+# test (with the seed) and how many it trains on.
+SPLIT_FIELDS = ("validation_split_ratio", "test_split_ratio", "max_train_samples")
+
+
+def split_options(form: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The seed and split options of a run started from the Train form's values `form` (as the page keeps
+    them): the Data tab shows the splits that run trains and evaluates on, not the default seed's. A value
+    the form lacks or holds invalid counts as its default (Start refuses it and says why)."""
+    form = form if isinstance(form, Mapping) else {}
+    default = RunConfig()
+    seed = form.get("seed")
+    whole = isinstance(seed, (int, float)) and float(seed).is_integer() and 0 <= seed <= MAX_SEED
+    options: dict[str, Any] = {"seed": int(seed) if whole else default.training.seed}
+    limit = form.get("max_train_samples")
+    values = {
+        "validation_split_ratio": form.get("validation_split_ratio", default.data.validation_split_ratio),
+        "test_split_ratio": form.get("test_split_ratio", default.data.test_split_ratio),
+        "max_train_samples": int(limit) if isinstance(limit, (int, float)) and limit else None,
+    }
+    try:
+        DataConfig(**values)
+    except (ConfigError, TypeError):
+        values = {name: getattr(default.data, name) for name in SPLIT_FIELDS}
+    return {**options, **values}
+
+
+def split_selection(selection: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The selection with `split_options`' shares and limit: what `prepared` and `token_stats` split by."""
+    return {**selection, **{name: options[name] for name in SPLIT_FIELDS}}
+
+
 def data_config(selection: Mapping[str, Any], **overrides: Any) -> DataConfig:
     names = {f.name for f in dataclasses.fields(DataConfig)}
     values = {k: v for k, v in selection.items() if k in names}
@@ -366,13 +398,18 @@ def word_lengths(splits, task: str = DEFAULT_TASK) -> dict[str, list[int]]:
 
 @lru_cache(maxsize=4)
 def _tokenizer(task: str, name_or_path: str):
+    from ..inference import hub_model_location  # noqa: PLC0415
     from ..tasks import get_task  # noqa: PLC0415 - heavy
 
-    return get_task(task).load_tokenizer(RunConfig.from_dict({"task": task, "model_name_or_path": name_or_path}))
+    location = name_or_path if Path(name_or_path).exists() else hub_model_location(name_or_path)
+    return get_task(task).load_tokenizer(RunConfig.from_dict({"task": task, "model_name_or_path": location}))
 
 
 def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
-    """The task's tokenizer for a model (cached): what training will use."""
+    """The task's tokenizer for a model (cached): what training will use. A Hub id is read from the local
+    cache when the Hub cannot be reached (`hub_model_location`: one request), not asked of the Hub file by
+    file with huggingface_hub's retries, which took half a minute and then failed on its chat-template listing.
+    The studio's process stays online (a push needs the Hub): only this tokenizer's files come from the cache."""
     return _tokenizer(task, name_or_path)
 
 

@@ -149,12 +149,78 @@ def test_the_inspectors_row_is_the_previews_row(client, tiny_model_dir, reviews_
     held_out = set(prepared({"train_file": str(reviews_csv)}).rows["validation"])
     number, text, label = next(row for row in preview["data"] if row[0] in held_out)
     summary, _, details, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=number, text="", api_name="/inspect_tokens")
-    assert f"Row {number} of the training file · in the **validation** split" in summary and "seed 42, the default, never trains on it" in summary
+    assert f"Row {number} of the training file · in the **validation** split" in summary and "held out at seed 42, the Train tab's: a run started now never trains on it" in summary
     assert f"label `{label}`" in summary
     _, _, typed, _ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text=text, api_name="/inspect_tokens")
     assert [row[1] for row in details["data"]] == [row[1] for row in typed["data"]], "the same text as the preview's row"
     with pytest.raises(AppError, match="Row 500 is out of range: the training file has rows 0 to 119"):
         client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=500, text="", api_name="/inspect_tokens")
+
+
+def test_the_data_tab_splits_at_the_train_tabs_seed(client, tiny_model_dir, reviews_csv):
+    """The rows the Data tab and its inspector show held out are those a run with the Train form's seed holds
+    out: with seed 7 (not the default 42) the summary says so, and a row only seed 7 holds out is marked held out."""
+    from finetuner.config import RunConfig
+    from finetuner.tasks import get_task
+
+    def held_out(seed: int) -> set[int]:  # what training splits off: the task's own preparation under the run's config
+        config = RunConfig.from_dict({"train_file": str(reviews_csv), "seed": seed, "validation_split_ratio": 0.2})
+        return set(get_task("text-classification").prepare_data(config).rows["validation"])
+
+    form = {"seed": 7, "validation_split_ratio": 0.2}
+    summary, *_ = load_file(client, reviews_csv, train_form=form)
+    assert "validation **24** (split from train)" in summary, summary
+    assert "Validation (20% of the rows) and test (10% of the rows) held out of the training file at seed **7**" in summary, summary
+    only_at_7 = min(held_out(7) - held_out(42))
+    only_at_42 = min(held_out(42) - held_out(7))
+    inspect = dict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", text="", api_name="/inspect_tokens")
+    shown, *_ = client.predict(index=only_at_7, train_form=form, **inspect)
+    assert f"Row {only_at_7} of the training file · in the **validation** split (held out at seed 7, the Train tab's: a run started now never trains on it)" in shown, shown
+    shown, *_ = client.predict(index=only_at_42, train_form=form, **inspect)
+    assert f"Row {only_at_42} of the training file · in the **train** split" in shown, shown
+
+
+TYPED_TEXT, PAIR_BOX = 10, 11  # /load_dataset's outputs: the inspector's typed-text boxes, after its split and row
+
+
+def test_the_inspector_encodes_a_typed_sentence_pair(client, tiny_model_dir, reviews_csv, tmp_path):
+    """Sentence-pair data offers a second box for typed text: the pair is encoded as training encodes it, the
+    second text after [SEP] with token type 1. Data of one text column hides that box."""
+    loaded = load_file(client, reviews_csv)
+    assert loaded[TYPED_TEXT]["visible"] is True and loaded[PAIR_BOX]["visible"] is False, "one text column: no second box"
+    path = tmp_path / "pairs.csv"
+    pairs = pd.DataFrame({"premise": ["a man is eating", "the sun shines", "a dog runs"] * 8, "hypothesis": ["someone eats", "it rains", "an animal moves"] * 8, "label": ["yes", "no", "yes"] * 8})
+    pairs.to_csv(path, index=False)
+    pair_box = load_file(client, path, text_column="premise", text_pair_column="hypothesis", label_column="label")[PAIR_BOX]
+    assert pair_box["visible"] is True
+    summary, chips, details, _ = client.predict(
+        model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="a man is eating", text_pair="someone eats", api_name="/inspect_tokens"
+    )
+    tokens = [row[1] for row in details["data"]]
+    types = dict(zip(details["headers"], zip(*details["data"])))["token_type_ids"]
+    assert tokens.count("[SEP]") == 2 and tokens[-1] == "[SEP]"
+    second = tokens.index("[SEP]") + 1
+    assert set(types[:second]) == {0} and set(types[second:]) == {1}, "the second text has token type 1"
+    assert "second text (token_type_id 1)" in chips
+    with pytest.raises(AppError, match="Type the pair's first text too"):
+        client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="", text_pair="someone eats", api_name="/inspect_tokens")
+
+
+def test_the_inspector_reads_a_cached_hub_tokenizer_when_the_hub_is_unreachable(client, tiny_model_dir, tmp_path, monkeypatch):
+    """A Hub id whose model is in the local cache, the Hub unreachable (HF_HUB_OFFLINE unset): the inspector
+    reads its tokenizer from the cache after one request, where asking the Hub for each of its files (with
+    huggingface_hub's retries) took half a minute and failed on the tokenizer's chat-template listing."""
+    import huggingface_hub.constants as constants
+
+    from support import cache_hub_model, hub_dropping_connections
+
+    cache_hub_model(tmp_path / "hub", tiny_model_dir)
+    with hub_dropping_connections() as (address, made):
+        for name, value in {"ENDPOINT": address, "HUGGINGFACE_CO_URL_TEMPLATE": address + "/{repo_id}/resolve/{revision}/{filename}", "HF_HUB_OFFLINE": False, "HF_HUB_CACHE": str(tmp_path / "hub")}.items():
+            monkeypatch.setattr(constants, name, value)  # the studio runs in this process: its huggingface_hub sees them
+        summary, chips, *_ = client.predict(model_name_or_path="someone/tiny", max_length=32, split="train", index=0, text="the film was great", api_name="/inspect_tokens")
+    assert "fits without truncation" in summary and "[SEP]" in chips
+    assert len(made) <= 4, f"{len(made)} connections to the Hub: one request for the tokenizer and one for the model's positions (each reopened once), no retries"
 
 
 def test_inspect_tokens_shows_chips_escaped(client, tiny_model_dir, tmp_path):

@@ -262,6 +262,7 @@ def test_ner_preview_and_inspector_show_words_tags_and_sub_tokens(client, data_d
     preview = value(outputs[5])
     assert preview["data"][0][1:3] == [f"{RARE_NAME} visited paris", "B-person O B-location"], "lists shown as words, not Python reprs"
     assert "Entities per type" in figure(outputs[6])["layout"]["title"]["text"]
+    assert outputs[10]["visible"] is False and outputs[11]["visible"] is False, "no typed-text boxes: a typed text is text classification's only"
     split, index = where_is(data_dir / "ner.jsonl", RARE_NAME)
     summary, chips, details, _ = client.predict(model_name_or_path=str(models["token-classification"]), max_length=32, split=split, index=index, text="", api_name="/inspect_tokens")
     assert "3 words" in summary

@@ -122,3 +122,41 @@ def test_many_classes_chart_runs_the_page_width_under_the_text_lengths(page, tmp
     labels, lengths = boxes()
     assert labels["y"] >= lengths["y"] + lengths["height"] - 1, "the class chart under the text lengths"
     assert abs(labels["width"] - lengths["width"]) < 5 and abs(labels["x"] - lengths["x"]) < 5, "as wide as the page's other blocks"
+
+
+def test_the_data_tab_splits_at_the_train_tabs_seed(page, tmp_path):
+    """The Data tab holds out the rows a run started now holds out: another seed on the Train tab, and the
+    Data tab's summary says it splits at that seed, the inspection shown is made again, and a reload keeps
+    it. Sentence pairs get a second box for a typed text; one text column does not."""
+    from finetuner.tasks import get_task
+    from finetuner.ui.services import EXAMPLE_DATASET
+
+    def held_out(seed: int) -> set[int]:
+        config = RunConfig.from_dict({"train_file": str(EXAMPLE_DATASET), "seed": seed})
+        return set(get_task("text-classification").prepare_data(config).rows["validation"])
+
+    summary = page.locator("p").filter(has_text="held out of the training file at seed")
+    expect(summary).to_contain_text("at seed 42")
+    pair_box = page.get_by_label("Second text", exact=True)
+    expect(pair_box).to_be_hidden()
+    row = min(held_out(42) - held_out(7))
+    page.get_by_label("Row", exact=True).fill(str(row))
+    page.get_by_role("button", name="Inspect tokens").click()
+    inspected = page.locator("p").filter(has_text=f"Row {row} of the training file")
+    expect(inspected).to_contain_text("in the validation split (held out at seed 42")
+    page.get_by_role("tab", name="2 · Train").click()
+    seed = page.get_by_label("Seed", exact=True)
+    seed.fill("7")
+    seed.press("Tab")
+    page.get_by_role("tab", name="1 · Data").click()
+    expect(summary).to_contain_text("at seed 7")
+    expect(inspected).to_contain_text("in the train split")  # the inspection on the page, made again at seed 7
+    page.reload()
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    expect(summary).to_contain_text("at seed 7")
+
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("premise,hypothesis,label\n" + "".join(f"a man eats food {i},someone eats {i},yes\nthe sun shines {i},it rains {i},no\n" for i in range(10)))
+    upload(page, pairs)
+    expect(page.get_by_text("20 rows")).to_be_visible()
+    expect(pair_box).to_be_visible()

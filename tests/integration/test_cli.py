@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from finetuner.cli import main
+from support import cache_hub_model, hub_dropping_connections
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -265,12 +265,36 @@ def test_train_with_a_hub_model_fails_at_once_when_the_hub_is_unreachable(tmp_pa
 
 def test_predict_with_a_cached_hub_model_uses_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir):
     env = hub_unreachable(tmp_path)
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    cached = Path(env["HF_HOME"]) / "hub" / "models--someone--tiny"  # huggingface_hub's cache layout, as a download leaves it
-    (cached / "refs").mkdir(parents=True)
-    (cached / "refs" / "main").write_text(commit)
-    shutil.copytree(tiny_model_dir, cached / "snapshots" / commit)
+    cache_hub_model(Path(env["HF_HOME"]) / "hub", tiny_model_dir)
     result = cli("predict", "someone/tiny", "the film was great", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["label"] in ("LABEL_0", "LABEL_1")
     assert "Retrying" not in result.stderr, "its optional files (adapter, chat template) are not asked of the Hub 6 times each (minutes)"
+
+
+@pytest.mark.parametrize("started_by", ["train", "launcher"])
+def test_training_a_cached_hub_model_reads_the_cache_when_the_hub_is_unreachable(tmp_path, tiny_model_dir, sentiment_csv, started_by):
+    """`train` with a Hub id, and the process the studio's launcher starts on a run folder (`train --run_dir`):
+    with the model in the cache, training reads it from there at once, after one request to the Hub, where
+    loading it by its id asked the Hub for each of its files with huggingface_hub's retries (minutes) and
+    failed on the tokenizer's chat-template listing. The run's config keeps the Hub id."""
+    from finetuner.config import RunConfig
+    from finetuner.launcher import launch_command
+    from finetuner.runs import RunStore
+
+    options = {"model_name_or_path": "someone/tiny", "max_seq_length": 32, "num_train_epochs": 1}
+    with hub_dropping_connections() as (address, made):
+        env = {**hub_unreachable(tmp_path), "HF_ENDPOINT": address}
+        cache_hub_model(Path(env["HF_HOME"]) / "hub", tiny_model_dir)
+        if started_by == "train":
+            result = cli("train", "--train_file", str(sentiment_csv), *(f"--{k}={v}" for k, v in options.items()), "--output_dir", "runs/r", cwd=tmp_path, env=env)
+        else:
+            run = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"train_file": str(sentiment_csv), **options}), run_id="r")
+            result = cli(*launch_command(run.path)[3:], cwd=tmp_path, env=env)  # `python -m finetuner` + `train --run_dir RUN`
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Retrying" not in result.stderr
+    assert len(made) <= 2, f"{len(made)} connections to the Hub: one request (a closed connection is opened again once), not retries for each file"
+    run = RunStore(tmp_path / "runs").get("r")
+    assert run.state == "completed" and run.config().model.model_name_or_path == "someone/tiny"
+    said = [event.get("text") for event in run.events() if event.get("type") == "message"] + result.stderr.splitlines()
+    assert "The Hugging Face Hub cannot be reached: someone/tiny is read from the local cache (HF_HUB_OFFLINE=1 for this run)." in said

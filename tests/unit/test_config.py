@@ -125,6 +125,8 @@ def test_early_stopping_patience_0_never_stops_early_as_the_form_says():
         ({"max_steps": 0}, "max_steps must be -1 (train for num_train_epochs) or at least 1, got 0"),
         ({"num_train_epochs": "inf"}, "num_train_epochs must be a finite number, got inf"),
         ({"learning_rate": "nan"}, "learning_rate must be a finite number, got nan"),
+        ({"seed": -1}, "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1), got -1"),  # the data split failed inside the run
+        ({"seed": 2**32}, "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1), got 4294967296"),
     ],
 )
 def test_invalid_values_say_what_to_fix(values, words):

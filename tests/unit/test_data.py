@@ -438,3 +438,17 @@ def test_quotes_written_as_csv_quotes_them_keep_the_text(tmp_path):
     plain = tmp_path / "plain.csv"
     plain.write_text('text,label\nit\'s a "so-so" film,neg\n', encoding="utf-8")
     assert list(read_table(plain)["text"]) == ['it\'s a "so-so" film']
+
+
+def test_the_data_tab_splits_with_the_train_forms_seed_and_shares():
+    """The Data tab's split options are the Train form's; a value Start would refuse (a seed the split cannot
+    take, shares that leave too little to train on) counts as its default there, and the summary says which."""
+    from finetuner.ui.services import split_options
+
+    defaults = {"seed": 42, "validation_split_ratio": 0.1, "test_split_ratio": 0.1, "max_train_samples": None}
+    form = {"seed": 7.0, "validation_split_ratio": 0.2, "test_split_ratio": 0, "max_train_samples": 0, "learning_rate": 1e-4}
+    assert split_options(form) == {"seed": 7, "validation_split_ratio": 0.2, "test_split_ratio": 0, "max_train_samples": None}
+    assert split_options({**form, "max_train_samples": 50})["max_train_samples"] == 50
+    assert split_options(None) == defaults
+    assert split_options({"seed": -1}) == defaults and split_options({"seed": 2**32}) == defaults
+    assert split_options({"seed": 7, "validation_split_ratio": 0.5, "test_split_ratio": 0.45}) == {**defaults, "seed": 7}
