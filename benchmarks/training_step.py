@@ -12,6 +12,7 @@ machine's peak, and so what share of the ceiling a full training run can hope fo
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -66,6 +67,9 @@ def model_and_optimizer(*, frozen_embeddings: bool):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "training_step.json")
+    args = parser.parse_args()
     gflops = matmul_gflops()
     model, optimizer = model_and_optimizer(frozen_embeddings=False)
     n_params = non_embedding_parameters(model)
@@ -77,8 +81,7 @@ def main() -> None:
             rate = 6 * n_params * result["tokens_per_second"] / 1e9
             rows.append({"batch": batch, "length": length, "bf16": bf16, "frozen_embeddings": frozen, **result, "gflops": rate, "share_of_fp32_matmul": rate / gflops})
             print(json.dumps(rows[-1]), flush=True)
-    out = ROOT / "benchmarks" / "results" / "training_step.json"
-    out.write_text(json.dumps({"fp32_matmul_gflops": gflops, "non_embedding_parameters": n_params, "cpus": os.cpu_count(), "steps": rows}, indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps({"fp32_matmul_gflops": gflops, "non_embedding_parameters": n_params, "cpus": os.cpu_count(), "steps": rows}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
