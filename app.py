@@ -13,6 +13,8 @@ import os
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from finetuner.access import default_runs_dir  # light: no gradio, no torch
+
     parser = argparse.ArgumentParser(description="The finetuner studio: fine-tune Hugging Face models in the browser.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="Address to listen on (0.0.0.0 for every interface; default 127.0.0.1).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="Port (default 7860).")
@@ -20,20 +22,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", default=default_runs_dir(), help="Folder of the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs).")
     parser.add_argument("--auth", action="append", metavar="USER:PASSWORD", help="Ask for this login before showing the page (repeat for more users); use it with --share.")
     return parser.parse_args(argv)
-
-
-def default_runs_dir() -> str:
-    """FINETUNER_RUNS_DIR if set; on a Space, /data/runs when /data is a writable folder, so that runs (and
-    their checkpoints, for Resume) outlive a restart or sleep; else `runs` beside where the app starts."""
-    chosen = os.environ.get("FINETUNER_RUNS_DIR")
-    if chosen:
-        return chosen
-    from finetuner import access  # light: no gradio, no torch
-
-    storage = access.SPACE_STORAGE
-    if access.on_spaces() and storage.is_dir() and os.access(storage, os.W_OK):
-        return str(storage / "runs")
-    return "runs"
 
 
 def auth_pairs(values: list[str] | None) -> list[tuple[str, str]] | None:

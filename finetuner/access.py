@@ -41,6 +41,18 @@ def on_spaces() -> bool:
     return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))
 
 
+def default_runs_dir() -> str:
+    """Where the studio and the CLI keep runs unless told: FINETUNER_RUNS_DIR if set; on a Space, /data/runs when
+    /data is a writable folder, so that runs (and their checkpoints, for Resume) outlive a restart or sleep;
+    else `runs` beside where the command starts."""
+    chosen = os.environ.get("FINETUNER_RUNS_DIR")
+    if chosen:
+        return chosen
+    if on_spaces() and SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
+        return str(SPACE_STORAGE / "runs")
+    return "runs"
+
+
 def runs_lost_on_restart(runs_dir: str | Path) -> bool:
     """Whether a Space's restart or sleep takes these runs: not on its persistent storage, nor where its owner
     chose (FINETUNER_RUNS_DIR), so they are on the Space's own disk. Never off a Space."""

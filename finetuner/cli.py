@@ -22,7 +22,8 @@ from .config import SECTIONS, RunConfig, load_yaml, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError, without_tokens
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
-from .runs import COMPLETED, DEFAULT_RUNS_DIR, FAILED, STOPPED, Run, RunStore, find_run, read_json
+from .access import default_runs_dir
+from .runs import COMPLETED, FAILED, STOPPED, Run, RunStore, find_run, read_json
 
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
 
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.")
-    parser.add_argument("--runs_dir", default=DEFAULT_RUNS_DIR, help="Folder that holds the run folders (default: runs).")
+    parser.add_argument("--runs_dir", default=default_runs_dir(), help="Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs; as the studio's).")
     commands = parser.add_subparsers(dest="command")
 
     train = commands.add_parser("train", help="Train a model; any TrainingArguments flag is accepted too.")

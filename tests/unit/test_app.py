@@ -104,6 +104,16 @@ def test_a_space_without_persistent_storage_and_an_owners_choice(launched, on_a_
     assert app.parse_args([]).runs_dir == "/mnt/bucket/runs", "the owner's FINETUNER_RUNS_DIR wins"
 
 
+def test_the_cli_keeps_runs_where_the_studio_does(on_a_space, monkeypatch):
+    """`python -m finetuner runs` on a Space, or with FINETUNER_RUNS_DIR set, lists the studio's runs (it looked in ./runs)."""
+    from finetuner import cli
+
+    on_a_space.mkdir()
+    assert cli.build_parser().parse_args(["runs"]).runs_dir == app.parse_args([]).runs_dir == str(on_a_space / "runs")
+    monkeypatch.setenv("FINETUNER_RUNS_DIR", "/mnt/bucket/runs")
+    assert cli.build_parser().parse_args(["runs"]).runs_dir == app.parse_args([]).runs_dir == "/mnt/bucket/runs"
+
+
 def test_the_hub_tab_warns_of_a_restart_only_where_runs_would_go(on_a_space, monkeypatch, tmp_path):
     """'This Space's disk is wiped ... push each finished run' is true of runs on the Space's own disk, not of
     runs on its persistent storage or where its owner chose."""
