@@ -834,6 +834,15 @@ def file_rows(frames: dict[str, pd.DataFrame]) -> dict[str, list[int]]:
     return {role: [int(i) for i in frame.index] for role, frame in frames.items()}
 
 
+def row_name(row: int, of: str) -> str:
+    """How a message names a row of a file: by its number from 0, the number the Data tab's preview shows in
+    its # column and the inspector takes (pandas and the Hub's dataset viewer count so too), with its place
+    counted from 1 for whoever reads the file itself."""
+    place = row + 1
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    return f"Row {row} of {of} (numbered from 0, as the Data tab's # column: the {place}{suffix} record)"
+
+
 def _names(frame: pd.DataFrame) -> dict[str, str]:
     return {str(c).lower(): c for c in frame.columns}
 
@@ -906,21 +915,21 @@ def normalise_token_frame(frame: pd.DataFrame, tokens: str, tags: str, role: str
     "B-ORG O B-MISC O" works from a CSV). A row whose counts differ is an error that names the row.
     """
     word_lists, tag_lists, kept, empty = [], [], [], 0
-    for row, (words, labels) in enumerate(zip(frame[tokens], frame[tags]), start=1):
+    for row, (words, labels) in enumerate(zip(frame[tokens], frame[tags])):
         words, labels = _as_sequence(words), _as_sequence(labels)
         if words is None or labels is None:
             raise DataError(
-                f"Row {row} of the {role} data: '{tokens}' and '{tags}' must each hold a list (or a space-separated string) "
+                f"{row_name(row, f'the {role} data')}: '{tokens}' and '{tags}' must each hold a list (or a space-separated string) "
                 "of words and of tags. Use JSONL, JSON or Parquet with one list per row."
             )
         if len(words) != len(labels):
-            raise DataError(f"Row {row} of the {role} data has {len(words)} words but {len(labels)} tags: every word needs exactly one tag.")
+            raise DataError(f"{row_name(row, f'the {role} data')} has {len(words)} words but {len(labels)} tags: every word needs exactly one tag.")
         if not words:
             empty += 1
             continue
         word_lists.append([str(w) for w in words])
         tag_lists.append([_label_text(t) for t in labels])
-        kept.append(row - 1)
+        kept.append(row)
     return pd.DataFrame({"tokens": word_lists, "tags": tag_lists}, index=kept), empty
 
 
@@ -1121,7 +1130,7 @@ def _message_text(content: Any, row: int, role: str) -> str:
     for part in content:
         kind = part.get("type", "text") if isinstance(part, dict) else "text" if isinstance(part, str) else type(part).__name__
         if kind != "text":
-            raise DataError(f"Row {row} of the {role} data: a message holds a '{kind}' part; only text can be learned. Keep the text parts only, or leave the row out.")
+            raise DataError(f"{row_name(row, f'the {role} data')}: a message holds a '{kind}' part; only text can be learned. Keep the text parts only, or leave the row out.")
         texts.append(part if isinstance(part, str) else _as_text(part.get("text")))
     return "\n".join(texts)
 
@@ -1129,7 +1138,7 @@ def _message_text(content: Any, row: int, role: str) -> str:
 def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], role: str) -> tuple[pd.DataFrame, int]:
     """Columns `prompt` (a list of chat messages, ending with the user's turn) and `completion` (the assistant's answer)."""
     prompts, completions, kept, dropped = [], [], [], 0
-    for row, record in enumerate(frame.to_dict("records"), start=1):
+    for row, record in enumerate(frame.to_dict("records")):
         if "messages" in columns:
             messages = _chat_messages(record[columns["messages"]], row, role)
             if not messages:
@@ -1148,7 +1157,7 @@ def normalise_instruction_frame(frame: pd.DataFrame, columns: dict[str, str], ro
             continue
         prompts.append(prompt)
         completions.append(answer["content"])
-        kept.append(row - 1)
+        kept.append(row)
     return pd.DataFrame({"prompt": prompts, "completion": completions}, index=kept), dropped
 
 
@@ -1165,7 +1174,7 @@ def prompt_conversations(frame: pd.DataFrame, columns: dict[str, str], source: s
     a chat's conversation up to (not including) its last assistant turn, which is the answer training
     learns; or the user's prompt with its input. Every row gets one, so predictions line up with the rows."""
     prompts = []
-    for row, record in enumerate(frame.to_dict("records"), start=1):
+    for row, record in enumerate(frame.to_dict("records")):
         if "messages" not in columns:
             prompts.append([{"role": "user", "content": _user_prompt(record, columns)}])
             continue
@@ -1173,7 +1182,7 @@ def prompt_conversations(frame: pd.DataFrame, columns: dict[str, str], source: s
         if messages and messages[-1]["role"] == "assistant":
             messages = messages[:-1]
         if not messages or messages[-1]["role"] != "user":
-            raise DataError(f"Row {row} of {source}: the conversation must have a user message to answer, after any earlier answer.")
+            raise DataError(f"{row_name(row, source)}: the conversation must have a user message to answer, after any earlier answer.")
         prompts.append(messages)
     return prompts
 
@@ -1183,25 +1192,25 @@ def _chat_messages(value: Any, row: int, role: str, *, answered: bool = True) ->
     must end with the assistant's answer (training data); a conversation to predict on need not."""
     value = _message_list(value)
     if not _is_list(value):
-        raise DataError(f"Row {row} of the {role} data: the messages column must hold a list of {{'role', 'content'}} messages.")
+        raise DataError(f"{row_name(row, f'the {role} data')}: the messages column must hold a list of {{'role', 'content'}} messages.")
     messages = []
     for message in value:
         if not isinstance(message, dict):
-            raise DataError(f"Row {row} of the {role} data: each message must be a mapping with 'role' and 'content'.")
+            raise DataError(f"{row_name(row, f'the {role} data')}: each message must be a mapping with 'role' and 'content'.")
         if message.get("role", message.get("from")) is None:
-            raise DataError(f"Row {row} of the {role} data: a message has no 'role' (nor ShareGPT's 'from'); give each message its role: system, user or assistant.")
+            raise DataError(f"{row_name(row, f'the {role} data')}: a message has no 'role' (nor ShareGPT's 'from'); give each message its role: system, user or assistant.")
         speaker = str(message.get("role", message.get("from"))).lower()
         if speaker not in CHAT_ROLES:
-            raise DataError(f"Row {row} of the {role} data: unknown role '{speaker}'; use system, user or assistant.")
+            raise DataError(f"{row_name(row, f'the {role} data')}: unknown role '{speaker}'; use system, user or assistant.")
         messages.append({"role": CHAT_ROLES[speaker], "content": _message_text(message.get("content", message.get("value")), row, role)})
     if not messages:
         return []
     if not answered:
         return messages
     if messages[-1]["role"] != "assistant":
-        raise DataError(f"Row {row} of the {role} data: the conversation must end with the assistant's answer, the part the model learns to write.")
+        raise DataError(f"{row_name(row, f'the {role} data')}: the conversation must end with the assistant's answer, the part the model learns to write.")
     if not any(m["role"] == "user" for m in messages[:-1]):
-        raise DataError(f"Row {row} of the {role} data: the conversation has no user message before the answer.")
+        raise DataError(f"{row_name(row, f'the {role} data')}: the conversation has no user message before the answer.")
     return messages
 
 

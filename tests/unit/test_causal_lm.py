@@ -110,14 +110,39 @@ def test_message_content_in_parts_is_read_as_its_text(tmp_path):
 @pytest.mark.parametrize(
     "message, words",
     [
-        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "cat.png"}}]}, r"Row 1 of the train data: a message holds a 'image_url' part; only text can be learned"),
-        ({"content": "hi"}, r"Row 1 of the train data: a message has no 'role' \(nor ShareGPT's 'from'\); give each message its role"),
+        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "cat.png"}}]}, r"Row 0 of the train data \(numbered from 0, as the Data tab's # column: the 1st record\): a message holds a 'image_url' part; only text can be learned"),
+        ({"content": "hi"}, r"Row 0 of the train data \(.*\): a message has no 'role' \(nor ShareGPT's 'from'\); give each message its role"),
     ],
 )
 def test_a_message_that_cannot_be_learned_says_why(tmp_path, message, words):
     records = [{"messages": [message, {"role": "assistant", "content": "x"}]}] * 12
     with pytest.raises(DataError, match=words):
         prepare_instruction_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records))))
+
+
+def test_a_malformed_row_is_named_by_its_number_in_the_data_tabs_preview(tmp_path):
+    """Errors counted rows from 1 while the preview's # column (and the inspector) count from 0: told "Row 5",
+    the user found the row before it under # 5."""
+    from finetuner.ui import services
+    from finetuner.ui.dataset_tab import numbered, preview_frame
+
+    records = [{"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]} for i in range(12)]
+    records[5]["messages"][1]["role"] = "robot"
+    selection = {"source": services.SOURCE_FILE, "task": "causal-lm", "train_file": str(write_jsonl(tmp_path / "chats.jsonl", records))}
+    with pytest.raises(DataError, match=r"Row (\d+) of the train data \(numbered from 0, as the Data tab's # column: the 6th record\): unknown role 'robot'") as raised:
+        prepare_instruction_data(DataConfig(train_file=selection["train_file"]))
+    named = int(raised.value.args[0].split()[1])
+    preview = numbered(preview_frame(services.raw_frames(selection)["train"]))
+    assert "robot: answer 5" in preview.loc[preview["#"] == named, "messages"].item()
+
+
+def test_a_file_to_predict_on_names_its_rows_as_the_data_tab_does():
+    frame = pd.DataFrame({"messages": [[{"role": "user", "content": "hi"}], [{"role": "assistant", "content": "no question"}]]})
+    columns = {"messages": "messages"}
+    with pytest.raises(DataError, match=r"^Row 1 of chats.jsonl \(numbered from 0, as the Data tab's # column: the 2nd record\): the conversation must have a user message"):
+        from finetuner.data import prompt_conversations
+
+        prompt_conversations(frame, columns, "chats.jsonl")
 
 
 def test_plain_template_renders_instruction_and_response(lm_dirs):

@@ -43,9 +43,9 @@ def test_space_separated_strings_from_a_csv_work(tmp_path):
 @pytest.mark.parametrize(
     "record, words",
     [
-        ({"tokens": ["a", "b"], "ner_tags": ["O"]}, "has 2 words but 1 tags"),
+        ({"tokens": ["a", "b"], "ner_tags": ["O"]}, r"^Row 20 of the train data \(numbered from 0, as the Data tab's # column: the 21st record\) has 2 words but 1 tags"),
         ({"tokens": ["a"], "ner_tags": ["PERSON"]}, "do not follow the BIO scheme"),
-        ({"tokens": 5, "ner_tags": ["O"]}, "must each hold a list"),
+        ({"tokens": 5, "ner_tags": ["O"]}, r"^Row 20 of the train data \(.*\): 'tokens' and 'ner_tags' must each hold a list"),
     ],
 )
 def test_malformed_rows_are_named(tmp_path, record, words):
