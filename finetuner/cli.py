@@ -338,7 +338,7 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .inference import load_predictor, named_run, predict_file  # noqa: PLC0415 - heavy
+    from .inference import load_predictor, named_run, predict_file, write_predictions  # noqa: PLC0415 - heavy
 
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max_new_tokens must be 1 or more (the most tokens to generate); it is {args.max_new_tokens}.")
@@ -365,7 +365,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     if args.input_file:
         frame = predict_file(predictor, args.input_file, text_column=args.text_column_name, run=run, **options)
         if args.output_file:
-            _write_table(frame, Path(args.output_file))
+            write_predictions(frame, args.output_file)
             print(f"Wrote {len(frame)} predictions to {args.output_file}")
         else:
             sys.stdout.write(frame.to_json(orient="records", lines=True, force_ascii=False))  # as typed texts' lines: "café", not "caf\\u00e9"
@@ -415,18 +415,6 @@ def _run_of_model_folder(folder: Path) -> Run | None:
 
 def _pairs_refused(model: str, task: str) -> ConfigError:
     return ConfigError(f"--text_pair is for sentence-pair classification; '{model}' is a {task} model. Give only its texts.")
-
-
-def _write_table(frame, path: Path) -> None:
-    """The predictions in the format the file's extension names (those `--input_file` reads), else CSV: a
-    `predictions.jsonl` holding CSV would be read back wrong, or not at all."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):  # JSON Lines either way: one record a line, as the printed predictions
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
 
 
 def _check_writable(path: Path) -> None:

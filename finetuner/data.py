@@ -940,11 +940,25 @@ def sentence_words(value: Any) -> list[str] | None:
 
 
 def _as_sequence(value: Any) -> list | None:
+    """Words or tags: a list as it is; a string as the JSON list a CSV keeps it as (predictions files write
+    lists so), else split on whitespace."""
     if isinstance(value, str):
-        return value.split()
+        parsed = _json_list(value)
+        return value.split() if parsed is None else parsed
     if _is_list(value):
         return list(value)
     return None
+
+
+def _json_list(text: str) -> list | None:
+    """The list a JSON text holds, or None: text that merely starts with a bracket stays text."""
+    if not text.lstrip().startswith("["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, list) else None
 
 
 def tag_names(tags: set[str], order: list[str] | None = None) -> list[str]:

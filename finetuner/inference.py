@@ -16,6 +16,7 @@ later model with tied weights then fails with "Cannot copy out of meta tensor".
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -282,3 +283,28 @@ def predict_file(predictor, file: str | Path, *, text_column: str | None = None,
     for name, values in predicted.items():
         out[name] = values
     return out
+
+
+def write_predictions(frame, path: str | Path) -> None:
+    """The predictions in the format the file's extension names (those `read_table` reads), else CSV: a
+    `predictions.jsonl` holding CSV would be read back wrong, or not at all. JSON Lines and Parquet keep a
+    list cell (chat messages, a file's words or tags) as a list; CSV and TSV write it as JSON text, which
+    other tools parse (pandas wrote Python's repr, with single quotes, that only Python reads back)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):  # JSON Lines either way: one record a line, as the CLI prints predictions
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame = frame.copy()
+        for column in frame.columns[frame.dtypes == object]:
+            frame[column] = frame[column].map(_json_cell)
+        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+
+
+def _json_cell(value):
+    """A list or mapping as JSON text (numpy arrays, which Parquet files give, as lists); anything else as it is."""
+    if isinstance(value, (list, tuple, dict)) or type(value).__name__ == "ndarray":
+        return json.dumps(value, ensure_ascii=False, default=lambda inner: inner.tolist() if hasattr(inner, "tolist") else str(inner))
+    return value

@@ -289,7 +289,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
     @ui_errors
     def predict_file(run_id, file, text_column, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The run's model on every row of an uploaded file; returns the first rows and a CSV to download."""
-        from ..inference import predict_file as predict_rows  # noqa: PLC0415 - loads torch
+        from ..inference import predict_file as predict_rows, write_predictions  # noqa: PLC0415 - loads torch
 
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token, missing="Choose a completed run first.")
         if not file:
@@ -297,7 +297,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         predictor = predictor_for(run)
         frame = predict_rows(predictor, file, text_column=(text_column or "").strip() or None, run=run)
         out = Path(tempfile.mkdtemp(prefix="finetuner-batch-")) / f"predictions_{Path(file).stem}.csv"
-        frame.to_csv(out, index=False)
+        write_predictions(frame, out)
         preview = tables.prediction_preview(frame, 100)
         return gr.Dataframe(value=preview, column_widths=tables.preview_widths(list(preview.columns)) if len(preview.columns) else None), str(out)
 

@@ -152,6 +152,21 @@ def test_cli_predict_refuses_a_text_pair_for_another_task(ner_run, capsys):
     assert "--text_pair is for sentence-pair classification; 'ner' is a token-classification model. Give only its texts." in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name, separator", [("out.csv", ","), ("out.tsv", "\t")])
+def test_cli_predict_writes_a_files_word_lists_as_json_that_reads_back(ner_run, tmp_path, capsys, name, separator):
+    """Lists in CSV/TSV cells were Python's repr (['EU', 'rejects']), which no other tool parses and which
+    finetuner read back as words such as "['EU',"."""
+    records = make_ner_records(3, seed=5)
+    pd.DataFrame(records).to_parquet(tmp_path / "ner.parquet")  # whose lists pandas reads as numpy arrays
+    assert main(["--runs_dir", str(ner_run.path.parent), "predict", "ner", "--input_file", str(tmp_path / "ner.parquet"), "--output_file", str(tmp_path / name)]) == 0
+    written = pd.read_csv(tmp_path / name, sep=separator, keep_default_na=False)
+    assert [json.loads(cell) for cell in written["tokens"]] == [r["tokens"] for r in records]
+    assert [json.loads(cell) for cell in written["ner_tags"]] == [r["ner_tags"] for r in records]
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    again = predict_file(predictor, tmp_path / name, run=ner_run)  # the predictions file predicted on again: the same words
+    assert list(again["tags"]) == list(written["tags"]) == [" ".join(r["tags"]) for r in predictor.predict([r["tokens"] for r in records])]
+
+
 def test_ner_words_give_entities_with_offsets_into_the_joined_words(ner_run):
     predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
     (result,) = predictor.predict([["st.", "louis", "u.s.a"]])
@@ -203,6 +218,15 @@ def test_chat_file_asks_the_conversation_up_to_its_answer(tmp_path, chat_model_d
     out = predict_file(load_predictor(run.id, runs_dir=run.path.parent), write_jsonl(tmp_path / "chat.jsonl", CHATS), run=run)
     assert asked == [CHATS[0]["messages"][:2], CHATS[1]["messages"]], "the answer training learns is left out; a conversation ending with the user is asked as it is"
     assert list(out["generated"]) == ["answer 0", "answer 1"]
+
+
+def test_cli_predict_writes_chats_as_json_in_a_csv(tmp_path, chat_model_dir, asked, capsys):
+    run = completed_run(tmp_path / "runs", "chat", task="causal-lm", model_dir=chat_model_dir, data_report={"text_columns": ["messages"], "source_format": "chat messages"})
+    out_file = tmp_path / "out.csv"
+    assert main(["--runs_dir", str(run.path.parent), "predict", "chat", "--input_file", str(write_jsonl(tmp_path / "chat.jsonl", CHATS)), "--output_file", str(out_file)]) == 0
+    written = pd.read_csv(out_file, keep_default_na=False)
+    assert [json.loads(cell) for cell in written["messages"]] == [chat["messages"] for chat in CHATS]
+    assert list(written["generated"]) == ["answer 0", "answer 1"]
 
 
 def test_instruction_file_keeps_the_input_as_training_does(tmp_path, chat_model_dir, asked):
