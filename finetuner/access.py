@@ -7,7 +7,7 @@ Two rules, both off on a studio that is not shared (one person's own machine: no
   publishes only their own runs; another's run id is refused with `RunNotYoursError`, worded the same
   whether the run exists or not (so ids cannot be probed). A visitor without an identity has no runs.
 * **No server path as a dataset or model location.** Data comes from uploads (gradio's upload folder,
-  copied to `<runs_dir>/uploads/`) or Hub dataset ids; models from Hub ids, the bundled offline model,
+  copied to `<runs_dir>/uploads/`, or to `temporary_uploads()` when the runs folder is read-only) or Hub dataset ids; models from Hub ids, the bundled offline model,
   or the visitor's own runs' folders. Anything else raises `LocationNotAllowedError`, whose message
   says what to do instead (upload the file, use a Hub id). Options that make the server read or write
   a path of the visitor's choosing (`output_dir`, `deepspeed: file.json`, ...) and `trust_remote_code`
@@ -113,11 +113,18 @@ def owned_run(store: RunStore, run_id: str, visitor: str | None, *, shared: bool
 # ----------------------------------------------------------------------------- locations
 
 
+def temporary_uploads() -> Path:
+    """Where the studio keeps uploads when its runs folder cannot be written (a read-only share of past runs;
+    services.store_upload): the system may clear it, which is why no run names a file there."""
+    return Path(tempfile.gettempdir()).resolve() / "finetuner-uploads"
+
+
 def upload_dirs(runs_dir: str | Path) -> list[Path]:
-    """Folders holding what visitors uploaded: the studio's `<runs_dir>/uploads/` and gradio's upload
-    folder (the same expression as `gradio.utils.get_upload_folder`, without importing gradio)."""
+    """Folders holding what visitors uploaded: the studio's `<runs_dir>/uploads/` (or its temporary
+    stand-in) and gradio's upload folder (the same expression as `gradio.utils.get_upload_folder`, without
+    importing gradio)."""
     gradio_uploads = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
-    return [Path(runs_dir).resolve() / UPLOADS, Path(gradio_uploads).resolve()]
+    return [Path(runs_dir).resolve() / UPLOADS, temporary_uploads(), Path(gradio_uploads).resolve()]
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -9,8 +9,10 @@ same prepared splits, and nobody can reach data they did not name.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
+import os
 import shlex
 import shutil
 import threading
@@ -124,13 +126,17 @@ def model_choices(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
 
 def store_upload(path: str | Path | None, runs_dir: str | Path) -> str | None:
     """Copy an uploaded file to `<runs_dir>/uploads/<content hash>/<name>`, so runs that name it stay
-    reproducible after the upload's temporary file is gone. Same content, same path."""
+    reproducible after the upload's temporary file is gone. Same content, same path.
+
+    A runs folder that cannot be written (a read-only share of past runs) takes no upload, and no run
+    either: the copy then goes to `access.temporary_uploads()`, for the data to be previewed and inspected.
+    `build_config` moves it into the runs folder once that takes runs, so no run names a temporary file."""
     if not path:
         return None
     source = Path(path)
     if not source.is_file():
         raise DataError(f"The uploaded file '{source.name}' is gone; upload it again.")
-    uploads = Path(runs_dir).resolve() / "uploads"
+    uploads = Path(runs_dir).resolve() / access.UPLOADS
     try:
         if source.resolve().is_relative_to(uploads):
             return str(source.resolve())
@@ -140,13 +146,44 @@ def store_upload(path: str | Path | None, runs_dir: str | Path) -> str | None:
     with open(source, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    target = uploads / digest.hexdigest()[:16] / source.name
+    stored = Path(digest.hexdigest()[:16]) / source.name
+    try:
+        return _copy_upload(source, uploads / stored)
+    except OSError as error:
+        if not _takes_no_runs(Path(runs_dir)):
+            raise DataError(_cannot_store(source.name, uploads, error)) from error
+    temporary = access.temporary_uploads()
+    try:
+        return _copy_upload(source, temporary / stored)
+    except OSError as error:
+        raise DataError(_cannot_store(source.name, temporary, error, runs_folder=Path(runs_dir).resolve())) from error
+
+
+def _copy_upload(source: Path, target: Path) -> str:
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(source, tmp)
         tmp.replace(target)
     return str(target)
+
+
+def _takes_no_runs(runs_dir: Path) -> bool:
+    """Whether the runs folder, whose uploads folder refused a copy, can take no run either (a read-only file
+    system, or a folder this user may not write). A full disk, or an uploads folder alone that cannot be
+    written, would let a run start on a temporary copy: those get a message instead."""
+    return not os.access(runs_dir, os.W_OK | os.X_OK)
+
+
+def _cannot_store(name: str, folder: Path, error: OSError, *, runs_folder: Path | None = None) -> str:
+    """Why an upload could not be kept, and what to do; on a shared studio without the server's folders."""
+    why = error.strerror or str(error)
+    if access.shared_mode():
+        return f"The studio cannot store the uploaded file '{name}' ({why}). Ask its owner to free space or fix the runs folder."
+    if runs_folder is not None:  # the runs folder is read-only, and the temporary folder failed too
+        return f"Cannot store the uploaded file '{name}': the runs folder {runs_folder} is read-only, and the temporary folder {folder} failed too ({why}). Free space there, or start the studio on a runs folder you can write (--runs-dir)."
+    fix = "Free some space on that disk (the checkpoints/ folders of old runs are the largest)" if error.errno == errno.ENOSPC else "Make it writable"
+    return f"Cannot store the uploaded file '{name}' in {folder}: {why}. {fix}, or start the studio on another runs folder (--runs-dir): runs name their data's copy there, so it must outlive the upload."
 
 
 def make_selection(
@@ -514,6 +551,10 @@ def build_config(selection: Mapping[str, Any], values: Mapping[str, Any], *, run
     model = str(flat.get("model_name_or_path") or "").strip()
     if flat.get("metric_for_best_model") == DEFAULT_METRIC:
         flat.pop("metric_for_best_model")
+    if runs_dir is not None:  # an upload kept while the runs folder was read-only moves in, now that a run may name it
+        for name in ("train_file", "validation_file", "test_file"):
+            if flat.get(name) and Path(flat[name]).resolve().is_relative_to(access.temporary_uploads()):
+                flat[name] = store_upload(flat[name], runs_dir)
     config = RunConfig.from_dict(flat)
     data, m = config.data, config.model
     access.check_locations(
