@@ -95,6 +95,15 @@ class HubUnreachableError(HubError, ConnectionError):
     """The Hub could not be reached (network, proxy, offline mode) or is temporarily failing."""
 
 
+class HubConnectionError(HubUnreachableError):
+    """No answer from the Hub at all (network, proxy, offline mode), as opposed to a failing one. `offline_set`:
+    the user set HF_HUB_OFFLINE (not finetuner, which sets it for a run whose model it reads from the cache)."""
+
+    def __init__(self, message: str, *, endpoint: str = "", offline_set: bool = False):
+        super().__init__(message)
+        self.endpoint, self.offline_set = endpoint, offline_set
+
+
 # Shared studio (a Space, a share link, an --auth page): what one visitor may not do.
 class RunNotYoursError(RunError, PermissionError):
     """On a shared studio: the run was started by someone else (or does not exist)."""

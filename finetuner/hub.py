@@ -42,6 +42,7 @@ from .errors import (
     FinetunerError,
     HubCardError,
     HubConflictError,
+    HubConnectionError,
     HubError,
     HubNamespaceError,
     HubPaymentRequiredError,
@@ -54,6 +55,7 @@ from .errors import (
     RunError,
     without_tokens,
 )
+from . import inference
 from .inference import no_model_message
 from .runs import COMPLETED, Run, read_json, write_json_atomic
 
@@ -837,14 +839,23 @@ def _translate(action: str, *, token: str | None, endpoint: str, repo_id: str | 
             raise HubCardError(_scrub(f"The Hub refused the README.md metadata of the {kind} '{repo_id}': {reasons}. No file was uploaded. {yours}", token)) from None
         raise
     except (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError) as error:
-        raise HubUnreachableError(
-            _scrub(
-                f"Could not reach the Hugging Face Hub at {endpoint} to {action} ({type(error).__name__}). "
-                "Check your internet connection or proxy (HTTPS_PROXY), and unset HF_HUB_OFFLINE if it is set. "
-                "Nothing was lost: your run is still on disk; try again when the Hub is reachable.",
-                token,
-            )
-        ) from None
+        raise _no_connection(error, action=action, endpoint=endpoint, token=token) from None
+
+
+def _no_connection(error: BaseException, *, action: str, endpoint: str, token: str | None) -> HubConnectionError:
+    """The Hub gave no answer: the network, or offline mode. Offline mode is the user's (HF_HUB_OFFLINE, theirs to
+    unset) unless finetuner turned it on for a run whose model it reads from the cache because the Hub could not
+    be reached: that is the network again, and telling them to unset a variable they never set misled."""
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    offline_set = constants.is_offline_mode() and not inference.READ_FROM_CACHE
+    if offline_set:
+        problem = f"Could not {action}: HF_HUB_OFFLINE=1 is set, so the Hugging Face Hub is not contacted. Unset it to {action}."
+    else:
+        cause = "it did not answer when the model was looked for, which is read from the local cache" if inference.READ_FROM_CACHE else type(error).__name__
+        problem = f"Could not reach the Hugging Face Hub at {endpoint} to {action} ({cause}). Check your internet connection or proxy (HTTPS_PROXY)."
+    message = f"{problem} Nothing was lost: your run is still on disk; try again when the Hub is reachable."
+    return HubConnectionError(_scrub(message, token), endpoint=endpoint, offline_set=offline_set)
 
 
 def _http_error(error, *, action: str, token: str | None, repo_id: str | None, user: HubUser | None, kind: str, missing_hint: str) -> HubError:

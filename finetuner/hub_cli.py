@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import HubError, HubTokenMissingError
+from .errors import HubConnectionError, HubError, HubTokenMissingError
 from .runs import Run, RunStore, find_run
 
 ADAPTER_HELP = (
@@ -105,7 +105,10 @@ def plan_push_after_training(args: argparse.Namespace, config) -> Callable[[Run]
 
     if not _truthy(getattr(args, "push_to_hub", None)):
         return None
-    _user, repo_id = hub.check_push_access(args.hub_model_id or hub.default_repo_name(config))
+    try:
+        _user, repo_id = hub.check_push_access(args.hub_model_id or hub.default_repo_name(config))
+    except HubConnectionError as error:
+        raise HubConnectionError(_push_not_checked(error), endpoint=error.endpoint, offline_set=error.offline_set) from None
     private = _truthy(args.hub_private_repo)
     unless = "" if args.hub_model_id else " (or, if another run's model is there by then, to a name of this run's own)"
     print(f"The token can push to {repo_id}; the model will be pushed when training completes{unless}.")
@@ -121,6 +124,17 @@ def plan_push_after_training(args: argparse.Namespace, config) -> Callable[[Run]
         _print_push(result)
 
     return push
+
+
+def _push_not_checked(error: HubConnectionError) -> str:
+    """Why `train --push_to_hub` stops before training when the Hub gives no answer, and the two ways on."""
+    later = "push the finished run later with `python -m finetuner push RUN_ID`"
+    if error.offline_set:
+        return f"HF_HUB_OFFLINE=1 is set, so the Hugging Face Hub is not contacted and the push cannot be checked or done. Unset it, or train without --push_to_hub now and {later}."
+    return (
+        f"The Hugging Face Hub cannot be reached ({error.endpoint}), so the push cannot be checked or done. Train without --push_to_hub now and {later}, "
+        "or start again once the Hub can be reached (check your connection or proxy, HTTPS_PROXY)."
+    )
 
 
 def cmd_push(args: argparse.Namespace, unknown: Sequence[str]) -> int:

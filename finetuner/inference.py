@@ -165,6 +165,11 @@ def hub_model_location(model: str) -> str:
     return model
 
 
+# The Hub ids this process reads from the cache because the Hub could not be reached (`read_cache_if_hub_unreachable`):
+# where any are, offline mode is finetuner's doing, not the user's, and hub.py's messages say so.
+READ_FROM_CACHE: list[str] = []
+
+
 def read_cache_if_hub_unreachable(names) -> list[str]:
     """For the Hub ids among `names` (a model and its tokenizer): when the Hub cannot be reached and they are in
     the local cache, switch this process (and those it starts) to huggingface_hub's offline mode, which reads
@@ -182,6 +187,7 @@ def read_cache_if_hub_unreachable(names) -> list[str]:
 
     cached = [name for name in dict.fromkeys(n for n in names if n) if not Path(name).exists() and hub_model_location(name) != name]
     if cached:
+        READ_FROM_CACHE.extend(cached)
         os.environ["HF_HUB_OFFLINE"] = "1"
         constants.HF_HUB_OFFLINE = True
         if "datasets" in sys.modules:  # a copy of its own, taken at its import

@@ -94,3 +94,34 @@ def test_card_preview_asks_nothing_of_the_hub_whatever_the_token(hub_server, tra
     assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--repo_id", "cli-model"]) == 0
     assert 'model="your-username/cli-model"' in capsys.readouterr().out  # not the bare name, which no one can load
     assert not hub_server.requests
+
+
+@pytest.mark.parametrize("cause", ["unreachable", "HF_HUB_OFFLINE set"])
+def test_train_push_to_hub_without_an_answer_from_the_hub_says_how_to_go_on(cause, hub_server, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch, capsys):
+    """No answer to the token check: it said "your run is still on disk" before any run was made, and "unset
+    HF_HUB_OFFLINE if it is set" whatever the cause. (With a Hub id read from the cache, finetuner sets
+    HF_HUB_OFFLINE itself: tests/integration/test_cli.py.)"""
+    import huggingface_hub.constants as constants
+
+    from support import free_port
+
+    monkeypatch.setenv("HF_TOKEN", hub_server.add_user("alice", token="hf_alice_write_token_0123456789"))
+    if cause == "unreachable":
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    runs_dir = tmp_path / "runs"
+    train = ["--runs_dir", str(runs_dir), "train", "--model_name_or_path", str(tiny_model_dir), "--train_file", str(sentiment_csv), "--max_steps", "2", "--max_seq_length", "32"]
+    assert main([*train, "--push_to_hub"]) == 2
+    err = capsys.readouterr().err
+    later = "train without --push_to_hub now and push the finished run later with `python -m finetuner push RUN_ID`"
+    if cause == "unreachable":
+        expected = (
+            f"The Hugging Face Hub cannot be reached ({constants.ENDPOINT}), so the push cannot be checked or done. T{later[1:]}, "
+            "or start again once the Hub can be reached (check your connection or proxy, HTTPS_PROXY)."
+        )
+    else:
+        expected = f"HF_HUB_OFFLINE=1 is set, so the Hugging Face Hub is not contacted and the push cannot be checked or done. Unset it, or {later}."
+    assert err.strip().splitlines()[-1] == f"error: {expected}"
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())

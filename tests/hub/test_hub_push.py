@@ -140,6 +140,7 @@ def test_push_failures_say_cause_and_fix_and_lose_nothing(case, hub_server, trai
     assert isinstance(caught.value, errors.HubError)
     if token:
         assert token not in message
+    assert "HF_HUB_OFFLINE" not in message, "offline mode is no cause here: it is not set"
     assert tree_digest(trained_run.path) == before  # nothing local changed, nothing lost
     assert time.monotonic() - started < 15  # fails fast: the token is checked before uploading
     if case in ("no token", "invalid token (401)", "read-only token", "other namespace", "invalid repo name", "refused connection"):

@@ -298,3 +298,21 @@ def test_training_a_cached_hub_model_reads_the_cache_when_the_hub_is_unreachable
     assert run.state == "completed" and run.config().model.model_name_or_path == "someone/tiny"
     said = [event.get("text") for event in run.events() if event.get("type") == "message"] + result.stderr.splitlines()
     assert "The Hugging Face Hub cannot be reached: someone/tiny is read from the local cache (HF_HUB_OFFLINE=1 for this run)." in said
+
+
+def test_train_push_to_hub_says_the_hub_cannot_be_reached_when_the_model_is_read_from_the_cache(tmp_path, tiny_model_dir, sentiment_csv):
+    """Training sets HF_HUB_OFFLINE=1 for itself when the Hub cannot be reached and the model is in the cache; the
+    token check then failed with "unset HF_HUB_OFFLINE if it is set" (the user had not) and "your run is still on
+    disk" (no run was made)."""
+    env = {**hub_unreachable(tmp_path), "HF_TOKEN": "hf_" + "a" * 34}
+    cache_hub_model(Path(env["HF_HOME"]) / "hub", tiny_model_dir)
+    result = cli("train", "--train_file", str(sentiment_csv), "--model_name_or_path", "someone/tiny", "--max_seq_length", "32", "--push_to_hub", cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stderr[-3000:]
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith(f"error: The Hugging Face Hub cannot be reached ({env['HF_ENDPOINT']}), so the push cannot be checked or done. "), error
+    assert error.endswith(
+        "Train without --push_to_hub now and push the finished run later with `python -m finetuner push RUN_ID`, "
+        "or start again once the Hub can be reached (check your connection or proxy, HTTPS_PROXY)."
+    ), error
+    assert "HF_HUB_OFFLINE if" not in result.stderr and "still on disk" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists(), "it failed before a run was made"
