@@ -270,7 +270,7 @@ def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     def check() -> None:
         if run.is_alive():  # the main process only: a look at the lock from another could block the main's own
             raise FinetunerError(f"Run {run.id} is already training.")
-        check_resumable(run)
+        check_resumable(run, processes=world.size)
         if args.auto_find_batch_size:
             print(prepare_smaller_batch_retry(run, processes=world.size))
 
