@@ -240,7 +240,8 @@ def _freeze_local_paths(config: RunConfig) -> None:
 
 def _check_before_training(config: RunConfig) -> None:
     """What the studio checks before Start: the options, the data (read and checked as training reads it; its
-    warnings printed), the tokenizer and the model's longest input. A problem exits 2 and leaves no failed run folder behind."""
+    warnings printed), the tokenizer, the data under it where the task checks that (a causal LM's chat template
+    and answers past max_seq_length) and the model's longest input. A problem exits 2 and leaves no failed run folder behind."""
     from .inference import read_cache_if_hub_unreachable  # noqa: PLC0415
     from .tasks import get_task  # noqa: PLC0415 - heavy
     from .train import check_options  # noqa: PLC0415
@@ -250,9 +251,12 @@ def _check_before_training(config: RunConfig) -> None:
         print(f"The Hugging Face Hub cannot be reached: {name} is read from the local cache (HF_HUB_OFFLINE=1 for this run).", file=sys.stderr)
     check_options(config)
     task = get_task(config.model.task)
-    for warning in task.data_report(task.prepare_data(config)).get("warnings") or []:
+    prepared = task.prepare_data(config)
+    for warning in task.data_report(prepared).get("warnings") or []:
         print(f"data: {warning}", file=sys.stderr)
-    task.load_tokenizer(config)
+    tokenizer = task.load_tokenizer(config)
+    if hasattr(task, "check_tokenization"):
+        task.check_tokenization(prepared.splits, tokenizer, config)
 
 
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
@@ -266,7 +270,7 @@ def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     def check() -> None:
         if run.is_alive():  # the main process only: a look at the lock from another could block the main's own
             raise FinetunerError(f"Run {run.id} is already training.")
-        check_resumable(run)
+        check_resumable(run, processes=world.size)
         if args.auto_find_batch_size:
             print(prepare_smaller_batch_retry(run, processes=world.size))
 

@@ -182,6 +182,8 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
     Started by `torchrun`/`accelerate launch`, every process of the run calls this; the state returned
     is the same on all of them.
     """
+    from .launcher import check_resumed_processes  # noqa: PLC0415
+
     world = distributed.current()
     alive_fd = lock_fd = None
     # Until the Trainer's callback takes SIGTERM over (it stops at the next step, with a checkpoint), a stop
@@ -193,6 +195,8 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
             alive_fd = _inherited_or_new_alive_lock(run)
             run.cancel_path.unlink(missing_ok=True)
             _failure_marker(run).unlink(missing_ok=True)
+            if resume:  # before its status takes this start's process count, which the check may read
+                check_resumed_processes(run, world.size)
             run.update_status(state=QUEUED, pid=os.getpid(), processes=world.size, message="Starting.")
         if world.distributed:
             distributed.setup(run.config())

@@ -174,6 +174,45 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | N
     return kept
 
 
+# The most sequences of roles (system, user, assistant, ...) `check_tokenization` renders per split: conversations
+# differ mostly by their number of turns, so a few dozen cover a dataset.
+MAX_ROLE_SEQUENCES = 100
+
+
+def check_tokenization(splits, tokenizer, config: RunConfig) -> None:
+    """Find before a run exists (the CLI's `train`, the studio's Start) the data problems that only the model's
+    tokenizer shows and that stop `tokenize`, without tokenizing the data twice: a few examples are encoded, not all.
+
+    * A chat template that refuses a conversation refuses it for its roles (Gemma's "System role not supported",
+      turns that must alternate user/assistant), so one conversation of each sequence of roles is rendered (the
+      first MAX_ROLE_SEQUENCES of a split). A template that refused one for its text alone would still stop the
+      run, with the same message.
+    * A split of which no example keeps an answer token within max_seq_length: examples are encoded in order until
+      one does; that is the first one, unless the split's first prompts fill max_seq_length.
+    """
+    m, t = config.model, config.training
+    for role, split in splits.items():
+        seen: set[tuple[str, ...]] = set()
+        answered = len(split) == 0
+        for prompt, completion in _examples(split):
+            if answered and len(seen) >= MAX_ROLE_SEQUENCES:
+                break
+            roles = tuple(message["role"] for message in prompt)
+            if answered and roles in seen:
+                continue
+            seen.add(roles)
+            encoded = encode_example(tokenizer, prompt, completion, max_length=m.max_seq_length, completion_only_loss=t.completion_only_loss)
+            answered = answered or any(encoded["completion_mask"])
+        if not answered:
+            raise DataError(no_answer_left_message(role, len(split), m.max_seq_length))
+
+
+def _examples(split) -> Iterator[tuple[list[dict[str, str]], str]]:
+    """(prompt, completion) of each example, read a thousand at a time."""
+    for batch in split.select_columns(["prompt", "completion"]).iter(batch_size=1000):
+        yield from zip(batch["prompt"], batch["completion"])
+
+
 def no_answer_left_message(role: str, examples: int, max_length: int) -> str:
     """Why a split has nothing to learn or score: every prompt fills max_seq_length, and what to do."""
     return (

@@ -26,7 +26,7 @@ from ..errors import FinetunerError
 from ..estimate import describe_plan, few_steps_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES, check_run_name
-from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, task_uses
+from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, get_task, task_uses
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
 from .handlers import ui_errors
@@ -248,6 +248,13 @@ def build_training_tab(ctx: StudioContext) -> None:
         """Prepare the data now (cached), so a data problem shows before a process is started."""
         return services.prepared(data_selection(config), seed=config.training.seed)
 
+    def check_tokenization(config: RunConfig, data) -> None:
+        """The data under the model's tokenizer, where the task checks that (a causal LM: its chat template, answers past
+        max_seq_length, on a few examples): a problem there would fail the run once started."""
+        task = get_task(config.model.task)
+        if hasattr(task, "check_tokenization"):
+            task.check_tokenization(data.splits, services.tokenizer(config.model.model_name_or_path, config.model.task), config)
+
     def choose_task(name):
         """The chosen task's own defaults (model, max length, learning rate, batch size, the metric that picks
         the best checkpoint) and its own options: each shown only when the task uses it (the new head's
@@ -390,7 +397,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             services.lora_parameters(config)  # a target module the model lacks is refused here, not in the training process
         services.check_task_fits(selection, config.model.task)  # before the options: their model check would hide it
         check_options(config)
-        check_data(config)
+        check_tokenization(config, check_data(config))
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=processes)

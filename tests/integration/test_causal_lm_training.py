@@ -20,7 +20,7 @@ from finetuner.metrics_text import generation_metrics
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.tasks.causal_lm import GENERAL_TEXT
 from finetuner.train import run_training
-from task_fixtures import build_tiny_causal_lm, make_instruction_records, write_jsonl
+from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
 
 
 def lm_config(model_dir, data_file, **overrides) -> RunConfig:
@@ -187,6 +187,32 @@ def test_prompts_too_long_for_max_seq_length_are_left_out_saying_so(lm_setup, tm
     tuned, base = (pd.read_csv(run.eval_dir / name, keep_default_na=False) for name in ("generations_validation.csv", "base_generations_validation.csv"))
     assert list(tuned["prompt"]) == list(base["prompt"]) == [r["instruction"] for r in records[:6]]
     assert "model_rougeL_gain" in json.loads((run.eval_dir / "baselines.json").read_text())["base_model"]["validation"]
+
+
+@pytest.mark.parametrize("problem", ["a template that refuses system turns", "validation prompts that fill max_seq_length"])
+def test_cli_train_refuses_before_a_run_exists_what_the_model_s_tokenizer_cannot_train_on(lm_setup, tmp_path, capsys, problem):
+    """Both used to be found inside the run, which then failed and stayed behind as a failed run (exit 1); now `train`
+    exits 2 with what to change, and no run folder exists."""
+    from finetuner.cli import main
+
+    model_dir, data, _ = lm_setup
+    records = make_instruction_records(24, seed=5)
+    options = ["--max_seq_length", "64"]
+    if problem.startswith("a template"):
+        gemma_like = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" + CHATML
+        model_dir = build_tiny_causal_lm(tmp_path / "gemma-like", [r["instruction"] + " " + r["output"] for r in records], chat_template=gemma_like)
+        chats = [[{"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["output"]}] for r in records]
+        chats[17].insert(0, {"role": "system", "content": "answer in a few words"})  # one conversation of 24
+        data = write_jsonl(tmp_path / "chats.jsonl", [{"messages": chat} for chat in chats])
+        said = "The model's chat template refused a conversation (roles: system, user): System role not supported."
+    else:
+        long = {"instruction": "what colour is the sky? " * 12, "input": "", "output": "the sky is blue."}
+        options += ["--validation_file", str(write_jsonl(tmp_path / "validation.jsonl", [long] * 5))]
+        said = "None of the 5 example(s) of validation keeps any of its answer within max_seq_length 64"
+    code = main(["--runs_dir", str(tmp_path / "runs"), "train", "--task", "causal-lm", "--model_name_or_path", str(model_dir), "--train_file", str(data), "--test_split_ratio", "0", *options])
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists(), "no failed run is left behind"
 
 
 def test_gsm8k_subset(tmp_path):

@@ -128,9 +128,11 @@ def test_final_metrics_match_one_process(two_process_run, one_process_run):
     assert len(predictions) == 12 and predictions["text"].is_unique, "predictions gathered from both processes, each example once"
 
 
-def test_stop_reaches_both_processes_and_the_run_resumes(tmp_path, no_dropout_model, data_file):
+def test_stop_reaches_both_processes_and_the_run_resumes(tmp_path, no_dropout_model, data_file, capsys):
     import fcntl
     import os
+
+    from finetuner.cli import main
 
     store = RunStore(tmp_path / "runs")
     # Another training holds the queue: the two processes wait together, then start when it is released.
@@ -161,6 +163,8 @@ def test_stop_reaches_both_processes_and_the_run_resumes(tmp_path, no_dropout_mo
 
     stopped_at = status["step"]
     run.config_path.write_text(run.config_path.read_text().replace("max_steps: 3000", f"max_steps: {stopped_at + 4}"), encoding="utf-8")
+    assert main(["--runs_dir", str(tmp_path / "runs"), "resume", run.id]) == 2, "one process would go on with half the batch"
+    assert f"Resume it on 2 process(es): `torchrun --standalone --nproc_per_node 2 -m finetuner resume {run.path}`" in capsys.readouterr().err
     resume_training(run)  # on as many processes as before
     assert wait_for_end(run, timeout=RUN_TIMEOUT)
     status = run.status()

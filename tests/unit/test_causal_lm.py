@@ -233,6 +233,39 @@ def test_a_split_whose_every_answer_is_cut_off_is_refused_with_what_to_do(lm_dir
         causal_lm.tokenize(splits, tokenizer, config)
 
 
+GEMMA_LIKE = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" + CHATML
+
+
+def test_the_check_before_a_run_finds_what_would_stop_it_by_encoding_a_few_examples(lm_dirs, monkeypatch):
+    """A template's refusal of one conversation, or a split whose every answer is past max_seq_length, stopped the run
+    once it had started, leaving a failed run. The check before the run finds both with the same message as the run's,
+    encoding one example per sequence of roles (and, until one keeps its answer, each), not the whole data."""
+    config = lm_config(lm_dirs[1], max_seq_length=24)
+    tokenizer = causal_lm.load_tokenizer(config)
+    tokenizer.chat_template = GEMMA_LIKE
+    system = {"prompt": [{"role": "system", "content": "be brief"}, *RECORD["prompt"]], "completion": RECORD["completion"]}
+    long_prompt = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 4}], "completion": "blue."}
+    encoded, encode = [], causal_lm.encode_example
+
+    def counted(tokenizer, prompt, *args, **kwargs):
+        encoded.append(prompt)
+        return encode(tokenizer, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(causal_lm, "encode_example", counted)
+
+    fine = {"train": datasets.Dataset.from_list([long_prompt, *[RECORD] * 300]), "validation": datasets.Dataset.from_list([RECORD] * 50)}
+    causal_lm.check_tokenization(fine, tokenizer, config)
+    assert len(encoded) == 3, "the long prompt, the first kept example of train, one example of validation: not 351"
+
+    refused = {"train": datasets.Dataset.from_list([*[RECORD] * 40, system, *[RECORD] * 40])}
+    with pytest.raises(DataError, match=r"chat template refused a conversation \(roles: system, user\): System role not supported"):
+        causal_lm.check_tokenization(refused, tokenizer, config)
+    encoded.clear()
+    with pytest.raises(DataError, match=r"None of the 3 example\(s\) of validation keeps any of its answer within max_seq_length 24.*Raise max_seq_length"):
+        causal_lm.check_tokenization({"train": fine["train"], "validation": datasets.Dataset.from_list([long_prompt] * 3)}, tokenizer, config)
+    assert len(encoded) == 2 + 3, "train's two, then every example of validation: none keeps its answer"
+
+
 def test_inspector_matches_what_the_trainer_trains_on(lm_dirs, tmp_path):
     config = lm_config(lm_dirs[0], per_device_train_batch_size=4, eval_strategy="no", max_steps=1)
     tokenizer = causal_lm.load_tokenizer(config)

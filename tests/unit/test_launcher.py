@@ -17,6 +17,7 @@ from support import endless_data_loading
 from finetuner import launcher
 from finetuner.access import EXAMPLES_DIR
 from finetuner.config import RunConfig
+from finetuner.errors import RunError
 from finetuner.follow import follow
 from finetuner.launcher import start_training, stop_notice, stop_training, wait_for_end
 from finetuner.runs import ACTIVE_STATES, FINISHING, PREPARING, RUNNING, STOPPED, RunStore
@@ -104,3 +105,72 @@ def test_a_run_frozen_before_the_head_learning_rate_resumes_from_a_checkpoint_of
     run.update_status(state=STOPPED)
     launcher.check_resumable(run)
     assert launcher.config_changes(run) == ([], [])
+
+
+def run_stopped_after_training_on(tmp_path, processes: int, **options):
+    """A stopped run whose last checkpoint was saved by `processes` training processes: one random-state file each,
+    as the Trainer saves them (tests/integration/test_distributed.py checks a 2-process run's), and its config's copy."""
+    import json
+    import shutil
+
+    from finetuner.runs import CHECKPOINT_CONFIG
+
+    run = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"per_device_train_batch_size": 8, **options}), run_id="wide")
+    checkpoint = run.checkpoints_dir / "checkpoint-6"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6}))
+    shutil.copyfile(run.config_path, checkpoint / CHECKPOINT_CONFIG)
+    for name in ["rng_state.pth"] if processes == 1 else [f"rng_state_{rank}.pth" for rank in range(processes)]:
+        (checkpoint / name).write_bytes(b"")
+    run.update_status(state=STOPPED, processes=processes, message="Stopped at step 6; resume to continue.")
+    return run
+
+
+def test_resume_on_another_number_of_processes_is_refused_with_the_command_that_keeps_it(tmp_path, capsys):
+    """`resume` on one process of a run trained on two went on with half the effective batch, from a place in the data
+    counted in the other's batches, without a word; now it is refused with the command that resumes on two."""
+    from finetuner.cli import main
+
+    run = run_stopped_after_training_on(tmp_path, 2)
+    events = run.events()
+    assert main(["--runs_dir", str(tmp_path / "runs"), "resume", "wide"]) == 2
+    err = capsys.readouterr().err
+    assert "Run wide's last checkpoint (checkpoint-6) was trained on 2 process(es); this resume has 1." in err
+    assert "16 then, 8 now" in err
+    assert f"Resume it on 2 process(es): `torchrun --standalone --nproc_per_node 2 -m finetuner resume {run.path}`" in err
+    assert run.status()["state"] == STOPPED and run.events() == events, "the run is as it was"
+
+
+def test_another_number_of_processes_with_the_same_effective_batch_resumes_saying_so(tmp_path):
+    """Two processes of 8 becoming one process accumulating two batches of 8 (a GPU gone) is the same training."""
+    run = run_stopped_after_training_on(tmp_path, 2)
+    run.config().replace(gradient_accumulation_steps=2).save(run.config_path)
+    launcher.check_resumable(run, processes=1)
+    said = [event["text"] for event in run.events() if event["type"] == "message"]
+    assert said == ["Resuming from checkpoint-6 with changed options: gradient_accumulation_steps 1 -> 2, processes 2 -> 1."]
+    with pytest.raises(RunError, match=r"changed since its last checkpoint \(checkpoint-6\): gradient_accumulation_steps 1 -> 2\."):
+        launcher.check_resumable(run, processes=2)  # its own count, with twice the batch
+    run.config().replace(gradient_accumulation_steps=1).save(run.config_path)
+    launcher.check_resumable(run, processes=2)
+
+
+def test_a_training_process_that_resumes_on_another_count_fails_before_it_trains(tmp_path):
+    """`torchrun ... train --run_dir RUN --resume` (what the launcher runs) passes no `resume` command's check: the
+    training process checks the count itself, and the run fails saying how to resume it instead."""
+    from finetuner.runs import FAILED
+    from finetuner.train import run_training
+
+    run = run_stopped_after_training_on(tmp_path, 2)
+    assert run_training(run, resume=True) == FAILED
+    status = run.status()
+    assert "was trained on 2 process(es); this resume has 1" in status["error"] and status["processes"] == 2
+    assert not (run.path / "data_report.json").exists(), "failed before loading anything"
+
+
+def test_the_studio_resumes_on_the_checkpoint_s_number_of_processes(tmp_path, monkeypatch):
+    started = {}
+    monkeypatch.setattr(launcher, "_spawn", lambda run, **options: started.update(options))
+    run = run_stopped_after_training_on(tmp_path, 2)
+    run.update_status(processes=1)  # a later start on one process failed before it saved a checkpoint
+    launcher.resume_training(run)
+    assert started["processes"] == 2 and started["resume"]
