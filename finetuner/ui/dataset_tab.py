@@ -130,6 +130,10 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
         split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
         inspected_with = gr.State(None)  # the seed and shares of the inspection shown; None before the first
+        # The Train form's completion_only_loss, which the Train tab copies here (None: its default). Made inside
+        # the tab, as every component here: one made directly in gr.Tabs becomes a tab of its own and shifts the labels.
+        loss_option = gr.State(None)
+        ctx.components["inspect_completion_only_loss"] = loss_option
 
     ctx.components.update(dataset_summary=summary, inspect_model=inspect_model, data_task=task)
 
@@ -421,8 +425,6 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             options,
         )
 
-    loss_option = gr.State(None)  # the Train form's completion_only_loss, which the Train tab copies here (None: its default)
-    ctx.components["inspect_completion_only_loss"] = loss_option
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form, loss_option]
     inspect_outputs = [token_info, chips, token_details, token_plot, inspected_with]
     inspect_button.click(inspect_tokens, inspect_inputs, inspect_outputs, api_name="inspect_tokens")
