@@ -444,7 +444,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         except gr.Error as error:
             stale = (
                 f"{STALE} the inspection below was made with model {render.md_code(inspected['model'])} and max_length {inspected['max_length']}, "
-                f"before the Train tab's options or the data changed, and could not be made again: {render.md_escape(error.message)}"
+                f"and could not be made again with those now in use (the Train tab's, with its split options, and the data loaded): {render.md_escape(error.message)}"
             )
             return [f"{stale}\n\n{without_stale_note(shown_summary)}", *[gr.skip()] * (len(inspect_outputs) - 1)]
 
