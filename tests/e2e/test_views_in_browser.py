@@ -162,10 +162,12 @@ def test_the_data_tab_splits_at_the_train_tabs_seed(page, tmp_path):
     expect(pair_box).to_be_visible()
 
 
-def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page):
+def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page, studio, tiny_model_dir):
     """One model and one max length for the inspector and the run: a max length typed on the Train tab reaches
     the inspector, and the inspection on the page is made again with it; one typed in the inspector reaches the
-    Train tab; a task chosen there brings its own model and max length to both, and a reload keeps them."""
+    Train tab; a task chosen there, or a run's settings, bring their model and max length to both, and a reload keeps them."""
+    from finetuner.ui.services import EXAMPLE_DATASET
+
     def open_tab(name: str) -> None:  # `first`: once the Train tab has opened, Gradio shows a second button named so
         page.get_by_role("tab", name=name).first.click()
 
@@ -197,6 +199,18 @@ def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page):
     open_tab("1 · Data")
     expect(model).to_have_value("HuggingFaceTB/SmolLM2-135M-Instruct")
     expect(length).to_have_value("512")
+
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(EXAMPLE_DATASET), "max_seq_length": 48}))
+    run.update_status(state=COMPLETED)
+    open_tab("2 · Train")
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("48")
+    open_tab("1 · Data")
+    expect(model).to_have_value(str(tiny_model_dir))
+    expect(length).to_have_value("48")
     page.reload()
-    expect(model).to_have_value("HuggingFaceTB/SmolLM2-135M-Instruct")
-    expect(length).to_have_value("512")
+    expect(model).to_have_value(str(tiny_model_dir))
+    expect(length).to_have_value("48")
