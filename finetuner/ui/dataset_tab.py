@@ -7,7 +7,9 @@ holds out of that file are shuffled, so a place in a split would not be the row 
 own hooks (`prepare_data`, `data_report`, `length_statistics`, `inspect_example`), so what is shown is
 exactly what training will use: data without its own validation or test split is split at the Train
 form's seed and shares (both endpoints take the form's values as `train_form`, as the page keeps them;
-left out, the form's defaults), and shown again when they change there.
+left out, the form's defaults), and shown again when they change there. The inspector's model and
+max_length are the Train tab's Model and Max length on the page (either tab's edit changes both), and an
+inspection on the page is made again when they, the split options or the data change (`inspect_again`).
 
 Each task has its own column pickers (text/label; words/tags for NER; prompt or chat messages and
 completion for causal LM; document/summary for seq2seq), shown for the chosen task: `/load_dataset` takes
@@ -112,10 +114,13 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             label_plot = gr.Plot(label="Label distribution", show_label=False)
             length_plot = gr.Plot(label="Text lengths", show_label=False)
 
-        gr.Markdown("### Tokenization inspector\nWhat the model will actually read: pick a model and an example, and see its tokens, ids, masks and labels, and where `max_length` cuts.")
+        gr.Markdown(
+            "### Tokenization inspector\nWhat a run started now feeds the model: pick an example and see its tokens, ids, masks and labels, "
+            "and where `max_length` cuts. The model and max_length are the Train tab's: changing them here changes them there, and the other way round."
+        )
         with gr.Row():
-            inspect_model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=defaults["model_name_or_path"], label="Model (tokenizer)", allow_custom_value=True, info="A Hub model id or a local folder; the bundled model works offline.", scale=3)
-            inspect_max_length = gr.Number(value=defaults["max_seq_length"], label="max_length", precision=0, info="Longest input in tokens; longer inputs are cut.", scale=1)
+            inspect_model = gr.Dropdown(services.model_choices(ctx.runs_dir), value=defaults["model_name_or_path"], label="Model (tokenizer)", allow_custom_value=True, info="The Train tab's Model: a Hub model id or a local folder; the bundled model works offline.", scale=3)
+            inspect_max_length = gr.Number(value=defaults["max_seq_length"], label="max_length", precision=0, info="The Train tab's Max length: longer inputs are cut.", scale=1)
         with gr.Row():
             inspect_split = gr.Dropdown(["train"], value="train", label="Split", info="Validation and test split from the training file share its rows.", scale=1)
             inspect_index = gr.Number(value=0, label="Row", precision=0, info=ROW_INFO, scale=1)
@@ -129,13 +134,14 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             token_details = gr.Dataframe(interactive=False, max_height=300)
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
         split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
-        inspected_with = gr.State(None)  # the seed and shares of the inspection shown; None before the first
+        inspected_with = gr.State(None)  # what the inspection shown was made with (`inspection_key`); None before the first
         # The Train form's completion_only_loss, which the Train tab copies here (None: its default). Made inside
         # the tab, as every component here: one made directly in gr.Tabs becomes a tab of its own and shifts the labels.
         loss_option = gr.State(None)
         ctx.components["inspect_completion_only_loss"] = loss_option
 
-    ctx.components.update(dataset_summary=summary, inspect_model=inspect_model, data_task=task)
+    # The Train tab keeps the inspector's model and max_length its own (see its `build_training_tab`).
+    ctx.components.update(dataset_summary=summary, inspector_fields=(inspect_model, inspect_max_length), data_task=task)
 
     def still_in_use(current=None, **_) -> str | None:
         """After a failed load: the data loaded before stays the one in use (the Train tab trains on it)."""
@@ -281,16 +287,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     train_file.change(lambda: (*reset_all_columns(), gr.Markdown(visible=False)), None, [text_column, text_pair_column, label_column, *pickers, kept_files], api_name="reset_columns_on_upload", api_visibility="private")
 
     def choose_task(name):
-        """What data the task needs and the column pickers it reads; its default model and max_length for the inspector."""
-        from ..tasks import default_model  # noqa: PLC0415
-
-        return (
-            TASK_DATA.get(name, ""), gr.Dropdown(value=default_model(name)), gr.Number(value=TASKS[name].default_max_seq_length),
-            gr.Row(visible=name == services.DEFAULT_TASK), *[gr.Row(visible=name == other) for other in TASK_COLUMNS],
-        )
+        """What data the task needs and the column pickers it reads. (Its model and max_length reach the
+        inspector from the Train tab, which sets the task's own when a user chooses a task on either tab.)"""
+        return (TASK_DATA.get(name, ""), gr.Row(visible=name == services.DEFAULT_TASK), *[gr.Row(visible=name == other) for other in TASK_COLUMNS])
 
     # `.change`, not `.input`: the Train tab sets this task too, and the pickers must follow it.
-    task.change(choose_task, task, [task_note, inspect_model, inspect_max_length, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
+    task.change(choose_task, task, [task_note, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
     def read_for_task(task, current, train_form=None):
@@ -370,7 +372,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         return [*view, options, ""]
 
     split_outputs = [summary, checks, label_plot, length_plot, inspect_split, charts, split_shown, load_note]
-    following = ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
+    ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
 
     @ui_errors
     def inspect_tokens(
@@ -381,14 +383,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         `text_pair` its pair's second text for sentence-pair data) as training will; returns summary, chips, details
         and the token-length histogram. The splits are those a run started from the Train form (`train_form`)
         makes: its seed and shares (`services.split_options`); a causal LM's loss tokens as its `completion_only_loss` says."""
-        model = (model_name_or_path or "").strip()
+        selection, options, model, max_length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
-        max_length = int(max_length or 0)
         if not 8 <= max_length <= 8192:
             raise DataError(f"max_length must be between 8 and 8192 tokens, got {max_length}.")
-        selection = selection or services.default_selection()
-        options = services.split_options(train_form)
         split_data = services.split_selection(selection, options)
         task = services.task_of(selection)
         label = None
@@ -418,11 +417,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         return (
-            (where + "\n\n" if where else "") + render.token_summary(inspection, label),
+            (where + "\n\n" if where else "") + render.token_summary(inspection, label) + f" · tokenizer of {render.md_code(model)}",
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
-            options,
+            inspection_key(selection, options, model, max_length, completion_only_loss),
         )
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form, loss_option]
@@ -430,16 +429,58 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     inspect_button.click(inspect_tokens, inspect_inputs, inspect_outputs, api_name="inspect_tokens")
 
     def inspect_again(
-        model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, inspected, shown,
-        request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
+        model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, inspected, shown_summary,
+        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
     ):
-        """After the splits were shown again for the Train tab's new options: the inspection on the page, made
-        with the earlier ones (its row may have changed split, its histogram did), made again with the same inputs."""
-        if inspected is None or shown is None or inspected == shown:
+        """The inspection on the page (`shown_summary` its summary), made again with the same example where what
+        it was made with (`inspected`) is no longer what a run started now uses: the Train tab's model, max
+        length, seed, shares or loss option, or the data. Where it cannot be made again (a model that does not
+        load, a row the new data lacks), it stays, marked out of date with the reason."""
+        if inspected is None:
             return [gr.skip()] * len(inspect_outputs)
-        return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, request, profile, oauth_token)
+        selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
+        if inspection_key(selection, options, model, length, completion_only_loss) == inspected:
+            return [gr.skip()] * len(inspect_outputs)
+        try:
+            return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, request, profile, oauth_token)
+        except gr.Error as error:
+            stale = (
+                f"{STALE} the inspection below was made with model {render.md_code(inspected['model'])} and max_length {inspected['max_length']}, "
+                f"and could not be made again with those now in use (the Train tab's, with its split options, and the data loaded): {render.md_escape(error.message)}"
+            )
+            return [f"{stale}\n\n{without_stale_note(shown_summary)}", *[gr.skip()] * (len(inspect_outputs) - 1)]
 
-    following.then(inspect_again, [*inspect_inputs, inspected_with, split_shown], inspect_outputs, api_name="inspect_again", api_visibility="private", show_progress="hidden")
+    # After each change that changes what a run started now feeds the model; the splits shown again for new options set `split_shown`.
+    gr.on(
+        [inspect_model.change, inspect_max_length.change, loss_option.change, ctx.dataset.change, split_shown.change],
+        inspect_again, [*inspect_inputs, inspected_with, token_info], inspect_outputs,
+        api_name="inspect_again", api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden",
+    )
+
+
+# The first words of the note on an inspection that could not be made again after a change.
+STALE = "⚠ **Out of date**:"
+
+
+def inspection_inputs(selection, train_form, model_name_or_path, max_length) -> tuple[dict, dict, str, int]:
+    """The inspector's inputs as an inspection uses them: the selection (the example's by default), the
+    split options of the Train form, the model named, and max_length as a whole number (0 when unset)."""
+    try:
+        length = int(max_length or 0)
+    except (TypeError, ValueError):
+        length = 0
+    return selection or services.default_selection(), services.split_options(train_form), (model_name_or_path or "").strip(), length
+
+
+def inspection_key(selection: dict, options: dict, model: str, max_length: int, completion_only_loss) -> dict:
+    """What an inspection was made with: when any of it changes, the inspection on the page is made again."""
+    return {"data": selection, **options, "model": model, "max_length": max_length, "completion_only_loss": completion_only_loss}
+
+
+def without_stale_note(summary: str | None) -> str:
+    """An inspection's summary without the out-of-date note put before it after an earlier change."""
+    summary = summary or ""
+    return summary.split("\n\n", 1)[-1] if summary.startswith(STALE) else summary
 
 
 def loss_spans(tokenizer, inspection: dict) -> list[tuple[int, int]]:

@@ -292,6 +292,13 @@ def build_training_tab(ctx: StudioContext) -> None:
     ctx.dataset.change(suggest_epochs, [ctx.dataset, ctx.saved_form], num_train_epochs, api_name="suggest_epochs", api_visibility="private", show_progress="hidden")
     # The Data tab's inspector marks the tokens in the loss as this option will train them.
     completion_only_loss.change(lambda value: value, completion_only_loss, ctx.components["inspect_completion_only_loss"], api_visibility="private", show_progress="hidden", queue=False)
+    # One model and one max length for the run and the Data tab's inspector, so that it shows what this form
+    # trains: a value set here in any way (typed, a task's defaults, a run's settings, the form restored on
+    # a reload) is copied there, and one typed there is copied here and kept with the form. In the browser,
+    # at once; the inspector copies back its user's own edits only (`.input`), so the copies never echo.
+    for train_field, inspect_field in zip((model, max_seq_length), ctx.components.get("inspector_fields", ())):
+        train_field.change(None, train_field, inspect_field, js="(value) => value")
+        inspect_field.input(None, inspect_field, train_field, js="(value) => value").then(**saving)
 
     task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
     task.input(choose_task, task, task_outputs, api_name="choose_task").then(**saving)

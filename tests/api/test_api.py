@@ -180,6 +180,32 @@ def test_the_data_tab_splits_at_the_train_tabs_seed(client, tiny_model_dir, revi
     assert f"Row {only_at_42} of the training file · in the **train** split" in shown, shown
 
 
+def test_the_inspection_shown_follows_the_train_tabs_model_and_max_length(client, tiny_model_dir, reviews_csv, tmp_path):
+    """The page gives the inspector the Train tab's model and max length as they change there; the inspection
+    on the page is then made again with them (the token lengths too), not left describing the old ones. A
+    model that does not load leaves it marked out of date, with why; unchanged values leave it as it is."""
+    load_file(client, reviews_csv)
+
+    def again(model, max_length: int, shown: str) -> tuple:
+        """What the page asks after a change: the inspector's inputs (the form's values left out), and the summary shown."""
+        return client.predict(str(model), max_length, "train", 3, "", "", None, shown, api_name="/inspect_again")
+
+    shown, *_ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=3, text="", api_name="/inspect_tokens")
+    assert "max_length 32 · fits without truncation" in shown and f"tokenizer of `{tiny_model_dir}`" in shown, shown
+
+    redone, chips, _, plot = again(tiny_model_dir, 8, shown)
+    assert "max_length 8 · ✂ **truncated**" in redone and "✂" in chips, redone
+    assert "max_length 8" in json.dumps(figure(plot)["layout"]), "the token-length histogram marks the new max_length"
+    unchanged, *_ = again(tiny_model_dir, 8, redone)
+    assert unchanged == {"__type__": "update"}, "nothing changed: nothing made again (the page keeps what it shows)"
+
+    missing = tmp_path / "no-such-model"
+    stale, *_ = again(missing, 8, redone)
+    assert stale.startswith(f"⚠ **Out of date**: the inspection below was made with model `{tiny_model_dir}` and max_length 8"), stale
+    assert "no-such-model" in stale and stale.endswith(redone), "the reason, then the inspection still shown"
+    assert again(missing, 8, stale)[0].count("Out of date") == 1, "one note, not one more per change"
+
+
 TYPED_TEXT, PAIR_BOX = 10, 11  # /load_dataset's outputs: the inspector's typed-text boxes, after its split and row
 
 

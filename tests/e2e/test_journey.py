@@ -141,8 +141,9 @@ def train_first_run(page, screenshot, tiny_model_dir) -> str:
     """An impossible value first, then a real run on the tiny model; the options reproduced headless."""
     open_tab(page, "2 · Train")
     panel = page.get_by_role("tabpanel")
-    for label, value in (("Learning rate", "0.00005"), ("Batch size", "16"), ("Max length (tokens)", "128")):
+    for label, value in (("Learning rate", "0.00005"), ("Batch size", "16")):
         expect(page.get_by_label(label, exact=True)).to_have_value(value)  # text classification's own, filled in when the page opened
+    expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("8")  # the inspector's: one max length for both tabs
     model = page.get_by_label("Model", exact=True)
     model.fill(str(tiny_model_dir))
     model.press("Enter")

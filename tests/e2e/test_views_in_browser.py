@@ -160,3 +160,57 @@ def test_the_data_tab_splits_at_the_train_tabs_seed(page, tmp_path):
     upload(page, pairs)
     expect(page.get_by_text("20 rows")).to_be_visible()
     expect(pair_box).to_be_visible()
+
+
+def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page, studio, tiny_model_dir):
+    """One model and one max length for the inspector and the run: a max length typed on the Train tab reaches
+    the inspector, and the inspection on the page is made again with it; one typed in the inspector reaches the
+    Train tab; a task chosen there, or a run's settings, bring their model and max length to both, and a reload keeps them."""
+    from finetuner.ui.services import EXAMPLE_DATASET
+
+    def open_tab(name: str) -> None:  # `first`: once the Train tab has opened, Gradio shows a second button named so
+        page.get_by_role("tab", name=name).first.click()
+
+    def number_on(tab: str, label: str, value) -> None:
+        open_tab(tab)
+        field = page.get_by_label(label, exact=True)
+        field.fill(str(value))
+        field.press("Tab")
+
+    model, length = page.get_by_label("Model (tokenizer)", exact=True), page.get_by_label("max_length", exact=True)
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    expect(length).to_have_value("128")
+    page.get_by_role("button", name="Inspect tokens").click()
+    summary = page.locator("p").filter(has_text=" · max_length ")
+    expect(summary).to_contain_text("max_length 128 · fits without truncation")
+
+    number_on("2 · Train", "Max length (tokens)", 8)
+    open_tab("1 · Data")
+    expect(length).to_have_value("8")
+    expect(summary).to_contain_text("max_length 8 · ✂ truncated")  # made again, not left at 128
+
+    number_on("1 · Data", "max_length", 24)
+    open_tab("2 · Train")
+    expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("24")
+
+    page.get_by_label("Task", exact=True).last.click()
+    page.get_by_role("option", name="Instruction tuning (causal language model)").click()
+    expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("512")
+    open_tab("1 · Data")
+    expect(model).to_have_value("HuggingFaceTB/SmolLM2-135M-Instruct")
+    expect(length).to_have_value("512")
+
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(EXAMPLE_DATASET), "max_seq_length": 48}))
+    run.update_status(state=COMPLETED)
+    open_tab("2 · Train")
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("48")
+    open_tab("1 · Data")
+    expect(model).to_have_value(str(tiny_model_dir))
+    expect(length).to_have_value("48")
+    page.reload()
+    expect(model).to_have_value(str(tiny_model_dir))
+    expect(length).to_have_value("48")
