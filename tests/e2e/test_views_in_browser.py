@@ -168,8 +168,8 @@ def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page, 
     Train tab; a task chosen there, or a run's settings, bring their model and max length to both, and a reload keeps them."""
     from finetuner.ui.services import EXAMPLE_DATASET
 
-    def open_tab(name: str) -> None:  # `first`: once the Train tab has opened, Gradio shows a second button named so
-        page.get_by_role("tab", name=name).first.click()
+    def open_tab(name: str) -> None:
+        page.get_by_role("tab", name=name).click()
 
     def number_on(tab: str, label: str, value) -> None:
         open_tab(tab)
