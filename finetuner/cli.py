@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="Two runs: the options that differ and B's score against A's on the same examples (accuracy, entity F1 or ROUGE-L).")
     compare.add_argument("run_a", help="A run id, or a run folder.")
     compare.add_argument("run_b", help="Another run, compared with A.")
-    for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run after saving a checkpoint."), ("resume", "Continue a stopped or interrupted run.")):
+    for name, text in (("status", "Show a run's status and final metrics."), ("stop", "Stop a run: it saves a checkpoint and ends (one still loading ends at once; one past its last step completes)."), ("resume", "Continue a stopped or interrupted run.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
         if name == "resume":
