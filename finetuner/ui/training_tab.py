@@ -383,6 +383,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         services.check_task_fits(selection, config.model.task)
         check_options(config)
         data = check_data(config)
+        check_tokenization(config, data)  # what Start would refuse, said here too
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
         eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)

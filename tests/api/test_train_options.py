@@ -243,9 +243,11 @@ def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio,
 
 def test_start_refuses_prompts_that_leave_no_answer_before_a_run_exists(studio, lm):
     """At max_seq_length 8 every chat-templated prompt fills the length: Start started a run that failed on it while
-    tokenizing; now Start says so and starts none."""
+    tokenizing; now Start says so and starts none. Estimate says it too (it estimated a run that would fail)."""
     client = lm_session(studio, lm)
     runs = set(studio[1].iterdir()) if studio[1].exists() else set()
+    with pytest.raises(AppError, match="example\\(s\\) of train keeps any of its answer within max_seq_length 8"):
+        client.predict(model_name_or_path=str(lm[0]), **{"task": "causal-lm", **QUICK, "max_seq_length": 8}, api_name="/estimate_training")
     with pytest.raises(AppError) as raised:
         client.predict(model_name_or_path=str(lm[0]), **{"task": "causal-lm", **QUICK, "max_seq_length": 8}, api_name="/start_training")
     assert "example(s) of train keeps any of its answer within max_seq_length 8" in str(raised.value) and "Raise max_seq_length" in str(raised.value)
