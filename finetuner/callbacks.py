@@ -110,7 +110,7 @@ class RunEventsCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if folder.is_dir():  # what the checkpoint was trained with, for Resume to compare (`launcher.check_resumable`)
+            if folder.is_dir():  # what the checkpoint was trained with, for Resume to compare (`resuming.check_resumable`)
                 shutil.copyfile(self.run.config_path, folder / CHECKPOINT_CONFIG)
             self.run.append_event("checkpoint", step=state.global_step, epoch=state.epoch)
 

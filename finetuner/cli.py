@@ -262,7 +262,8 @@ def _check_before_training(config: RunConfig) -> None:
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from .train import run_training  # noqa: PLC0415 - heavy
 
-    from .launcher import check_resumable, prepare_smaller_batch_retry  # noqa: PLC0415
+    from .launcher import prepare_smaller_batch_retry  # noqa: PLC0415
+    from .resuming import check_resumable  # noqa: PLC0415
 
     run = find_run(args.runs_dir, args.run_id)
     world = distributed.setup(run.config())

@@ -182,7 +182,7 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
     Started by `torchrun`/`accelerate launch`, every process of the run calls this; the state returned
     is the same on all of them.
     """
-    from .launcher import check_resumed_processes  # noqa: PLC0415
+    from .resuming import check_resumed_processes  # noqa: PLC0415
 
     world = distributed.current()
     alive_fd = lock_fd = None

@@ -163,7 +163,7 @@ def test_resume_refuses_a_config_changed_where_it_would_not_take_effect_and_take
     """A resumed run gets its learning rate back from the checkpoint's optimizer and scheduler state: a new one in
     config.yaml would be silently ignored, so it is refused with what to do; more steps are taken, and logged."""
     from finetuner.errors import RunError
-    from finetuner.launcher import check_resumable
+    from finetuner.resuming import check_resumable
 
     run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no"))
     assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED
@@ -185,7 +185,7 @@ def test_resume_refuses_a_config_changed_where_it_would_not_take_effect_and_take
 def test_resuming_checkpoints_without_optimizer_state_says_the_schedule_starts_again(tmp_path, tiny_model_dir, sentiment_csv):
     """save_only_model saves disk, but a resume then restarts AdamW and the learning-rate schedule (warm-up and all)
     with no word from the Trainer: the run's log says so."""
-    from finetuner.launcher import check_resumable
+    from finetuner.resuming import check_resumable
 
     run = RunStore(tmp_path / "runs").create(tiny_config(tiny_model_dir, sentiment_csv, max_steps=12, eval_strategy="no", save_only_model=True))
     assert run_training(run, callbacks=[stop_at_step(run, 5)]) == STOPPED

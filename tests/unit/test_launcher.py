@@ -14,7 +14,7 @@ import sys
 import pytest
 from support import endless_data_loading
 
-from finetuner import launcher
+from finetuner import launcher, resuming
 from finetuner.access import EXAMPLES_DIR
 from finetuner.config import RunConfig
 from finetuner.errors import RunError
@@ -103,8 +103,8 @@ def test_a_run_frozen_before_the_head_learning_rate_resumes_from_a_checkpoint_of
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6}))
     shutil.copyfile(run.config_path, checkpoint / CHECKPOINT_CONFIG)
     run.update_status(state=STOPPED)
-    launcher.check_resumable(run)
-    assert launcher.config_changes(run) == ([], [])
+    resuming.check_resumable(run)
+    assert resuming.config_changes(run) == ([], [])
 
 
 def run_stopped_after_training_on(tmp_path, processes: int, **options):
@@ -145,13 +145,13 @@ def test_another_number_of_processes_with_the_same_effective_batch_resumes_sayin
     """Two processes of 8 becoming one process accumulating two batches of 8 (a GPU gone) is the same training."""
     run = run_stopped_after_training_on(tmp_path, 2)
     run.config().replace(gradient_accumulation_steps=2).save(run.config_path)
-    launcher.check_resumable(run, processes=1)
+    resuming.check_resumable(run, processes=1)
     said = [event["text"] for event in run.events() if event["type"] == "message"]
     assert said == ["Resuming from checkpoint-6 with changed options: gradient_accumulation_steps 1 -> 2, processes 2 -> 1."]
     with pytest.raises(RunError, match=r"changed since its last checkpoint \(checkpoint-6\): gradient_accumulation_steps 1 -> 2\."):
-        launcher.check_resumable(run, processes=2)  # its own count, with twice the batch
+        resuming.check_resumable(run, processes=2)  # its own count, with twice the batch
     run.config().replace(gradient_accumulation_steps=1).save(run.config_path)
-    launcher.check_resumable(run, processes=2)
+    resuming.check_resumable(run, processes=2)
 
 
 def test_a_training_process_that_resumes_on_another_count_fails_before_it_trains(tmp_path):
