@@ -190,3 +190,17 @@ def endless_data_loading(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(ENDLESS_DATA)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+
+
+@contextlib.contextmanager
+def launched_studio(runs_dir: Path):
+    """The studio over `runs_dir`, launched in this process as `python app.py` launches it; yields its address.
+    A browser test module whose tests need a runs folder of their own makes its `studio_url` with this."""
+    from finetuner.ui.studio import build_studio, launch_options
+
+    demo = build_studio(runs_dir)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **launch_options())
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import free_port
+from support import launched_studio
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -19,12 +19,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def studio_url(tmp_path_factory):
-    from finetuner.ui.studio import build_studio, launch_options
-
-    demo = build_studio(tmp_path_factory.mktemp("e2e") / "runs")
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **launch_options())
-    yield demo.local_url
-    demo.close()
+    with launched_studio(tmp_path_factory.mktemp("e2e") / "runs") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

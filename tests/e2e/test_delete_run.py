@@ -7,18 +7,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support import completed_run, free_port
+from support import completed_run, launched_studio
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    from finetuner.ui.studio import build_studio, launch_options
-
     runs_dir = tmp_path_factory.mktemp("delete") / "runs"
-    demo = build_studio(runs_dir)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **launch_options())
-    yield demo.local_url, runs_dir
-    demo.close()
+    with launched_studio(runs_dir) as url:
+        yield url, runs_dir
 
 
 @pytest.fixture(scope="module")

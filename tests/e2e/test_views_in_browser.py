@@ -10,7 +10,7 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from support import free_port
+from support import launched_studio
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, RunStore
 
@@ -18,13 +18,9 @@ from finetuner.runs import COMPLETED, RunStore
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """(url, runs_dir) of a studio over an empty runs folder."""
-    from finetuner.ui.studio import build_studio, launch_options
-
     runs_dir = tmp_path_factory.mktemp("views") / "runs"
-    demo = build_studio(runs_dir)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **launch_options())
-    yield demo.local_url, runs_dir
-    demo.close()
+    with launched_studio(runs_dir) as url:
+        yield url, runs_dir
 
 
 @pytest.fixture(scope="module")
