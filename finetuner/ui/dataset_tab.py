@@ -135,10 +135,6 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
         split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
         inspected_with = gr.State(None)  # what the inspection shown was made with (`inspection_key`); None before the first
-        # The Train form's completion_only_loss, which the Train tab copies here (None: its default). Made inside
-        # the tab, as every component here: one made directly in gr.Tabs becomes a tab of its own and shifts the labels.
-        loss_option = gr.State(None)
-        ctx.components["inspect_completion_only_loss"] = loss_option
 
     # The Train tab keeps the inspector's model and max_length its own (see its `build_training_tab`).
     ctx.components.update(dataset_summary=summary, inspector_fields=(inspect_model, inspect_max_length), data_task=task)
@@ -376,7 +372,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     def inspect_tokens(
-        model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None, completion_only_loss=None,
+        model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None,
         request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
     ):
         """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text, with
@@ -412,6 +408,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 label = data.label_names[row["label"]]
         # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        completion_only_loss = (train_form or {}).get("completion_only_loss")  # None: the task's default
         inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, completion_only_loss=completion_only_loss)
         stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
@@ -424,12 +421,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             inspection_key(selection, options, model, max_length, completion_only_loss),
         )
 
-    inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form, loss_option]
+    inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
     inspect_outputs = [token_info, chips, token_details, token_plot, inspected_with]
     inspect_button.click(inspect_tokens, inspect_inputs, inspect_outputs, api_name="inspect_tokens")
 
     def inspect_again(
-        model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, inspected, shown_summary,
+        model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, inspected, shown_summary,
         request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
     ):
         """The inspection on the page (`shown_summary` its summary), made again with the same example where what
@@ -439,10 +436,10 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if inspected is None:
             return [gr.skip()] * len(inspect_outputs)
         selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
-        if inspection_key(selection, options, model, length, completion_only_loss) == inspected:
+        if inspection_key(selection, options, model, length, (train_form or {}).get("completion_only_loss")) == inspected:
             return [gr.skip()] * len(inspect_outputs)
         try:
-            return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, completion_only_loss, request, profile, oauth_token)
+            return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token)
         except gr.Error as error:
             stale = (
                 f"{STALE} the inspection below was made with model {render.md_code(inspected['model'])} and max_length {inspected['max_length']}, "
@@ -452,7 +449,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     # After each change that changes what a run started now feeds the model; the splits shown again for new options set `split_shown`.
     gr.on(
-        [inspect_model.change, inspect_max_length.change, loss_option.change, ctx.dataset.change, split_shown.change],
+        [inspect_model.change, inspect_max_length.change, ctx.saved_form.change, ctx.dataset.change, split_shown.change],
         inspect_again, [*inspect_inputs, inspected_with, token_info], inspect_outputs,
         api_name="inspect_again", api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden",
     )

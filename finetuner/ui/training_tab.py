@@ -290,8 +290,6 @@ def build_training_tab(ctx: StudioContext) -> None:
         return services.suggested_epochs(selection)
 
     ctx.dataset.change(suggest_epochs, [ctx.dataset, ctx.saved_form], num_train_epochs, api_name="suggest_epochs", api_visibility="private", show_progress="hidden")
-    # The Data tab's inspector marks the tokens in the loss as this option will train them.
-    completion_only_loss.change(lambda value: value, completion_only_loss, ctx.components["inspect_completion_only_loss"], api_visibility="private", show_progress="hidden", queue=False)
     # One model and one max length for the run and the Data tab's inspector, so that it shows what this form
     # trains: a value set here in any way (typed, a task's defaults, a run's settings, the form restored on
     # a reload) is copied there, and one typed there is copied here and kept with the form. In the browser,

@@ -282,6 +282,11 @@ def test_causal_lm_inspector_shows_the_template_and_the_loss(client, data_dir, m
     assert "outline:2px solid #10b981" in chips, "the loss tokens are outlined among the chips"
     table = value(details)
     assert sum(row[table["headers"].index("loss_mask")] for row in table["data"]) == int(re.search(r"(\d+) token\(s\) in the loss", summary).group(1))
+    # With the Train form's "Loss on the completion only" off, the prompt is in the loss too, as training will have it.
+    whole, *_ = client.predict(model_name_or_path=str(models["causal-lm"]), max_length=64, split="train", index=0, text="", train_form={"completion_only_loss": False}, api_name="/inspect_tokens")
+    assert "prompt and answer" in whole and "prompt and answer" not in summary
+    in_loss = [int(re.search(r"(\d+) token\(s\) in the loss", s).group(1)) for s in (summary, whole)]
+    assert in_loss[1] > in_loss[0], in_loss
 
 
 def test_seq2seq_inspector_shows_document_and_target(client, data_dir, models):
