@@ -165,7 +165,7 @@ class ModelConfig:
     )
     label_all_tokens: bool = field(
         default=False,
-        metadata=_help("Token classification: train on every sub-word token of a word (B- becomes I- after the first), not only the first."),
+        metadata=_help("Token classification: train on every sub-word token of a word (after the first, an entity word's tag becomes I-), not only the first."),
     )
     max_target_length: int = field(
         default=64, metadata=_help("Seq2seq: longest target summary in tokens; longer summaries are truncated for training.")

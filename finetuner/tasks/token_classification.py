@@ -2,8 +2,7 @@
 
 Data are sentences given as words with one tag each (CoNLL style). Words are cut into sub-word tokens by
 the model's tokenizer; each word's tag goes on its first sub-token and the others are ignored by the loss
-(label -100), or, with `label_all_tokens`, carry the word's tag too (a B- tag becomes I- after the first
-sub-token, as in transformers' `run_ner.py`). Evaluation always scores words, by their first sub-token,
+(label -100), or, with `label_all_tokens`, carry the entity's inside tag (`inside_map`). Evaluation always scores words, by their first sub-token,
 so the two settings are judged alike, and it scores every word of a sentence: a word that `max_seq_length`
 cut off is predicted O, so an entity past the cut counts as missed rather than vanishing from the scores.
 Scores follow seqeval (see `finetuner.metrics_text`).
@@ -76,8 +75,9 @@ def load_tokenizer(config: RunConfig, *, token: str | None = None):
     return tokenizer
 
 
-def align_labels(word_ids: Sequence[int | None], tags: Sequence[int], *, label_all_tokens: bool, b_to_i: dict[int, int]) -> list[int]:
-    """One label per sub-token: the word's tag on its first sub-token; the rest -100, or (label_all_tokens) the tag, B- made I-."""
+def align_labels(word_ids: Sequence[int | None], tags: Sequence[int], *, label_all_tokens: bool, inside: dict[int, int]) -> list[int]:
+    """One label per sub-token: the word's tag on its first sub-token; the rest -100, or (label_all_tokens)
+    the tag `inside` maps it to (`inside_map`)."""
     labels, previous = [], None
     for word in word_ids:
         if word is None:
@@ -85,14 +85,20 @@ def align_labels(word_ids: Sequence[int | None], tags: Sequence[int], *, label_a
         elif word != previous:
             labels.append(int(tags[word]))
         else:
-            labels.append(b_to_i.get(int(tags[word]), int(tags[word])) if label_all_tokens else IGNORED)
+            labels.append(inside.get(int(tags[word]), int(tags[word])) if label_all_tokens else IGNORED)
         previous = word
     return labels
 
 
-def b_to_i_map(label_names: Sequence[str]) -> dict[int, int]:
+def inside_map(label_names: Sequence[str]) -> dict[int, int]:
+    """The tag a word's later sub-tokens learn under `label_all_tokens`: I- of the word's entity type for
+    any entity tag (B-, E-, S- of IOBES; L-, U- of BILOU), where the tag set has that I- tag.
+
+    The first sub-token keeps the word's own tag, the one prediction reads; the later ones are within the
+    entity, neither its start nor (the word going on) its end. Copied, an S- or E- tag would be taught
+    mid-word as if the entity ended at each piece; transformers' `run_ner.py` makes B- into I- alike."""
     index = {n: i for i, n in enumerate(label_names)}
-    return {i: index[f"I-{n[2:]}"] for i, n in enumerate(label_names) if n.startswith("B-") and f"I-{n[2:]}" in index}
+    return {i: index[f"I-{n[2:]}"] for i, n in enumerate(label_names) if n[:2] in ("B-", "E-", "S-", "L-", "U-") and f"I-{n[2:]}" in index}
 
 
 def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fingerprint: str | None = None, cache_dir: Path | None = None):
@@ -103,7 +109,7 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fi
     """
     from ..tokenization import tokenizer_signature  # noqa: PLC0415
 
-    mapping = b_to_i_map(label_names)
+    mapping = inside_map(label_names)
     max_length = config.model.max_seq_length
     out = {}
     for role, split in splits.items():
@@ -114,11 +120,11 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fi
             encoded["labels"], encoded["word_ids"] = [], []
             for i, tags in enumerate(batch["tags"]):
                 word_ids = encoded.word_ids(i)
-                encoded["labels"].append(align_labels(word_ids, tags, label_all_tokens=label_all, b_to_i=mapping))
+                encoded["labels"].append(align_labels(word_ids, tags, label_all_tokens=label_all, inside=mapping))
                 encoded["word_ids"].append([-1 if w is None else w for w in word_ids])
             return encoded
 
-        key = cache_key(fingerprint, tokenizer_signature(tokenizer), max_length, label_all, "ner") if fingerprint else None
+        key = cache_key(fingerprint, tokenizer_signature(tokenizer), max_length, label_all, sorted(mapping.items()) if label_all else None, "ner") if fingerprint else None
         out.update(cached_map({role: split}, encode, key=key, cache_dir=cache_dir))
     return out
 
@@ -147,7 +153,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig, *, la
     index = {n: i for i, n in enumerate(names)}
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=config.model.max_seq_length)
     word_ids = encoded.word_ids()
-    labels = align_labels(word_ids, [index[t] for t in tags], label_all_tokens=config.model.label_all_tokens, b_to_i=b_to_i_map(names))
+    labels = align_labels(word_ids, [index[t] for t in tags], label_all_tokens=config.model.label_all_tokens, inside=inside_map(names))
     sub_tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
     pieces: dict[int, list[str]] = defaultdict(list)
     for piece, word in zip(sub_tokens, word_ids):

@@ -107,10 +107,24 @@ def test_missing_columns_say_which_option_to_set(tmp_path):
 def test_alignment_labels_first_sub_token_or_all():
     names = ["O", "B-loc", "I-loc"]
     word_ids = [None, 0, 0, 0, 1, None]  # word 0 is cut into three pieces
-    mapping = ner.b_to_i_map(names)
+    mapping = ner.inside_map(names)
     assert mapping == {1: 2}
-    assert ner.align_labels(word_ids, [1, 0], label_all_tokens=False, b_to_i=mapping) == [-100, 1, -100, -100, 0, -100]
-    assert ner.align_labels(word_ids, [1, 0], label_all_tokens=True, b_to_i=mapping) == [-100, 1, 2, 2, 0, -100]
+    assert ner.align_labels(word_ids, [1, 0], label_all_tokens=False, inside=mapping) == [-100, 1, -100, -100, 0, -100]
+    assert ner.align_labels(word_ids, [1, 0], label_all_tokens=True, inside=mapping) == [-100, 1, 2, 2, 0, -100]
+
+
+@pytest.mark.parametrize("scheme", [("B", "I", "E", "S"), ("B", "I", "L", "U")])
+def test_label_all_tokens_puts_an_inside_tag_on_the_later_pieces_of_any_entity_word(scheme):
+    """IOBES and BILOU: a one-word entity (S-/U-) and an entity's last word (E-/L-), each cut into three
+    pieces, keep their tag on the first piece (the one prediction reads) and I- on the others; the end or
+    single tag copied onto each piece taught the entity to end mid-word, three times over."""
+    begin, inside, end, single = scheme
+    names = ["O", f"{begin}-loc", f"{inside}-loc", f"{end}-loc", f"{single}-loc", f"{single}-org"]
+    word_ids = [None, 0, 0, 0, 1, 2, 2, 2, 3, 3, None]  # "Paris" in 3 pieces; "New" "York" (3 pieces); "Acme" in 2
+    tags = [4, 1, 3, 5]  # S-loc, B-loc, E-loc, S-org (no I-org in the tag set)
+    labels = ner.align_labels(word_ids, tags, label_all_tokens=True, inside=ner.inside_map(names))
+    shown = [None if label == -100 else names[label] for label in labels]
+    assert shown == [None, f"{single}-loc", "I-loc", "I-loc", f"{begin}-loc", f"{end}-loc", "I-loc", "I-loc", f"{single}-org", f"{single}-org", None]
 
 
 def tiny_tokenizer_config(model_dir, **values):
