@@ -380,8 +380,9 @@ def count_parameters(model) -> dict[str, Any]:
     return {"trainable_parameters": int(trainable), "total_parameters": int(total), "trainable_share": trainable / total if total else 0.0}
 
 
-def cached_map(splits, function, *, key: str | None, cache_dir: str | Path | None, remove_columns: bool = False, desc: str = "Tokenizing"):
-    """`Dataset.map(function, batched=True)` on every split, cached on disk under `key` when a cache folder is given."""
+def cached_map(splits, function, *, key: str | None, cache_dir: str | Path | None, remove_columns: bool = False, with_indices: bool = False, desc: str = "Tokenizing"):
+    """`Dataset.map(function, batched=True)` on every split, cached on disk under `key` when a cache folder is given
+    (`with_indices`: `function` also gets the batch's row numbers in the split)."""
     out = {}
     for role, split in splits.items():
         cache_file = None
@@ -391,6 +392,7 @@ def cached_map(splits, function, *, key: str | None, cache_dir: str | Path | Non
         out[role] = split.map(
             function,
             batched=True,
+            with_indices=with_indices,
             batch_size=1000,
             cache_file_name=cache_file,
             load_from_cache_file=cache_file is not None,

@@ -2,14 +2,16 @@
 
 Data are sentences given as words with one tag each (CoNLL style). Words are cut into sub-word tokens by
 the model's tokenizer; each word's tag goes on its first sub-token and the others are ignored by the loss
-(label -100), or, with `label_all_tokens`, carry the entity's inside tag (`inside_map`). Evaluation always scores words, by their first sub-token,
-so the two settings are judged alike, and it scores every word of a sentence: a word that `max_seq_length`
-cut off is predicted O, so an entity past the cut counts as missed rather than vanishing from the scores.
-Scores follow seqeval (see `finetuner.metrics_text`).
+(label -100), or, with `label_all_tokens`, carry the entity's inside tag (`inside_map`). Training reads a
+sentence up to `max_seq_length`. Evaluation always scores words, by their first sub-token, so the two
+settings are judged alike, and it reads every word of a sentence as prediction does: a longer sentence in
+overlapping windows (`window_options`), each word from the window prediction tags it in (`window_owners`),
+so evaluation and prediction agree on the same model and text. Scores follow seqeval (see `finetuner.metrics_text`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -101,11 +103,49 @@ def inside_map(label_names: Sequence[str]) -> dict[int, int]:
     return {i: index[f"I-{n[2:]}"] for i, n in enumerate(label_names) if n[:2] in ("B-", "E-", "S-", "L-", "U-") and f"I-{n[2:]}" in index}
 
 
+def window_options(tokenizer, max_length: int) -> dict[str, Any]:
+    """The tokenizer options that read a sentence in windows of `max_length` sub-tokens (at most the
+    tokenizer's own limit) overlapping by a quarter of it: prediction and evaluation read long sentences
+    alike, so they tag them alike."""
+    length = min(max_length, tokenizer.model_max_length)
+    return {"truncation": True, "max_length": length, "stride": length // 4, "return_overflowing_tokens": True}
+
+
+def window_owners(owners: Sequence[int], windows: Sequence[Sequence[int | None]]) -> list[dict[int, int]]:
+    """Per window of a tokenizer's overflowing output (`owners`: each window's sentence; `windows`: each
+    window's word ids), the words tagged from it, each at its first sub-token's position.
+
+    Each word is tagged in exactly one window: the one where its first sub-token sits farthest from an edge
+    (the earlier one on a tie), so it sees the most context on both sides. A window may start inside a word
+    whose first sub-token the window before holds: at the edge, that piece never wins."""
+    best: dict[tuple[int, int], tuple[int, int, int]] = {}  # (sentence, word) -> (margin, window, position)
+    for window, (sentence, word_ids) in enumerate(zip(owners, windows)):
+        positions = [(position, word) for position, word in enumerate(word_ids) if word is not None and word >= 0]
+        if not positions:
+            continue
+        first_position, last_position = positions[0][0], positions[-1][0]
+        firsts: dict[int, int] = {}
+        for position, word in positions:
+            firsts.setdefault(word, position)
+        for word, position in firsts.items():
+            margin = min(position - first_position, last_position - position)
+            if (sentence, word) not in best or margin > best[sentence, word][0]:
+                best[sentence, word] = (margin, window, position)
+    owned: list[dict[int, int]] = [{} for _ in owners]
+    for (_, word), (_, window, position) in best.items():
+        owned[window][word] = position
+    return owned
+
+
 def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fingerprint: str | None = None, cache_dir: Path | None = None):
     """input_ids, attention_mask, labels (aligned to sub-tokens) and word_ids (-1 for special tokens), per split.
 
-    `label_all_tokens` changes the training split only: validation and test always label first sub-tokens,
-    so their scores are per word.
+    The training split is a row per sentence, cut at max_seq_length; `label_all_tokens` changes it only.
+    Any other split is read as prediction reads it (`_encode_windows`): a row per window, each word
+    labelled at its first sub-token in one window, so its scores are per word and cover every word.
+    Training keeps a row per sentence, so that a run's number of examples, steps and epochs, and what a
+    resumed run continues, stay what they were; the run's token lengths (token_stats.json) show how many
+    sentences the cut shortens.
     """
     from ..tokenization import tokenizer_signature  # noqa: PLC0415
 
@@ -113,20 +153,48 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str], fi
     max_length = config.model.max_seq_length
     out = {}
     for role, split in splits.items():
-        label_all = config.model.label_all_tokens and role == "train"
-
-        def encode(batch, label_all=label_all):
-            encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
-            encoded["labels"], encoded["word_ids"] = [], []
-            for i, tags in enumerate(batch["tags"]):
-                word_ids = encoded.word_ids(i)
-                encoded["labels"].append(align_labels(word_ids, tags, label_all_tokens=label_all, inside=mapping))
-                encoded["word_ids"].append([-1 if w is None else w for w in word_ids])
-            return encoded
-
-        key = cache_key(fingerprint, tokenizer_signature(tokenizer), max_length, label_all, sorted(mapping.items()) if label_all else None, "ner") if fingerprint else None
-        out.update(cached_map({role: split}, encode, key=key, cache_dir=cache_dir))
+        if role == "train":
+            label_all = config.model.label_all_tokens
+            encode = functools.partial(_encode_truncated, tokenizer=tokenizer, max_length=max_length, inside=mapping if label_all else None)
+            key = cache_key(fingerprint, tokenizer_signature(tokenizer), max_length, label_all, sorted(mapping.items()) if label_all else None, "ner") if fingerprint else None
+            out.update(cached_map({role: split}, encode, key=key, cache_dir=cache_dir))
+        else:
+            encode = functools.partial(_encode_windows, tokenizer=tokenizer, max_length=max_length)
+            key = cache_key(fingerprint, tokenizer_signature(tokenizer), max_length, "ner-windows") if fingerprint else None
+            out.update(cached_map({role: split}, encode, key=key, cache_dir=cache_dir, remove_columns=True, with_indices=True))
     return out
+
+
+def _encode_truncated(batch, *, tokenizer, max_length: int, inside: dict[int, int] | None):
+    """A row per sentence cut at `max_length`; later sub-tokens labelled by `inside` when given (label_all_tokens)."""
+    encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+    encoded["labels"], encoded["word_ids"] = [], []
+    for i, tags in enumerate(batch["tags"]):
+        word_ids = encoded.word_ids(i)
+        encoded["labels"].append(align_labels(word_ids, tags, label_all_tokens=inside is not None, inside=inside or {}))
+        encoded["word_ids"].append([-1 if w is None else w for w in word_ids])
+    return encoded
+
+
+def _encode_windows(batch, indices, *, tokenizer, max_length: int):
+    """A row per window (`window_options`), each word's tag on its first sub-token in the window that
+    `window_owners` picks, -100 elsewhere; with `sentence` (the sentence's row in the split) and the
+    sentence's `tokens` and `tags`, so `every_word` stitches the windows' predictions back into sentences."""
+    encoded = tokenizer(batch["tokens"], is_split_into_words=True, **window_options(tokenizer, max_length))
+    owners = encoded.pop("overflow_to_sample_mapping")
+    word_ids = [encoded.word_ids(window) for window in range(len(owners))]
+    labels = []
+    for window, (sentence, owned) in enumerate(zip(owners, window_owners(owners, word_ids))):
+        row = [IGNORED] * len(word_ids[window])
+        for word, position in owned.items():
+            row[position] = int(batch["tags"][sentence][word])
+        labels.append(row)
+    encoded["labels"] = labels
+    encoded["word_ids"] = [[-1 if w is None else w for w in ids] for ids in word_ids]
+    encoded["sentence"] = [indices[sentence] for sentence in owners]
+    encoded["tokens"] = [batch["tokens"][sentence] for sentence in owners]
+    encoded["tags"] = [batch["tags"][sentence] for sentence in owners]
+    return encoded
 
 
 def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
@@ -195,28 +263,32 @@ def word_level(predictions: np.ndarray, labels: np.ndarray, label_names: Sequenc
     return true, predicted
 
 
-def every_word(predictions: np.ndarray, labels: np.ndarray, sentences, label_names: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """(true tags, predicted tags) of every word of each sentence (`sentences`: the rows predicted, in their
-    order, with their `word_ids` and `tags`). A word is predicted by its first labelled sub-token; a word
-    without one (cut off by max_seq_length, or made of no sub-token at all) is predicted O, so its entity is
-    missed, as it is when the model is used. `word_level` alone would leave such words out of the scores."""
+def every_word(predictions: np.ndarray, labels: np.ndarray, windows, label_names: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """(true tags, predicted tags) of every word of each sentence, the sentences in their split's order.
+
+    `windows`: the rows predicted, in their order, with their `sentence` (the sentence's row in its split),
+    `word_ids` and `tags` (the sentence's). A word is predicted at the sub-token that carries its label, in
+    the one window that labels it (`_encode_windows`); a word made of no sub-token at all (a lone U+FE0F)
+    is predicted O, as prediction tags it. `word_level` alone would leave such words out of the scores."""
     predicted_ids = predictions.argmax(-1) if predictions.ndim == 3 else predictions
-    true, predicted = [], []
-    for row_predictions, row_labels, word_ids, tags in zip(predicted_ids, labels, sentences["word_ids"], sentences["tags"]):
-        found: dict[int, str] = {}
+    found: dict[int, dict[int, str]] = {}
+    true_tags: dict[int, list[str]] = {}
+    for row_predictions, row_labels, word_ids, tags, sentence in zip(predicted_ids, labels, windows["word_ids"], windows["tags"], windows["sentence"]):
+        words = found.setdefault(sentence, {})
+        true_tags[sentence] = [label_names[int(t)] for t in tags]
         for position, word in enumerate(word_ids):
-            if word >= 0 and word not in found and row_labels[position] != IGNORED:
-                found[word] = label_names[int(row_predictions[position])]
-        true.append([label_names[int(t)] for t in tags])
-        predicted.append([found.get(word, "O") for word in range(len(tags))])
-    return true, predicted
+            if word >= 0 and word not in words and row_labels[position] != IGNORED:
+                words[word] = label_names[int(row_predictions[position])]
+    order = sorted(true_tags)
+    return [true_tags[s] for s in order], [[found[s].get(word, "O") for word in range(len(true_tags[s]))] for s in order]
 
 
 def compute_metrics_fn(label_names: list[str], sentences=None):
     """Entity precision/recall/F1 and word accuracy for the Trainer's evaluations during training, and
     F1's 95% interval over the sentences (`f1_interval`, [low, high]): the live curve's band, so that a rise
     between two evaluations smaller than it is not read as a better model. With `sentences` (the evaluated
-    rows in their order, with `word_ids` and `tags`), every word is scored (`every_word`)."""
+    windows in their order, with `sentence`, `word_ids` and `tags`), every word of every sentence is scored
+    (`every_word`)."""
     from ..metrics_text import entity_intervals, entity_metrics  # noqa: PLC0415
 
     def compute(prediction) -> dict[str, float | list[float]]:
@@ -252,18 +324,20 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
 
 
 def _sentences(dataset):
-    """The rows' `word_ids` and `tags` that `every_word` reads (None without a dataset, or one lacking them)."""
-    if dataset is None or not {"word_ids", "tags"} <= set(dataset.column_names):
+    """The rows' `sentence`, `word_ids` and `tags` that `every_word` reads (None without a dataset, or one lacking them)."""
+    columns = ["sentence", "word_ids", "tags"]
+    if dataset is None or not set(columns) <= set(dataset.column_names):
         return None
-    return dataset.select_columns(["word_ids", "tags"])
+    return dataset.select_columns(columns)
 
 
 # ---------------------------------------------------------------- evaluation
 
 
 def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_dir: Path, prefix: str, config: RunConfig | None = None) -> dict[str, Any]:
-    """Predict a split; write `report_<split>.json` (overall and per-type scores, tag confusion) and
-    `predictions_<split>.csv` (one sentence per row: words, true and predicted tags and entities)."""
+    """Predict a split (its windows: `tokenize`); write `report_<split>.json` (overall and per-type scores,
+    tag confusion) and `predictions_<split>.csv` (one sentence per row: words, true and predicted tags and
+    entities)."""
     from sklearn.metrics import confusion_matrix  # noqa: PLC0415
 
     from .. import intervals  # noqa: PLC0415
@@ -273,8 +347,11 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
     output = predict_shortest_first(trainer, dataset, prefix=prefix, evaluated_in_training=split == "validation")
     true, predicted = every_word(output.predictions, output.label_ids, dataset, label_names)
     scores = entity_metrics(true, predicted)
-    words = list(dataset["tokens"])
-    truncated = sum(len(w) - len(set(row) - {-1}) for row, w in zip(dataset["word_ids"], words))
+    windows = Counter(dataset["sentence"])
+    first_window: dict[int, list[str]] = {}
+    for sentence, tokens in zip(dataset["sentence"], dataset["tokens"]):
+        first_window.setdefault(sentence, tokens)
+    words = [first_window[sentence] for sentence in sorted(first_window)]
     flat_true, flat_predicted = [t for row in true for t in row], [t for row in predicted for t in row]
     report = {
         "task": "token-classification",
@@ -285,7 +362,7 @@ def evaluate_split(trainer, dataset, *, split: str, label_names: list[str], out_
         "predicted_entities": scores["predicted_entities"],
         "label_names": list(label_names),
         "tag_confusion_matrix": confusion_matrix(flat_true, flat_predicted, labels=list(label_names)).tolist(),
-        "truncated_words": int(truncated),
+        "long_sentences": sum(count > 1 for count in windows.values()),  # read in several windows, as prediction reads them
         "loss": output.metrics.get(f"{prefix}_loss"),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -423,38 +500,26 @@ class TokenClassificationPredictor:
 
     def tag_words(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 32) -> list[list[tuple[str, float]]]:
         """(tag, probability) per word. A sentence longer than max_length is read in windows that overlap by a
-        quarter of it, and each word is tagged in the window where its first sub-token sits farthest from an
-        edge, so a long text is tagged to its end, never cut off; a word of no sub-token gets ('O', 1.0)."""
+        quarter of it (`window_options`), and each word is tagged in the window where its first sub-token sits
+        farthest from an edge (`window_owners`), so a long text is tagged to its end, never cut off, as
+        evaluation scores it; a word of no sub-token gets ('O', 1.0)."""
         import torch  # noqa: PLC0415
 
         results = []
         for start in range(0, len(sentences), batch_size):
             batch = [list(s) for s in sentences[start : start + batch_size]]
-            encoded = self.tokenizer(
-                batch, is_split_into_words=True, truncation=True, max_length=self.max_length, stride=self.max_length // 4,
-                return_overflowing_tokens=True, padding=True, return_tensors="pt",
-            )
+            encoded = self.tokenizer(batch, is_split_into_words=True, **window_options(self.tokenizer, self.max_length), padding=True, return_tensors="pt")
             owners = encoded.pop("overflow_to_sample_mapping").tolist()
             with torch.inference_mode():
                 probabilities = torch.softmax(self.model(**encoded.to(self.device)).logits.float(), dim=-1).cpu().numpy()
-            found: list[dict[int, tuple[int, str, float]]] = [{} for _ in batch]  # word -> (distance from the window's edge, tag, probability)
-            for window, sentence in enumerate(owners):
-                positions = [(position, word) for position, word in enumerate(encoded.word_ids(window)) if word is not None]
-                if not positions:
-                    continue
-                first_position = positions[0][0]
-                last_position = positions[-1][0]
-                firsts: dict[int, int] = {}
-                for position, word in positions:
-                    firsts.setdefault(word, position)
-                for word, position in firsts.items():
-                    # A window may start inside a word, whose first sub-token the window before holds: at the edge, it never wins.
-                    margin = min(position - first_position, last_position - position)
-                    if word not in found[sentence] or margin > found[sentence][word][0]:
-                        best = int(probabilities[window, position].argmax())
-                        found[sentence][word] = (margin, self.label_names[best], float(probabilities[window, position, best]))
+            found: list[dict[int, tuple[str, float]]] = [{} for _ in batch]  # word -> (tag, probability)
+            owned = window_owners(owners, [encoded.word_ids(window) for window in range(len(owners))])
+            for window, (sentence, words) in enumerate(zip(owners, owned)):
+                for word, position in words.items():
+                    best = int(probabilities[window, position].argmax())
+                    found[sentence][word] = (self.label_names[best], float(probabilities[window, position, best]))
             for words, tagged in zip(batch, found):
-                results.append([tagged[word][1:] if word in tagged else ("O", 1.0) for word in range(len(words))])
+                results.append([tagged.get(word, ("O", 1.0)) for word in range(len(words))])
         return results
 
     def predict(self, texts: Sequence[str | Sequence[str]]) -> list[dict[str, Any]]:

@@ -254,7 +254,9 @@ def _headline(run_id, split, task_name, headline_names, report, metrics, predict
     what the table below holds."""
     if task_name == "token-classification":
         size = f"{len(predictions):,} sentences, {report['true_entities']:,} entities" if "true_entities" in report and len(predictions) else ""
-        if report.get("truncated_words"):
+        if report.get("long_sentences"):
+            size += f"; {report['long_sentences']:,} longer than max_seq_length, read in overlapping windows as prediction reads them"
+        if report.get("truncated_words"):  # a report written before evaluation read long sentences in windows
             size += f"; {report['truncated_words']:,} words past max_seq_length, scored as predicted O"
     elif task_name == "causal-lm":
         size = f"{report['examples']:,} examples, {report.get('generated_examples', 0):,} answers generated" if report.get("examples") else ""

@@ -213,9 +213,10 @@ def _other_task(task: str, folder: Path) -> RunConfig:
 
     common = {"per_device_train_batch_size": 8, "max_steps": 4, "eval_strategy": "epoch", "logging_steps": 2, "warmup_steps": 0, "learning_rate": 5e-3}
     if task == "token-classification":
-        records = make_ner_records(80)
+        pairs = make_ner_records(160)
+        records = [{key: pairs[i][key] + pairs[i + 1][key] for key in ("tokens", "ner_tags")} for i in range(0, 160, 2)]
         model = build_tiny_model(folder / "model", [" ".join(r["tokens"]) for r in records])
-        values = {"train_file": str(write_jsonl(folder / "ner.jsonl", records)), "max_seq_length": 32}
+        values = {"train_file": str(write_jsonl(folder / "ner.jsonl", records)), "max_seq_length": 8}  # 6 words a window: sentences of 6 to 14 are evaluated in windows
     elif task == "causal-lm":
         from finetuner.tasks.causal_lm import GENERAL_TEXT
 
@@ -238,3 +239,8 @@ def test_every_task_trains_on_two_processes(task, tmp_path):
     kinds = collections.Counter(e["type"] for e in run.events())
     assert kinds["train_begin"] == 1 and kinds["status"] == 2 and kinds["eval"] >= 1
     assert run.metrics("validation") and (run.model_dir / "config.json").is_file()
+    if task == "token-classification":  # windows predicted on two processes are stitched back into whole sentences
+        sentences = json.loads((run.path / "data_report.json").read_text())["split_sizes"]["validation"]
+        predictions = pd.read_csv(run.eval_dir / "predictions_validation.csv")
+        assert len(predictions) == sentences and predictions["tags"].str.split().map(len).tolist() == predictions["text"].str.split().map(len).tolist()
+        assert json.loads((run.eval_dir / "report_validation.json").read_text())["long_sentences"] > 0

@@ -93,7 +93,7 @@ def test_scores_match_the_written_predictions(ner_run):
     baselines = json.loads((ner_run.eval_dir / "baselines.json").read_text())
     assert set(baselines["most_frequent_tag"]) == {"validation", "test"}
     lookup = baselines["most_frequent_tag"]["test"]
-    assert report["truncated_words"] == 0 and lookup["model_f1_gain"] == pytest.approx(test["test_f1"] - lookup["f1"]), "the gain on the same sentences"
+    assert report["long_sentences"] == 0 and lookup["model_f1_gain"] == pytest.approx(test["test_f1"] - lookup["f1"]), "the gain on the same sentences"
     assert lookup["model_f1_gain_low"] <= lookup["model_f1_gain"] <= lookup["model_f1_gain_high"]
     card = build_card(ner_run, images=False).text
     assert f"Against the baselines, on the same test examples (a paired bootstrap): entity F1 {lookup['model_f1_gain']:+.3f}" in card
@@ -195,28 +195,36 @@ def test_wnut17_with_the_bundled_encoder(tmp_path):
     assert metrics["eval_accuracy"] >= share_o - 0.01, "at least as good as tagging every word O"
 
 
-def test_entities_past_max_seq_length_count_as_missed(tmp_path, ner_model_dir):
-    """Sentences three times as long as max_seq_length lets through: every word is scored, the words cut
-    off as predicted O, so their entities are missed (recall falls) rather than left out of the scores;
-    the evaluations during training score them alike."""
+def test_long_sentences_are_evaluated_as_prediction_tags_them(tmp_path, ner_model_dir):
+    """Sentences three times as long as max_seq_length lets through: evaluation reads them in overlapping
+    windows as prediction does, so the test report's tags are the predictor's, word for word, on every
+    word (they were O past the cut, the entities there counted as missed), one row per sentence; the
+    evaluations during training and `evaluate` score them alike."""
     records = make_ner_records(162)
     joined = [
         {"tokens": sum((r["tokens"] for r in records[i : i + 3]), []), "ner_tags": sum((r["ner_tags"] for r in records[i : i + 3]), [])}
         for i in range(0, len(records), 3)
     ]
     data = write_jsonl(tmp_path / "long.jsonl", joined)
-    run = RunStore(tmp_path / "runs").create(ner_config(ner_model_dir, data, max_seq_length=12))
+    run = RunStore(tmp_path / "runs").create(ner_config(ner_model_dir, data, max_seq_length=12, bf16=False))  # float32, as the predictor computes
     assert run_training(run) == COMPLETED, run.status()
     original = {" ".join(r["tokens"]): " ".join(r["ner_tags"]) for r in joined}
     predictions = pd.read_csv(run.eval_dir / "predictions_test.csv")
+    assert len(predictions) == round(len(joined) * 0.1), "one row per sentence, not per window"
     assert all(original[text] == tags for text, tags in zip(predictions["text"], predictions["tags"])), "every word's true tag is in the file"
+    predictor = load_predictor(run.id, runs_dir=run.path.parent)
+    tagged = predictor.tag_words([text.split() for text in predictions["text"]])
+    assert [" ".join(tag for tag, _ in tags) for tags in tagged] == list(predictions["predicted"]), "evaluation tags every word as prediction does"
+    seen = 10  # [CLS], 10 words of one sub-token each (the tokenizer learned these words), [SEP]: the old cut
+    assert any(tag != "O" for tags in predictions["predicted"] for tag in tags.split()[seen:]), "entities past the cut are found"
     report = json.loads((run.eval_dir / "report_test.json").read_text())
-    seen = 10  # [CLS], 10 words of one sub-token each (the tokenizer learned these words), [SEP]
-    assert report["truncated_words"] == sum(max(0, len(text.split()) - seen) for text in predictions["text"]) > 0
+    assert report["long_sentences"] == len(predictions) and "truncated_words" not in report
     assert report["true_entities"] == sum(tag.startswith("B-") for tags in predictions["tags"] for tag in tags.split()), "each true entity is counted"
-    assert all(tag == "O" for tags in predictions["predicted"] for tag in tags.split()[seen:]), "what the model never saw is predicted O"
-    within = sum(tag.startswith("B-") for tags in predictions["tags"] for tag in tags.split()[:seen])
-    assert report["metrics"]["recall"] <= within / report["true_entities"] < 1, "the entities past the cut are missed"
+    recomputed = entity_metrics([t.split() for t in predictions["tags"]], [t.split() for t in predictions["predicted"]])
+    assert report["metrics"]["recall"] == pytest.approx(recomputed["recall"]) and recomputed["recall"] > 0.8, "a tiny model finds the names in every window"
     validation = json.loads((run.eval_dir / "report_validation.json").read_text())
     last_evaluation = [e["metrics"] for e in run.events() if e["type"] == "eval"][-1]
-    assert last_evaluation["eval_f1"] == pytest.approx(validation["metrics"]["f1"]), "training's evaluations score every word too"
+    assert last_evaluation["eval_f1"] == pytest.approx(validation["metrics"]["f1"]), "training's evaluations score whole sentences too"
+    again = evaluate_run(run)
+    rescored = pd.read_csv(run.eval_dir / "extra" / f"predictions_{again['name']}.csv")
+    assert list(rescored["predicted"]) == list(predictions["predicted"]) and again["metrics"]["test_f1"] == pytest.approx(report["metrics"]["f1"])

@@ -1,5 +1,5 @@
 """The Evaluate tab's headline says what the scores cover: the classes a macro average left out, and the
-NER words that max_seq_length cut off, and the rows of other data left out for having no label."""
+NER sentences read in windows (or, in an older report, the words max_seq_length cut off), and the rows of other data left out for having no label."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ def test_ner_headline_counts_the_words_cut_off():
     predictions = pd.DataFrame({"text": ["a b", "c d"], "correct": [True, True]})
     line = _headline("run-1", "test", "token-classification", ("f1",), report, report["metrics"], predictions, {}, pd.DataFrame())
     assert "(2 sentences, 7 entities; 12 words past max_seq_length, scored as predicted O)" in line
+
+
+def test_ner_headline_says_long_sentences_were_read_in_windows():
+    report = {"true_entities": 7, "long_sentences": 1, "metrics": {"f1": 0.5}}
+    predictions = pd.DataFrame({"text": ["a b", "c d"], "correct": [True, True]})
+    line = _headline("run-1", "test", "token-classification", ("f1",), report, report["metrics"], predictions, {}, pd.DataFrame())
+    assert "(2 sentences, 7 entities; 1 longer than max_seq_length, read in overlapping windows as prediction reads them)" in line
 
 
 def test_headline_counts_the_rows_left_out_for_having_no_label():

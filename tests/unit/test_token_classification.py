@@ -127,6 +127,23 @@ def test_label_all_tokens_puts_an_inside_tag_on_the_later_pieces_of_any_entity_w
     assert shown == [None, f"{single}-loc", "I-loc", "I-loc", f"{begin}-loc", f"{end}-loc", "I-loc", "I-loc", f"{single}-org", f"{single}-org", None]
 
 
+def test_each_word_is_tagged_in_the_window_where_it_sits_farthest_from_an_edge():
+    """Overflowing windows of three sentences: each word is owned by one window, at its first sub-token,
+    the window where that sub-token has most context on both sides (the earlier on a tie); a window that
+    starts with a word's last piece (sentence 2's word 1) never owns it."""
+    owners = [0, 0, 1, 2, 2]
+    windows = [
+        [None, 0, 1, 2, 3, 4, 5, None],  # sentence 0, first window
+        [None, 3, 4, 5, 5, 6, 7, None],  # its second: words 3-5 again, word 5 in two pieces
+        [None, 0, 1, None],  # sentence 1 fits
+        [None, 0, 1, 1, None],  # sentence 2: word 1 in two pieces...
+        [None, 1, 2, None],  # ...the second of which starts the next window
+    ]
+    owned = ner.window_owners(owners, windows)
+    assert owned == [{0: 1, 1: 2, 2: 3, 3: 4, 4: 5}, {5: 3, 6: 5, 7: 6}, {0: 1, 1: 2}, {0: 1, 1: 2}, {2: 2}]
+    assert ner.window_owners([0], [[-1, 0, 0, -1]]) == [{0: 1}], "the word ids a tokenized split stores (-1 for special tokens) read alike"
+
+
 def tiny_tokenizer_config(model_dir, **values):
     return RunConfig.from_dict({"task": "token-classification", "model_name_or_path": str(model_dir), "max_seq_length": 16, **values})
 
@@ -178,17 +195,54 @@ def test_ner_options_are_checked_against_the_task():
 
 def test_every_word_is_scored_even_without_a_sub_token():
     """Four words: the second made no sub-token (WNUT-17's tweets hold a lone U+FE0F, which the bundled
-    tokenizer drops), the fourth was cut off by max_seq_length. Each keeps its own true tag, in place; the
-    two unseen words are predicted O."""
+    tokenizer drops). Each keeps its own true tag, in place; the unseen word is predicted O."""
     from finetuner.tasks.token_classification import IGNORED, every_word
 
     names = ["O", "B-person", "I-person", "B-location"]
-    word_ids = [-1, 0, 2, 2, -1]  # [CLS] word0 word2 word2 [SEP]
-    labels = np.array([[IGNORED, 1, 0, IGNORED, IGNORED]])
-    predictions = np.array([[0, 1, 3, 3, 0]])  # ids, as argmax would give
-    true, predicted = every_word(predictions, labels, {"word_ids": [word_ids], "tags": [[1, 0, 0, 3]]}, names)
+    word_ids = [-1, 0, 2, 2, 3, -1]  # [CLS] word0 word2 word2 word3 [SEP]
+    labels = np.array([[IGNORED, 1, 0, IGNORED, 3, IGNORED]])
+    predictions = np.array([[0, 1, 3, 3, 3, 0]])  # ids, as argmax would give
+    true, predicted = every_word(predictions, labels, {"sentence": [0], "word_ids": [word_ids], "tags": [[1, 0, 0, 3]]}, names)
     assert true == [["B-person", "O", "O", "B-location"]]
-    assert predicted == [["B-person", "O", "B-location", "O"]], "word 2 by its first sub-token; words 1 and 3 unseen"
+    assert predicted == [["B-person", "O", "B-location", "B-location"]], "word 2 by its first sub-token; word 1 unseen"
+
+
+def test_windows_are_stitched_back_into_their_sentences():
+    """Three windows of two sentences, in the order an evaluation sorted them (shortest first): each
+    sentence comes back whole, in its split's order, each word predicted where its window labels it."""
+    from finetuner.tasks.token_classification import IGNORED, every_word
+
+    names = ["O", "B-person", "I-person"]
+    rows = {
+        "sentence": [1, 0, 0],
+        "word_ids": [[-1, 0, -1], [-1, 0, 1, 2, -1], [-1, 1, 2, 3, -1]],
+        "tags": [[1], [0, 1, 2, 0], [0, 1, 2, 0]],
+    }
+    labels = np.array([[IGNORED, 1, IGNORED, IGNORED, IGNORED], [IGNORED, 0, 1, IGNORED, IGNORED], [IGNORED, IGNORED, 2, 0, IGNORED]])
+    predictions = np.array([[0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 2, 0, 0]])
+    true, predicted = every_word(predictions, labels, rows, names)
+    assert true == [["O", "B-person", "I-person", "O"], ["B-person"]]
+    assert predicted == [["O", "B-person", "I-person", "O"], ["B-person"]], "word 2 from the second window, which labels it"
+
+
+def test_evaluation_splits_are_read_in_windows_training_is_cut(tiny_model_dir, tmp_path):
+    """max_seq_length 8 and sentences of 9 one-piece words: training sees the first 6 words; validation
+    reads each sentence in two windows in which every word is labelled exactly once, as prediction tags it."""
+    config = tiny_tokenizer_config(tiny_model_dir, max_seq_length=8)
+    tokenizer = ner.load_tokenizer(config)
+    words = ["the", "film", "was", "great", "and", "the", "plot", "felt", "dull"]
+    assert all(len(tokenizer.tokenize(w)) == 1 for w in words)
+    records = [{"tokens": words, "ner_tags": ["O", "B-x", "O", "O", "O", "O", "B-y", "O", "O"]}] * 12
+    data = prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "long.jsonl", records)), validation_file=str(write_jsonl(tmp_path / "v.jsonl", records[:3]))))
+    features = ner.tokenize(data.splits, tokenizer, config, label_names=data.label_names)
+    assert len(features["train"]) == len(data.splits["train"]) and len(features["train"][0]["input_ids"]) == 8
+    validation = features["validation"]
+    assert list(validation["sentence"]) == [0, 0, 1, 1, 2, 2], "two windows a sentence"
+    for first, second in zip(validation.select([0, 2, 4]), validation.select([1, 3, 5])):
+        labelled = [w for row in (first, second) for w, label in zip(row["word_ids"], row["labels"]) if label != -100]
+        assert sorted(labelled) == list(range(9)), "each word labelled once"
+        assert [data.label_names[label] for row in (first, second) for label in row["labels"] if label != -100] == records[0]["ner_tags"]
+        assert first["tokens"] == words and first["tags"] == second["tags"]
 
 
 CONLL_2003 = """-DOCSTART- -X- -X- O
