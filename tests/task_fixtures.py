@@ -96,12 +96,13 @@ def build_tiny_causal_lm(folder: Path, texts: list[str], *, chat_template: str |
     return folder
 
 
-def build_tiny_gpt2(folder: Path, texts: list[str], *, positions: int = 64) -> Path:
-    """A 2-layer GPT-2 (GPT2LMHeadModel, learned positions: it reads at most `positions` tokens) with a WordPiece tokenizer trained on `texts`."""
+def build_tiny_gpt2(folder: Path, texts: list[str], *, positions: int = 64, pad_token: bool = True) -> Path:
+    """A 2-layer GPT-2 (GPT2LMHeadModel, learned positions: it reads at most `positions` tokens) with a WordPiece tokenizer trained on `texts`;
+    without `pad_token`, the tokenizer has none, as GPT-2's own has not."""
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     tokenizer = _word_level_tokenizer(texts + ["instruction response"], ["<pad>", "<unk>", "</s>", "###"])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="</s>", pad_token="<pad>", model_max_length=positions)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="</s>", pad_token="<pad>" if pad_token else None, model_max_length=positions)
     config = GPT2Config(vocab_size=len(fast), n_embd=32, n_layer=2, n_head=2, n_positions=positions, bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
     save_seeded(GPT2LMHeadModel, config, folder)
     fast.save_pretrained(folder)

@@ -23,7 +23,7 @@ from finetuner.metrics_text import entity_metrics
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.tasks import curve_metrics
 from finetuner.train import run_training
-from task_fixtures import make_ner_records, write_jsonl
+from task_fixtures import build_tiny_gpt2, make_ner_records, write_jsonl
 
 
 def ner_config(model_dir, data_file, **overrides) -> RunConfig:
@@ -220,3 +220,16 @@ def test_entities_past_max_seq_length_count_as_missed(tmp_path, ner_model_dir):
     validation = json.loads((run.eval_dir / "report_validation.json").read_text())
     last_evaluation = [e["metrics"] for e in run.events() if e["type"] == "eval"][-1]
     assert last_evaluation["eval_f1"] == pytest.approx(validation["metrics"]["f1"]), "training's evaluations score every word too"
+
+
+def test_a_tokenizer_without_a_padding_token_trains(tmp_path):
+    """GPT-2's tokenizer (Llama's too) has no padding token: the collator's first batch stopped the run ("Asking to pad
+    but the tokenizer does not have a padding token"). It now pads with the end-of-text token, masked out, and the
+    saved tokenizer keeps it, so the model predicts in batches too."""
+    records = make_ner_records(48)
+    model_dir = build_tiny_gpt2(tmp_path / "gpt2", [" ".join(r["tokens"]) for r in records], pad_token=False)
+    run = RunStore(tmp_path / "runs").create(ner_config(model_dir, write_jsonl(tmp_path / "ner.jsonl", records), num_train_epochs=1))
+    assert run_training(run) == COMPLETED, run.status()
+    predictor = load_predictor(str(run.model_dir))
+    assert len(predictor.records(["alice visited paris", "carol smith loves new york again"])) == 2
+
