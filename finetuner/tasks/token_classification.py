@@ -22,7 +22,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, length_summary, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
+from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, check_tokenization, fits_model, length_summary, model_lengths, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
