@@ -90,3 +90,17 @@ def test_check_tokenization_refuses_a_split_with_nothing_to_read_or_learn(t5_dir
     with pytest.raises(DataError, match=r"No document of train keeps any of its text within max_seq_length 8: the source prefix '.+' \(9 tokens\) fills it"):
         seq2seq.check_tokenization(data.splits, tokenizer, RunConfig.from_dict({**base, "max_seq_length": 8, "source_prefix": long_prefix}))
     seq2seq.check_tokenization(data.splits, tokenizer, RunConfig.from_dict({**base, "max_seq_length": 16, "source_prefix": long_prefix}))
+
+
+def test_generated_summaries_past_the_decoder_s_positions_are_refused(tmp_path):
+    """BART reads its decoder's tokens at learned positions: generating past them fails with an IndexError at the
+    first evaluation, an epoch into the run, whenever the model writes that long. Refused with the options now."""
+    from finetuner.errors import ConfigError
+    from finetuner.tasks.base import check_max_length
+    from task_fixtures import build_tiny_bart
+
+    model_dir = build_tiny_bart(tmp_path / "bart", [r["document"] for r in make_summary_records(20)], positions=16)
+    config = {"task": "seq2seq", "model_name_or_path": str(model_dir), "max_seq_length": 16, "max_target_length": 16}
+    check_max_length(RunConfig.from_dict({**config, "generation_max_new_tokens": 16}))
+    with pytest.raises(ConfigError, match="generation_max_new_tokens 17 is longer than .* it has positions for 16 tokens. Set generation_max_new_tokens to 16 or less.$"):
+        check_max_length(RunConfig.from_dict({**config, "generation_max_new_tokens": 17}))
