@@ -239,9 +239,10 @@ def _freeze_local_paths(config: RunConfig) -> None:
 
 
 def _check_before_training(config: RunConfig) -> None:
-    """What the studio checks before Start: the options, the data (read and checked as training reads it; its
-    warnings printed), the tokenizer, the data under it where the task checks that (a causal LM's chat template
-    and answers past max_seq_length) and the model's longest input. A problem exits 2 and leaves no failed run folder behind."""
+    """What the studio checks before Start: the options (the model's kind and longest inputs among them), the data (read and
+    checked as training reads it; its warnings printed), the tokenizer and the data under it (the task's `check_tokenization`:
+    a causal LM's chat template and answers past max_seq_length, seq2seq summaries cut to nothing). A problem exits 2 and
+    leaves no failed run folder behind."""
     from .inference import read_cache_if_hub_unreachable  # noqa: PLC0415
     from .tasks import get_task  # noqa: PLC0415 - heavy
     from .train import check_options  # noqa: PLC0415
@@ -254,9 +255,7 @@ def _check_before_training(config: RunConfig) -> None:
     prepared = task.prepare_data(config)
     for warning in task.data_report(prepared).get("warnings") or []:
         print(f"data: {warning}", file=sys.stderr)
-    tokenizer = task.load_tokenizer(config)
-    if hasattr(task, "check_tokenization"):
-        task.check_tokenization(prepared.splits, tokenizer, config)
+    task.check_tokenization(prepared.splits, task.load_tokenizer(config), config)
 
 
 def cmd_resume(args: argparse.Namespace, unknown: Sequence[str]) -> int:

@@ -30,6 +30,14 @@ def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_co
         raise ModelLoadError(load_failure_message("tokenizer", name_or_path, error, offline_hint=offline_hint)) from error
     if not tokenizer.is_fast:
         raise ModelLoadError(f"'{name_or_path}' has no fast tokenizer; finetuner needs one to show token offsets and tokenize quickly.")
+    if set(tokenizer.get_vocab().values()) <= set(tokenizer.all_special_ids):
+        # transformers builds such a tokenizer from config.json alone (a folder of weights without the tokenizer's
+        # files): every word becomes the unknown token, and a run trained on that completed without an error.
+        raise ModelLoadError(
+            f"'{name_or_path}' has no tokenizer files (tokenizer.json, or the vocabulary): the tokenizer made without them knows only "
+            "its special tokens and would read every word as unknown. Copy the tokenizer's files beside the model's, or name the "
+            "tokenizer's folder or Hub id (tokenizer_name)."
+        )
     return tokenizer
 
 

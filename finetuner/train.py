@@ -122,15 +122,15 @@ def check_options(config: RunConfig) -> None:
     """Refuse, before a run exists, the options that would fail only inside it: a pass-through TrainingArguments
     value of the wrong type (a string where a number belongs fails at the first gradient clip, with a bare
     TypeError), a save schedule that clashes with keeping the best evaluation's checkpoint, an option
-    transformers itself rejects, a `report_to` integration that is not installed, or a max_seq_length past
-    the model's positions (`tasks.base.check_max_length`). The studio's Start and Estimate and the CLI's
-    train call it."""
+    transformers itself rejects, a `report_to` integration that is not installed, a model the task cannot
+    train (`tasks.base.check_model_kind`: a decoder-only model for seq2seq), or a length past the model's
+    positions (`tasks.base.check_max_length`). The studio's Start and Estimate and the CLI's train call it."""
     import typing  # noqa: PLC0415
 
     from transformers import TrainingArguments  # noqa: PLC0415
     from transformers.integrations import get_reporting_integration_callbacks  # noqa: PLC0415
 
-    from .tasks.base import check_max_length  # noqa: PLC0415
+    from .tasks.base import check_max_length, check_model_kind  # noqa: PLC0415
 
     t = config.training
     extra = t.extra_training_args
@@ -160,6 +160,7 @@ def check_options(config: RunConfig) -> None:
             callback()
         except (ImportError, RuntimeError) as error:
             raise ConfigError(f"report_to: {error}") from error
+    check_model_kind(config)
     check_max_length(config)
 
 

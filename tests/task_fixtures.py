@@ -96,12 +96,13 @@ def build_tiny_causal_lm(folder: Path, texts: list[str], *, chat_template: str |
     return folder
 
 
-def build_tiny_gpt2(folder: Path, texts: list[str], *, positions: int = 64) -> Path:
-    """A 2-layer GPT-2 (GPT2LMHeadModel, learned positions: it reads at most `positions` tokens) with a WordPiece tokenizer trained on `texts`."""
+def build_tiny_gpt2(folder: Path, texts: list[str], *, positions: int = 64, pad_token: bool = True) -> Path:
+    """A 2-layer GPT-2 (GPT2LMHeadModel, learned positions: it reads at most `positions` tokens) with a WordPiece tokenizer trained on `texts`;
+    without `pad_token`, the tokenizer has none, as GPT-2's own has not."""
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     tokenizer = _word_level_tokenizer(texts + ["instruction response"], ["<pad>", "<unk>", "</s>", "###"])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="</s>", pad_token="<pad>", model_max_length=positions)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="</s>", pad_token="<pad>" if pad_token else None, model_max_length=positions)
     config = GPT2Config(vocab_size=len(fast), n_embd=32, n_layer=2, n_head=2, n_positions=positions, bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
     save_seeded(GPT2LMHeadModel, config, folder)
     fast.save_pretrained(folder)
@@ -121,5 +122,25 @@ def build_tiny_t5(folder: Path, texts: list[str]) -> Path:
         pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id, decoder_start_token_id=fast.pad_token_id,
     )
     save_seeded(T5ForConditionalGeneration, config, folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_bart(folder: Path, texts: list[str], *, positions: int = 64) -> Path:
+    """A 1+1-layer BART (d_model 32; learned positions: encoder and decoder read at most `positions` tokens each)
+    with a WordPiece tokenizer trained on `texts` that wraps every text in <s> ... </s>."""
+    from tokenizers import processors
+    from transformers import BartConfig, BartForConditionalGeneration, PreTrainedTokenizerFast
+
+    tokenizer = _word_level_tokenizer(texts, ["<pad>", "<s>", "</s>", "<unk>"])
+    ends = [("<s>", tokenizer.token_to_id("<s>")), ("</s>", tokenizer.token_to_id("</s>"))]
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> $B </s>", special_tokens=ends)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>", model_max_length=positions)
+    config = BartConfig(
+        vocab_size=len(fast), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=positions, pad_token_id=fast.pad_token_id,
+        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, decoder_start_token_id=fast.eos_token_id, forced_eos_token_id=fast.eos_token_id,
+    )
+    save_seeded(BartForConditionalGeneration, config, folder)
     fast.save_pretrained(folder)
     return folder

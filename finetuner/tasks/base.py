@@ -6,6 +6,10 @@ and inference (`finetuner.inference`) call only these hooks, in this order:
     prepare_data(config) -> prepared                         data: `.splits`, `.fingerprint`, `.label_names`
     data_report(prepared) -> dict                            written to the run's data_report.json
     load_tokenizer(config, *, token) -> tokenizer
+    check_tokenization(splits, tokenizer, config)            before launch: what the tokenizer makes of the data
+                                                             that would stop or void the run (DataError)
+    fits_model(model_config) -> bool                         whether the task trains a model of this config
+    model_lengths(config) -> {option: tokens}                the lengths the model must have positions for
     tokenize(splits, tokenizer, config, *, label_names, fingerprint, cache_dir) -> {split: Dataset}
     length_statistics(splits, tokenizer, config) -> {split: stats}      token_stats.json, the length histogram
     build_model(config, label_names, *, token) -> model
@@ -40,6 +44,9 @@ HOOKS = (
     "prepare_data",
     "data_report",
     "load_tokenizer",
+    "check_tokenization",
+    "fits_model",
+    "model_lengths",
     "tokenize",
     "length_statistics",
     "build_model",
@@ -202,6 +209,20 @@ def after_training(trainer, splits, config, *, label_names: list[str], out_dir: 
     """No-op default."""
 
 
+def check_tokenization(splits, tokenizer, config) -> None:
+    """No-op default: the tokenizer makes something trainable of any data this task reads."""
+
+
+def fits_model(model_config) -> bool:
+    """Default: any model the task's AUTO_MODEL class can build (`check_model_kind` asks that first)."""
+    return True
+
+
+def model_lengths(config) -> dict[str, int]:
+    """Default: the inputs, cut at max_seq_length, are all the model reads."""
+    return {"max_seq_length": config.model.max_seq_length}
+
+
 def save_model(trainer, tokenizer, config, *, model_dir: Path, run_dir: Path) -> None:
     """The trained model and its tokenizer, ready for `from_pretrained`."""
     trainer.save_model(str(model_dir))
@@ -277,18 +298,61 @@ def position_limit(model) -> int | None:
 
 
 def check_max_length(config, model=None, *, token: str | None = None) -> None:
-    """Refuse a max_seq_length longer than the model can read, before training rather than at its first
-    long batch. `model`: the loaded model; without it, the config's model built on the meta device."""
+    """Refuse a length longer than the model can read (max_seq_length; for seq2seq also the targets and the
+    generated summaries: the task's `model_lengths`), before training rather than at its first long batch or
+    its first evaluation. `model`: the loaded model; without it, the config's model built on the meta device."""
+    from . import get_task  # noqa: PLC0415
     from ..errors import ConfigError  # noqa: PLC0415
 
     m = config.model
     limit = position_limit(model) if model is not None else _declared_limit(m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token)
-    length = config.model.max_seq_length
-    if limit is not None and length > limit:
-        raise ConfigError(
-            f"max_seq_length {length} is longer than {config.model.model_name_or_path} can read: it has positions for {limit} tokens. "
-            f"Set max_seq_length to {limit} or less (longer texts are cut; the Data tab's inspector shows where)."
-        )
+    if limit is None:
+        return
+    for option, length in get_task(m.task).model_lengths(config).items():
+        if length > limit:
+            cut = " (longer texts are cut; the Data tab's inspector shows where)" if option != "generation_max_new_tokens" else ""
+            raise ConfigError(
+                f"{option} {length} is longer than {m.model_name_or_path} can read: it has positions for {limit} tokens. "
+                f"Set {option} to {limit} or less{cut}."
+            )
+
+
+def check_model_kind(config, *, token: str | None = None) -> None:
+    """Refuse, before a run exists, a model the task cannot train (a decoder-only or encoder-only model for
+    seq2seq, BART for NER): its config.json says so, and otherwise the training process found it only when it
+    loaded the weights, and failed. The task's AUTO_MODEL class must build it, and its `fits_model` accept it."""
+    from . import get_task  # noqa: PLC0415
+    from ..errors import ModelLoadError  # noqa: PLC0415
+
+    m = config.model
+    model_config = _model_config(m.task, m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token)
+    task = get_task(m.task)
+    if not (builds(task.AUTO_MODEL, model_config) and task.fits_model(model_config)):
+        raise ModelLoadError(wrong_kind_message(config))
+
+
+def builds(auto_class: str, model_config) -> bool:
+    """Whether transformers' `auto_class` (its name) has a model for this config: its own, or the model's
+    remote code (as `from_pretrained` decides)."""
+    import transformers  # noqa: PLC0415
+
+    auto = getattr(transformers, auto_class)
+    return type(model_config) in auto._model_mapping or auto_class in (getattr(model_config, "auto_map", None) or {})
+
+
+@functools.lru_cache(maxsize=32)
+def _model_config(task: str, name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None):
+    """The model's config.json, once per model (`stamp`: see `_declared_limit`); `task` for what to do offline."""
+    import transformers  # noqa: PLC0415
+
+    from ..config import RunConfig  # noqa: PLC0415
+    from ..tokenization import load_failure_message  # noqa: PLC0415
+
+    try:
+        return transformers.AutoConfig.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code, token=token)
+    except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
+        config = RunConfig.from_dict({"task": task, "model_name_or_path": name})
+        raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
 
 
 @functools.lru_cache(maxsize=32)

@@ -26,7 +26,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
-from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
+from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, model_lengths, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
 
@@ -262,14 +262,18 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
 # ---------------------------------------------------------------- model and trainer
 
 
+def fits_model(model_config) -> bool:
+    """A decoder-only model: transformers can put a language-model head on an encoder (BertLMHeadModel), but it was never trained to write."""
+    return not getattr(model_config, "is_encoder_decoder", False) and model_config.model_type not in ENCODER_ONLY
+
+
 def build_model(config: RunConfig, label_names: list[str] | None = None, *, token: str | None = None):
     """The pretrained causal LM in float32 (the Trainer's mixed precision autocasts it: finetuner/precision.py)."""
     import torch  # noqa: PLC0415
     from transformers import AutoModelForCausalLM  # noqa: PLC0415
 
     model = load_pretrained(AutoModelForCausalLM, config, token=token, dtype=torch.float32)
-    # transformers can put a language-model head on an encoder (BertLMHeadModel), but it was never trained to write.
-    if getattr(model.config, "is_encoder_decoder", False) or model.config.model_type in ENCODER_ONLY:
+    if not fits_model(model.config):
         raise ModelLoadError(wrong_kind_message(config))
     model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
     return model

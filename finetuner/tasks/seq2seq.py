@@ -72,6 +72,14 @@ def _sources(batch: dict[str, list], config: RunConfig) -> list[str]:
     return [config.model.source_prefix + text for text in batch["document"]]
 
 
+def _encode(batch: dict[str, list], tokenizer, config: RunConfig):
+    """What the model reads (the prefixed documents, cut at max_seq_length) and learns (`labels`: the summaries, cut at max_target_length)."""
+    m = config.model
+    encoded = tokenizer(_sources(batch, config), truncation=True, max_length=m.max_seq_length)
+    encoded["labels"] = tokenizer(text_target=batch["summary"], truncation=True, max_length=m.max_target_length)["input_ids"]
+    return encoded
+
+
 def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | None = None, fingerprint: str | None = None, cache_dir: Path | None = None):
     """input_ids and attention_mask of the (prefixed) documents, labels = the summaries' token ids."""
     from ..tokenization import tokenizer_signature  # noqa: PLC0415
@@ -79,12 +87,60 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | N
     m = config.model
 
     def encode(batch):
-        encoded = tokenizer(_sources(batch, config), truncation=True, max_length=m.max_seq_length)
-        encoded["labels"] = tokenizer(text_target=batch["summary"], truncation=True, max_length=m.max_target_length)["input_ids"]
-        return encoded
+        return _encode(batch, tokenizer, config)
 
     key = cache_key(fingerprint, tokenizer_signature(tokenizer), m.max_seq_length, m.max_target_length, m.source_prefix, "seq2seq") if fingerprint else None
     return cached_map(splits, encode, key=key, cache_dir=cache_dir)
+
+
+# Rows `check_tokenization` encodes at a time: the first batch of a split that trains settles it.
+CHECKED_ROWS = 100
+
+
+def check_tokenization(splits, tokenizer, config: RunConfig) -> None:
+    """Refuse before a run exists a split that would train or score on nothing, without an error to say so: one
+    whose every summary max_target_length cuts down to special tokens (the end-of-sequence token alone: the model
+    learns to stop at once, and every summary it writes is empty), or whose every document the source prefix
+    fills up to max_seq_length (the model never reads a document). Rows are encoded a hundred at a time until
+    one keeps both; that is the first batch unless the settings leave nothing."""
+    m = config.model
+    special = set(tokenizer.all_special_ids)
+    prefix = len(tokenizer(m.source_prefix, add_special_tokens=False)["input_ids"]) if m.source_prefix else 0
+    for role, split in splits.items():
+        read = summarized = False
+        for batch in split.select_columns(["document", "summary"]).iter(batch_size=CHECKED_ROWS):
+            encoded = _encode(batch, tokenizer, config)
+            read = read or any(_text_tokens(ids, special) > prefix for ids in encoded["input_ids"])
+            summarized = summarized or any(_text_tokens(ids, special) for ids in encoded["labels"])
+            if read and summarized:
+                break
+        if len(split) and not summarized:
+            raise DataError(
+                f"No summary of {role} keeps any of its text within max_target_length {m.max_target_length}: cut there, each is only "
+                "special tokens (the end-of-sequence token), so the model would learn to write nothing. Raise max_target_length "
+                "(the Data tab's token lengths show the summaries' lengths)."
+            )
+        if len(split) and not read:
+            raise DataError(
+                f"No document of {role} keeps any of its text within max_seq_length {m.max_seq_length}: the source prefix "
+                f"{m.source_prefix!r} ({prefix} tokens) fills it, so the model would never read a document. Raise max_seq_length, or shorten the prefix."
+            )
+
+
+def _text_tokens(ids: Sequence[int], special: set[int]) -> int:
+    return sum(1 for token in ids if token not in special)
+
+
+def fits_model(model_config) -> bool:
+    """An encoder-decoder (transformers' seq2seq auto class also builds speech models that are none)."""
+    return bool(getattr(model_config, "is_encoder_decoder", False))
+
+
+def model_lengths(config: RunConfig) -> dict[str, int]:
+    """The documents, and on the decoder's side the summaries learned and the summaries generated (the decoder
+    reads each generated token at the next position)."""
+    m = config.model
+    return {"max_seq_length": m.max_seq_length, "max_target_length": m.max_target_length, "generation_max_new_tokens": m.generation_max_new_tokens}
 
 
 def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
@@ -130,7 +186,7 @@ def build_model(config: RunConfig, label_names: list[str] | None = None, *, toke
     from transformers import AutoModelForSeq2SeqLM  # noqa: PLC0415 - heavy
 
     model = load_pretrained(AutoModelForSeq2SeqLM, config, token=token)
-    if not getattr(model.config, "is_encoder_decoder", False):
+    if not fits_model(model.config):
         from ..errors import ModelLoadError  # noqa: PLC0415
 
         raise ModelLoadError(wrong_kind_message(config))

@@ -23,7 +23,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, length_summary, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
+from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, check_tokenization, fits_model, length_summary, model_lengths, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
@@ -64,7 +64,10 @@ def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
 
 
 def load_tokenizer(config: RunConfig, *, token: str | None = None):
-    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2) need a space before each word."""
+    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2) need a space before each word, and one
+    without a padding token (GPT-2's, Llama's) pads with its end-of-text token, as causal LM does: the collator pads
+    every batch, and stopped the run at its first step ("Asking to pad but the tokenizer does not have a padding
+    token"). Padding is masked out and its labels are ignored, so the token it uses does not matter."""
     from ..tokenization import load_tokenizer as load  # noqa: PLC0415
 
     m = config.model
@@ -74,6 +77,8 @@ def load_tokenizer(config: RunConfig, *, token: str | None = None):
         from transformers import AutoTokenizer  # noqa: PLC0415
 
         tokenizer = AutoTokenizer.from_pretrained(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 

@@ -249,11 +249,11 @@ def build_training_tab(ctx: StudioContext) -> None:
         return services.prepared(data_selection(config), seed=config.training.seed)
 
     def check_tokenization(config: RunConfig, data) -> None:
-        """The data under the model's tokenizer, where the task checks that (a causal LM: its chat template, answers past
-        max_seq_length, on a few examples): a problem there would fail the run once started."""
-        task = get_task(config.model.task)
-        if hasattr(task, "check_tokenization"):
-            task.check_tokenization(data.splits, services.tokenizer(config.model.model_name_or_path, config.model.task), config)
+        """The model's tokenizer (one that cannot load, or is not fast, would fail the run once started) and the data under
+        it, as the task checks that (`check_tokenization`: a causal LM's chat template and answers past max_seq_length,
+        seq2seq summaries cut to nothing, on a few examples)."""
+        tokenizer = services.tokenizer(config.model.model_name_or_path, config.model.task)
+        get_task(config.model.task).check_tokenization(data.splits, tokenizer, config)
 
     def choose_task(name):
         """The chosen task's own defaults (model, max length, learning rate, batch size, the metric that picks

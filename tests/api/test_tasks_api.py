@@ -249,3 +249,28 @@ def test_summary_comes_back(client, studio, s2s_run):
     model = saved_model(studio, s2s_run)
     assert summary.strip() and summary == model.generate(documents[:1], max_new_tokens=16)[0], "the saved model's own greedy summary"
     assert beams.strip() and beams == model.generate(documents[1:], max_new_tokens=16, num_beams=3)[0], "the saved model's beam-search summary"
+
+
+@pytest.mark.parametrize("problem", ["an encoder for summarization", "a model folder without its tokenizer"])
+def test_start_refuses_what_the_model_cannot_train_before_a_run_exists(studio, task_data, tmp_path, problem):
+    """The encoder failed the run once started (the training process loaded the model only then); the folder without
+    tokenizer files trained a run to its end on a tokenizer transformers made from config.json alone, which read every
+    word as unknown. Start now says what is wrong and starts none, and Estimate says it too."""
+    import shutil
+
+    if problem == "an encoder for summarization":
+        task, model_dir = "seq2seq", task_data["token-classification"][0]
+        said = "is not the kind of model the seq2seq task trains: it needs an encoder-decoder model"
+    else:
+        task, model_dir = "token-classification", shutil.copytree(task_data["token-classification"][0], tmp_path / "weights-only")
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            (model_dir / name).unlink(missing_ok=True)
+        said = "has no tokenizer files (tokenizer.json, or the vocabulary)"
+    client = Client(studio[0], verbose=False)
+    client.predict(task=task, source="Upload files", train_file=handle_file(str(task_data[task][1])), validation_file=None, test_file=None, api_name="/load_dataset")
+    runs = set(studio[1].iterdir()) if studio[1].exists() else set()
+    for endpoint in ("/estimate_training", "/start_training"):
+        with pytest.raises(AppError) as raised:
+            client.predict(model_name_or_path=str(model_dir), task=task, **OPTIONS[task], api_name=endpoint)
+        assert said in str(raised.value) and "Traceback" not in str(raised.value), (endpoint, str(raised.value))
+    assert (set(studio[1].iterdir()) if studio[1].exists() else set()) == runs, "no failed run is left behind"

@@ -18,7 +18,7 @@ from finetuner.inference import load_predictor
 from finetuner.metrics_text import generation_metrics
 from finetuner.runs import COMPLETED, FAILED, RunStore
 from finetuner.train import run_training
-from task_fixtures import build_tiny_t5, make_summary_records, write_jsonl
+from task_fixtures import build_tiny_bart, build_tiny_gpt2, build_tiny_t5, make_summary_records, write_jsonl
 
 
 def s2s_config(model_dir, data_file, **overrides) -> RunConfig:
@@ -123,6 +123,35 @@ def test_default_model_offline_fails_the_run_with_advice(tmp_path):
     assert run_training(run) == FAILED
     error = run.status()["error"]
     assert "google/flan-t5-small" in error and "unreachable" in error and "local" in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("problem", ["a decoder-only model", "summaries cut to the end token", "summaries past the decoder's positions"])
+def test_cli_train_refuses_before_a_run_exists_what_the_model_cannot_train_on(tmp_path, capsys, problem):
+    """A decoder-only model failed the run when the training process loaded it; summaries longer than BART's decoder
+    positions failed it at the first batch holding one (IndexError); max_target_length 1 trained a model on end tokens
+    alone and completed, its summaries empty. Now `train` exits 2 with what to change, and no run folder exists."""
+    from finetuner.cli import main
+
+    records = make_summary_records(24)
+    texts = [r["document"] for r in records] + ["summarize :"]
+    options = ["--max_seq_length", "16"]
+    if problem == "a decoder-only model":
+        model_dir = build_tiny_gpt2(tmp_path / "gpt2", texts)
+        said = "is not the kind of model the seq2seq task trains: it needs an encoder-decoder model such as T5, FLAN-T5 or BART"
+    elif problem == "summaries cut to the end token":
+        model_dir = build_tiny_t5(tmp_path / "t5", texts)
+        options += ["--max_target_length", "1"]
+        said = "No summary of train keeps any of its text within max_target_length 1"
+    else:
+        model_dir = build_tiny_bart(tmp_path / "bart", texts, positions=16)
+        records = [{"document": r["document"], "summary": f"{r['document']} {r['document']}"} for r in records]  # 20 tokens and more
+        options += ["--max_target_length", "32", "--generation_max_new_tokens", "8"]
+        said = "max_target_length 32 is longer than"
+    data = write_jsonl(tmp_path / "docs.jsonl", records)
+    code = main(["--runs_dir", str(tmp_path / "runs"), "train", "--task", "seq2seq", "--model_name_or_path", str(model_dir), "--train_file", str(data), "--num_train_epochs", "1", *options])
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists(), "no failed run is left behind"
 
 
 def test_scitldr_subset(tmp_path):

@@ -23,7 +23,7 @@ from finetuner.metrics_text import entity_metrics
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.tasks import curve_metrics
 from finetuner.train import run_training
-from task_fixtures import make_ner_records, write_jsonl
+from task_fixtures import build_tiny_bart, build_tiny_gpt2, make_ner_records, write_jsonl
 
 
 def ner_config(model_dir, data_file, **overrides) -> RunConfig:
@@ -228,3 +228,29 @@ def test_long_sentences_are_evaluated_as_prediction_tags_them(tmp_path, ner_mode
     again = evaluate_run(run)
     rescored = pd.read_csv(run.eval_dir / "extra" / f"predictions_{again['name']}.csv")
     assert list(rescored["predicted"]) == list(predictions["predicted"]) and again["metrics"]["test_f1"] == pytest.approx(report["metrics"]["f1"])
+
+
+def test_a_tokenizer_without_a_padding_token_trains(tmp_path):
+    """GPT-2's tokenizer (Llama's too) has no padding token: the collator's first batch stopped the run ("Asking to pad
+    but the tokenizer does not have a padding token"). It now pads with the end-of-text token, masked out, and the
+    saved tokenizer keeps it, so the model predicts in batches too."""
+    records = make_ner_records(48)
+    model_dir = build_tiny_gpt2(tmp_path / "gpt2", [" ".join(r["tokens"]) for r in records], pad_token=False)
+    run = RunStore(tmp_path / "runs").create(ner_config(model_dir, write_jsonl(tmp_path / "ner.jsonl", records), num_train_epochs=1))
+    assert run_training(run) == COMPLETED, run.status()
+    predictor = load_predictor(str(run.model_dir))
+    assert len(predictor.records(["alice visited paris", "carol smith loves new york again"])) == 2
+
+
+def test_cli_train_refuses_a_model_that_has_no_token_classification_head_before_a_run_exists(tmp_path, capsys):
+    """BART has no token-classification model in transformers: the training process found that when it loaded the
+    weights, and the run failed; now `train` says so and exits 2, leaving no run folder."""
+    from finetuner.cli import main
+
+    records = make_ner_records(24)
+    model_dir = build_tiny_bart(tmp_path / "bart", [" ".join(r["tokens"]) for r in records])
+    data = write_jsonl(tmp_path / "ner.jsonl", records)
+    code = main(["--runs_dir", str(tmp_path / "runs"), "train", "--task", "token-classification", "--model_name_or_path", str(model_dir), "--train_file", str(data), "--max_seq_length", "32"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not the kind of model the token-classification task trains" in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists(), "no failed run is left behind"

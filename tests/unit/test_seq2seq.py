@@ -72,3 +72,35 @@ def test_offline_default_says_what_to_do():
         seq2seq.load_tokenizer(RunConfig.from_dict({"task": "seq2seq"}))
     message = str(info.value)
     assert "unreachable" in message and "hf download google/flan-t5-small" in message and "model_name_or_path" in message
+
+
+def test_check_tokenization_refuses_a_split_with_nothing_to_read_or_learn(t5_dir, tmp_path):
+    """Truncation that leaves every summary its end token alone, or a source prefix that fills max_seq_length,
+    trained and scored a run on nothing without an error; a split where one row keeps text passes."""
+    from finetuner.tasks.base import load_tokenizer
+
+    records = make_summary_records(12)
+    data = prepare_document_data(DataConfig(train_file=str(write_jsonl(tmp_path / "d.jsonl", records)), test_split_ratio=0))
+    base = {"task": "seq2seq", "model_name_or_path": str(t5_dir), "max_seq_length": 48, "source_prefix": "summarize: "}
+    tokenizer = load_tokenizer(RunConfig.from_dict(base))
+    seq2seq.check_tokenization(data.splits, tokenizer, RunConfig.from_dict({**base, "max_target_length": 2}))
+    with pytest.raises(DataError, match="No summary of train keeps any of its text within max_target_length 1"):
+        seq2seq.check_tokenization(data.splits, tokenizer, RunConfig.from_dict({**base, "max_target_length": 1}))
+    long_prefix = "summarize: the cat the dog in the morning"  # 9 words, each one token: with </s>, 8 fill max_seq_length 8
+    with pytest.raises(DataError, match=r"No document of train keeps any of its text within max_seq_length 8: the source prefix '.+' \(9 tokens\) fills it"):
+        seq2seq.check_tokenization(data.splits, tokenizer, RunConfig.from_dict({**base, "max_seq_length": 8, "source_prefix": long_prefix}))
+    seq2seq.check_tokenization(data.splits, tokenizer, RunConfig.from_dict({**base, "max_seq_length": 16, "source_prefix": long_prefix}))
+
+
+def test_generated_summaries_past_the_decoder_s_positions_are_refused(tmp_path):
+    """BART reads its decoder's tokens at learned positions: generating past them fails with an IndexError at the
+    first evaluation, an epoch into the run, whenever the model writes that long. Refused with the options now."""
+    from finetuner.errors import ConfigError
+    from finetuner.tasks.base import check_max_length
+    from task_fixtures import build_tiny_bart
+
+    model_dir = build_tiny_bart(tmp_path / "bart", [r["document"] for r in make_summary_records(20)], positions=16)
+    config = {"task": "seq2seq", "model_name_or_path": str(model_dir), "max_seq_length": 16, "max_target_length": 16}
+    check_max_length(RunConfig.from_dict({**config, "generation_max_new_tokens": 16}))
+    with pytest.raises(ConfigError, match="generation_max_new_tokens 17 is longer than .* it has positions for 16 tokens. Set generation_max_new_tokens to 16 or less.$"):
+        check_max_length(RunConfig.from_dict({**config, "generation_max_new_tokens": 17}))

@@ -90,3 +90,14 @@ def test_a_runs_token_statistics_are_computed_once_per_data_tokenizer_and_option
     assert token_stats(Counted(), prepared, tokenizer, config, cache_dir=tmp_path) == first and computed == [10], "an unchanged second run reads them"
     longer = token_stats(Counted(), prepared, tokenizer, config.replace(max_seq_length=64), cache_dir=tmp_path)
     assert computed == [10, 64] and longer["train"]["truncated"] < first["train"]["truncated"], "a new max_length is counted anew"
+
+
+def test_a_model_folder_without_tokenizer_files_is_refused(tiny_model_dir, tmp_path):
+    """transformers makes a tokenizer from config.json alone that knows only its special tokens: every word read as
+    [UNK], and a NER run on it completed with F1 0. Loading it now says what is missing and what to do."""
+    import shutil
+
+    weights_only = shutil.copytree(tiny_model_dir, tmp_path / "weights-only", ignore=shutil.ignore_patterns("tokenizer*", "special_tokens_map.json"))
+    with pytest.raises(ModelLoadError, match="has no tokenizer files .* Copy the tokenizer's files beside the model's, or name the tokenizer's folder"):
+        load_tokenizer(str(weights_only))
+    assert load_tokenizer(str(tiny_model_dir)).tokenize("the film")
