@@ -41,6 +41,9 @@ class Predictor:
             self.model = AutoModelForSequenceClassification.from_pretrained(model_path, token=token)
         except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
             raise ModelLoadError(load_failure_message("model", model_path, error)) from error
+        from .tasks.text_classification import with_padding_id  # noqa: PLC0415
+
+        with_padding_id(self.model, self.tokenizer)  # a Hub classifier made from GPT-2 may lack it too
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
         self.max_length = min(max_length, self.tokenizer.model_max_length)

@@ -20,12 +20,16 @@ from .errors import ModelLoadError
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False, token: str | None = None, offline_hint: str | None = None):
-    """A fast tokenizer for a Hub id or folder, or a ModelLoadError that says what to do."""
+def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False, token: str | None = None, offline_hint: str | None = None, **options: Any):
+    """A fast tokenizer for a Hub id or folder (`options` go to `from_pretrained`), or a ModelLoadError that says what to do.
+
+    One without a padding token (GPT-2's, Llama's) pads with its end-of-text token: every task pads its
+    batches, and the collator stopped such a run at its first step ("Asking to pad but the tokenizer does
+    not have a padding token"). Padding is masked out, so the token it uses does not matter."""
     from transformers import AutoTokenizer  # noqa: PLC0415 - heavy
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, token=token)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, token=token, **options)
     except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
         raise ModelLoadError(load_failure_message("tokenizer", name_or_path, error, offline_hint=offline_hint)) from error
     if not tokenizer.is_fast:
@@ -38,6 +42,8 @@ def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_co
             "its special tokens and would read every word as unknown. Copy the tokenizer's files beside the model's, or name the "
             "tokenizer's folder or Hub id (tokenizer_name)."
         )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 

@@ -98,8 +98,6 @@ def load_tokenizer(config: RunConfig, *, token: str | None = None):
 def prepare_tokenizer(tokenizer):
     if tokenizer.eos_token is None:
         raise ModelLoadError("The tokenizer has no end-of-sequence token, so the model could not learn where an answer ends. Choose a causal language model's tokenizer.")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     if not tokenizer.chat_template:
         tokenizer.chat_template = PLAIN_TEMPLATE
     return tokenizer

@@ -61,6 +61,15 @@ def build_model(config: RunConfig, label_names: list[str], *, token: str | None 
     return load_with_new_head(AutoModelForSequenceClassification, config, label_names, token=token)
 
 
+def with_padding_id(model, tokenizer):
+    """A decoder's classification head reads each text's last token, which it finds by the padding id: a model
+    whose config has none (GPT-2's, whose tokenizer pads with its end-of-text token: `tokenization.load_tokenizer`)
+    refuses batches of more than one text. It takes the tokenizer's, and the saved model keeps it."""
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
 def data_collator(tokenizer):
     """Dynamic padding: each batch is padded to its own longest example, not to max_seq_length."""
     from transformers import DataCollatorWithPadding  # noqa: PLC0415 - heavy
@@ -86,6 +95,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         return None if split is None else split.select_columns([c for c in MODEL_INPUTS if c in split.column_names])
 
     args = training_arguments(config, output_dir, **({} if for_training else EVALUATION_ONLY))
+    with_padding_id(model, tokenizer)
     evaluating = eval_dataset is not None and args.eval_strategy != "no"
     return in_order(with_head_learning_rate(Trainer, config.training.head_learning_rate), keep_evaluations=True)(
         model=model,

@@ -64,21 +64,14 @@ def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
 
 
 def load_tokenizer(config: RunConfig, *, token: str | None = None):
-    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2) need a space before each word, and one
-    without a padding token (GPT-2's, Llama's) pads with its end-of-text token, as causal LM does: the collator pads
-    every batch, and stopped the run at its first step ("Asking to pad but the tokenizer does not have a padding
-    token"). Padding is masked out and its labels are ignored, so the token it uses does not matter."""
+    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2) need a space before each word."""
     from ..tokenization import load_tokenizer as load  # noqa: PLC0415
 
     m = config.model
     name = m.tokenizer_name or m.model_name_or_path
     tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
     if getattr(tokenizer, "add_prefix_space", None) is False:
-        from transformers import AutoTokenizer  # noqa: PLC0415
-
-        tokenizer = AutoTokenizer.from_pretrained(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+        tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
     return tokenizer
 
 

@@ -323,3 +323,22 @@ def test_a_model_that_does_not_exist_fails_the_run_clearly(tmp_path, sentiment_c
     assert run_training(run) == FAILED
     status = run.status()
     assert "no-such-user/no-such-model" in status["error"] and "Traceback" not in status["error"]
+
+
+def test_a_model_whose_tokenizer_has_no_padding_token_trains_and_predicts_in_batches(tmp_path, sentiment_frame):
+    """GPT-2's tokenizer (Llama's too) has no padding token: the collator's first batch stopped the run ("Asking to
+    pad but the tokenizer does not have a padding token"), and the model cannot find each text's last token in a
+    padded batch without a pad id. Both now use the end-of-text token, which the saved model keeps."""
+    from task_fixtures import build_tiny_gpt2
+
+    model_dir = build_tiny_gpt2(tmp_path / "gpt2", list(sentiment_frame["text"]), pad_token=False)
+    data = tmp_path / "reviews.csv"
+    sentiment_frame.to_csv(data, index=False)
+    run = RunStore(tmp_path / "runs").create(tiny_config(model_dir, data, num_train_epochs=1))
+    assert run_training(run) == COMPLETED, run.status()
+    texts = ["a great film", "dull and far too long for what it is"]
+    predictor = load_predictor(str(run.model_dir))
+    batched = predictor.predict(texts)
+    one_by_one = [predictor.predict([text])[0] for text in texts]
+    for together, alone in zip(batched, one_by_one):
+        assert together == pytest.approx(alone, abs=1e-4), "padding changes no text's probabilities"

@@ -19,7 +19,7 @@ from finetuner.errors import DataError
 from finetuner.inference import load_predictor, predict_file
 from finetuner.tasks import causal_lm
 from support import completed_run, save_seeded
-from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
+from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_gpt2, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
 
 NER_TAGS = ["O", "B-location", "I-location", "B-person", "I-person"]
 
@@ -331,3 +331,20 @@ def test_generation_refuses_a_max_new_tokens_below_1(chat_model_dir):
     for value in (0, -3):
         with pytest.raises(DataError, match=f"max_new_tokens must be 1 or more .*; it is {value}"):
             predictor.generate(["hi"], max_new_tokens=value)
+
+
+def test_a_classifier_without_a_padding_id_predicts_a_batch_as_it_predicts_each_text(tmp_path):
+    """A classifier made from GPT-2 whose config and tokenizer name no padding (a Hub model not trained here):
+    a batch of two texts stopped prediction ("Cannot handle batch sizes > 1 if no padding token is defined")."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    texts = ["a great film", "dull and far too long for what it is"]
+    base = build_tiny_gpt2(tmp_path / "gpt2", texts, pad_token=False)
+    classifier = AutoModelForSequenceClassification.from_pretrained(base, num_labels=2)
+    assert classifier.config.pad_token_id is None
+    classifier.save_pretrained(tmp_path / "classifier")
+    AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "classifier")
+    predictor = load_predictor(str(tmp_path / "classifier"))
+    batched = predictor.predict(texts)
+    for together, alone in zip(batched, [predictor.predict([text])[0] for text in texts]):
+        assert together == pytest.approx(alone, abs=1e-4)
