@@ -234,6 +234,9 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         carved = services.carved_splits(data)
         if carved:
             summary_text += "\n\n" + split_note(carved, options)
+        temporary = services.temporary_upload_note(selection, ctx.runs_dir)
+        if temporary:
+            summary_text += f"\n\n{TEMPORARY} {render.md_escape(temporary)}"
         return data, (
             summary_text,
             render.data_checks(report.get("warnings", [])),
@@ -455,6 +458,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     )
 
 
+# The first words of the Data tab's note on uploads kept in the temporary folder (`services.temporary_upload_note`).
+TEMPORARY = "⚠ **Kept in a temporary folder**:"
 # The first words of the note on an inspection that could not be made again after a change.
 STALE = "⚠ **Out of date**:"
 
