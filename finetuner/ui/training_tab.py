@@ -559,7 +559,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             data = load_run_data(services.run_selection(config), kept)
         except gr.Error as error:  # the settings still go on the form; the data loaded before stays
             data = [gr.skip()] * len(data_outputs)
-            note += f" Its data could not be loaded: {render.md_escape(error.message)}"
+            note += f" But its data could not be loaded, so the data loaded before stays: {render.md_escape(error.message)}"
         return (*restore_form(values), kept, *data, note)
 
     load_run_data, data_outputs = ctx.components["load_run_data"]

@@ -258,3 +258,22 @@ def test_use_its_settings_shows_the_runs_data_not_the_data_before_split_at_its_s
     expect(summary).to_have_count(1)
     expect(summary).to_contain_text("reviews.csv · 120 rows")
     expect(page.locator("p").filter(has_text="held out of the training file at seed")).to_contain_text("at seed 7")
+
+
+def test_use_its_settings_of_a_run_whose_data_is_gone_still_sets_the_form_and_says_why(page, studio, tiny_model_dir, sentiment_csv, tmp_path):
+    gone = tmp_path / "gone.csv"
+    shutil.copyfile(sentiment_csv, gone)
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(gone), "seed": 9}))
+    run.update_status(state=COMPLETED)
+    gone.unlink()
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
+    no_pending(page)
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("9")
+    expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data. But its data could not be loaded, so the data loaded before stays: ")).to_contain_text("'gone.csv'")
+    page.get_by_role("tab", name="1 · Data").click()
+    expect(page.get_by_text("320 rows")).to_be_visible()  # the data loaded before stays
