@@ -137,7 +137,7 @@ def load_predictor(model: str, *, runs_dir: str | Path = "runs"):
 OFFLINE_ADVICE = "Check your connection or proxy (HTTPS_PROXY); working offline, set HF_HUB_OFFLINE=1 to use the models in the local cache at once."
 
 
-def hub_model_location(model: str) -> str:
+def hub_model_location(model: str, *, revision: str | None = None, token: str | None = None) -> str:
     """Where to load `model`, a name that can only be a Hub id, from: the id itself, or, when the Hub cannot be
     reached, its copy in the local cache (a snapshot folder); neither: a `ModelLoadError` at once.
 
@@ -154,12 +154,12 @@ def hub_model_location(model: str) -> str:
     if constants.is_offline_mode() or looks_like_a_path(model):
         return model
     try:
-        get_hf_file_metadata(hf_hub_url(model, "config.json"), timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        get_hf_file_metadata(hf_hub_url(model, "config.json", revision=revision), token=token, timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except (HfHubHTTPError, HFValidationError):
         return model  # the Hub answered (no such model, gated, ...), or not a Hub id: the loader says which
     except httpx2.TransportError as error:
         try:
-            return snapshot_download(model, local_files_only=True)
+            return snapshot_download(model, revision=revision, local_files_only=True)
         except LocalEntryNotFoundError:
             raise ModelLoadError(
                 f"Could not download the model '{model}': the Hugging Face Hub cannot be reached from here ({type(error).__name__}), and the model is "

@@ -5,6 +5,7 @@ module: several folders have a conftest.py, so `from conftest import` would be a
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
 import socket
@@ -204,3 +205,23 @@ def launched_studio(runs_dir: Path):
         yield demo.local_url
     finally:
         demo.close()
+
+
+def refuse_writes(monkeypatch, folder: Path, code: int, *, folder_writable: bool) -> None:
+    """Writes inside `folder` fail with `code`, as on a read-only file system, a full disk or a folder of
+    another user (the tests run as root, whom permissions do not stop); `folder_writable`: what `os.access`
+    says of a folder inside it (the runs folder itself)."""
+    real_mkdir, real_access = Path.mkdir, os.access
+
+    def mkdir(self, *args, **kwargs):
+        if self.resolve().is_relative_to(folder.resolve()):
+            raise OSError(code, os.strerror(code), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    def access_(path, mode, *args, **kwargs):
+        if Path(path).resolve().is_relative_to(folder.resolve()) and mode & os.W_OK:
+            return folder_writable
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(os, "access", access_)

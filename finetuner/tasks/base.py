@@ -272,12 +272,15 @@ def meta_model(config, auto_class: str = "AutoModel", *, token: str | None = Non
     import torch  # noqa: PLC0415
     import transformers  # noqa: PLC0415
 
-    from ..inference import MODEL_LOAD_LOCK  # noqa: PLC0415
+    from ..inference import MODEL_LOAD_LOCK, hub_model_location  # noqa: PLC0415
     from ..tokenization import load_failure_message  # noqa: PLC0415
 
     m = config.model
+    # A Hub id: one request says whether the Hub answers (else the cached copy, or at once that there is none),
+    # where config.json asked of an unreachable Hub waited out huggingface_hub's retries (24 s) at every check.
+    location = m.model_name_or_path if Path(m.model_name_or_path).exists() else hub_model_location(m.model_name_or_path, revision=m.model_revision, token=token)
     try:
-        model_config = transformers.AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+        model_config = transformers.AutoConfig.from_pretrained(location, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
     except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
         raise ModelLoadError(load_failure_message("model", m.model_name_or_path, error, offline_hint=offline_hint(config))) from error
     with MODEL_LOAD_LOCK, torch.device("meta"):  # from_config patches process-wide state, like from_pretrained

@@ -68,8 +68,6 @@ def task_choices() -> list[tuple[str, str]]:
 def build_dataset_tab(ctx: StudioContext) -> None:
     defaults = RunConfig().to_dict()
     with gr.Tab("1 · Data", id="data"):
-        # Another tab asks for a selection to be loaded ("Use its settings" on the Train and Runs tabs): {"selection": ..., "at": time}.
-        requested = gr.State(None)
         gr.Markdown("### Choose your data\nThe example is ready to use; or upload your own files, or name a dataset on the Hugging Face Hub.")
         with gr.Row():
             with gr.Column(scale=2):
@@ -234,6 +232,9 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         carved = services.carved_splits(data)
         if carved:
             summary_text += "\n\n" + split_note(carved, options)
+        temporary = services.temporary_upload_note(selection, ctx.runs_dir)
+        if temporary:
+            summary_text += f"\n\n{TEMPORARY} {render.md_escape(temporary)}"
         return data, (
             summary_text,
             render.data_checks(report.get("warnings", [])),
@@ -346,11 +347,14 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     ctx.demo.load(reopen_dataset, [ctx.saved_dataset, ctx.saved_form], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
-    requested.change(
-        lambda request, train_form: show_selection(request["selection"], "for that run", train_form) if request else [gr.skip()] * (len(load_outputs) + len(source_fields)),
-        [requested, ctx.saved_form], [*load_outputs, *source_fields], api_name="load_requested_dataset", api_visibility="private",
-    )
-    ctx.components["dataset_request"] = requested
+    def load_run_data(selection: dict, train_form: dict):
+        """A run's data, split as its settings (`train_form`) split it: "Use its settings" on the Train and Runs tabs
+        loads it in the event that puts those settings on the form. In an event of its own it raced the Data tab's
+        re-split of the data shown before for the new seed (`follow_train_form`), which could finish last and leave
+        the old data's summary and charts over the run's data."""
+        return show_selection(selection, "for that run", train_form)
+
+    ctx.components["load_run_data"] = (load_run_data, [*load_outputs, *source_fields])
 
     @ui_errors
     def follow_train_form(selection, train_form, shown):
@@ -455,6 +459,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     )
 
 
+# The first words of the Data tab's note on uploads kept in the temporary folder (`services.temporary_upload_note`).
+TEMPORARY = "⚠ **Kept in a temporary folder**:"
 # The first words of the note on an inspection that could not be made again after a change.
 STALE = "⚠ **Out of date**:"
 

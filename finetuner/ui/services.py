@@ -186,6 +186,26 @@ def _cannot_store(name: str, folder: Path, error: OSError, *, runs_folder: Path 
     return f"Cannot store the uploaded file '{name}' in {folder}: {why}. {fix}, or start the studio on another runs folder (--runs-dir): runs name their data's copy there, so it must outlive the upload."
 
 
+def temporary_upload_note(selection: Mapping[str, Any], runs_dir: str | Path) -> str:
+    """What the Data tab says of uploads `store_upload` could keep only in the temporary folder (the runs folder
+    is read-only): the system may clear that folder, and no run starts from it; "" for data kept elsewhere.
+    Plain text (the page escapes it); on a shared studio without the server's folders, and with whom to ask."""
+    names = [Path(selection[name]).name for name in ("train_file", "validation_file", "test_file") if selection.get(name) and Path(selection[name]).resolve().is_relative_to(access.temporary_uploads())]
+    if not names or not _takes_no_runs(Path(runs_dir)):  # runs start again there: Start moves the copy in (`build_config`)
+        return ""
+    files = ", ".join(f"'{name}'" for name in names) + (" is" if len(names) == 1 else " are")
+    if access.shared_mode():
+        return (
+            f"This studio's runs folder cannot be written, so {files} kept in a temporary folder, "
+            "which the server may clear (a restart does; upload it again then), and no run can start here. Ask the studio's owner for a runs folder it can write."
+        )
+    return (
+        f"The runs folder {Path(runs_dir).resolve()} cannot be written, so {files} kept in "
+        f"{access.temporary_uploads()}, which the system may clear (a restart of this machine does; upload it again then), and no run can start here. "
+        "To keep uploads and train, start the studio on a folder you can write: set FINETUNER_RUNS_DIR to it, or pass --runs-dir."
+    )
+
+
 def make_selection(
     source: str,
     *,

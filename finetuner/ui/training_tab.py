@@ -14,7 +14,6 @@ import functools
 import inspect
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -555,9 +554,16 @@ def build_training_tab(ctx: StudioContext) -> None:
         who = ownership.visitor(ctx, request, profile, oauth_token)
         config = ownership.owned_run(ctx, run_id, who=who).config()
         values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
-        return (*restore_form(values), {**values, EPOCHS_CHOSEN: True}, {"selection": services.run_selection(config), "at": time.time()}, note)
+        kept = {**values, EPOCHS_CHOSEN: True}
+        try:  # in this event, not after it: see `load_run_data`
+            data = load_run_data(services.run_selection(config), kept)
+        except gr.Error as error:  # the settings still go on the form; the data loaded before stays
+            data = [gr.skip()] * len(data_outputs)
+            note += f" But its data could not be loaded, so the data loaded before stays: {render.md_escape(error.message)}"
+        return (*restore_form(values), kept, *data, note)
 
-    settings_outputs = [*restored_outputs, ctx.saved_form, ctx.components["dataset_request"], notice]
+    load_run_data, data_outputs = ctx.components["load_run_data"]
+    settings_outputs = [*restored_outputs, ctx.saved_form, *data_outputs, notice]
     reuse_button.click(use_run_settings, ctx.current_run, settings_outputs, api_name="use_run_settings", api_visibility="private")
     ctx.components["use_run_settings"] = (use_run_settings, settings_outputs)  # the Runs tab offers it too
 

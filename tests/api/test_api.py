@@ -206,6 +206,29 @@ def test_the_inspection_shown_follows_the_train_tabs_model_and_max_length(client
     assert again(missing, 8, stale)[0].count("Out of date") == 1, "one note, not one more per change"
 
 
+def test_the_inspection_made_again_with_an_uncached_hub_model_says_at_once_that_the_hub_is_unreachable(client, tiny_model_dir, reviews_csv, tmp_path, monkeypatch):
+    """The Hub's address is a local port nothing listens on, as a network that is down refuses. A change of the Train
+    tab's model to a Hub id not in the cache waited out huggingface_hub's retries for its config.json (about 24 s,
+    no progress shown), then said only that the Hub is unreachable: one request now tells, and the note says why."""
+    import huggingface_hub.constants as constants
+
+    address = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # tests/conftest.py turns it on
+    monkeypatch.setattr(constants, "ENDPOINT", address)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", address + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # empty: nothing cached
+    load_file(client, reviews_csv)
+    shown, *_ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=3, text="", api_name="/inspect_tokens")
+    started = time.monotonic()
+    stale, *_ = client.predict("someone/not-cached", 32, "train", 3, "", "", None, shown, api_name="/inspect_again")
+    waited = time.monotonic() - started
+    assert stale.startswith(f"⚠ **Out of date**: the inspection below was made with model `{tiny_model_dir}`"), stale
+    assert (
+        "Could not download the model 'someone/not-cached': the Hugging Face Hub cannot be reached from here (ConnectError), and the model is not in the local cache."
+    ) in stale, stale
+    assert waited < 12, f"{waited:.0f} s: huggingface_hub's retries were waited out"
+
+
 TYPED_TEXT, PAIR_BOX = 10, 11  # /load_dataset's outputs: the inspector's typed-text boxes, after its split and row
 
 

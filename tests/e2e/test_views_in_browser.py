@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -210,3 +211,69 @@ def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page, 
     page.reload()
     expect(model).to_have_value(str(tiny_model_dir))
     expect(length).to_have_value("48")
+
+
+def test_use_its_settings_shows_the_runs_data_not_the_data_before_split_at_its_seed(page, studio, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch):
+    """A run's settings with another seed: the Data tab re-split the data shown before at that seed in an event of
+    its own while the run's data loaded in another, and Gradio orders neither. Where the re-split finished last
+    (slow on a big file), the page showed the old data's summary and charts for good, not the run's data that the
+    notice promised and the Train tab trains on. Here the re-split of the data before, if one is made, waits until
+    the run's data is read, as a slower one would."""
+    import threading
+
+    import pandas as pd
+
+    from finetuner.ui import services
+
+    run_data_read, real_prepared = threading.Event(), services.prepared
+
+    def prepared(selection, **options):
+        if Path(selection.get("train_file", "")).name == "before.csv" and options.get("seed") == 7:
+            run_data_read.wait(timeout=60)
+        data = real_prepared(selection, **options)
+        if Path(selection.get("train_file", "")).name == "reviews.csv":
+            run_data_read.set()
+        return data
+
+    before = tmp_path / "before.csv"
+    pd.concat([pd.read_csv(sentiment_csv)] * 2, ignore_index=True).to_csv(before, index=False)
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    upload(page, before)
+    expect(page.get_by_text("240 rows")).to_be_visible()
+    no_pending(page)
+    monkeypatch.setattr(services, "prepared", prepared)
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "seed": 7}))
+    run.update_status(state=COMPLETED)
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
+    no_pending(page)  # the page follows the chosen run: its id is what the button sends
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data.")).to_be_visible()
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("7")
+    page.get_by_role("tab", name="1 · Data").click()
+    no_pending(page)
+    summary = page.locator("p").filter(has_text=" rows: train ")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("reviews.csv · 120 rows")
+    expect(page.locator("p").filter(has_text="held out of the training file at seed")).to_contain_text("at seed 7")
+
+
+def test_use_its_settings_of_a_run_whose_data_is_gone_still_sets_the_form_and_says_why(page, studio, tiny_model_dir, sentiment_csv, tmp_path):
+    gone = tmp_path / "gone.csv"
+    shutil.copyfile(sentiment_csv, gone)
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(gone), "seed": 9}))
+    run.update_status(state=COMPLETED)
+    gone.unlink()
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
+    no_pending(page)
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("9")
+    expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data. But its data could not be loaded, so the data loaded before stays: ")).to_contain_text("'gone.csv'")
+    page.get_by_role("tab", name="1 · Data").click()
+    expect(page.get_by_text("320 rows")).to_be_visible()  # the data loaded before stays

@@ -14,6 +14,7 @@ import pytest
 from finetuner import access
 from finetuner.errors import DataError
 from finetuner.ui import services
+from support import refuse_writes
 
 
 @pytest.fixture
@@ -33,26 +34,6 @@ def upload(tmp_path, sentiment_frame):
     path.parent.mkdir(parents=True)
     sentiment_frame.to_csv(path, index=False)
     return path
-
-
-def refuse_writes(monkeypatch, folder: Path, code: int, *, folder_writable: bool) -> None:
-    """Writes inside `folder` fail with `code`, as on a read-only file system, a full disk or a folder of
-    another user (the tests run as root, whom permissions do not stop); `folder_writable`: what `os.access`
-    says of a folder inside it (the runs folder itself)."""
-    real_mkdir, real_access = Path.mkdir, os.access
-
-    def mkdir(self, *args, **kwargs):
-        if self.resolve().is_relative_to(folder.resolve()):
-            raise OSError(code, os.strerror(code), str(self))
-        return real_mkdir(self, *args, **kwargs)
-
-    def access_(path, mode, *args, **kwargs):
-        if Path(path).resolve().is_relative_to(folder.resolve()) and mode & os.W_OK:
-            return folder_writable
-        return real_access(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "mkdir", mkdir)
-    monkeypatch.setattr(os, "access", access_)
 
 
 def test_an_upload_on_a_read_only_runs_folder_can_be_previewed_and_no_run_names_its_temporary_copy(runs_dir, upload, monkeypatch):
