@@ -470,7 +470,8 @@ class _Body:
             return self.seq2seq_usage(example)
         model = f'model="{self.repo_id}"'
         if tag == "token-classification":
-            code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="simple")', f"print(tagger({example!r}))"]
+            # "first": each word takes its first sub-token's tag, the one training taught; the studio tags words so too.
+            code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="first")', f"print(tagger({example!r}))"]
         elif tag == "text-generation":
             code = [
                 f'generator = pipeline("text-generation", {model})',

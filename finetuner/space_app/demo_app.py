@@ -20,7 +20,8 @@ PIPELINE = "text-classification"
 MAX_CHARACTERS = 20_000
 PIPELINE_OPTIONS = {
     "text-classification": {"top_k": None},  # every label's probability
-    "token-classification": {"aggregation_strategy": "simple"},  # whole words and entities, not word pieces
+    # Each word by its first sub-token, the one its tag was trained on (the others are not): whole words and entities.
+    "token-classification": {"aggregation_strategy": "first"},
 }
 
 

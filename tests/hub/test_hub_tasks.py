@@ -32,7 +32,7 @@ def test_ner_card_metadata_and_sections(ner_run):
     assert meta["pipeline_tag"] == "token-classification" and "token-classification" in meta["tags"]
     metrics = {m["name"]: m for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert metrics["F1"]["value"] == round(ner_run.metrics("test")["test_f1"], 4)
-    assert 'pipeline("token-classification", model="alice/tiny-ner", aggregation_strategy="simple")' in bundle.text
+    assert 'pipeline("token-classification", model="alice/tiny-ner", aggregation_strategy="first")' in bundle.text
     assert "Per entity type (test)" in bundle.text and "| person |" in bundle.text
     assert "classification head" in bundle.text  # an encoder with a token-classification head
     assert set(bundle.images) == {"images/training_curve.png", "images/confusion_matrix.png"}
@@ -44,6 +44,28 @@ def test_ner_demo_space(hub_server, alice, ner_run):
     app = hub_server.repo("alice/tiny-ner-demo", "space").text("app.py")
     assert "PIPELINE = 'token-classification'" in app
     assert front_matter(hub_server.repo("alice/tiny-ner-demo", "space").text("README.md"))["tags"] == ["finetuner", "token-classification"]
+
+
+def test_pushed_tagger_finds_the_entities_the_studio_finds(hub_server, alice, ner_run, tmp_path, monkeypatch):
+    """The model learns each word's tag on its first sub-token only: the card's snippet and the demo Space tag
+    words by it, as the studio's Try it does, not by every sub-token (which split words into stray pieces)."""
+    from task_fixtures import make_ner_records
+
+    from finetuner.tasks.token_classification import TokenClassificationPredictor
+
+    texts = [" ".join(r["tokens"]) for r in make_ner_records(6, seed=5)] + ["Ada Lovelace worked with Charles Babbage in London."]
+    local = [[(e["type"], e["start"], e["end"]) for e in r["entities"]] for r in TokenClassificationPredictor(str(ner_run.model_dir)).predict(texts)]
+
+    hub.push_run(ner_run, "words-ner", token=alice, private=False)
+    hub.deploy_demo_space("words-ner", token=alice, run=ner_run)
+    app = import_space_app("alice/words-ner-demo", alice, tmp_path / "space", name="ner_space_app")
+    assert [[(e["entity"], e["start"], e["end"]) for e in app.predict(text)["entities"]] for text in texts] == local
+
+    snippet = hub_server.repo("alice/words-ner").text("README.md").split("```python\n", 1)[1].split("```", 1)[0]
+    printed = []
+    exec(compile(snippet.replace("print(", "printed.append("), "card-snippet", "exec"), {"printed": printed})
+    assert repr(texts[-1]) in snippet  # the card's placeholder example: the data is a local file
+    assert [(e["entity_group"], int(e["start"]), int(e["end"])) for e in printed[0]] == local[-1]
 
 
 @pytest.fixture(scope="module")
