@@ -143,7 +143,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
                     dataset_type=dataset_id or _slug(facts.data_file_name or "custom"),
                     dataset_name=dataset_id or facts.data_file_name or "custom data",
                     dataset_config=config.data.dataset_config_name if dataset_id else None,
-                    dataset_split=split,
+                    dataset_split=facts.published_split(split),
                     metric_type=metric_type,
                     metric_name=name,
                     metric_value=round(float(metrics[key]), 4),
@@ -360,6 +360,11 @@ class _RunFacts:
             if metrics:
                 return split, metrics
         return "test", {}
+
+    def published_split(self, split: str) -> str:
+        """The split's name in the model-index. The Hub shows and compares results by dataset and split name, and
+        rows finetuner held out of the training data are not the dataset's own split of that name: they say so."""
+        return f"{split} (split from train)" if split in (self.data_report.get("created_splits") or []) else split
 
     def report(self, split: str) -> dict[str, Any] | None:
         return read_json(self.run.eval_dir / f"report_{split}.json", None)

@@ -60,7 +60,7 @@ def test_round_trip_same_predictions_and_card(hub_server, alice, trained_run, tm
     test_metrics = trained_run.metrics("test")
     assert results["Accuracy"].metric_value == round(test_metrics["test_accuracy"], 4)
     assert results["F1 (macro)"].metric_value == round(test_metrics["test_f1_macro"], 4)
-    assert results["Accuracy"].dataset_split == "test" and results["Accuracy"].task_type == "text-classification"
+    assert results["Accuracy"].dataset_split == "test (split from train)" and results["Accuracy"].task_type == "text-classification"
     assert data.to_dict()["model-index"][0]["name"] == "tiny-sentiment"
     text = card.text
     for heading in ("## How to use", "## Intended uses and limitations", "## Training data", "### Hyperparameters", "## Evaluation", "## Framework versions"):
@@ -281,7 +281,7 @@ def test_pushed_card_front_matter_validates_on_the_hub(hub_server, alice, traine
     assert validate_metadata(readme, "model") == []
     meta = front_matter(readme)
     assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test"
+    assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test (split from train)"
 
 
 def test_card_headline_interval_is_the_evaluation_tables(trained_run):

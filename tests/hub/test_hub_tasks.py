@@ -161,3 +161,18 @@ def test_generative_cards_show_real_examples_from_a_hub_dataset(tmp_path, tiny_m
     bundle = build_card(run, CardOptions(repo_id="alice/real-examples"), images=False)
     assert bundle.example_texts == inputs
     assert repr(inputs[0]) in bundle.text and placeholder not in bundle.text
+
+
+@pytest.mark.parametrize("created, published", [(["validation", "test"], "test (split from train)"), ([], "test")])
+def test_model_index_says_when_its_split_was_cut_from_the_training_data(tmp_path, tiny_model_dir, created, published):
+    """The Hub shows and compares model-index results by dataset and split name: a score on rows finetuner held
+    out of the training data is not a score on the dataset's own test split, and its split name says so."""
+    import json
+
+    from support import completed_run
+
+    run = completed_run(tmp_path / "runs", "held-out", task="text-classification", model_dir=tiny_model_dir, data_report={"created_splits": created, "label_names": ["negative", "positive"]})
+    run.eval_dir.mkdir(exist_ok=True)
+    (run.eval_dir / "test_results.json").write_text(json.dumps({"test_accuracy": 0.875, "test_f1_macro": 0.87}))
+    results = front_matter(build_card(run, CardOptions(repo_id="alice/held-out"), images=False).text)["model-index"][0]["results"]
+    assert [result["dataset"]["split"] for result in results] == [published]
