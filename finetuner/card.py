@@ -506,7 +506,7 @@ class _Body:
             f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
             f'model = AutoModelForSeq2SeqLM.from_pretrained("{self.repo_id}")',
             f'inputs = tokenizer({source}, truncation=True, return_tensors="pt")',
-            "outputs = model.generate(**inputs, max_new_tokens=128)",
+            f"outputs = model.generate(**inputs, max_new_tokens={self.f.config.model.generation_max_new_tokens})  # as long as the run's summaries",
             "print(tokenizer.decode(outputs[0], skip_special_tokens=True))",
         ]
         return "\n".join(

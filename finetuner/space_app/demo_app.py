@@ -69,7 +69,8 @@ def predict(text: str, text_pair: str = ""):
     tokenizer, model = model
     prefix = getattr(model.config, "prefix", None) or ""  # the source prefix the model was trained with, e.g. "summarize: "
     inputs = tokenizer(prefix + text, truncation=True, return_tensors="pt")
-    return tokenizer.decode(model.generate(**inputs, max_new_tokens=256)[0], skip_special_tokens=True)
+    length = model.generation_config.max_new_tokens or 256  # the run's generation length, saved with the model
+    return tokenizer.decode(model.generate(**inputs, max_new_tokens=length)[0], skip_special_tokens=True)
 
 
 def output_component():

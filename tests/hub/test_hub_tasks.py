@@ -96,6 +96,35 @@ def test_summarization_card_snippet_and_demo_space_run(hub_server, alice, summar
     assert isinstance(app.predict("the cat won after a long day in the morning ."), str)
 
 
+def test_summarizer_demo_space_and_snippet_summarize_as_the_studio_does(hub_server, alice, tmp_path, capsys):
+    """A run's summaries are as long as its generation length (saved in the model's generation_config): the demo
+    Space and the card's snippet stop there too, as Try it does, instead of at 256 and 128 tokens of their own."""
+    import json
+
+    from support import completed_run
+    from task_fixtures import build_tiny_t5, make_summary_records
+
+    from finetuner.config import RunConfig
+    from finetuner.tasks.seq2seq import Seq2SeqPredictor
+
+    model = build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in make_summary_records(20)])
+    run = completed_run(tmp_path / "runs", "short-summaries", task="seq2seq", model_dir=model, data_report={"text_columns": ["document"]})
+    config = RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": str(model), "generation_max_new_tokens": 6})
+    config.save(run.config_path)
+    settings = json.loads((run.model_dir / "generation_config.json").read_text())
+    (run.model_dir / "generation_config.json").write_text(json.dumps({**settings, "max_new_tokens": 6}))  # as training saves it
+    document = "the cat won after a long day in the morning ."
+    local = Seq2SeqPredictor(str(run.model_dir)).generate([document])[0]  # the untrained model never stops early
+
+    hub.push_run(run, "short-summarizer", token=alice, private=False)
+    snippet = hub_server.repo("alice/short-summarizer").text("README.md").split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(snippet.replace("Replace this with a long text to summarize.", document), "card-snippet", "exec"), {})
+    assert capsys.readouterr().out.strip() == local
+    hub.deploy_demo_space("short-summarizer", token=alice, run=run)
+    app = import_space_app("alice/short-summarizer-demo", alice, tmp_path / "space", name="short_summary_space_app")
+    assert app.predict(document).strip() == local
+
+
 def test_a_diverged_runs_nan_scores_are_not_published_as_results(tmp_path, tiny_model_dir):
     """A run whose loss became NaN can still complete: its card's model-index and summary leave the NaN out."""
     import json
