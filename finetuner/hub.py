@@ -663,6 +663,8 @@ def deploy_demo_space(
         pairs = len(data_report.get("text_columns") or []) == 2
         info = TASKS.get(run.config().model.task)
         pipeline_tag = info.pipeline_tag if info else pipeline_tag
+    else:
+        pairs = len(_pushed_data_report(api, model, token).get("text_columns") or []) == 2
     if not examples and run is not None:
         try:
             examples = build_card(run, CardOptions(repo_id=model_id), images=False).example_texts
@@ -693,6 +695,16 @@ def deploy_demo_space(
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
+
+
+def _pushed_data_report(api, model, token: str) -> dict[str, Any]:
+    """The data report a push put in the model repo (eval/data_report.json), {} when it has none: a Space deployed
+    by the model's repo id, with no run at hand, learns from it whether the model reads sentence pairs."""
+    path_in_repo = "eval/data_report.json"  # where _run_operations puts the run's data_report.json
+    if path_in_repo not in {sibling.rfilename for sibling in model.siblings or []}:
+        return {}
+    with _translate("read the model's data report", token=token, repo_id=model.id, endpoint=api.endpoint):
+        return read_json(Path(api.hf_hub_download(model.id, path_in_repo, revision=model.sha, token=token)), {}) or {}
 
 
 def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
