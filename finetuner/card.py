@@ -483,11 +483,11 @@ class _Body:
                 f'messages = [{{"role": "user", "content": {example!r}}}]',
                 'print(generator(messages, max_new_tokens=128)[0]["generated_text"][-1]["content"])',
             ]
-        elif self.pairs:
-            code = [f'classifier = pipeline("text-classification", {model})', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
+        elif self.pairs:  # truncation: a text longer than the model reads is cut, not refused with a tensor size error
+            code = [f'classifier = pipeline("text-classification", {model}, truncation=True)', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
         else:
             code = [
-                f'classifier = pipeline("text-classification", {model})',
+                f'classifier = pipeline("text-classification", {model}, truncation=True)',
                 f"print(classifier({example!r}))",
                 "# every label's probability:",
                 f"print(classifier({example!r}, top_k=None))",

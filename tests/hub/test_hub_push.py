@@ -82,6 +82,10 @@ def test_card_usage_snippet_runs(hub_server, alice, trained_run, monkeypatch, ca
     exec(compile(snippet, "card-snippet", "exec"), {})  # downloads from the loopback Hub, predicts, prints
     printed = capsys.readouterr().out
     assert "'label': 'positive'" in printed or "'label': 'negative'" in printed
+    example = "Replace this with a text to classify."
+    assert repr(example) in snippet
+    exec(compile(snippet.replace(repr(example), repr(" ".join(TEXTS) * 100)), "card-snippet", "exec"), {})  # longer than the model reads
+    assert "'label': " in capsys.readouterr().out
 
 
 def test_public_switch_exist_ok_and_org(hub_server, alice, trained_run):

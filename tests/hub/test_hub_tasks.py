@@ -205,3 +205,28 @@ def test_model_index_says_when_its_split_was_cut_from_the_training_data(tmp_path
     (run.eval_dir / "test_results.json").write_text(json.dumps({"test_accuracy": 0.875, "test_f1_macro": 0.87}))
     results = front_matter(build_card(run, CardOptions(repo_id="alice/held-out"), images=False).text)["model-index"][0]["results"]
     assert [result["dataset"]["split"] for result in results] == [published]
+
+
+def test_demo_spaces_read_a_text_longer_than_the_model_to_its_end(hub_server, alice, ner_run, trained_run, tmp_path):
+    """A pasted article is longer than the model's positions: the classifier's Space truncates it (as predicting
+    with the model folder does) instead of failing with a tensor size error, and the tagger's Space tags it to
+    its end in overlapping windows, as the studio does, instead of stopping silently after the first one."""
+    from finetuner.inference import Predictor
+    from finetuner.tasks.token_classification import TokenClassificationPredictor
+
+    sentence = "Ada Lovelace worked with Charles Babbage in London . "
+    text = sentence * 60  # about 900 sub-tokens; the tiny models read 128
+
+    hub.push_run(trained_run, "long-classifier", token=alice, private=False)
+    hub.deploy_demo_space("long-classifier", token=alice, run=trained_run)
+    classifier = import_space_app("alice/long-classifier-demo", alice, tmp_path / "classifier", name="long_classifier_app")
+    local = Predictor(str(trained_run.model_dir)).predict([text])[0]
+    scores = classifier.predict(text)
+    assert scores.keys() == local.keys() and all(abs(scores[k] - local[k]) < 1e-5 for k in local)
+
+    hub.push_run(ner_run, "long-tagger", token=alice, private=False)
+    hub.deploy_demo_space("long-tagger", token=alice, run=ner_run)
+    tagger = import_space_app("alice/long-tagger-demo", alice, tmp_path / "tagger", name="long_tagger_app")
+    studio = TokenClassificationPredictor(str(ner_run.model_dir)).predict([text])[0]["entities"]
+    assert studio and studio[-1]["end"] > len(text) - len(sentence)  # the studio tags the last sentence too
+    assert max(e["end"] for e in tagger.predict(text)["entities"]) > len(text) - len(sentence)
