@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -393,6 +393,8 @@ def push_run(
 
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
+    check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
+    options.license = options.license or _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings = [note] if note else []
@@ -421,6 +423,23 @@ def push_run(
     run.append_event("push", repo_id=repo_id, url=url, commit=commit.oid, adapter=adapter)
     say(f"Pushed to {url}.")
     return result
+
+
+def _base_model_license(api, base_model: str | None, token: str) -> str | None:
+    """The license of the base model on the Hub, which binds its fine-tune: the card's license when the user gives
+    none (as the Trainer's own card does). None when there is none to take: a local base, no license, a custom one
+    ('other' needs its name and link, which the user gives), or a base the Hub does not show this token."""
+    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
+
+    if not base_model:
+        return None
+    with _translate("read the base model's license", token=token, repo_id=base_model, endpoint=api.endpoint):
+        try:
+            info = api.model_info(base_model, token=token)
+        except HfHubHTTPError:
+            return None
+    license_ = (info.card_data or {}).get("license") or next((tag.split(":", 1)[1] for tag in info.tags or [] if tag.startswith("license:")), None)
+    return license_ if isinstance(license_, str) and license_ != "other" else None
 
 
 def _run_operations(run: Run, bundle, *, adapter_base: str | None = None) -> tuple[list, list[str]]:

@@ -387,3 +387,25 @@ def test_a_run_trained_from_an_earlier_runs_model_names_its_hub_base(hub_server,
     text = build_card(second, images=False).text
     assert front_matter(text)["base_model"] == "alice/first-model"
     assert "fine-tuned version of [alice/first-model](https://huggingface.co/alice/first-model)" in text
+
+
+def test_a_card_without_a_license_given_takes_the_base_models(hub_server, alice, trained_run):
+    """A fine-tune is bound by its base model's license: without one given, the pushed card names the base
+    model's (as the Trainer's own card does), and one given wins. A base without a usable license leaves none."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub_server.url)
+    for name, license_ in (("acme/mit-base", "mit"), ("acme/custom-base", "other"), ("acme/no-license-base", None)):
+        api.create_repo(name, token=alice)
+        meta = f"license: {license_}\n" if license_ else ""
+        api.upload_file(path_or_fileobj=f"---\n{meta}library_name: transformers\n---\n# base\n".encode(), path_in_repo="README.md", repo_id=name, token=alice)
+
+    def pushed_license(repo: str, **options) -> str | None:
+        hub.push_run(trained_run, repo, token=alice, card_options=CardOptions(**options))
+        return front_matter(hub_server.repo(f"alice/{repo}").text("README.md")).get("license")
+
+    assert pushed_license("inherits", base_model="acme/mit-base") == "mit"
+    assert pushed_license("chosen", base_model="acme/mit-base", license="apache-2.0") == "apache-2.0"
+    assert pushed_license("custom", base_model="acme/custom-base") is None  # 'other' needs its name and link: the user gives them
+    assert pushed_license("none", base_model="acme/no-license-base") is None
+    assert pushed_license("unknown", base_model="acme/never-pushed") is None
