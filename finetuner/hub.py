@@ -871,6 +871,14 @@ def _translate(action: str, *, token: str | None, endpoint: str, repo_id: str | 
         raise
     except (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError) as error:
         raise _no_connection(error, action=action, endpoint=endpoint, token=token) from None
+    except RuntimeError as error:
+        # A large file's upload (LFS) that failed midway comes wrapped ("Error while uploading 'x' to the Hub"): its cause says why.
+        cause = error.__cause__
+        if isinstance(cause, HfHubHTTPError):
+            raise _http_error(cause, action=action, token=token, repo_id=repo_id, user=user, kind=kind, missing_hint=missing_hint) from None
+        if isinstance(cause, (httpx2.TransportError, ConnectionError, TimeoutError)):
+            raise _no_connection(cause, action=action, endpoint=endpoint, token=token) from None
+        raise
 
 
 def _no_connection(error: BaseException, *, action: str, endpoint: str, token: str | None) -> HubConnectionError:

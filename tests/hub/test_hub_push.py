@@ -8,6 +8,7 @@ import time
 
 import pytest
 import yaml
+from fakehub import DROP
 from hub_helpers import CANARY, files_containing, front_matter, tree_digest
 from support import free_port
 
@@ -119,6 +120,8 @@ FAILURES = {
     "refused by the Hub (403)": dict(fail=("POST", "/api/repos/create", 403, "You don't have the rights"), error=errors.HubNamespaceError, words=["403", "write access", "The Hub said"]),
     "conflict (409)": dict(fail=("POST", "/commit/", 409, "A commit has happened since"), error=errors.HubConflictError, words=["409", "push again", "Nothing was lost"]),
     "server error (500)": dict(fail=("POST", "/commit/", 500, "Internal error"), error=errors.HubUnreachableError, words=["500", "Try again", "nothing was lost"], times=10),
+    "upload refused midway (500)": dict(fail=("PUT", "/lfs-upload/", 500, "Upload failed"), error=errors.HubUnreachableError, words=["500", "Try again", "nothing was lost"], times=50),
+    "connection lost midway": dict(fail=("PUT", "/lfs-upload/", DROP, ""), error=errors.HubUnreachableError, words=["Could not reach the Hugging Face Hub", "Nothing was lost"], times=50),
     "invalid repo name": dict(repo="bad name!!", error=errors.HubRepoNameError, words=["not a valid repository name", "letters, digits"]),
     "refused connection": dict(endpoint="refused", error=errors.HubUnreachableError, words=["Could not reach the Hugging Face Hub", "internet connection", "Nothing was lost"]),
 }
@@ -149,6 +152,24 @@ def test_push_failures_say_cause_and_fix_and_lose_nothing(case, hub_server, trai
     assert time.monotonic() - started < 15  # fails fast: the token is checked before uploading
     if case in ("no token", "invalid token (401)", "read-only token", "other namespace", "invalid repo name", "refused connection"):
         assert not hub_server.requests_to("POST", "/api/repos/create")  # failed before anything heavy
+
+
+def test_a_push_interrupted_midway_is_pushed_again_into_the_same_repo(hub_server, alice, tmp_path, tiny_model_dir):
+    """The network breaks while the weights upload: nothing is recorded as pushed, and pushing again (no name given)
+    fills the repo the interrupted push created, rather than taking it for another run's and going elsewhere."""
+    from support import completed_run
+
+    run = completed_run(tmp_path / "runs", "interrupted", task="text-classification", model_dir=tiny_model_dir)
+    hub_server.fail_next("PUT", "/lfs-upload/", DROP, "", times=50)
+    with pytest.raises(errors.HubUnreachableError):
+        hub.push_run(run, None, token=alice)
+    assert hub.hub_record(run) == {}
+    created = [repo_id for (kind, repo_id) in hub_server.repos if kind == "model"]
+    hub_server.clear_failures()
+    result = hub.push_run(run, None, token=alice)
+    assert [result.repo_id] == created and not result.warnings
+    assert "model.safetensors" in hub_server.repo(result.repo_id).files
+    assert hub.hub_record(run)["model"]["repo_id"] == result.repo_id
 
 
 def test_402_when_the_hub_wants_a_paid_plan_for_a_gradio_space(hub_server, alice, trained_run):
