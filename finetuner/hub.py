@@ -827,7 +827,8 @@ def upload_studio_space(
     if hardware:
         _request_hardware(api, space_id, hardware, token=token, user=user)
     warnings = [
-        "A Space's own disk is wiped when it restarts or sleeps: give the Space persistent storage (runs then go to /data/runs), or push finished runs from the Hub tab.",
+        "A Space's own disk is wiped when it restarts or sleeps: mount a storage volume on the Space at /data (runs then go to /data/runs), or elsewhere "
+        "with the Space variable FINETUNER_RUNS_DIR set to its path (the old persistent storage is no longer offered), or push finished runs from the Hub tab.",
         "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
         f"Set the Space variable {SERVER_TOKEN_VARIABLE}=1 only if the Space's own HF_TOKEN secret may be used for everyone's pushes.",
     ]
