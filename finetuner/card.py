@@ -143,7 +143,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
                     dataset_type=dataset_id or _slug(facts.data_file_name or "custom"),
                     dataset_name=dataset_id or facts.data_file_name or "custom data",
                     dataset_config=config.data.dataset_config_name if dataset_id else None,
-                    dataset_split=split,
+                    dataset_split=facts.published_split(split),
                     metric_type=metric_type,
                     metric_name=name,
                     metric_value=round(float(metrics[key]), 4),
@@ -361,6 +361,11 @@ class _RunFacts:
                 return split, metrics
         return "test", {}
 
+    def published_split(self, split: str) -> str:
+        """The split's name in the model-index. The Hub shows and compares results by dataset and split name, and
+        rows finetuner held out of the training data are not the dataset's own split of that name: they say so."""
+        return f"{split} (split from train)" if split in (self.data_report.get("created_splits") or []) else split
+
     def report(self, split: str) -> dict[str, Any] | None:
         return read_json(self.run.eval_dir / f"report_{split}.json", None)
 
@@ -470,18 +475,19 @@ class _Body:
             return self.seq2seq_usage(example)
         model = f'model="{self.repo_id}"'
         if tag == "token-classification":
-            code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="simple")', f"print(tagger({example!r}))"]
+            # "first": each word takes its first sub-token's tag, the one training taught; the studio tags words so too.
+            code = [f'tagger = pipeline("token-classification", {model}, aggregation_strategy="first")', f"print(tagger({example!r}))"]
         elif tag == "text-generation":
             code = [
                 f'generator = pipeline("text-generation", {model})',
                 f'messages = [{{"role": "user", "content": {example!r}}}]',
                 'print(generator(messages, max_new_tokens=128)[0]["generated_text"][-1]["content"])',
             ]
-        elif self.pairs:
-            code = [f'classifier = pipeline("text-classification", {model})', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
+        elif self.pairs:  # truncation: a text longer than the model reads is cut, not refused with a tensor size error
+            code = [f'classifier = pipeline("text-classification", {model}, truncation=True)', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
         else:
             code = [
-                f'classifier = pipeline("text-classification", {model})',
+                f'classifier = pipeline("text-classification", {model}, truncation=True)',
                 f"print(classifier({example!r}))",
                 "# every label's probability:",
                 f"print(classifier({example!r}, top_k=None))",
@@ -500,7 +506,7 @@ class _Body:
             f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
             f'model = AutoModelForSeq2SeqLM.from_pretrained("{self.repo_id}")',
             f'inputs = tokenizer({source}, truncation=True, return_tensors="pt")',
-            "outputs = model.generate(**inputs, max_new_tokens=128)",
+            f"outputs = model.generate(**inputs, max_new_tokens={self.f.config.model.generation_max_new_tokens})  # as long as the run's summaries",
             "print(tokenizer.decode(outputs[0], skip_special_tokens=True))",
         ]
         return "\n".join(

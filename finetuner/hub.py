@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -393,6 +393,8 @@ def push_run(
 
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
+    check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
+    options.license = options.license or _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings = [note] if note else []
@@ -421,6 +423,23 @@ def push_run(
     run.append_event("push", repo_id=repo_id, url=url, commit=commit.oid, adapter=adapter)
     say(f"Pushed to {url}.")
     return result
+
+
+def _base_model_license(api, base_model: str | None, token: str) -> str | None:
+    """The license of the base model on the Hub, which binds its fine-tune: the card's license when the user gives
+    none (as the Trainer's own card does). None when there is none to take: a local base, no license, a custom one
+    ('other' needs its name and link, which the user gives), or a base the Hub does not show this token."""
+    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
+
+    if not base_model:
+        return None
+    with _translate("read the base model's license", token=token, repo_id=base_model, endpoint=api.endpoint):
+        try:
+            info = api.model_info(base_model, token=token)
+        except HfHubHTTPError:
+            return None
+    license_ = (info.card_data or {}).get("license") or next((tag.split(":", 1)[1] for tag in info.tags or [] if tag.startswith("license:")), None)
+    return license_ if isinstance(license_, str) and license_ != "other" else None
 
 
 def _run_operations(run: Run, bundle, *, adapter_base: str | None = None) -> tuple[list, list[str]]:
@@ -663,6 +682,8 @@ def deploy_demo_space(
         pairs = len(data_report.get("text_columns") or []) == 2
         info = TASKS.get(run.config().model.task)
         pipeline_tag = info.pipeline_tag if info else pipeline_tag
+    else:
+        pairs = len(_pushed_data_report(api, model, token).get("text_columns") or []) == 2
     if not examples and run is not None:
         try:
             examples = build_card(run, CardOptions(repo_id=model_id), images=False).example_texts
@@ -693,6 +714,16 @@ def deploy_demo_space(
         _record(run, "space", {"space_id": space_id, "url": result.url, "app_url": result.app_url, "commit": commit.oid, "deployed_at": time.time()})
         run.append_event("space", space_id=space_id, url=result.url)
     return result
+
+
+def _pushed_data_report(api, model, token: str) -> dict[str, Any]:
+    """The data report a push put in the model repo (eval/data_report.json), {} when it has none: a Space deployed
+    by the model's repo id, with no run at hand, learns from it whether the model reads sentence pairs."""
+    path_in_repo = "eval/data_report.json"  # where _run_operations puts the run's data_report.json
+    if path_in_repo not in {sibling.rfilename for sibling in model.siblings or []}:
+        return {}
+    with _translate("read the model's data report", token=token, repo_id=model.id, endpoint=api.endpoint):
+        return read_json(Path(api.hf_hub_download(model.id, path_in_repo, revision=model.sha, token=token)), {}) or {}
 
 
 def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
@@ -796,7 +827,8 @@ def upload_studio_space(
     if hardware:
         _request_hardware(api, space_id, hardware, token=token, user=user)
     warnings = [
-        "A Space's own disk is wiped when it restarts or sleeps: give the Space persistent storage (runs then go to /data/runs), or push finished runs from the Hub tab.",
+        "A Space's own disk is wiped when it restarts or sleeps: mount a storage volume on the Space at /data (runs then go to /data/runs), or elsewhere "
+        "with the Space variable FINETUNER_RUNS_DIR set to its path (the old persistent storage is no longer offered), or push finished runs from the Hub tab.",
         "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
         f"Set the Space variable {SERVER_TOKEN_VARIABLE}=1 only if the Space's own HF_TOKEN secret may be used for everyone's pushes.",
     ]
@@ -840,6 +872,14 @@ def _translate(action: str, *, token: str | None, endpoint: str, repo_id: str | 
         raise
     except (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError) as error:
         raise _no_connection(error, action=action, endpoint=endpoint, token=token) from None
+    except RuntimeError as error:
+        # A large file's upload (LFS) that failed midway comes wrapped ("Error while uploading 'x' to the Hub"): its cause says why.
+        cause = error.__cause__
+        if isinstance(cause, HfHubHTTPError):
+            raise _http_error(cause, action=action, token=token, repo_id=repo_id, user=user, kind=kind, missing_hint=missing_hint) from None
+        if isinstance(cause, (httpx2.TransportError, ConnectionError, TimeoutError)):
+            raise _no_connection(cause, action=action, endpoint=endpoint, token=token) from None
+        raise
 
 
 def _no_connection(error: BaseException, *, action: str, endpoint: str, token: str | None) -> HubConnectionError:

@@ -19,8 +19,10 @@ PIPELINE = "text-classification"
 
 MAX_CHARACTERS = 20_000
 PIPELINE_OPTIONS = {
-    "text-classification": {"top_k": None},  # every label's probability
-    "token-classification": {"aggregation_strategy": "simple"},  # whole words and entities, not word pieces
+    # Every label's probability; a text longer than the model reads is cut where it stops reading, not refused.
+    "text-classification": {"top_k": None, "truncation": True},
+    # Each word by its first sub-token, the one its tag was trained on (the others are not): whole words and entities.
+    "token-classification": {"aggregation_strategy": "first"},
 }
 
 
@@ -60,7 +62,7 @@ def predict(text: str, text_pair: str = ""):
             scores = scores[0]
         return {s["label"]: float(s["score"]) for s in scores}
     if PIPELINE == "token-classification":
-        entities = [{"entity": e["entity_group"], "start": int(e["start"]), "end": int(e["end"])} for e in model(text)]
+        entities = [{"entity": e["entity_group"], "start": int(e["start"]), "end": int(e["end"])} for e in model(text, stride=window_overlap(model.tokenizer))]
         return {"text": text, "entities": entities}
     if PIPELINE == "text-generation":
         output = model([{"role": "user", "content": text}], max_new_tokens=256)[0]["generated_text"]
@@ -68,7 +70,14 @@ def predict(text: str, text_pair: str = ""):
     tokenizer, model = model
     prefix = getattr(model.config, "prefix", None) or ""  # the source prefix the model was trained with, e.g. "summarize: "
     inputs = tokenizer(prefix + text, truncation=True, return_tensors="pt")
-    return tokenizer.decode(model.generate(**inputs, max_new_tokens=256)[0], skip_special_tokens=True)
+    length = model.generation_config.max_new_tokens or 256  # the run's generation length, saved with the model
+    return tokenizer.decode(model.generate(**inputs, max_new_tokens=length)[0], skip_special_tokens=True)
+
+
+def window_overlap(tokenizer) -> int:
+    """Tokens shared by two windows of a text longer than the model reads (a quarter of a window, as in the studio):
+    with it the pipeline tags such a text to its end; without it, it stops after the first window, silently."""
+    return min(tokenizer.model_max_length, 512) // 4
 
 
 def output_component():

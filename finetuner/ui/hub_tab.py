@@ -71,7 +71,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         push_as = gr.Radio([MERGED, ADAPTER], value=MERGED, label="Push as", visible=False, info="This run trained LoRA adapters: push the merged model (loads with transformers alone), or only the small adapters (load on top of the base model with peft; the base must be on the Hub).")
         with gr.Accordion("Model card details", open=False):
             with gr.Row():
-                license_choice = gr.Dropdown(LICENSES, value=NOT_SPECIFIED, label="License", allow_custom_value=True, info="Usually the base model's license.")
+                license_choice = gr.Dropdown(LICENSES, value=NOT_SPECIFIED, label="License", allow_custom_value=True, info="Usually the base model's license. Not specified: the push takes the base model's from the Hub, when it has one (the preview does not ask the Hub).")
                 language = gr.Textbox(label="Language(s)", placeholder="en", info="ISO 639-1 codes, comma-separated.")
             with gr.Row():
                 base_model = gr.Textbox(label="Base model on the Hub", placeholder="(from the run)", info="Only if training started from a local folder that is a copy of a Hub model.")

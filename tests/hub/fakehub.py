@@ -15,7 +15,8 @@ Behaviour a test can switch:
 * `plan="free"` users get 402 when creating a Gradio or Docker Space (as on the real Hub), and when
   asking for paid Space hardware (a stand-in for an account without a payment method).
 * `fail_next(method, path_regex, status, message, times=1, error_code=None)`: the next matching
-  request(s) get that error before anything else happens.
+  request(s) get that error before anything else happens; `status=DROP` closes the connection instead,
+  unanswered, as a network that breaks mid-upload does.
 * private repos are visible only to the namespace's members (404 `RepoNotFound` otherwise).
 
 Run it by hand with `python tests/hub/fakehub.py` (prints its URL and a write token).
@@ -39,6 +40,7 @@ import yaml
 
 LFS_EXTENSIONS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".parquet", ".arrow")
 LFS_SIZE = 10 * 1024 * 1024
+DROP = 0  # a `fail_next` status: close the connection without an answer
 SPACE_SDKS = ("gradio", "docker", "static")
 PAID_SDKS = ("gradio", "docker")
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
@@ -151,6 +153,11 @@ class FakeHub:
     def fail_next(self, method: str, path_regex: str, status: int, message: str, *, times: int = 1, error_code: str | None = None) -> None:
         """The next `times` requests matching `METHOD path_regex` get this error."""
         self._failures.append({"method": method.upper(), "regex": re.compile(path_regex), "status": status, "message": message, "times": times, "code": error_code})
+
+    def clear_failures(self) -> None:
+        """Forget the `fail_next` failures not yet served: the network is back."""
+        with self._lock:
+            self._failures.clear()
 
     def reset(self) -> None:
         with self._lock:
@@ -574,6 +581,9 @@ def _make_handler(hub: FakeHub):
             try:
                 status, response_headers, payload = hub.handle(self.command, self.path, headers, body)
             except HubError as error:
+                if error.status == DROP:
+                    self.close_connection = True
+                    return
                 status = error.status
                 payload = json.dumps({"error": error.message, **error.extra}).encode()
                 response_headers = {"Content-Type": "application/json", "X-Error-Message": error.message}

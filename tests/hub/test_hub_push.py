@@ -8,6 +8,7 @@ import time
 
 import pytest
 import yaml
+from fakehub import DROP
 from hub_helpers import CANARY, files_containing, front_matter, tree_digest
 from support import free_port
 
@@ -60,7 +61,7 @@ def test_round_trip_same_predictions_and_card(hub_server, alice, trained_run, tm
     test_metrics = trained_run.metrics("test")
     assert results["Accuracy"].metric_value == round(test_metrics["test_accuracy"], 4)
     assert results["F1 (macro)"].metric_value == round(test_metrics["test_f1_macro"], 4)
-    assert results["Accuracy"].dataset_split == "test" and results["Accuracy"].task_type == "text-classification"
+    assert results["Accuracy"].dataset_split == "test (split from train)" and results["Accuracy"].task_type == "text-classification"
     assert data.to_dict()["model-index"][0]["name"] == "tiny-sentiment"
     text = card.text
     for heading in ("## How to use", "## Intended uses and limitations", "## Training data", "### Hyperparameters", "## Evaluation", "## Framework versions"):
@@ -82,6 +83,10 @@ def test_card_usage_snippet_runs(hub_server, alice, trained_run, monkeypatch, ca
     exec(compile(snippet, "card-snippet", "exec"), {})  # downloads from the loopback Hub, predicts, prints
     printed = capsys.readouterr().out
     assert "'label': 'positive'" in printed or "'label': 'negative'" in printed
+    example = "Replace this with a text to classify."
+    assert repr(example) in snippet
+    exec(compile(snippet.replace(repr(example), repr(" ".join(TEXTS) * 100)), "card-snippet", "exec"), {})  # longer than the model reads
+    assert "'label': " in capsys.readouterr().out
 
 
 def test_public_switch_exist_ok_and_org(hub_server, alice, trained_run):
@@ -115,6 +120,8 @@ FAILURES = {
     "refused by the Hub (403)": dict(fail=("POST", "/api/repos/create", 403, "You don't have the rights"), error=errors.HubNamespaceError, words=["403", "write access", "The Hub said"]),
     "conflict (409)": dict(fail=("POST", "/commit/", 409, "A commit has happened since"), error=errors.HubConflictError, words=["409", "push again", "Nothing was lost"]),
     "server error (500)": dict(fail=("POST", "/commit/", 500, "Internal error"), error=errors.HubUnreachableError, words=["500", "Try again", "nothing was lost"], times=10),
+    "upload refused midway (500)": dict(fail=("PUT", "/lfs-upload/", 500, "Upload failed"), error=errors.HubUnreachableError, words=["500", "Try again", "nothing was lost"], times=50),
+    "connection lost midway": dict(fail=("PUT", "/lfs-upload/", DROP, ""), error=errors.HubUnreachableError, words=["Could not reach the Hugging Face Hub", "Nothing was lost"], times=50),
     "invalid repo name": dict(repo="bad name!!", error=errors.HubRepoNameError, words=["not a valid repository name", "letters, digits"]),
     "refused connection": dict(endpoint="refused", error=errors.HubUnreachableError, words=["Could not reach the Hugging Face Hub", "internet connection", "Nothing was lost"]),
 }
@@ -145,6 +152,24 @@ def test_push_failures_say_cause_and_fix_and_lose_nothing(case, hub_server, trai
     assert time.monotonic() - started < 15  # fails fast: the token is checked before uploading
     if case in ("no token", "invalid token (401)", "read-only token", "other namespace", "invalid repo name", "refused connection"):
         assert not hub_server.requests_to("POST", "/api/repos/create")  # failed before anything heavy
+
+
+def test_a_push_interrupted_midway_is_pushed_again_into_the_same_repo(hub_server, alice, tmp_path, tiny_model_dir):
+    """The network breaks while the weights upload: nothing is recorded as pushed, and pushing again (no name given)
+    fills the repo the interrupted push created, rather than taking it for another run's and going elsewhere."""
+    from support import completed_run
+
+    run = completed_run(tmp_path / "runs", "interrupted", task="text-classification", model_dir=tiny_model_dir)
+    hub_server.fail_next("PUT", "/lfs-upload/", DROP, "", times=50)
+    with pytest.raises(errors.HubUnreachableError):
+        hub.push_run(run, None, token=alice)
+    assert hub.hub_record(run) == {}
+    created = [repo_id for (kind, repo_id) in hub_server.repos if kind == "model"]
+    hub_server.clear_failures()
+    result = hub.push_run(run, None, token=alice)
+    assert [result.repo_id] == created and not result.warnings
+    assert "model.safetensors" in hub_server.repo(result.repo_id).files
+    assert hub.hub_record(run)["model"]["repo_id"] == result.repo_id
 
 
 def test_402_when_the_hub_wants_a_paid_plan_for_a_gradio_space(hub_server, alice, trained_run):
@@ -281,7 +306,7 @@ def test_pushed_card_front_matter_validates_on_the_hub(hub_server, alice, traine
     assert validate_metadata(readme, "model") == []
     meta = front_matter(readme)
     assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test"
+    assert meta["model-index"][0]["results"][0]["dataset"]["split"] == "test (split from train)"
 
 
 def test_card_headline_interval_is_the_evaluation_tables(trained_run):
@@ -383,3 +408,25 @@ def test_a_run_trained_from_an_earlier_runs_model_names_its_hub_base(hub_server,
     text = build_card(second, images=False).text
     assert front_matter(text)["base_model"] == "alice/first-model"
     assert "fine-tuned version of [alice/first-model](https://huggingface.co/alice/first-model)" in text
+
+
+def test_a_card_without_a_license_given_takes_the_base_models(hub_server, alice, trained_run):
+    """A fine-tune is bound by its base model's license: without one given, the pushed card names the base
+    model's (as the Trainer's own card does), and one given wins. A base without a usable license leaves none."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub_server.url)
+    for name, license_ in (("acme/mit-base", "mit"), ("acme/custom-base", "other"), ("acme/no-license-base", None)):
+        api.create_repo(name, token=alice)
+        meta = f"license: {license_}\n" if license_ else ""
+        api.upload_file(path_or_fileobj=f"---\n{meta}library_name: transformers\n---\n# base\n".encode(), path_in_repo="README.md", repo_id=name, token=alice)
+
+    def pushed_license(repo: str, **options) -> str | None:
+        hub.push_run(trained_run, repo, token=alice, card_options=CardOptions(**options))
+        return front_matter(hub_server.repo(f"alice/{repo}").text("README.md")).get("license")
+
+    assert pushed_license("inherits", base_model="acme/mit-base") == "mit"
+    assert pushed_license("chosen", base_model="acme/mit-base", license="apache-2.0") == "apache-2.0"
+    assert pushed_license("custom", base_model="acme/custom-base") is None  # 'other' needs its name and link: the user gives them
+    assert pushed_license("none", base_model="acme/no-license-base") is None
+    assert pushed_license("unknown", base_model="acme/never-pushed") is None

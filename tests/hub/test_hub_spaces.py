@@ -170,7 +170,8 @@ def test_upload_studio_space(hub_server, alice, studio_source):
     meta = front_matter(space.text("README.md"))
     assert meta["hf_oauth"] is True and meta["app_file"] == "app.py"
     assert "gradio[oauth]" in space.text("requirements.txt")
-    assert any("wiped" in w for w in result.warnings)
+    kept = next(w for w in result.warnings if "wiped" in w)
+    assert "storage volume" in kept and "FINETUNER_RUNS_DIR" in kept, "how runs outlive a restart, now that a Space's persistent storage is gone"
 
 
 def test_upload_studio_space_needs_app_py(hub_server, alice, studio_source):
@@ -197,3 +198,21 @@ def test_a_96_character_model_name_still_gets_a_valid_demo_space_name(hub_server
     result = hub.deploy_demo_space(name, token=alice)
     assert result.space_id == f"alice/{name[:91]}-demo" and len(result.space_id.split("/")[1]) == 96
     assert hub_server.repo(result.space_id, "space").sdk == "gradio"
+
+
+def test_a_sentence_pair_models_demo_space_takes_two_texts_when_deployed_by_its_repo_id(hub_server, alice, tiny_model_dir, tmp_path):
+    """`deploy-space me/model` names no run: the Space still learns from the pushed repo that the model reads
+    sentence pairs, and asks for both texts, instead of classifying the first text alone."""
+    from support import completed_run
+
+    from finetuner.inference import Predictor
+
+    run = completed_run(tmp_path / "runs", "nli", task="text-classification", model_dir=tiny_model_dir, data_report={"text_columns": ["premise", "hypothesis"], "label_names": ["negative", "positive"]})
+    hub.push_run(run, "nli-model", token=alice, private=False)
+    hub.deploy_demo_space("alice/nli-model", token=alice)
+    app = import_space_app("alice/nli-model-demo", alice, tmp_path / "space", name="pair_space_app")
+    assert app.PAIRS is True
+    local = Predictor(str(run.model_dir)).predict(["a man is eating"], ["someone eats"])[0]
+    scores = app.predict("a man is eating", "someone eats")
+    assert scores.keys() == local.keys() and all(abs(scores[k] - local[k]) < 1e-5 for k in local)
+    sys.modules.pop("pair_space_app", None)

@@ -32,7 +32,7 @@ def test_ner_card_metadata_and_sections(ner_run):
     assert meta["pipeline_tag"] == "token-classification" and "token-classification" in meta["tags"]
     metrics = {m["name"]: m for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert metrics["F1"]["value"] == round(ner_run.metrics("test")["test_f1"], 4)
-    assert 'pipeline("token-classification", model="alice/tiny-ner", aggregation_strategy="simple")' in bundle.text
+    assert 'pipeline("token-classification", model="alice/tiny-ner", aggregation_strategy="first")' in bundle.text
     assert "Per entity type (test)" in bundle.text and "| person |" in bundle.text
     assert "classification head" in bundle.text  # an encoder with a token-classification head
     assert set(bundle.images) == {"images/training_curve.png", "images/confusion_matrix.png"}
@@ -44,6 +44,28 @@ def test_ner_demo_space(hub_server, alice, ner_run):
     app = hub_server.repo("alice/tiny-ner-demo", "space").text("app.py")
     assert "PIPELINE = 'token-classification'" in app
     assert front_matter(hub_server.repo("alice/tiny-ner-demo", "space").text("README.md"))["tags"] == ["finetuner", "token-classification"]
+
+
+def test_pushed_tagger_finds_the_entities_the_studio_finds(hub_server, alice, ner_run, tmp_path, monkeypatch):
+    """The model learns each word's tag on its first sub-token only: the card's snippet and the demo Space tag
+    words by it, as the studio's Try it does, not by every sub-token (which split words into stray pieces)."""
+    from task_fixtures import make_ner_records
+
+    from finetuner.tasks.token_classification import TokenClassificationPredictor
+
+    texts = [" ".join(r["tokens"]) for r in make_ner_records(6, seed=5)] + ["Ada Lovelace worked with Charles Babbage in London."]
+    local = [[(e["type"], e["start"], e["end"]) for e in r["entities"]] for r in TokenClassificationPredictor(str(ner_run.model_dir)).predict(texts)]
+
+    hub.push_run(ner_run, "words-ner", token=alice, private=False)
+    hub.deploy_demo_space("words-ner", token=alice, run=ner_run)
+    app = import_space_app("alice/words-ner-demo", alice, tmp_path / "space", name="ner_space_app")
+    assert [[(e["entity"], e["start"], e["end"]) for e in app.predict(text)["entities"]] for text in texts] == local
+
+    snippet = hub_server.repo("alice/words-ner").text("README.md").split("```python\n", 1)[1].split("```", 1)[0]
+    printed = []
+    exec(compile(snippet.replace("print(", "printed.append("), "card-snippet", "exec"), {"printed": printed})
+    assert repr(texts[-1]) in snippet  # the card's placeholder example: the data is a local file
+    assert [(e["entity_group"], int(e["start"]), int(e["end"])) for e in printed[0]] == local[-1]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +94,35 @@ def test_summarization_card_snippet_and_demo_space_run(hub_server, alice, summar
     app = import_space_app("alice/tiny-summarizer-demo", alice, tmp_path / "space", name="summary_space_app")
     assert app.PIPELINE == "summarization"
     assert isinstance(app.predict("the cat won after a long day in the morning ."), str)
+
+
+def test_summarizer_demo_space_and_snippet_summarize_as_the_studio_does(hub_server, alice, tmp_path, capsys):
+    """A run's summaries are as long as its generation length (saved in the model's generation_config): the demo
+    Space and the card's snippet stop there too, as Try it does, instead of at 256 and 128 tokens of their own."""
+    import json
+
+    from support import completed_run
+    from task_fixtures import build_tiny_t5, make_summary_records
+
+    from finetuner.config import RunConfig
+    from finetuner.tasks.seq2seq import Seq2SeqPredictor
+
+    model = build_tiny_t5(tmp_path / "t5", [r["document"] + " " + r["summary"] for r in make_summary_records(20)])
+    run = completed_run(tmp_path / "runs", "short-summaries", task="seq2seq", model_dir=model, data_report={"text_columns": ["document"]})
+    config = RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": str(model), "generation_max_new_tokens": 6})
+    config.save(run.config_path)
+    settings = json.loads((run.model_dir / "generation_config.json").read_text())
+    (run.model_dir / "generation_config.json").write_text(json.dumps({**settings, "max_new_tokens": 6}))  # as training saves it
+    document = "the cat won after a long day in the morning ."
+    local = Seq2SeqPredictor(str(run.model_dir)).generate([document])[0]  # the untrained model never stops early
+
+    hub.push_run(run, "short-summarizer", token=alice, private=False)
+    snippet = hub_server.repo("alice/short-summarizer").text("README.md").split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(snippet.replace("Replace this with a long text to summarize.", document), "card-snippet", "exec"), {})
+    assert capsys.readouterr().out.strip() == local
+    hub.deploy_demo_space("short-summarizer", token=alice, run=run)
+    app = import_space_app("alice/short-summarizer-demo", alice, tmp_path / "space", name="short_summary_space_app")
+    assert app.predict(document).strip() == local
 
 
 def test_a_diverged_runs_nan_scores_are_not_published_as_results(tmp_path, tiny_model_dir):
@@ -139,3 +190,43 @@ def test_generative_cards_show_real_examples_from_a_hub_dataset(tmp_path, tiny_m
     bundle = build_card(run, CardOptions(repo_id="alice/real-examples"), images=False)
     assert bundle.example_texts == inputs
     assert repr(inputs[0]) in bundle.text and placeholder not in bundle.text
+
+
+@pytest.mark.parametrize("created, published", [(["validation", "test"], "test (split from train)"), ([], "test")])
+def test_model_index_says_when_its_split_was_cut_from_the_training_data(tmp_path, tiny_model_dir, created, published):
+    """The Hub shows and compares model-index results by dataset and split name: a score on rows finetuner held
+    out of the training data is not a score on the dataset's own test split, and its split name says so."""
+    import json
+
+    from support import completed_run
+
+    run = completed_run(tmp_path / "runs", "held-out", task="text-classification", model_dir=tiny_model_dir, data_report={"created_splits": created, "label_names": ["negative", "positive"]})
+    run.eval_dir.mkdir(exist_ok=True)
+    (run.eval_dir / "test_results.json").write_text(json.dumps({"test_accuracy": 0.875, "test_f1_macro": 0.87}))
+    results = front_matter(build_card(run, CardOptions(repo_id="alice/held-out"), images=False).text)["model-index"][0]["results"]
+    assert [result["dataset"]["split"] for result in results] == [published]
+
+
+def test_demo_spaces_read_a_text_longer_than_the_model_to_its_end(hub_server, alice, ner_run, trained_run, tmp_path):
+    """A pasted article is longer than the model's positions: the classifier's Space truncates it (as predicting
+    with the model folder does) instead of failing with a tensor size error, and the tagger's Space tags it to
+    its end in overlapping windows, as the studio does, instead of stopping silently after the first one."""
+    from finetuner.inference import Predictor
+    from finetuner.tasks.token_classification import TokenClassificationPredictor
+
+    sentence = "Ada Lovelace worked with Charles Babbage in London . "
+    text = sentence * 60  # about 900 sub-tokens; the tiny models read 128
+
+    hub.push_run(trained_run, "long-classifier", token=alice, private=False)
+    hub.deploy_demo_space("long-classifier", token=alice, run=trained_run)
+    classifier = import_space_app("alice/long-classifier-demo", alice, tmp_path / "classifier", name="long_classifier_app")
+    local = Predictor(str(trained_run.model_dir)).predict([text])[0]
+    scores = classifier.predict(text)
+    assert scores.keys() == local.keys() and all(abs(scores[k] - local[k]) < 1e-5 for k in local)
+
+    hub.push_run(ner_run, "long-tagger", token=alice, private=False)
+    hub.deploy_demo_space("long-tagger", token=alice, run=ner_run)
+    tagger = import_space_app("alice/long-tagger-demo", alice, tmp_path / "tagger", name="long_tagger_app")
+    studio = TokenClassificationPredictor(str(ner_run.model_dir)).predict([text])[0]["entities"]
+    assert studio and studio[-1]["end"] > len(text) - len(sentence)  # the studio tags the last sentence too
+    assert max(e["end"] for e in tagger.predict(text)["entities"]) > len(text) - len(sentence)
