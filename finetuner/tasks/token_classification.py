@@ -64,7 +64,7 @@ def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
 
 
 def load_tokenizer(config: RunConfig, *, token: str | None = None):
-    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2) need a space before each word."""
+    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2, ModernBERT) need a space before each word."""
     from ..tokenization import load_tokenizer as load  # noqa: PLC0415
 
     m = config.model
@@ -72,7 +72,23 @@ def load_tokenizer(config: RunConfig, *, token: str | None = None):
     tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
     if getattr(tokenizer, "add_prefix_space", None) is False:
         tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
+    _space_before_each_word(tokenizer)
     return tokenizer
+
+
+def _space_before_each_word(tokenizer) -> None:
+    """Make a byte-level pre-tokenizer put a space before each word, as `add_prefix_space=True` asks.
+
+    The sentence comes as words (`is_split_into_words`), each tokenized on its own: without the space,
+    "visited" in mid-sentence became 'vis', 'ited' where the model was pretrained on 'Ġvisited'. RoBERTa's
+    and GPT-2's tokenizer classes apply the option; the generic one (ModernBERT's, and any tokenizer saved
+    as PreTrainedTokenizerFast) only records it. A pre-tokenizer that splits before its byte-level step
+    (Llama 3's, Qwen's) is left as it is: there the space would go before every piece of a word too."""
+    from tokenizers import pre_tokenizers  # noqa: PLC0415
+
+    step = tokenizer.backend_tokenizer.pre_tokenizer
+    if isinstance(step, pre_tokenizers.ByteLevel) and not step.add_prefix_space:
+        step.add_prefix_space = True
 
 
 def align_labels(word_ids: Sequence[int | None], tags: Sequence[int], *, label_all_tokens: bool, inside: dict[int, int]) -> list[int]:

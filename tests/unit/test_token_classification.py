@@ -165,6 +165,34 @@ def test_inspector_shows_each_words_tag_against_its_sub_tokens(tiny_model_dir):
     assert all_tokens["labels"][1 : 1 + n] == ["B-person"] + ["I-person"] * (n - 1), "B- becomes I- on the later pieces"
 
 
+def save_byte_level_tokenizer(folder, texts):
+    """A byte-level BPE tokenizer trained on `texts` and saved under the generic class, as ModernBERT's is
+    (tokenizer_class PreTrainedTokenizerFast): not one of the classes that apply `add_prefix_space` themselves."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=300, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]").save_pretrained(folder)
+    return folder
+
+
+def test_a_byte_level_tokenizer_of_the_generic_class_reads_each_word_after_a_space(tmp_path):
+    """The model was pretrained on 'Ġvisited' in mid-sentence; read alone, the word became 'vis', 'ited'."""
+    folder = save_byte_level_tokenizer(tmp_path / "modernbert-like", ["alice visited new york", "bob visited rome today"] * 20)
+    config = tiny_tokenizer_config(folder)
+    tokenizer = ner.load_tokenizer(config)
+    shown = ner.inspect_example(tokenizer, {"tokens": ["bob", "visited", "rome"], "tags": ["B-person", "O", "B-location"]}, config)
+    assert [w["sub_tokens"] for w in shown["words"][1:]] == [["Ġvisited"], ["Ġrome"]], shown["tokens"]
+    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it: its predictor reads words alike
+    again = ner.load_tokenizer(tiny_tokenizer_config(tmp_path / "model"))
+    assert again(["bob", "visited", "rome"], is_split_into_words=True)["input_ids"] == shown["input_ids"]
+
+
 def test_inspector_matches_training_features_and_shows_truncation(tiny_model_dir, tmp_path):
     config = tiny_tokenizer_config(tiny_model_dir, max_seq_length=8)
     tokenizer = ner.load_tokenizer(config)
