@@ -180,9 +180,9 @@ def _dims(folder: Path) -> dict[str, int | None]:
     except (OSError, ValueError):
         return {"hidden_size": None, "num_layers": None, "num_heads": None}
     return {
-        "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim"),
-        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers"),
-        "num_heads": config.get("num_attention_heads") or config.get("n_heads"),
+        "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim") or config.get("n_embd"),  # n_*: GPT-2's names
+        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer"),
+        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head"),
     }
 
 
@@ -191,7 +191,7 @@ def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> Parame
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     h, layers = dims["hidden_size"], dims["num_layers"]
     intermediate = config.get("intermediate_size") or 4 * h
-    embedding = (config.get("vocab_size", 30522) + config.get("max_position_embeddings", 512) + config.get("type_vocab_size", 0)) * h
+    embedding = (config.get("vocab_size", 30522) + config.get("max_position_embeddings", config.get("n_positions", 512)) + config.get("type_vocab_size", 0)) * h
     per_layer = 4 * h * h + 2 * h * intermediate + 9 * h + intermediate
     return ParameterCount(embedding + layers * per_layer, embedding, **dims)
 

@@ -182,6 +182,21 @@ def test_parameters_from_config_only(tmp_path):
     assert count.total > count.embedding
 
 
+def test_a_gpt2_config_is_read_by_its_own_names(tmp_path):
+    """GPT-2's config.json says n_embd, n_layer, n_head: read as BERT's names only, GPT-2 medium's time and memory
+    were not estimated at all (size unknown) and, with its weights' file, taken for 12 layers of 768."""
+    for layers in (12, 24):
+        folder = tmp_path / f"gpt2-{layers}"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": 1024, "n_layer": layers, "n_head": 16, "vocab_size": 50257, "n_positions": 1024}))
+    count = count_parameters(str(tmp_path / "gpt2-24"))
+    assert (count.hidden_size, count.num_layers, count.num_heads) == (1024, 24, 16)
+    assert count.embedding == (50257 + 1024) * 1024
+    estimates = {layers: estimate_training(config(model_name_or_path=str(tmp_path / f"gpt2-{layers}")), train_lengths=[30] * 64, machine=MACHINE) for layers in (12, 24)}
+    assert not any("unknown" in w for e in estimates.values() for w in e.warnings)
+    assert estimates[24].memory_breakdown["activations"] == 2 * estimates[12].memory_breakdown["activations"]
+
+
 def test_rate_is_measured_from_earlier_runs(tmp_path):
     run = tmp_path / "runs" / "r1"
     run.mkdir(parents=True)
