@@ -7,7 +7,9 @@ The arithmetic (nanoGPT style, numbers in the comments):
   computes on padding, so batches are simulated with the run's sampling order (sorted mega-batches for
   `group_by_length`, random batches otherwise) to count padded tokens too.
 * time = training FLOPs / this machine's rate. Training costs about 6 FLOPs per non-embedding
-  parameter per token (forward 2, backward 4); evaluation 2. The rate is *measured*: from the most
+  parameter per token (forward 2, backward 4); evaluation 2. The input tables (words, positions) are
+  lookups, except that a causal LM's or seq2seq model's word table tied to its output layer computes
+  every token's logits (2 x vocabulary x hidden FLOPs forward), so there it counts. The rate is *measured*: from the most
   similar earlier run in the runs folder when there is one (same model, batch and length first; its
   tokens per second and model size), else a 0.2 s benchmark of this machine multiplying matrices of
   the run's own shape (tokens per batch x hidden size, by 4 x hidden: the feed-forward layer) times a
@@ -51,6 +53,7 @@ from typing import Any, Sequence
 
 from .config import RunConfig, TrainingConfig, current_names
 from .precision import BF16, FP16, FP32, chosen_precision, cpu_has_fast_bf16
+from .tasks import TASKS
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
 EVAL_FLOPS_PER_PARAM_TOKEN = 2
@@ -73,14 +76,19 @@ MEGABATCH_MULTIPLIER = 50  # transformers' LengthGroupedSampler sorts mega-batch
 @dataclass
 class ParameterCount:
     total: int
-    embedding: int  # lookups cost memory but (almost) no compute
+    embedding: int  # the input tables (words, positions, token types): lookups cost memory but (almost) no compute
     hidden_size: int | None = None
     num_layers: int | None = None
     num_heads: int | None = None
+    vocabulary: int = 0  # the word table among them: what freeze_embeddings freezes
+    tied_output: bool = False  # no output layer of its own: a language model's logits multiply by the word table
 
-    @property
-    def compute(self) -> int:
-        return max(self.total - self.embedding, 1)
+    def compute(self, task: str) -> int:
+        """Parameters every token of `task` multiplies by: all but the input tables, and the word table too where a
+        generative task's output layer is tied to it (it computes every token's logits)."""
+        generative = task in TASKS and "generation" in TASKS[task].features
+        tied = self.vocabulary if self.tied_output and generative else 0
+        return max(self.total - self.embedding + tied, 1)
 
 
 @dataclass
@@ -166,19 +174,46 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
                 shapes = {}
                 break
         if shapes:
-            total = sum(math.prod(shape) for name, shape in shapes.items() if not name.endswith("position_ids"))
-            embedding = sum(math.prod(shape) for name, shape in shapes.items() if "embeddings" in name and not name.endswith("position_ids") and "LayerNorm" not in name)
-            return ParameterCount(total, embedding, **dims)
+            return _parameters_from_shapes(shapes, _config(folder).get("vocab_size"), dims)
     if dims.get("hidden_size") and dims.get("num_layers"):
         return _parameters_from_config(folder, dims)
     return None
 
 
-def _dims(folder: Path) -> dict[str, int | None]:
+# The input tables by the names models give them: BERT's family *embeddings*, GPT-2's wte and wpe, Llama's, Qwen's,
+# BART's and T5's embed_tokens, embed_positions and shared, GPT-NeoX's embed_in.
+_TABLE_NAMES = {"embed_tokens", "embed_positions", "shared", "wte", "wpe", "embed_in"}
+
+
+def _is_table(name: str, shape: list[int]) -> bool:
+    return len(shape) == 2 and any(part in _TABLE_NAMES or "embeddings" in part for part in name.split(".")[:-1])
+
+
+def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None]) -> ParameterCount:
+    """The count from the weights' shapes. The word table is the input table of vocab_size rows (else the largest);
+    it is tied to the output layer when no other weight has its shape (no lm_head of its own)."""
+    shapes = {name: shape for name, shape in shapes.items() if not name.endswith("position_ids")}
+    tables = {name: shape for name, shape in shapes.items() if _is_table(name, shape)}
+    rows = vocab_size if any(shape[0] == vocab_size for shape in tables.values()) else max((shape[0] for shape in tables.values()), default=0)
+    words = [shape for shape in tables.values() if shape[0] == rows]
+    return ParameterCount(
+        total=sum(math.prod(shape) for shape in shapes.values()),
+        embedding=sum(math.prod(shape) for shape in tables.values()),
+        vocabulary=sum(math.prod(shape) for shape in words),
+        tied_output=bool(words) and not any(shape == words[0] for name, shape in shapes.items() if name not in tables),
+        **dims,
+    )
+
+
+def _config(folder: Path) -> dict[str, Any]:
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"hidden_size": None, "num_layers": None, "num_heads": None}
+        return {}
+
+
+def _dims(folder: Path) -> dict[str, int | None]:
+    config = _config(folder)
     return {
         "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim") or config.get("n_embd"),  # n_*: GPT-2's names
         "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer"),
@@ -187,13 +222,17 @@ def _dims(folder: Path) -> dict[str, int | None]:
 
 
 def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> ParameterCount:
-    """A BERT-like count: embeddings + per layer 4h^2 (attention) + 2*h*i (feed-forward)."""
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    """A BERT-like count: embeddings + per layer 4h^2 (attention) + 2*h*i (feed-forward), + an output layer of its own
+    when config.json says it is not tied to the word table."""
+    config = _config(folder)
     h, layers = dims["hidden_size"], dims["num_layers"]
     intermediate = config.get("intermediate_size") or 4 * h
-    embedding = (config.get("vocab_size", 30522) + config.get("max_position_embeddings", config.get("n_positions", 512)) + config.get("type_vocab_size", 0)) * h
+    vocabulary = config.get("vocab_size", 30522) * h
+    embedding = vocabulary + (config.get("max_position_embeddings", config.get("n_positions", 512)) + config.get("type_vocab_size", 0)) * h
     per_layer = 4 * h * h + 2 * h * intermediate + 9 * h + intermediate
-    return ParameterCount(embedding + layers * per_layer, embedding, **dims)
+    tied = config.get("tie_word_embeddings", True)
+    total = embedding + layers * per_layer + (0 if tied else vocabulary)
+    return ParameterCount(total, embedding, vocabulary=vocabulary, tied_output=tied, **dims)
 
 
 # ---------------------------------------------------------------- this machine
@@ -263,7 +302,7 @@ def layer_matmul_flops(tokens_per_batch: float, hidden: int) -> float:
 
 
 def measured_rate(runs_dir: str | Path | None, *, like: RunConfig | None = None) -> tuple[float, str] | None:
-    """Effective training FLOP/s of a recent run here: tokens/s x 6 x compute parameters.
+    """Effective training FLOP/s of a recent run here: tokens/s x 6 x compute parameters (for that run's task).
 
     Among the 10 newest runs, the one most like `like` (same model, then same batch size and length:
     the rate depends on the matrix shapes), else the newest.
@@ -313,7 +352,8 @@ def _measured_run(runs_dir: str | Path | None, *, like: RunConfig | None = None)
             continue
         # Measured rates serve CPU estimates only, where a run's processes share the cores: the tokens/s
         # of a run on several processes is this machine's rate, as one process's is.
-        rate = tokens_per_second * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute
+        # Counted for that run's task, as its tokens were: the rate stays this machine's FLOP/s whatever the task now.
+        rate = tokens_per_second * TRAIN_FLOPS_PER_PARAM_TOKEN * params.compute(config.get("task") or "text-classification")
         return rate, f"measured on this machine (run {events_path.parent.name}, {precision})", events_path.parent, config, precision
     return None
 
@@ -472,15 +512,16 @@ def estimate_training(
         frozen = 1 - min(trainable_parameters, parameters.total) / parameters.total if trainable_parameters is not None and parameters.total else 0.0
         train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN - 2 * frozen
         eval_padded = padded_tokens(kept_eval, batch_size=t.per_device_eval_batch_size, group_by_length=True) if kept_eval else 0
+        compute = parameters.compute(m.task)
         if measured:
             # The measured rate counts real (non-padding) tokens over whole runs, evaluations included.
-            flops = train_flops * parameters.compute * train_tokens + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * 2
+            flops = train_flops * compute * train_tokens + EVAL_FLOPS_PER_PARAM_TOKEN * compute * eval_padded * 2
         else:
-            flops = train_flops * parameters.compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * parameters.compute * eval_padded * (evaluations + 2)
+            flops = train_flops * compute * padded + EVAL_FLOPS_PER_PARAM_TOKEN * compute * eval_padded * (evaluations + 2)
         seconds = STARTUP_SECONDS + parameters.total * 4 / 200e6 + flops / rate
         trained = trainable_parameters
-        if trained is None and m.freeze_embeddings:  # no gradients or AdamW moments for the vocabulary table
-            trained = parameters.total - parameters.embedding  # (the small position table does get them)
+        if trained is None and m.freeze_embeddings:  # no gradients or AdamW moments for the word table (the position table does get them)
+            trained = parameters.total - parameters.vocabulary
         breakdown = _memory(parameters, config, batch=batch, seq=max(kept, default=max_length), device=machine.device, half=precision != FP32, trainable=trained)
         if machine.device == "cpu" and processes > 1:
             breakdown["other processes"] = (processes - 1) * sum(breakdown.values())  # each holds its own copy, in the same memory

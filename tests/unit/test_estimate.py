@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import math
 import struct
+from pathlib import Path
 
 import pytest
 
 from finetuner.config import RunConfig, default_model_path
 from finetuner.estimate import (
+    BENCHMARK_EFFICIENCY,
+    STARTUP_SECONDS,
     Machine,
     ParameterCount,
     count_parameters,
@@ -21,9 +24,10 @@ from finetuner.estimate import (
     plan_steps,
     trained_sequences,
 )
+from task_fixtures import build_tiny_bart, build_tiny_causal_lm, build_tiny_gpt2
 
 MACHINE = Machine("cpu", "CPU, 2 cores", 8 * 2**30, 40e9)
-PARAMS = ParameterCount(total=22_000_000, embedding=12_000_000, hidden_size=384, num_layers=6, num_heads=12)
+PARAMS = ParameterCount(total=22_000_000, embedding=12_000_000, hidden_size=384, num_layers=6, num_heads=12, vocabulary=11_700_000)
 
 
 def config(**values) -> RunConfig:
@@ -63,8 +67,8 @@ def test_estimate_steps_tokens_time_and_memory():
     assert result.memory_breakdown["optimizer"] == 8 * PARAMS.total
     assert result.memory_bytes == sum(result.memory_breakdown.values())
     frozen = estimate_training(config(max_seq_length=128, freeze_embeddings=True), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
-    assert frozen.memory_breakdown["gradients"] == 4 * (PARAMS.total - PARAMS.embedding), "no gradients for frozen word embeddings"
-    assert frozen.memory_breakdown["optimizer"] == 8 * (PARAMS.total - PARAMS.embedding), "nor AdamW moments"
+    assert frozen.memory_breakdown["gradients"] == 4 * (PARAMS.total - PARAMS.vocabulary), "no gradients for frozen word embeddings"
+    assert frozen.memory_breakdown["optimizer"] == 8 * (PARAMS.total - PARAMS.vocabulary), "nor AdamW moments (the position table gets them)"
     bigger = estimate_training(config(max_seq_length=128, per_device_train_batch_size=64), train_lengths=lengths, machine=MACHINE, parameters=PARAMS)
     assert bigger.memory_breakdown["activations"] > result.memory_breakdown["activations"]
     for name in ("activation_checkpointing", "gradient_checkpointing"):  # the current name and transformers 4's
@@ -166,7 +170,7 @@ def test_parameters_from_the_safetensors_header(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 3584)
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}))
     count = count_parameters(str(tmp_path))
-    assert (count.total, count.embedding, count.compute) == (864, 800, 64)
+    assert (count.total, count.embedding, count.compute("text-classification")) == (864, 800, 64)
     assert count.hidden_size == 8 and count.num_layers == 1
 
 
@@ -197,6 +201,82 @@ def test_a_gpt2_config_is_read_by_its_own_names(tmp_path):
     assert estimates[24].memory_breakdown["activations"] == 2 * estimates[12].memory_breakdown["activations"]
 
 
+@pytest.fixture(scope="module")
+def decoders(tmp_path_factory) -> dict[str, str]:
+    """Tiny GPT-2 (wte, wpe), Llama (embed_tokens) and BART (shared, embed_positions) folders as transformers saves them:
+    each output layer tied to the word table, so none has an lm_head weight of its own."""
+    root = tmp_path_factory.mktemp("decoders")
+    texts = ["the cat sat on the mat", "a dog ran far away today"] * 10
+    return {name: str(build(root / name, texts)) for name, build in (("gpt2", build_tiny_gpt2), ("llama", build_tiny_causal_lm), ("bart", build_tiny_bart))}
+
+
+def _vocabulary(folder: str) -> int:
+    return json.loads((Path(folder) / "config.json").read_text())["vocab_size"]
+
+
+def test_a_decoders_word_table_is_a_lookup_for_classification_and_ner(decoders):
+    """Only tensors named *embeddings* were taken for tables: GPT-2's wte and wpe and Llama's (Qwen's) embed_tokens
+    counted as compute, so classifying or tagging with a decoder was estimated as if every token multiplied by the
+    vocabulary table (Qwen2.5-0.5B: 38% too long)."""
+    gpt2, llama = count_parameters(decoders["gpt2"]), count_parameters(decoders["llama"])
+    assert gpt2.embedding == (_vocabulary(decoders["gpt2"]) + 64) * 32, "wte and wpe"
+    assert llama.embedding == llama.vocabulary == _vocabulary(decoders["llama"]) * 32, "embed_tokens (rotary positions: no table)"
+    for task in ("text-classification", "token-classification"):
+        assert gpt2.compute(task) == gpt2.total - gpt2.embedding
+        assert llama.compute(task) == llama.total - llama.embedding
+    times = {}
+    for task in ("text-classification", "causal-lm"):
+        values = {"model_name_or_path": decoders["llama"], "task": task, "per_device_train_batch_size": 8, "max_seq_length": 64, "learning_rate": 1e-4}
+        result = estimate_training(config(**values), train_lengths=[30] * 64, machine=MACHINE)
+        times[task] = result.seconds - STARTUP_SECONDS - llama.total * 4 / 200e6
+    assert times["text-classification"] == pytest.approx(6 * llama.compute("text-classification") * 64 * 30 * 3 / (MACHINE.flops_per_second * BENCHMARK_EFFICIENCY))
+    assert times["text-classification"] < times["causal-lm"], "a language model's logits cost compute"
+
+
+def test_freezing_a_decoders_word_table_saves_its_gradients_and_optimizer_state(decoders):
+    """With freeze_embeddings, GPT-2's wte gets no gradient nor AdamW moments; its position table (wpe) does."""
+    count = count_parameters(decoders["gpt2"])
+    values = {"model_name_or_path": decoders["gpt2"], "max_seq_length": 64, "freeze_embeddings": True}
+    frozen = estimate_training(config(**values), train_lengths=[30] * 64, machine=MACHINE)
+    trained = count.total - _vocabulary(decoders["gpt2"]) * 32
+    assert (frozen.memory_breakdown["gradients"], frozen.memory_breakdown["optimizer"]) == (4 * trained, 8 * trained)
+
+
+def test_a_tied_output_layer_counts_as_compute_for_causal_lm_and_seq2seq(decoders, tmp_path):
+    """A language model's logits multiply by the word table when the output layer is tied to it: 2 x vocabulary x hidden
+    FLOPs a token forward, so there the table counts; an lm_head of its own counts instead, and the input table not."""
+    gpt2, llama, bart = (count_parameters(decoders[name]) for name in ("gpt2", "llama", "bart"))
+    assert gpt2.tied_output and llama.tied_output and bart.tied_output
+    assert gpt2.compute("causal-lm") == gpt2.total - 64 * 32, "all but the position table"
+    assert llama.compute("causal-lm") == llama.total
+    assert bart.compute("seq2seq") == bart.total - 2 * 66 * 32, "all but the encoder's and decoder's position tables"
+    header = {
+        "model.embed_tokens.weight": {"dtype": "F32", "shape": [100, 8], "data_offsets": [0, 3200]},
+        "model.layers.0.mlp.up_proj.weight": {"dtype": "F32", "shape": [16, 8], "data_offsets": [3200, 3712]},
+        "lm_head.weight": {"dtype": "F32", "shape": [100, 8], "data_offsets": [3712, 6912]},
+    }
+    raw = json.dumps(header).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 6912)
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 8, "num_hidden_layers": 1, "vocab_size": 100, "tie_word_embeddings": False}))
+    untied = count_parameters(str(tmp_path))
+    assert not untied.tied_output
+    assert untied.compute("causal-lm") == untied.compute("text-classification") == 128 + 800, "up_proj and lm_head"
+
+
+def test_an_earlier_runs_rate_is_counted_for_its_own_task(decoders, tmp_path):
+    """The measured rate is tokens/s x 6 x the parameters that run's tokens multiplied by: for a classification run on a
+    decoder, without its word table; for a causal LM run on the same tied model, with it."""
+    count = count_parameters(decoders["llama"])
+    for task in ("text-classification", "causal-lm"):
+        run = tmp_path / task / "r1"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(f"model_name_or_path: {decoders['llama']}\ntask: {task}\n")
+        (run / "events.jsonl").write_text(json.dumps({"type": "log", "step": 10, "tokens_per_second": 100.0, "metrics": {}}) + "\n")
+        rate, _ = measured_rate(tmp_path / task)
+        assert rate == pytest.approx(100.0 * 6 * count.compute(task))
+    assert count.compute("text-classification") < count.compute("causal-lm")
+
+
 def test_rate_is_measured_from_earlier_runs(tmp_path):
     run = tmp_path / "runs" / "r1"
     run.mkdir(parents=True)
@@ -204,6 +284,6 @@ def test_rate_is_measured_from_earlier_runs(tmp_path):
     events = [{"type": "log", "step": 10, "tokens_per_second": 200.0, "metrics": {"loss": 0.5}}]
     (run / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
     rate, source = measured_rate(tmp_path / "runs")
-    assert rate == pytest.approx(200.0 * 6 * count_parameters(default_model_path()).compute)
+    assert rate == pytest.approx(200.0 * 6 * count_parameters(default_model_path()).compute("text-classification"))
     assert "r1" in source
     assert measured_rate(tmp_path / "nothing") is None

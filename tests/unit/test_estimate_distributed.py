@@ -61,7 +61,7 @@ def write_run(root, name, *, batch, length, tokens_per_second, processes=1, mode
 
 
 def test_the_rate_comes_from_the_most_similar_run(tmp_path):
-    compute = count_parameters(default_model_path()).compute
+    compute = count_parameters(default_model_path()).compute("text-classification")
     write_run(tmp_path, "a-same-shape", batch=32, length=128, tokens_per_second=1000.0)
     write_run(tmp_path, "b-other-shape", batch=8, length=32, tokens_per_second=300.0)  # newest, but smaller matrices
     rate, source = measured_rate(tmp_path, like=config(per_device_train_batch_size=32, max_seq_length=128))
@@ -72,7 +72,7 @@ def test_the_rate_comes_from_the_most_similar_run(tmp_path):
 
 def test_a_cpu_run_on_several_processes_measured_the_whole_machine(tmp_path):
     """Its processes shared the cores, so their tokens/s together is this machine's rate, as for one process."""
-    compute = count_parameters(default_model_path()).compute
+    compute = count_parameters(default_model_path()).compute("text-classification")
     write_run(tmp_path, "two", batch=32, length=128, tokens_per_second=2000.0, processes=2)
     rate, _ = measured_rate(tmp_path)
     assert rate == pytest.approx(2000.0 * 6 * compute)
