@@ -508,11 +508,17 @@ def estimate_training(
             rate, source = machine.flops_per_second * BENCHMARK_EFFICIENCY, f"benchmark of this machine ({machine.flops_per_second / 1e9:.0f} GFLOP/s peak)"
         if machine.device != "cpu":
             rate *= processes  # each process trains its share of the batches on its own device
-        # A frozen weight (LoRA) needs no weight gradient: 2 of the 6 FLOPs per parameter and token are saved.
-        frozen = 1 - min(trainable_parameters, parameters.total) / parameters.total if trainable_parameters is not None and parameters.total else 0.0
+        compute = parameters.compute(m.task)
+        # A frozen weight (LoRA; with freeze_embeddings, a word table that is the output layer) needs no weight
+        # gradient: 2 of the 6 FLOPs per parameter and token are saved.
+        if trainable_parameters is not None and parameters.total:
+            frozen = 1 - min(trainable_parameters, parameters.total) / parameters.total
+        elif m.freeze_embeddings:
+            frozen = max(compute - (parameters.total - parameters.embedding), 0) / compute
+        else:
+            frozen = 0.0
         train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN - 2 * frozen
         eval_padded = padded_tokens(kept_eval, batch_size=t.per_device_eval_batch_size, group_by_length=True) if kept_eval else 0
-        compute = parameters.compute(m.task)
         if measured:
             # The measured rate counts real (non-padding) tokens over whole runs, evaluations included.
             flops = train_flops * compute * train_tokens + EVAL_FLOPS_PER_PARAM_TOKEN * compute * eval_padded * 2

@@ -263,6 +263,18 @@ def test_a_tied_output_layer_counts_as_compute_for_causal_lm_and_seq2seq(decoder
     assert untied.compute("causal-lm") == untied.compute("text-classification") == 128 + 800, "up_proj and lm_head"
 
 
+def test_freezing_a_tied_word_table_saves_the_output_layers_weight_gradient(decoders):
+    """In a causal LM whose output layer is the word table, freeze_embeddings freezes the output layer too: its weight
+    gradient (2 of the 6 FLOPs a token per parameter) is not computed."""
+    count = count_parameters(decoders["llama"])
+    times = {}
+    for freeze in (False, True):
+        values = {"model_name_or_path": decoders["llama"], "task": "causal-lm", "max_seq_length": 64, "freeze_embeddings": freeze}
+        result = estimate_training(config(**values), train_lengths=[30] * 64, machine=MACHINE)
+        times[freeze] = result.seconds - STARTUP_SECONDS - count.total * 4 / 200e6
+    assert times[True] / times[False] == pytest.approx((6 * count.total - 2 * count.vocabulary) / (6 * count.total))
+
+
 def test_an_earlier_runs_rate_is_counted_for_its_own_task(decoders, tmp_path):
     """The measured rate is tokens/s x 6 x the parameters that run's tokens multiplied by: for a classification run on a
     decoder, without its word table; for a causal LM run on the same tied model, with it."""
