@@ -228,7 +228,9 @@ def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> Parame
     h, layers = dims["hidden_size"], dims["num_layers"]
     intermediate = config.get("intermediate_size") or 4 * h
     vocabulary = config.get("vocab_size", 30522) * h
-    embedding = vocabulary + (config.get("max_position_embeddings", config.get("n_positions", 512)) + config.get("type_vocab_size", 0)) * h
+    rotary = any(key in config for key in ("rope_theta", "rope_scaling", "rope_parameters"))  # Llama's, Qwen's: no position table
+    positions = 0 if rotary else config.get("max_position_embeddings", config.get("n_positions", 512))
+    embedding = vocabulary + (positions + config.get("type_vocab_size", 0)) * h
     per_layer = 4 * h * h + 2 * h * intermediate + 9 * h + intermediate
     tied = config.get("tie_word_embeddings", True)
     total = embedding + layers * per_layer + (0 if tied else vocabulary)

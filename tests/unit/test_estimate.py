@@ -186,6 +186,20 @@ def test_parameters_from_config_only(tmp_path):
     assert count.total > count.embedding
 
 
+def test_a_rotary_decoders_config_has_no_position_table(tmp_path):
+    """Before its weights are downloaded, a Qwen2.5-0.5B-like config.json was counted with a 32,768 x 896 position table
+    it does not have (rotary positions), and without the lm_head of an untied model."""
+    values = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 1000, "max_position_embeddings": 32768, "rope_theta": 1e6}
+    for tied in (True, False):
+        folder = tmp_path / str(tied)
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({**values, "tie_word_embeddings": tied}))
+    tied, untied = count_parameters(str(tmp_path / "True")), count_parameters(str(tmp_path / "False"))
+    assert tied.embedding == tied.vocabulary == 1000 * 64
+    assert untied.total == tied.total + 1000 * 64 and not untied.tied_output
+    assert untied.compute("causal-lm") == tied.compute("causal-lm")
+
+
 def test_a_gpt2_config_is_read_by_its_own_names(tmp_path):
     """GPT-2's config.json says n_embd, n_layer, n_head: read as BERT's names only, GPT-2 medium's time and memory
     were not estimated at all (size unknown) and, with its weights' file, taken for 12 layers of 768."""
