@@ -47,6 +47,62 @@ def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_co
     return tokenizer
 
 
+def separate_pairs(tokenizer) -> None:
+    """Put the separator (or end-of-text) token between a pair's two texts where the tokenizer puts nothing.
+
+    GPT-2's, Qwen2's and other decoder tokenizers join a pair as it is: ("great", "the") became 'great' 'the',
+    so a sequence-pair classifier (NLI) could not see where the first text ends. BERT's ([SEP]) and RoBERTa's
+    (</s></s>) separate them already and are left as they are. The separator goes into the tokenizer's own
+    post-processor, so it is saved with the model and the Hub pipeline (demo Space, model card) reads a pair as
+    training did. A single text is encoded as before, a Llama-style BOS included. A tokenizer whose special
+    tokens the template syntax cannot name (a ':' in them) is left as it is."""
+    from tokenizers import processors  # noqa: PLC0415
+
+    separator = tokenizer.sep_token or tokenizer.eos_token
+    pair = tokenizer("a", "b", truncation=False, padding=False).sequence_ids(0)
+    if separator is None or 0 not in pair or 1 not in pair or _span(pair, 1)[0] != _span(pair, 0)[1] + 1:
+        return  # nothing to separate, or something lies between the texts already
+    single = tokenizer("a", truncation=False, padding=False)
+    first, last = _span(single.sequence_ids(0), 0)
+    tokens, ids = tokenizer.convert_ids_to_tokens(single["input_ids"]), single["input_ids"]
+    before, after = tokens[:first], tokens[last + 1 :]
+    specials = dict(zip(before + after, ids[:first] + ids[last + 1 :]))
+    specials[separator] = tokenizer.convert_tokens_to_ids(separator)
+    try:
+        template = processors.TemplateProcessing(
+            single=[f"{t}:0" for t in before] + ["$A:0"] + [f"{t}:0" for t in after],
+            pair=[f"{t}:0" for t in before] + ["$A:0", f"{separator}:0", "$B:1"] + [f"{t}:1" for t in after],
+            special_tokens=list(specials.items()),
+        )
+    except ValueError:
+        return
+    backend = tokenizer.backend_tokenizer
+    kept = [step for step in _steps(backend.post_processor) if not isinstance(step, processors.TemplateProcessing)]
+    backend.post_processor = processors.Sequence([*kept, template]) if kept else template
+
+
+def _span(sequence_ids: list, sequence: int) -> tuple[int, int]:
+    """The first and last position of one text's tokens in an encoding."""
+    positions = [i for i, s in enumerate(sequence_ids) if s == sequence]
+    return positions[0], positions[-1]
+
+
+def _steps(post_processor) -> list:
+    """A post-processor's steps: those of a Sequence (ByteLevel's offset trimming, a template), or itself."""
+    from tokenizers import processors  # noqa: PLC0415
+
+    if post_processor is None:
+        return []
+    if not isinstance(post_processor, processors.Sequence):
+        return [post_processor]
+    steps = []
+    while True:
+        try:
+            steps.append(post_processor[len(steps)])
+        except IndexError:
+            return steps
+
+
 def load_failure_message(what: str, name_or_path: str, error: Exception, *, offline_hint: str | None = None) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     if Path(name_or_path).exists():

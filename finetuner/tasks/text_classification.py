@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..errors import DataError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, load_with_new_head, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, check_tokenization, fits_model, load_tokenizer, model_lengths, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, in_order, load_with_new_head, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, check_tokenization, fits_model, model_lengths, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
@@ -52,6 +52,16 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
     from ..tokenization import inspect_example as inspect  # noqa: PLC0415
 
     return inspect(tokenizer, example["text"], example.get("text_pair"), max_length=config.model.max_seq_length)
+
+
+def load_tokenizer(config: RunConfig, *, token: str | None = None):
+    """The model's fast tokenizer, with a separator between a pair's texts where it puts none (GPT-2's, Qwen2's)."""
+    from ..tokenization import separate_pairs  # noqa: PLC0415
+    from .base import load_tokenizer as load  # noqa: PLC0415
+
+    tokenizer = load(config, token=token)
+    separate_pairs(tokenizer)
+    return tokenizer
 
 
 def build_model(config: RunConfig, label_names: list[str], *, token: str | None = None):

@@ -342,3 +342,30 @@ def test_a_model_whose_tokenizer_has_no_padding_token_trains_and_predicts_in_bat
     one_by_one = [predictor.predict([text])[0] for text in texts]
     for together, alone in zip(batched, one_by_one):
         assert together == pytest.approx(alone, abs=1e-4), "padding changes no text's probabilities"
+
+
+def test_a_decoder_model_trained_on_pairs_is_given_them_separated_in_prediction_and_the_hub_pipeline(tmp_path, sentiment_frame):
+    """GPT-2's tokenizer joined a pair's texts with nothing between them: the model could not see where the first
+    ends. The end-of-text token separates them in training, and the saved tokenizer keeps it, so the predictor and
+    transformers' pipeline (the demo Space's, the card's snippet) read each pair as training did."""
+    from transformers import pipeline
+
+    from task_fixtures import build_tiny_gpt2
+
+    model_dir = build_tiny_gpt2(tmp_path / "gpt2", list(sentiment_frame["text"]), pad_token=False)
+    pairs = pd.DataFrame({"premise": sentiment_frame["text"], "hypothesis": sentiment_frame["text"].iloc[::-1].to_numpy(), "label": sentiment_frame["label"]})
+    data = tmp_path / "pairs.csv"
+    pairs.to_csv(data, index=False)
+    run = RunStore(tmp_path / "runs").create(tiny_config(model_dir, data, num_train_epochs=1))
+    assert run_training(run) == COMPLETED, run.status()
+    assert json.loads((run.path / "data_report.json").read_text())["text_columns"] == ["premise", "hypothesis"]
+    predictor = load_predictor(str(run.model_dir))
+    tokens = predictor.tokenizer.convert_ids_to_tokens(predictor.tokenizer("great", "the")["input_ids"])
+    assert tokens == ["great", "</s>", "the"]
+    premises, hypotheses = ["a great film", "dull and far too long for what it is"], ["the cast was fun", "bland"]
+    batched = predictor.predict(premises, hypotheses)
+    for premise, hypothesis, together in zip(premises, hypotheses, batched):
+        assert together == pytest.approx(predictor.predict([premise], [hypothesis])[0], abs=1e-4), "padding changes no pair's probabilities"
+    classify = pipeline("text-classification", model=str(run.model_dir), top_k=None)
+    from_pipeline = {s["label"]: s["score"] for s in classify({"text": premises[0], "text_pair": hypotheses[0]})}
+    assert from_pipeline == pytest.approx(batched[0], abs=1e-4)

@@ -7,7 +7,7 @@ import pytest
 from finetuner.config import DataConfig
 from finetuner.data import prepare
 from finetuner.errors import ModelLoadError
-from finetuner.tokenization import encode_batch, inspect_example, length_statistics, load_tokenizer, tokenize_splits
+from finetuner.tokenization import encode_batch, inspect_example, length_statistics, load_tokenizer, tokenize_splits, tokenizer_signature
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,57 @@ def test_a_model_folder_without_tokenizer_files_is_refused(tiny_model_dir, tmp_p
     with pytest.raises(ModelLoadError, match="has no tokenizer files .* Copy the tokenizer's files beside the model's, or name the tokenizer's folder"):
         load_tokenizer(str(weights_only))
     assert load_tokenizer(str(tiny_model_dir)).tokenize("the film")
+
+
+# ---------------------------------------------------------------- sentence pairs on decoder models
+
+
+def text_classification_tokenizer(folder):
+    from finetuner.config import RunConfig
+    from finetuner.tasks import get_task
+
+    return get_task("text-classification").load_tokenizer(RunConfig.from_dict({"task": "text-classification", "model_name_or_path": str(folder)}))
+
+
+def shown_tokens(tokenizer, text, text_pair=None):
+    from finetuner.config import RunConfig
+    from finetuner.tasks import get_task
+
+    config = RunConfig.from_dict({"task": "text-classification", "model_name_or_path": "unused", "max_seq_length": 32})
+    shown = get_task("text-classification").inspect_example(tokenizer, {"text": text, "text_pair": text_pair}, config)
+    return [(token, bool(special)) for token, special in zip(shown["tokens"], shown["special_tokens_mask"])]
+
+
+def test_a_decoder_models_pair_is_separated_by_its_end_of_text_token_which_the_saved_tokenizer_keeps(sentiment_frame, tmp_path):
+    """GPT-2's tokenizer joined a pair's texts with nothing between them ('great' 'the'): a classifier reading the
+    last token could not see where the premise ends. The end-of-text token now separates them, shown as special
+    in the Data tab's inspector; a single text is encoded as before, and a saved model's tokenizer keeps it."""
+    from task_fixtures import build_tiny_gpt2
+
+    folder = build_tiny_gpt2(tmp_path / "gpt2", list(sentiment_frame["text"]), pad_token=False)
+    plain, tokenizer = load_tokenizer(str(folder)), text_classification_tokenizer(folder)
+    assert shown_tokens(tokenizer, "great", "the") == [("great", False), ("</s>", True), ("the", False)]
+    assert shown_tokens(tokenizer, "the film was great") == shown_tokens(plain, "the film was great")
+    assert tokenizer_signature(tokenizer) != tokenizer_signature(plain), "a cache of glued pairs is not reused"
+    tokenizer.save_pretrained(tmp_path / "saved")
+    assert shown_tokens(load_tokenizer(str(tmp_path / "saved")), "great", "the") == [("great", False), ("</s>", True), ("the", False)]
+
+
+def test_a_llama_style_tokenizer_keeps_its_bos_and_gets_the_separator(tmp_path):
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    from task_fixtures import _word_level_tokenizer
+
+    backend = _word_level_tokenizer(["the film was great"], ["<unk>", "<s>", "</s>"])
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B:1", special_tokens=[("<s>", backend.token_to_id("<s>"))])
+    PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>").save_pretrained(tmp_path)
+    tokenizer = text_classification_tokenizer(tmp_path)
+    assert shown_tokens(tokenizer, "great", "the") == [("<s>", True), ("great", False), ("</s>", True), ("the", False)]
+    assert shown_tokens(tokenizer, "great") == [("<s>", True), ("great", False)]
+
+
+def test_an_encoders_pair_is_encoded_as_it_was(tiny_model_dir, tokenizer):
+    separated = text_classification_tokenizer(tiny_model_dir)
+    assert shown_tokens(separated, "great", "the") == shown_tokens(tokenizer, "great", "the") == [("[CLS]", True), ("great", False), ("[SEP]", True), ("the", False), ("[SEP]", True)]
+    assert tokenizer_signature(separated) == tokenizer_signature(tokenizer)
