@@ -272,19 +272,26 @@ def meta_model(config, auto_class: str = "AutoModel", *, token: str | None = Non
     import torch  # noqa: PLC0415
     import transformers  # noqa: PLC0415
 
-    from ..inference import MODEL_LOAD_LOCK, hub_model_location  # noqa: PLC0415
+    from ..inference import MODEL_LOAD_LOCK  # noqa: PLC0415
     from ..tokenization import load_failure_message  # noqa: PLC0415
 
     m = config.model
-    # A Hub id: one request says whether the Hub answers (else the cached copy, or at once that there is none),
-    # where config.json asked of an unreachable Hub waited out huggingface_hub's retries (24 s) at every check.
-    location = m.model_name_or_path if Path(m.model_name_or_path).exists() else hub_model_location(m.model_name_or_path, revision=m.model_revision, token=token)
+    location = config_location(m.model_name_or_path, revision=m.model_revision, token=token)
     try:
         model_config = transformers.AutoConfig.from_pretrained(location, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
     except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
         raise ModelLoadError(load_failure_message("model", m.model_name_or_path, error, offline_hint=offline_hint(config))) from error
     with MODEL_LOAD_LOCK, torch.device("meta"):  # from_config patches process-wide state, like from_pretrained
         return getattr(transformers, auto_class).from_config(model_config, trust_remote_code=m.trust_remote_code)
+
+
+def config_location(name: str, *, revision: str | None, token: str | None) -> str:
+    """Where to read a model's config.json from: a folder as it is; for a Hub id, one request says whether the
+    Hub answers, else the cached copy is read, or a ModelLoadError says at once that there is none, where
+    asking an unreachable Hub for config.json waited out huggingface_hub's retries (24 s) at every check."""
+    from ..inference import hub_model_location  # noqa: PLC0415
+
+    return name if Path(name).exists() else hub_model_location(name, revision=revision, token=token)
 
 
 def position_limit(model) -> int | None:
@@ -351,8 +358,9 @@ def _model_config(task: str, name: str, revision: str | None, trust_remote_code:
     from ..config import RunConfig  # noqa: PLC0415
     from ..tokenization import load_failure_message  # noqa: PLC0415
 
+    location = config_location(name, revision=revision, token=token)
     try:
-        return transformers.AutoConfig.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code, token=token)
+        return transformers.AutoConfig.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code, token=token)
     except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
         config = RunConfig.from_dict({"task": task, "model_name_or_path": name})
         raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error

@@ -216,3 +216,26 @@ def test_numbers_written_as_people_write_them_are_numbers(tmp_path):
     check_options(config)  # it said: adam_epsilon expects float, got '1e-8'
     assert parse_extra_args("adam_epsilon: 1e-8") == {"adam_epsilon": 1e-8}
     assert _passthrough(["--adam_epsilon", "1e-8"]) == {"adam_epsilon": 1e-8}
+
+
+def test_the_checks_before_launch_say_at_once_that_an_uncached_hub_model_cannot_be_reached(tmp_path, monkeypatch):
+    """Start, Estimate and the CLI check the options before launch; with the Hub unreachable (a local port nothing
+    listens on) and the model not in the cache, the check of the model's kind read its config.json through
+    huggingface_hub's retries (about 29 s) and then said only that the Hub is unreachable."""
+    import time
+
+    import huggingface_hub.constants as constants
+
+    from finetuner.errors import ModelLoadError
+    from finetuner.train import check_options
+    from support import free_port
+
+    address = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # tests/conftest.py turns it on
+    monkeypatch.setattr(constants, "ENDPOINT", address)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", address + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # empty: nothing cached
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError, match=r"the Hugging Face Hub cannot be reached from here \(ConnectError\), and the model is not in the local cache"):
+        check_options(RunConfig.from_dict({"model_name_or_path": "someone/not-cached-either", "train_file": str(tmp_path / "data.csv")}))
+    assert time.monotonic() - started < 12, "huggingface_hub's retries were waited out"
