@@ -174,7 +174,8 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
                 shapes = {}
                 break
         if shapes:
-            return _parameters_from_shapes(shapes, _config(folder).get("vocab_size"), dims)
+            config = _config(folder)
+            return _parameters_from_shapes(shapes, config.get("vocab_size"), dims, tied=config.get("tie_word_embeddings", True))
     if dims.get("hidden_size") and dims.get("num_layers"):
         return _parameters_from_config(folder, dims)
     return None
@@ -189,13 +190,21 @@ def _is_table(name: str, shape: list[int]) -> bool:
     return len(shape) == 2 and any(part in _TABLE_NAMES or "embeddings" in part for part in name.split(".")[:-1])
 
 
-def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None]) -> ParameterCount:
-    """The count from the weights' shapes. The word table is the input table of vocab_size rows (else the largest);
-    it is tied to the output layer when no other weight has its shape (no lm_head of its own)."""
-    shapes = {name: shape for name, shape in shapes.items() if not name.endswith("position_ids")}
+# Tensors a checkpoint may hold that are buffers, not parameters: token position ids, BART's final_logits_bias.
+_BUFFER_NAMES = ("position_ids", "final_logits_bias")
+
+
+def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None], *, tied: bool = True) -> ParameterCount:
+    """The count from the weights' shapes, each tied table once. The word table is the input table of vocab_size rows
+    (else the largest); it is tied to the output layer when no other weight has its shape (no lm_head of its own),
+    or when config.json ties them (`tied`) and the checkpoint holds the lm_head as a copy of it."""
+    shapes = {name: shape for name, shape in shapes.items() if not name.endswith(_BUFFER_NAMES)}
+    shapes = {name: shape for name, shape in shapes.items() if name not in _shared_copies(shapes)}
     tables = {name: shape for name, shape in shapes.items() if _is_table(name, shape)}
     rows = vocab_size if any(shape[0] == vocab_size for shape in tables.values()) else max((shape[0] for shape in tables.values()), default=0)
     words = [shape for shape in tables.values() if shape[0] == rows]
+    if tied and words:
+        shapes = {name: shape for name, shape in shapes.items() if not (name.split(".")[-2:] == ["lm_head", "weight"] and shape == words[0])}
     return ParameterCount(
         total=sum(math.prod(shape) for shape in shapes.values()),
         embedding=sum(math.prod(shape) for shape in tables.values()),
@@ -203,6 +212,17 @@ def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None
         tied_output=bool(words) and not any(shape == words[0] for name, shape in shapes.items() if name not in tables),
         **dims,
     )
+
+
+def _shared_copies(shapes: dict[str, list[int]]) -> set[str]:
+    """An encoder-decoder's encoder and decoder word tables saved beside the `shared` table they are (T5's, BART's:
+    checkpoints written by older transformers hold all three names). The model has the table once: counted three
+    times, Flan-T5-base's 32,128 x 768 table added 49M parameters to its 248M."""
+    shared = [shape for name, shape in shapes.items() if name.split(".")[-2:] == ["shared", "weight"]]
+    return {
+        name for name, shape in shapes.items()
+        if shape in shared and name.split(".")[-2:] == ["embed_tokens", "weight"] and {"encoder", "decoder"} & set(name.split("."))
+    }
 
 
 def _config(folder: Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import struct
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from finetuner.estimate import (
     plan_steps,
     trained_sequences,
 )
-from task_fixtures import build_tiny_bart, build_tiny_causal_lm, build_tiny_gpt2
+from task_fixtures import build_tiny_bart, build_tiny_causal_lm, build_tiny_gpt2, build_tiny_t5
 
 MACHINE = Machine("cpu", "CPU, 2 cores", 8 * 2**30, 40e9)
 PARAMS = ParameterCount(total=22_000_000, embedding=12_000_000, hidden_size=384, num_layers=6, num_heads=12, vocabulary=11_700_000)
@@ -275,6 +276,58 @@ def test_a_tied_output_layer_counts_as_compute_for_causal_lm_and_seq2seq(decoder
     untied = count_parameters(str(tmp_path))
     assert not untied.tied_output
     assert untied.compute("causal-lm") == untied.compute("text-classification") == 128 + 800, "up_proj and lm_head"
+
+
+@pytest.fixture(scope="module")
+def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny T5 and BART as transformers 5 saves them (the word table once, as `shared`), and as older transformers
+    saved them: the encoder's and decoder's word tables and the tied lm_head written out beside `shared`, and a
+    Flan-T5-like T5 whose lm_head is a weight of its own (tie_word_embeddings false)."""
+    from safetensors.torch import load_file, save_file
+
+    root = tmp_path_factory.mktemp("seq2seq")
+    texts = ["the cat sat on the mat", "a dog ran far away today"] * 10
+    t5, bart = build_tiny_t5(root / "t5", texts), build_tiny_bart(root / "bart", texts)
+
+    def rewritten(source: Path, name: str, copies: dict[str, str], *, untied_head: bool = False) -> Path:
+        folder = root / name
+        shutil.copytree(source, folder)
+        tensors = load_file(folder / "model.safetensors")
+        tensors.update({copy: tensors[table].clone() for copy, table in copies.items()})
+        if untied_head:
+            tensors["lm_head.weight"] = tensors["shared.weight"].flip(0).contiguous()
+            values = json.loads((folder / "config.json").read_text())
+            (folder / "config.json").write_text(json.dumps({**values, "tie_word_embeddings": False}))
+        save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+        return folder
+
+    t5_copies = {"encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight"}
+    return {
+        "t5": t5,
+        "t5 with copies": rewritten(t5, "t5-copies", {**t5_copies, "lm_head.weight": "shared.weight"}),
+        "flan-t5 with copies": rewritten(t5, "flan-t5-copies", t5_copies, untied_head=True),
+        "bart": bart,
+        "bart with copies": rewritten(bart, "bart-copies", {"model.encoder.embed_tokens.weight": "model.shared.weight", "model.decoder.embed_tokens.weight": "model.shared.weight", "lm_head.weight": "model.shared.weight"}),
+    }
+
+
+@pytest.mark.parametrize("name", ["t5", "t5 with copies", "flan-t5 with copies", "bart", "bart with copies"])
+def test_a_tied_word_table_is_counted_once(seq2seq_models, name):
+    """T5 and BART checkpoints from older transformers hold the one word table under three or four names (shared, the
+    encoder's and decoder's embed_tokens, a tied lm_head): each was counted, so a seq2seq run on Flan-T5-base was
+    estimated with 49M parameters too many, and the memory and time that go with them."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder = seq2seq_models[name]
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    real = sum(p.numel() for p in model.parameters())  # each tied table once
+    table = model.get_input_embeddings().weight.numel()
+    count = count_parameters(str(folder))
+    assert count.total == real
+    assert count.vocabulary == table, "what freeze_embeddings freezes: the one table"
+    assert count.tied_output == (name != "flan-t5 with copies")
+    result = estimate_training(config(model_name_or_path=str(folder), task="seq2seq", max_seq_length=32), train_lengths=[20] * 64, machine=MACHINE)
+    assert result.parameters == real and result.memory_breakdown["weights"] == 4 * real
 
 
 def test_freezing_a_tied_word_table_saves_the_output_layers_weight_gradient(decoders):
