@@ -132,6 +132,7 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     dataset_label = dataset_id or facts.data_file_name or "the training data"
 
     pipeline_tag = facts.pipeline_tag
+    dataset_type, dataset_name = (dataset_id, dataset_id) if dataset_id else local_dataset(facts.data_file_name)
     eval_results = []
     for key in facts.headline_metrics():
         if key in metrics and key not in NOT_IN_MODEL_INDEX and math.isfinite(metrics[key]):  # a diverged run's NaN is no result
@@ -140,8 +141,8 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
                 EvalResult(
                     task_type=pipeline_tag,
                     task_name=facts.task_title,
-                    dataset_type=dataset_id or _slug(facts.data_file_name or "custom"),
-                    dataset_name=dataset_id or facts.data_file_name or "custom data",
+                    dataset_type=dataset_type,
+                    dataset_name=dataset_name,
                     dataset_config=config.data.dataset_config_name if dataset_id else None,
                     dataset_split=facts.published_split(split),
                     metric_type=metric_type,
@@ -176,6 +177,15 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
     body = _Body(facts, options, base_model=base_model, dataset_label=dataset_label, dataset_id=dataset_id, split=split, metrics=metrics, examples=examples, images=rendered_images).render()
     card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
     return CardBundle(text=str(card), images=rendered_images, metadata=card.data.to_dict(), example_texts=examples)
+
+
+def local_dataset(file_name: str | None) -> tuple[str, str]:
+    """(type, name) of model-index's dataset for training data from a local file. The Hub's model-index wants a Hub
+    dataset id as the type, and huggingface_hub's parser requires one; a file's slug (imdb.csv: `imdb`) is often a
+    real Hub dataset, which the Hub would link the card to. A colon is in no Hub id, so `local:imdb.csv` names the
+    file and can be taken for no dataset."""
+    file = file_name or "training data"
+    return f"local:{file}", f"{file} (local file)"
 
 
 LICENSES_URL = "https://huggingface.co/docs/hub/repositories-licenses"
@@ -848,10 +858,6 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem).strip("-") or "custom"
 
 
 def _unique(values: Sequence[str]) -> list[str]:

@@ -207,6 +207,52 @@ def test_model_index_says_when_its_split_was_cut_from_the_training_data(tmp_path
     assert [result["dataset"]["split"] for result in results] == [published]
 
 
+@pytest.mark.parametrize(
+    "data, options, hub_dataset",
+    [
+        ({"train_file": "imdb.csv"}, {}, None),
+        ({"train_file": "imdb.csv"}, {"dataset_id": "stanfordnlp/imdb"}, "stanfordnlp/imdb"),
+        ({"dataset_name": "stanfordnlp/imdb"}, {}, "stanfordnlp/imdb"),
+    ],
+)
+def test_model_index_names_a_local_file_as_no_hub_dataset(tmp_path, tiny_model_dir, data, options, hub_dataset):
+    """Trained on a local imdb.csv, the card's model-index named its dataset `imdb` (the file's slug): a real Hub
+    dataset, which the Hub would link the card to. A local file is now named as one, by a type no Hub id can be, and
+    the card still parses with huggingface_hub and validates; a Hub dataset id (given or trained on) stays the type."""
+    import json
+    import shutil
+
+    from fakehub import validate_metadata
+    from huggingface_hub import ModelCard
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import RunStore, write_json_atomic
+
+    (tmp_path / "imdb.csv").write_text("text,label\ngood,1\nbad,0\n")
+    values = {k: str(tmp_path / v) if k == "train_file" else v for k, v in data.items()}
+    run = RunStore(tmp_path / "runs").create(RunConfig.from_dict({"task": "text-classification", "model_name_or_path": str(tiny_model_dir), **values}))
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    write_json_atomic(run.path / "data_report.json", {"label_names": ["negative", "positive"]})
+    run.update_status(state="completed")
+    run.eval_dir.mkdir(exist_ok=True)
+    (run.eval_dir / "test_results.json").write_text(json.dumps({"test_accuracy": 0.875, "test_f1_macro": 0.87}))
+
+    text = build_card(run, CardOptions(repo_id="alice/imdb-model", **options), images=False).text
+    dataset = front_matter(text)["model-index"][0]["results"][0]["dataset"]
+    assert validate_metadata(text, "model") == []
+    parsed = ModelCard(text).data  # huggingface_hub raises on a model-index it cannot read
+    assert parsed.to_dict()["model-index"] == front_matter(text)["model-index"], "read back and written again unchanged"
+    assert parsed.eval_results[0].dataset_type == dataset["type"] and parsed.eval_results[0].metric_value == 0.875
+    if hub_dataset:
+        assert dataset["type"] == hub_dataset and parsed.datasets == [hub_dataset]
+    else:
+        assert (dataset["type"], dataset["name"]) == ("local:imdb.csv", "imdb.csv (local file)")
+        with pytest.raises(HFValidationError):
+            validate_repo_id(dataset["type"])
+        assert parsed.datasets is None
+
+
 def test_demo_spaces_read_a_text_longer_than_the_model_to_its_end(hub_server, alice, ner_run, trained_run, tmp_path):
     """A pasted article is longer than the model's positions: the classifier's Space truncates it (as predicting
     with the model folder does) instead of failing with a tensor size error, and the tagger's Space tags it to
