@@ -163,7 +163,7 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
     folder = _model_folder(name_or_path)
     if folder is None:
         return None
-    dims = _dims(folder)
+    dims, config = _dims(folder), _config(folder)
     files = sorted(folder.glob("*.safetensors"))
     if files:
         shapes: dict[str, list[int]] = {}
@@ -174,8 +174,9 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
                 shapes = {}
                 break
         if shapes:
-            config = _config(folder)
-            return _parameters_from_shapes(shapes, config.get("vocab_size"), dims, tied=config.get("tie_word_embeddings", True))
+            return _parameters_from_shapes(shapes, config.get("vocab_size"), dims, tied=config.get("tie_word_embeddings", True), t5="d_kv" in config)
+    if dims.get("hidden_size") and ("d_kv" in config or "decoder_layers" in config):
+        return _encoder_decoder_from_config(config, dims)
     if dims.get("hidden_size") and dims.get("num_layers"):
         return _parameters_from_config(folder, dims)
     return None
@@ -194,12 +195,14 @@ def _is_table(name: str, shape: list[int]) -> bool:
 _BUFFER_NAMES = ("position_ids", "final_logits_bias")
 
 
-def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None], *, tied: bool = True) -> ParameterCount:
-    """The count from the weights' shapes, each tied table once. The word table is the input table of vocab_size rows
-    (else the largest); it is tied to the output layer when no other weight has its shape (no lm_head of its own),
-    or when config.json ties them (`tied`) and the checkpoint holds the lm_head as a copy of it."""
+def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None], *, tied: bool = True, t5: bool = False) -> ParameterCount:
+    """The count from the weights' shapes, each tied table once, as transformers ties them: all of them when config.json
+    ties the word embeddings (`tied`, its default), none when it unties them, but T5's family always shares its encoder's
+    and decoder's word table. The word table is the input table of vocab_size rows (else the largest); it is tied to
+    the output layer when no other weight has its shape (no lm_head of its own), or when the lm_head is a tied copy."""
     shapes = {name: shape for name, shape in shapes.items() if not name.endswith(_BUFFER_NAMES)}
-    shapes = {name: shape for name, shape in shapes.items() if name not in _shared_copies(shapes)}
+    if tied or t5:
+        shapes = {name: shape for name, shape in shapes.items() if name not in _shared_copies(shapes)}
     tables = {name: shape for name, shape in shapes.items() if _is_table(name, shape)}
     rows = vocab_size if any(shape[0] == vocab_size for shape in tables.values()) else max((shape[0] for shape in tables.values()), default=0)
     words = [shape for shape in tables.values() if shape[0] == rows]
@@ -208,7 +211,7 @@ def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None
     return ParameterCount(
         total=sum(math.prod(shape) for shape in shapes.values()),
         embedding=sum(math.prod(shape) for shape in tables.values()),
-        vocabulary=sum(math.prod(shape) for shape in words),
+        vocabulary=math.prod(words[0]) if words else 0,  # the input table, which freeze_embeddings freezes
         tied_output=bool(words) and not any(shape == words[0] for name, shape in shapes.items() if name not in tables),
         **dims,
     )
@@ -217,7 +220,7 @@ def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None
 def _shared_copies(shapes: dict[str, list[int]]) -> set[str]:
     """An encoder-decoder's encoder and decoder word tables saved beside the `shared` table they are (T5's, BART's:
     checkpoints written by older transformers hold all three names). The model has the table once: counted three
-    times, Flan-T5-base's 32,128 x 768 table added 49M parameters to its 248M."""
+    times, Flan-T5-base's 32,128 x 768 table added 49M parameters to its 223M."""
     shared = [shape for name, shape in shapes.items() if name.split(".")[-2:] == ["shared", "weight"]]
     return {
         name for name, shape in shapes.items()
@@ -255,6 +258,34 @@ def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> Parame
     tied = config.get("tie_word_embeddings", True)
     total = embedding + layers * per_layer + (0 if tied else vocabulary)
     return ParameterCount(total, embedding, vocabulary=vocabulary, tied_output=tied, **dims)
+
+
+def _encoder_decoder_from_config(config: dict[str, Any], dims: dict[str, int | None]) -> ParameterCount:
+    """An encoder-decoder's count from config.json, before its weights are downloaded: T5's family (d_kv; no biases,
+    relative positions, a gated feed-forward in T5 v1.1 and Flan-T5) or BART's (encoder_layers and decoder_layers;
+    biases, learned positions). A decoder layer also attends to the encoder's output: 8h^2 of attention weights where
+    an encoder layer has 4h^2. One word table for both (shared), and the output layer unless config.json unties it.
+    Counted as a BERT-like encoder, T5's decoder was left out (half the model) and BART's size was unknown."""
+    h, tied = dims["hidden_size"], config.get("tie_word_embeddings", True)
+    vocabulary = config.get("vocab_size", 32128) * h
+    if "d_kv" in config:  # T5, mT5, UMT5
+        heads, inner = config.get("num_heads", 8), config["d_kv"] * config.get("num_heads", 8)
+        encoder_layers = config.get("num_layers", 6)
+        decoder_layers = config.get("num_decoder_layers") or encoder_layers
+        gated = str(config.get("feed_forward_proj", "relu")).startswith("gated")
+        feed_forward = (3 if gated else 2) * h * config.get("d_ff", 4 * h)
+        # Relative position biases: in the first layer of each stack (UMT5: in every layer).
+        relative = config.get("relative_attention_num_buckets", 32) * heads * (encoder_layers + decoder_layers if config.get("model_type") == "umt5" else 2)
+        layers = encoder_layers * (4 * h * inner + feed_forward + 2 * h) + decoder_layers * (8 * h * inner + feed_forward + 3 * h) + 2 * h + relative
+        embedding = vocabulary
+    else:  # BART's family
+        attention = 4 * (h * h + h)
+        encoder_ff, decoder_ff = (config.get(key) or 4 * h for key in ("encoder_ffn_dim", "decoder_ffn_dim"))
+        encoder_layers, decoder_layers = config.get("encoder_layers") or 12, config.get("decoder_layers") or 12
+        layers = encoder_layers * (attention + 2 * h * encoder_ff + encoder_ff + 5 * h) + decoder_layers * (2 * attention + 2 * h * decoder_ff + decoder_ff + 7 * h) + 4 * h
+        # Learned positions, offset by 2; untied (tie_word_embeddings false), the encoder and decoder have word tables of their own.
+        embedding = vocabulary * (1 if tied else 3) + 2 * (config.get("max_position_embeddings", 1024) + 2) * h
+    return ParameterCount(embedding + layers + (0 if tied else vocabulary), embedding, vocabulary=vocabulary, tied_output=tied, **dims)
 
 
 # ---------------------------------------------------------------- this machine

@@ -281,9 +281,11 @@ def test_a_tied_output_layer_counts_as_compute_for_causal_lm_and_seq2seq(decoder
 @pytest.fixture(scope="module")
 def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny T5 and BART as transformers 5 saves them (the word table once, as `shared`), and as older transformers
-    saved them: the encoder's and decoder's word tables and the tied lm_head written out beside `shared`, and a
-    Flan-T5-like T5 whose lm_head is a weight of its own (tie_word_embeddings false)."""
+    saved them: the encoder's and decoder's word tables and the tied lm_head written out beside `shared`; a
+    Flan-T5-like T5 whose lm_head is a weight of its own (tie_word_embeddings false), and a BART untied so (whose
+    encoder and decoder then have word tables of their own too, in transformers 5)."""
     from safetensors.torch import load_file, save_file
+    from transformers import AutoConfig, BartForConditionalGeneration
 
     root = tmp_path_factory.mktemp("seq2seq")
     texts = ["the cat sat on the mat", "a dog ran far away today"] * 10
@@ -301,6 +303,8 @@ def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
         save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
         return folder
 
+    untied_bart = root / "bart-untied"
+    BartForConditionalGeneration(AutoConfig.from_pretrained(bart, tie_word_embeddings=False)).save_pretrained(untied_bart)
     t5_copies = {"encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight"}
     return {
         "t5": t5,
@@ -308,14 +312,15 @@ def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
         "flan-t5 with copies": rewritten(t5, "flan-t5-copies", t5_copies, untied_head=True),
         "bart": bart,
         "bart with copies": rewritten(bart, "bart-copies", {"model.encoder.embed_tokens.weight": "model.shared.weight", "model.decoder.embed_tokens.weight": "model.shared.weight", "lm_head.weight": "model.shared.weight"}),
+        "untied bart": untied_bart,
     }
 
 
-@pytest.mark.parametrize("name", ["t5", "t5 with copies", "flan-t5 with copies", "bart", "bart with copies"])
+@pytest.mark.parametrize("name", ["t5", "t5 with copies", "flan-t5 with copies", "bart", "bart with copies", "untied bart"])
 def test_a_tied_word_table_is_counted_once(seq2seq_models, name):
     """T5 and BART checkpoints from older transformers hold the one word table under three or four names (shared, the
     encoder's and decoder's embed_tokens, a tied lm_head): each was counted, so a seq2seq run on Flan-T5-base was
-    estimated with 49M parameters too many, and the memory and time that go with them."""
+    estimated with 49M parameters too many (272M for its 223M), and the memory and time that go with them."""
     from transformers import AutoModelForSeq2SeqLM
 
     folder = seq2seq_models[name]
@@ -325,9 +330,43 @@ def test_a_tied_word_table_is_counted_once(seq2seq_models, name):
     count = count_parameters(str(folder))
     assert count.total == real
     assert count.vocabulary == table, "what freeze_embeddings freezes: the one table"
-    assert count.tied_output == (name != "flan-t5 with copies")
+    assert count.tied_output == (name not in ("flan-t5 with copies", "untied bart"))
     result = estimate_training(config(model_name_or_path=str(folder), task="seq2seq", max_seq_length=32), train_lengths=[20] * 64, machine=MACHINE)
     assert result.parameters == real and result.memory_breakdown["weights"] == 4 * real
+
+
+@pytest.mark.parametrize("name", ["t5", "flan-t5 with copies", "bart", "untied bart"])
+def test_an_encoder_decoders_size_from_its_config_alone(seq2seq_models, tmp_path, name):
+    """Before its weights are downloaded only config.json is cached: T5 was counted as a BERT-like encoder (its decoder,
+    half the model, left out) and BART's size was unknown, so no time or memory was estimated for it. From config.json
+    alone, both now count as the model transformers loads, its word table once (twice untied, BART's thrice)."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    real = sum(p.numel() for p in AutoModelForSeq2SeqLM.from_pretrained(seq2seq_models[name]).parameters())
+    shutil.copy(seq2seq_models[name] / "config.json", tmp_path / "config.json")
+    count = count_parameters(str(tmp_path))
+    assert count.total == real and count.tied_output == (name in ("t5", "bart"))
+    result = estimate_training(config(model_name_or_path=str(tmp_path), task="seq2seq", max_seq_length=32), train_lengths=[20] * 64, machine=MACHINE)
+    assert result.parameters == real and result.seconds is not None
+
+
+@pytest.mark.parametrize("family", ["t5", "gated t5", "bart"])
+def test_a_decoder_layer_counts_its_cross_attention(tmp_path, family):
+    """A decoder layer attends to the encoder's output too: with fewer encoder than decoder layers, and another
+    feed-forward size in the decoder (BART), the count from config.json is still the model's."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, BartConfig, T5Config
+
+    t5 = {"vocab_size": 100, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 3, "num_heads": 4}
+    model_config = {
+        "t5": T5Config(**t5),
+        "gated t5": T5Config(**t5, feed_forward_proj="gated-gelu"),
+        "bart": BartConfig(vocab_size=100, d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=64),
+    }[family]
+    model_config.save_pretrained(tmp_path)
+    with torch.device("meta"):
+        model = AutoModelForSeq2SeqLM.from_config(model_config)
+    assert count_parameters(str(tmp_path)).total == sum(p.numel() for p in model.parameters())
 
 
 def test_freezing_a_tied_word_table_saves_the_output_layers_weight_gradient(decoders):
