@@ -191,8 +191,14 @@ def _is_table(name: str, shape: list[int]) -> bool:
     return len(shape) == 2 and any(part in _TABLE_NAMES or "embeddings" in part for part in name.split(".")[:-1])
 
 
-# Tensors a checkpoint may hold that are buffers, not parameters: token position ids, BART's final_logits_bias.
-_BUFFER_NAMES = ("position_ids", "final_logits_bias")
+# Tensors a checkpoint may hold that are buffers, not parameters: token position ids, BART's final_logits_bias, and the
+# causal masks of older GPT-2, GPT-J and GPT-NeoX checkpoints (a 4-D `bias`, 1024 x 1024 a layer: GPT-2's 124M counted
+# as 137M; a real bias has one dimension), with their scalar masked_bias.
+_BUFFER_NAMES = ("position_ids", "final_logits_bias", "masked_bias")
+
+
+def _is_buffer(name: str, shape: list[int]) -> bool:
+    return name.endswith(_BUFFER_NAMES) or (name.endswith(".bias") and len(shape) == 4)
 
 
 def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None], *, tied: bool = True, t5: bool = False) -> ParameterCount:
@@ -200,7 +206,7 @@ def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None
     ties the word embeddings (`tied`, its default), none when it unties them, but T5's family always shares its encoder's
     and decoder's word table. The word table is the input table of vocab_size rows (else the largest); it is tied to
     the output layer when no other weight has its shape (no lm_head of its own), or when the lm_head is a tied copy."""
-    shapes = {name: shape for name, shape in shapes.items() if not name.endswith(_BUFFER_NAMES)}
+    shapes = {name: shape for name, shape in shapes.items() if not _is_buffer(name, shape)}
     if tied or t5:
         shapes = {name: shape for name, shape in shapes.items() if name not in _shared_copies(shapes)}
     tables = {name: shape for name, shape in shapes.items() if _is_table(name, shape)}

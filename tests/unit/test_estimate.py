@@ -369,6 +369,24 @@ def test_a_decoder_layer_counts_its_cross_attention(tmp_path, family):
     assert count_parameters(str(tmp_path)).total == sum(p.numel() for p in model.parameters())
 
 
+def test_an_older_gpt2_checkpoints_causal_masks_are_not_parameters(decoders, tmp_path):
+    """GPT-2's checkpoint on the Hub holds each layer's causal mask (`h.N.attn.bias`, 1 x 1 x 1024 x 1024) and a scalar
+    `masked_bias`: buffers transformers does not even load, which were counted as 12.6M parameters (137M for 124M)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForCausalLM
+
+    shutil.copytree(decoders["gpt2"], tmp_path / "gpt2")
+    folder = tmp_path / "gpt2"
+    tensors = load_file(folder / "model.safetensors")
+    for layer in range(json.loads((folder / "config.json").read_text())["n_layer"]):
+        tensors[f"h.{layer}.attn.bias"] = torch.tril(torch.ones(1, 1, 64, 64))
+        tensors[f"h.{layer}.attn.masked_bias"] = torch.tensor(-1e4)
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    real = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(folder).parameters())
+    assert count_parameters(str(folder)).total == real
+
+
 def test_freezing_a_tied_word_table_saves_the_output_layers_weight_gradient(decoders):
     """In a causal LM whose output layer is the word table, freeze_embeddings freezes the output layer too: its weight
     gradient (2 of the 6 FLOPs a token per parameter) is not computed."""
