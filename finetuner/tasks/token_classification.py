@@ -69,10 +69,30 @@ def load_tokenizer(config: RunConfig, *, token: str | None = None):
     from ..tokenization import load_tokenizer as load  # noqa: PLC0415
 
     m = config.model
-    name = m.tokenizer_name or m.model_name_or_path
-    tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+    return _words_after_spaces(functools.partial(load, m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token))
+
+
+def load_trained_tokenizer(model_path, *, token: str | None = None):
+    """A trained model's tokenizer, reading words as its training did, for its predictor and evaluate_run.
+
+    One that records add_prefix_space=True was loaded so for training and saved after it: RoBERTa's and
+    GPT-2's classes apply the option as they load; a generic one's backend is read as saved, with the space
+    `_space_before_each_word` put before each word or, trained before finetuner put it there, without it.
+    It is read as saved, so a run is scored and predicted as it was trained. Any other (a Qwen2 class,
+    which rebuilds its normalizer as it loads; a model trained elsewhere) is read as `load_tokenizer` reads it."""
+    from ..tokenization import load_tokenizer as load  # noqa: PLC0415
+
+    loader = functools.partial(load, str(model_path), token=token)
+    tokenizer = loader()
+    return tokenizer if getattr(tokenizer, "add_prefix_space", None) is True else _words_after_spaces(loader, tokenizer)
+
+
+def _words_after_spaces(load, tokenizer=None):
+    """`load()`'s tokenizer (or `tokenizer`, loaded by it), reading each word after a space: loaded again with
+    add_prefix_space=True where the class applies it, then `_space_before_each_word`."""
+    tokenizer = load() if tokenizer is None else tokenizer
     if getattr(tokenizer, "add_prefix_space", None) is False and not _bytes_after_split(tokenizer):
-        tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
+        tokenizer = load(add_prefix_space=True)
     _space_before_each_word(tokenizer)
     return tokenizer
 
@@ -529,8 +549,7 @@ class TokenClassificationPredictor:
         from ..tokenization import load_failure_message  # noqa: PLC0415
         from .base import device  # noqa: PLC0415
 
-        config = RunConfig.from_dict({"task": "token-classification", "model_name_or_path": model_path})
-        self.tokenizer = load_tokenizer(config, token=token)
+        self.tokenizer = load_trained_tokenizer(model_path, token=token)
         try:
             self.model = AutoModelForTokenClassification.from_pretrained(model_path, token=token)
         except Exception as error:  # noqa: BLE001

@@ -189,8 +189,8 @@ def test_a_byte_level_tokenizer_of_the_generic_class_reads_each_word_after_a_spa
     tokenizer = ner.load_tokenizer(config)
     shown = ner.inspect_example(tokenizer, {"tokens": ["bob", "visited", "rome"], "tags": ["B-person", "O", "B-location"]}, config)
     assert [w["sub_tokens"] for w in shown["words"][1:]] == [["Ġvisited"], ["Ġrome"]], shown["tokens"]
-    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it: its predictor reads words alike
-    again = ner.load_tokenizer(tiny_tokenizer_config(tmp_path / "model"))
+    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it: its predictor and evaluation read words alike
+    again = ner.load_trained_tokenizer(tmp_path / "model")
     assert again(["bob", "visited", "rome"], is_split_into_words=True)["input_ids"] == shown["input_ids"]
 
 
@@ -237,9 +237,36 @@ def test_a_tokenizer_that_splits_before_its_byte_level_step_reads_each_word_afte
     data = prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "ner.jsonl", records)), validation_file=str(write_jsonl(tmp_path / "v.jsonl", records[:2]))))
     features = ner.tokenize(data.splits, tokenizer, config, label_names=data.label_names)
     assert features["train"][0]["input_ids"] == shown["input_ids"] == features["validation"][0]["input_ids"], "training, evaluation windows and the inspector alike"
-    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it: its predictor reads words alike
-    again = ner.load_tokenizer(tiny_tokenizer_config(tmp_path / "model"))
+    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it (a Qwen2 class loads without the normalizer)
+    again = ner.load_trained_tokenizer(tmp_path / "model")  # what its predictor and evaluation read words with
     assert again(words, is_split_into_words=True)["input_ids"] == shown["input_ids"]
+
+
+def word_pieces(tokenizer, words):
+    return tokenizer.convert_ids_to_tokens(tokenizer(words, is_split_into_words=True)["input_ids"])
+
+
+@pytest.mark.parametrize("kind", ["modernbert-like", "qwen2.5-like"])
+def test_a_runs_tokenizer_reads_words_as_its_training_did(tmp_path, kind):
+    """A run trained before finetuner put one space before each word read 'vis' 'ited' (ModernBERT-like) or a
+    space before every piece (Qwen2.5-like), and saved its tokenizer so, recording add_prefix_space=True: its
+    evaluation on other data re-read words the new way while the run had learnt the old. A trained model's
+    tokenizer is now read as saved there; a run trained since reads one space a word; a model that records
+    nothing (trained elsewhere) is read as training reads a pretrained one."""
+    texts = ["alice visited new york in 2023", "bob visited rome , don't you know"] * 20
+    if kind == "modernbert-like":
+        folder = save_byte_level_tokenizer(tmp_path / kind, texts)
+    else:
+        folder = save_split_byte_level_tokenizer(tmp_path / kind, texts, "Qwen2Tokenizer")
+    words = ["bob", "visited", "rome", "don't", "2023"]
+    before = load_tokenizer(str(folder), add_prefix_space=True)  # what finetuner trained on and saved before
+    before.save_pretrained(tmp_path / "old-run")
+    now = ner.load_tokenizer(tiny_tokenizer_config(folder))
+    now.save_pretrained(tmp_path / "new-run")
+    assert word_pieces(before, words) != word_pieces(now, words) and "Ġvisited" in word_pieces(now, words)
+    assert word_pieces(ner.load_trained_tokenizer(tmp_path / "old-run"), words) == word_pieces(before, words)
+    assert word_pieces(ner.load_trained_tokenizer(tmp_path / "new-run"), words) == word_pieces(now, words)
+    assert word_pieces(ner.load_trained_tokenizer(folder), words) == word_pieces(now, words)
 
 
 def test_inspector_matches_training_features_and_shows_truncation(tiny_model_dir, tmp_path):
