@@ -79,7 +79,7 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
     # The saved model is complete (a LoRA run's adapters are merged into it): evaluate it as it is.
     model_config = config.replace(model_name_or_path=str(run.model_dir), tokenizer_name=None, model_revision="main", use_lora=False)
     with MODEL_LOAD_LOCK:  # never beside another load in this process (see finetuner.inference)
-        tokenizer = task.load_tokenizer(model_config, token=token)
+        tokenizer = task.load_trained_tokenizer(run.model_dir, token=token)  # as saved, as prediction reads it
         model = task.build_model(model_config, label_names, token=token)
     features = task.tokenize({name: dataset}, tokenizer, model_config, label_names=label_names)[name]
     out_dir = run.eval_dir / "extra"

@@ -34,9 +34,10 @@ class Predictor:
         import torch  # noqa: PLC0415 - heavy
         from transformers import AutoModelForSequenceClassification  # noqa: PLC0415
 
-        from .tokenization import load_failure_message, load_tokenizer  # noqa: PLC0415
+        from .tasks.text_classification import load_trained_tokenizer  # noqa: PLC0415
+        from .tokenization import load_failure_message  # noqa: PLC0415
 
-        self.tokenizer = load_tokenizer(model_path, token=token)
+        self.tokenizer = load_trained_tokenizer(model_path, token=token)
         try:
             self.model = AutoModelForSequenceClassification.from_pretrained(model_path, token=token)
         except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"

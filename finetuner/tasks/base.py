@@ -6,6 +6,7 @@ and inference (`finetuner.inference`) call only these hooks, in this order:
     prepare_data(config) -> prepared                         data: `.splits`, `.fingerprint`, `.label_names`
     data_report(prepared) -> dict                            written to the run's data_report.json
     load_tokenizer(config, *, token) -> tokenizer
+    load_trained_tokenizer(model_path, *, token) -> tokenizer   a trained model's, as its predictor reads it (evaluate_run)
     check_tokenization(splits, tokenizer, config)            before launch: what the tokenizer makes of the data
                                                              that would stop or void the run (DataError)
     fits_model(model_config) -> bool                         whether the task trains a model of this config
@@ -44,6 +45,7 @@ HOOKS = (
     "prepare_data",
     "data_report",
     "load_tokenizer",
+    "load_trained_tokenizer",
     "check_tokenization",
     "fits_model",
     "model_lengths",
@@ -248,6 +250,17 @@ def load_tokenizer(config, *, token: str | None = None):
 
     m = config.model
     return load(m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, offline_hint=offline_hint(config))
+
+
+def load_trained_tokenizer(model_path, *, token: str | None = None):
+    """A trained model's tokenizer exactly as saved, as its predictor and the Hub pipeline read it.
+
+    What training changed in it (text classification's pair separator) was saved with it: `load_tokenizer`
+    would change a run trained before finetuner made that change, and score it on other data read otherwise
+    than training and prediction read it."""
+    from ..tokenization import load_tokenizer as load  # noqa: PLC0415 - heavy
+
+    return load(str(model_path), token=token)
 
 
 def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: Any):

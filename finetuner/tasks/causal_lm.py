@@ -95,6 +95,11 @@ def load_tokenizer(config: RunConfig, *, token: str | None = None):
     return prepare_tokenizer(tokenizer)
 
 
+def load_trained_tokenizer(model_path, *, token: str | None = None):
+    """A trained model's tokenizer as its predictor reads it."""
+    return load_tokenizer(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(model_path)}), token=token)
+
+
 def prepare_tokenizer(tokenizer):
     if tokenizer.eos_token is None:
         raise ModelLoadError("The tokenizer has no end-of-sequence token, so the model could not learn where an answer ends. Choose a causal language model's tokenizer.")
@@ -641,7 +646,7 @@ class CausalLMPredictor:
         from transformers import AutoModelForCausalLM  # noqa: PLC0415
 
         config = RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": model_path})
-        self.tokenizer = load_tokenizer(config, token=token)
+        self.tokenizer = load_trained_tokenizer(model_path, token=token)
         self.model = load_pretrained(AutoModelForCausalLM, config, token=token, dtype=torch.float32)
         self.device = device()
         self.model.to(self.device).eval()

@@ -19,7 +19,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, predict_in_order  # noqa: F401
+from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, load_trained_tokenizer, predict_in_order  # noqa: F401
 from .base import save_model as save_model_and_tokenizer
 from .base import wrong_kind_message
 
@@ -332,7 +332,7 @@ class Seq2SeqPredictor:
         from transformers import AutoModelForSeq2SeqLM  # noqa: PLC0415
 
         config = RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": model_path})
-        self.tokenizer = load_tokenizer(config, token=token)
+        self.tokenizer = load_trained_tokenizer(model_path, token=token)
         self.model = load_pretrained(AutoModelForSeq2SeqLM, config, token=token)
         self.device = device()
         self.model.to(self.device).eval()

@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..errors import DataError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, load_with_new_head, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, check_tokenization, fits_model, model_lengths, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, in_order, load_with_new_head, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, check_tokenization, fits_model, load_trained_tokenizer, model_lengths, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"

@@ -64,31 +64,81 @@ def evaluation_data(frame, data_report: dict[str, Any], config: RunConfig):
 
 
 def load_tokenizer(config: RunConfig, *, token: str | None = None):
-    """The model's fast tokenizer; byte-level BPE tokenizers (RoBERTa, GPT-2, ModernBERT) need a space before each word."""
+    """The model's fast tokenizer, reading each word after a space as the model read words in mid-sentence
+    (byte-level BPE: RoBERTa, GPT-2, ModernBERT, Llama 3, Qwen)."""
     from ..tokenization import load_tokenizer as load  # noqa: PLC0415
 
     m = config.model
-    name = m.tokenizer_name or m.model_name_or_path
-    tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
-    if getattr(tokenizer, "add_prefix_space", None) is False:
-        tokenizer = load(name, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, add_prefix_space=True)
+    return _words_after_spaces(functools.partial(load, m.tokenizer_name or m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token))
+
+
+def load_trained_tokenizer(model_path, *, token: str | None = None):
+    """A trained model's tokenizer, reading words as its training did, for its predictor and evaluate_run.
+
+    One that records add_prefix_space=True was loaded so for training and saved after it: RoBERTa's and
+    GPT-2's classes apply the option as they load; a generic one's backend is read as saved, with the space
+    `_space_before_each_word` put before each word or, trained before finetuner put it there, without it.
+    It is read as saved, so a run is scored and predicted as it was trained. Any other (a Qwen2 class,
+    which rebuilds its normalizer as it loads; a model trained elsewhere) is read as `load_tokenizer` reads it."""
+    from ..tokenization import load_tokenizer as load  # noqa: PLC0415
+
+    loader = functools.partial(load, str(model_path), token=token)
+    tokenizer = loader()
+    return tokenizer if getattr(tokenizer, "add_prefix_space", None) is True else _words_after_spaces(loader, tokenizer)
+
+
+def _words_after_spaces(load, tokenizer=None):
+    """`load()`'s tokenizer (or `tokenizer`, loaded by it), reading each word after a space: loaded again with
+    add_prefix_space=True where the class applies it, then `_space_before_each_word`."""
+    tokenizer = load() if tokenizer is None else tokenizer
+    if getattr(tokenizer, "add_prefix_space", None) is False and not _bytes_after_split(tokenizer):
+        tokenizer = load(add_prefix_space=True)
     _space_before_each_word(tokenizer)
     return tokenizer
 
 
 def _space_before_each_word(tokenizer) -> None:
-    """Make a byte-level pre-tokenizer put a space before each word, as `add_prefix_space=True` asks.
+    """Make a byte-level tokenizer put one space before each word, as `add_prefix_space=True` asks.
 
     The sentence comes as words (`is_split_into_words`), each tokenized on its own: without the space,
     "visited" in mid-sentence became 'vis', 'ited' where the model was pretrained on 'Ġvisited'. RoBERTa's
     and GPT-2's tokenizer classes apply the option; the generic one (ModernBERT's, and any tokenizer saved
-    as PreTrainedTokenizerFast) only records it. A pre-tokenizer that splits before its byte-level step
-    (Llama 3's, Qwen's) is left as it is: there the space would go before every piece of a word too."""
-    from tokenizers import pre_tokenizers  # noqa: PLC0415
+    as PreTrainedTokenizerFast) only records it, so its ByteLevel pre-tokenizer is set to add the space.
+    A pre-tokenizer that splits before its byte-level step (Llama 3's, Qwen's) would add it before every
+    piece of a word too ("don't" as 'Ġdon', 'Ġ', "'t"; "2023" as 'Ġ2', 'Ġ0'...): there the normalizer
+    puts the space before each word, which the split then keeps with the word's first piece as in running
+    text ('Ġdon', "'t"), and the byte-level step adds none."""
+    from tokenizers import normalizers, pre_tokenizers  # noqa: PLC0415
 
-    step = tokenizer.backend_tokenizer.pre_tokenizer
+    backend = tokenizer.backend_tokenizer
+    step = backend.pre_tokenizer
     if isinstance(step, pre_tokenizers.ByteLevel) and not step.add_prefix_space:
         step.add_prefix_space = True
+    byte_steps = _bytes_after_split(tokenizer)
+    if not byte_steps:
+        return
+    for byte_step in byte_steps:
+        byte_step.add_prefix_space = False
+    if backend.normalizer is None:
+        backend.normalizer = normalizers.Prepend(" ")
+    elif not backend.normalizer.normalize_str("a").startswith(" "):  # not already (a run's saved tokenizer)
+        backend.normalizer = normalizers.Sequence([backend.normalizer, normalizers.Prepend(" ")])
+
+
+def _bytes_after_split(tokenizer) -> list:
+    """The ByteLevel steps of a pre-tokenizer that runs steps in sequence (Llama 3's and Qwen's: a regex
+    Split, then ByteLevel); none for any other."""
+    from tokenizers import pre_tokenizers  # noqa: PLC0415
+
+    sequence = tokenizer.backend_tokenizer.pre_tokenizer
+    if not isinstance(sequence, pre_tokenizers.Sequence):
+        return []
+    steps = []
+    while True:
+        try:
+            steps.append(sequence[len(steps)])
+        except IndexError:
+            return [step for step in steps if isinstance(step, pre_tokenizers.ByteLevel)]
 
 
 def align_labels(word_ids: Sequence[int | None], tags: Sequence[int], *, label_all_tokens: bool, inside: dict[int, int]) -> list[int]:
@@ -499,8 +549,7 @@ class TokenClassificationPredictor:
         from ..tokenization import load_failure_message  # noqa: PLC0415
         from .base import device  # noqa: PLC0415
 
-        config = RunConfig.from_dict({"task": "token-classification", "model_name_or_path": model_path})
-        self.tokenizer = load_tokenizer(config, token=token)
+        self.tokenizer = load_trained_tokenizer(model_path, token=token)
         try:
             self.model = AutoModelForTokenClassification.from_pretrained(model_path, token=token)
         except Exception as error:  # noqa: BLE001

@@ -58,3 +58,32 @@ def test_training_still_names_the_option(tmp_path):
     train.write_text(json.dumps(TRAINED["seq2seq"][1]) + "\n")
     with pytest.raises(DataError, match="No document column found among: body, tldr. Set document_column_name to the right column."):
         prepare_document_data(DataConfig(train_file=str(train)))
+
+
+def test_other_data_is_read_as_the_runs_saved_tokenizer_reads_it_as_prediction_does(tmp_path, sentiment_frame, monkeypatch):
+    """A GPT-2 pair classifier trained before finetuner put a separator between a pair's texts saved a tokenizer
+    that joins them: prediction read pairs so, but evaluating other data added the separator, so the same pairs
+    got other probabilities in the evaluation's predictions than in the Predict tab's."""
+    import numpy as np
+    import pandas as pd
+    from transformers import AutoConfig, GPT2ForSequenceClassification
+
+    from finetuner.inference import Predictor
+    from support import completed_run, save_seeded
+    from task_fixtures import build_tiny_gpt2
+
+    folder = build_tiny_gpt2(tmp_path / "gpt2", list(sentiment_frame["text"]))
+    config = AutoConfig.from_pretrained(folder)
+    config.id2label, config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
+    save_seeded(GPT2ForSequenceClassification, config, folder)
+    report = {"text_columns": ["premise", "hypothesis"], "label_column": "label", "label_names": ["neg", "pos"]}
+    run = completed_run(tmp_path / "runs", "old-pairs", task="text-classification", model_dir=folder, data_report=report)
+    texts = list(sentiment_frame["text"][:6])
+    pairs = pd.DataFrame({"premise": texts, "hypothesis": texts[::-1], "label": ["neg", "pos"] * 3})
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    monkeypatch.setattr("finetuner.train.cpu_has_fast_bf16", lambda: False)  # in float32, as the Predictor computes
+    result = evaluate_run(run, test_file=str(tmp_path / "pairs.csv"))
+    scored = pd.read_csv(f"{result['out_dir']}/predictions_{result['name']}.csv")
+    predicted = Predictor(str(run.model_dir)).predict(list(pairs["premise"]), list(pairs["hypothesis"]))
+    assert list(scored["text_pair"]) == list(pairs["hypothesis"])
+    np.testing.assert_allclose(scored["prob_pos"], [p["pos"] for p in predicted], rtol=1e-5)

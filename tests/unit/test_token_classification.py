@@ -12,6 +12,7 @@ from finetuner.config import DataConfig, RunConfig
 from finetuner.data import prepare_token_data
 from finetuner.errors import ConfigError, DataError
 from finetuner.tasks import token_classification as ner
+from finetuner.tokenization import load_tokenizer
 from task_fixtures import make_ner_records, write_jsonl
 
 
@@ -188,9 +189,84 @@ def test_a_byte_level_tokenizer_of_the_generic_class_reads_each_word_after_a_spa
     tokenizer = ner.load_tokenizer(config)
     shown = ner.inspect_example(tokenizer, {"tokens": ["bob", "visited", "rome"], "tags": ["B-person", "O", "B-location"]}, config)
     assert [w["sub_tokens"] for w in shown["words"][1:]] == [["Ġvisited"], ["Ġrome"]], shown["tokens"]
-    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it: its predictor reads words alike
-    again = ner.load_tokenizer(tiny_tokenizer_config(tmp_path / "model"))
+    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it: its predictor and evaluation read words alike
+    again = ner.load_trained_tokenizer(tmp_path / "model")
     assert again(["bob", "visited", "rome"], is_split_into_words=True)["input_ids"] == shown["input_ids"]
+
+
+LLAMA_3_SPLIT = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+
+
+def save_split_byte_level_tokenizer(folder, texts, tokenizer_class=None):
+    """A byte-level BPE tokenizer whose pre-tokenizer splits by Llama 3's regex before its ByteLevel step
+    (add_prefix_space=False), trained on `texts` and saved under the generic class as Llama 3's is, or
+    under `tokenizer_class` with add_prefix_space false recorded, as Qwen2.5's is."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA_3_SPLIT), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tokenizer.decoder = decoders.ByteLevel()
+    special = ["<|begin_of_text|>", "<|end_of_text|>"]
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A", special_tokens=[("<|begin_of_text|>", 0)])
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>").save_pretrained(folder)
+    if tokenizer_class:
+        settings = json.loads((folder / "tokenizer_config.json").read_text())
+        (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": tokenizer_class, "add_prefix_space": False}))
+    return folder
+
+
+@pytest.mark.parametrize("tokenizer_class", [None, "Qwen2Tokenizer"])
+def test_a_tokenizer_that_splits_before_its_byte_level_step_reads_each_word_after_one_space(tmp_path, tokenizer_class):
+    """Llama 3 and Qwen read 'Ġvisited', 'Ġdon' "'t" and 'Ġ' '202' '3' in mid-sentence; words read alone
+    became 'vis' 'ited', and a space added after the split went before every piece ('Ġ' "'t", 'Ġ2' 'Ġ0')."""
+    texts = ["alice visited new york in 2023", "bob visited rome , don't you know"] * 20
+    folder = save_split_byte_level_tokenizer(tmp_path / "llama-3-like", texts, tokenizer_class)
+    config = tiny_tokenizer_config(folder)
+    tokenizer = ner.load_tokenizer(config)
+    words, tags = ["bob", "visited", "rome", "don't", "2023"], ["B-person", "O", "B-location", "O", "O"]
+    shown = ner.inspect_example(tokenizer, {"tokens": words, "tags": tags}, config)
+    pretrained = load_tokenizer(str(folder))
+    assert shown["words"][1]["sub_tokens"] == ["Ġvisited"], shown["tokens"]
+    assert [w["sub_tokens"] for w in shown["words"]] == [pretrained.tokenize(" " + word) for word in words], "each word as after a space in running text"
+    assert all("".join(w["sub_tokens"]).count("Ġ") == 1 and w["sub_tokens"][0].startswith("Ġ") for w in shown["words"]), shown["tokens"]
+    firsts = [label for label, word, previous in zip(shown["labels"], shown["word_ids"], [None, *shown["word_ids"]]) if word is not None and word != previous]
+    assert firsts == tags and shown["labels"].count(None) == len(shown["tokens"]) - len(words), "one label a word, on its first piece"
+    records = [{"tokens": words, "ner_tags": tags}] * 12
+    data = prepare_token_data(DataConfig(train_file=str(write_jsonl(tmp_path / "ner.jsonl", records)), validation_file=str(write_jsonl(tmp_path / "v.jsonl", records[:2]))))
+    features = ner.tokenize(data.splits, tokenizer, config, label_names=data.label_names)
+    assert features["train"][0]["input_ids"] == shown["input_ids"] == features["validation"][0]["input_ids"], "training, evaluation windows and the inspector alike"
+    tokenizer.save_pretrained(tmp_path / "model")  # as a finished run keeps it (a Qwen2 class loads without the normalizer)
+    again = ner.load_trained_tokenizer(tmp_path / "model")  # what its predictor and evaluation read words with
+    assert again(words, is_split_into_words=True)["input_ids"] == shown["input_ids"]
+
+
+def word_pieces(tokenizer, words):
+    return tokenizer.convert_ids_to_tokens(tokenizer(words, is_split_into_words=True)["input_ids"])
+
+
+@pytest.mark.parametrize("kind", ["modernbert-like", "qwen2.5-like"])
+def test_a_runs_tokenizer_reads_words_as_its_training_did(tmp_path, kind):
+    """A run trained before finetuner put one space before each word read 'vis' 'ited' (ModernBERT-like) or a
+    space before every piece (Qwen2.5-like), and saved its tokenizer so, recording add_prefix_space=True: its
+    evaluation on other data re-read words the new way while the run had learnt the old. A trained model's
+    tokenizer is now read as saved there; a run trained since reads one space a word; a model that records
+    nothing (trained elsewhere) is read as training reads a pretrained one."""
+    texts = ["alice visited new york in 2023", "bob visited rome , don't you know"] * 20
+    if kind == "modernbert-like":
+        folder = save_byte_level_tokenizer(tmp_path / kind, texts)
+    else:
+        folder = save_split_byte_level_tokenizer(tmp_path / kind, texts, "Qwen2Tokenizer")
+    words = ["bob", "visited", "rome", "don't", "2023"]
+    before = load_tokenizer(str(folder), add_prefix_space=True)  # what finetuner trained on and saved before
+    before.save_pretrained(tmp_path / "old-run")
+    now = ner.load_tokenizer(tiny_tokenizer_config(folder))
+    now.save_pretrained(tmp_path / "new-run")
+    assert word_pieces(before, words) != word_pieces(now, words) and "Ġvisited" in word_pieces(now, words)
+    assert word_pieces(ner.load_trained_tokenizer(tmp_path / "old-run"), words) == word_pieces(before, words)
+    assert word_pieces(ner.load_trained_tokenizer(tmp_path / "new-run"), words) == word_pieces(now, words)
+    assert word_pieces(ner.load_trained_tokenizer(folder), words) == word_pieces(now, words)
 
 
 def test_inspector_matches_training_features_and_shows_truncation(tiny_model_dir, tmp_path):
