@@ -19,6 +19,7 @@ enter (`make_selection`, `build_config`, the tokenizer inspector, evaluation on 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -117,6 +118,14 @@ def temporary_uploads() -> Path:
     """Where the studio keeps uploads when its runs folder cannot be written (a read-only share of past runs;
     services.store_upload): the system may clear it, which is why no run names a file there."""
     return Path(tempfile.gettempdir()).resolve() / "finetuner-uploads"
+
+
+def temporary_evaluations(run: Run) -> Path:
+    """Where the studio keeps a run's evaluations on other data when the run's folder cannot be written (a
+    read-only share of past runs; `evaluate_run.saves_into_run`): one folder per run folder, so that two runs
+    folders' runs of the same id keep theirs apart. The system may clear it."""
+    digest = hashlib.sha256(str(run.path.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()).resolve() / "finetuner-evaluations" / f"{run.id}-{digest}"
 
 
 def upload_dirs(runs_dir: str | Path) -> list[Path]:

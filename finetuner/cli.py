@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset_name", help="Evaluate on this Hub dataset instead.")
     evaluate.add_argument("--dataset_config_name", help="Configuration of the Hub dataset, if it has several.")
     evaluate.add_argument("--split", help="Split of the Hub dataset (default: test).")
+    evaluate.add_argument("--output_dir", help="Write the report and predictions to this folder instead of the run's eval/extra/ (needed where the run's folder is read-only).")
 
     predict = commands.add_parser("predict", help="Predict with a run or a model folder: labels, entities, answers or summaries, by task.")
     _add_predict_arguments(predict)
@@ -325,20 +326,39 @@ def _print_intervals(split: str, report_path: Path, task: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .evaluate_run import evaluate_run  # noqa: PLC0415 - heavy
+    from .evaluate_run import evaluate_run, saves_into_run  # noqa: PLC0415 - heavy
 
     if args.test_file and args.dataset_name:
         raise ConfigError("Give --test_file or --dataset_name to evaluate on, not both.")
     if not args.dataset_name and (args.split or args.dataset_config_name):
         raise ConfigError(f"--{'split' if args.split else 'dataset_config_name'} chooses from the Hub dataset of --dataset_name; give --dataset_name too.")
     run = find_run(args.runs_dir, args.run_id)
-    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test")
+    if args.output_dir:
+        _make_output_dir(Path(args.output_dir))  # before the model loads, not after
+    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test", out_dir=args.output_dir)
     print(json.dumps(result["metrics"], indent=2))
     _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
     if result["rows_left_out"]:
         print(f"{result['rows_left_out']} row(s) without a label or reference (tags, summary, answer) were left out of the scores.")
-    print(f"Report and predictions written to {result['out_dir']}")
+    if not args.output_dir:
+        print(f"Report and predictions written to {result['out_dir']}")
+    elif saves_into_run(run):
+        print(f"Report and predictions written to {result['out_dir']} (--output_dir), not into run {run.id}'s folder.")
+    else:
+        print(f"Report and predictions written to {result['out_dir']}, not into run {run.id}: its folder {run.path} is read-only.")
     return 0
+
+
+def _make_output_dir(path: Path) -> None:
+    """evaluate's --output_dir is a folder this user can write (made if missing)."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--output_dir '{path}' is a file; give a folder for the report and predictions.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"Cannot make --output_dir '{path}': {error.strerror or error}. Choose a folder you can write.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"Cannot write --output_dir '{path}': permission denied. Choose a folder you can write.")
 
 
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:

@@ -1,8 +1,10 @@
-"""Evaluate a finished run's model on another labelled file or Hub split, into the run's `eval/` folder."""
+"""Evaluate a finished run's model on another labelled file or Hub split, into the run's `eval/extra/` folder,
+or into another folder where the run's cannot be written (a read-only share of past runs)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -42,18 +44,42 @@ def _free_name(out_dir: Path, slug: str, source: str) -> str:
     return name
 
 
-def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None, split: str = "test", token: str | None = None) -> dict[str, Any]:
+def saves_into_run(run: Run) -> bool:
+    """Whether an evaluation's files can go into the run's folder: not on a read-only share of past runs (a
+    mounted copy, a folder of another user), whose runs are still evaluated, into a folder the caller gives."""
+    folders = (run.path, run.eval_dir, run.eval_dir / "extra")
+    return all(os.access(folder, os.W_OK | os.X_OK) for folder in folders if folder.is_dir())
+
+
+def evaluate_run(
+    run: Run,
+    *,
+    test_file: str | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    split: str = "test",
+    token: str | None = None,
+    out_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Metrics, report and predictions of the run's model on the given data (default: the run's own test split).
 
     Works for every task through its hooks. Returns {"metrics": Trainer-style dict, "out_dir": folder with
     report_<name>.json and predictions_<name>.csv (generations_<name>.csv for generative tasks), "name": <name>,
     "rows_left_out": rows of the other data that had nothing to score against (also the report's `rows_left_out`)}.
+    The folder is the run's `eval/extra/`, or `out_dir` where given: the run's folder is then left as it was
+    (no evaluation event either). A run whose folder cannot be written needs `out_dir`: it is refused before
+    anything loads, rather than failing on its first write.
     """
     from .inference import MODEL_LOAD_LOCK  # noqa: PLC0415 - loads torch
     from .tasks import get_task  # noqa: PLC0415
 
     if run.state != COMPLETED:
         raise RunError(f"Run {run.id} is {run.state}; only a completed run can be evaluated.")
+    if out_dir is None and not saves_into_run(run):
+        raise RunError(
+            f"Run {run.id}'s folder {run.path} is read-only, so this evaluation cannot be saved into it. "
+            "Give a folder you can write for its report and predictions: evaluate's --output_dir (out_dir in Python)."
+        )
     config = run.config()
     task = get_task(config.model.task)
     data_report = read_json(run.path / "data_report.json", default={}) or {}
@@ -82,7 +108,8 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         tokenizer = task.load_trained_tokenizer(run.model_dir, token=token)  # as saved, as prediction reads it
         model = task.build_model(model_config, label_names, token=token)
     features = task.tokenize({name: dataset}, tokenizer, model_config, label_names=label_names)[name]
-    out_dir = run.eval_dir / "extra"
+    into_run = out_dir is None
+    out_dir = run.eval_dir / "extra" if into_run else Path(out_dir)
     slug = _free_name(out_dir, re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data", source)
     trainer = task.build_trainer(
         model_config,
@@ -91,7 +118,7 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         label_names=label_names,
         train_dataset=features,
         eval_dataset=None,
-        output_dir=run.path / "checkpoints",
+        output_dir=run.checkpoints_dir if into_run else out_dir,
         callbacks=[],
         for_training=False,
     )
@@ -101,5 +128,6 @@ def evaluate_run(run: Run, *, test_file: str | None = None, dataset_name: str | 
         report_file = out_dir / f"report_{slug}.json"
         write_json_atomic(report_file, {**(read_json(report_file, default={}) or {}), "rows_left_out": left_out})
     write_json_atomic(out_dir / f"results_{slug}.json", metrics)
-    run.append_event("evaluation", name=slug, metrics=metrics)
+    if into_run:
+        run.append_event("evaluation", name=slug, metrics=metrics)
     return {"metrics": metrics, "out_dir": str(out_dir), "name": slug, "rows_left_out": left_out}

@@ -47,6 +47,8 @@ BASELINE_METRICS = {
 }
 HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "f1_weighted", "roc_auc", "average_precision", "loss")
 MAX_MISCLASSIFIED = 200
+# The first words of the headline's note on an evaluation kept in the temporary folder (`services.temporary_evaluation_note`).
+NOT_SAVED = "⚠ **Not saved in the run**:"
 
 
 def build_evaluation_tab(ctx: StudioContext) -> None:
@@ -132,6 +134,8 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         if task_name == "causal-lm":
             note = render.forgetting_note(read_json(run.eval_dir / COMPARISON_FILE, {}) or {})
             line += f" · {note}" if note else ""
+        if split.startswith(f"{services.TEMPORARY_EVALUATION}:"):
+            line += f"\n\n{NOT_SAVED} {render.md_escape(services.temporary_evaluation_note(run))}"
         wide = [c for c in ("text", "text_pair", "document", "prompt", "reference", "generated", "base model (before)", "entities", "predicted_entities") if c in examples_table.columns]
         empty = plots.empty("Not drawn for this task.")
         if task_name == "token-classification":
@@ -219,8 +223,9 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
             raise DataError("Upload a labelled file or enter a Hub dataset id to evaluate on.")
         access.check_locations(runs_dir=ctx.runs_dir, data_files=[test_file], dataset_name=dataset_name)  # shared: uploads and Hub ids only
         path = services.store_upload(test_file, ctx.runs_dir) if test_file else None
-        result = evaluate(run, test_file=path, dataset_name=(dataset_name or "").strip() or None, dataset_config_name=(dataset_config_name or "").strip() or None, split=(split or "test").strip())
-        key = f"extra:{result['name']}"
+        out_dir = services.other_data_folder(run)  # None: the run's own folder; a read-only one's go to a temporary folder
+        result = evaluate(run, test_file=path, dataset_name=(dataset_name or "").strip() or None, dataset_config_name=(dataset_config_name or "").strip() or None, split=(split or "test").strip(), out_dir=out_dir)
+        key = f"{'extra' if out_dir is None else services.TEMPORARY_EVALUATION}:{result['name']}"
         return gr.Dropdown(choices=services.evaluation_splits(run), value=key), *evaluation_report(run.id, key, request, profile, oauth_token)
 
     evaluate_button.click(evaluate_run, [run_picker, other_file, other_dataset, other_config, other_split], [split_picker, *outputs], api_name="evaluate_run", concurrency_limit=1, concurrency_id="heavy",
@@ -270,7 +275,7 @@ def _headline(run_id, split, task_name, headline_names, report, metrics, predict
     if report.get("rows_left_out"):
         size += f"{'; ' if size else ''}{report['rows_left_out']:,} rows without a label or reference left out"
     shown = ", ".join(f"{name} **{metrics[name]:.3f}**" for name in headline_names if isinstance(metrics.get(name), (int, float)))
-    line = f"**{render.md_escape(run_id)}** on **{render.md_escape(split.replace('extra:', ''))}**" + (f" ({size})" if size else "") + f": {shown}"
+    line = f"**{render.md_escape(run_id)}** on **{render.md_escape(split.partition(':')[2] or split)}**" + (f" ({size})" if size else "") + f": {shown}"
     from ..intervals import describe_gain  # noqa: PLC0415
 
     for name, label, key in (("tfidf_logreg", "TF-IDF baseline macro F1", "f1_macro"), ("most_frequent_tag", "most-frequent-tag baseline F1", "f1"), ("lead_1", "Lead-1 baseline ROUGE-L", "rougeL"), ("base_model", "base model ROUGE-L", "rougeL")):

@@ -27,6 +27,7 @@ import yaml
 from .. import access, compare
 from ..config import MAX_SEED, DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
 from ..errors import ConfigError, DataError
+from ..evaluate_run import saves_into_run
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..tasks import TASKS
 from ..train import WAITING_MESSAGE
@@ -938,23 +939,53 @@ def queue_note(store: RunStore, run: Run) -> str | None:
 
 
 def evaluation_splits(run: Run) -> list[tuple[str, str]]:
-    """(label, key) of every evaluated split: the run's own (validation, test) and later evaluations."""
+    """(label, key) of every evaluated split: the run's own (validation, test) and later evaluations, those
+    kept in the temporary folder (the run's folder is read-only) last."""
     out = []
     for split in ("test", "validation"):
         if (run.eval_dir / f"report_{split}.json").is_file():
             out.append((f"{split} split", split))
-    extra = run.eval_dir / "extra"
-    if extra.is_dir():
-        for report in sorted(extra.glob("report_*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-            name = report.stem.removeprefix("report_")
-            out.append((f"other data: {name}", f"extra:{name}"))
+    for prefix, label in (("extra", "other data: {}"), (TEMPORARY_EVALUATION, "other data: {} (temporary: not saved in the run)")):
+        folder = _evaluation_folder(run, prefix)
+        if folder.is_dir():
+            for report in sorted(folder.glob("report_*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+                name = report.stem.removeprefix("report_")
+                out.append((label.format(name), f"{prefix}:{name}"))
     return out
 
 
+# The key prefix of an evaluation on other data kept in the temporary folder (`other_data_folder`).
+TEMPORARY_EVALUATION = "temporary"
+
+
+def other_data_folder(run: Run) -> Path | None:
+    """Where an evaluation on other data goes: None for the run's own `eval/extra/`; the temporary folder where
+    the run's folder cannot be written (a read-only share of past runs), for the page to show it all the same."""
+    return None if saves_into_run(run) else access.temporary_evaluations(run)
+
+
+def _evaluation_folder(run: Run, prefix: str) -> Path:
+    return access.temporary_evaluations(run) if prefix == TEMPORARY_EVALUATION else run.eval_dir / "extra"
+
+
+def temporary_evaluation_note(run: Run) -> str:
+    """What the Evaluate tab says of an evaluation kept in the temporary folder. Plain text (the page escapes it);
+    on a shared studio without the server's folders."""
+    if access.shared_mode():
+        return (
+            "This run's folder cannot be written, so this evaluation is kept in a temporary folder, which the server may clear "
+            "(a restart does; evaluate again then). Download the predictions below to keep them."
+        )
+    return (
+        f"Run {run.id}'s folder {run.path} cannot be written, so this evaluation is kept in {access.temporary_evaluations(run)}, "
+        "which the system may clear (a restart of this machine does; evaluate again then). Download the predictions below to keep them."
+    )
+
+
 def _eval_paths(run: Run, key: str) -> tuple[Path, list[Path], Path | None]:
-    if key.startswith("extra:"):
-        name = key.removeprefix("extra:")
-        folder = run.eval_dir / "extra"
+    prefix, _, name = key.partition(":")
+    if name:
+        folder = _evaluation_folder(run, prefix)
         return folder / f"report_{name}.json", [folder / f"predictions_{name}.csv", folder / f"generations_{name}.csv"], folder / f"results_{name}.json"
     results = run.eval_dir / ("test_results.json" if key == "test" else "eval_results.json")
     return run.eval_dir / f"report_{key}.json", [run.eval_dir / f"predictions_{key}.csv", run.eval_dir / f"generations_{key}.csv"], results

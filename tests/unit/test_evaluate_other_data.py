@@ -1,13 +1,17 @@
 """Evaluating a run on other data whose columns are not the run's: the message says to rename the file's
 columns to the run's, named, not to set a training option (`summary_column_name`, ...) that `evaluate` does
-not have. Training keeps its messages, which name those options."""
+not have. Training keeps its messages, which name those options. A run in a read-only runs folder is evaluated
+into the folder --output_dir names, and nothing is written into the run."""
 
 from __future__ import annotations
 
+import errno
 import json
 
+import pandas as pd
 import pytest
 
+import support
 from finetuner import cli
 from finetuner.config import DataConfig, RunConfig
 from finetuner.data import prepare_document_data
@@ -87,3 +91,66 @@ def test_other_data_is_read_as_the_runs_saved_tokenizer_reads_it_as_prediction_d
     predicted = Predictor(str(run.model_dir)).predict(list(pairs["premise"]), list(pairs["hypothesis"]))
     assert list(scored["text_pair"]) == list(pairs["hypothesis"])
     np.testing.assert_allclose(scored["prob_pos"], [p["pos"] for p in predicted], rtol=1e-5)
+
+
+# A read-only runs folder (a share of past runs): `evaluate` writes where --output_dir says, and says that the
+# results are not in the run; without --output_dir it says to give one, before loading the model.
+SENTIMENT = {"label_names": ["negative", "positive"], "text_columns": ["text"], "label_column": "label"}
+
+
+@pytest.fixture
+def sentiment_run(tmp_path, tiny_model_dir, sentiment_frame):
+    run = support.completed_run(tmp_path / "runs", "shared", task="text-classification", model_dir=tiny_model_dir, data_report=SENTIMENT)
+    sentiment_frame.head(10).to_csv(tmp_path / "holdout.csv", index=False)
+    return run, tmp_path / "holdout.csv"
+
+
+def files(folder) -> dict:
+    return {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def evaluate(run, *args) -> int:
+    return cli.main(["--runs_dir", str(run.path.parent), "evaluate", run.id, *args])
+
+
+def test_a_read_only_run_says_to_give_an_output_folder(sentiment_run, monkeypatch, capsys):
+    """The CLI failed with a traceback: OSError: [Errno 30] Read-only file system: '.../eval/extra'."""
+    run, holdout = sentiment_run
+    before = files(run.path)
+    support.refuse_writes(monkeypatch, run.path.parent, errno.EROFS, folder_writable=False)
+    assert evaluate(run, "--test_file", str(holdout)) == 2
+    assert capsys.readouterr().err == (
+        f"error: Run shared's folder {run.path} is read-only, so this evaluation cannot be saved into it. "
+        "Give a folder you can write for its report and predictions: evaluate's --output_dir (out_dir in Python).\n"
+    )
+    assert files(run.path) == before
+
+
+def test_a_read_only_run_is_evaluated_into_the_output_folder(sentiment_run, tmp_path, monkeypatch, capsys):
+    run, holdout = sentiment_run
+    before = files(run.path)
+    support.refuse_writes(monkeypatch, run.path.parent, errno.EROFS, folder_writable=False)
+    out = tmp_path / "results" / "shared"
+    assert evaluate(run, "--test_file", str(holdout), "--output_dir", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert printed.endswith(f"Report and predictions written to {out}, not into run shared: its folder {run.path} is read-only.\n"), printed
+    assert "holdout 95% intervals: accuracy " in printed
+    assert len(pd.read_csv(out / "predictions_holdout.csv")) == 10
+    assert "test_accuracy" in json.loads((out / "results_holdout.json").read_text())
+    assert files(run.path) == before, "nothing written into the read-only run's folder"
+
+
+def test_a_writable_run_given_an_output_folder_is_left_as_it_was(sentiment_run, tmp_path, capsys):
+    run, holdout = sentiment_run
+    before = files(run.path)
+    out = tmp_path / "results"
+    assert evaluate(run, "--test_file", str(holdout), "--output_dir", str(out)) == 0
+    assert capsys.readouterr().out.endswith(f"Report and predictions written to {out} (--output_dir), not into run shared's folder.\n")
+    assert (out / "report_holdout.json").is_file() and files(run.path) == before
+
+
+def test_an_output_folder_that_is_a_file_is_refused(sentiment_run, tmp_path, capsys):
+    run, holdout = sentiment_run
+    (tmp_path / "taken").write_text("")
+    assert evaluate(run, "--test_file", str(holdout), "--output_dir", str(tmp_path / "taken")) == 2
+    assert f"--output_dir '{tmp_path / 'taken'}' is a file; give a folder for the report and predictions." in capsys.readouterr().err
