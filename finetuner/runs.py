@@ -24,7 +24,6 @@ import re
 import secrets
 import shutil
 import signal
-import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -55,9 +54,12 @@ THIS_PROCESS = secrets.token_hex(8)
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON so that a reader never sees half a file (temp file in the same folder + os.replace)."""
+    """Write JSON so that a reader never sees half a file (temp file in the same folder + os.replace). The temp file
+    is made with the process's umask, as every other file of a run is: `tempfile.mkstemp` makes it readable by its
+    owner only, which left status.json and the metrics of a run in a shared runs folder unreadable to the team."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(value, handle, indent=2, default=str)
     os.replace(tmp, path)

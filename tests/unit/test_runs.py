@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -104,6 +106,21 @@ def test_status_writes_are_atomic(store):
     run.update_status(step=3)
     assert not list(run.path.glob(".status.json.*.tmp"))
     assert json.loads((run.path / "status.json").read_text())["step"] == 3
+
+
+def test_a_runs_status_is_as_readable_as_its_other_files(store):
+    """In a runs folder shared by a team (umask 022), status.json was readable by its writer only (0600), while the
+    config beside it and the model files were readable by all: another user's studio could list the run but not
+    read its state or metrics."""
+    previous = os.umask(0o022)
+    try:
+        run = store.create(RunConfig(), run_id="r")
+        run.update_status(step=3)
+    finally:
+        os.umask(previous)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in run.path.iterdir() if path.is_file()}
+    assert modes["status.json"] == 0o644, modes
+    assert set(modes.values()) == {0o644}, modes
 
 
 def test_a_full_disk_leaves_no_half_made_run_and_says_what_to_do(store, monkeypatch):
