@@ -196,7 +196,7 @@ def endless_data_loading(tmp_path: Path, monkeypatch) -> None:
 @contextlib.contextmanager
 def launched_studio(runs_dir: Path):
     """The studio over `runs_dir`, launched in this process as `python app.py` launches it; yields its address.
-    A browser test module whose tests need a runs folder of their own makes its `studio_url` with this."""
+    The browser tests' `studio` (tests/e2e/conftest.py) starts one a test module, over a runs folder of its own."""
     from finetuner.ui.studio import build_studio, launch_options
 
     demo = build_studio(runs_dir)

@@ -8,26 +8,10 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
-from support import launched_studio
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, RunStore
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    """(url, runs_dir) of a studio over an empty runs folder."""
-    runs_dir = tmp_path_factory.mktemp("views") / "runs"
-    with launched_studio(runs_dir) as url:
-        yield url, runs_dir
-
-
-@pytest.fixture(scope="module")
-def studio_url(studio):
-    """This module's studio for conftest's `page`."""
-    return studio[0]
 
 
 def no_pending(page):
