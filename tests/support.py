@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -191,6 +192,27 @@ def endless_data_loading(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(ENDLESS_DATA)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+
+
+class HeldData:
+    """The studio's data preparation (`services.prepared`) held for one training file (and, given, one seed)
+    until `release`: a data load that ends when the test says, for the tests of loads that overlap."""
+
+    def __init__(self, monkeypatch, file_name: str, seed: int | None = None):
+        from finetuner.ui import services
+
+        self.entered, self.released, real = threading.Event(), threading.Event(), services.prepared
+
+        def prepared(selection, **options):
+            if Path(selection.get("train_file") or "").name == file_name and seed in (None, options.get("seed")):
+                self.entered.set()
+                assert self.released.wait(timeout=60), "the test never released the held load"
+            return real(selection, **options)
+
+        monkeypatch.setattr(services, "prepared", prepared)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @contextlib.contextmanager

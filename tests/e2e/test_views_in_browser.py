@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from support import HeldData
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, RunStore
 
@@ -236,6 +237,39 @@ def test_use_its_settings_shows_the_runs_data_not_the_data_before_split_at_its_s
     page.get_by_role("button", name="Use its settings").click()
     expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data.")).to_be_visible()
     expect(page.get_by_label("Seed", exact=True)).to_have_value("7")
+    page.get_by_role("tab", name="1 · Data").click()
+    no_pending(page)
+    summary = page.locator("p").filter(has_text=" rows: train ")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("reviews.csv · 120 rows")
+    expect(page.locator("p").filter(has_text="held out of the training file at seed")).to_contain_text("at seed 7")
+
+
+def test_use_its_settings_wins_over_a_load_started_before_it_that_ends_after_it(page, studio, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch):
+    """Another file uploaded on the Data tab, and "Use its settings" pressed on the Train tab while that file still
+    loads: the run's data ends first, the upload's load last. The Data tab shows the run's data, the one the
+    notice names and a run started now trains on (before, the load that ended last covered it)."""
+    import pandas as pd
+
+    before = tmp_path / "before.csv"
+    pd.concat([pd.read_csv(sentiment_csv)] * 2, ignore_index=True).to_csv(before, index=False)
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "seed": 7}))
+    run.update_status(state=COMPLETED)
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
+    no_pending(page)  # the page follows the chosen run: its id is what the button sends
+
+    held = HeldData(monkeypatch, "before.csv")
+    page.get_by_role("tab", name="1 · Data").click()
+    upload(page, before)
+    assert held.entered.wait(timeout=60)
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data.")).to_be_visible()
+    held.release()
     page.get_by_role("tab", name="1 · Data").click()
     no_pending(page)
     summary = page.locator("p").filter(has_text=" rows: train ")

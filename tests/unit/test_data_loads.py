@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from support import HeldData
+
 SKIP = {"__type__": "update"}  # gr.skip(): the output stays as it is
 
 
@@ -30,27 +32,7 @@ class Page:
         return self.values.get(component._id)
 
 
-class Held:
-    """`services.prepared` held for the data of one training file (and, given, one seed) until `release`."""
-
-    def __init__(self, monkeypatch, file_name: str, seed: int | None = None):
-        from finetuner.ui import services
-
-        self.entered, self.released, real = threading.Event(), threading.Event(), services.prepared
-
-        def prepared(selection, **options):
-            if Path(selection.get("train_file") or "").name == file_name and seed in (None, options.get("seed")):
-                self.entered.set()
-                assert self.released.wait(timeout=60), "the test never released the held load"
-            return real(selection, **options)
-
-        monkeypatch.setattr(services, "prepared", prepared)
-
-    def release(self) -> None:
-        self.released.set()
-
-
-def race(page: Page, held: Held, slow, fast) -> None:
+def race(page: Page, held: HeldData, slow, fast) -> None:
     """`slow` (handler, arguments) started in a thread and held in its data preparation, `fast` started after it
     and run to its end, then `slow` released to end: their results reach the page in the order they end."""
     (slow_fn, slow_arguments), (fast_fn, fast_arguments) = slow, fast
@@ -131,7 +113,7 @@ def test_a_load_started_before_use_its_settings_and_finished_after_it_leaves_the
     first, the Data tab's load last. The page and the data a run trains on stay the run's (before, the load
     that finished last won, and the Train form held the run's settings over other data)."""
     _, fns, state = studio
-    held, page = Held(monkeypatch, "before.csv"), Page()
+    held, page = HeldData(monkeypatch, "before.csv"), Page()
     load, arguments = file_load(fns, state, before_csv)
     selection, summary = load.outputs[:2]
 
@@ -146,7 +128,7 @@ def test_use_its_settings_overtaken_by_a_load_says_that_load_stays(studio, befor
     """"Use its settings", then Load on the Data tab before the run's data is read: the user's later load is the
     data on the page, and the notice says so rather than promising the run's data."""
     _, fns, state = studio
-    held, page = Held(monkeypatch, "reviews.csv"), Page()
+    held, page = HeldData(monkeypatch, "reviews.csv"), Page()
     load, arguments = file_load(fns, state, before_csv)
     selection, summary = load.outputs[:2]
     use, use_arguments = use_settings(fns, state, run_id)
@@ -167,7 +149,7 @@ def test_a_seed_changed_while_data_loads_keeps_the_load_and_splits_it_at_that_se
     _, fns, state = studio
     page = Page()
     page.apply(*ended(file_load(fns, state, sentiment_csv, train_form={"seed": 42})))  # the data shown before: reviews.csv at seed 42
-    held = Held(monkeypatch, "before.csv")
+    held = HeldData(monkeypatch, "before.csv")
     load, arguments = file_load(fns, state, before_csv, train_form={"seed": 42})
     selection, summary = load.outputs[:2]
 
@@ -191,7 +173,7 @@ def test_a_re_split_started_before_a_load_and_finished_after_it_leaves_the_loads
     _, fns, state = studio
     page = Page()
     page.apply(*ended(file_load(fns, state, before_csv, train_form={"seed": 42})))  # the data shown before: before.csv at seed 42
-    held = Held(monkeypatch, "before.csv", seed=7)
+    held = HeldData(monkeypatch, "before.csv", seed=7)
     load, arguments = file_load(fns, state, sentiment_csv, train_form={"seed": 7})
     selection, summary = load.outputs[:2]
 
