@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -193,10 +194,31 @@ def endless_data_loading(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
 
 
+class HeldData:
+    """The studio's data preparation (`services.prepared`) held for one training file (and, given, one seed)
+    until `release`: a data load that ends when the test says, for the tests of loads that overlap."""
+
+    def __init__(self, monkeypatch, file_name: str, seed: int | None = None):
+        from finetuner.ui import services
+
+        self.entered, self.released, real = threading.Event(), threading.Event(), services.prepared
+
+        def prepared(selection, **options):
+            if Path(selection.get("train_file") or "").name == file_name and seed in (None, options.get("seed")):
+                self.entered.set()
+                assert self.released.wait(timeout=60), "the test never released the held load"
+            return real(selection, **options)
+
+        monkeypatch.setattr(services, "prepared", prepared)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 @contextlib.contextmanager
 def launched_studio(runs_dir: Path):
     """The studio over `runs_dir`, launched in this process as `python app.py` launches it; yields its address.
-    A browser test module whose tests need a runs folder of their own makes its `studio_url` with this."""
+    The browser tests' `studio` (tests/e2e/conftest.py) starts one a test module, over a runs folder of its own."""
     from finetuner.ui.studio import build_studio, launch_options
 
     demo = build_studio(runs_dir)

@@ -20,7 +20,11 @@ example rendered with its template, the part that carries loss marked. A typed t
 second text, `text_pair`, in a box shown for sentence-pair data: the pair encoded as training encodes one.
 """
 
+import functools
+import inspect
+import threading
 from pathlib import Path
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -59,6 +63,34 @@ OPTIONAL_COLUMNS = ("completion_column_name",)
 # The preview's first column, the row of the file: the number the inspector's Row takes.
 ROW_COLUMN = "#"
 ROW_INFO = "The row of the split's file, from 0: the preview's # column for the training file."
+
+
+# Numbers the session's data loads as they start and end (`latest_only`, `idle_number`).
+_numbering = threading.Lock()
+
+
+def latest_only(loads: dict, load: Callable[[], Any]) -> Any:
+    """`load()` as the session's newest data load: its result, or None where another data load of the session
+    started while it ran (the later one is what the user last asked for). `loads` is the session's `data_loads`
+    State, a dict Gradio hands each event as the same object. Gradio runs the events of different listeners at
+    once (each listener is its own concurrency group), so without this the load that finished last won: data
+    loaded on the Data tab just before "Use its settings" could finish after the run's data and leave the Data
+    tab, and training, on it."""
+    with _numbering:
+        loads["started"] = number = loads["started"] + 1
+    try:
+        result = load()
+    finally:
+        with _numbering:
+            if loads["started"] == number:
+                loads["ended"] = number
+    return result if loads["started"] == number else None
+
+
+def idle_number(loads: dict) -> int | None:
+    """The number of the session's newest data load (`latest_only`) where it has ended, else None (it runs)."""
+    with _numbering:
+        return loads["started"] if loads["ended"] == loads["started"] else None
 
 
 def task_choices() -> list[tuple[str, str]]:
@@ -133,9 +165,10 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
         split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
         inspected_with = gr.State(None)  # what the inspection shown was made with (`inspection_key`); None before the first
+        data_loads = gr.State({"started": 0, "ended": 0})  # the numbers of the session's newest data load started and ended (`latest_only`)
 
     # The Train tab keeps the inspector's model and max_length its own (see its `build_training_tab`).
-    ctx.components.update(dataset_summary=summary, inspector_fields=(inspect_model, inspect_max_length), data_task=task)
+    ctx.components.update(dataset_summary=summary, inspector_fields=(inspect_model, inspect_max_length), data_task=task, data_loads=data_loads)
 
     def still_in_use(current=None, **_) -> str | None:
         """After a failed load: the data loaded before stays the one in use (the Train tab trains on it)."""
@@ -252,6 +285,21 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])
 
+    def newest(handler, outputs):
+        """`handler` as a data load of the session (`latest_only`), its last input the session's `data_loads`:
+        where another load started while it ran, `outputs` are left to that one. Its signature is the handler's
+        and `loads`, so that Gradio names the endpoint's parameters as the handler does."""
+        @functools.wraps(handler)
+        def event(*arguments):
+            *arguments, loads = arguments
+            result = latest_only(loads, lambda: handler(*arguments))
+            return [gr.skip()] * len(outputs) if result is None else result
+
+        signature = inspect.signature(handler)
+        loads = inspect.Parameter("loads", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+        event.__signature__ = signature.replace(parameters=[*signature.parameters.values(), loads])
+        return event
+
     def load_failed(current):
         """After a failed load (its message stays on the page until closed): which data is still in use."""
         name = (current or services.default_selection()).get("name")
@@ -259,17 +307,18 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     def on_failure(event) -> None:
         event.failure(load_failed, ctx.dataset, [load_note, summary], api_visibility="private", show_progress="hidden")
-    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset, ctx.saved_form]
-    on_failure(load_button.click(load_dataset, load_inputs, load_outputs, api_name="load_dataset", **loading))
+    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset, ctx.saved_form, data_loads]
+    load_chosen = newest(load_dataset, load_outputs)
+    on_failure(load_button.click(load_chosen, load_inputs, load_outputs, api_name="load_dataset", **loading))
 
     @ui_errors(note=still_in_use)
     def load_new_file(task, source, train_file, validation_file, test_file, current=None, train_form=None):
         """A just-uploaded training file, with its columns detected afresh."""
         return read_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, current=current, train_form=train_form)
 
-    on_failure(train_file.upload(load_new_file, [*load_inputs[:5], ctx.dataset, ctx.saved_form], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
+    on_failure(train_file.upload(newest(load_new_file, load_outputs), [*load_inputs[:5], ctx.dataset, ctx.saved_form, data_loads], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
     for dropdown in (text_column, text_pair_column, label_column, *pickers):
-        on_failure(dropdown.input(load_dataset, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
+        on_failure(dropdown.input(load_chosen, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
 
     def reset_all_columns():
         return (*reset_columns(), *[gr.Dropdown(value=services.AUTO) for _ in pickers])
@@ -292,25 +341,31 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     task.change(choose_task, task, [task_note, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
-    def read_for_task(task, current, train_form=None):
+    def read_for_task(task, current, train_form, loads):
         """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
-        Data the task cannot read stays loaded, and the note above its summary says so and what to do."""
+        Data the task cannot read stays loaded, and the note above its summary says so and what to do. Only a
+        reading is a data load (`latest_only`): a task the data is already read for changes nothing."""
         selection = current or services.default_selection()
-        def kept(note: str):
-            return [note if output is load_note else gr.skip() for output in load_outputs]
+        def kept(note: str | None):
+            return [note if output is load_note and note is not None else gr.skip() for output in load_outputs]
 
         if services.task_of(selection) == task:  # already read so (a restored selection sets the task too)
             return kept("")
         fields = services.selection_fields(selection)
-        try:
-            return read_dataset(
-                task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
-                services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form,
-            )
-        except DataError:
-            return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
 
-    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
+        def read():
+            try:
+                return read_dataset(
+                    task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
+                    services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form,
+                )
+            except DataError:
+                return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
+
+        result = latest_only(loads, read)
+        return kept(None) if result is None else result
+
+    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form, data_loads], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
 
     def load_example(train_form=None):
         """The example dataset, loaded as the page opens so a new user sees data at once."""
@@ -345,34 +400,47 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
         return (*load_example(train_form), *[gr.skip()] * len(source_fields))
 
-    ctx.demo.load(reopen_dataset, [ctx.saved_dataset, ctx.saved_form], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
+    ctx.demo.load(newest(reopen_dataset, [*load_outputs, *source_fields]), [ctx.saved_dataset, ctx.saved_form, data_loads], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
-    def load_run_data(selection: dict, train_form: dict):
-        """A run's data, split as its settings (`train_form`) split it: "Use its settings" on the Train and Runs tabs
-        loads it in the event that puts those settings on the form. In an event of its own it raced the Data tab's
-        re-split of the data shown before for the new seed (`follow_train_form`), which could finish last and leave
-        the old data's summary and charts over the run's data."""
-        return show_selection(selection, "for that run", train_form)
+    def load_run_data(selection: dict, train_form: dict, loads: dict):
+        """A run's data, split as its settings (`train_form`) split it, as a data load of the session (`latest_only`):
+        None where another load started while it ran. "Use its settings" on the Train and Runs tabs loads it in the
+        event that puts those settings on the form. In an event of its own it raced the Data tab's re-split of the
+        data shown before for the new seed (`follow_train_form`), which could finish last and leave the old data's
+        summary and charts over the run's data."""
+        return latest_only(loads, lambda: show_selection(selection, "for that run", train_form))
 
     ctx.components["load_run_data"] = (load_run_data, [*load_outputs, *source_fields])
 
     @ui_errors
-    def follow_train_form(selection, train_form, shown):
+    def follow_train_form(selection, train_form, shown, loads):
         """After a change on the Train form: where the seed, a split share or the training-example limit changed,
         the splits shown again as a run started now makes them; the data and its columns stay as loaded. Data
-        those options cannot split stays shown as before, and the note above its summary says why."""
+        those options cannot split stays shown as before, and the note above its summary says why.
+
+        A re-split takes no number among the session's data loads (`latest_only`): a seed changed on the Train tab
+        must not set aside data the user is loading, which would leave the page, and training, on the data before.
+        While a load runs, the page is left to it, and the splits shown are marked as made with other options
+        (`shown` {}): when the load ends with the options it started with, that change calls this again. A load
+        started while this one ran read the form as changed, so the page is left to it as well."""
         options = services.split_options(train_form)
+        unchanged = [gr.skip()] * len(split_outputs)
         if shown is None or options == shown:  # None: the page is opening, and its first load reads the form's options itself
-            return [gr.skip()] * len(split_outputs)
+            return unchanged
+        seen = idle_number(loads)
+        if seen is None:
+            return [*unchanged[:-2], {}, gr.skip()]
         selection = selection or services.default_selection()
         try:
             _, view = split_view(services.task_of(selection), selection, options)
         except DataError as error:
-            return [*[gr.skip()] * (len(split_outputs) - 1), f"⚠ With the Train tab's options: {render.md_escape(str(error))}"]
-        return [*view, options, ""]
+            result = [*unchanged[:-1], f"⚠ With the Train tab's options: {render.md_escape(str(error))}"]
+        else:
+            result = [*view, options, ""]
+        return result if loads["started"] == seen else unchanged
 
     split_outputs = [summary, checks, label_plot, length_plot, inspect_split, charts, split_shown, load_note]
-    ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
+    gr.on([ctx.saved_form.change, split_shown.change], follow_train_form, [ctx.dataset, ctx.saved_form, split_shown, data_loads], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
 
     @ui_errors
     def inspect_tokens(

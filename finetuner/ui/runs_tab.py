@@ -183,13 +183,13 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
     use_settings, settings_outputs = ctx.components["use_run_settings"]
 
-    def use_its_settings(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """The chosen run's settings on the Train tab's form, and its data on the Data tab."""
-        result = use_settings(run_id, request, profile, oauth_token)
+    def use_its_settings(run_id, loads, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """The chosen run's settings on the Train tab's form, and its data on the Data tab (`loads`: the session's data loads)."""
+        result = use_settings(run_id, loads, request, profile, oauth_token)
         gr.Info(f"The Train tab now holds the settings of run {run_id}.")
         return result
 
-    reuse_button.click(use_its_settings, run_picker, settings_outputs, api_name="use_selected_run_settings", api_visibility="private")
+    reuse_button.click(use_its_settings, [run_picker, ctx.components["data_loads"]], settings_outputs, api_name="use_selected_run_settings", api_visibility="private")
 
     @ui_errors
     def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

@@ -548,23 +548,27 @@ def build_training_tab(ctx: StudioContext) -> None:
     refresh_button.click(refresh_runs, ctx.current_run, run_picker, api_name="refresh_run_list", api_visibility="undocumented")
 
     @ui_errors
-    def use_run_settings(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def use_run_settings(run_id, loads, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Put the followed run's settings on the form and load its data on the Data tab, to train again with a
-        change or two. Options the form has no field for (trust_remote_code, say) are named, not carried over."""
+        change or two. Options the form has no field for (trust_remote_code, say) are named, not carried over.
+        Data loaded on the Data tab after the button was pressed wins over the run's (`loads`: see `latest_only`)."""
         who = ownership.visitor(ctx, request, profile, oauth_token)
         config = ownership.owned_run(ctx, run_id, who=who).config()
         values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
         kept = {**values, EPOCHS_CHOSEN: True}
         try:  # in this event, not after it: see `load_run_data`
-            data = load_run_data(services.run_selection(config), kept)
+            data = load_run_data(services.run_selection(config), kept, loads)
         except gr.Error as error:  # the settings still go on the form; the data loaded before stays
             data = [gr.skip()] * len(data_outputs)
             note += f" But its data could not be loaded, so the data loaded before stays: {render.md_escape(error.message)}"
+        if data is None:  # the user loaded other data meanwhile
+            data = [gr.skip()] * len(data_outputs)
+            note += " But the data loaded on the Data tab meanwhile stays: a run started now trains on that."
         return (*restore_form(values), kept, *data, note)
 
     load_run_data, data_outputs = ctx.components["load_run_data"]
     settings_outputs = [*restored_outputs, ctx.saved_form, *data_outputs, notice]
-    reuse_button.click(use_run_settings, ctx.current_run, settings_outputs, api_name="use_run_settings", api_visibility="private")
+    reuse_button.click(use_run_settings, [ctx.current_run, ctx.components["data_loads"]], settings_outputs, api_name="use_run_settings", api_visibility="private")
     ctx.components["use_run_settings"] = (use_run_settings, settings_outputs)  # the Runs tab offers it too
 
     def restore(saved, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

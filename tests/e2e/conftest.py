@@ -18,9 +18,17 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def studio_url(tmp_path_factory):
-    with launched_studio(tmp_path_factory.mktemp("e2e") / "runs") as url:
-        yield url
+def studio(tmp_path_factory):
+    """(url, runs_dir) of a studio over an empty runs folder of its own, one a test module."""
+    runs_dir = tmp_path_factory.mktemp("e2e") / "runs"
+    with launched_studio(runs_dir) as url:
+        yield url, runs_dir
+
+
+@pytest.fixture(scope="module")
+def studio_url(studio):
+    """The module's studio's address, where `page` opens."""
+    return studio[0]
 
 
 @pytest.fixture(scope="module")

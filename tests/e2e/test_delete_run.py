@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from support import completed_run, launched_studio
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    runs_dir = tmp_path_factory.mktemp("delete") / "runs"
-    with launched_studio(runs_dir) as url:
-        yield url, runs_dir
-
-
-@pytest.fixture(scope="module")
-def studio_url(studio):
-    """This module's studio for conftest's `page`."""
-    return studio[0]
+from support import completed_run
 
 
 def test_delete_asks_first(page, studio, tiny_model_dir):

@@ -8,26 +8,11 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
-from support import launched_studio
+from support import HeldData
 from finetuner.config import RunConfig
 from finetuner.runs import COMPLETED, RunStore
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    """(url, runs_dir) of a studio over an empty runs folder."""
-    runs_dir = tmp_path_factory.mktemp("views") / "runs"
-    with launched_studio(runs_dir) as url:
-        yield url, runs_dir
-
-
-@pytest.fixture(scope="module")
-def studio_url(studio):
-    """This module's studio for conftest's `page`."""
-    return studio[0]
 
 
 def no_pending(page):
@@ -213,6 +198,25 @@ def test_the_inspector_tokenizes_with_the_train_tabs_model_and_max_length(page, 
     expect(length).to_have_value("48")
 
 
+def follow_on_train_tab(page, run_id: str) -> None:
+    """Choose a run in the Train tab's list, and wait until the page follows it: its id is what "Use its settings" sends."""
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="↻ Refresh").click()
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(re.escape(run_id))).click()
+    no_pending(page)
+
+
+def data_tab_shows_reviews_at_seed_7(page) -> None:
+    """Once no event runs: the Data tab shows one data summary, reviews.csv's, split at seed 7."""
+    page.get_by_role("tab", name="1 · Data").click()
+    no_pending(page)
+    summary = page.locator("p").filter(has_text=" rows: train ")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("reviews.csv · 120 rows")
+    expect(page.locator("p").filter(has_text="held out of the training file at seed")).to_contain_text("at seed 7")
+
+
 def test_use_its_settings_shows_the_runs_data_not_the_data_before_split_at_its_seed(page, studio, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch):
     """A run's settings with another seed: the Data tab re-split the data shown before at that seed in an event of
     its own while the run's data loaded in another, and Gradio orders neither. Where the re-split finished last
@@ -244,20 +248,35 @@ def test_use_its_settings_shows_the_runs_data_not_the_data_before_split_at_its_s
     monkeypatch.setattr(services, "prepared", prepared)
     run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "seed": 7}))
     run.update_status(state=COMPLETED)
-    page.get_by_role("tab", name="2 · Train").click()
-    page.get_by_role("button", name="↻ Refresh").click()
-    page.get_by_label("Run", exact=True).click()
-    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
-    no_pending(page)  # the page follows the chosen run: its id is what the button sends
+    follow_on_train_tab(page, run.id)
     page.get_by_role("button", name="Use its settings").click()
     expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data.")).to_be_visible()
     expect(page.get_by_label("Seed", exact=True)).to_have_value("7")
+    data_tab_shows_reviews_at_seed_7(page)
+
+
+def test_use_its_settings_wins_over_a_load_started_before_it_that_ends_after_it(page, studio, tiny_model_dir, sentiment_csv, tmp_path, monkeypatch):
+    """Another file uploaded on the Data tab, and "Use its settings" pressed on the Train tab while that file still
+    loads: the run's data ends first, the upload's load last. The Data tab shows the run's data, the one the
+    notice names and a run started now trains on (before, the load that ended last covered it)."""
+    import pandas as pd
+
+    before = tmp_path / "before.csv"
+    pd.concat([pd.read_csv(sentiment_csv)] * 2, ignore_index=True).to_csv(before, index=False)
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": str(sentiment_csv), "seed": 7}))
+    run.update_status(state=COMPLETED)
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    follow_on_train_tab(page, run.id)
+
+    held = HeldData(monkeypatch, "before.csv")
     page.get_by_role("tab", name="1 · Data").click()
-    no_pending(page)
-    summary = page.locator("p").filter(has_text=" rows: train ")
-    expect(summary).to_have_count(1)
-    expect(summary).to_contain_text("reviews.csv · 120 rows")
-    expect(page.locator("p").filter(has_text="held out of the training file at seed")).to_contain_text("at seed 7")
+    upload(page, before)
+    assert held.entered.wait(timeout=60)
+    page.get_by_role("tab", name="2 · Train").click()
+    page.get_by_role("button", name="Use its settings").click()
+    expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data.")).to_be_visible()
+    held.release()
+    data_tab_shows_reviews_at_seed_7(page)
 
 
 def test_use_its_settings_of_a_run_whose_data_is_gone_still_sets_the_form_and_says_why(page, studio, tiny_model_dir, sentiment_csv, tmp_path):
@@ -267,11 +286,7 @@ def test_use_its_settings_of_a_run_whose_data_is_gone_still_sets_the_form_and_sa
     run.update_status(state=COMPLETED)
     gone.unlink()
     expect(page.get_by_text("320 rows")).to_be_visible()
-    page.get_by_role("tab", name="2 · Train").click()
-    page.get_by_role("button", name="↻ Refresh").click()
-    page.get_by_label("Run", exact=True).click()
-    page.get_by_role("option", name=re.compile(re.escape(run.id))).click()
-    no_pending(page)
+    follow_on_train_tab(page, run.id)
     page.get_by_role("button", name="Use its settings").click()
     expect(page.get_by_label("Seed", exact=True)).to_have_value("9")
     expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data. But its data could not be loaded, so the data loaded before stays: ")).to_contain_text("'gone.csv'")
