@@ -156,8 +156,9 @@ MOCK_OAUTH_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth
 
 
 def pick_token(*, oauth_token: str | None = None, typed_token: str | None = None, allow_environment: bool = True) -> str | None:
-    """The token a studio session should use: its own login first, then what it typed, then (if allowed) the server's."""
-    for candidate in (oauth_token, typed_token):
+    """The token a studio session should use: what it typed first (a deliberate choice for this page), then its
+    own login, then (if allowed) the server's."""
+    for candidate in (typed_token, oauth_token):
         if candidate and candidate.strip() and candidate.strip() != MOCK_OAUTH_TOKEN:
             return candidate.strip()
     return environment_token() if allow_environment else None

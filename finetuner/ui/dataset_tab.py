@@ -141,10 +141,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         """After a failed load: the data loaded before stays the one in use (the Train tab trains on it)."""
         return f"The data loaded before stays in use: {current['name']}." if isinstance(current, dict) and current.get("name") else None
 
+    @ownership.reads_as_visitor
     def read_dataset(
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
         input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None, train_form=None,
+        oauth_token: gr.OAuthToken | None = None,
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
@@ -153,7 +155,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         files' and no new training file, the files this session loaded last are read again (after a reload the
         upload boxes are empty, while the data is still those files). Data without its own validation or test
         split is split as a run started from the Train form (`train_form`, its values) would split it: at its
-        seed, with its validation and test shares (`services.split_options`).
+        seed, with its validation and test shares (`services.split_options`). A private Hub dataset loads with the
+        visitor's own token (their sign-in, or an API client's `oauth_token`), which reads it for them alone.
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
             train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
@@ -357,7 +360,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.components["load_run_data"] = (load_run_data, [*load_outputs, *source_fields])
 
     @ui_errors
-    def follow_train_form(selection, train_form, shown):
+    @ownership.reads_as_visitor
+    def follow_train_form(selection, train_form, shown, oauth_token: gr.OAuthToken | None = None):
         """After a change on the Train form: where the seed, a split share or the training-example limit changed,
         the splits shown again as a run started now makes them; the data and its columns stay as loaded. Data
         those options cannot split stays shown as before, and the note above its summary says why."""
@@ -375,6 +379,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.saved_form.change(follow_train_form, [ctx.dataset, ctx.saved_form, split_shown], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
 
     @ui_errors
+    @ownership.reads_as_visitor
     def inspect_tokens(
         model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None,
         request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,

@@ -1,0 +1,99 @@
+"""Whose token reads the Hub for one studio request: the visitor's own where it may read, else the server's.
+
+A studio visitor's token (one typed in the Hub tab, else their "Sign in with Hugging Face" token) reads their
+private or gated models and datasets. The studio sets it for the request it serves (`reading_as`, a context
+variable: concurrent requests each see their own); the code that loads from the Hub asks `token_for(repo)`.
+A repo the visitor's token may not read (a private model of the Space owner's, a gated one the visitor has
+not accepted) is read as before, with the server's HF_TOKEN (token None: huggingface_hub, datasets and
+transformers take it from the environment), which README's "shared studios" section says is there for them.
+
+Nothing here keeps a token past its request: `reader()`, the part of a cache key that says whose token read
+an entry (so one visitor never gets another's private data from the studio's caches), is a digest. A
+training process gets the token in its environment (`launcher`), never in a file. No gradio here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Iterator
+
+from .access import is_hub_id
+
+_VISITOR: ContextVar["_Visitor | None"] = ContextVar("finetuner_hub_reader", default=None)
+
+
+class _Visitor:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.may_read: dict[tuple[str, str], bool] = {}  # asked once per repo and request
+
+
+@contextlib.contextmanager
+def reading_as(token: str | None) -> Iterator[None]:
+    """Hub reads inside this block try `token` first (None or blank: the server's, as before)."""
+    mark = _VISITOR.set(_Visitor(token.strip()) if token and token.strip() else None)
+    try:
+        yield
+    finally:
+        _VISITOR.reset(mark)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def reader() -> str:
+    """Whose token this request reads with, for cache keys: a digest of the visitor's token, '' for the server's."""
+    visitor = _VISITOR.get()
+    return digest(visitor.token) if visitor else ""
+
+
+def datasets_cache(token: str | None) -> str | None:
+    """Where `datasets` keeps what a visitor's token read: a folder of that token's own (None: its usual cache, the
+    server's reads). When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one
+    shared cache handed a visitor's private dataset to the next visitor who named it."""
+    if not token:
+        return None
+    import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
+
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "visitors" / digest(token))
+
+
+def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
+    """The token to read `repo_id` with: the visitor's when the Hub says it may read the repo (or cannot be asked),
+    else None, which makes the libraries use the server's HF_TOKEN. Local folders and files need no token."""
+    visitor = _VISITOR.get()
+    if visitor is None or not repo_id or not is_hub_id(str(repo_id)):
+        return None
+    key = (repo_type, str(repo_id).strip())
+    if key not in visitor.may_read:
+        visitor.may_read[key] = _may_read(visitor.token, *key)
+    return visitor.token if visitor.may_read[key] else None
+
+
+def run_token(repos: list[tuple[str | None, str]]) -> str | None:
+    """The one token a training process reads its Hub repos ((id, type) pairs) with: the visitor's when it may
+    read every one of them, else None (the server's HF_TOKEN, as before)."""
+    hub_repos = [(name, kind) for name, kind in repos if name and is_hub_id(str(name))]
+    tokens = {token_for(name, kind) for name, kind in hub_repos}
+    return tokens.pop() if len(tokens) == 1 else None
+
+
+def _may_read(token: str, repo_type: str, repo_id: str) -> bool:
+    """Whether the Hub lets `token` read the repo (`auth_check`: one request). A refusal (private, gated, an invalid
+    token) is False; no answer (offline, unreachable) is True, as the token does not matter to the local cache."""
+    from huggingface_hub import HfApi  # noqa: PLC0415
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: PLC0415
+
+    try:
+        HfApi().auth_check(repo_id, repo_type=repo_type, token=token)
+    except (RepositoryNotFoundError, GatedRepoError):
+        return False
+    except HfHubHTTPError as error:
+        return error.response is None or error.response.status_code not in (401, 403, 404)
+    except Exception:  # noqa: BLE001 - offline mode, a network error: the libraries read the cache, or say why not
+        return True
+    return True

@@ -1,0 +1,102 @@
+"""A shared studio reads a signed-in visitor's private Hub dataset and model with that visitor's own token
+(`Client(..., oauth_token=...)` is what the login gives a browser on a Space), and with nobody else's: an
+anonymous visitor, or another signed-in one, is told the dataset cannot be read, before and after its owner
+loaded it (the studio's caches and `datasets`' own cache do not hand it on). The training process reads
+with the visitor's token, which no file of the run holds. Where a visitor's token may not read a repo, the
+server's HF_TOKEN reads it, as README's "shared studios" section says.
+
+The Hub is the loopback server (fakehub.py): private repos answer 404 RepoNotFound to anyone outside
+their namespace, as the Hub does."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from gradio_client import Client
+
+from hub_helpers import files_containing
+from support import follow_to_end, free_port, make_sentiment_frame
+
+DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
+DATASET, MODEL, OWNERS_MODEL = "dana/secret-reviews", "dana/secret-bert", "olga/house-bert"
+CANNOT_READ = f"Dataset '{DATASET}' was not found on the Hub, or it is private or gated and the token used cannot read it"
+
+
+@contextlib.contextmanager
+def shared_studio(runs_dir):
+    from finetuner.ui.studio import build_studio
+
+    demo = build_studio(runs_dir)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
+    """A shared studio; on the Hub, dana's private dataset and model, and a private model of the Space owner
+    olga, whose token is the server's HF_TOKEN."""
+    import datasets
+    from huggingface_hub import HfApi
+
+    for name, value in {"HF_ENDPOINT": hub_server.url, "HUB_DATASETS_URL": hub_server.url + "/datasets/{repo_id}/resolve/{revision}/{path}", "HF_HUB_OFFLINE": False, "HF_DATASETS_OFFLINE": False, "HF_DATASETS_CACHE": tmp_path / "datasets-cache"}.items():
+        monkeypatch.setattr(datasets.config, name, value)  # read once, at its import
+    monkeypatch.setenv("FINETUNER_SHARED", "1")
+    hub_server.add_user("dana", token=DANA)
+    hub_server.add_user("erin", token=ERIN)
+    hub_server.add_user("olga", token=OWNER)
+    api = HfApi(endpoint=hub_server.url)
+    api.create_repo(DATASET, repo_type="dataset", private=True, token=DANA)
+    api.upload_file(path_or_fileobj=make_sentiment_frame(40, seed=5).to_csv(index=False).encode(), path_in_repo="train.csv", repo_id=DATASET, repo_type="dataset", token=DANA)
+    for repo, token in ((MODEL, DANA), (OWNERS_MODEL, OWNER)):
+        api.create_repo(repo, private=True, token=token)
+        api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
+    monkeypatch.setenv("HF_TOKEN", OWNER)
+    with shared_studio(tmp_path / "runs") as url:
+        yield url, tmp_path / "runs"
+
+
+def load_hub(client: Client):
+    return client.predict(
+        task="text-classification", source="Hugging Face Hub", train_file=None, validation_file=None, test_file=None,
+        hub_dataset=DATASET, hub_config="", hub_split="train", api_name="/load_dataset",
+    )
+
+
+def refused(call) -> str:
+    with pytest.raises(Exception) as caught:
+        call()
+    return str(caught.value)
+
+
+def inspect(client: Client, model: str):
+    return client.predict(model_name_or_path=model, max_length=32, split="train", index=0, text="", api_name="/inspect_tokens")
+
+
+def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio):
+    url, runs_dir = studio
+    anonymous, dana, erin = Client(url, verbose=False), Client(url, oauth_token=DANA, verbose=False), Client(url, oauth_token=ERIN, verbose=False)
+    assert CANNOT_READ in refused(lambda: load_hub(anonymous)), "the server's token (olga's) cannot read dana's dataset either"
+
+    summary, *_ = load_hub(dana)
+    assert summary.startswith(f"**{DATASET}** · 40 rows"), summary
+    summary, *_ = inspect(dana, MODEL)
+    assert f"tokenizer of `{MODEL}`" in summary
+
+    for other in (anonymous, erin):  # after dana loaded them: nothing cached hands them on
+        assert CANNOT_READ in refused(lambda: load_hub(other))
+    erin.predict(task="text-classification", source="Example dataset", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    assert "Could not load the tokenizer 'dana/secret-bert'" in refused(lambda: inspect(erin, MODEL))
+
+    # The server's token reads what it is there for: the Space owner's private model, for any visitor.
+    summary, *_ = inspect(erin, OWNERS_MODEL)
+    assert f"tokenizer of `{OWNERS_MODEL}`" in summary
+
+    # dana trains her private model on her private dataset: the training process reads both with her token.
+    run_id, *_ = dana.predict(model_name_or_path=MODEL, max_seq_length=32, learning_rate=3e-3, per_device_train_batch_size=8, num_train_epochs=1, warmup_steps=0, api_name="/start_training")
+    final = follow_to_end(dana, run_id)
+    assert final["state"] == "completed", final
+    assert files_containing(runs_dir, DANA) == [], "the visitor's token is in no file of the run"
