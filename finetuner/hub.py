@@ -830,7 +830,7 @@ def upload_studio_space(
     warnings = [
         "A Space's own disk is wiped when it restarts or sleeps: mount a storage volume on the Space at /data (runs then go to /data/runs), or elsewhere "
         "with the Space variable FINETUNER_RUNS_DIR set to its path (the old persistent storage is no longer offered), or push finished runs from the Hub tab.",
-        "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
+        "Visitors sign in with their Hugging Face account; their own token is used for pushes, and for reading their private models and datasets. "
         f"Set the Space variable {SERVER_TOKEN_VARIABLE}=1 only if the Space's own HF_TOKEN secret may be used for everyone's pushes.",
     ]
     return SpaceResult(space_id=space_id, url=_repo_url(api.endpoint, space_id, "space"), app_url=_app_url(api.endpoint, space_id), commit_url=commit.commit_url, private=private, files=sorted(files), warnings=warnings)
