@@ -344,7 +344,7 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
 
     token = token_for(config.dataset_name, "dataset")  # a studio visitor's own, where it may read the dataset
     try:
-        loaded = datasets.load_dataset(config.dataset_name, config.dataset_config_name, token=token, cache_dir=datasets_cache(token))
+        loaded = datasets.load_dataset(config.dataset_name, config.dataset_config_name, token=token, cache_dir=datasets_cache(token, config.dataset_name))
     except FileNotFoundError as error:
         if type(error).__name__ == "DatasetNotFoundError":  # the Hub's answer for a missing id and for a repo the token may not read
             raise DataError(
@@ -398,7 +398,7 @@ def _config_problem(config: DataConfig) -> str | None:
 
     try:
         token = token_for(config.dataset_name, "dataset")
-        names = datasets.get_dataset_config_names(config.dataset_name, token=token, cache_dir=datasets_cache(token))
+        names = datasets.get_dataset_config_names(config.dataset_name, token=token, cache_dir=datasets_cache(token, config.dataset_name))
     except Exception:  # noqa: BLE001 - they cannot be listed either: the caller shows datasets' own message
         return None
     wanted = config.dataset_config_name

@@ -51,15 +51,29 @@ def reader() -> str:
     return digest(visitor.token) if visitor else ""
 
 
-def datasets_cache(token: str | None) -> str | None:
-    """Where `datasets` keeps what a visitor's token read: a folder of that token's own (None: its usual cache, the
-    server's reads). When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one
-    shared cache handed a visitor's private dataset to the next visitor who named it."""
-    if not token:
+def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
+    """Where `datasets` keeps a Hub dataset that a visitor's token reads: when it is private or gated, a folder of
+    that visitor's own; else (a public dataset, the server's reads) None, its usual cache, one copy for all.
+
+    When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one shared cache
+    handed a visitor's private dataset to the next visitor who named it. The folder is the Hub user's (one
+    cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again."""
+    if not token or not dataset_name or _may_read(False, "dataset", str(dataset_name).strip(), unanswered=False):
         return None
     import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
 
-    return str(Path(datasets.config.HF_DATASETS_CACHE) / "visitors" / digest(token))
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "visitors" / _user_of(token))
+
+
+def _user_of(token: str) -> str:
+    """The token's Hub username (a folder name), or its digest where the Hub cannot say."""
+    from .errors import HubError  # noqa: PLC0415
+    from .hub import check_token  # noqa: PLC0415
+
+    try:
+        return check_token(token, allow_environment=False).name
+    except HubError:
+        return digest(token)
 
 
 def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
@@ -82,9 +96,10 @@ def run_token(repos: list[tuple[str | None, str]]) -> str | None:
     return tokens.pop() if len(tokens) == 1 else None
 
 
-def _may_read(token: str, repo_type: str, repo_id: str) -> bool:
-    """Whether the Hub lets `token` read the repo (`auth_check`: one request). A refusal (private, gated, an invalid
-    token) is False; no answer (offline, unreachable) is True, as the token does not matter to the local cache."""
+def _may_read(token: str | bool, repo_type: str, repo_id: str, *, unanswered: bool = True) -> bool:
+    """Whether the Hub lets `token` (False: anyone) read the repo (`auth_check`: one request). A refusal (private,
+    gated, an invalid token) is False; no answer (offline, unreachable) is `unanswered`: for a visitor's token
+    True, as the token does not matter to the local cache."""
     from huggingface_hub import HfApi  # noqa: PLC0415
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: PLC0415
 
@@ -95,5 +110,5 @@ def _may_read(token: str, repo_type: str, repo_id: str) -> bool:
     except HfHubHTTPError as error:
         return error.response is None or error.response.status_code not in (401, 403, 404)
     except Exception:  # noqa: BLE001 - offline mode, a network error: the libraries read the cache, or say why not
-        return True
+        return unanswered
     return True

@@ -19,7 +19,7 @@ from hub_helpers import files_containing
 from support import follow_to_end, free_port, make_sentiment_frame
 
 DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
-DATASET, MODEL, OWNERS_MODEL = "dana/secret-reviews", "dana/secret-bert", "olga/house-bert"
+DATASET, PUBLIC_DATASET, MODEL, OWNERS_MODEL = "dana/secret-reviews", "olga/open-reviews", "dana/secret-bert", "olga/house-bert"
 CANNOT_READ = f"Dataset '{DATASET}' was not found on the Hub, or it is private or gated and the token used cannot read it"
 
 
@@ -49,8 +49,9 @@ def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
     hub_server.add_user("erin", token=ERIN)
     hub_server.add_user("olga", token=OWNER)
     api = HfApi(endpoint=hub_server.url)
-    api.create_repo(DATASET, repo_type="dataset", private=True, token=DANA)
-    api.upload_file(path_or_fileobj=make_sentiment_frame(40, seed=5).to_csv(index=False).encode(), path_in_repo="train.csv", repo_id=DATASET, repo_type="dataset", token=DANA)
+    for repo, token in ((DATASET, DANA), (PUBLIC_DATASET, OWNER)):
+        api.create_repo(repo, repo_type="dataset", private=repo == DATASET, token=token)
+        api.upload_file(path_or_fileobj=make_sentiment_frame(40, seed=5).to_csv(index=False).encode(), path_in_repo="train.csv", repo_id=repo, repo_type="dataset", token=token)
     for repo, token in ((MODEL, DANA), (OWNERS_MODEL, OWNER)):
         api.create_repo(repo, private=True, token=token)
         api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
@@ -59,10 +60,10 @@ def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
         yield url, tmp_path / "runs"
 
 
-def load_hub(client: Client):
+def load_hub(client: Client, dataset: str = DATASET):
     return client.predict(
         task="text-classification", source="Hugging Face Hub", train_file=None, validation_file=None, test_file=None,
-        hub_dataset=DATASET, hub_config="", hub_split="train", api_name="/load_dataset",
+        hub_dataset=dataset, hub_config="", hub_split="train", api_name="/load_dataset",
     )
 
 
@@ -76,7 +77,7 @@ def inspect(client: Client, model: str):
     return client.predict(model_name_or_path=model, max_length=32, split="train", index=0, text="", api_name="/inspect_tokens")
 
 
-def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio):
+def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, tmp_path):
     url, runs_dir = studio
     anonymous, dana, erin = Client(url, verbose=False), Client(url, oauth_token=DANA, verbose=False), Client(url, oauth_token=ERIN, verbose=False)
     assert CANNOT_READ in refused(lambda: load_hub(anonymous)), "the server's token (olga's) cannot read dana's dataset either"
@@ -88,6 +89,10 @@ def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio):
 
     for other in (anonymous, erin):  # after dana loaded them: nothing cached hands them on
         assert CANNOT_READ in refused(lambda: load_hub(other))
+    summary, *_ = load_hub(erin, PUBLIC_DATASET)
+    assert summary.startswith(f"**{PUBLIC_DATASET}** · 40 rows"), summary
+    visitors = tmp_path / "datasets-cache" / "visitors"
+    assert [p.name for p in visitors.iterdir()] == ["dana"], "a private dataset is kept apart, per Hub user; a public one is shared"
     erin.predict(task="text-classification", source="Example dataset", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
     assert "Could not load the tokenizer 'dana/secret-bert'" in refused(lambda: inspect(erin, MODEL))
 
