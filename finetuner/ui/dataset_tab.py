@@ -295,7 +295,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     task.change(choose_task, task, [task_note, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
-    def read_for_task(task, current, train_form=None):
+    def read_for_task(task, current, train_form=None, oauth_token: gr.OAuthToken | None = None):
         """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
         Data the task cannot read stays loaded, and the note above its summary says so and what to do."""
         selection = current or services.default_selection()
@@ -308,7 +308,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         try:
             return read_dataset(
                 task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
-                services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form,
+                services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form, oauth_token=oauth_token,
             )
         except DataError:
             return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
@@ -322,13 +322,13 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.dataset.change(lambda selection: selection, ctx.dataset, ctx.saved_dataset, api_name="remember_dataset", api_visibility="private", show_progress="hidden")
     source_fields = [task, source, file_group, hub_group, hub_dataset, hub_config, hub_split, kept_files]
 
-    def show_selection(selection: dict, when: str, train_form=None):
+    def show_selection(selection: dict, when: str, train_form=None, oauth_token=None):
         """Load a selection made before (`when`: kept over a reload, or an earlier run's), with the Data tab's
         fields set to it. The upload boxes stay empty: a note names the files loaded."""
         fields = services.selection_fields(selection)
         shown = load_dataset(
             *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
-            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form,
+            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form, oauth_token=oauth_token,
         )
         files = fields["source"] == services.SOURCE_FILE
         names = ", ".join(render.md_code(Path(fields[name]).name) for name in ("train_file", "validation_file", "test_file") if fields[name])
@@ -338,24 +338,24 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             gr.Markdown(f"Loaded {when}: {names}. Upload a file to replace it.", visible=files),
         )
 
-    def reopen_dataset(saved, train_form=None):
+    def reopen_dataset(saved, train_form=None, oauth_token: gr.OAuthToken | None = None):
         """On page open: the data this browser had loaded before (a reload keeps it), else the example. Kept
         data that cannot be loaded again (an upload deleted since) gives way to the example, with a warning."""
         if isinstance(saved, dict):
             try:
-                return show_selection(saved, "before the page was reloaded", train_form)
+                return show_selection(saved, "before the page was reloaded", train_form, oauth_token)
             except gr.Error as error:
                 gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
         return (*load_example(train_form), *[gr.skip()] * len(source_fields))
 
     ctx.demo.load(reopen_dataset, [ctx.saved_dataset, ctx.saved_form], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
-    def load_run_data(selection: dict, train_form: dict):
+    def load_run_data(selection: dict, train_form: dict, oauth_token=None):
         """A run's data, split as its settings (`train_form`) split it: "Use its settings" on the Train and Runs tabs
         loads it in the event that puts those settings on the form. In an event of its own it raced the Data tab's
         re-split of the data shown before for the new seed (`follow_train_form`), which could finish last and leave
         the old data's summary and charts over the run's data."""
-        return show_selection(selection, "for that run", train_form)
+        return show_selection(selection, "for that run", train_form, oauth_token)
 
     ctx.components["load_run_data"] = (load_run_data, [*load_outputs, *source_fields])
 

@@ -561,7 +561,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
         kept = {**values, EPOCHS_CHOSEN: True}
         try:  # in this event, not after it: see `load_run_data`
-            data = load_run_data(services.run_selection(config), kept)
+            data = load_run_data(services.run_selection(config), kept, oauth_token)
         except gr.Error as error:  # the settings still go on the form; the data loaded before stays
             data = [gr.skip()] * len(data_outputs)
             note += f" But its data could not be loaded, so the data loaded before stays: {render.md_escape(error.message)}"

@@ -11,6 +11,7 @@ their namespace, as the Hub does."""
 from __future__ import annotations
 
 import contextlib
+from types import SimpleNamespace
 
 import pytest
 from gradio_client import Client
@@ -30,7 +31,7 @@ def shared_studio(runs_dir):
     demo = build_studio(runs_dir)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
-        yield demo.local_url
+        yield demo
     finally:
         demo.close()
 
@@ -56,8 +57,8 @@ def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
         api.create_repo(repo, private=True, token=token)
         api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
     monkeypatch.setenv("HF_TOKEN", OWNER)
-    with shared_studio(tmp_path / "runs") as url:
-        yield url, tmp_path / "runs"
+    with shared_studio(tmp_path / "runs") as demo:
+        yield demo.local_url, tmp_path / "runs", demo
 
 
 def load_hub(client: Client, dataset: str = DATASET):
@@ -78,7 +79,7 @@ def inspect(client: Client, model: str):
 
 
 def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, tmp_path):
-    url, runs_dir = studio
+    url, runs_dir, _ = studio
     anonymous, dana, erin = Client(url, verbose=False), Client(url, oauth_token=DANA, verbose=False), Client(url, oauth_token=ERIN, verbose=False)
     assert CANNOT_READ in refused(lambda: load_hub(anonymous)), "the server's token (olga's) cannot read dana's dataset either"
 
@@ -105,3 +106,24 @@ def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, t
     final = follow_to_end(dana, run_id)
     assert final["state"] == "completed", final
     assert files_containing(runs_dir, DANA) == [], "the visitor's token is in no file of the run"
+
+
+def handler(demo, api_name: str):
+    """The function behind one of the page's events (most are private: no API client reaches them)."""
+    return next(fn.fn for fn in demo.fns.values() if fn.api_name == api_name)
+
+
+def test_a_reload_and_a_task_change_read_the_private_dataset_again_with_the_visitors_token(studio):
+    from finetuner.ui import services
+
+    _, runs_dir, demo = studio
+    kept = services.make_selection(services.SOURCE_HUB, dataset_name=DATASET, split="train", runs_dir=runs_dir, task="text-classification")
+    dana = SimpleNamespace(token=DANA)  # what Gradio passes a handler for a signed-in visitor (gr.OAuthToken)
+
+    reopen = handler(demo, "reopen_dataset")  # the page opens again with the data this browser had loaded
+    assert reopen(kept, None, dana)[1].startswith(f"**{DATASET}** · 40 rows")
+    assert reopen(kept, None, None)[1].startswith("**Example"), "without her token: the example, with a warning"
+
+    read_for_task = handler(demo, "read_data_for_task")  # the task changed: the loaded data read again for it
+    as_causal_lm = {**kept, "task": "causal-lm"}
+    assert read_for_task("text-classification", as_causal_lm, None, dana)[1].startswith(f"**{DATASET}** · 40 rows")
