@@ -9,7 +9,8 @@ transformers take it from the environment), which README's "shared studios" sect
 
 Nothing here keeps a token past its request: `reader()`, the part of a cache key that says whose token read
 an entry (so one visitor never gets another's private data from the studio's caches), is a digest. A
-training process gets the token in its environment (`launcher`), never in a file. No gradio here.
+training process gets the token in its environment (`READER_VARIABLE`, set by `launcher`), never in a file, and
+reads the same way. No gradio here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Iterator
 from .access import is_hub_id
 
 _VISITOR: ContextVar["_Visitor | None"] = ContextVar("finetuner_hub_reader", default=None)
+# How the studio hands a visitor's token to the training process it starts for them (`launcher`): its environment
+# only. The process reads as the studio does (`reading_as`): a repo the token may not read, with HF_TOKEN.
+READER_VARIABLE = "FINETUNER_HUB_READER"
 
 
 class _Visitor:
@@ -86,14 +90,6 @@ def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
     if key not in visitor.may_read:
         visitor.may_read[key] = _may_read(visitor.token, *key)
     return visitor.token if visitor.may_read[key] else None
-
-
-def run_token(repos: list[tuple[str | None, str]]) -> str | None:
-    """The one token a training process reads its Hub repos ((id, type) pairs) with: the visitor's when it may
-    read every one of them, else None (the server's HF_TOKEN, as before)."""
-    hub_repos = [(name, kind) for name, kind in repos if name and is_hub_id(str(name))]
-    tokens = {token_for(name, kind) for name, kind in hub_repos}
-    return tokens.pop() if len(tokens) == 1 else None
 
 
 def _may_read(token: str | bool, repo_type: str, repo_id: str, *, unanswered: bool = True) -> bool:

@@ -113,12 +113,3 @@ def reads_as_visitor(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
 
     return handler
-
-
-def training_token(config: Any, oauth_token: Any = None) -> str | None:
-    """The token a run's training process reads its Hub model, tokenizer and dataset with: the visitor's when it
-    may read them all, else None (the process reads with the server's HF_TOKEN, as before). It reaches the
-    process through its environment only (`launcher`), never the run's config, events or logs."""
-    m, d = config.model, config.data
-    with hub_reads.reading_as(visitor_token(oauth_token)):
-        return hub_reads.run_token([(m.model_name_or_path, "model"), (m.tokenizer_name, "model"), (d.dataset_name, "dataset")])

@@ -408,8 +408,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         check_tokenization(config, check_data(config))
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
-        token = ownership.training_token(config, oauth_token)  # the visitor's, where it reads all the run reads; in the process's environment only
-        run = launcher.start_training(ctx.store, config, owner=owner, token=token, run_id=(run_name or "").strip() or None, processes=processes)
+        # The visitor's token reaches the training process in its environment only, to read what the studio read with it.
+        run = launcher.start_training(ctx.store, config, owner=owner, token=ownership.visitor_token(oauth_token), run_id=(run_name or "").strip() or None, processes=processes)
         where = f" on {processes} processes" if processes > 1 else ""
         note = f"Started run **{run.id}**{where}." + (" Another run is training or queued on this machine, so this one waits in the queue." if busy else "")
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
@@ -533,7 +533,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     def resume_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield from relaunch(run, functools.partial(launcher.resume_training, token=ownership.training_token(run.config(), oauth_token)), f"Resumed run **{run.id}** from its last checkpoint.")
+        yield from relaunch(run, functools.partial(launcher.resume_training, token=ownership.visitor_token(oauth_token)), f"Resumed run **{run.id}** from its last checkpoint.")
 
     resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
 
@@ -541,7 +541,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     def retry_smaller_batch(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """After an out-of-memory failure: continue the run with a batch size that fits (auto_find_batch_size on one process)."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield from relaunch(run, functools.partial(launcher.retry_with_auto_batch_size, token=ownership.training_token(run.config(), oauth_token)), f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
+        yield from relaunch(run, functools.partial(launcher.retry_with_auto_batch_size, token=ownership.visitor_token(oauth_token)), f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
 
     retry_button.click(retry_smaller_batch, ctx.current_run, [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
 

@@ -1,9 +1,9 @@
 """A shared studio reads a signed-in visitor's private Hub dataset and model with that visitor's own token
 (`Client(..., oauth_token=...)` is what the login gives a browser on a Space), and with nobody else's: an
 anonymous visitor, or another signed-in one, is told the dataset cannot be read, before and after its owner
-loaded it (the studio's caches and `datasets`' own cache do not hand it on). The training process reads
-with the visitor's token, which no file of the run holds. Where a visitor's token may not read a repo, the
-server's HF_TOKEN reads it, as README's "shared studios" section says.
+loaded it (the studio's caches and `datasets`' own cache do not hand it on). Where a visitor's token may not
+read a repo, the server's HF_TOKEN reads it, as README's "shared studios" section says. The training process
+reads the same way, with the visitor's token in its environment and in no file of the run.
 
 The Hub is the loopback server (fakehub.py): private repos answer 404 RepoNotFound to anyone outside
 their namespace, as the Hub does."""
@@ -101,8 +101,9 @@ def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, t
     summary, *_ = inspect(erin, OWNERS_MODEL)
     assert f"tokenizer of `{OWNERS_MODEL}`" in summary
 
-    # dana trains her private model on her private dataset: the training process reads both with her token.
-    run_id, *_ = dana.predict(model_name_or_path=MODEL, max_seq_length=32, learning_rate=3e-3, per_device_train_batch_size=8, num_train_epochs=1, warmup_steps=0, api_name="/start_training")
+    # dana trains the owner's private model on her private dataset: the training process reads the dataset with
+    # her token, and the model, which her token may not read, with the server's.
+    run_id, *_ = dana.predict(model_name_or_path=OWNERS_MODEL, max_seq_length=32, learning_rate=3e-3, per_device_train_batch_size=8, num_train_epochs=1, warmup_steps=0, api_name="/start_training")
     final = follow_to_end(dana, run_id)
     assert final["state"] == "completed", final
     assert files_containing(runs_dir, DANA) == [], "the visitor's token is in no file of the run"
