@@ -349,8 +349,8 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
         if type(error).__name__ == "DatasetNotFoundError":  # the Hub's answer for a missing id and for a repo the token may not read
             raise DataError(
                 f"Dataset '{config.dataset_name}' was not found on the Hub, or it is private or gated and the token used cannot read it. "
-                "Check the id; for a private or gated dataset, use a token that may read it (HF_TOKEN; in a studio, your token in the "
-                "Hub tab or 'Sign in with Hugging Face'), or upload its files."
+                "Check the id; for a private or gated dataset, read it with a token that may (HF_TOKEN; on a shared studio, "
+                "'Sign in with Hugging Face' with an account that may read it), or upload its files."
             ) from error
         raise DataError(f"Dataset '{config.dataset_name}' was not found on the Hub or on disk: {error}") from error
     except ValueError as error:  # e.g. a missing or wrong config name
