@@ -57,12 +57,13 @@ def reader() -> str:
 
 def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
     """Where `datasets` keeps a Hub dataset that a visitor's token reads: when it is private or gated, a folder of
-    that visitor's own; else (a public dataset, the server's reads) None, its usual cache, one copy for all.
+    that visitor's own; else (a public dataset, the server's reads) None, its usual cache, one copy for all. With
+    the Hub unreachable nothing is downloaded, and the usual cache (which never holds a visitor's private data) is read.
 
     When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one shared cache
     handed a visitor's private dataset to the next visitor who named it. The folder is the Hub user's (one
     cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again."""
-    if not token or not dataset_name or _may_read(False, "dataset", str(dataset_name).strip(), unanswered=False):
+    if not token or not dataset_name or _may_read(False, "dataset", str(dataset_name).strip()):
         return None
     import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
 
@@ -92,19 +93,24 @@ def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
     return visitor.token if visitor.may_read[key] else None
 
 
-def _may_read(token: str | bool, repo_type: str, repo_id: str, *, unanswered: bool = True) -> bool:
-    """Whether the Hub lets `token` (False: anyone) read the repo (`auth_check`: one request). A refusal (private,
-    gated, an invalid token) is False; no answer (offline, unreachable) is `unanswered`: for a visitor's token
-    True, as the token does not matter to the local cache."""
-    from huggingface_hub import HfApi  # noqa: PLC0415
+def _may_read(token: str | bool, repo_type: str, repo_id: str) -> bool:
+    """Whether the Hub lets `token` (False: anyone) read the repo: one request, HfApi.auth_check's, within
+    HF_HUB_ETAG_TIMEOUT (auth_check itself has no time limit, and a network that drops packets would hold the page).
+    A refusal (private, gated, an invalid token) is False; no answer (offline, unreachable) is True: nothing is
+    downloaded then, and the libraries read their local cache, or say why they cannot."""
+    from huggingface_hub import constants  # noqa: PLC0415
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: PLC0415
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
 
     try:
-        HfApi().auth_check(repo_id, repo_type=repo_type, token=token)
+        if constants.is_offline_mode():
+            return True
+        url = f"{constants.ENDPOINT}/api/{repo_type}s/{repo_id}/auth-check"
+        hf_raise_for_status(get_session().get(url, headers=build_hf_headers(token=token), timeout=constants.HF_HUB_ETAG_TIMEOUT))
     except (RepositoryNotFoundError, GatedRepoError):
         return False
     except HfHubHTTPError as error:
         return error.response is None or error.response.status_code not in (401, 403, 404)
     except Exception:  # noqa: BLE001 - offline mode, a network error: the libraries read the cache, or say why not
-        return unanswered
+        return True
     return True

@@ -128,3 +128,25 @@ def test_a_reload_and_a_task_change_read_the_private_dataset_again_with_the_visi
     read_for_task = handler(demo, "read_data_for_task")  # the task changed: the loaded data read again for it
     as_causal_lm = {**kept, "task": "causal-lm"}
     assert read_for_task("text-classification", as_causal_lm, None, dana)[1].startswith(f"**{DATASET}** · 40 rows")
+
+
+def test_a_hub_that_never_answers_holds_a_read_no_longer_than_the_etag_timeout(hub_server, monkeypatch):
+    """Asking whether a visitor's token may read a repo is one request with HF_HUB_ETAG_TIMEOUT; without it, a
+    network that drops packets held the Data tab (huggingface_hub's auth_check has no time limit)."""
+    import socket
+    import time
+
+    import huggingface_hub.constants as constants
+
+    from finetuner import hub_reads
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", 1)
+    try:
+        started = time.monotonic()
+        with hub_reads.reading_as(DANA):
+            assert hub_reads.token_for(DATASET, "dataset") == DANA, "no answer: the visitor's token, for the local cache"
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
