@@ -106,6 +106,9 @@ def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, t
     run_id, *_ = dana.predict(model_name_or_path=OWNERS_MODEL, max_seq_length=32, learning_rate=3e-3, per_device_train_batch_size=8, num_train_epochs=1, warmup_steps=0, api_name="/start_training")
     final = follow_to_end(dana, run_id)
     assert final["state"] == "completed", final
+    # The Evaluate tab reads her private dataset with her token too.
+    _, headline, *_ = dana.predict(run_id, None, DATASET, "", "train", api_name="/evaluate_run")
+    assert "on **dana-secret-reviews-train** (40 examples)" in headline, headline
     assert files_containing(runs_dir, DANA) == [], "the visitor's token is in no file of the run"
 
 
