@@ -21,6 +21,7 @@ from . import distributed
 from .config import SECTIONS, RunConfig, load_yaml, training_argument_names
 from .data import check_sources
 from .errors import ConfigError, FinetunerError, without_tokens
+from .hub_reads import READER_VARIABLE, reading_as
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
 from .access import default_runs_dir
 from .runs import COMPLETED, FAILED, STOPPED, Run, RunStore, find_run, read_json
@@ -193,7 +194,8 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         if not run.config_path.is_file():
             raise ConfigError(f"'{args.run_dir}' is not a run folder (it has no config.yaml).")
         try:
-            return EXIT_CODES.get(run_training(run, resume=args.resume), 1)
+            with reading_as(os.environ.get(READER_VARIABLE)):  # a studio visitor's token, where the studio started this run for one
+                return EXIT_CODES.get(run_training(run, resume=args.resume), 1)
         finally:
             distributed.teardown()
     config = config_from_args(args, unknown)

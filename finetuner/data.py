@@ -24,6 +24,7 @@ import pandas as pd
 
 from .config import DataConfig
 from .errors import ColumnNotFoundError, DataError, DataFileNotFoundError
+from .hub_reads import datasets_cache, token_for
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet", ".conll": "conll"}
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "intent", "sentiment", "y", "tag")
@@ -341,9 +342,16 @@ def load_raw(config: DataConfig) -> dict[str, pd.DataFrame]:
 def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
     import datasets  # noqa: PLC0415 - heavy
 
+    token = token_for(config.dataset_name, "dataset")  # a studio visitor's own, where it may read the dataset
     try:
-        loaded = datasets.load_dataset(config.dataset_name, config.dataset_config_name)
+        loaded = datasets.load_dataset(config.dataset_name, config.dataset_config_name, token=token, cache_dir=datasets_cache(token, config.dataset_name))
     except FileNotFoundError as error:
+        if type(error).__name__ == "DatasetNotFoundError":  # the Hub's answer for a missing id and for a repo the token may not read
+            raise DataError(
+                f"Dataset '{config.dataset_name}' was not found on the Hub, or it is private or gated and the token used cannot read it. "
+                "Check the id; for a private or gated dataset, read it with a token that may (HF_TOKEN; on a shared studio, "
+                "'Sign in with Hugging Face' with an account that may read it), or upload its files."
+            ) from error
         raise DataError(f"Dataset '{config.dataset_name}' was not found on the Hub or on disk: {error}") from error
     except ValueError as error:  # e.g. a missing or wrong config name
         raise DataError(_config_problem(config) or f"Dataset '{config.dataset_name}' could not be loaded: {error}") from error
@@ -389,7 +397,8 @@ def _config_problem(config: DataConfig) -> str | None:
     import datasets  # noqa: PLC0415 - heavy
 
     try:
-        names = datasets.get_dataset_config_names(config.dataset_name)
+        token = token_for(config.dataset_name, "dataset")
+        names = datasets.get_dataset_config_names(config.dataset_name, token=token, cache_dir=datasets_cache(token, config.dataset_name))
     except Exception:  # noqa: BLE001 - they cannot be listed either: the caller shows datasets' own message
         return None
     wanted = config.dataset_config_name

@@ -156,8 +156,9 @@ MOCK_OAUTH_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth
 
 
 def pick_token(*, oauth_token: str | None = None, typed_token: str | None = None, allow_environment: bool = True) -> str | None:
-    """The token a studio session should use: its own login first, then what it typed, then (if allowed) the server's."""
-    for candidate in (oauth_token, typed_token):
+    """The token a studio session should use: what it typed first (a deliberate choice for this page), then its
+    own login, then (if allowed) the server's."""
+    for candidate in (typed_token, oauth_token):
         if candidate and candidate.strip() and candidate.strip() != MOCK_OAUTH_TOKEN:
             return candidate.strip()
     return environment_token() if allow_environment else None
@@ -829,7 +830,7 @@ def upload_studio_space(
     warnings = [
         "A Space's own disk is wiped when it restarts or sleeps: mount a storage volume on the Space at /data (runs then go to /data/runs), or elsewhere "
         "with the Space variable FINETUNER_RUNS_DIR set to its path (the old persistent storage is no longer offered), or push finished runs from the Hub tab.",
-        "Visitors sign in with their Hugging Face account; their own token is used for pushes. "
+        "Visitors sign in with their Hugging Face account; their own token is used for pushes, and for reading their private models and datasets. "
         f"Set the Space variable {SERVER_TOKEN_VARIABLE}=1 only if the Space's own HF_TOKEN secret may be used for everyone's pushes.",
     ]
     return SpaceResult(space_id=space_id, url=_repo_url(api.endpoint, space_id, "space"), app_url=_app_url(api.endpoint, space_id), commit_url=commit.commit_url, private=private, files=sorted(files), warnings=warnings)

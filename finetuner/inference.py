@@ -23,6 +23,7 @@ from typing import Sequence
 
 from .errors import DataError, ModelLoadError, RunError, RunNotFoundError
 from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, STOPPED, Run, RunStore, find_run, read_json
+from .hub_reads import token_for
 
 
 class Predictor:
@@ -155,7 +156,7 @@ def hub_model_location(model: str, *, revision: str | None = None, token: str | 
     if constants.is_offline_mode() or looks_like_a_path(model):
         return model
     try:
-        get_hf_file_metadata(hf_hub_url(model, "config.json", revision=revision), token=token, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        get_hf_file_metadata(hf_hub_url(model, "config.json", revision=revision), token=token or token_for(model), timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except (HfHubHTTPError, HFValidationError):
         return model  # the Hub answered (no such model, gated, ...), or not a Hub id: the loader says which
     except httpx2.TransportError as error:

@@ -27,6 +27,7 @@ from typing import Any
 from .config import RunConfig
 from .data import check_sources
 from .errors import ConfigError, RunError
+from .hub_reads import READER_VARIABLE
 from .resuming import check_resumable, trained_processes
 from .runs import ACTIVE_STATES, FINISHING, PREPARING, QUEUED, RESUMABLE_STATES, STOPPED, THIS_PROCESS, Run, RunStore, memory_may_have_ended
 
@@ -264,11 +265,12 @@ def _spawn(run: Run, *, resume: bool, token: str | None, processes: int = 1, lau
         for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
             env.pop(name, None)  # the launcher's own, if it runs inside a distributed job
     log_offset = run.log_path.stat().st_size if run.log_path.is_file() else 0
-    if token:
-        env["HF_TOKEN"] = token
-    # Else the process reads the Hub as the studio that checked its data and model did (on a Space, with the
-    # owner's HF_TOKEN secret, there for the private models and datasets the Space needs). It never pushes:
-    # the Trainer's hub options are refused, and a push is the studio's or the CLI's, with a checked token.
+    env.pop(READER_VARIABLE, None)
+    if token:  # a studio visitor's own: the process reads with it where it may, as the studio did (`hub_reads`)
+        env[READER_VARIABLE] = token
+    # Else (and for a repo the visitor's token may not read) the process reads the Hub as the studio that checked its
+    # data and model did (on a Space, with the owner's HF_TOKEN secret, there for the private models and datasets the
+    # Space needs). It never pushes: the Trainer's hub options are refused, and a push is the studio's or the CLI's, with a checked token.
     with open(run.log_path, "ab") as log:
         process = subprocess.Popen(
             command,

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
+from ..hub_reads import reader, token_for
 
 HOOKS = (
     "prepare_data",
@@ -269,7 +270,7 @@ def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: A
 
     name = config.model.model_name_or_path
     try:
-        return auto_class.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token, **kwargs)
+        return auto_class.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token or token_for(name), **kwargs)
     except ValueError as error:
         if "Unrecognized configuration class" in str(error):
             raise ModelLoadError(wrong_kind_message(config)) from error
@@ -289,6 +290,7 @@ def meta_model(config, auto_class: str = "AutoModel", *, token: str | None = Non
     from ..tokenization import load_failure_message  # noqa: PLC0415
 
     m = config.model
+    token = token or token_for(m.model_name_or_path)
     location = config_location(m.model_name_or_path, revision=m.model_revision, token=token)
     try:
         model_config = transformers.AutoConfig.from_pretrained(location, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
@@ -328,7 +330,7 @@ def check_max_length(config, model=None, *, token: str | None = None) -> None:
     from ..errors import ConfigError  # noqa: PLC0415
 
     m = config.model
-    limit = position_limit(model) if model is not None else _declared_limit(m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token)
+    limit = position_limit(model) if model is not None else _declared_limit(m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token, reader())
     if limit is None:
         return
     for option, length in get_task(m.task).model_lengths(config).items():
@@ -348,7 +350,7 @@ def check_model_kind(config, *, token: str | None = None) -> None:
     from ..errors import ModelLoadError  # noqa: PLC0415
 
     m = config.model
-    model_config = _model_config(m.task, m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token)
+    model_config = _model_config(m.task, m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token, reader())
     task = get_task(m.task)
     if not (builds(task.AUTO_MODEL, model_config) and task.fits_model(model_config)):
         raise ModelLoadError(wrong_kind_message(config))
@@ -364,13 +366,15 @@ def builds(auto_class: str, model_config) -> bool:
 
 
 @functools.lru_cache(maxsize=32)
-def _model_config(task: str, name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None):
-    """The model's config.json, once per model (`stamp`: see `_declared_limit`); `task` for what to do offline."""
+def _model_config(task: str, name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None, reader: str = ""):
+    """The model's config.json, once per model (`stamp`: see `_declared_limit`) and reader (`hub_reads.reader`: a visitor's
+    private model is theirs alone); `task` for what to do offline."""
     import transformers  # noqa: PLC0415
 
     from ..config import RunConfig  # noqa: PLC0415
     from ..tokenization import load_failure_message  # noqa: PLC0415
 
+    token = token or token_for(name)
     location = config_location(name, revision=revision, token=token)
     try:
         return transformers.AutoConfig.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code, token=token)
@@ -380,7 +384,7 @@ def _model_config(task: str, name: str, revision: str | None, trust_remote_code:
 
 
 @functools.lru_cache(maxsize=32)
-def _declared_limit(name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None) -> int | None:
+def _declared_limit(name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None, reader: str = "") -> int | None:
     """`position_limit` of a model built on the meta device from its config.json, once per model (`stamp`:
     a local config.json's mtime, so an edited folder is read again): the studio checks at every Start,
     Estimate and inspection."""
@@ -423,7 +427,7 @@ def _saved_labels(config, *, token: str | None = None) -> dict[int, str]:
 
     m = config.model
     try:
-        saved = AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+        saved = AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token or token_for(m.model_name_or_path))
     except Exception:  # noqa: BLE001
         return {}
     return {int(i): str(name) for i, name in (getattr(saved, "id2label", None) or {}).items()}

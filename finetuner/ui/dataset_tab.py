@@ -174,10 +174,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         """After a failed load: the data loaded before stays the one in use (the Train tab trains on it)."""
         return f"The data loaded before stays in use: {current['name']}." if isinstance(current, dict) and current.get("name") else None
 
+    @ownership.reads_as_visitor
     def read_dataset(
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
         input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None, train_form=None,
+        oauth_token: gr.OAuthToken | None = None,
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
@@ -186,7 +188,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         files' and no new training file, the files this session loaded last are read again (after a reload the
         upload boxes are empty, while the data is still those files). Data without its own validation or test
         split is split as a run started from the Train form (`train_form`, its values) would split it: at its
-        seed, with its validation and test shares (`services.split_options`).
+        seed, with its validation and test shares (`services.split_options`). A private Hub dataset loads with the
+        visitor's own token (their sign-in, or an API client's `oauth_token`), which reads it for them alone.
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
             train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
@@ -341,7 +344,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     task.change(choose_task, task, [task_note, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
-    def read_for_task(task, current, train_form, loads):
+    def read_for_task(task, current, train_form, loads, oauth_token: gr.OAuthToken | None = None):
         """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
         Data the task cannot read stays loaded, and the note above its summary says so and what to do. Only a
         reading is a data load (`latest_only`): a task the data is already read for changes nothing."""
@@ -357,7 +360,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             try:
                 return read_dataset(
                     task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
-                    services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form,
+                    services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form, oauth_token=oauth_token,
                 )
             except DataError:
                 return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
@@ -374,13 +377,13 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.dataset.change(lambda selection: selection, ctx.dataset, ctx.saved_dataset, api_name="remember_dataset", api_visibility="private", show_progress="hidden")
     source_fields = [task, source, file_group, hub_group, hub_dataset, hub_config, hub_split, kept_files]
 
-    def show_selection(selection: dict, when: str, train_form=None):
+    def show_selection(selection: dict, when: str, train_form=None, oauth_token=None):
         """Load a selection made before (`when`: kept over a reload, or an earlier run's), with the Data tab's
         fields set to it. The upload boxes stay empty: a note names the files loaded."""
         fields = services.selection_fields(selection)
         shown = load_dataset(
             *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
-            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form,
+            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form, oauth_token=oauth_token,
         )
         files = fields["source"] == services.SOURCE_FILE
         names = ", ".join(render.md_code(Path(fields[name]).name) for name in ("train_file", "validation_file", "test_file") if fields[name])
@@ -390,30 +393,31 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             gr.Markdown(f"Loaded {when}: {names}. Upload a file to replace it.", visible=files),
         )
 
-    def reopen_dataset(saved, train_form=None):
+    def reopen_dataset(saved, train_form=None, oauth_token: gr.OAuthToken | None = None):
         """On page open: the data this browser had loaded before (a reload keeps it), else the example. Kept
         data that cannot be loaded again (an upload deleted since) gives way to the example, with a warning."""
         if isinstance(saved, dict):
             try:
-                return show_selection(saved, "before the page was reloaded", train_form)
+                return show_selection(saved, "before the page was reloaded", train_form, oauth_token)
             except gr.Error as error:
                 gr.Warning(f"The data loaded before the page was reloaded ({saved.get('name', '?')}) could not be loaded again: {error.message} The example is shown instead.")
         return (*load_example(train_form), *[gr.skip()] * len(source_fields))
 
     ctx.demo.load(newest(reopen_dataset, [*load_outputs, *source_fields]), [ctx.saved_dataset, ctx.saved_form, data_loads], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
-    def load_run_data(selection: dict, train_form: dict, loads: dict):
+    def load_run_data(selection: dict, train_form: dict, loads: dict, oauth_token=None):
         """A run's data, split as its settings (`train_form`) split it, as a data load of the session (`latest_only`):
         None where another load started while it ran. "Use its settings" on the Train and Runs tabs loads it in the
         event that puts those settings on the form. In an event of its own it raced the Data tab's re-split of the
         data shown before for the new seed (`follow_train_form`), which could finish last and leave the old data's
         summary and charts over the run's data."""
-        return latest_only(loads, lambda: show_selection(selection, "for that run", train_form))
+        return latest_only(loads, lambda: show_selection(selection, "for that run", train_form, oauth_token))
 
     ctx.components["load_run_data"] = (load_run_data, [*load_outputs, *source_fields])
 
     @ui_errors
-    def follow_train_form(selection, train_form, shown, loads):
+    @ownership.reads_as_visitor
+    def follow_train_form(selection, train_form, shown, loads, oauth_token: gr.OAuthToken | None = None):
         """After a change on the Train form: where the seed, a split share or the training-example limit changed,
         the splits shown again as a run started now makes them; the data and its columns stay as loaded. Data
         those options cannot split stays shown as before, and the note above its summary says why.
@@ -443,6 +447,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     gr.on([ctx.saved_form.change, split_shown.change], follow_train_form, [ctx.dataset, ctx.saved_form, split_shown, data_loads], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
 
     @ui_errors
+    @ownership.reads_as_visitor
     def inspect_tokens(
         model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None,
         request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,

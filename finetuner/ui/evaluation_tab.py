@@ -212,6 +212,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
     split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_name="choose_evaluation_split", api_visibility="private")
 
     @ui_errors(note=lambda **_: "The report below is still the one shown before.")
+    @ownership.reads_as_visitor
     def evaluate_run(run_id, test_file, dataset_name, dataset_config_name, split, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Evaluate a completed run's model on a labelled file or a Hub dataset split; returns the new split's report."""
         from ..evaluate_run import evaluate_run as evaluate  # noqa: PLC0415 - loads torch

@@ -6,9 +6,9 @@ login on a Space, or `gradio_client.Client(..., oauth_token=...)` passes):
 `/hub_card_preview` (the card as it will be pushed), `/hub_push` (push a completed run, or push a
 training run when it finishes) and `/hub_deploy_space` (a demo Space for the pushed model).
 
-Tokens: on a Space the visitor signs in with `gr.LoginButton` and their own OAuth token is used.
-Locally a token comes from the password field or, when the page is not shared, from HF_TOKEN / the
-saved login. A token lives only in the request that uses it: never in `gr.State`, the runs folder,
+Tokens: a token typed in the password field first (an API client may pass one with its OAuth token),
+then the visitor's own OAuth token (on a Space they sign in with `gr.LoginButton`), then, when the page
+is not shared, HF_TOKEN / the saved login (`hub.pick_token`). A token lives only in the request that uses it: never in `gr.State`, the runs folder,
 logs or messages. On a shared page (a Space, a share link, an --auth page) each visitor sees and
 publishes only the runs they started (`ownership`: their Hub login, --auth login or token's user), and
 the server's own token is not used unless its owner set FINETUNER_ALLOW_SERVER_TOKEN=1.

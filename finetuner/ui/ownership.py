@@ -19,9 +19,11 @@ studio they start empty (`initial_choices`) and are filled per session.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from typing import Any, Callable
 
-from .. import access, hub
+from .. import access, hub, hub_reads
 from ..errors import HubError, RunError
 from ..runs import Run
 from . import services
@@ -92,3 +94,22 @@ def require_visitor(ctx: Any, request: Any = None, profile: Any = None, oauth_to
     if is_shared(ctx) and not who:
         raise RunError(f"This studio is shared, so each run belongs to the person who starts it: sign in first. To sign in, {access.sign_in_hint()}.")
     return who
+
+
+def visitor_token(oauth_token: Any = None, typed_token: str | None = None) -> str | None:
+    """The visitor's own Hub token: the one typed in the Hub tab, else their sign-in's (never the server's)."""
+    return hub.pick_token(oauth_token=getattr(oauth_token, "token", None), typed_token=typed_token, allow_environment=False)
+
+
+def reads_as_visitor(fn: Callable) -> Callable:
+    """Run a (plain) handler with its Hub reads done with the visitor's own token (its `oauth_token` parameter),
+    where that token may read the repo, else with the server's HF_TOKEN as before (`hub_reads`): their private
+    dataset loads on the Data tab, their private model's tokenizer, config and estimate read, as training will."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        with hub_reads.reading_as(visitor_token(signature.bind_partial(*args, **kwargs).arguments.get("oauth_token"))):
+            return fn(*args, **kwargs)
+
+    return handler

@@ -169,7 +169,7 @@ def build_runs_tab(ctx: StudioContext) -> None:
             run = ownership.owned_run(ctx, run_id, request, profile, oauth_token, missing="Choose a run to resume.")
             yield "", gr.skip(), gr.skip(), gr.skip()  # the Train tab follows the run again once the id comes back
             try:
-                action(run)
+                action(run, token=ownership.visitor_token(oauth_token))  # the visitor's reads, as at Start
             except Exception:
                 yield run.id, gr.skip(), gr.skip(), gr.skip()
                 raise

@@ -2,8 +2,9 @@
 
 The tabs hold only small JSON-able values (a dataset *selection*, a run id); everything else is
 rebuilt here from files. The caches below are keyed by content (file path + modification time, model
-name, max_length), so they are shared safely between sessions: two users with the same data get the
-same prepared splits, and nobody can reach data they did not name.
+name, max_length) and by whose token read the Hub (`hub_reads.reader`), so they are shared safely between
+sessions: two users with the same data get the same prepared splits, nobody can reach data they did not
+name, and a private Hub dataset or model one visitor's token read never reaches another visitor.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .. import access, compare
 from ..config import MAX_SEED, DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
 from ..errors import ConfigError, DataError
 from ..evaluate_run import saves_into_run
+from ..hub_reads import reader
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
 from ..tasks import TASKS
 from ..train import WAITING_MESSAGE
@@ -349,7 +351,7 @@ def _key(selection: Mapping[str, Any], **extra: Any) -> str:
                 stamps[name] = Path(selection[name]).stat().st_mtime_ns
             except OSError:
                 stamps[name] = None
-    return json.dumps({"selection": dict(selection), "stamps": stamps, **extra}, sort_keys=True, default=str)
+    return json.dumps({"selection": dict(selection), "stamps": stamps, "reader": reader(), **extra}, sort_keys=True, default=str)
 
 
 _lock = threading.Lock()
@@ -455,7 +457,7 @@ def word_lengths(splits, task: str = DEFAULT_TASK) -> dict[str, list[int]]:
 
 
 @lru_cache(maxsize=4)
-def _tokenizer(task: str, name_or_path: str):
+def _tokenizer(task: str, name_or_path: str, reader: str):
     from ..inference import hub_model_location  # noqa: PLC0415
     from ..tasks import get_task  # noqa: PLC0415 - heavy
 
@@ -468,7 +470,7 @@ def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
     cache when the Hub cannot be reached (`hub_model_location`: one request), not asked of the Hub file by
     file with huggingface_hub's retries, which took half a minute and then failed on its chat-template listing.
     The studio's process stays online (a push needs the Hub): only this tokenizer's files come from the cache."""
-    return _tokenizer(task, name_or_path)
+    return _tokenizer(task, name_or_path, reader())
 
 
 def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
@@ -706,7 +708,7 @@ def _model_key(name: str) -> tuple[str, float]:
 
 
 @lru_cache(maxsize=8)
-def _module_names(name: str, mtime: float, revision: str, trust_remote_code: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _module_names(name: str, mtime: float, revision: str, trust_remote_code: bool, reader: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(every module's dotted name, the distinct short names of its linear layers but the output head) of a
     causal LM built on the meta device: no weights are read, only config.json."""
     import torch  # noqa: PLC0415 - heavy, only when LoRA is asked about
@@ -728,7 +730,7 @@ def _module_names(name: str, mtime: float, revision: str, trust_remote_code: boo
 def lora_target_candidates(config: RunConfig) -> list[str]:
     """The short names of the model's linear layers (q_proj, v_proj, ...): what LoRA can adapt."""
     m = config.model
-    return list(_module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code)[1])
+    return list(_module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code, reader())[1])
 
 
 def check_lora_targets(config: RunConfig) -> None:
@@ -736,7 +738,7 @@ def check_lora_targets(config: RunConfig) -> None:
     m = config.model
     if not (m.use_lora and m.lora_target_modules):
         return
-    names, linear = _module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code)
+    names, linear = _module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code, reader())
     unknown = [t for t in m.lora_target_modules if not any(n == t or n.endswith(f".{t}") for n in names)]
     if unknown:
         raise ConfigError(
@@ -750,7 +752,7 @@ def _lora_counts(key: str) -> dict[str, Any]:
     from ..tasks.causal_lm import parameter_counts  # noqa: PLC0415 - heavy
 
     values = json.loads(key)
-    values.pop("mtime")
+    values.pop("mtime"), values.pop("reader")
     config = RunConfig.from_dict(values)
     try:
         return parameter_counts(config)
@@ -771,7 +773,7 @@ def lora_parameters(config: RunConfig) -> dict[str, Any]:
     key = {
         "task": m.task, "model_name_or_path": name, "model_revision": m.model_revision, "trust_remote_code": m.trust_remote_code,
         "use_lora": m.use_lora, "lora_r": m.lora_r, "lora_alpha": m.lora_alpha, "lora_dropout": m.lora_dropout,
-        "lora_target_modules": m.lora_target_modules, "mtime": mtime,
+        "lora_target_modules": m.lora_target_modules, "mtime": mtime, "reader": reader(),
     }
     return dict(_lora_counts(json.dumps(key, sort_keys=True)))
 

@@ -332,6 +332,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     use_lora.change(show_lora, [use_lora, task], [lora_row, lora_target_modules, lora_summary, lora_export], api_name="show_lora", api_visibility="private")
 
     @ui_errors
+    @ownership.reads_as_visitor
     def lora_parameters(model_name_or_path, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """With LoRA on: how many parameters train (peft's adapters, counted on the meta device before launch),
         and the model's linear layers as the target-module choices. A problem is said in the text, not raised."""
@@ -368,6 +369,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     @form_handler(form)
+    @ownership.reads_as_visitor
     def estimate_training(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Steps, tokens, time and memory the training would take on this machine, on `processes` processes
         (with LoRA: the adapters' gradients and optimizer state only)."""
@@ -391,6 +393,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     @form_handler(form)
+    @ownership.reads_as_visitor
     def start_training(values, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Start a training run with these options on the loaded dataset, on `processes` processes (one per GPU;
         several CPU processes share the cores); returns its run id at once (it queues if another run trains)."""
@@ -405,12 +408,14 @@ def build_training_tab(ctx: StudioContext) -> None:
         check_tokenization(config, check_data(config))
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
-        run = launcher.start_training(ctx.store, config, owner=owner, run_id=(run_name or "").strip() or None, processes=processes)
+        # The visitor's token reaches the training process in its environment only, to read what the studio read with it.
+        run = launcher.start_training(ctx.store, config, owner=owner, token=ownership.visitor_token(oauth_token), run_id=(run_name or "").strip() or None, processes=processes)
         where = f" on {processes} processes" if processes > 1 else ""
         note = f"Started run **{run.id}**{where}." + (" Another run is training or queued on this machine, so this one waits in the queue." if busy else "")
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
     @form_handler(form)
+    @ownership.reads_as_visitor
     def training_plan(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The optimizer steps these options take on the loaded data, updated as they change: the count that
         decides whether a run learns anything, seen before Estimate or Start. Empty while the options or the
@@ -528,7 +533,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     def resume_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield from relaunch(run, launcher.resume_training, f"Resumed run **{run.id}** from its last checkpoint.")
+        yield from relaunch(run, functools.partial(launcher.resume_training, token=ownership.visitor_token(oauth_token)), f"Resumed run **{run.id}** from its last checkpoint.")
 
     resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
 
@@ -536,7 +541,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     def retry_smaller_batch(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """After an out-of-memory failure: continue the run with a batch size that fits (auto_find_batch_size on one process)."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield from relaunch(run, launcher.retry_with_auto_batch_size, f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
+        yield from relaunch(run, functools.partial(launcher.retry_with_auto_batch_size, token=ownership.visitor_token(oauth_token)), f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
 
     retry_button.click(retry_smaller_batch, ctx.current_run, [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
 
@@ -557,7 +562,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
         kept = {**values, EPOCHS_CHOSEN: True}
         try:  # in this event, not after it: see `load_run_data`
-            data = load_run_data(services.run_selection(config), kept, loads)
+            data = load_run_data(services.run_selection(config), kept, loads, oauth_token)
         except gr.Error as error:  # the settings still go on the form; the data loaded before stays
             data = [gr.skip()] * len(data_outputs)
             note += f" But its data could not be loaded, so the data loaded before stays: {render.md_escape(error.message)}"

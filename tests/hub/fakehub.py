@@ -234,6 +234,7 @@ class FakeHub:
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/(?P<what>secrets|variables)$", self.space_setting),
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/restart$", self.space_restart),
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/hardware$", self.space_hardware),
+            ("GET", r"^/api/(?P<type>models|datasets|spaces)/(?P<id>[^/]+/[^/]+)/auth-check$", self.auth_check),
             ("GET", r"^/api/(?P<type>models|datasets|spaces)/(?P<id>[^/]+/[^/]+)$", self.repo_info),
             ("POST", r"^/(?P<prefix>datasets/|spaces/)?(?P<id>[^/]+/[^/]+)\.git/info/lfs/objects/batch$", self.lfs_batch),
             ("PUT", r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$", self.lfs_put),
@@ -409,6 +410,11 @@ class FakeHub:
         if repo.type == "space":
             info.update(sdk=repo.sdk, host=f"{self.url}/spaces/{repo.id}", subdomain=repo.id.replace("/", "-"), runtime=self._runtime(repo))
         return 200, info
+
+    def auth_check(self, *, headers, type, id, **_):
+        """May this token read the repo? 200, else what reading it would answer (404 RepoNotFound, 401 for a bad token)."""
+        self._get_repo(type[:-1], id, headers)
+        return 200, {}
 
     def _runtime(self, repo: Repo) -> dict[str, Any]:
         return {"stage": "RUNNING" if "app.py" in repo.files or repo.sdk == "static" else "NO_APP_FILE", "hardware": {"current": repo.hardware or "cpu-basic", "requested": repo.hardware or "cpu-basic"}, "storage": None, "gcTimeout": 172800, "replicas": {"current": 1, "requested": 1}}

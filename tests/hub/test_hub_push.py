@@ -258,7 +258,8 @@ def test_push_when_finished_checks_first_and_keeps_no_token(hub_server, alice, t
 
 def test_pick_token_and_server_token_policy(hub_server, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_server_token_0123456789abc")
-    assert hub.pick_token(oauth_token="hf_user_oauth_0123456789", typed_token="hf_typed") == "hf_user_oauth_0123456789"
+    assert hub.pick_token(oauth_token="hf_user_oauth_0123456789", typed_token="hf_typed") == "hf_typed", "a token typed for this page comes first"
+    assert hub.pick_token(oauth_token="hf_user_oauth_0123456789", typed_token=" ") == "hf_user_oauth_0123456789"
     assert hub.pick_token(oauth_token=hub.MOCK_OAUTH_TOKEN, typed_token=" hf_typed ") == "hf_typed"
     assert hub.pick_token(allow_environment=True) == "hf_server_token_0123456789abc"
     assert hub.pick_token(allow_environment=False) is None

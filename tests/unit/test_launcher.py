@@ -3,7 +3,8 @@
 The training process reads the Hub with the same token as the studio that checked its data and model. On a Space the owner's HF_TOKEN secret is what reads the private or gated models and datasets the Space
 needs (spaces_config/README.md); the studio's own process loads the data, the tokenizer and the estimate's
 model with it. A training process started without it failed on that same model a few seconds after
-Start. A visitor's own token, when the launch has one, is the one the process gets."""
+Start. A visitor's own token, when the launch has one, comes beside it (`hub_reads.READER_VARIABLE`): the process
+reads with it where it may, and with HF_TOKEN where it may not, as the studio did."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def shared_space(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SERVER_TOKEN)
     monkeypatch.delenv("FINETUNER_ALLOW_SERVER_TOKEN", raising=False)
     # The process prints the token it would read the Hub with, instead of training.
-    monkeypatch.setattr(launcher, "launch_command", lambda *a, **k: [sys.executable, "-c", "import os; print('token:', os.environ.get('HF_TOKEN'))"])
+    monkeypatch.setattr(launcher, "launch_command", lambda *a, **k: [sys.executable, "-c", "import os; print('token:', os.environ.get('HF_TOKEN'), 'visitor:', os.environ.get('FINETUNER_HUB_READER'))"])
 
 
 def token_seen(tmp_path, token=None) -> str:
@@ -43,11 +44,11 @@ def token_seen(tmp_path, token=None) -> str:
 
 
 def test_training_on_a_space_reads_with_the_spaces_token(shared_space, tmp_path):
-    assert f"token: {SERVER_TOKEN}" in token_seen(tmp_path)
+    assert f"token: {SERVER_TOKEN} visitor: None" in token_seen(tmp_path)
 
 
-def test_a_visitors_own_token_comes_first(shared_space, tmp_path):
-    assert "token: hf_visitor_token_0000000000000001" in token_seen(tmp_path, "hf_visitor_token_0000000000000001")
+def test_a_visitors_own_token_comes_beside_the_servers(shared_space, tmp_path):
+    assert f"token: {SERVER_TOKEN} visitor: hf_visitor_token_0000000000000001" in token_seen(tmp_path, "hf_visitor_token_0000000000000001")
 
 
 def test_a_run_stopped_while_it_prepares_stops_at_once(tmp_path, monkeypatch):

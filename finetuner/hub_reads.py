@@ -1,0 +1,116 @@
+"""Whose token reads the Hub for one studio request: the visitor's own where it may read, else the server's.
+
+A studio visitor's token (one typed in the Hub tab, else their "Sign in with Hugging Face" token) reads their
+private or gated models and datasets. The studio sets it for the request it serves (`reading_as`, a context
+variable: concurrent requests each see their own); the code that loads from the Hub asks `token_for(repo)`.
+A repo the visitor's token may not read (a private model of the Space owner's, a gated one the visitor has
+not accepted) is read as before, with the server's HF_TOKEN (token None: huggingface_hub, datasets and
+transformers take it from the environment), which README's "shared studios" section says is there for them.
+
+Nothing here keeps a token past its request: `reader()`, the part of a cache key that says whose token read
+an entry (so one visitor never gets another's private data from the studio's caches), is a digest. A
+training process gets the token in its environment (`READER_VARIABLE`, set by `launcher`), never in a file, and
+reads the same way. No gradio here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Iterator
+
+from .access import is_hub_id
+
+_VISITOR: ContextVar["_Visitor | None"] = ContextVar("finetuner_hub_reader", default=None)
+# How the studio hands a visitor's token to the training process it starts for them (`launcher`): its environment
+# only. The process reads as the studio does (`reading_as`): a repo the token may not read, with HF_TOKEN.
+READER_VARIABLE = "FINETUNER_HUB_READER"
+
+
+class _Visitor:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.may_read: dict[tuple[str, str], bool] = {}  # asked once per repo and request
+
+
+@contextlib.contextmanager
+def reading_as(token: str | None) -> Iterator[None]:
+    """Hub reads inside this block try `token` first (None or blank: the server's, as before)."""
+    mark = _VISITOR.set(_Visitor(token.strip()) if token and token.strip() else None)
+    try:
+        yield
+    finally:
+        _VISITOR.reset(mark)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def reader() -> str:
+    """Whose token this request reads with, for cache keys: a digest of the visitor's token, '' for the server's."""
+    visitor = _VISITOR.get()
+    return digest(visitor.token) if visitor else ""
+
+
+def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
+    """Where `datasets` keeps a Hub dataset that a visitor's token reads: when it is private or gated, a folder of
+    that visitor's own; else (a public dataset, the server's reads) None, its usual cache, one copy for all. With
+    the Hub unreachable nothing is downloaded, and the usual cache (which never holds a visitor's private data) is read.
+
+    When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one shared cache
+    handed a visitor's private dataset to the next visitor who named it. The folder is the Hub user's (one
+    cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again."""
+    if not token or not dataset_name or _may_read(False, "dataset", str(dataset_name).strip()):
+        return None
+    import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
+
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "visitors" / _user_of(token))
+
+
+def _user_of(token: str) -> str:
+    """The token's Hub username (a folder name), or its digest where the Hub cannot say."""
+    from .errors import HubError  # noqa: PLC0415
+    from .hub import check_token  # noqa: PLC0415
+
+    try:
+        return check_token(token, allow_environment=False).name
+    except HubError:
+        return digest(token)
+
+
+def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
+    """The token to read `repo_id` with: the visitor's when the Hub says it may read the repo (or cannot be asked),
+    else None, which makes the libraries use the server's HF_TOKEN. Local folders and files need no token."""
+    visitor = _VISITOR.get()
+    if visitor is None or not repo_id or not is_hub_id(str(repo_id)):
+        return None
+    key = (repo_type, str(repo_id).strip())
+    if key not in visitor.may_read:
+        visitor.may_read[key] = _may_read(visitor.token, *key)
+    return visitor.token if visitor.may_read[key] else None
+
+
+def _may_read(token: str | bool, repo_type: str, repo_id: str) -> bool:
+    """Whether the Hub lets `token` (False: anyone) read the repo: one request, HfApi.auth_check's, within
+    HF_HUB_ETAG_TIMEOUT (auth_check itself has no time limit, and a network that drops packets would hold the page).
+    A refusal (private, gated, an invalid token) is False; no answer (offline, unreachable) is True: nothing is
+    downloaded then, and the libraries read their local cache, or say why they cannot."""
+    from huggingface_hub import constants  # noqa: PLC0415
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: PLC0415
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
+
+    try:
+        if constants.is_offline_mode():
+            return True
+        url = f"{constants.ENDPOINT}/api/{repo_type}s/{repo_id}/auth-check"
+        hf_raise_for_status(get_session().get(url, headers=build_hf_headers(token=token), timeout=constants.HF_HUB_ETAG_TIMEOUT))
+    except (RepositoryNotFoundError, GatedRepoError):
+        return False
+    except HfHubHTTPError as error:
+        return error.response is None or error.response.status_code not in (401, 403, 404)
+    except Exception:  # noqa: BLE001 - offline mode, a network error: the libraries read the cache, or say why not
+        return True
+    return True

@@ -1,0 +1,158 @@
+"""A shared studio reads a signed-in visitor's private Hub dataset and model with that visitor's own token
+(`Client(..., oauth_token=...)` is what the login gives a browser on a Space), and with nobody else's: an
+anonymous visitor, or another signed-in one, is told the dataset cannot be read, before and after its owner
+loaded it (the studio's caches and `datasets`' own cache do not hand it on). Where a visitor's token may not
+read a repo, the server's HF_TOKEN reads it, as README's "shared studios" section says. The training process
+reads the same way, with the visitor's token in its environment and in no file of the run.
+
+The Hub is the loopback server (fakehub.py): private repos answer 404 RepoNotFound to anyone outside
+their namespace, as the Hub does."""
+
+from __future__ import annotations
+
+import contextlib
+from types import SimpleNamespace
+
+import pytest
+from gradio_client import Client
+
+from hub_helpers import files_containing
+from support import follow_to_end, free_port, make_sentiment_frame
+
+DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
+DATASET, PUBLIC_DATASET, MODEL, OWNERS_MODEL = "dana/secret-reviews", "olga/open-reviews", "dana/secret-bert", "olga/house-bert"
+CANNOT_READ = f"Dataset '{DATASET}' was not found on the Hub, or it is private or gated and the token used cannot read it"
+
+
+@contextlib.contextmanager
+def shared_studio(runs_dir):
+    from finetuner.ui.studio import build_studio
+
+    demo = build_studio(runs_dir)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield demo
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
+    """A shared studio; on the Hub, dana's private dataset and model, and a private model of the Space owner
+    olga, whose token is the server's HF_TOKEN."""
+    import datasets
+    from huggingface_hub import HfApi
+
+    for name, value in {"HF_ENDPOINT": hub_server.url, "HUB_DATASETS_URL": hub_server.url + "/datasets/{repo_id}/resolve/{revision}/{path}", "HF_HUB_OFFLINE": False, "HF_DATASETS_OFFLINE": False, "HF_DATASETS_CACHE": tmp_path / "datasets-cache"}.items():
+        monkeypatch.setattr(datasets.config, name, value)  # read once, at its import
+    monkeypatch.setenv("FINETUNER_SHARED", "1")
+    hub_server.add_user("dana", token=DANA)
+    hub_server.add_user("erin", token=ERIN)
+    hub_server.add_user("olga", token=OWNER)
+    api = HfApi(endpoint=hub_server.url)
+    for repo, token in ((DATASET, DANA), (PUBLIC_DATASET, OWNER)):
+        api.create_repo(repo, repo_type="dataset", private=repo == DATASET, token=token)
+        api.upload_file(path_or_fileobj=make_sentiment_frame(40, seed=5).to_csv(index=False).encode(), path_in_repo="train.csv", repo_id=repo, repo_type="dataset", token=token)
+    for repo, token in ((MODEL, DANA), (OWNERS_MODEL, OWNER)):
+        api.create_repo(repo, private=True, token=token)
+        api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
+    monkeypatch.setenv("HF_TOKEN", OWNER)
+    with shared_studio(tmp_path / "runs") as demo:
+        yield demo.local_url, tmp_path / "runs", demo
+
+
+def load_hub(client: Client, dataset: str = DATASET):
+    return client.predict(
+        task="text-classification", source="Hugging Face Hub", train_file=None, validation_file=None, test_file=None,
+        hub_dataset=dataset, hub_config="", hub_split="train", api_name="/load_dataset",
+    )
+
+
+def refused(call) -> str:
+    with pytest.raises(Exception) as caught:
+        call()
+    return str(caught.value)
+
+
+def inspect(client: Client, model: str):
+    return client.predict(model_name_or_path=model, max_length=32, split="train", index=0, text="", api_name="/inspect_tokens")
+
+
+def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, tmp_path):
+    url, runs_dir, _ = studio
+    anonymous, dana, erin = Client(url, verbose=False), Client(url, oauth_token=DANA, verbose=False), Client(url, oauth_token=ERIN, verbose=False)
+    assert CANNOT_READ in refused(lambda: load_hub(anonymous)), "the server's token (olga's) cannot read dana's dataset either"
+
+    summary, *_ = load_hub(dana)
+    assert summary.startswith(f"**{DATASET}** · 40 rows"), summary
+    summary, *_ = inspect(dana, MODEL)
+    assert f"tokenizer of `{MODEL}`" in summary
+
+    for other in (anonymous, erin):  # after dana loaded them: nothing cached hands them on
+        assert CANNOT_READ in refused(lambda: load_hub(other))
+    summary, *_ = load_hub(erin, PUBLIC_DATASET)
+    assert summary.startswith(f"**{PUBLIC_DATASET}** · 40 rows"), summary
+    visitors = tmp_path / "datasets-cache" / "visitors"
+    assert [p.name for p in visitors.iterdir()] == ["dana"], "a private dataset is kept apart, per Hub user; a public one is shared"
+    erin.predict(task="text-classification", source="Example dataset", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
+    assert "Could not load the tokenizer 'dana/secret-bert'" in refused(lambda: inspect(erin, MODEL))
+
+    # The server's token reads what it is there for: the Space owner's private model, for any visitor.
+    summary, *_ = inspect(erin, OWNERS_MODEL)
+    assert f"tokenizer of `{OWNERS_MODEL}`" in summary
+
+    # dana trains the owner's private model on her private dataset: the training process reads the dataset with
+    # her token, and the model, which her token may not read, with the server's.
+    run_id, *_ = dana.predict(model_name_or_path=OWNERS_MODEL, max_seq_length=32, learning_rate=3e-3, per_device_train_batch_size=8, num_train_epochs=1, warmup_steps=0, api_name="/start_training")
+    final = follow_to_end(dana, run_id)
+    assert final["state"] == "completed", final
+    # The Evaluate tab reads her private dataset with her token too.
+    _, headline, *_ = dana.predict(run_id, None, DATASET, "", "train", api_name="/evaluate_run")
+    assert "on **dana-secret-reviews-train** (40 examples)" in headline, headline
+    assert files_containing(runs_dir, DANA) == [], "the visitor's token is in no file of the run"
+
+
+def handler(demo, api_name: str):
+    """The function behind one of the page's events (most are private: no API client reaches them)."""
+    return next(fn.fn for fn in demo.fns.values() if fn.api_name == api_name)
+
+
+def test_a_reload_and_a_task_change_read_the_private_dataset_again_with_the_visitors_token(studio):
+    from finetuner.ui import services
+
+    _, runs_dir, demo = studio
+    kept = services.make_selection(services.SOURCE_HUB, dataset_name=DATASET, split="train", runs_dir=runs_dir, task="text-classification")
+    dana = SimpleNamespace(token=DANA)  # what Gradio passes a handler for a signed-in visitor (gr.OAuthToken)
+
+    def loads():  # a new session's data loads (`dataset_tab.latest_only`)
+        return {"started": 0, "ended": 0}
+
+    reopen = handler(demo, "reopen_dataset")  # the page opens again with the data this browser had loaded
+    assert reopen(kept, None, dana, loads())[1].startswith(f"**{DATASET}** · 40 rows")
+    assert reopen(kept, None, None, loads())[1].startswith("**Example"), "without her token: the example, with a warning"
+
+    read_for_task = handler(demo, "read_data_for_task")  # the task changed: the loaded data read again for it
+    as_causal_lm = {**kept, "task": "causal-lm"}
+    assert read_for_task("text-classification", as_causal_lm, None, loads(), dana)[1].startswith(f"**{DATASET}** · 40 rows")
+
+
+def test_a_hub_that_never_answers_holds_a_read_no_longer_than_the_etag_timeout(hub_server, monkeypatch):
+    """Asking whether a visitor's token may read a repo is one request with HF_HUB_ETAG_TIMEOUT; without it, a
+    network that drops packets held the Data tab (huggingface_hub's auth_check has no time limit)."""
+    import socket
+    import time
+
+    import huggingface_hub.constants as constants
+
+    from finetuner import hub_reads
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", 1)
+    try:
+        started = time.monotonic()
+        with hub_reads.reading_as(DANA):
+            assert hub_reads.token_for(DATASET, "dataset") == DANA, "no answer: the visitor's token, for the local cache"
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
