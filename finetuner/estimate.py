@@ -174,12 +174,23 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
                 shapes = {}
                 break
         if shapes:
+            for name, shape in _unsaved_tables(config).items():
+                shapes.setdefault(name, shape)
             return _parameters_from_shapes(shapes, config.get("vocab_size"), dims, tied=config.get("tie_word_embeddings", True), t5="d_kv" in config)
     if dims.get("hidden_size") and ("d_kv" in config or "decoder_layers" in config):
         return _encoder_decoder_from_config(config, dims)
     if dims.get("hidden_size") and dims.get("num_layers"):
         return _parameters_from_config(folder, dims)
     return None
+
+
+def _unsaved_tables(config: dict[str, Any]) -> dict[str, list[int]]:
+    """Parameters a model has that its checkpoint leaves out: Marian's sinusoidal position tables, which transformers
+    computes when it loads the model (opus-mt's 2 x 512 x 512 were missing from the count)."""
+    if config.get("model_type") != "marian":
+        return {}
+    shape = [config.get("max_position_embeddings", 512), config.get("d_model", 512)]
+    return {f"model.{side}.embed_positions.weight": shape for side in ("encoder", "decoder")}
 
 
 # The input tables by the names models give them: BERT's family *embeddings*, GPT-2's wte and wpe, Llama's, Qwen's,
