@@ -26,7 +26,8 @@ The arithmetic (nanoGPT style, numbers in the comments):
   final model, against the free space of the runs folder's disk.
 * memory = weights, gradients and the two AdamW moments (4 + 4 + 8 = 16 bytes per parameter in
   fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, Korthikanti et al. 2022;
-  x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels) + the
+  x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels; an encoder-decoder's
+  decoder layers too, at the summaries' length t with cross-attention: t*b*h*(34 + 5*a*t/h) + b*h*(5t + 4s) + 5*a*t*s*b) + the
   process itself (~0.6 GB for Python, torch and transformers).
 
 The constants are checked by `benchmarks/estimate_accuracy.py` (estimate vs measured time and peak
@@ -82,6 +83,7 @@ class ParameterCount:
     num_heads: int | None = None
     vocabulary: int = 0  # the word table among them: what freeze_embeddings freezes
     tied_output: bool = False  # no output layer of its own: a language model's logits multiply by the word table
+    decoder_layers: int | None = None  # an encoder-decoder's (num_layers then counts the encoder's)
 
     def compute(self, task: str) -> int:
         """Parameters every token of `task` multiplies by: all but the input tables, and the word table too where a
@@ -256,8 +258,10 @@ def _dims(folder: Path) -> dict[str, int | None]:
     config = _config(folder)
     return {
         "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim") or config.get("n_embd"),  # n_*: GPT-2's names
-        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer"),
-        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head"),
+        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer") or config.get("encoder_layers"),
+        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head") or config.get("encoder_attention_heads"),
+        # T5's family names its decoder's layers num_decoder_layers (absent: as many as the encoder's), BART's decoder_layers
+        "decoder_layers": config.get("decoder_layers") or (config.get("num_decoder_layers") or config.get("num_layers") if "d_kv" in config else None),
     }
 
 
@@ -703,10 +707,14 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
     heads = parameters.num_heads or max(h // 64, 1)
     factor = FP32_ACTIVATION_FACTOR if not half else CPU_BF16_ACTIVATION_FACTOR if device == "cpu" else 1
     per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * factor
+    decoder_layers, target = (parameters.decoder_layers or 0, config.model.max_target_length) if config.model.task == "seq2seq" else (0, 0)
+    # An encoder-decoder's decoder layer: one like the encoder's at the summaries' length, and a cross-attention block
+    # (its query and output at that length, the encoder output's keys and values, scores over both lengths).
+    decoder_layer = (target * batch * h * (34 + 5 * heads * target / h) + batch * h * (5 * target + 4 * seq) + 5 * heads * target * seq * batch) * factor
     if current_names(extra).get("activation_checkpointing"):
-        activations = per_layer + layers * seq * batch * h * (2 if half else 4)
+        activations = max(per_layer, decoder_layer if decoder_layers else 0) + (layers * seq + decoder_layers * target) * batch * h * (2 if half else 4)
     else:
-        activations = layers * per_layer
+        activations = layers * per_layer + decoder_layers * decoder_layer
     trained = parameters.total if trainable is None else trainable  # LoRA, frozen embeddings: gradients and AdamW moments for the trained ones only
     return {
         "weights": parameters.total * 4,

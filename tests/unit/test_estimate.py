@@ -369,6 +369,27 @@ def test_a_decoder_layer_counts_its_cross_attention(tmp_path, family):
     assert count_parameters(str(tmp_path)).total == sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.parametrize("family", ["t5", "bart"])
+def test_an_encoder_decoders_activations_count_its_decoder_layers(tmp_path, family):
+    """The memory estimate counted an encoder-decoder's encoder layers alone: T5's num_layers, BART's num_hidden_layers
+    (absent from configs transformers 5 writes: 12 were assumed), whatever the decoder's layers and the summaries'
+    length. A T5 of 4 + 4 layers (d_model 256) measured 684 MiB of activations at batch 8 x 128 + 128 tokens, 301
+    MiB with summaries of 8 tokens: the estimate said 132 for both; it now grows with the decoder and the summaries."""
+    from transformers import BartConfig, T5Config
+
+    def activations(decoder_layers: int, max_target_length: int) -> int:
+        folder = tmp_path / f"{decoder_layers}"
+        if family == "t5":
+            T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=decoder_layers, num_heads=4).save_pretrained(folder)
+        else:
+            BartConfig(vocab_size=100, d_model=32, encoder_layers=2, decoder_layers=decoder_layers, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64).save_pretrained(folder)
+        run = config(task="seq2seq", model_name_or_path=str(folder), max_seq_length=64, max_target_length=max_target_length)
+        return estimate_training(run, train_lengths=[64] * 32, machine=MACHINE).memory_breakdown["activations"]
+
+    assert activations(2, 64) < activations(4, 64), "more decoder layers, more activations"
+    assert activations(2, 8) < activations(2, 64), "longer summaries, more activations"
+
+
 def test_an_older_gpt2_checkpoints_causal_masks_are_not_parameters(decoders, tmp_path):
     """GPT-2's checkpoint on the Hub holds each layer's causal mask (`h.N.attn.bias`, 1 x 1 x 1024 x 1024) and a scalar
     `masked_bias`: buffers transformers does not even load, which were counted as 12.6M parameters (137M for 124M)."""
