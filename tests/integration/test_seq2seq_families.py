@@ -68,3 +68,16 @@ def test_family_trains_and_every_way_of_summarizing_agrees(family, tmp_path, cap
     inspected = seq2seq.inspect_example(tokenizer, long, config)
     assert inspected["rendered"].startswith(prefix + long["document"][:5]) and inspected["target_tokens"][-1] in tokenizer.all_special_tokens
     assert count_parameters(str(model_dir)).total == sum(p.numel() for p in AutoModelForSeq2SeqLM.from_pretrained(model_dir).parameters())
+
+
+def test_leds_decoder_positions_bound_the_summaries(tmp_path, capsys):
+    """LED reads 16,384 document positions but writes 1,024 (here 256 and 64): the summaries' lengths were checked
+    against the encoder's, so generation_max_new_tokens 100 passed, and an evaluation whose summary ran past the
+    decoder's 64 positions failed the run (IndexError). Now `train` refuses it before a run exists and names them."""
+    records = make_summary_records(24)
+    model_dir = build_tiny_seq2seq("led", tmp_path / "model", [r["document"] for r in records])
+    code = main(["--runs_dir", str(tmp_path / "runs"), "train", "--task", "seq2seq", "--model_name_or_path", str(model_dir), "--train_file", str(write_jsonl(tmp_path / "d.jsonl", records)),
+                 "--max_seq_length", "200", "--generation_max_new_tokens", "100", "--num_train_epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "generation_max_new_tokens 100 is longer than" in err and "its decoder has positions for 64 tokens" in err, err
+    assert not (tmp_path / "runs").exists()
