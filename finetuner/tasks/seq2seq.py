@@ -363,6 +363,7 @@ class Seq2SeqPredictor:
         self.source_prefix = getattr(self.model.config, "prefix", None) or ""  # written by save_model
         self.max_new_tokens = self.model.generation_config.max_new_tokens or 128
         self.model.generation_config.max_length = None  # a model saved by an earlier finetuner kept 20: generate would warn
+        start_generation_as_trained(self.model, self.tokenizer)  # an mBART model that names no decoder start: cc25, or a run saved before
 
     def generate(self, texts: Sequence[str], *, max_new_tokens: int | None = None, num_beams: int = 1, batch_size: int = 16, **options) -> list[str]:
         import torch  # noqa: PLC0415

@@ -81,3 +81,12 @@ def test_leds_decoder_positions_bound_the_summaries(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "generation_max_new_tokens 100 is longer than" in err and "its decoder has positions for 64 tokens" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_mbart_model_saved_without_a_decoder_start_is_read_from_its_language_code(tmp_path):
+    """An mBART model that names no decoder start token (mbart-large-cc25, or a run saved before generation started
+    as training does): Try it generated from <s>, a start the fine-tuned decoder never saw; it starts with en_XX."""
+    records = make_summary_records(12)
+    predictor = load_predictor(str(build_tiny_seq2seq("mbart", tmp_path / "model", [r["document"] for r in records])))
+    started = predictor.model.generate(**predictor.tokenizer(["the cat won ."], return_tensors="pt"), max_new_tokens=1)[0, 0]
+    assert predictor.tokenizer.convert_ids_to_tokens(int(started)) == "en_XX"
