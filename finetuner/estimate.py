@@ -28,10 +28,12 @@ The arithmetic (nanoGPT style, numbers in the comments):
   fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, Korthikanti et al. 2022;
   x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels; an encoder-decoder's
   decoder layers too, at the summaries' length t with cross-attention: t*b*h*(34 + 5*a*t/h) + b*h*(5t + 4s) + 5*a*t*s*b) + the
-  process itself (~0.6 GB for Python, torch and transformers).
+  process itself (~0.6 GB for Python, torch and transformers); for seq2seq also the summaries' float32 scores over the
+  vocabulary V, 4*V*t*(3b + 2*eval batch) bytes (a training step's scores, log-softmax and gradient; evaluation's loss).
 
 The constants are checked by `benchmarks/estimate_accuracy.py` (estimate vs measured time and peak
-memory of the bundled model at several batch sizes and lengths; results in benchmarks/results/).
+memory of the bundled model at several batch sizes and lengths, and with `--task seq2seq` of a T5-shaped
+summarizer; results in benchmarks/results/).
 
 Nothing here imports torch or transformers; parameter counts come from the safetensors header (a
 JSON prefix of the file) or, failing that, from config.json dimensions.
@@ -716,10 +718,16 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
     else:
         activations = layers * per_layer + decoder_layers * decoder_layer
     trained = parameters.total if trainable is None else trainable  # LoRA, frozen embeddings: gradients and AdamW moments for the trained ones only
-    return {
+    breakdown = {
         "weights": parameters.total * 4,
         "gradients": trained * 4,
         "optimizer": trained * 8,
         "activations": int(activations),
         "runtime": GPU_CONTEXT_BYTES if device == "cuda" else PROCESS_OVERHEAD_BYTES,
     }
+    if target and parameters.vocabulary:
+        # The summaries' scores over the vocabulary, in float32 (the loss upcasts them): a training step keeps them, their
+        # log-softmax and their gradient, evaluation's loss its batch's scores and log-softmax. The measured peaks hold
+        # both (benchmarks/results/estimate_accuracy_seq2seq.md): without them the estimate was 37% to 41% short.
+        breakdown["logits"] = 4 * (parameters.vocabulary // h) * target * (3 * batch + 2 * config.training.per_device_eval_batch_size)
+    return breakdown
