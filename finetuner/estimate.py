@@ -636,6 +636,9 @@ def estimate_training(
     few = few_steps_warning(len(kept), t, processes=processes)
     if few:
         warnings.append(few)
+    unprefixed = prefix_warning(config)
+    if unprefixed:
+        warnings.append(unprefixed)
     return Estimate(
         train_examples=len(train_lengths),
         eval_examples=len(kept_eval),
@@ -660,6 +663,21 @@ def estimate_training(
         train_sequences=len(kept) if t.packing else None,
         disk_bytes=disk,
         disk_free_bytes=free,
+    )
+
+
+def prefix_warning(config: RunConfig) -> str | None:
+    """A seq2seq run without a source prefix on a model whose config.json names one for summarization (T5's and
+    Flan-T5's task_specific_params: 'summarize: '); None otherwise, or when the model is not here yet."""
+    m = config.model
+    folder = _model_folder(m.model_name_or_path) if m.task == "seq2seq" and not m.source_prefix else None
+    params = (_config(folder).get("task_specific_params") or {}).get("summarization") if folder else None
+    declared = params.get("prefix") if isinstance(params, dict) else None
+    if not declared:
+        return None
+    return (
+        f"{m.model_name_or_path} names {declared!r} as its summarization prefix (config.json's task_specific_params: T5 learned to "
+        f"summarize texts that start with it), but source_prefix is empty. Set source_prefix to {declared!r} to start from what it knows."
     )
 
 

@@ -178,7 +178,8 @@ def build_tiny_seq2seq(family: str, folder: Path, texts: list[str]) -> Path:
     layers = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2, "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64}
     if family in ("t5", "t5-v1.1", "umt5"):
         tokenizer = tf.T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *_unigram_pieces(texts)], extra_ids=0)
-        gated = {} if family == "t5" else {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False}
+        # t5-small's config.json names its summarization prefix; v1.1 and UMT5 name none
+        gated = {"task_specific_params": {"summarization": {"prefix": "summarize: "}}} if family == "t5" else {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False}
         config = (tf.UMT5Config if family == "umt5" else tf.T5Config)(
             vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id, **gated,

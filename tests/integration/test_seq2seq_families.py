@@ -35,7 +35,8 @@ def test_family_trains_and_every_way_of_summarizing_agrees(family, tmp_path, cap
     argv = [f"--{k}={v}" for k, v in options.items()] + ["--source_prefix", prefix]
     code = main(["train", "--task", "seq2seq", "--model_name_or_path", str(model_dir), "--train_file", str(write_jsonl(tmp_path / "d.jsonl", records)),
                  "--output_dir", str(tmp_path / "runs/run"), *argv])
-    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 0 and "source_prefix is empty" not in err, err
     run = find_run(tmp_path / "runs", "run")
     losses = [e["metrics"]["loss"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]]
     assert sum(losses[-3:]) < 0.8 * sum(losses[:3]), losses
@@ -90,3 +91,14 @@ def test_an_mbart_model_saved_without_a_decoder_start_is_read_from_its_language_
     predictor = load_predictor(str(build_tiny_seq2seq("mbart", tmp_path / "model", [r["document"] for r in records])))
     started = predictor.model.generate(**predictor.tokenizer(["the cat won ."], return_tensors="pt"), max_new_tokens=1)[0, 0]
     assert predictor.tokenizer.convert_ids_to_tokens(int(started)) == "en_XX"
+
+
+def test_t5_without_its_summarization_prefix_is_warned_about(tmp_path, capsys):
+    """t5-small names 'summarize: ' in config.json: a run without a source prefix trained it on bare documents, and
+    nothing said so. `train` now warns, before training and again with the outcome."""
+    records = make_summary_records(24)
+    model_dir = build_tiny_seq2seq("t5", tmp_path / "model", [r["document"] for r in records])
+    code = main(["--runs_dir", str(tmp_path / "runs"), "train", "--task", "seq2seq", "--model_name_or_path", str(model_dir), "--train_file", str(write_jsonl(tmp_path / "d.jsonl", records)),
+                 "--max_seq_length", "32", "--max_target_length", "12", "--generation_max_new_tokens", "4", "--max_steps", "2"])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("names 'summarize: ' as its summarization prefix") == 2 and "Set source_prefix to 'summarize: '" in err, err

@@ -408,6 +408,24 @@ def test_a_summarizers_scores_over_the_vocabulary_are_counted(tmp_path):
     assert base < logits(max_target_length=32, per_device_train_batch_size=8, per_device_eval_batch_size=32)
 
 
+def test_a_t5_trained_without_its_summarization_prefix_is_warned_about(tmp_path):
+    """T5 checkpoints name 'summarize: ' in config.json (task_specific_params): a run with no source_prefix trained
+    T5 on bare documents, which nothing said; BART names none and gets no warning."""
+    from transformers import BartConfig, T5Config
+
+    summarization = {"summarization": {"prefix": "summarize: ", "num_beams": 4}}
+    T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, task_specific_params=summarization).save_pretrained(tmp_path / "t5")
+    BartConfig(vocab_size=100, d_model=32, encoder_layers=1, decoder_layers=1, max_position_embeddings=64).save_pretrained(tmp_path / "bart")
+
+    def warnings(model: str, prefix: str) -> list[str]:
+        run = config(task="seq2seq", model_name_or_path=str(tmp_path / model), max_seq_length=32, source_prefix=prefix, max_steps=200)
+        return [w for w in estimate_training(run, train_lengths=[16] * 8, machine=MACHINE).warnings if "prefix" in w]
+
+    (said,) = warnings("t5", "")
+    assert "names 'summarize: ' as its summarization prefix" in said and "Set source_prefix to 'summarize: '" in said
+    assert warnings("t5", "summarize: ") == [] and warnings("bart", "") == []
+
+
 def test_an_older_gpt2_checkpoints_causal_masks_are_not_parameters(decoders, tmp_path):
     """GPT-2's checkpoint on the Hub holds each layer's causal mask (`h.N.attn.bias`, 1 x 1 x 1024 x 1024) and a scalar
     `masked_bias`: buffers transformers does not even load, which were counted as 12.6M parameters (137M for 124M)."""
