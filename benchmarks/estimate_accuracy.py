@@ -23,6 +23,12 @@ measurement is kept in the results to show the noise of a shared machine.
 
     python benchmarks/estimate_accuracy.py                       # 8 runs, about 10 minutes on 2 busy cores
     python benchmarks/estimate_accuracy.py --batch-sizes 8 16 32 --lengths 64 128 --steps 12
+    python benchmarks/estimate_accuracy.py --task seq2seq --repeats 1   # summarization, below
+
+`--task seq2seq` does the same for summarization: SciTLDR abstracts (cut at each length) and their TLDRs (cut at
+`--target-length`, which some of them reach) on a T5 v1.1-shaped model with random weights built here (d_model 256,
+4 + 4 layers, a Unigram tokenizer of 8,000 pieces trained on the abstracts), no pretrained summarizer being
+available offline; its encoder and decoder both hold activations, the decoder's at the summaries' length.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from finetuner.estimate import describe_machine, estimate_training  # noqa: E402
 from finetuner.runs import RunStore  # noqa: E402
 
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
+SCITLDR = ROOT.parent / "shared" / "data" / "scitldr"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -65,6 +72,28 @@ def long_texts(frame: pd.DataFrame, rows: int, words: int, seed: int) -> pd.Data
             i += 1
         out.append({"text": " ".join(parts), "label": label})
     return pd.DataFrame(out)
+
+
+def build_t5(folder: Path, texts: list[str]) -> Path:
+    """A T5 v1.1-shaped summarizer (gated feed-forward, untied output layer) with random weights and a T5 tokenizer
+    whose 8,000 Unigram pieces are trained on `texts`."""
+    import torch  # noqa: PLC0415
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: PLC0415
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer  # noqa: PLC0415
+
+    unigram = Tokenizer(models.Unigram())
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
+    unigram.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=8000, unk_token="<unk>", special_tokens=["<unk>"]))
+    pieces = [(piece, score) for piece, score in json.loads(unigram.to_str())["model"]["vocab"] if piece != "<unk>"]
+    tokenizer = T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *pieces], extra_ids=0, model_max_length=512)
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=256, d_kv=64, d_ff=1024, num_layers=4, num_decoder_layers=4, num_heads=4, feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 def token_lengths(tokenizer, texts: list[str]) -> list[int]:
@@ -98,24 +127,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="optimizer steps per run")
     parser.add_argument("--repeats", type=int, default=2, help="trainings per configuration (the fastest is compared)")
     parser.add_argument("--eval-rows", type=int, default=64)
-    parser.add_argument("--out", type=Path, default=RESULTS / "estimate_accuracy.json")
+    parser.add_argument("--task", choices=["text-classification", "seq2seq"], default="text-classification")
+    parser.add_argument("--target-length", type=int, default=64, help="seq2seq: max_target_length")
+    parser.add_argument("--out", type=Path, help="default: results/estimate_accuracy.json (seq2seq: estimate_accuracy_seq2seq.json)")
     args = parser.parse_args(argv)
+    args.out = args.out or RESULTS / ("estimate_accuracy_seq2seq.json" if args.task == "seq2seq" else "estimate_accuracy.json")
 
     from transformers import AutoTokenizer  # noqa: PLC0415
 
-    model = default_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(model)
     work = Path(tempfile.mkdtemp(prefix="finetuner-estimate-benchmark-"))
-    frames = {split: pd.read_csv(SST2 / f"{split}.csv") for split in ("train", "validation")}
     max_rows = max(args.batch_sizes) * args.steps
-    train = long_texts(frames["train"], max_rows, words=2 * max(args.lengths), seed=0)
-    validation = frames["validation"].head(args.eval_rows)
-    files = {"train": work / "train.csv", "validation": work / "validation.csv", "test": work / "test.csv"}
-    train.to_csv(files["train"], index=False)
-    validation.to_csv(files["validation"], index=False)
-    frames["validation"].iloc[args.eval_rows : 2 * args.eval_rows].to_csv(files["test"], index=False)
-    train_lengths_all = token_lengths(tokenizer, list(train["text"]))
-    eval_lengths = token_lengths(tokenizer, list(validation["text"]))
+    if args.task == "seq2seq":
+        frames = {split: pd.read_json(SCITLDR / f"{split}.jsonl", lines=True) for split in ("train", "validation", "test")}
+        model = str(build_t5(work / "t5", list(frames["train"]["document"])))
+        train, validation, test = frames["train"].head(max_rows), frames["validation"].head(args.eval_rows), frames["test"].head(args.eval_rows)
+        column, suffix, options = "document", "jsonl", {"task": "seq2seq", "max_target_length": args.target_length, "generation_max_new_tokens": 16}
+    else:
+        model = default_model_path()
+        frames = {split: pd.read_csv(SST2 / f"{split}.csv") for split in ("train", "validation")}
+        train = long_texts(frames["train"], max_rows, words=2 * max(args.lengths), seed=0)
+        validation, test = frames["validation"].head(args.eval_rows), frames["validation"].iloc[args.eval_rows : 2 * args.eval_rows]
+        column, suffix, options = "text", "csv", {}
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    files = {split: work / f"{split}.{suffix}" for split in ("train", "validation", "test")}
+    for split, frame in {"train": train, "validation": validation, "test": test}.items():
+        frame.to_json(files[split], orient="records", lines=True) if suffix == "jsonl" else frame.to_csv(files[split], index=False)
+    train_lengths_all = token_lengths(tokenizer, list(train[column]))
+    eval_lengths = token_lengths(tokenizer, list(validation[column]))
 
     machine = describe_machine()
     warm_store = RunStore(work / "runs")  # accumulates the benchmark's runs: the warm estimates read their rates
@@ -137,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                     "eval_strategy": "no",
                     "logging_steps": 1,
                     "warmup_steps": 0,
+                    **options,
                 }
             )
             lengths = train_lengths_all[:rows_used]
@@ -186,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "machine": {"description": machine.description, "benchmark_gflops": machine.flops_per_second / 1e9, "python": platform.python_version(), "cpus": os.cpu_count()},
         "model": model,
+        "task": args.task,
+        "target_length": args.target_length if args.task == "seq2seq" else None,
         "steps": args.steps,
         "rows": rows,
         "summary": summary,
@@ -225,9 +266,15 @@ def _line(row: dict) -> str:
     )
 
 
+def _model_name(result: dict) -> str:
+    if result.get("task") == "seq2seq":
+        return f"summarization on SciTLDR, a T5 v1.1-shaped model (d_model 256, 4 + 4 layers, random weights), summaries cut at {result['target_length']} tokens"
+    return Path(result["model"]).parent.name
+
+
 def markdown(result: dict) -> str:
     lines = [
-        f"# Estimate vs measured: {Path(result['model']).parent.name}, {result['steps']} steps per run",
+        f"# Estimate vs measured: {_model_name(result)}, {result['steps']} steps per run",
         "",
         f"{result['machine']['description']}, matmul benchmark {result['machine']['benchmark_gflops']:.0f} GFLOP/s, {result['when']}. "
         "Signed error = estimate / measured - 1 (+ = the estimate was too high). *Cold*: no earlier runs (benchmark rate); "

@@ -26,11 +26,14 @@ The arithmetic (nanoGPT style, numbers in the comments):
   final model, against the free space of the runs folder's disk.
 * memory = weights, gradients and the two AdamW moments (4 + 4 + 8 = 16 bytes per parameter in
   fp32) + activations (per layer about s*b*h*(34 + 5*a*s/h) bytes in 16-bit, Korthikanti et al. 2022;
-  x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels) + the
-  process itself (~0.6 GB for Python, torch and transformers).
+  x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels; an encoder-decoder's
+  decoder layers too, at the summaries' length t with cross-attention: t*b*h*(34 + 5*a*t/h) + b*h*(5t + 4s) + 5*a*t*s*b) + the
+  process itself (~0.6 GB for Python, torch and transformers); for seq2seq also the summaries' float32 scores over the
+  vocabulary V, 4*V*t*(3b + 2*eval batch) bytes (a training step's scores, log-softmax and gradient; evaluation's loss).
 
 The constants are checked by `benchmarks/estimate_accuracy.py` (estimate vs measured time and peak
-memory of the bundled model at several batch sizes and lengths; results in benchmarks/results/).
+memory of the bundled model at several batch sizes and lengths, and with `--task seq2seq` of a T5-shaped
+summarizer; results in benchmarks/results/).
 
 Nothing here imports torch or transformers; parameter counts come from the safetensors header (a
 JSON prefix of the file) or, failing that, from config.json dimensions.
@@ -82,6 +85,7 @@ class ParameterCount:
     num_heads: int | None = None
     vocabulary: int = 0  # the word table among them: what freeze_embeddings freezes
     tied_output: bool = False  # no output layer of its own: a language model's logits multiply by the word table
+    decoder_layers: int | None = None  # an encoder-decoder's (num_layers then counts the encoder's)
 
     def compute(self, task: str) -> int:
         """Parameters every token of `task` multiplies by: all but the input tables, and the word table too where a
@@ -174,12 +178,23 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
                 shapes = {}
                 break
         if shapes:
+            for name, shape in _unsaved_tables(config).items():
+                shapes.setdefault(name, shape)
             return _parameters_from_shapes(shapes, config.get("vocab_size"), dims, tied=config.get("tie_word_embeddings", True), t5="d_kv" in config)
     if dims.get("hidden_size") and ("d_kv" in config or "decoder_layers" in config):
         return _encoder_decoder_from_config(config, dims)
     if dims.get("hidden_size") and dims.get("num_layers"):
         return _parameters_from_config(folder, dims)
     return None
+
+
+def _unsaved_tables(config: dict[str, Any]) -> dict[str, list[int]]:
+    """Parameters a model has that its checkpoint leaves out: Marian's sinusoidal position tables, which transformers
+    computes when it loads the model (opus-mt's 2 x 512 x 512 were missing from the count)."""
+    if config.get("model_type") != "marian":
+        return {}
+    shape = [config.get("max_position_embeddings", 512), config.get("d_model", 512)]
+    return {f"model.{side}.embed_positions.weight": shape for side in ("encoder", "decoder")}
 
 
 # The input tables by the names models give them: BERT's family *embeddings*, GPT-2's wte and wpe, Llama's, Qwen's,
@@ -245,8 +260,10 @@ def _dims(folder: Path) -> dict[str, int | None]:
     config = _config(folder)
     return {
         "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim") or config.get("n_embd"),  # n_*: GPT-2's names
-        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer"),
-        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head"),
+        "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer") or config.get("encoder_layers"),
+        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head") or config.get("encoder_attention_heads"),
+        # T5's family names its decoder's layers num_decoder_layers (absent: as many as the encoder's), BART's decoder_layers
+        "decoder_layers": config.get("decoder_layers") or (config.get("num_decoder_layers") or config.get("num_layers") if "d_kv" in config else None),
     }
 
 
@@ -619,6 +636,9 @@ def estimate_training(
     few = few_steps_warning(len(kept), t, processes=processes)
     if few:
         warnings.append(few)
+    unprefixed = prefix_warning(config)
+    if unprefixed:
+        warnings.append(unprefixed)
     return Estimate(
         train_examples=len(train_lengths),
         eval_examples=len(kept_eval),
@@ -643,6 +663,21 @@ def estimate_training(
         train_sequences=len(kept) if t.packing else None,
         disk_bytes=disk,
         disk_free_bytes=free,
+    )
+
+
+def prefix_warning(config: RunConfig) -> str | None:
+    """A seq2seq run without a source prefix on a model whose config.json names one for summarization (T5's and
+    Flan-T5's task_specific_params: 'summarize: '); None otherwise, or when the model is not here yet."""
+    m = config.model
+    folder = _model_folder(m.model_name_or_path) if m.task == "seq2seq" and not m.source_prefix else None
+    params = (_config(folder).get("task_specific_params") or {}).get("summarization") if folder else None
+    declared = params.get("prefix") if isinstance(params, dict) else None
+    if not declared:
+        return None
+    return (
+        f"{m.model_name_or_path} names {declared!r} as its summarization prefix (config.json's task_specific_params: T5 learned to "
+        f"summarize texts that start with it), but source_prefix is empty. Set source_prefix to {declared!r} to start from what it knows."
     )
 
 
@@ -692,15 +727,25 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
     heads = parameters.num_heads or max(h // 64, 1)
     factor = FP32_ACTIVATION_FACTOR if not half else CPU_BF16_ACTIVATION_FACTOR if device == "cpu" else 1
     per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * factor
+    decoder_layers, target = (parameters.decoder_layers or 0, config.model.max_target_length) if config.model.task == "seq2seq" else (0, 0)
+    # An encoder-decoder's decoder layer: one like the encoder's at the summaries' length, and a cross-attention block
+    # (its query and output at that length, the encoder output's keys and values, scores over both lengths).
+    decoder_layer = (target * batch * h * (34 + 5 * heads * target / h) + batch * h * (5 * target + 4 * seq) + 5 * heads * target * seq * batch) * factor
     if current_names(extra).get("activation_checkpointing"):
-        activations = per_layer + layers * seq * batch * h * (2 if half else 4)
+        activations = max(per_layer, decoder_layer if decoder_layers else 0) + (layers * seq + decoder_layers * target) * batch * h * (2 if half else 4)
     else:
-        activations = layers * per_layer
+        activations = layers * per_layer + decoder_layers * decoder_layer
     trained = parameters.total if trainable is None else trainable  # LoRA, frozen embeddings: gradients and AdamW moments for the trained ones only
-    return {
+    breakdown = {
         "weights": parameters.total * 4,
         "gradients": trained * 4,
         "optimizer": trained * 8,
         "activations": int(activations),
         "runtime": GPU_CONTEXT_BYTES if device == "cuda" else PROCESS_OVERHEAD_BYTES,
     }
+    if target and parameters.vocabulary:
+        # The summaries' scores over the vocabulary, in float32 (the loss upcasts them): a training step keeps them, their
+        # log-softmax and their gradient, evaluation's loss its batch's scores and log-softmax. The measured peaks hold
+        # both (benchmarks/results/estimate_accuracy_seq2seq.md): without them the estimate was 37% to 41% short.
+        breakdown["logits"] = 4 * (parameters.vocabulary // h) * target * (3 * batch + 2 * config.training.per_device_eval_batch_size)
+    return breakdown

@@ -105,7 +105,10 @@ def _steps(post_processor) -> list:
 
 
 def load_failure_message(what: str, name_or_path: str, error: Exception, *, offline_hint: str | None = None) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # A missing package's message (transformers': which library a tokenizer class needs, and where to get it) is
+    # whole; it starts with a blank line, so its first line said nothing (Marian's: "...fakemarian': " and no reason).
+    text = (" ".join(lines) if isinstance(error, ImportError) else lines[0]) if lines else type(error).__name__
     if Path(name_or_path).exists():
         return f"Could not load the {what} from folder '{name_or_path}': {text}"
     if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:  # a path, never a Hub id

@@ -144,3 +144,80 @@ def build_tiny_bart(folder: Path, texts: list[str], *, positions: int = 64) -> P
     save_seeded(BartForConditionalGeneration, config, folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def _unigram_pieces(texts: list[str], size: int = 300) -> list[tuple[str, float]]:
+    """The pieces and scores of a small SentencePiece-style Unigram model trained on `texts` (no special tokens):
+    the vocabulary T5's, mBART's and Pegasus's tokenizer classes are built from."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=size, unk_token="<unk>", special_tokens=["<unk>"]))
+    return [(piece, score) for piece, score in json.loads(tokenizer.to_str())["model"]["vocab"] if piece != "<unk>"]
+
+
+# Each family as its Hub checkpoints are: T5 v1.0 ties its output layer to the word table and uses ReLU, v1.1, Flan-T5,
+# mT5 and UMT5 untie it and gate the feed-forward with GELU (UMT5: a relative position bias in every layer); BART's
+# pretrained generation settings are bart-large-cnn's (4 beams, summaries of 56 tokens at least); mbart-large-cc25
+# names no decoder start token; Pegasus and Marian start the decoder with the padding token, and Marian's sinusoidal
+# positions are not in its checkpoint; LED reads long documents through windowed attention.
+SEQ2SEQ_FAMILIES = ("t5", "t5-v1.1", "umt5", "bart", "mbart", "pegasus", "marian", "led")
+
+
+def build_tiny_seq2seq(family: str, folder: Path, texts: list[str]) -> Path:
+    """A 1- or 2-layer encoder-decoder of `family` (d_model 32, 64 positions where it has a table of them) with its
+    own tokenizer class where that needs no sentencepiece model (T5's, mBART's, Pegasus's, with a vocabulary trained
+    on `texts`), else a WordPiece one that ends texts as the family does."""
+    import transformers as tf
+
+    if family == "bart":
+        build_tiny_bart(folder, texts)
+        tf.GenerationConfig.from_pretrained(folder, num_beams=4, min_length=56, length_penalty=2.0).save_pretrained(folder)
+        return folder
+    layers = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2, "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64}
+    if family in ("t5", "t5-v1.1", "umt5"):
+        tokenizer = tf.T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *_unigram_pieces(texts)], extra_ids=0)
+        # t5-small's config.json names its summarization prefix; v1.1 and UMT5 name none
+        gated = {"task_specific_params": {"summarization": {"prefix": "summarize: "}}} if family == "t5" else {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False}
+        config = (tf.UMT5Config if family == "umt5" else tf.T5Config)(
+            vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id, **gated,
+        )
+        model_class = tf.UMT5ForConditionalGeneration if family == "umt5" else tf.T5ForConditionalGeneration
+    elif family == "mbart":
+        tokenizer = tf.MBartTokenizer(vocab=[("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *_unigram_pieces(texts)], model_max_length=64)
+        config = tf.MBartConfig(
+            vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=None, **layers,
+        )
+        model_class = tf.MBartForConditionalGeneration
+    elif family == "pegasus":
+        reserved = [("<pad>", 0.0), ("</s>", 0.0), ("<mask_1>", 0.0), ("<mask_2>", 0.0), *((f"<unk_{i}>", 0.0) for i in range(2, 103)), ("<unk>", 0.0)]
+        tokenizer = tf.PegasusTokenizer(vocab=reserved + _unigram_pieces(texts), model_max_length=64)
+        config = tf.PegasusConfig(
+            vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            forced_eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id, **layers,
+        )
+        model_class = tf.PegasusForConditionalGeneration
+    else:  # Marian's tokenizer needs sentencepiece; LED's is BART's
+        from tokenizers import processors
+
+        marian = family == "marian"
+        special = ["<pad>", "</s>", "<unk>"] + ([] if marian else ["<s>"])
+        words = _word_level_tokenizer(texts, special)
+        ends = [(token, words.token_to_id(token)) for token in ("<s>", "</s>") if token in special]
+        words.post_processor = processors.TemplateProcessing(single="$A </s>" if marian else "<s> $A </s>", special_tokens=ends)
+        tokenizer = tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", eos_token="</s>", pad_token="<pad>", bos_token=None if marian else "<s>", model_max_length=64 if marian else 256)
+        ids = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id, "forced_eos_token_id": tokenizer.eos_token_id}
+        if marian:
+            config = tf.MarianConfig(vocab_size=len(tokenizer), max_position_embeddings=64, decoder_start_token_id=tokenizer.pad_token_id, **ids, **layers)
+        else:
+            config = tf.LEDConfig(
+                vocab_size=len(tokenizer), max_encoder_position_embeddings=256, max_decoder_position_embeddings=64, attention_window=[8],
+                bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **ids, **layers,
+            )
+        model_class = tf.MarianMTModel if marian else tf.LEDForConditionalGeneration
+    save_seeded(model_class, config, folder)
+    tokenizer.save_pretrained(folder)
+    return folder

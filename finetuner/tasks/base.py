@@ -309,13 +309,16 @@ def config_location(name: str, *, revision: str | None, token: str | None) -> st
     return name if Path(name).exists() else hub_model_location(name, revision=revision, token=token)
 
 
-def position_limit(model) -> int | None:
+def position_limit(model, *, part: str | None = None) -> int | None:
     """How many tokens a model with a table of learned (or fixed) positions can read: BERT's 512, RoBERTa's
     514 rows less the two its padding takes, BART's less its offset. None for relative or rotary positions
-    (T5, Llama), which have no hard limit. A longer input would index past the table and fail mid-run."""
+    (T5, Llama), which have no hard limit. A longer input would index past the table and fail mid-run.
+    `part`: the table of that part of the model only ("decoder": LED's decoder reads 1,024 positions, its encoder 16,384)."""
     import torch  # noqa: PLC0415
 
     for name, module in model.named_modules():
+        if part is not None and part not in name.split("."):
+            continue
         if isinstance(module, torch.nn.Embedding) and name.rsplit(".", 1)[-1] in ("position_embeddings", "wpe", "embed_positions"):
             reserved = module.padding_idx + 1 if module.padding_idx is not None else getattr(module, "offset", 0)
             return module.num_embeddings - reserved
@@ -330,14 +333,13 @@ def check_max_length(config, model=None, *, token: str | None = None) -> None:
     from ..errors import ConfigError  # noqa: PLC0415
 
     m = config.model
-    limit = position_limit(model) if model is not None else _declared_limit(m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token, reader())
-    if limit is None:
-        return
     for option, length in get_task(m.task).model_lengths(config).items():
-        if length > limit:
+        part = None if option == "max_seq_length" else "decoder"  # the summaries are read by the decoder: its own positions
+        limit = position_limit(model, part=part) if model is not None else _declared_limit(m.model_name_or_path, m.model_revision, m.trust_remote_code, _config_stamp(m.model_name_or_path), token, reader(), part)
+        if limit is not None and length > limit:
             cut = " (longer texts are cut; the Data tab's inspector shows where)" if option != "generation_max_new_tokens" else ""
             raise ConfigError(
-                f"{option} {length} is longer than {m.model_name_or_path} can read: it has positions for {limit} tokens. "
+                f"{option} {length} is longer than {m.model_name_or_path} can read: {'its decoder' if part else 'it'} has positions for {limit} tokens. "
                 f"Set {option} to {limit} or less{cut}."
             )
 
@@ -384,14 +386,14 @@ def _model_config(task: str, name: str, revision: str | None, trust_remote_code:
 
 
 @functools.lru_cache(maxsize=32)
-def _declared_limit(name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None, reader: str = "") -> int | None:
+def _declared_limit(name: str, revision: str | None, trust_remote_code: bool, stamp: float, token: str | None, reader: str = "", part: str | None = None) -> int | None:
     """`position_limit` of a model built on the meta device from its config.json, once per model (`stamp`:
     a local config.json's mtime, so an edited folder is read again): the studio checks at every Start,
     Estimate and inspection."""
     from ..config import RunConfig  # noqa: PLC0415
 
     config = RunConfig.from_dict({"model_name_or_path": name, "model_revision": revision, "trust_remote_code": trust_remote_code})
-    return position_limit(meta_model(config, token=token))
+    return position_limit(meta_model(config, token=token), part=part)
 
 
 def _config_stamp(name: str) -> float:

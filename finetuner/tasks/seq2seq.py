@@ -190,16 +190,22 @@ def build_model(config: RunConfig, label_names: list[str] | None = None, *, toke
         from ..errors import ModelLoadError  # noqa: PLC0415
 
         raise ModelLoadError(wrong_kind_message(config))
-    model.generation_config.max_new_tokens = config.model.generation_max_new_tokens
-    model.generation_config.max_length = None
+    generation = model.generation_config
+    generation.max_new_tokens = config.model.generation_max_new_tokens
+    # The pretrained task's length bounds and beam search (bart-large-cnn's: 56 to 142 tokens, 4 beams with a length
+    # penalty) are not this run's: generation_max_new_tokens sets the length, and evaluation, Try it and the Hub
+    # snippet all decode greedily (transformers' defaults).
+    generation.update(max_length=None, min_length=None, num_beams=None, length_penalty=None, early_stopping=None)
     return model
 
 
 def save_model(trainer, tokenizer, config: RunConfig, *, model_dir: Path, run_dir: Path) -> None:
     """Model and tokenizer; the source prefix goes into the model config's `prefix` (where the predictor,
-    the card's snippet and the demo Space read it) and generation_config.json keeps the generation length."""
-    if config.model.source_prefix:
-        trainer.model.config.prefix = config.model.source_prefix
+    the card's snippet and the demo Space read it), generation_config.json keeps the generation length, and the
+    tokenizer's model_max_length is max_seq_length, so that the snippet's and the Space's `truncation=True` cut a
+    document where training, evaluation and the predictor cut it."""
+    trainer.model.config.prefix = config.model.source_prefix or None  # not the base model's: one trained with another prefix had it
+    tokenizer.model_max_length = config.model.max_seq_length
     save_model_and_tokenizer(trainer, tokenizer, config, model_dir=model_dir, run_dir=run_dir)
 
 
@@ -232,6 +238,7 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
     from ..train import training_arguments  # noqa: PLC0415
 
     args = training_arguments(config, output_dir, args_class=Seq2SeqTrainingArguments, predict_with_generate=True, **({} if for_training else EVALUATION_ONLY))
+    start_generation_as_trained(model, tokenizer)
     evaluating = eval_dataset if args.eval_strategy != "no" else None
     return in_order(_keeping_generation_length(Seq2SeqTrainer))(
         model=model,
@@ -243,6 +250,22 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
         compute_metrics=compute_metrics_fn(tokenizer, list(evaluating["summary"]) if evaluating is not None else None),
         callbacks=callbacks,
     )
+
+
+def start_generation_as_trained(model, tokenizer) -> None:
+    """Make `generate` start the decoder with the token training starts it with. Training shifts the labels right
+    (the model's own `prepare_decoder_input_ids_from_labels`); mBART's shift puts the labels' language code first
+    (`... </s> en_XX` is read as `en_XX ...`), while mbart-large-cc25 names no decoder start token and `generate`
+    began with `<s>`, a start the fine-tuned decoder never saw. T5's, BART's, Pegasus's and Marian's agree already."""
+    import torch  # noqa: PLC0415
+
+    prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
+    labels = tokenizer(text_target="a")["input_ids"]
+    if prepare is None or not labels:
+        return
+    first = int(prepare(labels=torch.tensor([labels]))[0, 0])
+    if first != model.generation_config.decoder_start_token_id:
+        model.generation_config.decoder_start_token_id = first
 
 
 def _keeping_generation_length(trainer_class):
@@ -340,6 +363,7 @@ class Seq2SeqPredictor:
         self.source_prefix = getattr(self.model.config, "prefix", None) or ""  # written by save_model
         self.max_new_tokens = self.model.generation_config.max_new_tokens or 128
         self.model.generation_config.max_length = None  # a model saved by an earlier finetuner kept 20: generate would warn
+        start_generation_as_trained(self.model, self.tokenizer)  # an mBART model that names no decoder start: cc25, or a run saved before
 
     def generate(self, texts: Sequence[str], *, max_new_tokens: int | None = None, num_beams: int = 1, batch_size: int = 16, **options) -> list[str]:
         import torch  # noqa: PLC0415

@@ -102,5 +102,5 @@ def test_generated_summaries_past_the_decoder_s_positions_are_refused(tmp_path):
     model_dir = build_tiny_bart(tmp_path / "bart", [r["document"] for r in make_summary_records(20)], positions=16)
     config = {"task": "seq2seq", "model_name_or_path": str(model_dir), "max_seq_length": 16, "max_target_length": 16}
     check_max_length(RunConfig.from_dict({**config, "generation_max_new_tokens": 16}))
-    with pytest.raises(ConfigError, match="generation_max_new_tokens 17 is longer than .* it has positions for 16 tokens. Set generation_max_new_tokens to 16 or less.$"):
+    with pytest.raises(ConfigError, match="generation_max_new_tokens 17 is longer than .* its decoder has positions for 16 tokens. Set generation_max_new_tokens to 16 or less.$"):
         check_max_length(RunConfig.from_dict({**config, "generation_max_new_tokens": 17}))

@@ -103,6 +103,22 @@ def test_a_model_folder_without_tokenizer_files_is_refused(tiny_model_dir, tmp_p
     assert load_tokenizer(str(tiny_model_dir)).tokenize("the film")
 
 
+def test_a_tokenizer_that_needs_a_missing_package_names_it(tmp_path):
+    """A Marian (opus-mt) model's tokenizer needs sentencepiece, which finetuner does not install: its ImportError
+    starts with a blank line, and the message said "Could not load the tokenizer from folder '...': " and no reason."""
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("sentencepiece") is not None:
+        pytest.skip("sentencepiece is installed here: Marian's tokenizer would read the files instead")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "MarianTokenizer", "source_lang": "en", "target_lang": "de"}))
+    (tmp_path / "vocab.json").write_text(json.dumps({"<unk>": 0, "<pad>": 1, "</s>": 2}))
+    for name in ("source.spm", "target.spm", "config.json"):
+        (tmp_path / name).write_text("{}")
+    with pytest.raises(ModelLoadError, match=r"from folder '.*': MarianTokenizer requires the SentencePiece library .* https://github.com/google/sentencepiece"):
+        load_tokenizer(str(tmp_path))
+
+
 # ---------------------------------------------------------------- sentence pairs on decoder models
 
 
