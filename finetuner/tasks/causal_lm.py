@@ -48,6 +48,10 @@ PLAIN_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '\\n\\n### Response:\\n' }}{% endif %}"
 )
+# The same for a tokenizer that starts every text with its beginning-of-sequence token (Llama 2's, Mistral's <s>): a
+# template's text is tokenized without the tokenizer's own special tokens, so the template must write it, as chat
+# templates do; a model that always read <s> first during pretraining was otherwise trained and asked without it.
+PLAIN_TEMPLATE_WITH_BOS = "{{ bos_token }}" + PLAIN_TEMPLATE
 
 
 # ---------------------------------------------------------------- data
@@ -104,12 +108,17 @@ def prepare_tokenizer(tokenizer):
     if tokenizer.eos_token is None:
         raise ModelLoadError("The tokenizer has no end-of-sequence token, so the model could not learn where an answer ends. Choose a causal language model's tokenizer.")
     if not tokenizer.chat_template:
-        tokenizer.chat_template = PLAIN_TEMPLATE
+        tokenizer.chat_template = PLAIN_TEMPLATE_WITH_BOS if _starts_with_bos(tokenizer) else PLAIN_TEMPLATE
     return tokenizer
 
 
+def _starts_with_bos(tokenizer) -> bool:
+    """Whether the tokenizer puts its beginning-of-sequence token before a text (Llama 2's, Mistral's; not GPT-2's)."""
+    return tokenizer.bos_token_id is not None and tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]
+
+
 def uses_plain_template(tokenizer) -> bool:
-    return tokenizer.chat_template == PLAIN_TEMPLATE
+    return tokenizer.chat_template in (PLAIN_TEMPLATE, PLAIN_TEMPLATE_WITH_BOS)
 
 
 def render(tokenizer, messages: Sequence[dict[str, str]], **options):
