@@ -123,11 +123,16 @@ def uses_plain_template(tokenizer) -> bool:
 
 def render(tokenizer, messages: Sequence[dict[str, str]], **options):
     """`apply_chat_template`, with a template's own refusal (Jinja's `raise_exception`: "System role not
-    supported", "Conversation roles must alternate user/assistant/...") said as a DataError with what to do."""
+    supported", "Conversation roles must alternate user/assistant/...") said as a DataError with what to do.
+
+    With thinking off (`enable_thinking` False; templates without it ignore it): the data's answers have no reasoning,
+    and a hybrid-reasoning template (Qwen3's) writes the last answer as an empty `<think>\n\n</think>\n\n` block and
+    the answer, while its generation prompt puts that block only with thinking off. Rendered with thinking on, the block
+    was learned as the answer's start, and its tokens, which are not special, were shown and scored as the answer's."""
     from jinja2 import TemplateError  # noqa: PLC0415 - transformers renders chat templates with Jinja
 
     try:
-        return tokenizer.apply_chat_template(list(messages), **options)
+        return tokenizer.apply_chat_template(list(messages), **{"enable_thinking": False, **options})
     except TemplateError as error:
         roles = ", ".join(str(m.get("role")) for m in messages)
         raise DataError(

@@ -1,6 +1,6 @@
 """Instruction tuning across model families, each a tiny random model with its family's tokenizer kind, special tokens
-and chat template (tests/task_fixtures.py): GPT-2 (no template, no padding token), Llama 3, Qwen2, Mistral (with its
-template and without: a tokenizer that starts every text with <s>), Gemma 2 and Phi-3. What a user sees of each: the
+and chat template (tests/task_fixtures.py): GPT-2 (no template, no padding token), Llama 3, Qwen2, Qwen3 (hybrid reasoning),
+Mistral (with its template and without: a tokenizer that starts every text with <s>), Gemma 2 and Phi-3. What a user sees of each: the
 inspector's loss tokens, the counts before launch, a run whose loss falls, a chat that stops at the end of its turn,
 and LoRA adapters that reload as the merged model."""
 

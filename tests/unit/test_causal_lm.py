@@ -176,6 +176,21 @@ def test_the_plain_template_starts_with_the_bos_the_tokenizer_puts_before_a_text
         assert prompt.startswith(start), "generation reads the prompt as training did"
 
 
+def test_a_hybrid_reasoning_template_learns_and_shows_the_answer_alone(tmp_path):
+    """Qwen3's template writes the last answer after an empty <think>\n\n</think>\n\n block, and puts that block in the
+    generation prompt only with thinking off: rendered with thinking on, the block was learned as the answer's start
+    (the inspector's first loss tokens were '<think>' 'Ċ' 'Ċ' '</think>') and, its tokens not being special, shown in
+    the chat and scored as part of every answer. Thinking is now off: the block is the prompt's, at training and inference."""
+    texts = [r["instruction"] + " " + r["output"] for r in make_instruction_records(40)]
+    config = lm_config(build_tiny_family(tmp_path / "qwen3", "qwen3", texts))
+    tokenizer = causal_lm.load_tokenizer(config)
+    shown = causal_lm.inspect_example(tokenizer, RECORD, config)
+    assert shown["rendered"].endswith("<|im_start|>assistant\n<think>\n\n</think>\n\nthe sky is blue.<|im_end|>\n")
+    assert [t for t, m in zip(shown["tokens"], shown["loss_mask"]) if m] == ["the", "Ġsky", "Ġis", "Ġblue", ".", "<|im_end|>", "Ċ"]
+    prompt = causal_lm.render(tokenizer, RECORD["prompt"], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n") and shown["rendered"].startswith(prompt)
+
+
 def test_models_own_chat_template_is_used(lm_dirs):
     config = lm_config(lm_dirs[1])
     tokenizer = causal_lm.load_tokenizer(config)
