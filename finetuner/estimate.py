@@ -35,8 +35,10 @@ The constants are checked by `benchmarks/estimate_accuracy.py` (estimate vs meas
 memory of the bundled model at several batch sizes and lengths, and with `--task seq2seq` of a T5-shaped
 summarizer; results in benchmarks/results/).
 
-Nothing here imports torch or transformers; parameter counts come from the safetensors header (a
-JSON prefix of the file) or, failing that, from config.json dimensions.
+Parameter counts come from the safetensors header (a JSON prefix of the file) or, failing that, from config.json:
+a decoder (GPT-2, Llama, Qwen, Mistral, Gemma, Phi-3) is built from it on the meta device (no weights), since their
+layers differ too much for one formula (grouped key/value heads, gated feed-forward layers, fused projections, a
+final norm); other models are counted from its dimensions. Nothing else here imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -269,18 +271,36 @@ def _dims(folder: Path) -> dict[str, int | None]:
 
 def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> ParameterCount:
     """A BERT-like count: embeddings + per layer 4h^2 (attention) + 2*h*i (feed-forward), + an output layer of its own
-    when config.json says it is not tied to the word table."""
+    when config.json says it is not tied to the word table. A decoder transformers knows is counted as built."""
     config = _config(folder)
     h, layers = dims["hidden_size"], dims["num_layers"]
     intermediate = config.get("intermediate_size") or 4 * h
     vocabulary = config.get("vocab_size", 30522) * h
     rotary = any(key in config for key in ("rope_theta", "rope_scaling", "rope_parameters"))  # Llama's, Qwen's: no position table
+    decoder = rotary or any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in config.get("architectures") or [])
+    built = _decoder_from_config(folder, dims) if decoder else None
+    if built is not None:
+        return built
     positions = 0 if rotary else config.get("max_position_embeddings", config.get("n_positions", 512))
     embedding = vocabulary + (positions + config.get("type_vocab_size", 0)) * h
     per_layer = 4 * h * h + 2 * h * intermediate + 9 * h + intermediate
     tied = config.get("tie_word_embeddings", True)
     total = embedding + layers * per_layer + (0 if tied else vocabulary)
     return ParameterCount(total, embedding, vocabulary=vocabulary, tied_output=tied, **dims)
+
+
+def _decoder_from_config(folder: Path, dims: dict[str, int | None]) -> ParameterCount | None:
+    """A decoder's count from config.json alone, built as AutoModelForCausalLM on the meta device; None when transformers
+    cannot build it (an unknown or remote-code architecture). By the BERT-like formula, a Llama-style decoder's grouped
+    key/value heads and gated feed-forward layers were miscounted: SmolLM2-135M as 121M, Llama-3.2-1B as 1.07B of 1.24B."""
+    from .tasks.base import meta_model  # noqa: PLC0415 - imports torch and transformers
+
+    try:
+        model = meta_model(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(folder)}), "AutoModelForCausalLM")
+    except Exception:  # noqa: BLE001 - an estimate must never fail the page; the formula counts it instead
+        return None
+    shapes = {name: list(parameter.shape) for name, parameter in model.named_parameters()}  # a tied table once
+    return _parameters_from_shapes(shapes, model.config.vocab_size, dims, tied=model.config.tie_word_embeddings)
 
 
 def _encoder_decoder_from_config(config: dict[str, Any], dims: dict[str, int | None]) -> ParameterCount:

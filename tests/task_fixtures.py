@@ -221,3 +221,112 @@ def build_tiny_seq2seq(family: str, folder: Path, texts: list[str]) -> Path:
     save_seeded(model_class, config, folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+# Chat templates as the families' instruction-tuned models ship them (shortened where nothing here depends on the rest),
+# each with what sets it apart: Llama 3 writes the BOS itself and ends turns with <|eot_id|>; Qwen2 adds a default system
+# prompt and a newline after <|im_end|>; Mistral has no generation prompt and refuses turns that do not alternate; Gemma
+# refuses a system turn and calls the assistant "model"; Qwen3 writes the last answer after a reasoning block; Phi-3
+# puts the end-of-sequence token after the last <|end|>.
+FAMILY_TEMPLATES = {
+    "llama3": (
+        "{% for message in messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' %}"
+        "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+    ),
+    "qwen2": (
+        "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    ),
+    "mistral": (
+        "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+        "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}"
+    ),
+    "gemma2": (
+        "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for message in messages %}{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+        "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+    ),
+    "qwen3": (  # the last answer after an empty (or its own) reasoning block; the generation prompt has one only with thinking off
+        "{% set ns = namespace(last_query=0) %}{% for message in messages %}{% if message['role'] == 'user' %}{% set ns.last_query = loop.index0 %}{% endif %}{% endfor %}"
+        "{% for message in messages %}{% if message['role'] == 'assistant' %}{% set content = message['content'].split('</think>')[-1].lstrip('\n') %}"
+        "{% set reasoning = message['content'].split('</think>')[0].split('<think>')[-1].strip('\n') if '</think>' in message['content'] else '' %}"
+        "{% if loop.index0 > ns.last_query and (loop.last or reasoning) %}{% set content = '<think>\n' + reasoning + '\n</think>\n\n' + content %}{% endif %}"
+        "{{ '<|im_start|>assistant\n' + content + '<|im_end|>\n' }}{% else %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% if enable_thinking is defined and enable_thinking is false %}{{ '<think>\n\n</think>\n\n' }}{% endif %}{% endif %}"
+    ),
+    "phi3": (
+        "{% for message in messages %}{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"
+    ),
+}
+
+# Per family: byte-level BPE (GPT-2's, Llama 3's, Qwen's) or SentencePiece-like (Metaspace: Mistral's, Gemma's, Phi-3's)
+# tokens, the special tokens and their roles (no padding token where the family's has none), the token the tokenizer
+# puts before every text, and the stop tokens of generation_config.json. "mistral-base" has no chat template.
+FAMILY_TOKENIZERS = {
+    "gpt2": ("bytelevel", {"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"}, [], None, None),
+    "llama3": ("bytelevel", {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}, ["<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>"], "<|begin_of_text|>", ["<|end_of_text|>", "<|eot_id|>"]),
+    "qwen2": ("bytelevel", {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}, ["<|im_start|>", "<|im_end|>"], None, None),  # a base Qwen2.5: its turns end before its end of text
+    "qwen3": ("bytelevel", {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}, ["<|im_start|>"], None, ["<|im_end|>", "<|endoftext|>"]),
+    "mistral": ("metaspace", {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, [], "<s>", None),
+    "mistral-base": ("metaspace", {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, [], "<s>", None),
+    "gemma2": ("metaspace", {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}, ["<start_of_turn>", "<end_of_turn>"], "<bos>", ["<eos>", "<end_of_turn>"]),
+    "phi3": ("metaspace", {"bos_token": "<s>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<unk>"}, ["<|user|>", "<|assistant|>", "<|system|>", "<|end|>"], None, ["<|endoftext|>", "<|end|>"]),
+}
+
+
+def _family_tokenizer(texts: list[str], style: str, roles: dict[str, str], extra: list[str], bos: str | None, positions: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    special = list(dict.fromkeys([*roles.values(), *extra]))
+    if style == "bytelevel":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer, tokenizer.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer, tokenizer.decoder = pre_tokenizers.Metaspace(prepend_scheme="first"), decoders.Metaspace(prepend_scheme="first")
+        trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=special)
+    tokenizer.train_from_iterator([*texts, "[INST] [/INST]\n\n### Instruction:\n### Response:\n user model assistant system"], trainer)
+    if bos:
+        tokenizer.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tokenizer.token_to_id(bos))])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=positions, **roles)
+    if extra:
+        fast.add_special_tokens({"additional_special_tokens": extra})
+    return fast
+
+
+def build_tiny_family(folder: Path, family: str, texts: list[str], *, positions: int = 128) -> Path:
+    """A 2-layer model of `family` (hidden size 32; grouped key/value heads where the family has them) with a tokenizer
+    trained on `texts` as the family's is made (see FAMILY_TOKENIZERS) and its chat template (FAMILY_TEMPLATES)."""
+    import transformers as tf
+
+    style, roles, extra, bos, stops = FAMILY_TOKENIZERS[family]
+    tokenizer = _family_tokenizer(texts, style, roles, extra, bos, positions)
+    tokenizer.chat_template = FAMILY_TEMPLATES.get(family)
+    if family == "qwen3":
+        tokenizer.add_tokens(["<think>", "</think>"])  # Qwen3's are not special: decoding keeps them
+    ids = {"vocab_size": len(tokenizer), "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    sizes = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": positions, **ids}
+    model_class, config = {
+        "gpt2": lambda: (tf.GPT2LMHeadModel, tf.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=positions, **ids)),
+        "llama3": lambda: (tf.LlamaForCausalLM, tf.LlamaConfig(**sizes, tie_word_embeddings=False)),
+        "qwen2": lambda: (tf.Qwen2ForCausalLM, tf.Qwen2Config(**sizes, tie_word_embeddings=True)),
+        "qwen3": lambda: (tf.Qwen3ForCausalLM, tf.Qwen3Config(**sizes, head_dim=16, tie_word_embeddings=True)),
+        "mistral": lambda: (tf.MistralForCausalLM, tf.MistralConfig(**sizes, sliding_window=64)),
+        "mistral-base": lambda: (tf.MistralForCausalLM, tf.MistralConfig(**sizes, sliding_window=64)),
+        "gemma2": lambda: (tf.Gemma2ForCausalLM, tf.Gemma2Config(**sizes, head_dim=16, sliding_window=64)),
+        "phi3": lambda: (tf.Phi3ForCausalLM, tf.Phi3Config(**sizes, original_max_position_embeddings=positions)),
+    }[family]()
+    save_seeded(model_class, config, folder)
+    if stops:
+        generation = tf.GenerationConfig.from_pretrained(folder)
+        generation.eos_token_id = tokenizer.convert_tokens_to_ids(stops)
+        generation.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -48,6 +48,10 @@ PLAIN_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '\\n\\n### Response:\\n' }}{% endif %}"
 )
+# The same for a tokenizer that starts every text with its beginning-of-sequence token (Llama 2's, Mistral's <s>): a
+# template's text is tokenized without the tokenizer's own special tokens, so the template must write it, as chat
+# templates do; a model that always read <s> first during pretraining was otherwise trained and asked without it.
+PLAIN_TEMPLATE_WITH_BOS = "{{ bos_token }}" + PLAIN_TEMPLATE
 
 
 # ---------------------------------------------------------------- data
@@ -104,21 +108,31 @@ def prepare_tokenizer(tokenizer):
     if tokenizer.eos_token is None:
         raise ModelLoadError("The tokenizer has no end-of-sequence token, so the model could not learn where an answer ends. Choose a causal language model's tokenizer.")
     if not tokenizer.chat_template:
-        tokenizer.chat_template = PLAIN_TEMPLATE
+        tokenizer.chat_template = PLAIN_TEMPLATE_WITH_BOS if _starts_with_bos(tokenizer) else PLAIN_TEMPLATE
     return tokenizer
 
 
+def _starts_with_bos(tokenizer) -> bool:
+    """Whether the tokenizer puts its beginning-of-sequence token before a text (Llama 2's, Mistral's; not GPT-2's)."""
+    return tokenizer.bos_token_id is not None and tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]
+
+
 def uses_plain_template(tokenizer) -> bool:
-    return tokenizer.chat_template == PLAIN_TEMPLATE
+    return tokenizer.chat_template in (PLAIN_TEMPLATE, PLAIN_TEMPLATE_WITH_BOS)
 
 
 def render(tokenizer, messages: Sequence[dict[str, str]], **options):
     """`apply_chat_template`, with a template's own refusal (Jinja's `raise_exception`: "System role not
-    supported", "Conversation roles must alternate user/assistant/...") said as a DataError with what to do."""
+    supported", "Conversation roles must alternate user/assistant/...") said as a DataError with what to do.
+
+    With thinking off (`enable_thinking` False; templates without it ignore it): the data's answers have no reasoning,
+    and a hybrid-reasoning template (Qwen3's) writes the last answer as an empty `<think>\n\n</think>\n\n` block and
+    the answer, while its generation prompt puts that block only with thinking off. Rendered with thinking on, the block
+    was learned as the answer's start, and its tokens, which are not special, were shown and scored as the answer's."""
     from jinja2 import TemplateError  # noqa: PLC0415 - transformers renders chat templates with Jinja
 
     try:
-        return tokenizer.apply_chat_template(list(messages), **options)
+        return tokenizer.apply_chat_template(list(messages), **{"enable_thinking": False, **options})
     except TemplateError as error:
         roles = ", ".join(str(m.get("role")) for m in messages)
         raise DataError(

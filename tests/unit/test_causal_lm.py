@@ -15,7 +15,7 @@ from finetuner.config import DataConfig, RunConfig
 from finetuner.data import prepare_instruction_data
 from finetuner.errors import ConfigError, DataError, ModelLoadError
 from finetuner.tasks import causal_lm
-from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_gpt2, make_instruction_records, write_jsonl
+from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_family, build_tiny_gpt2, make_instruction_records, write_jsonl
 
 RECORD = {"prompt": [{"role": "user", "content": "what colour is the sky?"}], "completion": "the sky is blue."}
 
@@ -159,6 +159,36 @@ def test_plain_template_renders_instruction_and_response(lm_dirs):
     assert shown["labels"][: shown["num_tokens"] - len(answer)] == [-100] * (shown["num_tokens"] - len(answer))
     everything = causal_lm.inspect_example(tokenizer, RECORD, lm_config(lm_dirs[0], completion_only_loss=False))
     assert everything["labels"] == everything["input_ids"] and everything["loss_tokens"] == everything["num_tokens"]
+
+
+def test_the_plain_template_starts_with_the_bos_the_tokenizer_puts_before_a_text(tmp_path):
+    """A base model without a chat template whose tokenizer starts every text with <s> (Llama 2's, Mistral's) read it
+    first in all its pretraining; the plain template's text is tokenized without the tokenizer's special tokens, so it
+    was trained, scored and asked without it (the inspector's first chip was '▁', not '<s>'). GPT-2's has none to add."""
+    texts = [r["instruction"] + " " + r["output"] for r in make_instruction_records(40)]
+    for family, start in (("mistral-base", "<s>###"), ("gpt2", "###")):
+        config = lm_config(build_tiny_family(tmp_path / family, family, texts))
+        tokenizer = causal_lm.load_tokenizer(config)
+        shown = causal_lm.inspect_example(tokenizer, RECORD, config)
+        assert shown["template"].startswith("plain") and shown["rendered"].startswith(start)
+        assert (shown["tokens"][0] == tokenizer.bos_token) == (shown["tokens"].count("<s>") == 1) == (family == "mistral-base"), "the BOS first, once"
+        prompt = causal_lm.render(tokenizer, RECORD["prompt"], tokenize=False, add_generation_prompt=True)
+        assert prompt.startswith(start), "generation reads the prompt as training did"
+
+
+def test_a_hybrid_reasoning_template_learns_and_shows_the_answer_alone(tmp_path):
+    """Qwen3's template writes the last answer after an empty <think>\n\n</think>\n\n block, and puts that block in the
+    generation prompt only with thinking off: rendered with thinking on, the block was learned as the answer's start
+    (the inspector's first loss tokens were '<think>' 'Ċ' 'Ċ' '</think>') and, its tokens not being special, shown in
+    the chat and scored as part of every answer. Thinking is now off: the block is the prompt's, at training and inference."""
+    texts = [r["instruction"] + " " + r["output"] for r in make_instruction_records(40)]
+    config = lm_config(build_tiny_family(tmp_path / "qwen3", "qwen3", texts))
+    tokenizer = causal_lm.load_tokenizer(config)
+    shown = causal_lm.inspect_example(tokenizer, RECORD, config)
+    assert shown["rendered"].endswith("<|im_start|>assistant\n<think>\n\n</think>\n\nthe sky is blue.<|im_end|>\n")
+    assert [t for t, m in zip(shown["tokens"], shown["loss_mask"]) if m] == ["the", "Ġsky", "Ġis", "Ġblue", ".", "<|im_end|>", "Ċ"]
+    prompt = causal_lm.render(tokenizer, RECORD["prompt"], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n") and shown["rendered"].startswith(prompt)
 
 
 def test_models_own_chat_template_is_used(lm_dirs):

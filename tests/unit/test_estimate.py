@@ -201,6 +201,30 @@ def test_a_rotary_decoders_config_has_no_position_table(tmp_path):
     assert untied.compute("causal-lm") == tied.compute("causal-lm")
 
 
+@pytest.mark.parametrize("family", ["llama", "qwen2", "phi3", "gpt2"])
+def test_a_decoders_size_from_its_config_alone_is_the_models(tmp_path, family):
+    """Before a Hub model's weights are downloaded only config.json is cached, and the estimate counted a decoder as a
+    BERT-like encoder: grouped key/value heads and a gated feed-forward layer miscounted (SmolLM2-135M, the causal-LM
+    default, as 121M; Llama-3.2-1B as 1.07B of 1.24B), with the memory and time that follow. Phi-3's fused projections,
+    Qwen2's attention biases and GPT-2's final norm count too."""
+    import transformers as tf
+
+    sizes = {"pad_token_id": 0, "vocab_size": 100, "hidden_size": 32, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1}
+    model_config = {
+        "llama": lambda: tf.LlamaConfig(**sizes, tie_word_embeddings=True),
+        "qwen2": lambda: tf.Qwen2Config(**sizes),
+        "phi3": lambda: tf.Phi3Config(**sizes),
+        "gpt2": lambda: tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=2, n_positions=64),
+    }[family]()
+    model_class = tf.AutoModelForCausalLM._model_mapping[type(model_config)]
+    model_config.architectures = [model_class.__name__]
+    model_config.save_pretrained(tmp_path)
+    real = sum(p.numel() for p in model_class(model_config).parameters())
+    assert count_parameters(str(tmp_path)).total == real
+    result = estimate_training(config(model_name_or_path=str(tmp_path), task="causal-lm", max_seq_length=32), train_lengths=[20] * 64, machine=MACHINE)
+    assert result.parameters == real and result.memory_breakdown["weights"] == 4 * real
+
+
 def test_a_gpt2_config_is_read_by_its_own_names(tmp_path):
     """GPT-2's config.json says n_embd, n_layer, n_head: read as BERT's names only, GPT-2 medium's time and memory
     were not estimated at all (size unknown) and, with its weights' file, taken for 12 layers of 768."""
