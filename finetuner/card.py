@@ -211,6 +211,9 @@ def check_options(options: CardOptions) -> None:
 
 
 ADAPTER_DIR = "adapter"  # <run>/adapter/: a LoRA run's adapters and tokenizer (tasks/causal_lm.py save_model)
+# A chat template's thinking switch set as training set it (`_RunFacts.thinking_switch`), in the snippet's calls.
+THINKING_OFF = ", enable_thinking=False"
+THINKING_OFF_PIPELINE = ', tokenizer_encode_kwargs={"enable_thinking": False}'
 
 
 def adapter_dir(run: Run) -> Path | None:
@@ -337,6 +340,15 @@ class _RunFacts:
     @property
     def lora(self) -> bool:
         return bool(getattr(self.config.model, "use_lora", False)) or (self.run.path / "adapter").is_dir()
+
+    @property
+    def thinking_switch(self) -> bool:
+        """Whether the run's chat template has a thinking switch (Qwen3's `enable_thinking`). finetuner trains and
+        asks such a model with thinking off (`causal_lm.render`); a snippet that leaves it on prompts the model with
+        an opening it never learned to answer."""
+        folders = (self.run.path / ADAPTER_DIR, self.run.model_dir)
+        files = [folder / name for folder in folders for name in ("chat_template.jinja", "tokenizer_config.json")]
+        return any("enable_thinking" in path.read_text(encoding="utf-8", errors="replace") for path in files if path.is_file())
 
     def headline_metrics(self) -> tuple[str, ...]:
         if self.classification:
@@ -491,7 +503,7 @@ class _Body:
             code = [
                 f'generator = pipeline("text-generation", {model})',
                 f'messages = [{{"role": "user", "content": {example!r}}}]',
-                'print(generator(messages, max_new_tokens=128)[0]["generated_text"][-1]["content"])',
+                'print(generator(messages, max_new_tokens=128' + THINKING_OFF_PIPELINE * self.f.thinking_switch + ')[0]["generated_text"][-1]["content"])',
             ]
         elif self.pairs:  # truncation: a text longer than the model reads is cut, not refused with a tensor size error
             code = [f'classifier = pipeline("text-classification", {model}, truncation=True)', f'print(classifier({{"text": {example!r}, "text_pair": "A second text."}}))']
@@ -532,7 +544,7 @@ class _Body:
             f'model = AutoPeftModelForCausalLM.from_pretrained("{self.repo_id}")  # downloads the base model {self.base_model} too',
             f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
             f'messages = [{{"role": "user", "content": {example!r}}}]',
-            'inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)',
+            'inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True' + THINKING_OFF * self.f.thinking_switch + ', return_tensors="pt", return_dict=True)',
             "outputs = model.generate(**inputs, max_new_tokens=128)",
             'print(tokenizer.decode(outputs[0][inputs["input_ids"].shape[-1]:], skip_special_tokens=True))',
             "",

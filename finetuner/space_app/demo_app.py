@@ -65,7 +65,9 @@ def predict(text: str, text_pair: str = ""):
         entities = [{"entity": e["entity_group"], "start": int(e["start"]), "end": int(e["end"])} for e in model(text, stride=window_overlap(model.tokenizer))]
         return {"text": text, "entities": entities}
     if PIPELINE == "text-generation":
-        output = model([{"role": "user", "content": text}], max_new_tokens=256)[0]["generated_text"]
+        # Thinking off, as finetuner trained it: a hybrid-reasoning template (Qwen3's) opens the answer with an empty
+        # reasoning block only so; templates without the switch ignore it.
+        output = model([{"role": "user", "content": text}], max_new_tokens=256, tokenizer_encode_kwargs={"enable_thinking": False})[0]["generated_text"]
         return output[-1]["content"] if isinstance(output, list) else output
     tokenizer, model = model
     prefix = getattr(model.config, "prefix", None) or ""  # the source prefix the model was trained with, e.g. "summarize: "

@@ -276,3 +276,53 @@ def test_demo_spaces_read_a_text_longer_than_the_model_to_its_end(hub_server, al
     studio = TokenClassificationPredictor(str(ner_run.model_dir)).predict([text])[0]["entities"]
     assert studio and studio[-1]["end"] > len(text) - len(sentence)  # the studio tags the last sentence too
     assert max(e["end"] for e in tagger.predict(text)["entities"]) > len(text) - len(sentence)
+
+
+def test_a_hybrid_reasoning_models_snippet_and_space_prompt_it_as_training_did(hub_server, alice, tmp_path, monkeypatch):
+    """finetuner trains and asks a Qwen3-style model with thinking off: its generation prompt then ends with an empty
+    reasoning block. The card's snippet and the demo Space rendered the template with thinking on (the block left
+    out), a prompt the model never saw in training; they now prompt it as Try it does."""
+    import sys
+
+    from task_fixtures import build_tiny_family, make_instruction_records, write_jsonl
+    from transformers import PreTrainedTokenizerBase
+
+    from finetuner.config import RunConfig
+    from finetuner.runs import COMPLETED, RunStore
+    from finetuner.tasks import causal_lm
+    from finetuner.train import run_training
+
+    records = make_instruction_records(16)
+    model_dir = build_tiny_family(tmp_path / "qwen3", "qwen3", [r["instruction"] + " " + r["output"] for r in records])
+    config = RunConfig.from_dict({
+        "task": "causal-lm", "model_name_or_path": str(model_dir), "train_file": str(write_jsonl(tmp_path / "data.jsonl", records)),
+        "max_steps": 2, "per_device_train_batch_size": 8, "eval_strategy": "no", "save_strategy": "no", "test_split_ratio": 0,
+        "max_seq_length": 64, "generation_max_new_tokens": 4, "generation_num_samples": 2,
+    })
+    run = RunStore(tmp_path / "runs").create(config)
+    assert run_training(run) == COMPLETED, run.status()
+    tokenizer = causal_lm.load_tokenizer(config)
+    question = [{"role": "user", "content": records[0]["instruction"]}]
+    as_trained = causal_lm.render(tokenizer, question, add_generation_prompt=True, tokenize=False)
+    assert as_trained.endswith("<think>\n\n</think>\n\n")
+
+    prompts = []  # what the snippet and the Space render, whatever else they ask of the template
+    original = PreTrainedTokenizerBase.apply_chat_template
+
+    def recorded(self, conversation, *args, **kwargs):
+        prompts.append(original(self, conversation, *args, **{**kwargs, "tokenize": False, "return_dict": False, "return_tensors": None}))
+        return original(self, conversation, *args, **kwargs)
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "apply_chat_template", recorded)
+    hub.push_run(run, "tiny-thinker", token=alice, private=False)
+    snippet = hub_server.repo("alice/tiny-thinker").text("README.md").split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(snippet.replace(repr(records[0]["instruction"]), "QUESTION").replace("Write a haiku about fine-tuning.", records[0]["instruction"]), "card-snippet", "exec"), {"QUESTION": records[0]["instruction"]})
+    assert prompts and prompts[-1] == as_trained, "the card's snippet"
+
+    hub.deploy_demo_space("tiny-thinker", token=alice, run=run)
+    app = import_space_app("alice/tiny-thinker-demo", alice, tmp_path / "space", name="thinker_space_app")
+    try:
+        app.predict(records[0]["instruction"])
+    finally:
+        sys.modules.pop("thinker_space_app", None)
+    assert prompts[-1] == as_trained, "the demo Space"
