@@ -46,7 +46,7 @@ def endpoint(demo, api_name: str):
     return next(fn.fn for fn in demo.fns.values() if fn.api_name == api_name)
 
 
-def dataset_steps(client, demo, runs_dir, name, task, train, others, row, model) -> dict[str, float]:
+def dataset_steps(client, demo, name, task, train, others, row, model) -> dict[str, float]:
     from gradio_client import handle_file
 
     files = {"validation_file": None, "test_file": None, **{key: handle_file(str(DATA / path)) for key, path in others.items()}}
@@ -54,8 +54,10 @@ def dataset_steps(client, demo, runs_dir, name, task, train, others, row, model)
     steps["load"], _ = timed(lambda: client.predict(task=task, source="Upload files", train_file=handle_file(str(DATA / train)), **files, api_name="/load_dataset"))
     from finetuner.ui import services
 
-    paths = {"train_file": DATA / train, "validation_file": None, "test_file": None, **{key: DATA / path for key, path in others.items()}}
-    selection = services.make_selection(services.SOURCE_FILE, **paths, runs_dir=runs_dir, task=task)  # the upload's, as the page keeps it
+    # The selection the page keeps after that load (an API client is not sent it): the same load in this process, from its caches.
+    paths = [str(DATA / p) if p else None for p in (train, others.get("validation_file"), others.get("test_file"))]
+    pickers = [services.AUTO] * 7
+    selection = endpoint(demo, "load_dataset")(task, services.SOURCE_FILE, *paths, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, *pickers, None, None, {"started": 0, "ended": 0})[0]
     inspect = dict(model_name_or_path=model, max_length=128, split="train", text="", api_name="/inspect_tokens")
     steps["inspect_first"], _ = timed(lambda: client.predict(index=row, **inspect))  # token statistics of every split, then cached
     steps["inspect_row"], _ = timed(lambda: client.predict(index=row + 1, **inspect))
@@ -103,8 +105,8 @@ def task_models(folder: Path) -> dict[str, str]:
     from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5
 
     bundled = RunConfig().to_dict()["model_name_or_path"]
-    documents = [json.loads(line)["document"] for line in (DATA / "scitldr/train.jsonl").read_text().splitlines()[:300]]
-    answers = [json.loads(line)["output"] for line in (DATA / "gsm8k/train.jsonl").read_text().splitlines()[:300]]
+    documents = [json.loads(line)["document"] for line in (DATA / "scitldr/train.jsonl").read_text().split("\n")[:300]]
+    answers = [json.loads(line)["output"] for line in (DATA / "gsm8k/train.jsonl").read_text().split("\n")[:300]]
     return {
         "text-classification": bundled, "token-classification": bundled,
         "seq2seq": str(build_tiny_t5(folder / "t5", documents)), "causal-lm": str(build_tiny_causal_lm(folder / "llama", answers, chat_template=CHATML)),
@@ -140,7 +142,7 @@ def main() -> None:
                 from finetuner.ui import services
 
                 services._raw.cache_clear(), services._prepared.cache_clear(), services._token_stats.cache_clear()  # each repeat as a first load
-                steps = dataset_steps(Client(demo.local_url, verbose=False), demo, runs_dir, name, task, train, others, row, models[task])
+                steps = dataset_steps(Client(demo.local_url, verbose=False), demo, name, task, train, others, row, models[task])
                 for step, seconds in steps.items():
                     results.setdefault(name, {}).setdefault(step, []).append(round(seconds, 3))
                 print(repeat, name, {k: round(v, 2) for k, v in steps.items()}, flush=True)

@@ -445,11 +445,12 @@ def words(value: Any) -> int:
 
 
 def word_lengths(splits, task: str = DEFAULT_TASK) -> dict[str, list[int]]:
-    """Words per example's model input, per split."""
+    """Words per example's model input, per split. A column is read whole (`split[c][:]`): iterating a
+    `datasets` column formats it row by row, 2.5 s for SST-2's 67,349 texts."""
     out = {}
     for role, split in splits.items():
         columns = [c for c in INPUT_COLUMNS.get(task, ("text",)) if c in split.column_names]
-        values = [list(split[c]) for c in columns]
+        values = [split[c][:] for c in columns]
         out[role] = [sum(words(v) for v in row) for row in zip(*values)] if values else []
     return out
 

@@ -1,0 +1,47 @@
+"""The Data tab's statistics on big data: the same figures as counted row by row
+(benchmarks/studio_latency.py times them; these tests check what they show, not how fast)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import datasets
+import numpy as np
+import pandas as pd
+
+from finetuner import plots
+from finetuner.config import DataConfig
+from finetuner.data import prepare
+from finetuner.ui import services
+
+
+def test_word_lengths_count_each_examples_words_in_the_splits_order():
+    texts = [f"{'word ' * i}end" for i in range(40)]
+    split = datasets.Dataset.from_dict({"text": texts, "text_pair": ["a b"] * 40, "label": [0] * 40}).shuffle(seed=3).select(range(25))
+    expected = [len(text.split()) + 2 for text in split.to_pandas()["text"]]
+    assert services.word_lengths({"train": split})["train"] == expected
+    words = datasets.Dataset.from_dict({"tokens": [["New", "York"], ["a"] * 7], "tags": [["B-loc", "I-loc"], ["O"] * 7]})
+    assert services.word_lengths({"train": words}, "token-classification")["train"] == [2, 7]
+
+
+def test_texts_of_a_pair_are_shared_with_train_only_when_both_are(tmp_path):
+    train = pd.DataFrame({"text": [f"premise {i}" for i in range(20)], "text_pair": [f"hypothesis {i}" for i in range(20)], "label": ["a", "b"] * 10})
+    valid = pd.DataFrame({"text": ["premise 0", "premise 1", "premise 2"], "text_pair": ["hypothesis 0", "other", "hypothesis 2"], "label": ["a", "b", "a"]})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    valid.to_csv(tmp_path / "valid.csv", index=False)
+    report = prepare(DataConfig(train_file=str(tmp_path / "train.csv"), validation_file=str(tmp_path / "valid.csv"), test_split_ratio=0)).report
+    assert report.overlap["validation"] == 2
+    assert "validation: 2 text(s) also appear in train" in " ".join(report.warnings)
+
+
+def test_length_histograms_carry_every_length():
+    """The lengths go to the browser as a packed array (plotly.js reads it), not one JSON number each."""
+    lengths = {"train": list(range(1, 300)) * 3, "test": [4, 5]}
+    fig = plots.text_lengths(lengths)
+    assert [list(trace.x) for trace in fig.data] == [lengths["train"], lengths["test"]]
+    sent = json.loads(fig.to_json())["data"][0]["x"]
+    assert np.frombuffer(base64.b64decode(sent["bdata"]), dtype=np.dtype(sent["dtype"])).tolist() == lengths["train"]
+    assert fig.data[0].xbins.start == 0.5 and fig.data[0].xbins.end == 299.5
+    tokens = plots.token_lengths({"train": {"lengths": [5, 9, 30], "truncated_share": 1 / 3, "count": 3}}, max_length=16)
+    assert list(tokens.data[0].x) == [5, 9, 30]
