@@ -342,6 +342,11 @@ def data_config(selection: Mapping[str, Any], **overrides: Any) -> DataConfig:
 
 
 def _key(selection: Mapping[str, Any], **extra: Any) -> str:
+    """The cache key of a selection's data: its task and DataConfig (defaults filled in), not the dict's own
+    shape. The Data tab's selection and a run's config made from it (`build_config`, as Estimate, the plan and
+    Start read the data) then share one preparation and one set of token statistics: keyed by the dicts as
+    given, Estimate prepared and tokenized the data again, seconds on a big file."""
+    selection = {**{k: v for k, v in dataclasses.asdict(data_config(selection)).items() if v is not None}, "task": task_of(selection)}
     stamps = {}
     for name in ("train_file", "validation_file", "test_file"):
         if selection.get(name):

@@ -45,3 +45,17 @@ def test_length_histograms_carry_every_length():
     assert fig.data[0].xbins.start == 0.5 and fig.data[0].xbins.end == 299.5
     tokens = plots.token_lengths({"train": {"lengths": [5, 9, 30], "truncated_share": 1 / 3, "count": 3}}, max_length=16)
     assert list(tokens.data[0].x) == [5, 9, 30]
+
+
+def test_estimate_reads_the_data_tabs_preparation_and_token_statistics(sentiment_csv, tiny_model_dir, tmp_path):
+    """Estimate (and the plan, and Start's checks) read the data as a run's config names it; the Data tab and the
+    inspector as the page's selection does. The same data is prepared and tokenized once for both."""
+    runs = tmp_path / "runs"
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(sentiment_csv), runs_dir=runs, task="text-classification")
+    page = {**services.split_selection(selection, services.split_options({"seed": 7})), "text_column_names": ["text"], "label_column_name": "label"}
+    config = services.build_config(page, {"model_name_or_path": str(tiny_model_dir), "max_seq_length": 32, "seed": 7}, runs_dir=runs)
+    as_run = {**{k: v for k, v in config.data.__dict__.items() if v is not None}, "task": config.model.task}  # the Train tab's `data_selection`
+    assert services.prepared(as_run, seed=7) is services.prepared(page, seed=7)
+    stats = services.token_stats(page, str(tiny_model_dir), 32, seed=7, runs_dir=runs)
+    assert services.token_stats(as_run, str(tiny_model_dir), 32, seed=7, runs_dir=runs) is stats
+    assert services.prepared(page, seed=8) is not services.prepared(page, seed=7), "another seed is another split"
