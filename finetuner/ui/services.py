@@ -478,10 +478,18 @@ def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
 
 
 def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
-    """At most `limit` rows of each split (the first ones: splits are already shuffled or ordered by file)."""
+    """At most `limit` rows of each split, drawn at random (seeded, so the same every time) and kept in the
+    split's order. The first `limit` rows stood for the whole split before: a split in its file's order (a
+    validation file sorted by label, say) then counted only the first classes' texts."""
     import datasets  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
 
-    return datasets.DatasetDict({role: split.select(range(min(limit, len(split)))) for role, split in splits.items()})
+    def sample(split):
+        if len(split) <= limit:
+            return split
+        return split.select(np.sort(np.random.default_rng(0).choice(len(split), size=limit, replace=False)))
+
+    return datasets.DatasetDict({role: sample(split) for role, split in splits.items()})
 
 
 @lru_cache(maxsize=8)
@@ -493,7 +501,11 @@ def _token_stats(key: str, model: str, max_length: int):
     splits = prepared(selection, seed=parsed["seed"]).splits
     config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length)
     task = config.model.task
-    return get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
+    stats = get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
+    for role, split in splits.items():  # a sampled split says of how many examples: the page shows it
+        if stats[role]["count"] < len(split):
+            stats[role]["sampled_from"] = len(split)
+    return stats
 
 
 def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The Data tab's statistics on big data: the same figures as counted row by row
+"""The Data tab's statistics on big data: the same figures as counted row by row, each split's token lengths
+from a fair sample that the chart names, and one preparation of the data for the Data tab and Estimate alike
 (benchmarks/studio_latency.py times them; these tests check what they show, not how fast)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 import datasets
 import numpy as np
 import pandas as pd
+import pytest
 
 from finetuner import plots
 from finetuner.config import DataConfig
@@ -45,6 +47,29 @@ def test_length_histograms_carry_every_length():
     assert fig.data[0].xbins.start == 0.5 and fig.data[0].xbins.end == 299.5
     tokens = plots.token_lengths({"train": {"lengths": [5, 9, 30], "truncated_share": 1 / 3, "count": 3}}, max_length=16)
     assert list(tokens.data[0].x) == [5, 9, 30]
+
+
+@pytest.fixture
+def ordered_files(tmp_path):
+    """A training file in a telling order: 5,000 short texts, then 2,000 long ones; and its own validation file."""
+    short = [{"text": f"good film {i % 7}", "label": "pos" if i % 2 else "neg"} for i in range(5000)]
+    long = [{"text": "the film " + "was long and dull " * 8, "label": "pos" if i % 2 else "neg"} for i in range(2000)]
+    pd.DataFrame(short + long).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(short[:40]).to_csv(tmp_path / "valid.csv", index=False)
+    return tmp_path / "train.csv", tmp_path / "valid.csv"
+
+
+def test_token_lengths_of_a_big_split_come_from_a_random_sample_the_chart_names(ordered_files, tiny_model_dir, tmp_path):
+    """The first 5,000 rows stood for the split: here none of the long texts, so 0% truncated where 29% are."""
+    train, valid = ordered_files
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(train), validation_file=str(valid), runs_dir=tmp_path / "runs", task="text-classification")
+    stats = services.token_stats(services.split_selection(selection, services.split_options({"test_split_ratio": 0})), str(tiny_model_dir), 16, runs_dir=tmp_path / "runs")
+    assert stats["train"]["count"] == services.MAX_STATS_ROWS and stats["train"]["sampled_from"] == 7000
+    assert 0.25 < stats["train"]["truncated_share"] < 0.33, "about 2,000 of 7,000 texts are longer than 16 tokens"
+    assert "sampled_from" not in stats["validation"] and stats["validation"]["count"] == 40
+    title = plots.token_lengths(stats, 16).layout.title.text
+    assert f"train: {stats['train']['truncated_share']:.1%} truncated (a random 5,000 of 7,000)" in title
+    assert title.endswith("validation: 0.0% truncated")
 
 
 def test_estimate_reads_the_data_tabs_preparation_and_token_statistics(sentiment_csv, tiny_model_dir, tmp_path):
