@@ -6,7 +6,10 @@ events reach it (the re-split, a private event of the page, is called as the pag
 timed as wall seconds from the call to its answer, `--repeats` times (cached steps are timed on their first
 call only: a repeat would time the cache). Data from `../shared/data` (absent: the script says so and stops).
 
-    python benchmarks/studio_latency.py [--repeats 3] [--out benchmarks/results/studio_latency.json]
+    python benchmarks/studio_latency.py [--repeats 3] [--label after] [--out benchmarks/results/studio_latency.json]
+
+Runs add their times to the results file under their label, so runs of two versions of the code can be
+interleaved on a busy machine (copy this script into the other version's checkout and give it the same --out).
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/studio_latency.json"))
+    parser.add_argument("--label", default="latest", help="the name this run's times are kept under (e.g. the commit timed)")
     parser.add_argument("--only", nargs="*", help="dataset names to time (default: all, and the evaluation)")
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -154,16 +158,28 @@ def main() -> None:
                 print(repeat, "evaluation_report", round(seconds, 2), flush=True)
     finally:
         demo.close()
-    summary = {name: {step: {"median": statistics.median(times), "runs": times} for step, times in steps.items()} for name, steps in results.items()}
-    out = {
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
-        "models": "the bundled all-MiniLM-L6-v2 (classification, NER); tiny T5 and LLaMA with ChatML built here (seq2seq, causal LM)", "repeats": args.repeats, "seconds": summary,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({name: {step: s["median"] for step, s in steps.items()} for name, steps in summary.items()}, indent=1))
+    save(Path(args.out), args.label, results)
 
+
+def save(path: Path, label: str, results: dict[str, dict[str, list[float]]]) -> None:
+    """Add this run's times under `label` to the results file (runs of other code, interleaved with this one,
+    stay beside them), with each step's median over all the label's runs."""
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    times = saved.setdefault("seconds", {}).setdefault(label, {})
+    for name, steps in results.items():
+        for step, runs in steps.items():
+            times.setdefault(name, {}).setdefault(step, []).extend(runs)
+    saved["medians"] = {
+        lab: {name: {step: statistics.median(runs) for step, runs in steps.items()} for name, steps in by_name.items()} for lab, by_name in saved["seconds"].items()
+    }
+    saved.setdefault("runs", []).append({
+        "label": label, "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
+    })
+    saved["models"] = "the bundled all-MiniLM-L6-v2 (classification, NER); tiny T5 and LLaMA with ChatML built here (seq2seq, causal LM)"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=1) + "\n")
+    print(json.dumps(saved["medians"][label], indent=1))
 
 if __name__ == "__main__":
     main()
