@@ -13,6 +13,7 @@ import html
 import math
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -60,12 +61,18 @@ def empty(message: str, *, height: int = HEIGHT) -> go.Figure:
 
 def _integer_bins(series: Mapping[str, Sequence[int]], target: int = 40) -> dict[str, float]:
     """Histogram bins one or more whole units wide, so integer lengths never fall between bars."""
-    values = [v for vs in series.values() for v in vs]
-    if not values:
+    arrays = [_lengths(values) for values in series.values() if len(values)]
+    if not arrays:
         return {}
-    low, high = min(values), max(values)
+    low, high = min(int(a.min()) for a in arrays), max(int(a.max()) for a in arrays)
     width = max(1, -(-(high - low + 1) // target))
     return {"start": low - 0.5, "end": high + 0.5, "size": width}
+
+
+def _lengths(values: Sequence[int]) -> np.ndarray:
+    """Lengths as an array for a histogram's x: plotly checks a list value by value (a second for SST-2's 67,349
+    texts) and sends it as JSON numbers; an array it takes as is and sends as packed binary, which plotly.js reads."""
+    return np.asarray(values, dtype=np.int64)
 
 
 def _text(value: Any) -> str:
@@ -129,7 +136,7 @@ def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -
     fig = go.Figure()
     bins = _integer_bins(lengths)
     for i, (split, values) in enumerate(lengths.items()):
-        fig.add_histogram(x=list(values), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
+        fig.add_histogram(x=_lengths(values), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title=f"length in {unit}")
     fig.update_yaxes(title="texts")
@@ -138,16 +145,18 @@ def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -
 
 def token_lengths(stats: Mapping[str, Mapping[str, Any]], max_length: int) -> go.Figure:
     """Histogram of token lengths per split (from `tokenization.length_statistics`), with the max_length
-    line and the share of each split that truncation cuts."""
+    line and the share of each split that truncation cuts; of a split measured on a sample (`sampled_from`,
+    its size), the title says so."""
     if not stats or not any(s.get("lengths") for s in stats.values()):
         return empty("No token lengths yet: inspect a model's tokenizer first.")
     fig = go.Figure()
     notes = []
     bins = _integer_bins({split: s.get("lengths", []) for split, s in stats.items()}, target=50)
     for i, (split, s) in enumerate(stats.items()):
-        fig.add_histogram(x=list(s.get("lengths", [])), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
+        fig.add_histogram(x=_lengths(s.get("lengths", [])), name=_text(split), marker_color=_split_color(split, i), opacity=0.65, xbins=bins)
         left_out = f", {s['answers_cut_off']} left out (no answer left)" if s.get("answers_cut_off") else ""  # causal LM
-        notes.append(f"{_text(split)}: {s.get('truncated_share', 0):.1%} truncated{left_out}")
+        sampled = f" (a random {s['count']:,} of {s['sampled_from']:,})" if s.get("sampled_from") else ""
+        notes.append(f"{_text(split)}: {s.get('truncated_share', 0):.1%} truncated{left_out}{sampled}")
     fig.add_vline(x=max_length, line_dash="dash", line_color="#ef4444", annotation_text=f"max_length {max_length}", annotation_position="top right")
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="tokens per example (special tokens included)")

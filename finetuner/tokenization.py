@@ -194,8 +194,8 @@ def length_statistics(splits, tokenizer, *, max_length: int) -> dict[str, dict[s
     """Token lengths per split (untruncated, special tokens included) and the share cut at `max_length`."""
     stats = {}
     for role, split in splits.items():
-        pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None
-        lengths = np.array([len(ids) for ids in tokenizer(list(split["text"]), pairs, truncation=False)["input_ids"]])
+        pairs = split["text_pair"][:] if "text_pair" in split.column_names else None
+        lengths = np.array([len(ids) for ids in tokenizer(split["text"][:], pairs, truncation=False)["input_ids"]])
         stats[role] = {
             "count": int(lengths.size),
             "mean": float(lengths.mean()) if lengths.size else 0.0,

@@ -149,10 +149,25 @@ def _ids(tokenizer, messages: list[dict[str, str]], *, add_generation_prompt: bo
 
 def encode_example(tokenizer, prompt: list[dict[str, str]], completion: str, *, max_length: int, completion_only_loss: bool) -> dict[str, Any]:
     """input_ids, completion_mask and labels of one example, as training sees them (before packing)."""
-    from trl.data_utils import common_prefix_length  # noqa: PLC0415
-
     prompt_ids = _ids(tokenizer, prompt, add_generation_prompt=True)
     full_ids = _ids(tokenizer, [*prompt, {"role": "assistant", "content": completion}], add_generation_prompt=False)
+    return _encoded(prompt_ids, full_ids, max_length=max_length, completion_only_loss=completion_only_loss)
+
+
+def encode_examples(tokenizer, prompts: Sequence[list[dict[str, str]]], completions: Sequence[str], *, max_length: int, completion_only_loss: bool) -> list[dict[str, Any]]:
+    """`encode_example` of each example, the conversations rendered and tokenized as one batch (the fast
+    tokenizer's batch call, instead of two calls an example: a third of the time on GSM8K's long answers)."""
+    if not prompts:
+        return []
+    fulls = [[*prompt, {"role": "assistant", "content": completion}] for prompt, completion in zip(prompts, completions)]
+    prompt_ids = render(tokenizer, [list(prompt) for prompt in prompts], tokenize=True, return_dict=True, add_generation_prompt=True)["input_ids"]
+    full_ids = render(tokenizer, fulls, tokenize=True, return_dict=True, add_generation_prompt=False)["input_ids"]
+    return [_encoded(list(p), list(f), max_length=max_length, completion_only_loss=completion_only_loss) for p, f in zip(prompt_ids, full_ids)]
+
+
+def _encoded(prompt_ids: list[int], full_ids: list[int], *, max_length: int, completion_only_loss: bool) -> dict[str, Any]:
+    from trl.data_utils import common_prefix_length  # noqa: PLC0415
+
     start = common_prefix_length(prompt_ids, full_ids)
     mask = [0] * start + [1] * (len(full_ids) - start)
     labels = [t if (m or not completion_only_loss) else IGNORED for t, m in zip(full_ids, mask)]
@@ -245,11 +260,9 @@ def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[st
     whole answer lies past it (they are left out of training)."""
     stats = {}
     for role, split in splits.items():
-        lengths, cut_off = [], 0
-        for prompt, completion in zip(split["prompt"], split["completion"]):
-            encoded = encode_example(tokenizer, prompt, completion, max_length=config.model.max_seq_length, completion_only_loss=True)
-            lengths.append(encoded["num_tokens_untruncated"])
-            cut_off += all(label == IGNORED for label in encoded["labels"])
+        encoded = encode_examples(tokenizer, split["prompt"][:], split["completion"][:], max_length=config.model.max_seq_length, completion_only_loss=True)
+        lengths = [example["num_tokens_untruncated"] for example in encoded]
+        cut_off = sum(all(label == IGNORED for label in example["labels"]) for example in encoded)
         stats[role] = {**length_summary(lengths, config.model.max_seq_length), "answers_cut_off": cut_off}
     return stats
 

@@ -147,8 +147,8 @@ def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[st
     """Document lengths against max_seq_length; each split's `target` holds the summaries' against max_target_length."""
     stats = {}
     for role, split in splits.items():
-        sources = tokenizer(_sources({"document": list(split["document"])}, config), truncation=False)["input_ids"]
-        targets = tokenizer(text_target=list(split["summary"]), truncation=False)["input_ids"]
+        sources = tokenizer(_sources({"document": split["document"][:]}, config), truncation=False)["input_ids"]
+        targets = tokenizer(text_target=split["summary"][:], truncation=False)["input_ids"]
         stats[role] = length_summary([len(ids) for ids in sources], config.model.max_seq_length)
         target = length_summary([len(ids) for ids in targets], config.model.max_target_length)
         stats[role]["target"] = {k: v for k, v in target.items() if k != "lengths"}

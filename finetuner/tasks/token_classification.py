@@ -265,7 +265,7 @@ def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[st
     """Sub-token counts per sentence (special tokens included, untruncated) against max_seq_length."""
     stats = {}
     for role, split in splits.items():
-        encoded = tokenizer(list(split["tokens"]), is_split_into_words=True, truncation=False)
+        encoded = tokenizer(split["tokens"][:], is_split_into_words=True, truncation=False)
         stats[role] = length_summary([len(ids) for ids in encoded["input_ids"]], config.model.max_seq_length)
     return stats
 

@@ -344,6 +344,11 @@ def data_config(selection: Mapping[str, Any], **overrides: Any) -> DataConfig:
 
 
 def _key(selection: Mapping[str, Any], **extra: Any) -> str:
+    """The cache key of a selection's data: its task and DataConfig (defaults filled in), not the dict's own
+    shape. The Data tab's selection and a run's config made from it (`build_config`, as Estimate, the plan and
+    Start read the data) then share one preparation and one set of token statistics: keyed by the dicts as
+    given, Estimate prepared and tokenized the data again, seconds on a big file."""
+    selection = {**{k: v for k, v in dataclasses.asdict(data_config(selection)).items() if v is not None}, "task": task_of(selection)}
     stamps = {}
     for name in ("train_file", "validation_file", "test_file"):
         if selection.get(name):
@@ -447,11 +452,12 @@ def words(value: Any) -> int:
 
 
 def word_lengths(splits, task: str = DEFAULT_TASK) -> dict[str, list[int]]:
-    """Words per example's model input, per split."""
+    """Words per example's model input, per split. A column is read whole (`split[c][:]`): iterating a
+    `datasets` column formats it row by row, 2.5 s for SST-2's 67,349 texts."""
     out = {}
     for role, split in splits.items():
         columns = [c for c in INPUT_COLUMNS.get(task, ("text",)) if c in split.column_names]
-        values = [list(split[c]) for c in columns]
+        values = [split[c][:] for c in columns]
         out[role] = [sum(words(v) for v in row) for row in zip(*values)] if values else []
     return out
 
@@ -474,10 +480,18 @@ def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
 
 
 def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
-    """At most `limit` rows of each split (the first ones: splits are already shuffled or ordered by file)."""
+    """At most `limit` rows of each split, drawn at random (seeded, so the same every time) and kept in the
+    split's order. The first `limit` rows stood for the whole split before: a split in its file's order (a
+    validation file sorted by label, say) then counted only the first classes' texts."""
     import datasets  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
 
-    return datasets.DatasetDict({role: split.select(range(min(limit, len(split)))) for role, split in splits.items()})
+    def sample(split):
+        if len(split) <= limit:
+            return split
+        return split.select(np.sort(np.random.default_rng(0).choice(len(split), size=limit, replace=False)))
+
+    return datasets.DatasetDict({role: sample(split) for role, split in splits.items()})
 
 
 @lru_cache(maxsize=8)
@@ -489,7 +503,11 @@ def _token_stats(key: str, model: str, max_length: int):
     splits = prepared(selection, seed=parsed["seed"]).splits
     config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length)
     task = config.model.task
-    return get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
+    stats = get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
+    for role, split in splits.items():  # a sampled split says of how many examples: the page shows it
+        if stats[role]["count"] < len(split):
+            stats[role]["sampled_from"] = len(split)
+    return stats
 
 
 def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None) -> dict[str, Any]:

@@ -106,6 +106,17 @@ def test_many_classes_chart_runs_the_page_width_under_the_text_lengths(page, tmp
     assert abs(labels["width"] - lengths["width"]) < 5 and abs(labels["x"] - lengths["x"]) < 5, "as wide as the page's other blocks"
 
 
+def test_the_length_histograms_draw_a_bar_for_each_length_bin(page):
+    """Text and token lengths reach the browser as packed arrays (plotly's binary form, not a JSON number each):
+    plotly.js draws them. The example's 320 reviews fill several bins of each chart."""
+    expect(page.get_by_text("320 rows")).to_be_visible()
+    texts = page.locator(".block", has_text="Text length (words)").last.locator(".barlayer .point path")
+    expect(texts.nth(3)).to_be_attached()
+    page.get_by_role("button", name="Inspect tokens").click()
+    tokens = page.locator(".block", has_text="Token lengths").last.locator(".barlayer .point path")
+    expect(tokens.nth(3)).to_be_attached()
+
+
 def test_the_data_tab_splits_at_the_train_tabs_seed(page, tmp_path):
     """The Data tab holds out the rows a run started now holds out: another seed on the Train tab, and the
     Data tab's summary says it splits at that seed, the inspection shown is made again, and a reload keeps

@@ -254,6 +254,22 @@ def test_truncation_and_answers_cut_off(lm_dirs):
     assert len(whole_text) == 1, "with the prompt in the loss too, an example without its answer is still left out, as the statistics count it"
 
 
+@pytest.mark.parametrize("which", [0, 1], ids=["plain template", "chat template"])
+def test_examples_encoded_in_one_batch_are_encoded_as_one_at_a_time(lm_dirs, which):
+    """The length statistics encode a split's examples in one batch; each is what training's one-at-a-time encoding makes."""
+    tokenizer = causal_lm.load_tokenizer(lm_config(lm_dirs[which]))
+    prompts = [
+        [{"role": "user", "content": "what colour is the sky? " * 4}],
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "add 2 and 3"}],
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "say it again"}],
+    ]
+    completions = ["blue.", "5", "hello hello"]
+    for completion_only_loss in (True, False):
+        one_by_one = [causal_lm.encode_example(tokenizer, p, c, max_length=24, completion_only_loss=completion_only_loss) for p, c in zip(prompts, completions)]
+        assert causal_lm.encode_examples(tokenizer, prompts, completions, max_length=24, completion_only_loss=completion_only_loss) == one_by_one
+    assert causal_lm.encode_examples(tokenizer, [], [], max_length=24, completion_only_loss=True) == []
+
+
 def test_a_split_whose_every_answer_is_cut_off_is_refused_with_what_to_do(lm_dirs):
     config = lm_config(lm_dirs[0], max_seq_length=24)
     tokenizer = causal_lm.load_tokenizer(config)
