@@ -166,7 +166,7 @@ def inspect_example(tokenizer, text: str, text_pair: str | None = None, *, max_l
     """
     batch = {"text": [text], "text_pair": [text_pair] if text_pair is not None else None}
     encoded = encode_batch(tokenizer, batch, max_length, return_offsets_mapping=True, return_special_tokens_mask=True)
-    untruncated = len(tokenizer(text, text_pair, truncation=False)["input_ids"])
+    untruncated = len(tokenizer(text, text_pair, truncation=False, verbose=False)["input_ids"])
     ids = encoded["input_ids"][0]
     dropped = []
     if untruncated > len(ids):
@@ -195,7 +195,7 @@ def length_statistics(splits, tokenizer, *, max_length: int) -> dict[str, dict[s
     stats = {}
     for role, split in splits.items():
         pairs = split["text_pair"][:] if "text_pair" in split.column_names else None
-        lengths = np.array([len(ids) for ids in tokenizer(split["text"][:], pairs, truncation=False)["input_ids"]])
+        lengths = np.array([len(ids) for ids in tokenizer(split["text"][:], pairs, truncation=False, verbose=False)["input_ids"]])
         stats[role] = {
             "count": int(lengths.size),
             "mean": float(lengths.mean()) if lengths.size else 0.0,

@@ -128,11 +128,13 @@ def render(tokenizer, messages: Sequence[dict[str, str]], **options):
     With thinking off (`enable_thinking` False; templates without it ignore it): the data's answers have no reasoning,
     and a hybrid-reasoning template (Qwen3's) writes the last answer as an empty `<think>\n\n</think>\n\n` block and
     the answer, while its generation prompt puts that block only with thinking off. Rendered with thinking on, the block
-    was learned as the answer's start, and its tokens, which are not special, were shown and scored as the answer's."""
+    was learned as the answer's start, and its tokens, which are not special, were shown and scored as the answer's.
+    Not verbose: finetuner cuts conversations at max_seq_length itself, so the tokenizer's warning that a longer one
+    "will result in indexing errors" is false here (as for the untruncated lengths of every task's statistics)."""
     from jinja2 import TemplateError  # noqa: PLC0415 - transformers renders chat templates with Jinja
 
     try:
-        return tokenizer.apply_chat_template(list(messages), **{"enable_thinking": False, **options})
+        return tokenizer.apply_chat_template(list(messages), **{"enable_thinking": False, "tokenizer_kwargs": {"verbose": False}, **options})
     except TemplateError as error:
         roles = ", ".join(str(m.get("role")) for m in messages)
         raise DataError(

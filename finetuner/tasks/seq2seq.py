@@ -147,8 +147,8 @@ def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[st
     """Document lengths against max_seq_length; each split's `target` holds the summaries' against max_target_length."""
     stats = {}
     for role, split in splits.items():
-        sources = tokenizer(_sources({"document": split["document"][:]}, config), truncation=False)["input_ids"]
-        targets = tokenizer(text_target=split["summary"][:], truncation=False)["input_ids"]
+        sources = tokenizer(_sources({"document": split["document"][:]}, config), truncation=False, verbose=False)["input_ids"]
+        targets = tokenizer(text_target=split["summary"][:], truncation=False, verbose=False)["input_ids"]
         stats[role] = length_summary([len(ids) for ids in sources], config.model.max_seq_length)
         target = length_summary([len(ids) for ids in targets], config.model.max_target_length)
         stats[role]["target"] = {k: v for k, v in target.items() if k != "lengths"}
@@ -161,8 +161,8 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
     source = m.source_prefix + example["document"]
     encoded = tokenizer(source, truncation=True, max_length=m.max_seq_length)
     target = tokenizer(text_target=example["summary"], truncation=True, max_length=m.max_target_length)
-    full_source = len(tokenizer(source, truncation=False)["input_ids"])
-    full_target = len(tokenizer(text_target=example["summary"], truncation=False)["input_ids"])
+    full_source = len(tokenizer(source, truncation=False, verbose=False)["input_ids"])
+    full_target = len(tokenizer(text_target=example["summary"], truncation=False, verbose=False)["input_ids"])
     return {
         "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
         "input_ids": list(encoded["input_ids"]),

@@ -265,7 +265,7 @@ def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[st
     """Sub-token counts per sentence (special tokens included, untruncated) against max_seq_length."""
     stats = {}
     for role, split in splits.items():
-        encoded = tokenizer(split["tokens"][:], is_split_into_words=True, truncation=False)
+        encoded = tokenizer(split["tokens"][:], is_split_into_words=True, truncation=False, verbose=False)
         stats[role] = length_summary([len(ids) for ids in encoded["input_ids"]], config.model.max_seq_length)
     return stats
 
@@ -291,7 +291,7 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig, *, la
     for piece, word in zip(sub_tokens, word_ids):
         if word is not None:
             pieces[word].append(piece)
-    untruncated = len(tokenizer(words, is_split_into_words=True, truncation=False)["input_ids"])
+    untruncated = len(tokenizer(words, is_split_into_words=True, truncation=False, verbose=False)["input_ids"])
     return {
         "tokens": sub_tokens,
         "input_ids": list(encoded["input_ids"]),

@@ -49,6 +49,28 @@ def test_length_statistics_count_truncated_share(tokenizer, sentiment_csv):
     assert train["truncated_share"] == pytest.approx(train["truncated"] / len(lengths))
 
 
+def test_measuring_texts_longer_than_the_model_reads_warns_of_no_indexing_errors(tiny_model_dir, sentiment_csv):
+    """The Data tab, the inspector and `train` measure each text's full length to show what max_length cuts; the
+    tokenizer took that for feeding the model and printed "Token indices sequence length is longer than the specified
+    maximum sequence length for this model ... will result in indexing errors" in the terminal, which nothing risks:
+    training and prediction cut every text at max_length."""
+    import logging
+
+    said = []  # transformers' own log, which does not reach the root logger
+    listener = logging.Handler(logging.WARNING)
+    listener.emit = lambda record: said.append(record.getMessage())
+    logging.getLogger("transformers").addHandler(listener)
+    try:
+        short = load_tokenizer(str(tiny_model_dir), model_max_length=4)  # a fresh tokenizer: it warns once at most
+        prepared = prepare(DataConfig(train_file=str(sentiment_csv)))
+        stats = length_statistics(prepared.splits, short, max_length=4)
+        shown = inspect_example(short, prepared.splits["train"]["text"][0], max_length=4)
+    finally:
+        logging.getLogger("transformers").removeHandler(listener)
+    assert stats["train"]["truncated"] > 0 and shown["truncated"], "the texts are longer than the model reads"
+    assert not [message for message in said if "indexing errors" in message]
+
+
 def test_tokenized_splits_are_unpadded_and_cached(tokenizer, sentiment_csv, tmp_path):
     prepared = prepare(DataConfig(train_file=str(sentiment_csv)))
     first = tokenize_splits(prepared.splits, tokenizer, max_length=32, fingerprint=prepared.fingerprint, cache_dir=tmp_path)
