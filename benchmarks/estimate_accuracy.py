@@ -24,11 +24,18 @@ measurement is kept in the results to show the noise of a shared machine.
     python benchmarks/estimate_accuracy.py                       # 8 runs, about 10 minutes on 2 busy cores
     python benchmarks/estimate_accuracy.py --batch-sizes 8 16 32 --lengths 64 128 --steps 12
     python benchmarks/estimate_accuracy.py --task seq2seq --repeats 1   # summarization, below
+    python benchmarks/estimate_accuracy.py --task causal-lm --batch-sizes 4 16 --lengths 128 256 --steps 6 --repeats 1 --eval-rows 32   # about 4 minutes
 
 `--task seq2seq` does the same for summarization: SciTLDR abstracts (cut at each length) and their TLDRs (cut at
 `--target-length`, which some of them reach) on a T5 v1.1-shaped model with random weights built here (d_model 256,
 4 + 4 layers, a Unigram tokenizer of 8,000 pieces trained on the abstracts), no pretrained summarizer being
 available offline; its encoder and decoder both hold activations, the decoder's at the summaries' length.
+
+`--task causal-lm` does the same for instruction tuning: GSM8K problems and their worked answers (cut at each length) on
+a Qwen2-shaped decoder with random weights built here (hidden 256, 4 layers, its output layer tied to the word table,
+SmolLM2's vocabulary of 49,152 scores a token over a WordPiece tokenizer trained on the problems, ChatML template),
+evaluating every epoch as the studio's default does, with `--eval-batch` validation rows a batch: a large vocabulary
+makes its scores over the vocabulary as big as its layers' activations.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from finetuner.runs import RunStore  # noqa: E402
 
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
 SCITLDR = ROOT.parent / "shared" / "data" / "scitldr"
+GSM8K = ROOT.parent / "shared" / "data" / "gsm8k"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -96,6 +104,34 @@ def build_t5(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
+def build_decoder(folder: Path, texts: list[str], vocabulary: int) -> Path:
+    """A Qwen2-shaped decoder (grouped key/value heads, gated feed-forward, output layer tied to the word table) with
+    random weights, scoring `vocabulary` tokens, and a ChatML WordPiece tokenizer of 8,000 pieces trained on `texts`
+    (a model's vocabulary may be larger than its tokenizer's, as Qwen2.5's is)."""
+    import torch  # noqa: PLC0415
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers  # noqa: PLC0415
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM  # noqa: PLC0415
+
+    words = Tokenizer(models.WordPiece(unk_token="<unk>"))
+    words.normalizer = normalizers.BertNormalizer(lowercase=True)
+    words.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words.decoder = decoders.WordPiece()
+    words.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=8000, special_tokens=["<|endoftext|>", "<unk>", "<|im_start|>", "<|im_end|>"]))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=1024)
+    tokenizer.chat_template = (
+        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    config = Qwen2Config(
+        vocab_size=vocabulary, hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=1024, tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def token_lengths(tokenizer, texts: list[str]) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
 
@@ -127,11 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="optimizer steps per run")
     parser.add_argument("--repeats", type=int, default=2, help="trainings per configuration (the fastest is compared)")
     parser.add_argument("--eval-rows", type=int, default=64)
-    parser.add_argument("--task", choices=["text-classification", "seq2seq"], default="text-classification")
+    parser.add_argument("--task", choices=["text-classification", "seq2seq", "causal-lm"], default="text-classification")
     parser.add_argument("--target-length", type=int, default=64, help="seq2seq: max_target_length")
-    parser.add_argument("--out", type=Path, help="default: results/estimate_accuracy.json (seq2seq: estimate_accuracy_seq2seq.json)")
+    parser.add_argument("--vocabulary", type=int, default=49152, help="causal-lm: the model's vocabulary (SmolLM2's; Qwen2.5's is 151,936)")
+    parser.add_argument("--eval-batch", type=int, default=16, help="causal-lm: per_device_eval_batch_size")
+    parser.add_argument("--out", type=Path, help="default: results/estimate_accuracy.json (estimate_accuracy_seq2seq.json, estimate_accuracy_causal_lm.json)")
     args = parser.parse_args(argv)
-    args.out = args.out or RESULTS / ("estimate_accuracy_seq2seq.json" if args.task == "seq2seq" else "estimate_accuracy.json")
+    args.out = args.out or RESULTS / {"seq2seq": "estimate_accuracy_seq2seq.json", "causal-lm": "estimate_accuracy_causal_lm.json"}.get(args.task, "estimate_accuracy.json")
 
     from transformers import AutoTokenizer  # noqa: PLC0415
 
@@ -142,6 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         model = str(build_t5(work / "t5", list(frames["train"]["document"])))
         train, validation, test = frames["train"].head(max_rows), frames["validation"].head(args.eval_rows), frames["test"].head(args.eval_rows)
         column, suffix, options = "document", "jsonl", {"task": "seq2seq", "max_target_length": args.target_length, "generation_max_new_tokens": 16}
+    elif args.task == "causal-lm":
+        frame = pd.read_json(GSM8K / "train.jsonl", lines=True)
+        model = str(build_decoder(work / "decoder", list(frame["instruction"] + "\n" + frame["output"]), args.vocabulary))
+        train, validation = frame.head(max_rows), frame.iloc[max_rows : max_rows + args.eval_rows]
+        test = validation
+        column, suffix = None, "jsonl"  # the lengths are the problem's and its answer's together
+        options = {"task": "causal-lm", "eval_strategy": "epoch", "per_device_eval_batch_size": args.eval_batch, "generation_max_new_tokens": 16, "generation_num_samples": 8}
     else:
         model = default_model_path()
         frames = {split: pd.read_csv(SST2 / f"{split}.csv") for split in ("train", "validation")}
@@ -152,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     files = {split: work / f"{split}.{suffix}" for split in ("train", "validation", "test")}
     for split, frame in {"train": train, "validation": validation, "test": test}.items():
         frame.to_json(files[split], orient="records", lines=True) if suffix == "jsonl" else frame.to_csv(files[split], index=False)
-    train_lengths_all = token_lengths(tokenizer, list(train[column]))
-    eval_lengths = token_lengths(tokenizer, list(validation[column]))
+    def texts(frame: pd.DataFrame) -> list[str]:
+        return list(frame[column] if column else frame["instruction"] + "\n" + frame["output"])
+
+    train_lengths_all = token_lengths(tokenizer, texts(train))
+    eval_lengths = token_lengths(tokenizer, texts(validation))
 
     machine = describe_machine()
     warm_store = RunStore(work / "runs")  # accumulates the benchmark's runs: the warm estimates read their rates
@@ -227,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         "model": model,
         "task": args.task,
         "target_length": args.target_length if args.task == "seq2seq" else None,
+        "vocabulary": args.vocabulary if args.task == "causal-lm" else None,
+        "eval_batch": args.eval_batch if args.task == "causal-lm" else None,
         "steps": args.steps,
         "rows": rows,
         "summary": summary,
@@ -269,6 +319,11 @@ def _line(row: dict) -> str:
 def _model_name(result: dict) -> str:
     if result.get("task") == "seq2seq":
         return f"summarization on SciTLDR, a T5 v1.1-shaped model (d_model 256, 4 + 4 layers, random weights), summaries cut at {result['target_length']} tokens"
+    if result.get("task") == "causal-lm":
+        return (
+            f"instruction tuning on GSM8K, a Qwen2-shaped decoder (hidden 256, 4 layers, random weights) scoring {result['vocabulary']:,} tokens, "
+            f"evaluated every epoch {result['eval_batch']} rows a batch"
+        )
     return Path(result["model"]).parent.name
 
 
