@@ -29,7 +29,9 @@ The arithmetic (nanoGPT style, numbers in the comments):
   x3 in fp32 eager PyTorch, which keeps more intermediates than the paper's fused kernels; an encoder-decoder's
   decoder layers too, at the summaries' length t with cross-attention: t*b*h*(34 + 5*a*t/h) + b*h*(5t + 4s) + 5*a*t*s*b) + the
   process itself (~0.6 GB for Python, torch and transformers); for seq2seq also the summaries' float32 scores over the
-  vocabulary V, 4*V*t*(3b + 2*eval batch) bytes (a training step's scores, log-softmax and gradient; evaluation's loss).
+  vocabulary V, 4*V*t*(3b + 2*eval batch) bytes (a training step's scores, log-softmax and gradient; evaluation's loss);
+  for causal-lm the larger of TRL's fused LM head tiles (8 float32 copies on a CPU of min(b*s, 4096) x min(V, 32768))
+  and the scoring of the base and tuned model before and after training, 3*4*V*s*max(8, eval batch) bytes.
 
 The constants are checked by `benchmarks/estimate_accuracy.py` (estimate vs measured time and peak
 memory of the bundled model at several batch sizes and lengths, and with `--task seq2seq` of a T5-shaped
@@ -75,6 +77,13 @@ FP32_ACTIVATION_FACTOR = 3  # bytes per fp32 activation relative to the 16-bit f
 CPU_BF16_ACTIVATION_FACTOR = 2.3
 PROCESS_OVERHEAD_BYTES = 600 * 2**20
 GPU_CONTEXT_BYTES = 500 * 2**20
+# A causal LM's training step scores the vocabulary through TRL's fused LM head, in tiles of at most 4,096 tokens by
+# 32,768 words (trl.kernels.chunked_logprob's TOKEN_CHUNK_SIZE, trl.trainer.utils' _CHUNKED_LOGPROB_CHUNK_SIZE), never
+# the whole b x s x V scores. On a CPU its torch fallback holds several float32 copies of a tile at once: measured 8.8 to
+# 10.6 in the backward pass on their own, 7.6 in a run (benchmarks/results/estimate_accuracy_causal_lm.md); on a GPU its
+# Triton kernel folds the tile in place (one copy).
+FUSED_TILE_TOKENS, FUSED_TILE_WORDS = 4096, 32768
+CPU_FUSED_TILE_COPIES = 8
 MEGABATCH_MULTIPLIER = 50  # transformers' LengthGroupedSampler sorts mega-batches of 50 batches
 
 
@@ -768,4 +777,20 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
         # log-softmax and their gradient, evaluation's loss its batch's scores and log-softmax. The measured peaks hold
         # both (benchmarks/results/estimate_accuracy_seq2seq.md): without them the estimate was 37% to 41% short.
         breakdown["logits"] = 4 * (parameters.vocabulary // h) * target * (3 * batch + 2 * config.training.per_device_eval_batch_size)
+    if config.model.task == "causal-lm" and parameters.vocabulary:
+        training_only = breakdown["gradients"] + breakdown["optimizer"] + breakdown["activations"]
+        breakdown["logits"] = _causal_lm_scores(parameters.vocabulary // h, config, batch=batch, seq=seq, device=device, training_only=training_only)
     return breakdown
+
+
+def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: int, device: str, training_only: int) -> int:
+    """Bytes of a causal LM's float32 scores over the vocabulary at the larger of two moments. Training: the fused LM
+    head's tiles (see FUSED_TILE_TOKENS), which do not depend on LoRA. Before and after training: finetuner scores the
+    base and tuned model on the general-text sample (8 rows a batch) and, when it evaluates, on validation (eval batch)
+    with the full scores, a copy of them shifted by a token and their log-softmax (tasks/causal_lm.token_loss), 3 x 4 x
+    V x s bytes a row, while no gradients, AdamW moments or activations (`training_only` bytes) are held: what that
+    moment needs beyond the training step's other terms counts if it is the larger."""
+    copies = CPU_FUSED_TILE_COPIES if device == "cpu" else 1
+    training = copies * 4 * min(batch * seq, FUSED_TILE_TOKENS) * min(vocabulary, FUSED_TILE_WORDS)
+    rows = max(8, config.training.per_device_eval_batch_size if config.training.eval_strategy != "no" else 0)
+    return max(training, 3 * 4 * vocabulary * seq * rows - training_only)

@@ -450,6 +450,27 @@ def test_a_t5_trained_without_its_summarization_prefix_is_warned_about(tmp_path)
     assert warnings("t5", "summarize: ") == [] and warnings("bart", "") == []
 
 
+def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
+    """A causal LM scores every token against its whole vocabulary in float32: finetuner scores the base model on
+    validation before training with the full scores of an evaluation batch (their shifted copy and log-softmax too), and
+    each training step through TRL's fused LM head in tiles of up to 4,096 tokens x 32,768 words. The estimate left them
+    out and said a Qwen2.5-0.5B run fits when these alone take gigabytes (benchmarks/results/estimate_accuracy_causal_lm.md:
+    57% below the measured peak on average, at SmolLM2's vocabulary)."""
+    vocabulary, hidden = 151_936, 896
+    qwen = ParameterCount(total=494_032_768, embedding=vocabulary * hidden, hidden_size=hidden, num_layers=24, num_heads=14, vocabulary=vocabulary * hidden, tied_output=True)
+
+    def estimate(trainable: int | None = None, **values):
+        run = config(task="causal-lm", model_name_or_path="Qwen/Qwen2.5-0.5B-Instruct", **values)
+        return estimate_training(run, train_lengths=[4096] * 256, machine=MACHINE, parameters=qwen, trainable_parameters=trainable)
+
+    evaluated = estimate(max_seq_length=512, per_device_train_batch_size=8, per_device_eval_batch_size=64, eval_strategy="epoch")
+    scoring = 3 * 4 * vocabulary * 512 * 64  # scores, their shifted copy and log-softmax of 64 rows of 512 tokens
+    assert evaluated.memory_bytes >= qwen.total * 4 + evaluated.memory_breakdown["runtime"] + scoring
+    tiles = 8 * 4 * 4096 * 32768  # a training step of 32 x 128 tokens: one full tile, 8 float32 copies on a CPU
+    full, lora = (estimate(trainable, max_seq_length=128, per_device_train_batch_size=32, eval_strategy="no") for trainable in (None, 1_000_000))
+    assert full.memory_breakdown["logits"] == lora.memory_breakdown["logits"] == tiles, "the scores do not depend on LoRA"
+
+
 def test_an_older_gpt2_checkpoints_causal_masks_are_not_parameters(decoders, tmp_path):
     """GPT-2's checkpoint on the Hub holds each layer's causal mask (`h.N.attn.bias`, 1 x 1 x 1024 x 1024) and a scalar
     `masked_bias`: buffers transformers does not even load, which were counted as 12.6M parameters (137M for 124M)."""
