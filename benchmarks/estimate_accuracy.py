@@ -24,7 +24,7 @@ measurement is kept in the results to show the noise of a shared machine.
     python benchmarks/estimate_accuracy.py                       # 8 runs, about 10 minutes on 2 busy cores
     python benchmarks/estimate_accuracy.py --batch-sizes 8 16 32 --lengths 64 128 --steps 12
     python benchmarks/estimate_accuracy.py --task seq2seq --repeats 1   # summarization, below
-    python benchmarks/estimate_accuracy.py --task causal-lm --batch-sizes 4 16 --lengths 128 256 --steps 6 --repeats 1 --eval-rows 32   # about 4 minutes
+    python benchmarks/estimate_accuracy.py --task causal-lm --batch-sizes 2 8 --lengths 256 512 --steps 6 --repeats 1 --eval-rows 32
 
 `--task seq2seq` does the same for summarization: SciTLDR abstracts (cut at each length) and their TLDRs (cut at
 `--target-length`, which some of them reach) on a T5 v1.1-shaped model with random weights built here (d_model 256,

@@ -80,8 +80,9 @@ GPU_CONTEXT_BYTES = 500 * 2**20
 # A causal LM's training step scores the vocabulary through TRL's fused LM head, in tiles of at most 4,096 tokens by
 # 32,768 words (trl.kernels.chunked_logprob's TOKEN_CHUNK_SIZE, trl.trainer.utils' _CHUNKED_LOGPROB_CHUNK_SIZE), never
 # the whole b x s x V scores. On a CPU its torch fallback holds several float32 copies of a tile at once: measured 8.8 to
-# 10.6 in the backward pass on their own, 7.6 in a run (benchmarks/results/estimate_accuracy_causal_lm.md); on a GPU its
-# Triton kernel folds the tile in place (one copy).
+# 10.6 through its backward pass on its own (1,020 to 4,080 tokens x 49,152 words), 7.6 in a run of 16 x 256 tokens
+# evaluating 1 row a batch (benchmarks/estimate_accuracy.py --task causal-lm --eval-batch 1: peak RSS minus the other
+# terms); on a GPU its Triton kernel folds the tile in place (one copy).
 FUSED_TILE_TOKENS, FUSED_TILE_WORDS = 4096, 32768
 CPU_FUSED_TILE_COPIES = 8
 MEGABATCH_MULTIPLIER = 50  # transformers' LengthGroupedSampler sorts mega-batches of 50 batches

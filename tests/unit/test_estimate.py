@@ -455,7 +455,7 @@ def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
     validation before training with the full scores of an evaluation batch (their shifted copy and log-softmax too), and
     each training step through TRL's fused LM head in tiles of up to 4,096 tokens x 32,768 words. The estimate left them
     out and said a Qwen2.5-0.5B run fits when these alone take gigabytes (benchmarks/results/estimate_accuracy_causal_lm.md:
-    57% below the measured peak on average, at SmolLM2's vocabulary)."""
+    64% to 81% below the measured peak, at SmolLM2's vocabulary)."""
     vocabulary, hidden = 151_936, 896
     qwen = ParameterCount(total=494_032_768, embedding=vocabulary * hidden, hidden_size=hidden, num_layers=24, num_heads=14, vocabulary=vocabulary * hidden, tied_output=True)
 
