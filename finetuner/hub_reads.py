@@ -8,7 +8,10 @@ not accepted) is read as before, with the server's HF_TOKEN (token None: hugging
 transformers take it from the environment), which README's "shared studios" section says is there for them.
 
 Nothing here keeps a token past its request: `reader()`, the part of a cache key that says whose token read
-an entry (so one visitor never gets another's private data from the studio's caches), is a digest. A
+an entry (so one visitor never gets another's private data from the studio's caches), is a digest. On disk, a
+private or gated dataset or model that a visitor's token reads goes to a cache folder of that Hub user's
+(`datasets_cache`, `models_cache`), never to the shared caches, which the libraries read when the Hub refuses
+a token or cannot be reached. A
 training process gets the token in its environment (`READER_VARIABLE`, set by `launcher`), never in a file, and
 reads the same way. No gradio here.
 """
@@ -68,6 +71,38 @@ def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
     import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
 
     return str(Path(datasets.config.HF_DATASETS_CACHE) / "visitors" / _user_of(token))
+
+
+def models_cache(repo_id: str | None, token: str | None) -> str | None:
+    """Where huggingface_hub keeps a Hub model (its weights, tokenizer and config) that `token` reads: when that
+    is this request's visitor's token and the model is private or gated, a folder of that Hub user's; else (a
+    public model, the server's token, a local folder, no visitor) None, the shared cache, one copy for all. With
+    the Hub unreachable or offline nothing is downloaded, and the shared cache is read, which never holds a
+    visitor's private model.
+
+    transformers falls back to a cached copy when the Hub refuses a token (a private repo answers 404) or cannot
+    be reached, and reads a file pinned to a commit from the cache without asking: one shared cache handed a
+    visitor's private model to the next visitor, or anyone offline, who named it. The folder is the Hub user's
+    (`_user_of`), as for datasets (`datasets_cache`)."""
+    visitor = _VISITOR.get()
+    if visitor is None or not token or token != visitor.token or not repo_id or not is_hub_id(str(repo_id)):
+        return None
+    key = ("anyone", str(repo_id).strip())  # whether the Hub lets anyone read it: asked once per request
+    if key not in visitor.may_read:
+        visitor.may_read[key] = _may_read(False, "model", key[1])
+    if visitor.may_read[key]:
+        return None
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    shared = Path(constants.HF_HUB_CACHE)
+    return str(shared.with_name(shared.name + "-visitors") / _user_of(token))
+
+
+def model_options(repo_id: str | None, token: str | None) -> dict[str, str]:
+    """`from_pretrained`'s keyword arguments for reading `repo_id` with `token`: {"cache_dir": ...} where it
+    goes to a visitor's own cache folder (`models_cache`), else none."""
+    folder = models_cache(repo_id, token)
+    return {"cache_dir": folder} if folder else {}
 
 
 def _user_of(token: str) -> str:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from .errors import DataError, ModelLoadError, RunError, RunNotFoundError
 from .runs import ACTIVE_STATES, COMPLETED, FAILED, INTERRUPTED, STOPPED, Run, RunStore, find_run, read_json
-from .hub_reads import token_for
+from .hub_reads import models_cache, token_for
 
 
 class Predictor:
@@ -155,13 +155,14 @@ def hub_model_location(model: str, *, revision: str | None = None, token: str | 
 
     if constants.is_offline_mode() or looks_like_a_path(model):
         return model
+    token = token or token_for(model)
     try:
-        get_hf_file_metadata(hf_hub_url(model, "config.json", revision=revision), token=token or token_for(model), timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        get_hf_file_metadata(hf_hub_url(model, "config.json", revision=revision), token=token, timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except (HfHubHTTPError, HFValidationError):
         return model  # the Hub answered (no such model, gated, ...), or not a Hub id: the loader says which
     except httpx2.TransportError as error:
         try:
-            return snapshot_download(model, revision=revision, local_files_only=True)
+            return snapshot_download(model, revision=revision, local_files_only=True, cache_dir=models_cache(model, token))
         except LocalEntryNotFoundError:
             raise ModelLoadError(
                 f"Could not download the model '{model}': the Hugging Face Hub cannot be reached from here ({type(error).__name__}), and the model is "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelLoadError
-from .hub_reads import token_for
+from .hub_reads import model_options, token_for
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -30,7 +30,8 @@ def load_tokenizer(name_or_path: str, *, revision: str = "main", trust_remote_co
     from transformers import AutoTokenizer  # noqa: PLC0415 - heavy
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, token=token or token_for(name_or_path), **options)
+        token = token or token_for(name_or_path)  # a visitor's private model: from their own cache folder (`model_options`)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, token=token, **{**model_options(name_or_path, token), **options})
     except Exception as error:  # OSError, ValueError, HTTP errors: all mean "cannot load this"
         raise ModelLoadError(load_failure_message("tokenizer", name_or_path, error, offline_hint=offline_hint)) from error
     if not tokenizer.is_fast:

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..hub_reads import reader, token_for
+from ..hub_reads import model_options, reader, token_for
 
 HOOKS = (
     "prepare_data",
@@ -269,8 +269,9 @@ def load_pretrained(auto_class, config, *, token: str | None = None, **kwargs: A
     from ..tokenization import load_failure_message  # noqa: PLC0415
 
     name = config.model.model_name_or_path
+    token = token or token_for(name)
     try:
-        return auto_class.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token or token_for(name), **kwargs)
+        return auto_class.from_pretrained(name, revision=config.model.model_revision, trust_remote_code=config.model.trust_remote_code, token=token, **model_options(name, token), **kwargs)
     except ValueError as error:
         if "Unrecognized configuration class" in str(error):
             raise ModelLoadError(wrong_kind_message(config)) from error
@@ -293,7 +294,7 @@ def meta_model(config, auto_class: str = "AutoModel", *, token: str | None = Non
     token = token or token_for(m.model_name_or_path)
     location = config_location(m.model_name_or_path, revision=m.model_revision, token=token)
     try:
-        model_config = transformers.AutoConfig.from_pretrained(location, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token)
+        model_config = transformers.AutoConfig.from_pretrained(location, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, **model_options(location, token))
     except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
         raise ModelLoadError(load_failure_message("model", m.model_name_or_path, error, offline_hint=offline_hint(config))) from error
     with MODEL_LOAD_LOCK, torch.device("meta"):  # from_config patches process-wide state, like from_pretrained
@@ -379,7 +380,7 @@ def _model_config(task: str, name: str, revision: str | None, trust_remote_code:
     token = token or token_for(name)
     location = config_location(name, revision=revision, token=token)
     try:
-        return transformers.AutoConfig.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code, token=token)
+        return transformers.AutoConfig.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code, token=token, **model_options(location, token))
     except Exception as error:  # noqa: BLE001 - any failure means "cannot read this model's config"
         config = RunConfig.from_dict({"task": task, "model_name_or_path": name})
         raise ModelLoadError(load_failure_message("model", name, error, offline_hint=offline_hint(config))) from error
@@ -428,8 +429,9 @@ def _saved_labels(config, *, token: str | None = None) -> dict[int, str]:
     from transformers import AutoConfig  # noqa: PLC0415
 
     m = config.model
+    token = token or token_for(m.model_name_or_path)
     try:
-        saved = AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token or token_for(m.model_name_or_path))
+        saved = AutoConfig.from_pretrained(m.model_name_or_path, revision=m.model_revision, trust_remote_code=m.trust_remote_code, token=token, **model_options(m.model_name_or_path, token))
     except Exception:  # noqa: BLE001
         return {}
     return {int(i): str(name) for i, name in (getattr(saved, "id2label", None) or {}).items()}

@@ -1,0 +1,124 @@
+"""A private model one visitor read with their own token is not handed to another from huggingface_hub's cache.
+
+transformers falls back to the cached copy of a file when the Hub refuses the token (a private repo answers 404)
+or cannot be reached, and in offline mode reads nothing else: with one shared model cache, the next visitor (or
+anyone, offline) who named a visitor's private model got it. Such a model, its tokenizer and config now go to a
+cache folder of that Hub user's; public models (and what the server's HF_TOKEN reads, for everyone) stay in the
+shared cache. Every way finetuner reads a Hub model is tried: the tokenizer (inspector, training, evaluation),
+the weights (training, Resume), the config alone (Estimate's counts and the checks before launch) and the
+parameter count Estimate takes from cached safetensors.
+
+The Hub is the loopback server (fakehub.py): private repos answer 404 RepoNotFound outside their namespace."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import free_port
+
+DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
+MODEL, PUBLIC_MODEL, OWNERS_MODEL = "dana/secret-bert", "olga/open-bert", "olga/house-bert"
+
+
+@pytest.fixture
+def hub_models(hub_server, tiny_model_dir, monkeypatch, tmp_path):
+    """dana's private model, a public one and the Space owner olga's private one (olga's token is HF_TOKEN)."""
+    from huggingface_hub import HfApi
+
+    from finetuner.tasks import base
+
+    hub_server.add_user("dana", token=DANA)
+    hub_server.add_user("erin", token=ERIN)
+    hub_server.add_user("olga", token=OWNER)
+    api = HfApi(endpoint=hub_server.url)
+    for repo, token, private in ((MODEL, DANA, True), (PUBLIC_MODEL, OWNER, False), (OWNERS_MODEL, OWNER, True)):
+        api.create_repo(repo, private=private, token=token)
+        api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
+    monkeypatch.setenv("HF_TOKEN", OWNER)
+    base._model_config.cache_clear()
+    base._declared_limit.cache_clear()
+    yield tmp_path / "hf_cache"
+    base._model_config.cache_clear()
+    base._declared_limit.cache_clear()
+
+
+def read_model(name: str, revision: str = "main") -> list[str]:
+    """Read `name` every way finetuner reads a Hub model; what could be read."""
+    from transformers import AutoModelForSequenceClassification
+
+    from finetuner.config import RunConfig
+    from finetuner.errors import ModelLoadError
+    from finetuner.estimate import count_parameters
+    from finetuner.tasks import base
+
+    config = RunConfig.from_dict({"task": "text-classification", "model_name_or_path": name, "model_revision": revision})
+    reads = {
+        "tokenizer": lambda: base.load_tokenizer(config),
+        "weights": lambda: base.load_pretrained(AutoModelForSequenceClassification, config, num_labels=2),
+        "config": lambda: base.check_model_kind(config),
+        "meta model": lambda: base.meta_model(config, "AutoModelForSequenceClassification"),
+    }
+    read = []
+    for what, call in reads.items():
+        try:
+            call()
+            read.append(what)
+        except ModelLoadError:
+            pass
+    if revision == "main" and count_parameters(name) is not None:
+        read.append("parameter count")
+    base._model_config.cache_clear()
+    base._declared_limit.cache_clear()
+    return read
+
+
+EVERY_WAY = ["tokenizer", "weights", "config", "meta model", "parameter count"]
+
+
+def test_a_visitors_private_model_is_kept_in_a_cache_of_their_own(hub_models):
+    from finetuner.hub_reads import reading_as
+
+    with reading_as(DANA):
+        assert read_model(MODEL) == EVERY_WAY
+    with reading_as(ERIN):
+        assert read_model(PUBLIC_MODEL) == EVERY_WAY
+        assert read_model(OWNERS_MODEL) == EVERY_WAY, "what the server's token reads, it reads for every visitor"
+    shared = {p.name for p in hub_models.iterdir() if p.name.startswith("models--")}
+    assert shared == {"models--olga--open-bert", "models--olga--house-bert"}, "dana's model is not in the shared cache"
+    assert [p.name for p in hub_models.with_name("hf_cache-visitors").iterdir()] == ["dana"]
+    with reading_as(DANA):
+        assert read_model(MODEL) == EVERY_WAY, "read again, from her own folder"
+
+
+@pytest.mark.parametrize("hub", ["refusing", "unreachable", "offline"])
+def test_another_visitor_never_gets_a_visitors_cached_private_model(hub_models, hub, monkeypatch):
+    """The Hub refuses erin's token and the server's (dana's model is private), cannot be reached, or is not
+    asked (HF_HUB_OFFLINE): either way transformers would read the cache."""
+    import huggingface_hub.constants as constants
+
+    from finetuner.hub_reads import reading_as
+
+    with reading_as(DANA):
+        assert read_model(MODEL) == EVERY_WAY
+    with reading_as(ERIN):
+        read_model(PUBLIC_MODEL)
+    if hub == "unreachable":
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    if hub == "offline":
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    for token in (ERIN, None):
+        with reading_as(token):
+            assert read_model(MODEL) == [], f"{hub} Hub, {'erin' if token else 'a request of nobody'}: nothing cached hands dana's model on"
+    with reading_as(ERIN):
+        assert "weights" in read_model(PUBLIC_MODEL), "a public model is still read from the shared cache"
+
+
+def test_a_revision_pinned_to_a_commit_does_not_read_another_visitors_cached_copy(hub_models, hub_server):
+    """With a commit sha as the revision, huggingface_hub returns a cached file without asking the Hub at all."""
+    from finetuner.hub_reads import reading_as
+
+    sha = hub_server.repo(MODEL).sha
+    with reading_as(DANA):
+        assert read_model(MODEL, sha) == EVERY_WAY[:-1]
+    with reading_as(ERIN):
+        assert read_model(MODEL, sha) == []
