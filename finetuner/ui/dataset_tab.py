@@ -179,7 +179,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column,
         tokens_column=services.AUTO, tags_column=services.AUTO, prompt_column=services.AUTO, completion_column=services.AUTO,
         input_column=services.AUTO, document_column=services.AUTO, summary_column=services.AUTO, current=None, train_form=None,
-        oauth_token: gr.OAuthToken | None = None,
+        oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None,
     ):
         """Load a dataset for a task (the example, uploaded files or a Hub id) and check it; returns preview, columns, plots and checks.
 
@@ -189,7 +189,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         upload boxes are empty, while the data is still those files). Data without its own validation or test
         split is split as a run started from the Train form (`train_form`, its values) would split it: at its
         seed, with its validation and test shares (`services.split_options`). A private Hub dataset loads with the
-        visitor's own token (their sign-in, or an API client's `oauth_token`), which reads it for them alone.
+        visitor's own token (one typed in the Hub tab, `typed_token`; else their sign-in, or an API client's `oauth_token`),
+        which reads it for them alone.
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
             train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
@@ -310,7 +311,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     def on_failure(event) -> None:
         event.failure(load_failed, ctx.dataset, [load_note, summary], api_visibility="private", show_progress="hidden")
-    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset, ctx.saved_form, data_loads]
+    load_inputs = [task, source, train_file, validation_file, test_file, hub_dataset, hub_config, hub_split, text_column, text_pair_column, label_column, *pickers, ctx.dataset, ctx.saved_form, ctx.hub_token, data_loads]
     load_chosen = newest(load_dataset, load_outputs)
     on_failure(load_button.click(load_chosen, load_inputs, load_outputs, api_name="load_dataset", **loading))
 
@@ -344,7 +345,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     task.change(choose_task, task, [task_note, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
-    def read_for_task(task, current, train_form, loads, oauth_token: gr.OAuthToken | None = None):
+    def read_for_task(task, current, train_form, loads, oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None):
         """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
         Data the task cannot read stays loaded, and the note above its summary says so and what to do. Only a
         reading is a data load (`latest_only`): a task the data is already read for changes nothing."""
@@ -360,7 +361,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             try:
                 return read_dataset(
                     task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
-                    services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form, oauth_token=oauth_token,
+                    services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form, oauth_token=oauth_token, typed_token=typed_token,
                 )
             except DataError:
                 return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
@@ -368,7 +369,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         result = latest_only(loads, read)
         return kept(None) if result is None else result
 
-    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form, data_loads], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
+    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form, data_loads, ctx.hub_token], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
 
     def load_example(train_form=None):
         """The example dataset, loaded as the page opens so a new user sees data at once."""
@@ -377,13 +378,13 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ctx.dataset.change(lambda selection: selection, ctx.dataset, ctx.saved_dataset, api_name="remember_dataset", api_visibility="private", show_progress="hidden")
     source_fields = [task, source, file_group, hub_group, hub_dataset, hub_config, hub_split, kept_files]
 
-    def show_selection(selection: dict, when: str, train_form=None, oauth_token=None):
+    def show_selection(selection: dict, when: str, train_form=None, oauth_token=None, typed_token=None):
         """Load a selection made before (`when`: kept over a reload, or an earlier run's), with the Data tab's
         fields set to it. The upload boxes stay empty: a note names the files loaded."""
         fields = services.selection_fields(selection)
         shown = load_dataset(
             *(fields[name] for name in ("task", "source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split", "text_column", "text_pair_column", "label_column")),
-            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form, oauth_token=oauth_token,
+            *(selection.get(name) or services.AUTO for name in PICKER_FIELDS), train_form=train_form, oauth_token=oauth_token, typed_token=typed_token,
         )
         files = fields["source"] == services.SOURCE_FILE
         names = ", ".join(render.md_code(Path(fields[name]).name) for name in ("train_file", "validation_file", "test_file") if fields[name])
@@ -405,19 +406,19 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     ctx.demo.load(newest(reopen_dataset, [*load_outputs, *source_fields]), [ctx.saved_dataset, ctx.saved_form, data_loads], [*load_outputs, *source_fields], api_name="reopen_dataset", api_visibility="private")
 
-    def load_run_data(selection: dict, train_form: dict, loads: dict, oauth_token=None):
+    def load_run_data(selection: dict, train_form: dict, loads: dict, oauth_token=None, typed_token=None):
         """A run's data, split as its settings (`train_form`) split it, as a data load of the session (`latest_only`):
         None where another load started while it ran. "Use its settings" on the Train and Runs tabs loads it in the
         event that puts those settings on the form. In an event of its own it raced the Data tab's re-split of the
         data shown before for the new seed (`follow_train_form`), which could finish last and leave the old data's
         summary and charts over the run's data."""
-        return latest_only(loads, lambda: show_selection(selection, "for that run", train_form, oauth_token))
+        return latest_only(loads, lambda: show_selection(selection, "for that run", train_form, oauth_token, typed_token))
 
     ctx.components["load_run_data"] = (load_run_data, [*load_outputs, *source_fields])
 
     @ui_errors
     @ownership.reads_as_visitor
-    def follow_train_form(selection, train_form, shown, loads, oauth_token: gr.OAuthToken | None = None):
+    def follow_train_form(selection, train_form, shown, loads, oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None):
         """After a change on the Train form: where the seed, a split share or the training-example limit changed,
         the splits shown again as a run started now makes them; the data and its columns stay as loaded. Data
         those options cannot split stays shown as before, and the note above its summary says why.
@@ -444,13 +445,13 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         return result if loads["started"] == seen else unchanged
 
     split_outputs = [summary, checks, label_plot, length_plot, inspect_split, charts, split_shown, load_note]
-    gr.on([ctx.saved_form.change, split_shown.change], follow_train_form, [ctx.dataset, ctx.saved_form, split_shown, data_loads], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
+    gr.on([ctx.saved_form.change, split_shown.change], follow_train_form, [ctx.dataset, ctx.saved_form, split_shown, data_loads, ctx.hub_token], split_outputs, api_name="follow_train_split", api_visibility="private", show_progress="hidden")
 
     @ui_errors
     @ownership.reads_as_visitor
     def inspect_tokens(
         model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None,
-        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
+        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None,
     ):
         """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text, with
         `text_pair` its pair's second text for sentence-pair data) as training will; returns summary, chips, details
@@ -500,11 +501,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
     inspect_outputs = [token_info, chips, token_details, token_plot, inspected_with]
-    inspect_button.click(inspect_tokens, inspect_inputs, inspect_outputs, api_name="inspect_tokens")
+    inspect_button.click(inspect_tokens, [*inspect_inputs, ctx.hub_token], inspect_outputs, api_name="inspect_tokens")
 
     def inspect_again(
         model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, inspected, shown_summary,
-        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
+        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None,
     ):
         """The inspection on the page (`shown_summary` its summary), made again with the same example where what
         it was made with (`inspected`) is no longer what a run started now uses: the Train tab's model, max
@@ -516,7 +517,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if inspection_key(selection, options, model, length, (train_form or {}).get("completion_only_loss")) == inspected:
             return [gr.skip()] * len(inspect_outputs)
         try:
-            return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token)
+            return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
         except gr.Error as error:
             stale = (
                 f"{STALE} the inspection below was made with model {render.md_code(inspected['model'])} and max_length {inspected['max_length']}, "
@@ -527,7 +528,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     # After each change that changes what a run started now feeds the model; the splits shown again for new options set `split_shown`.
     gr.on(
         [inspect_model.change, inspect_max_length.change, ctx.saved_form.change, ctx.dataset.change, split_shown.change],
-        inspect_again, [*inspect_inputs, inspected_with, token_info], inspect_outputs,
+        inspect_again, [*inspect_inputs, inspected_with, token_info, ctx.hub_token], inspect_outputs,
         api_name="inspect_again", api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden",
     )
 

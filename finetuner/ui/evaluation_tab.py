@@ -213,7 +213,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
 
     @ui_errors(note=lambda **_: "The report below is still the one shown before.")
     @ownership.reads_as_visitor
-    def evaluate_run(run_id, test_file, dataset_name, dataset_config_name, split, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def evaluate_run(run_id, test_file, dataset_name, dataset_config_name, split, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """Evaluate a completed run's model on a labelled file or a Hub dataset split; returns the new split's report."""
         from ..evaluate_run import evaluate_run as evaluate  # noqa: PLC0415 - loads torch
 
@@ -229,7 +229,7 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         key = f"{'extra' if out_dir is None else services.TEMPORARY_EVALUATION}:{result['name']}"
         return gr.Dropdown(choices=services.evaluation_splits(run), value=key), *evaluation_report(run.id, key, request, profile, oauth_token)
 
-    evaluate_button.click(evaluate_run, [run_picker, other_file, other_dataset, other_config, other_split], [split_picker, *outputs], api_name="evaluate_run", concurrency_limit=1, concurrency_id="heavy",
+    evaluate_button.click(evaluate_run, [run_picker, other_file, other_dataset, other_config, other_split, ctx.hub_token], [split_picker, *outputs], api_name="evaluate_run", concurrency_limit=1, concurrency_id="heavy",
         show_progress_on=[headline],  # a failure marks the headline alone, not every table and plot of the report still shown
     )
 

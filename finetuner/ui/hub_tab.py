@@ -49,14 +49,13 @@ def build_hub_tab(ctx: StudioContext) -> None:
             with gr.Column(scale=3):
                 if hub.on_spaces():
                     gr.LoginButton()
-                token_box = gr.Textbox(
-                    label="Hugging Face token",
-                    type="password",
-                    placeholder="hf_...",
-                    visible=not hub.on_spaces(),
-                    info="A token with the Write role (huggingface.co/settings/tokens). Used for this page only, never saved."
-                    + (" Leave empty to use HF_TOKEN or your saved login." if server_token else ""),
+                token_box = ctx.hub_token or gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...", render=False)  # made with the page: the Data and Train tabs read with it too
+                token_box.visible = not hub.on_spaces()
+                token_box.info = (
+                    "A token with the Write role (huggingface.co/settings/tokens). It also reads your private or gated datasets and models on the "
+                    "Data, Train and Evaluate tabs. Used for this page only, never saved." + (" Leave empty to use HF_TOKEN or your saved login." if server_token else "")
                 )
+                token_box.render()
             with gr.Column(scale=2):
                 account_button = gr.Button("Check account", variant="secondary")
                 account = gr.Markdown()

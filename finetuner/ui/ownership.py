@@ -102,14 +102,16 @@ def visitor_token(oauth_token: Any = None, typed_token: str | None = None) -> st
 
 
 def reads_as_visitor(fn: Callable) -> Callable:
-    """Run a (plain) handler with its Hub reads done with the visitor's own token (its `oauth_token` parameter),
-    where that token may read the repo, else with the server's HF_TOKEN as before (`hub_reads`): their private
-    dataset loads on the Data tab, their private model's tokenizer, config and estimate read, as training will."""
+    """Run a (plain) handler with its Hub reads done with the visitor's own token (its `typed_token` parameter,
+    the Hub tab's token field, else its `oauth_token`), where that token may read the repo, else with the server's
+    HF_TOKEN as before (`hub_reads`): their private dataset loads on the Data tab, their private model's tokenizer,
+    config and estimate read, as training will."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def handler(*args, **kwargs):
-        with hub_reads.reading_as(visitor_token(signature.bind_partial(*args, **kwargs).arguments.get("oauth_token"))):
+        arguments = signature.bind_partial(*args, **kwargs).arguments
+        with hub_reads.reading_as(visitor_token(arguments.get("oauth_token"), arguments.get("typed_token"))):
             return fn(*args, **kwargs)
 
     return handler

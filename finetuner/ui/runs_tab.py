@@ -165,11 +165,11 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
     def continue_run(action):
         @ui_errors
-        def handler(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        def handler(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
             run = ownership.owned_run(ctx, run_id, request, profile, oauth_token, missing="Choose a run to resume.")
             yield "", gr.skip(), gr.skip(), gr.skip()  # the Train tab follows the run again once the id comes back
             try:
-                action(run, token=ownership.visitor_token(oauth_token))  # the visitor's reads, as at Start
+                action(run, token=ownership.visitor_token(oauth_token, typed_token))  # the visitor's reads, as at Start
             except Exception:
                 yield run.id, gr.skip(), gr.skip(), gr.skip()
                 raise
@@ -178,18 +178,18 @@ def build_runs_tab(ctx: StudioContext) -> None:
 
         return handler
 
-    resume_button.click(continue_run(launcher.resume_training), run_picker, [ctx.current_run, details, resume_button, retry_button], api_name="resume_selected_run", api_visibility="private", concurrency_id="launch")
-    retry_button.click(continue_run(launcher.retry_with_auto_batch_size), run_picker, [ctx.current_run, details, resume_button, retry_button], api_name="retry_selected_run", api_visibility="private", concurrency_id="launch")
+    resume_button.click(continue_run(launcher.resume_training), [run_picker, ctx.hub_token], [ctx.current_run, details, resume_button, retry_button], api_name="resume_selected_run", api_visibility="private", concurrency_id="launch")
+    retry_button.click(continue_run(launcher.retry_with_auto_batch_size), [run_picker, ctx.hub_token], [ctx.current_run, details, resume_button, retry_button], api_name="retry_selected_run", api_visibility="private", concurrency_id="launch")
 
     use_settings, settings_outputs = ctx.components["use_run_settings"]
 
-    def use_its_settings(run_id, loads, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def use_its_settings(run_id, loads, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """The chosen run's settings on the Train tab's form, and its data on the Data tab (`loads`: the session's data loads)."""
-        result = use_settings(run_id, loads, request, profile, oauth_token)
+        result = use_settings(run_id, loads, request, profile, oauth_token, typed_token)
         gr.Info(f"The Train tab now holds the settings of run {run_id}.")
         return result
 
-    reuse_button.click(use_its_settings, [run_picker, ctx.components["data_loads"]], settings_outputs, api_name="use_selected_run_settings", api_visibility="private")
+    reuse_button.click(use_its_settings, [run_picker, ctx.components["data_loads"], ctx.hub_token], settings_outputs, api_name="use_selected_run_settings", api_visibility="private")
 
     @ui_errors
     def compare_runs(run_a, run_b, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

@@ -56,6 +56,10 @@ class StudioContext:
     saved_run: gr.BrowserState  # the followed run's id
     saved_dataset: gr.BrowserState  # the loaded dataset selection
     saved_form: gr.BrowserState  # the Train form's values
+    # The Hub tab's token field (a password box, rendered there): the Data, Train, Evaluate and Runs tabs' events
+    # take it as an input too, so a token typed there reads the visitor's private data and models for them
+    # (`ownership.reads_as_visitor`). It lives in the page and the request, never in gr.State or a file.
+    hub_token: gr.Textbox | None = None
     components: dict[str, Any] = field(default_factory=dict)  # named components tabs expose to each other
 
 
@@ -110,10 +114,14 @@ def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
             saved_run=gr.BrowserState(None, storage_key="finetuner-followed-run", secret=key),
             saved_dataset=gr.BrowserState(None, storage_key="finetuner-dataset", secret=key),
             saved_form=gr.BrowserState(None, storage_key="finetuner-train-form", secret=key),
+            hub_token=gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...", render=False),
         )
         with gr.Tabs():
             for build in tab_builders():
                 build(ctx)
+        if not ctx.hub_token.is_rendered:  # no Hub tab: the events' input is still on the page, hidden and empty
+            ctx.hub_token.visible = False
+            ctx.hub_token.render()
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

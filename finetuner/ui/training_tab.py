@@ -333,7 +333,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     @ownership.reads_as_visitor
-    def lora_parameters(model_name_or_path, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def lora_parameters(model_name_or_path, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """With LoRA on: how many parameters train (peft's adapters, counted on the meta device before launch),
         and the model's linear layers as the target-module choices. A problem is said in the text, not raised."""
         if not (use_lora and task_uses(task, "use_lora")):
@@ -349,7 +349,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     gr.on(
         [use_lora.change, lora_r.change, lora_target_modules.change, model.change],
-        lora_parameters, [model, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, ctx.dataset], [lora_summary, lora_target_modules],
+        lora_parameters, [model, task, use_lora, lora_r, lora_alpha, lora_dropout, lora_target_modules, ctx.dataset, ctx.hub_token], [lora_summary, lora_target_modules],
         api_name="lora_parameters", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
     )
 
@@ -370,7 +370,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     @ui_errors
     @form_handler(form)
     @ownership.reads_as_visitor
-    def estimate_training(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def estimate_training(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """Steps, tokens, time and memory the training would take on this machine, on `processes` processes
         (with LoRA: the adapters' gradients and optimizer state only)."""
         from ..estimate import estimate_training as estimate  # noqa: PLC0415
@@ -394,7 +394,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     @ui_errors
     @form_handler(form)
     @ownership.reads_as_visitor
-    def start_training(values, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def start_training(values, run_name, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """Start a training run with these options on the loaded dataset, on `processes` processes (one per GPU;
         several CPU processes share the cores); returns its run id at once (it queues if another run trains)."""
         # The run's owner: the visitor's Hub account (OAuth, or an API client's token), or the --auth login; none locally.
@@ -409,14 +409,14 @@ def build_training_tab(ctx: StudioContext) -> None:
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         # The visitor's token reaches the training process in its environment only, to read what the studio read with it.
-        run = launcher.start_training(ctx.store, config, owner=owner, token=ownership.visitor_token(oauth_token), run_id=(run_name or "").strip() or None, processes=processes)
+        run = launcher.start_training(ctx.store, config, owner=owner, token=ownership.visitor_token(oauth_token, typed_token), run_id=(run_name or "").strip() or None, processes=processes)
         where = f" on {processes} processes" if processes > 1 else ""
         note = f"Started run **{run.id}**{where}." + (" Another run is training or queued on this machine, so this one waits in the queue." if busy else "")
         return run.id, gr.Dropdown(choices=ownership.run_choices(ctx, owner), value=run.id), note
 
     @form_handler(form)
     @ownership.reads_as_visitor
-    def training_plan(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def training_plan(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """The optimizer steps these options take on the loaded data, updated as they change: the count that
         decides whether a run learns anything, seen before Estimate or Start. Empty while the options or the
         data have a problem (the Data tab, Estimate and Start say what it is)."""
@@ -437,11 +437,11 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     planned = [num_train_epochs, per_device_train_batch_size, gradient_accumulation_steps, max_steps, max_train_samples, validation_split_ratio, test_split_ratio, seed, packing, max_seq_length, model, task]
     gr.on(
-        [*(field.change for field in planned), processes.change, ctx.dataset.change], training_plan, [*form_inputs, processes, ctx.dataset], plan_box,
+        [*(field.change for field in planned), processes.change, ctx.dataset.change], training_plan, [*form_inputs, processes, ctx.dataset, ctx.hub_token], plan_box,
         api_name="training_plan", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
     )
 
-    estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset], estimate_box, api_name="estimate_training", concurrency_limit=2)
+    estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_box, api_name="estimate_training", concurrency_limit=2)
 
     # ------------------------------------------------------------ following the run
 
@@ -494,7 +494,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
 
     start_button.click(
-        start_training, [*form_inputs, run_name, processes, ctx.dataset], [ctx.current_run, run_picker, notice],
+        start_training, [*form_inputs, run_name, processes, ctx.dataset, ctx.hub_token], [ctx.current_run, run_picker, notice],
         api_name="start_training", concurrency_limit=1, concurrency_id="launch", cancels=[follow_event],
     )
 
@@ -530,20 +530,20 @@ def build_training_tab(ctx: StudioContext) -> None:
         yield run.id, note
 
     @ui_errors
-    def resume_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def resume_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """Continue a stopped, interrupted or failed run from its last checkpoint; returns its id."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield from relaunch(run, functools.partial(launcher.resume_training, token=ownership.visitor_token(oauth_token)), f"Resumed run **{run.id}** from its last checkpoint.")
+        yield from relaunch(run, functools.partial(launcher.resume_training, token=ownership.visitor_token(oauth_token, typed_token)), f"Resumed run **{run.id}** from its last checkpoint.")
 
-    resume_button.click(resume_training, ctx.current_run, [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
+    resume_button.click(resume_training, [ctx.current_run, ctx.hub_token], [ctx.current_run, notice], api_name="resume_training", concurrency_id="launch", cancels=[follow_event])
 
     @ui_errors
-    def retry_smaller_batch(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def retry_smaller_batch(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """After an out-of-memory failure: continue the run with a batch size that fits (auto_find_batch_size on one process)."""
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
-        yield from relaunch(run, functools.partial(launcher.retry_with_auto_batch_size, token=ownership.visitor_token(oauth_token)), f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
+        yield from relaunch(run, functools.partial(launcher.retry_with_auto_batch_size, token=ownership.visitor_token(oauth_token, typed_token)), f"Retrying run **{run.id}** with a smaller batch, from its last checkpoint.")
 
-    retry_button.click(retry_smaller_batch, ctx.current_run, [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
+    retry_button.click(retry_smaller_batch, [ctx.current_run, ctx.hub_token], [ctx.current_run, notice], api_name="retry_smaller_batch", concurrency_id="launch", cancels=[follow_event])
 
     def refresh_runs(current, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The runs this page can follow (on a shared studio: this visitor's own)."""
@@ -553,7 +553,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     refresh_button.click(refresh_runs, ctx.current_run, run_picker, api_name="refresh_run_list", api_visibility="undocumented")
 
     @ui_errors
-    def use_run_settings(run_id, loads, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def use_run_settings(run_id, loads, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """Put the followed run's settings on the form and load its data on the Data tab, to train again with a
         change or two. Options the form has no field for (trust_remote_code, say) are named, not carried over.
         Data loaded on the Data tab after the button was pressed wins over the run's (`loads`: see `latest_only`)."""
@@ -562,7 +562,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         values, note = services.reused_settings(run_id, config, form, runs_dir=ctx.runs_dir, owner=who)
         kept = {**values, EPOCHS_CHOSEN: True}
         try:  # in this event, not after it: see `load_run_data`
-            data = load_run_data(services.run_selection(config), kept, loads, oauth_token)
+            data = load_run_data(services.run_selection(config), kept, loads, oauth_token, typed_token)
         except gr.Error as error:  # the settings still go on the form; the data loaded before stays
             data = [gr.skip()] * len(data_outputs)
             note += f" But its data could not be loaded, so the data loaded before stays: {render.md_escape(error.message)}"
@@ -573,7 +573,7 @@ def build_training_tab(ctx: StudioContext) -> None:
 
     load_run_data, data_outputs = ctx.components["load_run_data"]
     settings_outputs = [*restored_outputs, ctx.saved_form, *data_outputs, notice]
-    reuse_button.click(use_run_settings, [ctx.current_run, ctx.components["data_loads"]], settings_outputs, api_name="use_run_settings", api_visibility="private")
+    reuse_button.click(use_run_settings, [ctx.current_run, ctx.components["data_loads"], ctx.hub_token], settings_outputs, api_name="use_run_settings", api_visibility="private")
     ctx.components["use_run_settings"] = (use_run_settings, settings_outputs)  # the Runs tab offers it too
 
     def restore(saved, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

@@ -25,11 +25,11 @@ CANNOT_READ = f"Dataset '{DATASET}' was not found on the Hub, or it is private o
 
 
 @contextlib.contextmanager
-def shared_studio(runs_dir):
+def shared_studio(runs_dir, auth=None):
     from finetuner.ui.studio import build_studio
 
     demo = build_studio(runs_dir)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, auth=auth)
     try:
         yield demo
     finally:
@@ -37,9 +37,25 @@ def shared_studio(runs_dir):
 
 
 @pytest.fixture
-def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
+def studio(hub_repos, tmp_path):
     """A shared studio; on the Hub, dana's private dataset and model, and a private model of the Space owner
     olga, whose token is the server's HF_TOKEN."""
+    with shared_studio(tmp_path / "runs") as demo:
+        yield demo.local_url, tmp_path / "runs", demo
+
+
+PASSWORD = "a-password-of-the-studio"
+
+
+@pytest.fixture
+def auth_studio(hub_repos, tmp_path):
+    """The same on a studio started with --auth: visitors log in with a name and password, never with the Hub."""
+    with shared_studio(tmp_path / "runs", auth=[("dana", PASSWORD), ("erin", PASSWORD)]) as demo:
+        yield demo.local_url, tmp_path / "runs", demo
+
+
+@pytest.fixture
+def hub_repos(hub_server, tiny_model_dir, monkeypatch, tmp_path):
     import datasets
     from huggingface_hub import HfApi
 
@@ -57,14 +73,12 @@ def studio(hub_server, tiny_model_dir, monkeypatch, tmp_path):
         api.create_repo(repo, private=True, token=token)
         api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
     monkeypatch.setenv("HF_TOKEN", OWNER)
-    with shared_studio(tmp_path / "runs") as demo:
-        yield demo.local_url, tmp_path / "runs", demo
 
 
-def load_hub(client: Client, dataset: str = DATASET):
+def load_hub(client: Client, dataset: str = DATASET, **typed):
     return client.predict(
         task="text-classification", source="Hugging Face Hub", train_file=None, validation_file=None, test_file=None,
-        hub_dataset=dataset, hub_config="", hub_split="train", api_name="/load_dataset",
+        hub_dataset=dataset, hub_config="", hub_split="train", api_name="/load_dataset", **typed,
     )
 
 
@@ -74,8 +88,8 @@ def refused(call) -> str:
     return str(caught.value)
 
 
-def inspect(client: Client, model: str):
-    return client.predict(model_name_or_path=model, max_length=32, split="train", index=0, text="", api_name="/inspect_tokens")
+def inspect(client: Client, model: str, **typed):
+    return client.predict(model_name_or_path=model, max_length=32, split="train", index=0, text="", api_name="/inspect_tokens", **typed)
 
 
 def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, tmp_path):
@@ -95,7 +109,8 @@ def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, t
     visitors = tmp_path / "datasets-cache" / "visitors"
     assert [p.name for p in visitors.iterdir()] == ["dana"], "a private dataset is kept apart, per Hub user; a public one is shared"
     erin.predict(task="text-classification", source="Example dataset", train_file=None, validation_file=None, test_file=None, api_name="/load_dataset")
-    assert "Could not load the tokenizer 'dana/secret-bert'" in refused(lambda: inspect(erin, MODEL))
+    # Her model's config is not read from a cache either (`test_visitor_model_cache`): the first read refuses it.
+    assert "Could not load the model 'dana/secret-bert': it is not a local folder, and the Hub has no such model (or it is private" in refused(lambda: inspect(erin, MODEL))
 
     # The server's token reads what it is there for: the Space owner's private model, for any visitor.
     summary, *_ = inspect(erin, OWNERS_MODEL)
@@ -110,6 +125,28 @@ def test_a_private_dataset_and_model_load_with_their_owners_token_only(studio, t
     _, headline, *_ = dana.predict(run_id, None, DATASET, "", "train", api_name="/evaluate_run")
     assert "on **dana-secret-reviews-train** (40 examples)" in headline, headline
     assert files_containing(runs_dir, DANA) == [], "the visitor's token is in no file of the run"
+
+
+def test_a_token_typed_in_the_hub_tab_reads_the_visitors_private_data_and_model_on_the_data_and_train_tabs(auth_studio):
+    """On a studio started with --auth (or --share) there is no Hub sign-in: the token a visitor types in the Hub
+    tab is how they read their private dataset and model, on the Data tab (load, inspector) and the Train tab
+    (estimate, start: the training process reads with it too), and it is written to no file of the run."""
+    url, runs_dir, _ = auth_studio
+    dana, erin = Client(url, auth=("dana", PASSWORD), verbose=False), Client(url, auth=("erin", PASSWORD), verbose=False)
+    assert CANNOT_READ in refused(lambda: load_hub(dana)), "no token typed: the server's reads, which cannot read it"
+
+    summary, *_ = load_hub(dana, typed_token=DANA)
+    assert summary.startswith(f"**{DATASET}** · 40 rows"), summary
+    summary, *_ = inspect(dana, MODEL, typed_token=DANA)
+    assert f"tokenizer of `{MODEL}`" in summary
+    estimate = dana.predict(model_name_or_path=MODEL, max_seq_length=32, per_device_train_batch_size=8, num_train_epochs=1, typed_token=DANA, api_name="/estimate_training")
+    assert estimate.startswith("#### Estimate"), estimate
+    assert CANNOT_READ in refused(lambda: load_hub(erin, typed_token=ERIN)), "another visitor's typed token reads only what theirs may"
+
+    run_id, *_ = dana.predict(model_name_or_path=MODEL, max_seq_length=32, learning_rate=3e-3, per_device_train_batch_size=8, num_train_epochs=1, warmup_steps=0, typed_token=DANA, api_name="/start_training")
+    final = follow_to_end(dana, run_id)
+    assert final["state"] == "completed", final
+    assert files_containing(runs_dir, DANA) == [], "the typed token is in no file of the run, its log included"
 
 
 def handler(demo, api_name: str):
