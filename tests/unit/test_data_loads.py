@@ -66,8 +66,8 @@ def file_load(fns, state, path, train_form=None):
 
     fn = fns["load_dataset"]
     fields = [fn.inputs[0].value, services.SOURCE_FILE, str(path), None, None, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO]
-    pickers = [services.AUTO] * (len(fn.inputs) - len(fields) - 3)
-    return fn, (*fields, *pickers, state(fn.inputs[-3]), train_form, state(fn.inputs[-1]))
+    pickers = [services.AUTO] * (len(fn.inputs) - len(fields) - 4)  # then the selection, the Train form, the Hub tab's token, the loads
+    return fn, (*fields, *pickers, state(fn.inputs[-4]), train_form, None, "", state(fn.inputs[-1]))
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def use_settings(fns, state, run_id):
 def re_split(fns, state, page, seed):
     """The Data tab's re-split after the Train form's seed became `seed`, with what the page holds: handler and arguments."""
     fn = fns["follow_train_split"]
-    selection, _, shown, loads = fn.inputs
+    selection, _, shown, loads, _token = fn.inputs
     return fn, (page[selection], {"seed": seed}, page[shown], state(loads))
 
 
