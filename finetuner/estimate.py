@@ -98,6 +98,14 @@ class ParameterCount:
     vocabulary: int = 0  # the word table among them: what freeze_embeddings freezes
     tied_output: bool = False  # no output layer of its own: a language model's logits multiply by the word table
     decoder_layers: int | None = None  # an encoder-decoder's (num_layers then counts the encoder's)
+    # What a layer keeps for its backward pass depends on the architecture (layer_activation_units): "t5" (T5, mT5,
+    # Flan-T5: RMSNorm in float32, a gated feed-forward in v1.1), "bart" (BART, mBART, Marian, Pegasus: BERT-like
+    # layers, a dropout after the feed-forward's activation), None for the BERT-like layers the constants were fitted on.
+    family: str | None = None
+    attention_inner: int | None = None  # heads x head size (T5's d_kv x num_heads), when it is not the hidden size
+    feed_forward: int | None = None  # the feed-forward's inner size (T5's d_ff, BART's encoder_ffn_dim)
+    gated: bool = False  # a gated feed-forward (T5 v1.1's wi_0 and wi_1)
+    activation_dropout: float = 0.0  # BART's dropout after the feed-forward's activation
 
     def compute(self, task: str) -> int:
         """Parameters every token of `task` multiplies by: all but the input tables, and the word table too where a
@@ -231,7 +239,7 @@ def _is_buffer(name: str, shape: list[int]) -> bool:
     return name.endswith(_BUFFER_NAMES) or (name.endswith(".bias") and len(shape) == 4)
 
 
-def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, int | None], *, tied: bool = True, t5: bool = False) -> ParameterCount:
+def _parameters_from_shapes(shapes: dict[str, list[int]], vocab_size: int | None, dims: dict[str, Any], *, tied: bool = True, t5: bool = False) -> ParameterCount:
     """The count from the weights' shapes, each tied table once, as transformers ties them: all of them when config.json
     ties the word embeddings (`tied`, its default), none when it unties them, but T5's family always shares its encoder's
     and decoder's word table. The word table is the input table of vocab_size rows (else the largest); it is tied to
@@ -271,18 +279,24 @@ def _config(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def _dims(folder: Path) -> dict[str, int | None]:
+def _dims(folder: Path) -> dict[str, Any]:
     config = _config(folder)
+    t5, bart = "d_kv" in config, "d_kv" not in config and "decoder_layers" in config
     return {
         "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("dim") or config.get("n_embd"),  # n_*: GPT-2's names
         "num_layers": config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or config.get("n_layer") or config.get("encoder_layers"),
-        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head") or config.get("encoder_attention_heads"),
+        "num_heads": config.get("num_attention_heads") or config.get("n_heads") or config.get("n_head") or config.get("encoder_attention_heads") or config.get("num_heads"),
         # T5's family names its decoder's layers num_decoder_layers (absent: as many as the encoder's), BART's decoder_layers
-        "decoder_layers": config.get("decoder_layers") or (config.get("num_decoder_layers") or config.get("num_layers") if "d_kv" in config else None),
+        "decoder_layers": config.get("decoder_layers") or (config.get("num_decoder_layers") or config.get("num_layers") if t5 else None),
+        "family": "t5" if t5 else "bart" if bart else None,
+        "attention_inner": config["d_kv"] * (config.get("num_heads") or 8) if t5 else None,
+        "feed_forward": config.get("d_ff") if t5 else config.get("encoder_ffn_dim") if bart else None,
+        "gated": t5 and str(config.get("feed_forward_proj", "relu")).startswith("gated"),
+        "activation_dropout": float(config.get("activation_dropout") or 0.0) if bart else 0.0,
     }
 
 
-def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> ParameterCount:
+def _parameters_from_config(folder: Path, dims: dict[str, Any]) -> ParameterCount:
     """A BERT-like count: embeddings + per layer 4h^2 (attention) + 2*h*i (feed-forward), + an output layer of its own
     when config.json says it is not tied to the word table. A decoder transformers knows is counted as built."""
     config = _config(folder)
@@ -302,7 +316,7 @@ def _parameters_from_config(folder: Path, dims: dict[str, int | None]) -> Parame
     return ParameterCount(total, embedding, vocabulary=vocabulary, tied_output=tied, **dims)
 
 
-def _decoder_from_config(folder: Path, dims: dict[str, int | None]) -> ParameterCount | None:
+def _decoder_from_config(folder: Path, dims: dict[str, Any]) -> ParameterCount | None:
     """A decoder's count from config.json alone, built as AutoModelForCausalLM on the meta device; None when transformers
     cannot build it (an unknown or remote-code architecture). By the BERT-like formula, a Llama-style decoder's grouped
     key/value heads and gated feed-forward layers were miscounted: SmolLM2-135M as 121M, Llama-3.2-1B as 1.07B of 1.24B."""
@@ -316,7 +330,7 @@ def _decoder_from_config(folder: Path, dims: dict[str, int | None]) -> Parameter
     return _parameters_from_shapes(shapes, model.config.vocab_size, dims, tied=model.config.tie_word_embeddings)
 
 
-def _encoder_decoder_from_config(config: dict[str, Any], dims: dict[str, int | None]) -> ParameterCount:
+def _encoder_decoder_from_config(config: dict[str, Any], dims: dict[str, Any]) -> ParameterCount:
     """An encoder-decoder's count from config.json, before its weights are downloaded: T5's family (d_kv; no biases,
     relative positions, a gated feed-forward in T5 v1.1 and Flan-T5) or BART's (encoder_layers and decoder_layers;
     biases, learned positions). A decoder layer also attends to the encoder's output: 8h^2 of attention weights where
@@ -753,17 +767,79 @@ def _busy_cpu(machine: Machine) -> tuple[float, int] | None:
     return (load, cores) if load > 1.5 * cores else None
 
 
+# Bytes a layer saves for its backward pass per token and hidden unit, counted from transformers 5's modeling code and
+# checked tensor by tensor (benchmarks/layer_activations.py: torch's saved-tensor hooks, CPU, dropout on). Each entry is
+# (float32, 16-bit autocast): autocast saves a 16-bit copy of a linear layer's input for each linear layer that reads
+# it, keeps norms, residuals and (CPU) the attention's matrices in float32; eager dropout saves its scaled mask at the
+# input's precision. `r` = attention heads x head size / hidden, `f` = feed-forward size / hidden.
+# The BERT-like encoder layer the constants were fitted on: q/k/v input (a 16-bit copy each), q, k, v, attention output,
+# dropout mask, LayerNorm input; feed-forward input, its fc1 output and GELU output, dropout mask, LayerNorm input.
+def _bert_layer_bytes(r: float, f: float, half: bool) -> float:
+    return 20 + 14 * r + 4 * f if half else 24 + 16 * r + 8 * f
+
+
+def _saved_bytes_per_token(parameters: ParameterCount, *, half: bool, decoder: bool) -> tuple[float, float]:
+    """(bytes per query token and hidden unit, bytes per source token and hidden unit) a layer of `parameters`' family
+    saves for backward, besides its attention scores; a decoder layer's cross-attention keeps the encoder output's keys
+    and values per source token."""
+    h = parameters.hidden_size or 768
+    r = (parameters.attention_inner or h) / h
+    f = (parameters.feed_forward or 4 * h) / h
+    if parameters.family == "t5":
+        # Self-attention: RMSNorm's input and normalised input (float32, T5LayerNorm upcasts), its scaled output (q/k/v
+        # input: float32, or three 16-bit copies), q, k, v, attention output, dropout mask. Feed-forward: the same
+        # norm, and per d_ff unit the gated GELU's wi_0 output, gelu_new's tanh, sum and product, wi_1 output, the
+        # product, the dropout mask and wo's input (8; ReLU's T5 v1.0: its output, the mask, wo's input), then the
+        # output dropout's mask. No biases to keep, and the relative position bias is one heads x s x s table a stack.
+        units = 8 if parameters.gated else 3
+        attention = 16 + 14 * r if half else 16 + 16 * r
+        feed_forward = (14 + 2 * units * f) if half else (16 + 4 * units * f)
+        layer = attention + feed_forward
+        # Cross-attention: its norm (input, normalised, query input), q, output input, dropout mask; per source token
+        # the keys and values (float32) and, in 16-bit, the two copies of the encoder output they read.
+        cross, source = (12 + 6 * r, 8 * r + 4) if half else (16 + 8 * r, 8 * r)
+    else:
+        layer = _bert_layer_bytes(r, f, half)
+        if parameters.family == "bart" and parameters.activation_dropout:
+            layer += (2 if half else 4) * f  # the mask of the dropout after the activation (BERT has none there)
+        # Cross-attention (post-norm, as BERT's): query input, q, output input, dropout mask, LayerNorm input.
+        cross, source = (8 + 6 * r, 8 * r + 4) if half else (12 + 8 * r, 8 * r)
+    return (layer + cross, source) if decoder else (layer, 0.0)
+
+
+def layer_activation_units(parameters: ParameterCount, *, batch: int, seq: int, target: int = 0, decoder: bool = False, half: bool = False, family: str | None = "") -> float:
+    """One layer's activations in the unit of Korthikanti et al.'s formula (bytes in 16-bit), which the precision
+    factors (FP32_ACTIVATION_FACTOR, CPU_BF16_ACTIVATION_FACTOR) scale to a measured peak. A BERT-like encoder layer of
+    s tokens: s*b*h*(34 + 5*a*s/h), the formula the factors were fitted on. Another family's layer keeps a different
+    amount per token (its saved tensors, _saved_bytes_per_token): its per-token term is 34 times its bytes over the
+    BERT layer's (hidden 4h feed-forward, as fitted) at the same precision; the attention scores (softmax output,
+    dropout mask, dropped-out scores: 5*a*s*s*b) are the same. A decoder layer (`decoder`) runs over the target's t
+    tokens, and its cross-attention keeps scores over t x s and the source's keys and values. `family` overrides
+    `parameters.family` (None: the BERT-like formula)."""
+    h = parameters.hidden_size or 768
+    heads = parameters.num_heads or max(h // 64, 1)
+    family = parameters.family if family == "" else family
+    queries = target if decoder else seq
+    scores = 5 * heads * queries * queries * batch + (5 * heads * queries * seq * batch if decoder else 0)
+    if family is None and not decoder:
+        return seq * batch * h * 34 + scores
+    counted = ParameterCount(0, 0, hidden_size=h, num_heads=heads, family=family, attention_inner=parameters.attention_inner,
+                             feed_forward=parameters.feed_forward, gated=parameters.gated, activation_dropout=parameters.activation_dropout)
+    per_query, per_source = _saved_bytes_per_token(counted, half=half, decoder=decoder)
+    reference = _bert_layer_bytes(1, 4, half)
+    return 34 * batch * h * (queries * per_query + seq * per_source) / reference + scores
+
+
 def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: int, device: str, half: bool, trainable: int | None = None) -> dict[str, int]:
     extra = config.training.extra_training_args
     h = parameters.hidden_size or 768
     layers = parameters.num_layers or 12
-    heads = parameters.num_heads or max(h // 64, 1)
     factor = FP32_ACTIVATION_FACTOR if not half else CPU_BF16_ACTIVATION_FACTOR if device == "cpu" else 1
-    per_layer = seq * batch * h * (34 + 5 * heads * seq / h) * factor
+    per_layer = layer_activation_units(parameters, batch=batch, seq=seq, half=half) * factor
     decoder_layers, target = (parameters.decoder_layers or 0, config.model.max_target_length) if config.model.task == "seq2seq" else (0, 0)
-    # An encoder-decoder's decoder layer: one like the encoder's at the summaries' length, and a cross-attention block
-    # (its query and output at that length, the encoder output's keys and values, scores over both lengths).
-    decoder_layer = (target * batch * h * (34 + 5 * heads * target / h) + batch * h * (5 * target + 4 * seq) + 5 * heads * target * seq * batch) * factor
+    # An encoder-decoder's decoder layer: its self-attention and feed-forward at the summaries' length, and a
+    # cross-attention block (its query and output at that length, the encoder output's keys and values, scores over both).
+    decoder_layer = layer_activation_units(parameters, batch=batch, seq=seq, target=target, decoder=True, half=half) * factor if decoder_layers else 0
     if current_names(extra).get("activation_checkpointing"):
         activations = max(per_layer, decoder_layer if decoder_layers else 0) + (layers * seq + decoder_layers * target) * batch * h * (2 if half else 4)
     else:
