@@ -520,19 +520,28 @@ class _Body:
 
     def seq2seq_usage(self, example: str) -> str:
         """Transformers 5 has no summarization pipeline: the tokenizer and model, with the run's source prefix."""
-        prefix = self.f.config.model.source_prefix
+        m = self.f.config.model
+        prefix = m.source_prefix
         source = f"{prefix!r} + {example!r}" if prefix else repr(example)
+        # A multilingual model's languages (saved with its tokenizer too), named where a reader changes them; generation
+        # starts with the target language's code as in training (generation_config.json).
+        languages = "".join(f", {name}={value!r}" for name, value in (("src_lang", m.source_lang), ("tgt_lang", m.target_lang)) if value)
         code = [
             "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
             "",
-            f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}")',
+            f'tokenizer = AutoTokenizer.from_pretrained("{self.repo_id}"{languages})' + ("  # the languages the model was trained in" if languages else ""),
             f'model = AutoModelForSeq2SeqLM.from_pretrained("{self.repo_id}")',
             f'inputs = tokenizer({source}, truncation=True, return_tensors="pt")',
             f"outputs = model.generate(**inputs, max_new_tokens={self.f.config.model.generation_max_new_tokens})  # as long as the run's summaries",
             "print(tokenizer.decode(outputs[0], skip_special_tokens=True))",
         ]
+        note = (
+            ["The tokenizer marks each input and output with its language's code (saved with it; named above to be changed); `generate` "
+             "starts the output with its code as in training (the model's generation_config.json).", ""]
+            if languages else []
+        )
         return "\n".join(
-            ["## How to use", "", "```python", *code, "```", "", "For a private repository, log in first (`hf auth login`) or pass `token=...` to `from_pretrained`."]
+            ["## How to use", "", "```python", *code, "```", "", *note, "For a private repository, log in first (`hf auth login`) or pass `token=...` to `from_pretrained`."]
         )
 
     def adapter_usage(self, example: str) -> str:

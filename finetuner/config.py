@@ -173,6 +173,27 @@ class ModelConfig:
     source_prefix: str = field(
         default="", metadata=_help("Seq2seq: text put before every document, e.g. 'summarize: ' for T5 models.")
     )
+    source_lang: str | None = field(
+        default=None,
+        metadata=_help(
+            "Seq2seq on a multilingual model (mBART, mBART-50, NLLB): the documents' language code, as the tokenizer names it "
+            "(en_XX, eng_Latn), which it marks every document with. Empty: the tokenizer's own (English unless saved otherwise)."
+        ),
+    )
+    target_lang: str | None = field(
+        default=None,
+        metadata=_help(
+            "Seq2seq on a multilingual model: the summaries' language code (ro_RO, fra_Latn): it marks every summary, and generation "
+            "starts with it (mBART-50 and NLLB force it as the first token, mBART cc25 starts the decoder with it). Empty: source_lang's."
+        ),
+    )
+    forced_bos_token: str | None = field(
+        default=None,
+        metadata=_help(
+            "Seq2seq: the token forced as the first one generated (run_translation.py's --forced_bos_token). Empty: target_lang's code "
+            "where the tokenizer starts summaries with it (mBART-50, NLLB), else the model's own."
+        ),
+    )
     generation_max_new_tokens: int = field(
         default=128, metadata=_help("Causal LM and seq2seq: most tokens generated per answer or summary when evaluating.")
     )
@@ -210,6 +231,9 @@ class ModelConfig:
             raise ConfigError(f"max_target_length must be between 1 and 8192 tokens, got {self.max_target_length}.")
         if not 1 <= self.generation_max_new_tokens <= 8192:
             raise ConfigError(f"generation_max_new_tokens must be between 1 and 8192, got {self.generation_max_new_tokens}.")
+        for name in ("source_lang", "target_lang", "forced_bos_token"):
+            value = getattr(self, name)
+            setattr(self, name, str(value).strip() or None if value is not None else None)
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()] or None
         if self.lora_r < 1:

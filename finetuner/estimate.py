@@ -683,9 +683,9 @@ def estimate_training(
     few = few_steps_warning(len(kept), t, processes=processes)
     if few:
         warnings.append(few)
-    unprefixed = prefix_warning(config)
-    if unprefixed:
-        warnings.append(unprefixed)
+    for warning in (prefix_warning(config), language_warning(config)):
+        if warning:
+            warnings.append(warning)
     return Estimate(
         train_examples=len(train_lengths),
         eval_examples=len(kept_eval),
@@ -725,6 +725,46 @@ def prefix_warning(config: RunConfig) -> str | None:
     return (
         f"{m.model_name_or_path} names {declared!r} as its summarization prefix (config.json's task_specific_params: T5 learned to "
         f"summarize texts that start with it), but source_prefix is empty. Set source_prefix to {declared!r} to start from what it knows."
+    )
+
+
+# Tokenizers that mark texts with a language code (`src_lang`, `tgt_lang`): their default code, then a few others.
+MULTILINGUAL_TOKENIZERS = {
+    "MBartTokenizer": ("en_XX", "de_DE, ro_RO"), "MBart50Tokenizer": ("en_XX", "de_DE, ro_RO"), "NllbTokenizer": ("eng_Latn", "fra_Latn, deu_Latn"), "M2M100Tokenizer": ("en", "fr, de"),
+}
+
+
+def language_warning(config: RunConfig) -> str | None:
+    """A seq2seq run without source_lang and target_lang on a multilingual model (mBART, mBART-50, NLLB, M2M100) whose
+    saved tokenizer names no languages of its own either (no tgt_lang, and src_lang empty or its class's default, as
+    transformers saves it): every document and summary is marked with the tokenizer's default language, English.
+    None otherwise, or when the tokenizer is not here yet."""
+    m = config.model
+    if m.task != "seq2seq" or m.source_lang or m.target_lang:
+        return None
+    name = m.tokenizer_name or m.model_name_or_path
+    folder = _model_folder(name)
+    found = folder / "tokenizer_config.json" if folder else None
+    if found is None or not found.is_file():
+        try:  # a Hub id whose tokenizer files alone are cached
+            from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+            cached = try_to_load_from_cache(name, "tokenizer_config.json")
+            found = Path(cached) if isinstance(cached, str) else None
+        except Exception:  # noqa: BLE001 - an estimate must never fail the page
+            found = None
+    try:
+        saved = json.loads(found.read_text(encoding="utf-8")) if found else {}
+    except (OSError, ValueError):
+        saved = {}
+    kind = str(saved.get("tokenizer_class") or "").removesuffix("Fast")
+    if kind not in MULTILINGUAL_TOKENIZERS or saved.get("tgt_lang") or saved.get("src_lang") not in (None, MULTILINGUAL_TOKENIZERS[kind][0]):
+        return None
+    default, others = MULTILINGUAL_TOKENIZERS[kind]
+    return (
+        f"{name} is multilingual ({kind}: its tokenizer marks every document and summary with a language code, such as "
+        f"{default}, {others}), but source_lang and target_lang are empty, so both are marked {default}, its default. Set source_lang "
+        "to the documents' language code and target_lang to the summaries'."
     )
 
 

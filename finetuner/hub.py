@@ -596,12 +596,13 @@ DEMO_TEMPLATE = Path(__file__).parent / "space_app" / "demo_app.py"
 DEMO_PIPELINES = ("text-classification", "token-classification", "text-generation", "summarization", "text2text-generation")
 
 
-def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bool = False, pipeline_tag: str = "text-classification") -> str:
-    """The demo Space's app.py: the template with the model id, title, examples and pipeline filled in."""
+def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bool = False, pipeline_tag: str = "text-classification", languages: dict[str, str] | None = None) -> str:
+    """The demo Space's app.py: the template with the model id, title, examples, pipeline and (a multilingual seq2seq
+    model's) languages filled in."""
     if pipeline_tag not in DEMO_PIPELINES:
         raise HubError(f"No demo app for '{pipeline_tag}' models yet; the demo supports: {', '.join(DEMO_PIPELINES)}.")
     text = DEMO_TEMPLATE.read_text(encoding="utf-8")
-    values = {"MODEL_ID": model_id, "TITLE": title, "EXAMPLES": list(examples), "PAIRS": pairs, "PIPELINE": pipeline_tag}
+    values = {"MODEL_ID": model_id, "TITLE": title, "EXAMPLES": list(examples), "PAIRS": pairs, "PIPELINE": pipeline_tag, "LANGUAGES": dict(languages or {})}
     for name, value in values.items():
         text, count = re.subn(rf"^{name}( *: *[^=]+)? = .*$", lambda m, n=name, v=value: f"{n}{m.group(1) or ''} = {v!r}", text, count=1, flags=re.M)
         if count != 1:
@@ -609,7 +610,7 @@ def render_demo_app(model_id: str, *, title: str, examples: list[str], pairs: bo
     return text
 
 
-def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, pipeline_tag: str = "text-classification", hardware: str = DEFAULT_SPACE_HARDWARE, peft: bool = False) -> dict[str, bytes]:
+def demo_space_files(model_id: str, *, title: str | None = None, examples: list[str] | None = None, pairs: bool = False, pipeline_tag: str = "text-classification", hardware: str = DEFAULT_SPACE_HARDWARE, peft: bool = False, languages: dict[str, str] | None = None) -> dict[str, bytes]:
     """app.py, requirements.txt and README.md (Space metadata) of a demo Space for a model repo."""
     import gradio  # noqa: PLC0415 - only for its version
 
@@ -638,7 +639,7 @@ def demo_space_files(model_id: str, *, title: str | None = None, examples: list[
     # An adapter repo (library_name: peft): transformers' pipeline loads its base model and the adapters with peft.
     requirements = "\n".join(f"{dist}=={_installed_version(dist)}" for dist in ("transformers", "torch", *(["peft"] if peft else []))) + "\n"
     return {
-        "app.py": render_demo_app(model_id, title=title, examples=examples or [], pairs=pairs, pipeline_tag=pipeline_tag).encode("utf-8"),
+        "app.py": render_demo_app(model_id, title=title, examples=examples or [], pairs=pairs, pipeline_tag=pipeline_tag, languages=languages).encode("utf-8"),
         "requirements.txt": requirements.encode("utf-8"),
         "README.md": readme.encode("utf-8"),
     }
@@ -675,13 +676,16 @@ def deploy_demo_space(
         run = None  # not the run last pushed there: its task, texts and record would not fit this model
     examples: list[str] | None = None
     pairs = False
+    languages: dict[str, str] = {}
     pipeline_tag = getattr(model, "pipeline_tag", None) or "text-classification"
     if run is not None:
         from .tasks import TASKS  # noqa: PLC0415
 
         data_report = read_json(run.path / "data_report.json", {}) or {}
         pairs = len(data_report.get("text_columns") or []) == 2
-        info = TASKS.get(run.config().model.task)
+        trained = run.config().model
+        languages = {name: value for name, value in (("src_lang", trained.source_lang), ("tgt_lang", trained.target_lang)) if value}
+        info = TASKS.get(trained.task)
         pipeline_tag = info.pipeline_tag if info else pipeline_tag
     else:
         pairs = len(_pushed_data_report(api, model, token).get("text_columns") or []) == 2
@@ -693,7 +697,7 @@ def deploy_demo_space(
     private = bool(model.private) if private is None else private
     placeholders = set(PLACEHOLDER_EXAMPLES.values())
     peft = getattr(model, "library_name", None) == "peft"
-    files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware, peft=peft)
+    files = demo_space_files(model_id, examples=[e for e in (examples or []) if e not in placeholders], pairs=pairs, pipeline_tag=pipeline_tag, hardware=hardware, peft=peft, languages=languages)
     warnings = [where] if where else []
     if model.private:
         warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")

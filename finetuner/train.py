@@ -29,7 +29,7 @@ from . import distributed
 from .config import RunConfig, current_names
 from .distributed import World
 from .errors import ConfigError, FinetunerError
-from .estimate import few_steps_warning, prefix_warning
+from .estimate import few_steps_warning, language_warning, prefix_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
 from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, read_json, write_json_atomic
 
@@ -391,7 +391,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         packed = f" packed into {sequences} sequences" if config.training.packing else ""
         run.append_event("message", text=f"Training on {examples} examples{packed}{where}" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
         few = None if checkpoint else few_steps_warning(sequences, config.training, processes=world.size)
-        for warning in filter(None, (few, prefix_warning(config))):
+        for warning in filter(None, (few, prefix_warning(config), language_warning(config))):
             run.append_event("message", text=warning, warning=True)  # the CLI prints it again after the run
             print(f"warning: {warning}", file=sys.stderr, flush=True)  # in a terminal, before the wait: Ctrl-C and change it
     if main:

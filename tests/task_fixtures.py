@@ -157,6 +157,10 @@ def _unigram_pieces(texts: list[str], size: int = 300) -> list[tuple[str, float]
     return [(piece, score) for piece, score in json.loads(tokenizer.to_str())["model"]["vocab"] if piece != "<unk>"]
 
 
+# Multilingual families (their tokenizers mark texts with language codes): mbart-large-cc25's, mbart-large-50's, nllb-200's.
+MULTILINGUAL_SEQ2SEQ = ("mbart", "mbart-50", "nllb")
+
+
 # Each family as its Hub checkpoints are: T5 v1.0 ties its output layer to the word table and uses ReLU, v1.1, Flan-T5,
 # mT5 and UMT5 untie it and gate the feed-forward with GELU (UMT5: a relative position bias in every layer); BART's
 # pretrained generation settings are bart-large-cnn's (4 beams, summaries of 56 tokens at least); mbart-large-cc25
@@ -192,6 +196,27 @@ def build_tiny_seq2seq(family: str, folder: Path, texts: list[str]) -> Path:
             eos_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=None, **layers,
         )
         model_class = tf.MBartForConditionalGeneration
+    elif family == "mbart-50":  # mbart-large-50's: summaries start with their language code, the decoder with </s>
+        tokenizer = tf.MBart50Tokenizer(vocab=[("<unk>", 0.0), ("<s>", 0.0), ("</s>", 0.0), *_unigram_pieces(texts)], model_max_length=64)
+        config = tf.MBartConfig(
+            vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **layers,
+        )
+        model_class = tf.MBartForConditionalGeneration
+    elif family == "nllb":  # nllb-200's: an M2M100 model, a BPE tokenizer with 202 language codes put first in every text
+        from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+        bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+        bpe.pre_tokenizer = pre_tokenizers.Metaspace()
+        bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>"]))
+        trained = json.loads(bpe.to_str())["model"]
+        merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
+        tokenizer = tf.NllbTokenizer(vocab=trained["vocab"], merges=merges, model_max_length=64)
+        config = tf.M2M100Config(
+            vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **layers,
+        )
+        model_class = tf.M2M100ForConditionalGeneration
     elif family == "pegasus":
         reserved = [("<pad>", 0.0), ("</s>", 0.0), ("<mask_1>", 0.0), ("<mask_2>", 0.0), *((f"<unk_{i}>", 0.0) for i in range(2, 103)), ("<unk>", 0.0)]
         tokenizer = tf.PegasusTokenizer(vocab=reserved + _unigram_pieces(texts), model_max_length=64)

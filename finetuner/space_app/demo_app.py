@@ -16,6 +16,7 @@ TITLE = "Text classification demo"
 EXAMPLES = []
 PAIRS = False
 PIPELINE = "text-classification"
+LANGUAGES = {}  # a multilingual seq2seq model's src_lang and tgt_lang, as trained (its saved tokenizer has them too)
 
 MAX_CHARACTERS = 20_000
 PIPELINE_OPTIONS = {
@@ -39,7 +40,7 @@ def load(name: str):
     if PIPELINE in SEQ2SEQ:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(name, token=token), AutoModelForSeq2SeqLM.from_pretrained(name, token=token)
+        return AutoTokenizer.from_pretrained(name, token=token, **LANGUAGES), AutoModelForSeq2SeqLM.from_pretrained(name, token=token)
     from transformers import pipeline
 
     # The tokenizer from the repo itself: for an adapter repo the pipeline would take the base model's, which
@@ -73,6 +74,7 @@ def predict(text: str, text_pair: str = ""):
     prefix = getattr(model.config, "prefix", None) or ""  # the source prefix the model was trained with, e.g. "summarize: "
     inputs = tokenizer(prefix + text, truncation=True, return_tensors="pt")
     length = model.generation_config.max_new_tokens or 256  # the run's generation length, saved with the model
+    # generation starts as trained: the target language's code forced first (mBART-50, NLLB) or starting the decoder (mBART), saved with the model
     return tokenizer.decode(model.generate(**inputs, max_new_tokens=length)[0], skip_special_tokens=True)
 
 

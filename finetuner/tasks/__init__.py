@@ -111,6 +111,7 @@ OPTION_FEATURES = {
     "packing": "packing", "completion_only_loss": "completion_only_loss",
     "generation_max_new_tokens": "generation", "generation_num_samples": "completion_only_loss",  # sampled generations: causal LM only
     "max_target_length": "target_length", "source_prefix": "target_length",
+    "source_lang": "target_length", "target_lang": "target_length", "forced_bos_token": "target_length",
 }
 
 

@@ -17,9 +17,10 @@ import numpy as np
 
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_tokenizer, load_trained_tokenizer, predict_in_order  # noqa: F401
+from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_trained_tokenizer, predict_in_order  # noqa: F401
+from .base import load_tokenizer as load_base_tokenizer
 from .base import save_model as save_model_and_tokenizer
 from .base import wrong_kind_message
 
@@ -65,6 +66,97 @@ def prediction_inputs(frame, data_report: dict[str, Any], *, text_column: str | 
     return {"texts": data_module.column_texts(frame, column)}
 
 
+# ---------------------------------------------------------------- languages
+
+
+def language_codes(tokenizer) -> list[str]:
+    """The language codes a multilingual tokenizer (mBART's, mBART-50's, NLLB's, M2M100's) marks texts with, in its
+    own order; [] for any other tokenizer. Its `src_lang` and `tgt_lang` take one of these."""
+    import sys  # noqa: PLC0415
+
+    if not isinstance(getattr(type(tokenizer), "src_lang", None), property):
+        return []
+    named = getattr(tokenizer, "lang_code_to_id", None) or getattr(tokenizer, "lang_code_to_token", None) or {}
+    known = getattr(sys.modules.get(type(tokenizer).__module__), "FAIRSEQ_LANGUAGE_CODES", None) or []
+    if isinstance(known, dict):  # M2M100's: one list per language set
+        known = [code for codes in known.values() for code in codes]
+    codes = list(dict.fromkeys([*named, *known]))
+    return [code for code in codes if code in named or _language_token_id(tokenizer, code) is not None]
+
+
+def _language_token_id(tokenizer, code: str) -> int | None:
+    """The token id a code marks texts with (M2M100's 'en' is the token '__en__'); None where the vocabulary lacks it."""
+    get = getattr(tokenizer, "get_lang_id", None)
+    try:
+        token_id = get(code) if get else tokenizer.convert_tokens_to_ids(code)
+    except (KeyError, ValueError):
+        return None
+    return None if token_id is None or token_id == tokenizer.unk_token_id else int(token_id)
+
+
+def _own_languages(tokenizer) -> tuple[str, str | None]:
+    """The tokenizer's languages as loaded (as saved with it, else its class's default), kept at the first change:
+    a tokenizer the studio caches serves runs with and without languages of their own."""
+    return tokenizer.__dict__.setdefault("_finetuner_own_languages", (tokenizer.src_lang, tokenizer.tgt_lang))
+
+
+def set_languages(tokenizer, config: RunConfig):
+    """Give the tokenizer the run's source_lang and target_lang (the tokenizer's own where the run sets none), so that
+    documents and summaries are marked with those codes; a code the tokenizer lacks, or a language given for a
+    tokenizer that has none, is refused with a ConfigError that says what it knows. Returns the tokenizer."""
+    m = config.model
+    codes = language_codes(tokenizer)
+    given = {"source_lang": m.source_lang, "target_lang": m.target_lang}
+    if not codes:
+        named = [f"{name} {value!r}" for name, value in given.items() if value]
+        if named:
+            raise ConfigError(
+                f"{' and '.join(named)} given, but the tokenizer of {m.tokenizer_name or m.model_name_or_path} ({type(tokenizer).__name__}) marks no "
+                "language: only multilingual ones (mBART, mBART-50, NLLB) read language codes. Leave source_lang and target_lang empty for this model."
+            )
+        return tokenizer
+    for name, value in given.items():
+        if value and value not in codes:
+            raise ConfigError(
+                f"{name} {value!r} is not a language code of the tokenizer of {m.tokenizer_name or m.model_name_or_path} ({type(tokenizer).__name__}): "
+                f"it knows {len(codes)} codes, such as {', '.join(codes[:8])}."
+            )
+    source, target = _own_languages(tokenizer)
+    tokenizer.src_lang = m.source_lang or source
+    tokenizer.tgt_lang = m.target_lang or target  # None: the tokenizer marks summaries with src_lang
+    return tokenizer
+
+
+def load_tokenizer(config: RunConfig, *, token: str | None = None):
+    """The model's tokenizer with the run's languages (`set_languages`), as training saves it with the model."""
+    return set_languages(load_base_tokenizer(config, token=token), config)
+
+
+def forced_first_token(tokenizer, config: RunConfig) -> int | None:
+    """The token generation must write first to start as training did: forced_bos_token when set, else the target
+    language code where the tokenizer starts every summary with it (mBART-50's, NLLB's, M2M100's); None where the
+    summaries start with their text (mBART cc25 ends them with the code, which starts the decoder instead)."""
+    m = config.model
+    if m.forced_bos_token:
+        token_id = tokenizer.convert_tokens_to_ids(m.forced_bos_token)
+        if token_id is None or token_id == tokenizer.unk_token_id:
+            raise ConfigError(f"forced_bos_token {m.forced_bos_token!r} is not a token of the tokenizer of {m.tokenizer_name or m.model_name_or_path}.")
+        return int(token_id)
+    codes = {_language_token_id(tokenizer, code) for code in language_codes(tokenizer)}
+    labels = tokenizer(text_target="a")["input_ids"]
+    return int(labels[0]) if labels and labels[0] in codes else None
+
+
+def start_in_target_language(model, tokenizer, config: RunConfig) -> None:
+    """Make `generate` write first what training put first (`forced_first_token`); a language code an earlier run
+    forced that this run's summaries do not start with is dropped."""
+    generation = model.generation_config
+    forced = forced_first_token(tokenizer, config)
+    codes = {_language_token_id(tokenizer, code) for code in language_codes(tokenizer)}
+    if forced is not None or generation.forced_bos_token_id in codes:
+        generation.forced_bos_token_id = forced
+
+
 # ---------------------------------------------------------------- tokens
 
 
@@ -85,11 +177,13 @@ def tokenize(splits, tokenizer, config: RunConfig, *, label_names: list[str] | N
     from ..tokenization import tokenizer_signature  # noqa: PLC0415
 
     m = config.model
+    set_languages(tokenizer, config)
 
     def encode(batch):
         return _encode(batch, tokenizer, config)
 
-    key = cache_key(fingerprint, tokenizer_signature(tokenizer), m.max_seq_length, m.max_target_length, m.source_prefix, "seq2seq") if fingerprint else None
+    languages = (tokenizer.src_lang, tokenizer.tgt_lang) if language_codes(tokenizer) else None
+    key = cache_key(fingerprint, tokenizer_signature(tokenizer), m.max_seq_length, m.max_target_length, m.source_prefix, "seq2seq", *([repr(languages)] if languages else [])) if fingerprint else None
     return cached_map(splits, encode, key=key, cache_dir=cache_dir)
 
 
@@ -104,6 +198,7 @@ def check_tokenization(splits, tokenizer, config: RunConfig) -> None:
     fills up to max_seq_length (the model never reads a document). Rows are encoded a hundred at a time until
     one keeps both; that is the first batch unless the settings leave nothing."""
     m = config.model
+    set_languages(tokenizer, config)
     special = set(tokenizer.all_special_ids)
     prefix = len(tokenizer(m.source_prefix, add_special_tokens=False)["input_ids"]) if m.source_prefix else 0
     for role, split in splits.items():
@@ -145,6 +240,7 @@ def model_lengths(config: RunConfig) -> dict[str, int]:
 
 def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
     """Document lengths against max_seq_length; each split's `target` holds the summaries' against max_target_length."""
+    set_languages(tokenizer, config)
     stats = {}
     for role, split in splits.items():
         sources = tokenizer(_sources({"document": split["document"][:]}, config), truncation=False, verbose=False)["input_ids"]
@@ -158,6 +254,7 @@ def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[st
 def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:
     """The encoder's input tokens and the decoder's target tokens, with what truncation cut from each."""
     m = config.model
+    set_languages(tokenizer, config)
     source = m.source_prefix + example["document"]
     encoded = tokenizer(source, truncation=True, max_length=m.max_seq_length)
     target = tokenizer(text_target=example["summary"], truncation=True, max_length=m.max_target_length)
@@ -238,7 +335,9 @@ def build_trainer(config: RunConfig, *, model, tokenizer, label_names: list[str]
     from ..train import training_arguments  # noqa: PLC0415
 
     args = training_arguments(config, output_dir, args_class=Seq2SeqTrainingArguments, predict_with_generate=True, **({} if for_training else EVALUATION_ONLY))
-    start_generation_as_trained(model, tokenizer)
+    set_languages(tokenizer, config)
+    start_generation_as_trained(model, tokenizer)  # mBART cc25: the decoder starts with target_lang's code
+    start_in_target_language(model, tokenizer, config)  # mBART-50, NLLB: target_lang's code is forced first
     evaluating = eval_dataset if args.eval_strategy != "no" else None
     return in_order(_keeping_generation_length(Seq2SeqTrainer))(
         model=model,

@@ -487,7 +487,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
         completion_only_loss = (train_form or {}).get("completion_only_loss")  # None: the task's default
-        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, completion_only_loss=completion_only_loss)
+        languages = form_languages(train_form)  # a multilingual seq2seq model's language codes, as the Train form sets them
+        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, completion_only_loss=completion_only_loss, **languages)
         stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
@@ -496,7 +497,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
-            inspection_key(selection, options, model, max_length, completion_only_loss),
+            inspection_key(selection, options, model, max_length, completion_only_loss, languages),
         )
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
@@ -514,7 +515,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if inspected is None:
             return [gr.skip()] * len(inspect_outputs)
         selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
-        if inspection_key(selection, options, model, length, (train_form or {}).get("completion_only_loss")) == inspected:
+        if inspection_key(selection, options, model, length, (train_form or {}).get("completion_only_loss"), form_languages(train_form)) == inspected:
             return [gr.skip()] * len(inspect_outputs)
         try:
             return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
@@ -549,9 +550,14 @@ def inspection_inputs(selection, train_form, model_name_or_path, max_length) -> 
     return selection or services.default_selection(), services.split_options(train_form), (model_name_or_path or "").strip(), length
 
 
-def inspection_key(selection: dict, options: dict, model: str, max_length: int, completion_only_loss) -> dict:
+def inspection_key(selection: dict, options: dict, model: str, max_length: int, completion_only_loss, languages: dict | None = None) -> dict:
     """What an inspection was made with: when any of it changes, the inspection on the page is made again."""
-    return {"data": selection, **options, "model": model, "max_length": max_length, "completion_only_loss": completion_only_loss}
+    return {"data": selection, **options, "model": model, "max_length": max_length, "completion_only_loss": completion_only_loss, **(languages or {})}
+
+
+def form_languages(train_form: dict | None) -> dict[str, str | None]:
+    """The Train form's source_lang and target_lang (None where empty): a seq2seq inspection marks texts with them."""
+    return {name: (str((train_form or {}).get(name) or "").strip() or None) for name in ("source_lang", "target_lang")}
 
 
 def without_stale_note(summary: str | None) -> str:

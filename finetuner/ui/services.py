@@ -510,9 +510,10 @@ def _token_stats(key: str, model: str, max_length: int):
     return stats
 
 
-def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None) -> dict[str, Any]:
+def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None, source_lang: str | None = None, target_lang: str | None = None) -> dict[str, Any]:
     """The task's own view of one example: exactly what training feeds the model (a causal LM's loss tokens
-    under the Train form's `completion_only_loss`; None: its default).
+    under the Train form's `completion_only_loss`; None: its default; a seq2seq model's language codes under its
+    `source_lang` and `target_lang`).
     On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     import inspect as introspect  # noqa: PLC0415
 
@@ -521,7 +522,8 @@ def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: 
     from ..tasks.base import check_max_length  # noqa: PLC0415
 
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
-    config = task_config(selection, model=model, max_length=max_length, completion_only_loss=completion_only_loss)
+    languages = {"source_lang": source_lang or None, "target_lang": target_lang or None} if task_of(selection) == "seq2seq" else {}
+    config = task_config(selection, model=model, max_length=max_length, completion_only_loss=completion_only_loss, **languages)
     check_max_length(config)  # past the model's positions nothing "fits": training would refuse that length
     hook = get_task(config.model.task).inspect_example
     options = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}
@@ -541,7 +543,7 @@ def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, se
 # Number fields where 0 (or empty) means "not set" on the form.
 ZERO_IS_NONE = ("early_stopping_patience", "eval_steps", "max_train_samples", "max_eval_samples", "max_predict_samples")
 # Fields where an empty value means "the task's default" (the config fills it in).
-EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "learning_rate", "per_device_train_batch_size", "head_learning_rate", "metric_for_best_model", "lora_target_modules")
+EMPTY_IS_DEFAULT = ("model_name_or_path", "max_seq_length", "learning_rate", "per_device_train_batch_size", "head_learning_rate", "metric_for_best_model", "lora_target_modules", "source_lang", "target_lang", "forced_bos_token")
 
 
 def defaults(task: str | None = None) -> dict[str, Any]:

@@ -164,6 +164,10 @@ def build_training_tab(ctx: StudioContext) -> None:
                     with gr.Row():
                         max_target_length = _number("max_target_length", "Max summary length (tokens)", d, precision=0, visible=False)
                         source_prefix = gr.Textbox(value=d["source_prefix"], label="Source prefix", info=field_help("source_prefix"), visible=False)
+                    with gr.Row():  # multilingual models only (mBART, mBART-50, NLLB): a code another tokenizer lacks is refused
+                        source_lang = gr.Textbox(value=d["source_lang"] or "", label="Source language code", placeholder="en_XX, eng_Latn", info=field_help("source_lang"), visible=False)
+                        target_lang = gr.Textbox(value=d["target_lang"] or "", label="Target language code", placeholder="ro_RO, fra_Latn", info=field_help("target_lang"), visible=False)
+                        forced_bos_token = gr.Textbox(value=d["forced_bos_token"] or "", label="Forced first token", info=field_help("forced_bos_token"), visible=False)
                 with gr.Group():
                     processes = gr.Number(value=1, label=f"Training processes (up to {offered['maximum']})", step=1, info=offered["note"])  # no precision: 1.5 is refused, not rounded
                     launch_box = gr.Code(
@@ -231,6 +235,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         "lora_target_modules": lora_target_modules, "packing": packing, "completion_only_loss": completion_only_loss,
         "generation_max_new_tokens": generation_max_new_tokens, "generation_num_samples": generation_num_samples,
         "max_target_length": max_target_length, "source_prefix": source_prefix,
+        "source_lang": source_lang, "target_lang": target_lang, "forced_bos_token": forced_bos_token,
     }
     form_inputs = list(form.values())
     option_boxes = {name: form[name] for name in TASK_OPTIONS}
@@ -258,7 +263,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         """The chosen task's own defaults (model, max length, learning rate, batch size, the metric that picks
         the best checkpoint) and its own options: each shown only when the task uses it (the new head's
         learning rate for classification and NER; LoRA, packing and completion-only loss for causal LMs;
-        sub-token labels for NER; summary length and prefix for seq2seq), reset to its default."""
+        sub-token labels for NER; summary length, prefix and languages for seq2seq), reset to its default."""
         own = services.defaults(name)
         visible, (column, title, *lora_parts) = task_panel(name)  # LoRA starts off
         options = [gr.update(visible=visible[option], value=[] if option == "lora_target_modules" else own[option]) for option in TASK_OPTIONS]
