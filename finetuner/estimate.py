@@ -669,6 +669,9 @@ def estimate_training(
     unprefixed = prefix_warning(config)
     if unprefixed:
         warnings.append(unprefixed)
+    unlearned = rotary_warning(config)
+    if unlearned:
+        warnings.append(unlearned)
     return Estimate(
         train_examples=len(train_lengths),
         eval_examples=len(kept_eval),
@@ -709,6 +712,24 @@ def prefix_warning(config: RunConfig) -> str | None:
         f"{m.model_name_or_path} names {declared!r} as its summarization prefix (config.json's task_specific_params: T5 learned to "
         f"summarize texts that start with it), but source_prefix is empty. Set source_prefix to {declared!r} to start from what it knows."
     )
+
+
+def rotary_warning(config: RunConfig) -> str | None:
+    """`tasks.base.rotary_length_warning` from the model's config.json where it is here (a folder, or the Hub's copy in
+    the cache, which the checks before Estimate and Start read); None otherwise: an estimate never downloads, nor fails."""
+    from .tasks.base import rotary_length_warning  # noqa: PLC0415
+
+    m = config.model
+    folder = _model_folder(m.model_name_or_path)
+    if folder is None or not (folder / "config.json").is_file():
+        return None
+    try:
+        from transformers import AutoConfig  # noqa: PLC0415
+
+        model_config = AutoConfig.from_pretrained(str(folder), trust_remote_code=m.trust_remote_code)
+    except Exception:  # noqa: BLE001 - an unreadable config: loading the model says why
+        return None
+    return rotary_length_warning(config, model_config)
 
 
 def disk_needed(parameters: ParameterCount, training: TrainingConfig, *, trainable: int | None = None) -> int:
