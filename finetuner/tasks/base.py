@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -542,6 +542,46 @@ def cached_map(splits, function, *, key: str | None, cache_dir: str | Path | Non
 
 def cache_key(*parts: Any) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def length_settings(config) -> tuple:
+    """The options besides the tokenizer that change an example's measured lengths (`measure_lengths`): none by
+    default; seq2seq's source prefix. With the task and the tokenizer, they key a memo of measurements."""
+    return ()
+
+
+def measured_statistics(splits, tokenizer, config, *, columns: Sequence[str], measure, summarize, memo: dict | None = None, limit: int = 200_000) -> dict[str, dict[str, Any]]:
+    """Each split's length statistics, `summarize(measurements, config)`, from its examples' measurements,
+    `measure({column: values}, tokenizer, config)`: per example, counts that do not depend on max_seq_length,
+    from the example's `columns` alone. `memo` (row digest -> measurement, for one tokenizer and `length_settings`)
+    keeps them: an example already measured (in another split, at another seed or max_seq_length) is not measured
+    again; past `limit` entries it starts afresh, so a big dataset never holds more than that in memory."""
+    import hashlib  # noqa: PLC0415
+
+    stats = {}
+    for role, split in splits.items():
+        values = {column: split[column][:] for column in columns if column in split.column_names}
+        if memo is None:
+            measured = list(measure(values, tokenizer, config))
+        else:
+            keys = [hashlib.blake2b(repr(row).encode("utf-8", "backslashreplace"), digest_size=16).digest() for row in zip(*values.values())]
+            known = {key: memo.get(key) for key in dict.fromkeys(keys)}
+            first: dict[bytes, int] = {}
+            for i, key in enumerate(keys):
+                if known[key] is None:
+                    first.setdefault(key, i)
+            missing = list(first.values())  # each text once, where it repeats
+            if missing:
+                new = measure({column: [column_values[i] for i in missing] for column, column_values in values.items()}, tokenizer, config)
+                if len(memo) + len(missing) > limit:
+                    memo.clear()
+                for n, (i, measurement) in enumerate(zip(missing, new)):
+                    known[keys[i]] = measurement
+                    if n < limit:
+                        memo[keys[i]] = measurement
+            measured = [known[key] for key in keys]
+        stats[role] = summarize(measured, config)
+    return stats
 
 
 def length_summary(lengths: list[int], max_length: int) -> dict[str, Any]:
