@@ -146,6 +146,7 @@ def main() -> None:
                 from finetuner.ui import services
 
                 services._raw.cache_clear(), services._prepared.cache_clear(), services._token_stats.cache_clear()  # each repeat as a first load
+                getattr(services, "_length_memos", {}).clear()  # the texts' measured token counts (none before they were kept)
                 steps = dataset_steps(Client(demo.local_url, verbose=False), demo, name, task, train, others, row, models[task])
                 for step, seconds in steps.items():
                     results.setdefault(name, {}).setdefault(step, []).append(round(seconds, 3))

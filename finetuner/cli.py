@@ -10,6 +10,7 @@ Exit codes: 0 done, 1 the run failed, 2 bad input (the message says what to fix)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -328,16 +329,22 @@ def _print_intervals(split: str, report_path: Path, task: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .evaluate_run import evaluate_run, saves_into_run  # noqa: PLC0415 - heavy
+    from .evaluate_run import check_evaluable, evaluate_run, saves_into_run  # noqa: PLC0415 - heavy
 
     if args.test_file and args.dataset_name:
         raise ConfigError("Give --test_file or --dataset_name to evaluate on, not both.")
     if not args.dataset_name and (args.split or args.dataset_config_name):
         raise ConfigError(f"--{'split' if args.split else 'dataset_config_name'} chooses from the Hub dataset of --dataset_name; give --dataset_name too.")
     run = find_run(args.runs_dir, args.run_id)
-    if args.output_dir:
-        _make_output_dir(Path(args.output_dir))  # before the model loads, not after
-    result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test", out_dir=args.output_dir)
+    check_evaluable(run, into_run=not args.output_dir)  # a refused run leaves no --output_dir folder behind
+    made = _make_output_dir(Path(args.output_dir)) if args.output_dir else []  # before the model loads, not after
+    try:
+        result = evaluate_run(run, test_file=args.test_file, dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name, split=args.split or "test", out_dir=args.output_dir)
+    except BaseException:
+        for folder in reversed(made):  # refused data, a model that fails to load: the folders made for it go again, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     print(json.dumps(result["metrics"], indent=2))
     _print_intervals(result["name"], Path(result["out_dir"]) / f"report_{result['name']}.json", run.config().model.task)
     if result["rows_left_out"]:
@@ -351,16 +358,19 @@ def cmd_evaluate(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     return 0
 
 
-def _make_output_dir(path: Path) -> None:
-    """evaluate's --output_dir is a folder this user can write (made if missing)."""
+def _make_output_dir(path: Path) -> list[Path]:
+    """evaluate's --output_dir is a folder this user can write (made if missing); the folders it made, outermost first."""
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--output_dir '{path}' is a file; give a folder for the report and predictions.")
+    absolute = path.absolute()
+    made = [folder for folder in (*reversed(absolute.parents), absolute) if not folder.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"Cannot make --output_dir '{path}': {error.strerror or error}. Choose a folder you can write.") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"Cannot write --output_dir '{path}': permission denied. Choose a folder you can write.")
+    return made
 
 
 def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:

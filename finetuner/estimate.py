@@ -683,7 +683,7 @@ def estimate_training(
     few = few_steps_warning(len(kept), t, processes=processes)
     if few:
         warnings.append(few)
-    for warning in (prefix_warning(config), language_warning(config)):
+    for warning in (prefix_warning(config), language_warning(config), rotary_warning(config)):
         if warning:
             warnings.append(warning)
     return Estimate(
@@ -766,6 +766,24 @@ def language_warning(config: RunConfig) -> str | None:
         f"{default}, {others}), but source_lang and target_lang are empty, so both are marked {default}, its default. Set source_lang "
         "to the documents' language code and target_lang to the summaries'."
     )
+
+
+def rotary_warning(config: RunConfig) -> str | None:
+    """`tasks.base.rotary_length_warning` from the model's config.json where it is here (a folder, or the Hub's copy in
+    the cache, which the checks before Estimate and Start read); None otherwise: an estimate never downloads, nor fails."""
+    from .tasks.base import rotary_length_warning  # noqa: PLC0415
+
+    m = config.model
+    folder = _model_folder(m.model_name_or_path)
+    if folder is None or not (folder / "config.json").is_file():
+        return None
+    try:
+        from transformers import AutoConfig  # noqa: PLC0415
+
+        model_config = AutoConfig.from_pretrained(str(folder), trust_remote_code=m.trust_remote_code)
+    except Exception:  # noqa: BLE001 - an unreadable config: loading the model says why
+        return None
+    return rotary_length_warning(config, model_config)
 
 
 def disk_needed(parameters: ParameterCount, training: TrainingConfig, *, trainable: int | None = None) -> int:

@@ -51,6 +51,18 @@ def saves_into_run(run: Run) -> bool:
     return all(os.access(folder, os.W_OK | os.X_OK) for folder in folders if folder.is_dir())
 
 
+def check_evaluable(run: Run, *, into_run: bool) -> None:
+    """Refuse a run that cannot be evaluated (not completed; saved `into_run` while its folder is read-only), before
+    anything is made or loaded for it: the CLI checks this before it makes --output_dir."""
+    if run.state != COMPLETED:
+        raise RunError(f"Run {run.id} is {run.state}; only a completed run can be evaluated.")
+    if into_run and not saves_into_run(run):
+        raise RunError(
+            f"Run {run.id}'s folder {run.path} is read-only, so this evaluation cannot be saved into it. "
+            "Give a folder you can write for its report and predictions: evaluate's --output_dir (out_dir in Python)."
+        )
+
+
 def evaluate_run(
     run: Run,
     *,
@@ -73,13 +85,7 @@ def evaluate_run(
     from .inference import MODEL_LOAD_LOCK  # noqa: PLC0415 - loads torch
     from .tasks import get_task  # noqa: PLC0415
 
-    if run.state != COMPLETED:
-        raise RunError(f"Run {run.id} is {run.state}; only a completed run can be evaluated.")
-    if out_dir is None and not saves_into_run(run):
-        raise RunError(
-            f"Run {run.id}'s folder {run.path} is read-only, so this evaluation cannot be saved into it. "
-            "Give a folder you can write for its report and predictions: evaluate's --output_dir (out_dir in Python)."
-        )
+    check_evaluable(run, into_run=out_dir is None)
     config = run.config()
     task = get_task(config.model.task)
     data_report = read_json(run.path / "data_report.json", default={}) or {}

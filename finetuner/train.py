@@ -315,7 +315,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
     from .callbacks import RunEventsCallback  # noqa: PLC0415
     from .inference import read_cache_if_hub_unreachable  # noqa: PLC0415
     from .tasks import TASKS, get_task  # noqa: PLC0415
-    from .tasks.base import NEW_PARAMETERS, check_max_length, count_parameters  # noqa: PLC0415
+    from .tasks.base import NEW_PARAMETERS, check_max_length, count_parameters, rotary_length_warning  # noqa: PLC0415
 
     main = world.is_main
     config = run.config()
@@ -391,7 +391,7 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
         packed = f" packed into {sequences} sequences" if config.training.packing else ""
         run.append_event("message", text=f"Training on {examples} examples{packed}{where}" + (f", resuming from {checkpoint.name}." if checkpoint else "."))
         few = None if checkpoint else few_steps_warning(sequences, config.training, processes=world.size)
-        for warning in filter(None, (few, prefix_warning(config), language_warning(config))):
+        for warning in filter(None, (few, prefix_warning(config), language_warning(config), rotary_length_warning(config, getattr(model, "config", None)))):
             run.append_event("message", text=warning, warning=True)  # the CLI prints it again after the run
             print(f"warning: {warning}", file=sys.stderr, flush=True)  # in a terminal, before the wait: Ctrl-C and change it
     if main:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -345,6 +345,49 @@ def check_max_length(config, model=None, *, token: str | None = None) -> None:
             )
 
 
+def rotary_reach(model_config) -> tuple[int, str | None] | None:
+    """How many positions a rotary (RoPE) model learned to read, and how its config reaches them: (max_position_embeddings,
+    None) without rope scaling; with it (transformers 5's `rope_parameters`, config.json's `rope_scaling`: linear, dynamic,
+    YaRN, Llama 3's, LongRoPE), the longer of max_position_embeddings and the pretrained length times the scaling factor,
+    and a phrase that names the scaling. None for a model without rotary positions (a learned table: `position_limit`
+    refuses past it; T5's relative buckets) or without max_position_embeddings."""
+    limit = getattr(model_config, "max_position_embeddings", None)
+    rope = getattr(model_config, "rope_parameters", None) or getattr(model_config, "rope_scaling", None)
+    if not isinstance(limit, int) or not (rope or getattr(model_config, "rope_theta", None)):
+        return None
+    rope = rope if isinstance(rope, dict) else {}
+    nested = [value for value in rope.values() if isinstance(value, dict)]  # per layer type (Gemma 3, ModernBERT)
+    reach, scaling = limit, None
+    for entry in nested or [rope]:
+        kind = entry.get("rope_type", entry.get("type", "default"))
+        factor = entry.get("factor")
+        if kind == "default" or not isinstance(factor, (int, float)) or factor <= 1:
+            continue
+        pretrained = entry.get("original_max_position_embeddings") or getattr(model_config, "original_max_position_embeddings", None) or limit
+        extended = int(pretrained * factor)
+        if extended >= reach:
+            reach, scaling = max(reach, extended), f"{kind} rope scaling, factor {factor:g} on {pretrained} positions"
+        elif scaling is None:
+            scaling = f"{kind} rope scaling"
+    return reach, scaling
+
+
+def rotary_length_warning(config, model_config) -> str | None:
+    """max_seq_length past the positions a rotary model learned (`rotary_reach`), or None. Nothing refuses it (the
+    rotation goes on at any position), but the model never saw such positions and its quality falls, silently."""
+    reach = rotary_reach(model_config) if model_config is not None else None
+    m = config.model
+    if reach is None or m.max_seq_length <= reach[0]:
+        return None
+    limit, scaling = reach
+    learned = f"its config.json's {scaling} extends it to {limit} positions" if scaling else f"it was trained on {limit} positions (max_position_embeddings) and its config.json has no rope scaling to extend them"
+    return (
+        f"max_seq_length {m.max_seq_length} is longer than {m.model_name_or_path} reads well: {learned}. Its rotary positions "
+        f"go on past that without an error, but it never learned them and quality falls. Set max_seq_length to {limit} or less"
+        + ("." if scaling else ", or choose a model with a longer context (or one whose config.json sets rope_scaling).")
+    )
+
+
 def check_model_kind(config, *, token: str | None = None) -> None:
     """Refuse, before a run exists, a model the task cannot train (a decoder-only or encoder-only model for
     seq2seq, BART for NER): its config.json says so, and otherwise the training process found it only when it
@@ -501,6 +544,46 @@ def cached_map(splits, function, *, key: str | None, cache_dir: str | Path | Non
 
 def cache_key(*parts: Any) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def length_settings(config) -> tuple:
+    """The options besides the tokenizer that change an example's measured lengths (`measure_lengths`): none by
+    default; seq2seq's source prefix. With the task and the tokenizer, they key a memo of measurements."""
+    return ()
+
+
+def measured_statistics(splits, tokenizer, config, *, columns: Sequence[str], measure, summarize, memo: dict | None = None, limit: int = 200_000) -> dict[str, dict[str, Any]]:
+    """Each split's length statistics, `summarize(measurements, config)`, from its examples' measurements,
+    `measure({column: values}, tokenizer, config)`: per example, counts that do not depend on max_seq_length,
+    from the example's `columns` alone. `memo` (row digest -> measurement, for one tokenizer and `length_settings`)
+    keeps them: an example already measured (in another split, at another seed or max_seq_length) is not measured
+    again; past `limit` entries it starts afresh, so a big dataset never holds more than that in memory."""
+    import hashlib  # noqa: PLC0415
+
+    stats = {}
+    for role, split in splits.items():
+        values = {column: split[column][:] for column in columns if column in split.column_names}
+        if memo is None:
+            measured = list(measure(values, tokenizer, config))
+        else:
+            keys = [hashlib.blake2b(repr(row).encode("utf-8", "backslashreplace"), digest_size=16).digest() for row in zip(*values.values())]
+            known = {key: memo.get(key) for key in dict.fromkeys(keys)}
+            first: dict[bytes, int] = {}
+            for i, key in enumerate(keys):
+                if known[key] is None:
+                    first.setdefault(key, i)
+            missing = list(first.values())  # each text once, where it repeats
+            if missing:
+                new = measure({column: [column_values[i] for i in missing] for column, column_values in values.items()}, tokenizer, config)
+                if len(memo) + len(missing) > limit:
+                    memo.clear()
+                for n, (i, measurement) in enumerate(zip(missing, new)):
+                    known[keys[i]] = measurement
+                    if n < limit:
+                        memo[keys[i]] = measurement
+            measured = [known[key] for key in keys]
+        stats[role] = summarize(measured, config)
+    return stats
 
 
 def length_summary(lengths: list[int], max_length: int) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError, ModelLoadError
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
-from .base import EVALUATION_ONLY, cache_key, device, in_order, length_summary, load_pretrained, meta_model, model_lengths, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
+from .base import EVALUATION_ONLY, cache_key, device, in_order, length_settings, length_summary, load_pretrained, measured_statistics, meta_model, model_lengths, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
 
@@ -257,16 +257,28 @@ def no_answer_left_message(role: str, examples: int, max_length: int) -> str:
 
 
 
-def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
+LENGTH_COLUMNS = ("prompt", "completion")  # the conversation, rendered with the tokenizer's chat template (part of the tokenizer)
+
+
+def measure_lengths(columns: dict[str, list], tokenizer, config: RunConfig) -> list[tuple[int, int]]:
+    """Each example's (rendered conversation's tokens, untruncated; where its answer starts): `_encoded`'s
+    `num_tokens_untruncated` and the prompt's length within it, whatever max_seq_length cuts."""
+    encoded = encode_examples(tokenizer, columns["prompt"], columns["completion"], max_length=1, completion_only_loss=True)
+    return [(example["num_tokens_untruncated"], example["num_tokens_untruncated"] - example["completion_tokens_untruncated"]) for example in encoded]
+
+
+def summarize_lengths(measured: list[tuple[int, int]], config: RunConfig) -> dict[str, Any]:
+    """A whole answer lies past max_seq_length when no answer token starts before it: training's labels cut
+    there are all ignored (`tokenize` drops the example)."""
+    max_length = config.model.max_seq_length
+    cut_off = sum(start >= min(max_length, total) for total, start in measured)
+    return {**length_summary([total for total, _ in measured], max_length), "answers_cut_off": cut_off}
+
+
+def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None = None) -> dict[str, dict[str, Any]]:
     """Rendered prompt + answer lengths against max_seq_length; `answers_cut_off` counts examples whose
-    whole answer lies past it (they are left out of training)."""
-    stats = {}
-    for role, split in splits.items():
-        encoded = encode_examples(tokenizer, split["prompt"][:], split["completion"][:], max_length=config.model.max_seq_length, completion_only_loss=True)
-        lengths = [example["num_tokens_untruncated"] for example in encoded]
-        cut_off = sum(all(label == IGNORED for label in example["labels"]) for example in encoded)
-        stats[role] = {**length_summary(lengths, config.model.max_seq_length), "answers_cut_off": cut_off}
-    return stats
+    whole answer lies past it (they are left out of training). `memo`: see `base.measured_statistics`."""
+    return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, summarize=summarize_lengths, memo=memo)
 
 
 def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:

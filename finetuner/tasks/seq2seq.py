@@ -19,7 +19,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import ConfigError, DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, load_trained_tokenizer, predict_in_order  # noqa: F401
+from .base import EVALUATION_ONLY, before_training, in_order, cache_key, cached_map, device, length_summary, load_pretrained, measured_statistics, load_trained_tokenizer, predict_in_order  # noqa: F401
 from .base import load_tokenizer as load_base_tokenizer
 from .base import save_model as save_model_and_tokenizer
 from .base import wrong_kind_message
@@ -238,17 +238,34 @@ def model_lengths(config: RunConfig) -> dict[str, int]:
     return {"max_seq_length": m.max_seq_length, "max_target_length": m.max_target_length, "generation_max_new_tokens": m.generation_max_new_tokens}
 
 
-def length_statistics(splits, tokenizer, config: RunConfig) -> dict[str, dict[str, Any]]:
-    """Document lengths against max_seq_length; each split's `target` holds the summaries' against max_target_length."""
+LENGTH_COLUMNS = ("document", "summary")
+
+
+def length_settings(config: RunConfig) -> tuple:
+    """The source prefix is read before every document, and the language codes mark documents and summaries: part of
+    their measured lengths."""
+    return (config.model.source_prefix, config.model.source_lang, config.model.target_lang)
+
+
+def measure_lengths(columns: dict[str, list], tokenizer, config: RunConfig) -> list[tuple[int, int]]:
+    """Each example's (prefixed document, summary) token counts, untruncated, with the run's language codes."""
     set_languages(tokenizer, config)
-    stats = {}
-    for role, split in splits.items():
-        sources = tokenizer(_sources({"document": split["document"][:]}, config), truncation=False, verbose=False)["input_ids"]
-        targets = tokenizer(text_target=split["summary"][:], truncation=False, verbose=False)["input_ids"]
-        stats[role] = length_summary([len(ids) for ids in sources], config.model.max_seq_length)
-        target = length_summary([len(ids) for ids in targets], config.model.max_target_length)
-        stats[role]["target"] = {k: v for k, v in target.items() if k != "lengths"}
+    sources = tokenizer(_sources({"document": columns["document"]}, config), truncation=False, verbose=False)["input_ids"]
+    targets = tokenizer(text_target=columns["summary"], truncation=False, verbose=False)["input_ids"]
+    return [(len(source), len(target)) for source, target in zip(sources, targets)]
+
+
+def summarize_lengths(measured: list[tuple[int, int]], config: RunConfig) -> dict[str, Any]:
+    stats = length_summary([source for source, _ in measured], config.model.max_seq_length)
+    target = length_summary([target for _, target in measured], config.model.max_target_length)
+    stats["target"] = {k: v for k, v in target.items() if k != "lengths"}
     return stats
+
+
+def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None = None) -> dict[str, dict[str, Any]]:
+    """Document lengths against max_seq_length; each split's `target` holds the summaries' against max_target_length.
+    `memo`: see `base.measured_statistics`."""
+    return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, summarize=summarize_lengths, memo=memo)
 
 
 def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:

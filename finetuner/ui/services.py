@@ -18,6 +18,7 @@ import shlex
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -502,12 +503,35 @@ def _token_stats(key: str, model: str, max_length: int):
     selection = parsed["selection"]
     splits = prepared(selection, seed=parsed["seed"]).splits
     config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length)
-    task = config.model.task
-    stats = get_task(task).length_statistics(sampled_splits(splits), tokenizer(model, task), config)
+    task, hooks = config.model.task, get_task(config.model.task)
+    loaded = tokenizer(model, task)
+    stats = hooks.length_statistics(sampled_splits(splits), loaded, config, memo=length_memo(task, loaded, hooks.length_settings(config)))
     for role, split in splits.items():  # a sampled split says of how many examples: the page shows it
         if stats[role]["count"] < len(split):
             stats[role]["sampled_from"] = len(split)
     return stats
+
+
+# Per task, tokenizer and length settings (`length_memo`): each example's measured token counts, by its text's digest.
+_length_memos: OrderedDict[tuple, tuple[Any, dict]] = OrderedDict()
+_length_memos_lock = threading.Lock()
+MAX_LENGTH_MEMOS = 4  # as many tokenizers as `_tokenizer` keeps
+
+
+def length_memo(task: str, loaded_tokenizer, settings: tuple) -> dict:
+    """The memo of measured token counts (`tasks.base.measured_statistics`) for this tokenizer object and these settings:
+    a new seed splits the same texts otherwise, and a new max_seq_length cuts the same counts elsewhere, so neither
+    measures them again (GSM8K's conversations through the chat template: seconds). Keyed by the tokenizer object
+    itself (kept here, so its id cannot be re-used): a tokenizer loaded again gets a new memo."""
+    key = (task, id(loaded_tokenizer), settings)
+    with _length_memos_lock:
+        entry = _length_memos.get(key)
+        if entry is None or entry[0] is not loaded_tokenizer:
+            entry = _length_memos[key] = (loaded_tokenizer, {})
+        _length_memos.move_to_end(key)
+        while len(_length_memos) > MAX_LENGTH_MEMOS:
+            _length_memos.popitem(last=False)
+    return entry[1]
 
 
 def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None, source_lang: str | None = None, target_lang: str | None = None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -254,3 +255,20 @@ def test_closing_a_stream_stops_generation(full_run):
         assert len(calls) < 400
     finally:
         predictor.model.forward, predictor.model.generation_config.eos_token_id = forward, eos
+
+
+def test_cli_train_warns_of_max_seq_length_past_a_rotary_models_positions(lm_setup, tmp_path, capsys):
+    """A LLaMA has rotary positions, no table to index past: max_seq_length 64 on one trained on 32 positions trained
+    without a word, on positions it never learned. `train` now warns, before training and again with the outcome."""
+    from finetuner.cli import main
+
+    model_dir, data, _ = lm_setup
+    short = tmp_path / "short-context"
+    shutil.copytree(model_dir, short)
+    config = json.loads((short / "config.json").read_text())
+    (short / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 32}))
+    code = main(["--runs_dir", str(tmp_path / "runs"), "train", "--task", "causal-lm", "--model_name_or_path", str(short), "--train_file", str(data),
+                 "--max_seq_length", "64", "--max_steps", "2", "--generation_num_samples", "0", "--test_split_ratio", "0"])
+    err = capsys.readouterr().err
+    said = f"max_seq_length 64 is longer than {short} reads well: it was trained on 32 positions (max_position_embeddings)"
+    assert code == 0 and err.count(said) == 2 and "Set max_seq_length to 32 or less" in err, err

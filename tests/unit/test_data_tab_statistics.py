@@ -84,3 +84,85 @@ def test_estimate_reads_the_data_tabs_preparation_and_token_statistics(sentiment
     stats = services.token_stats(page, str(tiny_model_dir), 32, seed=7, runs_dir=runs)
     assert services.token_stats(as_run, str(tiny_model_dir), 32, seed=7, runs_dir=runs) is stats
     assert services.prepared(page, seed=8) is not services.prepared(page, seed=7), "another seed is another split"
+
+
+def _task_data(task: str, folder, tiny_model_dir):
+    """(training file, model, extra selection) of a small dataset of the task, pairs for classification."""
+    from task_fixtures import CHATML, build_tiny_causal_lm, build_tiny_t5, make_instruction_records, make_ner_records, make_summary_records, write_jsonl
+
+    if task == "text-classification":
+        frame = pd.DataFrame({"premise": [f"premise {i} " + "word " * (i % 9) for i in range(90)], "hypothesis": [f"hypothesis {i % 13}" for i in range(90)], "label": ["yes", "no", "maybe"] * 30})
+        frame.to_csv(folder / "pairs.csv", index=False)
+        return folder / "pairs.csv", str(tiny_model_dir), {"text_column": "premise", "text_pair_column": "hypothesis", "label_column": "label"}
+    if task == "token-classification":
+        return write_jsonl(folder / "ner.jsonl", make_ner_records(90)), str(tiny_model_dir), {}
+    if task == "seq2seq":
+        records = make_summary_records(90)
+        return write_jsonl(folder / "summaries.jsonl", records), str(build_tiny_t5(folder / "t5", [r["document"] for r in records])), {}
+    records = [{**r, "instruction": r["instruction"] + " please" * (i % 7), "output": r["output"] + " it is" * (i % 11)} for i, r in enumerate(make_instruction_records(90))]  # many lengths
+    model = build_tiny_causal_lm(folder / "llama", [r["instruction"] + " " + r["output"] for r in records], chat_template=CHATML)
+    return write_jsonl(folder / "instructions.jsonl", records), str(model), {}
+
+
+@pytest.mark.parametrize("task", ["text-classification", "token-classification", "seq2seq", "causal-lm"])
+def test_a_new_seed_or_length_tokenizes_no_text_again_and_shows_the_lengths_measured_afresh(task, tmp_path, tiny_model_dir, monkeypatch):
+    """The Data tab's token lengths were cached by data and seed: a new seed on the Train tab (the same texts in
+    other splits) or a new max_seq_length tokenized every split again (seconds on SST-2 and GSM8K). Each text's
+    counts are now kept per tokenizer, and the statistics from them are those a fresh measurement gives (a pair's
+    two texts, a source prefix, a chat template's rendering, answers cut off by max_seq_length included)."""
+    from finetuner.tasks import get_task
+
+    train, model, columns = _task_data(task, tmp_path, tiny_model_dir)
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(train), runs_dir=tmp_path / "runs", task=task, **columns)
+    selection = services.split_selection(selection, services.split_options({"validation_split_ratio": 0.2, "test_split_ratio": 0.2}))
+    services.token_stats(selection, model, 24, seed=1, runs_dir=tmp_path / "runs")  # what the Data tab measured first
+
+    loaded = services.tokenizer(model, task)
+    tokenized = []
+    call = type(loaded).__call__
+
+    def counted(self, text=None, *args, **kwargs):
+        given = text if text is not None else kwargs.get("text_target")
+        tokenized.extend(given if isinstance(given, list) else [given])
+        return call(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(type(loaded), "__call__", counted)
+    stats = {(seed, length): services.token_stats(selection, model, length, seed=seed, runs_dir=tmp_path / "runs") for seed, length in ((2, 24), (2, 12), (3, 24))}
+    assert tokenized == [], "no text measured again"
+    monkeypatch.undo()
+
+    hooks = get_task(task)
+    for (seed, length), shown in stats.items():
+        config = services.task_config(selection, seed=seed, model=model, max_length=length)
+        assert shown == hooks.length_statistics(services.sampled_splits(services.prepared(selection, seed=seed).splits), loaded, config)  # measured afresh
+    assert stats[(2, 24)] != stats[(3, 24)], "another split"
+    if task == "causal-lm":  # answers cut off, as training's labels say
+        from finetuner.tasks.causal_lm import IGNORED, encode_examples
+
+        split = services.prepared(selection, seed=2).splits["train"]
+        encoded = encode_examples(loaded, split["prompt"][:], split["completion"][:], max_length=12, completion_only_loss=True)
+        cut_off = sum(all(label == IGNORED for label in example["labels"]) for example in encoded)
+        assert stats[(2, 12)]["train"]["answers_cut_off"] == cut_off > 0
+    if task == "seq2seq":  # the source prefix is part of a document's length: another prefix is measured anew
+        prefixed = hooks.length_statistics(services.prepared(selection, seed=2).splits, loaded, services.task_config(selection, seed=2, model=model, max_length=24, source_prefix="summarize: "), memo=services.length_memo(task, loaded, ("summarize: ",)))
+        assert prefixed["train"]["mean"] > stats[(2, 24)]["train"]["mean"]
+
+
+def test_a_memo_past_its_limit_starts_afresh_and_measures_right():
+    from finetuner.config import RunConfig
+    from finetuner.tasks.base import measured_statistics
+
+    split = datasets.Dataset.from_dict({"text": ["a", "bb", "a", "ccc", "dddd"]})
+    memo: dict = {}
+
+    def measure(columns, tokenizer, config):
+        return [len(text) for text in columns["text"]]
+
+    def summarize(lengths, config):
+        return lengths
+
+    config = RunConfig.from_dict({"train_file": "x.csv"})
+    assert measured_statistics({"train": split}, None, config, columns=("text",), measure=measure, summarize=summarize, memo=memo, limit=3) == {"train": [1, 2, 1, 3, 4]}
+    assert len(memo) <= 3
+    assert measured_statistics({"train": split.select([3, 4, 0])}, None, config, columns=("text",), measure=measure, summarize=summarize, memo=memo, limit=3) == {"train": [3, 4, 1]}
+    assert len(memo) <= 3

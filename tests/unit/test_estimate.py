@@ -491,6 +491,34 @@ def test_a_t5_trained_without_its_summarization_prefix_is_warned_about(tmp_path)
     assert warnings("t5", "summarize: ") == [] and warnings("bart", "") == []
 
 
+def test_max_seq_length_past_a_rotary_models_positions_is_warned_about(tmp_path):
+    """A rotary (RoPE) model has no position table to index past, so nothing refused a max_seq_length beyond its
+    max_position_embeddings, and it trained on positions it never learned, its quality falling silently. The estimate
+    now says so with the numbers; rope scaling in config.json (rope_scaling, transformers 5's rope_parameters) extends
+    the positions it reads, and warns only past them; a model with a learned table (GPT-2) is refused elsewhere."""
+    from transformers import GPT2Config, LlamaConfig, ModernBertConfig, Qwen2Config
+
+    sizes = {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    LlamaConfig(**sizes, max_position_embeddings=64).save_pretrained(tmp_path / "llama")
+    LlamaConfig(**sizes, max_position_embeddings=64, rope_scaling={"rope_type": "linear", "factor": 4.0}).save_pretrained(tmp_path / "linear")
+    Qwen2Config(**sizes, max_position_embeddings=64, rope_scaling={"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 64}).save_pretrained(tmp_path / "yarn")
+    ModernBertConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64).save_pretrained(tmp_path / "modernbert")
+    GPT2Config(vocab_size=100, n_embd=32, n_layer=1, n_head=2, n_positions=64).save_pretrained(tmp_path / "gpt2")
+
+    def warnings(model: str, length: int, task: str = "causal-lm") -> list[str]:
+        run = config(task=task, model_name_or_path=str(tmp_path / model), max_seq_length=length, max_steps=200)
+        return [w for w in estimate_training(run, train_lengths=[16] * 8, machine=MACHINE).warnings if "max_seq_length" in w and "reads well" in w]
+
+    (said,) = warnings("llama", 128)
+    assert said.startswith(f"max_seq_length 128 is longer than {tmp_path / 'llama'} reads well: it was trained on 64 positions (max_position_embeddings)")
+    assert "quality falls" in said and "Set max_seq_length to 64 or less" in said
+    assert warnings("llama", 64) == []
+    assert warnings("linear", 256) == [] and "linear rope scaling, factor 4 on 64 positions extends it to 256 positions" in warnings("linear", 512)[0]
+    assert warnings("yarn", 128) == [] and "Set max_seq_length to 128 or less." in warnings("yarn", 129)[0]
+    assert "trained on 64 positions" in warnings("modernbert", 128, "text-classification")[0]  # any task on a rotary model
+    assert warnings("gpt2", 128) == []  # learned positions: check_max_length refuses it
+
+
 def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
     """A causal LM scores every token against its whole vocabulary in float32: finetuner scores the base model on
     validation before training with the full scores of an evaluation batch (their shifted copy and log-softmax too), and

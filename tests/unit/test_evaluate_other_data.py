@@ -154,3 +154,24 @@ def test_an_output_folder_that_is_a_file_is_refused(sentiment_run, tmp_path, cap
     (tmp_path / "taken").write_text("")
     assert evaluate(run, "--test_file", str(holdout), "--output_dir", str(tmp_path / "taken")) == 2
     assert f"--output_dir '{tmp_path / 'taken'}' is a file; give a folder for the report and predictions." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("state", ["failed", "training"])
+def test_a_run_that_is_not_completed_is_refused_before_its_output_folder_is_made(tmp_path, capsys, state):
+    """`evaluate --output_dir` made the folder before it checked the run, so a refused run left an empty folder behind."""
+    run, other, _ = completed_run(tmp_path, "text-classification")
+    run.update_status(state=state)
+    out = tmp_path / "results" / "done"
+    assert cli.main(["--runs_dir", str(run.path.parent), "evaluate", run.id, "--test_file", str(other), "--output_dir", str(out)]) == 2
+    assert f"error: Run done is {state}; only a completed run can be evaluated." in capsys.readouterr().err
+    assert not (tmp_path / "results").exists(), "no folder left behind"
+
+
+def test_data_refused_after_the_output_folder_is_made_leaves_no_empty_folder(tmp_path, capsys):
+    """Other data the run cannot read is refused once the folders exist: those made for it go again; one that was there stays."""
+    run, other, _ = completed_run(tmp_path, "seq2seq")
+    (tmp_path / "kept").mkdir()
+    out = tmp_path / "kept" / "results" / "done"
+    assert cli.main(["--runs_dir", str(run.path.parent), "evaluate", run.id, "--test_file", str(other), "--output_dir", str(out)]) == 2
+    assert "Rename its columns to the run's: document, summary" in capsys.readouterr().err
+    assert (tmp_path / "kept").is_dir() and not (tmp_path / "kept" / "results").exists()
