@@ -188,7 +188,7 @@ def test_the_inspection_shown_follows_the_train_tabs_model_and_max_length(client
 
     def again(model, max_length: int, shown: str) -> tuple:
         """What the page asks after a change: the inspector's inputs (the form's values left out), and the summary shown."""
-        return client.predict(str(model), max_length, "train", 3, "", "", None, shown, api_name="/inspect_again")
+        return client.predict(str(model), max_length, "train", 3, "", "", None, shown, "", api_name="/inspect_again")  # the last: the Hub tab's token field
 
     shown, *_ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=3, text="", api_name="/inspect_tokens")
     assert "max_length 32 · fits without truncation" in shown and f"tokenizer of `{tiny_model_dir}`" in shown, shown
@@ -220,7 +220,7 @@ def test_the_inspection_made_again_with_an_uncached_hub_model_says_at_once_that_
     load_file(client, reviews_csv)
     shown, *_ = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=3, text="", api_name="/inspect_tokens")
     started = time.monotonic()
-    stale, *_ = client.predict("someone/not-cached", 32, "train", 3, "", "", None, shown, api_name="/inspect_again")
+    stale, *_ = client.predict("someone/not-cached", 32, "train", 3, "", "", None, shown, "", api_name="/inspect_again")
     waited = time.monotonic() - started
     assert stale.startswith(f"⚠ **Out of date**: the inspection below was made with model `{tiny_model_dir}`"), stale
     assert (
