@@ -435,7 +435,7 @@ class RunConfig:
                 close = difflib.get_close_matches(name, list(known) + sorted(training_argument_names()), n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
                 raise ConfigError(f"Unknown option '{name}'.{hint}")
-        kwargs[TrainingConfig]["extra_training_args"] = extra
+        kwargs[TrainingConfig]["extra_training_args"] = {name: _training_bool(name, value) for name, value in extra.items()}
         try:
             sections = {_SECTION_ATTR[s]: s(**{k: _coerce(s, k, v) for k, v in kw.items()}) for s, kw in kwargs.items()}
         except TypeError as error:
@@ -467,10 +467,18 @@ def field_help(name: str) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML that reads numbers as people (and YAML 1.2, and JSON) write them: PyYAML follows YAML 1.1, which reads
-    1e-4 or 1e3 as strings (it wants 1.0e-4), so `adam_epsilon: 1e-8` was refused as "expects float"."""
+    """YAML that reads numbers and booleans as people (and YAML 1.2, and JSON) write them. PyYAML follows YAML 1.1,
+    which reads 1e-4 or 1e3 as strings (it wants 1.0e-4), so `adam_epsilon: 1e-8` was refused as "expects float";
+    and it reads no, yes, on and off as booleans, so `save_strategy: no`, a value TrainingArguments documents, became
+    False and was refused. Here only true and false are booleans; a bool option still takes yes or no (`_coerce`,
+    `_training_bool`)."""
 
 
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
@@ -509,6 +517,24 @@ def _fits(kind: str, value: Any) -> bool:
     return isinstance(value, int if kind.startswith("int") else (int, float)) and not isinstance(value, bool)
 
 
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _training_bool(name: str, value: Any) -> Any:
+    """A pass-through TrainingArguments value: yes, no, on or off (YAML 1.1's booleans, strings here) for an
+    option typed bool is that bool, so `--bf16 no` turns bf16 off (the string "no" would be truthy)."""
+    if not isinstance(value, str) or value.lower() not in TRUE_WORDS + FALSE_WORDS:
+        return value
+    import typing  # noqa: PLC0415
+
+    from transformers import TrainingArguments  # noqa: PLC0415 - heavy; imported already for the option names
+
+    kind = next((f.type for f in dataclasses.fields(TrainingArguments) if f.name == name), None)
+    if bool in (typing.get_args(kind) or (kind,)):
+        return value.lower() in TRUE_WORDS
+    return value
+
+
 def _coerce(section: type, name: str, value: Any) -> Any:
     """Turn strings from the CLI or a form into the field's type, with a clear error when they don't fit."""
     f = next(f for f in dataclasses.fields(section) if f.name == name)
@@ -523,9 +549,9 @@ def _coerce(section: type, name: str, value: Any) -> Any:
         return value
     try:
         if kind.startswith("bool"):
-            if value.lower() in ("true", "1", "yes"):
+            if value.lower() in TRUE_WORDS:
                 return True
-            if value.lower() in ("false", "0", "no"):
+            if value.lower() in FALSE_WORDS:
                 return False
             raise ValueError(value)
         if kind.startswith("int"):

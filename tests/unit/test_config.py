@@ -239,3 +239,27 @@ def test_the_checks_before_launch_say_at_once_that_an_uncached_hub_model_cannot_
     with pytest.raises(ModelLoadError, match=r"the Hugging Face Hub cannot be reached from here \(ConnectError\), and the model is not in the local cache"):
         check_options(RunConfig.from_dict({"model_name_or_path": "someone/not-cached-either", "train_file": str(tmp_path / "data.csv")}))
     assert time.monotonic() - started < 12, "huggingface_hub's retries were waited out"
+
+
+def test_no_is_the_strategy_transformers_documents_not_false(tmp_path):
+    """YAML 1.1 reads no, yes, on and off as booleans: `save_strategy: no` became False and the run was refused
+    with "False is not a valid SaveStrategy", `eval_strategy: no` with "eval_strategy 'False' is not one of"."""
+    path = tmp_path / "config.yaml"
+    path.write_text("train_file: reviews.csv\neval_strategy: no\nsave_strategy: no\nlogging_strategy: no\nbf16: no\ndisable_tqdm: yes\nfreeze_embeddings: on\n")
+    config = RunConfig.load(path)
+    assert config.training.eval_strategy == "no"
+    assert config.model.freeze_embeddings is True
+    assert config.training.extra_training_args == {"save_strategy": "no", "logging_strategy": "no", "bf16": False, "disable_tqdm": True}
+
+
+def test_cli_flags_say_no_as_transformers_scripts_do(tmp_path):
+    """`--save_strategy no` (a value transformers' example scripts take) saves nothing; `--bf16 no` turns bf16 off."""
+    from finetuner.cli import build_parser, config_from_args
+    from finetuner.train import training_arguments
+
+    args, unknown = build_parser().parse_known_args(["train", "--train_file", "reviews.csv", "--eval_strategy", "no", "--save_strategy", "no", "--bf16", "no"])
+    args.config_file = None
+    config = config_from_args(args, unknown)
+    trainer_args = training_arguments(config, tmp_path)
+    assert (trainer_args.eval_strategy, trainer_args.save_strategy, trainer_args.bf16) == ("no", "no", False)
+    assert RunConfig.from_dict(config.to_dict()) == config, "and the saved config reads back the same"
