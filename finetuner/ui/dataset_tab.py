@@ -9,7 +9,9 @@ exactly what training will use: data without its own validation or test split is
 form's seed and shares (both endpoints take the form's values as `train_form`, as the page keeps them;
 left out, the form's defaults), and shown again when they change there. The inspector's model and
 max_length are the Train tab's Model and Max length on the page (either tab's edit changes both), and an
-inspection on the page is made again when they, the split options or the data change (`inspect_again`).
+inspection on the page is made again when they, the split options, the Train form's options that change the
+task's tokens (`services.TOKENIZATION_OPTIONS`: a causal LM's completion-only loss, a seq2seq source prefix, summary
+length and languages, NER sub-token labels) or the data change (`inspect_again`).
 
 Each task has its own column pickers (text/label; words/tags for NER; prompt or chat messages and
 completion for causal LM; document/summary for seq2seq), shown for the chosen task: `/load_dataset` takes
@@ -456,7 +458,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         """Tokenize one example (row `index` of `split`'s file, as the preview numbers it; or a typed text, with
         `text_pair` its pair's second text for sentence-pair data) as training will; returns summary, chips, details
         and the token-length histogram. The splits are those a run started from the Train form (`train_form`)
-        makes: its seed and shares (`services.split_options`); a causal LM's loss tokens as its `completion_only_loss` says."""
+        makes: its seed and shares (`services.split_options`); the tokens as its task's options say (`services.tokenization_options`)."""
         selection, options, model, max_length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
@@ -486,10 +488,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 label = data.label_names[row["label"]]
         # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
-        completion_only_loss = (train_form or {}).get("completion_only_loss")  # None: the task's default
-        languages = form_languages(train_form)  # a multilingual seq2seq model's language codes, as the Train form sets them
-        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, completion_only_loss=completion_only_loss, **languages)
-        stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner)
+        # The Train form's options that change the tokens (`services.TOKENIZATION_OPTIONS`: a causal LM's loss, a seq2seq
+        # prefix, summary length and languages, NER sub-token labels); None where it sets none: the task's default.
+        settings = services.tokenization_options(task, train_form)
+        inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, **settings)
+        stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner, **settings)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         return (
@@ -497,7 +500,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
-            inspection_key(selection, options, model, max_length, completion_only_loss, languages),
+            inspection_key(selection, options, model, max_length, settings),
         )
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
@@ -510,12 +513,12 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     ):
         """The inspection on the page (`shown_summary` its summary), made again with the same example where what
         it was made with (`inspected`) is no longer what a run started now uses: the Train tab's model, max
-        length, seed, shares or loss option, or the data. Where it cannot be made again (a model that does not
+        length, seed, shares or an option that changes the task's tokens, or the data. Where it cannot be made again (a model that does not
         load, a row the new data lacks), it stays, marked out of date with the reason."""
         if inspected is None:
             return [gr.skip()] * len(inspect_outputs)
         selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
-        if inspection_key(selection, options, model, length, (train_form or {}).get("completion_only_loss"), form_languages(train_form)) == inspected:
+        if inspection_key(selection, options, model, length, services.tokenization_options(services.task_of(selection), train_form)) == inspected:
             return [gr.skip()] * len(inspect_outputs)
         try:
             return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
@@ -550,14 +553,10 @@ def inspection_inputs(selection, train_form, model_name_or_path, max_length) -> 
     return selection or services.default_selection(), services.split_options(train_form), (model_name_or_path or "").strip(), length
 
 
-def inspection_key(selection: dict, options: dict, model: str, max_length: int, completion_only_loss, languages: dict | None = None) -> dict:
-    """What an inspection was made with: when any of it changes, the inspection on the page is made again."""
-    return {"data": selection, **options, "model": model, "max_length": max_length, "completion_only_loss": completion_only_loss, **(languages or {})}
-
-
-def form_languages(train_form: dict | None) -> dict[str, str | None]:
-    """The Train form's source_lang and target_lang (None where empty): a seq2seq inspection marks texts with them."""
-    return {name: (str((train_form or {}).get(name) or "").strip() or None) for name in ("source_lang", "target_lang")}
+def inspection_key(selection: dict, options: dict, model: str, max_length: int, settings: dict | None = None) -> dict:
+    """What an inspection was made with: when any of it changes, the inspection on the page is made again. `settings`:
+    the Train form's options that change the task's tokens (`services.tokenization_options`)."""
+    return {"data": selection, **options, "model": model, "max_length": max_length, **(settings or {})}
 
 
 def without_stale_note(summary: str | None) -> str:

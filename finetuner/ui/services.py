@@ -502,7 +502,7 @@ def _token_stats(key: str, model: str, max_length: int):
     parsed = json.loads(key)
     selection = parsed["selection"]
     splits = prepared(selection, seed=parsed["seed"]).splits
-    config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length)
+    config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length, **parsed.get("tokenization", {}))
     task, hooks = config.model.task, get_task(config.model.task)
     loaded = tokenizer(model, task)
     stats = hooks.length_statistics(sampled_splits(splits), loaded, config, memo=length_memo(task, loaded, hooks.length_settings(config)))
@@ -534,31 +534,73 @@ def length_memo(task: str, loaded_tokenizer, settings: tuple) -> dict:
     return entry[1]
 
 
-def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, completion_only_loss: bool | None = None, source_lang: str | None = None, target_lang: str | None = None) -> dict[str, Any]:
-    """The task's own view of one example: exactly what training feeds the model (a causal LM's loss tokens
-    under the Train form's `completion_only_loss`; None: its default; a seq2seq model's language codes under its
-    `source_lang` and `target_lang`).
-    On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
+# The Train form's options, per task, that change what the tokenizer makes of an example beyond the model and
+# max_seq_length: the inspector follows each (`inspect_row`), and those that change token counts the lengths too.
+TOKENIZATION_OPTIONS = {
+    "text-classification": (),
+    "token-classification": ("label_all_tokens",),
+    "causal-lm": ("completion_only_loss",),
+    "seq2seq": ("source_prefix", "max_target_length", "source_lang", "target_lang"),
+}
+# Those of them that change an example's token counts (the token-length chart, Estimate): `length_settings` and the target lengths.
+LENGTH_OPTIONS = ("source_prefix", "max_target_length", "source_lang", "target_lang")
+
+
+def tokenization_options(task: str, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The task's `TOKENIZATION_OPTIONS` as the Train form (or a config's flat values) sets them; None where it sets
+    none (the task's default). A prefix keeps its spaces ('summarize: '), as `build_config` keeps them; an empty
+    language code is none."""
+    values = values or {}
+    out: dict[str, Any] = {}
+    for name in TOKENIZATION_OPTIONS.get(task, ()):
+        value = values.get(name)
+        if name in ("source_lang", "target_lang"):
+            value = str(value or "").strip() or None
+        elif name == "max_target_length" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif name == "max_target_length" and value == "":
+            value = None
+        out[name] = value
+    return out
+
+
+def config_tokenization(config: RunConfig) -> dict[str, Any]:
+    """`tokenization_options` of a RunConfig: what `inspect_row` and `token_stats` take to tokenize as its run will."""
+    return tokenization_options(config.model.task, config.to_dict())
+
+
+def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, **options: Any) -> dict[str, Any]:
+    """The task's own view of one example: exactly what training feeds the model, under the Train form's options that
+    change it (`options`, `TOKENIZATION_OPTIONS`; None: the task's default): a causal LM's loss tokens under
+    `completion_only_loss`, a seq2seq document after `source_prefix`, its summary cut at `max_target_length` and both
+    marked with `source_lang` and `target_lang`, the labels of an NER word's later sub-tokens under `label_all_tokens`.
+    Options of other tasks are ignored. On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     import inspect as introspect  # noqa: PLC0415
 
     from ..tasks import get_task  # noqa: PLC0415
 
     from ..tasks.base import check_max_length  # noqa: PLC0415
 
+    known = {name for names in TOKENIZATION_OPTIONS.values() for name in names}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"inspect_row() got unexpected option(s): {', '.join(unknown)}")
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
-    languages = {"source_lang": source_lang or None, "target_lang": target_lang or None} if task_of(selection) == "seq2seq" else {}
-    config = task_config(selection, model=model, max_length=max_length, completion_only_loss=completion_only_loss, **languages)
+    task = task_of(selection)
+    config = task_config(selection, model=model, max_length=max_length, **tokenization_options(task, options))
     check_max_length(config)  # past the model's positions nothing "fits": training would refuse that length
     hook = get_task(config.model.task).inspect_example
-    options = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}
-    return hook(tokenizer(model, config.model.task), row, config, **options)
+    extra = {"label_names": label_names} if "label_names" in introspect.signature(hook).parameters else {}
+    return hook(tokenizer(model, config.model.task), row, config, **extra)
 
 
-def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None) -> dict[str, dict[str, Any]]:
-    """Token lengths per split under this model's tokenizer (sampled for big datasets). Cached.
+def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None, **options: Any) -> dict[str, dict[str, Any]]:
+    """Token lengths per split under this model's tokenizer (sampled for big datasets), under the Train form's
+    options that change them (`options`: `LENGTH_OPTIONS` of the selection's task; others are ignored). Cached.
     On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
-    return _token_stats(_key(selection, seed=seed), model, int(max_length))
+    settings = {k: v for k, v in tokenization_options(task_of(selection), options).items() if k in LENGTH_OPTIONS and v is not None}
+    return _token_stats(_key(selection, seed=seed, **({"tokenization": settings} if settings else {})), model, int(max_length))
 
 
 # ---------------------------------------------------------------- configs

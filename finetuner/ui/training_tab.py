@@ -388,7 +388,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         check_options(config)
         data = check_data(config)
         check_tokenization(config, data)  # what Start would refuse, said here too
-        stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
+        # the lengths training measures: a seq2seq document with its prefix and language codes (`services.config_tokenization`)
+        stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
         train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
         eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
         trainable = counts["trainable_parameters"] if counts else None
@@ -432,7 +433,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             examples = len(check_data(config).splits["train"])
             sequences = None
             if config.training.packing:  # the packed sequences come from the token lengths
-                stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner)
+                stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
                 sequences = len(trained_sequences(_scaled(stats["train"]["lengths"], examples), max_length=config.model.max_seq_length, packing=True))
         except FinetunerError:
             return ""

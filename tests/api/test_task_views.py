@@ -293,3 +293,92 @@ def test_seq2seq_inspector_shows_document_and_target(client, data_dir, models):
     load(client, "seq2seq", data_dir / "docs.jsonl")
     summary, chips, _, _ = client.predict(model_name_or_path=str(models["seq2seq"]), max_length=48, split="train", index=0, text="", api_name="/inspect_tokens")
     assert "ft-rendered" in chips and "Target" in chips and "ft-target" in chips
+
+
+# ---------------------------------------------------------------- Data: the inspector follows the Train form's task options
+
+
+def trained_on(task, path, model, place: int = 0, **options) -> tuple[int, dict]:
+    """(row of the file, what the task's `tokenize` feeds training for it) for the training split's example at `place`,
+    under a run's config with these Train-form options: the reference the inspector's view is compared with."""
+    from finetuner.tasks import get_task
+
+    config = RunConfig.from_dict({"task": task, "model_name_or_path": str(model), "train_file": str(path), **options})
+    hooks = get_task(task)
+    data = hooks.prepare_data(config)
+    row = data.rows["train"][place]
+    one = {"train": data.splits["train"].select([place])}
+    encoded = hooks.tokenize(one, hooks.load_tokenizer(config), config, label_names=list(getattr(data, "label_names", []) or []) or None)["train"][0]
+    return row, {**encoded, "label_names": list(getattr(data, "label_names", []) or [])}
+
+
+def inspect_again(client, model, max_length: int, row: int, train_form: dict, shown: str):
+    """What the page asks after a change on the Train form: the inspector's inputs with the form's values, and the summary shown."""
+    return client.predict(str(model), max_length, "train", row, "", "", train_form, shown, "", api_name="/inspect_again")  # the last: the Hub tab's token field
+
+
+def target_ids(chips: str) -> list[int]:
+    """The ids of the seq2seq target's chips (the decoder's labels) as the inspector shows them."""
+    target = chips.split('class="ft-tokens ft-target"', 1)[1].split("</div>", 1)[0]
+    return [int(i) for i in re.findall(r'title="position \d+ · id (\d+)', target)]
+
+
+def test_the_seq2seq_inspector_reads_the_source_prefix_and_summary_length_training_reads(client, data_dir, models):
+    """The inspector showed the document without the Train form's source prefix ('summarize: ' for T5), which training
+    puts before every document, and the summary cut at the default max_target_length, not the form's. It shows what
+    `tokenize` feeds training under the form's options, and is made again when they change there."""
+    path, model = data_dir / "docs.jsonl", models["seq2seq"]
+    form = {"source_prefix": "summarize: ", "max_target_length": 4}
+    row, trained = trained_on("seq2seq", path, model, max_seq_length=48, **form)
+    load(client, "seq2seq", path)
+    summary, chips, details, _ = client.predict(model_name_or_path=str(model), max_length=48, split="train", index=row, text="", train_form=form, api_name="/inspect_tokens")
+    assert [r["id"] for r in rows(details)] == trained["input_ids"], "the encoder reads the prefixed document"
+    assert rows(details)[0]["token"] == "summarize", rows(details)[:3]
+    assert target_ids(chips) == trained["labels"] and len(trained["labels"]) == 4, "the decoder learns the summary cut at 4 tokens"
+    assert "the target is cut at max_target_length 4" in summary, summary
+
+    # Shown without the options, then set on the Train form: the page asks /inspect_again, which makes it again.
+    shown, *_ = client.predict(model_name_or_path=str(model), max_length=48, split="train", index=row, text="", api_name="/inspect_tokens")
+    assert "max_target_length" not in shown and "summarize" not in shown
+    redone, chips, details, _ = inspect_again(client, model, 48, row, form, shown)
+    assert redone == summary and [r["id"] for r in rows(details)] == trained["input_ids"] and target_ids(chips) == trained["labels"], redone
+    assert inspect_again(client, model, 48, row, {**form, "source_prefix": "summarize: "}, redone)[0] == {"__type__": "update"}, "the same options: nothing made again"
+    unprefixed = trained_on("seq2seq", path, model, max_seq_length=48, max_target_length=4)[1]  # the prefix emptied on the form
+    assert [r["id"] for r in rows(inspect_again(client, model, 48, row, {"max_target_length": 4}, redone)[2])] == unprefixed["input_ids"] != trained["input_ids"]
+
+
+def test_the_token_lengths_shown_count_the_prefix_and_languages_training_counts(data_dir, models):
+    """The inspector's token-length histogram (and Estimate's token counts) measured documents without the Train form's
+    source prefix, which training measures and reads before each: they are the lengths the task measures under the form's options."""
+    from finetuner.tasks import get_task
+    from finetuner.ui import services
+
+    path, model = data_dir / "docs.jsonl", models["seq2seq"]
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(path), task="seq2seq")
+    config = RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": str(model), "train_file": str(path), "max_seq_length": 48, "source_prefix": "summarize: "})
+    hooks = get_task("seq2seq")
+    measured = hooks.length_statistics(hooks.prepare_data(config).splits, hooks.load_tokenizer(config), config)
+    shown = services.token_stats(selection, str(model), 48, **services.config_tokenization(config))
+    plain = services.token_stats(selection, str(model), 48)
+    assert shown["train"]["lengths"] == measured["train"]["lengths"] == [n + 2 for n in plain["train"]["lengths"]], "'summarize' and ':' before each document"
+
+
+def test_the_ner_inspector_labels_sub_words_as_the_train_forms_option_says(client, models, tmp_path):
+    """With the Train form's "Label every sub-word token" on, training labels a word's later sub-tokens (an entity's with
+    its I- tag), but the inspector still showed them ignored. It shows the labels `tokenize` trains on, and is made
+    again when the option changes there."""
+    path, model = tmp_path / "ner.jsonl", models["token-classification"]
+    write_jsonl(path, [{"tokens": [RARE_NAME, *r["tokens"][1:]], "ner_tags": ["B-person", *r["ner_tags"][1:]]} for r in make_ner_records(40)])  # a person of several sub-tokens first
+    load(client, "token-classification", path)
+    shown = {}
+    for label_all in (False, True):
+        row, trained = trained_on("token-classification", path, model, max_seq_length=32, label_all_tokens=label_all)
+        expected = ["" if label == -100 else trained["label_names"][label] for label in trained["labels"]]
+        summary, _, details, _ = client.predict(model_name_or_path=str(model), max_length=32, split="train", index=row, text="", train_form={"label_all_tokens": label_all}, api_name="/inspect_tokens")
+        assert [r["id"] for r in rows(details)] == trained["input_ids"] and [r["label"] for r in rows(details)] == expected, (label_all, rows(details))
+        shown[label_all] = (summary, expected)
+    assert "I-person" in shown[True][1] and "I-person" not in shown[False][1], "the person's later sub-tokens learn I-person with the option on"
+    # The page shows the inspection made with the option on; the option is turned off on the Train form.
+    _, _, details, _ = inspect_again(client, model, 32, row, {"label_all_tokens": False}, shown[True][0])
+    assert [r["label"] for r in rows(details)] == shown[False][1]
+
