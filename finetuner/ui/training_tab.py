@@ -22,7 +22,7 @@ import gradio as gr
 from .. import launcher, plots
 from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig, field_help
 from ..errors import FinetunerError
-from ..estimate import describe_plan, few_steps_warning, trained_sequences
+from ..estimate import describe_plan, few_steps_warning, language_warning, prefix_warning, rotary_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES, check_run_name
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, get_task, task_uses
@@ -424,8 +424,9 @@ def build_training_tab(ctx: StudioContext) -> None:
     @ownership.reads_as_visitor
     def training_plan(values, processes, selection, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, typed_token: str | None = None):
         """The optimizer steps these options take on the loaded data, updated as they change: the count that
-        decides whether a run learns anything, seen before Estimate or Start. Empty while the options or the
-        data have a problem (the Data tab, Estimate and Start say what it is)."""
+        decides whether a run learns anything, seen before Estimate or Start, with Estimate's warnings that need no
+        download (too few steps; a model's summarization prefix or languages left unset; a length past a rotary model's
+        positions). Empty while the options or the data have a problem (the Data tab, Estimate and Start say what it is)."""
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
         try:
             config = config_from(values, selection, owner)
@@ -439,9 +440,16 @@ def build_training_tab(ctx: StudioContext) -> None:
             return ""
         plan = "**Plan:** " + describe_plan(examples, config.training, processes=processes, sequences=sequences)
         few = few_steps_warning(examples if sequences is None else sequences, config.training, processes=processes)
-        return plan + (f"\n\n⚠️ {few}" if few else "")
+        # Estimate's warnings that read only the model's config files where they are here (a folder, or the Hub cache's
+        # copy), never the network: a T5 without its prefix, a multilingual model without languages, a length past the
+        # positions a rotary model was trained on. Milliseconds, so the plan shows them as the options change.
+        warnings = [few, *(check(config) for check in (prefix_warning, language_warning, rotary_warning))]
+        return plan + "".join(f"\n\n⚠️ {warning}" for warning in warnings if warning)
 
-    planned = [num_train_epochs, per_device_train_batch_size, gradient_accumulation_steps, max_steps, max_train_samples, validation_split_ratio, test_split_ratio, seed, packing, max_seq_length, model, task]
+    planned = [
+        num_train_epochs, per_device_train_batch_size, gradient_accumulation_steps, max_steps, max_train_samples, validation_split_ratio, test_split_ratio, seed, packing,
+        max_seq_length, model, task, source_prefix, source_lang, target_lang,  # the last three: the plan's warnings
+    ]
     gr.on(
         [*(field.change for field in planned), processes.change, ctx.dataset.change], training_plan, [*form_inputs, processes, ctx.dataset, ctx.hub_token], plan_box,
         api_name="training_plan", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",

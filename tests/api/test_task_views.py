@@ -382,3 +382,28 @@ def test_the_ner_inspector_labels_sub_words_as_the_train_forms_option_says(clien
     _, _, details, _ = inspect_again(client, model, 32, row, {"label_all_tokens": False}, shown[True][0])
     assert [r["label"] for r in rows(details)] == shown[False][1]
 
+
+def test_the_plan_shows_the_warnings_that_need_no_download(client, data_dir, models, tmp_path):
+    """Estimate warned of a T5 trained without its summarization prefix, a multilingual model without languages, or a
+    length past a rotary model's positions, but the plan, seen before Estimate, said only that the steps were few.
+    It says these too: they read the model's config files where they are, never the network."""
+    import shutil
+
+    from finetuner.estimate import prefix_warning, rotary_warning
+
+    t5 = shutil.copytree(models["seq2seq"], tmp_path / "t5-with-prefix")
+    config = json.loads((t5 / "config.json").read_text())
+    (t5 / "config.json").write_text(json.dumps({**config, "task_specific_params": {"summarization": {"prefix": "summarize: "}}}))
+    load(client, "seq2seq", data_dir / "docs.jsonl")
+    options = {"task": "seq2seq", "model_name_or_path": str(t5), "max_seq_length": 48, "num_train_epochs": 1}
+    plan = client.predict(**options, source_prefix="", api_name="/training_plan")
+    warned = prefix_warning(RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": str(t5)}))
+    assert warned and f"⚠️ {warned}" in plan, plan
+    assert "summarization prefix" not in client.predict(**options, source_prefix="summarize: ", api_name="/training_plan")
+
+    load(client, "causal-lm", data_dir / "lm.jsonl")
+    options = {"task": "causal-lm", "model_name_or_path": str(models["causal-lm"]), "num_train_epochs": 1}
+    plan = client.predict(**options, max_seq_length=512, api_name="/training_plan")  # the tiny LLaMA learned 256 positions
+    warned = rotary_warning(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(models["causal-lm"]), "max_seq_length": 512}))
+    assert warned and f"⚠️ {warned}" in plan, plan
+    assert "rotary" not in client.predict(**options, max_seq_length=128, api_name="/training_plan")
