@@ -788,10 +788,13 @@ def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: in
     """Bytes of a causal LM's float32 scores over the vocabulary at the larger of two moments. Training: the fused LM
     head's tiles (see FUSED_TILE_TOKENS), which do not depend on LoRA. Before and after training: finetuner scores the
     base and tuned model on the general-text sample (8 rows a batch) and, when it evaluates, on validation (eval batch)
-    with the full scores, a copy of them shifted by a token and their log-softmax (tasks/causal_lm.token_loss), 3 x 4 x
-    V x s bytes a row, while no gradients, AdamW moments or activations (`training_only` bytes) are held: what that
-    moment needs beyond the training step's other terms counts if it is the larger."""
+    a chunk of tokens at a time (tasks/causal_lm.token_loss): the LM head's output, its float32 copy and log-softmax of
+    at most SCORE_BYTES, whatever the batch, while no gradients, AdamW moments or activations (`training_only` bytes)
+    are held: what that moment needs beyond the training step's other terms counts if it is the larger."""
+    from .tasks.causal_lm import SCORE_COPIES, score_chunk_tokens  # noqa: PLC0415
+
     copies = CPU_FUSED_TILE_COPIES if device == "cpu" else 1
     training = copies * 4 * min(batch * seq, FUSED_TILE_TOKENS) * min(vocabulary, FUSED_TILE_WORDS)
     rows = max(8, config.training.per_device_eval_batch_size if config.training.eval_strategy != "no" else 0)
-    return max(training, 3 * 4 * vocabulary * seq * rows - training_only)
+    scoring = SCORE_COPIES * 4 * vocabulary * min(rows * seq, score_chunk_tokens(vocabulary))
+    return max(training, scoring - training_only)
