@@ -478,6 +478,26 @@ def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
     assert full.memory_breakdown["logits"] == lora.memory_breakdown["logits"] == tiles, "the scores do not depend on LoRA"
 
 
+def test_a_causal_lms_evaluation_tiles_are_counted():
+    """The Trainer evaluates a causal LM (during training and at the end) through TRL's fused LM head too, an eval batch
+    a step, while it keeps the gradients and AdamW moments: on a CPU about 4 float32 copies of a tile of up to 4,096
+    tokens x 32,768 words. For the benchmark's decoder (hidden 256, 4 layers, 49,152 words) at 2 x 256 tokens evaluating
+    16 rows a batch, those 2 GiB are the peak (benchmarks/results/estimate_accuracy_causal_lm.md); counting only the
+    training step's tiles (512 MiB) and scoring's chunk, the estimate was half the measured peak RSS."""
+    vocabulary, hidden = 49_152, 256
+    decoder = ParameterCount(total=16_519_424, embedding=vocabulary * hidden, hidden_size=hidden, num_layers=4, num_heads=4, vocabulary=vocabulary * hidden, tied_output=True)
+
+    def estimate(rows: int):
+        run = config(task="causal-lm", model_name_or_path="decoder", max_seq_length=256, per_device_train_batch_size=2, per_device_eval_batch_size=rows, eval_strategy="epoch")
+        return estimate_training(run, train_lengths=[256] * 12, machine=MACHINE, parameters=decoder)
+
+    tile = 4 * 4096 * 32768
+    sixteen, one = estimate(16), estimate(1)
+    assert sixteen.memory_breakdown["logits"] == 4 * tile - sixteen.memory_breakdown["activations"]
+    assert one.memory_breakdown["logits"] == 8 * 4 * 512 * 32768, "one row a batch: the training step's tile is the larger"
+    assert sixteen.memory_bytes - one.memory_bytes > 2**30
+
+
 def test_an_older_gpt2_checkpoints_causal_masks_are_not_parameters(decoders, tmp_path):
     """GPT-2's checkpoint on the Hub holds each layer's causal mask (`h.N.attn.bias`, 1 x 1 x 1024 x 1024) and a scalar
     `masked_bias`: buffers transformers does not even load, which were counted as 12.6M parameters (137M for 124M)."""
