@@ -783,20 +783,20 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
         # both (benchmarks/results/estimate_accuracy_seq2seq.md): without them the estimate was 37% to 41% short.
         breakdown["logits"] = 4 * (parameters.vocabulary // h) * target * (3 * batch + 2 * config.training.per_device_eval_batch_size)
     if config.model.task == "causal-lm" and parameters.vocabulary:
-        training_only = breakdown["gradients"] + breakdown["optimizer"] + breakdown["activations"]
-        breakdown["logits"] = _causal_lm_scores(parameters.vocabulary // h, config, batch=batch, seq=seq, device=device, training_only=training_only, activations=breakdown["activations"])
+        breakdown["logits"] = _causal_lm_scores(parameters.vocabulary // h, config, batch=batch, seq=seq, device=device)
     return breakdown
 
 
-def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: int, device: str, training_only: int, activations: int) -> int:
-    """Bytes of a causal LM's float32 scores over the vocabulary at the largest of three moments, beyond the training
-    step's other terms. Training: the fused LM head's tiles (see FUSED_TILE_TOKENS), which do not depend on LoRA.
-    Evaluation by the Trainer (during training and at the end, on validation and test): the same head's tiles at the
-    eval batch, fewer copies (CPU_FUSED_EVAL_TILE_COPIES), without the step's `activations`. Before and after training:
-    finetuner scores the base and tuned model on the general-text sample (8 rows a batch) and, when it evaluates, on
-    validation (eval batch) a chunk of tokens at a time (tasks/causal_lm.token_loss): the LM head's output, its float32
-    copy and log-softmax of at most SCORE_BYTES, whatever the batch, while no gradients, AdamW moments or activations
-    (`training_only` bytes) are held."""
+def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: int, device: str) -> int:
+    """Bytes of a causal LM's float32 scores over the vocabulary at the largest of three moments. Training: the fused
+    LM head's tiles (see FUSED_TILE_TOKENS), which do not depend on LoRA. Evaluation by the Trainer (during training
+    and at the end, on validation and test): the same head's tiles at the eval batch, fewer copies
+    (CPU_FUSED_EVAL_TILE_COPIES). Scoring by finetuner (tasks/causal_lm.token_loss: the base model on validation and
+    general text before training, the tuned one on general text after, when the AdamW moments are still held): a chunk
+    of tokens at a time, the LM head's output, its float32 copy and log-softmax of at most SCORE_BYTES, whatever the
+    batch. The evaluation and the scoring run a forward at the eval batch (or 8 rows) whose own activations stand where
+    the training step's are counted: with those subtracted instead, the estimate was 6% below the measured peak at
+    2 x 512 tokens evaluating 16 rows a batch (benchmarks/results/estimate_accuracy_causal_lm.md)."""
     from .tasks.causal_lm import SCORE_COPIES, score_chunk_tokens  # noqa: PLC0415
 
     copies, eval_copies = (CPU_FUSED_TILE_COPIES, CPU_FUSED_EVAL_TILE_COPIES) if device == "cpu" else (1, 1)
@@ -805,4 +805,4 @@ def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: in
     evaluation = eval_copies * 4 * min(config.training.per_device_eval_batch_size * seq, FUSED_TILE_TOKENS) * words
     rows = max(8, config.training.per_device_eval_batch_size if config.training.eval_strategy != "no" else 0)
     scoring = SCORE_COPIES * 4 * vocabulary * min(rows * seq, score_chunk_tokens(vocabulary))
-    return max(training, evaluation - activations, scoring - training_only)
+    return max(training, evaluation, scoring)
