@@ -85,6 +85,10 @@ GPU_CONTEXT_BYTES = 500 * 2**20
 # terms); on a GPU its Triton kernel folds the tile in place (one copy).
 FUSED_TILE_TOKENS, FUSED_TILE_WORDS = 4096, 32768
 CPU_FUSED_TILE_COPIES = 8
+# Evaluation through the same head (no backward: the Trainer's evaluations and the final one, an eval batch a step) holds
+# fewer: 3.6 to 4.2 float32 copies of a tile measured on a CPU (4,096 and 2,048 tokens x 49,152 words, bf16 autocast and
+# float32), on top of the weights, gradients and AdamW moments the Trainer keeps, without the step's activations.
+CPU_FUSED_EVAL_TILE_COPIES = 4
 MEGABATCH_MULTIPLIER = 50  # transformers' LengthGroupedSampler sorts mega-batches of 50 batches
 
 
@@ -916,19 +920,26 @@ def _memory(parameters: ParameterCount, config: RunConfig, *, batch: int, seq: i
         # both (benchmarks/results/estimate_accuracy_seq2seq.md): without them the estimate was 37% to 41% short.
         breakdown["logits"] = 4 * (parameters.vocabulary // h) * target * (3 * batch + 2 * config.training.per_device_eval_batch_size)
     if config.model.task == "causal-lm" and parameters.vocabulary:
-        training_only = breakdown["gradients"] + breakdown["optimizer"] + breakdown["activations"]
-        breakdown["logits"] = _causal_lm_scores(parameters.vocabulary // h, config, batch=batch, seq=seq, device=device, training_only=training_only)
+        breakdown["logits"] = _causal_lm_scores(parameters.vocabulary // h, config, batch=batch, seq=seq, device=device)
     return breakdown
 
 
-def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: int, device: str, training_only: int) -> int:
-    """Bytes of a causal LM's float32 scores over the vocabulary at the larger of two moments. Training: the fused LM
-    head's tiles (see FUSED_TILE_TOKENS), which do not depend on LoRA. Before and after training: finetuner scores the
-    base and tuned model on the general-text sample (8 rows a batch) and, when it evaluates, on validation (eval batch)
-    with the full scores, a copy of them shifted by a token and their log-softmax (tasks/causal_lm.token_loss), 3 x 4 x
-    V x s bytes a row, while no gradients, AdamW moments or activations (`training_only` bytes) are held: what that
-    moment needs beyond the training step's other terms counts if it is the larger."""
-    copies = CPU_FUSED_TILE_COPIES if device == "cpu" else 1
-    training = copies * 4 * min(batch * seq, FUSED_TILE_TOKENS) * min(vocabulary, FUSED_TILE_WORDS)
+def _causal_lm_scores(vocabulary: int, config: RunConfig, *, batch: int, seq: int, device: str) -> int:
+    """Bytes of a causal LM's float32 scores over the vocabulary at the largest of three moments. Training: the fused
+    LM head's tiles (see FUSED_TILE_TOKENS), which do not depend on LoRA. Evaluation by the Trainer (during training
+    and at the end, on validation and test): the same head's tiles at the eval batch, fewer copies
+    (CPU_FUSED_EVAL_TILE_COPIES). Scoring by finetuner (tasks/causal_lm.token_loss: the base model on validation and
+    general text before training, the tuned one on general text after, when the AdamW moments are still held): a chunk
+    of tokens at a time, the LM head's output, its float32 copy and log-softmax of at most SCORE_BYTES, whatever the
+    batch. The evaluation and the scoring run a forward at the eval batch (or 8 rows) whose own activations stand where
+    the training step's are counted: with those subtracted instead, the estimate was 6% below the measured peak at
+    2 x 512 tokens evaluating 16 rows a batch (benchmarks/results/estimate_accuracy_causal_lm.md)."""
+    from .tasks.causal_lm import SCORE_COPIES, score_chunk_tokens  # noqa: PLC0415
+
+    copies, eval_copies = (CPU_FUSED_TILE_COPIES, CPU_FUSED_EVAL_TILE_COPIES) if device == "cpu" else (1, 1)
+    words = min(vocabulary, FUSED_TILE_WORDS)
+    training = copies * 4 * min(batch * seq, FUSED_TILE_TOKENS) * words
+    evaluation = eval_copies * 4 * min(config.training.per_device_eval_batch_size * seq, FUSED_TILE_TOKENS) * words
     rows = max(8, config.training.per_device_eval_batch_size if config.training.eval_strategy != "no" else 0)
-    return max(training, 3 * 4 * vocabulary * seq * rows - training_only)
+    scoring = SCORE_COPIES * 4 * vocabulary * min(rows * seq, score_chunk_tokens(vocabulary))
+    return max(training, evaluation, scoring)

@@ -18,6 +18,7 @@ general-text sample), so `comparison.json` shows what fine-tuning gained and wha
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -28,6 +29,7 @@ from ..errors import DataError, ModelLoadError
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
 from .base import EVALUATION_ONLY, cache_key, device, in_order, length_settings, length_summary, load_pretrained, measured_statistics, meta_model, model_lengths, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
+_log = logging.getLogger(__name__)
 GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for a streamed answer
 
 PIPELINE_TAG = "text-generation"
@@ -422,29 +424,155 @@ def _perplexity(loss: float) -> float:
     return perplexity(loss)
 
 
-def token_loss(model, rows: Sequence[dict[str, list[int]]], *, pad_token_id: int, batch_size: int = 8) -> dict[str, float]:
-    """Mean negative log-likelihood per predicted token (positions whose label is not -100) and its perplexity."""
+# Scoring a split (`token_loss`) holds the float32 scores over the vocabulary of at most this many bytes at once: the
+# LM head's output, its float32 copy and the cross-entropy's log-softmax, SCORE_COPIES x 4 bytes a word per token. The
+# whole batch's scores (Qwen2.5's 151,936 words x 512 tokens x 64 rows: about 60 GB) ran out of memory where training fit.
+SCORE_BYTES = 256 * 2**20
+SCORE_COPIES = 3
+_PROBE_TOKENS = 8  # the check that the LM head is applied as the model's own forward applies it
+
+
+def score_chunk_tokens(vocabulary: int, score_bytes: int | None = None) -> int:
+    """How many tokens' scores over `vocabulary` words `token_loss` computes at once."""
+    return max(1, (SCORE_BYTES if score_bytes is None else score_bytes) // (SCORE_COPIES * 4 * max(vocabulary, 1)))
+
+
+def token_loss(model, rows: Sequence[dict[str, list[int]]], *, pad_token_id: int, batch_size: int = 8, score_bytes: int | None = None) -> dict[str, float]:
+    """Mean negative log-likelihood per predicted token (positions whose label is not -100) and its perplexity.
+
+    The model's body runs a batch at a time to its last hidden states; its LM head (and the family's final logit
+    scaling or soft-capping) then scores the predicted positions `score_chunk_tokens` at a time, so the scores over
+    the vocabulary never take more than about `score_bytes` (SCORE_BYTES) whatever the batch. A model whose own
+    forward turns hidden states into logits otherwise (`_head` finds no match on a short probe) is scored through
+    that forward, as few rows at a time as the budget allows (one at least)."""
     import torch  # noqa: PLC0415
 
     total, count = 0.0, 0
     was_training = model.training
     model.eval()
     target = next(model.parameters()).device
-    with torch.inference_mode():
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            width = max(len(r["input_ids"]) for r in batch)
-            ids = torch.tensor([r["input_ids"] + [pad_token_id] * (width - len(r["input_ids"])) for r in batch], device=target)
-            mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in batch], device=target)
-            labels = torch.tensor([r["labels"] + [IGNORED] * (width - len(r["labels"])) for r in batch], device=target)
-            logits = model(input_ids=ids, attention_mask=mask).logits.float()
-            shifted, targets = logits[:, :-1], labels[:, 1:]
-            losses = torch.nn.functional.cross_entropy(shifted.reshape(-1, shifted.size(-1)), targets.reshape(-1), ignore_index=IGNORED, reduction="sum")
-            total += float(losses)
-            count += int((targets != IGNORED).sum())
-    model.train(was_training)
+    try:
+        with torch.inference_mode():
+            head = _head(model, rows, target)
+            vocabulary = _vocabulary(model)
+            chunk = score_chunk_tokens(vocabulary, score_bytes)
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start : start + batch_size]
+                if head is None:  # the model's own forward, in sub-batches of rows
+                    width = max(len(r["input_ids"]) for r in batch)
+                    step = max(1, chunk // max(width, 1))
+                    parts = [_full_scores(model, batch[i : i + step], pad_token_id, target) for i in range(0, len(batch), step)]
+                else:
+                    parts = [_chunked_scores(head, batch, pad_token_id, target, chunk)]
+                for summed, counted in parts:
+                    total += summed
+                    count += counted
+    finally:
+        model.train(was_training)
     loss = total / count if count else float("nan")
     return {"loss": loss, "perplexity": _perplexity(loss) if count else float("nan"), "tokens": count}
+
+
+def _padded(batch, pad_token_id: int, target):
+    import torch  # noqa: PLC0415
+
+    width = max(len(r["input_ids"]) for r in batch)
+    ids = torch.tensor([r["input_ids"] + [pad_token_id] * (width - len(r["input_ids"])) for r in batch], device=target)
+    mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in batch], device=target)
+    labels = torch.tensor([r["labels"] + [IGNORED] * (width - len(r["labels"])) for r in batch], device=target)
+    return ids, mask, labels
+
+
+def _full_scores(model, batch, pad_token_id: int, target) -> tuple[float, int]:
+    """Summed loss and token count of `batch` from the model's own logits (all its rows' scores at once)."""
+    import torch  # noqa: PLC0415
+
+    ids, mask, labels = _padded(batch, pad_token_id, target)
+    logits = model(input_ids=ids, attention_mask=mask).logits.float()
+    shifted, targets = logits[:, :-1], labels[:, 1:]
+    summed = torch.nn.functional.cross_entropy(shifted.reshape(-1, shifted.size(-1)), targets.reshape(-1), ignore_index=IGNORED, reduction="sum")
+    return float(summed), int((targets != IGNORED).sum())
+
+
+def _chunked_scores(head, batch, pad_token_id: int, target, chunk: int) -> tuple[float, int]:
+    """Summed loss and token count of `batch`: hidden states for the whole batch, scores `chunk` tokens at a time."""
+    import torch  # noqa: PLC0415
+
+    body, project = head
+    ids, mask, labels = _padded(batch, pad_token_id, target)
+    hidden = _last_hidden(body(input_ids=ids, attention_mask=mask, use_cache=False))
+    targets = labels[:, 1:].to(hidden.device)
+    keep = targets != IGNORED
+    hidden, targets = hidden[:, :-1][keep], targets[keep]  # only the predicted positions: (tokens, hidden size)
+    summed = 0.0
+    for start in range(0, targets.numel(), chunk):
+        scores = project(hidden[start : start + chunk]).float()
+        summed += float(torch.nn.functional.cross_entropy(scores, targets[start : start + chunk].to(scores.device), reduction="sum"))
+        del scores
+    return summed, int(targets.numel())
+
+
+def _last_hidden(output):
+    return output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
+
+
+def _vocabulary(model) -> int:
+    head = model.get_output_embeddings()
+    weight = getattr(head, "weight", None)
+    return int(weight.shape[0]) if weight is not None else int(model.config.get_text_config().vocab_size)
+
+
+def _logit_transform(model):
+    """The family's final step from LM-head output to logits, read from its config as TRL's fused LM head reads it
+    (trl.trainer.utils.add_fused_lm_head): a scale (Cohere's `logit_scale`, Falcon-H1's `lm_head_multiplier`,
+    Granite's division by `logits_scaling`), then Gemma's soft-capping (`final_logit_softcapping`)."""
+    import torch  # noqa: PLC0415
+
+    config = model.config.get_text_config()
+    cap = getattr(config, "final_logit_softcapping", None)
+    scale = next((getattr(config, name) for name in ("logit_scale", "output_multiplier", "lm_head_multiplier") if getattr(config, name, None) is not None), None)
+    divide = getattr(config, "logits_scaling", None) if scale is None else None
+
+    def apply(logits):
+        if scale is not None:
+            logits = logits * scale
+        elif divide is not None:
+            logits = logits * divide if config.model_type == "hyperclovax" else logits / divide
+        if cap is not None:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    return apply
+
+
+def _head(model, rows, target):
+    """(body, project): the model without its LM head (hidden states) and the LM head with the family's final step
+    (`_logit_transform`), when together they give the model's own logits on a short probe; None otherwise."""
+    import torch  # noqa: PLC0415
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT: the transformers model, adapters in place
+    body, lm_head = getattr(inner, "base_model", inner), inner.get_output_embeddings()
+    probe = next((r["input_ids"][:_PROBE_TOKENS] for r in rows if r["input_ids"]), None)
+    if body is inner or lm_head is None or probe is None:
+        return None
+    transform = _logit_transform(inner)
+
+    head_device = next(lm_head.parameters()).device
+
+    def project(hidden):
+        return transform(lm_head(hidden.to(head_device)))
+
+    ids = torch.tensor([probe], device=target)
+    mask = torch.ones_like(ids)
+    try:
+        own = model(input_ids=ids, attention_mask=mask).logits.float()
+        ours = project(_last_hidden(body(input_ids=ids, attention_mask=mask, use_cache=False))).float()
+    except (TypeError, ValueError, AttributeError):  # a body that takes other inputs
+        return None
+    if ours.shape != own.shape or not torch.allclose(ours, own.to(ours.device), rtol=1e-3, atol=1e-4):
+        _log.warning("%s: its LM head's scores differ from its own logits; scoring through its forward, a few rows at a time", type(inner).__name__)
+        return None
+    return body, project
 
 
 def general_text_rows(tokenizer, max_length: int) -> list[dict[str, list[int]]]:

@@ -2,7 +2,7 @@
 and chat template (tests/task_fixtures.py): GPT-2 (no template, no padding token), Llama 3, Qwen2, Qwen3 (hybrid reasoning),
 Mistral (with its template and without: a tokenizer that starts every text with <s>), Gemma 2 and Phi-3. What a user sees of each: the
 inspector's loss tokens, the counts before launch, a run whose loss falls, a chat that stops at the end of its turn,
-and LoRA adapters that reload as the merged model."""
+and LoRA adapters that reload as the merged model; the base model scored a few tokens at a time, as its own logits score it."""
 
 from __future__ import annotations
 
@@ -116,3 +116,36 @@ def test_lora_adapters_reload_as_the_merged_model(name, data, tmp_path):
         merged = AutoModelForCausalLM.from_pretrained(run.path / "model").eval()(ids).logits
         base = AutoModelForCausalLM.from_pretrained(model_dir).eval()(ids).logits
     assert torch.allclose(adapted, merged, atol=1e-5) and not torch.allclose(base, merged, atol=1e-4)
+
+
+@pytest.mark.parametrize("use_lora", [False, True])
+def test_scoring_a_split_holds_a_few_tokens_scores_at_a_time(family, data, tmp_path, monkeypatch, use_lora):
+    """The base model's loss on general text and validation (before_training, through the trainer's model: TRL's
+    patched forward, PEFT with LoRA) is the one its own logits give, while its LM head scores at most the 12 tokens the
+    budget allows at once, not the whole batch of 8 rows (Gemma 2's soft-capped logits included)."""
+    import datasets
+    import torch
+
+    name, model_dir = family
+    records, _ = data
+    config = lm_config(model_dir, use_lora=use_lora, lora_r=4)
+    tokenizer = causal_lm.load_tokenizer(config)
+    split = datasets.Dataset.from_list([{"prompt": [{"role": "user", "content": r["instruction"]}], "completion": r["output"]} for r in records[:12]])
+    features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
+    trainer = causal_lm.build_trainer(config, model=causal_lm.build_model(config), tokenizer=tokenizer, train_dataset=features, eval_dataset=None, output_dir=tmp_path / "out", callbacks=[])
+    model = causal_lm._model(trainer)
+    rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in features] + causal_lm.general_text_rows(tokenizer, 64)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for r in rows:
+            logits = model(input_ids=torch.tensor([r["input_ids"]])).logits.float()[0, :-1]
+            targets = torch.tensor(r["labels"][1:])
+            total += float(torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100, reduction="sum"))
+            count += int((targets != -100).sum())
+    vocabulary = model.get_output_embeddings().weight.shape[0]
+    monkeypatch.setattr(causal_lm, "SCORE_BYTES", 12 * 3 * 4 * vocabulary, raising=False)
+    sizes = []
+    model.get_output_embeddings().register_forward_hook(lambda module, args, output: sizes.append(output.shape[:-1].numel()))
+    scored = causal_lm.token_loss(model, rows, pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0, batch_size=8)
+    assert scored["tokens"] == count and scored["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert max(sizes) <= 12, f"{name}: the LM head scored {max(sizes)} tokens at once"
