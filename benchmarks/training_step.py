@@ -5,13 +5,9 @@ the default batch of SST-2's training sentences (16 x 13 tokens) and larger ones
 with the word embeddings frozen (`--freeze_embeddings true`). Reported per shape: milliseconds in each
 phase, tokens/s and the FLOP rate (6 x non-embedding parameters per token) against the float32
 2048 x 2048 matmul rate measured in the same run: how close this model's matrices can come to the
-machine's peak, and so what share of the ceiling a full training run can hope for. Steps run with glibc
-keeping freed memory for reuse, as finetuner's training does (finetuner/allocator.py); `--glibc-defaults`
-measures them without, where each step faults the word table's 47 MB gradient in again (minor page faults
-a step are reported either way).
+machine's peak, and so what share of the ceiling a full training run can hope for.
 
     python benchmarks/training_step.py            # about 2 minutes on 2 cores
-    python benchmarks/training_step.py --glibc-defaults --out benchmarks/results/training_step_glibc_defaults.json
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from contextlib import nullcontext
@@ -33,7 +28,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from transformers import AutoModelForSequenceClassification  # noqa: E402
 
-from finetuner.allocator import keep_freed_memory  # noqa: E402
 from finetuner.config import default_model_path  # noqa: E402
 from finetuner.precision import cpu_has_fast_bf16  # noqa: E402
 from sst2_classification import matmul_gflops, non_embedding_parameters  # noqa: E402
@@ -47,8 +41,6 @@ def time_steps(model, optimizer, batch: int, length: int, *, bf16: bool, steps: 
     mask, labels = torch.ones_like(ids), torch.randint(0, 2, (batch,))
     phases = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     for step in range(warmup + steps):
-        if step == warmup:
-            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
@@ -62,9 +54,8 @@ def time_steps(model, optimizer, batch: int, length: int, *, bf16: bool, steps: 
             phases["forward"] += forward - start
             phases["backward"] += backward - forward
             phases["optimizer"] += end - backward
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
     seconds = sum(phases.values()) / steps
-    return {**{f"{name}_ms": 1000 * total / steps for name, total in phases.items()}, "tokens_per_second": batch * length / seconds, "minor_faults_per_step": faults}
+    return {**{f"{name}_ms": 1000 * total / steps for name, total in phases.items()}, "tokens_per_second": batch * length / seconds}
 
 
 def model_and_optimizer(*, frozen_embeddings: bool):
@@ -78,10 +69,7 @@ def model_and_optimizer(*, frozen_embeddings: bool):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "training_step.json")
-    parser.add_argument("--glibc-defaults", action="store_true", help="Leave glibc's malloc thresholds as they are (finetuner raises them for training).")
     args = parser.parse_args()
-    if not args.glibc_defaults:
-        keep_freed_memory()
     gflops = matmul_gflops()
     model, optimizer = model_and_optimizer(frozen_embeddings=False)
     n_params = non_embedding_parameters(model)
@@ -93,7 +81,7 @@ def main() -> None:
             rate = 6 * n_params * result["tokens_per_second"] / 1e9
             rows.append({"batch": batch, "length": length, "bf16": bf16, "frozen_embeddings": frozen, **result, "gflops": rate, "share_of_fp32_matmul": rate / gflops})
             print(json.dumps(rows[-1]), flush=True)
-    args.out.write_text(json.dumps({"keeps_freed_memory": not args.glibc_defaults, "fp32_matmul_gflops": gflops, "non_embedding_parameters": n_params, "cpus": os.cpu_count(), "steps": rows}, indent=2), encoding="utf-8")
+    args.out.write_text(json.dumps({"fp32_matmul_gflops": gflops, "non_embedding_parameters": n_params, "cpus": os.cpu_count(), "steps": rows}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from . import distributed
-from .allocator import keep_freed_memory
 from .config import RunConfig, current_names
 from .distributed import World
 from .errors import ConfigError, FinetunerError
@@ -397,8 +396,6 @@ def _train_steps(run: Run, world: World, out: Path, *, resume: bool, token: str 
             print(f"warning: {warning}", file=sys.stderr, flush=True)  # in a terminal, before the wait: Ctrl-C and change it
     if main:
         run.update_status(phase=TRAINING, message="Training.")
-    if trainer.args.device.type == "cpu":
-        keep_freed_memory()
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     if world.any(events.stop_requested):  # a stop seen by any process after the last step's check
