@@ -60,6 +60,21 @@ def make_summary_records(rows: int = 80, seed: int = 0) -> list[dict]:
     return records
 
 
+def reference_token_loss(model, rows) -> tuple[float, int]:
+    """Mean loss per predicted token the straightforward way, to check `causal_lm.token_loss` against: each row
+    alone, through the model's own logits. (mean loss, predicted tokens)."""
+    import torch
+
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for r in rows:
+            logits = model(input_ids=torch.tensor([r["input_ids"]])).logits.float()[0, :-1]
+            targets = torch.tensor(r["labels"][1:])
+            total += float(torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100, reduction="sum"))
+            count += int((targets != -100).sum())
+    return total / count, count
+
+
 def _word_level_tokenizer(texts: list[str], special: list[str], *, vocab_size: int = 600):
     """A small WordPiece tokenizer (lower-cased) trained on `texts`."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers

@@ -18,7 +18,7 @@ from finetuner.inference import load_predictor
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.tasks import causal_lm
 from finetuner.train import run_training
-from task_fixtures import FAMILY_TOKENIZERS, build_tiny_family, make_instruction_records, write_jsonl
+from task_fixtures import FAMILY_TOKENIZERS, build_tiny_family, make_instruction_records, reference_token_loss, write_jsonl
 
 FAMILIES = list(FAMILY_TOKENIZERS)
 QUESTION = [{"role": "user", "content": "what colour is the sky?"}]
@@ -124,7 +124,6 @@ def test_scoring_a_split_holds_a_few_tokens_scores_at_a_time(family, data, tmp_p
     patched forward, PEFT with LoRA) is the one its own logits give, while its LM head scores at most the 12 tokens the
     budget allows at once, not the whole batch of 8 rows (Gemma 2's soft-capped logits included)."""
     import datasets
-    import torch
 
     name, model_dir = family
     records, _ = data
@@ -135,17 +134,11 @@ def test_scoring_a_split_holds_a_few_tokens_scores_at_a_time(family, data, tmp_p
     trainer = causal_lm.build_trainer(config, model=causal_lm.build_model(config), tokenizer=tokenizer, train_dataset=features, eval_dataset=None, output_dir=tmp_path / "out", callbacks=[])
     model = causal_lm._model(trainer)
     rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in features] + causal_lm.general_text_rows(tokenizer, 64)
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for r in rows:
-            logits = model(input_ids=torch.tensor([r["input_ids"]])).logits.float()[0, :-1]
-            targets = torch.tensor(r["labels"][1:])
-            total += float(torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100, reduction="sum"))
-            count += int((targets != -100).sum())
+    expected, count = reference_token_loss(model, rows)
     vocabulary = model.get_output_embeddings().weight.shape[0]
     monkeypatch.setattr(causal_lm, "SCORE_BYTES", 12 * 3 * 4 * vocabulary, raising=False)
     sizes = []
     model.get_output_embeddings().register_forward_hook(lambda module, args, output: sizes.append(output.shape[:-1].numel()))
     scored = causal_lm.token_loss(model, rows, pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0, batch_size=8)
-    assert scored["tokens"] == count and scored["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert scored["tokens"] == count and scored["loss"] == pytest.approx(expected, rel=1e-5)
     assert max(sizes) <= 12, f"{name}: the LM head scored {max(sizes)} tokens at once"

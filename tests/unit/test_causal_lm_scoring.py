@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from finetuner.tasks import causal_lm
+from task_fixtures import reference_token_loss
 
 VOCAB = 300
 
@@ -43,18 +44,6 @@ def _rows(count: int = 13, seed: int = 1) -> list[dict[str, list[int]]]:
     return rows
 
 
-def _reference(model, rows) -> tuple[float, int]:
-    """Mean loss per predicted token the straightforward way: each row alone, the model's own logits."""
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for r in rows:
-            logits = model(input_ids=torch.tensor([r["input_ids"]])).logits.float()[0, :-1]
-            targets = torch.tensor(r["labels"][1:])
-            total += float(torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100, reduction="sum"))
-            count += int((targets != -100).sum())
-    return total / count, count
-
-
 def _head_outputs(model) -> list[int]:
     """Tokens scored by each call of the model's LM head (every position of its input)."""
     sizes: list[int] = []
@@ -69,7 +58,7 @@ def test_scores_are_the_model_s_own_in_bounded_chunks(family, monkeypatch):
     while the LM head never scores more than the 10 tokens the budget allows at once (before: 13 rows x 36 positions)."""
     model = _tiny(family)
     rows = _rows()
-    expected, tokens = _reference(model, rows)
+    expected, tokens = reference_token_loss(model, rows)
     monkeypatch.setattr(causal_lm, "SCORE_BYTES", 10 * 3 * 4 * VOCAB, raising=False)
     sizes = _head_outputs(model)
 
@@ -88,7 +77,7 @@ def test_the_budget_decides_the_chunks_not_the_evaluation_batch():
     assert causal_lm.score_chunk_tokens(151_936) == 147
     model = _tiny("llama")
     rows = _rows(64, seed=3)
-    expected, tokens = _reference(model, rows)
+    expected, tokens = reference_token_loss(model, rows)
     budget = 16 * 3 * 4 * VOCAB
     peaks = {}
     for batch_size in (8, 64):
@@ -105,14 +94,14 @@ def test_lora_adapters_are_scored_with_the_model(monkeypatch):
 
     model = get_peft_model(_tiny("llama"), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)).eval()
     rows = _rows()
-    expected, tokens = _reference(model, rows)
+    expected, tokens = reference_token_loss(model, rows)
     monkeypatch.setattr(causal_lm, "SCORE_BYTES", 10 * 3 * 4 * VOCAB, raising=False)
     sizes = _head_outputs(model)
     scored = causal_lm.token_loss(model, rows, pad_token_id=0, batch_size=13)
     assert scored["tokens"] == tokens and scored["loss"] == pytest.approx(expected, rel=1e-5)
     assert max(sizes) <= 10
     with model.disable_adapter():
-        without, _ = _reference(model, rows)
+        without, _ = reference_token_loss(model, rows)
     assert abs(without - expected) > 1e-3, "the adapters change the loss: the check above is not the base model's"
 
 
@@ -122,7 +111,7 @@ def test_a_model_whose_forward_transforms_logits_otherwise_is_scored_through_its
     one row at a time under a small budget, with a warning in the log."""
     model = _tiny("llama", final_logit_softcapping=0.3)  # LlamaForCausalLM ignores it
     rows = _rows()
-    expected, tokens = _reference(model, rows)
+    expected, tokens = reference_token_loss(model, rows)
     monkeypatch.setattr(causal_lm, "SCORE_BYTES", 10 * 3 * 4 * VOCAB, raising=False)
     sizes = _head_outputs(model)
     with caplog.at_level(logging.WARNING, logger=causal_lm.__name__):
