@@ -10,6 +10,8 @@ scores a floor.
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -127,6 +129,20 @@ def set_languages(tokenizer, config: RunConfig):
     return tokenizer
 
 
+# Held while a tokenizer that marks texts with languages is given the run's languages and tokenizes: marking changes
+# the tokenizer itself (src_lang, tgt_lang, and each `text_target` call's switch to target mode and back), and the
+# studio shares one cached tokenizer between requests that run at once (the inspector, the token lengths, Start).
+_MARKING = threading.RLock()
+
+
+@contextmanager
+def marked(tokenizer, config: RunConfig):
+    """`set_languages`, kept until the block's tokenization is done; a tokenizer that does not change to mark texts
+    (T5's, BART's) is not held."""
+    with _MARKING if hasattr(tokenizer, "_switch_to_target_mode") else nullcontext():
+        yield set_languages(tokenizer, config)
+
+
 def load_tokenizer(config: RunConfig, *, token: str | None = None):
     """The model's tokenizer with the run's languages (`set_languages`), as training saves it with the model."""
     return set_languages(load_base_tokenizer(config, token=token), config)
@@ -197,8 +213,12 @@ def check_tokenization(splits, tokenizer, config: RunConfig) -> None:
     learns to stop at once, and every summary it writes is empty), or whose every document the source prefix
     fills up to max_seq_length (the model never reads a document). Rows are encoded a hundred at a time until
     one keeps both; that is the first batch unless the settings leave nothing."""
+    with marked(tokenizer, config):
+        _check_tokenization(splits, tokenizer, config)
+
+
+def _check_tokenization(splits, tokenizer, config: RunConfig) -> None:
     m = config.model
-    set_languages(tokenizer, config)
     special = set(tokenizer.all_special_ids)
     prefix = len(tokenizer(m.source_prefix, add_special_tokens=False)["input_ids"]) if m.source_prefix else 0
     for role, split in splits.items():
@@ -249,9 +269,9 @@ def length_settings(config: RunConfig) -> tuple:
 
 def measure_lengths(columns: dict[str, list], tokenizer, config: RunConfig) -> list[tuple[int, int]]:
     """Each example's (prefixed document, summary) token counts, untruncated, with the run's language codes."""
-    set_languages(tokenizer, config)
-    sources = tokenizer(_sources({"document": columns["document"]}, config), truncation=False, verbose=False)["input_ids"]
-    targets = tokenizer(text_target=columns["summary"], truncation=False, verbose=False)["input_ids"]
+    with marked(tokenizer, config):
+        sources = tokenizer(_sources({"document": columns["document"]}, config), truncation=False, verbose=False)["input_ids"]
+        targets = tokenizer(text_target=columns["summary"], truncation=False, verbose=False)["input_ids"]
     return [(len(source), len(target)) for source, target in zip(sources, targets)]
 
 
@@ -271,12 +291,12 @@ def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None
 def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:
     """The encoder's input tokens and the decoder's target tokens, with what truncation cut from each."""
     m = config.model
-    set_languages(tokenizer, config)
     source = m.source_prefix + example["document"]
-    encoded = tokenizer(source, truncation=True, max_length=m.max_seq_length)
-    target = tokenizer(text_target=example["summary"], truncation=True, max_length=m.max_target_length)
-    full_source = len(tokenizer(source, truncation=False, verbose=False)["input_ids"])
-    full_target = len(tokenizer(text_target=example["summary"], truncation=False, verbose=False)["input_ids"])
+    with marked(tokenizer, config):
+        encoded = tokenizer(source, truncation=True, max_length=m.max_seq_length)
+        target = tokenizer(text_target=example["summary"], truncation=True, max_length=m.max_target_length)
+        full_source = len(tokenizer(source, truncation=False, verbose=False)["input_ids"])
+        full_target = len(tokenizer(text_target=example["summary"], truncation=False, verbose=False)["input_ids"])
     return {
         "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
         "input_ids": list(encoded["input_ids"]),

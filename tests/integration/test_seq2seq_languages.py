@@ -162,3 +162,44 @@ def test_forced_bos_token_sets_the_first_generated_token(tmp_path):
     assert generated[:2] == ["fr_XX", "de_DE"], generated  # cc25: the decoder starts with the target code, then the forced token
     with pytest.raises(ConfigError, match="forced_bos_token 'xx_YY' is not a token of the tokenizer"):
         seq2seq.forced_first_token(tokenizer, RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": str(model_dir), "forced_bos_token": "xx_YY"}))
+
+
+def test_two_visitors_inspecting_with_other_languages_each_see_their_own_codes(tmp_path):
+    """The studio shares one cached tokenizer between requests, and marking texts changes it (its src_lang and tgt_lang,
+    and the switch to target mode for a summary): a visitor's inspection that set other languages while another's was
+    tokenizing showed the other visitor's codes. Here visitor B inspects with other languages at the moment A's
+    summary is being tokenized; each must see their own codes."""
+    import threading
+
+    from finetuner.ui import services
+
+    records = make_summary_records(12)
+    model_dir = build_tiny_seq2seq("nllb", tmp_path / "model", [r["document"] for r in records])
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(write_jsonl(tmp_path / "d.jsonl", records)), runs_dir=tmp_path / "runs", task="seq2seq")
+    row = dict(services.prepared(selection).splits["train"][0])
+    shared = services.tokenizer(str(model_dir), "seq2seq")
+    seen: dict[str, dict] = {}
+    b_done = threading.Event()
+
+    def visitor_b():
+        seen["b"] = services.inspect_row(selection, str(model_dir), 32, row, runs_dir=tmp_path / "runs", source_lang="spa_Latn", target_lang="ita_Latn")
+        b_done.set()
+
+    switch = type(shared)._switch_to_target_mode
+    started: list[threading.Thread] = []
+
+    def switch_while_b_inspects(self=shared):
+        if threading.current_thread() is threading.main_thread() and not started:
+            started.append(threading.Thread(target=visitor_b))
+            started[0].start()
+            b_done.wait(timeout=1)  # B runs through here where nothing keeps it out
+        return switch(shared)
+
+    shared._switch_to_target_mode = switch_while_b_inspects
+    try:
+        seen["a"] = services.inspect_row(selection, str(model_dir), 32, row, runs_dir=tmp_path / "runs", source_lang="deu_Latn", target_lang="fra_Latn")
+        started[0].join(timeout=60)
+    finally:
+        del shared._switch_to_target_mode
+    assert (seen["a"]["tokens"][0], seen["a"]["target_tokens"][0]) == ("deu_Latn", "fra_Latn"), (seen["a"]["tokens"][:2], seen["a"]["target_tokens"][:2])
+    assert (seen["b"]["tokens"][0], seen["b"]["target_tokens"][0]) == ("spa_Latn", "ita_Latn"), (seen["b"]["tokens"][:2], seen["b"]["target_tokens"][:2])
