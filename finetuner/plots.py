@@ -144,7 +144,7 @@ def text_lengths(lengths: Mapping[str, Sequence[int]], *, unit: str = "words") -
 
 
 def token_lengths(stats: Mapping[str, Mapping[str, Any]], max_length: int) -> go.Figure:
-    """Histogram of token lengths per split (from `tokenization.length_statistics`), with the max_length
+    """Histogram of token lengths per split (from the task's `length_statistics`), with the max_length
     line and the share of each split that truncation cuts; of a split measured on a sample (`sampled_from`,
     its size), the title says so."""
     if not stats or not any(s.get("lengths") for s in stats.values()):

@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import ModelLoadError
 from .hub_reads import model_options, token_for
 
@@ -189,25 +187,6 @@ def inspect_example(tokenizer, text: str, text_pair: str | None = None, *, max_l
         "dropped_text": " | ".join(dropped),
         "max_length": max_length,
     }
-
-
-def length_statistics(splits, tokenizer, *, max_length: int) -> dict[str, dict[str, Any]]:
-    """Token lengths per split (untruncated, special tokens included) and the share cut at `max_length`."""
-    stats = {}
-    for role, split in splits.items():
-        pairs = split["text_pair"][:] if "text_pair" in split.column_names else None
-        lengths = np.array([len(ids) for ids in tokenizer(split["text"][:], pairs, truncation=False, verbose=False)["input_ids"]])
-        stats[role] = {
-            "count": int(lengths.size),
-            "mean": float(lengths.mean()) if lengths.size else 0.0,
-            "median": float(np.median(lengths)) if lengths.size else 0.0,
-            "p95": float(np.percentile(lengths, 95)) if lengths.size else 0.0,
-            "max": int(lengths.max()) if lengths.size else 0,
-            "truncated": int((lengths > max_length).sum()),
-            "truncated_share": float((lengths > max_length).mean()) if lengths.size else 0.0,
-            "lengths": lengths.tolist(),
-        }
-    return stats
 
 
 def dump_stats(stats: dict[str, dict[str, Any]]) -> str:

@@ -587,7 +587,7 @@ def measured_statistics(splits, tokenizer, config, *, columns: Sequence[str], me
 
 
 def length_summary(lengths: list[int], max_length: int) -> dict[str, Any]:
-    """The statistics `tokenization.length_statistics` reports, for any list of token counts."""
+    """A split's length statistics (token_stats.json, the Data tab's histogram) for any list of token counts."""
     array = np.asarray(lengths, dtype=np.int64)
     return {
         "count": int(array.size),

@@ -56,8 +56,8 @@ def summarize_lengths(lengths: list[int], config: RunConfig) -> dict[str, Any]:
 
 
 def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None = None):
-    """Token lengths per split (untruncated, special tokens included) and the share cut at max_seq_length
-    (as `tokenization.length_statistics`); `memo`: see `base.measured_statistics`."""
+    """Token lengths per split (untruncated, special tokens included) and the share cut at max_seq_length;
+    `memo`: see `base.measured_statistics`."""
     return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, summarize=summarize_lengths, memo=memo)
 
 

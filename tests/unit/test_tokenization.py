@@ -7,7 +7,9 @@ import pytest
 from finetuner.config import DataConfig
 from finetuner.data import prepare
 from finetuner.errors import ModelLoadError
-from finetuner.tokenization import encode_batch, inspect_example, length_statistics, load_tokenizer, tokenize_splits, tokenizer_signature
+from finetuner.config import RunConfig
+from finetuner.tasks.text_classification import length_statistics as task_length_statistics
+from finetuner.tokenization import encode_batch, inspect_example, load_tokenizer, tokenize_splits, tokenizer_signature
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +65,17 @@ def test_measuring_texts_longer_than_the_model_reads_warns_of_no_indexing_errors
     try:
         short = load_tokenizer(str(tiny_model_dir), model_max_length=4)  # a fresh tokenizer: it warns once at most
         prepared = prepare(DataConfig(train_file=str(sentiment_csv)))
-        stats = length_statistics(prepared.splits, short, max_length=4)
+        stats = length_statistics(prepared.splits, short, max_length=8)
         shown = inspect_example(short, prepared.splits["train"]["text"][0], max_length=4)
     finally:
         logging.getLogger("transformers").removeHandler(listener)
     assert stats["train"]["truncated"] > 0 and shown["truncated"], "the texts are longer than the model reads"
     assert not [message for message in said if "indexing errors" in message]
+
+
+def length_statistics(splits, tokenizer, *, max_length: int):
+    """The classification task's token lengths (what `train` writes to token_stats.json and the Data tab charts)."""
+    return task_length_statistics(splits, tokenizer, RunConfig.from_dict({"task": "text-classification", "max_seq_length": max_length}))
 
 
 def test_tokenized_splits_are_unpadded_and_cached(tokenizer, sentiment_csv, tmp_path):
