@@ -92,10 +92,20 @@ def models_cache(repo_id: str | None, token: str | None) -> str | None:
         visitor.may_read[key] = _may_read(False, "model", key[1])
     if visitor.may_read[key]:
         return None
+    return own_models_cache()
+
+
+def own_models_cache() -> str | None:
+    """This request's visitor's own model cache folder (`models_cache`), without asking the Hub whether any repo is
+    private: where a reader that never downloads (Estimate's and the plan's look at cached config files) looks after
+    the shared cache, which holds no visitor's private model. None without a visitor."""
+    visitor = _VISITOR.get()
+    if visitor is None:
+        return None
     from huggingface_hub import constants  # noqa: PLC0415
 
     shared = Path(constants.HF_HUB_CACHE)
-    return str(shared.with_name(shared.name + "-visitors") / _user_of(token))
+    return str(shared.with_name(shared.name + "-visitors") / _user_of(visitor.token))
 
 
 def model_options(repo_id: str | None, token: str | None) -> dict[str, str]:
