@@ -52,10 +52,15 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-def reader() -> str:
-    """Whose token this request reads with, for cache keys: a digest of the visitor's token, '' for the server's."""
+def reader(*names: str | None) -> str:
+    """Whose token this request reads with, for cache keys: a digest of the visitor's token, '' for the server's.
+    Given the `names` an entry is read from (a model, a dataset), also '' where none is a Hub id: local files and
+    folders are read with no token, so every visitor shares one entry of them (the bundled model's tokenizer, an
+    uploaded file's preparation), as the caches' size (a few entries) expects."""
     visitor = _VISITOR.get()
-    return digest(visitor.token) if visitor else ""
+    if visitor is None or (names and not any(name and is_hub_id(str(name)) for name in names)):
+        return ""
+    return digest(visitor.token)
 
 
 def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
