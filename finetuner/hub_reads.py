@@ -30,6 +30,12 @@ _VISITOR: ContextVar["_Visitor | None"] = ContextVar("finetuner_hub_reader", def
 # How the studio hands a visitor's token to the training process it starts for them (`launcher`): its environment
 # only. The process reads as the studio does (`reading_as`): a repo the token may not read, with HF_TOKEN.
 READER_VARIABLE = "FINETUNER_HUB_READER"
+# How to read a private or gated Hub repo, wherever finetuner runs (the CLI, a local studio, a shared one without a
+# sign-in: --share, --auth), for the messages of a dataset or model the token used cannot read.
+READ_TOKEN_HINT = (
+    "HF_TOKEN or `hf auth login`; in the studio, a token typed in the Hub tab's token field, "
+    "or on a Space 'Sign in with Hugging Face' with an account that may read it"
+)
 
 
 class _Visitor:
