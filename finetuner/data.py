@@ -24,7 +24,7 @@ import pandas as pd
 
 from .config import DataConfig
 from .errors import ColumnNotFoundError, DataError, DataFileNotFoundError
-from .hub_reads import datasets_cache, token_for
+from .hub_reads import READ_TOKEN_HINT, datasets_cache, token_for
 
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet", ".conll": "conll"}
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "intent", "sentiment", "y", "tag")
@@ -349,8 +349,7 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
         if type(error).__name__ == "DatasetNotFoundError":  # the Hub's answer for a missing id and for a repo the token may not read
             raise DataError(
                 f"Dataset '{config.dataset_name}' was not found on the Hub, or it is private or gated and the token used cannot read it. "
-                "Check the id; for a private or gated dataset, read it with a token that may (HF_TOKEN; on a shared studio, "
-                "'Sign in with Hugging Face' with an account that may read it), or upload its files."
+                f"Check the id; for a private or gated dataset, read it with a token that may ({READ_TOKEN_HINT}), or upload its files."
             ) from error
         raise DataError(f"Dataset '{config.dataset_name}' was not found on the Hub or on disk: {error}") from error
     except ValueError as error:  # e.g. a missing or wrong config name

@@ -174,16 +174,22 @@ def _model_folder(name_or_path: str) -> Path | None:
     path = Path(name_or_path)
     if path.is_dir():
         return path
-    try:  # a Hub id already in the local cache (a visitor's private model: their own, `models_cache`); never downloads
+    # A Hub id already in the local cache; never downloads, nor asks the Hub anything (the plan calls this as the form
+    # changes): the shared cache first, which holds no visitor's private model, then the visitor's own (`models_cache`).
+    try:
         from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
 
-        from .hub_reads import models_cache, token_for  # noqa: PLC0415
+        from .hub_reads import own_models_cache  # noqa: PLC0415
 
-        cache_dir = models_cache(name_or_path, token_for(name_or_path))
-        for filename in ("config.json", "model.safetensors", "model.safetensors.index.json"):
-            found = try_to_load_from_cache(name_or_path, filename, cache_dir=cache_dir)
-            if isinstance(found, str):
-                return Path(found).parent
+        def cached_in(cache_dir: str | None) -> Path | None:
+            for filename in ("config.json", "model.safetensors", "model.safetensors.index.json"):
+                found = try_to_load_from_cache(name_or_path, filename, cache_dir=cache_dir)
+                if isinstance(found, str):
+                    return Path(found).parent
+            return None
+
+        own = None if (shared := cached_in(None)) else own_models_cache()
+        return shared or (cached_in(own) if own else None)
     except Exception:  # noqa: BLE001 - an estimate must never fail the page
         return None
     return None

@@ -30,6 +30,12 @@ _VISITOR: ContextVar["_Visitor | None"] = ContextVar("finetuner_hub_reader", def
 # How the studio hands a visitor's token to the training process it starts for them (`launcher`): its environment
 # only. The process reads as the studio does (`reading_as`): a repo the token may not read, with HF_TOKEN.
 READER_VARIABLE = "FINETUNER_HUB_READER"
+# How to read a private or gated Hub repo, wherever finetuner runs (the CLI, a local studio, a shared one without a
+# sign-in: --share, --auth), for the messages of a dataset or model the token used cannot read.
+READ_TOKEN_HINT = (
+    "HF_TOKEN or `hf auth login`; in the studio, a token typed in the Hub tab's token field, "
+    "or on a Space 'Sign in with Hugging Face' with an account that may read it"
+)
 
 
 class _Visitor:
@@ -52,10 +58,15 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-def reader() -> str:
-    """Whose token this request reads with, for cache keys: a digest of the visitor's token, '' for the server's."""
+def reader(*names: str | None) -> str:
+    """Whose token this request reads with, for cache keys: a digest of the visitor's token, '' for the server's.
+    Given the `names` an entry is read from (a model, a dataset), also '' where none is a Hub id: local files and
+    folders are read with no token, so every visitor shares one entry of them (the bundled model's tokenizer, an
+    uploaded file's preparation), as the caches' size (a few entries) expects."""
     visitor = _VISITOR.get()
-    return digest(visitor.token) if visitor else ""
+    if visitor is None or (names and not any(name and is_hub_id(str(name)) for name in names)):
+        return ""
+    return digest(visitor.token)
 
 
 def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
@@ -92,10 +103,20 @@ def models_cache(repo_id: str | None, token: str | None) -> str | None:
         visitor.may_read[key] = _may_read(False, "model", key[1])
     if visitor.may_read[key]:
         return None
+    return own_models_cache()
+
+
+def own_models_cache() -> str | None:
+    """This request's visitor's own model cache folder (`models_cache`), without asking the Hub whether any repo is
+    private: where a reader that never downloads (Estimate's and the plan's look at cached config files) looks after
+    the shared cache, which holds no visitor's private model. None without a visitor."""
+    visitor = _VISITOR.get()
+    if visitor is None:
+        return None
     from huggingface_hub import constants  # noqa: PLC0415
 
     shared = Path(constants.HF_HUB_CACHE)
-    return str(shared.with_name(shared.name + "-visitors") / _user_of(token))
+    return str(shared.with_name(shared.name + "-visitors") / _user_of(visitor.token))
 
 
 def model_options(repo_id: str | None, token: str | None) -> dict[str, str]:

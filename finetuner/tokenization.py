@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelLoadError
-from .hub_reads import model_options, token_for
+from .hub_reads import READ_TOKEN_HINT, model_options, token_for
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -117,7 +117,10 @@ def load_failure_message(what: str, name_or_path: str, error: Exception, *, offl
             f"Could not download the {what} '{name_or_path}': the Hugging Face Hub is unreachable from here. "
             + (offline_hint or "Use a local model folder, or the bundled default model.")
         )
-    return f"Could not load the {what} '{name_or_path}': it is not a local folder, and the Hub has no such model (or it is private). Check the id. ({text})"
+    return (
+        f"Could not load the {what} '{name_or_path}': it is not a local folder, and the Hub has no such model (or it is private). "
+        f"Check the id; for a private or gated model, read it with a token that may ({READ_TOKEN_HINT}). ({text})"
+    )
 
 
 def tokenizer_signature(tokenizer) -> str:

@@ -357,7 +357,7 @@ def _key(selection: Mapping[str, Any], **extra: Any) -> str:
                 stamps[name] = Path(selection[name]).stat().st_mtime_ns
             except OSError:
                 stamps[name] = None
-    return json.dumps({"selection": dict(selection), "stamps": stamps, "reader": reader(), **extra}, sort_keys=True, default=str)
+    return json.dumps({"selection": dict(selection), "stamps": stamps, "reader": reader(selection.get("dataset_name")), **extra}, sort_keys=True, default=str)
 
 
 _lock = threading.Lock()
@@ -477,7 +477,7 @@ def tokenizer(name_or_path: str, task: str = DEFAULT_TASK):
     cache when the Hub cannot be reached (`hub_model_location`: one request), not asked of the Hub file by
     file with huggingface_hub's retries, which took half a minute and then failed on its chat-template listing.
     The studio's process stays online (a push needs the Hub): only this tokenizer's files come from the cache."""
-    return _tokenizer(task, name_or_path, reader())
+    return _tokenizer(task, name_or_path, reader(name_or_path))
 
 
 def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
@@ -600,7 +600,8 @@ def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, se
     On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     settings = {k: v for k, v in tokenization_options(task_of(selection), options).items() if k in LENGTH_OPTIONS and v is not None}
-    return _token_stats(_key(selection, seed=seed, **({"tokenization": settings} if settings else {})), model, int(max_length))
+    # whose token read the model's tokenizer counts too: the data's key says only who read the data
+    return _token_stats(_key(selection, seed=seed, model_reader=reader(model), **({"tokenization": settings} if settings else {})), model, int(max_length))
 
 
 # ---------------------------------------------------------------- configs
@@ -816,7 +817,7 @@ def _module_names(name: str, mtime: float, revision: str, trust_remote_code: boo
 def lora_target_candidates(config: RunConfig) -> list[str]:
     """The short names of the model's linear layers (q_proj, v_proj, ...): what LoRA can adapt."""
     m = config.model
-    return list(_module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code, reader())[1])
+    return list(_module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code, reader(m.model_name_or_path))[1])
 
 
 def check_lora_targets(config: RunConfig) -> None:
@@ -824,7 +825,7 @@ def check_lora_targets(config: RunConfig) -> None:
     m = config.model
     if not (m.use_lora and m.lora_target_modules):
         return
-    names, linear = _module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code, reader())
+    names, linear = _module_names(*_model_key(m.model_name_or_path), m.model_revision, m.trust_remote_code, reader(m.model_name_or_path))
     unknown = [t for t in m.lora_target_modules if not any(n == t or n.endswith(f".{t}") for n in names)]
     if unknown:
         raise ConfigError(
@@ -859,7 +860,7 @@ def lora_parameters(config: RunConfig) -> dict[str, Any]:
     key = {
         "task": m.task, "model_name_or_path": name, "model_revision": m.model_revision, "trust_remote_code": m.trust_remote_code,
         "use_lora": m.use_lora, "lora_r": m.lora_r, "lora_alpha": m.lora_alpha, "lora_dropout": m.lora_dropout,
-        "lora_target_modules": m.lora_target_modules, "mtime": mtime, "reader": reader(),
+        "lora_target_modules": m.lora_target_modules, "mtime": mtime, "reader": reader(name),
     }
     return dict(_lora_counts(json.dumps(key, sort_keys=True)))
 

@@ -122,3 +122,24 @@ def test_a_revision_pinned_to_a_commit_does_not_read_another_visitors_cached_cop
         assert read_model(MODEL, sha) == EVERY_WAY[:-1]
     with reading_as(ERIN):
         assert read_model(MODEL, sha) == []
+
+
+def test_the_cached_model_files_estimate_and_the_plan_read_are_found_without_asking_the_hub(hub_models, monkeypatch):
+    """The Train tab's plan reads cached config files (its warnings) as each field changes: a visitor's model found
+    in the shared cache or in their own folder, with no request to the Hub (it asked whether the visitor and anyone
+    may read the repo, two requests a keystroke on a signed-in page); another visitor still finds nothing of dana's."""
+    from finetuner import hub_reads
+    from finetuner.estimate import count_parameters
+
+    with hub_reads.reading_as(DANA):
+        read_model(MODEL)
+    with hub_reads.reading_as(ERIN):
+        read_model(PUBLIC_MODEL)
+    asked, may_read = [], hub_reads._may_read
+    monkeypatch.setattr(hub_reads, "_may_read", lambda *args: asked.append(args) or may_read(*args))
+    with hub_reads.reading_as(DANA):
+        assert count_parameters(PUBLIC_MODEL) is not None
+        assert count_parameters(MODEL) is not None, "dana's own copy, in her folder"
+    with hub_reads.reading_as(ERIN):
+        assert count_parameters(MODEL) is None
+    assert asked == []

@@ -134,6 +134,9 @@ def test_a_token_typed_in_the_hub_tab_reads_the_visitors_private_data_and_model_
     url, runs_dir, _ = auth_studio
     dana, erin = Client(url, auth=("dana", PASSWORD), verbose=False), Client(url, auth=("erin", PASSWORD), verbose=False)
     assert CANNOT_READ in refused(lambda: load_hub(dana)), "no token typed: the server's reads, which cannot read it"
+    # There is no sign-in on this page: the messages say to type a token in the Hub tab.
+    assert "a token typed in the Hub tab's token field" in refused(lambda: load_hub(dana))
+    assert "a token typed in the Hub tab's token field" in refused(lambda: inspect(dana, MODEL))
 
     summary, *_ = load_hub(dana, typed_token=DANA)
     assert summary.startswith(f"**{DATASET}** · 40 rows"), summary

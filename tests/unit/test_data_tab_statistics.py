@@ -166,3 +166,27 @@ def test_a_memo_past_its_limit_starts_afresh_and_measures_right():
     assert len(memo) <= 3
     assert measured_statistics({"train": split.select([3, 4, 0])}, None, config, columns=("text",), measure=measure, summarize=summarize, memo=memo, limit=3) == {"train": [3, 4, 1]}
     assert len(memo) <= 3
+
+
+def test_visitors_reading_with_their_own_tokens_share_an_uploaded_files_preparation_and_a_local_models_tokenizer(sentiment_csv, tiny_model_dir, tmp_path):
+    """On a Space every signed-in visitor's reads carry their token (`hub_reads.reading_as`). A local file or model
+    folder is read with no token, so one visitor's preparation, tokenizer and token lengths serve the next: keyed by
+    each visitor's token, a fifth visitor evicted the first's tokenizer (the cache keeps 4) and with it the lengths
+    measured, and each new sign-in prepared and tokenized the same upload again."""
+    from finetuner.hub_reads import reading_as
+
+    runs = tmp_path / "runs"
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(sentiment_csv), runs_dir=runs, task="text-classification")
+    with reading_as("hf_first_visitor_token_0123456789"):
+        first = services.prepared(selection, seed=3), services.tokenizer(str(tiny_model_dir)), services.token_stats(selection, str(tiny_model_dir), 32, seed=3, runs_dir=runs)
+    with reading_as("hf_second_visitor_token_0123456789"):
+        second = services.prepared(selection, seed=3), services.tokenizer(str(tiny_model_dir)), services.token_stats(selection, str(tiny_model_dir), 32, seed=3, runs_dir=runs)
+    assert all(a is b for a, b in zip(first, second))
+    # What a visitor's token may read from the Hub stays keyed by whose token read it.
+    from finetuner.hub_reads import reader
+
+    keys = []
+    for token in ("hf_first_visitor_token_0123456789", "hf_second_visitor_token_0123456789"):
+        with reading_as(token):
+            keys.append(reader("dana/secret-bert"))
+    assert keys[0] and keys[1] and keys[0] != keys[1]
