@@ -174,16 +174,21 @@ def _model_folder(name_or_path: str) -> Path | None:
     path = Path(name_or_path)
     if path.is_dir():
         return path
-    # A Hub id already in the local cache; never downloads, nor asks the Hub anything (the plan calls this as the form
-    # changes): the shared cache first, which holds no visitor's private model, then the visitor's own (`models_cache`).
+    return _cached_folder(name_or_path, ("config.json", "model.safetensors", "model.safetensors.index.json"))
+
+
+def _cached_folder(repo_id: str, filenames: tuple[str, ...]) -> Path | None:
+    """The folder of the first of `filenames` of a Hub id already in the local cache, or None. It never downloads, nor
+    asks the Hub anything (the plan calls this as the form changes): the shared cache first, which holds no visitor's
+    private model, then the visitor's own (`hub_reads.own_models_cache`)."""
     try:
         from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
 
         from .hub_reads import own_models_cache  # noqa: PLC0415
 
         def cached_in(cache_dir: str | None) -> Path | None:
-            for filename in ("config.json", "model.safetensors", "model.safetensors.index.json"):
-                found = try_to_load_from_cache(name_or_path, filename, cache_dir=cache_dir)
+            for filename in filenames:
+                found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
                 if isinstance(found, str):
                     return Path(found).parent
             return None
@@ -192,7 +197,6 @@ def _model_folder(name_or_path: str) -> Path | None:
         return shared or (cached_in(own) if own else None)
     except Exception:  # noqa: BLE001 - an estimate must never fail the page
         return None
-    return None
 
 
 def count_parameters(name_or_path: str) -> ParameterCount | None:
@@ -755,14 +759,9 @@ def language_warning(config: RunConfig) -> str | None:
     name = m.tokenizer_name or m.model_name_or_path
     folder = _model_folder(name)
     found = folder / "tokenizer_config.json" if folder else None
-    if found is None or not found.is_file():
-        try:  # a Hub id whose tokenizer files alone are cached
-            from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
-
-            cached = try_to_load_from_cache(name, "tokenizer_config.json")
-            found = Path(cached) if isinstance(cached, str) else None
-        except Exception:  # noqa: BLE001 - an estimate must never fail the page
-            found = None
+    if found is None or not found.is_file():  # a Hub id whose tokenizer files alone are cached
+        folder = _cached_folder(name, ("tokenizer_config.json",))
+        found = folder / "tokenizer_config.json" if folder else None
     try:
         saved = json.loads(found.read_text(encoding="utf-8")) if found else {}
     except (OSError, ValueError):
