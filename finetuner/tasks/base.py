@@ -552,14 +552,13 @@ def length_settings(config) -> tuple:
     return ()
 
 
-def measured_statistics(splits, tokenizer, config, *, columns: Sequence[str], measure, summarize, memo: dict | None = None, limit: int = 200_000) -> dict[str, dict[str, Any]]:
-    """Each split's length statistics, `summarize(measurements, config)`, from its examples' measurements,
+def measured_statistics(splits, tokenizer, config, *, columns: Sequence[str], measure, summarize=None, memo: dict | None = None, limit: int = 200_000) -> dict[str, dict[str, Any]]:
+    """Each split's length statistics, `summarize(measurements, config)` (by default `length_summary` of one token
+    count an example against max_seq_length), from its examples' measurements,
     `measure({column: values}, tokenizer, config)`: per example, counts that do not depend on max_seq_length,
     from the example's `columns` alone. `memo` (row digest -> measurement, for one tokenizer and `length_settings`)
     keeps them: an example already measured (in another split, at another seed or max_seq_length) is not measured
     again; past `limit` entries it starts afresh, so a big dataset never holds more than that in memory."""
-    import hashlib  # noqa: PLC0415
-
     stats = {}
     for role, split in splits.items():
         values = {column: split[column][:] for column in columns if column in split.column_names}
@@ -582,7 +581,7 @@ def measured_statistics(splits, tokenizer, config, *, columns: Sequence[str], me
                     if n < limit:
                         memo[keys[i]] = measurement
             measured = [known[key] for key in keys]
-        stats[role] = summarize(measured, config)
+        stats[role] = summarize(measured, config) if summarize else length_summary(measured, config.model.max_seq_length)
     return stats
 
 

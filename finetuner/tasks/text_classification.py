@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..errors import DataError
 from ..evaluation import classification_metrics, classification_report, predictions_frame, softmax
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, length_settings, length_summary, load_with_new_head, measured_statistics, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, check_tokenization, fits_model, load_trained_tokenizer, model_lengths, save_model  # noqa: F401 - the defaults are this task's hooks
+from .base import EVALUATION_ONLY, in_order, length_settings, load_with_new_head, measured_statistics, predict_shortest_first, shortest_first, with_head_learning_rate, before_training, check_tokenization, fits_model, load_trained_tokenizer, model_lengths, save_model  # noqa: F401 - the defaults are this task's hooks
 
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
@@ -51,14 +51,10 @@ def measure_lengths(columns: dict[str, list], tokenizer, config: RunConfig) -> l
     return [len(ids) for ids in tokenizer(columns["text"], columns.get("text_pair"), truncation=False, verbose=False)["input_ids"]]
 
 
-def summarize_lengths(lengths: list[int], config: RunConfig) -> dict[str, Any]:
-    return length_summary(lengths, config.model.max_seq_length)
-
-
 def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None = None):
     """Token lengths per split (untruncated, special tokens included) and the share cut at max_seq_length;
     `memo`: see `base.measured_statistics`."""
-    return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, summarize=summarize_lengths, memo=memo)
+    return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, memo=memo)
 
 
 def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from .. import data as data_module
 from ..config import DataConfig, RunConfig
 from ..errors import DataError
 from ..runs import write_json_atomic
-from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, check_tokenization, fits_model, length_settings, length_summary, measured_statistics, model_lengths, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
+from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_first, before_training, cache_key, cached_map, check_tokenization, fits_model, length_settings, measured_statistics, model_lengths, load_with_new_head, save_model, with_head_learning_rate  # noqa: F401
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
@@ -269,13 +269,9 @@ def measure_lengths(columns: dict[str, list], tokenizer, config: RunConfig) -> l
     return [len(ids) for ids in tokenizer(columns["tokens"], is_split_into_words=True, truncation=False, verbose=False)["input_ids"]]
 
 
-def summarize_lengths(lengths: list[int], config: RunConfig) -> dict[str, Any]:
-    return length_summary(lengths, config.model.max_seq_length)
-
-
 def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None = None) -> dict[str, dict[str, Any]]:
     """Sub-token counts per sentence (special tokens included, untruncated) against max_seq_length; `memo`: see `base.measured_statistics`."""
-    return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, summarize=summarize_lengths, memo=memo)
+    return measured_statistics(splits, tokenizer, config, columns=LENGTH_COLUMNS, measure=measure_lengths, memo=memo)
 
 
 def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig, *, label_names: Sequence[str] | None = None) -> dict[str, Any]:
