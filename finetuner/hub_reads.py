@@ -41,7 +41,7 @@ READ_TOKEN_HINT = (
 class _Visitor:
     def __init__(self, token: str) -> None:
         self.token = token
-        self.may_read: dict[tuple[str, str], bool] = {}  # asked once per repo and request
+        self.may_read: dict[tuple[bool, str, str], bool] = {}  # (anyone?, repo type, repo id): asked once per request
 
 
 @contextlib.contextmanager
@@ -77,7 +77,7 @@ def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
     When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one shared cache
     handed a visitor's private dataset to the next visitor who named it. The folder is the Hub user's (one
     cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again."""
-    if not token or not dataset_name or _may_read(False, "dataset", str(dataset_name).strip()):
+    if not token or not dataset_name or _asked(False, "dataset", str(dataset_name).strip()):
         return None
     import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
 
@@ -98,10 +98,7 @@ def models_cache(repo_id: str | None, token: str | None) -> str | None:
     visitor = _VISITOR.get()
     if visitor is None or not token or token != visitor.token or not repo_id or not is_hub_id(str(repo_id)):
         return None
-    key = ("anyone", str(repo_id).strip())  # whether the Hub lets anyone read it: asked once per request
-    if key not in visitor.may_read:
-        visitor.may_read[key] = _may_read(False, "model", key[1])
-    if visitor.may_read[key]:
+    if _asked(False, "model", str(repo_id).strip()):  # anyone may read it
         return None
     return own_models_cache()
 
@@ -143,10 +140,18 @@ def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
     visitor = _VISITOR.get()
     if visitor is None or not repo_id or not is_hub_id(str(repo_id)):
         return None
-    key = (repo_type, str(repo_id).strip())
+    return visitor.token if _asked(visitor.token, repo_type, str(repo_id).strip()) else None
+
+
+def _asked(token: str | bool, repo_type: str, repo_id: str) -> bool:
+    """`_may_read`, asked once per request where a visitor reads (`token` is theirs, or False: anyone)."""
+    visitor = _VISITOR.get()
+    if visitor is None:
+        return _may_read(token, repo_type, repo_id)
+    key = (token is False, repo_type, repo_id)
     if key not in visitor.may_read:
-        visitor.may_read[key] = _may_read(visitor.token, *key)
-    return visitor.token if visitor.may_read[key] else None
+        visitor.may_read[key] = _may_read(token, repo_type, repo_id)
+    return visitor.may_read[key]
 
 
 def _may_read(token: str | bool, repo_type: str, repo_id: str) -> bool:
