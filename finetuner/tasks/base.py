@@ -26,7 +26,10 @@ and inference (`finetuner.inference`) call only these hooks, in this order:
                                                              reads the task's data: `predictor.output_columns(**inputs, **generation_options)`
     inspect_example(tokenizer, example, config) -> dict      what training feeds the model for one example
 
-and the constants `PIPELINE_TAG` (the Hub's pipeline tag) and `AUTO_MODEL` (the transformers auto class).
+and the constants `PIPELINE_TAG` (the Hub's pipeline tag), `AUTO_MODEL` (the transformers auto class),
+`TOKENIZATION_OPTIONS` (the config fields besides the model and max_seq_length that change what the tokenizer
+makes of an example: `inspect_example` follows each, and the studio's inspector passes them from the Train form)
+and `LENGTH_OPTIONS` (those of them that change `length_statistics`: the token-length chart, Estimate).
 A task module that does not need a hook re-exports the no-op from here.
 """
 
@@ -63,7 +66,7 @@ HOOKS = (
     "prediction_inputs",
     "inspect_example",
 )
-CONSTANTS = ("PIPELINE_TAG", "AUTO_MODEL")
+CONSTANTS = ("PIPELINE_TAG", "AUTO_MODEL", "TOKENIZATION_OPTIONS", "LENGTH_OPTIONS")
 # TrainingArguments for a trainer that only evaluates or predicts (evaluate_run): nothing to schedule or save.
 EVALUATION_ONLY = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
 

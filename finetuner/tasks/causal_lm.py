@@ -34,6 +34,9 @@ GENERATION_THREAD = "finetuner-generate"  # the thread that runs `generate` for 
 
 PIPELINE_TAG = "text-generation"
 AUTO_MODEL = "AutoModelForCausalLM"
+# completion_only_loss chooses the tokens that carry loss (`tokenize`, `inspect_example`); it changes no token count.
+TOKENIZATION_OPTIONS = ("completion_only_loss",)
+LENGTH_OPTIONS: tuple[str, ...] = ()
 IGNORED = -100
 GENERAL_TEXT = Path(__file__).resolve().parent.parent / "examples" / "general_text.txt"
 BASE_FILE = "base_model.json"

@@ -259,6 +259,10 @@ def model_lengths(config: RunConfig) -> dict[str, int]:
 
 
 LENGTH_COLUMNS = ("document", "summary")
+# The options that change a document's or summary's tokens (`inspect_example`), and all of them their lengths:
+# `length_settings`' prefix and language codes are measured, and max_target_length cuts the summaries' counts.
+TOKENIZATION_OPTIONS = ("source_prefix", "max_target_length", "source_lang", "target_lang")
+LENGTH_OPTIONS = TOKENIZATION_OPTIONS
 
 
 def length_settings(config: RunConfig) -> tuple:

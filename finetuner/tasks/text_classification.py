@@ -19,6 +19,9 @@ from .base import EVALUATION_ONLY, in_order, length_settings, load_with_new_head
 PIPELINE_TAG = "text-classification"
 AUTO_MODEL = "AutoModelForSequenceClassification"
 MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids", "label"]
+# No option besides the model and max_seq_length changes a classified text's tokens (`tasks.base.CONSTANTS`).
+TOKENIZATION_OPTIONS: tuple[str, ...] = ()
+LENGTH_OPTIONS: tuple[str, ...] = ()
 
 
 def prepare_data(config: RunConfig) -> data_module.PreparedData:

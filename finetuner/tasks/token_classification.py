@@ -27,6 +27,9 @@ from .base import EVALUATION_ONLY, in_order, predict_shortest_first, shortest_fi
 
 PIPELINE_TAG = "token-classification"
 AUTO_MODEL = "AutoModelForTokenClassification"
+# label_all_tokens labels a word's later sub-tokens (`tokenize`, `inspect_example`); it changes no token count.
+TOKENIZATION_OPTIONS = ("label_all_tokens",)
+LENGTH_OPTIONS: tuple[str, ...] = ()
 IGNORED = -100
 WORDS = re.compile(r"[@#]?\w+(?:[-'’.]\w+)*|[^\w\s]")
 

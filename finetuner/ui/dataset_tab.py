@@ -10,7 +10,7 @@ form's seed and shares (both endpoints take the form's values as `train_form`, a
 left out, the form's defaults), and shown again when they change there. The inspector's model and
 max_length are the Train tab's Model and Max length on the page (either tab's edit changes both), and an
 inspection on the page is made again when they, the split options, the Train form's options that change the
-task's tokens (`services.TOKENIZATION_OPTIONS`: a causal LM's completion-only loss, a seq2seq source prefix, summary
+task's tokens (its module's `TOKENIZATION_OPTIONS`, `services.option_names`: a causal LM's completion-only loss, a seq2seq source prefix, summary
 length and languages, NER sub-token labels) or the data change (`inspect_again`).
 
 Each task has its own column pickers (text/label; words/tags for NER; prompt or chat messages and
@@ -488,7 +488,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
                 label = data.label_names[row["label"]]
         # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
         owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
-        # The Train form's options that change the tokens (`services.TOKENIZATION_OPTIONS`: a causal LM's loss, a seq2seq
+        # The Train form's options that change the tokens (`services.option_names`: a causal LM's loss, a seq2seq
         # prefix, summary length and languages, NER sub-token labels); None where it sets none: the task's default.
         settings = services.tokenization_options(task, train_form)
         inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, **settings)

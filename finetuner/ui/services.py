@@ -534,25 +534,25 @@ def length_memo(task: str, loaded_tokenizer, settings: tuple) -> dict:
     return entry[1]
 
 
-# The Train form's options, per task, that change what the tokenizer makes of an example beyond the model and
-# max_seq_length: the inspector follows each (`inspect_row`), and those that change token counts the lengths too.
-TOKENIZATION_OPTIONS = {
-    "text-classification": (),
-    "token-classification": ("label_all_tokens",),
-    "causal-lm": ("completion_only_loss",),
-    "seq2seq": ("source_prefix", "max_target_length", "source_lang", "target_lang"),
-}
-# Those of them that change an example's token counts (the token-length chart, Estimate): `length_settings` and the target lengths.
-LENGTH_OPTIONS = ("source_prefix", "max_target_length", "source_lang", "target_lang")
+def option_names(task: str, *, lengths: bool = False) -> tuple[str, ...]:
+    """The Train form's options that change what `task`'s tokenizer makes of an example beyond the model and
+    max_seq_length, as its module declares them (`TOKENIZATION_OPTIONS`: the inspector follows each); with
+    `lengths`, those that change its token counts (`LENGTH_OPTIONS`: the token-length chart, Estimate)."""
+    from ..tasks import get_task  # noqa: PLC0415
+
+    if task not in TASKS:
+        return ()
+    module = get_task(task)
+    return module.LENGTH_OPTIONS if lengths else module.TOKENIZATION_OPTIONS
 
 
 def tokenization_options(task: str, values: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The task's `TOKENIZATION_OPTIONS` as the Train form (or a config's flat values) sets them; None where it sets
+    """The task's tokenization options (`option_names`) as the Train form (or a config's flat values) sets them; None where it sets
     none (the task's default). A prefix keeps its spaces ('summarize: '), as `build_config` keeps them; an empty
     language code is none."""
     values = values or {}
     out: dict[str, Any] = {}
-    for name in TOKENIZATION_OPTIONS.get(task, ()):
+    for name in option_names(task):
         value = values.get(name)
         if name in ("source_lang", "target_lang"):
             value = str(value or "").strip() or None
@@ -569,11 +569,16 @@ def config_tokenization(config: RunConfig) -> dict[str, Any]:
     return tokenization_options(config.model.task, config.to_dict())
 
 
-def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None, runs_dir: str | Path | None = None, owner: str | None = None, **options: Any) -> dict[str, Any]:
+def inspect_row(
+    selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None,
+    runs_dir: str | Path | None = None, owner: str | None = None,
+    label_all_tokens: bool | None = None, completion_only_loss: bool | None = None,
+    source_prefix: str | None = None, max_target_length: int | None = None, source_lang: str | None = None, target_lang: str | None = None,
+) -> dict[str, Any]:
     """The task's own view of one example: exactly what training feeds the model, under the Train form's options that
-    change it (`options`, `TOKENIZATION_OPTIONS`; None: the task's default): a causal LM's loss tokens under
-    `completion_only_loss`, a seq2seq document after `source_prefix`, its summary cut at `max_target_length` and both
-    marked with `source_lang` and `target_lang`, the labels of an NER word's later sub-tokens under `label_all_tokens`.
+    change it (`option_names`; None: the task's default): the labels of an NER word's later sub-tokens under
+    `label_all_tokens`, a causal LM's loss tokens under `completion_only_loss`, a seq2seq document after
+    `source_prefix`, its summary cut at `max_target_length` and both marked with `source_lang` and `target_lang`.
     Options of other tasks are ignored. On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     import inspect as introspect  # noqa: PLC0415
 
@@ -581,10 +586,10 @@ def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: 
 
     from ..tasks.base import check_max_length  # noqa: PLC0415
 
-    known = {name for names in TOKENIZATION_OPTIONS.values() for name in names}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise TypeError(f"inspect_row() got unexpected option(s): {', '.join(unknown)}")
+    options = dict(
+        label_all_tokens=label_all_tokens, completion_only_loss=completion_only_loss,
+        source_prefix=source_prefix, max_target_length=max_target_length, source_lang=source_lang, target_lang=target_lang,
+    )
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     task = task_of(selection)
     config = task_config(selection, model=model, max_length=max_length, **tokenization_options(task, options))
@@ -594,12 +599,22 @@ def inspect_row(selection: Mapping[str, Any], model: str, max_length: int, row: 
     return hook(tokenizer(model, config.model.task), row, config, **extra)
 
 
-def token_stats(selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None, **options: Any) -> dict[str, dict[str, Any]]:
+def token_stats(
+    selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None,
+    label_all_tokens: bool | None = None, completion_only_loss: bool | None = None,
+    source_prefix: str | None = None, max_target_length: int | None = None, source_lang: str | None = None, target_lang: str | None = None,
+) -> dict[str, dict[str, Any]]:
     """Token lengths per split under this model's tokenizer (sampled for big datasets), under the Train form's
-    options that change them (`options`: `LENGTH_OPTIONS` of the selection's task; others are ignored). Cached.
-    On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
+    options that change them (`option_names(task, lengths=True)` of the selection's task; the others are ignored).
+    Cached. On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
-    settings = {k: v for k, v in tokenization_options(task_of(selection), options).items() if k in LENGTH_OPTIONS and v is not None}
+    task = task_of(selection)
+    options = dict(
+        label_all_tokens=label_all_tokens, completion_only_loss=completion_only_loss,
+        source_prefix=source_prefix, max_target_length=max_target_length, source_lang=source_lang, target_lang=target_lang,
+    )
+    lengths = option_names(task, lengths=True)
+    settings = {k: v for k, v in tokenization_options(task, options).items() if k in lengths and v is not None}
     # whose token read the model's tokenizer counts too: the data's key says only who read the data
     return _token_stats(_key(selection, seed=seed, model_reader=reader(model), **({"tokenization": settings} if settings else {})), model, int(max_length))
 

@@ -89,3 +89,35 @@ def test_a_max_length_longer_than_the_model_reads_is_refused_before_training():
     check_max_length(RunConfig.from_dict({"train_file": "x.csv", "max_seq_length": 512}))  # the bundled model's own limit
     with pytest.raises(ConfigError, match="max_seq_length 1000 is longer than .* can read: it has positions for 512 tokens. Set max_seq_length to 512 or less"):
         check_max_length(RunConfig.from_dict({"train_file": "x.csv", "max_seq_length": 1000}))
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_each_task_declares_the_options_that_change_its_tokens_and_the_studio_reads_them_there(name):
+    """One owner of "which options change the tokens": the task module, beside its `inspect_example` and
+    `length_statistics`. The studio's inspector and token-length chart read them from it, and take each as a keyword."""
+    import inspect
+
+    from finetuner.tasks import task_uses
+    from finetuner.ui import services
+
+    module = get_task(name)
+    fields = set(RunConfig().to_dict())
+    assert set(module.LENGTH_OPTIONS) <= set(module.TOKENIZATION_OPTIONS)
+    for option in module.TOKENIZATION_OPTIONS:
+        assert option in fields and task_uses(name, option), option
+        for call in (services.inspect_row, services.token_stats):
+            assert inspect.signature(call).parameters[option].kind is inspect.Parameter.KEYWORD_ONLY, (call.__name__, option)
+    assert services.option_names(name) == module.TOKENIZATION_OPTIONS
+    assert services.option_names(name, lengths=True) == module.LENGTH_OPTIONS
+    assert set(services.tokenization_options(name, {"label_all_tokens": True, "source_prefix": "summarize: "})) == set(module.TOKENIZATION_OPTIONS)
+
+
+@pytest.mark.parametrize("call", ["inspect_row", "token_stats"])
+def test_a_misspelt_tokenization_option_is_pythons_own_error(call):
+    """The inspector's options are keyword parameters: a typo is the TypeError any Python call gives (before
+    anything is read), and token lengths no longer ignore it silently."""
+    from finetuner.ui import services
+
+    selection = {**services.default_selection(), "task": "seq2seq"}
+    with pytest.raises(TypeError, match=rf"{call}\(\) got an unexpected keyword argument 'source_prefx'"):
+        getattr(services, call)(selection, "no/such-model", 32, *([{}] if call == "inspect_row" else []), source_prefx="summarize: ")
