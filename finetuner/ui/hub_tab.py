@@ -49,7 +49,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
             with gr.Column(scale=3):
                 if hub.on_spaces():
                     gr.LoginButton()
-                token_box = ctx.hub_token or gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...", render=False)  # made with the page: the Data and Train tabs read with it too
+                token_box = ctx.hub_token  # made with the page (`studio.studio_context`): the Data and Train tabs read with it too
                 token_box.visible = not hub.on_spaces()
                 token_box.info = (
                     "A token with the Write role (huggingface.co/settings/tokens). It also reads your private or gated datasets and models on the "

@@ -59,7 +59,7 @@ class StudioContext:
     # The Hub tab's token field (a password box, rendered there): the Data, Train, Evaluate and Runs tabs' events
     # take it as an input too, so a token typed there reads the visitor's private data and models for them
     # (`ownership.reads_as_visitor`). It lives in the page and the request, never in gr.State or a file.
-    hub_token: gr.Textbox | None = None
+    hub_token: gr.Textbox
     components: dict[str, Any] = field(default_factory=dict)  # named components tabs expose to each other
 
 
@@ -98,6 +98,22 @@ def browser_key(runs_dir: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def studio_context(demo: gr.Blocks, runs_dir: Path, key: str) -> StudioContext:
+    """The components every tab shares, made inside `demo` (`key`: `browser_key`). The token field is made unrendered:
+    the Hub tab renders it, or `build_studio` hidden where there is no Hub tab."""
+    return StudioContext(
+        demo=demo,
+        runs_dir=runs_dir,
+        store=RunStore(runs_dir),
+        dataset=gr.State(services.default_selection()),
+        current_run=gr.Textbox("", visible=False, label="Followed run"),
+        saved_run=gr.BrowserState(None, storage_key="finetuner-followed-run", secret=key),
+        saved_dataset=gr.BrowserState(None, storage_key="finetuner-dataset", secret=key),
+        saved_form=gr.BrowserState(None, storage_key="finetuner-train-form", secret=key),
+        hub_token=gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...", render=False),
+    )
+
+
 def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
     """The whole studio page over the runs in `runs_dir` (building it imports neither torch nor transformers)."""
     runs_dir = Path(runs_dir).resolve()
@@ -105,17 +121,7 @@ def build_studio(runs_dir: str | Path = "runs") -> gr.Blocks:
     key = browser_key(runs_dir)
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         gr.Markdown(INTRO)
-        ctx = StudioContext(
-            demo=demo,
-            runs_dir=runs_dir,
-            store=RunStore(runs_dir),
-            dataset=gr.State(services.default_selection()),
-            current_run=gr.Textbox("", visible=False, label="Followed run"),
-            saved_run=gr.BrowserState(None, storage_key="finetuner-followed-run", secret=key),
-            saved_dataset=gr.BrowserState(None, storage_key="finetuner-dataset", secret=key),
-            saved_form=gr.BrowserState(None, storage_key="finetuner-train-form", secret=key),
-            hub_token=gr.Textbox(label="Hugging Face token", type="password", placeholder="hf_...", render=False),
-        )
+        ctx = studio_context(demo, runs_dir, key)
         with gr.Tabs():
             for build in tab_builders():
                 build(ctx)

@@ -3,43 +3,45 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 
 import gradio as gr
 import pytest
 from gradio_client import Client
 
-from finetuner.runs import RunStore
-
 ENDPOINTS = ("/hub_account", "/hub_runs", "/hub_card_preview", "/hub_push", "/hub_deploy_space")
 
 
 @contextlib.contextmanager
-def hub_tab_app(runs_dir):
-    """Only the Hub tab, in a page built the way the studio builds it."""
+def hub_tab_app(runs_dir, seen=None):
+    """Only the Hub tab, in a page built the way the studio builds it (`studio_context`: the token field the
+    other tabs read, which the Hub tab renders). `seen` gets the context."""
     from finetuner.ui.hub_tab import build_hub_tab
-    from finetuner.ui.studio import StudioContext
+    from finetuner.ui.studio import browser_key, studio_context
 
     with gr.Blocks() as demo:
-        values = dict(
-            demo=demo,
-            runs_dir=runs_dir,
-            store=RunStore(runs_dir),
-            dataset=gr.State({}),
-            current_run=gr.Textbox(visible=False),
-            saved_run=gr.BrowserState(None, storage_key="finetuner-test-run"),
-            saved_dataset=gr.BrowserState(None, storage_key="finetuner-test-dataset"),
-            saved_form=gr.BrowserState(None, storage_key="finetuner-test-form"),
-        )
-        ctx = StudioContext(**{f.name: values[f.name] for f in dataclasses.fields(StudioContext) if f.name in values})
+        ctx = studio_context(demo, runs_dir, browser_key(runs_dir))
         with gr.Tabs():
             build_hub_tab(ctx)
+    if seen is not None:
+        seen["ctx"] = ctx
     demo.queue()
     demo.launch(prevent_thread_lock=True, quiet=True)
     try:
         yield demo
     finally:
         demo.close()
+
+
+def test_the_token_field_is_the_one_the_other_tabs_read(hub_runs_dir):
+    """The Hub tab shows the page's one token field (a password box, with what it is for): the very component the
+    Data, Train, Evaluate and Runs tabs take as their input, so a token typed there reads for them too."""
+    seen = {}
+    with hub_tab_app(hub_runs_dir, seen) as demo:
+        boxes = [block for block in demo.blocks.values() if isinstance(block, gr.Textbox) and block.label == "Hugging Face token"]
+        assert len(boxes) == 1 and boxes[0] is seen["ctx"].hub_token
+        box = boxes[0]
+        assert box.is_rendered and box.visible and box.type == "password"
+        assert "Write role" in box.info
 
 
 def _error(call) -> str:
