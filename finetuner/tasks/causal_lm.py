@@ -308,6 +308,101 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
     }
 
 
+# ---------------------------------------------------------------- packing, as TRL does it
+
+PACKING_STRATEGY = "wrapped"  # TRL's "bfd" needs padding-free FlashAttention; "wrapped" works on every device
+EXAMPLE = "__example"  # the column that follows each token through TRL's packing to the example it came from
+
+
+def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | None = None) -> dict[str, Any]:
+    """How TRL's `SFTTrainer` packs `features` (`tokenize`'s train split) with `packing` on: TRL's own
+    `pack_dataset`, called as its `_prepare_dataset` calls it (the run's `SFTConfig`: max_length, packing_strategy,
+    dataset_num_proc, and its shuffle before packing when `shuffle_dataset` is set), on the same token lists,
+    with one more list column that carries each token's example through it. Nothing is re-implemented: TRL packs
+    batches of examples (`Dataset.map`'s 1,000), and its "wrapped" strategy cuts examples across sequences.
+
+    `sequences`: per packed sequence, its pieces as (example, start, end): tokens start:end of that example
+    (`examples[i]` names features' row i; by default i). `attends_across`: whether a token attends to the
+    examples before it in its sequence ("wrapped": one attention mask and positions over the whole sequence;
+    "bfd" restarts the positions at each example, padding-free)."""
+    import numpy as np  # noqa: PLC0415
+    from trl import pack_dataset  # noqa: PLC0415
+
+    args = sft_arguments(config, Path("finetuner-packing"))  # what the trainer reads; nothing is written there
+    names = list(range(len(features))) if examples is None else [int(e) for e in examples]
+    # One `map` writes the three columns together: TRL checks that their lists line up batch by batch (the same
+    # offsets), which a column added on its own (`add_column`) breaks past the first batch.
+    traced = features.select_columns(["input_ids", "labels"]).map(
+        lambda batch, rows: {**batch, EXAMPLE: [[names[row]] * len(ids) for row, ids in zip(rows, batch["input_ids"])]},
+        batched=True, with_indices=True, desc="Following the examples through packing",
+    )
+    if args.shuffle_dataset:
+        traced = traced.shuffle(seed=args.seed)
+    packed = pack_dataset(traced, args.max_length, args.packing_strategy, {"num_proc": args.dataset_num_proc})
+    column = packed.with_format("arrow")[EXAMPLE]
+    column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    owners = np.asarray(column.flatten(), dtype=np.int64)
+    offsets = np.asarray(column.offsets, dtype=np.int64) - int(column.offsets[0].as_py())
+    used: dict[int, int] = {}
+    sequences: list[list[tuple[int, int, int]]] = []
+    for begin, end in zip(offsets[:-1], offsets[1:]):
+        tokens = owners[begin:end]
+        cuts = [0, *(np.flatnonzero(tokens[1:] != tokens[:-1]) + 1).tolist(), len(tokens)]
+        pieces = []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            name = int(tokens[a])
+            start = used.get(name, 0)
+            used[name] = start + b - a
+            pieces.append((name, start, start + b - a))
+        sequences.append(pieces)
+    return {
+        "strategy": args.packing_strategy,
+        "max_length": args.max_length,
+        "sequences": sequences,
+        "attends_across": args.packing_strategy == "wrapped" and not args.padding_free,
+    }
+
+
+def packing_layout(split, tokenizer, config: RunConfig) -> dict[str, Any]:
+    """`packed_sequences` of a prepared train split: tokenized as `tokenize` does for training (examples left with
+    no answer token dropped), each example named by its place in `split`."""
+    place = "__place"
+    features = tokenize({"train": split.add_column(place, list(range(len(split))))}, tokenizer, config)["train"]
+    return packed_sequences(features, config, examples=features[place])
+
+
+def packing_of(layout: dict[str, Any], example: int) -> dict[str, Any]:
+    """What packing does to one example (its place in the train split) under `layout` (`packed_sequences`): the
+    packed sequences and the fill (real tokens of all the sequences' max_length slots) of the whole split, and each
+    packed sequence the example lands in (numbered from 0, in the order training reads them unshuffled), with the
+    pieces it is made of: (example, start, end, offset in the sequence). `pieces` is empty for an example
+    training leaves out (no answer token within max_seq_length)."""
+    sequences, length = layout["sequences"], layout["max_length"]
+    tokens = sum(end - start for pieces in sequences for _, start, end in pieces)
+    landed = []
+    for number, pieces in enumerate(sequences):
+        if any(name == example for name, _, _ in pieces):
+            offsets = [0]
+            for _, start, end in pieces:
+                offsets.append(offsets[-1] + end - start)
+            landed.append({
+                "sequence": number,
+                "length": offsets[-1],
+                "pieces": [{"example": name, "start": start, "end": end, "at": at} for (name, start, end), at in zip(pieces, offsets)],
+            })
+    return {
+        "strategy": layout["strategy"],
+        "max_length": length,
+        "sequences": len(sequences),
+        "tokens": tokens,
+        "fill": tokens / (len(sequences) * length) if sequences else 0.0,
+        "examples": len({name for pieces in sequences for name, _, _ in pieces}),
+        "attends_across": layout["attends_across"],
+        "example": example,
+        "landed": landed,
+    }
+
+
 # ---------------------------------------------------------------- model and trainer
 
 
@@ -393,7 +488,7 @@ def sft_arguments(config: RunConfig, output_dir: Path, *, for_training: bool = T
         args_class=SFTConfig,
         max_length=config.model.max_seq_length,
         packing=t.packing,
-        packing_strategy="wrapped",  # "bfd" needs padding-free FlashAttention; "wrapped" works on every device
+        packing_strategy=PACKING_STRATEGY,
         eval_packing=False,  # evaluation scores whole examples, one per row
         completion_only_loss=t.completion_only_loss,
         activation_checkpointing=False,  # TRL turns it on by default; here it is an explicit choice (extra_training_args)

@@ -469,6 +469,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         label = None
         label_names = None
         where = ""
+        found = place = data = None
         text, text_pair = text or "", text_pair or ""
         if text.strip() or text_pair.strip():
             if task != services.DEFAULT_TASK:
@@ -495,12 +496,18 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner, **settings)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
+        packed = ""  # with the Train form's packing on: the packed sequences the example lands in (training packs; evaluation does not)
+        if packing_setting(task, train_form).get("packing") and found is not None:
+            packed = "\n\n" + (
+                render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
+                if found == "train" else f"**Packing** is on for training only: evaluation reads each example of {found} alone."
+            )
         return (
-            (where + "\n\n" if where else "") + render.token_summary(inspection, label) + f" · tokenizer of {render.md_code(model)}",
+            (where + "\n\n" if where else "") + render.token_summary(inspection, label) + f" · tokenizer of {render.md_code(model)}" + packed,
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
-            inspection_key(selection, options, model, max_length, settings),
+            inspection_key(selection, options, model, max_length, {**settings, **packing_setting(task, train_form)}),
         )
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
@@ -518,7 +525,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if inspected is None:
             return [gr.skip()] * len(inspect_outputs)
         selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
-        if inspection_key(selection, options, model, length, services.tokenization_options(services.task_of(selection), train_form)) == inspected:
+        task = services.task_of(selection)
+        if inspection_key(selection, options, model, length, {**services.tokenization_options(task, train_form), **packing_setting(task, train_form)}) == inspected:
             return [gr.skip()] * len(inspect_outputs)
         try:
             return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
@@ -557,6 +565,12 @@ def inspection_key(selection: dict, options: dict, model: str, max_length: int, 
     """What an inspection was made with: when any of it changes, the inspection on the page is made again. `settings`:
     the Train form's options that change the task's tokens (`services.tokenization_options`)."""
     return {"data": selection, **options, "model": model, "max_length": max_length, **(settings or {})}
+
+
+def packing_setting(task: str, train_form: dict | None) -> dict:
+    """The Train form's packing, for a causal LM: it changes what the inspector says of an example (the packed
+    sequences it lands in), not its tokens, so it keys the inspection (`inspection_key`) beside the task's options."""
+    return {"packing": bool((train_form or {}).get("packing"))} if task == "causal-lm" else {}
 
 
 def without_stale_note(summary: str | None) -> str:

@@ -210,6 +210,39 @@ def token_summary(inspection: Mapping[str, Any], label: str | None = None) -> st
     return head
 
 
+MAX_PACKED_PIECES = 12  # the pieces of a packed sequence listed; a long one of short examples says how many more
+
+
+def packing_summary(packing: Mapping[str, Any], rows: list[int] | None = None) -> str:
+    """How packing treats the training data and where the inspected example lands (`causal_lm.packing_of`), with
+    each example named by its row in the file (`rows`: train's rows by place; else by its place in train)."""
+
+    def name(example: int) -> str:
+        if example == packing["example"]:
+            return "**this example**"
+        return f"row {rows[example] if rows and example < len(rows) else example}"
+
+    head = (
+        f"**Packing** (TRL's {md_code(packing['strategy'])} packing at max_length {packing['max_length']}): the "
+        f"{packing['examples']:,} training examples make **{packing['sequences']:,} packed sequences**, "
+        f"{packing['fill']:.1%} of their {packing['sequences'] * packing['max_length']:,} token slots real tokens."
+    )
+    if not packing["landed"]:
+        return head + " This example is in none of them: training leaves it out."
+    lines = [head + (" This example lands in:" if len(packing["landed"]) == 1 else f" This example is cut across {len(packing['landed'])} sequences:")]
+    for landed in packing["landed"]:
+        pieces = landed["pieces"]
+        shown = [f"{piece['at']}–{piece['at'] + piece['end'] - piece['start'] - 1}: {name(piece['example'])} (its tokens {piece['start']}–{piece['end'] - 1})" for piece in pieces[:MAX_PACKED_PIECES]]
+        more = f" · … {len(pieces) - MAX_PACKED_PIECES} more example(s)" if len(pieces) > MAX_PACKED_PIECES else ""
+        lines.append(f"- sequence {landed['sequence'] + 1} of {packing['sequences']:,} ({landed['length']} tokens): " + " · ".join(shown) + more)
+    if packing.get("attends_across"):
+        lines.append(
+            "Its tokens attend to the examples before them in the sequence: this packing keeps one attention mask and one "
+            "run of positions over the whole sequence, and cuts an example where a sequence ends."
+        )
+    return "\n".join(lines)
+
+
 def token_frame(inspection: Mapping[str, Any]):
     """One row per token: position, token, id, and whichever masks and labels the task has."""
     import pandas as pd  # noqa: PLC0415

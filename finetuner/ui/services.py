@@ -619,6 +619,30 @@ def token_stats(
     return _token_stats(_key(selection, seed=seed, model_reader=reader(model), **({"tokenization": settings} if settings else {})), model, int(max_length))
 
 
+# ---------------------------------------------------------------- packing (causal LM): where an inspected example lands
+
+
+@lru_cache(maxsize=4)
+def _packing_layout(key: str, model: str, max_length: int):
+    from ..tasks import causal_lm  # noqa: PLC0415 - heavy
+
+    parsed = json.loads(key)
+    selection = parsed["selection"]
+    config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length, packing=True)
+    return causal_lm.packing_layout(prepared(selection, seed=parsed["seed"]).splits["train"], tokenizer(model, config.model.task), config)
+
+
+def packing_row(selection: Mapping[str, Any], model: str, max_length: int, place: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None) -> dict[str, Any]:
+    """With the Train form's packing on (causal LM), how TRL's trainer packs the training split of `selection` (as
+    `prepared` splits it at `seed`) and where the train example at `place` lands in it (`causal_lm.packing_of`).
+    The layout is cached per data, model and max_length. On a shared studio the model must be a Hub id, the bundled
+    model or one of `owner`'s runs."""
+    from ..tasks import causal_lm  # noqa: PLC0415 - heavy
+
+    access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
+    return causal_lm.packing_of(_packing_layout(_key(selection, seed=seed, model_reader=reader(model)), model, int(max_length)), place)
+
+
 # ---------------------------------------------------------------- configs
 
 

@@ -289,6 +289,32 @@ def test_causal_lm_inspector_shows_the_template_and_the_loss(client, data_dir, m
     assert in_loss[1] > in_loss[0], in_loss
 
 
+def test_causal_lm_inspector_shows_where_packing_puts_the_example(client, data_dir, models):
+    """With the Train form's packing on, the inspector showed each example alone, when training joins them end to end
+    into max_length sequences: it now names the packed sequence(s) the example lands in, its neighbours by row, the
+    number of packed sequences and their fill; evaluation examples are said to be read alone."""
+    load(client, "causal-lm", data_dir / "lm.jsonl")
+    ask = dict(model_name_or_path=str(models["causal-lm"]), max_length=32, text="", api_name="/inspect_tokens")
+    alone, *_ = client.predict(split="train", index=0, **ask)
+    assert "Packing" not in alone, "packing off: the example is trained alone"
+    packed = {}
+    for index in range(6):  # one row of train and one held out for validation
+        summary, *_ = client.predict(split="train", index=index, train_form={"packing": True}, **ask)
+        packed.setdefault("train" if "in the **train** split" in summary else "held out", (index, summary))
+    index, summary = packed["train"]
+    tokens = int(re.search(r"\*\*(\d+) tokens\*\*", summary).group(1))
+    made = re.search(r"the ([\d,]+) training examples make \*\*([\d,]+) packed sequences\*\*, ([\d.]+)% of their ([\d,]+) token slots real tokens", summary)
+    assert made, summary
+    examples, sequences, fill, slots = int(made[1]), int(made[2]), float(made[3]), int(made[4].replace(",", ""))
+    assert sequences < examples and slots == sequences * 32 and fill > 90, "short examples share sequences, nearly full"
+    ours = re.findall(r"(\d+)–(\d+): \*\*this example\*\* \(its tokens (\d+)–(\d+)\)", summary)
+    assert ours and int(ours[0][2]) == 0 and int(ours[-1][3]) == tokens - 1, "the whole example, in one sequence or cut across two"
+    assert re.search(r"\d+–\d+: row \d+ \(its tokens \d+–\d+\)", summary), "its neighbours, by their row in the file"
+    assert "attend to the examples before them" in summary
+    _, held = packed["held out"]
+    assert re.search(r"for training only: evaluation reads each example of (validation|test) alone", held), held
+
+
 def test_seq2seq_inspector_shows_document_and_target(client, data_dir, models):
     load(client, "seq2seq", data_dir / "docs.jsonl")
     summary, chips, _, _ = client.predict(model_name_or_path=str(models["seq2seq"]), max_length=48, split="train", index=0, text="", api_name="/inspect_tokens")

@@ -454,3 +454,41 @@ def test_a_prompt_past_the_model_s_positions_keeps_its_end(gpt2_dir):
     assert isinstance(predictor.generate(["what colour is the sky?"], max_new_tokens=60)[0], str)
     with pytest.raises(DataError, match=r"max_new_tokens 64 leaves no room for the prompt: the model reads at most 64 tokens, its answer included"):
         predictor.chat([{"role": "user", "content": "hi"}], max_new_tokens=64)
+
+
+def test_the_packing_layout_is_what_trl_s_trainer_trains_on(lm_dirs, tmp_path):
+    """With packing on, the inspector showed each example alone, when TRL's trainer joins examples end to end and
+    cuts them into max_length sequences. The layout (`packed_sequences`, TRL's own `pack_dataset`) rebuilds every
+    sequence the trainer holds, token for token: over 1,000 examples, so TRL's batch of 1,000 ends a sequence early."""
+    config = lm_config(lm_dirs[0], packing=True, max_seq_length=24, per_device_train_batch_size=4, eval_strategy="no", max_steps=1)
+    tokenizer = causal_lm.load_tokenizer(config)
+    records = [{"prompt": [{"role": "user", "content": r["instruction"]}], "completion": r["output"]} for r in make_instruction_records(1030)]
+    records[5] = {"prompt": [{"role": "user", "content": "what colour is the sky? " * 10}], "completion": "blue."}  # its prompt fills max_length: left out
+    records[7]["completion"] = "the sky is blue and the grass is green and the snow is white."  # cut at max_length
+    split = datasets.Dataset.from_list(records)
+    features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
+    trainer = causal_lm.build_trainer(config, model=causal_lm.build_model(config), tokenizer=tokenizer, train_dataset=features, eval_dataset=None, output_dir=tmp_path / "out", callbacks=[])
+    fed = trainer.train_dataset
+
+    layout = causal_lm.packing_layout(split, tokenizer, config)
+    assert len(layout["sequences"]) == len(fed) < len(features)
+    tokens = {place: causal_lm.encode_example(tokenizer, list(split[place]["prompt"]), split[place]["completion"], max_length=24, completion_only_loss=True) for place in range(len(split))}
+    for pieces, sequence in zip(layout["sequences"], fed):
+        assert [t for name, start, end in pieces for t in tokens[name]["input_ids"][start:end]] == sequence["input_ids"]
+        assert [t for name, start, end in pieces for t in tokens[name]["labels"][start:end]] == sequence["labels"]
+    short = [len(s["input_ids"]) for s in fed][:-1]
+    assert min(short) < 24, "TRL packs 1,000 examples at a time: the first thousand's last sequence is short"
+
+    shown = causal_lm.packing_of(layout, 7)
+    total = sum(len(t["input_ids"]) for place, t in tokens.items() if place != 5)
+    assert shown["sequences"] == len(fed) and shown["tokens"] == total and shown["fill"] == pytest.approx(total / (len(fed) * 24))
+    assert shown["strategy"] == "wrapped" and shown["attends_across"]
+    landed = shown["landed"]
+    assert landed and [fed[p["sequence"]]["input_ids"] for p in landed] and all(any(piece["example"] == 7 for piece in p["pieces"]) for p in landed)
+    ours = [piece for p in landed for piece in p["pieces"] if piece["example"] == 7]
+    assert len(landed) == 2 and (ours[0]["start"], ours[-1]["end"]) == (0, len(tokens[7]["input_ids"])) == (0, 24), "cut across two sequences"
+    assert [p["pieces"][0]["example"] for p in landed] == [6, 7] and landed[1]["pieces"][-1]["example"] == 8, "its neighbours"
+    first = landed[0]
+    at = next(piece["at"] for piece in first["pieces"] if piece["example"] == 7)
+    assert fed[first["sequence"]]["input_ids"][at : at + ours[0]["end"] - ours[0]["start"]] == tokens[7]["input_ids"][ours[0]["start"] : ours[0]["end"]]
+    assert causal_lm.packing_of(layout, 5)["landed"] == [], "an example training leaves out lands nowhere"
