@@ -742,17 +742,13 @@ def prefix_warning(config: RunConfig) -> str | None:
     )
 
 
-# Tokenizers that mark texts with a language code (`src_lang`, `tgt_lang`): their default code, then a few others.
-MULTILINGUAL_TOKENIZERS = {
-    "MBartTokenizer": ("en_XX", "de_DE, ro_RO"), "MBart50Tokenizer": ("en_XX", "de_DE, ro_RO"), "NllbTokenizer": ("eng_Latn", "fra_Latn, deu_Latn"), "M2M100Tokenizer": ("en", "fr, de"),
-}
-
-
 def language_warning(config: RunConfig) -> str | None:
     """A seq2seq run without source_lang and target_lang on a multilingual model (mBART, mBART-50, NLLB, M2M100) whose
     saved tokenizer names no languages of its own either (no tgt_lang, and src_lang empty or its class's default, as
     transformers saves it): every document and summary is marked with the tokenizer's default language, English.
     None otherwise, or when the tokenizer is not here yet."""
+    from .tasks.seq2seq import language_family  # noqa: PLC0415 - the multilingual families' one table
+
     m = config.model
     if m.task != "seq2seq" or m.source_lang or m.target_lang:
         return None
@@ -766,13 +762,13 @@ def language_warning(config: RunConfig) -> str | None:
         saved = json.loads(found.read_text(encoding="utf-8")) if found else {}
     except (OSError, ValueError):
         saved = {}
-    kind = str(saved.get("tokenizer_class") or "").removesuffix("Fast")
-    if kind not in MULTILINGUAL_TOKENIZERS or saved.get("tgt_lang") or saved.get("src_lang") not in (None, MULTILINGUAL_TOKENIZERS[kind][0]):
+    family = language_family(saved.get("tokenizer_class"))
+    if family is None or saved.get("tgt_lang") or saved.get("src_lang") not in (None, family.default):
         return None
-    default, others = MULTILINGUAL_TOKENIZERS[kind]
+    kind = str(saved["tokenizer_class"]).removesuffix("Fast")
     return (
         f"{name} is multilingual ({kind}: its tokenizer marks every document and summary with a language code, such as "
-        f"{default}, {others}), but source_lang and target_lang are empty, so both are marked {default}, its default. Set source_lang "
+        f"{family.default}, {', '.join(family.examples)}), but source_lang and target_lang are empty, so both are marked {family.default}, its default. Set source_lang "
         "to the documents' language code and target_lang to the summaries'."
     )
 
