@@ -780,15 +780,22 @@ def rotary_warning(config: RunConfig) -> str | None:
 
     m = config.model
     folder = _model_folder(m.model_name_or_path)
-    if folder is None or not (folder / "config.json").is_file():
+    path = folder / "config.json" if folder is not None else None
+    if path is None or not path.is_file():
         return None
+    return rotary_length_warning(config, _parsed_config(str(path.absolute()), path.stat().st_mtime, m.trust_remote_code))
+
+
+@lru_cache(maxsize=32)
+def _parsed_config(path: str, stamp: float, trust_remote_code: bool):
+    """transformers' config of the model whose config.json is `path` (a Hub cache snapshot's own path, not the blob its link
+    resolves to), once per file and modification time (`stamp`): the plan asks for it at every change of the Train tab's form. None when it cannot be read (loading the model says why)."""
     try:
         from transformers import AutoConfig  # noqa: PLC0415
 
-        model_config = AutoConfig.from_pretrained(str(folder), trust_remote_code=m.trust_remote_code)
+        return AutoConfig.from_pretrained(str(Path(path).parent), trust_remote_code=trust_remote_code)
     except Exception:  # noqa: BLE001 - an unreadable config: loading the model says why
         return None
-    return rotary_length_warning(config, model_config)
 
 
 def disk_needed(parameters: ParameterCount, training: TrainingConfig, *, trainable: int | None = None) -> int:

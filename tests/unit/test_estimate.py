@@ -519,6 +519,29 @@ def test_max_seq_length_past_a_rotary_models_positions_is_warned_about(tmp_path)
     assert warnings("gpt2", 128) == []  # learned positions: check_max_length refuses it
 
 
+def test_the_rotary_warning_reads_a_models_config_once(tmp_path, monkeypatch):
+    """The Train tab's plan asks rotary_warning at every change of the form, and each call parsed the model's config
+    with AutoConfig again; now once per config.json, and again when the file changes."""
+    import os
+
+    import transformers
+    from transformers import LlamaConfig
+
+    from finetuner.estimate import rotary_warning
+
+    LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64).save_pretrained(tmp_path)
+    parse = transformers.AutoConfig.from_pretrained.__func__
+    parsed: list[str] = []
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", classmethod(lambda cls, *a, **k: parsed.append(a[0]) or parse(cls, *a, **k)))
+    run = config(task="causal-lm", model_name_or_path=str(tmp_path), max_seq_length=128)
+    assert "trained on 64 positions" in rotary_warning(run) and "trained on 64 positions" in rotary_warning(run)
+    assert len(parsed) == 1, parsed
+    values = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**values, "max_position_embeddings": 256}))
+    os.utime(tmp_path / "config.json", ns=(0, (tmp_path / "config.json").stat().st_mtime_ns + 10**9))  # a later edit
+    assert rotary_warning(run) is None and len(parsed) == 2, "the edited config.json is read again"
+
+
 def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
     """A causal LM scores every token against its whole vocabulary in float32: each training step through TRL's fused
     LM head in tiles of up to 4,096 tokens x 32,768 words, and finetuner's scoring of the base and tuned model on
