@@ -374,18 +374,25 @@ def test_an_encoder_decoders_size_from_its_config_alone(seq2seq_models, tmp_path
     assert result.parameters == real and result.seconds is not None
 
 
-@pytest.mark.parametrize("family", ["t5", "gated t5", "bart"])
+@pytest.mark.parametrize("family", ["t5", "gated t5", "bart", "mbart", "pegasus", "marian", "led"])
 def test_a_decoder_layer_counts_its_cross_attention(tmp_path, family):
     """A decoder layer attends to the encoder's output too: with fewer encoder than decoder layers, and another
-    feed-forward size in the decoder (BART), the count from config.json is still the model's."""
+    feed-forward size in the decoder (BART), the count from config.json is still the model's. So it is for the rest of
+    BART's family, which a BART formula miscounted: mBART's final norms, Pegasus's and Marian's sinusoidal positions,
+    LED's global attention projections."""
     import torch
-    from transformers import AutoModelForSeq2SeqLM, BartConfig, T5Config
+    from transformers import AutoModelForSeq2SeqLM, BartConfig, LEDConfig, MarianConfig, MBartConfig, PegasusConfig, T5Config
 
     t5 = {"vocab_size": 100, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 3, "num_heads": 4}
+    bart = {"vocab_size": 100, "d_model": 32, "encoder_layers": 1, "decoder_layers": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 48, "max_position_embeddings": 64}
     model_config = {
         "t5": T5Config(**t5),
         "gated t5": T5Config(**t5, feed_forward_proj="gated-gelu"),
-        "bart": BartConfig(vocab_size=100, d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=64),
+        "bart": BartConfig(**bart),
+        "mbart": MBartConfig(**bart),
+        "pegasus": PegasusConfig(**bart),
+        "marian": MarianConfig(**bart, pad_token_id=0, decoder_start_token_id=0),
+        "led": LEDConfig(**bart, max_encoder_position_embeddings=64, max_decoder_position_embeddings=64),
     }[family]
     model_config.save_pretrained(tmp_path)
     with torch.device("meta"):
