@@ -38,9 +38,10 @@ memory of the bundled model at several batch sizes and lengths, and with `--task
 summarizer; results in benchmarks/results/).
 
 Parameter counts come from the safetensors header (a JSON prefix of the file) or, failing that, from config.json:
-a decoder (GPT-2, Llama, Qwen, Mistral, Gemma, Phi-3) is built from it on the meta device (no weights), since their
-layers differ too much for one formula (grouped key/value heads, gated feed-forward layers, fused projections, a
-final norm); other models are counted from its dimensions. Nothing else here imports torch or transformers.
+a decoder (GPT-2, Llama, Qwen, Mistral, Gemma, Phi-3) or encoder-decoder (T5, BART, mBART, Marian, Pegasus, LED) is
+built from it on the meta device (no weights), since their layers differ too much for one formula (grouped key/value
+heads, gated feed-forward layers, fused projections, final norms, sinusoidal positions); an encoder is counted from
+its dimensions. Nothing else here imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -218,11 +219,15 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
             for name, shape in _unsaved_tables(config).items():
                 shapes.setdefault(name, shape)
             return _parameters_from_shapes(shapes, config.get("vocab_size"), dims, tied=config.get("tie_word_embeddings", True), t5="d_kv" in config)
-    if dims.get("hidden_size") and ("d_kv" in config or "decoder_layers" in config):
-        return _encoder_decoder_from_config(config, dims)
-    if dims.get("hidden_size") and dims.get("num_layers"):
-        return _parameters_from_config(folder, dims)
-    return None
+    if not dims.get("hidden_size"):
+        return None
+    encoder_decoder = "d_kv" in config or "decoder_layers" in config  # T5's family, BART's
+    decoder = _rotary(config) or any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in config.get("architectures") or [])
+    if encoder_decoder or decoder:
+        built = _built_from_config(folder, dims, "seq2seq" if encoder_decoder else "causal-lm")
+        if built is not None or encoder_decoder:  # counted as an encoder, an encoder-decoder's decoder (half of it) was left out
+            return built
+    return _parameters_from_config(config, dims) if dims.get("num_layers") else None
 
 
 def _unsaved_tables(config: dict[str, Any]) -> dict[str, list[int]]:
@@ -310,19 +315,14 @@ def _dims(folder: Path) -> dict[str, Any]:
     }
 
 
-def _parameters_from_config(folder: Path, dims: dict[str, Any]) -> ParameterCount:
-    """A BERT-like count: embeddings + per layer 4h^2 (attention) + 2*h*i (feed-forward), + an output layer of its own
-    when config.json says it is not tied to the word table. A decoder transformers knows is counted as built."""
-    config = _config(folder)
+def _parameters_from_config(config: dict[str, Any], dims: dict[str, Any]) -> ParameterCount:
+    """A BERT-like count, for an encoder (or a decoder transformers cannot build): embeddings + per layer 4h^2
+    (attention) + 2*h*i (feed-forward), + an output layer of its own when config.json says it is not tied to the word
+    table; no position table where the positions are rotary (ModernBERT's, a remote-code Llama's)."""
     h, layers = dims["hidden_size"], dims["num_layers"]
     intermediate = config.get("intermediate_size") or 4 * h
     vocabulary = config.get("vocab_size", 30522) * h
-    rotary = any(key in config for key in ("rope_theta", "rope_scaling", "rope_parameters"))  # Llama's, Qwen's: no position table
-    decoder = rotary or any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in config.get("architectures") or [])
-    built = _decoder_from_config(folder, dims) if decoder else None
-    if built is not None:
-        return built
-    positions = 0 if rotary else config.get("max_position_embeddings", config.get("n_positions", 512))
+    positions = 0 if _rotary(config) else config.get("max_position_embeddings", config.get("n_positions", 512))
     embedding = vocabulary + (positions + config.get("type_vocab_size", 0)) * h
     per_layer = 4 * h * h + 2 * h * intermediate + 9 * h + intermediate
     tied = config.get("tie_word_embeddings", True)
@@ -330,46 +330,32 @@ def _parameters_from_config(folder: Path, dims: dict[str, Any]) -> ParameterCoun
     return ParameterCount(total, embedding, vocabulary=vocabulary, tied_output=tied, **dims)
 
 
-def _decoder_from_config(folder: Path, dims: dict[str, Any]) -> ParameterCount | None:
-    """A decoder's count from config.json alone, built as AutoModelForCausalLM on the meta device; None when transformers
-    cannot build it (an unknown or remote-code architecture). By the BERT-like formula, a Llama-style decoder's grouped
-    key/value heads and gated feed-forward layers were miscounted: SmolLM2-135M as 121M, Llama-3.2-1B as 1.07B of 1.24B."""
+def _rotary(config: dict[str, Any]) -> bool:
+    """Rotary positions (Llama's, Qwen's, ModernBERT's): no position table."""
+    return any(key in config for key in ("rope_theta", "rope_scaling", "rope_parameters"))
+
+
+def _built_from_config(folder: Path, dims: dict[str, Any], task: str) -> ParameterCount | None:
+    """A decoder's or encoder-decoder's count from config.json alone, built as `task`'s model on the meta device and
+    counted as its weights' shapes would be; None when transformers cannot build it (an unknown or remote-code
+    architecture). By formulas, a Llama-style decoder's grouped key/value heads and gated feed-forward layers were
+    miscounted (SmolLM2-135M as 121M, Llama-3.2-1B as 1.07B of 1.24B), and one formula for T5's and one for BART's
+    family missed what the rest of each family does differently (mBART's final norms, Marian's and M2M100's
+    sinusoidal positions, LED's global attention projections)."""
     from .tasks.base import meta_model  # noqa: PLC0415 - imports torch and transformers
 
     try:
-        model = meta_model(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": str(folder)}), "AutoModelForCausalLM")
-    except Exception:  # noqa: BLE001 - an estimate must never fail the page; the formula counts it instead
+        model = meta_model(RunConfig.from_dict({"task": task, "model_name_or_path": str(folder)}), "AutoModelForSeq2SeqLM" if task == "seq2seq" else "AutoModelForCausalLM")
+    except Exception:  # noqa: BLE001 - an estimate must never fail the page
         return None
     shapes = {name: list(parameter.shape) for name, parameter in model.named_parameters()}  # a tied table once
-    return _parameters_from_shapes(shapes, model.config.vocab_size, dims, tied=model.config.tie_word_embeddings)
-
-
-def _encoder_decoder_from_config(config: dict[str, Any], dims: dict[str, Any]) -> ParameterCount:
-    """An encoder-decoder's count from config.json, before its weights are downloaded: T5's family (d_kv; no biases,
-    relative positions, a gated feed-forward in T5 v1.1 and Flan-T5) or BART's (encoder_layers and decoder_layers;
-    biases, learned positions). A decoder layer also attends to the encoder's output: 8h^2 of attention weights where
-    an encoder layer has 4h^2. One word table for both (shared), and the output layer unless config.json unties it.
-    Counted as a BERT-like encoder, T5's decoder was left out (half the model) and BART's size was unknown."""
-    h, tied = dims["hidden_size"], config.get("tie_word_embeddings", True)
-    vocabulary = config.get("vocab_size", 32128) * h
-    if "d_kv" in config:  # T5, mT5, UMT5
-        heads, inner = config.get("num_heads", 8), config["d_kv"] * config.get("num_heads", 8)
-        encoder_layers = config.get("num_layers", 6)
-        decoder_layers = config.get("num_decoder_layers") or encoder_layers
-        gated = str(config.get("feed_forward_proj", "relu")).startswith("gated")
-        feed_forward = (3 if gated else 2) * h * config.get("d_ff", 4 * h)
-        # Relative position biases: in the first layer of each stack (UMT5: in every layer).
-        relative = config.get("relative_attention_num_buckets", 32) * heads * (encoder_layers + decoder_layers if config.get("model_type") == "umt5" else 2)
-        layers = encoder_layers * (4 * h * inner + feed_forward + 2 * h) + decoder_layers * (8 * h * inner + feed_forward + 3 * h) + 2 * h + relative
-        embedding = vocabulary
-    else:  # BART's family
-        attention = 4 * (h * h + h)
-        encoder_ff, decoder_ff = (config.get(key) or 4 * h for key in ("encoder_ffn_dim", "decoder_ffn_dim"))
-        encoder_layers, decoder_layers = config.get("encoder_layers") or 12, config.get("decoder_layers") or 12
-        layers = encoder_layers * (attention + 2 * h * encoder_ff + encoder_ff + 5 * h) + decoder_layers * (2 * attention + 2 * h * decoder_ff + decoder_ff + 7 * h) + 4 * h
-        # Learned positions, offset by 2; untied (tie_word_embeddings false), the encoder and decoder have word tables of their own.
-        embedding = vocabulary * (1 if tied else 3) + 2 * (config.get("max_position_embeddings", 1024) + 2) * h
-    return ParameterCount(embedding + layers + (0 if tied else vocabulary), embedding, vocabulary=vocabulary, tied_output=tied, **dims)
+    tied = _config(folder).get("tie_word_embeddings", model.config.tie_word_embeddings)
+    output = model.get_output_embeddings()
+    if not tied and output is not None and output.weight is model.get_input_embeddings().weight:
+        # transformers 5's T5 config ties the output layer whatever config.json says, but a checkpoint that has one of its
+        # own (T5 v1.1's, Flan-T5's, mT5's: tie_word_embeddings false) loads it untied, as a weight of its own
+        shapes["lm_head.weight"] = list(output.weight.shape)
+    return _parameters_from_shapes(shapes, model.config.vocab_size, dims, tied=tied)
 
 
 # ---------------------------------------------------------------- this machine
@@ -742,17 +728,13 @@ def prefix_warning(config: RunConfig) -> str | None:
     )
 
 
-# Tokenizers that mark texts with a language code (`src_lang`, `tgt_lang`): their default code, then a few others.
-MULTILINGUAL_TOKENIZERS = {
-    "MBartTokenizer": ("en_XX", "de_DE, ro_RO"), "MBart50Tokenizer": ("en_XX", "de_DE, ro_RO"), "NllbTokenizer": ("eng_Latn", "fra_Latn, deu_Latn"), "M2M100Tokenizer": ("en", "fr, de"),
-}
-
-
 def language_warning(config: RunConfig) -> str | None:
     """A seq2seq run without source_lang and target_lang on a multilingual model (mBART, mBART-50, NLLB, M2M100) whose
     saved tokenizer names no languages of its own either (no tgt_lang, and src_lang empty or its class's default, as
     transformers saves it): every document and summary is marked with the tokenizer's default language, English.
     None otherwise, or when the tokenizer is not here yet."""
+    from .tasks.seq2seq import language_family  # noqa: PLC0415 - the multilingual families' one table
+
     m = config.model
     if m.task != "seq2seq" or m.source_lang or m.target_lang:
         return None
@@ -766,13 +748,13 @@ def language_warning(config: RunConfig) -> str | None:
         saved = json.loads(found.read_text(encoding="utf-8")) if found else {}
     except (OSError, ValueError):
         saved = {}
-    kind = str(saved.get("tokenizer_class") or "").removesuffix("Fast")
-    if kind not in MULTILINGUAL_TOKENIZERS or saved.get("tgt_lang") or saved.get("src_lang") not in (None, MULTILINGUAL_TOKENIZERS[kind][0]):
+    family = language_family(saved.get("tokenizer_class"))
+    if family is None or saved.get("tgt_lang") or saved.get("src_lang") not in (None, family.default):
         return None
-    default, others = MULTILINGUAL_TOKENIZERS[kind]
+    kind = str(saved["tokenizer_class"]).removesuffix("Fast")
     return (
         f"{name} is multilingual ({kind}: its tokenizer marks every document and summary with a language code, such as "
-        f"{default}, {others}), but source_lang and target_lang are empty, so both are marked {default}, its default. Set source_lang "
+        f"{family.default}, {', '.join(family.examples)}), but source_lang and target_lang are empty, so both are marked {family.default}, its default. Set source_lang "
         "to the documents' language code and target_lang to the summaries'."
     )
 
@@ -784,15 +766,22 @@ def rotary_warning(config: RunConfig) -> str | None:
 
     m = config.model
     folder = _model_folder(m.model_name_or_path)
-    if folder is None or not (folder / "config.json").is_file():
+    path = folder / "config.json" if folder is not None else None
+    if path is None or not path.is_file():
         return None
+    return rotary_length_warning(config, _parsed_config(str(path.absolute()), path.stat().st_mtime, m.trust_remote_code))
+
+
+@lru_cache(maxsize=32)
+def _parsed_config(path: str, stamp: float, trust_remote_code: bool):
+    """transformers' config of the model whose config.json is `path` (a Hub cache snapshot's own path, not the blob its link
+    resolves to), once per file and modification time (`stamp`): the plan asks for it at every change of the Train tab's form. None when it cannot be read (loading the model says why)."""
     try:
         from transformers import AutoConfig  # noqa: PLC0415
 
-        model_config = AutoConfig.from_pretrained(str(folder), trust_remote_code=m.trust_remote_code)
+        return AutoConfig.from_pretrained(str(Path(path).parent), trust_remote_code=trust_remote_code)
     except Exception:  # noqa: BLE001 - an unreadable config: loading the model says why
         return None
-    return rotary_length_warning(config, model_config)
 
 
 def disk_needed(parameters: ParameterCount, training: TrainingConfig, *, trainable: int | None = None) -> int:

@@ -13,7 +13,7 @@ import re
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -71,6 +71,30 @@ def prediction_inputs(frame, data_report: dict[str, Any], *, text_column: str | 
 # ---------------------------------------------------------------- languages
 
 
+class LanguageFamily(NamedTuple):
+    name: str  # what its users call it
+    default: str  # the code its class marks texts with when none is given or saved (transformers' src_lang default)
+    examples: tuple[str, ...]  # a few of its other codes
+
+
+# The multilingual tokenizers, by transformers' class name ("Fast" dropped): the one place that says which families
+# mark texts with a language code (`src_lang`, `tgt_lang`), their default and a few codes, for what is said before a
+# tokenizer is loaded (the estimate's warning reads a saved tokenizer_config.json) and in the messages here. A loaded
+# tokenizer's full list is `language_codes`'s (tests check this table against it).
+MULTILINGUAL_TOKENIZERS = {
+    "MBartTokenizer": LanguageFamily("mBART", "en_XX", ("de_DE", "ro_RO")),
+    "MBart50Tokenizer": LanguageFamily("mBART-50", "en_XX", ("de_DE", "ro_RO")),
+    "NllbTokenizer": LanguageFamily("NLLB", "eng_Latn", ("fra_Latn", "deu_Latn")),
+    "M2M100Tokenizer": LanguageFamily("M2M100", "en", ("fr", "de")),
+}
+
+
+def language_family(tokenizer_class: str | None) -> LanguageFamily | None:
+    """The multilingual family of a tokenizer class name (a saved tokenizer_config.json's `tokenizer_class`, or a
+    loaded tokenizer's type name, fast or not); None for a tokenizer that marks no language."""
+    return MULTILINGUAL_TOKENIZERS.get(str(tokenizer_class or "").removesuffix("Fast"))
+
+
 def language_codes(tokenizer) -> list[str]:
     """The language codes a multilingual tokenizer (mBART's, mBART-50's, NLLB's, M2M100's) marks texts with, in its
     own order; [] for any other tokenizer. Its `src_lang` and `tgt_lang` take one of these."""
@@ -114,7 +138,7 @@ def set_languages(tokenizer, config: RunConfig):
         if named:
             raise ConfigError(
                 f"{' and '.join(named)} given, but the tokenizer of {m.tokenizer_name or m.model_name_or_path} ({type(tokenizer).__name__}) marks no "
-                "language: only multilingual ones (mBART, mBART-50, NLLB) read language codes. Leave source_lang and target_lang empty for this model."
+                f"language: only multilingual ones ({', '.join(family.name for family in MULTILINGUAL_TOKENIZERS.values())}) read language codes. Leave source_lang and target_lang empty for this model."
             )
         return tokenizer
     for name, value in given.items():

@@ -113,6 +113,24 @@ def test_a_language_for_a_model_without_languages_is_refused(tmp_path, capsys):
     assert _train(tmp_path, model_dir, records, "--target_lang", "fr_XX") == 2
     err = capsys.readouterr().err
     assert "target_lang 'fr_XX' given, but the tokenizer of" in err and "marks no language" in err, err
+    assert "only multilingual ones (mBART, mBART-50, NLLB, M2M100) read language codes" in err, err
+
+
+@pytest.mark.parametrize("family", MULTILINGUAL_SEQ2SEQ)
+def test_the_multilingual_table_is_what_the_tokenizers_do(family, tmp_path):
+    """One table (seq2seq.MULTILINGUAL_TOKENIZERS) says which tokenizers mark languages, their default code and a few
+    others, for the estimate's warning, which reads only the saved tokenizer_config.json: each family's default is what
+    its tokenizer marks texts with when no language is given, and its examples are codes the tokenizer knows."""
+    from transformers import AutoTokenizer
+
+    records = make_summary_records(4)
+    model_dir = build_tiny_seq2seq(family, tmp_path / "model", [r["document"] for r in records])
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    known = seq2seq.language_family(type(tokenizer).__name__)
+    assert known is not None and known.default == tokenizer.src_lang
+    assert {known.default, *known.examples} <= set(seq2seq.language_codes(tokenizer))
+    warning = language_warning(RunConfig.from_dict({"task": "seq2seq", "model_name_or_path": str(model_dir)}))
+    assert f"such as {known.default}, {', '.join(known.examples)})" in warning and f"both are marked {known.default}" in warning
 
 
 def test_a_multilingual_model_without_languages_is_warned_about(tmp_path, capsys):

@@ -374,18 +374,25 @@ def test_an_encoder_decoders_size_from_its_config_alone(seq2seq_models, tmp_path
     assert result.parameters == real and result.seconds is not None
 
 
-@pytest.mark.parametrize("family", ["t5", "gated t5", "bart"])
+@pytest.mark.parametrize("family", ["t5", "gated t5", "bart", "mbart", "pegasus", "marian", "led"])
 def test_a_decoder_layer_counts_its_cross_attention(tmp_path, family):
     """A decoder layer attends to the encoder's output too: with fewer encoder than decoder layers, and another
-    feed-forward size in the decoder (BART), the count from config.json is still the model's."""
+    feed-forward size in the decoder (BART), the count from config.json is still the model's. So it is for the rest of
+    BART's family, which a BART formula miscounted: mBART's final norms, Pegasus's and Marian's sinusoidal positions,
+    LED's global attention projections."""
     import torch
-    from transformers import AutoModelForSeq2SeqLM, BartConfig, T5Config
+    from transformers import AutoModelForSeq2SeqLM, BartConfig, LEDConfig, MarianConfig, MBartConfig, PegasusConfig, T5Config
 
     t5 = {"vocab_size": 100, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 3, "num_heads": 4}
+    bart = {"vocab_size": 100, "d_model": 32, "encoder_layers": 1, "decoder_layers": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 48, "max_position_embeddings": 64}
     model_config = {
         "t5": T5Config(**t5),
         "gated t5": T5Config(**t5, feed_forward_proj="gated-gelu"),
-        "bart": BartConfig(vocab_size=100, d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=64),
+        "bart": BartConfig(**bart),
+        "mbart": MBartConfig(**bart),
+        "pegasus": PegasusConfig(**bart),
+        "marian": MarianConfig(**bart, pad_token_id=0, decoder_start_token_id=0),
+        "led": LEDConfig(**bart, max_encoder_position_embeddings=64, max_decoder_position_embeddings=64),
     }[family]
     model_config.save_pretrained(tmp_path)
     with torch.device("meta"):
@@ -517,6 +524,29 @@ def test_max_seq_length_past_a_rotary_models_positions_is_warned_about(tmp_path)
     assert warnings("yarn", 128) == [] and "Set max_seq_length to 128 or less." in warnings("yarn", 129)[0]
     assert "trained on 64 positions" in warnings("modernbert", 128, "text-classification")[0]  # any task on a rotary model
     assert warnings("gpt2", 128) == []  # learned positions: check_max_length refuses it
+
+
+def test_the_rotary_warning_reads_a_models_config_once(tmp_path, monkeypatch):
+    """The Train tab's plan asks rotary_warning at every change of the form, and each call parsed the model's config
+    with AutoConfig again; now once per config.json, and again when the file changes."""
+    import os
+
+    import transformers
+    from transformers import LlamaConfig
+
+    from finetuner.estimate import rotary_warning
+
+    LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64).save_pretrained(tmp_path)
+    parse = transformers.AutoConfig.from_pretrained.__func__
+    parsed: list[str] = []
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", classmethod(lambda cls, *a, **k: parsed.append(a[0]) or parse(cls, *a, **k)))
+    run = config(task="causal-lm", model_name_or_path=str(tmp_path), max_seq_length=128)
+    assert "trained on 64 positions" in rotary_warning(run) and "trained on 64 positions" in rotary_warning(run)
+    assert len(parsed) == 1, parsed
+    values = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**values, "max_position_embeddings": 256}))
+    os.utime(tmp_path / "config.json", ns=(0, (tmp_path / "config.json").stat().st_mtime_ns + 10**9))  # a later edit
+    assert rotary_warning(run) is None and len(parsed) == 2, "the edited config.json is read again"
 
 
 def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
