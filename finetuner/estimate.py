@@ -527,15 +527,23 @@ def few_steps_warning(train_examples: int, training: TrainingConfig, *, processe
     )
 
 
+# `Dataset.map`'s default batch size, in which TRL's pack_dataset packs (one batch never spills into the next).
+PACKING_BATCH = 1000
+
+
 def trained_sequences(lengths: Sequence[int], *, max_length: int, packing: bool = False) -> list[int]:
     """The token lengths of the sequences training takes from examples of these lengths: each cut at
     `max_length`, and with packing joined end to end and cut into `max_length` blocks (TRL's "wrapped"
-    packing), which makes fewer, fuller sequences and so fewer steps."""
+    packing), which makes fewer, fuller sequences and so fewer steps. TRL packs in `Dataset.map`'s
+    batches of `PACKING_BATCH` examples, so each batch ends in a sequence of its own."""
     kept = [min(n, max_length) for n in lengths]
-    if not packing or not kept:
+    if not packing:
         return kept
-    blocks, rest = divmod(sum(kept), max_length)
-    return [max_length] * blocks + ([rest] if rest else [])
+    sequences = []
+    for start in range(0, len(kept), PACKING_BATCH):
+        blocks, rest = divmod(sum(kept[start : start + PACKING_BATCH]), max_length)
+        sequences += [max_length] * blocks + ([rest] if rest else [])
+    return sequences
 
 
 def describe_plan(train_examples: int, training: TrainingConfig, *, processes: int = 1, sequences: int | None = None) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from finetuner import estimate
 from finetuner.config import DataConfig, RunConfig
 from finetuner.data import prepare_instruction_data
 from finetuner.errors import ConfigError, DataError, ModelLoadError
@@ -478,6 +479,8 @@ def test_the_packing_layout_is_what_trl_s_trainer_trains_on(lm_dirs, tmp_path):
         assert [t for name, start, end in pieces for t in tokens[name]["labels"][start:end]] == sequence["labels"]
     short = [len(s["input_ids"]) for s in fed][:-1]
     assert min(short) < 24, "TRL packs 1,000 examples at a time: the first thousand's last sequence is short"
+    planned = estimate.trained_sequences([len(f["input_ids"]) for f in features], max_length=24, packing=True)
+    assert planned == [len(s["input_ids"]) for s in fed], "the plan counts the sequences, and their lengths, that training packs"
 
     shown = causal_lm.packing_of(layout, 7)
     total = sum(len(t["input_ids"]) for place, t in tokens.items() if place != 5)
