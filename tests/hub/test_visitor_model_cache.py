@@ -143,3 +143,37 @@ def test_the_cached_model_files_estimate_and_the_plan_read_are_found_without_ask
     with hub_reads.reading_as(ERIN):
         assert count_parameters(MODEL) is None
     assert asked == []
+
+
+def test_a_demo_space_deploy_reads_a_visitors_private_models_data_report_into_their_own_folder(hub_server, tmp_path):
+    """Deploying a demo Space by the model's repo id (no run at hand) reads the data report the push put in the
+    repo, to learn whether the model reads sentence pairs. For dana's private model, read with her sign-in token,
+    that file went to the shared cache, where erin (or anyone offline) could read it. It goes to dana's folder."""
+    import json
+
+    from gradio_client import Client
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from test_hub_tab import hub_tab_app
+
+    from finetuner.hub_reads import models_cache, reading_as
+
+    hub_server.add_user("dana", token=DANA, plan="pro")
+    hub_server.add_user("erin", token=ERIN)
+    report = json.dumps({"text_columns": ["premise", "hypothesis"], "label_names": ["no", "yes"]}).encode()
+    HfApi(endpoint=hub_server.url).create_repo("dana/secret-nli", private=True, token=DANA)
+    HfApi(endpoint=hub_server.url).upload_file(path_or_fileobj=report, path_in_repo="eval/data_report.json", repo_id="dana/secret-nli", token=DANA)
+    with hub_tab_app(tmp_path / "runs") as demo:
+        deployed = Client(demo.local_url, oauth_token=DANA, verbose=False).predict("", "dana/secret-nli", "", "", api_name="/hub_deploy_space")
+    assert "dana/secret-nli-demo" in deployed
+    assert b"PAIRS = True" in hub_server.repo("dana/secret-nli-demo", "space").files["app.py"].data, "the Space asks for both texts"
+
+    shared = tmp_path / "hf_cache"
+    assert not (shared / "models--dana--secret-nli").exists(), "dana's private data report is not in the shared cache"
+    assert (shared.with_name("hf_cache-visitors") / "dana" / "models--dana--secret-nli").is_dir()
+    sha = hub_server.repo("dana/secret-nli").sha
+    with reading_as(ERIN):
+        for cache_dir in (None, models_cache("dana/secret-nli", ERIN)):  # the shared cache, erin's own folder
+            with pytest.raises(LocalEntryNotFoundError):
+                hf_hub_download("dana/secret-nli", "eval/data_report.json", revision=sha, cache_dir=cache_dir, local_files_only=True)
+
