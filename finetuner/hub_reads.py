@@ -11,7 +11,8 @@ Nothing here keeps a token past its request: `reader()`, the part of a cache key
 an entry (so one visitor never gets another's private data from the studio's caches), is a digest. On disk, a
 private or gated dataset or model that a visitor's token reads goes to a cache folder of that Hub user's
 (`datasets_cache`, `models_cache`), never to the shared caches, which the libraries read when the Hub refuses
-a token or cannot be reached. A
+a token or cannot be reached. A model folder records the digest of each token that read into it (never the token)
+so that it is found offline, when the Hub cannot say whose a token is (`own_models_cache`). A
 training process gets the token in its environment (`READER_VARIABLE`, set by `launcher`), never in a file, and
 reads the same way. No gradio here.
 """
