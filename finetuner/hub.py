@@ -723,12 +723,16 @@ def deploy_demo_space(
 
 def _pushed_data_report(api, model, token: str) -> dict[str, Any]:
     """The data report a push put in the model repo (eval/data_report.json), {} when it has none: a Space deployed
-    by the model's repo id, with no run at hand, learns from it whether the model reads sentence pairs."""
+    by the model's repo id, with no run at hand, learns from it whether the model reads sentence pairs. A studio
+    visitor's private model's report goes to their own cache folder (`hub_reads.models_cache`), as its weights do,
+    never to the shared cache, from which another visitor (or anyone offline) could read it."""
+    from .hub_reads import models_cache  # noqa: PLC0415
+
     path_in_repo = "eval/data_report.json"  # where _run_operations puts the run's data_report.json
     if path_in_repo not in {sibling.rfilename for sibling in model.siblings or []}:
         return {}
     with _translate("read the model's data report", token=token, repo_id=model.id, endpoint=api.endpoint):
-        return read_json(Path(api.hf_hub_download(model.id, path_in_repo, revision=model.sha, token=token)), {}) or {}
+        return read_json(Path(api.hf_hub_download(model.id, path_in_repo, revision=model.sha, token=token, cache_dir=models_cache(model.id, token))), {}) or {}
 
 
 def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:

@@ -11,7 +11,8 @@ Nothing here keeps a token past its request: `reader()`, the part of a cache key
 an entry (so one visitor never gets another's private data from the studio's caches), is a digest. On disk, a
 private or gated dataset or model that a visitor's token reads goes to a cache folder of that Hub user's
 (`datasets_cache`, `models_cache`), never to the shared caches, which the libraries read when the Hub refuses
-a token or cannot be reached. A
+a token or cannot be reached. A model folder records the digest of each token that read into it (never the token)
+so that it is found offline, when the Hub cannot say whose a token is (`own_models_cache`). A
 training process gets the token in its environment (`READER_VARIABLE`, set by `launcher`), never in a file, and
 reads the same way. No gradio here.
 """
@@ -77,7 +78,7 @@ def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
     When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one shared cache
     handed a visitor's private dataset to the next visitor who named it. The folder is the Hub user's (one
     cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again."""
-    if not token or not dataset_name or _asked(False, "dataset", str(dataset_name).strip()):
+    if not token or not dataset_name or _asked(False, "dataset", str(dataset_name).strip()) is not False:
         return None
     import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
 
@@ -87,9 +88,11 @@ def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
 def models_cache(repo_id: str | None, token: str | None) -> str | None:
     """Where huggingface_hub keeps a Hub model (its weights, tokenizer and config) that `token` reads: when that
     is this request's visitor's token and the model is private or gated, a folder of that Hub user's; else (a
-    public model, the server's token, a local folder, no visitor) None, the shared cache, one copy for all. With
-    the Hub unreachable or offline nothing is downloaded, and the shared cache is read, which never holds a
-    visitor's private model.
+    public model, the server's token, a local folder, no visitor) None, the shared cache, one copy for all. Where
+    the Hub does not answer whether anyone may read it (offline, unreachable, a server error, a timeout), the
+    visitor's own folder where it holds the model (their private model, read before), else the shared cache where
+    that does (which never holds a visitor's private model), else their own folder: what their token downloads
+    then (the Hub may serve files while that question timed out) never goes to the shared cache.
 
     transformers falls back to a cached copy when the Hub refuses a token (a private repo answers 404) or cannot
     be reached, and reads a file pinned to a commit from the cache without asking: one shared cache handed a
@@ -98,22 +101,56 @@ def models_cache(repo_id: str | None, token: str | None) -> str | None:
     visitor = _VISITOR.get()
     if visitor is None or not token or token != visitor.token or not repo_id or not is_hub_id(str(repo_id)):
         return None
-    if _asked(False, "model", str(repo_id).strip()):  # anyone may read it
-        return None
-    return own_models_cache()
+    anyone = _asked(False, "model", str(repo_id).strip())
+    if anyone is False:  # private or gated: their own folder, which says whose it is (read offline, `own_models_cache`)
+        own = own_models_cache()
+        if own:
+            _mark_reader(Path(own), visitor.token)
+        return own
+    if anyone is None:  # no answer: their own copy if they have one, else the shared cache's, else their own folder
+        own = own_models_cache()
+        return None if own and not _holds(own, repo_id) and _holds(_shared_models_cache(), repo_id) else own
+    return None  # anyone may read it
+
+
+def _shared_models_cache() -> str:
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    return constants.HF_HUB_CACHE
+
+
+def _holds(cache_dir: str, repo_id: str) -> bool:
+    """Whether huggingface_hub's cache folder `cache_dir` has anything of the model `repo_id`."""
+    return (Path(cache_dir) / ("models--" + str(repo_id).strip().replace("/", "--"))).is_dir()
 
 
 def own_models_cache() -> str | None:
     """This request's visitor's own model cache folder (`models_cache`), without asking the Hub whether any repo is
     private: where a reader that never downloads (Estimate's and the plan's look at cached config files) looks after
-    the shared cache, which holds no visitor's private model. None without a visitor."""
+    the shared cache, which holds no visitor's private model. None without a visitor. Where the Hub cannot say whose
+    the token is (offline, unreachable), the folder is the one this token read into before (`_mark_reader`)."""
     visitor = _VISITOR.get()
     if visitor is None:
         return None
-    from huggingface_hub import constants  # noqa: PLC0415
+    shared = Path(_shared_models_cache())
+    root = shared.with_name(shared.name + "-visitors")
+    user = _user_of(visitor.token)
+    if user == digest(visitor.token):  # the Hub did not answer whoami
+        user = next((marker.parent.parent.name for marker in root.glob(f"*/{_READERS}/{user}")), user)
+    return str(root / user)
 
-    shared = Path(constants.HF_HUB_CACHE)
-    return str(shared.with_name(shared.name + "-visitors") / _user_of(visitor.token))
+
+_READERS = ".readers"  # in a visitor's own model folder: a file named by the digest of each token that read into it
+
+
+def _mark_reader(folder: Path, token: str) -> None:
+    """Note in `folder` that `token` (its digest, never the token) reads into it, so that offline, when the Hub cannot
+    say whose the token is, `own_models_cache` still finds the folder."""
+    try:
+        (folder / _READERS).mkdir(parents=True, exist_ok=True)
+        (folder / _READERS / digest(token)).touch()
+    except OSError:
+        pass  # a read-only cache: the model is read online as before
 
 
 def model_options(repo_id: str | None, token: str | None) -> dict[str, str]:
@@ -140,10 +177,10 @@ def token_for(repo_id: str | None, repo_type: str = "model") -> str | None:
     visitor = _VISITOR.get()
     if visitor is None or not repo_id or not is_hub_id(str(repo_id)):
         return None
-    return visitor.token if _asked(visitor.token, repo_type, str(repo_id).strip()) else None
+    return None if _asked(visitor.token, repo_type, str(repo_id).strip()) is False else visitor.token
 
 
-def _asked(token: str | bool, repo_type: str, repo_id: str) -> bool:
+def _asked(token: str | bool, repo_type: str, repo_id: str) -> bool | None:
     """`_may_read`, asked once per request where a visitor reads (`token` is theirs, or False: anyone)."""
     visitor = _VISITOR.get()
     if visitor is None:
@@ -154,24 +191,25 @@ def _asked(token: str | bool, repo_type: str, repo_id: str) -> bool:
     return visitor.may_read[key]
 
 
-def _may_read(token: str | bool, repo_type: str, repo_id: str) -> bool:
+def _may_read(token: str | bool, repo_type: str, repo_id: str) -> bool | None:
     """Whether the Hub lets `token` (False: anyone) read the repo: one request, HfApi.auth_check's, within
     HF_HUB_ETAG_TIMEOUT (auth_check itself has no time limit, and a network that drops packets would hold the page).
-    A refusal (private, gated, an invalid token) is False; no answer (offline, unreachable) is True: nothing is
-    downloaded then, and the libraries read their local cache, or say why they cannot."""
+    A refusal (private, gated, an invalid token) is False; no answer (offline, unreachable, a server error) is None,
+    read as a yes by `token_for` and `datasets_cache`: nothing is downloaded then, and the libraries read their local
+    cache, or say why they cannot."""
     from huggingface_hub import constants  # noqa: PLC0415
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: PLC0415
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
 
     try:
         if constants.is_offline_mode():
-            return True
+            return None
         url = f"{constants.ENDPOINT}/api/{repo_type}s/{repo_id}/auth-check"
         hf_raise_for_status(get_session().get(url, headers=build_hf_headers(token=token), timeout=constants.HF_HUB_ETAG_TIMEOUT))
     except (RepositoryNotFoundError, GatedRepoError):
         return False
     except HfHubHTTPError as error:
-        return error.response is None or error.response.status_code not in (401, 403, 404)
+        return None if error.response is None or error.response.status_code not in (401, 403, 404) else False
     except Exception:  # noqa: BLE001 - offline mode, a network error: the libraries read the cache, or say why not
-        return True
+        return None
     return True

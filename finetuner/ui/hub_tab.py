@@ -168,6 +168,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         return "\n\n".join(lines)
 
     @ui_errors
+    @ownership.reads_as_visitor  # a visitor's private model's data report goes to their own cache folder (`hub._pushed_data_report`)
     def hub_deploy_space(run_id, repo, space, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Create or update a Gradio demo Space for the pushed model; returns its link."""
         token, user = session(typed_token, oauth_token)

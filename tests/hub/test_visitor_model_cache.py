@@ -143,3 +143,81 @@ def test_the_cached_model_files_estimate_and_the_plan_read_are_found_without_ask
     with hub_reads.reading_as(ERIN):
         assert count_parameters(MODEL) is None
     assert asked == []
+
+
+@pytest.mark.parametrize("hub", ["unreachable", "offline"])
+def test_a_visitors_own_private_model_is_read_from_their_folder_when_the_hub_cannot_be_asked(hub_models, hub, monkeypatch):
+    """dana read her private model into her own folder; then the Hub cannot be reached, or HF_HUB_OFFLINE is set,
+    in a studio (or a training process) that cannot ask the Hub whose her token is: she still reads it, from her
+    folder (the offline lookup read the shared cache only). erin, offline too, still gets nothing of dana's."""
+    import huggingface_hub.constants as constants
+
+    from finetuner import hub as finetuner_hub
+    from finetuner.hub_reads import reading_as
+
+    with reading_as(DANA):
+        assert read_model(MODEL) == EVERY_WAY
+    with reading_as(ERIN):
+        read_model(PUBLIC_MODEL)
+    finetuner_hub._WHOAMI_CACHE.clear()  # a restarted studio, or the training process: it never asked whoami online
+    if hub == "unreachable":  # its API and its files
+        nowhere = f"http://127.0.0.1:{free_port()}"
+        monkeypatch.setattr(constants, "ENDPOINT", nowhere)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", nowhere + "/{repo_id}/resolve/{revision}/{filename}")
+    if hub == "offline":
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with reading_as(DANA):
+        assert read_model(MODEL) == EVERY_WAY, f"{hub} Hub: dana's own model, from her own folder"
+        assert "weights" in read_model(PUBLIC_MODEL), "a public model, from the shared cache"
+    with reading_as(ERIN):
+        assert read_model(MODEL) == []
+
+
+def test_a_demo_space_deploy_reads_a_visitors_private_models_data_report_into_their_own_folder(hub_server, tmp_path):
+    """Deploying a demo Space by the model's repo id (no run at hand) reads the data report the push put in the
+    repo, to learn whether the model reads sentence pairs. For dana's private model, read with her sign-in token,
+    that file went to the shared cache, where erin (or anyone offline) could read it. It goes to dana's folder."""
+    import json
+
+    from gradio_client import Client
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from test_hub_tab import hub_tab_app
+
+    from finetuner.hub_reads import models_cache, reading_as
+
+    hub_server.add_user("dana", token=DANA, plan="pro")
+    hub_server.add_user("erin", token=ERIN)
+    report = json.dumps({"text_columns": ["premise", "hypothesis"], "label_names": ["no", "yes"]}).encode()
+    HfApi(endpoint=hub_server.url).create_repo("dana/secret-nli", private=True, token=DANA)
+    HfApi(endpoint=hub_server.url).upload_file(path_or_fileobj=report, path_in_repo="eval/data_report.json", repo_id="dana/secret-nli", token=DANA)
+    with hub_tab_app(tmp_path / "runs") as demo:
+        deployed = Client(demo.local_url, oauth_token=DANA, verbose=False).predict("", "dana/secret-nli", "", "", api_name="/hub_deploy_space")
+    assert "dana/secret-nli-demo" in deployed
+    assert b"PAIRS = True" in hub_server.repo("dana/secret-nli-demo", "space").files["app.py"].data, "the Space asks for both texts"
+
+    shared = tmp_path / "hf_cache"
+    assert not (shared / "models--dana--secret-nli").exists(), "dana's private data report is not in the shared cache"
+    assert (shared.with_name("hf_cache-visitors") / "dana" / "models--dana--secret-nli").is_dir()
+    sha = hub_server.repo("dana/secret-nli").sha
+    with reading_as(ERIN):
+        for cache_dir in (None, models_cache("dana/secret-nli", ERIN)):  # the shared cache, erin's own folder
+            with pytest.raises(LocalEntryNotFoundError):
+                hf_hub_download("dana/secret-nli", "eval/data_report.json", revision=sha, cache_dir=cache_dir, local_files_only=True)
+
+
+def test_a_private_model_read_while_the_hub_does_not_say_who_may_read_it_is_not_put_in_the_shared_cache(hub_models, hub_server):
+    """Whether anyone may read a model is one request (auth-check) with a short time limit; the Hub can fail it (a
+    server error, a timeout) and still serve the files. dana's token then downloaded her private model into the
+    shared cache, from which erin read it. It goes to dana's own folder; a public model still goes to the shared one."""
+    from finetuner.hub_reads import reading_as
+
+    hub_server.fail_next("GET", r"/auth-check$", 503, "Service unavailable", times=100)
+    with reading_as(DANA):
+        assert read_model(MODEL) == EVERY_WAY
+    hub_server.clear_failures()
+    with reading_as(ERIN):
+        assert read_model(PUBLIC_MODEL) == EVERY_WAY
+        assert read_model(MODEL) == []
+    assert not (hub_models / "models--dana--secret-bert").exists()
+    assert (hub_models.with_name("hf_cache-visitors") / "dana" / "models--dana--secret-bert").is_dir()
