@@ -11,8 +11,9 @@ Nothing here keeps a token past its request: `reader()`, the part of a cache key
 an entry (so one visitor never gets another's private data from the studio's caches), is a digest. On disk, a
 private or gated dataset or model that a visitor's token reads goes to a cache folder of that Hub user's
 (`datasets_cache`, `models_cache`), never to the shared caches, which the libraries read when the Hub refuses
-a token or cannot be reached. A model folder records the digest of each token that read into it (never the token)
-so that it is found offline, when the Hub cannot say whose a token is (`own_models_cache`). A
+a token or cannot be reached. Such a folder records the digest of each token that read into it (never the token)
+so that it is found offline, when the Hub cannot say whose a token is (`own_models_cache`, `own_datasets_cache`),
+and the visitor reads there what they read before. A
 training process gets the token in its environment (`READER_VARIABLE`, set by `launcher`), never in a file, and
 reads the same way. No gradio here.
 """
@@ -71,18 +72,19 @@ def reader(*names: str | None) -> str:
 
 
 def datasets_cache(token: str | None, dataset_name: str | None) -> str | None:
-    """Where `datasets` keeps a Hub dataset that a visitor's token reads: when it is private or gated, a folder of
-    that visitor's own; else (a public dataset, the server's reads) None, its usual cache, one copy for all. With
-    the Hub unreachable nothing is downloaded, and the usual cache (which never holds a visitor's private data) is read.
+    """Where `datasets` keeps a Hub dataset that `token` reads: when that is this request's visitor's token and the
+    dataset is private or gated, a folder of that Hub user's (`<HF_DATASETS_CACHE>/visitors/<user>`); else (a public
+    dataset, the server's reads, no visitor) None, its usual cache, one copy for all. Where the Hub does not answer
+    whether anyone may read it (offline, unreachable, a server error, a timeout), as for models (`models_cache`): the
+    visitor's own folder where it holds the dataset (their private dataset, loaded before: `datasets` then loads
+    "the latest cached version" from it), else the shared cache where that does (which never holds a visitor's
+    private data), else their own folder, so that what their token downloads then never goes to the shared cache.
 
     When the Hub refuses a reader, `datasets` loads "the latest cached version" instead, so one shared cache
     handed a visitor's private dataset to the next visitor who named it. The folder is the Hub user's (one
-    cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again."""
-    if not token or not dataset_name or _asked(False, "dataset", str(dataset_name).strip()) is not False:
-        return None
-    import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
-
-    return str(Path(datasets.config.HF_DATASETS_CACHE) / "visitors" / _user_of(token))
+    cached `whoami`), not the token's: a sign-in gives a new token each time, and each would download again;
+    where the Hub cannot say whose the token is, the folder this token read into before (`own_datasets_cache`)."""
+    return _visitor_cache("dataset", dataset_name, token)
 
 
 def models_cache(repo_id: str | None, token: str | None) -> str | None:
@@ -98,18 +100,24 @@ def models_cache(repo_id: str | None, token: str | None) -> str | None:
     be reached, and reads a file pinned to a commit from the cache without asking: one shared cache handed a
     visitor's private model to the next visitor, or anyone offline, who named it. The folder is the Hub user's
     (`_user_of`), as for datasets (`datasets_cache`)."""
+    return _visitor_cache("model", repo_id, token)
+
+
+def _visitor_cache(kind: str, repo_id: str | None, token: str | None) -> str | None:
+    """`models_cache` and `datasets_cache`: the visitor's own folder for a `kind` repo their token reads, or None."""
     visitor = _VISITOR.get()
     if visitor is None or not token or token != visitor.token or not repo_id or not is_hub_id(str(repo_id)):
         return None
-    anyone = _asked(False, "model", str(repo_id).strip())
-    if anyone is False:  # private or gated: their own folder, which says whose it is (read offline, `own_models_cache`)
-        own = own_models_cache()
+    repo_id = str(repo_id).strip()
+    anyone = _asked(False, kind, repo_id)
+    if anyone is False:  # private or gated: their own folder, which says whose it is (found offline, `_own_cache`)
+        own = _own_cache(kind)
         if own:
             _mark_reader(Path(own), visitor.token)
         return own
     if anyone is None:  # no answer: their own copy if they have one, else the shared cache's, else their own folder
-        own = own_models_cache()
-        return None if own and not _holds(own, repo_id) and _holds(_shared_models_cache(), repo_id) else own
+        own = _own_cache(kind)
+        return None if own and not _holds(kind, own, repo_id) and _holds(kind, _shared_cache(kind), repo_id) else own
     return None  # anyone may read it
 
 
@@ -119,9 +127,24 @@ def _shared_models_cache() -> str:
     return constants.HF_HUB_CACHE
 
 
-def _holds(cache_dir: str, repo_id: str) -> bool:
-    """Whether huggingface_hub's cache folder `cache_dir` has anything of the model `repo_id`."""
-    return (Path(cache_dir) / ("models--" + str(repo_id).strip().replace("/", "--"))).is_dir()
+def _shared_cache(kind: str) -> str:
+    """The cache every visitor shares: huggingface_hub's for models, `datasets`' for datasets."""
+    if kind == "model":
+        return _shared_models_cache()
+    import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
+
+    return str(datasets.config.HF_DATASETS_CACHE)
+
+
+def _holds(kind: str, cache_dir: str, repo_id: str) -> bool:
+    """Whether the cache folder `cache_dir` has anything of the repo: a model's files (huggingface_hub's layout), or
+    a dataset that `datasets` loads from it as "the latest cached version" (CachedDatasetModuleFactory's layout)."""
+    if kind == "model":
+        return (Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))).is_dir()
+    from datasets.naming import camelcase_to_snakecase  # noqa: PLC0415
+
+    *namespace, name = repo_id.split("/")
+    return any(path.is_dir() for path in (Path(cache_dir) / "___".join([*namespace, camelcase_to_snakecase(name)])).glob("*/*/*"))
 
 
 def own_models_cache() -> str | None:
@@ -129,28 +152,38 @@ def own_models_cache() -> str | None:
     private: where a reader that never downloads (Estimate's and the plan's look at cached config files) looks after
     the shared cache, which holds no visitor's private model. None without a visitor. Where the Hub cannot say whose
     the token is (offline, unreachable), the folder is the one this token read into before (`_mark_reader`)."""
+    return _own_cache("model")
+
+
+def own_datasets_cache() -> str | None:
+    """This request's visitor's own `datasets` cache folder (`datasets_cache`), found as `own_models_cache` finds
+    theirs: by their Hub username, or offline by the digest of a token that read into it."""
+    return _own_cache("dataset")
+
+
+def _own_cache(kind: str) -> str | None:
     visitor = _VISITOR.get()
     if visitor is None:
         return None
-    shared = Path(_shared_models_cache())
-    root = shared.with_name(shared.name + "-visitors")
+    shared = Path(_shared_cache(kind))
+    root = shared.with_name(shared.name + "-visitors") if kind == "model" else shared / "visitors"
     user = _user_of(visitor.token)
     if user == digest(visitor.token):  # the Hub did not answer whoami
         user = next((marker.parent.parent.name for marker in root.glob(f"*/{_READERS}/{user}")), user)
     return str(root / user)
 
 
-_READERS = ".readers"  # in a visitor's own model folder: a file named by the digest of each token that read into it
+_READERS = ".readers"  # in a visitor's own model or dataset folder: a file named by the digest of each token that read into it
 
 
 def _mark_reader(folder: Path, token: str) -> None:
     """Note in `folder` that `token` (its digest, never the token) reads into it, so that offline, when the Hub cannot
-    say whose the token is, `own_models_cache` still finds the folder."""
+    say whose the token is, `_own_cache` still finds the folder."""
     try:
         (folder / _READERS).mkdir(parents=True, exist_ok=True)
         (folder / _READERS / digest(token)).touch()
     except OSError:
-        pass  # a read-only cache: the model is read online as before
+        pass  # a read-only cache: the repo is read online as before
 
 
 def model_options(repo_id: str | None, token: str | None) -> dict[str, str]:
@@ -195,8 +228,8 @@ def _may_read(token: str | bool, repo_type: str, repo_id: str) -> bool | None:
     """Whether the Hub lets `token` (False: anyone) read the repo: one request, HfApi.auth_check's, within
     HF_HUB_ETAG_TIMEOUT (auth_check itself has no time limit, and a network that drops packets would hold the page).
     A refusal (private, gated, an invalid token) is False; no answer (offline, unreachable, a server error) is None,
-    read as a yes by `token_for` and `datasets_cache`: nothing is downloaded then, and the libraries read their local
-    cache, or say why they cannot."""
+    read as a yes by `token_for` (the libraries read their local cache, or say why they cannot) and as "the visitor's
+    own folder, unless only the shared cache holds the repo" by `models_cache` and `datasets_cache`."""
     from huggingface_hub import constants  # noqa: PLC0415
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: PLC0415
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
