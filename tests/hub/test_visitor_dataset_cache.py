@@ -93,6 +93,8 @@ def test_a_visitors_own_private_dataset_is_read_from_their_folder_when_the_hub_c
             assert rows(DATASET) != 40, f"{hub} Hub, {'erin' if token else 'a request of nobody'}: dana's dataset is not handed on"
             assert rows(PUBLIC_DATASET) == 40
     assert not (hub_datasets / "dana___secret-reviews").exists()
+    raw = hub_datasets.with_name("hf_cache") / "datasets--dana--secret-reviews"
+    assert raw.is_dir(), "datasets 5 downloads the raw files into the shared Hub cache (README says so): erin got nothing of them above"
 
 
 def test_a_visitors_folder_is_found_by_their_username_while_the_hub_answers_whoami_only(hub_datasets, hub_server):
