@@ -312,6 +312,9 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
 
 PACKING_STRATEGY = "wrapped"  # TRL's "bfd" needs padding-free FlashAttention; "wrapped" works on every device
 EXAMPLE = "__example"  # the column that follows each token through TRL's packing to the example it came from
+# The SFTConfig options (a run may set them in extra_training_args) that change where `packed_sequences` puts an
+# example: a shuffle before packing, at the run's seed.
+PACKING_ARGUMENTS = ("shuffle_dataset",)
 
 
 def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | None = None) -> dict[str, Any]:

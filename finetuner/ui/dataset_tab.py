@@ -499,7 +499,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         packed = ""  # with the Train form's packing on: the packed sequences the example lands in (training packs; evaluation does not)
         if packing_setting(task, train_form).get("packing") and found is not None:
             packed = "\n\n" + (
-                render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
+                render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], arguments=services.packing_arguments(train_form), runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
                 if found == "train" else f"**Packing** is on for training only: evaluation reads each example of {found} alone."
             )
         return (
@@ -568,9 +568,15 @@ def inspection_key(selection: dict, options: dict, model: str, max_length: int, 
 
 
 def packing_setting(task: str, train_form: dict | None) -> dict:
-    """The Train form's packing, for a causal LM: it changes what the inspector says of an example (the packed
-    sequences it lands in), not its tokens, so it keys the inspection (`inspection_key`) beside the task's options."""
-    return {"packing": bool((train_form or {}).get("packing"))} if task == "causal-lm" else {}
+    """The Train form's packing, for a causal LM, with its extra TrainingArguments that change how TRL packs
+    (`services.packing_arguments`: a shuffle before packing): they change what the inspector says of an
+    example (the packed sequences it lands in), not its tokens, so they key the inspection (`inspection_key`) beside
+    the task's options."""
+    if task != "causal-lm":
+        return {}
+    packing = bool((train_form or {}).get("packing"))
+    arguments = services.packing_arguments(train_form) if packing else {}
+    return {"packing": packing, **({"packing_arguments": arguments} if arguments else {})}
 
 
 def without_stale_note(summary: str | None) -> str:

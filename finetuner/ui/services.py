@@ -628,19 +628,36 @@ def _packing_layout(key: str, model: str, max_length: int):
 
     parsed = json.loads(key)
     selection = parsed["selection"]
-    config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length, packing=True)
+    config = task_config(selection, seed=parsed["seed"], model=model, max_length=max_length, packing=True, extra_training_args=parsed.get("packing_arguments"))
     return causal_lm.packing_layout(prepared(selection, seed=parsed["seed"]).splits["train"], tokenizer(model, config.model.task), config)
 
 
-def packing_row(selection: Mapping[str, Any], model: str, max_length: int, place: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None) -> dict[str, Any]:
+def packing_arguments(train_form: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The Train form's extra TrainingArguments that change how TRL packs (`causal_lm.PACKING_ARGUMENTS`: a shuffle
+    before packing); {} where it sets none or they do not parse (Start says why)."""
+    from ..tasks.causal_lm import PACKING_ARGUMENTS  # noqa: PLC0415
+
+    try:
+        extra = parse_extra_args((train_form or {}).get("extra_training_args"))
+    except ConfigError:
+        return {}
+    return {name: extra[name] for name in PACKING_ARGUMENTS if name in extra}
+
+
+def packing_row(
+    selection: Mapping[str, Any], model: str, max_length: int, place: int, *, seed: int = 42, arguments: Mapping[str, Any] | None = None,
+    runs_dir: str | Path | None = None, owner: str | None = None,
+) -> dict[str, Any]:
     """With the Train form's packing on (causal LM), how TRL's trainer packs the training split of `selection` (as
-    `prepared` splits it at `seed`) and where the train example at `place` lands in it (`causal_lm.packing_of`).
-    The layout is cached per data, model and max_length. On a shared studio the model must be a Hub id, the bundled
-    model or one of `owner`'s runs."""
+    `prepared` splits it at `seed`), with the form's extra TrainingArguments that change it (`arguments`:
+    `packing_arguments`), and where the train example at `place` lands in it (`causal_lm.packing_of`).
+    The layout is cached per data, model, max_length and those arguments. On a shared studio the model must be a Hub
+    id, the bundled model or one of `owner`'s runs."""
     from ..tasks import causal_lm  # noqa: PLC0415 - heavy
 
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
-    return causal_lm.packing_of(_packing_layout(_key(selection, seed=seed, model_reader=reader(model)), model, int(max_length)), place)
+    key = _key(selection, seed=seed, model_reader=reader(model), **({"packing_arguments": dict(arguments)} if arguments else {}))
+    return causal_lm.packing_of(_packing_layout(key, model, int(max_length)), place)
 
 
 # ---------------------------------------------------------------- configs

@@ -315,6 +315,26 @@ def test_causal_lm_inspector_shows_where_packing_puts_the_example(client, data_d
     assert re.search(r"for training only: evaluation reads each example of (validation|test) alone", held), held
 
 
+def test_the_packing_shown_follows_the_train_forms_extra_training_arguments(client, data_dir, models):
+    """A run's extra TrainingArguments reach TRL's SFTConfig: `shuffle_dataset: true` shuffles the examples before
+    packing, so an example lands beside other rows. The inspector's layout was made with the defaults whatever the
+    form said, showing neighbours training never puts beside it; it follows the form's arguments that change packing."""
+    load(client, "causal-lm", data_dir / "lm.jsonl")
+    ask = dict(model_name_or_path=str(models["causal-lm"]), max_length=32, text="", api_name="/inspect_tokens")
+
+    def neighbours(extra: str) -> tuple[str, list[str]]:
+        for index in range(6):
+            summary, *_ = client.predict(split="train", index=index, train_form={"packing": True, "extra_training_args": extra}, **ask)
+            if "in the **train** split" in summary:
+                return summary, re.findall(r"\d+–\d+: (row \d+|\*\*this example\*\*)", summary)
+        raise AssertionError("no row of train among the first six")
+
+    plain, in_order = neighbours("")
+    shuffled, after_shuffle = neighbours("shuffle_dataset: true")
+    assert in_order and after_shuffle and in_order != after_shuffle, (plain, shuffled)
+    assert neighbours("fp16: false")[1] == in_order, "an argument that does not change packing changes nothing here"
+
+
 def test_seq2seq_inspector_shows_document_and_target(client, data_dir, models):
     load(client, "seq2seq", data_dir / "docs.jsonl")
     summary, chips, _, _ = client.predict(model_name_or_path=str(models["seq2seq"]), max_length=48, split="train", index=0, text="", api_name="/inspect_tokens")
