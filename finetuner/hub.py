@@ -201,6 +201,15 @@ def check_token(token: str | None = None, *, namespace: str | None = None, endpo
     return user
 
 
+def known_user(token: str, *, endpoint: str | None = None) -> HubUser | None:
+    """Who `token` belongs to as `check_token` last heard it (within its TTL), without asking the Hub: for a caller
+    that must not wait on a Hub that may not answer (whoami has no time limit)."""
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    cached = _WHOAMI_CACHE.get(((endpoint or constants.ENDPOINT).rstrip("/"), hashlib.sha256(token.encode()).hexdigest()))
+    return cached[1] if cached and time.monotonic() - cached[0] < _WHOAMI_TTL else None
+
+
 def _user_from_whoami(info: dict[str, Any]) -> HubUser:
     orgs = info.get("orgs") or []
     auth = info.get("auth") or {}

@@ -111,12 +111,12 @@ def _visitor_cache(kind: str, repo_id: str | None, token: str | None) -> str | N
     repo_id = str(repo_id).strip()
     anyone = _asked(False, kind, repo_id)
     if anyone is False:  # private or gated: their own folder, which says whose it is (found offline, `_own_cache`)
-        own = _own_cache(kind)
+        own = _own_cache(kind, ask=True)
         if own:
             _mark_reader(Path(own), visitor.token)
         return own
     if anyone is None:  # no answer: their own copy if they have one, else the shared cache's, else their own folder
-        own = _own_cache(kind)
+        own = _own_cache(kind, ask=False)
         return None if own and not _holds(kind, own, repo_id) and _holds(kind, _shared_cache(kind), repo_id) else own
     return None  # anyone may read it
 
@@ -152,25 +152,28 @@ def own_models_cache() -> str | None:
     private: where a reader that never downloads (Estimate's and the plan's look at cached config files) looks after
     the shared cache, which holds no visitor's private model. None without a visitor. Where the Hub cannot say whose
     the token is (offline, unreachable), the folder is the one this token read into before (`_mark_reader`)."""
-    return _own_cache("model")
+    return _own_cache("model", ask=False)
 
 
 def own_datasets_cache() -> str | None:
     """This request's visitor's own `datasets` cache folder (`datasets_cache`), found as `own_models_cache` finds
     theirs: by their Hub username, or offline by the digest of a token that read into it."""
-    return _own_cache("dataset")
+    return _own_cache("dataset", ask=False)
 
 
-def _own_cache(kind: str) -> str | None:
+def _own_cache(kind: str, *, ask: bool) -> str | None:
+    """The visitor's folder: the one their token read into before (`_mark_reader`; a folder named by their Hub user
+    before one named by the token's digest), else their Hub user's, asked of the Hub only where `ask` (it answered
+    just now); else as last heard, else the token's digest. whoami has no time limit: a Hub that did not answer
+    whether anyone may read a repo, or a reader that never downloads, must not wait on it."""
     visitor = _VISITOR.get()
     if visitor is None:
         return None
     shared = Path(_shared_cache(kind))
     root = shared.with_name(shared.name + "-visitors") if kind == "model" else shared / "visitors"
-    user = _user_of(visitor.token)
-    if user == digest(visitor.token):  # the Hub did not answer whoami
-        user = next((marker.parent.parent.name for marker in root.glob(f"*/{_READERS}/{user}")), user)
-    return str(root / user)
+    token_digest = digest(visitor.token)
+    marked = sorted((marker.parent.parent.name for marker in root.glob(f"*/{_READERS}/{token_digest}")), key=lambda name: name == token_digest)
+    return str(root / (marked[0] if marked else _user_of(visitor.token, ask=ask)))
 
 
 _READERS = ".readers"  # in a visitor's own model or dataset folder: a file named by the digest of each token that read into it
@@ -193,11 +196,15 @@ def model_options(repo_id: str | None, token: str | None) -> dict[str, str]:
     return {"cache_dir": folder} if folder else {}
 
 
-def _user_of(token: str) -> str:
-    """The token's Hub username (a folder name), or its digest where the Hub cannot say."""
+def _user_of(token: str, *, ask: bool = True) -> str:
+    """The token's Hub username (a folder name), or its digest where the Hub cannot say (or, not `ask`ed, has not
+    said within the last few minutes)."""
     from .errors import HubError  # noqa: PLC0415
-    from .hub import check_token  # noqa: PLC0415
+    from .hub import check_token, known_user  # noqa: PLC0415
 
+    if not ask:
+        user = known_user(token)
+        return user.name if user else digest(token)
     try:
         return check_token(token, allow_environment=False).name
     except HubError:

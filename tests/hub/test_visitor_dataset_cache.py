@@ -118,16 +118,17 @@ def test_a_private_dataset_read_while_the_hub_does_not_say_who_may_read_it_is_no
     """Whether anyone may read a dataset is one request (auth-check) with a short time limit; the Hub can fail it and
     still serve the files. dana's token then downloaded her private dataset into the shared cache, from which anyone
     offline (or refused by the Hub) read it. It goes to her own folder; a public one still goes to the shared cache."""
-    from finetuner.hub_reads import reading_as
+    from finetuner.hub_reads import digest, reading_as
 
     hub_server.fail_next("GET", r"/auth-check$", 503, "Service unavailable", times=100)
     with reading_as(DANA):
         assert rows(DATASET) == 40
+    assert hub_server.requests_to("GET", r"^/api/whoami-v2$") == [], "whoami has no time limit: not asked of a Hub that did not answer"
     hub_server.clear_failures()
     with reading_as(ERIN):
         assert rows(PUBLIC_DATASET) == 40
     assert not (hub_datasets / "dana___secret-reviews").exists(), "dana's dataset is not in the shared cache"
-    assert (hub_datasets / "visitors" / "dana" / "dana___secret-reviews").is_dir()
+    assert (hub_datasets / "visitors" / digest(DANA) / "dana___secret-reviews").is_dir(), "her folder, named by her token"
     assert (hub_datasets / "olga___open-reviews").is_dir(), "a public dataset is shared"
     cannot_be_asked("offline", monkeypatch)
     with reading_as(ERIN):

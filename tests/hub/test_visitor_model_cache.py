@@ -210,14 +210,15 @@ def test_a_private_model_read_while_the_hub_does_not_say_who_may_read_it_is_not_
     """Whether anyone may read a model is one request (auth-check) with a short time limit; the Hub can fail it (a
     server error, a timeout) and still serve the files. dana's token then downloaded her private model into the
     shared cache, from which erin read it. It goes to dana's own folder; a public model still goes to the shared one."""
-    from finetuner.hub_reads import reading_as
+    from finetuner.hub_reads import digest, reading_as
 
     hub_server.fail_next("GET", r"/auth-check$", 503, "Service unavailable", times=100)
     with reading_as(DANA):
         assert read_model(MODEL) == EVERY_WAY
+    assert hub_server.requests_to("GET", r"^/api/whoami-v2$") == [], "whoami has no time limit: not asked of a Hub that did not answer"
     hub_server.clear_failures()
     with reading_as(ERIN):
         assert read_model(PUBLIC_MODEL) == EVERY_WAY
         assert read_model(MODEL) == []
     assert not (hub_models / "models--dana--secret-bert").exists()
-    assert (hub_models.with_name("hf_cache-visitors") / "dana" / "models--dana--secret-bert").is_dir()
+    assert (hub_models.with_name("hf_cache-visitors") / digest(DANA) / "models--dana--secret-bert").is_dir(), "her folder, named by her token"

@@ -10,7 +10,7 @@ def test_whether_anyone_may_read_is_asked_once_a_request_per_repo_and_kind(monke
     the Hub again. A model with the same id is a different repo and is asked on its own."""
     asked = []
     monkeypatch.setattr(hub_reads, "_may_read", lambda token, kind, repo: asked.append((token, kind, repo)) or False)
-    monkeypatch.setattr(hub_reads, "_user_of", lambda token: "dana")
+    monkeypatch.setattr(hub_reads, "_user_of", lambda token, ask=True: "dana")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))  # a private model's folder is marked
     with hub_reads.reading_as("hf_dana"):
         first = hub_reads.datasets_cache("hf_dana", "dana/notes")
