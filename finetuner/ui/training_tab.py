@@ -412,6 +412,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         services.check_task_fits(selection, config.model.task)  # before the options: their model check would hide it
         check_options(config)
         check_tokenization(config, check_data(config))
+        launcher.check_not_a_repeat(ctx.store, config, owner=owner)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         # The visitor's token reaches the training process in its environment only, to read what the studio read with it.
