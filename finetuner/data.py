@@ -442,6 +442,7 @@ def prepare(config: DataConfig, *, seed: int = 42) -> PreparedData:
             raise DataError(f"The {role} data has label(s) {shown} that never occur in train; the model could never predict them. Add examples of them to train or remove them from {role}.")
     label2id = {name: i for i, name in enumerate(label_names)}
     report = _report(normalised, created, unlabelled)
+    report.warnings[:0] = _numeric_texts(normalised["train"], texts)
     splits = datasets.DatasetDict(
         {
             role: datasets.Dataset.from_pandas(
@@ -718,6 +719,22 @@ def _report(frames: dict[str, pd.DataFrame], created: list[str], unlabelled: dic
                 f"the rarest out. Give a {role} file, or more rows per class."
             )
     return report
+
+
+def _numeric_texts(train: pd.DataFrame, texts: list[str]) -> list[str]:
+    """A warning for each text column whose every training text is a number: an id, a count or a score was taken
+    for the text (the model would learn from digits alone), which nothing else on the page would show."""
+    warnings = []
+    for column, name in zip(("text", "text_pair"), texts):
+        values = train[column].str.strip()
+        values = values[values != ""]
+        if len(values) and values.str.fullmatch(r"[-+]?\d[\d,]*(\.\d+)?([eE][-+]?\d+)?").all():
+            examples = ", ".join(repr(v) for v in values.sort_index().head(3))  # the first in the file
+            warnings.append(
+                f"train: text column '{name}' holds only numbers (such as {examples}), not words: the model would learn from "
+                "digits alone. If another column holds the text, choose it as the text column (CLI: --text_column_names)."
+            )
+    return warnings
 
 
 # Below this many rows an evaluation split's score is known to worse than about ±0.06 (its 95% interval at 50%).

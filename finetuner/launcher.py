@@ -65,6 +65,25 @@ def start_training(
     return run
 
 
+def check_not_a_repeat(store: RunStore, config: RunConfig, *, owner: str | None = None) -> None:
+    """Refuse to start a run with the very settings of one of `owner`'s runs still queued or training: it would
+    train the same model again, after it, in the queue. That is Start pressed twice (a double click), not a wish:
+    two identical runs each took the full training time, and the page followed the second one."""
+    wanted = config.to_dict()
+    for run in store.list(owner=owner):
+        if run.state not in ACTIVE_STATES:
+            continue
+        try:
+            same = run.config().to_dict() == wanted
+        except Exception:  # noqa: BLE001 - a run folder being written or damaged is no repeat
+            continue
+        if same:
+            raise RunError(
+                f"Run {run.id} has these same settings and is {run.state}: a second run would train the same model again "
+                "(was Start pressed twice?). Let it train, or change a setting (the seed, say) to train another."
+            )
+
+
 def resume_training(run: Run, *, token: str | None = None, processes: int | None = None, launcher: str | None = None) -> Run:
     """Continue a stopped, interrupted or failed run from its last checkpoint.
 

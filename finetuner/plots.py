@@ -257,10 +257,28 @@ def confusion_matrix(report: Mapping[str, Any], *, normalize: bool = False, titl
             showscale=False,
         )
     )
-    fig.update_xaxes(title="predicted", type="category", side="bottom", automargin=True)
-    fig.update_yaxes(title="true", type="category", autorange="reversed", automargin=True)
-    size = max(HEIGHT, min(720, 40 * len(names) + 160))
+    # Axis labels cut in the middle (the hover names each cell in full): whole, BANKING77's names of up to 48
+    # characters took the margins of a half-page chart, left the cells a sliver and every other class unnamed.
+    ticks = [_tick(n) for n in report.get("label_names", [])]
+    fig.update_xaxes(title="predicted", type="category", side="bottom", automargin=True, tickvals=names, ticktext=ticks)
+    fig.update_yaxes(title="true", type="category", autorange="reversed", automargin=True, tickvals=names, ticktext=ticks)
+    longest = max(len(str(n)) for n in report.get("label_names", [])) if names else 0
+    size = max(HEIGHT, min(720, 40 * len(names) + 160)) + 6 * min(longest, TICK_CHARS)  # and room below for the names, turned
     return _layout(fig, title, height=size)
+
+
+# A category's name on an axis is cut to this many characters, in the middle (`_tick`).
+TICK_CHARS = 22
+
+
+def _tick(value: Any) -> str:
+    """A long name as an axis label: its start and end around '…' (names that share a prefix, such as
+    'balance_not_updated_after_cheque_or_cash_deposit' and '..._after_bank_transfer', still differ), escaped."""
+    name = str(value)
+    if len(name) > TICK_CHARS:
+        head = (TICK_CHARS - 1) // 2
+        name = name[:head] + "…" + name[-(TICK_CHARS - 1 - head):]
+    return _text(name)
 
 
 def confused_pairs(report: Mapping[str, Any], *, limit: int = MAX_CONFUSED_PAIRS, title: str = "Confusion matrix") -> go.Figure:

@@ -71,15 +71,23 @@ ROW_INFO = "The row of the split's file, from 0: the preview's # column for the 
 _numbering = threading.Lock()
 
 
-def latest_only(loads: dict, load: Callable[[], Any]) -> Any:
+def latest_only(loads: dict, load: Callable[[], Any], request: Any = None) -> Any:
     """`load()` as the session's newest data load: its result, or None where another data load of the session
     started while it ran (the later one is what the user last asked for). `loads` is the session's `data_loads`
     State, a dict Gradio hands each event as the same object. Gradio runs the events of different listeners at
     once (each listener is its own concurrency group), so without this the load that finished last won: data
     loaded on the Data tab just before "Use its settings" could finish after the run's data and leave the Data
-    tab, and training, on it."""
+    tab, and training, on it.
+
+    `request` (any value that compares equal for the same choice, or None) names what is asked: where it equals
+    the request of the session's newest load, nothing started since, that load is already the answer, and this one
+    does nothing (None). A mouse pick in one of Gradio 6's dropdowns fires its `.input` twice: the data was loaded
+    twice over, and a refused pick showed its message twice."""
     with _numbering:
+        if request is not None and loads.get("request") == (request, loads["started"]):
+            return None
         loads["started"] = number = loads["started"] + 1
+        loads["request"] = (request, number)
     try:
         result = load()
     finally:
@@ -291,14 +299,16 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     # A failed load marks the summary alone (the data still in use), not every output, and says why until the next action.
     loading = dict(show_progress_on=[summary, load_note])
 
-    def newest(handler, outputs):
+    def newest(handler, outputs, once_per_choice: bool = False):
         """`handler` as a data load of the session (`latest_only`), its last input the session's `data_loads`:
-        where another load started while it ran, `outputs` are left to that one. Its signature is the handler's
-        and `loads`, so that Gradio names the endpoint's parameters as the handler does."""
+        where another load started while it ran, `outputs` are left to that one. `once_per_choice`: the same
+        arguments twice in a row load once (`latest_only`'s `request`: a dropdown's doubled `.input`). Its signature
+        is the handler's and `loads`, so that Gradio names the endpoint's parameters as the handler does."""
         @functools.wraps(handler)
         def event(*arguments):
             *arguments, loads = arguments
-            result = latest_only(loads, lambda: handler(*arguments))
+            request = repr(arguments) if once_per_choice else None
+            result = latest_only(loads, lambda: handler(*arguments), request)
             return [gr.skip()] * len(outputs) if result is None else result
 
         signature = inspect.signature(handler)
@@ -323,8 +333,9 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         return read_dataset(task, services.SOURCE_FILE, train_file, validation_file, test_file, "", "", "train", services.AUTO, services.NO_PAIR, services.AUTO, current=current, train_form=train_form)
 
     on_failure(train_file.upload(newest(load_new_file, load_outputs), [*load_inputs[:5], ctx.dataset, ctx.saved_form, data_loads], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
+    load_picked = newest(load_dataset, load_outputs, once_per_choice=True)
     for dropdown in (text_column, text_pair_column, label_column, *pickers):
-        on_failure(dropdown.input(load_chosen, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
+        on_failure(dropdown.input(load_picked, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
 
     def reset_all_columns():
         return (*reset_columns(), *[gr.Dropdown(value=services.AUTO) for _ in pickers])

@@ -81,6 +81,9 @@ SUMMARY_EXAMPLES = [
     "fewer than thirty million parameters, the model wrote fluent, grammatical stories, and larger models trained "
     "on the same data improved mostly in keeping track of characters over long passages.",
 ]
+FIXED_EXAMPLES = {CLASSIFICATION: EXAMPLES, NER: NER_EXAMPLES, CAUSAL_LM: CHAT_EXAMPLES, SEQ2SEQ: SUMMARY_EXAMPLES}
+EXAMPLE_LABELS = {CLASSIFICATION: "Example inputs", NER: "Example sentences", CAUSAL_LM: "Example prompts", SEQ2SEQ: "Example documents"}
+EXAMPLES_SHOWN = 4  # of the run's own test inputs, as clickable examples
 # The column of the run's evaluation files (predictions_/generations_<split>.csv) that holds the model's input.
 EVAL_INPUT_COLUMN = {CLASSIFICATION: "text", NER: "text", CAUSAL_LM: "prompt", SEQ2SEQ: "document"}
 BATCH = {
@@ -120,7 +123,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 with gr.Column(scale=3):
                     text = gr.Textbox(value="", label="Text to classify", lines=4, placeholder="Type or paste a text…")
                     classify_button = gr.Button("Classify", variant="primary")
-                    gr.Examples(EXAMPLES, inputs=text, label="Example inputs")
+                    examples = {CLASSIFICATION: gr.Examples(EXAMPLES, inputs=text, label=EXAMPLE_LABELS[CLASSIFICATION])}
                 with gr.Column(scale=2):
                     probabilities = gr.Label(label="Label probabilities", num_top_classes=10)
                     output = gr.JSON(label="Model output")
@@ -131,7 +134,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 with gr.Column(scale=3):
                     ner_text = gr.Textbox(value="", label="Text to tag", lines=4, placeholder="Type or paste a sentence with names, places, organisations…")
                     ner_button = gr.Button("Find entities", variant="primary")
-                    gr.Examples(NER_EXAMPLES, inputs=ner_text, label="Example sentences")
+                    examples[NER] = gr.Examples(NER_EXAMPLES, inputs=ner_text, label=EXAMPLE_LABELS[NER])
                 with gr.Column(scale=3):
                     highlighted = gr.HighlightedText(label="Entities", show_legend=True, combine_adjacent=False)
                     entity_table = gr.Dataframe(
@@ -148,7 +151,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
                         send_button = gr.Button("Send", variant="primary")
                         stop_chat_button = gr.Button("Stop", variant="stop")
                         clear_button = gr.Button("Clear conversation")
-                    gr.Examples(CHAT_EXAMPLES, inputs=message, label="Example prompts")
+                    examples[CAUSAL_LM] = gr.Examples(CHAT_EXAMPLES, inputs=message, label=EXAMPLE_LABELS[CAUSAL_LM])
                 with gr.Column(scale=2, min_width=260):
                     temperature = gr.Slider(
                         TEMPERATURE[0], TEMPERATURE[1], value=TEMPERATURE[2], step=0.05, label="Temperature",
@@ -169,7 +172,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
                         summary_new_tokens = gr.Slider(SUMMARY_NEW_TOKENS[0], SUMMARY_NEW_TOKENS[1], value=DEFAULT_MAX_NEW_TOKENS, step=1, label="Max summary length (tokens)")
                         num_beams = gr.Slider(BEAMS[0], BEAMS[1], value=BEAMS[2], step=1, label="Beams", info="1: greedy, as in evaluation; more: often better, slower.")
                     summarize_button = gr.Button("Summarize", variant="primary")
-                    gr.Examples(SUMMARY_EXAMPLES, inputs=document, label="Example documents")
+                    examples[SEQ2SEQ] = gr.Examples(SUMMARY_EXAMPLES, inputs=document, label=EXAMPLE_LABELS[SEQ2SEQ])
                 with gr.Column(scale=2):
                     summary = gr.Textbox(value="", label="Generated summary", lines=8, interactive=False, buttons=["copy"])
 
@@ -336,10 +339,16 @@ def build_inference_tab(ctx: StudioContext) -> None:
         note = f"**{run.id}** · {title}. {VIEW_NOTES[task]}" if run else VIEW_NOTES[task]
         new_tokens = _run_max_new_tokens(run)
         noun = EVAL_INPUT_COLUMN[task]  # text, prompt or document
+        own = test_examples(run, task) if run else []
+        # The view's clickable examples are the run's own test inputs: the fixed ones (movie reviews for any
+        # classifier) offered a banking model reviews to classify. Without any, the fixed ones.
+        samples, label = ([[t] for t in own[:EXAMPLES_SHOWN]], "Examples from the run's test split") if own else ([[t] for t in FIXED_EXAMPLES[task]], EXAMPLE_LABELS[task])
+        shown = gr.Dataset(components=[inputs_by_task[task]], samples=samples, label=label)  # the components, to read the samples
         return (
             note,
             *(gr.Column(visible=name == task) for name in VIEW_ORDER),
-            gr.Dropdown(choices=test_examples(run, task) if run else [], value=None, label=f"Or a {noun} from the run's test split"),
+            gr.Dropdown(choices=own, value=None, label=f"Or a {noun} from the run's test split"),
+            *(shown if name == task else gr.skip() for name in VIEW_ORDER),
             gr.Accordion(label=BATCH[task][0]),
             gr.Button(value=BATCH[task][1]),
             gr.Textbox(label=f"{noun.capitalize()} column"),
@@ -348,7 +357,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             gr.Slider(value=new_tokens) if task == SEQ2SEQ else gr.skip(),
         )
 
-    run_outputs = [view_note, *views, run_examples, batch_accordion, batch_button, text_column, chatbot, max_new_tokens, summary_new_tokens]
+    run_outputs = [view_note, *views, run_examples, *(examples[name].dataset for name in VIEW_ORDER), batch_accordion, batch_button, text_column, chatbot, max_new_tokens, summary_new_tokens]
 
     def use_test_example(run_id, chosen, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Copy the picked example into the input box of the run's task."""

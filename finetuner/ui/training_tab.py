@@ -113,6 +113,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     shown = visible_options(d["task"])  # not task_panel: inside gr.Tabs its gr.Column became a second Train tab button
     offered = services.processes_offered()
     with gr.Tab("2 · Train", id="train") as tab:
+        refollow = gr.State(None)  # the run a refused Start's page follows again (made in the tab: one outside it took the next tab's place)
         data_note = gr.Markdown()
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=380):
@@ -412,6 +413,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         services.check_task_fits(selection, config.model.task)  # before the options: their model check would hide it
         check_options(config)
         check_tokenization(config, check_data(config))
+        launcher.check_not_a_repeat(ctx.store, config, owner=owner)
         # Before the launch, or the new run could be the training it finds: one on this machine, or one starting in this folder.
         busy = training_in_progress() or any(r.state in ACTIVE_STATES for r in ctx.store.list())
         # The visitor's token reaches the training process in its environment only, to read what the studio read with it.
@@ -507,9 +509,14 @@ def build_training_tab(ctx: StudioContext) -> None:
     ctx.current_run.change(lambda run_id: run_id or gr.skip(), ctx.current_run, ctx.saved_run, api_name="remember_run", api_visibility="private")
     follow_event = ctx.current_run.change(follow_run, ctx.current_run, live, api_name="follow_run", concurrency_limit=None, show_progress="hidden")
 
-    start_button.click(
+    started = start_button.click(
         start_training, [*form_inputs, run_name, processes, ctx.dataset, ctx.hub_token], [ctx.current_run, run_picker, notice],
         api_name="start_training", concurrency_limit=1, concurrency_id="launch", cancels=[follow_event],
+    )
+    # A refused Start (an option out of range, the same settings again) cancelled the page's follow of its run all the
+    # same, and its progress card stood still while the run trained on: the run is followed again (its id set anew).
+    started.failure(lambda run_id: (None, run_id), ctx.current_run, [ctx.current_run, refollow], api_visibility="private", show_progress="hidden").then(
+        lambda run_id: run_id, refollow, ctx.current_run, api_visibility="private", show_progress="hidden",
     )
 
     @ui_errors

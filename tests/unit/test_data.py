@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -452,3 +453,22 @@ def test_the_data_tab_splits_with_the_train_forms_seed_and_shares():
     assert split_options(None) == defaults
     assert split_options({"seed": -1}) == defaults and split_options({"seed": 2**32}) == defaults
     assert split_options({"seed": 7, "validation_split_ratio": 0.5, "test_split_ratio": 0.45}) == {**defaults, "seed": 7}
+
+
+def test_a_text_column_of_numbers_is_named_in_the_checks(tmp_path):
+    """An id column taken for the text (every text a number) trained without a word said: the data checks
+    now name the column and say how to choose another; a column of real texts with numbers in it is fine."""
+    rows = 40
+    frame = pd.DataFrame({"ticket": range(1000, 1000 + rows), "label": ["card", "cash"] * (rows // 2)})
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    report = prepare(DataConfig(train_file=str(tmp_path / "ids.csv"), text_column_names=["ticket"])).report
+    assert re.fullmatch(
+        r"train: text column 'ticket' holds only numbers \(such as '10\d\d', '10\d\d', '10\d\d'\), not words: the model would learn "
+        r"from digits alone\. If another column holds the text, choose it as the text column \(CLI: --text_column_names\)\.",
+        report.warnings[0],
+    ), report.warnings
+
+    frame["ticket"] = [f"card 4 of {i}" for i in range(rows)]
+    frame.to_csv(tmp_path / "texts.csv", index=False)
+    report = prepare(DataConfig(train_file=str(tmp_path / "texts.csv"), text_column_names=["ticket"])).report
+    assert not any("holds only numbers" in warning for warning in report.warnings)

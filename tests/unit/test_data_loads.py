@@ -182,3 +182,49 @@ def test_a_re_split_started_before_a_load_and_finished_after_it_leaves_the_loads
     assert page[selection]["name"] == "reviews.csv"
     assert "**reviews.csv** · 120 rows" in page[summary]
     assert "at seed **7**" in page[summary]
+
+
+def column_pick(fns, state, page, path, label_column):
+    """The Data tab's Label column picked in its dropdown, `path` loaded on `page`: handler and arguments."""
+    fn = fns["load_dataset_with_label_column"]
+    _, arguments = file_load(fns, state, path)
+    arguments = list(arguments)
+    arguments[10] = label_column  # task, source, 3 files, 3 Hub fields, text, pair, label
+    arguments[-5] = page[fn.outputs[0]]  # the data in use (then the Train form, the two tokens, the loads)
+    return fn, tuple(arguments)
+
+
+def test_a_refused_column_pick_says_so_once_though_the_dropdown_fires_twice(studio, sentiment_csv):
+    """Gradio 6's dropdown fires `.input` twice for one mouse pick (seen in Chromium: two requests at once). The
+    label column picked as the text column was refused twice, so the page showed the message twice ("Error (2)")
+    and read the file twice; the second, the same request again with nothing loaded between, now does nothing."""
+    import gradio as gr
+
+    _, fns, state = studio
+    page = Page()
+    page.apply(*ended(file_load(fns, state, sentiment_csv)))
+    fn, arguments = column_pick(fns, state, page, sentiment_csv, "text")
+    messages = []
+    for _ in range(2):
+        try:
+            page.apply(fn, fn.fn(*arguments))
+        except gr.Error as error:
+            messages.append(error.message)
+    assert messages == ["Column 'text' cannot be both the text and the label. The data loaded before stays in use: reviews.csv."]
+
+
+def test_a_column_pick_fired_twice_loads_once_and_a_later_pick_loads_again(studio, sentiment_csv, before_csv):
+    """A good pick's second firing leaves the page as the first made it (every output skipped); once another load
+    has run, the same pick loads again."""
+    _, fns, state = studio
+    page = Page()
+    page.apply(*ended(file_load(fns, state, sentiment_csv)))
+    fn, arguments = column_pick(fns, state, page, sentiment_csv, "label")
+    summary = fn.outputs[1]
+    assert "**reviews.csv** · 120 rows" in fn.fn(*arguments)[1]
+    assert fn.fn(*arguments) == [SKIP] * len(fn.outputs)
+
+    page.apply(*ended(file_load(fns, state, before_csv)))
+    assert "**before.csv** · 240 rows" in page[summary]
+    page.apply(fn, fn.fn(*arguments))
+    assert "**reviews.csv** · 120 rows" in page[summary]

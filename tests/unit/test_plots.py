@@ -293,3 +293,17 @@ def test_confused_pairs_escape_label_names():
     report["label_names"] = [HTML_LABEL, *MANY[1:]]
     shown = json.dumps(figure_json(plots.confusion_matrix(report)))
     assert SHOWN in shown and HTML_LABEL not in shown
+
+
+def test_confusion_matrix_names_every_class_however_long_its_name():
+    """BANKING77's class names (up to 48 characters) on a half-page chart: written whole, they took the margins,
+    left the cells a sliver and the browser named only every other class. Each axis now names every class in at
+    most 22 characters, cut in the middle so that names sharing a start still differ; the hover has them whole."""
+    names = ["balance_not_updated_after_cheque_or_cash_deposit", "balance_not_updated_after_bank_transfer", "card_payment_fee_charged", "refund"]
+    report = {"confusion_matrix": [[3, 1, 0, 0], [1, 3, 0, 0], [0, 0, 4, 0], [0, 0, 1, 3]], "label_names": names}
+    fig = plots.confusion_matrix(report)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert list(axis.tickvals) == names
+        assert list(axis.ticktext) == ["balance_no…ash_deposit", "balance_no…nk_transfer", "card_payme…fee_charged", "refund"]
+        assert all(len(tick) <= plots.TICK_CHARS for tick in axis.ticktext)
+    assert list(fig.data[0].y) == names  # what the hover names
