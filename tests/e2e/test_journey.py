@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from support import make_sentiment_frame
 
 TRAIN_COMMAND = re.compile(r"python -m finetuner (--runs_dir \S+ )?train --")  # the headless command, with its options
-FIRST_EPOCHS, SECOND_EPOCHS = 4, 20  # the second run (12 steps an epoch) is long enough to reload, stop and resume
+FIRST_EPOCHS, SECOND_EPOCHS = 4, 80  # the second run (12 steps an epoch) trains long enough to reload, look and stop: 20 epochs ended in 5 s on a fast VM, before the reload did
 
 
 def open_tab(page, name: str) -> None:
