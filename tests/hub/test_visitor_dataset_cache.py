@@ -14,29 +14,16 @@ from __future__ import annotations
 
 import pytest
 
-from support import free_port, make_sentiment_frame
-
-DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
-DATASET, PUBLIC_DATASET = "dana/secret-reviews", "olga/open-reviews"
+from hub_helpers import DANA, DATASET, ERIN, OWNER, PUBLIC_DATASET, serve_visitors_datasets
+from support import free_port
 
 
 @pytest.fixture
 def hub_datasets(hub_server, monkeypatch, tmp_path):
     """dana's private dataset and a public one of the Space owner olga's (olga's token is HF_TOKEN); the shared
     `datasets` cache, which the test returns."""
-    import datasets
-    from huggingface_hub import HfApi
-
     cache = tmp_path / "datasets-cache"
-    for name, value in {"HF_ENDPOINT": hub_server.url, "HUB_DATASETS_URL": hub_server.url + "/datasets/{repo_id}/resolve/{revision}/{path}", "HF_HUB_OFFLINE": False, "HF_DATASETS_OFFLINE": False, "HF_DATASETS_CACHE": cache}.items():
-        monkeypatch.setattr(datasets.config, name, value)  # read once, at its import
-    hub_server.add_user("dana", token=DANA)
-    hub_server.add_user("erin", token=ERIN)
-    hub_server.add_user("olga", token=OWNER)
-    api = HfApi(endpoint=hub_server.url)
-    for repo, token in ((DATASET, DANA), (PUBLIC_DATASET, OWNER)):
-        api.create_repo(repo, repo_type="dataset", private=repo == DATASET, token=token)
-        api.upload_file(path_or_fileobj=make_sentiment_frame(40, seed=5).to_csv(index=False).encode(), path_in_repo="train.csv", repo_id=repo, repo_type="dataset", token=token)
+    serve_visitors_datasets(hub_server, monkeypatch, cache)
     monkeypatch.setenv("HF_TOKEN", OWNER)
     return cache
 

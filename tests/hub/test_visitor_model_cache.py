@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import pytest
 
+from hub_helpers import DANA, ERIN, OWNER
 from support import free_port
 
-DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
 MODEL, PUBLIC_MODEL, OWNERS_MODEL = "dana/secret-bert", "olga/open-bert", "olga/house-bert"
 
 

@@ -16,11 +16,10 @@ from types import SimpleNamespace
 import pytest
 from gradio_client import Client
 
-from hub_helpers import files_containing
-from support import follow_to_end, free_port, make_sentiment_frame
+from hub_helpers import DANA, DATASET, ERIN, OWNER, PUBLIC_DATASET, files_containing, serve_visitors_datasets
+from support import follow_to_end, free_port
 
-DANA, ERIN, OWNER = "hf_dana_visitor_token_0123456789", "hf_erin_visitor_token_0123456789", "hf_space_owner_token_0123456789"
-DATASET, PUBLIC_DATASET, MODEL, OWNERS_MODEL = "dana/secret-reviews", "olga/open-reviews", "dana/secret-bert", "olga/house-bert"
+MODEL, OWNERS_MODEL = "dana/secret-bert", "olga/house-bert"
 CANNOT_READ = f"Dataset '{DATASET}' was not found on the Hub, or it is private or gated and the token used cannot read it"
 
 
@@ -56,19 +55,8 @@ def auth_studio(hub_repos, tmp_path):
 
 @pytest.fixture
 def hub_repos(hub_server, tiny_model_dir, monkeypatch, tmp_path):
-    import datasets
-    from huggingface_hub import HfApi
-
-    for name, value in {"HF_ENDPOINT": hub_server.url, "HUB_DATASETS_URL": hub_server.url + "/datasets/{repo_id}/resolve/{revision}/{path}", "HF_HUB_OFFLINE": False, "HF_DATASETS_OFFLINE": False, "HF_DATASETS_CACHE": tmp_path / "datasets-cache"}.items():
-        monkeypatch.setattr(datasets.config, name, value)  # read once, at its import
     monkeypatch.setenv("FINETUNER_SHARED", "1")
-    hub_server.add_user("dana", token=DANA)
-    hub_server.add_user("erin", token=ERIN)
-    hub_server.add_user("olga", token=OWNER)
-    api = HfApi(endpoint=hub_server.url)
-    for repo, token in ((DATASET, DANA), (PUBLIC_DATASET, OWNER)):
-        api.create_repo(repo, repo_type="dataset", private=repo == DATASET, token=token)
-        api.upload_file(path_or_fileobj=make_sentiment_frame(40, seed=5).to_csv(index=False).encode(), path_in_repo="train.csv", repo_id=repo, repo_type="dataset", token=token)
+    api = serve_visitors_datasets(hub_server, monkeypatch, tmp_path / "datasets-cache")
     for repo, token in ((MODEL, DANA), (OWNERS_MODEL, OWNER)):
         api.create_repo(repo, private=True, token=token)
         api.upload_folder(folder_path=str(tiny_model_dir), repo_id=repo, token=token)
