@@ -507,10 +507,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner, **settings)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
+        packing = packing_setting(task, train_form)
         packed = ""  # with the Train form's packing on: the packed sequences the example lands in (training packs; evaluation does not)
-        if packing_setting(task, train_form).get("packing") and found is not None:
+        if packing.get("packing") and found is not None:
             packed = "\n\n" + (
-                render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], arguments=services.packing_arguments(train_form), runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
+                render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], arguments=packing.get("packing_arguments"), runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
                 if found == "train" else f"**Packing** is on for training only: evaluation reads each example of {found} alone."
             )
         return (
@@ -518,7 +519,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             render.inspection_html(inspection),
             render.token_frame(inspection),
             plots.token_lengths(stats, max_length),
-            inspection_key(selection, options, model, max_length, {**settings, **packing_setting(task, train_form)}),
+            inspection_key(selection, options, model, max_length, {**settings, **packing}),
         )
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
