@@ -224,7 +224,7 @@ def count_parameters(name_or_path: str) -> ParameterCount | None:
     encoder_decoder = "d_kv" in config or "decoder_layers" in config  # T5's family, BART's
     decoder = _rotary(config) or any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in config.get("architectures") or [])
     if encoder_decoder or decoder:
-        built = _built_from_config(folder, dims, "seq2seq" if encoder_decoder else "causal-lm")
+        built = _built_from_config(folder, config, dims, "seq2seq" if encoder_decoder else "causal-lm")
         if built is not None or encoder_decoder:  # counted as an encoder, an encoder-decoder's decoder (half of it) was left out
             return built
     return _parameters_from_config(config, dims) if dims.get("num_layers") else None
@@ -335,7 +335,7 @@ def _rotary(config: dict[str, Any]) -> bool:
     return any(key in config for key in ("rope_theta", "rope_scaling", "rope_parameters"))
 
 
-def _built_from_config(folder: Path, dims: dict[str, Any], task: str) -> ParameterCount | None:
+def _built_from_config(folder: Path, config: dict[str, Any], dims: dict[str, Any], task: str) -> ParameterCount | None:
     """A decoder's or encoder-decoder's count from config.json alone, built as `task`'s model on the meta device and
     counted as its weights' shapes would be; None when transformers cannot build it (an unknown or remote-code
     architecture). By formulas, a Llama-style decoder's grouped key/value heads and gated feed-forward layers were
@@ -349,7 +349,7 @@ def _built_from_config(folder: Path, dims: dict[str, Any], task: str) -> Paramet
     except Exception:  # noqa: BLE001 - an estimate must never fail the page
         return None
     shapes = {name: list(parameter.shape) for name, parameter in model.named_parameters()}  # a tied table once
-    tied = _config(folder).get("tie_word_embeddings", model.config.tie_word_embeddings)
+    tied = config.get("tie_word_embeddings", model.config.tie_word_embeddings)  # config.json's own word (`config`)
     output = model.get_output_embeddings()
     if not tied and output is not None and output.weight is model.get_input_embeddings().weight:
         # transformers 5's T5 config ties the output layer whatever config.json says, but a checkpoint that has one of its

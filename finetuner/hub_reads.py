@@ -121,16 +121,12 @@ def _visitor_cache(kind: str, repo_id: str | None, token: str | None) -> str | N
     return None  # anyone may read it
 
 
-def _shared_models_cache() -> str:
-    from huggingface_hub import constants  # noqa: PLC0415
-
-    return constants.HF_HUB_CACHE
-
-
 def _shared_cache(kind: str) -> str:
     """The cache every visitor shares: huggingface_hub's for models, `datasets`' for datasets."""
     if kind == "model":
-        return _shared_models_cache()
+        from huggingface_hub import constants  # noqa: PLC0415
+
+        return constants.HF_HUB_CACHE
     import datasets  # noqa: PLC0415 - heavy; the callers load data anyway
 
     return str(datasets.config.HF_DATASETS_CACHE)
