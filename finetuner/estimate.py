@@ -46,6 +46,7 @@ its dimensions. Nothing else here imports torch or transformers.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -54,12 +55,14 @@ import shutil
 import struct
 import subprocess
 import time
+from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
 from .config import RunConfig, TrainingConfig, current_names
+from .errors import ConfigError
 from .precision import BF16, FP16, FP32, chosen_precision, cpu_has_fast_bf16
 from .tasks import TASKS
 
@@ -529,20 +532,93 @@ def few_steps_warning(train_examples: int, training: TrainingConfig, *, processe
 
 # `Dataset.map`'s default batch size, in which TRL's pack_dataset packs (one batch never spills into the next).
 PACKING_BATCH = 1000
+PACKING_STRATEGY = "wrapped"  # the run's default; TRL's "bfd" needs padding-free FlashAttention, "wrapped" works on every device
 
 
-def trained_sequences(lengths: Sequence[int], *, max_length: int, packing: bool = False) -> list[int]:
+def packing_options(extra_training_args: dict[str, Any] | None, *, seed: int = 42) -> dict[str, Any]:
+    """How TRL will pack, from a run's extra TrainingArguments (and its seed): `strategy` (SFTConfig's
+    `packing_strategy`, the run's PACKING_STRATEGY unless set; TRL's old name "bfd-requeue" is its "bfd_split"),
+    `num_proc` (`dataset_num_proc`: `Dataset.map` cuts the data into that many contiguous shards, each packed on its
+    own) and `shuffle_seed` (with `shuffle_dataset`, TRL shuffles the examples at the run's seed before packing)."""
+    extra = current_names(dict(extra_training_args or {}))
+    strategy = extra.get("packing_strategy") or PACKING_STRATEGY
+    num_proc = extra.get("dataset_num_proc")
+    return {
+        "strategy": "bfd_split" if strategy == "bfd-requeue" else strategy,
+        "num_proc": int(num_proc) if num_proc else None,
+        "shuffle_seed": int(extra.get("seed", seed)) if extra.get("shuffle_dataset") else None,
+    }
+
+
+def packing_shards(count: int, num_proc: int | None = None) -> int:
+    """How many contiguous shards `Dataset.map` cuts `count` examples into with `num_proc` processes (no more
+    than there are examples), TRL's `pack_dataset` packing each on its own."""
+    return min(int(num_proc), count) if num_proc and num_proc > 1 and count else 1
+
+
+def packing_batches(count: int, num_proc: int | None = None) -> list[range]:
+    """The batches (places in the data) that TRL's `pack_dataset` packs each on its own: the contiguous shards
+    of `packing_shards` (`Dataset.shard(contiguous=True)`'s bounds), each read in `map`'s batches of PACKING_BATCH."""
+    shards = packing_shards(count, num_proc)
+    div, mod = divmod(count, shards)
+    batches = []
+    for index in range(shards):
+        start = div * index + min(index, mod)
+        end = start + div + (1 if index < mod else 0)
+        batches += [range(at, min(at + PACKING_BATCH, end)) for at in range(start, end, PACKING_BATCH)]
+    return batches
+
+
+def _best_fit(lengths: Sequence[int], max_length: int) -> list[int]:
+    """The sequence lengths of TRL's best-fit-decreasing packing (`trl.data_utils._pack_bfd`) of examples this long
+    (each already at most max_length), in its order: longest first, each into the sequence whose room left is the
+    smallest that holds it (the oldest of those that tie), else a new sequence."""
+    rooms: list[int] = []  # distinct room left in open sequences, ascending
+    open_at: dict[int, deque] = defaultdict(deque)
+    sequences: list[int] = []
+    for length in sorted((n for n in lengths if n > 0), reverse=True):
+        i = bisect.bisect_left(rooms, length)
+        if i < len(rooms):
+            room = rooms[i]
+            number = open_at[room].popleft()
+            if not open_at[room]:
+                rooms.pop(i)
+        else:
+            room, number = max_length, len(sequences)
+            sequences.append(0)
+        sequences[number] += length
+        if room - length > 0:
+            if not open_at[room - length]:
+                bisect.insort(rooms, room - length)
+            open_at[room - length].append(number)
+    return sequences
+
+
+def trained_sequences(
+    lengths: Sequence[int], *, max_length: int, packing: bool = False, strategy: str = PACKING_STRATEGY, num_proc: int | None = None, shuffle_seed: int | None = None,
+) -> list[int]:
     """The token lengths of the sequences training takes from examples of these lengths: each cut at
-    `max_length`, and with packing joined end to end and cut into `max_length` blocks (TRL's "wrapped"
-    packing), which makes fewer, fuller sequences and so fewer steps. TRL packs in `Dataset.map`'s
-    batches of `PACKING_BATCH` examples, so each batch ends in a sequence of its own."""
+    `max_length`, and with packing those TRL's `pack_dataset` makes, which are fewer and fuller, so fewer steps:
+    "wrapped" joins the examples end to end and cuts them into `max_length` blocks; "bfd" and "bfd_split" put whole
+    examples into sequences best fit first (`_best_fit`). TRL packs each of `packing_batches` on its own (`map`'s
+    batches of PACKING_BATCH, within `dataset_num_proc`'s shards), so each ends in a sequence of its own, after the
+    shuffle `shuffle_seed` names (`Dataset.shuffle(seed=...)`'s permutation: which examples share a batch)."""
     kept = [min(n, max_length) for n in lengths]
     if not packing:
         return kept
+    if shuffle_seed is not None:
+        import numpy as np  # noqa: PLC0415
+
+        kept = [kept[i] for i in np.random.default_rng(shuffle_seed).permutation(len(kept))]
+    if strategy not in ("wrapped", "bfd", "bfd_split"):
+        raise ConfigError(f"packing_strategy {strategy!r} is not one of TRL's: wrapped, bfd, bfd_split.")
     sequences = []
-    for start in range(0, len(kept), PACKING_BATCH):
-        blocks, rest = divmod(sum(kept[start : start + PACKING_BATCH]), max_length)
-        sequences += [max_length] * blocks + ([rest] if rest else [])
+    for batch in packing_batches(len(kept), num_proc):
+        if strategy == "wrapped":
+            blocks, rest = divmod(sum(kept[batch.start : batch.stop]), max_length)
+            sequences += [max_length] * blocks + ([rest] if rest else [])
+        else:
+            sequences += _best_fit(kept[batch.start : batch.stop], max_length)
     return sequences
 
 
@@ -588,7 +664,7 @@ def estimate_training(
     """
     t, m = config.training, config.model
     max_length = m.max_seq_length
-    kept = trained_sequences(train_lengths, max_length=max_length, packing=t.packing)
+    kept = trained_sequences(train_lengths, max_length=max_length, packing=t.packing, **packing_options(t.extra_training_args, seed=t.seed))
     kept_eval = [min(n, max_length) for n in eval_lengths]
     batch = min(t.per_device_train_batch_size, len(kept)) if kept else t.per_device_train_batch_size  # no batch holds more than the data
     processes = max(int(processes or 1), 1)

@@ -25,7 +25,8 @@ from typing import Any, Iterator, Sequence
 
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
-from ..errors import DataError, ModelLoadError
+from ..errors import ConfigError, DataError, ModelLoadError
+from ..estimate import PACKING_STRATEGY, packing_shards
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
 from .base import EVALUATION_ONLY, cache_key, device, in_order, length_settings, length_summary, load_pretrained, measured_statistics, meta_model, model_lengths, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
@@ -310,28 +311,34 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
 
 # ---------------------------------------------------------------- packing, as TRL does it
 
-PACKING_STRATEGY = "wrapped"  # TRL's "bfd" needs padding-free FlashAttention; "wrapped" works on every device
 EXAMPLE = "__example"  # the column that follows each token through TRL's packing to the example it came from
 # The SFTConfig options (a run may set them in extra_training_args) that change where `packed_sequences` puts an
-# example: a shuffle before packing, at the run's seed.
-PACKING_ARGUMENTS = ("shuffle_dataset",)
+# example: a shuffle before packing (at the run's seed), the packing strategy, and the shards `dataset_num_proc` packs
+# each on its own.
+PACKING_ARGUMENTS = ("shuffle_dataset", "packing_strategy", "dataset_num_proc")
 
 
 def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | None = None) -> dict[str, Any]:
     """How TRL's `SFTTrainer` packs `features` (`tokenize`'s train split) with `packing` on: TRL's own
     `pack_dataset`, called as its `_prepare_dataset` calls it (the run's `SFTConfig`: max_length, packing_strategy,
     dataset_num_proc, and its shuffle before packing when `shuffle_dataset` is set), on the same token lists,
-    with one more list column that carries each token's example through it. Nothing is re-implemented: TRL packs
-    batches of examples (`Dataset.map`'s 1,000), and its "wrapped" strategy cuts examples across sequences.
+    with one more list column that carries each token's example through it. TRL packs batches of examples
+    (`Dataset.map`'s 1,000, within the contiguous shards `dataset_num_proc` makes: `estimate.packing_shards`); its
+    "wrapped" strategy cuts examples across sequences, "bfd" and "bfd_split" put whole examples into sequences, best
+    fit first. The shards are packed here one after another, as `map` would in its processes, without forking the
+    studio's process.
 
     `sequences`: per packed sequence, its pieces as (example, start, end): tokens start:end of that example
     (`examples[i]` names features' row i; by default i). `attends_across`: whether a token attends to the
     examples before it in its sequence ("wrapped": one attention mask and positions over the whole sequence;
-    "bfd" restarts the positions at each example, padding-free)."""
+    "bfd" and "bfd_split" train padding-free, the positions restarting at each example)."""
+    import datasets  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
     from trl import pack_dataset  # noqa: PLC0415
 
     args = sft_arguments(config, Path("finetuner-packing"))  # what the trainer reads; nothing is written there
+    if args.packing_strategy not in ("wrapped", "bfd", "bfd_split"):
+        raise ConfigError(f"packing_strategy {args.packing_strategy!r} is not one of TRL's: wrapped, bfd, bfd_split.")
     names = list(range(len(features))) if examples is None else [int(e) for e in examples]
     # One `map` writes the three columns together: TRL checks that their lists line up batch by batch (the same
     # offsets), which a column added on its own (`add_column`) breaks past the first batch.
@@ -341,7 +348,9 @@ def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | N
     )
     if args.shuffle_dataset:
         traced = traced.shuffle(seed=args.seed)
-    packed = pack_dataset(traced, args.max_length, args.packing_strategy, {"num_proc": args.dataset_num_proc})
+    count = packing_shards(len(traced), args.dataset_num_proc)
+    shards = [traced.shard(num_shards=count, index=index, contiguous=True) for index in range(count)]
+    packed = datasets.concatenate_datasets([pack_dataset(shard, args.max_length, args.packing_strategy) for shard in shards])
     column = packed.with_format("arrow")[EXAMPLE]
     column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     owners = np.asarray(column.flatten(), dtype=np.int64)
@@ -363,6 +372,7 @@ def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | N
         "max_length": args.max_length,
         "sequences": sequences,
         "attends_across": args.packing_strategy == "wrapped" and not args.padding_free,
+        "num_proc": args.dataset_num_proc,
     }
 
 

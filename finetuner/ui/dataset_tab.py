@@ -581,7 +581,7 @@ def inspection_key(selection: dict, options: dict, model: str, max_length: int, 
 
 def packing_setting(task: str, train_form: dict | None) -> dict:
     """The Train form's packing, for a causal LM, with its extra TrainingArguments that change how TRL packs
-    (`services.packing_arguments`: a shuffle before packing): they change what the inspector says of an
+    (`services.packing_arguments`: a shuffle before packing, the packing strategy, dataset_num_proc's shards): they change what the inspector says of an
     example (the packed sequences it lands in), not its tokens, so they key the inspection (`inspection_key`) beside
     the task's options."""
     if task != "causal-lm":

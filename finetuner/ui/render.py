@@ -240,6 +240,11 @@ def packing_summary(packing: Mapping[str, Any], rows: list[int] | None = None) -
             "Its tokens attend to the examples before them in the sequence: this packing keeps one attention mask and one "
             "run of positions over the whole sequence, and cuts an example where a sequence ends."
         )
+    elif packing["strategy"] in ("bfd", "bfd_split"):
+        lines.append(
+            "Its tokens attend only to its own: this packing puts whole examples into sequences, longest first where they "
+            "fit best, and trains padding-free, the positions starting again at each example."
+        )
     return "\n".join(lines)
 
 

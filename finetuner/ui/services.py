@@ -634,7 +634,7 @@ def _packing_layout(key: str, model: str, max_length: int):
 
 def packing_arguments(train_form: Mapping[str, Any] | None) -> dict[str, Any]:
     """The Train form's extra TrainingArguments that change how TRL packs (`causal_lm.PACKING_ARGUMENTS`: a shuffle
-    before packing); {} where it sets none or they do not parse (Start says why)."""
+    before packing, packing_strategy, dataset_num_proc); {} where it sets none or they do not parse (Start says why)."""
     from ..tasks.causal_lm import PACKING_ARGUMENTS  # noqa: PLC0415
 
     try:

@@ -22,7 +22,7 @@ import gradio as gr
 from .. import launcher, plots
 from ..config import EVAL_STRATEGIES, SAMPLING_STRATEGIES, SCHEDULERS, RunConfig, field_help
 from ..errors import FinetunerError
-from ..estimate import describe_plan, few_steps_warning, language_warning, prefix_warning, rotary_warning, trained_sequences
+from ..estimate import describe_plan, few_steps_warning, language_warning, packing_options, prefix_warning, rotary_warning, trained_sequences
 from ..follow import RunFollower
 from ..runs import ACTIVE_STATES, RESUMABLE_STATES, check_run_name
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, get_task, task_uses
@@ -437,7 +437,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             sequences = None
             if config.training.packing:  # the packed sequences come from the token lengths
                 stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
-                sequences = len(trained_sequences(_scaled(stats["train"]["lengths"], examples), max_length=config.model.max_seq_length, packing=True))
+                sequences = len(trained_sequences(_scaled(stats["train"]["lengths"], examples), max_length=config.model.max_seq_length, packing=True, **packing_options(config.training.extra_training_args, seed=config.training.seed)))
         except FinetunerError:
             return ""
         plan = "**Plan:** " + describe_plan(examples, config.training, processes=processes, sequences=sequences)

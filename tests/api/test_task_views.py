@@ -335,6 +335,24 @@ def test_the_packing_shown_follows_the_train_forms_extra_training_arguments(clie
     assert neighbours("fp16: false")[1] == in_order, "an argument that does not change packing changes nothing here"
 
 
+def test_the_packing_shown_follows_the_packing_strategy_of_the_train_form(client, data_dir, models):
+    """`packing_strategy: bfd` in the Train form's extra TrainingArguments makes TRL put whole examples into
+    sequences, best fit first, each attending only to itself. The inspector followed only `shuffle_dataset` and showed
+    "wrapped" packing, examples cut across sequences and attending to their neighbours, that training never does."""
+    load(client, "causal-lm", data_dir / "lm.jsonl")
+    ask = dict(model_name_or_path=str(models["causal-lm"]), max_length=32, text="", api_name="/inspect_tokens")
+    for index in range(6):
+        summary, *_ = client.predict(split="train", index=index, train_form={"packing": True, "extra_training_args": "packing_strategy: bfd"}, **ask)
+        if "in the **train** split" in summary:
+            break
+    else:
+        raise AssertionError("no row of train among the first six")
+    assert "TRL's `bfd` packing at max_length 32" in summary, summary
+    tokens = int(re.search(r"\*\*(\d+) tokens\*\*", summary).group(1))
+    assert "This example lands in:" in summary and re.search(rf": \*\*this example\*\* \(its tokens 0–{tokens - 1}\)", summary), "whole, in one sequence"
+    assert "Its tokens attend only to its own" in summary and "attend to the examples before them" not in summary
+
+
 def test_seq2seq_inspector_shows_document_and_target(client, data_dir, models):
     load(client, "seq2seq", data_dir / "docs.jsonl")
     summary, chips, _, _ = client.predict(model_name_or_path=str(models["seq2seq"]), max_length=48, split="train", index=0, text="", api_name="/inspect_tokens")

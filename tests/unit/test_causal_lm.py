@@ -495,3 +495,50 @@ def test_the_packing_layout_is_what_trl_s_trainer_trains_on(lm_dirs, tmp_path):
     at = next(piece["at"] for piece in first["pieces"] if piece["example"] == 7)
     assert fed[first["sequence"]]["input_ids"][at : at + ours[0]["end"] - ours[0]["start"]] == tokens[7]["input_ids"][ours[0]["start"] : ours[0]["end"]]
     assert causal_lm.packing_of(layout, 5)["landed"] == [], "an example training leaves out lands nowhere"
+
+
+@pytest.mark.parametrize(
+    "extra, max_length",
+    [
+        ({"packing_strategy": "bfd"}, 48),
+        ({"dataset_num_proc": 2}, 24),
+        ({"packing_strategy": "bfd", "dataset_num_proc": 3, "shuffle_dataset": True}, 64),
+    ],
+)
+def test_the_packing_layout_follows_bfd_and_dataset_num_proc(lm_dirs, tmp_path, extra, max_length):
+    """A run may set `packing_strategy: bfd` or `dataset_num_proc` in its extra TrainingArguments. TRL then puts whole
+    examples into sequences best fit first, and packs each of dataset_num_proc's shards apart (each ends in a sequence
+    of its own); the plan counted "wrapped" sequences in batches of 1,000 whatever they said. The layout and the plan
+    rebuild every sequence TRL's trainer holds, token for token, over 1,030 examples of varied lengths."""
+    config = lm_config(lm_dirs[0], packing=True, max_seq_length=max_length, per_device_train_batch_size=4, eval_strategy="no", max_steps=1, extra_training_args=extra)
+    tokenizer = causal_lm.load_tokenizer(config)
+    records = [{"prompt": [{"role": "user", "content": r["instruction"]}], "completion": r["output"] + " and so on" * (i % 4)} for i, r in enumerate(make_instruction_records(1030))]
+    split = datasets.Dataset.from_list(records)
+    features = causal_lm.tokenize({"train": split}, tokenizer, config)["train"]
+    trainer = causal_lm.build_trainer(config, model=causal_lm.build_model(config), tokenizer=tokenizer, train_dataset=features, eval_dataset=None, output_dir=tmp_path / "out", callbacks=[])
+    fed = trainer.train_dataset
+    strategy = extra.get("packing_strategy", "wrapped")
+    assert trainer.args.packing_strategy == strategy and trainer.args.dataset_num_proc == extra.get("dataset_num_proc")
+
+    layout = causal_lm.packing_layout(split, tokenizer, config)
+    tokens = {place: causal_lm.encode_example(tokenizer, list(split[place]["prompt"]), split[place]["completion"], max_length=max_length, completion_only_loss=True) for place in range(len(split))}
+    trained = sorted((tuple(s["input_ids"]), tuple(s["labels"])) for s in fed)  # the trainer shuffles the sequences again with shuffle_dataset
+    shown = sorted((tuple(t for name, start, end in pieces for t in tokens[name]["input_ids"][start:end]), tuple(t for name, start, end in pieces for t in tokens[name]["labels"][start:end])) for pieces in layout["sequences"])
+    assert shown == trained, "the layout's sequences are the trainer's, token for token"
+    if not extra.get("shuffle_dataset"):
+        assert [[t for name, start, end in pieces for t in tokens[name]["input_ids"][start:end]] for pieces in layout["sequences"]] == [s["input_ids"] for s in fed], "in its order"
+    lengths = [len(f["input_ids"]) for f in features]
+    planned = estimate.trained_sequences(lengths, max_length=max_length, packing=True, **estimate.packing_options(extra, seed=config.training.seed))
+    fed_lengths = [len(s["input_ids"]) for s in fed]
+    assert sorted(planned) == sorted(fed_lengths), "the plan counts the sequences, and their lengths, that training packs"
+    if not extra.get("shuffle_dataset"):
+        assert planned == fed_lengths, "in their order"
+    assert sorted(estimate.trained_sequences(lengths, max_length=max_length, packing=True)) != sorted(fed_lengths), "the defaults make other sequences"
+
+    shown = causal_lm.packing_of(layout, 3)
+    assert shown["strategy"] == strategy and shown["sequences"] == len(fed)
+    if strategy == "bfd":
+        assert not shown["attends_across"] and len(shown["landed"]) == 1, "best fit never cuts an example"
+        assert max(len(pieces) for pieces in layout["sequences"]) > 1, "and puts several in a sequence"
+    else:
+        assert shown["attends_across"]

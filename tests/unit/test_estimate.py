@@ -13,6 +13,7 @@ import pytest
 
 from finetuner.config import RunConfig, default_model_path
 from finetuner.estimate import (
+    packing_options,
     BENCHMARK_EFFICIENCY,
     STARTUP_SECONDS,
     Machine,
@@ -137,6 +138,42 @@ def test_few_steps_are_warned_about_with_the_epochs_that_make_enough():
     assert not any("optimizer steps" in w for w in enough.warnings)
     chosen = estimate_training(config(per_device_train_batch_size=16, max_steps=20), train_lengths=[10] * 256, machine=MACHINE, parameters=PARAMS)
     assert chosen.total_steps == 20 and not any("optimizer steps" in w for w in chosen.warnings), "max_steps set on purpose: no advice"
+
+
+def test_the_plan_packs_as_trl_s_best_fit_and_shards_do():
+    """`packing_strategy: bfd` or `dataset_num_proc` in a run's extra TrainingArguments: the plan counted "wrapped"
+    sequences in batches of 1,000 whatever they said. Its best fit is TRL's own `_pack_bfd`, sequence for sequence,
+    and its batches are `Dataset.map`'s within the shards (each ends in a sequence of its own)."""
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+    from trl.data_utils import _pack_bfd
+
+    rng = random.Random(0)
+    lengths = [rng.choice([0, 1, 3, 17, 40, 64, 64, 90, 200]) if i % 7 else rng.randint(1, 128) for i in range(2500)]
+    options = {"strategy": "bfd", "num_proc": 3}
+    planned = trained_sequences(lengths, max_length=128, packing=True, **options)
+    kept = [min(n, 128) for n in lengths]
+    trl_packed = []
+    for shard in np.array_split(np.arange(len(kept)), 3):  # `Dataset.shard(contiguous=True)`'s bounds
+        for at in range(0, len(shard), 1000):
+            batch = [kept[i] for i in shard[at : at + 1000]]
+            offsets = np.concatenate([[0], np.cumsum(batch)]).astype(np.int32)
+            table = pa.table({"input_ids": pa.ListArray.from_arrays(pa.array(offsets), pa.nulls(int(offsets[-1])))})
+            trl_packed += pc_lengths(_pack_bfd(table, 128))
+    assert planned == trl_packed and len(planned) < len([n for n in lengths if n])
+    assert trained_sequences(lengths, max_length=128, packing=True, strategy="bfd") != planned, "three shards end in three short sequences"
+    assert trained_sequences([100, 30, 300], max_length=128, packing=True, strategy="bfd") == [128, 100, 30], "whole examples, never cut"
+    assert trained_sequences([100] * 4, max_length=128, packing=True, num_proc=2) == [128, 72] * 2, "each shard packed on its own"
+    assert packing_options({"packing_strategy": "bfd-requeue", "dataset_num_proc": 4, "shuffle_dataset": True}, seed=7) == {"strategy": "bfd_split", "num_proc": 4, "shuffle_seed": 7}
+    assert packing_options({}) == {"strategy": "wrapped", "num_proc": None, "shuffle_seed": None}
+    lm = config(task="causal-lm", max_seq_length=128, per_device_train_batch_size=1, num_train_epochs=1, packing=True, extra_training_args={"packing_strategy": "bfd"})
+    assert estimate_training(lm, train_lengths=[100] * 10, machine=MACHINE, parameters=PARAMS).train_sequences == 10, "no two fit together"
+
+
+def pc_lengths(table) -> list[int]:
+    return table.column("input_ids").combine_chunks().value_lengths().to_pylist()
 
 
 def test_packing_joins_examples_into_full_sequences():
