@@ -856,16 +856,23 @@ def rotary_warning(config: RunConfig) -> str | None:
     return rotary_length_warning(config, _parsed_config(str(path.absolute()), path.stat().st_mtime, m.trust_remote_code))
 
 
-@lru_cache(maxsize=32)
 def _parsed_config(path: str, stamp: float, trust_remote_code: bool):
     """transformers' config of the model whose config.json is `path` (a Hub cache snapshot's own path, not the blob its link
-    resolves to), once per file and modification time (`stamp`): the plan asks for it at every change of the Train tab's form. None when it cannot be read (loading the model says why)."""
+    resolves to), once per file and modification time (`stamp`): the plan asks for it at every change of the Train tab's form.
+    None when it cannot be read (loading the model says why); a failure is not kept, as it may come from something other
+    than config.json (remote code files that come later, a file read that failed once), so the next call reads it again."""
     try:
-        from transformers import AutoConfig  # noqa: PLC0415
-
-        return AutoConfig.from_pretrained(str(Path(path).parent), trust_remote_code=trust_remote_code)
+        return _read_config(path, stamp, trust_remote_code)
     except Exception:  # noqa: BLE001 - an unreadable config: loading the model says why
         return None
+
+
+@lru_cache(maxsize=32)
+def _read_config(path: str, stamp: float, trust_remote_code: bool):
+    """`_parsed_config`'s read, kept (`lru_cache` keeps no call that raised)."""
+    from transformers import AutoConfig  # noqa: PLC0415
+
+    return AutoConfig.from_pretrained(str(Path(path).parent), trust_remote_code=trust_remote_code)
 
 
 def disk_needed(parameters: ParameterCount, training: TrainingConfig, *, trainable: int | None = None) -> int:

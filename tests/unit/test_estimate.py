@@ -586,6 +586,29 @@ def test_the_rotary_warning_reads_a_models_config_once(tmp_path, monkeypatch):
     assert rotary_warning(run) is None and len(parsed) == 2, "the edited config.json is read again"
 
 
+def test_a_config_that_failed_to_read_is_read_again(tmp_path, monkeypatch):
+    """A failed read of a model's config was kept until config.json changed: a failure from anything else (a read
+    that failed once, remote code files that came later) left the plan without the rotary warning for good."""
+    import transformers
+    from transformers import LlamaConfig
+
+    from finetuner.estimate import rotary_warning
+
+    LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64).save_pretrained(tmp_path)
+    parse = transformers.AutoConfig.from_pretrained.__func__
+    failures = [OSError("the disk did not answer")]
+
+    def flaky(cls, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return parse(cls, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", classmethod(flaky))
+    run = config(task="causal-lm", model_name_or_path=str(tmp_path), max_seq_length=128)
+    assert rotary_warning(run) is None, "a config that cannot be read: no warning (loading the model says why)"
+    assert "trained on 64 positions" in rotary_warning(run), "read again once it can be, config.json unchanged"
+
+
 def test_a_causal_lms_scores_over_the_vocabulary_are_counted():
     """A causal LM scores every token against its whole vocabulary in float32: each training step through TRL's fused
     LM head in tiles of up to 4,096 tokens x 32,768 words, and finetuner's scoring of the base and tuned model on
