@@ -470,6 +470,24 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         `text_pair` its pair's second text for sentence-pair data) as training will; returns summary, chips, details
         and the token-length histogram. The splits are those a run started from the Train form (`train_form`)
         makes: its seed and shares (`services.split_options`); the tokens as its task's options say (`services.tokenization_options`)."""
+        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        return inspection(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, owner=owner, measured=True)
+
+    @ui_errors
+    @ownership.reads_as_visitor
+    def glance_tokens(
+        model_name_or_path, max_length, split, index, text, selection, text_pair="", train_form=None,
+        request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None,
+    ):
+        """`inspect_tokens` of the example alone, made as data and a model are known: its tokens need only the
+        tokenizer (cached), not every split's token lengths nor, with packing, the whole train split packed, which
+        "Inspect tokens" measures."""
+        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        return inspection(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, owner=owner, measured=False)
+
+    def inspection(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, *, owner: str | None, measured: bool):
+        """`inspect_tokens`' outputs; `measured`: with the token lengths of every split and, with packing, where
+        the example lands (else the chart and the packing line say that "Inspect tokens" measures them)."""
         selection, options, model, max_length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
         if not model:
             raise DataError("Choose a model whose tokenizer to use.")
@@ -498,28 +516,34 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             label_names = list(getattr(data, "label_names", []) or []) or None
             if task == services.DEFAULT_TASK:
                 label = data.label_names[row["label"]]
-        # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs.
-        owner = ownership.quiet_visitor(ctx, request, profile, oauth_token)
+        # On a shared studio the tokenizer comes from a Hub id, the bundled model or one of the visitor's own runs (`owner`).
         # The Train form's options that change the tokens (`services.option_names`: a causal LM's loss, a seq2seq
         # prefix, summary length and languages, NER sub-token labels); None where it sets none: the task's default.
         settings = services.tokenization_options(task, train_form)
         inspection = services.inspect_row(selection, model, max_length, row, label_names=label_names, runs_dir=ctx.runs_dir, owner=owner, **settings)
-        stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner, **settings)
         if inspection.get("loss_mask") is not None and inspection.get("rendered"):
             inspection = {**inspection, "loss_spans": loss_spans(services.tokenizer(model, task), inspection)}
         packing = packing_setting(task, train_form)
         packed = ""  # with the Train form's packing on: the packed sequences the example lands in (training packs; evaluation does not)
         if packing.get("packing") and found is not None:
-            packed = "\n\n" + (
-                render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], arguments=packing.get("packing_arguments"), runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
-                if found == "train" else f"**Packing** is on for training only: evaluation reads each example of {found} alone."
-            )
+            if found != "train":
+                packed = f"\n\n**Packing** is on for training only: evaluation reads each example of {found} alone."
+            elif measured:
+                packed = "\n\n" + render.packing_summary(services.packing_row(split_data, model, max_length, place, seed=options["seed"], arguments=packing.get("packing_arguments"), runs_dir=ctx.runs_dir, owner=owner), data.rows.get("train"))
+            else:
+                packed = f"\n\n{PACKING_ON_DEMAND}"
+        if measured:
+            stats = services.token_stats(split_data, model, max_length, seed=options["seed"], runs_dir=ctx.runs_dir, owner=owner, **settings)
+            lengths = plots.token_lengths(stats, max_length)
+        else:
+            lengths = plots.empty(LENGTHS_ON_DEMAND)
+        key = inspection_key(selection, options, model, max_length, {**settings, **packing})
         return (
             (where + "\n\n" if where else "") + render.token_summary(inspection, label) + f" · tokenizer of {render.md_code(model)}" + packed,
             render.inspection_html(inspection),
             render.token_frame(inspection),
-            plots.token_lengths(stats, max_length),
-            inspection_key(selection, options, model, max_length, {**settings, **packing}),
+            lengths,
+            key if measured else {**key, GLANCE: True},
         )
 
     inspect_inputs = [inspect_model, inspect_max_length, inspect_split, inspect_index, inspect_text, ctx.dataset, inspect_text_pair, ctx.saved_form]
@@ -533,16 +557,22 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         """The inspection on the page (`shown_summary` its summary), made again with the same example where what
         it was made with (`inspected`) is no longer what a run started now uses: the Train tab's model, max
         length, seed, shares or an option that changes the task's tokens, or the data. Where it cannot be made again (a model that does not
-        load, a row the new data lacks), it stays, marked out of date with the reason."""
-        if inspected is None:
-            return [gr.skip()] * len(inspect_outputs)
+        load, a row the new data lacks), it stays, marked out of date with the reason.
+
+        Before any inspection (`inspected` None: a page just opened, or data loaded before "Inspect tokens" was
+        pressed), and after one that was a glance, the example's tokens alone (`glance_tokens`): row 0's as soon as
+        the data and a model are known, its tokenizer (cached) the only cost; the token lengths of every split and the
+        packing wait for the button. A glance that cannot be made says why in the inspector, with no pop-up."""
         selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
         task = services.task_of(selection)
-        if inspection_key(selection, options, model, length, {**services.tokenization_options(task, train_form), **packing_setting(task, train_form)}) == inspected:
+        glanced = inspected is None or bool(inspected.get(GLANCE))
+        if inspected is not None and inspection_key(selection, options, model, length, {**services.tokenization_options(task, train_form), **packing_setting(task, train_form)}) == {k: v for k, v in inspected.items() if k != GLANCE}:
             return [gr.skip()] * len(inspect_outputs)
         try:
-            return inspect_tokens(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
+            return (glance_tokens if glanced else inspect_tokens)(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
         except gr.Error as error:
+            if inspected is None:  # nothing shown yet: the glance says why it shows nothing, without a pop-up at each load
+                return [f"{NOT_INSPECTED} {render.md_escape(error.message)}", *[gr.skip()] * (len(inspect_outputs) - 1)]
             stale = (
                 f"{STALE} the inspection below was made with model {render.md_code(inspected['model'])} and max_length {inspected['max_length']}, "
                 f"and could not be made again with those now in use (the Train tab's, with its split options, and the data loaded): {render.md_escape(error.message)}"
@@ -561,6 +591,11 @@ def build_dataset_tab(ctx: StudioContext) -> None:
 TEMPORARY = "⚠ **Kept in a temporary folder**:"
 # The first words of the note on an inspection that could not be made again after a change.
 STALE = "⚠ **Out of date**:"
+# Shown as data and a model are known (`glance_tokens`): the example's tokens; what measures more waits for the button.
+NOT_INSPECTED = "No tokens shown: the example could not be inspected with the model and data in use:"
+LENGTHS_ON_DEMAND = "Press Inspect tokens to measure the token lengths of every split."
+PACKING_ON_DEMAND = "**Packing** is on: press **Inspect tokens** to see the packed sequences this example lands in (TRL packs the whole train split to find them)."
+GLANCE = "glance"  # in `inspected_with`: the inspection shown is a glance (no token lengths, no packing), made again as one
 
 
 def inspection_inputs(selection, train_form, model_name_or_path, max_length) -> tuple[dict, dict, str, int]:

@@ -206,6 +206,37 @@ def test_the_inspection_shown_follows_the_train_tabs_model_and_max_length(client
     assert again(missing, 8, stale)[0].count("Out of date") == 1, "one note, not one more per change"
 
 
+def test_a_new_upload_shows_row_0_s_tokens_before_inspect_tokens_is_pressed(client, tiny_model_dir, reviews_csv, tmp_path, monkeypatch):
+    """After a load the inspector stayed empty until "Inspect tokens" was pressed. What the page asks after each
+    load (/inspect_again, nothing inspected yet) now shows row 0's tokens with the model in use; measuring every
+    split's token lengths waits for the button (the chart says so), and the button still draws them."""
+    from finetuner.ui import services
+
+    load_file(client, reviews_csv)
+    measured = []
+    monkeypatch.setattr(services, "_token_stats", lambda *a: measured.append(a) or {})  # the studio runs in this process
+
+    def after_load(model, max_length: int, shown: str = "") -> tuple:
+        return client.predict(str(model), max_length, "train", 0, "", "", None, shown, "", api_name="/inspect_again")
+
+    missing = tmp_path / "no-such-model"
+    note, chips, *_ = after_load(missing, 32)
+    assert note.startswith("No tokens shown: the example could not be inspected with the model and data in use:") and "no-such-model" in note, note
+    assert chips.get("__type__") == "update", "no pop-up: the chips are left as they are"
+
+    shown, chips, details, plot = after_load(tiny_model_dir, 32, note)
+    assert shown.startswith("Row 0 of the training file · in the **train** split") and f"tokenizer of `{tiny_model_dir}`" in shown, shown
+    assert "ft-tokens" in chips and len(table(details)) == int(re.search(r"\*\*(\d+) tokens\*\*", shown).group(1))
+    assert "Press Inspect tokens to measure the token lengths of every split." in json.dumps(figure(plot)), "the chart waits for the button"
+    assert not measured, "no split measured at each load"
+    redone, *_ = after_load(tiny_model_dir, 8, shown)
+    assert "max_length 8 · ✂ **truncated**" in redone, "a glance follows the Train tab's max_length too"
+
+    monkeypatch.undo()
+    full = client.predict(model_name_or_path=str(tiny_model_dir), max_length=32, split="train", index=0, text="", api_name="/inspect_tokens")
+    assert "Press Inspect tokens" not in json.dumps(figure(full[3])) and figure(full[3])["data"], "the button measures them"
+
+
 def test_the_inspection_made_again_with_an_uncached_hub_model_says_at_once_that_the_hub_is_unreachable(client, tiny_model_dir, reviews_csv, tmp_path, monkeypatch):
     """The Hub's address is a local port nothing listens on, as a network that is down refuses. A change of the Train
     tab's model to a Hub id not in the cache waited out huggingface_hub's retries for its config.json (about 24 s,

@@ -303,3 +303,22 @@ def test_use_its_settings_of_a_run_whose_data_is_gone_still_sets_the_form_and_sa
     expect(page.get_by_text(f"The form holds run {run.id}'s settings, and the Data tab loads its data. But its data could not be loaded, so the data loaded before stays: ")).to_contain_text("'gone.csv'")
     page.get_by_role("tab", name="1 · Data").click()
     expect(page.get_by_text("320 rows")).to_be_visible()  # the data loaded before stays
+
+
+def test_the_inspector_shows_row_0_s_tokens_as_the_data_loads(page, tmp_path):
+    """The inspector stayed empty after a page opened or a file was uploaded, until "Inspect tokens" was pressed.
+    Row 0's tokens show as the data loads, with the model in use; the token lengths of every split wait for the button."""
+    inspected = page.locator("p").filter(has_text="Row 0 of the training file")
+    expect(inspected).to_contain_text("in the train split")  # the example, as the page opens
+    expect(page.get_by_text("Press Inspect tokens to measure the token lengths of every split.")).to_be_visible()
+
+    path = tmp_path / "moods.csv"
+    path.write_text("text,label\n" + "".join(f"zebra crossing number {i} was {'fine' if i % 2 else 'awful'},{i % 2}\n" for i in range(40)))
+    upload(page, path)
+    expect(page.get_by_text("40 rows")).to_be_visible()
+    expect(page.locator(".ft-tokens")).to_contain_text("zebra")
+    expect(inspected).to_contain_text("in the train split")
+    page.get_by_role("button", name="Inspect tokens").click()
+    tokens = page.locator(".block", has_text="Token lengths").last.locator(".barlayer .point path")
+    expect(tokens.first).to_be_attached()
+    expect(page.get_by_text("Press Inspect tokens to measure the token lengths of every split.")).to_have_count(0)
