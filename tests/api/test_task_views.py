@@ -340,9 +340,12 @@ def test_the_packing_shown_follows_the_packing_strategy_of_the_train_form(client
     sequences, best fit first, each attending only to itself. The inspector followed only `shuffle_dataset` and showed
     "wrapped" packing, examples cut across sequences and attending to their neighbours, that training never does."""
     load(client, "causal-lm", data_dir / "lm.jsonl")
+    form = {"packing": True, "extra_training_args": "packing_strategy: bfd"}
+    glance, *_ = client.predict(str(models["causal-lm"]), 32, "train", 0, "", "", form, "", "", api_name="/inspect_again")  # as the data loads
+    assert "in the **train** split" in glance and "**Packing** is on: press **Inspect tokens** to see the packed sequences this example lands in" in glance, glance
     ask = dict(model_name_or_path=str(models["causal-lm"]), max_length=32, text="", api_name="/inspect_tokens")
     for index in range(6):
-        summary, *_ = client.predict(split="train", index=index, train_form={"packing": True, "extra_training_args": "packing_strategy: bfd"}, **ask)
+        summary, *_ = client.predict(split="train", index=index, train_form=form, **ask)
         if "in the **train** split" in summary:
             break
     else:
