@@ -136,12 +136,18 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
         (["train", "--train_file", "{data}", "--max_steps", "0"], "max_steps must be -1"),
         (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the model '/no/such/model': there is no such folder."),
         (["train", "--train_file", "{data}", "--max_seq_length", "1000"], "max_seq_length 1000 is longer than"),
+        (["train", "--train_file", "{data}", "--lora_r", "8"], "--lora_r applies to the causal-lm task, and this run's task is text-classification (the default; --task chooses another)"),
+        (["train", "--train_file", "{folder}"], "train_file '{folder}' is a folder, not a data file: give the path of a file in it (CSV, TSV, JSON, JSONL or Parquet). It holds reviews.csv."),
+        (["train", "--train_file", "{data}", "--learning-rate", "1e-4"], "Unknown option '--learning-rate': it is neither a finetuner option nor a TrainingArguments option. Did you mean --learning_rate?"),
+        (["train", "{data}"], "a data file goes with --train_file: --train_file {data}."),
         (["status", "missing-run"], "No run 'missing-run'"),
         (["predict", "missing-run", "hello"], "missing-run"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, sentiment_csv, capsys, args, words):
-    code = main(["--runs_dir", str(tmp_path / "runs"), *[a.format(data=sentiment_csv) for a in args]])
+    names = {"data": sentiment_csv, "folder": sentiment_csv.parent}
+    code = main(["--runs_dir", str(tmp_path / "runs"), *[a.format(**names) for a in args]])
+    words = words.format(**names)
     err = capsys.readouterr().err
     assert code == 2
     assert words in err and "Traceback" not in err
@@ -211,11 +217,19 @@ def test_predict_takes_options_before_and_after_the_texts(predict_runs):
         (["evaluate", "classifier", "--test_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
         (["evaluate", "classifier", "--test_file", "{data}", "--dataset_name", "stanfordnlp/sst2"], "Give --test_file or --dataset_name to evaluate on, not both."),
         (["evaluate", "classifier", "--test_file", "{data}", "--split", "validation"], "--split chooses from the Hub dataset of --dataset_name; give --dataset_name too."),
+        (["evaluate", "classifier", "--test_fle", "{data}"], "Unknown option(s): --test_fle {data}. Did you mean --test_file? See `python -m finetuner evaluate --help`."),
+        (["evaluate", "classifier", "--test_file", "{folder}"], "'{folder}' is a folder, not a data file: give the path of a file in it"),
+        (["predict", "classifier", "--input_file", "{folder}"], "'{folder}' is a folder, not a data file: give the path of a file in it"),
+        (["predict", "classifier", "a fine film", ""], "The second text is empty: there is nothing to predict on."),
+        (["predict", "classifier", "   "], "The first text is empty: there is nothing to predict on."),
+        (["predict", "classifier", "x", "--max_new_tokens", "5"], "--max_new_tokens applies to generative models (causal LM and seq2seq); classifier is a text-classification model. Leave it out."),
+        (["predict", "classifier", "x", "--temperature", "0.7"], "--temperature applies to causal LM models, which sample; classifier is a text-classification model. Leave it out."),
+        (["predict", "classifier", "--input_file", "{data}", "--top_p", "0.9"], "--top_p applies to causal LM models, which sample; classifier is a text-classification model."),
     ],
 )
 def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, sentiment_csv, capsys, args, words):
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
-    names = {"data": sentiment_csv, "missing": tmp_path / "nonexistent_dir", "empty": tmp_path / "empty.csv", "runs": predict_runs}
+    names = {"data": sentiment_csv, "missing": tmp_path / "nonexistent_dir", "empty": tmp_path / "empty.csv", "runs": predict_runs, "folder": tmp_path}
     code = main(["--runs_dir", str(predict_runs), *[a.format(**names) for a in args]])
     captured = capsys.readouterr()
     assert code == 2
