@@ -67,7 +67,7 @@ def _did_you_mean(tokens: Sequence[str], known: Sequence[str]) -> str:
     for token in tokens:
         if token.startswith("--"):
             name = token[2:].partition("=")[0]
-            close = difflib.get_close_matches(name.replace("-", "_"), known, n=1)
+            close = difflib.get_close_matches(name.replace("-", "_"), known, n=1, cutoff=0.8)  # a typo, not a cousin: overwrite_output_dir is no output_dir
             if close:
                 return f" Did you mean --{close[0]}?"
     return ""

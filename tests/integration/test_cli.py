@@ -154,6 +154,20 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, sentiment_csv, capsys,
     assert not (tmp_path / "runs").exists() or args[0] != "train", "no run folder is left behind"
 
 
+def test_an_option_transformers_5_removed_is_not_taken_for_another(tmp_path, sentiment_csv, capsys):
+    """run_classification.py users pass --overwrite_output_dir (gone from TrainingArguments in transformers 5): it is
+    unknown, and not "did you mean --output_dir?", which names the run's folder, not whether to overwrite it."""
+    from finetuner.config import RunConfig
+    from finetuner.errors import ConfigError
+
+    assert main(["--runs_dir", str(tmp_path / "runs"), "train", "--train_file", str(sentiment_csv), "--overwrite_output_dir"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown option '--overwrite_output_dir'" in err and "output_dir?" not in err
+    with pytest.raises(ConfigError) as refused:
+        RunConfig.from_dict({"train_file": "x.csv", "overwrite_output_dir": True})
+    assert str(refused.value) == "Unknown option 'overwrite_output_dir'.", "a config file's key alike"
+
+
 def test_a_run_that_fails_exits_1_and_says_why(tmp_path, sentiment_csv, tiny_model_dir, capsys):
     # A model folder with its tokenizer but no weights: the checks before training pass, loading the model fails.
     model = tmp_path / "no-weights"
