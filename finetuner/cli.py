@@ -30,6 +30,9 @@ from .runs import COMPLETED, FAILED, STOPPED, Run, RunStore, find_run, read_json
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
 
 
+RUNS_DIR_HELP = "Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs; as the studio's)."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -75,7 +78,7 @@ def _did_you_mean(tokens: Sequence[str], known: Sequence[str]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.")
-    parser.add_argument("--runs_dir", default=default_runs_dir(), help="Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs; as the studio's).")
+    parser.add_argument("--runs_dir", default=default_runs_dir(), help=RUNS_DIR_HELP)
     commands = parser.add_subparsers(dest="command")
 
     train = commands.add_parser("train", help="Train a model; any TrainingArguments flag is accepted too.")
@@ -125,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="Delete without asking (needed where no one can answer, as in a script).")
     add_hub_commands(commands, train)
     for sub in commands.choices.values():  # `python -m finetuner status RUN --runs_dir X` works as well as before the command
-        sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help="Folder that holds the run folders (default: runs).")
+        sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help=RUNS_DIR_HELP)
     return parser
 
 

@@ -192,6 +192,16 @@ def test_help_lists_the_options(capsys):
     assert "--learning_rate" in out and "--text_column_names" in out and "10%" in out
 
 
+@pytest.mark.parametrize("command", ["train", "status", "predict", "evaluate"])
+def test_each_commands_help_gives_the_runs_folders_true_default(capsys, command):
+    """`status --help` said "(default: runs)" where FINETUNER_RUNS_DIR, or a Space's /data/runs, comes first."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--runs_dir RUNS_DIR Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space" in out
+
+
 # ---------------------------------------------------------------- predict: argument order and user errors
 
 
