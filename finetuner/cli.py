@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import distributed
-from .config import SECTIONS, RunConfig, load_yaml, training_argument_names
+from .config import SECTIONS, RunConfig, load_yaml, read_config_file, training_argument_names
 from .data import FILE_FORMATS, check_sources
 from .errors import ConfigError, FinetunerError, without_tokens
 from .hub_reads import READER_VARIABLE, reading_as
@@ -189,7 +189,8 @@ def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunCon
     extra.update(_passthrough(unknown))
     values["extra_training_args"] = extra
     config = RunConfig.from_dict(values)
-    _check_task_flags(given, config, task_given="task" in given)
+    in_file = read_config_file(args.config_file) if args.config_file else {}
+    _check_task_flags(given, config, task_given="task" in given or "task" in in_file or "task" in (in_file.get("model") or {}))
     return config
 
 

@@ -75,8 +75,15 @@ def test_a_flag_the_task_would_ignore_is_refused(flags, words):
 
 def test_a_config_file_may_hold_every_task_option(tmp_path):
     """The studio's config file holds every option, other tasks' too: only flags typed on the command line are refused."""
+    from finetuner.errors import ConfigError
     from finetuner.ui import services
 
+    (tmp_path / "seq2seq.yaml").write_text("train_file: x.csv\ntask: seq2seq\n", encoding="utf-8")
+    args, unknown = build_parser().parse_known_args(["train", "--lora_r", "8"])
+    args.config_file = str(tmp_path / "seq2seq.yaml")
+    with pytest.raises(ConfigError) as refused:
+        config_from_args(args, unknown)
+    assert "this run's task is seq2seq, which would ignore it" in str(refused.value), "the file chose the task: not 'the default'"
     (tmp_path / "config.yaml").write_text("train_file: x.csv\nlora_r: 8\nsummary_column_name: tldr\n", encoding="utf-8")
     args, unknown = build_parser().parse_known_args(["train", "--learning_rate", "1e-4"])
     args.config_file = str(tmp_path / "config.yaml")
