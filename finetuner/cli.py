@@ -30,6 +30,7 @@ from .runs import COMPLETED, FAILED, STOPPED, Run, RunStore, find_run, read_json
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
 
 
+EXIT_CODES_HELP = "Exit codes: 0 done, 1 the run failed (the reason is printed), 2 bad input (the message says what to fix), 3 stopped."
 RUNS_DIR_HELP = "Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs; as the studio's)."
 
 
@@ -77,11 +78,18 @@ def _did_you_mean(tokens: Sequence[str], known: Sequence[str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.")
+    parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.", epilog=EXIT_CODES_HELP)
     parser.add_argument("--runs_dir", default=default_runs_dir(), help=RUNS_DIR_HELP)
     commands = parser.add_subparsers(dest="command")
 
-    train = commands.add_parser("train", help="Train a model; any TrainingArguments flag is accepted too.")
+    train = commands.add_parser(
+        "train",
+        help="Train a model; any TrainingArguments flag is accepted too.",
+        description="Train a model. A YAML or JSON config file with the same names as these flags may come first; flags "
+        "override it. Any other transformers TrainingArguments option passes through as a flag (--max_grad_norm 0.5, "
+        "--optim adamw_torch, --fp16 true).",
+        epilog=EXIT_CODES_HELP,
+    )
     train.usage = "python -m finetuner train [config.yaml|config.json] [--option value ...]"
     train.add_argument("--output_dir", help="Run folder to create (default: a new folder under --runs_dir).")
     train.add_argument("--run_dir", help=argparse.SUPPRESS)  # the studio's launcher: train this existing run

@@ -190,6 +190,10 @@ def test_help_lists_the_options(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--learning_rate" in out and "--text_column_names" in out and "10%" in out
+    said = " ".join(out.split())
+    assert "Any other transformers TrainingArguments option passes through as a flag (--max_grad_norm 0.5" in said, "the flags the list cannot show"
+    assert "A YAML or JSON config file with the same names as these flags may come first; flags override it." in said
+    assert "Exit codes: 0 done, 1 the run failed (the reason is printed), 2 bad input (the message says what to fix), 3 stopped." in said
 
 
 @pytest.mark.parametrize("command", ["train", "status", "predict", "evaluate"])
