@@ -369,7 +369,7 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
     except ValueError as error:  # e.g. a missing or wrong config name
         raise DataError(_config_problem(config) or f"Dataset '{config.dataset_name}' could not be loaded: {error}") from error
     except ConnectionError as error:
-        raise DataError(f"The Hugging Face Hub is unreachable, so '{config.dataset_name}' cannot be downloaded. Upload a file instead. ({error})") from error
+        raise DataError(f"The Hugging Face Hub is unreachable, so '{config.dataset_name}' cannot be downloaded. Use a local data file instead (in the studio, upload it; in the CLI, --train_file, or evaluate's --test_file). ({error})") from error
     except Exception as error:  # datasets and huggingface_hub raise many types; the user needs the text
         raise DataError(f"Dataset '{config.dataset_name}' could not be loaded: {type(error).__name__}: {error}") from error
     names = list(loaded)

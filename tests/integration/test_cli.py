@@ -154,6 +154,20 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, sentiment_csv, capsys,
     assert not (tmp_path / "runs").exists() or args[0] != "train", "no run folder is left behind"
 
 
+def test_a_hub_dataset_while_the_hub_is_unreachable_names_the_cli_flag_for_a_local_file(tmp_path, capsys, monkeypatch):
+    """"Upload a file instead" told a CLI user to do what only the studio can."""
+    import datasets
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'someone/reviews' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    assert main(["--runs_dir", str(tmp_path / "runs"), "train", "--dataset_name", "someone/reviews"]) == 2
+    err = capsys.readouterr().err
+    assert "The Hugging Face Hub is unreachable, so 'someone/reviews' cannot be downloaded. Use a local data file instead (in the studio, upload it; in the CLI, --train_file, or evaluate's --test_file)." in err
+    assert not (tmp_path / "runs").exists(), "no run folder is left behind"
+
+
 def test_an_option_transformers_5_removed_is_not_taken_for_another(tmp_path, sentiment_csv, capsys):
     """run_classification.py users pass --overwrite_output_dir (gone from TrainingArguments in transformers 5): it is
     unknown, and not "did you mean --output_dir?", which names the run's folder, not whether to overwrite it."""
