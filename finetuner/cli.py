@@ -72,7 +72,7 @@ def _did_you_mean(tokens: Sequence[str], known: Sequence[str]) -> str:
         if token.startswith("--"):
             name = token[2:].partition("=")[0]
             close = difflib.get_close_matches(name.replace("-", "_"), known, n=1, cutoff=0.8)  # a typo, not a cousin: overwrite_output_dir is no output_dir
-            if close:
+            if close and close[0] != name:  # a known option refused here is no typo
                 return f" Did you mean --{close[0]}?"
     return ""
 
@@ -172,6 +172,7 @@ def _parse_predict(argv: list[str], parsed: argparse.Namespace) -> tuple[argpars
     position = next(i for i, word in enumerate(argv) if word == "predict" and (i == 0 or argv[i - 1] != "--runs_dir"))
     predict = argparse.ArgumentParser(prog="python -m finetuner predict")
     _add_predict_arguments(predict)
+    predict.add_argument("--runs_dir", default=argparse.SUPPRESS)  # after the command too, as `predict --help` lists it
     args, unknown = predict.parse_known_intermixed_args(argv[position + 1 :])
     return argparse.Namespace(**{**vars(parsed), **vars(args)}), unknown
 

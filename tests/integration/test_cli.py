@@ -238,6 +238,15 @@ def predict_runs(tmp_path_factory, tiny_model_dir):
     return runs
 
 
+@pytest.mark.parametrize("where", ["after the texts", "before the run"])
+def test_predict_takes_runs_dir_after_the_command(predict_runs, tmp_path, capsys, monkeypatch, where):
+    """`--runs_dir` may come before or after the command (README); predict refused it after: "Unknown option(s): --runs_dir"."""
+    monkeypatch.chdir(tmp_path)  # no runs/ here: the run is found only in the folder --runs_dir names
+    args = ["predict", "classifier", "a fine film", "--runs_dir", str(predict_runs)] if where == "after the texts" else ["predict", "--runs_dir", str(predict_runs), "classifier", "a fine film"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == ["a fine film"]
+
+
 def test_predict_takes_options_before_and_after_the_texts(predict_runs):
     result = cli("--runs_dir", str(predict_runs), "predict", "chat", "--max_new_tokens", "2", "what colour is snow?", "--temperature", "0", "what colour is coal?", cwd=predict_runs.parent)
     assert result.returncode == 0, result.stderr[-2000:]
