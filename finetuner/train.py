@@ -144,6 +144,11 @@ def check_options(config: RunConfig) -> None:
         fits = any(isinstance(value, (int, float) if kind is float else kind) and (kind is bool or not isinstance(value, bool)) for kind in numbers)
         if numbers and str not in allowed and not fits and not (value is None and type(None) in allowed):
             raise ConfigError(f"{name} expects {numbers[0].__name__}, got {value!r}.")
+    if extra.get("dataloader_drop_last"):  # the Trainer builds its evaluation batches with the same setting
+        raise ConfigError(
+            "dataloader_drop_last would drop the last incomplete batch of every evaluation too (the Trainer has one setting for "
+            "training and evaluation), so the scores would leave examples out and the run would fail at its first evaluation. Leave it out."
+        )
     evaluating = t.eval_strategy != "no"
     if extra.get("load_best_model_at_end") and not evaluating:
         raise ConfigError("load_best_model_at_end needs evaluations: set eval_strategy to 'epoch', or to 'steps' with eval_steps.")
