@@ -134,7 +134,10 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
         (["train", "--train_file", "{data}", "--max_grad_norm", "abc"], "max_grad_norm expects float, got 'abc'"),
         (["train", "--train_file", "{data}", "--save_strategy", "steps"], "save_strategy 'steps' differs from eval_strategy 'epoch'"),
         (["train", "--train_file", "{data}", "--max_steps", "0"], "max_steps must be -1"),
-        (["train", "--train_file", "{data}", "--dataloader_drop_last"], "dataloader_drop_last would drop the last incomplete batch of every evaluation too"),  # the run failed after training: a shape mismatch
+        # Each failed only inside the run, after training: a shape mismatch, a KeyError, a collator's ValueError.
+        (["train", "--train_file", "{data}", "--dataloader_drop_last"], "dataloader_drop_last true drops the last incomplete batch of every evaluation too"),
+        (["train", "--train_file", "{data}", "--prediction_loss_only", "true"], "prediction_loss_only true skips the predictions that every score but the loss is computed from: the text-classification run would fail. Leave it out."),
+        (["train", "--train_file", "{data}", "--remove_unused_columns", "false"], "remove_unused_columns false hands the data's text columns to the batch collator"),
         (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the model '/no/such/model': there is no such folder."),
         (["train", "--train_file", "{data}", "--max_seq_length", "1000"], "max_seq_length 1000 is longer than"),
         (["train", "--train_file", "{data}", "--lora_r", "8"], "--lora_r applies to the causal-lm task, and this run's task is text-classification (the default; --task chooses another)"),
