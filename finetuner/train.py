@@ -123,6 +123,8 @@ BROKEN_TRAINING_ARGUMENTS = {
     "dataloader_drop_last": (True, "drops the last incomplete batch of every evaluation too (the Trainer has one setting for training and evaluation), so the predictions the scores are computed from would miss examples"),
     "prediction_loss_only": (True, "skips the predictions that every score but the loss is computed from"),
     "remove_unused_columns": (False, "hands the data's text columns to the batch collator, which takes token ids only"),
+    "batch_eval_metrics": (True, "scores each evaluation batch alone, which the task's metrics (and their intervals over all examples) do not do"),
+    "eval_do_concat_batches": (False, "hands the metrics a list of batches where they take one array of all predictions"),
 }
 
 

@@ -138,6 +138,8 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
         (["train", "--train_file", "{data}", "--dataloader_drop_last"], "dataloader_drop_last true drops the last incomplete batch of every evaluation too"),
         (["train", "--train_file", "{data}", "--prediction_loss_only", "true"], "prediction_loss_only true skips the predictions that every score but the loss is computed from: the text-classification run would fail. Leave it out."),
         (["train", "--train_file", "{data}", "--remove_unused_columns", "false"], "remove_unused_columns false hands the data's text columns to the batch collator"),
+        (["train", "--train_file", "{data}", "--batch_eval_metrics"], "batch_eval_metrics true scores each evaluation batch alone"),
+        (["train", "--train_file", "{data}", "--eval_do_concat_batches", "false"], "eval_do_concat_batches false hands the metrics a list of batches"),
         (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the model '/no/such/model': there is no such folder."),
         (["train", "--train_file", "{data}", "--max_seq_length", "1000"], "max_seq_length 1000 is longer than"),
         (["train", "--train_file", "{data}", "--lora_r", "8"], "--lora_r applies to the causal-lm task, and this run's task is text-classification (the default; --task chooses another)"),
