@@ -188,6 +188,16 @@ def test_an_option_transformers_5_removed_is_not_taken_for_another(tmp_path, sen
     assert str(refused.value) == "Unknown option 'overwrite_output_dir'.", "a config file's key alike"
 
 
+def test_a_run_folder_given_as_the_model_names_its_model_folder(cli_run, capsys):
+    """`--model_name_or_path runs/first` (to train on from a run) said "Should have a `model_type` key in its config.json"."""
+    folder, _ = cli_run
+    code = main(["--runs_dir", str(folder / "again"), "train", "--train_file", str(folder / "reviews.csv"), "--model_name_or_path", str(folder / "runs/first")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"it is a run folder; its trained model is in '{folder / 'runs/first/model'}'. Give that folder." in err
+    assert not (folder / "again").exists(), "no run folder is left behind"
+
+
 def test_a_run_that_fails_exits_1_and_says_why(tmp_path, sentiment_csv, tiny_model_dir, capsys):
     # A model folder with its tokenizer but no weights: the checks before training pass, loading the model fails.
     model = tmp_path / "no-weights"
