@@ -258,6 +258,8 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         finally:
             distributed.teardown()
     config = config_from_args(args, unknown)
+    if not config.data.dataset_name and not config.data.train_file:  # check_sources says it as the studio does: "upload a training file"
+        raise ConfigError("No data given: add --train_file FILE (CSV, TSV, JSON, JSONL or Parquet) or --dataset_name ID (a Hub dataset), or a config file that names one.")
     check_sources(config.data)
     _freeze_local_paths(config)
     if args.output_dir:

@@ -128,6 +128,7 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
     "args, words",
     [
         (["train", "--train_file", "nope.csv"], "train_file 'nope.csv' does not exist"),
+        (["train", "--num_train_epochs", "2"], "No data given: add --train_file FILE (CSV, TSV, JSON, JSONL or Parquet) or --dataset_name ID (a Hub dataset), or a config file that names one."),
         (["train", "--train_file", "{data}", "--learning_rate", "-1"], "learning_rate must be greater than 0"),
         (["train", "--train_file", "{data}", "--not_an_option", "3"], "Unknown option '--not_an_option'"),
         (["train", "--train_file", "{data}", "--label_column_name", "stars"], "no column 'stars'"),
