@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import distributed
-from .config import SECTIONS, RunConfig, load_yaml, training_argument_names
-from .data import check_sources
+from .config import SECTIONS, RunConfig, load_yaml, read_config_file, training_argument_names
+from .data import FILE_FORMATS, check_sources
 from .errors import ConfigError, FinetunerError, without_tokens
 from .hub_reads import READER_VARIABLE, reading_as
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
@@ -28,6 +28,10 @@ from .access import default_runs_dir
 from .runs import COMPLETED, FAILED, STOPPED, Run, RunStore, find_run, read_json
 
 EXIT_CODES = {COMPLETED: 0, FAILED: 1, STOPPED: 3}
+
+
+EXIT_CODES_HELP = "Exit codes: 0 done, 1 the run failed (the reason is printed), 2 bad input (the message says what to fix), 3 stopped."
+RUNS_DIR_HELP = "Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs; as the studio's)."
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if unknown and args.command != "train":
-            raise ConfigError(f"Unknown option(s): {' '.join(unknown)}. See `python -m finetuner {args.command} --help`.")
+            raise ConfigError(f"Unknown option(s): {' '.join(unknown)}.{_did_you_mean(unknown, _options_of(parser, args.command))} See `python -m finetuner {args.command} --help`.")
         return COMMANDS[args.command](args, unknown)
     except FinetunerError as error:
         print(f"error: {without_tokens(str(error))}", file=sys.stderr)
@@ -54,12 +58,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _options_of(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    """The option names (without dashes) a subcommand takes."""
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))  # noqa: SLF001
+    return [name.lstrip("-") for name in subparsers.choices[command]._option_string_actions if name.startswith("--")]  # noqa: SLF001
+
+
+def _did_you_mean(tokens: Sequence[str], known: Sequence[str]) -> str:
+    """' Did you mean --learning_rate?' for the first unknown option that is close to a known one (a typo, dashes for underscores)."""
+    import difflib  # noqa: PLC0415
+
+    for token in tokens:
+        if token.startswith("--"):
+            name = token[2:].partition("=")[0]
+            close = difflib.get_close_matches(name.replace("-", "_"), known, n=1, cutoff=0.8)  # a typo, not a cousin: overwrite_output_dir is no output_dir
+            if close and close[0] != name:  # a known option refused here is no typo
+                return f" Did you mean --{close[0]}?"
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.")
-    parser.add_argument("--runs_dir", default=default_runs_dir(), help="Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space with persistent storage, else runs; as the studio's).")
+    parser = argparse.ArgumentParser(prog="python -m finetuner", description="Fine-tune Hugging Face transformer models.", epilog=EXIT_CODES_HELP)
+    parser.add_argument("--runs_dir", default=default_runs_dir(), help=RUNS_DIR_HELP)
     commands = parser.add_subparsers(dest="command")
 
-    train = commands.add_parser("train", help="Train a model; any TrainingArguments flag is accepted too.")
+    train = commands.add_parser(
+        "train",
+        help="Train a model; any TrainingArguments flag is accepted too.",
+        description="Train a model. A YAML or JSON config file with the same names as these flags may come first; flags "
+        "override it. Any other transformers TrainingArguments option passes through as a flag (--max_grad_norm 0.5, "
+        "--optim adamw_torch, --fp16 true).",
+        epilog=EXIT_CODES_HELP,
+    )
     train.usage = "python -m finetuner train [config.yaml|config.json] [--option value ...]"
     train.add_argument("--output_dir", help="Run folder to create (default: a new folder under --runs_dir).")
     train.add_argument("--run_dir", help=argparse.SUPPRESS)  # the studio's launcher: train this existing run
@@ -106,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="Delete without asking (needed where no one can answer, as in a script).")
     add_hub_commands(commands, train)
     for sub in commands.choices.values():  # `python -m finetuner status RUN --runs_dir X` works as well as before the command
-        sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help="Folder that holds the run folders (default: runs).")
+        sub.add_argument("--runs_dir", default=argparse.SUPPRESS, help=RUNS_DIR_HELP)
     return parser
 
 
@@ -121,8 +151,8 @@ def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
         "same order: predict RUN \"premise\" --text_pair \"hypothesis\". A run trained on pairs needs it.",
     )
     predict.add_argument("--max_new_tokens", type=int, help="Generative tasks: most tokens to generate, 1 or more (default: the run's generation_max_new_tokens).")
-    predict.add_argument("--temperature", type=float, default=0.0, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
-    predict.add_argument("--top_p", type=float, default=1.0, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p.")
+    predict.add_argument("--temperature", type=float, help="Causal LM: sampling temperature; 0 picks the likeliest token (default).")
+    predict.add_argument("--top_p", type=float, help="Causal LM: sample only from the smallest set of tokens whose probability reaches top_p (default 1).")
     predict.add_argument("--num_beams", type=int, help="Summarization (seq2seq): beam search over this many beams, 1 or more (default 1: greedy).")
     predict.add_argument(
         "--input_file",
@@ -142,6 +172,7 @@ def _parse_predict(argv: list[str], parsed: argparse.Namespace) -> tuple[argpars
     position = next(i for i, word in enumerate(argv) if word == "predict" and (i == 0 or argv[i - 1] != "--runs_dir"))
     predict = argparse.ArgumentParser(prog="python -m finetuner predict")
     _add_predict_arguments(predict)
+    predict.add_argument("--runs_dir", default=argparse.SUPPRESS)  # after the command too, as `predict --help` lists it
     args, unknown = predict.parse_known_intermixed_args(argv[position + 1 :])
     return argparse.Namespace(**{**vars(parsed), **vars(args)}), unknown
 
@@ -161,11 +192,34 @@ def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunCon
     if args.config_file:
         values.update(RunConfig.load(args.config_file).to_dict())
     section_fields = {f.name for s in SECTIONS for f in dataclasses.fields(s)}
-    values.update({k: v for k, v in vars(args).items() if k in section_fields})
+    given = [k for k in vars(args) if k in section_fields]  # the flags typed (a config file holds every option: the studio's does)
+    values.update({k: getattr(args, k) for k in given})
     extra = dict(values.get("extra_training_args") or {})
     extra.update(_passthrough(unknown))
     values["extra_training_args"] = extra
-    return RunConfig.from_dict(values)
+    config = RunConfig.from_dict(values)
+    in_file = read_config_file(args.config_file) if args.config_file else {}
+    _check_task_flags(given, config, task_given="task" in given or "task" in in_file or "task" in (in_file.get("model") or {}))
+    return config
+
+
+def _check_task_flags(given: Sequence[str], config: RunConfig, *, task_given: bool) -> None:
+    """A flag the run's task would ignore is refused, not dropped: `--lora_r 8` on a text classifier (or without
+    --use_lora), `--summary_column_name` without `--task seq2seq`, trained for minutes as if it had been taken."""
+    from .tasks import tasks_reading  # noqa: PLC0415
+
+    task = config.model.task
+    for name in given:
+        owners = tasks_reading(name)
+        if task not in owners:
+            which = f"this run's task is {task}" + ("" if task_given else " (the default; --task chooses another)")
+            raise ConfigError(
+                f"--{name} applies to the {' and '.join(owners)} task{'s' if len(owners) > 1 else ''}, and {which}, which would ignore it. "
+                f"Leave --{name} out, or give --task {owners[0]}."
+            )
+    lora = [name for name in given if name.startswith("lora_")]
+    if lora and not config.model.use_lora:
+        raise ConfigError(f"--{lora[0]} sets the LoRA adapters, which train only with --use_lora: add --use_lora, or leave --{lora[0]} out.")
 
 
 def _passthrough(tokens: Sequence[str]) -> dict[str, Any]:
@@ -175,12 +229,16 @@ def _passthrough(tokens: Sequence[str]) -> dict[str, Any]:
     while tokens:
         token = tokens.pop(0)
         if not token.startswith("--"):
-            raise ConfigError(f"Unexpected argument '{token}'.")
+            raise ConfigError(
+                f"Unexpected argument '{token}'. Options are --name value; a config file (.yaml, .yml or .json) comes right after `train`"
+                + (f"; a data file goes with --train_file: --train_file {token}." if Path(token).suffix.lower() in FILE_FORMATS else ".")
+            )
         name, _, value = token[2:].partition("=")
         if not value:
             value = tokens.pop(0) if tokens and not tokens[0].startswith("--") else "true"
         if name not in training_argument_names():
-            raise ConfigError(f"Unknown option '--{name}': it is neither a finetuner option nor a TrainingArguments option.")
+            known = [*_options_of(build_parser(), "train"), *sorted(training_argument_names())]
+            raise ConfigError(f"Unknown option '--{name}': it is neither a finetuner option nor a TrainingArguments option.{_did_you_mean([token], known)}")
         if name in ("output_dir", "hub_token"):
             raise ConfigError(f"'--{name}' cannot be passed through; " + ("use finetuner's --output_dir." if name == "output_dir" else "set HF_TOKEN instead."))
         options[name] = load_yaml(value)
@@ -200,6 +258,8 @@ def cmd_train(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         finally:
             distributed.teardown()
     config = config_from_args(args, unknown)
+    if not config.data.dataset_name and not config.data.train_file:  # check_sources says it as the studio does: "upload a training file"
+        raise ConfigError("No data given: add --train_file FILE (CSV, TSV, JSON, JSONL or Parquet) or --dataset_name ID (a Hub dataset), or a config file that names one.")
     check_sources(config.data)
     _freeze_local_paths(config)
     if args.output_dir:
@@ -390,12 +450,22 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         _check_writable(Path(args.output_file))  # before predicting a whole file, not after
     if not args.input_file and not args.texts:
         raise ConfigError("Give texts to predict on, or --input_file.")
+    for what, values in (("text", args.texts), ("--text_pair", args.text_pair or [])):
+        blank = [number for number, text in enumerate(values, 1) if not text.strip()]
+        if blank:
+            raise ConfigError(f"The {_ordinal(blank[0])} {what} is empty: there is nothing to predict on. Put the text between the quotes, or leave them out.")
     run = named_run(args.model, runs_dir=args.runs_dir) or _run_of_model_folder(Path(args.model))
     if not args.input_file:
         _check_pairs(args.texts, args.text_pair, run)  # before loading the model
     predictor = load_predictor(args.model, runs_dir=args.runs_dir)
-    if args.num_beams is not None and predictor.task != "seq2seq":
-        raise ConfigError(f"--num_beams applies to summarization (seq2seq) models; {args.model} is a {predictor.task} model. Leave it out.")
+    for flag, tasks, what in (
+        ("num_beams", ("seq2seq",), "summarization (seq2seq) models"),
+        ("max_new_tokens", ("causal-lm", "seq2seq"), "generative models (causal LM and seq2seq)"),
+        ("temperature", ("causal-lm",), "causal LM models, which sample"),
+        ("top_p", ("causal-lm",), "causal LM models, which sample"),
+    ):
+        if getattr(args, flag) is not None and predictor.task not in tasks:
+            raise ConfigError(f"--{flag} applies to {what}; {args.model} is a {predictor.task} model. Leave it out.")
     options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p, "num_beams": args.num_beams}
     options = {k: v for k, v in options.items() if v is not None}
     if args.input_file:
@@ -447,6 +517,10 @@ def _run_of_model_folder(folder: Path) -> Run | None:
     """The run whose `model/` folder this is: its data report says what the model was trained on (pairs, columns)."""
     parent = folder.expanduser().resolve().parent
     return Run(parent) if folder.name == "model" and (parent / "config.yaml").is_file() else None
+
+
+def _ordinal(number: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(number, f"{number}th")
 
 
 def _pairs_refused(model: str, task: str) -> ConfigError:

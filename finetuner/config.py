@@ -432,7 +432,7 @@ class RunConfig:
             elif name in training_argument_names():
                 extra[name] = value
             else:
-                close = difflib.get_close_matches(name, list(known) + sorted(training_argument_names()), n=1)
+                close = difflib.get_close_matches(name, list(known) + sorted(training_argument_names()), n=1, cutoff=0.8)  # typos only: overwrite_output_dir is no output_dir
                 hint = f" Did you mean '{close[0]}'?" if close else ""
                 raise ConfigError(f"Unknown option '{name}'.{hint}")
         kwargs[TrainingConfig]["extra_training_args"] = {name: _training_bool(name, value) for name, value in extra.items()}

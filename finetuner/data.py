@@ -37,6 +37,8 @@ MIN_ROWS_TO_SPLIT = 10
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV, JSON, JSONL or Parquet file into a DataFrame, or raise a DataError that says why not."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder, not a data file: {_folder_advice(path)}")
     if not path.is_file():
         raise DataFileNotFoundError(f"Data file '{path}' does not exist. Check the path, or upload the file again.")
     kind = FILE_FORMATS.get(path.suffix.lower())
@@ -313,12 +315,24 @@ class PreparedData:
         return len(self.text_columns) == 2
 
 
+def _folder_advice(folder: Path) -> str:
+    """What to give instead of a folder: the data files in it, if any (a local dataset folder goes in --dataset_name)."""
+    try:
+        files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FILE_FORMATS)
+    except OSError:
+        files = []
+    shown = f" It holds {', '.join(files[:5])}{', ...' if len(files) > 5 else ''}." if files else ""
+    return f"give the path of a file in it (CSV, TSV, JSON, JSONL or Parquet).{shown}"
+
+
 def check_sources(config: DataConfig) -> None:
     """Fail fast, before a run is created, on local files that do not exist or cannot be read."""
     if not config.dataset_name and not config.train_file:
         raise DataError("No data given: choose a Hub dataset id or upload a training file.")
     for name in ("train_file", "validation_file", "test_file"):
         value = getattr(config, name)
+        if value and Path(value).is_dir():
+            raise DataError(f"{name} '{value}' is a folder, not a data file: {_folder_advice(Path(value))}")
         if value and not Path(value).is_file():
             raise DataFileNotFoundError(f"{name} '{value}' does not exist. Check the path, or upload the file again.")
         if value and Path(value).suffix.lower() not in FILE_FORMATS:
@@ -355,7 +369,7 @@ def _load_hub(config: DataConfig) -> dict[str, pd.DataFrame]:
     except ValueError as error:  # e.g. a missing or wrong config name
         raise DataError(_config_problem(config) or f"Dataset '{config.dataset_name}' could not be loaded: {error}") from error
     except ConnectionError as error:
-        raise DataError(f"The Hugging Face Hub is unreachable, so '{config.dataset_name}' cannot be downloaded. Upload a file instead. ({error})") from error
+        raise DataError(f"The Hugging Face Hub is unreachable, so '{config.dataset_name}' cannot be downloaded. Use a local data file instead (in the studio, upload it; in the CLI, --train_file, or evaluate's --test_file). ({error})") from error
     except Exception as error:  # datasets and huggingface_hub raise many types; the user needs the text
         raise DataError(f"Dataset '{config.dataset_name}' could not be loaded: {type(error).__name__}: {error}") from error
     names = list(loaded)

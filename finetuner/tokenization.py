@@ -108,6 +108,9 @@ def load_failure_message(what: str, name_or_path: str, error: Exception, *, offl
     # A missing package's message (transformers': which library a tokenizer class needs, and where to get it) is
     # whole; it starts with a blank line, so its first line said nothing (Marian's: "...fakemarian': " and no reason).
     text = (" ".join(lines) if isinstance(error, ImportError) else lines[0]) if lines else type(error).__name__
+    folder = Path(name_or_path).expanduser()
+    if (folder / "config.yaml").is_file() and (folder / "model").is_dir():  # a run's folder given for its model
+        return f"Could not load the {what} from folder '{name_or_path}': it is a run folder; its trained model is in '{folder / 'model'}'. Give that folder."
     if Path(name_or_path).exists():
         return f"Could not load the {what} from folder '{name_or_path}': {text}"
     if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:  # a path, never a Hub id

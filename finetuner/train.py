@@ -118,6 +118,16 @@ def training_arguments(config: RunConfig, output_dir: Path, *, args_class=None, 
         raise ConfigError(f"Invalid training options: {error}") from error
 
 
+# TrainingArguments a classification, NER or seq2seq run cannot train with: (the value that breaks it, why).
+BROKEN_TRAINING_ARGUMENTS = {
+    "dataloader_drop_last": (True, "drops the last incomplete batch of every evaluation too (the Trainer has one setting for training and evaluation), so the predictions the scores are computed from would miss examples"),
+    "prediction_loss_only": (True, "skips the predictions that every score but the loss is computed from"),
+    "remove_unused_columns": (False, "hands the data's text columns to the batch collator, which takes token ids only"),
+    "batch_eval_metrics": (True, "scores each evaluation batch alone, which the task's metrics (and their intervals over all examples) do not do"),
+    "eval_do_concat_batches": (False, "hands the metrics a list of batches where they take one array of all predictions"),
+}
+
+
 def check_options(config: RunConfig) -> None:
     """Refuse, before a run exists, the options that would fail only inside it: a pass-through TrainingArguments
     value of the wrong type (a string where a number belongs fails at the first gradient clip, with a bare
@@ -144,6 +154,9 @@ def check_options(config: RunConfig) -> None:
         fits = any(isinstance(value, (int, float) if kind is float else kind) and (kind is bool or not isinstance(value, bool)) for kind in numbers)
         if numbers and str not in allowed and not fits and not (value is None and type(None) in allowed):
             raise ConfigError(f"{name} expects {numbers[0].__name__}, got {value!r}.")
+    for name, (value, why) in BROKEN_TRAINING_ARGUMENTS.items():
+        if name in extra and bool(extra[name]) == value and config.model.task != "causal-lm":  # TRL's trainer and finetuner's own scoring take them
+            raise ConfigError(f"{name} {str(value).lower()} {why}: the {config.model.task} run would fail. Leave it out.")
     evaluating = t.eval_strategy != "no"
     if extra.get("load_best_model_at_end") and not evaluating:
         raise ConfigError("load_best_model_at_end needs evaluations: set eval_strategy to 'epoch', or to 'steps' with eval_steps.")

@@ -120,6 +120,23 @@ def task_uses(task: str, option: str) -> bool:
     return option not in OPTION_FEATURES or (task in TASKS and OPTION_FEATURES[option] in TASKS[task].features)
 
 
+# The data columns only one task reads (the Data tab shows each with its task): `--tokens_column_name` would be
+# ignored by a text classifier as `--lora_r` would.
+COLUMN_TASKS = {
+    "text_column_names": "text-classification", "label_column_name": "text-classification",
+    "tokens_column_name": "token-classification", "tags_column_name": "token-classification",
+    "prompt_column_name": "causal-lm", "completion_column_name": "causal-lm", "input_column_name": "causal-lm",
+    "document_column_name": "seq2seq", "summary_column_name": "seq2seq",
+}
+
+
+def tasks_reading(option: str) -> list[str]:
+    """The tasks whose runs read config field `option`: a data column's own task, a task option's (OPTION_FEATURES), else every task."""
+    if option in COLUMN_TASKS:
+        return [COLUMN_TASKS[option]]
+    return [name for name in TASKS if task_uses(name, option)]
+
+
 # The baselines the tasks score beside the model (baselines.json's keys), named as a sentence says them:
 # the Evaluate tab, its plots, the model card and the CLI all read this one map.
 BASELINE_NAMES = {

@@ -128,24 +128,75 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
     "args, words",
     [
         (["train", "--train_file", "nope.csv"], "train_file 'nope.csv' does not exist"),
+        (["train", "--num_train_epochs", "2"], "No data given: add --train_file FILE (CSV, TSV, JSON, JSONL or Parquet) or --dataset_name ID (a Hub dataset), or a config file that names one."),
         (["train", "--train_file", "{data}", "--learning_rate", "-1"], "learning_rate must be greater than 0"),
         (["train", "--train_file", "{data}", "--not_an_option", "3"], "Unknown option '--not_an_option'"),
         (["train", "--train_file", "{data}", "--label_column_name", "stars"], "no column 'stars'"),
         (["train", "--train_file", "{data}", "--max_grad_norm", "abc"], "max_grad_norm expects float, got 'abc'"),
         (["train", "--train_file", "{data}", "--save_strategy", "steps"], "save_strategy 'steps' differs from eval_strategy 'epoch'"),
         (["train", "--train_file", "{data}", "--max_steps", "0"], "max_steps must be -1"),
+        # Each failed only inside the run, after training: a shape mismatch, a KeyError, a collator's ValueError.
+        (["train", "--train_file", "{data}", "--dataloader_drop_last"], "dataloader_drop_last true drops the last incomplete batch of every evaluation too"),
+        (["train", "--train_file", "{data}", "--prediction_loss_only", "true"], "prediction_loss_only true skips the predictions that every score but the loss is computed from: the text-classification run would fail. Leave it out."),
+        (["train", "--train_file", "{data}", "--remove_unused_columns", "false"], "remove_unused_columns false hands the data's text columns to the batch collator"),
+        (["train", "--train_file", "{data}", "--batch_eval_metrics"], "batch_eval_metrics true scores each evaluation batch alone"),
+        (["train", "--train_file", "{data}", "--eval_do_concat_batches", "false"], "eval_do_concat_batches false hands the metrics a list of batches"),
         (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the model '/no/such/model': there is no such folder."),
         (["train", "--train_file", "{data}", "--max_seq_length", "1000"], "max_seq_length 1000 is longer than"),
+        (["train", "--train_file", "{data}", "--lora_r", "8"], "--lora_r applies to the causal-lm task, and this run's task is text-classification (the default; --task chooses another)"),
+        (["train", "--train_file", "{folder}"], "train_file '{folder}' is a folder, not a data file: give the path of a file in it (CSV, TSV, JSON, JSONL or Parquet). It holds reviews.csv."),
+        (["train", "--train_file", "{data}", "--learning-rate", "1e-4"], "Unknown option '--learning-rate': it is neither a finetuner option nor a TrainingArguments option. Did you mean --learning_rate?"),
+        (["train", "{data}"], "a data file goes with --train_file: --train_file {data}."),
         (["status", "missing-run"], "No run 'missing-run'"),
         (["predict", "missing-run", "hello"], "missing-run"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, sentiment_csv, capsys, args, words):
-    code = main(["--runs_dir", str(tmp_path / "runs"), *[a.format(data=sentiment_csv) for a in args]])
+    names = {"data": sentiment_csv, "folder": sentiment_csv.parent}
+    code = main(["--runs_dir", str(tmp_path / "runs"), *[a.format(**names) for a in args]])
+    words = words.format(**names)
     err = capsys.readouterr().err
     assert code == 2
     assert words in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists() or args[0] != "train", "no run folder is left behind"
+
+
+def test_a_hub_dataset_while_the_hub_is_unreachable_names_the_cli_flag_for_a_local_file(tmp_path, capsys, monkeypatch):
+    """"Upload a file instead" told a CLI user to do what only the studio can."""
+    import datasets
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'someone/reviews' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    assert main(["--runs_dir", str(tmp_path / "runs"), "train", "--dataset_name", "someone/reviews"]) == 2
+    err = capsys.readouterr().err
+    assert "The Hugging Face Hub is unreachable, so 'someone/reviews' cannot be downloaded. Use a local data file instead (in the studio, upload it; in the CLI, --train_file, or evaluate's --test_file)." in err
+    assert not (tmp_path / "runs").exists(), "no run folder is left behind"
+
+
+def test_an_option_transformers_5_removed_is_not_taken_for_another(tmp_path, sentiment_csv, capsys):
+    """run_classification.py users pass --overwrite_output_dir (gone from TrainingArguments in transformers 5): it is
+    unknown, and not "did you mean --output_dir?", which names the run's folder, not whether to overwrite it."""
+    from finetuner.config import RunConfig
+    from finetuner.errors import ConfigError
+
+    assert main(["--runs_dir", str(tmp_path / "runs"), "train", "--train_file", str(sentiment_csv), "--overwrite_output_dir"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown option '--overwrite_output_dir'" in err and "output_dir?" not in err
+    with pytest.raises(ConfigError) as refused:
+        RunConfig.from_dict({"train_file": "x.csv", "overwrite_output_dir": True})
+    assert str(refused.value) == "Unknown option 'overwrite_output_dir'.", "a config file's key alike"
+
+
+def test_a_run_folder_given_as_the_model_names_its_model_folder(cli_run, capsys):
+    """`--model_name_or_path runs/first` (to train on from a run) said "Should have a `model_type` key in its config.json"."""
+    folder, _ = cli_run
+    code = main(["--runs_dir", str(folder / "again"), "train", "--train_file", str(folder / "reviews.csv"), "--model_name_or_path", str(folder / "runs/first")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"it is a run folder; its trained model is in '{folder / 'runs/first/model'}'. Give that folder." in err
+    assert not (folder / "again").exists(), "no run folder is left behind"
 
 
 def test_a_run_that_fails_exits_1_and_says_why(tmp_path, sentiment_csv, tiny_model_dir, capsys):
@@ -170,6 +221,20 @@ def test_help_lists_the_options(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--learning_rate" in out and "--text_column_names" in out and "10%" in out
+    said = " ".join(out.split())
+    assert "Any other transformers TrainingArguments option passes through as a flag (--max_grad_norm 0.5" in said, "the flags the list cannot show"
+    assert "A YAML or JSON config file with the same names as these flags may come first; flags override it." in said
+    assert "Exit codes: 0 done, 1 the run failed (the reason is printed), 2 bad input (the message says what to fix), 3 stopped." in said
+
+
+@pytest.mark.parametrize("command", ["train", "status", "predict", "evaluate"])
+def test_each_commands_help_gives_the_runs_folders_true_default(capsys, command):
+    """`status --help` said "(default: runs)" where FINETUNER_RUNS_DIR, or a Space's /data/runs, comes first."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--runs_dir RUNS_DIR Folder that holds the run folders (default: FINETUNER_RUNS_DIR, else /data/runs on a Space" in out
 
 
 # ---------------------------------------------------------------- predict: argument order and user errors
@@ -188,6 +253,15 @@ def predict_runs(tmp_path_factory, tiny_model_dir):
     completed_run(runs, "chat", task="causal-lm", model_dir=chat_model, data_report={"text_columns": ["prompt"], "source_format": "prompt/completion"})
     completed_run(runs, "broken", task="text-classification", model_dir=tiny_model_dir, state="failed", error="Out of memory during training.\nmore detail")
     return runs
+
+
+@pytest.mark.parametrize("where", ["after the texts", "before the run"])
+def test_predict_takes_runs_dir_after_the_command(predict_runs, tmp_path, capsys, monkeypatch, where):
+    """`--runs_dir` may come before or after the command (README); predict refused it after: "Unknown option(s): --runs_dir"."""
+    monkeypatch.chdir(tmp_path)  # no runs/ here: the run is found only in the folder --runs_dir names
+    args = ["predict", "classifier", "a fine film", "--runs_dir", str(predict_runs)] if where == "after the texts" else ["predict", "--runs_dir", str(predict_runs), "classifier", "a fine film"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == ["a fine film"]
 
 
 def test_predict_takes_options_before_and_after_the_texts(predict_runs):
@@ -211,11 +285,19 @@ def test_predict_takes_options_before_and_after_the_texts(predict_runs):
         (["evaluate", "classifier", "--test_file", "{empty}"], "'empty.csv' is empty: it has no rows. Check that it is the right file"),
         (["evaluate", "classifier", "--test_file", "{data}", "--dataset_name", "stanfordnlp/sst2"], "Give --test_file or --dataset_name to evaluate on, not both."),
         (["evaluate", "classifier", "--test_file", "{data}", "--split", "validation"], "--split chooses from the Hub dataset of --dataset_name; give --dataset_name too."),
+        (["evaluate", "classifier", "--test_fle", "{data}"], "Unknown option(s): --test_fle {data}. Did you mean --test_file? See `python -m finetuner evaluate --help`."),
+        (["evaluate", "classifier", "--test_file", "{folder}"], "'{folder}' is a folder, not a data file: give the path of a file in it"),
+        (["predict", "classifier", "--input_file", "{folder}"], "'{folder}' is a folder, not a data file: give the path of a file in it"),
+        (["predict", "classifier", "a fine film", ""], "The second text is empty: there is nothing to predict on."),
+        (["predict", "classifier", "   "], "The first text is empty: there is nothing to predict on."),
+        (["predict", "classifier", "x", "--max_new_tokens", "5"], "--max_new_tokens applies to generative models (causal LM and seq2seq); classifier is a text-classification model. Leave it out."),
+        (["predict", "classifier", "x", "--temperature", "0.7"], "--temperature applies to causal LM models, which sample; classifier is a text-classification model. Leave it out."),
+        (["predict", "classifier", "--input_file", "{data}", "--top_p", "0.9"], "--top_p applies to causal LM models, which sample; classifier is a text-classification model."),
     ],
 )
 def test_predict_user_errors_exit_2_with_a_message(predict_runs, tmp_path, sentiment_csv, capsys, args, words):
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
-    names = {"data": sentiment_csv, "missing": tmp_path / "nonexistent_dir", "empty": tmp_path / "empty.csv", "runs": predict_runs}
+    names = {"data": sentiment_csv, "missing": tmp_path / "nonexistent_dir", "empty": tmp_path / "empty.csv", "runs": predict_runs, "folder": tmp_path}
     code = main(["--runs_dir", str(predict_runs), *[a.format(**names) for a in args]])
     captured = capsys.readouterr()
     assert code == 2

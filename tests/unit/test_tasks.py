@@ -51,6 +51,53 @@ def test_cli_flags_reach_the_new_fields():
         parser.parse_args(["train", "--task", "image-generation"])
 
 
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--lora_r", "8"], "--lora_r applies to the causal-lm task, and this run's task is text-classification (the default; --task chooses another), which would ignore it. Leave --lora_r out, or give --task causal-lm."),
+        (["--task", "causal-lm", "--lora_alpha", "8"], "--lora_alpha sets the LoRA adapters, which train only with --use_lora: add --use_lora, or leave --lora_alpha out."),
+        (["--summary_column_name", "tldr"], "--summary_column_name applies to the seq2seq task"),
+        (["--task", "seq2seq", "--text_column_names", "doc"], "--text_column_names applies to the text-classification task, and this run's task is seq2seq, which would ignore it."),
+        (["--task", "token-classification", "--generation_max_new_tokens", "20"], "--generation_max_new_tokens applies to the causal-lm and seq2seq tasks"),
+        (["--source_prefix", "summarize: "], "--source_prefix applies to the seq2seq task"),
+    ],
+)
+def test_a_flag_the_task_would_ignore_is_refused(flags, words):
+    """`train --lora_r 8` on a classifier trained for minutes as if the flag had been taken, then dropped it."""
+    from finetuner.errors import ConfigError
+
+    args, unknown = build_parser().parse_known_args(["train", "--train_file", "x.csv", *flags])
+    args.config_file = None
+    with pytest.raises(ConfigError) as refused:
+        config_from_args(args, unknown)
+    assert words in str(refused.value)
+
+
+def test_a_config_file_may_hold_every_task_option(tmp_path):
+    """The studio's config file holds every option, other tasks' too: only flags typed on the command line are refused."""
+    from finetuner.errors import ConfigError
+    from finetuner.ui import services
+
+    (tmp_path / "seq2seq.yaml").write_text("train_file: x.csv\ntask: seq2seq\n", encoding="utf-8")
+    args, unknown = build_parser().parse_known_args(["train", "--lora_r", "8"])
+    args.config_file = str(tmp_path / "seq2seq.yaml")
+    with pytest.raises(ConfigError) as refused:
+        config_from_args(args, unknown)
+    assert "this run's task is seq2seq, which would ignore it" in str(refused.value), "the file chose the task: not 'the default'"
+    (tmp_path / "config.yaml").write_text("train_file: x.csv\nlora_r: 8\nsummary_column_name: tldr\n", encoding="utf-8")
+    args, unknown = build_parser().parse_known_args(["train", "--learning_rate", "1e-4"])
+    args.config_file = str(tmp_path / "config.yaml")
+    config = config_from_args(args, unknown)
+    assert config.model.lora_r == 8 and config.training.learning_rate == 1e-4
+    command = services.cli_command(config)
+    assert "--lora_r" not in command and "--summary_column_name" not in command, "the studio's command names only what the task reads"
+    import shlex
+
+    args, unknown = build_parser().parse_known_args(shlex.split(command)[3:])
+    args.config_file = None
+    assert config_from_args(args, unknown).training.learning_rate == 1e-4, "and the CLI takes it"
+
+
 def test_new_fields_have_help():
     for name in ("tokens_column_name", "prompt_column_name", "document_column_name", "use_lora", "lora_r", "packing", "label_all_tokens", "generation_max_new_tokens", "max_target_length"):
         assert field_help(name)
