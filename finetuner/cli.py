@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from . import distributed
 from .config import SECTIONS, RunConfig, load_yaml, read_config_file, training_argument_names
 from .data import FILE_FORMATS, check_sources
-from .errors import ConfigError, FinetunerError, without_tokens
+from .errors import ConfigError, FinetunerError, RunError, without_tokens
 from .hub_reads import READER_VARIABLE, reading_as
 from .hub_cli import HUB_COMMANDS, add_hub_commands, plan_push_after_training
 from .access import default_runs_dir
@@ -551,9 +551,11 @@ def cmd_runs(args: argparse.Namespace, unknown: Sequence[str]) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, unknown: Sequence[str]) -> int:
-    from .compare import config_diff, describe, paired_comparison  # noqa: PLC0415
+    from .compare import SAME_RUN, config_diff, describe, paired_comparison  # noqa: PLC0415
 
     a, b = find_run(args.runs_dir, args.run_a), find_run(args.runs_dir, args.run_b)
+    if a.path.resolve() == b.path.resolve():  # a typo more likely than a wish: bad input, as any other
+        raise RunError(SAME_RUN.format(run=a.id))
     print(f"A: {a.id}\nB: {b.id}")
     rows = config_diff(a.config(), b.config())
     print("Options that differ (A -> B):" if rows else "Same options.")

@@ -126,9 +126,9 @@ def test_a_run_compared_with_itself_is_named_the_same_run(tmp_path, capsys):
     a = run_with_predictions(store, [True] * 45 + [False] * 15)
     said = describe(paired_comparison(a, store.get(a.id)))
     assert said == f"Run A and run B are the same run ({a.id}): there is nothing to compare. Choose two different runs."
-    assert main(["--runs_dir", str(tmp_path / "runs"), "compare", a.id, a.id]) == 0
-    out = capsys.readouterr().out
-    assert "Same options." in out and "the same run" in out and "bootstrap" not in out
+    assert main(["--runs_dir", str(tmp_path / "runs"), "compare", a.id, str(a.path)]) == 2
+    said = capsys.readouterr()
+    assert "the same run" in said.err and "Choose two different runs." in said.err and "bootstrap" not in said.out + said.err
 
 
 def test_summarization_and_instruction_tuning_are_not_paired(tmp_path):
