@@ -228,3 +228,41 @@ def test_a_column_pick_fired_twice_loads_once_and_a_later_pick_loads_again(studi
     assert "**before.csv** · 240 rows" in page[summary]
     page.apply(fn, fn.fn(*arguments))
     assert "**reviews.csv** · 120 rows" in page[summary]
+
+
+def test_choosing_the_task_a_refused_upload_asked_for_reads_that_upload(studio, tmp_path):
+    """A NER file uploaded under text classification is refused with "choose the token-classification task".
+    Choosing it then read the data loaded before (the example) under NER, failed, and said to upload a file,
+    while the refused file sat in the upload box; it now reads that file."""
+    from gradio.exceptions import Error
+
+    from finetuner.ui import services
+    from task_fixtures import make_ner_records, write_jsonl
+
+    _, fns, state = studio
+    ner = write_jsonl(tmp_path / "ner.jsonl", make_ner_records(60))
+    upload = fns["load_uploaded_dataset"]
+    with pytest.raises(Error, match="choose the token-classification task"):
+        upload.fn("text-classification", services.SOURCE_FILE, str(ner), None, None, None, None, state(upload.inputs[-1]))
+
+    choose = fns["read_data_for_task"]
+    task, current, form, loads, *_ = choose.inputs
+    page = Page()
+    page.apply(choose, choose.fn("token-classification", current.value, None, state(loads), services.SOURCE_FILE, str(ner), None, None))
+    selection, summary = choose.outputs[:2]
+    assert page[selection]["name"] == "ner.jsonl" and page[selection]["task"] == "token-classification"
+    assert page[summary].startswith("**ner.jsonl** · 60 rows")
+
+
+def test_choosing_a_task_that_reads_neither_the_data_nor_the_upload_says_so(studio, tmp_path):
+    """Neither the loaded example nor the file in the box is summarization data: the example stays, and the note says why."""
+    from finetuner.ui import services
+    from task_fixtures import make_ner_records, write_jsonl
+
+    _, fns, state = studio
+    ner = write_jsonl(tmp_path / "ner.jsonl", make_ner_records(60))
+    choose = fns["read_data_for_task"]
+    _, current, _, loads, *_ = choose.inputs
+    result = choose.fn("seq2seq", current.value, None, state(loads), services.SOURCE_FILE, str(ner), None, None)
+    assert result[0] == SKIP, "the data loaded before stays"
+    assert any(isinstance(value, str) and value.startswith("⚠ Example") for value in result)
