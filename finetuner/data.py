@@ -470,11 +470,29 @@ def _resolve_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[list[str]
         raise DataError(f"No text column found among: {', '.join(map(str, frame.columns))}. Choose the text column.{_other_task_hint(frame)}")
     if not label:
         raise DataError(f"No label column found among: {', '.join(map(str, frame.columns))}. Choose the label column.{_other_task_hint(frame)}")
+    named_pair = _generative_pair_hint(frame)
+    if not config.label_column_name and named_pair and str(label).lower() not in LABEL_NAMES:
+        # The label would be the column with the fewest distinct values: a summary or an answer, each its own class.
+        raise DataError(
+            f"No label column found among: {', '.join(map(str, frame.columns))} (none is named like one: {', '.join(LABEL_NAMES[:5])}, ...)."
+            f"{named_pair} Or, for text classification, choose the label column."
+        )
     if label in texts:
         raise DataError(f"Column '{label}' cannot be both the text and the label.")
     if len(texts) == 2 and texts[0] == texts[1]:
         raise DataError(f"Column '{texts[0]}' is both the first and the second text: choose another second text column, or '(none)' for single texts.")
     return list(texts), label
+
+
+def _generative_pair_hint(frame: pd.DataFrame) -> str:
+    """Where the columns are named as a summarization or instruction-tuning task reads them (document/summary,
+    instruction/output, ...), which task that is; else ""."""
+    lower = _names(frame)
+    for pairs, what, task in ((PROMPT_PAIRS, "prompts and their answers: for instruction tuning", "causal-lm"), (DOCUMENT_PAIRS, "documents and their summaries: for summarization", "seq2seq")):
+        found = next(((lower[first], lower[second]) for first, second in pairs if first in lower and second in lower), None)
+        if found:
+            return f" Columns {found[0]!r} and {found[1]!r} look like {what} choose the {task} task (--task {task})."
+    return ""
 
 
 def _other_task_hint(frame: pd.DataFrame) -> str:

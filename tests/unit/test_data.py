@@ -203,6 +203,27 @@ def test_another_task_s_data_names_that_task(tmp_path, row, words):
     assert words in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        ({"document": "A long abstract.", "summary": "Short."}, "Columns 'document' and 'summary' look like documents and their summaries: for summarization choose the seq2seq task"),
+        ({"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+    ],
+)
+def test_summaries_or_answers_are_not_taken_for_labels_and_the_task_that_reads_them_is_named(tmp_path, row, words):
+    """SciTLDR's document/summary or GSM8K's instruction/input/output under text classification: the label was
+    the column with the fewest distinct values, the summaries or the questions, each its own class, and the
+    message said every class has a single row, to add rows: nothing about choosing the task that reads them."""
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps({name: f"{value} {i}" if value else value for name, value in row.items()}) for i in range(40)), encoding="utf-8")
+    with pytest.raises(DataError, match="No label column found") as info:
+        prepare(DataConfig(train_file=str(path)))
+    assert words in str(info.value) and "Or, for text classification, choose the label column." in str(info.value)
+    labelled = tmp_path / "labelled.jsonl"  # the same columns beside a label named as one: text classification reads it
+    labelled.write_text("\n".join(json.dumps({**row, "label": "yes" if i % 2 else "no"}) for i in range(40)), encoding="utf-8")
+    assert prepare(DataConfig(train_file=str(labelled))).label_column == "label"
+
+
 def test_limits_apply(sentiment_csv):
     prepared = prepare(DataConfig(train_file=str(sentiment_csv), max_train_samples=10, max_eval_samples=5))
     assert len(prepared.splits["train"]) == 10 and len(prepared.splits["validation"]) == 5
