@@ -493,3 +493,25 @@ def test_a_text_column_of_numbers_is_named_in_the_checks(tmp_path):
     frame.to_csv(tmp_path / "texts.csv", index=False)
     report = prepare(DataConfig(train_file=str(tmp_path / "texts.csv"), text_column_names=["ticket"])).report
     assert not any("holds only numbers" in warning for warning in report.warnings)
+
+
+@pytest.mark.parametrize(
+    ("prepare_for", "row", "words"),
+    [
+        ("token", {"document": "A long abstract.", "summary": "Short."}, "No tokens (words) column found among: document, summary. Set tokens_column_name to the right column. Columns 'document' and 'summary' look like documents and their summaries: for summarization choose the seq2seq task"),
+        ("token", {"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+        ("document", {"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "No document column found among: tokens, ner_tags. Set document_column_name to the right column. Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags choose the token-classification task"),
+        ("document", {"prompt": "Add 2 and 3.", "completion": "5"}, "Columns 'prompt' and 'completion' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+        ("token", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data choose the causal-lm task"),
+    ],
+)
+def test_a_file_of_another_generative_or_ner_task_names_that_task(tmp_path, prepare_for, row, words):
+    """SciTLDR's file under NER was refused with "Set tokens_column_name to the right column", nothing about the
+    summarization task its columns are named for; WNUT-17's under summarization likewise."""
+    from finetuner.data import prepare_document_data, prepare_token_data
+
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps(row) for _ in range(20)), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        (prepare_token_data if prepare_for == "token" else prepare_document_data)(DataConfig(train_file=str(path)))
+    assert words in str(info.value)
