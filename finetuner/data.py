@@ -1361,6 +1361,11 @@ def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
         if missing:
             raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
         normalised[role], dropped[role] = normalise_document_frame(frame, document, summary)
+        if normalised[role].empty and len(frame):  # else "only 0 rows", of a file that has them
+            raise DataError(
+                f"Every row of the {role} data ({len(frame):,}) has an empty document ('{document}') or summary ('{summary}'): "
+                f"nothing to learn from. Choose the document and summary columns.{_generative_pair_hint(frame, besides='seq2seq')}"
+            )
     created = _finish(normalised, config, seed)
     report: dict[str, Any] = {
         "split_sizes": {role: len(f) for role, f in normalised.items()},

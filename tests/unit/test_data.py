@@ -515,3 +515,17 @@ def test_a_file_of_another_generative_or_ner_task_names_that_task(tmp_path, prep
     with pytest.raises(DataError) as info:
         (prepare_token_data if prepare_for == "token" else prepare_document_data)(DataConfig(train_file=str(path)))
     assert words in str(info.value)
+
+
+def test_a_summarization_file_whose_rows_all_lack_a_document_says_so_not_only_0_rows(tmp_path):
+    """GSM8K's instruction/input/output under summarization: 'input' (empty in every row) was read as the
+    document, every row dropped, and the message said the training data has "only 0 rows" of a 40-row file."""
+    from finetuner.data import prepare_document_data
+
+    path = tmp_path / "gsm.jsonl"
+    path.write_text("\n".join(json.dumps({"instruction": f"Add {i} and 3.", "input": "", "output": str(i + 3)}) for i in range(40)), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        prepare_document_data(DataConfig(train_file=str(path)))
+    message = str(info.value)
+    assert message.startswith("Every row of the train data (40) has an empty document ('input') or summary ('output')"), message
+    assert "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task" in message
