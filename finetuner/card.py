@@ -240,7 +240,7 @@ def planned_adapter_base(config: RunConfig, run_id: str, options: CardOptions | 
     if not base:
         raise RunError(
             f"An adapter is loaded on top of its base model, which must be on the Hub, but run {run_id} started from the local folder "
-            f"'{Path(model).name}'. Give the base model's Hub id (--base_model, or 'Base model on the Hub' in the studio), or push the merged model."
+            f"'{Path(model).name}'. Give the base model's Hub id (--base_model, or 'Base model on the Hub' under the Hub tab's Model card details), or push the merged model."
         )
     return base
 
