@@ -196,14 +196,15 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         Each task reads its own columns (text/label; words/tags; prompt/completion/input or messages; document/summary):
         '(auto-detect)' finds them by their usual names, any other value names the column to use. With 'Upload
         files' and no new training file, the files this session loaded last are read again (after a reload the
-        upload boxes are empty, while the data is still those files). Data without its own validation or test
+        upload boxes are empty, while the data is still those files), with a validation or test file given now. Data without its own validation or test
         split is split as a run started from the Train form (`train_form`, its values) would split it: at its
         seed, with its validation and test shares (`services.split_options`). A private Hub dataset loads with the
         visitor's own token (one typed in the Hub tab, `typed_token`; else their sign-in, or an API client's `oauth_token`),
         which reads it for them alone.
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
-            train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
+            # A validation or test file put in its box now (after a reload, say) is read with them: it was set aside.
+            train_file, validation_file, test_file = current.get("train_file"), validation_file or current.get("validation_file"), test_file or current.get("test_file")
         classification = task == services.DEFAULT_TASK
         selection = services.make_selection(
             source, train_file=train_file, validation_file=validation_file, test_file=test_file,

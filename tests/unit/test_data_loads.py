@@ -266,3 +266,26 @@ def test_choosing_a_task_that_reads_neither_the_data_nor_the_upload_says_so(stud
     result = choose.fn("seq2seq", current.value, None, state(loads), services.SOURCE_FILE, str(ner), None, None)
     assert result[0] == SKIP, "the data loaded before stays"
     assert any(isinstance(value, str) and value.startswith("⚠ Example") for value in result)
+
+
+def test_a_test_file_added_after_the_training_file_was_loaded_is_read(studio, sentiment_csv, tmp_path):
+    """After a reload (or "Use its settings") the upload boxes are empty while the data is still the file loaded
+    before. A test file put in its box then and loaded was set aside: the test split stayed split from train."""
+    from support import make_sentiment_frame
+
+    _, fns, state = studio
+    page = Page()
+    load, arguments = file_load(fns, state, sentiment_csv)
+    page.apply(load, load.fn(*arguments))
+    selection, summary = load.outputs[:2]
+    assert "test **12** (split from train)" in page[summary]
+
+    holdout = tmp_path / "holdout.csv"
+    make_sentiment_frame(30, seed=7).to_csv(holdout, index=False)
+    _, arguments = file_load(fns, state, None)
+    arguments = list(arguments)
+    arguments[2], arguments[4] = None, str(holdout)  # the training file's box is empty, the test file's holds the new file
+    arguments[-5] = page[selection]  # the data loaded before
+    page.apply(load, load.fn(*arguments))
+    assert page[selection]["name"] == "reviews.csv" and Path(page[selection].get("test_file") or "").name == "holdout.csv"
+    assert "test **30**" in page[summary] and "test **30** (split from train)" not in page[summary]
