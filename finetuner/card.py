@@ -240,7 +240,7 @@ def planned_adapter_base(config: RunConfig, run_id: str, options: CardOptions | 
     if not base:
         raise RunError(
             f"An adapter is loaded on top of its base model, which must be on the Hub, but run {run_id} started from the local folder "
-            f"'{Path(model).name}'. Give the base model's Hub id (--base_model, or 'Base model on the Hub' in the studio), or push the merged model."
+            f"'{Path(model).name}'. Give the base model's Hub id (--base_model, or 'Base model on the Hub' under the Hub tab's Model card details), or push the merged model."
         )
     return base
 
@@ -665,8 +665,8 @@ class _Body:
             done.append(f"{f.status['step']} optimizer steps")
         if f.status.get("epoch"):
             done.append(f"{f.status['epoch']:.2f} epochs")
-        if train.get("train_runtime"):
-            done.append(f"{_duration(train['train_runtime'])} of training")
+        if train.get("train_runtime"):  # the Trainer's, of the last session; a resumed run's earlier ones beside it
+            done.append(f"{_duration(train['train_runtime'] + (f.status.get('earlier_training_seconds') or 0.0))} of training")
         but = ""
         if f.config.model.freeze_embeddings:
             tied = "" if f.pipeline_tag in ("text-classification", "token-classification") else ", with any output layer tied to them"

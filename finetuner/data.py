@@ -484,11 +484,31 @@ def _resolve_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[list[str]
         raise DataError(f"No text column found among: {', '.join(map(str, frame.columns))}. Choose the text column.{_other_task_hint(frame)}")
     if not label:
         raise DataError(f"No label column found among: {', '.join(map(str, frame.columns))}. Choose the label column.{_other_task_hint(frame)}")
+    named_pair = _generative_pair_hint(frame)
+    if not config.label_column_name and named_pair and str(label).lower() not in LABEL_NAMES:
+        # The label would be the column with the fewest distinct values: a summary or an answer, each its own class.
+        raise DataError(
+            f"No label column found among: {', '.join(map(str, frame.columns))} (none is named like one: {', '.join(LABEL_NAMES[:5])}, ...)."
+            f"{named_pair} Or, for text classification, choose the label column."
+        )
     if label in texts:
         raise DataError(f"Column '{label}' cannot be both the text and the label.")
     if len(texts) == 2 and texts[0] == texts[1]:
         raise DataError(f"Column '{texts[0]}' is both the first and the second text: choose another second text column, or '(none)' for single texts.")
     return list(texts), label
+
+
+def _generative_pair_hint(frame: pd.DataFrame, *, besides: str | None = None) -> str:
+    """Where the columns are named as a summarization or instruction-tuning task reads them (document/summary,
+    instruction/output, ...), which task that is (other than `besides`, the task that refused them); else ""."""
+    lower = _names(frame)
+    for pairs, what, task in ((PROMPT_PAIRS, "prompts and their answers: for instruction tuning", "causal-lm"), (DOCUMENT_PAIRS, "documents and their summaries: for summarization", "seq2seq")):
+        if task == besides:
+            continue
+        found = next(((lower[first], lower[second]) for first, second in pairs if first in lower and second in lower), None)
+        if found:
+            return f" Columns {found[0]!r} and {found[1]!r} look like {what} choose the {task} task (--task {task})."
+    return ""
 
 
 def _other_task_hint(frame: pd.DataFrame) -> str:
@@ -887,8 +907,13 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
     return {str(c).lower(): c for c in frame.columns}
 
 
-def _column_error(what: str, frame: pd.DataFrame, option: str) -> ColumnNotFoundError:
-    return ColumnNotFoundError(f"No {what} column found among: {', '.join(map(str, frame.columns))}. Set {option} to the right column.")
+def _column_error(what: str, frame: pd.DataFrame, option: str, task: str) -> ColumnNotFoundError:
+    """No column for `what` of `task`; where the columns are another task's (lists of words, chat messages, a
+    document/summary or prompt/answer pair), the message names that task."""
+    hint = _other_task_hint(frame)
+    hint = "" if f"--task {task})" in hint else hint
+    hint = hint or _generative_pair_hint(frame, besides=task)
+    return ColumnNotFoundError(f"No {what} column found among: {', '.join(map(str, frame.columns))}. Set {option} to the right column.{hint}")
 
 
 def _is_list(value: Any) -> bool:
@@ -937,9 +962,9 @@ def resolve_token_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[str,
     tokens = config.tokens_column_name or next((lower[n] for n in TOKENS_NAMES if n in lower), None)
     tags = config.tags_column_name or next((lower[n] for n in TAGS_NAMES if n in lower and lower[n] != tokens), None)
     if tokens is None:
-        raise _column_error("tokens (words)", frame, "tokens_column_name")
+        raise _column_error("tokens (words)", frame, "tokens_column_name", "token-classification")
     if tags is None:
-        raise _column_error("tags", frame, "tags_column_name")
+        raise _column_error("tags", frame, "tags_column_name", "token-classification")
     for name, option in ((tokens, "tokens_column_name"), (tags, "tags_column_name")):
         if name not in frame.columns:
             raise ColumnNotFoundError(f"The data has no column '{name}' ({option}); its columns are: {', '.join(map(str, frame.columns))}.")
@@ -1319,9 +1344,9 @@ def resolve_document_columns(frame: pd.DataFrame, config: DataConfig) -> tuple[s
                 document, summary = document or lower[first], summary or lower[second]
                 break
     if not document:
-        raise _column_error("document", frame, "document_column_name")
+        raise _column_error("document", frame, "document_column_name", "seq2seq")
     if not summary:
-        raise _column_error("summary", frame, "summary_column_name")
+        raise _column_error("summary", frame, "summary_column_name", "seq2seq")
     for name in (document, summary):
         if name not in frame.columns:
             raise ColumnNotFoundError(f"The data has no column '{name}'; its columns are: {', '.join(map(str, frame.columns))}.")
@@ -1350,6 +1375,11 @@ def prepare_document_data(config: DataConfig, *, seed: int = 42) -> TaskData:
         if missing:
             raise DataError(f"The {role} data has no column {', '.join(repr(m) for m in missing)}; its columns are: {', '.join(map(str, frame.columns))}.")
         normalised[role], dropped[role] = normalise_document_frame(frame, document, summary)
+        if normalised[role].empty and len(frame):  # else "only 0 rows", of a file that has them
+            raise DataError(
+                f"Every row of the {role} data ({len(frame):,}) has an empty document ('{document}') or summary ('{summary}'): "
+                f"nothing to learn from. Choose the document and summary columns.{_generative_pair_hint(frame, besides='seq2seq')}"
+            )
     created = _finish(normalised, config, seed)
     report: dict[str, Any] = {
         "split_sizes": {role: len(f) for role, f in normalised.items()},

@@ -278,6 +278,19 @@ def memory_may_have_ended(status: dict[str, Any]) -> bool:
     return status.get("exit_signal") in (None, "SIGKILL") and status.get("exit_code") in (None, 1, -signal.SIGKILL)
 
 
+def trained_seconds(events: list[dict[str, Any]]) -> float:
+    """The training time of the sessions these events record (a stopped or interrupted run's, then each resume's):
+    each session's last logged `elapsed_seconds`, its training loop's clock, which starts again with each session
+    (from one `status` event of a start to the next)."""
+    total, last = 0.0, 0.0
+    for event in events:
+        if event.get("type") == "status" and event.get("state") == "running":
+            total, last = total + last, 0.0
+        elif isinstance(event.get("elapsed_seconds"), (int, float)):
+            last = float(event["elapsed_seconds"])
+    return total + last
+
+
 def read_events(path: Path, offset: int = 0) -> Iterator[dict[str, Any]]:
     """Events from a JSONL file, skipping a last line that is still being written."""
     try:

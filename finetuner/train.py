@@ -31,7 +31,7 @@ from .distributed import World
 from .errors import ConfigError, FinetunerError
 from .estimate import few_steps_warning, language_warning, prefix_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
-from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, read_json, write_json_atomic
+from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, read_json, trained_seconds, write_json_atomic
 
 OOM_ADVICE = (
     "Out of memory. Try a smaller per_device_train_batch_size with gradient_accumulation_steps to keep the "
@@ -220,7 +220,13 @@ def run_training(run: Run, *, resume: bool = False, token: str | None = None, ca
                 run.update_status(state=STOPPED, ended_at=time.time(), message="Stopped before it started.")
             return STOPPED
         if world.is_main:
-            run.update_status(state=RUNNING, started_at=time.time(), phase=PREPARING, message="Starting.", eta_seconds=None, progress_at=None, error=None, out_of_memory=None)
+            # A resumed run's clocks (its status's started_at, the Trainer's train_runtime) count this session only:
+            # the training time of those before is kept beside them, for its duration and model card.
+            earlier = trained_seconds(run.events()) if resume else 0.0
+            run.update_status(
+                state=RUNNING, started_at=time.time(), phase=PREPARING, message="Starting.", eta_seconds=None, progress_at=None, error=None,
+                out_of_memory=None, earlier_training_seconds=earlier,
+            )
             run.append_event("status", state=RUNNING, resume=resume, **({"processes": world.size} if world.distributed else {}))
         return _train(run, world, resume=resume, token=token, cache_dir=cache_dir or run.path.parent / ".cache", extra_callbacks=callbacks or [])
     except StoppedBeforeTraining:

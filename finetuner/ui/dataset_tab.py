@@ -196,14 +196,15 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         Each task reads its own columns (text/label; words/tags; prompt/completion/input or messages; document/summary):
         '(auto-detect)' finds them by their usual names, any other value names the column to use. With 'Upload
         files' and no new training file, the files this session loaded last are read again (after a reload the
-        upload boxes are empty, while the data is still those files). Data without its own validation or test
+        upload boxes are empty, while the data is still those files), with a validation or test file given now. Data without its own validation or test
         split is split as a run started from the Train form (`train_form`, its values) would split it: at its
         seed, with its validation and test shares (`services.split_options`). A private Hub dataset loads with the
         visitor's own token (one typed in the Hub tab, `typed_token`; else their sign-in, or an API client's `oauth_token`),
         which reads it for them alone.
         """
         if source == services.SOURCE_FILE and not train_file and (current or {}).get("source") == services.SOURCE_FILE:
-            train_file, validation_file, test_file = current.get("train_file"), current.get("validation_file"), current.get("test_file")
+            # A validation or test file put in its box now (after a reload, say) is read with them: it was set aside.
+            train_file, validation_file, test_file = current.get("train_file"), validation_file or current.get("validation_file"), test_file or current.get("test_file")
         classification = task == services.DEFAULT_TASK
         selection = services.make_selection(
             source, train_file=train_file, validation_file=validation_file, test_file=test_file,
@@ -358,10 +359,15 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     task.change(choose_task, task, [task_note, column_row, *picker_rows], api_name="choose_data_task", api_visibility="private")
 
     @ui_errors
-    def read_for_task(task, current, train_form, loads, oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None):
+    def read_for_task(
+        task, current, train_form, loads, source=None, train_file=None, validation_file=None, test_file=None,
+        oauth_token: gr.OAuthToken | None = None, typed_token: str | None = None,
+    ):
         """The loaded data read again under the chosen task: its columns detected afresh, its preview and checks.
-        Data the task cannot read stays loaded, and the note above its summary says so and what to do. Only a
-        reading is a data load (`latest_only`): a task the data is already read for changes nothing."""
+        Where the task cannot read it and 'Upload files' has a file in the training box (one just refused under
+        the task before, whose message said to choose this task), that file is read instead. Data the task cannot
+        read stays loaded, and the note above its summary says so and what to do. Only a reading is a data load
+        (`latest_only`): a task the data is already read for changes nothing."""
         selection = current or services.default_selection()
         def kept(note: str | None):
             return [note if output is load_note and note is not None else gr.skip() for output in load_outputs]
@@ -369,20 +375,24 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         if services.task_of(selection) == task:  # already read so (a restored selection sets the task too)
             return kept("")
         fields = services.selection_fields(selection)
+        names = ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")
+        boxed = {**fields, "source": source, "train_file": train_file, "validation_file": validation_file, "test_file": test_file}
 
         def read():
-            try:
-                return read_dataset(
-                    task, *(fields[name] for name in ("source", "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "split")),
-                    services.AUTO, services.NO_PAIR, services.AUTO, train_form=train_form, oauth_token=oauth_token, typed_token=typed_token,
-                )
-            except DataError:
-                return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
+            for chosen in [fields, boxed] if source == services.SOURCE_FILE and train_file else [fields]:
+                try:
+                    return read_dataset(
+                        task, *(chosen[name] for name in names), services.AUTO, services.NO_PAIR, services.AUTO,
+                        train_form=train_form, oauth_token=oauth_token, typed_token=typed_token,
+                    )
+                except DataError:
+                    pass
+            return kept("⚠ " + render.md_escape(services.task_mismatch(selection, task)))
 
         result = latest_only(loads, read)
         return kept(None) if result is None else result
 
-    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form, data_loads, ctx.hub_token], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
+    task.change(read_for_task, [task, ctx.dataset, ctx.saved_form, data_loads, source, train_file, validation_file, test_file, ctx.hub_token], load_outputs, api_name="read_data_for_task", api_visibility="private", **loading)
 
     def load_example(train_form=None):
         """The example dataset, loaded as the page opens so a new user sees data at once."""

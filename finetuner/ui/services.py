@@ -1044,6 +1044,8 @@ def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
         data = config.data.dataset_name or Path(config.data.train_file or "").name
         started, ended = status.get("started_at") or status.get("created_at"), status.get("ended_at")
         duration_s = (ended or time.time()) - started if started and (ended or status.get("state") in ACTIVE_STATES) else None
+        if duration_s is not None:  # a resumed run: its sessions before this one too
+            duration_s += status.get("earlier_training_seconds") or 0.0
         rows.append([
             run.id, status.get("state"), data,
             f"{status.get('step') or 0}/{status.get('total_steps') or '?'}",

@@ -458,6 +458,12 @@ def build_training_tab(ctx: StudioContext) -> None:
     )
 
     estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_box, api_name="estimate_training", concurrency_limit=2)
+    # An estimate is of the options and data it was made for: after a change it went on showing the steps, time and
+    # memory of another model, task or data (a summarization run's beside an instruction-tuning plan), so it goes.
+    gr.on(
+        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], lambda: "", None, estimate_box,
+        api_name="estimate_outdated", api_visibility="private", show_progress="hidden", queue=False,
+    )
 
     # ------------------------------------------------------------ following the run
 

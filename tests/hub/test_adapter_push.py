@@ -83,6 +83,8 @@ def test_adapter_needs_a_lora_run_and_a_hub_base(hub_server, alice, lora_run, tr
     with pytest.raises(RunError, match="must be on the Hub") as caught:
         hub.push_run(lora_run, "no-base", token=alice, adapter=True)  # the base is a local folder: say what to do
     assert "--base_model" in str(caught.value)
+    # The studio's field is folded away under "Model card details": the message says where (it said "in the studio").
+    assert "'Base model on the Hub' under the Hub tab's Model card details" in str(caught.value)
     assert not hub_server.requests_to("POST", "/api/repos/create")
     # Without adapter=True the same run pushes its merged weights, as before.
     hub.push_run(lora_run, "tiny-merged", token=alice)

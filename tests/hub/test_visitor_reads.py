@@ -161,7 +161,7 @@ def test_a_reload_and_a_task_change_read_the_private_dataset_again_with_the_visi
 
     read_for_task = handler(demo, "read_data_for_task")  # the task changed: the loaded data read again for it
     as_causal_lm = {**kept, "task": "causal-lm"}
-    assert read_for_task("text-classification", as_causal_lm, None, loads(), dana)[1].startswith(f"**{DATASET}** · 40 rows")
+    assert read_for_task("text-classification", as_causal_lm, None, loads(), oauth_token=dana)[1].startswith(f"**{DATASET}** · 40 rows")
 
 
 def test_a_hub_that_never_answers_holds_a_read_no_longer_than_the_etag_timeout(hub_server, monkeypatch):

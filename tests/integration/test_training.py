@@ -12,13 +12,14 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
+from finetuner.card import _duration as card_duration
 from finetuner.card import build_card
 from finetuner.config import RunConfig
 from finetuner.follow import follow
 from finetuner.inference import load_predictor
 from finetuner.launcher import resume_training, start_training, stop_training, wait_for_end
 from finetuner.precision import cpu_has_fast_bf16
-from finetuner.runs import COMPLETED, FAILED, INTERRUPTED, STOPPED, RunStore
+from finetuner.runs import COMPLETED, FAILED, INTERRUPTED, STOPPED, RunStore, trained_seconds
 from finetuner.train import WAITING_MESSAGE, run_training
 from support import stop_at_step
 
@@ -152,7 +153,13 @@ def test_stop_checkpoints_and_resume_continues(tmp_path, tiny_model_dir, sentime
     assert (checkpoint / "optimizer.pt").is_file() and (checkpoint / "scheduler.pt").is_file()
     assert not run.model_dir.exists()
 
+    first = trained_seconds(run.events())
+    assert first > 0
+
     assert run_training(run, resume=True) == COMPLETED
+    assert run.status()["earlier_training_seconds"] == first, "the first session's training time, kept for the run's duration and card"
+    runtime = json.loads((run.path / "eval" / "train_results.json").read_text())["train_runtime"]
+    assert f"{card_duration(runtime + first)} of training" in build_card(run, images=False).text
     steps = [e["step"] for e in run.events() if e["type"] == "log" and "loss" in e["metrics"]]
     assert steps[:6] == [1, 2, 3, 4, 5, 6] and steps[6] == 7, "resume picks up after the checkpoint"
     assert max(steps) == 12

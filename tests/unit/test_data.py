@@ -203,6 +203,27 @@ def test_another_task_s_data_names_that_task(tmp_path, row, words):
     assert words in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        ({"document": "A long abstract.", "summary": "Short."}, "Columns 'document' and 'summary' look like documents and their summaries: for summarization choose the seq2seq task"),
+        ({"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+    ],
+)
+def test_summaries_or_answers_are_not_taken_for_labels_and_the_task_that_reads_them_is_named(tmp_path, row, words):
+    """SciTLDR's document/summary or GSM8K's instruction/input/output under text classification: the label was
+    the column with the fewest distinct values, the summaries or the questions, each its own class, and the
+    message said every class has a single row, to add rows: nothing about choosing the task that reads them."""
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps({name: f"{value} {i}" if value else value for name, value in row.items()}) for i in range(40)), encoding="utf-8")
+    with pytest.raises(DataError, match="No label column found") as info:
+        prepare(DataConfig(train_file=str(path)))
+    assert words in str(info.value) and "Or, for text classification, choose the label column." in str(info.value)
+    labelled = tmp_path / "labelled.jsonl"  # the same columns beside a label named as one: text classification reads it
+    labelled.write_text("\n".join(json.dumps({**row, "label": "yes" if i % 2 else "no"}) for i in range(40)), encoding="utf-8")
+    assert prepare(DataConfig(train_file=str(labelled))).label_column == "label"
+
+
 def test_limits_apply(sentiment_csv):
     prepared = prepare(DataConfig(train_file=str(sentiment_csv), max_train_samples=10, max_eval_samples=5))
     assert len(prepared.splits["train"]) == 10 and len(prepared.splits["validation"]) == 5
@@ -472,3 +493,39 @@ def test_a_text_column_of_numbers_is_named_in_the_checks(tmp_path):
     frame.to_csv(tmp_path / "texts.csv", index=False)
     report = prepare(DataConfig(train_file=str(tmp_path / "texts.csv"), text_column_names=["ticket"])).report
     assert not any("holds only numbers" in warning for warning in report.warnings)
+
+
+@pytest.mark.parametrize(
+    ("prepare_for", "row", "words"),
+    [
+        ("token", {"document": "A long abstract.", "summary": "Short."}, "No tokens (words) column found among: document, summary. Set tokens_column_name to the right column. Columns 'document' and 'summary' look like documents and their summaries: for summarization choose the seq2seq task"),
+        ("token", {"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+        ("document", {"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "No document column found among: tokens, ner_tags. Set document_column_name to the right column. Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags choose the token-classification task"),
+        ("document", {"prompt": "Add 2 and 3.", "completion": "5"}, "Columns 'prompt' and 'completion' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+        ("token", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data choose the causal-lm task"),
+    ],
+)
+def test_a_file_of_another_generative_or_ner_task_names_that_task(tmp_path, prepare_for, row, words):
+    """SciTLDR's file under NER was refused with "Set tokens_column_name to the right column", nothing about the
+    summarization task its columns are named for; WNUT-17's under summarization likewise."""
+    from finetuner.data import prepare_document_data, prepare_token_data
+
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps(row) for _ in range(20)), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        (prepare_token_data if prepare_for == "token" else prepare_document_data)(DataConfig(train_file=str(path)))
+    assert words in str(info.value)
+
+
+def test_a_summarization_file_whose_rows_all_lack_a_document_says_so_not_only_0_rows(tmp_path):
+    """GSM8K's instruction/input/output under summarization: 'input' (empty in every row) was read as the
+    document, every row dropped, and the message said the training data has "only 0 rows" of a 40-row file."""
+    from finetuner.data import prepare_document_data
+
+    path = tmp_path / "gsm.jsonl"
+    path.write_text("\n".join(json.dumps({"instruction": f"Add {i} and 3.", "input": "", "output": str(i + 3)}) for i in range(40)), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        prepare_document_data(DataConfig(train_file=str(path)))
+    message = str(info.value)
+    assert message.startswith("Every row of the train data (40) has an empty document ('input') or summary ('output')"), message
+    assert "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task" in message

@@ -228,3 +228,64 @@ def test_a_column_pick_fired_twice_loads_once_and_a_later_pick_loads_again(studi
     assert "**before.csv** · 240 rows" in page[summary]
     page.apply(fn, fn.fn(*arguments))
     assert "**reviews.csv** · 120 rows" in page[summary]
+
+
+def test_choosing_the_task_a_refused_upload_asked_for_reads_that_upload(studio, tmp_path):
+    """A NER file uploaded under text classification is refused with "choose the token-classification task".
+    Choosing it then read the data loaded before (the example) under NER, failed, and said to upload a file,
+    while the refused file sat in the upload box; it now reads that file."""
+    from gradio.exceptions import Error
+
+    from finetuner.ui import services
+    from task_fixtures import make_ner_records, write_jsonl
+
+    _, fns, state = studio
+    ner = write_jsonl(tmp_path / "ner.jsonl", make_ner_records(60))
+    upload = fns["load_uploaded_dataset"]
+    with pytest.raises(Error, match="choose the token-classification task"):
+        upload.fn("text-classification", services.SOURCE_FILE, str(ner), None, None, None, None, state(upload.inputs[-1]))
+
+    choose = fns["read_data_for_task"]
+    task, current, form, loads, *_ = choose.inputs
+    page = Page()
+    page.apply(choose, choose.fn("token-classification", current.value, None, state(loads), services.SOURCE_FILE, str(ner), None, None))
+    selection, summary = choose.outputs[:2]
+    assert page[selection]["name"] == "ner.jsonl" and page[selection]["task"] == "token-classification"
+    assert page[summary].startswith("**ner.jsonl** · 60 rows")
+
+
+def test_choosing_a_task_that_reads_neither_the_data_nor_the_upload_says_so(studio, tmp_path):
+    """Neither the loaded example nor the file in the box is summarization data: the example stays, and the note says why."""
+    from finetuner.ui import services
+    from task_fixtures import make_ner_records, write_jsonl
+
+    _, fns, state = studio
+    ner = write_jsonl(tmp_path / "ner.jsonl", make_ner_records(60))
+    choose = fns["read_data_for_task"]
+    _, current, _, loads, *_ = choose.inputs
+    result = choose.fn("seq2seq", current.value, None, state(loads), services.SOURCE_FILE, str(ner), None, None)
+    assert result[0] == SKIP, "the data loaded before stays"
+    assert any(isinstance(value, str) and value.startswith("⚠ Example") for value in result)
+
+
+def test_a_test_file_added_after_the_training_file_was_loaded_is_read(studio, sentiment_csv, tmp_path):
+    """After a reload (or "Use its settings") the upload boxes are empty while the data is still the file loaded
+    before. A test file put in its box then and loaded was set aside: the test split stayed split from train."""
+    from support import make_sentiment_frame
+
+    _, fns, state = studio
+    page = Page()
+    load, arguments = file_load(fns, state, sentiment_csv)
+    page.apply(load, load.fn(*arguments))
+    selection, summary = load.outputs[:2]
+    assert "test **12** (split from train)" in page[summary]
+
+    holdout = tmp_path / "holdout.csv"
+    make_sentiment_frame(30, seed=7).to_csv(holdout, index=False)
+    _, arguments = file_load(fns, state, None)
+    arguments = list(arguments)
+    arguments[2], arguments[4] = None, str(holdout)  # the training file's box is empty, the test file's holds the new file
+    arguments[-5] = page[selection]  # the data loaded before
+    page.apply(load, load.fn(*arguments))
+    assert page[selection]["name"] == "reviews.csv" and Path(page[selection].get("test_file") or "").name == "holdout.csv"
+    assert "test **30**" in page[summary] and "test **30** (split from train)" not in page[summary]

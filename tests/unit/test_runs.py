@@ -173,3 +173,23 @@ def test_the_studio_opens_over_a_read_only_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_text", read_only)
     key = browser_key(tmp_path)
     assert len(key) == 32 and not list(tmp_path.iterdir())
+
+
+def test_a_resumed_runs_duration_counts_its_sessions_before_this_one(store):
+    """A run stopped after 46 s of training and resumed for 241 s was listed as taking 4 min 01 s: the Runs tab
+    counted from the last session's start (and the model card the Trainer's train_runtime, of that session too)."""
+    from finetuner.runs import STOPPED, trained_seconds
+    from finetuner.ui.services import runs_table
+
+    run = store.create(RunConfig(), run_id="resumed")
+    run.append_event("status", state=RUNNING)
+    run.append_event("log", step=10, elapsed_seconds=20.0)
+    run.append_event("log", step=29, elapsed_seconds=46.0)  # stopped here
+    run.append_event("status", state=STOPPED)
+    assert trained_seconds(run.events()) == 46.0
+    run.append_event("status", state=RUNNING, resume=True)  # its clock starts again
+    run.append_event("log", step=152, elapsed_seconds=241.0)
+    assert trained_seconds(run.events()) == 287.0
+
+    run.update_status(state=COMPLETED, started_at=1000.0, ended_at=1241.0, earlier_training_seconds=46.0)
+    assert runs_table(store).set_index("run").loc["resumed", "duration"] == "4 min 47 s"
