@@ -285,7 +285,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             summary_text += f"\n\n{TEMPORARY} {render.md_escape(temporary)}"
         return data, (
             summary_text,
-            render.data_checks(report.get("warnings", [])),
+            render.data_checks(report.get("warnings", []), balanced=BALANCE_CHECKED.get(task)),
             counts_plot,
             plots.text_lengths(services.word_lengths(data.splits, task)),
             gr.Dropdown(choices=list(data.splits), value="train"),
@@ -597,6 +597,8 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     )
 
 
+# What the data report checks the balance of, by task (the generative tasks have no classes).
+BALANCE_CHECKED = {"text-classification": "classes", "token-classification": "entity types"}
 # The first words of the Data tab's note on uploads kept in the temporary folder (`services.temporary_upload_note`).
 TEMPORARY = "⚠ **Kept in a temporary folder**:"
 # The first words of the note on an inspection that could not be made again after a change.

@@ -94,15 +94,17 @@ def dataset_summary(source_name: str, report: Mapping[str, Any], label_names: Se
     return "\n\n".join(lines)
 
 
-def data_checks(warnings: Sequence[str]) -> str:
-    """The data report's warnings as a readable list; information (created splits) apart from problems."""
+def data_checks(warnings: Sequence[str], *, balanced: str | None = "classes") -> str:
+    """The data report's warnings as a readable list; information (created splits) apart from problems.
+    `balanced`: what the report checks the balance of (classes, entity types), None for a task that writes text
+    and has no classes to balance."""
     problems = [w for w in warnings if "was split from train" not in w]
     notes = [w for w in warnings if "was split from train" in w]
     lines = ["#### Data checks"]
     if problems:
         lines += [f"- ⚠ {md_escape(w)}" for w in problems]
     else:
-        lines.append("- ✓ No problems found: no empty texts, no duplicates, no overlap between splits, classes balanced.")
+        lines.append("- ✓ No problems found: no empty texts, no duplicates, no overlap between splits" + (f", {balanced} balanced." if balanced else "."))
     lines += [f"- ℹ {md_escape(w)}" for w in notes]
     return "\n".join(lines)
 

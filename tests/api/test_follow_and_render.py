@@ -258,7 +258,9 @@ def test_markdown_escaping_and_checks():
     assert render.md_escape("a_b *c* [x](y) <i>") == "a\\_b \\*c\\* \\[x\\](y) \\<i\\>"
     checks = render.data_checks(["train: 3 duplicate text(s).", "validation was split from train (12 rows, stratified by label)."])
     assert "⚠ train: 3 duplicate text(s)." in checks and "ℹ validation was split" in checks
-    assert "No problems found" in render.data_checks([])
+    assert render.data_checks([]).endswith("no overlap between splits, classes balanced.")
+    assert render.data_checks([], balanced="entity types").endswith("entity types balanced.")
+    assert render.data_checks([], balanced=None).endswith("no overlap between splits."), "a task that writes text has no classes"
 
 
 def test_cli_command_reproduces_a_config():
