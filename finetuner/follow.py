@@ -64,8 +64,10 @@ def describe_event(event: dict[str, Any]) -> str | None:
         return f"{stamp}  Training begins: {event.get('max_steps')} steps{precision}."
     if kind == "log":
         if "loss" not in metrics:
-            if "train_loss" in metrics:
-                return f"{stamp}  Training done: mean loss {metrics['train_loss']:.4f} in {metrics.get('train_runtime', 0):.0f} s."
+            if "train_loss" in metrics:  # the Trainer's summary, also where Stop or early stopping ended it before its last step
+                step, last = event.get("step"), event.get("max_steps")
+                ended = f"Training ended at step {step} of {last}" if step and last and step < last else "Training done"
+                return f"{stamp}  {ended}: mean loss {metrics['train_loss']:.4f} in {metrics.get('train_runtime', 0):.0f} s."
             return None
         parts = [f"step {event.get('step')}/{event.get('max_steps')}", f"loss {_fmt(metrics.get('loss'))}"]
         if metrics.get("learning_rate") is not None:

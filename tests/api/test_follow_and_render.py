@@ -11,7 +11,7 @@ import pytest
 
 from finetuner import compare, launcher
 from finetuner.config import RunConfig
-from finetuner.follow import RunFollower, curves, follow
+from finetuner.follow import RunFollower, curves, describe_event, follow
 from finetuner.intervals import wilson
 from finetuner.runs import Run, RunStore
 from finetuner.ui import render, services
@@ -80,6 +80,12 @@ def test_validation_accuracy_comes_with_its_wilson_interval(tmp_path):
     ner.append_event("eval", step=10, metrics={"eval_loss": 0.4, "eval_accuracy": 0.92})
     ner.update_status(state="completed")
     assert "eval_accuracy_interval" not in RunFollower(ner).poll()["eval"][0], "NER's accuracy counts words, not the 100 sentences"
+
+
+def test_the_log_says_a_stopped_run_ended_before_its_last_step():
+    summary = {"type": "log", "time": 0, "max_steps": 100, "metrics": {"train_loss": 0.5, "train_runtime": 46.2}}
+    assert describe_event({**summary, "step": 40}).endswith("Training ended at step 40 of 100: mean loss 0.5000 in 46 s.")
+    assert describe_event({**summary, "step": 100}).endswith("Training done: mean loss 0.5000 in 46 s.")
 
 
 def test_a_long_run_streams_a_thinned_train_curve_read_once(tmp_path):
