@@ -190,11 +190,13 @@ class RunFollower:
         elif written:
             eta = max(0.0, eta - (now - written))
         # While it trains, the time since this session started; otherwise the training time its last log reports
-        # (a queued run's own clock has not started yet).
+        # (a queued run's own clock has not started yet); both after the training time of any earlier sessions.
         if state == RUNNING and status.get("started_at"):
             elapsed = max(0.0, now - status["started_at"])
         else:
             elapsed = last_progress.get("elapsed_seconds") if state not in ACTIVE_STATES else None
+        if elapsed is not None:  # a resumed run: the training time of its sessions before this one too
+            elapsed += status.get("earlier_training_seconds") or 0.0
         return {
             "run_id": self.run.id,
             "task": self.task,

@@ -82,6 +82,23 @@ def test_validation_accuracy_comes_with_its_wilson_interval(tmp_path):
     assert "eval_accuracy_interval" not in RunFollower(ner).poll()["eval"][0], "NER's accuracy counts words, not the 100 sentences"
 
 
+def test_a_resumed_runs_elapsed_time_counts_its_sessions_before_this_one(tmp_path):
+    import time
+
+    run = new_run(tmp_path)
+    fd = run.hold_alive_lock()
+    try:
+        run.update_status(state="running", step=5, total_steps=10, started_at=time.time() - 30, earlier_training_seconds=100.0)
+        training = RunFollower(run).poll()["elapsed_seconds"]
+    finally:
+        os.close(fd)
+    run.append_event("log", step=10, max_steps=10, elapsed_seconds=40.0, metrics={"loss": 0.5})
+    run.update_status(state="completed", step=10)
+    ended = RunFollower(run).poll()
+    assert 130 <= training < 140, "this session's 30 s after the 100 s of the sessions before"
+    assert ended["elapsed_seconds"] == 140.0 and "elapsed 2 min 20 s" in render.progress_card(ended)
+
+
 def test_the_log_says_a_stopped_run_ended_before_its_last_step():
     summary = {"type": "log", "time": 0, "max_steps": 100, "metrics": {"train_loss": 0.5, "train_runtime": 46.2}}
     assert describe_event({**summary, "step": 40}).endswith("Training ended at step 40 of 100: mean loss 0.5000 in 46 s.")
