@@ -114,6 +114,7 @@ class RunFollower:
         self._evals: dict[int, dict[str, Any]] = {}
         self._log: deque[str] = deque(maxlen=log_lines)
         self._last_progress: dict[str, Any] = {}  # the latest log, eval or train_begin event
+        self._session_elapsed: float | None = None  # the latest elapsed_seconds logged in the run's latest session
         self._throughput: float | None = None
 
     def _read_new_events(self) -> list[dict[str, Any]]:
@@ -145,6 +146,10 @@ class RunFollower:
             _add_curve_point(event, self._train, self._evals)
             if event.get("type") in ("log", "eval", "train_begin"):
                 self._last_progress = event
+            if event.get("type") == "status" and event.get("state") == RUNNING:
+                self._session_elapsed = None  # a session starts (a resume): its training clock starts again
+            elif isinstance(event.get("elapsed_seconds"), (int, float)):
+                self._session_elapsed = float(event["elapsed_seconds"])
             if event.get("tokens_per_second"):
                 self._throughput = event["tokens_per_second"]
         self.events_read += len(new)
@@ -189,14 +194,16 @@ class RunFollower:
             eta = None  # queued (a resumed run's ETA is its last session's), ended, or past its last step
         elif written:
             eta = max(0.0, eta - (now - written))
-        # While it trains, the time since this session started; otherwise the training time its last log reports
-        # (a queued run's own clock has not started yet); both after the training time of any earlier sessions.
+        # While it trains, the time since this session started; otherwise the training time its last session's last
+        # log reports (a queued run's own clock has not started yet; a resume that ended before logging adds none);
+        # both after the training time of any earlier sessions (earlier_training_seconds, counted once).
+        earlier = status.get("earlier_training_seconds") or 0.0
         if state == RUNNING and status.get("started_at"):
-            elapsed = max(0.0, now - status["started_at"])
+            elapsed = max(0.0, now - status["started_at"]) + earlier
+        elif state in ACTIVE_STATES or (self._session_elapsed is None and not earlier):
+            elapsed = None
         else:
-            elapsed = last_progress.get("elapsed_seconds") if state not in ACTIVE_STATES else None
-        if elapsed is not None:  # a resumed run: the training time of its sessions before this one too
-            elapsed += status.get("earlier_training_seconds") or 0.0
+            elapsed = (self._session_elapsed or 0.0) + earlier
         return {
             "run_id": self.run.id,
             "task": self.task,

@@ -99,6 +99,20 @@ def test_a_resumed_runs_elapsed_time_counts_its_sessions_before_this_one(tmp_pat
     assert ended["elapsed_seconds"] == 140.0 and "elapsed 2 min 20 s" in render.progress_card(ended)
 
 
+def test_a_resumed_run_that_ends_before_its_first_log_counts_its_earlier_sessions_once(tmp_path):
+    """A resume that fails (or is stopped) before training logs anything: the last logged elapsed time is the session
+    before's, which earlier_training_seconds already holds; the card said twice that time."""
+    run = new_run(tmp_path)
+    run.append_event("status", state="running", resume=False)
+    run.append_event("log", step=10, max_steps=20, elapsed_seconds=46.0, metrics={"loss": 0.5})
+    run.append_event("status", state="stopped", step=10)
+    run.append_event("status", state="running", resume=True)
+    run.append_event("status", state="failed", error="Out of memory.")
+    run.update_status(state="failed", step=10, earlier_training_seconds=46.0)
+    snap = RunFollower(run).poll()
+    assert snap["elapsed_seconds"] == 46.0 and "elapsed 46 s" in render.progress_card(snap)
+
+
 def test_the_log_says_a_stopped_run_ended_before_its_last_step():
     summary = {"type": "log", "time": 0, "max_steps": 100, "metrics": {"train_loss": 0.5, "train_runtime": 46.2}}
     assert describe_event({**summary, "step": 40}).endswith("Training ended at step 40 of 100: mean loss 0.5000 in 46 s.")
