@@ -189,8 +189,9 @@ def _take_config_file(argv: list[str]) -> str | None:
 def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunConfig:
     """File values, overridden by flags; unknown `--name value` pairs must be TrainingArguments options."""
     values: dict[str, Any] = {}
+    in_file = read_config_file(args.config_file) if args.config_file else {}
     if args.config_file:
-        values.update(RunConfig.load(args.config_file).to_dict())
+        values.update(RunConfig.from_dict(in_file).to_dict())
     section_fields = {f.name for s in SECTIONS for f in dataclasses.fields(s)}
     given = [k for k in vars(args) if k in section_fields]  # the flags typed (a config file holds every option: the studio's does)
     values.update({k: getattr(args, k) for k in given})
@@ -198,7 +199,6 @@ def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunCon
     extra.update(_passthrough(unknown))
     values["extra_training_args"] = extra
     config = RunConfig.from_dict(values)
-    in_file = read_config_file(args.config_file) if args.config_file else {}
     _check_task_flags(given, config, task_given="task" in given or "task" in in_file or "task" in (in_file.get("model") or {}))
     return config
 
