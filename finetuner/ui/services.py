@@ -534,20 +534,6 @@ def length_memo(task: str, loaded_tokenizer, settings: tuple) -> dict:
     return entry[1]
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenizationOptions:
-    """The Train form's options that change what a task's tokenizer makes of an example, every task's together (each
-    task's `TOKENIZATION_OPTIONS` names its own): the keywords `inspect_row` and `token_stats` take, named here once so
-    that a misspelt one is Python's own TypeError. None: the task's default."""
-
-    label_all_tokens: bool | None = None
-    completion_only_loss: bool | None = None
-    source_prefix: str | None = None
-    max_target_length: int | None = None
-    source_lang: str | None = None
-    target_lang: str | None = None
-
-
 def option_names(task: str, *, lengths: bool = False) -> tuple[str, ...]:
     """The Train form's options that change what `task`'s tokenizer makes of an example beyond the model and
     max_seq_length, as its module declares them (`TOKENIZATION_OPTIONS`: the inspector follows each); with
@@ -585,13 +571,14 @@ def config_tokenization(config: RunConfig) -> dict[str, Any]:
 
 def inspect_row(
     selection: Mapping[str, Any], model: str, max_length: int, row: dict[str, Any], *, label_names: list[str] | None = None,
-    runs_dir: str | Path | None = None, owner: str | None = None, **options: Any,
+    runs_dir: str | Path | None = None, owner: str | None = None,
+    label_all_tokens: bool | None = None, completion_only_loss: bool | None = None,
+    source_prefix: str | None = None, max_target_length: int | None = None, source_lang: str | None = None, target_lang: str | None = None,
 ) -> dict[str, Any]:
     """The task's own view of one example: exactly what training feeds the model, under the Train form's options that
-    change it (`options`: `TokenizationOptions`' names, those of the selection's task, `option_names`, count; None:
-    the task's default): the labels of an NER word's later sub-tokens under `label_all_tokens`, a causal LM's loss
-    tokens under `completion_only_loss`, a seq2seq document after `source_prefix`, its summary cut at
-    `max_target_length` and both marked with `source_lang` and `target_lang`.
+    change it (`option_names`; None: the task's default): the labels of an NER word's later sub-tokens under
+    `label_all_tokens`, a causal LM's loss tokens under `completion_only_loss`, a seq2seq document after
+    `source_prefix`, its summary cut at `max_target_length` and both marked with `source_lang` and `target_lang`.
     Options of other tasks are ignored. On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
     import inspect as introspect  # noqa: PLC0415
 
@@ -599,7 +586,10 @@ def inspect_row(
 
     from ..tasks.base import check_max_length  # noqa: PLC0415
 
-    options = dataclasses.asdict(TokenizationOptions(**options))  # a misspelt option is Python's own TypeError
+    options = dict(
+        label_all_tokens=label_all_tokens, completion_only_loss=completion_only_loss,
+        source_prefix=source_prefix, max_target_length=max_target_length, source_lang=source_lang, target_lang=target_lang,
+    )
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     task = task_of(selection)
     config = task_config(selection, model=model, max_length=max_length, **tokenization_options(task, options))
@@ -611,15 +601,18 @@ def inspect_row(
 
 def token_stats(
     selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None,
-    **options: Any,
+    label_all_tokens: bool | None = None, completion_only_loss: bool | None = None,
+    source_prefix: str | None = None, max_target_length: int | None = None, source_lang: str | None = None, target_lang: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Token lengths per split under this model's tokenizer (sampled for big datasets), under the Train form's
-    options that change them (`options`: `TokenizationOptions`' names; those of the selection's task that change
-    the lengths, `option_names(task, lengths=True)`, count, the others are ignored).
+    options that change them (`option_names(task, lengths=True)` of the selection's task; the others are ignored).
     Cached. On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
-    options = dataclasses.asdict(TokenizationOptions(**options))  # a misspelt option is Python's own TypeError
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     task = task_of(selection)
+    options = dict(
+        label_all_tokens=label_all_tokens, completion_only_loss=completion_only_loss,
+        source_prefix=source_prefix, max_target_length=max_target_length, source_lang=source_lang, target_lang=target_lang,
+    )
     lengths = option_names(task, lengths=True)
     settings = {k: v for k, v in tokenization_options(task, options).items() if k in lengths and v is not None}
     # whose token read the model's tokenizer counts too: the data's key says only who read the data

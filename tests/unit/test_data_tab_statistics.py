@@ -190,22 +190,3 @@ def test_visitors_reading_with_their_own_tokens_share_an_uploaded_files_preparat
         with reading_as(token):
             keys.append(reader("dana/secret-bert"))
     assert keys[0] and keys[1] and keys[0] != keys[1]
-
-
-def test_the_tokenization_keywords_are_named_once_and_a_misspelt_one_is_refused(tiny_model_dir, tmp_path):
-    """`inspect_row` and `token_stats` each listed the six Train-form options that change the tokens; they take them
-    from `TokenizationOptions`, which names every task's, and a misspelt one is still Python's own TypeError."""
-    import dataclasses
-
-    from finetuner.tasks import TASKS, get_task
-
-    named = {field.name for field in dataclasses.fields(services.TokenizationOptions)}
-    assert named == {name for task in TASKS for name in get_task(task).TOKENIZATION_OPTIONS}
-    selection = services.default_selection()
-    row = {"text": "a fine film", "label": 1}
-    with pytest.raises(TypeError, match="completion_only_los"):
-        services.inspect_row(selection, str(tiny_model_dir), 16, row, runs_dir=tmp_path / "runs", completion_only_los=False)
-    with pytest.raises(TypeError, match="source_prefx"):
-        services.token_stats(selection, str(tiny_model_dir), 16, runs_dir=tmp_path / "runs", source_prefx="summarize: ")
-    shown = services.inspect_row(selection, str(tiny_model_dir), 16, row, runs_dir=tmp_path / "runs", completion_only_loss=False)
-    assert shown["input_ids"] and shown["input_ids"] == services.inspect_row(selection, str(tiny_model_dir), 16, row, runs_dir=tmp_path / "runs")["input_ids"], "another task's option is ignored"
