@@ -533,6 +533,13 @@ def few_steps_warning(train_examples: int, training: TrainingConfig, *, processe
 # `Dataset.map`'s default batch size, in which TRL's pack_dataset packs (one batch never spills into the next).
 PACKING_BATCH = 1000
 PACKING_STRATEGY = "wrapped"  # the run's default; TRL's "bfd" needs padding-free FlashAttention, "wrapped" works on every device
+PACKING_STRATEGIES = ("wrapped", "bfd", "bfd_split")  # TRL's `pack_dataset`'s
+
+
+def check_packing_strategy(strategy: str) -> None:
+    """A ConfigError for a packing_strategy TRL's `pack_dataset` does not know."""
+    if strategy not in PACKING_STRATEGIES:
+        raise ConfigError(f"packing_strategy {strategy!r} is not one of TRL's: {', '.join(PACKING_STRATEGIES)}.")
 
 
 def packing_options(extra_training_args: dict[str, Any] | None, *, seed: int = 42) -> dict[str, Any]:
@@ -610,8 +617,7 @@ def trained_sequences(
         import numpy as np  # noqa: PLC0415
 
         kept = [kept[i] for i in np.random.default_rng(shuffle_seed).permutation(len(kept))]
-    if strategy not in ("wrapped", "bfd", "bfd_split"):
-        raise ConfigError(f"packing_strategy {strategy!r} is not one of TRL's: wrapped, bfd, bfd_split.")
+    check_packing_strategy(strategy)
     sequences = []
     for batch in packing_batches(len(kept), num_proc):
         if strategy == "wrapped":

@@ -25,8 +25,8 @@ from typing import Any, Iterator, Sequence
 
 from .. import data as data_module
 from ..config import DataConfig, RunConfig
-from ..errors import ConfigError, DataError, ModelLoadError
-from ..estimate import PACKING_STRATEGY, packing_shards
+from ..errors import DataError, ModelLoadError
+from ..estimate import PACKING_STRATEGY, check_packing_strategy, packing_shards
 from ..runs import COMPARISON_FILE, read_json, write_json_atomic
 from .base import EVALUATION_ONLY, cache_key, device, in_order, length_settings, length_summary, load_pretrained, measured_statistics, meta_model, model_lengths, offline_hint, position_limit, predict_in_order, wrong_kind_message  # noqa: F401
 
@@ -337,8 +337,7 @@ def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | N
     from trl import pack_dataset  # noqa: PLC0415
 
     args = sft_arguments(config, Path("finetuner-packing"))  # what the trainer reads; nothing is written there
-    if args.packing_strategy not in ("wrapped", "bfd", "bfd_split"):
-        raise ConfigError(f"packing_strategy {args.packing_strategy!r} is not one of TRL's: wrapped, bfd, bfd_split.")
+    check_packing_strategy(args.packing_strategy)
     names = list(range(len(features))) if examples is None else [int(e) for e in examples]
     # One `map` writes the three columns together: TRL checks that their lists line up batch by batch (the same
     # offsets), which a column added on its own (`add_column`) breaks past the first batch.
