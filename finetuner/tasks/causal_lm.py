@@ -371,7 +371,6 @@ def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | N
         "max_length": args.max_length,
         "sequences": sequences,
         "attends_across": args.packing_strategy == "wrapped" and not args.padding_free,
-        "num_proc": args.dataset_num_proc,
     }
 
 
