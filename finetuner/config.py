@@ -573,14 +573,21 @@ def current_names(options: dict[str, Any]) -> dict[str, Any]:
     return {RENAMED_TRAINING_ARGUMENTS.get(name, name): value for name, value in options.items()}
 
 
+# TRL `SFTConfig` options, not TrainingArguments ones, that a causal-LM run may set among its extra TrainingArguments:
+# how its trainer packs the data (a shuffle before packing at the run's seed, the packing strategy, the shards
+# `dataset_num_proc` packs each on its own). The Data tab's inspector and the plan follow them; the other tasks'
+# trainers would ignore them, so `train.check_options` refuses them there.
+SFT_TRAINING_ARGUMENTS = ("shuffle_dataset", "packing_strategy", "dataset_num_proc")
+
 _TRAINING_ARGUMENT_NAMES: set[str] | None = None
 
 
 def training_argument_names() -> set[str]:
-    """Names of every `transformers.TrainingArguments` option (imports transformers on first use)."""
+    """Names a run's extra TrainingArguments may have: every `transformers.TrainingArguments` option, and the
+    causal-LM trainer's SFT_TRAINING_ARGUMENTS (imports transformers on first use)."""
     global _TRAINING_ARGUMENT_NAMES
     if _TRAINING_ARGUMENT_NAMES is None:
         from transformers import TrainingArguments  # noqa: PLC0415 - heavy, only when needed
 
-        _TRAINING_ARGUMENT_NAMES = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+        _TRAINING_ARGUMENT_NAMES = {f.name for f in dataclasses.fields(TrainingArguments) if f.init} | set(SFT_TRAINING_ARGUMENTS)
     return _TRAINING_ARGUMENT_NAMES

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from . import distributed
-from .config import RunConfig, current_names
+from .config import SFT_TRAINING_ARGUMENTS, RunConfig, current_names
 from .distributed import World
 from .errors import ConfigError, FinetunerError
-from .estimate import few_steps_warning, language_warning, prefix_warning
+from .estimate import PACKING_STRATEGY, check_packing_strategy, few_steps_warning, language_warning, prefix_warning
 from .precision import BF16, FP16, chosen_precision, cpu_has_fast_bf16
 from .runs import COMPLETED, FAILED, FINISHING, PREPARING, QUEUED, RUNNING, STOPPED, TRAINING, Run, read_json, trained_seconds, write_json_atomic
 
@@ -139,15 +139,23 @@ def check_options(config: RunConfig) -> None:
 
     from transformers import TrainingArguments  # noqa: PLC0415
     from transformers.integrations import get_reporting_integration_callbacks  # noqa: PLC0415
+    from trl import SFTConfig  # noqa: PLC0415
 
     from .tasks.base import check_max_length, check_model_kind  # noqa: PLC0415
+    from .tasks.causal_lm import sft_arguments  # noqa: PLC0415
 
     t = config.training
     extra = t.extra_training_args
     _check_extra_names(config)
+    causal_lm = config.model.task == "causal-lm"
+    for name in extra:
+        if name in SFT_TRAINING_ARGUMENTS and not causal_lm:
+            raise ConfigError(f"{name} is an option of TRL's SFTTrainer, which trains causal LM runs only: the {config.model.task} run would ignore it. Leave it out.")
+    if causal_lm:
+        check_packing_strategy(extra.get("packing_strategy", PACKING_STRATEGY))
     if t.eval_steps and t.eval_strategy != "steps":
         raise ConfigError(f"eval_steps {t.eval_steps} applies only with eval_strategy 'steps' (it is '{t.eval_strategy}'): set eval_strategy to 'steps', or leave eval_steps empty.")
-    types = {f.name: f.type for f in dataclasses.fields(TrainingArguments)}
+    types = {f.name: f.type for f in dataclasses.fields(SFTConfig if causal_lm else TrainingArguments)}
     for name, value in extra.items():
         allowed = typing.get_args(types.get(name)) or (types.get(name),)
         numbers = [kind for kind in (bool, int, float) if kind in allowed]
@@ -167,7 +175,7 @@ def check_options(config: RunConfig) -> None:
             "instead, or add load_best_model_at_end: false to save on your own schedule and keep the last model."
         )
     with tempfile.TemporaryDirectory() as folder:
-        args = training_arguments(config, Path(folder))
+        args = sft_arguments(config, Path(folder)) if causal_lm else training_arguments(config, Path(folder))
     for callback in get_reporting_integration_callbacks(args.report_to):
         try:
             callback()

@@ -312,10 +312,6 @@ def inspect_example(tokenizer, example: dict[str, Any], config: RunConfig) -> di
 # ---------------------------------------------------------------- packing, as TRL does it
 
 EXAMPLE = "__example"  # the column that follows each token through TRL's packing to the example it came from
-# The SFTConfig options (a run may set them in extra_training_args) that change where `packed_sequences` puts an
-# example: a shuffle before packing (at the run's seed), the packing strategy, and the shards `dataset_num_proc` packs
-# each on its own.
-PACKING_ARGUMENTS = ("shuffle_dataset", "packing_strategy", "dataset_num_proc")
 
 
 def packed_sequences(features, config: RunConfig, *, examples: Sequence[int] | None = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import pandas as pd
 import yaml
 
 from .. import access, compare
-from ..config import MAX_SEED, DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
+from ..config import MAX_SEED, SFT_TRAINING_ARGUMENTS, DataConfig, ModelConfig, RunConfig, TrainingConfig, default_model_path, field_choices, load_yaml
 from ..errors import ConfigError, DataError
 from ..evaluate_run import saves_into_run
 from ..hub_reads import reader
@@ -633,15 +633,13 @@ def _packing_layout(key: str, model: str, max_length: int):
 
 
 def packing_arguments(train_form: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The Train form's extra TrainingArguments that change how TRL packs (`causal_lm.PACKING_ARGUMENTS`: a shuffle
+    """The Train form's extra TrainingArguments that change how TRL packs (`config.SFT_TRAINING_ARGUMENTS`: a shuffle
     before packing, packing_strategy, dataset_num_proc); {} where it sets none or they do not parse (Start says why)."""
-    from ..tasks.causal_lm import PACKING_ARGUMENTS  # noqa: PLC0415
-
     try:
         extra = parse_extra_args((train_form or {}).get("extra_training_args"))
     except ConfigError:
         return {}
-    return {name: extra[name] for name in PACKING_ARGUMENTS if name in extra}
+    return {name: extra[name] for name in SFT_TRAINING_ARGUMENTS if name in extra}
 
 
 def packing_row(

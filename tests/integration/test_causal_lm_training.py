@@ -20,7 +20,7 @@ from finetuner.inference import load_predictor
 from finetuner.metrics_text import generation_metrics
 from finetuner.runs import COMPLETED, RunStore
 from finetuner.tasks.causal_lm import GENERAL_TEXT
-from finetuner.train import run_training
+from finetuner.train import check_options, run_training
 from task_fixtures import CHATML, build_tiny_causal_lm, make_instruction_records, write_jsonl
 
 
@@ -164,9 +164,14 @@ def test_evaluate_a_lora_run_on_another_file(lora_run, tmp_path):
     assert len(pd.read_csv(lora_run.eval_dir / "extra" / "generations_other.csv")) == 5
 
 
-def test_packing_trains(lm_setup, tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"packing_strategy": "bfd", "shuffle_dataset": True, "dataset_num_proc": 2}], ids=["wrapped", "bfd"])
+def test_packing_trains(lm_setup, tmp_path, extra):
+    """With the run's "wrapped" packing, and with the SFTTrainer's own packing options set among the extra
+    TrainingArguments (best fit, padding-free; the Data tab's inspector and the plan follow them): Start's checks take them."""
     model_dir, data, _ = lm_setup
-    run = RunStore(tmp_path / "runs").create(lm_config(model_dir, data, packing=True, num_train_epochs=1, generation_num_samples=0, max_seq_length=128))
+    config = lm_config(model_dir, data, packing=True, num_train_epochs=1, generation_num_samples=0, max_seq_length=128, extra_training_args=extra)
+    check_options(config)
+    run = RunStore(tmp_path / "runs").create(config)
     assert run_training(run) == COMPLETED, run.status()
     examples = json.loads((run.path / "data_report.json").read_text())["split_sizes"]["train"]
     batch = run.config().training.per_device_train_batch_size

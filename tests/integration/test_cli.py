@@ -140,6 +140,7 @@ def test_output_into_a_closed_pipe_ends_quietly(cli_run):
         (["train", "--train_file", "{data}", "--prediction_loss_only", "true"], "prediction_loss_only true skips the predictions that every score but the loss is computed from: the text-classification run would fail. Leave it out."),
         (["train", "--train_file", "{data}", "--remove_unused_columns", "false"], "remove_unused_columns false hands the data's text columns to the batch collator"),
         (["train", "--train_file", "{data}", "--batch_eval_metrics"], "batch_eval_metrics true scores each evaluation batch alone"),
+        (["train", "--train_file", "{data}", "--packing_strategy", "bfd"], "packing_strategy is an option of TRL's SFTTrainer, which trains causal LM runs only: the text-classification run would ignore it."),
         (["train", "--train_file", "{data}", "--eval_do_concat_batches", "false"], "eval_do_concat_batches false hands the metrics a list of batches"),
         (["train", "--train_file", "{data}", "--model_name_or_path", "/no/such/model"], "Could not load the model '/no/such/model': there is no such folder."),
         (["train", "--train_file", "{data}", "--max_seq_length", "1000"], "max_seq_length 1000 is longer than"),
