@@ -316,7 +316,7 @@ class PreparedData:
 
 
 def _folder_advice(folder: Path) -> str:
-    """What to give instead of a folder: the data files in it, if any (a local dataset folder goes in --dataset_name)."""
+    """What to give instead of a folder: the path of a data file in it, naming those it holds."""
     try:
         files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FILE_FORMATS)
     except OSError:

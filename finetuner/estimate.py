@@ -532,7 +532,7 @@ def few_steps_warning(train_examples: int, training: TrainingConfig, *, processe
 
 # `Dataset.map`'s default batch size, in which TRL's pack_dataset packs (one batch never spills into the next).
 PACKING_BATCH = 1000
-PACKING_STRATEGY = "wrapped"  # the run's default; TRL's "bfd" needs padding-free FlashAttention, "wrapped" works on every device
+PACKING_STRATEGY = "wrapped"  # the run's default, for every model and attention; TRL's own default "bfd" trains padding-free, which relies on the attention keeping examples apart by their positions
 PACKING_STRATEGIES = ("wrapped", "bfd", "bfd_split")  # TRL's `pack_dataset`'s
 
 
@@ -553,7 +553,7 @@ def packing_options(extra_training_args: dict[str, Any] | None, *, seed: int = 4
     return {
         "strategy": "bfd_split" if strategy == "bfd-requeue" else strategy,
         "num_proc": int(num_proc) if num_proc else None,
-        "shuffle_seed": int(extra.get("seed", seed)) if extra.get("shuffle_dataset") else None,
+        "shuffle_seed": seed if extra.get("shuffle_dataset") else None,  # the run's seed: extra arguments may not set it
     }
 
 
