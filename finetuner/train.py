@@ -139,7 +139,6 @@ def check_options(config: RunConfig) -> None:
 
     from transformers import TrainingArguments  # noqa: PLC0415
     from transformers.integrations import get_reporting_integration_callbacks  # noqa: PLC0415
-    from trl import SFTConfig  # noqa: PLC0415
 
     from .tasks.base import check_max_length, check_model_kind  # noqa: PLC0415
     from .tasks.causal_lm import sft_arguments  # noqa: PLC0415
@@ -155,7 +154,11 @@ def check_options(config: RunConfig) -> None:
         check_packing_strategy(extra.get("packing_strategy", PACKING_STRATEGY))
     if t.eval_steps and t.eval_strategy != "steps":
         raise ConfigError(f"eval_steps {t.eval_steps} applies only with eval_strategy 'steps' (it is '{t.eval_strategy}'): set eval_strategy to 'steps', or leave eval_steps empty.")
-    types = {f.name: f.type for f in dataclasses.fields(SFTConfig if causal_lm else TrainingArguments)}
+    if causal_lm:  # TRL, seconds to import, only where its trainer trains
+        from trl import SFTConfig as arguments_class  # noqa: PLC0415
+    else:
+        arguments_class = TrainingArguments
+    types = {f.name: f.type for f in dataclasses.fields(arguments_class)}
     for name, value in extra.items():
         allowed = typing.get_args(types.get(name)) or (types.get(name),)
         numbers = [kind for kind in (bool, int, float) if kind in allowed]
