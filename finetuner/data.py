@@ -507,21 +507,23 @@ def _generative_pair_hint(frame: pd.DataFrame, *, besides: str | None = None) ->
             continue
         found = next(((lower[first], lower[second]) for first, second in pairs if first in lower and second in lower), None)
         if found:
-            return f" Columns {found[0]!r} and {found[1]!r} look like {what} choose the {task} task (--task {task})."
+            return f" Columns {found[0]!r} and {found[1]!r} look like {what}, choose the {task} task (--task {task})."
     return ""
 
 
-def _other_task_hint(frame: pd.DataFrame) -> str:
-    """When a classifier finds no columns to use, what the data looks like instead: lists of words (NER)
-    or of chat messages (instruction tuning), with the task that reads them."""
+def _other_task_hint(frame: pd.DataFrame, *, besides: str | None = None) -> str:
+    """When a task finds no columns to use, what the data looks like instead: lists of words (NER) or of chat
+    messages (instruction tuning), with the task that reads them (unless it is `besides`, the task that refused them)."""
     import numpy as np  # noqa: PLC0415
 
     lists = [c for c in frame.columns if frame[c].head(20).map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any()]  # Parquet gives arrays
     if not lists:
         return ""
     if any(isinstance(v, dict) for c in lists for row in frame[c].head(5) if hasattr(row, "__iter__") for v in row):
-        return f" Column(s) {', '.join(map(repr, lists))} hold chat messages: for instruction data choose the causal-lm task (--task causal-lm)."
-    return f" Column(s) {', '.join(map(repr, lists))} hold lists: for words with their tags choose the token-classification task (--task token-classification)."
+        what, task = "hold chat messages: for instruction data", "causal-lm"
+    else:
+        what, task = "hold lists: for words with their tags", "token-classification"
+    return "" if task == besides else f" Column(s) {', '.join(map(repr, lists))} {what}, choose the {task} task (--task {task})."
 
 
 def _normalise(frame: pd.DataFrame, texts: list[str], label: str, role: str) -> pd.DataFrame:
@@ -910,9 +912,7 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
 def _column_error(what: str, frame: pd.DataFrame, option: str, task: str) -> ColumnNotFoundError:
     """No column for `what` of `task`; where the columns are another task's (lists of words, chat messages, a
     document/summary or prompt/answer pair), the message names that task."""
-    hint = _other_task_hint(frame)
-    hint = "" if f"--task {task})" in hint else hint
-    hint = hint or _generative_pair_hint(frame, besides=task)
+    hint = _other_task_hint(frame, besides=task) or _generative_pair_hint(frame, besides=task)
     return ColumnNotFoundError(f"No {what} column found among: {', '.join(map(str, frame.columns))}. Set {option} to the right column.{hint}")
 
 

@@ -191,8 +191,8 @@ def test_rows_without_a_label_are_left_out_and_said(tmp_path):
 @pytest.mark.parametrize(
     ("row", "words"),
     [
-        ({"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags choose the token-classification task"),
-        ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data choose the causal-lm task"),
+        ({"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags, choose the token-classification task"),
+        ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data, choose the causal-lm task"),
     ],
 )
 def test_another_task_s_data_names_that_task(tmp_path, row, words):
@@ -206,8 +206,8 @@ def test_another_task_s_data_names_that_task(tmp_path, row, words):
 @pytest.mark.parametrize(
     ("row", "words"),
     [
-        ({"document": "A long abstract.", "summary": "Short."}, "Columns 'document' and 'summary' look like documents and their summaries: for summarization choose the seq2seq task"),
-        ({"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
+        ({"document": "A long abstract.", "summary": "Short."}, "Columns 'document' and 'summary' look like documents and their summaries: for summarization, choose the seq2seq task"),
+        ({"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning, choose the causal-lm task"),
     ],
 )
 def test_summaries_or_answers_are_not_taken_for_labels_and_the_task_that_reads_them_is_named(tmp_path, row, words):
@@ -498,11 +498,11 @@ def test_a_text_column_of_numbers_is_named_in_the_checks(tmp_path):
 @pytest.mark.parametrize(
     ("prepare_for", "row", "words"),
     [
-        ("token", {"document": "A long abstract.", "summary": "Short."}, "No tokens (words) column found among: document, summary. Set tokens_column_name to the right column. Columns 'document' and 'summary' look like documents and their summaries: for summarization choose the seq2seq task"),
-        ("token", {"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
-        ("document", {"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "No document column found among: tokens, ner_tags. Set document_column_name to the right column. Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags choose the token-classification task"),
-        ("document", {"prompt": "Add 2 and 3.", "completion": "5"}, "Columns 'prompt' and 'completion' look like prompts and their answers: for instruction tuning choose the causal-lm task"),
-        ("token", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data choose the causal-lm task"),
+        ("token", {"document": "A long abstract.", "summary": "Short."}, "No tokens (words) column found among: document, summary. Set tokens_column_name to the right column. Columns 'document' and 'summary' look like documents and their summaries: for summarization, choose the seq2seq task"),
+        ("token", {"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning, choose the causal-lm task"),
+        ("document", {"tokens": ["Ada", "sings"], "ner_tags": ["B-PER", "O"]}, "No document column found among: tokens, ner_tags. Set document_column_name to the right column. Column(s) 'tokens', 'ner_tags' hold lists: for words with their tags, choose the token-classification task"),
+        ("document", {"prompt": "Add 2 and 3.", "completion": "5"}, "Columns 'prompt' and 'completion' look like prompts and their answers: for instruction tuning, choose the causal-lm task"),
+        ("token", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "Column(s) 'messages' hold chat messages: for instruction data, choose the causal-lm task"),
     ],
 )
 def test_a_file_of_another_generative_or_ner_task_names_that_task(tmp_path, prepare_for, row, words):
@@ -528,4 +528,4 @@ def test_a_summarization_file_whose_rows_all_lack_a_document_says_so_not_only_0_
         prepare_document_data(DataConfig(train_file=str(path)))
     message = str(info.value)
     assert message.startswith("Every row of the train data (40) has an empty document ('input') or summary ('output')"), message
-    assert "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning choose the causal-lm task" in message
+    assert "Columns 'instruction' and 'output' look like prompts and their answers: for instruction tuning, choose the causal-lm task" in message
