@@ -206,20 +206,20 @@ def config_from_args(args: argparse.Namespace, unknown: Sequence[str]) -> RunCon
 def _check_task_flags(given: Sequence[str], config: RunConfig, *, task_given: bool) -> None:
     """A flag the run's task would ignore is refused, not dropped: `--lora_r 8` on a text classifier (or without
     --use_lora), `--summary_column_name` without `--task seq2seq`, trained for minutes as if it had been taken."""
-    from .tasks import tasks_reading  # noqa: PLC0415
+    from .tasks import ignores, tasks_reading  # noqa: PLC0415
 
     task = config.model.task
     for name in given:
+        if not ignores(config, name):
+            continue
         owners = tasks_reading(name)
-        if task not in owners:
-            which = f"this run's task is {task}" + ("" if task_given else " (the default; --task chooses another)")
-            raise ConfigError(
-                f"--{name} applies to the {' and '.join(owners)} task{'s' if len(owners) > 1 else ''}, and {which}, which would ignore it. "
-                f"Leave --{name} out, or give --task {owners[0]}."
-            )
-    lora = [name for name in given if name.startswith("lora_")]
-    if lora and not config.model.use_lora:
-        raise ConfigError(f"--{lora[0]} sets the LoRA adapters, which train only with --use_lora: add --use_lora, or leave --{lora[0]} out.")
+        if task in owners:  # a LoRA setting
+            raise ConfigError(f"--{name} sets the LoRA adapters, which train only with --use_lora: add --use_lora, or leave --{name} out.")
+        which = f"this run's task is {task}" + ("" if task_given else " (the default; --task chooses another)")
+        raise ConfigError(
+            f"--{name} applies to the {' and '.join(owners)} task{'s' if len(owners) > 1 else ''}, and {which}, which would ignore it. "
+            f"Leave --{name} out, or give --task {owners[0]}."
+        )
 
 
 def _passthrough(tokens: Sequence[str]) -> dict[str, Any]:

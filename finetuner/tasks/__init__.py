@@ -137,6 +137,12 @@ def tasks_reading(option: str) -> list[str]:
     return [name for name in TASKS if task_uses(name, option)]
 
 
+def ignores(config, option: str) -> bool:
+    """Whether a run of `config` trains without config field `option`: another task's data column or option, or a
+    LoRA setting without use_lora. The CLI refuses such a flag; the studio's Reproduce command leaves it out."""
+    return config.model.task not in tasks_reading(option) or (option.startswith("lora_") and not config.model.use_lora)
+
+
 # The baselines the tasks score beside the model (baselines.json's keys), named as a sentence says them:
 # the Evaluate tab, its plots, the model card and the CLI all read this one map.
 BASELINE_NAMES = {

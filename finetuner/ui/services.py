@@ -32,7 +32,7 @@ from ..errors import ConfigError, DataError
 from ..evaluate_run import saves_into_run
 from ..hub_reads import reader
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
-from ..tasks import TASKS, tasks_reading
+from ..tasks import TASKS, ignores
 from ..train import WAITING_MESSAGE
 
 EXAMPLE_DATASET = Path(__file__).resolve().parent.parent / "examples" / "movie_reviews.csv"
@@ -828,8 +828,8 @@ def cli_command(config: RunConfig, *, runs_dir: str | Path | None = None, proces
             continue
         if value == base.get(name) or value is None:
             continue
-        if config.model.task not in tasks_reading(name) or (name.startswith("lora_") and not config.model.use_lora):
-            continue  # an option the task ignores, which the CLI refuses (the form keeps it for another task)
+        if ignores(config, name):
+            continue  # an option the run ignores, which the CLI refuses (the form keeps it for another task)
         if isinstance(value, list):
             value = ",".join(map(str, value))
         parts += [f"--{name}", str(value).lower() if isinstance(value, bool) else str(value)]
