@@ -453,7 +453,7 @@ def cmd_predict(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     for what, values in (("text", args.texts), ("--text_pair", args.text_pair or [])):
         blank = [number for number, text in enumerate(values, 1) if not text.strip()]
         if blank:
-            raise ConfigError(f"The {_ordinal(blank[0])} {what} is empty: there is nothing to predict on. Put the text between the quotes, or leave them out.")
+            raise ConfigError(f"{what.capitalize() if what == 'text' else what} {blank[0]} of {len(values)} is empty: there is nothing to predict on. Put the text between the quotes, or leave them out.")
     run = named_run(args.model, runs_dir=args.runs_dir) or _run_of_model_folder(Path(args.model))
     if not args.input_file:
         _check_pairs(args.texts, args.text_pair, run)  # before loading the model
@@ -517,10 +517,6 @@ def _run_of_model_folder(folder: Path) -> Run | None:
     """The run whose `model/` folder this is: its data report says what the model was trained on (pairs, columns)."""
     parent = folder.expanduser().resolve().parent
     return Run(parent) if folder.name == "model" and (parent / "config.yaml").is_file() else None
-
-
-def _ordinal(number: int) -> str:
-    return {1: "first", 2: "second", 3: "third"}.get(number, f"{number}th")
 
 
 def _pairs_refused(model: str, task: str) -> ConfigError:
