@@ -460,9 +460,11 @@ def build_training_tab(ctx: StudioContext) -> None:
     estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_box, api_name="estimate_training", concurrency_limit=2)
     # An estimate is of the options and data it was made for: after a change it went on showing the steps, time and
     # memory of another model, task or data (a summarization run's beside an instruction-tuning plan), so it goes.
+    # In the browser, at the change: a request to the server could be answered after the estimate pressed next and
+    # clear that (the likely reason an estimate pressed right after typing an option never showed in a CI run).
     gr.on(
-        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], lambda: "", None, estimate_box,
-        api_name="estimate_outdated", api_visibility="private", show_progress="hidden", queue=False,
+        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], None, None, estimate_box,
+        js="() => ''", api_name="estimate_outdated", api_visibility="private", show_progress="hidden",
     )
 
     # ------------------------------------------------------------ following the run

@@ -1,6 +1,6 @@
-"""Two views in a real browser: the Runs tab of an empty runs folder (a note on how to start, no error on
-opening or refreshing), and Try it clearing its answer when the next input is refused (the old answer
-would read as the answer to the new input)."""
+"""Views in a real browser: the Runs tab of an empty runs folder (a note on how to start, no error on
+opening or refreshing), Try it clearing its answer when the next input is refused (the old answer
+would read as the answer to the new input), and the Train and Data tabs kept in step."""
 
 from __future__ import annotations
 
@@ -322,3 +322,42 @@ def test_the_inspector_shows_row_0_s_tokens_as_the_data_loads(page, tmp_path):
     tokens = page.locator(".block", has_text="Token lengths").last.locator(".barlayer .point path")
     expect(tokens.first).to_be_attached()
     expect(page.get_by_text("Press Inspect tokens to measure the token lengths of every split.")).to_have_count(0)
+
+
+
+def test_an_estimate_pressed_right_after_an_option_shows_and_goes_at_the_next_change(page, sentiment_csv):
+    """The estimate is of the options and data it was made for, and goes when they change. Cleared by a request
+    to the server, it could be cleared after the estimate pressed next: an estimate pressed right after an option
+    was typed never showed in a CI run. Here the server's answers to requests outside the queue are held until
+    the estimate shows (a network may answer in any order); cleared in the browser at the change, it stays."""
+    page.get_by_role("tab", name="2 · Train").click()
+    estimate, epochs = page.get_by_text("Estimate", exact=True), page.get_by_label("Epochs", exact=True)
+    no_pending(page)
+    held = []
+
+    def hold(request):
+        held.append(request)
+
+    page.route("**/gradio_api/run/**", hold)
+    epochs.fill("4")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Estimate time and memory").click()
+    expect(estimate).to_be_visible()
+    for request in held:
+        request.continue_()
+    page.unroute("**/gradio_api/run/**", hold)
+    no_pending(page)
+    expect(estimate).to_be_visible()
+    expect(page.get_by_text("Steps: ").first).to_be_visible()
+
+    epochs.fill("5")
+    epochs.press("Tab")
+    expect(estimate).to_have_count(0)
+
+    page.get_by_role("button", name="Estimate time and memory").click()
+    expect(estimate).to_be_visible()
+    page.get_by_role("tab", name="1 · Data").click()
+    upload(page, sentiment_csv)
+    expect(page.get_by_text("120 rows")).to_be_visible()
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(estimate).to_have_count(0)
