@@ -87,6 +87,10 @@ class HubConflictError(HubError):
     """The Hub reported a conflict (HTTP 409): the repo changed meanwhile, or already exists."""
 
 
+class HubHardwareError(HubError, ValueError):
+    """The Space hardware named is not one the Hub offers."""
+
+
 class HubCardError(HubError, ValueError):
     """The Hub rejected the model card or Space README metadata."""
 

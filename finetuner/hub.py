@@ -44,6 +44,7 @@ from .errors import (
     HubConflictError,
     HubConnectionError,
     HubError,
+    HubHardwareError,
     HubNamespaceError,
     HubPaymentRequiredError,
     HubReadOnlyTokenError,
@@ -673,6 +674,7 @@ def deploy_demo_space(
     refuse to create a Gradio Space (402): the error says so and what to do. `run` (its task, example
     texts, and where the Space is recorded) counts only if it is the run last pushed to the model repo.
     """
+    check_hardware(hardware)
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
@@ -714,6 +716,7 @@ def deploy_demo_space(
 
     with _translate("create the demo Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
+        private = _actual_visibility(api, space_id, private, token=token, warnings=warnings)
         commit = api.create_commit(
             space_id,
             [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()],
@@ -758,6 +761,29 @@ def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
             f"The Space is under your account, '{user.name}/{name}': this token cannot write to '{namespace}', the model's namespace. "
             f"Name the Space '{namespace}/...' once you may write there."
         )
+
+
+def check_hardware(hardware: str | None) -> None:
+    """Refuse a Space hardware name the Hub does not offer before anything is created or uploaded: the Hub would
+    refuse it only after the Space existed (its README's `suggested_hardware`, or the hardware request)."""
+    from huggingface_hub import SpaceHardware  # noqa: PLC0415
+
+    known = [h.value for h in SpaceHardware]
+    if hardware is not None and hardware not in known:
+        raise HubHardwareError(f"'{hardware}' is not Space hardware the Hub offers. Use one of: {', '.join(known)} ('{DEFAULT_SPACE_HARDWARE}' is free).")
+
+
+def _actual_visibility(api, space_id: str, private: bool, *, token: str, warnings: list[str]) -> bool:
+    """Whether the Space is private, as the Hub has it: creating a Space that exists already (`exist_ok`) leaves its
+    visibility as it was, whatever was asked. When that differs from what was asked, a warning says so."""
+    actual = bool(api.space_info(space_id, token=token).private)
+    if actual != private:
+        now, asked = ("private", "public") if actual else ("public", "private")
+        warnings.append(
+            f"The Space {space_id} already existed and is {now}: it stays {now}, not {asked} as asked. "
+            f"Change its visibility in its settings ({_repo_url(api.endpoint, space_id, 'space')}/settings) if needed."
+        )
+    return actual
 
 
 def _request_hardware(api, space_id: str, hardware: str, *, token: str, user: HubUser) -> None:
@@ -825,6 +851,7 @@ def upload_studio_space(
     """
     from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
 
+    check_hardware(hardware)
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     space_id = full_repo_id(space_name, user, "space")
@@ -833,8 +860,10 @@ def upload_studio_space(
     api = _api(endpoint)
     from . import __version__  # noqa: PLC0415
 
+    warnings: list[str] = []
     with _translate("upload the studio Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
+        private = _actual_visibility(api, space_id, private, token=token, warnings=warnings)
         commit = api.create_commit(
             space_id,
             [CommitOperationAdd(path_in_repo=p, path_or_fileobj=content if isinstance(content, bytes) else str(content)) for p, content in files.items()],
@@ -844,7 +873,7 @@ def upload_studio_space(
         )
     if hardware:
         _request_hardware(api, space_id, hardware, token=token, user=user)
-    warnings = [
+    warnings += [
         "A Space's own disk is wiped when it restarts or sleeps: mount a storage volume on the Space at /data (runs then go to /data/runs), or elsewhere "
         "with the Space variable FINETUNER_RUNS_DIR set to its path (the old persistent storage is no longer offered), or push finished runs from the Hub tab.",
         "Visitors sign in with their Hugging Face account; their own token is used for pushes, and for reading their private models and datasets. "

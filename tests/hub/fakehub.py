@@ -44,6 +44,8 @@ DROP = 0  # a `fail_next` status: close the connection without an answer
 SPACE_SDKS = ("gradio", "docker", "static")
 PAID_SDKS = ("gradio", "docker")
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
+# The hardware flavors the Hub offers (its hardware request and a Space README's suggested_hardware refuse others).
+SPACE_HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8")
 REPO_NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 LICENSES = {"apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc0-1.0", "gpl-3.0", "lgpl-3.0", "agpl-3.0", "bsd-3-clause", "llama3", "gemma", "other", "unknown"}
 
@@ -439,6 +441,8 @@ class FakeHub:
         repo, user = self._get_repo("space", id, headers)
         self._require_writer(repo, user)
         flavor = json.loads(body)["flavor"]
+        if flavor not in SPACE_HARDWARE:
+            raise HubError(400, f"Invalid hardware flavor '{flavor}'.")
         if flavor != "cpu-basic" and user.plan == "free":
             raise HubError(402, f"Hardware '{flavor}' requires a payment method on the account.")
         repo.hardware = flavor
@@ -527,6 +531,8 @@ def validate_metadata(content: str, repo_type: str) -> list[str]:
         for key in ("sdk_version", "python_version", "app_file"):
             if key in metadata and not isinstance(metadata[key], str):
                 errors.append(f'"{key}" must be a string (quote it in YAML)')
+        if "suggested_hardware" in metadata and metadata["suggested_hardware"] not in SPACE_HARDWARE:
+            errors.append(f'"suggested_hardware" must be one of {", ".join(SPACE_HARDWARE)}')
         if "hf_oauth" in metadata and not isinstance(metadata["hf_oauth"], bool):
             errors.append('"hf_oauth" must be true or false')
         scopes = metadata.get("hf_oauth_scopes")

@@ -216,3 +216,37 @@ def test_a_sentence_pair_models_demo_space_takes_two_texts_when_deployed_by_its_
     scores = app.predict("a man is eating", "someone eats")
     assert scores.keys() == local.keys() and all(abs(scores[k] - local[k]) < 1e-5 for k in local)
     sys.modules.pop("pair_space_app", None)
+
+
+def test_an_existing_spaces_visibility_is_reported_as_the_hub_has_it(hub_server, alice, trained_run, studio_source, hub_runs_dir, monkeypatch, capsys):
+    """Deploying (or uploading the studio) again into a public Space with --private leaves it public (creating a repo
+    that exists changes nothing): the result says public, and why, rather than '(private)'."""
+    from finetuner.cli import main
+
+    hub.push_run(trained_run, "shown-model", token=alice, private=False)
+    hub.deploy_demo_space("shown-model", token=alice, private=False)
+    monkeypatch.setenv("HF_TOKEN", alice)
+    assert main(["--runs_dir", str(hub_runs_dir), "deploy-space", "alice/shown-model", "--private"]) == 0
+    out = capsys.readouterr().out
+    assert not hub_server.repo("alice/shown-model-demo", "space").private
+    assert "Space alice/shown-model-demo (public)" in out and "(private)" not in out
+    assert "already existed and is public: it stays public, not private as asked" in out and "/spaces/alice/shown-model-demo/settings" in out
+
+    hub.upload_studio_space("open-studio", token=alice, root=studio_source, private=False)
+    again = hub.upload_studio_space("open-studio", token=alice, root=studio_source)  # private by default
+    assert not again.private and not hub_server.repo("alice/open-studio", "space").private
+    assert any("stays public, not private as asked" in w for w in again.warnings)
+
+
+@pytest.mark.parametrize("command", [["deploy-space", "alice/hw-model", "--space_name", "hw-demo"], ["space-upload", "--space_name", "hw-demo"]])
+def test_unknown_space_hardware_is_refused_before_a_space_is_made(command, hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
+    """A mistyped --hardware used to create the Space and upload its files before the Hub refused the name."""
+    from finetuner.cli import main
+
+    if command[0] == "deploy-space":
+        hub.push_run(trained_run, "hw-model", token=alice, private=False)
+    monkeypatch.setenv("HF_TOKEN", alice)
+    assert main(["--runs_dir", str(hub_runs_dir), *command, "--hardware", "t4-smal"]) == 2
+    err = capsys.readouterr().err
+    assert "'t4-smal' is not Space hardware the Hub offers" in err and "t4-small" in err and "cpu-basic" in err
+    assert ("space", "alice/hw-demo") not in hub_server.repos
