@@ -429,6 +429,8 @@ def push_run(
             token=token,
         )
     url = _repo_url(api.endpoint, repo_id)
+    if commit.oid == info.sha:  # huggingface_hub skips a commit that would change nothing and answers the repo's last one
+        warnings.append(f"{repo_id} already held exactly these files (commit {commit.oid[:7]}): nothing was uploaded and no commit was made.")
     result = PushResult(repo_id=repo_id, url=url, commit_url=commit.commit_url, commit_oid=commit.oid, private=bool(info.private), files=files, warnings=warnings)
     _record(run, "model", {"repo_id": repo_id, "url": url, "commit_url": commit.commit_url, "commit": commit.oid, "private": result.private, "pushed_at": time.time(), "pushed_by": user.name, "adapter": adapter})
     run.append_event("push", repo_id=repo_id, url=url, commit=commit.oid, adapter=adapter)

@@ -154,7 +154,8 @@ def test_a_push_replaces_the_earlier_upload_and_keeps_the_users_own_files(hub_se
     assert {"model.safetensors", "config.json"} | own <= files
     assert not files & {"adapter_config.json", "adapter_model.safetensors"}
     assert any("adapter_config.json" in w for w in merged.warnings)
-    assert not hub.push_run(lora_run, "switching", token=alice).warnings  # the same push again deletes nothing
+    again = hub.push_run(lora_run, "switching", token=alice).warnings  # the same push again deletes nothing, and changes nothing
+    assert not any("deleted" in w for w in again) and any("nothing was uploaded" in w for w in again)
 
 
 def test_causal_lm_card_tables_what_it_reports_and_claims_only_what_the_run_did(lora_run):

@@ -125,3 +125,21 @@ def test_train_push_to_hub_without_an_answer_from_the_hub_says_how_to_go_on(caus
         expected = f"HF_HUB_OFFLINE=1 is set, so the Hugging Face Hub is not contacted and the push cannot be checked or done. Unset it, or {later}."
     assert err.strip().splitlines()[-1] == f"error: {expected}"
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_pushing_again_what_the_repo_holds_says_nothing_was_uploaded(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
+    """huggingface_hub skips a commit that changes nothing and answers the last one: the push used to print
+    'Pushed' with that old commit as if it had uploaded."""
+    import time
+
+    real = time.strftime  # the card's date, fixed: two pushes either side of midnight would differ by it
+    monkeypatch.setattr(time, "strftime", lambda fmt, *when: "2026-01-01" if fmt == "%Y-%m-%d" else real(fmt, *when))
+    monkeypatch.setenv("HF_TOKEN", alice)
+    push = ["--runs_dir", str(hub_runs_dir), "push", trained_run.id, "--repo_id", "same-model"]
+    assert main(push) == 0
+    assert "nothing was uploaded" not in capsys.readouterr().out
+    commits = len(hub_server.repo("alice/same-model").commits)
+    assert main(push) == 0
+    out = capsys.readouterr().out
+    assert len(hub_server.repo("alice/same-model").commits) == commits
+    assert "warning: alice/same-model already held exactly these files" in out and "nothing was uploaded and no commit was made" in out
