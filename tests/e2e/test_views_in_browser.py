@@ -28,6 +28,12 @@ def upload(page, path) -> None:
     label.locator("xpath=ancestor::div[contains(@class,'block')][1]").locator("input[type=file]").set_input_files(str(path))
 
 
+def open_try_it_on(page, run_id: str) -> None:
+    """Open the Try it tab and wait until it has chosen the run: pressed before, Classify sent no run and was refused."""
+    page.get_by_role("tab", name="4 · Try it").click()
+    expect(page.get_by_label("Model from run", exact=True)).to_have_value(re.compile(re.escape(run_id)))
+
+
 def test_an_empty_runs_tab_says_how_to_start_without_an_error(page):
     page.get_by_role("tab", name="Runs").click()
     expect(page.get_by_text("No runs yet.")).to_be_visible()
@@ -44,7 +50,7 @@ def test_try_it_clears_its_answer_when_the_next_text_is_refused(page, studio, ti
     run = store.create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": "reviews.csv", "max_seq_length": 32}))
     shutil.copytree(tiny_model_dir, run.model_dir)  # an untrained head is enough: any answer will do
     run.update_status(state=COMPLETED)
-    page.get_by_role("tab", name="4 · Try it").click()
+    open_try_it_on(page, run.id)
     answer = page.locator(".block", has_text="Model output")
     page.get_by_label("Text to classify").fill("the film was great")
     page.get_by_role("button", name="Classify", exact=True).click()
@@ -53,6 +59,32 @@ def test_try_it_clears_its_answer_when_the_next_text_is_refused(page, studio, ti
     page.get_by_role("button", name="Classify", exact=True).click()
     expect(page.locator(".toast-body").filter(has_text="Type a text to classify first")).to_be_visible()
     expect(answer.get_by_text("probabilities")).to_have_count(0)
+
+
+def test_try_it_clears_its_answer_in_the_browser_so_no_late_request_clears_the_next_one(page, studio, tiny_model_dir):
+    """A refused text cleared the answer before it by a request to the server, which could be answered after the
+    answer to the user's next try (a network may answer in any order) and clear that one. Here the server's answers
+    to requests outside the queue are held for good: the answer is cleared at the refusal all the same, and the
+    next answer shows."""
+    store = RunStore(studio[1])
+    run = store.create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": "reviews.csv", "max_seq_length": 32}))
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state=COMPLETED)
+    held = []
+    page.route("**/gradio_api/run/**", lambda request: held.append(request))
+    open_try_it_on(page, run.id)
+    answer, text = page.locator(".block", has_text="Model output"), page.get_by_label("Text to classify")
+    text.fill("the film was great")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(answer.get_by_text("probabilities")).to_be_visible()
+    text.fill("")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(page.locator(".toast-body").filter(has_text="Type a text to classify first")).to_be_visible()
+    expect(answer.get_by_text("probabilities")).to_have_count(0)
+    text.fill("two hours I will never get back")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(answer.get_by_text("probabilities")).to_be_visible()
+    expect(answer).to_contain_text("two hours I will never get back")
 
 
 def test_the_example_trains_enough_epochs_and_a_users_epochs_stay(page, sentiment_csv):
@@ -361,3 +393,41 @@ def test_an_estimate_pressed_right_after_an_option_shows_and_goes_at_the_next_ch
     expect(page.get_by_text("120 rows")).to_be_visible()
     page.get_by_role("tab", name="2 · Train").click()
     expect(estimate).to_have_count(0)
+
+
+def test_an_estimate_still_being_made_when_an_option_changes_never_shows(page, monkeypatch):
+    """An estimate takes seconds (the data is prepared and tokenized). An option changed meanwhile cleared the
+    estimate box at once, and the estimate of the options before showed when it was done, beside options it was
+    not made for. Here it is held until the option has changed; once done, the page answers a later request (the
+    CLI command, through the same queue) and still shows no estimate; pressed again, it is of the new options."""
+    import threading
+
+    from finetuner.ui import render
+
+    entered, released, returned, real = threading.Event(), threading.Event(), threading.Event(), render.estimate_setup
+
+    def held(**options):
+        entered.set()
+        assert released.wait(timeout=60), "the test never released the held estimate"
+        try:
+            return real(**options)
+        finally:
+            returned.set()
+
+    page.get_by_role("tab", name="2 · Train").click()
+    estimate, epochs = page.get_by_text("Estimate", exact=True), page.get_by_label("Epochs", exact=True)
+    expect(epochs).not_to_have_value("4")
+    monkeypatch.setattr(render, "estimate_setup", held)
+    page.get_by_role("button", name="Estimate time and memory").click()
+    assert entered.wait(timeout=60)
+    epochs.fill("4")
+    epochs.press("Tab")
+    released.set()
+    assert returned.wait(timeout=60)
+    page.get_by_text("Reproduce without the browser").click()
+    page.get_by_role("button", name="Copy as CLI command").click()
+    expect(page.locator(".block", has_text="CLI command").last).to_contain_text("--num_train_epochs 4")
+    expect(estimate).to_have_count(0)
+
+    page.get_by_role("button", name="Estimate time and memory").click()
+    expect(page.get_by_text("× 4.0 epochs")).to_be_visible()
