@@ -57,7 +57,6 @@ NO_ANSWER = "(the model ended its answer at once: it generated no text)"
 ENDPOINTS = {CLASSIFICATION: "/predict", NER: "/predict_entities", CAUSAL_LM: "/generate", SEQ2SEQ: "/summarize"}
 
 
-
 def cleared(components: list, values: tuple) -> dict:
     """The arguments of an event that shows `values` in `components` in the browser, with no request to the server.
     After a failed answer the earlier one is cleared so: a request could be answered after the answer to the user's
