@@ -297,6 +297,10 @@ def build_inference_tab(ctx: StudioContext) -> None:
     chat_inputs = [run_picker, message, chatbot, temperature, top_p, max_new_tokens]
     send_event = send_button.click(generate, chat_inputs, [chatbot, message], api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal")
     submit_event = message.submit(generate, chat_inputs, [chatbot, message], api_name="generate_on_enter", api_visibility="private", concurrency_id="inference", show_progress="minimal")
+    for event in (send_event, submit_event):
+        # The conversation and the typed message stay; this answer to the failure marks them done, so the page shows the
+        # error's message alone, as the other views' (which clear their answer) do, not a red 'Error' badge on the chat too.
+        event.failure(lambda: (gr.skip(), gr.skip()), None, [chatbot, message], api_visibility="private", queue=False)
     stop_chat_button.click(None, None, None, cancels=[send_event, submit_event], api_visibility="private")
     clear_button.click(lambda: ([], ""), None, [chatbot, message], api_name="clear_conversation", api_visibility="private", cancels=[send_event, submit_event])
 
