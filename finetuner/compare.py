@@ -42,11 +42,14 @@ def _show(value: Any) -> str:
 class _Pairing:
     """How one task's per-example evaluation file is paired: the columns that say it is this task's, the
     columns that must match row by row for two runs to have seen the same examples, the per-example counts
-    and the score made of their totals."""
+    and the score made of their totals. `key` is that score's name in a run's metrics: the task's headline score
+    (`tasks.headline_score`, which the Runs table shows), for every task but instruction tuning, whose loss has no
+    per-example record (its generated sample's ROUGE-L is paired)."""
 
     file: str
     columns: frozenset[str]
     same_rows: tuple[str, ...]
+    key: str
     metric: str
     unit: str
     alike: str
@@ -59,11 +62,11 @@ def _entity_counts(frame):
 
 
 PAIRINGS = (
-    _Pairing("predictions", frozenset({"text", "label", "correct"}), ("text", "label"), "accuracy", "examples",
+    _Pairing("predictions", frozenset({"text", "label", "correct"}), ("text", "label"), "accuracy", "accuracy", "examples",
              "right and wrong on exactly the same examples", lambda f: f["correct"].astype(bool).to_numpy()[:, None], mean_score),
-    _Pairing("predictions", frozenset({"text", "tags", "predicted"}), ("text", "tags"), "entity F1", "sentences",
+    _Pairing("predictions", frozenset({"text", "tags", "predicted"}), ("text", "tags"), "f1", "entity F1", "sentences",
              "found the same entities in every sentence", _entity_counts, entity_f1),
-    _Pairing("generations", frozenset({"reference", "generated", "rougeL"}), ("reference",), "ROUGE-L", "generated texts",
+    _Pairing("generations", frozenset({"reference", "generated", "rougeL"}), ("reference",), "rougeL", "ROUGE-L", "generated texts",
              "scored alike on every text", lambda f: f["rougeL"].astype(float).to_numpy()[:, None], mean_score),
 )
 
@@ -74,7 +77,7 @@ SAME_RUN = "Run A and run B are the same run ({run}): there is nothing to compar
 
 def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
     """B's score minus A's on their test split (else validation), when both were evaluated on the same
-    examples: `{"split", "examples", "metric", "unit", "alike", "a", "b", "difference", "low", "high"}`;
+    examples: `{"split", "examples", "key", "metric", "unit", "alike", "a", "b", "difference", "low", "high"}`;
     otherwise `{"reason": why there is no paired comparison}` (also when A and B are the same run)."""
     import pandas as pd  # noqa: PLC0415
 
@@ -100,7 +103,7 @@ def paired_comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
             counts_a, counts_b = pairing.counts(a), pairing.counts(b)
             difference, low, high = paired_difference(counts_b, counts_a, pairing.score)
             scores = [float(pairing.score(counts.sum(axis=0)[None, :], len(counts))[0]) for counts in (counts_a, counts_b)]
-            return {"split": split, "examples": len(a), "metric": pairing.metric, "unit": pairing.unit, "alike": pairing.alike,
+            return {"split": split, "examples": len(a), "key": pairing.key, "metric": pairing.metric, "unit": pairing.unit, "alike": pairing.alike,
                     "a": scores[0], "b": scores[1], "difference": difference, "low": low, "high": high}
     if not differing:
         return {"reason": "No paired comparison: they have no per-example results on a test or validation split (completed runs have them)."}

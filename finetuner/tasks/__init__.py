@@ -28,7 +28,9 @@ class TaskInfo:
     default_metric: str
     # Metrics every evaluation during training reports (without the `eval_` prefix): the choices of metric_for_best_model.
     metrics: tuple[str, ...]
-    # The metrics a user looks at first, in the run list and the status (final evaluation included).
+    # The metrics a user looks at first, in the run list and the status (final evaluation included). The first
+    # is the task's one score (`headline_score`): the Runs table and run labels show it, and two runs of the task are
+    # compared by it where their per-example results hold it (`finetuner.compare`).
     headline: tuple[str, ...]
     # Optional features the task supports, so the config can refuse options that would be ignored.
     features: frozenset[str] = field(default_factory=frozenset)
@@ -95,7 +97,7 @@ TASKS: dict[str, TaskInfo] = {
         default_model="google/flan-t5-small",
         default_metric="rougeL",
         metrics=("rougeL", "rouge1", "rouge2", "rougeLsum", "bleu", "loss", "gen_len"),
-        headline=("rouge1", "rouge2", "rougeL", "bleu", "loss"),
+        headline=("rougeL", "rouge1", "rouge2", "bleu", "loss"),
         features=frozenset({"generation", "target_length"}),
         needs_hub_default=True,
         default_max_seq_length=512,
@@ -157,6 +159,13 @@ BASELINE_NAMES = {
 def baseline_name(key: str) -> str:
     """A baseline's name for people ('tfidf_logreg' -> 'TF-IDF + logistic regression'); unknown keys readable too."""
     return BASELINE_NAMES.get(key, key.replace("_", " "))
+
+
+def headline_score(task: str) -> str:
+    """The score a run of `task` is listed and compared by: a classifier's accuracy, NER's entity f1, summarization's
+    rougeL, instruction tuning's loss (its comparison pairs the ROUGE-L of its generated sample instead: a loss per
+    example is not kept)."""
+    return TASKS[task].headline[0]
 
 
 def curve_metrics(task: str) -> tuple[str, ...]:

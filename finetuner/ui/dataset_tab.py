@@ -33,6 +33,7 @@ import gradio as gr
 from .. import plots
 from ..config import RunConfig, field_help
 from ..errors import DataError
+from ..hub_reads import digest
 from ..tasks import TASKS
 from . import ownership, render, services, tables
 from .handlers import ui_errors
@@ -174,7 +175,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
             token_details = gr.Dataframe(interactive=False, max_height=300)
         token_plot = gr.Plot(label="Token lengths per split", show_label=False)
         split_shown = gr.State(None)  # the seed and shares the splits shown were made with; None until the page's first load
-        inspected_with = gr.State(None)  # what the inspection shown was made with (`inspection_key`); None before the first
+        inspected_with = gr.State(None)  # what the inspection shown was made with (`inspection_key`; with FAILED: a glance that failed); None before the first
         data_loads = gr.State({"started": 0, "ended": 0})  # the numbers of the session's newest data load started and ended (`latest_only`)
 
     # The Train tab keeps the inspector's model and max_length its own (see its `build_training_tab`).
@@ -575,14 +576,20 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         packing wait for the button. A glance that cannot be made says why in the inspector, with no pop-up."""
         selection, options, model, length = inspection_inputs(selection, train_form, model_name_or_path, max_length)
         task = services.task_of(selection)
-        glanced = inspected is None or bool(inspected.get(GLANCE))
-        if inspected is not None and inspection_key(selection, options, model, length, {**services.tokenization_options(task, train_form), **packing_setting(task, train_form)}) == {k: v for k, v in inspected.items() if k != GLANCE}:
+        key = inspection_key(selection, options, model, length, {**services.tokenization_options(task, train_form), **packing_setting(task, train_form)})
+        # Who reads the model: a glance that failed is not tried again for the same visitor and token (`FAILED`).
+        reading = [ownership.quiet_visitor(ctx, request, profile, oauth_token), digest(ownership.visitor_token(oauth_token, typed_token) or "")]
+        failed = inspected is not None and FAILED in inspected
+        glanced = inspected is None or failed or bool(inspected.get(GLANCE))
+        if failed and inspected[FAILED] == reading and {k: v for k, v in inspected.items() if k != FAILED} == key:
+            return [gr.skip()] * len(inspect_outputs)  # its reason stays shown; the model, max length, data or an option changed tries again
+        if inspected is not None and not failed and key == {k: v for k, v in inspected.items() if k != GLANCE}:
             return [gr.skip()] * len(inspect_outputs)
         try:
             return (glance_tokens if glanced else inspect_tokens)(model_name_or_path, max_length, split, index, text, selection, text_pair, train_form, request, profile, oauth_token, typed_token)
         except gr.Error as error:
-            if inspected is None:  # nothing shown yet: the glance says why it shows nothing, without a pop-up at each load
-                return [f"{NOT_INSPECTED} {render.md_escape(error.message)}", *[gr.skip()] * (len(inspect_outputs) - 1)]
+            if inspected is None or failed:  # nothing shown yet: the glance says why it shows nothing, without a pop-up at each load
+                return [f"{NOT_INSPECTED} {render.md_escape(error.message)}", *[gr.skip()] * (len(inspect_outputs) - 2), {**key, FAILED: reading}]
             stale = (
                 f"{STALE} the inspection below was made with model {render.md_code(inspected['model'])} and max_length {inspected['max_length']}, "
                 f"and could not be made again with those now in use (the Train tab's, with its split options, and the data loaded): {render.md_escape(error.message)}"
@@ -608,6 +615,9 @@ NOT_INSPECTED = "No tokens shown: the example could not be inspected with the mo
 LENGTHS_ON_DEMAND = "Press Inspect tokens to measure the token lengths of every split."
 PACKING_ON_DEMAND = "**Packing** is on: press **Inspect tokens** to see the packed sequences this example lands in (TRL packs the whole train split to find them)."
 GLANCE = "glance"  # in `inspected_with`: the inspection shown is a glance (no token lengths, no packing), made again as one
+# In `inspected_with`: no inspection is shown, a glance with these inputs failed (a model id mistyped, one that does not load),
+# for this visitor and token; a change of the Train form that leaves them as they were does not try it (a Hub request) again.
+FAILED = "failed"
 
 
 def inspection_inputs(selection, train_form, model_name_or_path, max_length) -> tuple[dict, dict, str, int]:

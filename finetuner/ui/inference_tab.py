@@ -9,7 +9,8 @@
 * Summarization (seq2seq): the generated summary of a pasted document.
 
 Every task can also run on a whole file: a table with a text column, or the run's own training format
-(sentence pairs, NER words, chats, instruction/input), read as training reads it.
+(sentence pairs, NER words, chats, instruction/input), read as training reads it. The column box says what the
+chosen run's task reads (`batch_column_help`).
 
 Endpoints (each takes the run id first; a run trained for another task is refused with a message that
 names the endpoint to use):
@@ -43,7 +44,9 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from ..data import MESSAGES_NAMES
 from ..errors import DataError
+from ..runs import read_json
 from ..tasks import TASKS
 from . import ownership, tables
 from .dataset_tab import FILE_TYPES
@@ -103,6 +106,30 @@ BATCH = {
     CAUSAL_LM: ("Answer every prompt of a file", "Answer prompts"),
     SEQ2SEQ: ("Summarize every document of a file", "Summarize file"),
 }
+def batch_column_help(task: str, trained: list[str] | None = None) -> str:
+    """What the file's column box says for a run of `task`: the columns its batch prediction reads
+    (`prediction_inputs` of the task), with the run's own (`trained`: its data_report's text columns) named."""
+    own = [str(c) for c in trained or []]
+    if task == NER:
+        where = f"the run's own words column ({own[0]})" if own else "the run's own words column"
+        return (f"Leave empty to read {where}, else one named tokens or words (a list of words, or words separated by spaces); "
+                "a text column is split into words as a typed sentence is. Or name the column.")
+    if task == CAUSAL_LM:
+        if len(own) == 1 and own[0].lower() in MESSAGES_NAMES:
+            where = f"the run's own chat column ({own[0]}, each conversation up to its last answer)"
+        else:
+            where = f"the run's own prompt column ({', with the input column '.join(own[:2])})" if own else "the run's own prompt column"
+        return f"The prompts: leave empty to read {where}, else a chat's messages or a prompt column (prompt, instruction, question, ...). Or name the column; no answer column is needed."
+    if task == SEQ2SEQ:
+        where = f"the run's own document column ({own[0]})" if own else "the run's own document column"
+        return f"The documents: leave empty to read {where}, else one named document, article, text, ... Or name the column; no summary column is needed."
+    if len(own) == 2:
+        return f"This model was trained on sentence pairs: leave empty to read its two text columns ({own[0]} and {own[1]}), or name both, comma-separated."
+    if own:
+        return f"Leave empty to read the run's own text column ({own[0]}), else one detected (text, sentence, review, ...). Or name the column."
+    return "Leave empty to read the run's own text column(s), else one detected (text, sentence, review, ...). Or name the column; a sentence-pair model reads two, comma-separated."
+
+
 VIEW_NOTES = {
     CLASSIFICATION: "Type a text: the model gives the probability of each label.",
     NER: "Type a sentence: the entities the model finds are highlighted, with their type.",
@@ -190,7 +217,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         with gr.Accordion(BATCH[CLASSIFICATION][0], open=False) as batch_accordion:
             with gr.Row():
                 batch_file = gr.File(label="File with a text column", file_types=FILE_TYPES)
-                text_column = gr.Textbox(value="", label="Text column", placeholder="auto-detect", info="Leave empty to use the run's own column(s), or to detect it. A sentence-pair model: both, comma-separated.")
+                text_column = gr.Textbox(value="", label="Text column", placeholder="auto-detect", info=batch_column_help(CLASSIFICATION))
             batch_button = gr.Button(BATCH[CLASSIFICATION][1])
             batch_preview = gr.Dataframe(label="Predictions (first rows; long texts cut, the CSV has them whole)", interactive=False, wrap=True, max_height=360, elem_classes="ft-wrap-anywhere")
             batch_download = gr.File(label="Predictions (CSV)", interactive=False)
@@ -281,6 +308,10 @@ def build_inference_tab(ctx: StudioContext) -> None:
     chat_inputs = [run_picker, message, chatbot, temperature, top_p, max_new_tokens]
     send_event = send_button.click(generate, chat_inputs, [chatbot, message], api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal")
     submit_event = message.submit(generate, chat_inputs, [chatbot, message], api_name="generate_on_enter", api_visibility="private", concurrency_id="inference", show_progress="minimal")
+    for event in (send_event, submit_event):
+        # The conversation and the typed message stay; this answer to the failure marks them done, so the page shows the
+        # error's message alone, as the other views' (which clear their answer) do, not a red 'Error' badge on the chat too.
+        event.failure(lambda: (gr.skip(), gr.skip()), None, [chatbot, message], api_visibility="private", queue=False)
     stop_chat_button.click(None, None, None, cancels=[send_event, submit_event], api_visibility="private")
     clear_button.click(lambda: ([], ""), None, [chatbot, message], api_name="clear_conversation", api_visibility="private", cancels=[send_event, submit_event])
 
@@ -332,6 +363,11 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 return list(dict.fromkeys(str(t) for t in frame[column] if str(t).strip()))[:20]
         return []
 
+    def trained_columns(run) -> list[str]:
+        """The run's own input columns as its training read them (data_report.json's text_columns), [] when unknown."""
+        report = read_json(run.path / "data_report.json", {}) or {}
+        return list(report.get("text_columns") or []) if isinstance(report, dict) else []
+
     def show_run(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Show the chosen run's view: its task's input and output widgets, examples and file options."""
         run, task = None, CLASSIFICATION
@@ -358,7 +394,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             *(shown if name == task else gr.skip() for name in VIEW_ORDER),
             gr.Accordion(label=BATCH[task][0]),
             gr.Button(value=BATCH[task][1]),
-            gr.Textbox(label=f"{noun.capitalize()} column"),
+            gr.Textbox(label=f"{noun.capitalize()} column", info=batch_column_help(task, trained_columns(run) if run else None)),
             [],  # a new model: a new conversation
             gr.Slider(value=new_tokens) if task == CAUSAL_LM else gr.skip(),
             gr.Slider(value=new_tokens) if task == SEQ2SEQ else gr.skip(),

@@ -32,7 +32,7 @@ from ..errors import ConfigError, DataError
 from ..evaluate_run import saves_into_run
 from ..hub_reads import reader
 from ..runs import ACTIVE_STATES, QUEUED, RUNNING, Run, RunStore, read_json
-from ..tasks import TASKS, ignores
+from ..tasks import TASKS, headline_score, ignores
 from ..train import WAITING_MESSAGE
 
 EXAMPLE_DATASET = Path(__file__).resolve().parent.parent / "examples" / "movie_reviews.csv"
@@ -986,10 +986,10 @@ def run_label(run: Run) -> str:
 
 
 def headline_metric(run: Run) -> str | None:
-    """The score a run's task is read by first (accuracy, NER's entity f1, loss, rouge1); None for a run
-    whose config cannot be read."""
+    """The score a run's task is read by first (`tasks.headline_score`: accuracy, NER's entity f1, loss, rougeL);
+    None for a run whose config cannot be read."""
     try:
-        return TASKS[run.config().model.task].headline[0]
+        return headline_score(run.config().model.task)
     except Exception:  # noqa: BLE001 - a broken run folder still gets listed
         return None
 
@@ -1014,7 +1014,7 @@ def no_runs_note(runs_dir: str) -> str:
     return NO_RUNS.format(runs_dir=shlex.quote(runs_dir))
 
 
-# "metric" is the task's headline score (accuracy, NER's entity f1, loss, rouge1), on validation and test.
+# "metric" is the task's headline score (`tasks.headline_score`: accuracy, NER's entity f1, loss, rougeL), on validation and test.
 RUN_COLUMNS = ["run", "state", "data", "steps", "metric", "validation", "test", "learning rate", "batch", "started", "duration", "model"]
 
 
@@ -1028,7 +1028,7 @@ def runs_table(store: RunStore, runs: list[Run] | None = None) -> pd.DataFrame:
             rows.append([run.id, status.get("state"), "(config.yaml unreadable)", *[None] * (len(RUN_COLUMNS) - 3)])
             continue
         metrics = status.get("metrics") or {}
-        metric = TASKS[config.model.task].headline[0]
+        metric = headline_score(config.model.task)
         model = config.model.model_name_or_path
         if model == default_model_path():
             model = "all-MiniLM-L6-v2 (bundled)"

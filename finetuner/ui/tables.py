@@ -70,6 +70,21 @@ def compact_probabilities(frame: pd.DataFrame, *, max_columns: int = MAX_PROBABI
     return out
 
 
+def _as_text(value: Any) -> Any:
+    """A list cell as a table shows it: words (a training-format file's tokens, its tags) joined by spaces as they
+    read, anything else in a list (a chat's messages) as JSON text; other values as they are. A browser shows a
+    list as its items joined by commas ('bob,saw,rome'), a chat's as '[object Object]'."""
+    if type(value).__name__ == "ndarray":  # Parquet's lists
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        return " ".join(map(str, value))
+    if isinstance(value, (list, tuple, dict)):
+        import json  # noqa: PLC0415
+
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
 def _shortened(value: Any, limit: int) -> Any:
     return value[: limit - 1] + "…" if isinstance(value, str) and len(value) > limit else value
 
@@ -77,12 +92,13 @@ def _shortened(value: Any, limit: int) -> Any:
 def prediction_preview(frame: pd.DataFrame, rows: int = 100, *, max_chars: int = MAX_PREVIEW_CHARS) -> pd.DataFrame:
     """The first `rows` of a file's predictions as the page shows them: the model's columns first (predicted,
     confidence, the likeliest labels; entities; the generated text), then the file's own, texts longer than
-    `max_chars` cut with '…', numbers to 4 decimals. The CSV to download stays complete."""
+    `max_chars` cut with '…', list cells as text (a file's words joined by spaces, `_as_text`), numbers to 4
+    decimals. The CSV to download stays complete, its list cells JSON text that reads back as lists."""
     shown = compact_probabilities(frame.head(rows))
     first = [c for c in PREDICTION_COLUMNS if c in shown.columns]
     probabilities = [c for c in shown.columns if isinstance(c, str) and c.startswith(PROBABILITY_PREFIX)]
     shown = shown[[*first, *probabilities, *(c for c in shown.columns if c not in first and c not in probabilities)]]
-    shown = shown.apply(lambda column: column if pd.api.types.is_numeric_dtype(column) else column.map(lambda v: _shortened(v, max_chars)))
+    shown = shown.apply(lambda column: column if pd.api.types.is_numeric_dtype(column) else column.map(lambda v: _shortened(_as_text(v), max_chars)))
     return shown.round(4)
 
 

@@ -204,9 +204,9 @@ def test_runs_of_another_task_compare_on_its_own_metric(client, studio, ner_run,
     listed = client.predict(api_name="/list_runs")[0]
     listed = listed.get("value", listed)
     runs = pd.DataFrame(listed["data"], columns=listed["headers"]).set_index("run")
-    test_f1, test_rouge = (RunStore(studio[1]).get(r).status()["metrics"][key] for r, key in ((ner_run, "test_f1"), (s2s_run, "test_rouge1")))
+    test_f1, test_rouge = (RunStore(studio[1]).get(r).status()["metrics"][key] for r, key in ((ner_run, "test_f1"), (s2s_run, "test_rougeL")))
     assert (runs.loc[ner_run, "metric"], runs.loc[ner_run, "test"]) == ("f1", round(test_f1, 3)), "the Runs list reads NER by its entity F1"
-    assert (runs.loc[s2s_run, "metric"], runs.loc[s2s_run, "test"]) == ("rouge1", round(test_rouge, 3))
+    assert (runs.loc[s2s_run, "metric"], runs.loc[s2s_run, "test"]) == ("rougeL", round(test_rouge, 3)), "summarization by the ROUGE-L its runs are compared by"
     copy = copied_run(RunStore(studio[1]).get(ner_run)).id  # the same predictions under another run
     paired, curves, _ = client.predict(ner_run, copy, api_name="/compare_runs")
     assert "test sentences, run B's entity F1 +0.000 against run A: found the same entities in every sentence" in paired, paired

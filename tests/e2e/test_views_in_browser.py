@@ -431,3 +431,21 @@ def test_an_estimate_still_being_made_when_an_option_changes_never_shows(page, m
 
     page.get_by_role("button", name="Estimate time and memory").click()
     expect(page.get_by_text("× 4.0 epochs")).to_be_visible()
+
+
+def test_an_empty_chat_message_is_refused_by_a_message_alone(page, studio):
+    """An empty message sent to an instruction-tuned model's chat showed Gradio's red 'Error' badge on the
+    conversation beside the toast; like an empty text to classify, it gets the toast alone, and the
+    conversation stays."""
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": "gpt2", "train_file": "chats.jsonl"}))
+    run.update_status(state=COMPLETED)  # the empty message is refused before any model is loaded
+    page.get_by_role("tab", name="4 · Try it").click()
+    expect(page.get_by_label("Your message")).to_be_visible()
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".toast-body").filter(has_text="Type a message first")).to_be_visible()
+    no_pending(page)
+    expect(page.locator("[data-testid='status-tracker']").get_by_text("Error", exact=True)).to_have_count(0)
+    page.get_by_label("Your message").press("Enter")  # Enter sends as the button does
+    expect(page.get_by_test_id("toast-text").filter(has_text="Type a message first")).to_have_count(2)  # both in one toast
+    no_pending(page)
+    expect(page.locator("[data-testid='status-tracker']").get_by_text("Error", exact=True)).to_have_count(0)

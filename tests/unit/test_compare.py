@@ -148,3 +148,26 @@ def test_the_options_that_differ_leave_out_those_neither_task_uses():
     classifiers = [RunConfig.from_dict({"train_file": "x.csv", "max_target_length": n}) for n in (64, 32)]
     assert config_diff(*classifiers) == [], "an option no classifier uses makes no difference between two"
 
+
+
+def test_the_runs_table_lists_each_task_by_the_score_its_runs_are_compared_by(tmp_path):
+    """The Runs table showed a summarization run's ROUGE-1 while comparing two of them paired their ROUGE-L: the
+    score a run is listed by and the one it is compared by are now the same (`tasks.headline_score`)."""
+    from finetuner.ui.services import run_label, runs_table
+
+    store = RunStore(tmp_path / "runs")
+    pairs = {
+        "seq2seq": [generation_run(store, [0.2, 0.4] * 10), generation_run(store, [0.25, 0.41] * 10)],
+        "text-classification": [run_with_predictions(store, [True] * 45 + [False] * 15), run_with_predictions(store, [True] * 60)],
+        "token-classification": [ner_run(store, [TRUE_TAGS[0]] * 40), ner_run(store, [TRUE_TAGS[0]] * 40)],
+    }
+    for task, (a, b) in pairs.items():
+        comparison = paired_comparison(a, b)
+        for run, score in ((a, comparison["a"]), (b, comparison["b"])):
+            run.update_status(state="completed", metrics={f"test_{comparison['key']}": score, "test_rouge1": 0.9, "test_loss": 1.5})
+        table = runs_table(store, [a, b]).set_index("run")
+        assert list(table["metric"]) == [comparison["key"]] * 2, task
+        assert list(table["test"]) == [round(comparison["a"], 3), round(comparison["b"], 3)], task
+    a, b = pairs["seq2seq"]
+    assert list(runs_table(store, [a]).iloc[0][["metric", "test"]]) == ["rougeL", 0.3]
+    assert run_label(a).endswith("· test rougeL 0.300")

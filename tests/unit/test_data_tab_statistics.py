@@ -190,3 +190,54 @@ def test_visitors_reading_with_their_own_tokens_share_an_uploaded_files_preparat
         with reading_as(token):
             keys.append(reader("dana/secret-bert"))
     assert keys[0] and keys[1] and keys[0] != keys[1]
+
+
+def test_a_model_that_does_not_load_is_not_asked_for_again_at_each_train_form_change(sentiment_csv, tiny_model_dir, tmp_path, monkeypatch):
+    """The Data tab's glance at row 0's tokens tried a model that did not load (a mistyped Hub id: a Hub request each
+    time) again at every change of the Train form, the learning rate's too. Its reason stays shown; a change of the
+    model, the max length or the token it reads with, or a press of "Inspect tokens", tries again."""
+    from finetuner.errors import ModelLoadError
+    from finetuner.ui import dataset_tab
+    from finetuner.ui.studio import build_studio
+
+    runs = tmp_path / "runs"
+    demo = build_studio(runs)
+    again, press = (next(fn for fn in demo.fns.values() if fn.api_name == name).fn for name in ("inspect_again", "inspect_tokens"))
+    selection = services.make_selection(services.SOURCE_FILE, train_file=str(sentiment_csv), runs_dir=runs, task="text-classification")
+    typo, loads, real = "someone/bert-tny", [], services.inspect_row
+
+    def inspect_row(selection, model, *args, **kwargs):
+        loads.append(model)
+        if model == typo:
+            raise ModelLoadError(f"Could not load the tokenizer of '{typo}': no such model on the Hub.")
+        return real(selection, model, *args, **kwargs)
+
+    monkeypatch.setattr(services, "inspect_row", inspect_row)
+
+    def change(model, max_length, form, inspected, token=""):
+        """What the page asks after a change of the Train form (`form`) or the data (the inspector's inputs and the summary
+        shown), and what the page then holds of what was inspected (an update skipped keeps it)."""
+        outputs = again(model, max_length, "train", 0, "", selection, "", form, inspected, "", None, None, None, token)
+        return [*outputs[:-1], inspected if outputs[-1] == gr_skip() else outputs[-1]]
+
+    note, *_, inspected = change(typo, 64, {"learning_rate": 1e-4}, None)
+    assert note.startswith(dataset_tab.NOT_INSPECTED) and "no such model on the Hub" in note and loads == [typo]
+    for form in ({"learning_rate": 3e-4}, {"learning_rate": 3e-4, "num_train_epochs": 5}):
+        *unchanged, inspected = change(typo, 64, form, inspected)
+        assert all(update == gr_skip() for update in unchanged), "the reason shown stays; the model is not asked for again"
+    assert loads == [typo]
+    *_, inspected = change(typo, 64, {"learning_rate": 3e-4}, inspected, token="hf_other")
+    assert loads == [typo] * 2, "another token may read it: tried again"
+    *_, inspected = change(typo, 128, {"learning_rate": 3e-4}, inspected, token="hf_other")
+    assert loads == [typo] * 3, "another max length: tried again"
+    with pytest.raises(Exception, match="no such model on the Hub"):
+        press(typo, 128, "train", 0, "", selection, "", {"learning_rate": 3e-4}, None, None, None, "hf_other")
+    assert loads == [typo] * 4, "Inspect tokens pressed: tried again"
+    shown, *_, inspected = change(str(tiny_model_dir), 128, {"learning_rate": 3e-4}, inspected, token="hf_other")
+    assert loads[-1] == str(tiny_model_dir) and "max_length 128" in shown and dataset_tab.GLANCE in inspected
+
+
+def gr_skip():
+    import gradio as gr
+
+    return gr.skip()

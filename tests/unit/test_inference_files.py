@@ -348,3 +348,26 @@ def test_a_classifier_without_a_padding_id_predicts_a_batch_as_it_predicts_each_
     batched = predictor.predict(texts)
     for together, alone in zip(batched, [predictor.predict([text])[0] for text in texts]):
         assert together == pytest.approx(alone, abs=1e-4)
+
+
+def test_an_ner_files_preview_shows_its_words_as_text(ner_run, tmp_path):
+    """Try it's preview of an NER file in the training format showed each row's words as the browser shows a list,
+    joined by commas ('carol,smith,praised'): they read as the sentence, joined by spaces, each entity its words
+    with their type ('carol smith [person]'), entities apart by '; '. The file written keeps the words a JSON list,
+    which reads back as the training data's."""
+    from finetuner.inference import write_predictions
+    from finetuner.ui.tables import prediction_preview
+
+    records = [{"tokens": ["carol", "smith", "praised", "rome", "last", "week"], "ner_tags": ["B-person", "I-person", "O", "B-location", "O", "O"]}]
+    predictor = load_predictor(ner_run.id, runs_dir=ner_run.path.parent)
+    predictor.tag_words = lambda sentences, **_: [[("B-person", 0.9), ("I-person", 0.9), ("O", 0.9), ("B-location", 0.8), ("O", 0.9), ("O", 0.9)] for _ in sentences]
+    out = predict_file(predictor, write_jsonl(tmp_path / "ner.jsonl", records), run=ner_run)
+    shown = prediction_preview(out).iloc[0]
+    assert shown["tokens"] == "carol smith praised rome last week"
+    assert shown["ner_tags"] == "B-person I-person O B-location O O"
+    assert shown["entities"] == "carol smith [person]; rome [location]"
+    assert shown["tags"] == "B-person I-person O B-location O O"
+    write_predictions(out, tmp_path / "predictions.csv")
+    written = pd.read_csv(tmp_path / "predictions.csv").iloc[0]
+    assert (written["entities"], written["tags"]) == (shown["entities"], shown["tags"])
+    assert json.loads(written["tokens"]) == records[0]["tokens"], "the file's own words: a JSON list, read back as a list"
