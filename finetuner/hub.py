@@ -405,8 +405,9 @@ def push_run(
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
-    options.license = options.license or _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
-    bundle = build_card(run, options)
+    hub_license = None if options.license else _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
+    options.license = options.license or hub_license
+    bundle = build_card(run, options, hub_license=hub_license)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings = [note] if note else []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
