@@ -13,6 +13,7 @@ Images are drawn with matplotlib (headless, no browser needed), imported only wh
 
 from __future__ import annotations
 
+import difflib
 import io
 import math
 import re
@@ -111,12 +112,13 @@ class CardBundle:
         return re.sub(r"^---\n.*?\n---\n", "", self.text, count=1, flags=re.S)
 
 
-def build_card(run: Run, options: CardOptions | None = None, *, images: bool = True) -> CardBundle:
-    """The model card of a completed run. Raises `RunError` when the run has no final model."""
+def build_card(run: Run, options: CardOptions | None = None, *, images: bool = True, hub_license: str | None = None) -> CardBundle:
+    """The model card of a completed run. Raises `RunError` when the run has no final model. `hub_license`: the
+    license in `options` was read from the Hub (see `check_options`)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: PLC0415 - not needed at start-up
 
     options = options or CardOptions()
-    check_options(options)
+    check_options(options, hub_license=hub_license)
     if run.state != COMPLETED or not run.model_dir.is_dir():
         raise RunError(no_model_message(run))
     facts = _RunFacts.read(run)
@@ -189,12 +191,25 @@ def local_dataset(file_name: str | None) -> tuple[str, str]:
 
 
 LICENSES_URL = "https://huggingface.co/docs/hub/repositories-licenses"
-_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+# The license ids the Hub accepts in a card's `license:` (the table at LICENSES_URL, hub-docs
+# docs/hub/repositories-licenses.md, with the Llama ids added since). A license that is in none: 'other'.
+HUB_LICENSES = (
+    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0", "bigcode-openrail-m",
+    "afl-3.0", "artistic-2.0", "bsl-1.0", "bsd", "bsd-2-clause", "bsd-3-clause", "bsd-3-clause-clear", "c-uda", "cc", "cc0-1.0",
+    "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0", "cc-by-nc-4.0",
+    "cc-by-nd-4.0", "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0",
+    "cdla-sharing-1.0", "cdla-permissive-1.0", "cdla-permissive-2.0", "wtfpl", "ecl-2.0", "epl-1.0", "epl-2.0", "etalab-2.0", "eupl-1.1",
+    "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0", "isc", "lppl-1.3c", "ms-pl", "mpl-2.0", "odc-by",
+    "odbl", "openrail++", "osl-3.0", "postgresql", "ofl-1.1", "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr", "deepfloyd-if-license",
+    "llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "llama4", "gemma", "unknown", "other",
+)
 
 
-def check_options(options: CardOptions) -> None:
+def check_options(options: CardOptions, *, hub_license: str | None = None) -> None:
     """Refuse card details typed by the user that the Hub would reject or link to nowhere (a folder as the base
-    model, a file name as the dataset), with what to give instead, before anything is uploaded."""
+    model, a file name as the dataset, a license that is no Hub license id), with what to give instead, before
+    anything is uploaded. `hub_license`: a license read from the Hub (the base model's), which the Hub knows
+    even when it is newer than `HUB_LICENSES`, so it is not refused."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
 
     for value, what, example in ((options.base_model, "Base model", "google-bert/bert-base-uncased"), (options.dataset_id, "Dataset", "stanfordnlp/imdb")):
@@ -206,8 +221,12 @@ def check_options(options: CardOptions) -> None:
                 f"{what} '{value}' is not a Hub id: give it as on the Hub, 'namespace/name' (e.g. '{example}'), or leave it empty"
                 + (" when the data is not on the Hub." if what == "Dataset" else ".")
             ) from None
-    if options.license and not _LICENSE_ID.match(options.license):
-        raise ConfigError(f"License '{options.license}' is not a Hub license id: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
+    if options.license and options.license != hub_license and options.license not in HUB_LICENSES:
+        close = difflib.get_close_matches(options.license.lower(), HUB_LICENSES, n=3, cutoff=0.6)
+        raise ConfigError(
+            f"License '{options.license}' is not a Hub license id" + (f" (did you mean {' or '.join(close)}?)" if close else "")
+            + f": use one of the Hub's ids, listed at {LICENSES_URL} (e.g. apache-2.0, mit, cc-by-4.0), or 'other' for a license that is not there."
+        )
 
 
 ADAPTER_DIR = "adapter"  # <run>/adapter/: a LoRA run's adapters and tokenizer (tasks/causal_lm.py save_model)

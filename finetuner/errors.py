@@ -87,6 +87,10 @@ class HubConflictError(HubError):
     """The Hub reported a conflict (HTTP 409): the repo changed meanwhile, or already exists."""
 
 
+class HubSpaceTakenError(HubConflictError):
+    """The Space holds another app (the studio, a demo, something else) that an upload would mix with."""
+
+
 class HubHardwareError(HubError, ValueError):
     """The Space hardware named is not one the Hub offers."""
 

@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
@@ -45,6 +45,7 @@ from .errors import (
     HubConnectionError,
     HubError,
     HubHardwareError,
+    HubSpaceTakenError,
     HubNamespaceError,
     HubPaymentRequiredError,
     HubReadOnlyTokenError,
@@ -405,8 +406,9 @@ def push_run(
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
-    options.license = options.license or _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
-    bundle = build_card(run, options)
+    hub_license = None if options.license else _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
+    options.license = options.license or hub_license
+    bundle = build_card(run, options, hub_license=hub_license)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings = [note] if note else []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
@@ -667,8 +669,12 @@ def deploy_demo_space(
     run: Run | None = None,
     endpoint: str | None = None,
     allow_environment: bool = True,
+    replace: bool = False,
 ) -> SpaceResult:
     """Create (or update) a Gradio Space with a small inference app for a pushed model; returns its URL.
+
+    A Space that holds something else than a finetuner demo (the studio, another app) is refused before anything
+    is uploaded, unless `replace`: then its files are deleted in the commit that adds the demo (`_space_to_fill`).
 
     Without `space_name` the Space is '<model name>-demo' beside the model, or under the user's own name
     when the token cannot write to the model's namespace (a warning says so; `default_space_id`).
@@ -714,14 +720,15 @@ def deploy_demo_space(
     warnings = [where] if where else []
     if model.private:
         warnings.append(f"{model_id} is private: the Space can only load it with a token. Add a read token as the secret HF_TOKEN in the Space settings ({_repo_url(api.endpoint, space_id, 'space')}/settings), or make the model public.")
-    from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete  # noqa: PLC0415
 
     with _translate("create the demo Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
+        stale = _space_to_fill(api, space_id, DEMO_SPACE, files, token=token, replace=replace, warnings=warnings)
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
         private = _actual_visibility(api, space_id, private, token=token, warnings=warnings)
         commit = api.create_commit(
             space_id,
-            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()],
+            [*(CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()), *(CommitOperationDelete(path_in_repo=p) for p in stale)],
             commit_message=f"Demo of {model_id} (finetuner)",
             repo_type="space",
             token=token,
@@ -788,6 +795,54 @@ def _actual_visibility(api, space_id: str, private: bool, *, token: str, warning
     return actual
 
 
+DEMO_SPACE, STUDIO_SPACE = "demo", "studio"
+_SPACE_APPS = {DEMO_SPACE: "the demo", STUDIO_SPACE: "the finetuner studio"}
+
+
+def _space_to_fill(api, space_id: str, want: str, files: Iterable[str], *, token: str, replace: bool, warnings: list[str]) -> list[str]:
+    """Check that the Space may take `want` (DEMO_SPACE or STUDIO_SPACE), before anything is created or uploaded;
+    returns the files to delete in the same commit. A Space that does not exist, holds only what the Hub creates
+    with it (.gitattributes, README.md), or holds `want` already (an update) is fine, and nothing is deleted. One
+    that holds something else (the studio, a finetuner demo, another app) is refused (`HubSpaceTakenError`): adding
+    app.py and README.md over another app's files would leave a Space that is neither. With `replace`, all its
+    files but .gitattributes are deleted, except those uploaded again, and a warning says which.
+
+    Recognised by what finetuner uploads: the studio by its package (`finetuner/hub.py`, `studio_space_files`), a
+    demo by its app.py and the `finetuner` tag of its README (`demo_space_files`), with no package."""
+    from huggingface_hub.errors import RepositoryNotFoundError  # noqa: PLC0415
+
+    try:
+        info = api.space_info(space_id, token=token)
+    except RepositoryNotFoundError:
+        return []
+    held = {sibling.rfilename for sibling in info.siblings or []}
+    if not held - {".gitattributes", "README.md"}:
+        return []
+    card = info.card_data.to_dict() if info.card_data is not None else {}
+    tags = set(info.tags or []) | set(card.get("tags") or [])
+    if "finetuner/hub.py" in held:
+        kind, what = STUDIO_SPACE, "the finetuner studio (uploaded by `space-upload`)"
+    elif "app.py" in held and "finetuner" in tags:
+        models = card.get("models") or []
+        kind, what = DEMO_SPACE, "a finetuner demo" + (f" of {models[0]}" if models else "")
+    else:
+        shown = ", ".join(sorted(held)[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        kind, what = None, f"another app ({len(held)} files: {shown})"
+    if kind == want:
+        return []
+    if not replace:
+        raise HubSpaceTakenError(
+            f"The Space {space_id} already holds {what}. Putting {_SPACE_APPS[want]} there would replace its app.py and README.md "
+            f"and leave its other files, a Space that works as neither; nothing was uploaded. Choose another Space name, "
+            "or delete that Space on the Hub first."
+        )
+    stale = sorted(held - set(files) - {".gitattributes"})
+    if stale:
+        shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
+        warnings.append(f"The Space {space_id} held {what}: its files were replaced by {_SPACE_APPS[want]}, and those not uploaded again were deleted ({shown}).")
+    return stale
+
+
 def _request_hardware(api, space_id: str, hardware: str, *, token: str, user: HubUser) -> None:
     """Run the Space on `hardware`, whether it was just created or existed (creating a repo with
     `space_hardware` does nothing to an existing Space, and `suggested_hardware` in its README assigns nothing)."""
@@ -845,13 +900,17 @@ def upload_studio_space(
     root: Path = SOURCE_ROOT,
     endpoint: str | None = None,
     allow_environment: bool = True,
+    replace: bool = False,
 ) -> SpaceResult:
     """Upload the studio itself as a Gradio Space (`python -m finetuner space-upload --space_name ...`).
+
+    A Space that holds something else than the studio (a demo, another app) is refused before anything is uploaded,
+    unless `replace`: then its files are deleted in the commit that adds the studio (`_space_to_fill`).
 
     Private by default: on a Space, visitors train on its hardware. `hardware` requests paid hardware
     (e.g. 't4-small'); the README's `suggested_hardware` only suggests it to people who duplicate it.
     """
-    from huggingface_hub import CommitOperationAdd  # noqa: PLC0415
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete  # noqa: PLC0415
 
     check_hardware(hardware)
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
@@ -864,11 +923,15 @@ def upload_studio_space(
 
     warnings: list[str] = []
     with _translate("upload the studio Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
+        stale = _space_to_fill(api, space_id, STUDIO_SPACE, files, token=token, replace=replace, warnings=warnings)
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
         private = _actual_visibility(api, space_id, private, token=token, warnings=warnings)
         commit = api.create_commit(
             space_id,
-            [CommitOperationAdd(path_in_repo=p, path_or_fileobj=content if isinstance(content, bytes) else str(content)) for p, content in files.items()],
+            [
+                *(CommitOperationAdd(path_in_repo=p, path_or_fileobj=content if isinstance(content, bytes) else str(content)) for p, content in files.items()),
+                *(CommitOperationDelete(path_in_repo=p) for p in stale),
+            ],
             commit_message=f"finetuner studio {__version__}",
             repo_type="space",
             token=token,

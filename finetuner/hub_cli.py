@@ -2,7 +2,7 @@
 
     python -m finetuner push <run_id> --repo_id my-model [--public] [--adapter]
     python -m finetuner card <run_id> --output_dir card/          # preview the card locally
-    python -m finetuner deploy-space <user/model or run_id> [--space_name my-demo]
+    python -m finetuner deploy-space <user/model or run_id> [--space_name my-demo] [--replace_space]
     python -m finetuner space-upload --space_name finetuner-studio [--public] [--hardware t4-small]
     python -m finetuner train ... --push_to_hub --hub_model_id my-model
 
@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import HubConnectionError, HubError, HubTokenMissingError
+from .errors import HubConnectionError, HubError, HubSpaceTakenError, HubTokenMissingError
 from .runs import Run, RunStore, find_run
 
 ADAPTER_HELP = (
@@ -56,12 +56,14 @@ def add_hub_commands(commands, train: argparse.ArgumentParser) -> None:
     visibility.add_argument("--private", dest="private", action="store_const", const=True, default=None, help="Private Space (default: private exactly when the model is).")
     visibility.add_argument("--public", dest="private", action="store_const", const=False, help="Public Space.")
     deploy.add_argument("--hardware", default="cpu-basic", help=HARDWARE_HELP)
+    deploy.add_argument("--replace_space", action="store_true", help="The Space holds something else than a finetuner demo (e.g. the studio, another app): delete its files and put the demo in their place. Without it such a Space is refused.")
     _token_flag(deploy)
 
     studio = commands.add_parser("space-upload", help="Upload the studio itself as a Gradio Space (with Hugging Face login).")
     studio.add_argument("--space_name", default="finetuner-studio", help="'name' or 'org/name' of the Space (default: finetuner-studio).")
     studio.add_argument("--public", action="store_true", help="Public Space (default: private).")
     studio.add_argument("--hardware", help=HARDWARE_HELP + " Default: the Hub's free CPU.")
+    studio.add_argument("--replace_space", action="store_true", help="The Space holds something else than the studio (e.g. a finetuner demo, another app): delete its files and put the studio in their place. Without it such a Space is refused.")
     _token_flag(studio)
 
 
@@ -186,7 +188,10 @@ def cmd_deploy_space(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         model = (hub.hub_record(run).get("model") or {}).get("repo_id")
         if not model:
             raise HubError(f"Run {run.id} has not been pushed yet: run `python -m finetuner push {run.id}` first.")
-    result = hub.deploy_demo_space(model, space_name=args.space_name, private=args.private, hardware=args.hardware, run=run)
+    try:
+        result = hub.deploy_demo_space(model, space_name=args.space_name, private=args.private, hardware=args.hardware, run=run, replace=args.replace_space)
+    except HubSpaceTakenError as error:
+        raise HubSpaceTakenError(f"{error} Another name: --space_name NAME. Or pass --replace_space: its files are deleted in the commit that adds the new app.") from None
     _print_space(result)
     return 0
 
@@ -195,7 +200,10 @@ def cmd_space_upload(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
     _refuse_token_flag(args)
-    result = hub.upload_studio_space(args.space_name, private=not args.public, hardware=args.hardware)
+    try:
+        result = hub.upload_studio_space(args.space_name, private=not args.public, hardware=args.hardware, replace=args.replace_space)
+    except HubSpaceTakenError as error:
+        raise HubSpaceTakenError(f"{error} Another name: --space_name NAME. Or pass --replace_space: its files are deleted in the commit that adds the new app.") from None
     _print_space(result)
     return 0
 

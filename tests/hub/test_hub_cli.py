@@ -143,3 +143,20 @@ def test_pushing_again_what_the_repo_holds_says_nothing_was_uploaded(hub_server,
     out = capsys.readouterr().out
     assert len(hub_server.repo("alice/same-model").commits) == commits
     assert "warning: alice/same-model already held exactly these files" in out and "nothing was uploaded and no commit was made" in out
+
+
+def test_an_unknown_license_is_refused_by_the_card_preview_and_the_push_before_a_repo_is_made(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
+    """`card --license nope` previewed a card with `license: nope`, and a push with it created an empty repo before
+    the Hub refused the card. Both refuse it first, naming the Hub's ids (and the likely one for a near miss)."""
+    monkeypatch.setenv("HF_TOKEN", alice)
+    runs = ["--runs_dir", str(hub_runs_dir)]
+    assert main([*runs, "card", trained_run.id, "--license", "nope"]) == 2
+    captured = capsys.readouterr()
+    assert "License 'nope' is not a Hub license id" in captured.err and "https://huggingface.co/docs/hub/repositories-licenses" in captured.err
+    assert "license: nope" not in captured.out
+    assert main([*runs, "push", trained_run.id, "--repo_id", "licensed", "--license", "apache2"]) == 2
+    err = capsys.readouterr().err
+    assert "License 'apache2' is not a Hub license id (did you mean apache-2.0?)" in err and "'other'" in err
+    assert not hub_server.requests_to("POST", "/api/repos/create")
+    assert main([*runs, "card", trained_run.id, "--license", "cc-by-nc-sa-4.0"]) == 0
+    assert "license: cc-by-nc-sa-4.0" in capsys.readouterr().out

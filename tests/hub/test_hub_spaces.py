@@ -250,3 +250,47 @@ def test_unknown_space_hardware_is_refused_before_a_space_is_made(command, hub_s
     err = capsys.readouterr().err
     assert "'t4-smal' is not Space hardware the Hub offers" in err and "t4-small" in err and "cpu-basic" in err
     assert ("space", "alice/hw-demo") not in hub_server.repos
+
+
+def test_a_space_holding_another_app_is_refused_before_anything_is_uploaded(hub_server, alice, trained_run, studio_source, hub_runs_dir, monkeypatch, capsys):
+    """deploy-space into the studio's Space used to replace its app.py and README and leave ~50 studio files beside
+    them, a Space that works as neither; space-upload into a demo did the same. Each is refused, naming what is there
+    and what to do; --replace_space deletes the other app's files in the commit that adds the new one."""
+    from huggingface_hub import HfApi
+
+    from finetuner.cli import main
+
+    hub.push_run(trained_run, "mix-model", token=alice, private=False)
+    hub.upload_studio_space("shared-space", token=alice, root=studio_source)
+    space = hub_server.repo("alice/shared-space", "space")
+    studio_files, commits = set(space.files), len(space.commits)
+    monkeypatch.setenv("HF_TOKEN", alice)
+    runs = ["--runs_dir", str(hub_runs_dir)]
+
+    assert main([*runs, "deploy-space", "alice/mix-model", "--space_name", "shared-space"]) == 2
+    err = capsys.readouterr().err
+    assert "The Space alice/shared-space already holds the finetuner studio (uploaded by `space-upload`)" in err
+    assert "nothing was uploaded" in err and "--space_name NAME" in err and "pass --replace_space" in err
+    assert set(space.files) == studio_files and len(space.commits) == commits
+
+    assert main([*runs, "deploy-space", "alice/mix-model", "--space_name", "shared-space", "--replace_space"]) == 0
+    out = capsys.readouterr().out
+    assert set(space.files) == {".gitattributes", "app.py", "requirements.txt", "README.md"}, "no studio file is left beside the demo"
+    assert len(space.commits) == commits + 1 and "held the finetuner studio" in out and "were deleted (finetuner/__init__.py" in out
+    assert main([*runs, "deploy-space", "alice/mix-model", "--space_name", "shared-space"]) == 0  # a demo's update is no replacement
+
+    with pytest.raises(errors.HubSpaceTakenError, match="already holds a finetuner demo of alice/mix-model. Putting the finetuner studio there"):
+        hub.upload_studio_space("shared-space", token=alice, root=studio_source)
+    assert "finetuner/hub.py" not in space.files
+    hub.upload_studio_space("shared-space", token=alice, root=studio_source, replace=True)
+    assert set(space.files) == studio_files
+
+    api = HfApi(endpoint=hub_server.url)
+    api.create_repo("alice/my-app", repo_type="space", space_sdk="gradio", token=alice)
+    for path in ("app.py", "style.css"):
+        api.upload_file(path_or_fileobj=b"print('mine')\n", path_in_repo=path, repo_id="alice/my-app", repo_type="space", token=alice)
+    with pytest.raises(errors.HubSpaceTakenError, match=r"already holds another app \(3 files: .gitattributes, app.py, style.css\)"):
+        hub.deploy_demo_space("alice/mix-model", space_name="my-app", token=alice)
+    with pytest.raises(errors.HubSpaceTakenError, match="another app"):
+        hub.upload_studio_space("my-app", token=alice, root=studio_source)
+    assert hub_server.repo("alice/my-app", "space").text("app.py") == "print('mine')\n"
