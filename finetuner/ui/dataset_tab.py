@@ -337,7 +337,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
     on_failure(train_file.upload(newest(load_new_file, load_outputs), [*load_inputs[:5], ctx.dataset, ctx.saved_form, data_loads], load_outputs, api_name="load_uploaded_dataset", api_visibility="undocumented", **loading))
     load_picked = newest(load_dataset, load_outputs, once_per_choice=True)
     for dropdown in (text_column, text_pair_column, label_column, *pickers):
-        on_failure(dropdown.input(load_picked, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", **loading))
+        on_failure(dropdown.input(load_picked, load_inputs, load_outputs, api_name=f"load_dataset_with_{dropdown.elem_id or 'columns'}", api_visibility="private", trigger_mode="always_last", **loading))
 
     def reset_all_columns():
         return (*reset_columns(), *[gr.Dropdown(value=services.AUTO) for _ in pickers])
@@ -347,7 +347,7 @@ def build_dataset_tab(ctx: StudioContext) -> None:
         return (gr.Group(visible=choice == services.SOURCE_FILE), gr.Group(visible=choice == services.SOURCE_HUB), *reset_all_columns(), gr.Markdown(visible=False))
 
     # `.input`, the user's own choices: a reload's restored data sets these fields and keeps its columns.
-    source.input(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column, *pickers, kept_files], api_name="choose_source", api_visibility="private")
+    source.input(choose_source, source, [file_group, hub_group, text_column, text_pair_column, label_column, *pickers, kept_files], api_name="choose_source", api_visibility="private", trigger_mode="always_last")
     hub_dataset.input(reset_all_columns, None, [text_column, text_pair_column, label_column, *pickers], api_name="reset_columns", api_visibility="private")
     train_file.change(lambda: (*reset_all_columns(), gr.Markdown(visible=False)), None, [text_column, text_pair_column, label_column, *pickers, kept_files], api_name="reset_columns_on_upload", api_visibility="private")
 

@@ -206,10 +206,10 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         value = choices[0][1] if choices else None
         return gr.Dropdown(choices=choices, value=value), *evaluation_report(run_id, value, request, profile, oauth_token)
 
-    run_picker.input(choose_run, run_picker, [split_picker, *outputs], api_name="choose_evaluation_run", api_visibility="undocumented").success(
+    run_picker.input(choose_run, run_picker, [split_picker, *outputs], api_name="choose_evaluation_run", api_visibility="undocumented", trigger_mode="always_last").success(
         quiet_comparison, run_picker, comparison_outputs, api_name="choose_evaluation_comparison", api_visibility="private"
     )
-    split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_name="choose_evaluation_split", api_visibility="private")
+    split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_name="choose_evaluation_split", api_visibility="private", trigger_mode="always_last")
 
     @ui_errors(note=lambda **_: "The report below is still the one shown before.")
     @ownership.reads_as_visitor

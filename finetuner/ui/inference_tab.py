@@ -422,7 +422,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
     tab.select(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs", api_visibility="private")
     refresh_button.click(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs_button", api_visibility="undocumented")
     run_picker.change(show_run, run_picker, run_outputs, api_name="show_inference_run", api_visibility="private")
-    run_examples.input(use_test_example, [run_picker, run_examples], [inputs_by_task[name] for name in VIEW_ORDER], api_name="use_test_example", api_visibility="private")
+    run_examples.input(use_test_example, [run_picker, run_examples], [inputs_by_task[name] for name in VIEW_ORDER], api_name="use_test_example", api_visibility="private", trigger_mode="always_last")
 
 
 def run_task(run) -> str:

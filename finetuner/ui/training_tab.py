@@ -304,11 +304,13 @@ def build_training_tab(ctx: StudioContext) -> None:
         inspect_field.input(None, inspect_field, train_field, js="(value) => value").then(**saving)
 
     task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
-    task.input(choose_task, task, task_outputs, api_name="choose_task").then(**saving)
+    # A choice (here and on every picker of the studio) runs after the one before is answered: by default Gradio
+    # dropped one made meanwhile, and the box showed it beside the earlier choice's defaults, report or run.
+    task.input(choose_task, task, task_outputs, api_name="choose_task", trigger_mode="always_last").then(**saving)
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
-        task.input(lambda name: name, task, data_task, api_name="sync_task_to_data", api_visibility="private")
-        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private").then(**saving)
+        task.input(lambda name: name, task, data_task, api_name="sync_task_to_data", api_visibility="private", trigger_mode="always_last")
+        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private", trigger_mode="always_last").then(**saving)
 
     def restore_form(saved):
         """On page open: the values this browser had on the form before a reload, with the restored task's own
@@ -535,7 +537,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         run = ownership.owned_run(ctx, run_id, request, profile, oauth_token)
         return run.id, ""
 
-    run_picker.input(select_run, run_picker, [ctx.current_run, notice], api_name="select_run", cancels=[follow_event])
+    run_picker.input(select_run, run_picker, [ctx.current_run, notice], api_name="select_run", cancels=[follow_event], trigger_mode="always_last")
 
     @ui_errors
     def stop_training(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):

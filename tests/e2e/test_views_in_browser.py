@@ -449,3 +449,35 @@ def test_an_empty_chat_message_is_refused_by_a_message_alone(page, studio):
     expect(page.get_by_test_id("toast-text").filter(has_text="Type a message first")).to_have_count(2)  # both in one toast
     no_pending(page)
     expect(page.locator("[data-testid='status-tracker']").get_by_text("Error", exact=True)).to_have_count(0)
+
+
+
+def test_a_second_choice_made_while_the_first_is_answered_is_the_one_the_page_shows(page, monkeypatch):
+    """A picker's choice ran once at a time, and a choice made while the one before was being answered was
+    dropped: the Task box said summarization beside named-entity recognition's model and max length (a run
+    picker could so show one run beside another's report or live view). Here the first choice's answer is held
+    on the server until the second is made; the page ends with the second's."""
+    import threading
+
+    from finetuner.ui import services
+
+    entered, released, real = threading.Event(), threading.Event(), services.defaults
+
+    def held(task=None):
+        if task == "token-classification":
+            entered.set()
+            assert released.wait(timeout=60), "the test never released the held choice"
+        return real(task)
+
+    page.get_by_role("tab", name="2 · Train").click()
+    no_pending(page)
+    monkeypatch.setattr(services, "defaults", held)
+    task = page.get_by_label("Task", exact=True).last
+    task.click()
+    page.get_by_role("option", name="Named-entity recognition (token classification)").click()
+    assert entered.wait(timeout=60)
+    task.click()
+    page.get_by_role("option", name="Summarization (sequence-to-sequence)").click()
+    released.set()
+    expect(page.get_by_label("Model", exact=True)).to_have_value("google/flan-t5-small")
+    expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("512")
