@@ -309,7 +309,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     task.input(choose_task, task, task_outputs, api_name="choose_task", trigger_mode="always_last").then(**saving)
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
-        task.input(lambda name: name, task, data_task, api_name="sync_task_to_data", api_visibility="private", trigger_mode="always_last")
+        task.input(None, task, data_task, js="(name) => name")  # in the browser: no answer to wait for, none to drop
         data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private", trigger_mode="always_last").then(**saving)
 
     def restore_form(saved):
