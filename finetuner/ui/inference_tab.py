@@ -106,6 +106,8 @@ BATCH = {
     CAUSAL_LM: ("Answer every prompt of a file", "Answer prompts"),
     SEQ2SEQ: ("Summarize every document of a file", "Summarize file"),
 }
+
+
 def batch_column_help(task: str, trained: list[str] | None = None) -> str:
     """What the file's column box says for a run of `task`: the columns its batch prediction reads
     (`prediction_inputs` of the task), with the run's own (`trained`: its data_report's text columns) named."""

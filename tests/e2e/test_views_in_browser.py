@@ -356,7 +356,6 @@ def test_the_inspector_shows_row_0_s_tokens_as_the_data_loads(page, tmp_path):
     expect(page.get_by_text("Press Inspect tokens to measure the token lengths of every split.")).to_have_count(0)
 
 
-
 def test_an_estimate_pressed_right_after_an_option_shows_and_goes_at_the_next_change(page, sentiment_csv):
     """The estimate is of the options and data it was made for, and goes when they change. Cleared by a request
     to the server, it could be cleared after the estimate pressed next: an estimate pressed right after an option
@@ -449,7 +448,6 @@ def test_an_empty_chat_message_is_refused_by_a_message_alone(page, studio):
     expect(page.get_by_test_id("toast-text").filter(has_text="Type a message first")).to_have_count(2)  # both in one toast
     no_pending(page)
     expect(page.locator("[data-testid='status-tracker']").get_by_text("Error", exact=True)).to_have_count(0)
-
 
 
 def test_a_second_choice_made_while_the_first_is_answered_is_the_one_the_page_shows(page, monkeypatch):

@@ -160,3 +160,12 @@ def test_an_unknown_license_is_refused_by_the_card_preview_and_the_push_before_a
     assert not hub_server.requests_to("POST", "/api/repos/create")
     assert main([*runs, "card", trained_run.id, "--license", "cc-by-nc-sa-4.0"]) == 0
     assert "license: cc-by-nc-sa-4.0" in capsys.readouterr().out
+
+
+def test_the_hubs_newer_license_ids_are_previewed_not_refused(trained_run, hub_runs_dir, capsys):
+    """The Hub's license list (https://huggingface.co/docs/hub/repositories-licenses) has ids that finetuner's copy
+    lacked, e.g. eupl-1.2, apple-amlr, fair-noncommercial-research-license, grok2-community: a card with one of them
+    was refused as 'not a Hub license id' though the Hub takes it."""
+    for license_id in ("eupl-1.2", "apple-amlr", "fair-noncommercial-research-license", "grok2-community", "openmdw-1.0"):
+        assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--license", license_id]) == 0, capsys.readouterr().err
+        assert f"license: {license_id}" in capsys.readouterr().out

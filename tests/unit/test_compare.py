@@ -149,7 +149,6 @@ def test_the_options_that_differ_leave_out_those_neither_task_uses():
     assert config_diff(*classifiers) == [], "an option no classifier uses makes no difference between two"
 
 
-
 def test_the_runs_table_lists_each_task_by_the_score_its_runs_are_compared_by(tmp_path):
     """The Runs table showed a summarization run's ROUGE-1 while comparing two of them paired their ROUGE-L: the
     score a run is listed by and the one it is compared by are now the same (`tasks.headline_score`)."""
