@@ -112,13 +112,12 @@ class CardBundle:
         return re.sub(r"^---\n.*?\n---\n", "", self.text, count=1, flags=re.S)
 
 
-def build_card(run: Run, options: CardOptions | None = None, *, images: bool = True, hub_license: str | None = None) -> CardBundle:
-    """The model card of a completed run. Raises `RunError` when the run has no final model. `hub_license`: the
-    license in `options` was read from the Hub (see `check_options`)."""
+def build_card(run: Run, options: CardOptions | None = None, *, images: bool = True) -> CardBundle:
+    """The model card of a completed run. Raises `RunError` when the run has no final model."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: PLC0415 - not needed at start-up
 
     options = options or CardOptions()
-    check_options(options, hub_license=hub_license)
+    check_options(options)
     if run.state != COMPLETED or not run.model_dir.is_dir():
         raise RunError(no_model_message(run))
     facts = _RunFacts.read(run)
@@ -191,6 +190,7 @@ def local_dataset(file_name: str | None) -> tuple[str, str]:
 
 
 LICENSES_URL = "https://huggingface.co/docs/hub/repositories-licenses"
+_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # the shape of every Hub license id
 # The license ids the Hub accepts in a card's `license:` (the table at LICENSES_URL, hub-docs
 # docs/hub/repositories-licenses.md). A license that is in none: 'other'.
 HUB_LICENSES = (
@@ -205,11 +205,11 @@ HUB_LICENSES = (
 )
 
 
-def check_options(options: CardOptions, *, hub_license: str | None = None) -> None:
+def check_options(options: CardOptions) -> None:
     """Refuse card details typed by the user that the Hub would reject or link to nowhere (a folder as the base
-    model, a file name as the dataset, a license that is no Hub license id), with what to give instead, before
-    anything is uploaded. `hub_license`: a license read from the Hub (the base model's), which the Hub knows
-    even when it is newer than `HUB_LICENSES`, so it is not refused."""
+    model, a file name as the dataset, a license not shaped as an id), with what to give instead, before anything is
+    uploaded. Which ids the Hub takes is the Hub's to judge (`hub.check_card_with_hub`): a list kept here would
+    refuse an id the Hub added since."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
 
     for value, what, example in ((options.base_model, "Base model", "google-bert/bert-base-uncased"), (options.dataset_id, "Dataset", "stanfordnlp/imdb")):
@@ -221,12 +221,20 @@ def check_options(options: CardOptions, *, hub_license: str | None = None) -> No
                 f"{what} '{value}' is not a Hub id: give it as on the Hub, 'namespace/name' (e.g. '{example}'), or leave it empty"
                 + (" when the data is not on the Hub." if what == "Dataset" else ".")
             ) from None
-    if options.license and options.license != hub_license and options.license not in HUB_LICENSES:
-        close = difflib.get_close_matches(options.license.lower(), HUB_LICENSES, n=3, cutoff=0.6)
-        raise ConfigError(
-            f"License '{options.license}' is not a Hub license id" + (f" (did you mean {' or '.join(close)}?)" if close else "")
-            + f": use one of the Hub's ids, listed at {LICENSES_URL} (e.g. apache-2.0, mit, cc-by-4.0), or 'other' for a license that is not there."
-        )
+    if options.license and not _LICENSE_ID.match(options.license):
+        raise ConfigError(f"License '{options.license}' is not a Hub license id: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
+
+
+def license_warning(license_: str | None) -> str | None:
+    """Why the Hub may refuse `license_`: it is none of the ids `HUB_LICENSES` lists (the Hub may have added it
+    since), with the close ones. Said by an offline card preview; a push asks the Hub itself."""
+    if not license_ or license_ in HUB_LICENSES:
+        return None
+    close = difflib.get_close_matches(license_.lower(), HUB_LICENSES, n=3, cutoff=0.6)
+    return (
+        f"License '{license_}' is not a Hub license id that finetuner knows" + (f" (did you mean {' or '.join(close)}?)" if close else "")
+        + f": the Hub refuses a card with an unknown id. Use one of those listed at {LICENSES_URL} (e.g. apache-2.0, mit, cc-by-4.0), or 'other' for a license that is not there."
+    )
 
 
 ADAPTER_DIR = "adapter"  # <run>/adapter/: a LoRA run's adapters and tokenizer (tasks/causal_lm.py save_model)

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, license_warning, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -408,10 +408,11 @@ def push_run(
     check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
     hub_license = None if options.license else _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
     options.license = options.license or hub_license
-    bundle = build_card(run, options, hub_license=hub_license)
+    bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings = [note] if note else []
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
+        check_card_with_hub(api, bundle.text, token=token, license_=options.license)
         say(f"Creating {repo_id}.")
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
         info = api.model_info(repo_id, token=token)
@@ -558,6 +559,11 @@ class PushWhenFinished:
         self.repo_name = repo_name
         self.adapter = adapter
         self._token = _require_token(token, allow_environment)
+        license_ = (card_options or CardOptions()).license
+        if license_:  # the Hub's verdict on it now, not after the training
+            api = _api(endpoint)
+            with _translate("check the card's license", token=self._token, endpoint=api.endpoint):
+                check_card_with_hub(api, f"---\nlicense: {json.dumps(license_)}\n---\n", token=self._token, license_=license_)
         self.run, self.private, self.card_options, self.endpoint, self.timeout = run, private, card_options, endpoint, timeout
         self.result: PushResult | None = None
         self.error: str | None = None
@@ -770,6 +776,25 @@ def default_space_id(model_id: str, user: HubUser) -> tuple[str, str | None]:
             f"The Space is under your account, '{user.name}/{name}': this token cannot write to '{namespace}', the model's namespace. "
             f"Name the Space '{namespace}/...' once you may write there."
         )
+
+
+def check_card_with_hub(api, card_text: str, *, token: str | None, license_: str | None = None) -> None:
+    """Ask the Hub whether it takes the card's metadata (its validate-yaml, the check it runs on a commit), so that
+    a card it refuses (a license id it does not know, ...) is refused before a repo is created, as only the Hub
+    knows its current license ids. `license_`: the card's, for the close ids when the Hub refuses it."""
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
+
+    response = get_session().post(
+        f"{api.endpoint}/api/validate-yaml", json={"repoType": "model", "content": card_text}, headers=build_hf_headers(token=token, library_name="finetuner"),
+    )
+    if response.status_code == 400:
+        try:
+            reasons = "; ".join(error.get("message", "") for error in response.json().get("errors", [])) or response.text
+        except ValueError:
+            reasons = response.text
+        hint = license_warning(license_)
+        raise HubCardError(_scrub(f"The Hub refused the model card's metadata: {reasons.strip()}. Nothing was created or uploaded." + (f" {hint}" if hint else ""), token))
+    hf_raise_for_status(response)
 
 
 def check_hardware(hardware: str | None) -> None:

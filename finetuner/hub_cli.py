@@ -13,6 +13,7 @@ shell history and in `ps`. `cli.py` wires these in with `add_hub_commands` and `
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -158,11 +159,14 @@ def _print_push(result) -> None:
 
 def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
-    from .card import build_card  # noqa: PLC0415
+    from .card import build_card, license_warning  # noqa: PLC0415
 
     run = find_run(args.runs_dir, args.run_id)
     repo_id = hub.full_repo_id(args.repo_id, hub.PREVIEW_USER) if args.repo_id else None  # a preview asks the Hub nothing
-    bundle = build_card(run, _options(args, repo_id), images=bool(args.output_dir))
+    options = _options(args, repo_id)
+    bundle = build_card(run, options, images=bool(args.output_dir))
+    if warning := license_warning(options.license):
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.output_dir:
         print(bundle.text)
         return 0

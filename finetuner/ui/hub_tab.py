@@ -22,7 +22,7 @@ import re
 import gradio as gr
 
 from .. import access, hub
-from ..card import CardOptions, build_card
+from ..card import CardOptions, build_card, license_warning
 from ..errors import HubError, HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
 from . import ownership
@@ -146,6 +146,8 @@ def build_hub_tab(ctx: StudioContext) -> None:
         options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
         options.adapter = as_what == ADAPTER
         bundle = build_card(run, options)
+        if warning := license_warning(options.license):
+            gr.Warning(warning)
         images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
         return _gallery_references(bundle.body, bundle.images), images, bundle.text, gr.update(open=True)
 

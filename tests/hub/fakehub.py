@@ -47,7 +47,9 @@ COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
 # The hardware flavors the Hub offers (its hardware request and a Space README's suggested_hardware refuse others).
 SPACE_HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8")
 REPO_NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
-LICENSES = {"apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc0-1.0", "gpl-3.0", "lgpl-3.0", "agpl-3.0", "bsd-3-clause", "llama3", "gemma", "other", "unknown"}
+# An id the Hub has and finetuner's list (card.HUB_LICENSES) lacks, as the Hub adds ids.
+NEWER_HUB_LICENSE = "llama9-community"
+LICENSES = {"apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc0-1.0", "gpl-3.0", "lgpl-3.0", "agpl-3.0", "bsd-3-clause", "llama3", "gemma", "other", "unknown", NEWER_HUB_LICENSE}
 
 
 def git_sha1(data: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakehub import LICENSES, NEWER_HUB_LICENSE
 from hub_helpers import CANARY, files_containing, front_matter
 
 from finetuner.cli import main
@@ -145,21 +146,34 @@ def test_pushing_again_what_the_repo_holds_says_nothing_was_uploaded(hub_server,
     assert "warning: alice/same-model already held exactly these files" in out and "nothing was uploaded and no commit was made" in out
 
 
-def test_an_unknown_license_is_refused_by_the_card_preview_and_the_push_before_a_repo_is_made(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
-    """`card --license nope` previewed a card with `license: nope`, and a push with it created an empty repo before
-    the Hub refused the card. Both refuse it first, naming the Hub's ids (and the likely one for a near miss)."""
+def test_an_unknown_license_is_refused_by_the_hub_before_a_repo_is_made_and_a_preview_warns(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
+    """`card --license nope` previewed a card with `license: nope` and said nothing, and a push with it created an
+    empty repo before the Hub refused the card. The preview warns, naming the Hub's ids; the push asks the Hub
+    first (the likely id for a near miss in its message), and nothing is created."""
     monkeypatch.setenv("HF_TOKEN", alice)
     runs = ["--runs_dir", str(hub_runs_dir)]
-    assert main([*runs, "card", trained_run.id, "--license", "nope"]) == 2
+    assert main([*runs, "card", trained_run.id, "--license", "nope"]) == 0
     captured = capsys.readouterr()
-    assert "License 'nope' is not a Hub license id" in captured.err and "https://huggingface.co/docs/hub/repositories-licenses" in captured.err
-    assert "license: nope" not in captured.out
+    assert "warning: License 'nope' is not a Hub license id" in captured.err and "https://huggingface.co/docs/hub/repositories-licenses" in captured.err
+    assert "license: nope" in captured.out
     assert main([*runs, "push", trained_run.id, "--repo_id", "licensed", "--license", "apache2"]) == 2
     err = capsys.readouterr().err
-    assert "License 'apache2' is not a Hub license id (did you mean apache-2.0?)" in err and "'other'" in err
+    assert "The Hub refused the model card's metadata" in err and "Nothing was created or uploaded" in err
+    assert "(did you mean apache-2.0?)" in err and "'other'" in err
     assert not hub_server.requests_to("POST", "/api/repos/create")
     assert main([*runs, "card", trained_run.id, "--license", "cc-by-nc-sa-4.0"]) == 0
-    assert "license: cc-by-nc-sa-4.0" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "license: cc-by-nc-sa-4.0" in captured.out and "warning" not in captured.err
+
+
+def test_a_license_the_hub_added_after_finetuners_list_is_pushed(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
+    """A list of the Hub's license ids kept in finetuner refused an id the Hub takes once the Hub added it; the
+    Hub judges the card, so it is pushed (the preview only warns)."""
+    monkeypatch.setenv("HF_TOKEN", alice)
+    assert NEWER_HUB_LICENSE in LICENSES
+    assert main(["--runs_dir", str(hub_runs_dir), "push", trained_run.id, "--repo_id", "newer-license", "--license", NEWER_HUB_LICENSE]) == 0, capsys.readouterr().err
+    card = hub_server.repo("alice/newer-license").text("README.md")
+    assert f"license: {NEWER_HUB_LICENSE}" in card
 
 
 def test_the_hubs_newer_license_ids_are_previewed_not_refused(trained_run, hub_runs_dir, capsys):
