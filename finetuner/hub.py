@@ -719,6 +719,7 @@ def deploy_demo_space(
             examples = build_card(run, CardOptions(repo_id=model_id), images=False).example_texts
         except FinetunerError:
             examples = None
+    why = "as asked" if private is not None else "like the model"
     private = bool(model.private) if private is None else private
     placeholders = set(PLACEHOLDER_EXAMPLES.values())
     peft = getattr(model, "library_name", None) == "peft"
@@ -731,7 +732,7 @@ def deploy_demo_space(
     with _translate("create the demo Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
         stale = _space_to_fill(api, space_id, DEMO_SPACE, files, token=token, replace=replace, warnings=warnings)
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
-        private = _actual_visibility(api, space_id, private, token=token, warnings=warnings)
+        private = _actual_visibility(api, space_id, private, token=token, warnings=warnings, why=why)
         commit = api.create_commit(
             space_id,
             [*(CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()), *(CommitOperationDelete(path_in_repo=p) for p in stale)],
@@ -807,14 +808,15 @@ def check_hardware(hardware: str | None) -> None:
         raise HubHardwareError(f"'{hardware}' is not Space hardware the Hub offers. Use one of: {', '.join(known)} ('{DEFAULT_SPACE_HARDWARE}' is free).")
 
 
-def _actual_visibility(api, space_id: str, private: bool, *, token: str, warnings: list[str]) -> bool:
+def _actual_visibility(api, space_id: str, private: bool, *, token: str, warnings: list[str], why: str = "as asked") -> bool:
     """Whether the Space is private, as the Hub has it: creating a Space that exists already (`exist_ok`) leaves its
-    visibility as it was, whatever was asked. When that differs from what was asked, a warning says so."""
+    visibility as it was, whatever was asked. When that differs from what was wanted (`why`: asked, or the model's),
+    a warning says so."""
     actual = bool(api.space_info(space_id, token=token).private)
     if actual != private:
         now, asked = ("private", "public") if actual else ("public", "private")
         warnings.append(
-            f"The Space {space_id} already existed and is {now}: it stays {now}, not {asked} as asked. "
+            f"The Space {space_id} already existed and is {now}: it stays {now}, not {asked} {why}. "
             f"Change its visibility in its settings ({_repo_url(api.endpoint, space_id, 'space')}/settings) if needed."
         )
     return actual

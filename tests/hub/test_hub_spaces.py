@@ -220,7 +220,8 @@ def test_a_sentence_pair_models_demo_space_takes_two_texts_when_deployed_by_its_
 
 def test_an_existing_spaces_visibility_is_reported_as_the_hub_has_it(hub_server, alice, trained_run, studio_source, hub_runs_dir, monkeypatch, capsys):
     """Deploying (or uploading the studio) again into a public Space with --private leaves it public (creating a repo
-    that exists changes nothing): the result says public, and why, rather than '(private)'."""
+    that exists changes nothing): the result says public, and why, rather than '(private)'; without a flag, the
+    model's visibility is what the Space would have taken."""
     from finetuner.cli import main
 
     hub.push_run(trained_run, "shown-model", token=alice, private=False)
@@ -236,6 +237,12 @@ def test_an_existing_spaces_visibility_is_reported_as_the_hub_has_it(hub_server,
     again = hub.upload_studio_space("open-studio", token=alice, root=studio_source)  # private by default
     assert not again.private and not hub_server.repo("alice/open-studio", "space").private
     assert any("stays public, not private as asked" in w for w in again.warnings)
+
+    # Neither flag: the Space would take the model's visibility; the warning said 'as asked' of what nobody asked.
+    hub.push_run(trained_run, "hidden-model", token=alice, private=True)
+    hub.deploy_demo_space("hidden-model", token=alice, private=False)
+    unasked = hub.deploy_demo_space("hidden-model", token=alice)
+    assert not unasked.private and any("stays public, not private like the model" in w for w in unasked.warnings), unasked.warnings
 
 
 @pytest.mark.parametrize("command", [["deploy-space", "alice/hw-model", "--space_name", "hw-demo"], ["space-upload", "--space_name", "hw-demo"]])
