@@ -688,13 +688,13 @@ def deploy_demo_space(
     refuse to create a Gradio Space (402): the error says so and what to do. `run` (its task, example
     texts, and where the Space is recorded) counts only if it is the run last pushed to the model repo.
     """
-    check_hardware(hardware)
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     model_id = full_repo_id(model_repo_id, user)
     space_id, where = (full_repo_id(space_name, user, "space"), None) if space_name else default_space_id(model_id, user)
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     api = _api(endpoint)
+    check_hardware(api, hardware, token=token)
     with _translate("read the model", token=token, repo_id=model_id, endpoint=api.endpoint, user=user, missing_hint="Push the model first, then deploy its demo."):
         model = api.model_info(model_id, token=token)
     if run is not None and (hub_record(run).get("model") or {}).get("repo_id") != model_id:
@@ -798,13 +798,15 @@ def check_card_with_hub(api, card_text: str, *, token: str | None, license_: str
     hf_raise_for_status(response)
 
 
-def check_hardware(hardware: str | None) -> None:
+def check_hardware(api, hardware: str | None, *, token: str) -> None:
     """Refuse a Space hardware name the Hub does not offer before anything is created or uploaded: the Hub would
-    refuse it only after the Space existed (its README's `suggested_hardware`, or the hardware request)."""
-    from huggingface_hub import SpaceHardware  # noqa: PLC0415
-
-    known = [h.value for h in SpaceHardware]
-    if hardware is not None and hardware not in known:
+    refuse it only after the Space existed (its README's `suggested_hardware`, or the hardware request). The Hub
+    says which it offers now (it adds flavors; a list kept here would refuse a new one)."""
+    if hardware is None:
+        return
+    with _translate("list the Space hardware", token=token, endpoint=api.endpoint):
+        known = [h.name for h in api.list_spaces_hardware(token=token)]
+    if hardware not in known:
         raise HubHardwareError(f"'{hardware}' is not Space hardware the Hub offers. Use one of: {', '.join(known)} ('{DEFAULT_SPACE_HARDWARE}' is free).")
 
 
@@ -939,13 +941,13 @@ def upload_studio_space(
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete  # noqa: PLC0415
 
-    check_hardware(hardware)
     user = check_token(token, endpoint=endpoint, allow_environment=allow_environment)
     token = _require_token(token, allow_environment)
     space_id = full_repo_id(space_name, user, "space")
     user = check_token(token, namespace=space_id.split("/")[0], endpoint=endpoint, allow_environment=False)
     files = studio_space_files(root)
     api = _api(endpoint)
+    check_hardware(api, hardware, token=token)
     from . import __version__  # noqa: PLC0415
 
     warnings: list[str] = []

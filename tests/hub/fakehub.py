@@ -44,8 +44,10 @@ DROP = 0  # a `fail_next` status: close the connection without an answer
 SPACE_SDKS = ("gradio", "docker", "static")
 PAID_SDKS = ("gradio", "docker")
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
+# A flavor the Hub offers and the installed huggingface_hub's SpaceHardware lacks, as the Hub adds flavors.
+NEWER_SPACE_HARDWARE = "h300x1"
 # The hardware flavors the Hub offers (its hardware request and a Space README's suggested_hardware refuse others).
-SPACE_HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8")
+SPACE_HARDWARE = ("cpu-basic", "cpu-upgrade", "zero-a10g", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8", NEWER_SPACE_HARDWARE)
 REPO_NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 # An id the Hub has and finetuner's list (card.HUB_LICENSES) lacks, as the Hub adds ids.
 NEWER_HUB_LICENSE = "llama9-community"
@@ -234,6 +236,7 @@ class FakeHub:
             ("POST", r"^/api/(?P<type>models|datasets|spaces)/(?P<id>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$", self.commit),
             ("GET", r"^/api/(?P<type>models|datasets|spaces)/(?P<id>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<sub>.*))?$", self.tree),
             ("GET", r"^/api/(?P<type>models|datasets|spaces)/(?P<id>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$", self.repo_info),
+            ("GET", r"^/api/spaces/hardware$", self.list_hardware),
             ("GET", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/runtime$", self.space_runtime),
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/(?P<what>secrets|variables)$", self.space_setting),
             ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/restart$", self.space_restart),
@@ -438,6 +441,9 @@ class FakeHub:
         repo, user = self._get_repo("space", id, headers)
         self._require_writer(repo, user)
         return 200, self._runtime(repo)
+
+    def list_hardware(self, **_):
+        return 200, [{"name": name, "prettyName": name, "cpu": "2 vCPU", "ram": "16 GB", "unitCostMicroUSD": 0, "unitCostUSD": 0.0, "unitLabel": "minute"} for name in SPACE_HARDWARE]
 
     def space_hardware(self, *, headers, body, id, **_):
         repo, user = self._get_repo("space", id, headers)

@@ -259,6 +259,18 @@ def test_unknown_space_hardware_is_refused_before_a_space_is_made(command, hub_s
     assert ("space", "alice/hw-demo") not in hub_server.repos
 
 
+
+def test_hardware_the_hub_added_after_the_installed_client_is_requested(hub_server, alice, trained_run):
+    """The check of --hardware read the installed huggingface_hub's list of flavors, and so refused a flavor the
+    Hub added since, with no way around it; the Hub says which it offers."""
+    from huggingface_hub import SpaceHardware
+    from fakehub import NEWER_SPACE_HARDWARE
+
+    assert NEWER_SPACE_HARDWARE not in {h.value for h in SpaceHardware}
+    hub.push_run(trained_run, "new-hw-model", token=alice, private=False)
+    result = hub.deploy_demo_space("new-hw-model", token=alice, hardware=NEWER_SPACE_HARDWARE)
+    assert hub_server.repo(result.space_id, "space").hardware == NEWER_SPACE_HARDWARE
+
 def test_a_space_holding_another_app_is_refused_before_anything_is_uploaded(hub_server, alice, trained_run, studio_source, hub_runs_dir, monkeypatch, capsys):
     """deploy-space into the studio's Space used to replace its app.py and README and leave ~50 studio files beside
     them, a Space that works as neither; space-upload into a demo did the same. Each is refused, naming what is there
