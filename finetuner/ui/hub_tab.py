@@ -4,7 +4,9 @@ Endpoints (every one also takes the caller's Hugging Face OAuth token, which Gra
 login on a Space, or `gradio_client.Client(..., oauth_token=...)` passes):
 `/hub_account` (who am I, and may I write?), `/hub_runs` (runs this visitor may publish),
 `/hub_card_preview` (the card as it will be pushed), `/hub_push` (push a completed run, or push a
-training run when it finishes) and `/hub_deploy_space` (a demo Space for the pushed model).
+training run when it finishes) and `/hub_deploy_space` (a demo Space for the pushed model; its last input,
+"Replace what the Space holds", unticked unless given, is what lets it put the demo in a Space that holds another
+app, e.g. the studio, deleting that app's files: without it such a Space is refused, naming what it holds).
 
 Tokens: a token typed in the password field first (an API client may pass one with its OAuth token),
 then the visitor's own OAuth token (on a Space they sign in with `gr.LoginButton`), then, when the page
@@ -23,7 +25,7 @@ import gradio as gr
 
 from .. import access, hub
 from ..card import CardOptions, build_card, license_warning
-from ..errors import HubError, HubTokenMissingError, RunError
+from ..errors import HubError, HubSpaceTakenError, HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
 from . import ownership
 from .handlers import ui_errors
@@ -32,6 +34,7 @@ from .studio import StudioContext
 LICENSES = ["apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "bsd-3-clause", "gpl-3.0", "other", "(not specified)"]
 NOT_SPECIFIED = "(not specified)"
 MERGED, ADAPTER = "Merged model", "LoRA adapter (peft)"
+REPLACE_SPACE = "Replace what the Space holds"
 
 is_shared = ownership.is_shared  # a Space, a share link or an --auth page
 
@@ -90,6 +93,12 @@ def build_hub_tab(ctx: StudioContext) -> None:
         gr.Markdown("### Demo Space\nA small Gradio app for the pushed model, on a Space of your own.")
         with gr.Row():
             space_name = gr.Textbox(label="Space name", placeholder="(repository name)-demo", info="Empty: beside the model (in its organization when your token may write there, else under your username).", scale=3)
+            # Never ticked by default, and unticked again after a deploy or when the Space it was meant for changes:
+            # it deletes another app's files, so it is chosen for one Space, after its refusal said what is there.
+            replace_space = gr.Checkbox(
+                value=False, label=REPLACE_SPACE, scale=1,
+                info="Only for a Space that holds another app (the studio, something else): its files are deleted in the commit that adds the demo. Unticked, such a Space is refused, naming what it holds. Off again after each deploy.",
+            )
             deploy_button = gr.Button("Deploy demo Space", variant="primary", scale=1)
         deploy_status = gr.Markdown()
 
@@ -171,14 +180,21 @@ def build_hub_tab(ctx: StudioContext) -> None:
 
     @ui_errors
     @ownership.reads_as_visitor  # a visitor's private model's data report goes to their own cache folder (`hub._pushed_data_report`)
-    def hub_deploy_space(run_id, repo, space, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-        """Create or update a Gradio demo Space for the pushed model; returns its link."""
+    def hub_deploy_space(run_id, repo, space, typed_token: str | None, replace: bool | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+        """Create or update a Gradio demo Space for the pushed model; returns its link. A Space holding another app is
+        refused, saying what it holds, unless `replace` ("Replace what the Space holds"): its files are then deleted."""
         token, user = session(typed_token, oauth_token)
         run = visible_run(run_id, typed_token, request, profile, oauth_token) if run_id else None
         model_repo = (repo or "").strip() or ((hub.hub_record(run).get("model") or {}).get("repo_id") if run else None)
         if not model_repo:
             raise RunError("Push the model first (or type the model repository above), then deploy its demo Space.")
-        result = hub.deploy_demo_space(model_repo, space_name=(space or "").strip() or None, token=token, run=run, allow_environment=False)
+        try:
+            result = hub.deploy_demo_space(model_repo, space_name=(space or "").strip() or None, token=token, run=run, allow_environment=False, replace=bool(replace))
+        except HubSpaceTakenError as error:  # the core's advice, with this tab's controls (the CLI names its flags)
+            raise HubSpaceTakenError(
+                f"{error} Another name: the Space name field. Or tick “{REPLACE_SPACE}” beside the Deploy button and deploy again: "
+                "all the files the Space holds now (but .gitattributes) are deleted in the commit that adds the demo."
+            ) from None
         link = result.app_url or result.url
         lines = [f"✅ Demo Space **{result.space_id}**: [{result.url}]({result.url})" + (f" · app: [{link}]({link})" if result.app_url else "") + " (it takes a few minutes to build)."]
         lines += [f"⚠️ {w}" for w in result.warnings]
@@ -196,7 +212,13 @@ def build_hub_tab(ctx: StudioContext) -> None:
         concurrency_limit=2,
         concurrency_id="hub_upload",
     )
-    deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
+    deployed = deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box, replace_space], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
+    # A tick to replace is for the Space it was given for: after a deploy, or once the run, repository or Space name
+    # (which pick the Space) change, it is off again, so it never carries over to another Space unnoticed.
+    untick = {"fn": None, "inputs": None, "outputs": replace_space, "js": "() => false", "api_visibility": "private", "show_progress": "hidden"}
+    deployed.success(**untick)
+    for field in (run_choice, repo_name, space_name):
+        field.change(**untick)  # in the browser: no request per keystroke
     def suggest_repo(run_id, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The default repository name of the chosen run as the Repository field's placeholder; "Push as" for LoRA runs."""
         try:

@@ -10,12 +10,14 @@ here only, and only towards 127.0.0.1.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+ROOT = Path(__file__).resolve().parents[2]
 
 from fakehub import FakeHub  # noqa: E402
 
@@ -109,3 +111,16 @@ def trained_run(hub_runs_dir, tiny_model_dir, sentiment_frame):
     run = RunStore(hub_runs_dir).create(config, owner="alice")
     assert run_training(run) == COMPLETED, run.status()
     return run
+
+
+@pytest.fixture
+def studio_source(tmp_path) -> Path:
+    """A copy of the source tree as `space-upload` sees it (with an app.py if the checkout has none yet), for a Space
+    that holds the studio."""
+    root = tmp_path / "source"
+    shutil.copytree(ROOT / "finetuner", root / "finetuner", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "spaces_config", root / "spaces_config")
+    shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
+    app = ROOT / "app.py"
+    (root / "app.py").write_text(app.read_text() if app.is_file() else "import gradio as gr\ndemo = gr.Blocks()\n")
+    return root

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -145,18 +144,6 @@ def test_spaces_config_is_complete_and_agrees_with_requirements():
     assert "gradio[oauth]==" in space_text and len(re.findall(r"^gradio[\[=]", space_text, re.M)) == 1
     assert space_pins == project_pins  # every project pin, same versions
     assert "space-upload" in readme
-
-
-@pytest.fixture
-def studio_source(tmp_path) -> Path:
-    """A copy of the source tree as `space-upload` sees it (with an app.py if the checkout has none yet)."""
-    root = tmp_path / "source"
-    shutil.copytree(ROOT / "finetuner", root / "finetuner", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "spaces_config", root / "spaces_config")
-    shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
-    app = ROOT / "app.py"
-    (root / "app.py").write_text(app.read_text() if app.is_file() else "import gradio as gr\ndemo = gr.Blocks()\n")
-    return root
 
 
 def test_upload_studio_space(hub_server, alice, studio_source):

@@ -132,3 +132,33 @@ def test_card_preview_needs_no_token_and_a_wrong_one_does_not_stop_it(hub_server
         source = client.predict(trained_run.id, "tab-model", "mit", "en", "", "", "", alice, api_name="/hub_card_preview")[2]
         assert 'model="alice/tab-model"' in source  # a valid token fills in the namespace
     assert not hub_server.requests_to("POST", "/api/repos/create")
+
+
+def test_deploy_into_the_studios_space_is_refused_until_replace_is_ticked(hub_server, alice, trained_run, hub_runs_dir, studio_source):
+    """The tab had no way to put a demo in a Space holding another app: its refusal named no control of the tab.
+    Unticked (the default), deploying into the studio's Space is refused, naming what it holds and the tab's own
+    choice, and nothing changes; with "Replace what the Space holds" ticked the Space ends holding only the demo."""
+    from finetuner import hub
+    from finetuner.ui.hub_tab import REPLACE_SPACE
+
+    hub.push_run(trained_run, "tab-mix-model", token=alice, private=False)
+    hub.upload_studio_space("tab-shared-space", token=alice, root=studio_source)
+    space = hub_server.repo("alice/tab-shared-space", "space")
+    studio_files, commits = set(space.files), len(space.commits)
+    with hub_tab_app(hub_runs_dir) as demo:
+        boxes = [block for block in demo.blocks.values() if isinstance(block, gr.Checkbox) and block.label == REPLACE_SPACE]
+        assert len(boxes) == 1 and boxes[0].visible and boxes[0].value is False, "replacing is a choice, never the default"
+        client = Client(demo.local_url, oauth_token=alice, verbose=False)
+
+        for unticked in ((), (False,)):  # an API client that leaves it out gets the default: unticked
+            message = _error(lambda: client.predict(trained_run.id, "alice/tab-mix-model", "tab-shared-space", "", *unticked, api_name="/hub_deploy_space"))
+            assert "The Space alice/tab-shared-space already holds the finetuner studio" in message and "nothing was uploaded" in message
+            assert f"tick “{REPLACE_SPACE}”" in message and "are deleted in the commit that adds the demo" in message
+            assert "--replace_space" not in message and "--space_name" not in message
+            assert set(space.files) == studio_files and len(space.commits) == commits
+
+        deployed = client.predict(trained_run.id, "alice/tab-mix-model", "tab-shared-space", "", True, api_name="/hub_deploy_space")
+        assert "Demo Space **alice/tab-shared-space**" in deployed
+        assert "held the finetuner studio" in deployed and "were deleted (finetuner/__init__.py" in deployed
+        assert set(space.files) == {".gitattributes", "app.py", "requirements.txt", "README.md"}, "no studio file is left beside the demo"
+        assert len(space.commits) == commits + 1 and "MODEL_ID = 'alice/tab-mix-model'" in space.text("app.py")
