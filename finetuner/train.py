@@ -491,7 +491,7 @@ def token_stats(task, prepared, tokenizer, config: RunConfig, *, cache_dir: Path
     path = cache_dir / f"{key}-lengths.json" if key else None
     if path is not None and path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    stats = {role: {k: v for k, v in s.items() if k != "lengths"} for role, s in task.length_statistics(prepared.splits, tokenizer, config).items()}
+    stats = {role: {k: v for k, v in s.items() if k not in ("lengths", "left_out")} for role, s in task.length_statistics(prepared.splits, tokenizer, config).items()}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, stats)

@@ -273,12 +273,20 @@ def measure_lengths(columns: dict[str, list], tokenizer, config: RunConfig) -> l
     return [(example["num_tokens_untruncated"], example["num_tokens_untruncated"] - example["completion_tokens_untruncated"]) for example in encoded]
 
 
+def answer_left(total: int, start: int, max_length: int) -> bool:
+    """Whether an example of `total` tokens whose answer starts at token `start` (`measure_lengths`) keeps an answer
+    token within max_length: `_encoded`'s completion_mask cut there holds a 1, which is what `tokenize` keeps.
+    The others are left out of training (and of the plan's and the estimate's counts: `summarize_lengths`' `left_out`)."""
+    return start < min(max_length, total)
+
+
 def summarize_lengths(measured: list[tuple[int, int]], config: RunConfig) -> dict[str, Any]:
-    """A whole answer lies past max_seq_length when no answer token starts before it: training's labels cut
-    there are all ignored (`tokenize` drops the example)."""
+    """A whole answer lies past max_seq_length when no answer token starts before it (`answer_left`): training's
+    labels cut there are all ignored (`tokenize` drops the example). `left_out`: those examples' places in the split
+    measured; `answers_cut_off`: how many."""
     max_length = config.model.max_seq_length
-    cut_off = sum(start >= min(max_length, total) for total, start in measured)
-    return {**length_summary([total for total, _ in measured], max_length), "answers_cut_off": cut_off}
+    left_out = [i for i, (total, start) in enumerate(measured) if not answer_left(total, start, max_length)]
+    return {**length_summary([total for total, _ in measured], max_length), "answers_cut_off": len(left_out), "left_out": left_out}
 
 
 def length_statistics(splits, tokenizer, config: RunConfig, *, memo: dict | None = None) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ import inspect
 import json
 import tempfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
@@ -393,7 +393,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         check_tokenization(config, data)  # what Start would refuse, said here too
         # the lengths training measures: a seq2seq document with its prefix and language codes (`services.config_tokenization`)
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
-        train_lengths = _scaled(stats["train"]["lengths"], len(data.splits["train"]))
+        train_lengths = trained_lengths(stats["train"], len(data.splits["train"]))  # not the examples training leaves out
         eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
         trainable = counts["trainable_parameters"] if counts else None
         result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir, processes=processes, trainable_parameters=trainable)
@@ -435,14 +435,18 @@ def build_training_tab(ctx: StudioContext) -> None:
         try:
             config = config_from(values, selection, owner)
             processes = services.check_processes(processes)
-            examples = len(check_data(config).splits["train"])
+            examples = loaded = len(check_data(config).splits["train"])
             sequences = None
             if config.training.packing:  # the packed sequences come from the token lengths
                 stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
-                sequences = len(trained_sequences(_scaled(stats["train"]["lengths"], examples), max_length=config.model.max_seq_length, packing=True, **packing_options(config.training.extra_training_args, seed=config.training.seed)))
+                lengths = trained_lengths(stats["train"], loaded)  # causal LM: without the examples whose prompt fills max_seq_length
+                examples = len(lengths)
+                sequences = len(trained_sequences(lengths, max_length=config.model.max_seq_length, packing=True, **packing_options(config.training.extra_training_args, seed=config.training.seed)))
         except FinetunerError:
             return ""
         plan = "**Plan:** " + describe_plan(examples, config.training, processes=processes, sequences=sequences)
+        if examples < loaded:
+            plan += f" {loaded - examples:,} of the {loaded:,} examples are left out: their prompt fills max_seq_length {config.model.max_seq_length}, so no token of the answer is left to learn."
         few = few_steps_warning(examples if sequences is None else sequences, config.training, processes=processes)
         # Estimate's warnings that read only the model's config files where they are here (a folder, or the Hub cache's
         # copy), never the network: a T5 without its prefix, a multilingual model without languages, a length past the
@@ -669,6 +673,19 @@ def build_training_tab(ctx: StudioContext) -> None:
     gr.on([ctx.dataset.change, task.change], describe_selection, [ctx.dataset, task], data_note, api_name="describe_data", api_visibility="private", show_progress="hidden")
     tab.select(describe_selection, [ctx.dataset, task], data_note, api_name="describe_data_on_select", api_visibility="private")
     ctx.demo.load(describe_selection, [ctx.dataset, task], data_note, api_name="describe_data_on_load", api_visibility="private")
+
+
+def trained_lengths(split_stats: dict[str, Any], total: int) -> list[int]:
+    """The token lengths of the examples training keeps of a split of `total` examples, from its measured statistics
+    (`services.token_stats`): a causal LM's `left_out` (the examples whose prompt leaves no answer token within
+    max_seq_length, `causal_lm.answer_left`) are not among them. A sample stands for as many of the split's examples
+    as it keeps of its own (`_scaled`)."""
+    lengths = split_stats["lengths"]
+    left_out = set(split_stats.get("left_out", ()))
+    kept = [n for i, n in enumerate(lengths) if i not in left_out]
+    if left_out:
+        total = round(total * len(kept) / len(lengths)) if len(lengths) < total else len(kept)
+    return _scaled(kept, total)
 
 
 def _scaled(sample: list[int], total: int) -> list[int]:

@@ -222,6 +222,33 @@ def test_the_plan_counts_packed_sequences_as_training_does(studio, lm):
     assert final["step"] == int(planned.group(2)), "the run takes the steps the plan said"
 
 
+def test_the_plan_and_the_estimate_leave_out_the_examples_training_leaves_out(studio, lm, tmp_path):
+    """Examples whose prompt alone fills max_seq_length keep no answer token: training leaves them out. The plan
+    counted them (and packed them into sequences), so it said more examples, sequences and steps than the run took,
+    and the estimate estimated them too; with the Data tab's measured lengths both count only what training keeps."""
+    records = make_instruction_records(48)
+    for place in (3, 17, 30, 41):  # several, so that some land in the train split whatever the validation split takes
+        records[place] = {**records[place], "instruction": "what colour is the apple? " * 40}
+    client = Client(studio[0], verbose=False)
+    client.predict(task="causal-lm", source="Upload files", train_file=handle_file(str(write_jsonl(tmp_path / "long.jsonl", records))), validation_file=None, test_file=None, api_name="/load_dataset")
+    options = {"model_name_or_path": str(lm[0]), "task": "causal-lm", **QUICK, "max_steps": -1, "num_train_epochs": 1, "max_seq_length": 128}
+    plan = client.predict(**options, packing=True, api_name="/training_plan")
+    planned = re.search(r"Plan:\*\* (\d+) training examples packed into (\d+) sequences: (\d+) optimizer steps an epoch", plan)
+    assert planned, plan
+    estimate = client.predict(**options, packing=True, api_name="/estimate_training")
+    run_id, _, _ = client.predict(**options, packing=True, api_name="/start_training")
+    final = follow_to_end(client, run_id)
+    assert final["state"] == "completed", final
+    left = next(re.search(r"train: (\d+) of (\d+) example\(s\) left out", line) for line in final["log"] if "example(s) left out" in line)
+    assert int(left.group(1)) > 0
+    trained = int(left.group(2)) - int(left.group(1))
+    assert any(line.endswith(f"Training on {trained} examples packed into {planned.group(2)} sequences.") for line in final["log"]), (plan, final["log"])
+    assert int(planned.group(1)) == trained, plan
+    assert final["step"] == int(planned.group(3)), "the run takes the steps the plan said"
+    assert f"from {trained} training examples" in estimate, estimate
+    assert f"{left.group(1)} of the {left.group(2)} examples are left out: their prompt fills max_seq_length 128" in plan, plan
+
+
 def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio, lm):
     from finetuner.config import RunConfig
     from finetuner.runs import RunStore
