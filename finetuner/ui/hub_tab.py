@@ -219,6 +219,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
     deployed.success(**untick)
     for field in (run_choice, repo_name, space_name):
         field.change(**untick)  # in the browser: no request per keystroke
+
     def suggest_repo(run_id, typed_token: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """The default repository name of the chosen run as the Repository field's placeholder; "Push as" for LoRA runs."""
         try:
