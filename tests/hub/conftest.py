@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -64,7 +65,10 @@ def hub_server(fakehub, monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf_home" / "token"))  # no saved login
-    monkeypatch.setattr(http.time, "sleep", lambda seconds: None)  # 5xx retries would wait ~23 s
+    # 5xx retries would wait ~23 s. Only huggingface_hub's own wait is skipped: `http.time` is the `time` module,
+    # whose `sleep` made a no-op turned every polling loop in the process (gradio's client and server threads,
+    # the studio's follows) into a busy one that took the CPU from the test's own work.
+    monkeypatch.setattr(http, "time", SimpleNamespace(sleep=lambda seconds: None))
     finetuner_hub._WHOAMI_CACHE.clear()
     progress_bars = hf_utils.are_progress_bars_disabled()
     hf_utils.disable_progress_bars()
