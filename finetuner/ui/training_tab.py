@@ -394,7 +394,8 @@ def build_training_tab(ctx: StudioContext) -> None:
         # the lengths training measures: a seq2seq document with its prefix and language codes (`services.config_tokenization`)
         stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
         train_lengths = trained_lengths(stats["train"], len(data.splits["train"]))  # not the examples training leaves out
-        eval_lengths = _scaled(stats.get("validation", {}).get("lengths", []), len(data.splits["validation"]) if "validation" in data.splits else 0)
+        # evaluation leaves them out too (`causal_lm.tokenize` filters every split)
+        eval_lengths = trained_lengths(stats["validation"], len(data.splits["validation"])) if "validation" in data.splits and "validation" in stats else []
         trainable = counts["trainable_parameters"] if counts else None
         result = estimate(config, train_lengths=train_lengths, eval_lengths=eval_lengths, runs_dir=ctx.runs_dir, processes=processes, trainable_parameters=trainable)
         extra = render.estimate_setup(processes=processes, device=offered["device"], lora=counts)

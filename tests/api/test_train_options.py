@@ -249,6 +249,22 @@ def test_the_plan_and_the_estimate_leave_out_the_examples_training_leaves_out(st
     assert f"{left.group(1)} of the {left.group(2)} examples are left out: their prompt fills max_seq_length 128" in plan, plan
 
 
+def test_the_estimate_does_not_validate_the_examples_evaluation_leaves_out(studio, lm, tmp_path):
+    """Evaluation, like training, leaves out the examples whose prompt fills max_seq_length (`tokenize` filters every
+    split); the Estimate counted them among the examples to validate (and timed their evaluation)."""
+    validation = make_instruction_records(12, seed=1)
+    for place in (2, 5, 9):
+        validation[place] = {**validation[place], "instruction": "what colour is the apple? " * 40}
+    client = Client(studio[0], verbose=False)
+    client.predict(
+        task="causal-lm", source="Upload files", train_file=handle_file(str(lm[1])),
+        validation_file=handle_file(str(write_jsonl(tmp_path / "long-validation.jsonl", validation))), test_file=None, api_name="/load_dataset",
+    )
+    options = {"model_name_or_path": str(lm[0]), "task": "causal-lm", **QUICK, "max_seq_length": 128, "eval_strategy": "epoch"}
+    estimate = client.predict(**options, api_name="/estimate_training")
+    assert "; 9 to validate" in estimate, estimate
+
+
 def test_an_interrupted_run_says_what_happened_and_offers_resume(client, studio, lm):
     from finetuner.config import RunConfig
     from finetuner.runs import RunStore
