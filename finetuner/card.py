@@ -222,7 +222,13 @@ def check_options(options: CardOptions) -> None:
                 + (" when the data is not on the Hub." if what == "Dataset" else ".")
             ) from None
     if options.license and not _LICENSE_ID.match(options.license):
-        raise ConfigError(f"License '{options.license}' is not a Hub license id: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
+        raise ConfigError(f"License '{options.license}' is not a Hub license id{_did_you_mean(options.license)}: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
+
+
+def _did_you_mean(license_: str) -> str:
+    """' (did you mean x or y?)' for the ids of `HUB_LICENSES` close to `license_` (a near miss: 'apache2', 'MIT'), else ''."""
+    close = difflib.get_close_matches(license_.lower(), HUB_LICENSES, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
 def license_warning(license_: str | None) -> str | None:
@@ -230,9 +236,8 @@ def license_warning(license_: str | None) -> str | None:
     since), with the close ones. Said by an offline card preview; a push asks the Hub itself."""
     if not license_ or license_ in HUB_LICENSES:
         return None
-    close = difflib.get_close_matches(license_.lower(), HUB_LICENSES, n=3, cutoff=0.6)
     return (
-        f"License '{license_}' is not a Hub license id that finetuner knows" + (f" (did you mean {' or '.join(close)}?)" if close else "")
+        f"License '{license_}' is not a Hub license id that finetuner knows{_did_you_mean(license_)}"
         + f": the Hub refuses a card with an unknown id. Use one of those listed at {LICENSES_URL} (e.g. apache-2.0, mit, cc-by-4.0), or 'other' for a license that is not there."
     )
 

@@ -183,3 +183,12 @@ def test_the_hubs_newer_license_ids_are_previewed_not_refused(trained_run, hub_r
     for license_id in ("eupl-1.2", "apple-amlr", "fair-noncommercial-research-license", "grok2-community", "openmdw-1.0"):
         assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--license", license_id]) == 0, capsys.readouterr().err
         assert f"license: {license_id}" in capsys.readouterr().out
+
+
+def test_a_license_not_shaped_as_an_id_is_refused_naming_the_likely_id(trained_run, hub_runs_dir, capsys):
+    """An id typed with capitals ('Apache-2.0', 'MIT') is refused offline, as it is not shaped as a Hub id; the
+    refusal said only where the list is, not which id was likely meant, as a near miss's refusal does."""
+    for typed, meant in (("Apache-2.0", "apache-2.0"), ("MIT", "mit")):
+        assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--license", typed]) == 2
+        err = capsys.readouterr().err
+        assert f"License '{typed}' is not a Hub license id (did you mean {meant}" in err, err
