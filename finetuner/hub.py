@@ -789,12 +789,15 @@ def check_card_with_hub(api, card_text: str, *, token: str | None, license_: str
         f"{api.endpoint}/api/validate-yaml", json={"repoType": "model", "content": card_text}, headers=build_hf_headers(token=token, library_name="finetuner"),
     )
     if response.status_code == 400:
-        try:
-            reasons = "; ".join(error.get("message", "") for error in response.json().get("errors", [])) or response.text
-        except ValueError:
-            reasons = response.text
-        hint = license_warning(license_)
-        raise HubCardError(_scrub(f"The Hub refused the model card's metadata: {reasons.strip()}. Nothing was created or uploaded." + (f" {hint}" if hint else ""), token))
+        try:  # {"errors": [{"message": ...}], "warnings": [...]}, as HfApi's own validate-yaml call reads it
+            errors = response.json().get("errors") or []
+            reasons = "; ".join(str(error.get("message", "") if isinstance(error, dict) else error) for error in errors)
+        except (ValueError, AttributeError):  # not JSON, or JSON of another shape: the text as it came
+            reasons = ""
+        reasons = "; ".join(line.strip() for line in (reasons or response.text).splitlines() if line.strip()) or "no reason given"
+        # the close ids only where the Hub's reason is the license: an id it took may be newer than finetuner's list
+        hint = license_warning(license_) if "license" in reasons.lower() else None
+        raise HubCardError(_scrub(f"The Hub refused the model card's metadata: {reasons}. Nothing was created or uploaded." + (f" {hint}" if hint else ""), token))
     hf_raise_for_status(response)
 
 

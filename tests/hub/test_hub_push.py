@@ -348,6 +348,22 @@ def test_card_details_the_hub_would_refuse_say_what_to_give(hub_server, alice, t
     assert not hub_server.requests_to("POST", "/api/repos/create") and not hub_server.requests_to("POST", "/commit/")
 
 
+def test_the_hubs_refusal_of_a_card_names_close_license_ids_only_when_it_is_the_license_it_refused(hub_server, alice):
+    """A card refused for another reason (its base model here) said the license was 'not a Hub license id' and named
+    other ids whenever finetuner's list lacked it, though the Hub had just taken that license."""
+    from fakehub import NEWER_HUB_LICENSE
+
+    api = hub._api(None)
+    card = f"---\nlicense: {NEWER_HUB_LICENSE}\nbase_model: ./my-folder\n---\n"
+    with pytest.raises(errors.HubCardError) as caught:
+        hub.check_card_with_hub(api, card, token=alice, license_=NEWER_HUB_LICENSE)
+    message = str(caught.value)
+    assert "\"base_model\" must be a Hub model id" in message and "Nothing was created or uploaded" in message
+    assert "not a Hub license id" not in message, message
+    with pytest.raises(errors.HubCardError, match="not a Hub license id that finetuner knows \\(did you mean apache-2.0"):
+        hub.check_card_with_hub(api, "---\nlicense: apache2\n---\n", token=alice, license_="apache2")
+
+
 def test_a_refusal_is_checked_again_with_the_hub(hub_server, alice, trained_run):
     """The message says to ask an admin of the organization for write access: once they have, the push works
     at once, not after the five minutes the token's identity is otherwise kept for."""
