@@ -447,7 +447,8 @@ def build_training_tab(ctx: StudioContext) -> None:
             return ""
         plan = "**Plan:** " + describe_plan(examples, config.training, processes=processes, sequences=sequences)
         if examples < loaded:
-            plan += f" {loaded - examples:,} of the {loaded:,} examples are left out: their prompt fills max_seq_length {config.model.max_seq_length}, so no token of the answer is left to learn."
+            about = "About " if stats["train"].get("sampled_from") else ""  # counted on a sample of a big split
+            plan += f" {about}{loaded - examples:,} of the {loaded:,} examples are left out: their prompt fills max_seq_length {config.model.max_seq_length}, so no token of the answer is left to learn."
         few = few_steps_warning(examples if sequences is None else sequences, config.training, processes=processes)
         # Estimate's warnings that read only the model's config files where they are here (a folder, or the Hub cache's
         # copy), never the network: a T5 without its prefix, a multilingual model without languages, a length past the

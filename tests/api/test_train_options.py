@@ -249,6 +249,21 @@ def test_the_plan_and_the_estimate_leave_out_the_examples_training_leaves_out(st
     assert f"{left.group(1)} of the {left.group(2)} examples are left out: their prompt fills max_seq_length 128" in plan, plan
 
 
+
+def test_the_plan_says_about_how_many_are_left_out_when_it_counted_them_on_a_sample(studio, lm, tmp_path):
+    """A big split's token lengths are measured on a sample (`services.MAX_STATS_ROWS` rows): the examples the plan
+    says training leaves out are then a count scaled from the sample's, and were said as if exact."""
+    from finetuner.ui import services
+
+    records = make_instruction_records(services.MAX_STATS_ROWS * 7 // 5)  # its train split (80%) is over the limit
+    for place in range(0, len(records), 10):
+        records[place] = {**records[place], "instruction": "what colour is the apple? " * 40}
+    client = Client(studio[0], verbose=False)
+    client.predict(task="causal-lm", source="Upload files", train_file=handle_file(str(write_jsonl(tmp_path / "big.jsonl", records))), validation_file=None, test_file=None, api_name="/load_dataset")
+    options = {"model_name_or_path": str(lm[0]), "task": "causal-lm", **QUICK, "max_steps": -1, "num_train_epochs": 1, "max_seq_length": 128}
+    plan = client.predict(**options, packing=True, api_name="/training_plan")
+    assert re.search(r"About [\d,]+ of the [\d,]+ examples are left out: their prompt fills max_seq_length 128", plan), plan
+
 def test_the_estimate_does_not_validate_the_examples_evaluation_leaves_out(studio, lm, tmp_path):
     """Evaluation, like training, leaves out the examples whose prompt fills max_seq_length (`tokenize` filters every
     split); the Estimate counted them among the examples to validate (and timed their evaluation)."""
