@@ -406,8 +406,7 @@ def push_run(
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
-    hub_license = None if options.license else _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
-    options.license = options.license or hub_license
+    options.license = options.license or _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
     warnings = [note] if note else []
@@ -416,13 +415,10 @@ def push_run(
         say(f"Creating {repo_id}.")
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
         info = api.model_info(repo_id, token=token)
-        if bool(info.private) != private:
-            now, asked = ("private", "public") if info.private else ("public", "private")
-            warnings.append(f"{repo_id} already existed and is {now}: it stays {now}, not {asked} as asked. Change its visibility in its settings ({_repo_url(api.endpoint, repo_id)}/settings) if needed.")
+        warnings += _visibility_warning(repo_id, bool(info.private), private, settings=f"{_repo_url(api.endpoint, repo_id)}/settings")
         stale = _stale_files(api.list_repo_files(repo_id, token=token), files)
         if stale:
-            shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
-            warnings.append(f"{repo_id} held an earlier upload: its files that this push does not replace were deleted, so the repo holds one model ({shown}).")
+            warnings.append(f"{repo_id} held an earlier upload: its files that this push does not replace were deleted, so the repo holds one model ({_listed(stale)}).")
         say(f"Uploading {len(files)} files.")
         commit = api.create_commit(
             repo_id,
@@ -730,9 +726,12 @@ def deploy_demo_space(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete  # noqa: PLC0415
 
     with _translate("create the demo Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
-        stale = _space_to_fill(api, space_id, DEMO_SPACE, files, token=token, replace=replace, warnings=warnings)
+        existing = _space_info(api, space_id, token)
+        stale = _space_to_fill(existing, space_id, DEMO_SPACE, files, replace=replace, warnings=warnings)
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
-        private = _actual_visibility(api, space_id, private, token=token, warnings=warnings, why=why)
+        if existing is not None:  # creating it again changed nothing, its visibility included
+            warnings += _visibility_warning(f"The Space {space_id}", bool(existing.private), private, why=why, settings=f"{_repo_url(api.endpoint, space_id, 'space')}/settings")
+            private = bool(existing.private)
         commit = api.create_commit(
             space_id,
             [*(CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()), *(CommitOperationDelete(path_in_repo=p) for p in stale)],
@@ -813,27 +812,37 @@ def check_hardware(api, hardware: str | None, *, token: str) -> None:
         raise HubHardwareError(f"'{hardware}' is not Space hardware the Hub offers. Use one of: {', '.join(known)} ('{DEFAULT_SPACE_HARDWARE}' is free).")
 
 
-def _actual_visibility(api, space_id: str, private: bool, *, token: str, warnings: list[str], why: str = "as asked") -> bool:
-    """Whether the Space is private, as the Hub has it: creating a Space that exists already (`exist_ok`) leaves its
-    visibility as it was, whatever was asked. When that differs from what was wanted (`why`: asked, or the model's),
-    a warning says so."""
-    actual = bool(api.space_info(space_id, token=token).private)
-    if actual != private:
-        now, asked = ("private", "public") if actual else ("public", "private")
-        warnings.append(
-            f"The Space {space_id} already existed and is {now}: it stays {now}, not {asked} {why}. "
-            f"Change its visibility in its settings ({_repo_url(api.endpoint, space_id, 'space')}/settings) if needed."
-        )
-    return actual
+def _visibility_warning(repo: str, is_private: bool, wanted: bool, *, why: str = "as asked", settings: str) -> list[str]:
+    """Creating a repo or Space that exists (`exist_ok`) leaves its visibility as it was: where that differs from
+    the one wanted (`why`: as asked, or like the model), a warning that says so and where to change it."""
+    if is_private == wanted:
+        return []
+    now, other = ("private", "public") if is_private else ("public", "private")
+    return [f"{repo} already existed and is {now}: it stays {now}, not {other} {why}. Change its visibility in its settings ({settings}) if needed."]
+
+
+def _listed(paths: list[str], limit: int = 8) -> str:
+    """Paths named in a message: the first `limit`, and how many more."""
+    return ", ".join(paths[:limit]) + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _space_info(api, space_id: str, token: str):
+    """The Space's info, or None where there is no such Space."""
+    from huggingface_hub.errors import RepositoryNotFoundError  # noqa: PLC0415
+
+    try:
+        return api.space_info(space_id, token=token)
+    except RepositoryNotFoundError:
+        return None
 
 
 DEMO_SPACE, STUDIO_SPACE = "demo", "studio"
 _SPACE_APPS = {DEMO_SPACE: "the demo", STUDIO_SPACE: "the finetuner studio"}
 
 
-def _space_to_fill(api, space_id: str, want: str, files: Iterable[str], *, token: str, replace: bool, warnings: list[str]) -> list[str]:
-    """Check that the Space may take `want` (DEMO_SPACE or STUDIO_SPACE), before anything is created or uploaded;
-    returns the files to delete in the same commit. A Space that does not exist, holds only what the Hub creates
+def _space_to_fill(info, space_id: str, want: str, files: Iterable[str], *, replace: bool, warnings: list[str]) -> list[str]:
+    """Check that the Space (`info`, None where there is none) may take `want` (DEMO_SPACE or STUDIO_SPACE), before
+    anything is created or uploaded; returns the files to delete in the same commit. A Space that does not exist, holds only what the Hub creates
     with it (.gitattributes, README.md), or holds `want` already (an update) is fine, and nothing is deleted. One
     that holds something else (the studio, a finetuner demo, another app) is refused (`HubSpaceTakenError`): adding
     app.py and README.md over another app's files would leave a Space that is neither. With `replace`, all its
@@ -841,11 +850,7 @@ def _space_to_fill(api, space_id: str, want: str, files: Iterable[str], *, token
 
     Recognised by what finetuner uploads: the studio by its package (`finetuner/hub.py`, `studio_space_files`), a
     demo by its app.py and the `finetuner` tag of its README (`demo_space_files`), with no package."""
-    from huggingface_hub.errors import RepositoryNotFoundError  # noqa: PLC0415
-
-    try:
-        info = api.space_info(space_id, token=token)
-    except RepositoryNotFoundError:
+    if info is None:
         return []
     held = {sibling.rfilename for sibling in info.siblings or []}
     if not held - {".gitattributes", "README.md"}:
@@ -858,8 +863,7 @@ def _space_to_fill(api, space_id: str, want: str, files: Iterable[str], *, token
         models = card.get("models") or []
         kind, what = DEMO_SPACE, "a finetuner demo" + (f" of {models[0]}" if models else "")
     else:
-        shown = ", ".join(sorted(held)[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
-        kind, what = None, f"another app ({len(held)} files: {shown})"
+        kind, what = None, f"another app ({len(held)} files: {_listed(sorted(held), 5)})"
     if kind == want:
         return []
     if not replace:
@@ -870,8 +874,7 @@ def _space_to_fill(api, space_id: str, want: str, files: Iterable[str], *, token
         )
     stale = sorted(held - set(files) - {".gitattributes"})
     if stale:
-        shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
-        warnings.append(f"The Space {space_id} held {what}: its files were replaced by {_SPACE_APPS[want]}, and those not uploaded again were deleted ({shown}).")
+        warnings.append(f"The Space {space_id} held {what}: its files were replaced by {_SPACE_APPS[want]}, and those not uploaded again were deleted ({_listed(stale)}).")
     return stale
 
 
@@ -955,9 +958,12 @@ def upload_studio_space(
 
     warnings: list[str] = []
     with _translate("upload the studio Space", token=token, repo_id=space_id, endpoint=api.endpoint, user=user, repo_type="space"):
-        stale = _space_to_fill(api, space_id, STUDIO_SPACE, files, token=token, replace=replace, warnings=warnings)
+        existing = _space_info(api, space_id, token)
+        stale = _space_to_fill(existing, space_id, STUDIO_SPACE, files, replace=replace, warnings=warnings)
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
-        private = _actual_visibility(api, space_id, private, token=token, warnings=warnings)
+        if existing is not None:  # creating it again changed nothing, its visibility included
+            warnings += _visibility_warning(f"The Space {space_id}", bool(existing.private), private, settings=f"{_repo_url(api.endpoint, space_id, 'space')}/settings")
+            private = bool(existing.private)
         commit = api.create_commit(
             space_id,
             [

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .errors import HubConnectionError, HubError, HubSpaceTakenError, HubTokenMissingError
 from .runs import Run, RunStore, find_run
@@ -180,6 +181,15 @@ def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     return 0
 
 
+@contextmanager
+def _replace_space_advice() -> Iterator[None]:
+    """A Space refused for holding another app: the core's message, with this command's flags to choose with."""
+    try:
+        yield
+    except HubSpaceTakenError as error:
+        raise HubSpaceTakenError(f"{error} Another name: --space_name NAME. Or pass --replace_space: its files are deleted in the commit that adds the new app.") from None
+
+
 def cmd_deploy_space(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
@@ -192,10 +202,8 @@ def cmd_deploy_space(args: argparse.Namespace, unknown: Sequence[str]) -> int:
         model = (hub.hub_record(run).get("model") or {}).get("repo_id")
         if not model:
             raise HubError(f"Run {run.id} has not been pushed yet: run `python -m finetuner push {run.id}` first.")
-    try:
+    with _replace_space_advice():
         result = hub.deploy_demo_space(model, space_name=args.space_name, private=args.private, hardware=args.hardware, run=run, replace=args.replace_space)
-    except HubSpaceTakenError as error:
-        raise HubSpaceTakenError(f"{error} Another name: --space_name NAME. Or pass --replace_space: its files are deleted in the commit that adds the new app.") from None
     _print_space(result)
     return 0
 
@@ -204,10 +212,8 @@ def cmd_space_upload(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
 
     _refuse_token_flag(args)
-    try:
+    with _replace_space_advice():
         result = hub.upload_studio_space(args.space_name, private=not args.public, hardware=args.hardware, replace=args.replace_space)
-    except HubSpaceTakenError as error:
-        raise HubSpaceTakenError(f"{error} Another name: --space_name NAME. Or pass --replace_space: its files are deleted in the commit that adds the new app.") from None
     _print_space(result)
     return 0
 
