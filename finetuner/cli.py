@@ -498,7 +498,9 @@ def _check_pairs(texts: list[str], text_pairs: list[str] | None, run: Run | None
         if text_pairs is not None:
             raise _pairs_refused(run.id, task)
         return
-    trained = list((read_json(run.path / "data_report.json", {}) or {}).get("text_columns") or [])
+    from .inference import trained_text_columns  # noqa: PLC0415
+
+    trained = trained_text_columns(run)
     if text_pairs is None:
         if len(trained) == 2:
             raise ConfigError(

@@ -273,6 +273,12 @@ def causal_lm_architectures() -> set[str]:
     return {name for names in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values() for name in ([names] if isinstance(names, str) else names)}
 
 
+def trained_text_columns(run: Run) -> list[str]:
+    """The run's own input columns as its training read them (data_report.json's text_columns); [] when unknown."""
+    report = read_json(run.path / "data_report.json", {}) or {}
+    return [str(c) for c in report.get("text_columns") or []] if isinstance(report, dict) else []
+
+
 def predict_file(predictor, file: str | Path, *, text_column: str | None = None, run: Run | None = None, **options):
     """Predictions for every row of a data file: its columns plus the predictor's (classification: `predicted`,
     `confidence`, one `prob_` per class; NER: `entities`, `tags`; generation: `generated` or `summary`). The

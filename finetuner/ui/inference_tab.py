@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..data import MESSAGES_NAMES
 from ..errors import DataError
-from ..runs import read_json
+from ..inference import trained_text_columns
 from ..tasks import TASKS
 from . import ownership, tables
 from .dataset_tab import FILE_TYPES
@@ -365,11 +365,6 @@ def build_inference_tab(ctx: StudioContext) -> None:
                 return list(dict.fromkeys(str(t) for t in frame[column] if str(t).strip()))[:20]
         return []
 
-    def trained_columns(run) -> list[str]:
-        """The run's own input columns as its training read them (data_report.json's text_columns), [] when unknown."""
-        report = read_json(run.path / "data_report.json", {}) or {}
-        return list(report.get("text_columns") or []) if isinstance(report, dict) else []
-
     def show_run(run_id, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
         """Show the chosen run's view: its task's input and output widgets, examples and file options."""
         run, task = None, CLASSIFICATION
@@ -396,7 +391,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
             *(shown if name == task else gr.skip() for name in VIEW_ORDER),
             gr.Accordion(label=BATCH[task][0]),
             gr.Button(value=BATCH[task][1]),
-            gr.Textbox(label=f"{noun.capitalize()} column", info=batch_column_help(task, trained_columns(run) if run else None)),
+            gr.Textbox(label=f"{noun.capitalize()} column", info=batch_column_help(task, trained_text_columns(run) if run else None)),
             [],  # a new model: a new conversation
             gr.Slider(value=new_tokens) if task == CAUSAL_LM else gr.skip(),
             gr.Slider(value=new_tokens) if task == SEQ2SEQ else gr.skip(),

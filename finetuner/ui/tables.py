@@ -4,6 +4,7 @@ that tell two runs apart, and the rows of an evaluation worth reading first. Pla
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 import pandas as pd
@@ -79,8 +80,6 @@ def _as_text(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         return " ".join(map(str, value))
     if isinstance(value, (list, tuple, dict)):
-        import json  # noqa: PLC0415
-
         return json.dumps(value, ensure_ascii=False, default=str)
     return value
 
