@@ -421,8 +421,6 @@ def test_an_estimate_still_being_made_when_an_option_changes_never_shows(page, m
     assert entered.wait(timeout=60)
     epochs.fill("4")
     epochs.press("Tab")
-    # the change has been handled in the browser (the estimate cancelled there) once the plan it asked for is shown
-    expect(page.locator("p").filter(has_text="Plan:")).to_contain_text("in 4 epochs")
     released.set()
     assert returned.wait(timeout=60)
     page.get_by_text("Reproduce without the browser").click()
