@@ -465,16 +465,14 @@ def build_training_tab(ctx: StudioContext) -> None:
         api_name="training_plan", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
     )
 
-    estimating = estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_box, api_name="estimate_training", concurrency_limit=2)
+    estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_box, api_name="estimate_training", concurrency_limit=2)
     # An estimate is of the options and data it was made for: after a change it went on showing the steps, time and
     # memory of another model, task or data (a summarization run's beside an instruction-tuning plan), so it goes.
     # In the browser, at the change: a request to the server could be answered after the estimate pressed next and
     # clear that (the likely reason an estimate pressed right after typing an option never showed in a CI run).
-    # An estimate still being made (seconds: the data is prepared and tokenized) is of the options before the change:
-    # it is cancelled, or it showed once done, after the clear, beside options it was not made for.
     gr.on(
         [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], None, None, estimate_box,
-        js="() => ''", api_name="estimate_outdated", api_visibility="private", show_progress="hidden", cancels=[estimating],
+        js="() => ''", api_name="estimate_outdated", api_visibility="private", show_progress="hidden",
     )
 
     # ------------------------------------------------------------ following the run

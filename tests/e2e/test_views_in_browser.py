@@ -394,44 +394,6 @@ def test_an_estimate_pressed_right_after_an_option_shows_and_goes_at_the_next_ch
     expect(estimate).to_have_count(0)
 
 
-def test_an_estimate_still_being_made_when_an_option_changes_never_shows(page, monkeypatch):
-    """An estimate takes seconds (the data is prepared and tokenized). An option changed meanwhile cleared the
-    estimate box at once, and the estimate of the options before showed when it was done, beside options it was
-    not made for. Here it is held until the option has changed; once done, the page answers a later request (the
-    CLI command, through the same queue) and still shows no estimate; pressed again, it is of the new options."""
-    import threading
-
-    from finetuner.ui import render
-
-    entered, released, returned, real = threading.Event(), threading.Event(), threading.Event(), render.estimate_setup
-
-    def held(**options):
-        entered.set()
-        assert released.wait(timeout=60), "the test never released the held estimate"
-        try:
-            return real(**options)
-        finally:
-            returned.set()
-
-    page.get_by_role("tab", name="2 · Train").click()
-    estimate, epochs = page.get_by_text("Estimate", exact=True), page.get_by_label("Epochs", exact=True)
-    expect(epochs).not_to_have_value("4")
-    monkeypatch.setattr(render, "estimate_setup", held)
-    page.get_by_role("button", name="Estimate time and memory").click()
-    assert entered.wait(timeout=60)
-    epochs.fill("4")
-    epochs.press("Tab")
-    released.set()
-    assert returned.wait(timeout=60)
-    page.get_by_text("Reproduce without the browser").click()
-    page.get_by_role("button", name="Copy as CLI command").click()
-    expect(page.locator(".block", has_text="CLI command").last).to_contain_text("--num_train_epochs 4")
-    expect(estimate).to_have_count(0)
-
-    page.get_by_role("button", name="Estimate time and memory").click()
-    expect(page.get_by_text("× 4.0 epochs")).to_be_visible()
-
-
 def test_an_empty_chat_message_is_refused_by_a_message_alone(page, studio):
     """An empty message sent to an instruction-tuned model's chat showed Gradio's red 'Error' badge on the
     conversation beside the toast; like an empty text to classify, it gets the toast alone, and the
