@@ -190,7 +190,7 @@ def local_dataset(file_name: str | None) -> tuple[str, str]:
 
 
 LICENSES_URL = "https://huggingface.co/docs/hub/repositories-licenses"
-_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # the shape of every Hub license id
+LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")  # the shape of every Hub license id
 # The license ids the Hub accepts in a card's `license:` (the table at LICENSES_URL, hub-docs
 # docs/hub/repositories-licenses.md). A license that is in none: 'other'.
 HUB_LICENSES = (
@@ -221,7 +221,7 @@ def check_options(options: CardOptions) -> None:
                 f"{what} '{value}' is not a Hub id: give it as on the Hub, 'namespace/name' (e.g. '{example}'), or leave it empty"
                 + (" when the data is not on the Hub." if what == "Dataset" else ".")
             ) from None
-    if options.license and not _LICENSE_ID.match(options.license):
+    if options.license and not LICENSE_ID.match(options.license):
         raise ConfigError(f"License '{options.license}' is not a Hub license id{_did_you_mean(options.license)}: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
 
 
@@ -229,6 +229,22 @@ def _did_you_mean(license_: str) -> str:
     """' (did you mean x or y?)' for the ids of `HUB_LICENSES` close to `license_` (a near miss: 'apache2', 'MIT'), else ''."""
     close = difflib.get_close_matches(license_.lower(), HUB_LICENSES, n=3, cutoff=0.6)
     return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def _license_key(license_: str) -> str:
+    """`license_` without case, spacing, punctuation and the words 'the', 'license', 'version': 'Apache License,
+    Version 2.0', 'Apache 2.0' and 'apache-2.0' are one key, as are 'MIT License' and 'mit'."""
+    words = re.sub(r"\b(the|licen[cs]e|version)\b", " ", license_.lower())
+    return re.sub(r"[^a-z0-9.+]", "", words)
+
+
+def hub_license_id(license_: str) -> str | None:
+    """The Hub license id `license_` is written for when it is that id written otherwise ('Apache 2.0', 'MIT License',
+    'CC BY 4.0') and no other id of `HUB_LICENSES` is written so; None when none is, or several are (ambiguous)."""
+    if license_ in HUB_LICENSES:
+        return license_
+    matches = [hub_id for hub_id in HUB_LICENSES if _license_key(hub_id) == _license_key(license_)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def license_warning(license_: str | None) -> str | None:

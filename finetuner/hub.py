@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, license_warning, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSE_ID, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, hub_license_id, license_warning, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -406,10 +406,12 @@ def push_run(
     say("Writing the model card.")
     options = CardOptions(**{**asdict(card_options or CardOptions()), "repo_id": repo_id, "adapter": adapter})
     check_options(options)  # a base model that is no Hub id is refused as such, before the Hub is asked for its license
-    options.license = options.license or _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
+    license_note = None
+    if not options.license:  # the user's own license is checked as given; the base model's is made a Hub id, or left out
+        options.license, license_note = _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
-    warnings = [note] if note else []
+    warnings = [w for w in (note, license_note) if w]
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
         check_card_with_hub(api, bundle.text, token=token, license_=options.license)
         say(f"Creating {repo_id}.")
@@ -437,21 +439,41 @@ def push_run(
     return result
 
 
-def _base_model_license(api, base_model: str | None, token: str) -> str | None:
+def _base_model_license(api, base_model: str | None, token: str) -> tuple[str | None, str | None]:
     """The license of the base model on the Hub, which binds its fine-tune: the card's license when the user gives
-    none (as the Trainer's own card does). None when there is none to take: a local base, no license, a custom one
-    ('other' needs its name and link, which the user gives), or a base the Hub does not show this token."""
+    none (as the Trainer's own card does), and a note for the push's warnings. None when there is none to take: a
+    local base, no license, a custom one ('other' needs its name and link, which the user gives), or a base the Hub
+    does not show this token. Old cards hold values the Hub refuses today ('Apache 2.0', 'MIT License'): one that is
+    a Hub id written otherwise is given as that id, and one the Hub would refuse is left out, saying so, rather than
+    refusing a push for a value the user never typed."""
     from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
 
     if not base_model:
-        return None
+        return None, None
     with _translate("read the base model's license", token=token, repo_id=base_model, endpoint=api.endpoint):
         try:
             info = api.model_info(base_model, token=token)
         except HfHubHTTPError:
-            return None
+            return None, None
     license_ = (info.card_data or {}).get("license") or next((tag.split(":", 1)[1] for tag in info.tags or [] if tag.startswith("license:")), None)
-    return license_ if isinstance(license_, str) and license_ != "other" else None
+    if not isinstance(license_, str) or not license_.strip():
+        return None, None
+    hub_id = hub_license_id(license_.strip())
+    if hub_id == "other":
+        return None, None
+    if hub_id:
+        return hub_id, None if hub_id == license_ else f"The base model {base_model} gives its license as '{license_}': the card names it by its Hub id, {hub_id}."
+    if LICENSE_ID.match(license_):  # an id finetuner does not know: the Hub may have added it since; it says
+        try:
+            with _translate("check the base model's license", token=token, endpoint=api.endpoint):
+                check_card_with_hub(api, f"---\nlicense: {json.dumps(license_)}\n---\n", token=token)
+            return license_, None
+        except HubCardError:
+            pass
+    return None, (
+        f"The base model {base_model} gives its license as '{license_}', which is not a Hub license id, so the card names no license. "
+        f"Give the license with --license (on the Hub tab: License), as one of the ids at {LICENSES_URL} (e.g. apache-2.0, mit), or 'other', and push again."
+    )
 
 
 def _run_operations(run: Run, bundle, *, adapter_base: str | None = None) -> tuple[list, list[str]]:

@@ -18,6 +18,7 @@ Behaviour a test can switch:
   request(s) get that error before anything else happens; `status=DROP` closes the connection instead,
   unanswered, as a network that breaks mid-upload does.
 * private repos are visible only to the namespace's members (404 `RepoNotFound` otherwise).
+* `add_old_model(repo_id, readme)`: a repo whose card predates the Hub's metadata checks (e.g. `license: MIT License`).
 
 Run it by hand with `python tests/hub/fakehub.py` (prints its URL and a write token).
 """
@@ -172,6 +173,15 @@ class FakeHub:
             self.requests.clear()
             self.server_errors.clear()
             self._failures.clear()
+
+    def add_old_model(self, repo_id: str, readme: str) -> Repo:
+        """A public model repo whose README.md was written before the Hub checked card metadata: it may hold what
+        validate-yaml refuses today (`license: Apache 2.0`), as old repos on the real Hub do."""
+        with self._lock:
+            repo = Repo(type="model", id=repo_id, private=False, author=repo_id.split("/")[0])
+            repo.commits.append(Commit(oid=secrets.token_hex(20), summary="initial commit", description="", author=repo.author, files={"README.md": StoredFile(readme.encode(), lfs=False)}))
+            self.repos[("model", repo_id)] = repo
+        return repo
 
     def repo(self, repo_id: str, repo_type: str = "model") -> Repo:
         return self.repos[(repo_type, repo_id)]

@@ -450,3 +450,33 @@ def test_a_card_without_a_license_given_takes_the_base_models(hub_server, alice,
     assert pushed_license("custom", base_model="acme/custom-base") is None  # 'other' needs its name and link: the user gives them
     assert pushed_license("none", base_model="acme/no-license-base") is None
     assert pushed_license("unknown", base_model="acme/never-pushed") is None
+
+
+def test_a_base_models_license_that_is_no_hub_id_is_given_as_its_id_or_left_out_never_refused(hub_server, alice, trained_run):
+    """Old cards hold licenses the Hub refuses today ('Apache 2.0', 'MIT License'). Taken from the base model when
+    none was given, such a value was refused as if the user had typed it ("not a Hub license id"), so no push
+    without --license worked. A Hub id written otherwise is given as that id; any other value is left out of the
+    card with a warning naming it and saying to give --license; a newer id the Hub takes is kept."""
+    from fakehub import NEWER_HUB_LICENSE
+
+    from finetuner.card import LICENSES_URL
+
+    for name, license_ in (("acme/spaced-base", "Apache 2.0"), ("acme/worded-base", "MIT License"), ("acme/own-base", "Acme Research Terms"), ("acme/near-base", "apache2"), ("acme/newer-base", NEWER_HUB_LICENSE)):
+        hub_server.add_old_model(name, f"---\nlicense: {license_}\nlibrary_name: transformers\n---\n# base\n")
+
+    def push(repo: str, base: str) -> tuple[str | None, list[str]]:
+        result = hub.push_run(trained_run, repo, token=alice, card_options=CardOptions(base_model=base))
+        return front_matter(hub_server.repo(f"alice/{repo}").text("README.md")).get("license"), result.warnings
+
+    assert push("spaced", "acme/spaced-base") == ("apache-2.0", ["The base model acme/spaced-base gives its license as 'Apache 2.0': the card names it by its Hub id, apache-2.0."])
+    assert push("worded", "acme/worded-base")[0] == "mit"
+    for repo, base, value in (("own", "acme/own-base", "Acme Research Terms"), ("near", "acme/near-base", "apache2")):
+        license_, warnings = push(repo, base)
+        assert license_ is None, repo
+        assert len(warnings) == 1 and f"The base model {base} gives its license as '{value}', which is not a Hub license id, so the card names no license." in warnings[0]
+        assert "--license" in warnings[0] and LICENSES_URL in warnings[0]
+    assert push("newer", "acme/newer-base") == (NEWER_HUB_LICENSE, [])
+    # The same value typed by the user is still theirs to correct, before anything is created.
+    with pytest.raises(errors.ConfigError, match="License 'Apache 2.0' is not a Hub license id \\(did you mean apache-2.0"):
+        hub.push_run(trained_run, "typed", token=alice, card_options=CardOptions(base_model="acme/spaced-base", license="Apache 2.0"))
+    assert ("model", "alice/typed") not in hub_server.repos
