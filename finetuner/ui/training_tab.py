@@ -249,6 +249,15 @@ def build_training_tab(ctx: StudioContext) -> None:
     def data_selection(config: RunConfig) -> dict:
         return {**{k: v for k, v in config.data.__dict__.items() if v is not None}, "task": config.model.task}
 
+    def config_token_stats(config: RunConfig, owner: str | None) -> dict[str, dict[str, Any]]:
+        """The token lengths per split that a run of `config` trains on (cached): its data, model, max_seq_length and
+        seed, and the options that change what training measures (a seq2seq document with its prefix and language
+        codes, `services.config_tokenization`). On a shared studio the model must be one `owner` may use."""
+        return services.token_stats(
+            data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed,
+            runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config),
+        )
+
     def check_data(config: RunConfig) -> object:
         """Prepare the data now (cached), so a data problem shows before a process is started."""
         return services.prepared(data_selection(config), seed=config.training.seed)
@@ -391,8 +400,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         check_options(config)
         data = check_data(config)
         check_tokenization(config, data)  # what Start would refuse, said here too
-        # the lengths training measures: a seq2seq document with its prefix and language codes (`services.config_tokenization`)
-        stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
+        stats = config_token_stats(config, owner)
         train_lengths = trained_lengths(stats["train"], len(data.splits["train"]))  # not the examples training leaves out
         # evaluation leaves them out too (`causal_lm.tokenize` filters every split)
         eval_lengths = trained_lengths(stats["validation"], len(data.splits["validation"])) if "validation" in data.splits and "validation" in stats else []
@@ -439,7 +447,7 @@ def build_training_tab(ctx: StudioContext) -> None:
             examples = loaded = len(check_data(config).splits["train"])
             sequences = None
             if config.training.packing:  # the packed sequences come from the token lengths
-                stats = services.token_stats(data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed, runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config))
+                stats = config_token_stats(config, owner)
                 lengths = trained_lengths(stats["train"], loaded)  # causal LM: without the examples whose prompt fills max_seq_length
                 examples = len(lengths)
                 sequences = len(trained_sequences(lengths, max_length=config.model.max_seq_length, packing=True, **packing_options(config.training.extra_training_args, seed=config.training.seed)))
