@@ -88,6 +88,8 @@ class CardOptions:
 
     repo_id: str | None = None  # "user/name": the usage snippet and the model-index name use it
     license: str | None = None  # a Hub license id (apache-2.0, mit, ...); the bundled model's own when empty
+    license_name: str | None = None  # license 'other': an id for it (my-license-1.0), as the Hub asks
+    license_link: str | None = None  # license 'other': where to read it (a URL, or LICENSE for a file in the repo)
     language: list[str] | str | None = None  # ISO 639-1 codes, e.g. "en"
     description: str | None = None  # a paragraph written by the author, shown first
     base_model: str | None = None  # Hub id of the base model when training used a local folder
@@ -158,6 +160,8 @@ def build_card(run: Run, options: CardOptions | None = None, *, images: bool = T
         datasets=[dataset_id] if dataset_id else None,
         language=language,
         license=license_,
+        license_name=options.license_name if license_ == "other" else None,
+        license_link=options.license_link if license_ == "other" else None,
         library_name="peft" if options.adapter else "transformers",
         pipeline_tag=pipeline_tag,
         tags=_unique([pipeline_tag, "finetuner", *(["lora"] if facts.lora else []), *(["peft"] if options.adapter else []), *options.tags]),
@@ -223,6 +227,12 @@ def check_options(options: CardOptions) -> None:
             ) from None
     if options.license and not LICENSE_ID.match(options.license):
         raise ConfigError(f"License '{options.license}' is not a Hub license id{_did_you_mean(options.license)}: use one of {LICENSES_URL} (e.g. apache-2.0, mit), or 'other'.")
+    if (options.license_name or options.license_link) and options.license != "other":
+        given = f"license '{options.license}' is a Hub id, which needs neither" if options.license else "no license was given"
+        raise ConfigError(
+            f"A license name and link describe a license that is not on the Hub's list, given with the license 'other' ({given}): "
+            "pass --license other with them (on the Hub tab: License 'other'), or leave them out."
+        )
 
 
 def _did_you_mean(license_: str) -> str:
@@ -245,6 +255,19 @@ def hub_license_id(license_: str) -> str | None:
         return license_
     matches = [hub_id for hub_id in HUB_LICENSES if _license_key(hub_id) == _license_key(license_)]
     return matches[0] if len(matches) == 1 else None
+
+
+def other_license_warning(options: CardOptions) -> str | None:
+    """What a card with `license: other` lacks that the Hub asks for (LICENSES_URL: "set a name for it in
+    `license_name`"; the card template: `license_link`, a URL or a LICENSE file in the repo). The Hub takes the card
+    without them, but it shows no license then. None when nothing is missing."""
+    if options.license != "other" or (options.license_name and options.license_link):
+        return None
+    missing = " and ".join(what for what, value in (("its name (--license_name, an id such as my-license-1.0)", options.license_name), ("where to read it (--license_link, a URL)", options.license_link)) if not value)
+    return (
+        f"License 'other' says only that the license is not on the Hub's list: the Hub asks for {missing}, "
+        "or the model page shows the license only as 'other' (on the Hub tab: License name, License link)."
+    )
 
 
 def license_warning(license_: str | None) -> str | None:

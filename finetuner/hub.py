@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 import yaml
 
 from .access import on_spaces, shared_mode
-from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSE_ID, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, hub_license_id, license_warning, planned_adapter_base, public_config
+from .card import CONFUSION_IMAGE, CURVE_IMAGE, HUB_RECORD, LICENSE_ID, LICENSES_URL, PLACEHOLDER_EXAMPLES, RUN_METADATA_KEY, CardOptions, adapter_base_model, adapter_dir, build_card, check_options, hub_base_model, hub_license_id, license_warning, other_license_warning, planned_adapter_base, public_config
 from .config import RunConfig
 from .errors import (
     FinetunerError,
@@ -411,7 +411,7 @@ def push_run(
         options.license, license_note = _base_model_license(api, options.base_model or hub_base_model(run.config().model.model_name_or_path), token)
     bundle = build_card(run, options)
     operations, files = _run_operations(run, bundle, adapter_base=adapter_base)
-    warnings = [w for w in (note, license_note) if w]
+    warnings = [w for w in (note, license_note, other_license_warning(options)) if w]
     with _translate("push the model", token=token, repo_id=repo_id, endpoint=api.endpoint, user=user):
         check_card_with_hub(api, bundle.text, token=token, license_=options.license)
         say(f"Creating {repo_id}.")
@@ -459,8 +459,13 @@ def _base_model_license(api, base_model: str | None, token: str) -> tuple[str | 
     if not isinstance(license_, str) or not license_.strip():
         return None, None
     hub_id = hub_license_id(license_.strip())
-    if hub_id == "other":
-        return None, None
+    if hub_id == "other":  # its name and link are the base model's terms, not the user's choice for the fine-tune: said, not copied
+        data = info.card_data or {}
+        named = ", ".join(f"{key} {data[key]}" for key in ("license_name", "license_link") if isinstance(data.get(key), str))
+        return None, (
+            f"The base model {base_model} has a license that is not on the Hub's list ('other'{': ' + named if named else ''}), so the card names no license. "
+            "Give it with --license other --license_name NAME --license_link URL (on the Hub tab: License 'other', License name, License link), and push again."
+        )
     if hub_id:
         return hub_id, None if hub_id == license_ else f"The base model {base_model} gives its license as '{license_}': the card names it by its Hub id, {hub_id}."
     if LICENSE_ID.match(license_):  # an id finetuner does not know: the Hub may have added it since; it says

@@ -85,6 +85,8 @@ def _refuse_token_flag(args: argparse.Namespace) -> None:
 
 def _card_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--license", help="Hub license id, e.g. apache-2.0 or mit (default: the base model's when known).")
+    parser.add_argument("--license_name", help="With --license other: an id for the license, e.g. my-license-1.0.")
+    parser.add_argument("--license_link", help="With --license other: where to read the license, a URL (or LICENSE for a file you add to the repo).")
     parser.add_argument("--language", help="Language code(s), comma-separated, e.g. en.")
     parser.add_argument("--description", help="A paragraph shown first on the card.")
     parser.add_argument("--base_model", help="Hub id of the base model, when training started from a local copy.")
@@ -95,7 +97,7 @@ def _options(args: argparse.Namespace, repo_id: str | None = None):
     from .card import CardOptions  # noqa: PLC0415
 
     languages = [c.strip() for c in (args.language or "").split(",") if c.strip()]
-    return CardOptions(repo_id=repo_id, license=args.license, language=languages or None, description=args.description, base_model=args.base_model, dataset_id=args.dataset_id, adapter=bool(getattr(args, "adapter", False)))
+    return CardOptions(repo_id=repo_id, license=args.license, license_name=args.license_name, license_link=args.license_link, language=languages or None, description=args.description, base_model=args.base_model, dataset_id=args.dataset_id, adapter=bool(getattr(args, "adapter", False)))
 
 
 def _truthy(value: str | None) -> bool:
@@ -160,14 +162,15 @@ def _print_push(result) -> None:
 
 def cmd_card(args: argparse.Namespace, unknown: Sequence[str]) -> int:
     from . import hub  # noqa: PLC0415
-    from .card import build_card, license_warning  # noqa: PLC0415
+    from .card import build_card, license_warning, other_license_warning  # noqa: PLC0415
 
     run = find_run(args.runs_dir, args.run_id)
     repo_id = hub.full_repo_id(args.repo_id, hub.PREVIEW_USER) if args.repo_id else None  # a preview asks the Hub nothing
     options = _options(args, repo_id)
     bundle = build_card(run, options, images=bool(args.output_dir))
-    if warning := license_warning(options.license):
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in (license_warning(options.license), other_license_warning(options)):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     if not args.output_dir:
         print(bundle.text)
         return 0

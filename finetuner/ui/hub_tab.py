@@ -24,7 +24,7 @@ import re
 import gradio as gr
 
 from .. import access, hub
-from ..card import CardOptions, build_card, license_warning
+from ..card import CardOptions, build_card, license_warning, other_license_warning
 from ..errors import HubError, HubSpaceTakenError, HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
 from . import ownership
@@ -76,6 +76,9 @@ def build_hub_tab(ctx: StudioContext) -> None:
                 license_choice = gr.Dropdown(LICENSES, value=NOT_SPECIFIED, label="License", allow_custom_value=True, info="Usually the base model's license. Not specified: the push takes the base model's from the Hub, when it has one (the preview does not ask the Hub).")
                 language = gr.Textbox(label="Language(s)", placeholder="en", info="ISO 639-1 codes, comma-separated.")
             with gr.Row():
+                license_name = gr.Textbox(label="License name", placeholder="my-license-1.0", info="With License 'other' (a license not on the Hub's list): an id for it, as the Hub asks.")
+                license_link = gr.Textbox(label="License link", placeholder="https://example.com/LICENSE", info="With License 'other': where to read the license.")
+            with gr.Row():
                 base_model = gr.Textbox(label="Base model on the Hub", placeholder="(from the run)", info="Only if training started from a local folder that is a copy of a Hub model.")
                 dataset_id = gr.Textbox(label="Dataset on the Hub", placeholder="(from the run)", info="Only if the training file is also published as a Hub dataset.")
             description = gr.Textbox(label="Description", lines=3, placeholder="What the model is for, in your words (shown first on the card).")
@@ -114,12 +117,14 @@ def build_hub_tab(ctx: StudioContext) -> None:
         """The chosen run, if this visitor may publish it (on a shared page: only their own, `ownership`)."""
         return ownership.owned_run(ctx, run_id, request, profile, oauth_token, typed_token=typed_token, missing="Choose a run first (press ↻ Refresh runs if the list is empty).")
 
-    def card_options(run_repo: str | None, license_value, language_value, base_value, dataset_value, description_value, user: hub.HubUser | None) -> CardOptions:
+    def card_options(run_repo: str | None, license_value, language_value, base_value, dataset_value, description_value, user: hub.HubUser | None, name_value=None, link_value=None) -> CardOptions:
         repo_id = hub.full_repo_id(run_repo, user or hub.PREVIEW_USER) if run_repo and run_repo.strip() else None
         languages = [code.strip() for code in (language_value or "").split(",") if code.strip()]
         return CardOptions(
             repo_id=repo_id,
             license=None if license_value in (None, "", NOT_SPECIFIED) else license_value,
+            license_name=(name_value or "").strip() or None,
+            license_link=(link_value or "").strip() or None,
             language=languages or None,
             description=(description_value or "").strip() or None,
             base_model=(base_value or "").strip() or None,
@@ -144,7 +149,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     @ui_errors
-    def hub_card_preview(run_id, repo, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    def hub_card_preview(run_id, repo, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, name_value: str | None = None, link_value: str | None = None, request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None):
         """The model card of a completed run exactly as it will be pushed (merged model or LoRA adapter), and its images."""
         run = visible_run(run_id, typed_token, request, profile, oauth_token)
         try:
@@ -152,22 +157,23 @@ def build_hub_tab(ctx: StudioContext) -> None:
         except HubError:
             user = None  # a preview needs no token: a missing, wrong or unverifiable one only leaves the snippet's namespace 'your-username'
         repo = (repo or "").strip() or hub.default_repo_name(run)
-        options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
+        options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user, name_value, link_value)
         options.adapter = as_what == ADAPTER
         bundle = build_card(run, options)
-        if warning := license_warning(options.license):
-            gr.Warning(warning)
+        for warning in (license_warning(options.license), other_license_warning(options)):
+            if warning:
+                gr.Warning(warning)
         images = [(_png_file(run, path, data), path) for path, data in bundle.images.items()]
         return _gallery_references(bundle.body, bundle.images), images, bundle.text, gr.update(open=True)
 
     @ui_errors
-    def hub_push(run_id, repo, is_private, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, request: gr.Request, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, progress=gr.Progress()):
+    def hub_push(run_id, repo, is_private, license_value, language_value, base_value, dataset_value, description_value, typed_token: str | None, as_what: str | None, name_value: str | None = None, link_value: str | None = None, request: gr.Request = None, profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None, progress=gr.Progress()):
         """Push a completed run now, or a queued/training run as soon as it completes; a LoRA run as merged model or as its adapter."""
         token, user = session(typed_token, oauth_token)
         run = visible_run(run_id, typed_token, request, profile, oauth_token)
         adapter = as_what == ADAPTER
         repo = (repo or "").strip() or None  # None: the run's default repo, which never replaces another run's model
-        options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user)
+        options = card_options(repo, license_value, language_value, base_value, dataset_value, description_value, user, name_value, link_value)
         if run.state in ACTIVE_STATES:
             pending = hub.PushWhenFinished(run, repo, token=token, private=bool(is_private), card_options=options, allow_environment=False, adapter=adapter).start()
             unless = "" if repo else f" (or to **{user.name}/{hub.own_repo_name(run)}** if another run's model is there by then)"
@@ -200,13 +206,13 @@ def build_hub_tab(ctx: StudioContext) -> None:
         lines += [f"⚠️ {w}" for w in result.warnings]
         return "\n\n".join(lines)
 
-    card_inputs = [run_choice, repo_name, license_choice, language, base_model, dataset_id, description, token_box, push_as]
+    card_inputs = [run_choice, repo_name, license_choice, language, base_model, dataset_id, description, token_box, push_as, license_name, license_link]
     account_button.click(hub_account, [token_box], account, api_name="hub_account")
     refresh_button.click(hub_runs, [token_box], run_choice, api_name="hub_runs")
     preview_button.click(hub_card_preview, card_inputs, [card_view, card_images, card_source, preview_box], api_name="hub_card_preview")
     push_button.click(
         hub_push,
-        [run_choice, repo_name, private, license_choice, language, base_model, dataset_id, description, token_box, push_as],
+        [run_choice, repo_name, private, license_choice, language, base_model, dataset_id, description, token_box, push_as, license_name, license_link],
         push_status,
         api_name="hub_push",
         concurrency_limit=2,

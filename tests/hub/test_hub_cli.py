@@ -192,3 +192,24 @@ def test_a_license_not_shaped_as_an_id_is_refused_naming_the_likely_id(trained_r
         assert main(["--runs_dir", str(hub_runs_dir), "card", trained_run.id, "--license", typed]) == 2
         err = capsys.readouterr().err
         assert f"License '{typed}' is not a Hub license id (did you mean {meant}" in err, err
+
+
+def test_a_license_that_is_other_is_given_with_its_name_and_link(hub_server, alice, trained_run, hub_runs_dir, monkeypatch, capsys):
+    """The Hub asks a card with `license: other` for the license's name (`license_name`) and where to read it
+    (`license_link`); finetuner had no way to give them, and previewed and pushed a bare 'other' without a word.
+    --license_name and --license_link reach the card; 'other' without them is warned of; either with another
+    license is refused before anything is created."""
+    monkeypatch.setenv("HF_TOKEN", alice)
+    runs = ["--runs_dir", str(hub_runs_dir)]
+    assert main([*runs, "card", trained_run.id, "--license", "other"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: License 'other' says only that the license is not on the Hub's list: the Hub asks for its name (--license_name" in err and "--license_link" in err
+    named = ["--license", "other", "--license_name", "acme-research-1.0", "--license_link", "https://acme.example/LICENSE"]
+    assert main([*runs, "push", trained_run.id, "--repo_id", "other-licensed", *named]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.out + captured.err, captured
+    meta = front_matter(hub_server.repo("alice/other-licensed").text("README.md"))
+    assert (meta["license"], meta["license_name"], meta["license_link"]) == ("other", "acme-research-1.0", "https://acme.example/LICENSE")
+    assert main([*runs, "push", trained_run.id, "--repo_id", "mixed", "--license", "mit", "--license_name", "acme-research-1.0"]) == 2
+    assert "(license 'mit' is a Hub id, which needs neither): pass --license other with them" in capsys.readouterr().err
+    assert ("model", "alice/mixed") not in hub_server.repos

@@ -480,3 +480,15 @@ def test_a_base_models_license_that_is_no_hub_id_is_given_as_its_id_or_left_out_
     with pytest.raises(errors.ConfigError, match="License 'Apache 2.0' is not a Hub license id \\(did you mean apache-2.0"):
         hub.push_run(trained_run, "typed", token=alice, card_options=CardOptions(base_model="acme/spaced-base", license="Apache 2.0"))
     assert ("model", "alice/typed") not in hub_server.repos
+
+
+def test_a_base_model_whose_license_is_other_is_named_in_a_warning(hub_server, alice, trained_run):
+    """A base model under a license not on the Hub's list ('other', with its name and link) left the pushed card
+    without a license and said nothing; the push says so, naming the base model's license, and how to give it."""
+    hub_server.add_old_model("acme/custom-terms-base", "---\nlicense: other\nlicense_name: acme-terms\nlicense_link: https://acme.example/terms\n---\n# base\n")
+    result = hub.push_run(trained_run, "custom-terms", token=alice, card_options=CardOptions(base_model="acme/custom-terms-base"))
+    assert "license" not in front_matter(hub_server.repo("alice/custom-terms").text("README.md"))
+    assert result.warnings == [
+        "The base model acme/custom-terms-base has a license that is not on the Hub's list ('other': license_name acme-terms, license_link https://acme.example/terms), "
+        "so the card names no license. Give it with --license other --license_name NAME --license_link URL (on the Hub tab: License 'other', License name, License link), and push again."
+    ]

@@ -6,6 +6,7 @@ import contextlib
 
 import gradio as gr
 import pytest
+import yaml
 from gradio_client import Client
 
 ENDPOINTS = ("/hub_account", "/hub_runs", "/hub_card_preview", "/hub_push", "/hub_deploy_space")
@@ -73,6 +74,11 @@ def test_endpoints_take_the_oauth_token_and_push(hub_server, alice, trained_run,
         deployed = client.predict(trained_run.id, "", "", "", api_name="/hub_deploy_space")  # uses the run's pushed repo
         assert "alice/tab-model-demo" in deployed and "HF_TOKEN" in deployed
         assert hub_server.repo("alice/tab-model-demo", "space").sdk == "gradio"
+
+        # A license not on the Hub's list: 'other' with the name and link the Hub asks for, from the tab's fields.
+        client.predict(trained_run.id, "other-model", True, "other", "", "", "", "", "", "Merged model", "acme-terms", "https://acme.example/terms", api_name="/hub_push")
+        meta = yaml.safe_load(hub_server.repo("alice/other-model").text("README.md").split("---")[1])
+        assert (meta["license"], meta["license_name"], meta["license_link"]) == ("other", "acme-terms", "https://acme.example/terms")
 
 
 def test_typed_token_works_and_missing_token_says_what_to_do(hub_server, alice, trained_run, hub_runs_dir):
