@@ -495,8 +495,33 @@ def sampled_splits(splits, limit: int = MAX_STATS_ROWS):
     return datasets.DatasetDict({role: sample(split) for role, split in splits.items()})
 
 
-@lru_cache(maxsize=8)
+_measured_stats: OrderedDict[tuple, dict] = OrderedDict()  # the last MAX_MEASURED_STATS `_token_stats` results
+_measured_stats_lock = threading.Lock()
+MAX_MEASURED_STATS = 8
+
+
+def _measured_token_stats(key: str, model: str, max_length: int):
+    """What `_token_stats` keeps for these arguments, else None: nothing is measured, no tokenizer loaded."""
+    with _measured_stats_lock:
+        if (key, model, max_length) not in _measured_stats:
+            return None
+        _measured_stats.move_to_end((key, model, max_length))
+        return _measured_stats[(key, model, max_length)]
+
+
 def _token_stats(key: str, model: str, max_length: int):
+    """`_measure_token_stats`, kept for the last MAX_MEASURED_STATS keys."""
+    stats = _measured_token_stats(key, model, max_length)
+    if stats is None:
+        stats = _measure_token_stats(key, model, max_length)
+        with _measured_stats_lock:
+            _measured_stats[(key, model, max_length)] = stats
+            while len(_measured_stats) > MAX_MEASURED_STATS:
+                _measured_stats.popitem(last=False)
+    return stats
+
+
+def _measure_token_stats(key: str, model: str, max_length: int):
     from ..tasks import get_task  # noqa: PLC0415
 
     parsed = json.loads(key)
@@ -603,10 +628,12 @@ def token_stats(
     selection: Mapping[str, Any], model: str, max_length: int, *, seed: int = 42, runs_dir: str | Path | None = None, owner: str | None = None,
     label_all_tokens: bool | None = None, completion_only_loss: bool | None = None,
     source_prefix: str | None = None, max_target_length: int | None = None, source_lang: str | None = None, target_lang: str | None = None,
-) -> dict[str, dict[str, Any]]:
+    measured_only: bool = False,
+) -> dict[str, dict[str, Any]] | None:
     """Token lengths per split under this model's tokenizer (sampled for big datasets), under the Train form's
     options that change them (`option_names(task, lengths=True)` of the selection's task; the others are ignored).
-    Cached. On a shared studio the model must be a Hub id, the bundled model or one of `owner`'s runs."""
+    Cached; `measured_only`: the cached ones only, else None, loading no tokenizer. On a shared studio the model
+    must be a Hub id, the bundled model or one of `owner`'s runs."""
     access.check_locations(runs_dir=runs_dir or "runs", models=[model], owner=owner)
     task = task_of(selection)
     options = dict(
@@ -616,7 +643,8 @@ def token_stats(
     lengths = option_names(task, lengths=True)
     settings = {k: v for k, v in tokenization_options(task, options).items() if k in lengths and v is not None}
     # whose token read the model's tokenizer counts too: the data's key says only who read the data
-    return _token_stats(_key(selection, seed=seed, model_reader=reader(model), **({"tokenization": settings} if settings else {})), model, int(max_length))
+    key = _key(selection, seed=seed, model_reader=reader(model), **({"tokenization": settings} if settings else {}))
+    return (_measured_token_stats if measured_only else _token_stats)(key, model, int(max_length))
 
 
 # ---------------------------------------------------------------- packing (causal LM): where an inspected example lands

@@ -249,13 +249,13 @@ def build_training_tab(ctx: StudioContext) -> None:
     def data_selection(config: RunConfig) -> dict:
         return {**{k: v for k, v in config.data.__dict__.items() if v is not None}, "task": config.model.task}
 
-    def config_token_stats(config: RunConfig, owner: str | None) -> dict[str, dict[str, Any]]:
+    def config_token_stats(config: RunConfig, owner: str | None, *, measured_only: bool = False) -> dict[str, dict[str, Any]] | None:
         """The token lengths per split that a run of `config` trains on (cached): its data, model, max_seq_length and
         seed, and the options that change what training measures (a seq2seq document with its prefix and language
         codes, `services.config_tokenization`). On a shared studio the model must be one `owner` may use."""
         return services.token_stats(
             data_selection(config), config.model.model_name_or_path, config.model.max_seq_length, seed=config.training.seed,
-            runs_dir=ctx.runs_dir, owner=owner, **services.config_tokenization(config),
+            runs_dir=ctx.runs_dir, owner=owner, measured_only=measured_only, **services.config_tokenization(config),
         )
 
     def check_data(config: RunConfig) -> object:
@@ -451,6 +451,10 @@ def build_training_tab(ctx: StudioContext) -> None:
                 lengths = trained_lengths(stats["train"], loaded)  # causal LM: without the examples whose prompt fills max_seq_length
                 examples = len(lengths)
                 sequences = len(trained_sequences(lengths, max_length=config.model.max_seq_length, packing=True, **packing_options(config.training.extra_training_args, seed=config.training.seed)))
+            else:  # no tokenizer is loaded for it; lengths measured already (the Data tab, Estimate) tell what training leaves out
+                stats = config_token_stats(config, owner, measured_only=True)
+                if stats and "train" in stats:
+                    examples = len(trained_lengths(stats["train"], loaded))
         except FinetunerError:
             return ""
         plan = "**Plan:** " + describe_plan(examples, config.training, processes=processes, sequences=sequences)

@@ -264,6 +264,27 @@ def test_the_plan_says_about_how_many_are_left_out_when_it_counted_them_on_a_sam
     plan = client.predict(**options, packing=True, api_name="/training_plan")
     assert re.search(r"About [\d,]+ of the [\d,]+ examples are left out: their prompt fills max_seq_length 128", plan), plan
 
+def test_the_plan_without_packing_leaves_out_what_training_leaves_out_once_lengths_are_measured(studio, lm, tmp_path):
+    """With packing off the plan loads no tokenizer, so it counted every example, also those whose prompt fills
+    max_seq_length, which training leaves out, beside an Estimate that had measured them. Once the lengths are
+    measured (the Estimate here), the plan counts only what training keeps, as it does with packing on."""
+    records = make_instruction_records(48)
+    for place in (3, 17, 30, 41):
+        records[place] = {**records[place], "instruction": "what colour is the apple? " * 40}
+    client = Client(studio[0], verbose=False)
+    client.predict(task="causal-lm", source="Upload files", train_file=handle_file(str(write_jsonl(tmp_path / "long-unpacked.jsonl", records))), validation_file=None, test_file=None, api_name="/load_dataset")
+    options = {"model_name_or_path": str(lm[0]), "task": "causal-lm", **QUICK, "max_steps": -1, "num_train_epochs": 1, "max_seq_length": 128}
+    before = client.predict(**options, packing=False, api_name="/training_plan")
+    loaded = int(re.search(r"Plan:\*\* (\d+) training examples", before).group(1))
+    assert "left out" not in before, "nothing measured yet: the plan measures nothing itself"
+    estimate = client.predict(**options, packing=False, api_name="/estimate_training")
+    trained = int(re.search(r"from (\d+) training examples", estimate).group(1))
+    assert trained < loaded, estimate
+    after = client.predict(**options, packing=False, api_name="/training_plan")
+    assert re.search(rf"Plan:\*\* {trained} training examples: \d+ optimizer steps", after), after
+    assert f"{loaded - trained} of the {loaded} examples are left out: their prompt fills max_seq_length 128" in after, after
+
+
 def test_the_estimate_does_not_validate_the_examples_evaluation_leaves_out(studio, lm, tmp_path):
     """Evaluation, like training, leaves out the examples whose prompt fills max_seq_length (`tokenize` filters every
     split); the Estimate counted them among the examples to validate (and timed their evaluation)."""
