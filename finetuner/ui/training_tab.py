@@ -84,6 +84,14 @@ def task_panel(task: str, lora_on: bool = False) -> tuple[dict[str, bool], tuple
     return visible, panel
 
 
+# The Train tab's estimate, checked in the browser against the changes of the options and data made while it ran
+# (`build_training_tab`). Global to the page: one studio a page, and its count starts again with the page.
+ESTIMATE_OUTDATED = "() => { globalThis.finetunerChanges = (globalThis.finetunerChanges || 0) + 1; return ''; }"
+ESTIMATE_PRESSED = "(...values) => { globalThis.finetunerEstimateAt = globalThis.finetunerChanges || 0; return values; }"
+ESTIMATE_CHANGED = "The options or the data changed while this estimate was being made: press Estimate time and memory again."
+ESTIMATE_SHOWN = f"(made) => globalThis.finetunerEstimateAt === (globalThis.finetunerChanges || 0) ? made : {json.dumps(ESTIMATE_CHANGED)}"
+
+
 def form_handler(names: Sequence[str]) -> Callable:
     """Make `fn(values, *rest)` a handler whose parameters are the form's fields by name (the API shows each
     under its config name), then `fn`'s own parameters after `values` (Gradio fills annotated ones)."""
@@ -206,6 +214,7 @@ def build_training_tab(ctx: StudioContext) -> None:
                     start_button = gr.Button("Start training", variant="primary")
                 plan_box = gr.Markdown()
                 estimate_box = gr.Markdown()
+                estimate_made = gr.Markdown(visible=False)  # the estimate's answer, shown in estimate_box once checked current
                 gr.Markdown("### Live run")
                 with gr.Row(equal_height=True):
                     run_picker = gr.Dropdown(ownership.initial_choices(ctx), value=None, label="Run", info="The run this page follows. Pick any earlier run to see its curves.", scale=4, allow_custom_value=True)
@@ -468,6 +477,24 @@ def build_training_tab(ctx: StudioContext) -> None:
         warnings = [few, *(check(config) for check in (prefix_warning, language_warning, rotary_warning))]
         return plan + "".join(f"\n\n⚠️ {warning}" for warning in warnings if warning)
 
+    # An estimate is of the options and data it was made for: after a change it went on showing the steps, time and
+    # memory of another model, task or data (a summarization run's beside an instruction-tuning plan), so it goes.
+    # In the browser, at the change: a request to the server could be answered after the estimate pressed next and
+    # clear that (the likely reason an estimate pressed right after typing an option never showed in a CI run).
+    # An estimate still being made at a change (seconds: the data is prepared and tokenized) is of the options before
+    # it: it showed once done, after the clear, beside options it was not made for. The browser counts the changes;
+    # the press notes the count its estimate is made at, and the answer, kept hidden, is shown only if the count is
+    # the same, or a message to press again (a cancel happened in the browser alone: a test had nothing to wait for).
+    # Made before the plan's: the browser runs a change's events one after another, the clear after the plan's answer.
+    estimate_button.click(
+        estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_made, api_name="estimate_training", concurrency_limit=2,
+        js=ESTIMATE_PRESSED, show_progress_on=estimate_box,
+    ).then(None, estimate_made, estimate_box, js=ESTIMATE_SHOWN, show_progress="hidden")
+    gr.on(
+        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], None, None, estimate_box,
+        js=ESTIMATE_OUTDATED, api_name="estimate_outdated", api_visibility="private", show_progress="hidden",
+    )
+
     planned = [
         num_train_epochs, per_device_train_batch_size, gradient_accumulation_steps, max_steps, max_train_samples, validation_split_ratio, test_split_ratio, seed, packing,
         max_seq_length, model, task, source_prefix, source_lang, target_lang,  # the last three: the plan's warnings
@@ -475,16 +502,6 @@ def build_training_tab(ctx: StudioContext) -> None:
     gr.on(
         [*(field.change for field in planned), processes.change, ctx.dataset.change], training_plan, [*form_inputs, processes, ctx.dataset, ctx.hub_token], plan_box,
         api_name="training_plan", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
-    )
-
-    estimate_button.click(estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_box, api_name="estimate_training", concurrency_limit=2)
-    # An estimate is of the options and data it was made for: after a change it went on showing the steps, time and
-    # memory of another model, task or data (a summarization run's beside an instruction-tuning plan), so it goes.
-    # In the browser, at the change: a request to the server could be answered after the estimate pressed next and
-    # clear that (the likely reason an estimate pressed right after typing an option never showed in a CI run).
-    gr.on(
-        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], None, None, estimate_box,
-        js="() => ''", api_name="estimate_outdated", api_visibility="private", show_progress="hidden",
     )
 
     # ------------------------------------------------------------ following the run

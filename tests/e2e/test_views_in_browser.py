@@ -394,6 +394,44 @@ def test_an_estimate_pressed_right_after_an_option_shows_and_goes_at_the_next_ch
     expect(estimate).to_have_count(0)
 
 
+def test_an_estimate_still_being_made_when_an_option_changes_is_not_shown_as_current(page, monkeypatch):
+    """An estimate takes seconds (the data is prepared and tokenized). An option changed meanwhile cleared the
+    estimate box at once, and the estimate of the options before showed when it was done, beside options it was
+    not made for. Here it is held until the option has changed: once done, the page says to press again instead
+    (a cancel in the browser left a test nothing to wait for); pressed again, it is of the new options."""
+    import threading
+
+    from finetuner.ui import render
+
+    entered, released, real = threading.Event(), threading.Event(), render.estimate_setup
+
+    def held(**options):
+        entered.set()
+        assert released.wait(timeout=60), "the test never released the held estimate"
+        return real(**options)
+
+    page.get_by_role("tab", name="2 · Train").click()
+    estimate, epochs = page.get_by_text("Estimate", exact=True), page.get_by_label("Epochs", exact=True)
+    changed = page.get_by_text("The options or the data changed while this estimate was being made: press Estimate time and memory again.")
+    expect(epochs).not_to_have_value("4")
+    monkeypatch.setattr(render, "estimate_setup", held)
+    page.get_by_role("button", name="Estimate time and memory").click()
+    assert entered.wait(timeout=60)
+    epochs.fill("4")
+    epochs.press("Tab")
+    # the browser has counted the change once the plan it asks for shows: a change's events run in turn, the count first
+    expect(page.locator("p").filter(has_text="Plan:")).to_contain_text("in 4 epochs")
+    released.set()
+    expect(changed).to_be_visible()
+    expect(estimate).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"× [\d.]+ epochs"))).to_have_count(0)
+
+    page.get_by_role("button", name="Estimate time and memory").click()
+    expect(page.get_by_text("× 4.0 epochs")).to_be_visible()
+    expect(estimate).to_be_visible()
+    expect(changed).to_have_count(0)
+
+
 def test_an_empty_chat_message_is_refused_by_a_message_alone(page, studio):
     """An empty message sent to an instruction-tuned model's chat showed Gradio's red 'Error' badge on the
     conversation beside the toast; like an empty text to classify, it gets the toast alone, and the
