@@ -28,7 +28,7 @@ from ..runs import ACTIVE_STATES, RESUMABLE_STATES, check_run_name
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, get_task, task_uses
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
-from .handlers import ui_errors
+from .handlers import shown_in_browser, ui_errors
 from .studio import StudioContext
 
 POLL_SECONDS = 1.0
@@ -471,8 +471,8 @@ def build_training_tab(ctx: StudioContext) -> None:
     # In the browser, at the change: a request to the server could be answered after the estimate pressed next and
     # clear that (the likely reason an estimate pressed right after typing an option never showed in a CI run).
     gr.on(
-        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], None, None, estimate_box,
-        js="() => ''", api_name="estimate_outdated", api_visibility="private", show_progress="hidden",
+        [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], **shown_in_browser([estimate_box], ("",)),
+        api_name="estimate_outdated",
     )
 
     # ------------------------------------------------------------ following the run

@@ -4,6 +4,8 @@ steps in 3 epochs on GSM8K. A change of an option, of the number of processes or
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -22,7 +24,7 @@ def clearing(fns, box, component):
     """The events a change of `component` starts that set the estimate box, and what each sets it to: in the
     browser, at the change (tests/e2e shows why and that it does)."""
     events = [fn for fn in fns if (component._id, "change") in fn.targets and [o._id for o in fn.outputs] == [box._id]]
-    return ["" if fn.fn is None and fn.js == "() => ''" else fn for fn in events]
+    return [json.loads(fn.js.removeprefix("() => ")) if fn.fn is None else fn for fn in events]
 
 
 @pytest.mark.parametrize("label", ["Epochs", "Batch size", "Max length (tokens)", "Model", "Task", "Packing", "LoRA adapters (parameter-efficient fine-tuning)"])
