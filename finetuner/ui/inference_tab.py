@@ -251,12 +251,14 @@ def build_inference_tab(ctx: StudioContext) -> None:
         record = predictor_for(run).records([text])[0]
         return record["probabilities"], record
 
-    # After an error the earlier answer is cleared: left showing, it would read as the answer to the new input.
-    for event in (
-        classify_button.click(predict, [run_picker, text], [probabilities, output], api_name="predict", concurrency_limit=2, concurrency_id="inference"),
-        text.submit(predict, [run_picker, text], [probabilities, output], api_name="predict_on_enter", api_visibility="private", concurrency_id="inference"),
-    ):
-        event.failure(**shown_in_browser([probabilities, output], (None, None)))
+    # The button and Enter are one event, so a text sent while the one before is answered waits for that answer and
+    # goes next (`always_last`): as two events both were answered at once, in either order, and the older answer could
+    # show last beside the newer text. After an error the earlier answer is cleared: left showing, it would read as the
+    # answer to the new input.
+    gr.on(
+        [classify_button.click, text.submit], predict, [run_picker, text], [probabilities, output],
+        api_name="predict", concurrency_limit=2, concurrency_id="inference", trigger_mode="always_last",
+    ).failure(**shown_in_browser([probabilities, output], (None, None)))
 
     # ------------------------------------------------------------------ named-entity recognition
 
@@ -271,11 +273,10 @@ def build_inference_tab(ctx: StudioContext) -> None:
         return value, table
 
     no_entities = pd.DataFrame(columns=["entity", "type", "score", "start", "end"])
-    for event in (
-        ner_button.click(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities", concurrency_limit=2, concurrency_id="inference"),
-        ner_text.submit(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities_on_enter", api_visibility="private", concurrency_id="inference"),
-    ):
-        event.failure(**shown_in_browser([highlighted, entity_table], (None, no_entities)))
+    gr.on(  # one event for the button and Enter, as classification's
+        [ner_button.click, ner_text.submit], predict_entities, [run_picker, ner_text], [highlighted, entity_table],
+        api_name="predict_entities", concurrency_limit=2, concurrency_id="inference", trigger_mode="always_last",
+    ).failure(**shown_in_browser([highlighted, entity_table], (None, no_entities)))
 
     # ------------------------------------------------------------------ causal LM: chat
 
@@ -298,14 +299,17 @@ def build_inference_tab(ctx: StudioContext) -> None:
             yield [*conversation, _shown({"role": "assistant", "content": NO_ANSWER})], ""
 
     chat_inputs = [run_picker, message, chatbot, temperature, top_p, max_new_tokens]
-    send_event = send_button.click(generate, chat_inputs, [chatbot, message], api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal")
-    submit_event = message.submit(generate, chat_inputs, [chatbot, message], api_name="generate_on_enter", api_visibility="private", concurrency_id="inference", show_progress="minimal")
-    for event in (send_event, submit_event):
-        # The conversation and the typed message stay; this answer to the failure marks them done, so the page shows the
-        # error's message alone, as the other views' (which clear their answer) do, not a red 'Error' badge on the chat too.
-        event.failure(lambda: (gr.skip(), gr.skip()), None, [chatbot, message], api_visibility="private", queue=False)
-    stop_chat_button.click(None, None, None, cancels=[send_event, submit_event], api_visibility="private")
-    clear_button.click(lambda: ([], ""), None, [chatbot, message], api_name="clear_conversation", api_visibility="private", cancels=[send_event, submit_event])
+    # Send and Enter are one event: a message sent while an answer streams goes once that answer is done, with it in the
+    # conversation (as two events, both answers streamed at once into one chat, each over the other's conversation).
+    chat_event = gr.on(
+        [send_button.click, message.submit], generate, chat_inputs, [chatbot, message],
+        api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal", trigger_mode="always_last",
+    )
+    # The conversation and the typed message stay; this answer to the failure marks them done, so the page shows the
+    # error's message alone, as the other views' (which clear their answer) do, not a red 'Error' badge on the chat too.
+    chat_event.failure(lambda: (gr.skip(), gr.skip()), None, [chatbot, message], api_visibility="private", queue=False)
+    stop_chat_button.click(None, None, None, cancels=[chat_event], api_visibility="private")
+    clear_button.click(lambda: ([], ""), None, [chatbot, message], api_name="clear_conversation", api_visibility="private", cancels=[chat_event])
 
     # ------------------------------------------------------------------ seq2seq: summary
 
