@@ -16,7 +16,14 @@ from finetuner.runs import COMPLETED, RunStore
 
 
 def no_pending(page):
-    """Wait until no event is running on the page (Gradio's status trackers are hidden)."""
+    """Wait until no event shows as running on the page (no Gradio status tracker shows its timer).
+
+    Its limits: it passes at once before an event has started (a click's event starts a moment after the click), and
+    it sees only events whose progress shows (`show_progress="hidden"` shows none). So it is used after something
+    the event to wait for shows (or after the event is known to have started), and for events that show progress;
+    it then waits for that event, and any other running beside it, to end. A stronger form would need to know when
+    the browser has handled a given event's answer, which Gradio's one stream of answers per page does not show to
+    Playwright (page.expect_response sees the request that joins the queue, not its answer)."""
     expect(page.locator(".progress-text")).to_have_count(0)
 
 
