@@ -17,6 +17,7 @@ with "module has no attribute PreTrainedTokenizerBase").
 import asyncio
 import functools
 import inspect
+import json
 import logging
 import threading
 from typing import Callable
@@ -40,6 +41,15 @@ def import_model_libraries() -> None:
             from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase  # noqa: F401, PLC0415
 
             _model_libraries_imported = True
+
+
+def shown_in_browser(components: list, values: tuple) -> dict:
+    """The arguments of an event that shows `values` in `components` in the browser, with no request to the server:
+    a request may be answered after the answer to the user's next action (a network may answer in any order) and
+    overwrite it, as a cleared estimate or answer did. The values go as the server would send them."""
+    shown = [component.postprocess(value) for component, value in zip(components, values, strict=True)]
+    shown = [value.model_dump() if hasattr(value, "model_dump") else value for value in shown]
+    return dict(fn=None, inputs=None, outputs=components, js=f"() => {json.dumps(shown if len(shown) > 1 else shown[0])}", api_visibility="private", show_progress="hidden")
 
 
 def to_gr_error(error: BaseException, note: str | None = None) -> gr.Error:

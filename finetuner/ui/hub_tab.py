@@ -28,7 +28,7 @@ from ..card import CardOptions, build_card, license_warning, other_license_warni
 from ..errors import HubError, HubSpaceTakenError, HubTokenMissingError, RunError
 from ..runs import ACTIVE_STATES, COMPLETED, Run
 from . import ownership
-from .handlers import ui_errors
+from .handlers import shown_in_browser, ui_errors
 from .studio import StudioContext
 
 LICENSES = ["apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "bsd-3-clause", "gpl-3.0", "other", "(not specified)"]
@@ -221,7 +221,7 @@ def build_hub_tab(ctx: StudioContext) -> None:
     deployed = deploy_button.click(hub_deploy_space, [run_choice, repo_name, space_name, token_box, replace_space], deploy_status, api_name="hub_deploy_space", concurrency_id="hub_upload")
     # A tick to replace is for the Space it was given for: after a deploy, or once the run, repository or Space name
     # (which pick the Space) change, it is off again, so it never carries over to another Space unnoticed.
-    untick = {"fn": None, "inputs": None, "outputs": replace_space, "js": "() => false", "api_visibility": "private", "show_progress": "hidden"}
+    untick = shown_in_browser([replace_space], (False,))
     deployed.success(**untick)
     for field in (run_choice, repo_name, space_name):
         field.change(**untick)  # in the browser: no request per keystroke

@@ -37,7 +37,6 @@ answer to the new input (the chat keeps its conversation).
 Models are loaded once per run and cached by the engine, so typing stays fast while a run trains.
 """
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from ..inference import trained_text_columns
 from ..tasks import TASKS
 from . import ownership, tables
 from .dataset_tab import FILE_TYPES
-from .handlers import ui_errors
+from .handlers import shown_in_browser, ui_errors
 from .studio import StudioContext
 
 CLASSIFICATION, NER, CAUSAL_LM, SEQ2SEQ = "text-classification", "token-classification", "causal-lm", "seq2seq"
@@ -58,15 +57,6 @@ VIEW_ORDER = (CLASSIFICATION, NER, CAUSAL_LM, SEQ2SEQ)
 # Shown in the chat where the model's answer is empty; the model reads its own (empty) answer there, never this note.
 NO_ANSWER = "(the model ended its answer at once: it generated no text)"
 ENDPOINTS = {CLASSIFICATION: "/predict", NER: "/predict_entities", CAUSAL_LM: "/generate", SEQ2SEQ: "/summarize"}
-
-
-def cleared(components: list, values: tuple) -> dict:
-    """The arguments of an event that shows `values` in `components` in the browser, with no request to the server.
-    After a failed answer the earlier one is cleared so: a request could be answered after the answer to the user's
-    next try (a network may answer in any order) and clear that one. The values go as the server would send them."""
-    shown = [component.postprocess(value) for component, value in zip(components, values, strict=True)]
-    shown = [value.model_dump() if hasattr(value, "model_dump") else value for value in shown]
-    return dict(fn=None, inputs=None, outputs=components, js=f"() => {json.dumps(shown if len(shown) > 1 else shown[0])}", api_visibility="private", show_progress="hidden")
 
 
 EXAMPLES = [
@@ -261,12 +251,14 @@ def build_inference_tab(ctx: StudioContext) -> None:
         record = predictor_for(run).records([text])[0]
         return record["probabilities"], record
 
-    # After an error the earlier answer is cleared: left showing, it would read as the answer to the new input.
-    for event in (
-        classify_button.click(predict, [run_picker, text], [probabilities, output], api_name="predict", concurrency_limit=2, concurrency_id="inference"),
-        text.submit(predict, [run_picker, text], [probabilities, output], api_name="predict_on_enter", api_visibility="private", concurrency_id="inference"),
-    ):
-        event.failure(**cleared([probabilities, output], (None, None)))
+    # The button and Enter are one event, so a text sent while the one before is answered waits for that answer and
+    # goes next (`always_last`): as two events both were answered at once, in either order, and the older answer could
+    # show last beside the newer text. After an error the earlier answer is cleared: left showing, it would read as the
+    # answer to the new input.
+    gr.on(
+        [classify_button.click, text.submit], predict, [run_picker, text], [probabilities, output],
+        api_name="predict", concurrency_limit=2, concurrency_id="inference", trigger_mode="always_last",
+    ).failure(**shown_in_browser([probabilities, output], (None, None)))
 
     # ------------------------------------------------------------------ named-entity recognition
 
@@ -281,11 +273,10 @@ def build_inference_tab(ctx: StudioContext) -> None:
         return value, table
 
     no_entities = pd.DataFrame(columns=["entity", "type", "score", "start", "end"])
-    for event in (
-        ner_button.click(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities", concurrency_limit=2, concurrency_id="inference"),
-        ner_text.submit(predict_entities, [run_picker, ner_text], [highlighted, entity_table], api_name="predict_entities_on_enter", api_visibility="private", concurrency_id="inference"),
-    ):
-        event.failure(**cleared([highlighted, entity_table], (None, no_entities)))
+    gr.on(  # one event for the button and Enter, as classification's
+        [ner_button.click, ner_text.submit], predict_entities, [run_picker, ner_text], [highlighted, entity_table],
+        api_name="predict_entities", concurrency_limit=2, concurrency_id="inference", trigger_mode="always_last",
+    ).failure(**shown_in_browser([highlighted, entity_table], (None, no_entities)))
 
     # ------------------------------------------------------------------ causal LM: chat
 
@@ -308,14 +299,17 @@ def build_inference_tab(ctx: StudioContext) -> None:
             yield [*conversation, _shown({"role": "assistant", "content": NO_ANSWER})], ""
 
     chat_inputs = [run_picker, message, chatbot, temperature, top_p, max_new_tokens]
-    send_event = send_button.click(generate, chat_inputs, [chatbot, message], api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal")
-    submit_event = message.submit(generate, chat_inputs, [chatbot, message], api_name="generate_on_enter", api_visibility="private", concurrency_id="inference", show_progress="minimal")
-    for event in (send_event, submit_event):
-        # The conversation and the typed message stay; this answer to the failure marks them done, so the page shows the
-        # error's message alone, as the other views' (which clear their answer) do, not a red 'Error' badge on the chat too.
-        event.failure(lambda: (gr.skip(), gr.skip()), None, [chatbot, message], api_visibility="private", queue=False)
-    stop_chat_button.click(None, None, None, cancels=[send_event, submit_event], api_visibility="private")
-    clear_button.click(lambda: ([], ""), None, [chatbot, message], api_name="clear_conversation", api_visibility="private", cancels=[send_event, submit_event])
+    # Send and Enter are one event: a message sent while an answer streams goes once that answer is done, with it in the
+    # conversation (as two events, both answers streamed at once into one chat, each over the other's conversation).
+    chat_event = gr.on(
+        [send_button.click, message.submit], generate, chat_inputs, [chatbot, message],
+        api_name="generate", concurrency_limit=2, concurrency_id="inference", show_progress="minimal", trigger_mode="always_last",
+    )
+    # The conversation and the typed message stay; this answer to the failure marks them done, so the page shows the
+    # error's message alone, as the other views' (which clear their answer) do, not a red 'Error' badge on the chat too.
+    chat_event.failure(lambda: (gr.skip(), gr.skip()), None, [chatbot, message], api_visibility="private", queue=False)
+    stop_chat_button.click(None, None, None, cancels=[chat_event], api_visibility="private")
+    clear_button.click(lambda: ([], ""), None, [chatbot, message], api_name="clear_conversation", api_visibility="private", cancels=[chat_event])
 
     # ------------------------------------------------------------------ seq2seq: summary
 
@@ -327,7 +321,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         (generated,) = predictor_for(run).generate([document], max_new_tokens=max_new_tokens, num_beams=num_beams)
         return generated
 
-    summarize_button.click(summarize, [run_picker, document, summary_new_tokens, num_beams], summary, api_name="summarize", concurrency_limit=2, concurrency_id="inference").failure(**cleared([summary], ("",)))
+    summarize_button.click(summarize, [run_picker, document, summary_new_tokens, num_beams], summary, api_name="summarize", concurrency_limit=2, concurrency_id="inference").failure(**shown_in_browser([summary], ("",)))
 
     # ------------------------------------------------------------------ a whole file
 
@@ -346,7 +340,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
         preview = tables.prediction_preview(frame, 100)
         return gr.Dataframe(value=preview, column_widths=tables.preview_widths(list(preview.columns)) if len(preview.columns) else None), str(out)
 
-    batch_button.click(predict_file, [run_picker, batch_file, text_column], [batch_preview, batch_download], api_name="predict_file", concurrency_limit=1, concurrency_id="heavy").failure(**cleared([batch_preview, batch_download], (None, None)))
+    batch_button.click(predict_file, [run_picker, batch_file, text_column], [batch_preview, batch_download], api_name="predict_file", concurrency_limit=1, concurrency_id="heavy").failure(**shown_in_browser([batch_preview, batch_download], (None, None)))
 
     # ------------------------------------------------------------------ the view follows the run
 

@@ -16,7 +16,14 @@ from finetuner.runs import COMPLETED, RunStore
 
 
 def no_pending(page):
-    """Wait until no event is running on the page (Gradio's status trackers are hidden)."""
+    """Wait until no event shows as running on the page (no Gradio status tracker shows its timer).
+
+    Its limits: it passes at once before an event has started (a click's event starts a moment after the click), and
+    it sees only events whose progress shows (`show_progress="hidden"` shows none). So it is used after something
+    the event to wait for shows (or after the event is known to have started), and for events that show progress;
+    it then waits for that event, and any other running beside it, to end. A stronger form would need to know when
+    the browser has handled a given event's answer, which Gradio's one stream of answers per page does not show to
+    Playwright (page.expect_response sees the request that joins the queue, not its answer)."""
     expect(page.locator(".progress-text")).to_have_count(0)
 
 
@@ -85,6 +92,69 @@ def test_try_it_clears_its_answer_in_the_browser_so_no_late_request_clears_the_n
     page.get_by_role("button", name="Classify", exact=True).click()
     expect(answer.get_by_text("probabilities")).to_be_visible()
     expect(answer).to_contain_text("two hours I will never get back")
+
+
+# Records the body of each request the page sends to join Gradio's queue, at the moment it is sent.
+RECORD_JOINS = """
+window.__joins = [];
+const send = window.fetch;
+window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    if (url.includes("/queue/join")) window.__joins.push(String(init && init.body));
+    return send.apply(this, arguments);
+};
+"""
+
+
+def test_try_it_shows_the_answer_to_the_last_text_sent_by_button_or_enter(page, studio, tiny_model_dir, monkeypatch):
+    """Classify and Enter were two events writing one answer: a text sent with Enter while the one sent with
+    Classify was still answered went at once, and the two answers could come back in either order, the older
+    last, beside the newer text. Here the first text's answer is held on the server until the second is sent
+    (and, where the page sends it at once, answered); the page ends showing the second text's answer."""
+    import threading
+
+    from finetuner import inference
+
+    first, second = "the film was great", "two hours I will never get back"
+    entered, released, real = threading.Event(), threading.Event(), inference.load_predictor
+    answered = []
+
+    class Held:
+        def __init__(self, predictor):
+            self.predictor = predictor
+
+        def records(self, texts, *arguments, **options):
+            if texts == [first]:
+                entered.set()
+                assert released.wait(timeout=60), "the test never released the held answer"
+            records = self.predictor.records(texts, *arguments, **options)
+            answered.append(texts[0])
+            return records
+
+    store = RunStore(studio[1])
+    run = store.create(RunConfig.from_dict({"model_name_or_path": str(tiny_model_dir), "train_file": "reviews.csv", "max_seq_length": 32}))
+    shutil.copytree(tiny_model_dir, run.model_dir)
+    run.update_status(state=COMPLETED)
+    page.add_init_script(RECORD_JOINS)
+    page.reload()
+    open_try_it_on(page, run.id)
+    monkeypatch.setattr(inference, "load_predictor", lambda *arguments, **options: Held(real(*arguments, **options)))
+    answer, text = page.locator(".block", has_text="Model output"), page.get_by_label("Text to classify")
+    text.fill(first)
+    page.get_by_role("button", name="Classify", exact=True).click()
+    assert entered.wait(timeout=60)
+    text.fill(second)
+    text.press("Shift+Enter")  # a box of several lines sends so (Enter starts a new line)
+    # The page sends a request within the task its Enter runs in (or the microtasks after it): one turn of its event
+    # loop later, the second text's request is sent or it is not (held in the page until the first is answered).
+    sent = page.evaluate("(text) => new Promise(done => setTimeout(() => done(window.__joins.some(body => body.includes(text))), 0))", second)
+    if sent:  # as two events: wait until it is answered, so that the first answer, released, comes back last
+        expect(answer).to_contain_text(second)
+    released.set()
+    no_pending(page)
+    expect(answer).to_contain_text(second)
+    expect(answer).not_to_contain_text(first)
+    assert answered[-1] == second
 
 
 def test_the_example_trains_enough_epochs_and_a_users_epochs_stay(page, sentiment_csv):
