@@ -28,6 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+def forget_loaded_data() -> None:
+    """What the studio keeps of data it loaded, prepared and measured, forgotten: the next load is timed as a first."""
+    from finetuner.ui import services
+
+    services._raw.cache_clear(), services._prepared.cache_clear(), services.forget_token_stats()
+    getattr(services, "_length_memos", {}).clear()  # the texts' measured token counts (none before they were kept)
+
+
 # (name, task, training file, other splits' files, the inspector's row)
 DATASETS = [
     ("sst2", "text-classification", "sst2/train.csv", {}, 3),
@@ -143,10 +151,7 @@ def main() -> None:
         chosen = [d for d in DATASETS if not args.only or d[0] in args.only]
         for repeat in range(args.repeats):
             for name, task, train, others, row in chosen:
-                from finetuner.ui import services
-
-                services._raw.cache_clear(), services._prepared.cache_clear(), services._token_stats.cache_clear()  # each repeat as a first load
-                getattr(services, "_length_memos", {}).clear()  # the texts' measured token counts (none before they were kept)
+                forget_loaded_data()  # each repeat as a first load
                 steps = dataset_steps(Client(demo.local_url, verbose=False), demo, name, task, train, others, row, models[task])
                 for step, seconds in steps.items():
                     results.setdefault(name, {}).setdefault(step, []).append(round(seconds, 3))

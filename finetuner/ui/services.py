@@ -509,6 +509,12 @@ def _measured_token_stats(key: str, model: str, max_length: int):
         return _measured_stats[(key, model, max_length)]
 
 
+def forget_token_stats() -> None:
+    """Forget every kept `_token_stats` result: the next call measures anew (benchmarks time a first load so)."""
+    with _measured_stats_lock:
+        _measured_stats.clear()
+
+
 def _token_stats(key: str, model: str, max_length: int):
     """`_measure_token_stats`, kept for the last MAX_MEASURED_STATS keys."""
     stats = _measured_token_stats(key, model, max_length)
