@@ -458,7 +458,8 @@ def _base_model_license(api, base_model: str | None, token: str) -> tuple[str | 
     license_ = (info.card_data or {}).get("license") or next((tag.split(":", 1)[1] for tag in info.tags or [] if tag.startswith("license:")), None)
     if not isinstance(license_, str) or not license_.strip():
         return None, None
-    hub_id = hub_license_id(license_.strip())
+    license_ = license_.strip()
+    hub_id = hub_license_id(license_)
     if hub_id == "other":  # its name and link are the base model's terms, not the user's choice for the fine-tune: said, not copied
         data = info.card_data or {}
         named = ", ".join(f"{key} {data[key]}" for key in ("license_name", "license_link") if isinstance(data.get(key), str))

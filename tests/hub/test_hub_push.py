@@ -461,7 +461,7 @@ def test_a_base_models_license_that_is_no_hub_id_is_given_as_its_id_or_left_out_
 
     from finetuner.card import LICENSES_URL
 
-    for name, license_ in (("acme/spaced-base", "Apache 2.0"), ("acme/worded-base", "MIT License"), ("acme/own-base", "Acme Research Terms"), ("acme/near-base", "apache2"), ("acme/newer-base", NEWER_HUB_LICENSE)):
+    for name, license_ in (("acme/spaced-base", "Apache 2.0"), ("acme/worded-base", "MIT License"), ("acme/own-base", "Acme Research Terms"), ("acme/near-base", "apache2"), ("acme/newer-base", NEWER_HUB_LICENSE), ("acme/padded-base", '" mit "')):
         hub_server.add_old_model(name, f"---\nlicense: {license_}\nlibrary_name: transformers\n---\n# base\n")
 
     def push(repo: str, base: str) -> tuple[str | None, list[str]]:
@@ -476,6 +476,7 @@ def test_a_base_models_license_that_is_no_hub_id_is_given_as_its_id_or_left_out_
         assert len(warnings) == 1 and f"The base model {base} gives its license as '{value}', which is not a Hub license id, so the card names no license." in warnings[0]
         assert "--license" in warnings[0] and LICENSES_URL in warnings[0]
     assert push("newer", "acme/newer-base") == (NEWER_HUB_LICENSE, [])
+    assert push("padded", "acme/padded-base") == ("mit", []), "a Hub id with spaces around it is that id, with nothing to say"
     # The same value typed by the user is still theirs to correct, before anything is created.
     with pytest.raises(errors.ConfigError, match="License 'Apache 2.0' is not a Hub license id \\(did you mean apache-2.0"):
         hub.push_run(trained_run, "typed", token=alice, card_options=CardOptions(base_model="acme/spaced-base", license="Apache 2.0"))
