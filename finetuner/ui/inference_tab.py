@@ -25,10 +25,12 @@ names the endpoint to use):
 * `/predict_entities` (run_id, text) -> (highlighted text, entity table). Named-entity recognition; the
   highlighted value reaches `gradio_client` as [{"token", "class_or_confidence"}] spans (the class is
   the entity type, None between entities); the table has entity, type, score, start, end.
-* `/generate` (run_id, message, history, temperature, top_p, max_new_tokens) -> (conversation, "").
+* `/generate` (run_id, message, history, temperature, top_p, max_new_tokens) -> (conversation, message box).
   Causal LM, streaming: each update is the whole conversation with the answer so far as its last
   message (`client.submit(...)` yields them). `history` is [] to start, or the conversation an earlier
-  call returned, to continue it. The second output clears the message box.
+  call returned, to continue it. The second output clears the message box at the first update (the message
+  joins the conversation) and leaves it alone after that (`gradio_client` reads {"__type__": "update"}), so
+  a next message typed while the answer streams stays.
 * `/summarize` (run_id, document, max_new_tokens, num_beams) -> summary. Seq2seq.
 
 On an error (an empty text, a run of another task) the view's earlier answer is cleared, so it never reads as the
@@ -290,13 +292,15 @@ def build_inference_tab(ctx: StudioContext) -> None:
             raise DataError(f"The conversation has {len(earlier)} messages; clear it to start a new one (at most {MAX_HISTORY_MESSAGES}).")
         predictor = predictor_for(run)
         conversation = [*(_shown(m) for m in earlier), _shown({"role": "user", "content": message})]
-        yield conversation, ""
+        yield conversation, ""  # the message joins the conversation: the box is cleared, once
+        # Later updates leave the box alone: the user may be typing the next message while the answer streams (sent,
+        # it goes once this answer is done, with the box as it is then). Set to "" at each piece, it was wiped.
         answer = ""
         for answer in predictor.stream([*earlier, {"role": "user", "content": message}], max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p):
             if answer:
-                yield [*conversation, _shown({"role": "assistant", "content": answer})], ""
+                yield [*conversation, _shown({"role": "assistant", "content": answer})], gr.skip()
         if not answer:
-            yield [*conversation, _shown({"role": "assistant", "content": NO_ANSWER})], ""
+            yield [*conversation, _shown({"role": "assistant", "content": NO_ANSWER})], gr.skip()
 
     chat_inputs = [run_picker, message, chatbot, temperature, top_p, max_new_tokens]
     # Send and Enter are one event: a message sent while an answer streams goes once that answer is done, with it in the

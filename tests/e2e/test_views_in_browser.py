@@ -1,6 +1,7 @@
 """Views in a real browser: the Runs tab of an empty runs folder (a note on how to start, no error on
 opening or refreshing), Try it clearing its answer when the next input is refused (the old answer
-would read as the answer to the new input), and the Train and Data tabs kept in step."""
+would read as the answer to the new input), the chat keeping a message typed while its answer streams, and
+the Train and Data tabs kept in step."""
 
 from __future__ import annotations
 
@@ -518,6 +519,60 @@ def test_an_empty_chat_message_is_refused_by_a_message_alone(page, studio):
     expect(page.get_by_test_id("toast-text").filter(has_text="Type a message first")).to_have_count(2)  # both in one toast
     no_pending(page)
     expect(page.locator("[data-testid='status-tracker']").get_by_text("Error", exact=True)).to_have_count(0)
+
+
+def test_a_message_typed_while_the_answer_streams_stays_and_goes_next(page, studio, monkeypatch):
+    """Each streamed piece of the chat's answer set the message box to "": a next message typed while the answer
+    streamed was wiped by the next piece, and one sent with Enter then (it waits for the answer) went as an empty
+    box and was refused. Here each answer's first piece is shown, the next message is typed, and only then does the
+    answer go on: the typed message stays, and sent while an answer streams it goes next and is answered."""
+    import threading
+
+    from finetuner import inference
+
+    pieces = {  # message -> its answer's pieces, and the event the answer waits for after its first piece
+        "what colour is the sky?": (["Blue", "Blue, mostly", "Blue, mostly, by day"], threading.Event()),
+        "and the snow?": (["White", "White, and cold"], threading.Event()),
+        "and the grass?": (["Green"], threading.Event()),
+    }
+
+    class Streaming:
+        def stream(self, messages, **options):
+            answer, typed = pieces[messages[-1]["content"]]
+            yield answer[0]
+            if answer[1:]:
+                assert typed.wait(timeout=60), "the test never typed its next message"
+            yield from answer[1:]
+
+    run = RunStore(studio[1]).create(RunConfig.from_dict({"task": "causal-lm", "model_name_or_path": "gpt2", "train_file": "chats.jsonl"}))
+    run.update_status(state=COMPLETED)
+    monkeypatch.setattr(inference, "load_predictor", lambda *arguments, **options: Streaming())
+    open_try_it_on(page, run.id)
+    box, answers, messages = page.get_by_label("Your message"), page.get_by_test_id("bot"), page.get_by_test_id("user")
+
+    box.fill("what colour is the sky?")
+    box.press("Enter")
+    expect(answers.last).to_have_text("Blue")  # the first piece: the message is in the conversation, the box cleared
+    expect(box).to_have_value("")
+    box.fill("and the snow?")  # typed while the answer streams, not sent yet
+    pieces["what colour is the sky?"][1].set()
+    expect(answers.last).to_have_text("Blue, mostly, by day")
+    no_pending(page)
+    expect(box).to_have_value("and the snow?")
+
+    box.press("Enter")
+    expect(answers.last).to_have_text("White")
+    expect(box).to_have_value("")
+    box.fill("and the grass?")
+    box.press("Enter")  # sent while the answer streams: it goes once that answer is done
+    pieces["and the snow?"][1].set()
+    expect(messages.last).to_have_text("and the grass?")
+    expect(answers.last).to_have_text("Green")
+    expect(messages).to_have_count(3)
+    expect(answers.nth(1)).to_have_text("White, and cold")
+    no_pending(page)
+    expect(box).to_have_value("")
+    expect(page.locator(".toast-body")).to_have_count(0)
 
 
 def test_a_second_choice_made_while_the_first_is_answered_is_the_one_the_page_shows(page, monkeypatch):
