@@ -122,6 +122,7 @@ def build_training_tab(ctx: StudioContext) -> None:
     offered = services.processes_offered()
     with gr.Tab("2 · Train", id="train") as tab:
         refollow = gr.State(None)  # the run a refused Start's page follows again (made in the tab: one outside it took the next tab's place)
+        estimates_made = gr.State(0)  # the session's estimates made so far: a change asks for the plan again (`build_training_tab`)
         data_note = gr.Markdown()
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=380):
@@ -486,10 +487,19 @@ def build_training_tab(ctx: StudioContext) -> None:
     # the press notes the count its estimate is made at, and the answer, kept hidden, is shown only if the count is
     # the same, or a message to press again (a cancel happened in the browser alone: a test had nothing to wait for).
     # Made before the plan's: the browser runs a change's events one after another, the clear after the plan's answer.
-    estimate_button.click(
+    estimated = estimate_button.click(
         estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_made, api_name="estimate_training", concurrency_limit=2,
         js=ESTIMATE_PRESSED, show_progress_on=estimate_box,
-    ).then(None, estimate_made, estimate_box, js=ESTIMATE_SHOWN, show_progress="hidden")
+    )
+    estimated.then(None, estimate_made, estimate_box, js=ESTIMATE_SHOWN, show_progress="hidden")
+    # The plan reads token lengths only once measured (packing off), and an estimate measures them: the plan stayed at
+    # every loaded example beside an estimate that left some out, until the next option change. An estimate made
+    # counts in a state whose change is one more trigger of the plan's own event below (in the queue: Gradio tells the
+    # page of a state changed by a queued event), so the plan is asked again with the options of that moment, one plan
+    # at a time (trigger_mode), never a late answer with older options after the plan of a change made since.
+    estimated.success(
+        lambda made: made + 1, estimates_made, estimates_made, api_name="count_estimate", api_visibility="private", show_progress="hidden", concurrency_limit=None,
+    )
     gr.on(
         [*(field.change for field in form_inputs), processes.change, ctx.dataset.change], None, None, estimate_box,
         js=ESTIMATE_OUTDATED, api_name="estimate_outdated", api_visibility="private", show_progress="hidden",
@@ -500,7 +510,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         max_seq_length, model, task, source_prefix, source_lang, target_lang,  # the last three: the plan's warnings
     ]
     gr.on(
-        [*(field.change for field in planned), processes.change, ctx.dataset.change], training_plan, [*form_inputs, processes, ctx.dataset, ctx.hub_token], plan_box,
+        [*(field.change for field in planned), processes.change, ctx.dataset.change, estimates_made.change], training_plan, [*form_inputs, processes, ctx.dataset, ctx.hub_token], plan_box,
         api_name="training_plan", trigger_mode="always_last", concurrency_limit=2, show_progress="hidden",
     )
 

@@ -51,3 +51,18 @@ def test_the_answer_is_shown_once_checked_in_the_browser(wiring):
     assert made is not box and made.visible is False and box.visible is True
     assert (estimate.js, estimate.show_progress_on) == (ESTIMATE_PRESSED, [box])
     assert (shown.fn, shown.js, [c._id for c in shown.inputs]) == (None, ESTIMATE_SHOWN, [made._id])
+
+
+def test_an_estimate_made_asks_for_the_plan_again(wiring):
+    """With packing off the plan counts only the examples training keeps once their token lengths are measured, and an
+    estimate measures them: the plan still counted every loaded example beside the estimate, until an option changed.
+    A successful estimate changes a state that is one more trigger of the plan's own event (so one plan at a time,
+    with the options of that moment), and no trigger of the estimate's clearing."""
+    fns, estimate, box = wiring
+    plan = next(fn for fn in fns if fn.api_name == "training_plan")
+    counted = [fn for fn in fns if fn.trigger_after == estimate._id and fn.trigger_only_on_success]
+    assert len(counted) == 1 and counted[0].fn is not None and counted[0].queue  # a queued event: the page hears of its state's change
+    state = counted[0].outputs[0]
+    assert getattr(state, "stateful", False) and counted[0].fn(3) == 4
+    assert (state._id, "change") in plan.targets and plan.trigger_mode == "always_last"
+    assert clearing(fns, box, state) == []
