@@ -491,7 +491,7 @@ def build_training_tab(ctx: StudioContext) -> None:
         estimate_training, [*form_inputs, processes, ctx.dataset, ctx.hub_token], estimate_made, api_name="estimate_training", concurrency_limit=2,
         js=ESTIMATE_PRESSED, show_progress_on=estimate_box,
     )
-    estimated.then(None, estimate_made, estimate_box, js=ESTIMATE_SHOWN, show_progress="hidden")
+    estimated.success(None, estimate_made, estimate_box, js=ESTIMATE_SHOWN, show_progress="hidden")
     # The plan reads token lengths only once measured (packing off), and an estimate measures them: the plan stayed at
     # every loaded example beside an estimate that left some out, until the next option change. An estimate made
     # counts in a state whose change is one more trigger of the plan's own event below (in the queue: Gradio tells the

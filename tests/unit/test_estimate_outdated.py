@@ -17,7 +17,7 @@ def wiring(tmp_path_factory):
     demo = build_studio(tmp_path_factory.mktemp("runs"))
     fns = list(demo.fns.values())
     estimate = next(fn for fn in fns if fn.api_name == "estimate_training")
-    shown = next(fn for fn in fns if fn.trigger_after == estimate._id)
+    shown = next(fn for fn in fns if fn.trigger_after == estimate._id and fn.fn is None)  # in the browser
     box = shown.outputs[0]
     return fns, estimate, box
 
@@ -47,7 +47,8 @@ def test_the_answer_is_shown_once_checked_in_the_browser(wiring):
     the data changed since the press (counted by the clearing above, noted by the press)."""
     fns, estimate, box = wiring
     made = estimate.outputs[0]
-    shown = next(fn for fn in fns if fn.trigger_after == estimate._id)
+    shown = next(fn for fn in fns if fn.trigger_after == estimate._id and fn.fn is None)
+    assert shown.trigger_only_on_success, "a failed estimate leaves the hidden answer of an earlier one, not to be shown"
     assert made is not box and made.visible is False and box.visible is True
     assert (estimate.js, estimate.show_progress_on) == (ESTIMATE_PRESSED, [box])
     assert (shown.fn, shown.js, [c._id for c in shown.inputs]) == (None, ESTIMATE_SHOWN, [made._id])
@@ -60,7 +61,7 @@ def test_an_estimate_made_asks_for_the_plan_again(wiring):
     with the options of that moment), and no trigger of the estimate's clearing."""
     fns, estimate, box = wiring
     plan = next(fn for fn in fns if fn.api_name == "training_plan")
-    counted = [fn for fn in fns if fn.trigger_after == estimate._id and fn.trigger_only_on_success]
+    counted = [fn for fn in fns if fn.trigger_after == estimate._id and fn.trigger_only_on_success and fn.fn is not None]
     assert len(counted) == 1 and counted[0].fn is not None and counted[0].queue  # a queued event: the page hears of its state's change
     state = counted[0].outputs[0]
     assert getattr(state, "stateful", False) and counted[0].fn(3) == 4
