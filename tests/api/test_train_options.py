@@ -264,6 +264,7 @@ def test_the_plan_says_about_how_many_are_left_out_when_it_counted_them_on_a_sam
     plan = client.predict(**options, packing=True, api_name="/training_plan")
     assert re.search(r"About [\d,]+ of the [\d,]+ examples are left out: their prompt fills max_seq_length 128", plan), plan
 
+
 def test_the_plan_without_packing_leaves_out_what_training_leaves_out_once_lengths_are_measured(studio, lm, tmp_path):
     """With packing off the plan loads no tokenizer, so it counted every example, also those whose prompt fills
     max_seq_length, which training leaves out, beside an Estimate that had measured them. Once the lengths are
