@@ -34,7 +34,7 @@ from ..runs import COMPARISON_FILE, read_json
 from ..tasks import TASKS
 from . import ownership, render, services, tables
 from .dataset_tab import FILE_TYPES
-from .handlers import ui_errors
+from .handlers import picked, ui_errors
 from .studio import StudioContext
 
 # Tasks whose evaluation writes generations (generations_<split>.csv) rather than per-example labels.
@@ -206,10 +206,10 @@ def build_evaluation_tab(ctx: StudioContext) -> None:
         value = choices[0][1] if choices else None
         return gr.Dropdown(choices=choices, value=value), *evaluation_report(run_id, value, request, profile, oauth_token)
 
-    run_picker.input(choose_run, run_picker, [split_picker, *outputs], api_name="choose_evaluation_run", api_visibility="undocumented", trigger_mode="always_last").success(
+    run_picker.input(inputs=run_picker, **picked(run_picker, choose_run, [split_picker, *outputs]), api_name="choose_evaluation_run", api_visibility="undocumented", trigger_mode="always_last").success(
         quiet_comparison, run_picker, comparison_outputs, api_name="choose_evaluation_comparison", api_visibility="private"
     )
-    split_picker.input(evaluation_report, [run_picker, split_picker], outputs, api_name="choose_evaluation_split", api_visibility="private", trigger_mode="always_last")
+    split_picker.input(inputs=[run_picker, split_picker], **picked(split_picker, evaluation_report, outputs, position=1), api_name="choose_evaluation_split", api_visibility="private", trigger_mode="always_last")
 
     @ui_errors(note=lambda **_: "The report below is still the one shown before.")
     @ownership.reads_as_visitor

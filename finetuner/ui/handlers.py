@@ -52,6 +52,30 @@ def shown_in_browser(components: list, values: tuple) -> dict:
     return dict(fn=None, inputs=None, outputs=components, js=f"() => {json.dumps(shown if len(shown) > 1 else shown[0])}", api_visibility="private", show_progress="hidden")
 
 
+def picked(dropdown, handler: Callable, outputs: list, *, position: int = 0) -> dict:
+    """The arguments of a dropdown's `.input` event that runs `handler` on a choice only. Gradio 6's dropdown sends
+    `.input` at every blur as well: a list opened and left sent the value it had, and a mouse pick (which blurs the
+    box) sent its choice twice, the second run after the first was answered. Each reset what its handler sets: a Task
+    box opened and left put the task's model, learning rate, batch size and max length back over the user's own,
+    and a model typed right after a pick was replaced. The box's value when it gets focus is noted in the browser,
+    and an `.input` with that value (or one already sent) goes as None (`dropdown` at `position` of the inputs),
+    which `handler` is not run for: its outputs stay as they are."""
+    key = json.dumps(dropdown._id)
+    dropdown.focus(None, dropdown, None, js=f"(value) => {{ (globalThis.finetunerFocused ??= {{}})[{key}] = value; }}", api_visibility="private", show_progress="hidden")
+
+    @functools.wraps(handler)
+    def event(*arguments):
+        if arguments[position] is None:
+            return gr.skip() if len(outputs) == 1 else [gr.skip()] * len(outputs)
+        return handler(*arguments)
+
+    js = (
+        f"(...values) => {{ const seen = globalThis.finetunerFocused ??= {{}}; "
+        f"if (values[{position}] === seen[{key}]) values[{position}] = null; else seen[{key}] = values[{position}]; return values; }}"
+    )
+    return dict(fn=event, outputs=outputs, js=js)
+
+
 def to_gr_error(error: BaseException, note: str | None = None) -> gr.Error:
     """The message the page shows for `error`, kept until the user closes it; `note` (a sentence) follows it."""
     if isinstance(error, gr.Error):

@@ -51,7 +51,7 @@ from ..inference import trained_text_columns
 from ..tasks import TASKS
 from . import ownership, tables
 from .dataset_tab import FILE_TYPES
-from .handlers import shown_in_browser, ui_errors
+from .handlers import picked, shown_in_browser, ui_errors
 from .studio import StudioContext
 
 CLASSIFICATION, NER, CAUSAL_LM, SEQ2SEQ = "text-classification", "token-classification", "causal-lm", "seq2seq"
@@ -417,7 +417,7 @@ def build_inference_tab(ctx: StudioContext) -> None:
     tab.select(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs", api_visibility="private")
     refresh_button.click(refresh, [ctx.current_run, run_picker], run_picker, api_name="refresh_inference_runs_button", api_visibility="undocumented")
     run_picker.change(show_run, run_picker, run_outputs, api_name="show_inference_run", api_visibility="private")
-    run_examples.input(use_test_example, [run_picker, run_examples], [inputs_by_task[name] for name in VIEW_ORDER], api_name="use_test_example", api_visibility="private", trigger_mode="always_last")
+    run_examples.input(inputs=[run_picker, run_examples], **picked(run_examples, use_test_example, [inputs_by_task[name] for name in VIEW_ORDER], position=1), api_name="use_test_example", api_visibility="private", trigger_mode="always_last")
 
 
 def run_task(run) -> str:

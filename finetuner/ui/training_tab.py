@@ -28,7 +28,7 @@ from ..runs import ACTIVE_STATES, RESUMABLE_STATES, check_run_name
 from ..tasks import OPTION_FEATURES, TASKS, curve_metrics, get_task, task_uses
 from ..train import check_options, training_in_progress
 from . import ownership, render, services
-from .handlers import ui_errors
+from .handlers import picked, ui_errors
 from .studio import StudioContext
 
 POLL_SECONDS = 1.0
@@ -325,11 +325,15 @@ def build_training_tab(ctx: StudioContext) -> None:
     task_outputs = [model, *(form[n] for n in TASK_DEFAULT_FIELDS), metric_for_best_model, task_options, task_options_title, *option_boxes.values(), lora_row, lora_summary, lora_export]
     # A choice (here and on every picker of the studio) runs after the one before is answered: by default Gradio
     # dropped one made meanwhile, and the box showed it beside the earlier choice's defaults, report or run.
-    task.input(choose_task, task, task_outputs, api_name="choose_task", trigger_mode="always_last").then(**saving)
+    # Only a choice runs it (`picked`): a blur sent the box's value again and reset the form to the task's defaults.
+    task.input(inputs=task, **picked(task, choose_task, task_outputs), api_name="choose_task", trigger_mode="always_last").then(**saving)
     data_task = ctx.components.get("data_task")
     if data_task is not None:  # one task on both tabs: choosing it on either sets the other
         task.input(None, task, data_task, js="(name) => name")  # in the browser: no answer to wait for, none to drop
-        data_task.input(lambda name: (name, *choose_task(name)), data_task, [task, *task_outputs], api_name="sync_task_from_data", api_visibility="private", trigger_mode="always_last").then(**saving)
+        data_task.input(
+            inputs=data_task, **picked(data_task, lambda name: (name, *choose_task(name)), [task, *task_outputs]),
+            api_name="sync_task_from_data", api_visibility="private", trigger_mode="always_last",
+        ).then(**saving)
 
     def restore_form(saved):
         """On page open: the values this browser had on the form before a reload, with the restored task's own

@@ -604,3 +604,44 @@ def test_a_second_choice_made_while_the_first_is_answered_is_the_one_the_page_sh
     released.set()
     expect(page.get_by_label("Model", exact=True)).to_have_value("google/flan-t5-small")
     expect(page.get_by_label("Max length (tokens)", exact=True)).to_have_value("512")
+
+
+def test_the_task_box_resets_the_form_on_a_choice_only(page):
+    """Gradio 6's dropdown sends `.input` at every blur too. The Task box opened and left without a choice put the
+    task's model and max length back over the user's own; a mouse pick (which blurs the box) sent its choice twice,
+    the second after the first was answered, so a model typed just after the pick was replaced too (an inspector
+    test failed so on a busy machine). Only a choice sets the task's defaults now."""
+    page.get_by_role("tab", name="2 · Train").click()
+    task, model = page.get_by_label("Task", exact=True).last, page.get_by_label("Model", exact=True)
+    length, epochs = page.get_by_label("Max length (tokens)", exact=True), page.get_by_label("Epochs", exact=True)
+    plan = page.locator("p").filter(has_text="Plan:")
+
+    def answered(value: int) -> None:
+        """Epochs typed, and the plan of them shown: the page's requests sent before it have been answered."""
+        epochs.fill(str(value))
+        epochs.press("Tab")
+        expect(plan).to_contain_text(f"in {value} epochs")
+
+    for title, max_length in (("Instruction tuning (causal language model)", "512"), ("Text classification", "128")):
+        task.click()
+        page.get_by_role("option", name=title).click()
+        expect(length).to_have_value(max_length)
+    model.fill("my-org/my-model")
+    model.press("Enter")
+    length.fill("77")
+    length.press("Tab")
+    answered(4)
+    expect(model).to_have_value("my-org/my-model")  # not put back by the pick's second send
+    expect(length).to_have_value("77")
+
+    task.click()  # opened, and left without a choice
+    epochs.click()
+    answered(5)
+    expect(task).to_have_value("Text classification")
+    expect(model).to_have_value("my-org/my-model")
+    expect(length).to_have_value("77")
+
+    task.click()  # a choice still sets its task's defaults
+    page.get_by_role("option", name="Instruction tuning (causal language model)").click()
+    expect(length).to_have_value("512")
+    expect(model).to_have_value("HuggingFaceTB/SmolLM2-135M-Instruct")
