@@ -488,10 +488,12 @@ def test_an_estimate_still_being_made_when_an_option_changes_is_not_shown_as_cur
     monkeypatch.setattr(render, "estimate_setup", held)
     page.get_by_role("button", name="Estimate time and memory").click()
     assert entered.wait(timeout=60)
+    counted = page.evaluate("globalThis.finetunerChanges || 0")
     epochs.fill("4")
     epochs.press("Tab")
-    # the browser has counted the change once the plan it asks for shows: a change's events run in turn, the count first
-    expect(page.locator("p").filter(has_text="Plan:")).to_contain_text("in 4 epochs")
+    # the browser has counted the change (the count the estimate is checked against; waiting for the plan of the
+    # change instead once timed out in a full run, the plan deferred behind another)
+    page.wait_for_function("(counted) => (globalThis.finetunerChanges || 0) > counted", arg=counted)
     released.set()
     expect(changed).to_be_visible()
     expect(estimate).to_have_count(0)
